@@ -1,0 +1,286 @@
+//! Connector for the Huiyang District Employment Service Management System (HY-ESMS,
+//! 惠阳区就业服务管理系统): REST/JSON with an API key, page-number paging, soft deletes.
+//!
+//! Config (JSON, from the deployment's `[plugins.huiyang-esms.config]`):
+//! `{"base_url": "http://esms.example:8080", "province": "广东省", "division_code": "441303"}`.
+//! Secret: `api_key` (sent as `X-Api-Key`). Mapping: see [`mapping`].
+//!
+//! Incremental reads use `updatedSince` (inclusive) as a keyset: each page is asked for from the
+//! last `updatedAt` seen, so records that move while the connector pages are never skipped;
+//! a page whose records all share one second is followed by the next page number of that second.
+//! Records already returned for that second in this run are not returned twice.
+
+pub mod mapping;
+
+use hub_sdk::log;
+use hub_sdk::prelude::*;
+use mapping::Context;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+const WORKERS: &str = "zhenfeng-workers";
+
+/// Where the current incremental read stands.
+#[derive(Default)]
+struct Paging {
+    /// The cursor the host passes to continue this read.
+    expected: Option<String>,
+    since: Option<String>,
+    page: u32,
+    /// Ids already returned whose `updatedAt` equals `since`.
+    seen_at_since: HashSet<i64>,
+}
+
+#[derive(Default)]
+struct State {
+    base_url: String,
+    ctx: Context,
+    enterprises_loaded: bool,
+    paging: Option<Paging>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn base_url() -> String {
+    STATE.with_borrow(|s| s.base_url.clone())
+}
+
+fn api(req: Request) -> Request {
+    req.header("x-api-key", "{{secret:api_key}}").header("accept", "application/json")
+}
+
+/// The error for an answer that is not what the contract promises.
+fn unexpected(what: &str, resp: &Response) -> ConnectorError {
+    let msg = format!("{what}: HTTP {} {}", resp.status, resp.text().chars().take(200).collect::<String>());
+    match resp.status {
+        401 | 403 => ConnectorError::Auth(msg),
+        429 | 500..=599 => ConnectorError::Transient(msg),
+        _ => ConnectorError::Permanent(msg),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Page {
+    #[serde(default)]
+    items: Vec<Value>,
+}
+
+fn get_page(collection: &str, since: Option<&str>, page: u32, size: u32) -> Result<Vec<Value>, ConnectorError> {
+    let mut req = Request::get(format!("{}/api/v1/{collection}", base_url()))
+        .query("page", &page.to_string())
+        .query("size", &size.to_string());
+    if let Some(since) = since {
+        req = req.query("updatedSince", since);
+    }
+    let resp = api(req).send()?;
+    if resp.status != 200 {
+        return Err(unexpected(collection, &resp));
+    }
+    Ok(resp.json::<Page>(collection)?.items)
+}
+
+/// Loads HY's enterprise register once per run, for employer names.
+fn ensure_enterprises() -> Result<(), ConnectorError> {
+    if STATE.with_borrow(|s| s.enterprises_loaded) {
+        return Ok(());
+    }
+    let mut ctx = STATE.with_borrow(|s| s.ctx.clone());
+    for page in 1.. {
+        let items = get_page("enterprises", None, page, 500)?;
+        items.iter().for_each(|i| ctx.add_enterprise(i));
+        if items.len() < 500 {
+            break;
+        }
+    }
+    log::debug(&format!("enterprise register: {} entries", ctx.name_by_uscc.len()));
+    STATE.with_borrow_mut(|s| {
+        s.ctx = ctx;
+        s.enterprises_loaded = true;
+    });
+    Ok(())
+}
+
+fn ctx() -> Context {
+    STATE.with_borrow(|s| s.ctx.clone())
+}
+
+fn updated_at(item: &Value) -> Option<String> {
+    item.get("updatedAt").and_then(Value::as_str).map(str::to_string)
+}
+
+fn item_id(item: &Value) -> Option<i64> {
+    item.get("id").and_then(Value::as_i64)
+}
+
+/// The connector (exported as the component's `connector` interface).
+pub struct HuiyangEsms;
+
+impl Guest for HuiyangEsms {
+    fn manifest() -> Manifest {
+        Manifest {
+            name: "huiyang-esms".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            system: "Huiyang District Employment Service Management System (HY-ESMS)".into(),
+            streams: vec![StreamInfo {
+                name: WORKERS.into(),
+                schema: "worker".into(),
+                schema_version: "1.0.0".into(),
+                can_read: true,
+                can_write: true,
+            }],
+            hosts: vec!["${base_url}".into()],
+            secrets: vec!["api_key".into()],
+        }
+    }
+
+    fn open(config: String) -> Result<(), ConnectorError> {
+        let cfg: Value =
+            serde_json::from_str(&config).map_err(|e| ConnectorError::Config(format!("config is not JSON: {e}")))?;
+        let field = |k: &str| -> Result<String, ConnectorError> {
+            cfg.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| ConnectorError::Config(format!("{k} (string) is required")))
+        };
+        let state = State {
+            base_url: field("base_url")?.trim_end_matches('/').to_string(),
+            ctx: Context { province: field("province")?, division_code: field("division_code")?, ..Context::default() },
+            ..State::default()
+        };
+        STATE.with_borrow_mut(|s| *s = state);
+        Ok(())
+    }
+
+    fn check() -> Result<(), ConnectorError> {
+        get_page(WORKERS, None, 1, 1).map(|_| ())
+    }
+
+    fn read(stream: String, cursor: Option<String>, max: u32) -> Result<Batch, ConnectorError> {
+        if stream != WORKERS {
+            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        }
+        ensure_enterprises()?;
+        let size = max.clamp(1, 500);
+        let mut paging = STATE
+            .with_borrow_mut(|s| s.paging.take())
+            .filter(|p| p.expected == cursor)
+            .unwrap_or_else(|| Paging { since: cursor.clone(), page: 1, ..Paging::default() });
+        let items = get_page(WORKERS, paging.since.as_deref(), paging.page, size)?;
+        let more = items.len() as u32 == size;
+        let ctx = ctx();
+        let mut records = Vec::with_capacity(items.len());
+        for item in &items {
+            let (Some(id), Some(at)) = (item_id(item), updated_at(item)) else {
+                return Err(ConnectorError::Permanent("zhenfeng-workers item without id or updatedAt".into()));
+            };
+            if paging.since.as_deref() == Some(at.as_str()) && paging.seen_at_since.contains(&id) {
+                continue;
+            }
+            records.push(SourceRecord {
+                data: to_json(&mapping::item_to_record(item, &ctx)),
+                remote_id: id.to_string(),
+                version: Some(at.clone()),
+                updated_at: Some(at),
+                deleted: item.get("deleted").and_then(Value::as_bool).unwrap_or(false),
+            });
+        }
+        let last = items.last().and_then(updated_at);
+        if let Some(last) = &last {
+            if paging.since.as_deref() == Some(last.as_str()) {
+                paging.page += 1;
+            } else {
+                paging.since = Some(last.clone());
+                paging.page = 1;
+                paging.seen_at_since.clear();
+            }
+            let at_since = items.iter().filter(|i| updated_at(i).as_deref() == Some(last.as_str()));
+            paging.seen_at_since.extend(at_since.filter_map(item_id));
+        }
+        let next = last.or(cursor);
+        paging.expected = next.clone();
+        STATE.with_borrow_mut(|s| s.paging = more.then_some(paging));
+        Ok(Batch { records, cursor: next, more })
+    }
+
+    fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
+        if stream != WORKERS {
+            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        }
+        ensure_enterprises()?;
+        let ctx = ctx();
+        records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(write_one(i, r, &ctx))).collect()
+    }
+}
+
+fn written(item: &Value, ctx: &Context) -> Result<Written, ConnectorError> {
+    let id = item_id(item).ok_or_else(|| ConnectorError::Permanent("stored item has no id".into()))?;
+    Ok(Written {
+        remote_id: id.to_string(),
+        version: updated_at(item),
+        stored: Some(to_json(&mapping::item_to_record(item, ctx))),
+    })
+}
+
+fn rejected(resp: &Response) -> WriteResult {
+    let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let error = body.get("error").and_then(Value::as_str).unwrap_or("refused");
+    let field = body.get("field").and_then(Value::as_str);
+    WriteResult::Rejected(Rejection {
+        reason: format!("HTTP {} {error}{}", resp.status, field.map(|f| format!(" ({f})")).unwrap_or_default()),
+        pointer: field.and_then(mapping::pointer_for_field),
+    })
+}
+
+fn put(id: &str, item: &serde_json::Map<String, Value>, version: Option<&str>) -> Result<Response, ConnectorError> {
+    let mut req = api(Request::put(format!("{}/api/v1/{WORKERS}/{id}", base_url()))).json(item);
+    if let Some(v) = version {
+        req = req.header("if-unmodified-since", v);
+    }
+    Ok(req.send()?)
+}
+
+fn write_one(index: usize, target: &TargetRecord, ctx: &Context) -> Result<WriteResult, ConnectorError> {
+    let data = hub_sdk::json::parse_record(&target.data, index)?;
+    let item = mapping::record_to_item(&data, ctx);
+    if let (Some(id), Some(current)) = (&target.remote_id, &target.current) {
+        let current = hub_sdk::json::parse_record(current, index)?;
+        if mapping::record_to_item(&current, ctx) == item {
+            return Ok(WriteResult::Unchanged(Written { remote_id: id.clone(), version: target.version.clone(), stored: None }));
+        }
+    }
+    if let Some(id) = &target.remote_id {
+        let resp = put(id, &item, target.version.as_deref())?;
+        match resp.status {
+            200 => return Ok(WriteResult::Updated(written(&resp.json("update")?, ctx)?)),
+            412 => return Ok(WriteResult::Conflict(format!("HY record {id} changed since {}", target.version.as_deref().unwrap_or("?")))),
+            404 => log::warn(&format!("HY record {id} not found; creating it again")),
+            409 => return Ok(WriteResult::Rejected(Rejection { reason: "idNo belongs to another HY record".into(), pointer: Some("/idNumber".into()) })),
+            400 | 422 => return Ok(rejected(&resp)),
+            _ => return Err(unexpected("update", &resp)),
+        }
+    }
+    let resp = api(Request::post(format!("{}/api/v1/{WORKERS}", base_url()))).json(&item).send()?;
+    match resp.status {
+        201 | 200 => Ok(WriteResult::Created(written(&resp.json("create")?, ctx)?)),
+        409 => {
+            // Already there (a replayed batch, or entered by hand): update that record.
+            let body: Value = resp.json("duplicate")?;
+            let Some(id) = body.get("id").and_then(Value::as_i64) else {
+                return Err(ConnectorError::Permanent("409 without the existing id".into()));
+            };
+            let resp = put(&id.to_string(), &item, None)?;
+            match resp.status {
+                200 => Ok(WriteResult::Updated(written(&resp.json("update")?, ctx)?)),
+                400 | 422 => Ok(rejected(&resp)),
+                _ => Err(unexpected("update", &resp)),
+            }
+        }
+        400 | 422 => Ok(rejected(&resp)),
+        _ => Err(unexpected("create", &resp)),
+    }
+}
+
+hub_sdk::export!(HuiyangEsms);

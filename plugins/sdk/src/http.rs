@@ -1,0 +1,200 @@
+//! HTTP requests performed by the host.
+//!
+//! The host sends only to origins the deployment granted this plugin, applies its timeouts and
+//! response size limit, and replaces `{{secret:NAME}}` (or `{{secret:NAME|form}}`, inserted
+//! form-urlencoded) in header values and bodies with the named secret, so that a connector never
+//! sees a credential. Redirects are not followed.
+
+use crate::bindings::hub::connector::host;
+use crate::bindings::hub::connector::types::ConnectorError;
+
+pub use crate::bindings::hub::connector::host::HttpError;
+
+/// A request being built.
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: &'static str,
+    url: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn new(method: &'static str, url: impl Into<String>) -> Request {
+        Request { method, url: url.into(), query: Vec::new(), headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// A `GET` of `url`.
+    pub fn get(url: impl Into<String>) -> Request {
+        Request::new("GET", url)
+    }
+
+    /// A `POST` to `url`.
+    pub fn post(url: impl Into<String>) -> Request {
+        Request::new("POST", url)
+    }
+
+    /// A `PUT` to `url`.
+    pub fn put(url: impl Into<String>) -> Request {
+        Request::new("PUT", url)
+    }
+
+    /// A `DELETE` of `url`.
+    pub fn delete(url: impl Into<String>) -> Request {
+        Request::new("DELETE", url)
+    }
+
+    /// Adds a query parameter (form-urlencoded into the URL when sent).
+    pub fn query(mut self, name: &str, value: &str) -> Request {
+        self.query.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Adds a header. The value may hold `{{secret:NAME}}`.
+    pub fn header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets a JSON body and `Content-Type: application/json`.
+    pub fn json(self, value: &impl serde::Serialize) -> Request {
+        let body = serde_json::to_vec(value).expect("JSON values always serialise");
+        self.header("content-type", "application/json").body(body)
+    }
+
+    /// Sets an `application/x-www-form-urlencoded` body from pairs. Values are encoded, except
+    /// that a value which is exactly a `{{secret:NAME}}` placeholder is sent as
+    /// `{{secret:NAME|form}}` so that the host encodes the secret itself.
+    pub fn form(self, pairs: &[(&str, &str)]) -> Request {
+        let body = pairs
+            .iter()
+            .map(|(k, v)| {
+                let k = encode(k);
+                if is_secret_placeholder(v) {
+                    format!("{k}={}|form}}}}", v.trim_end_matches('}'))
+                } else {
+                    format!("{k}={}", encode(v))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        self.header("content-type", "application/x-www-form-urlencoded").body(body.into_bytes())
+    }
+
+    /// Sets raw body bytes.
+    pub fn body(mut self, body: Vec<u8>) -> Request {
+        self.body = body;
+        self
+    }
+
+    /// The full URL with the query parameters appended.
+    pub fn url(&self) -> String {
+        if self.query.is_empty() {
+            return self.url.clone();
+        }
+        let q = form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.query).finish();
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{q}", self.url)
+    }
+
+    /// Sends the request through the host.
+    pub fn send(self) -> Result<Response, HttpError> {
+        let req = host::Request {
+            method: self.method.to_string(),
+            url: self.url(),
+            headers: self.headers,
+            body: self.body,
+        };
+        host::send(&req).map(|r| Response { status: r.status, headers: r.headers, body: r.body })
+    }
+}
+
+fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn is_secret_placeholder(v: &str) -> bool {
+    v.starts_with("{{secret:") && v.ends_with("}}") && !v[9..v.len() - 2].contains(['{', '}', '|'])
+}
+
+/// A response from the system.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Header names (lower-case) and values.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON; a parse failure is a permanent connector error naming `what`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, ConnectorError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ConnectorError::Permanent(format!("{what}: response (HTTP {}) is not the expected JSON: {e}", self.status))
+        })
+    }
+
+    /// The body as UTF-8 text (lossy), for error messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// True for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// A one-line description of an HTTP failure.
+pub fn describe(e: &HttpError) -> String {
+    match e {
+        HttpError::Denied(m) => format!("denied by the host: {m}"),
+        HttpError::Timeout(m) => format!("timed out: {m}"),
+        HttpError::Connection(m) => format!("connection failed: {m}"),
+        HttpError::TooLarge(m) => format!("response too large: {m}"),
+        HttpError::Invalid(m) => format!("invalid request: {m}"),
+    }
+}
+
+impl From<HttpError> for ConnectorError {
+    /// Timeouts and dropped connections may pass (transient); a denied origin or secret is the
+    /// deployment's to fix (config); an oversized response or a malformed request will not pass
+    /// (permanent).
+    fn from(e: HttpError) -> ConnectorError {
+        let msg = describe(&e);
+        match e {
+            HttpError::Timeout(_) | HttpError::Connection(_) => ConnectorError::Transient(msg),
+            HttpError::Denied(_) => ConnectorError::Config(msg),
+            HttpError::TooLarge(_) | HttpError::Invalid(_) => ConnectorError::Permanent(msg),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_form_encoded() {
+        let r = Request::get("http://h/export/workers.csv").query("token", "a b").query("since", "2021-09-02 10:00:00");
+        assert_eq!(r.url(), "http://h/export/workers.csv?token=a+b&since=2021-09-02+10%3A00%3A00");
+    }
+
+    #[test]
+    fn form_bodies_encode_values_and_defer_secrets_to_the_host() {
+        let r = Request::post("http://h/login").form(&[("username", "{{secret:username}}"), ("xm", "王 芳&")]);
+        assert_eq!(
+            String::from_utf8(r.body.clone()).unwrap(),
+            "username={{secret:username|form}}&xm=%E7%8E%8B+%E8%8A%B3%26"
+        );
+        assert!(r.headers.iter().any(|(k, v)| k == "content-type" && v == "application/x-www-form-urlencoded"));
+    }
+}

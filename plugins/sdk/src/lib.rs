@@ -1,0 +1,117 @@
+//! The guest SDK for hub connector plugins.
+//!
+//! A connector is a WebAssembly component built for `wasm32-wasip2` that implements the
+//! `hub:connector` contract (`wit/connector/v0.1.0/connector.wit`): it adapts one system's native
+//! API to the hub's shared JSON Schemas. This crate wraps the `wit-bindgen` bindings and adds
+//! what every connector needs:
+//!
+//! - [`http`]: requests performed by the host (which enforces the deployment's allowed origins
+//!   and fills in `{{secret:NAME}}` placeholders, so the plugin never holds a credential);
+//! - [`log`]: messages into the hub's log under the plugin's name;
+//! - [`normalise`]: the shared normalisers for what real systems send (lower-case `x`,
+//!   full-width digits and spaces, `+86` phones, three date forms, 15-digit identity numbers);
+//! - [`json`]: small helpers to build and read records.
+//!
+//! A minimal connector:
+//!
+//! ```ignore
+//! use hub_sdk::prelude::*;
+//!
+//! struct MyConnector;
+//!
+//! impl Guest for MyConnector {
+//!     fn manifest() -> Manifest { /* name, streams, hosts, secrets */ }
+//!     fn open(config: String) -> Result<(), ConnectorError> { /* parse JSON config */ }
+//!     fn check() -> Result<(), ConnectorError> { Ok(()) }
+//!     fn read(stream: String, cursor: Option<String>, max: u32) -> Result<Batch, ConnectorError> { /* ... */ }
+//!     fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> { /* ... */ }
+//! }
+//!
+//! hub_sdk::export!(MyConnector);
+//! ```
+//!
+//! Every call of an instance runs on one thread, and the host gives each sync run a fresh
+//! instance: state kept in a `static` (e.g. a session token or a parsed export) lives for one run.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../../wit/connector/v0.1.0",
+        pub_export_macro: true,
+        default_bindings_module: "hub_sdk::bindings",
+        additional_derives: [PartialEq],
+    });
+}
+
+/// Exports a type implementing [`prelude::Guest`] as the component's `connector` interface:
+/// `hub_sdk::export!(MyConnector);` once, at the crate root of the connector.
+///
+/// The exports are emitted for `wasm32` only, so that the same crate also builds natively for
+/// its unit tests (a native `cdylib` cannot carry the component model's export names).
+#[macro_export]
+macro_rules! export {
+    ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::export!($ty with_types_in $crate::bindings);
+    };
+}
+
+pub mod http;
+pub mod json;
+pub mod log;
+
+/// The shared normalisers and format checks (the `hub-schemas` crate).
+pub mod normalise {
+    pub use hub_schemas::{date, id_number, phone, text, uscc};
+}
+
+/// Everything a connector implementation names.
+pub mod prelude {
+    pub use crate::bindings::exports::hub::connector::connector::Guest;
+    pub use crate::bindings::hub::connector::types::{
+        Batch, ConnectorError, ConnectorManifest as Manifest, Level, Rejection, SourceRecord, StreamInfo, TargetRecord,
+        WriteResult, Written,
+    };
+    pub use crate::http::{HttpError, Request, Response};
+    pub use crate::json::{Record, to_json};
+}
+
+/// The contract version this SDK builds against (the WIT package version).
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+use bindings::hub::connector::types::{ConnectorError, Written};
+
+impl Written {
+    /// A result with the system's id only: the system stores what was sent.
+    pub fn id(remote_id: impl Into<String>) -> Written {
+        Written { remote_id: remote_id.into(), version: None, stored: None }
+    }
+}
+
+/// A one-line description of a connector error, `kind: message`.
+pub fn describe_error(e: &ConnectorError) -> String {
+    let (kind, msg) = match e {
+        ConnectorError::Config(m) => ("config", m),
+        ConnectorError::Auth(m) => ("auth", m),
+        ConnectorError::Transient(m) => ("transient", m),
+        ConnectorError::Permanent(m) => ("permanent", m),
+        ConnectorError::Unsupported(m) => ("unsupported", m),
+    };
+    format!("{kind}: {msg}")
+}
+
+/// Turns the failure of writing one record into that record's result, so that the rest of the
+/// batch goes on: a transient failure becomes `retry`, a permanent one `rejected`. Failures that
+/// concern the whole call (configuration, credentials, unsupported stream) stay errors and end
+/// the call.
+pub fn per_record(
+    result: Result<bindings::hub::connector::types::WriteResult, ConnectorError>,
+) -> Result<bindings::hub::connector::types::WriteResult, ConnectorError> {
+    use bindings::hub::connector::types::{Rejection, WriteResult};
+    match result {
+        Err(ConnectorError::Transient(m)) => Ok(WriteResult::Retry(m)),
+        Err(ConnectorError::Permanent(m)) => Ok(WriteResult::Rejected(Rejection { reason: m, pointer: None })),
+        other => other,
+    }
+}

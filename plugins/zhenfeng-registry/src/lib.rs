@@ -1,0 +1,262 @@
+//! Connector for the Zhenfeng County registry of residents working away from home (ZF-REG,
+//! 贞丰县外出务工人员登记系统).
+//!
+//! The registry is an older system: a session login (`POST /login`), every error as HTTP 200 with
+//! a non-zero `code`, reads as one GB18030-encoded CSV export with Chinese headers, writes as
+//! form posts keyed by pinyin field names. See `README.md` beside this file for the mapping.
+//!
+//! Config (JSON, from the deployment's `[plugins.zhenfeng-registry.config]`):
+//! `{"base_url": "http://registry.example:8080"}`. Secrets: `username`, `password`.
+
+pub mod mapping;
+
+use hub_sdk::log;
+use hub_sdk::prelude::*;
+use mapping::{Row, SaveForm};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+/// The registry's error codes (HTTP 200, `{"code": N, "msg": "..."}`).
+mod code {
+    pub const OK: i64 = 0;
+    pub const BAD_PARAMETER: i64 = 40001;
+    pub const SESSION_EXPIRED: i64 = 40101;
+    pub const MODIFIED: i64 = 40901;
+    pub const ALREADY_REGISTERED: i64 = 40902;
+}
+
+const WORKERS: &str = "workers";
+
+#[derive(Default)]
+struct State {
+    base_url: String,
+    token: Option<String>,
+    /// The rest of the current export, and the cursor the host will pass to continue it.
+    export: Option<(Option<String>, VecDeque<Row>)>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn base_url() -> String {
+    STATE.with_borrow(|s| s.base_url.clone())
+}
+
+/// The registry's JSON envelope.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    code: i64,
+    #[serde(default)]
+    msg: String,
+    #[serde(default)]
+    data: serde_json::Value,
+}
+
+fn login() -> Result<String, ConnectorError> {
+    let resp = Request::post(format!("{}/login", base_url()))
+        .form(&[("username", "{{secret:username}}"), ("password", "{{secret:password}}")])
+        .send()?;
+    if !resp.is_success() {
+        return Err(server_error("login", &resp));
+    }
+    let env: Envelope = resp.json("login")?;
+    if env.code != code::OK {
+        return Err(ConnectorError::Auth(format!("login refused: code {} {}", env.code, env.msg)));
+    }
+    let token = env.data.get("token").and_then(|t| t.as_str()).map(str::to_string);
+    let token = token.ok_or_else(|| ConnectorError::Permanent("login answer has no data.token".into()))?;
+    STATE.with_borrow_mut(|s| s.token = Some(token.clone()));
+    log::debug("logged in to the registry");
+    Ok(token)
+}
+
+fn token() -> Result<String, ConnectorError> {
+    match STATE.with_borrow(|s| s.token.clone()) {
+        Some(t) => Ok(t),
+        None => login(),
+    }
+}
+
+fn server_error(what: &str, resp: &Response) -> ConnectorError {
+    let msg = format!("{what}: HTTP {}", resp.status);
+    if resp.status >= 500 || resp.status == 429 {
+        ConnectorError::Transient(msg)
+    } else {
+        ConnectorError::Permanent(msg)
+    }
+}
+
+/// True if a response is the registry's JSON "session expired" answer.
+fn is_session_expired(resp: &Response) -> bool {
+    resp.body.first() == Some(&b'{')
+        && serde_json::from_slice::<Envelope>(&resp.body).is_ok_and(|e| e.code == code::SESSION_EXPIRED)
+}
+
+/// Sends a request built with the current token; if the registry says the session expired, logs
+/// in again and sends it once more with the new token.
+fn with_session(build: impl Fn(&str) -> Request) -> Result<Response, ConnectorError> {
+    let resp = build(&token()?).send()?;
+    if !is_session_expired(&resp) {
+        return Ok(resp);
+    }
+    log::info("registry session expired; logging in again");
+    let token = login()?;
+    Ok(build(&token).send()?)
+}
+
+/// The connector (exported as the component's `connector` interface).
+pub struct ZhenfengRegistry;
+
+impl Guest for ZhenfengRegistry {
+    fn manifest() -> Manifest {
+        Manifest {
+            name: "zhenfeng-registry".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            system: "Zhenfeng County registry of residents working away (ZF-REG)".into(),
+            streams: vec![StreamInfo {
+                name: WORKERS.into(),
+                schema: "worker".into(),
+                schema_version: "1.0.0".into(),
+                can_read: true,
+                can_write: true,
+            }],
+            hosts: vec!["${base_url}".into()],
+            secrets: vec!["username".into(), "password".into()],
+        }
+    }
+
+    fn open(config: String) -> Result<(), ConnectorError> {
+        let cfg: serde_json::Value =
+            serde_json::from_str(&config).map_err(|e| ConnectorError::Config(format!("config is not JSON: {e}")))?;
+        let base = cfg
+            .get("base_url")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ConnectorError::Config("base_url (string) is required".into()))?;
+        STATE.with_borrow_mut(|s| {
+            *s = State { base_url: base.trim_end_matches('/').to_string(), ..State::default() }
+        });
+        Ok(())
+    }
+
+    fn check() -> Result<(), ConnectorError> {
+        login().map(|_| ())
+    }
+
+    fn read(stream: String, cursor: Option<String>, max: u32) -> Result<Batch, ConnectorError> {
+        if stream != WORKERS {
+            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        }
+        let continuing = STATE.with_borrow(|s| matches!(&s.export, Some((c, _)) if *c == cursor));
+        if !continuing {
+            let rows = export(cursor.as_deref())?;
+            log::debug(&format!("export since {cursor:?}: {} rows", rows.len()));
+            STATE.with_borrow_mut(|s| s.export = Some((cursor.clone(), rows)));
+        }
+        STATE.with_borrow_mut(|s| {
+            let (expected, rows) = s.export.as_mut().expect("export loaded above");
+            let n = rows.len().min(max.max(1) as usize);
+            let records: Vec<SourceRecord> = rows.drain(..n).map(|r| r.to_source_record()).collect();
+            // The export is ordered by 更新时间 and `since` is inclusive: resuming from the last
+            // row's time re-reads that second (the host drops what it has already seen), so
+            // nothing is missed if the run stops here.
+            let next = records.last().and_then(|r| r.version.clone()).or(cursor);
+            *expected = next.clone();
+            Ok(Batch { records, cursor: next, more: !rows.is_empty() })
+        })
+    }
+
+    fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
+        if stream != WORKERS {
+            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        }
+        records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(write_one(i, r))).collect()
+    }
+}
+
+/// Fetches and decodes the export of rows changed at or after `since` (`yyyy-MM-dd HH:mm:ss`).
+fn export(since: Option<&str>) -> Result<VecDeque<Row>, ConnectorError> {
+    let url = format!("{}/export/workers.csv", base_url());
+    let resp = with_session(|token| {
+        let r = Request::get(url.clone()).query("token", token);
+        match since {
+            Some(s) => r.query("since", s),
+            None => r,
+        }
+    })?;
+    if !resp.is_success() {
+        return Err(server_error("export", &resp));
+    }
+    if resp.body.first() == Some(&b'{') {
+        let env: Envelope = resp.json("export")?;
+        return Err(ConnectorError::Permanent(format!("export refused: code {} {}", env.code, env.msg)));
+    }
+    mapping::parse_export(&resp.body).map(VecDeque::from).map_err(ConnectorError::Permanent)
+}
+
+fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {
+    let data = hub_sdk::json::parse_record(&target.data, index)?;
+    let mut form = SaveForm::from_record(&data);
+    if let Some(current) = &target.current {
+        let current = hub_sdk::json::parse_record(current, index)?;
+        if SaveForm::from_record(&current).same_content(&form) {
+            let id = target.remote_id.clone().or(form.djbh.clone());
+            if let Some(id) = id {
+                return Ok(WriteResult::Unchanged(Written { remote_id: id, version: target.version.clone(), stored: None }));
+            }
+        }
+    }
+    form.djbh = target.remote_id.clone().or(form.djbh);
+    form.gxsj = target.version.clone();
+    let created = form.djbh.is_none();
+    let registered_on = mapping::str_of(&data, "registeredOn");
+    let env = save(&form)?;
+    let env = match env.code {
+        code::ALREADY_REGISTERED if created => {
+            // The resident is registered already (a replayed batch, or registered by hand):
+            // update that registration instead of creating a second one.
+            let djbh = env.data.get("djbh").and_then(|v| v.as_str()).map(str::to_string);
+            let Some(djbh) = djbh else {
+                return Ok(WriteResult::Rejected(Rejection { reason: format!("40902 without data.djbh: {}", env.msg), pointer: Some("/idNumber".into()) }));
+            };
+            form.djbh = Some(djbh);
+            form.gxsj = None;
+            let env = save(&form)?;
+            if env.code == code::OK {
+                return Ok(WriteResult::Updated(form.written(registered_on.as_deref())));
+            }
+            env
+        }
+        _ => env,
+    };
+    Ok(match env.code {
+        code::OK => {
+            let djbh = env.data.get("djbh").and_then(|v| v.as_str()).map(str::to_string);
+            form.djbh = djbh.or(form.djbh);
+            if form.djbh.is_none() {
+                return Ok(WriteResult::Retry("save answered without data.djbh".into()));
+            }
+            if created {
+                WriteResult::Created(form.written(Some(&mapping::today_cst())))
+            } else {
+                WriteResult::Updated(form.written(registered_on.as_deref()))
+            }
+        }
+        code::MODIFIED => WriteResult::Conflict(format!("registry record changed since {}", form.gxsj.as_deref().unwrap_or("?"))),
+        code::BAD_PARAMETER => WriteResult::Rejected(Rejection { pointer: mapping::pointer_for_message(&env.msg), reason: format!("{} {}", env.code, env.msg) }),
+        c if c >= 50000 => WriteResult::Retry(format!("{c} {}", env.msg)),
+        c => WriteResult::Rejected(Rejection { reason: format!("{c} {}", env.msg), pointer: None }),
+    })
+}
+
+/// Posts the save form (logging in again if the session expired).
+fn save(form: &SaveForm) -> Result<Envelope, ConnectorError> {
+    let url = format!("{}/api/worker/save", base_url());
+    let resp = with_session(|token| Request::post(url.clone()).form(&form.pairs(token)))?;
+    if !resp.is_success() {
+        return Err(server_error("save", &resp));
+    }
+    resp.json("save")
+}
+
+hub_sdk::export!(ZhenfengRegistry);

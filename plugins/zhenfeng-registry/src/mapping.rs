@@ -1,0 +1,379 @@
+//! The registry's native shapes (export rows, save forms) and their mapping to the shared
+//! `worker` schema. Pure functions, tested natively.
+//!
+//! | registry | worker | notes |
+//! |---|---|---|
+//! | 登记编号 / `djbh` | `registryNumber` | the registry's id (remote id) |
+//! | 姓名 / `xm` | `name` | blanks (ASCII, U+3000) trimmed |
+//! | 身份证号 / `sfzh` | `idNumber` | full-width → ASCII, `x` → `X`, 15 digits upgraded to 18 |
+//! | 性别 / `xb` | `gender` | 男 (`1`) → `male`, 女 (`2`) → `female` |
+//! | 联系电话 / `lxdh` | `phone` | `+86`, dashes, blanks, full-width digits removed |
+//! | 户籍乡镇 / `hjxz` | `hometownTownship` | |
+//! | 务工省份, 务工县区代码 / `wgsf`, `wgxq` | `workplace.province`, `.countyCode` | |
+//! | 务工单位, 单位信用代码 / `wgdw`, `dwxydm` | `employer.name`, `.uscc` | empty → null |
+//! | 工种 / `gz` | `position` | |
+//! | 务工状态 / `wgzt` | `status` | `1` employed, `2` seeking, `3` returned_home, `9` lost_contact; writing `left` (Huiyang: left the job there) gives `3` |
+//! | 登记日期 | `registeredOn` | three date forms → `YYYY-MM-DD`; set by the registry on creation |
+//! | 更新时间 / `gxsj` | (version, cursor) | local time, China Standard Time (UTC+8) |
+//!
+//! The registry has no deletes; `hiredOn` and `remark` are not kept (Huiyang owns them).
+//! Values that cannot be normalised are passed on as sent, so that schema validation rejects the
+//! record with the field's JSON pointer and the value in hand.
+
+use hub_sdk::json::{Record, set_opt, str_field, to_json};
+use hub_sdk::normalise::{date, id_number, phone, text, uscc};
+use hub_sdk::prelude::{SourceRecord, Written};
+use serde_json::{Value, json};
+
+/// The export's columns, in the registry's order.
+pub const HEADERS: [&str; 14] = [
+    "登记编号", "姓名", "身份证号", "性别", "联系电话", "户籍乡镇", "务工省份", "务工县区代码", "务工单位", "单位信用代码", "工种", "务工状态", "登记日期", "更新时间",
+];
+
+/// One export row, raw text as the registry wrote it, in [`HEADERS`] order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row(pub [String; 14]);
+
+impl Row {
+    fn get(&self, header: &str) -> &str {
+        let i = HEADERS.iter().position(|h| *h == header).expect("known header");
+        &self.0[i]
+    }
+
+    /// The row as a `worker` record.
+    pub fn to_record(&self) -> Record {
+        let mut r = Record::new();
+        r.insert("idNumber".into(), Value::String(id_number::normalise(self.get("身份证号"))));
+        r.insert("name".into(), Value::String(text::trim(self.get("姓名")).to_string()));
+        let gender = match text::trim(self.get("性别")) {
+            "男" => "male",
+            "女" => "female",
+            other => other,
+        };
+        r.insert("gender".into(), Value::String(gender.to_string()));
+        set_opt(&mut r, "phone", phone::normalise(self.get("联系电话")));
+        set_opt(&mut r, "hometownTownship", text::non_empty(self.get("户籍乡镇")));
+        set_opt(&mut r, "registryNumber", text::non_empty(self.get("登记编号")));
+        set_opt(&mut r, "registeredOn", text::non_empty(self.get("登记日期")).map(|d| date::normalise(&d)));
+        let county = text::non_empty(self.get("务工县区代码"));
+        r.insert(
+            "workplace".into(),
+            match county {
+                Some(c) => json!({ "province": text::non_empty(self.get("务工省份")), "countyCode": c }),
+                None => Value::Null,
+            },
+        );
+        let (employer, code) = (text::non_empty(self.get("务工单位")), uscc::normalise(self.get("单位信用代码")));
+        r.insert(
+            "employer".into(),
+            if employer.is_none() && code.is_none() { Value::Null } else { json!({ "name": employer, "uscc": code }) },
+        );
+        set_opt(&mut r, "position", text::non_empty(self.get("工种")));
+        let status = match text::trim(self.get("务工状态")) {
+            "1" => "employed",
+            "2" => "seeking",
+            "3" => "returned_home",
+            "9" => "lost_contact",
+            other => other,
+        };
+        r.insert("status".into(), Value::String(status.to_string()));
+        r
+    }
+
+    /// The row as a source record: remote id 登记编号, version and cursor 更新时间.
+    pub fn to_source_record(&self) -> SourceRecord {
+        let updated = text::trim(self.get("更新时间")).to_string();
+        SourceRecord {
+            data: to_json(&self.to_record()),
+            remote_id: text::trim(self.get("登记编号")).to_string(),
+            updated_at: local_to_rfc3339(&updated),
+            version: (!updated.is_empty()).then_some(updated),
+            deleted: false,
+        }
+    }
+}
+
+/// `yyyy-MM-dd HH:mm:ss` in China Standard Time to RFC 3339 with offset `+08:00`.
+pub fn local_to_rfc3339(local: &str) -> Option<String> {
+    let (d, t) = local.split_once(' ')?;
+    (d.len() == 10 && t.len() == 8).then(|| format!("{d}T{t}+08:00"))
+}
+
+/// Decodes a GB18030 export and reads its rows by header name (column order is not trusted).
+/// Errors name the missing header or the CSV line.
+pub fn parse_export(bytes: &[u8]) -> Result<Vec<Row>, String> {
+    let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
+    if had_errors {
+        hub_sdk_log_warn("export has byte sequences that are not GB18030; they were replaced by U+FFFD");
+    }
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| format!("export header row: {e}"))?.clone();
+    let mut index = [0usize; 14];
+    for (slot, want) in index.iter_mut().zip(HEADERS) {
+        *slot = headers
+            .iter()
+            .position(|h| text::trim(h) == want)
+            .ok_or_else(|| format!("export has no column {want}"))?;
+    }
+    reader
+        .records()
+        .map(|rec| {
+            let rec = rec.map_err(|e| format!("export: {e}"))?;
+            Ok(Row(index.map(|i| rec.get(i).unwrap_or("").to_string())))
+        })
+        .collect()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn hub_sdk_log_warn(msg: &str) {
+    hub_sdk::log::warn(msg)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn hub_sdk_log_warn(_msg: &str) {}
+
+/// The string at a JSON pointer-like path of top-level key, then optional nested key.
+pub fn str_of(r: &Record, key: &str) -> Option<String> {
+    str_field(r, key).map(str::to_string)
+}
+
+fn nested(r: &Record, key: &str, inner: &str) -> String {
+    r.get(key).and_then(|v| v.get(inner)).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// The fields of `POST /api/worker/save`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SaveForm {
+    /// 登记编号; `None` registers a new resident.
+    pub djbh: Option<String>,
+    pub xm: String,
+    pub sfzh: String,
+    pub xb: String,
+    pub lxdh: String,
+    pub hjxz: String,
+    pub wgsf: String,
+    pub wgxq: String,
+    pub wgdw: String,
+    pub dwxydm: String,
+    pub gz: String,
+    pub wgzt: String,
+    /// The 更新时间 last seen; the registry refuses the save (40901) if its copy is newer.
+    pub gxsj: Option<String>,
+}
+
+impl SaveForm {
+    /// The form for a `worker` record (see the module table).
+    pub fn from_record(r: &Record) -> SaveForm {
+        let s = |k: &str| str_of(r, k).unwrap_or_default();
+        SaveForm {
+            djbh: str_of(r, "registryNumber"),
+            xm: s("name"),
+            sfzh: s("idNumber"),
+            xb: match s("gender").as_str() {
+                "male" => "1".into(),
+                "female" => "2".into(),
+                other => other.into(),
+            },
+            lxdh: s("phone"),
+            hjxz: s("hometownTownship"),
+            wgsf: nested(r, "workplace", "province"),
+            wgxq: nested(r, "workplace", "countyCode"),
+            wgdw: nested(r, "employer", "name"),
+            dwxydm: nested(r, "employer", "uscc"),
+            gz: s("position"),
+            wgzt: match s("status").as_str() {
+                "employed" => "1".into(),
+                "seeking" => "2".into(),
+                "returned_home" | "left" => "3".into(),
+                "lost_contact" => "9".into(),
+                other => other.into(),
+            },
+            gxsj: None,
+        }
+    }
+
+    /// True if both forms would store the same resident data (registry number and version
+    /// aside).
+    pub fn same_content(&self, other: &SaveForm) -> bool {
+        let strip = |f: &SaveForm| SaveForm { djbh: None, gxsj: None, ..f.clone() };
+        strip(self) == strip(other)
+    }
+
+    /// The form's fields with the session token, ready to post.
+    pub fn pairs<'a>(&'a self, token: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("token", token),
+            ("djbh", self.djbh.as_deref().unwrap_or("")),
+            ("xm", &self.xm),
+            ("sfzh", &self.sfzh),
+            ("xb", &self.xb),
+            ("lxdh", &self.lxdh),
+            ("hjxz", &self.hjxz),
+            ("wgsf", &self.wgsf),
+            ("wgxq", &self.wgxq),
+            ("wgdw", &self.wgdw),
+            ("dwxydm", &self.dwxydm),
+            ("gz", &self.gz),
+            ("wgzt", &self.wgzt),
+            ("gxsj", self.gxsj.as_deref().unwrap_or("")),
+        ]
+    }
+
+    /// The row the registry now holds for this form (what the next export will show), given
+    /// its 登记日期.
+    pub fn stored_row(&self, registered_on: Option<&str>) -> Row {
+        let xb = match self.xb.as_str() {
+            "1" => "男",
+            "2" => "女",
+            other => other,
+        };
+        Row([
+            self.djbh.clone().unwrap_or_default(),
+            self.xm.clone(),
+            self.sfzh.clone(),
+            xb.to_string(),
+            self.lxdh.clone(),
+            self.hjxz.clone(),
+            self.wgsf.clone(),
+            self.wgxq.clone(),
+            self.wgdw.clone(),
+            self.dwxydm.clone(),
+            self.gz.clone(),
+            self.wgzt.clone(),
+            registered_on.unwrap_or("").to_string(),
+            String::new(),
+        ])
+    }
+
+    /// The write outcome for a saved form: remote id 登记编号, and the record as the next export
+    /// will show it. The new 更新时间 is not returned by the registry, so no version.
+    pub fn written(&self, registered_on: Option<&str>) -> Written {
+        Written {
+            remote_id: self.djbh.clone().unwrap_or_default(),
+            version: None,
+            stored: Some(to_json(&self.stored_row(registered_on).to_record())),
+        }
+    }
+}
+
+/// The JSON pointer of the field a registry error message names (by pinyin form field or
+/// Chinese column), if any.
+pub fn pointer_for_message(msg: &str) -> Option<String> {
+    const FIELDS: [(&str, &str, &str); 10] = [
+        ("sfzh", "身份证号", "/idNumber"),
+        ("xm", "姓名", "/name"),
+        ("xb", "性别", "/gender"),
+        ("lxdh", "联系电话", "/phone"),
+        ("hjxz", "户籍乡镇", "/hometownTownship"),
+        ("wgxq", "务工县区代码", "/workplace/countyCode"),
+        ("wgsf", "务工省份", "/workplace/province"),
+        ("dwxydm", "单位信用代码", "/employer/uscc"),
+        ("wgzt", "务工状态", "/status"),
+        ("gz", "工种", "/position"),
+    ];
+    let words: Vec<&str> = msg.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    FIELDS
+        .iter()
+        .find(|(pinyin, chinese, _)| words.contains(pinyin) || msg.contains(chinese))
+        .map(|(_, _, p)| p.to_string())
+}
+
+/// Today's date in China Standard Time (UTC+8, no daylight saving), `YYYY-MM-DD`: the registry's
+/// 登记日期 for a resident registered now.
+pub fn today_cst() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    date::Date::from_days_since_epoch((secs + 8 * 3600).div_euclid(86_400)).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gb18030(s: &str) -> Vec<u8> {
+        encoding_rs::GB18030.encode(s).0.into_owned()
+    }
+
+    const HEADER_LINE: &str = "登记编号,姓名,身份证号,性别,联系电话,户籍乡镇,务工省份,务工县区代码,务工单位,单位信用代码,工种,务工状态,登记日期,更新时间\r\n";
+
+    #[test]
+    fn an_export_row_with_every_quirk_maps_to_the_canonical_record() {
+        let csv = format!(
+            "{HEADER_LINE}ZF2021000123,王芳　,11010519491231002x,女,＋８６ １３８-００１３-８０００,长田镇 ,广东省,441303,伯恩光学(惠州)有限公司,,普工,1,2021年8月5日,2021-09-02 10:00:00\r\n"
+        );
+        let rows = parse_export(&gb18030(&csv)).unwrap();
+        assert_eq!(rows.len(), 1);
+        let rec = rows[0].to_source_record();
+        assert_eq!(rec.remote_id, "ZF2021000123");
+        assert_eq!(rec.version.as_deref(), Some("2021-09-02 10:00:00"));
+        assert_eq!(rec.updated_at.as_deref(), Some("2021-09-02T10:00:00+08:00"));
+        let data: Value = serde_json::from_str(&rec.data).unwrap();
+        assert_eq!(
+            data,
+            json!({
+                "idNumber": "11010519491231002X", "name": "王芳", "gender": "female", "phone": "13800138000",
+                "hometownTownship": "长田镇", "registryNumber": "ZF2021000123", "registeredOn": "2021-08-05",
+                "workplace": {"province": "广东省", "countyCode": "441303"},
+                "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": null},
+                "position": "普工", "status": "employed"
+            })
+        );
+    }
+
+    #[test]
+    fn columns_are_found_by_name_and_legacy_numbers_upgraded() {
+        // Columns reordered; a 15-digit number; status 9; an impossible date kept as sent.
+        let csv = "更新时间,登记编号,姓名,身份证号,性别,联系电话,户籍乡镇,务工省份,务工县区代码,务工单位,单位信用代码,工种,务工状态,登记日期\r\n\
+                   2021-09-02 10:00:01,ZF2021000124,李四,522325680312123,男,,,广东省,441303,,,,9,2021年2月30日\r\n";
+        let rows = parse_export(&gb18030(csv)).unwrap();
+        let r = rows[0].to_record();
+        assert_eq!(r["idNumber"], "522325196803121231");
+        assert_eq!(r["status"], "lost_contact");
+        assert_eq!(r["registeredOn"], "2021年2月30日");
+        assert_eq!(r["phone"], Value::Null);
+        assert_eq!(r["employer"], Value::Null);
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let csv = "登记编号,姓名\r\nZF1,张三\r\n";
+        assert_eq!(parse_export(&gb18030(csv)).unwrap_err(), "export has no column 身份证号");
+    }
+
+    #[test]
+    fn save_form_round_trips_to_the_record_the_export_will_show() {
+        let rec: Record = serde_json::from_value(json!({
+            "idNumber": "11010519491231002X", "name": "王芳", "gender": "female", "phone": "13800138000",
+            "hometownTownship": "长田镇", "registryNumber": "ZF2021000123", "registeredOn": "2021-08-05",
+            "workplace": {"province": "广东省", "countyCode": "441303"},
+            "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": "91350100M000100Y43"},
+            "position": "普工", "status": "left", "hiredOn": "2021-05-01"
+        }))
+        .unwrap();
+        let form = SaveForm::from_record(&rec);
+        assert_eq!((form.xb.as_str(), form.wgzt.as_str(), form.wgxq.as_str()), ("2", "3", "441303"));
+        let stored: Value = serde_json::from_str(&form.written(Some("2021-08-05")).stored.unwrap()).unwrap();
+        // `left` is stored as 3 and read back as returned_home; hiredOn is not kept.
+        let mut expected = Value::Object(rec.clone());
+        expected["status"] = json!("returned_home");
+        expected.as_object_mut().unwrap().remove("hiredOn");
+        assert_eq!(stored, expected);
+    }
+
+    #[test]
+    fn same_content_ignores_registry_number_and_version() {
+        let a = SaveForm { djbh: Some("ZF1".into()), gxsj: Some("t".into()), xm: "王芳".into(), ..SaveForm::default() };
+        let b = SaveForm { xm: "王芳".into(), ..SaveForm::default() };
+        assert!(a.same_content(&b));
+        assert!(!a.same_content(&SaveForm { xm: "王芳芳".into(), ..b }));
+    }
+
+    #[test]
+    fn error_messages_point_at_fields() {
+        assert_eq!(pointer_for_message("参数错误: xm 不能为空").as_deref(), Some("/name"));
+        assert_eq!(pointer_for_message("身份证号格式错误").as_deref(), Some("/idNumber"));
+        assert_eq!(pointer_for_message("系统繁忙"), None);
+    }
+}

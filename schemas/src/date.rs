@@ -1,0 +1,160 @@
+//! Calendar dates as the bureaus write them, to ISO 8601 calendar dates (`YYYY-MM-DD`, the
+//! RFC 3339 `full-date` production).
+//!
+//! Three forms are read: `2021-08-05`, `2021/8/5` and `2021年8月5日` (month and day with or
+//! without a leading zero, digits half- or full-width, blanks around).
+
+use crate::text;
+
+/// A calendar date in the proleptic Gregorian calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    /// Year, 1..=9999.
+    pub year: u32,
+    /// Month, 1..=12.
+    pub month: u32,
+    /// Day of the month, 1..=31 as the month allows.
+    pub day: u32,
+}
+
+impl Date {
+    /// A date, or `None` when the day does not exist (30 February, month 13, year 0).
+    pub fn new(year: u32, month: u32, day: u32) -> Option<Date> {
+        ((1..=9999).contains(&year) && (1..=12).contains(&month) && day >= 1)
+            .then_some(())
+            .filter(|_| day <= days_in_month(year, month))
+            .map(|_| Date { year, month, day })
+    }
+
+    /// Days since 1970-01-01 (negative before), by the civil-from-days algorithm of
+    /// H. Hinnant ("chrono-Compatible Low-Level Date Algorithms").
+    pub fn days_since_epoch(self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The date `days` after 1970-01-01 (inverse of [`Date::days_since_epoch`]).
+    pub fn from_days_since_epoch(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as u32;
+        Date { year, month, day }
+    }
+}
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// True for Gregorian leap years.
+pub fn is_leap_year(year: u32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// Days in `month` (1..=12) of `year`; 0 for a month outside 1..=12.
+pub fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Reads a date in any of the three forms and checks that the day exists.
+///
+/// ```
+/// use hub_schemas::date::parse;
+/// assert_eq!(parse("2021年8月5日").unwrap().to_string(), "2021-08-05");
+/// assert_eq!(parse("2021/8/5").unwrap().to_string(), "2021-08-05");
+/// assert!(parse("2021-02-30").is_none());
+/// ```
+pub fn parse(raw: &str) -> Option<Date> {
+    let s = text::to_half_width(raw);
+    let s = text::trim(&s);
+    let (y, rest, sep_end) = if let Some((y, rest)) = s.split_once('年') {
+        (y, rest.strip_suffix('日')?, '月')
+    } else if s.contains('/') {
+        let (y, rest) = s.split_once('/')?;
+        (y, rest, '/')
+    } else {
+        let (y, rest) = s.split_once('-')?;
+        (y, rest, '-')
+    };
+    let (m, d) = rest.split_once(sep_end)?;
+    let num = |p: &str, max_len: usize| -> Option<u32> {
+        let p = text::trim(p);
+        (!p.is_empty() && p.len() <= max_len && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    let y = text::trim(y);
+    if y.len() != 4 {
+        return None;
+    }
+    Date::new(num(y, 4)?, num(m, 2)?, num(d, 2)?)
+}
+
+/// Normalises a date to `YYYY-MM-DD`; text that is not a real date in one of the three forms is
+/// returned trimmed but otherwise unchanged, so that schema validation can reject it with the
+/// value the system sent.
+pub fn normalise(raw: &str) -> String {
+    match parse(raw) {
+        Some(d) => d.to_string(),
+        None => text::trim(raw).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_three_forms_of_the_same_day_agree() {
+        for s in ["2021-08-05", "2021/8/5", "2021/08/05", "2021年8月5日", "２０２１年８月５日", " 2021-8-5 "] {
+            assert_eq!(parse(s), Date::new(2021, 8, 5), "{s}");
+        }
+    }
+
+    #[test]
+    fn impossible_days_are_refused() {
+        for s in ["2021-02-29", "2021年2月30日", "2021/13/1", "2021-04-31", "0000-01-01", "21-8-5", "2021-08", "2021-08-05T00:00", "abc"] {
+            assert_eq!(parse(s), None, "{s}");
+        }
+        assert_eq!(parse("2020-02-29"), Date::new(2020, 2, 29));
+        assert_eq!(parse("2000-02-29"), Date::new(2000, 2, 29));
+        assert_eq!(parse("1900-02-29"), None);
+    }
+
+    #[test]
+    fn normalise_keeps_what_it_cannot_read() {
+        assert_eq!(normalise("2021/8/5"), "2021-08-05");
+        assert_eq!(normalise(" 2021年2月30日 "), "2021年2月30日");
+    }
+
+    #[test]
+    fn epoch_days_match_known_dates() {
+        // 2021-09-02 (the day the two employment data systems were connected) is day 18,872.
+        assert_eq!(Date::new(2021, 9, 2).unwrap().days_since_epoch(), 18_872);
+        assert_eq!(Date::new(1970, 1, 1).unwrap().days_since_epoch(), 0);
+        assert_eq!(Date::new(1969, 12, 31).unwrap().days_since_epoch(), -1);
+        assert_eq!(Date::new(2000, 3, 1).unwrap().days_since_epoch(), 11_017);
+        for d in [-719_162, -1, 0, 59, 11_016, 18_872, 2_932_896] {
+            assert_eq!(Date::from_days_since_epoch(d).days_since_epoch(), d);
+        }
+    }
+}
