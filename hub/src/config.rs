@@ -1,0 +1,586 @@
+//! The deployment configuration: one TOML file (TOML 1.0).
+//!
+//! ```toml
+//! [hub]
+//! data_dir = "/var/lib/hub"                 # state database and state key live here
+//!
+//! [plugins.zhenfeng-registry]
+//! path = "plugins/zhenfeng_registry.wasm"   # relative to this file
+//! allow_hosts = ["http://10.1.2.3:8080"]    # origins the plugin may call
+//! secrets.username = { env = "ZF_USER" }    # or { file = "..." } or { value = "..." }
+//! secrets.password = { file = "/etc/hub/zf-password" }
+//! config = { base_url = "http://10.1.2.3:8080" }   # handed to the plugin's open()
+//!
+//! [syncs.workers]
+//! schema = "worker"
+//! a = { plugin = "zhenfeng-registry", stream = "workers", where = { "/workplace/countyCode" = "441303" } }
+//! b = { plugin = "huiyang-esms", stream = "zhenfeng-workers" }
+//! direction = "both"                        # a_to_b | b_to_a | both
+//! schedule = "*/5 * * * *"                  # crontab(5), optional leading seconds field
+//! timezone = "Asia/Shanghai"                # IANA name
+//! merge = { default = "newest", a = ["/name"], b = ["/status"], newest = ["/phone"] }
+//! ```
+//!
+//! `${NAME}` and `${NAME:-default}` are replaced by environment variables before parsing (`$$`
+//! is a literal `$`); an unset variable without a default is an error naming its line. Errors
+//! name the file, line and column (columns count in the text after substitution).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, 0 if unknown.
+    pub line: usize,
+    /// 1-based column, 0 if unknown.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.message),
+            _ => write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message),
+        }
+    }
+}
+
+/// Every problem found in a configuration file (all are reported, not only the first).
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The whole deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Daemon-wide settings.
+    pub hub: HubConfig,
+    /// Connector plugins by name.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Syncs by name.
+    #[serde(default)]
+    pub syncs: BTreeMap<String, SyncConfig>,
+    /// The file this was read from.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// `[hub]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// Directory for the state database and the generated state key (relative to the config
+    /// file's directory).
+    pub data_dir: PathBuf,
+    /// State store URL; default `sqlite://<data_dir>/state.db`.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// The 32-byte state key (64 hex digits) that keys hashes and seals snapshots. Default: the
+    /// file `<data_dir>/state.key`, created with a random key on first start.
+    #[serde(default)]
+    pub state_key: Option<SecretSource>,
+}
+
+/// Where a secret comes from. Exactly one of the three keys.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum SecretSource {
+    /// `{ env = "NAME" }`: an environment variable of the daemon.
+    Env {
+        /// Variable name.
+        env: String,
+    },
+    /// `{ file = "/path" }`: a file's content, trailing newline removed.
+    File {
+        /// Path (relative to the config file's directory).
+        file: PathBuf,
+    },
+    /// `{ value = "..." }`: inline (for demos and tests; prefer env or file in production).
+    Value {
+        /// The secret itself.
+        value: String,
+    },
+}
+
+impl SecretSource {
+    /// Reads the secret. Errors name the variable or file, never the value.
+    pub fn resolve(&self, config_dir: &Path) -> Result<String, String> {
+        match self {
+            SecretSource::Env { env } => std::env::var(env).map_err(|_| format!("environment variable {env} is not set")),
+            SecretSource::File { file } => {
+                let p = config_dir.join(file);
+                std::fs::read_to_string(&p)
+                    .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                    .map_err(|e| format!("cannot read secret file {}: {e}", p.display()))
+            }
+            SecretSource::Value { value } => Ok(value.clone()),
+        }
+    }
+}
+
+/// `[plugins.NAME]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// The component file (`.wasm`), relative to the config file's directory.
+    pub path: Spanned<PathBuf>,
+    /// Origins (`scheme://host[:port]`) the plugin may send HTTP requests to. Nothing else is
+    /// reachable.
+    #[serde(default)]
+    pub allow_hosts: Vec<Spanned<String>>,
+    /// Secrets the plugin may name in `{{secret:NAME}}` placeholders.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// Settings handed to the plugin's `open` as a JSON object.
+    #[serde(default)]
+    pub config: toml::Table,
+    /// Resource limits for each call into the plugin.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Per-plugin limits. Defaults suit the connectors shipped here.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Linear memory per instance, MiB.
+    #[serde(default = "Limits::default_memory_mib")]
+    pub memory_mib: u64,
+    /// Wall-clock time one call (`read`, `write`, …) may take, seconds.
+    #[serde(default = "Limits::default_call_timeout_secs")]
+    pub call_timeout_secs: u64,
+    /// Time one HTTP request may take, seconds.
+    #[serde(default = "Limits::default_http_timeout_secs")]
+    pub http_timeout_secs: u64,
+    /// Largest HTTP response body handed to the plugin, MiB.
+    #[serde(default = "Limits::default_max_response_mib")]
+    pub max_response_mib: u64,
+}
+
+impl Limits {
+    const fn default_memory_mib() -> u64 {
+        256
+    }
+    const fn default_call_timeout_secs() -> u64 {
+        300
+    }
+    const fn default_http_timeout_secs() -> u64 {
+        30
+    }
+    const fn default_max_response_mib() -> u64 {
+        128
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            memory_mib: Limits::default_memory_mib(),
+            call_timeout_secs: Limits::default_call_timeout_secs(),
+            http_timeout_secs: Limits::default_http_timeout_secs(),
+            max_response_mib: Limits::default_max_response_mib(),
+        }
+    }
+}
+
+/// Which way records flow.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From `a` to `b` only.
+    AToB,
+    /// From `b` to `a` only.
+    BToA,
+    /// Both ways, merged field by field.
+    #[default]
+    Both,
+}
+
+/// `[syncs.NAME]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// The shared schema both endpoints speak (e.g. `worker`).
+    pub schema: Spanned<String>,
+    /// First endpoint.
+    pub a: Endpoint,
+    /// Second endpoint.
+    pub b: Endpoint,
+    /// Which way records flow.
+    #[serde(default)]
+    pub direction: Direction,
+    /// When to run: crontab(5) with an optional leading seconds field.
+    pub schedule: Spanned<String>,
+    /// IANA time zone of the schedule.
+    #[serde(default = "default_timezone")]
+    pub timezone: Spanned<String>,
+    /// Natural key as JSON pointers; default: the schema's `x-key`.
+    #[serde(default)]
+    pub key: Option<Vec<String>>,
+    /// Field-level merge policy for `both`.
+    #[serde(default)]
+    pub merge: MergeConfig,
+    /// Records per `read`/`write` call.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+    /// A disabled sync is loaded and checked but never scheduled.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_timezone() -> Spanned<String> {
+    Spanned::new(0..0, "Asia/Shanghai".to_string())
+}
+
+const fn default_batch_size() -> u32 {
+    200
+}
+
+const fn default_true() -> bool {
+    true
+}
+
+/// One end of a sync.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Plugin name (a key of `[plugins]`).
+    pub plugin: Spanned<String>,
+    /// Stream of that plugin.
+    pub stream: String,
+    /// Only records whose value at each JSON pointer equals the given value take part.
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, toml::Value>,
+}
+
+/// Who decides a field's value when both sides hold the record.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldPolicy {
+    /// System `a` is the system of record.
+    A,
+    /// System `b` is the system of record.
+    B,
+    /// The side that changed it since the last sync; if both did, the later update time
+    /// (ties go to `a`).
+    #[default]
+    Newest,
+}
+
+/// `merge = { default = "newest", a = [...], b = [...], newest = [...] }`: JSON pointers per
+/// policy; fields not listed follow `default`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MergeConfig {
+    /// Policy for fields not listed.
+    #[serde(default)]
+    pub default: FieldPolicy,
+    /// Fields whose system of record is `a`.
+    #[serde(default)]
+    pub a: Vec<String>,
+    /// Fields whose system of record is `b`.
+    #[serde(default)]
+    pub b: Vec<String>,
+    /// Fields the newer change wins.
+    #[serde(default)]
+    pub newest: Vec<String>,
+}
+
+impl MergeConfig {
+    /// The policy of every listed pointer.
+    pub fn rules(&self) -> Vec<(String, FieldPolicy)> {
+        let a = self.a.iter().map(|p| (p.clone(), FieldPolicy::A));
+        let b = self.b.iter().map(|p| (p.clone(), FieldPolicy::B));
+        let n = self.newest.iter().map(|p| (p.clone(), FieldPolicy::Newest));
+        a.chain(b).chain(n).collect()
+    }
+}
+
+impl Config {
+    /// The directory relative paths are resolved against.
+    pub fn dir(&self) -> PathBuf {
+        self.file.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+
+    /// `data_dir`, resolved.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir().join(&self.hub.data_dir)
+    }
+
+    /// A plugin's component path, resolved.
+    pub fn plugin_path(&self, plugin: &PluginConfig) -> PathBuf {
+        self.dir().join(plugin.path.get_ref())
+    }
+
+    /// The state store URL.
+    pub fn store_url(&self) -> String {
+        match &self.hub.store {
+            Some(s) => s.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("state.db").display()),
+        }
+    }
+}
+
+/// Reads a configuration file, substituting `${...}` from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with(path, &|name| std::env::var(name).ok())
+}
+
+/// Reads a configuration file, substituting `${...}` from `vars`.
+pub fn load_with(path: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+    let err = |message: String| ConfigErrors(vec![ConfigError { file: path.into(), line: 0, column: 0, message }]);
+    let raw = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    parse(path, &raw, vars)
+}
+
+/// Parses configuration text (`file` is used for messages and relative paths).
+pub fn parse(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+    let text = interpolate(file, raw, vars)?;
+    let at = |span: Option<std::ops::Range<usize>>, message: String| {
+        let (line, column) = span.map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
+        ConfigError { file: file.into(), line, column, message }
+    };
+    let mut config: Config = toml::from_str(&text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        ConfigErrors(vec![at(e.span(), message)])
+    })?;
+    config.file = file.into();
+    let errors: Vec<ConfigError> = check(&config).into_iter().map(|(span, msg)| at(span, msg)).collect();
+    if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Replaces `${NAME}` / `${NAME:-default}`; `$$` is a literal `$`.
+fn interpolate(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigErrors> {
+    let mut out = String::with_capacity(raw.len());
+    let mut errors = Vec::new();
+    let mut rest = raw;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix("$$") {
+            out.push('$');
+            rest = after;
+        } else if let Some(body) = tail.strip_prefix("${") {
+            let Some(end) = body.find('}') else {
+                let (line, column) = line_col(raw, raw.len() - tail.len());
+                errors.push(ConfigError { file: file.into(), line, column, message: "unclosed ${".into() });
+                break;
+            };
+            let expr = &body[..end];
+            let (name, default) = match expr.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (expr, None),
+            };
+            match vars(name).filter(|v| !v.is_empty()).or(default.map(str::to_string)) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    let (line, column) = line_col(raw, raw.len() - tail.len());
+                    errors.push(ConfigError {
+                        file: file.into(),
+                        line,
+                        column,
+                        message: format!("environment variable {name} is not set and has no default (${{{name}:-default}})"),
+                    });
+                }
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    if errors.is_empty() { Ok(out) } else { Err(ConfigErrors(errors)) }
+}
+
+fn is_pointer(p: &str) -> bool {
+    p.starts_with('/') && p.len() > 1
+}
+
+/// Cross-checks that serde cannot do. Each problem comes with the span it concerns.
+fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
+    let mut errs = Vec::new();
+    for (name, p) in &config.plugins {
+        for h in &p.allow_hosts {
+            if let Err(e) = crate::runtime::http::Origin::parse(h.get_ref()) {
+                errs.push((Some(h.span()), format!("plugins.{name}.allow_hosts: {e}")));
+            }
+        }
+        let l = &p.limits;
+        if l.memory_mib == 0 || l.call_timeout_secs == 0 || l.http_timeout_secs == 0 || l.max_response_mib == 0 {
+            errs.push((Some(p.path.span()), format!("plugins.{name}.limits: every limit must be greater than 0")));
+        }
+    }
+    for (name, s) in &config.syncs {
+        for (side, ep) in [("a", &s.a), ("b", &s.b)] {
+            if !config.plugins.contains_key(ep.plugin.get_ref()) {
+                errs.push((
+                    Some(ep.plugin.span()),
+                    format!("syncs.{name}.{side}.plugin: no plugin {:?} in [plugins]", ep.plugin.get_ref()),
+                ));
+            }
+            for (ptr, v) in &ep.filter {
+                if !is_pointer(ptr) {
+                    errs.push((Some(ep.plugin.span()), format!("syncs.{name}.{side}.where: {ptr:?} is not a JSON pointer (RFC 6901)")));
+                }
+                if matches!(v, toml::Value::Table(_) | toml::Value::Array(_) | toml::Value::Datetime(_)) {
+                    errs.push((Some(ep.plugin.span()), format!("syncs.{name}.{side}.where.{ptr}: must be a string, number or boolean")));
+                }
+            }
+        }
+        if let Err(e) = crate::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref()) {
+            let span = if s.timezone.span().is_empty() || s.timezone.get_ref().parse::<chrono_tz::Tz>().is_ok() {
+                s.schedule.span()
+            } else {
+                s.timezone.span()
+            };
+            errs.push((Some(span), format!("syncs.{name}: {e}")));
+        }
+        let mut seen = BTreeMap::new();
+        for (ptr, policy) in s.merge.rules() {
+            if !is_pointer(&ptr) {
+                errs.push((Some(s.schema.span()), format!("syncs.{name}.merge: {ptr:?} is not a JSON pointer (RFC 6901)")));
+            }
+            if let Some(prev) = seen.insert(ptr.clone(), policy) {
+                errs.push((Some(s.schema.span()), format!("syncs.{name}.merge: {ptr} is listed under both {prev:?} and {policy:?}")));
+            }
+        }
+        for k in s.key.iter().flatten() {
+            if !is_pointer(k) {
+                errs.push((Some(s.schema.span()), format!("syncs.{name}.key: {k:?} is not a JSON pointer (RFC 6901)")));
+            }
+        }
+        if s.batch_size == 0 || s.batch_size > 10_000 {
+            errs.push((Some(s.schema.span()), format!("syncs.{name}.batch_size: must be 1..=10000")));
+        }
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(name: &str) -> Option<String> {
+        match name {
+            "ZF_URL" => Some("http://127.0.0.1:9002".into()),
+            _ => None,
+        }
+    }
+
+    const GOOD: &str = r#"
+[hub]
+data_dir = "data"
+
+[plugins.zf]
+path = "zf.wasm"
+allow_hosts = ["${ZF_URL}"]
+secrets.password = { env = "ZF_PASSWORD" }
+config = { base_url = "${ZF_URL}" }
+
+[plugins.hy]
+path = "hy.wasm"
+allow_hosts = ["${HY_URL:-http://127.0.0.1:9001}"]
+secrets.api_key = { value = "k" }
+config = { base_url = "${HY_URL:-http://127.0.0.1:9001}" }
+
+[syncs.workers]
+schema = "worker"
+a = { plugin = "zf", stream = "workers", where = { "/workplace/countyCode" = "441303" } }
+b = { plugin = "hy", stream = "zhenfeng-workers" }
+schedule = "*/10 * * * * *"
+merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
+"#;
+
+    #[test]
+    fn a_good_file_parses_with_defaults_and_substitutions() {
+        let c = parse(Path::new("/etc/hub/hub.toml"), GOOD, &vars).unwrap();
+        assert_eq!(c.plugins["zf"].config["base_url"].as_str(), Some("http://127.0.0.1:9002"));
+        assert_eq!(c.plugins["hy"].allow_hosts[0].get_ref(), "http://127.0.0.1:9001");
+        assert_eq!(c.plugins["zf"].secrets["password"], SecretSource::Env { env: "ZF_PASSWORD".into() });
+        let w = &c.syncs["workers"];
+        assert_eq!(w.direction, Direction::Both);
+        assert_eq!(w.timezone.get_ref(), "Asia/Shanghai");
+        assert_eq!(w.batch_size, 200);
+        assert_eq!(w.a.filter["/workplace/countyCode"].as_str(), Some("441303"));
+        assert_eq!(c.data_dir(), Path::new("/etc/hub/data"));
+        assert_eq!(c.plugin_path(&c.plugins["zf"]), Path::new("/etc/hub/zf.wasm"));
+        assert_eq!(c.store_url(), "sqlite:///etc/hub/data/state.db");
+        assert_eq!(c.plugins["zf"].limits, Limits::default());
+    }
+
+    #[test]
+    fn an_unset_variable_is_named_with_its_line() {
+        let e = parse(Path::new("hub.toml"), "[hub]\ndata_dir = \"${NOPE}\"\n", &vars).unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert_eq!((e.0[0].line, e.0[0].column), (2, 13));
+        assert!(e.0[0].message.contains("NOPE"), "{}", e.0[0].message);
+        assert_eq!(interpolate(Path::new("x"), "a$$b ${ZF_URL} $x", &vars).unwrap(), "a$b http://127.0.0.1:9002 $x");
+    }
+
+    #[test]
+    fn toml_syntax_errors_point_at_the_line() {
+        let e = parse(Path::new("hub.toml"), "[hub]\ndata_dir = \"x\"\nbogus = \n", &vars).unwrap_err();
+        assert_eq!(e.0[0].line, 3);
+        assert!(e.to_string().starts_with("hub.toml:3:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = parse(Path::new("hub.toml"), "[hub]\ndata_dir = \"x\"\ndatadir = \"y\"\n", &vars).unwrap_err();
+        assert_eq!(e.0[0].line, 3);
+        assert!(e.0[0].message.contains("datadir"), "{}", e.0[0].message);
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_with_its_place() {
+        let bad = GOOD
+            .replace(r#"plugin = "hy""#, r#"plugin = "hyy""#)
+            .replace(r#"schedule = "*/10 * * * * *""#, r#"schedule = "0 0 30 2 *""#)
+            .replace(r#"newest = ["/phone"]"#, r#"newest = ["/status"]"#);
+        let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
+        let msgs: Vec<String> = e.0.iter().map(|e| format!("{}: {}", e.line, e.message)).collect();
+        assert_eq!(e.0.len(), 3, "{msgs:#?}");
+        assert!(msgs[0].starts_with("23: syncs.workers.b.plugin: no plugin \"hyy\""), "{msgs:#?}");
+        assert!(msgs[1].starts_with("24: syncs.workers:"), "{msgs:#?}");
+        assert!(msgs[2].contains("/status is listed under both B and Newest"), "{msgs:#?}");
+    }
+
+    #[test]
+    fn secrets_resolve_from_files_without_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+        let s = SecretSource::File { file: "pw".into() };
+        assert_eq!(s.resolve(dir.path()).unwrap(), "s3cret");
+        let missing = SecretSource::Env { env: "HUB_TEST_SURELY_UNSET".into() };
+        assert_eq!(missing.resolve(dir.path()).unwrap_err(), "environment variable HUB_TEST_SURELY_UNSET is not set");
+    }
+}

@@ -1,0 +1,256 @@
+//! The state key and what is derived from it: keyed hashes of record keys and contents, and
+//! sealing of record snapshots.
+//!
+//! The state database never holds an identity number (or any personal data) in clear:
+//! - a record's natural key is stored as HMAC-SHA256 (RFC 2104) of its canonical JSON;
+//! - a record's content hash is HMAC-SHA256 too (so it cannot be tested against guesses);
+//! - record snapshots, needed for field-level merges and dead-letter replay, are sealed with
+//!   ChaCha20-Poly1305 (RFC 8439), a fresh random 96-bit nonce per seal, and the row's context
+//!   as associated data so a sealed value cannot be moved to another row.
+//!
+//! The three keys are derived from one 32-byte state key with HKDF-SHA256 (RFC 5869).
+
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use std::path::Path;
+
+/// Length of the state key in bytes.
+pub const KEY_LEN: usize = 32;
+
+/// A sealed value failed to open: wrong state key, or the database was altered.
+#[derive(Debug, thiserror::Error)]
+#[error("a sealed record in the state store does not open with this state key (wrong key, or the row was altered)")]
+pub struct OpenError;
+
+/// Keys derived from the state key.
+#[derive(Clone)]
+pub struct Keys {
+    key_hash: [u8; 32],
+    content_hash: [u8; 32],
+    seal: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(..)")
+    }
+}
+
+impl Keys {
+    /// Derives the keys from a 32-byte state key.
+    pub fn derive(state_key: &[u8; KEY_LEN]) -> Keys {
+        let hk = Hkdf::<Sha256>::new(Some(b"hub state v1"), state_key);
+        let mut key_hash = [0u8; 32];
+        let mut content_hash = [0u8; 32];
+        let mut seal = [0u8; 32];
+        hk.expand(b"key-hash", &mut key_hash).expect("32 bytes is a valid HKDF length");
+        hk.expand(b"content-hash", &mut content_hash).expect("32 bytes is a valid HKDF length");
+        hk.expand(b"seal", &mut seal).expect("32 bytes is a valid HKDF length");
+        Keys { key_hash, content_hash, seal: ChaCha20Poly1305::new(&seal.into()) }
+    }
+
+    /// Loads the state key from `path` (64 hex digits), creating it with 32 random bytes (mode
+    /// 0600) if the file does not exist.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<Keys> {
+        use anyhow::Context as _;
+        if !path.exists() {
+            let key: [u8; KEY_LEN] = rand::random();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+            }
+            write_private(path, hex::encode(key).as_bytes())
+                .with_context(|| format!("failed to write the state key {}", path.display()))?;
+        }
+        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the state key {}", path.display()))?;
+        Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))
+    }
+
+    /// Keys from a state key written as 64 hex digits.
+    pub fn from_hex(hex_key: &str) -> anyhow::Result<Keys> {
+        let bytes = hex::decode(hex_key).map_err(|_| anyhow::anyhow!("must be 64 hex digits"))?;
+        let key: [u8; KEY_LEN] = bytes.try_into().map_err(|_| anyhow::anyhow!("must be 64 hex digits (32 bytes)"))?;
+        Ok(Keys::derive(&key))
+    }
+
+    /// HMAC-SHA256 of a record key (the values at the key's JSON pointers, in order), as 64 hex
+    /// digits. Equal keys give equal hashes; the key cannot be recovered from it.
+    pub fn key_hash(&self, key_values: &[&Value]) -> String {
+        let canonical = canonical_json(&Value::Array(key_values.iter().map(|v| (*v).clone()).collect()));
+        hex::encode(hmac(&self.key_hash, canonical.as_bytes()))
+    }
+
+    /// HMAC-SHA256 of a record's content: its canonical JSON with `null` members removed (so an
+    /// absent field and a `null` one hash the same), as 64 hex digits.
+    pub fn content_hash(&self, record: &Value) -> String {
+        hex::encode(hmac(&self.content_hash, canonical_json(&strip_nulls(record)).as_bytes()))
+    }
+
+    /// Seals `plaintext` bound to `context` (e.g. `sync/key-hash/side`): nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
+        let nonce: [u8; 12] = rand::random();
+        let ct = self
+            .seal
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: context.as_bytes() })
+            .expect("ChaCha20-Poly1305 seals any message under 256 GiB");
+        let mut out = Vec::with_capacity(12 + ct.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    /// Opens what [`Keys::seal`] produced with the same `context`.
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        if sealed.len() < 12 + 16 {
+            return Err(OpenError);
+        }
+        let (nonce, ct) = sealed.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| OpenError)?;
+        self.seal.decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: context.as_bytes() }).map_err(|_| OpenError)
+    }
+
+    /// Seals a JSON record.
+    pub fn seal_json(&self, context: &str, record: &Value) -> Vec<u8> {
+        self.seal(context, canonical_json(record).as_bytes())
+    }
+
+    /// Opens a sealed JSON record.
+    pub fn open_json(&self, context: &str, sealed: &[u8]) -> Result<Value, OpenError> {
+        let bytes = self.open(context, sealed)?;
+        serde_json::from_slice(&bytes).map_err(|_| OpenError)
+    }
+}
+
+fn hmac(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// JSON with object members sorted by key and no insignificant white space (the member order
+/// of RFC 8785, JCS, for the ASCII and CJK keys the schemas use).
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The value with `null` object members removed, recursively.
+pub fn strip_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            Value::Object(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), strip_nulls(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(strip_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keys() -> Keys {
+        Keys::derive(&[7u8; 32])
+    }
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231_test_case_2() {
+        // RFC 4231 §4.3: key "Jefe", data "what do ya want for nothing?".
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn canonical_json_sorts_members_and_drops_white_space() {
+        let v: Value = serde_json::from_str(r#"{ "b": 1, "a": {"y": null, "x": [1, "二"]} }"#).unwrap();
+        assert_eq!(canonical_json(&v), r#"{"a":{"x":[1,"二"],"y":null},"b":1}"#);
+    }
+
+    #[test]
+    fn content_hash_ignores_member_order_and_nulls_but_not_values() {
+        let k = keys();
+        let a = json!({"name": "王芳", "phone": null, "status": "employed"});
+        let b = json!({"status": "employed", "name": "王芳"});
+        let c = json!({"status": "seeking", "name": "王芳"});
+        assert_eq!(k.content_hash(&a), k.content_hash(&b));
+        assert_ne!(k.content_hash(&a), k.content_hash(&c));
+        assert_eq!(k.content_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn key_hashes_depend_on_the_state_key_and_never_contain_the_key() {
+        let id = json!("11010519491231002X");
+        let h = keys().key_hash(&[&id]);
+        assert_eq!(h, keys().key_hash(&[&id]));
+        assert_ne!(h, Keys::derive(&[8u8; 32]).key_hash(&[&id]));
+        assert!(!h.contains("11010519491231002"));
+    }
+
+    #[test]
+    fn sealed_records_open_only_with_their_context_and_key() {
+        let k = keys();
+        let rec = json!({"idNumber": "11010519491231002X", "name": "王芳"});
+        let sealed = k.seal_json("workers/abc/a", &rec);
+        assert!(!String::from_utf8_lossy(&sealed).contains("11010519491231002"));
+        assert_eq!(k.open_json("workers/abc/a", &sealed).unwrap(), rec);
+        assert!(k.open_json("workers/abc/b", &sealed).is_err());
+        assert!(Keys::derive(&[8u8; 32]).open_json("workers/abc/a", &sealed).is_err());
+        let mut tampered = sealed.clone();
+        tampered[20] ^= 1;
+        assert!(k.open_json("workers/abc/a", &tampered).is_err());
+        // Two seals of the same record differ (fresh nonce).
+        assert_ne!(sealed, k.seal_json("workers/abc/a", &rec));
+    }
+}

@@ -1,0 +1,284 @@
+//! The HTTP capability: requests a plugin hands to the host, checked against the origins the
+//! deployment granted it, with secrets filled in by the host, timeouts and a response size cap.
+//!
+//! - Origins are compared as scheme, host and port (RFC 6454 §4), the default port filled in.
+//! - `{{secret:NAME}}` in a header value or body is replaced by the secret's value;
+//!   `{{secret:NAME|form}}` inserts it `application/x-www-form-urlencoded`. A name the
+//!   deployment did not grant is refused (`denied`), and the plugin never sees a value.
+//! - 429 and 503 answers are retried up to [`MAX_ATTEMPTS`] times in all, after the
+//!   `Retry-After` delay (RFC 9110 §10.2.3, delay-seconds; at most [`MAX_RETRY_AFTER`]) or one
+//!   second; timeouts and dropped connections are retried the same way for idempotent methods
+//!   (`GET`, `PUT`, `DELETE`; RFC 9110 §9.2.2) only.
+//! - Log lines carry the origin and path, never the query (it can hold session tokens).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Attempts per request, the first included.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The longest `Retry-After` honoured; longer ones are cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// An origin: scheme, host and port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// Parses `scheme://host[:port]` (a trailing `/` is allowed; a path, query or credentials
+    /// are not). Only `http` and `https`.
+    pub fn parse(s: &str) -> Result<Origin, String> {
+        let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not an origin (scheme://host[:port]): {e}"))?;
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(format!("{s:?} is not an origin: give only scheme://host[:port]"));
+        }
+        Origin::of(&url).ok_or_else(|| format!("{s:?}: only http and https origins can be granted"))
+    }
+
+    /// The origin of a URL, if it is `http` or `https` with a host.
+    pub fn of(url: &url::Url) -> Option<Origin> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        Some(Origin {
+            scheme: url.scheme().to_string(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// A request as the plugin built it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method name.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Header names and values (values may hold secret placeholders).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes (may hold secret placeholders).
+    pub body: Vec<u8>,
+}
+
+/// The response handed back.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Lower-case header names and values.
+    pub headers: Vec<(String, String)>,
+    /// Body, at most the grant's `max_response` bytes.
+    pub body: Vec<u8>,
+}
+
+/// Why no response is handed back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// Origin or secret not granted.
+    Denied(String),
+    /// No answer in time.
+    Timeout(String),
+    /// Connection failed or dropped.
+    Connection(String),
+    /// Body over the size cap.
+    TooLarge(String),
+    /// Malformed request.
+    Invalid(String),
+}
+
+/// What one plugin may do over HTTP.
+#[derive(Clone)]
+pub struct HttpGrant {
+    /// The plugin's name (for messages).
+    pub plugin: String,
+    /// Origins it may reach.
+    pub origins: Vec<Origin>,
+    /// Secrets it may name, by name.
+    pub secrets: BTreeMap<String, String>,
+    /// The client (connection pool) used for its requests.
+    pub client: reqwest::Client,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Largest body handed back, bytes.
+    pub max_response: usize,
+}
+
+impl std::fmt::Debug for HttpGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpGrant")
+            .field("plugin", &self.plugin)
+            .field("origins", &self.origins)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Replaces secret placeholders in `input`; `Err(name)` for a name not granted.
+pub fn fill_secrets(input: &[u8], secrets: &BTreeMap<String, String>) -> Result<Vec<u8>, String> {
+    const OPEN: &[u8] = b"{{secret:";
+    let mut out = Vec::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(i) = find(rest, OPEN) {
+        out.extend_from_slice(&rest[..i]);
+        let after = &rest[i + OPEN.len()..];
+        let Some(end) = find(after, b"}}") else {
+            out.extend_from_slice(&rest[i..]);
+            return Ok(out);
+        };
+        let spec = String::from_utf8_lossy(&after[..end]);
+        let (name, form) = match spec.strip_suffix("|form") {
+            Some(n) => (n, true),
+            None => (spec.as_ref(), false),
+        };
+        let value = secrets.get(name).ok_or_else(|| name.to_string())?;
+        if form {
+            out.extend(form_urlencoded::byte_serialize(value.as_bytes()).flat_map(str::bytes));
+        } else {
+            out.extend_from_slice(value.as_bytes());
+        }
+        rest = &after[end + 2..];
+    }
+    out.extend_from_slice(rest);
+    Ok(out)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `Retry-After` as delay-seconds, capped; one second when absent or an HTTP-date.
+fn retry_after(resp: &reqwest::Response) -> Duration {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(1), |s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+}
+
+impl HttpGrant {
+    /// Checks and performs a request (see the module docs for retries).
+    pub async fn send(&self, req: Request) -> Result<Response, HttpError> {
+        let url = url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL: {e}")))?;
+        let origin = Origin::of(&url).ok_or_else(|| HttpError::Invalid("only http and https URLs".into()))?;
+        if !self.origins.contains(&origin) {
+            return Err(HttpError::Denied(format!("origin {origin} is not granted to plugin {}", self.plugin)));
+        }
+        let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| HttpError::Invalid(format!("method {:?}", req.method)))?;
+        let denied = |name: String| HttpError::Denied(format!("secret {name:?} is not granted to plugin {}", self.plugin));
+        let body = fill_secrets(&req.body, &self.secrets).map_err(denied)?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &req.headers {
+            let v = fill_secrets(v.as_bytes(), &self.secrets).map_err(denied)?;
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| HttpError::Invalid(format!("header name {k:?}")))?;
+            let value = reqwest::header::HeaderValue::from_bytes(&v)
+                .map_err(|_| HttpError::Invalid(format!("header {k} has a value that is not allowed")))?;
+            headers.append(name, value);
+        }
+        let idempotent = matches!(method, reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE | reqwest::Method::HEAD);
+        let place = format!("{origin}{}", url.path());
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone())
+                .body(body.clone())
+                .timeout(self.timeout)
+                .send()
+                .await;
+            let wait = match sent {
+                Ok(resp) if matches!(resp.status().as_u16(), 429 | 503) && attempt < MAX_ATTEMPTS => {
+                    let wait = retry_after(&resp);
+                    tracing::debug!(plugin = %self.plugin, %method, %place, status = resp.status().as_u16(), ?wait, attempt, "retrying after the server asked to wait");
+                    wait
+                }
+                Ok(resp) => return self.collect(resp).await,
+                Err(e) if idempotent && (e.is_timeout() || e.is_connect() || e.is_request()) && attempt < MAX_ATTEMPTS => {
+                    let wait = Duration::from_millis(250 << attempt);
+                    tracing::debug!(plugin = %self.plugin, %method, %place, error = %e.without_url(), attempt, "retrying a failed request");
+                    wait
+                }
+                Err(e) if e.is_timeout() => {
+                    return Err(HttpError::Timeout(format!("{method} {place}: no answer within {:?}", self.timeout)));
+                }
+                Err(e) => return Err(HttpError::Connection(format!("{method} {place}: {}", error_chain(&e.without_url())))),
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn collect(&self, mut resp: reqwest::Response) -> Result<Response, HttpError> {
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        if resp.content_length().is_some_and(|n| n as usize > self.max_response) {
+            return Err(HttpError::TooLarge(format!("body of {} bytes is over the limit of {}", resp.content_length().unwrap_or(0), self.max_response)));
+        }
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.max_response {
+                        return Err(HttpError::TooLarge(format!("body is over the limit of {} bytes", self.max_response)));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => return Err(HttpError::Timeout(format!("body not received within {:?}", self.timeout))),
+                Err(e) => return Err(HttpError::Connection(format!("while reading the body: {}", error_chain(&e.without_url())))),
+            }
+        }
+        Ok(Response { status, headers, body })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_scheme_host_and_default_port() {
+        assert_eq!(Origin::parse("http://Example.org").unwrap(), Origin::parse("http://example.org:80/").unwrap());
+        assert_ne!(Origin::parse("http://example.org").unwrap(), Origin::parse("https://example.org").unwrap());
+        assert_eq!(Origin::parse("https://example.org").unwrap().to_string(), "https://example.org:443");
+        assert!(Origin::parse("http://example.org/api").is_err());
+        assert!(Origin::parse("ftp://example.org").is_err());
+        assert!(Origin::parse("example.org").is_err());
+    }
+
+    #[test]
+    fn secrets_are_filled_raw_or_form_encoded_and_unknown_ones_refused() {
+        let secrets = BTreeMap::from([("password".to_string(), "p&ss word".to_string())]);
+        assert_eq!(fill_secrets(b"pw={{secret:password}}", &secrets).unwrap(), b"pw=p&ss word");
+        assert_eq!(fill_secrets(b"a=1&pw={{secret:password|form}}&b=2", &secrets).unwrap(), b"a=1&pw=p%26ss+word&b=2");
+        assert_eq!(fill_secrets(b"{{secret:token}}", &secrets).unwrap_err(), "token");
+        assert_eq!(fill_secrets(b"no placeholders {{x}}", &secrets).unwrap(), b"no placeholders {{x}}");
+    }
+}

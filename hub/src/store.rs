@@ -1,0 +1,534 @@
+//! The state store: cursors, links, run history and dead letters, in SQLite (embedded, WAL
+//! journal) through sqlx. Schema: `hub/migrations/sqlite/`.
+//!
+//! The store holds no personal data in clear: callers pass key hashes, keyed content hashes and
+//! sealed snapshots (see [`crate::keys`]). Every write that must be atomic with a cursor move
+//! goes through one transaction ([`Store::commit`]).
+
+use crate::schema::Violation;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which end of a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The sync's `a` endpoint.
+    A,
+    /// The sync's `b` endpoint.
+    B,
+}
+
+impl Side {
+    /// `"a"` or `"b"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::A => "a",
+            Side::B => "b",
+        }
+    }
+
+    /// The other end.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    fn parse(s: &str) -> Side {
+        if s == "b" { Side::B } else { Side::A }
+    }
+}
+
+/// What the hub knows of one record in one system.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideState {
+    /// The system's id for it.
+    pub remote_id: Option<String>,
+    /// The system's version token (for optimistic concurrency).
+    pub version: Option<String>,
+    /// When the system last changed it (RFC 3339), as read; or when the hub wrote it.
+    pub updated_at: Option<String>,
+    /// Keyed content hash of the snapshot.
+    pub hash: Option<String>,
+    /// Keyed content hash of what the hub last wrote there, until it is read back.
+    pub written_hash: Option<String>,
+    /// The record as the system holds it (schema shape), sealed.
+    pub snapshot: Option<Vec<u8>>,
+    /// The system marked it deleted.
+    pub deleted: bool,
+}
+
+/// One record key of one sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Link {
+    /// HMAC of the record key.
+    pub key_hash: String,
+    /// System `a`.
+    pub a: SideState,
+    /// System `b`.
+    pub b: SideState,
+    /// The merged record at the last complete reconcile, sealed.
+    pub base: Option<Vec<u8>>,
+    /// A change waits to be written.
+    pub pending: bool,
+    /// Write attempts since the change.
+    pub attempts: i64,
+    /// The last failure, if any (no personal data).
+    pub last_error: Option<String>,
+}
+
+impl Link {
+    /// A new link for a key.
+    pub fn new(key_hash: String) -> Link {
+        Link { key_hash, ..Link::default() }
+    }
+
+    /// One side.
+    pub fn side(&self, s: Side) -> &SideState {
+        match s {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        }
+    }
+
+    /// One side, mutable.
+    pub fn side_mut(&mut self, s: Side) -> &mut SideState {
+        match s {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+}
+
+/// A dead letter to record.
+#[derive(Debug, Clone)]
+pub struct NewDeadLetter {
+    /// Run that found it.
+    pub run_id: i64,
+    /// The system it came from (`read`) or was going to (`write`).
+    pub side: Side,
+    /// `read` (invalid record) or `write` (refused by the system).
+    pub stage: &'static str,
+    /// HMAC of its key, if the key could be read.
+    pub key_hash: Option<String>,
+    /// The key for people, masked.
+    pub key_masked: Option<String>,
+    /// The system's id for it.
+    pub remote_id: Option<String>,
+    /// Keyed content hash (the same record is recorded once while open).
+    pub record_hash: String,
+    /// What is wrong, by JSON pointer.
+    pub errors: Vec<Violation>,
+    /// The record, sealed, for replay.
+    pub record: Option<Vec<u8>>,
+}
+
+/// A recorded dead letter.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadLetter {
+    /// Its id.
+    pub id: i64,
+    /// Sync name.
+    pub sync: String,
+    /// First run that found it.
+    pub run_id: Option<i64>,
+    /// Side.
+    pub side: Side,
+    /// `read` or `write`.
+    pub stage: String,
+    /// Masked key.
+    pub key_masked: Option<String>,
+    /// The system's id.
+    pub remote_id: Option<String>,
+    /// What is wrong.
+    pub errors: Vec<Violation>,
+    /// How many times it was met while open.
+    pub occurrences: i64,
+    /// `open` until replayed or discarded.
+    pub status: String,
+    /// First seen (RFC 3339).
+    pub created_at: String,
+    /// Last seen (RFC 3339).
+    pub last_seen_at: String,
+}
+
+/// A run of the history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: i64,
+    /// Sync name.
+    pub sync: String,
+    /// `schedule`, `manual` or `catch-up`.
+    pub trigger: String,
+    /// Start (RFC 3339).
+    pub started_at: String,
+    /// End (RFC 3339), if finished.
+    pub finished_at: Option<String>,
+    /// `running`, `ok`, `partial` or `failed`.
+    pub status: String,
+    /// Counts (JSON, see `sync::RunStats`).
+    pub stats: Option<serde_json::Value>,
+    /// Why it failed or what went partly wrong.
+    pub error: Option<String>,
+}
+
+/// What to persist together, atomically.
+#[derive(Debug, Default)]
+pub struct Commit<'a> {
+    /// Links to insert or replace.
+    pub links: &'a [Link],
+    /// Dead letters to record.
+    pub dead_letters: &'a [NewDeadLetter],
+    /// A cursor to move: (side, value).
+    pub cursor: Option<(Side, Option<&'a str>)>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The SQLite state store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `url` (`sqlite://PATH`).
+    pub async fn open(url: &str) -> anyhow::Result<Store> {
+        use anyhow::Context as _;
+        let path = url.strip_prefix("sqlite://").ok_or_else(|| anyhow::anyhow!("store {url:?}: only sqlite://PATH is supported"))?;
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+        }
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL with NORMAL survives a crash of the process (SIGKILL); FULL would add an fsync
+            // per commit for power loss.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await
+            .with_context(|| format!("failed to open the state store {path}"))?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await.context("failed to migrate the state store")?;
+        Ok(Store { pool })
+    }
+
+    /// The cursor of one side of a sync.
+    pub async fn cursor(&self, sync: &str, side: Side) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT cursor FROM cursors WHERE sync = ? AND side = ?")
+            .bind(sync)
+            .bind(side.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
+    }
+
+    /// The links of these keys (missing keys are absent from the answer).
+    pub async fn links(&self, sync: &str, key_hashes: &[String]) -> anyhow::Result<Vec<Link>> {
+        let mut out = Vec::with_capacity(key_hashes.len());
+        for chunk in key_hashes.chunks(500) {
+            // Only `?` placeholders are formatted into the text; every value is bound.
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!("SELECT * FROM links WHERE sync = ? AND key_hash IN ({marks})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync);
+            for k in chunk {
+                q = q.bind(k);
+            }
+            out.extend(q.fetch_all(&self.pool).await?.iter().map(link_from_row));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` pending links with key hash after `after`, in key-hash order.
+    pub async fn pending(&self, sync: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<Link>> {
+        let rows = sqlx::query("SELECT * FROM links WHERE sync = ? AND pending = 1 AND key_hash > ? ORDER BY key_hash LIMIT ?")
+            .bind(sync)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(link_from_row).collect())
+    }
+
+    /// Counts of links: (all, pending).
+    pub async fn link_counts(&self, sync: &str) -> anyhow::Result<(i64, i64)> {
+        let r = sqlx::query("SELECT COUNT(*), COALESCE(SUM(pending), 0) FROM links WHERE sync = ?")
+            .bind(sync)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((r.get(0), r.get(1)))
+    }
+
+    /// Persists links, dead letters and a cursor move in one transaction.
+    pub async fn commit(&self, sync: &str, c: Commit<'_>) -> anyhow::Result<()> {
+        let now = now();
+        let mut tx = self.pool.begin().await?;
+        for l in c.links {
+            sqlx::query(
+                "INSERT INTO links (sync, key_hash, \
+                   a_remote_id, a_version, a_updated_at, a_hash, a_written_hash, a_snapshot, a_deleted, \
+                   b_remote_id, b_version, b_updated_at, b_hash, b_written_hash, b_snapshot, b_deleted, \
+                   base, pending, attempts, last_error, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (sync, key_hash) DO UPDATE SET \
+                   a_remote_id = excluded.a_remote_id, a_version = excluded.a_version, a_updated_at = excluded.a_updated_at, \
+                   a_hash = excluded.a_hash, a_written_hash = excluded.a_written_hash, a_snapshot = excluded.a_snapshot, \
+                   a_deleted = excluded.a_deleted, \
+                   b_remote_id = excluded.b_remote_id, b_version = excluded.b_version, b_updated_at = excluded.b_updated_at, \
+                   b_hash = excluded.b_hash, b_written_hash = excluded.b_written_hash, b_snapshot = excluded.b_snapshot, \
+                   b_deleted = excluded.b_deleted, \
+                   base = excluded.base, pending = excluded.pending, attempts = excluded.attempts, \
+                   last_error = excluded.last_error, updated_at = excluded.updated_at",
+            )
+            .bind(sync)
+            .bind(&l.key_hash)
+            .bind(&l.a.remote_id)
+            .bind(&l.a.version)
+            .bind(&l.a.updated_at)
+            .bind(&l.a.hash)
+            .bind(&l.a.written_hash)
+            .bind(&l.a.snapshot)
+            .bind(l.a.deleted)
+            .bind(&l.b.remote_id)
+            .bind(&l.b.version)
+            .bind(&l.b.updated_at)
+            .bind(&l.b.hash)
+            .bind(&l.b.written_hash)
+            .bind(&l.b.snapshot)
+            .bind(l.b.deleted)
+            .bind(&l.base)
+            .bind(l.pending)
+            .bind(l.attempts)
+            .bind(&l.last_error)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for d in c.dead_letters {
+            let errors = serde_json::to_string(&d.errors)?;
+            sqlx::query(
+                "INSERT INTO dead_letters (sync, run_id, side, stage, key_hash, key_masked, remote_id, record_hash, \
+                   errors, record, created_at, last_seen_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (sync, side, stage, record_hash) WHERE status = 'open' DO UPDATE SET \
+                   occurrences = occurrences + 1, last_seen_at = excluded.last_seen_at, errors = excluded.errors",
+            )
+            .bind(sync)
+            .bind(d.run_id)
+            .bind(d.side.as_str())
+            .bind(d.stage)
+            .bind(&d.key_hash)
+            .bind(&d.key_masked)
+            .bind(&d.remote_id)
+            .bind(&d.record_hash)
+            .bind(errors)
+            .bind(&d.record)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some((side, cursor)) = c.cursor {
+            sqlx::query(
+                "INSERT INTO cursors (sync, side, cursor, updated_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (sync, side) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            )
+            .bind(sync)
+            .bind(side.as_str())
+            .bind(cursor)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the start of a run; returns its id.
+    pub async fn start_run(&self, sync: &str, trigger: &str) -> anyhow::Result<i64> {
+        let r = sqlx::query("INSERT INTO runs (sync, trigger, started_at, status) VALUES (?, ?, ?, 'running')")
+            .bind(sync)
+            .bind(trigger)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.last_insert_rowid())
+    }
+
+    /// Records the end of a run.
+    pub async fn finish_run(&self, id: i64, status: &str, stats: &serde_json::Value, error: Option<&str>) -> anyhow::Result<()> {
+        sqlx::query("UPDATE runs SET finished_at = ?, status = ?, stats = ?, error = ? WHERE id = ?")
+            .bind(now())
+            .bind(status)
+            .bind(stats.to_string())
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Runs left `running` by a daemon that stopped without finishing them are marked
+    /// `interrupted`; returns how many.
+    pub async fn close_interrupted_runs(&self) -> anyhow::Result<u64> {
+        let r = sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'")
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// The latest runs, newest first (all syncs if `sync` is `None`).
+    pub async fn runs(&self, sync: Option<&str>, limit: u32) -> anyhow::Result<Vec<RunRecord>> {
+        let rows = sqlx::query("SELECT * FROM runs WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2")
+            .bind(sync)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RunRecord {
+                id: r.get("id"),
+                sync: r.get("sync"),
+                trigger: r.get("trigger"),
+                started_at: r.get("started_at"),
+                finished_at: r.get("finished_at"),
+                status: r.get("status"),
+                stats: r.get::<Option<String>, _>("stats").and_then(|s| serde_json::from_str(&s).ok()),
+                error: r.get("error"),
+            })
+            .collect())
+    }
+
+    /// Open dead letters, oldest first (all syncs if `sync` is `None`).
+    pub async fn dead_letters(&self, sync: Option<&str>) -> anyhow::Result<Vec<DeadLetter>> {
+        let rows = sqlx::query("SELECT * FROM dead_letters WHERE (?1 IS NULL OR sync = ?1) AND status = 'open' ORDER BY id")
+            .bind(sync)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DeadLetter {
+                id: r.get("id"),
+                sync: r.get("sync"),
+                run_id: r.get("run_id"),
+                side: Side::parse(r.get::<&str, _>("side")),
+                stage: r.get("stage"),
+                key_masked: r.get("key_masked"),
+                remote_id: r.get("remote_id"),
+                errors: serde_json::from_str(r.get::<&str, _>("errors")).unwrap_or_default(),
+                occurrences: r.get("occurrences"),
+                status: r.get("status"),
+                created_at: r.get("created_at"),
+                last_seen_at: r.get("last_seen_at"),
+            })
+            .collect())
+    }
+
+    /// Closes the pool (waits for connections to finish).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn side_from_row(r: &sqlx::sqlite::SqliteRow, p: &str) -> SideState {
+    let col = |c: &str| format!("{p}_{c}");
+    SideState {
+        remote_id: r.get(col("remote_id").as_str()),
+        version: r.get(col("version").as_str()),
+        updated_at: r.get(col("updated_at").as_str()),
+        hash: r.get(col("hash").as_str()),
+        written_hash: r.get(col("written_hash").as_str()),
+        snapshot: r.get(col("snapshot").as_str()),
+        deleted: r.get(col("deleted").as_str()),
+    }
+}
+
+fn link_from_row(r: &sqlx::sqlite::SqliteRow) -> Link {
+    Link {
+        key_hash: r.get("key_hash"),
+        a: side_from_row(r, "a"),
+        b: side_from_row(r, "b"),
+        base: r.get("base"),
+        pending: r.get("pending"),
+        attempts: r.get("attempts"),
+        last_error: r.get("last_error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        (dir, Store::open(&url).await.unwrap())
+    }
+
+    fn link(k: &str, pending: bool) -> Link {
+        let mut l = Link::new(k.into());
+        l.pending = pending;
+        l.a.remote_id = Some(format!("ZF-{k}"));
+        l.a.snapshot = Some(vec![1, 2, 3]);
+        l
+    }
+
+    #[tokio::test]
+    async fn links_cursor_and_dead_letters_commit_together_and_read_back() {
+        let (_d, s) = store().await;
+        let links = [link("k1", true), link("k2", false), link("k3", true)];
+        let dl = NewDeadLetter {
+            run_id: 1,
+            side: Side::A,
+            stage: "read",
+            key_hash: None,
+            key_masked: Some("5223**********123X".into()),
+            remote_id: Some("ZF2021000001".into()),
+            record_hash: "h1".into(),
+            errors: vec![Violation { pointer: "/idNumber".into(), message: "bad".into() }],
+            record: Some(vec![9]),
+        };
+        s.commit("w", Commit { links: &links, dead_letters: std::slice::from_ref(&dl), cursor: Some((Side::A, Some("2021-09-02 10:00:00"))) })
+            .await
+            .unwrap();
+        assert_eq!(s.cursor("w", Side::A).await.unwrap().as_deref(), Some("2021-09-02 10:00:00"));
+        assert_eq!(s.cursor("w", Side::B).await.unwrap(), None);
+        let got = s.links("w", &["k2".into(), "k1".into(), "nope".into()]).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got.contains(&links[0]) && got.contains(&links[1]));
+        let pending: Vec<_> = s.pending("w", None, 10).await.unwrap().into_iter().map(|l| l.key_hash).collect();
+        assert_eq!(pending, ["k1", "k3"]);
+        let after: Vec<_> = s.pending("w", Some("k1"), 10).await.unwrap().into_iter().map(|l| l.key_hash).collect();
+        assert_eq!(after, ["k3"]);
+        assert_eq!(s.link_counts("w").await.unwrap(), (3, 2));
+        // The same record again only counts another occurrence.
+        s.commit("w", Commit { dead_letters: std::slice::from_ref(&dl), ..Commit::default() }).await.unwrap();
+        let d = s.dead_letters(Some("w")).await.unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].occurrences, d[0].errors[0].pointer.as_str()), (2, "/idNumber"));
+    }
+
+    #[tokio::test]
+    async fn runs_are_recorded_and_interrupted_ones_closed() {
+        let (_d, s) = store().await;
+        let r1 = s.start_run("w", "schedule").await.unwrap();
+        s.finish_run(r1, "ok", &serde_json::json!({"a": {"read": 3}}), None).await.unwrap();
+        let _r2 = s.start_run("w", "manual").await.unwrap();
+        assert_eq!(s.close_interrupted_runs().await.unwrap(), 1);
+        let runs = s.runs(Some("w"), 10).await.unwrap();
+        assert_eq!(runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["interrupted", "ok"]);
+        assert_eq!(runs[1].stats.as_ref().unwrap()["a"]["read"], 3);
+    }
+}

@@ -1,0 +1,134 @@
+//! Counts of every write the connector made through a simulator's API, so that tests can prove
+//! "nothing created twice". Writes through `/_admin/` are not counted.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// What became of one write request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Created,
+    Updated,
+    Deleted,
+    /// Refused because the natural key is taken (HY 409, ZF 40902).
+    DuplicateRefused,
+    /// Refused because the record changed since the client read it (HY 412, ZF 40901).
+    Conflict,
+    /// Refused by validation (HY 422, ZF 40001).
+    Rejected,
+    /// The record addressed does not exist (HY 404; ZF reports an unknown 登记编号 as 40001 and
+    /// counts it here too).
+    NotFound,
+}
+
+/// Per-collection tallies, serialised as `/_admin/counters` shows them.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub(crate) struct Tally {
+    created: u64,
+    updated: u64,
+    deleted: u64,
+    duplicates_refused: u64,
+    conflicts: u64,
+    rejected: u64,
+    not_found: u64,
+}
+
+/// The counters of one simulator.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    requests: u64,
+    collections: BTreeMap<&'static str, Tally>,
+    /// (collection, natural key) → records the API created with it.
+    created_keys: HashMap<(&'static str, String), u32>,
+}
+
+impl Counters {
+    /// Counters with a zero tally for each writable collection.
+    pub(crate) fn new(collections: &[&'static str]) -> Counters {
+        Counters {
+            requests: 0,
+            collections: collections.iter().map(|c| (*c, Tally::default())).collect(),
+            created_keys: HashMap::new(),
+        }
+    }
+
+    /// Counts one request to the API (any route but `/_admin/`, whatever its outcome).
+    pub(crate) fn request(&mut self) {
+        self.requests += 1;
+    }
+
+    /// Counts a write's outcome.
+    pub(crate) fn record(&mut self, collection: &'static str, outcome: Outcome) {
+        let t = self.collections.entry(collection).or_default();
+        let n = match outcome {
+            Outcome::Created => &mut t.created,
+            Outcome::Updated => &mut t.updated,
+            Outcome::Deleted => &mut t.deleted,
+            Outcome::DuplicateRefused => &mut t.duplicates_refused,
+            Outcome::Conflict => &mut t.conflicts,
+            Outcome::Rejected => &mut t.rejected,
+            Outcome::NotFound => &mut t.not_found,
+        };
+        *n += 1;
+    }
+
+    /// Counts a record the API created, under its natural key.
+    pub(crate) fn created(&mut self, collection: &'static str, key: String) {
+        self.record(collection, Outcome::Created);
+        *self.created_keys.entry((collection, key)).or_default() += 1;
+    }
+
+    /// Back to zero.
+    pub(crate) fn reset(&mut self) {
+        self.requests = 0;
+        self.collections
+            .values_mut()
+            .for_each(|t| *t = Tally::default());
+        self.created_keys.clear();
+    }
+
+    /// `{"requests", "collections": {name: tally}, "keys_created_more_than_once": [{"collection",
+    /// "key", "created"}]}`, keys sorted.
+    pub(crate) fn to_json(&self) -> Value {
+        let mut twice: Vec<_> = self.created_keys.iter().filter(|(_, n)| **n > 1).collect();
+        twice.sort();
+        let twice: Vec<Value> = twice
+            .into_iter()
+            .map(|((c, k), n)| json!({"collection": c, "key": k, "created": n}))
+            .collect();
+        json!({
+            "requests": self.requests,
+            "collections": self.collections,
+            "keys_created_more_than_once": twice,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_created_twice_are_listed_and_reset_clears_everything() {
+        let mut c = Counters::new(&["zhenfeng-workers"]);
+        c.request();
+        c.created("zhenfeng-workers", "A".into());
+        c.created("zhenfeng-workers", "A".into());
+        c.created("zhenfeng-workers", "B".into());
+        c.record("zhenfeng-workers", Outcome::Conflict);
+        let j = c.to_json();
+        assert_eq!(j["requests"], 1);
+        assert_eq!(j["collections"]["zhenfeng-workers"]["created"], 3);
+        assert_eq!(j["collections"]["zhenfeng-workers"]["conflicts"], 1);
+        assert_eq!(
+            j["keys_created_more_than_once"],
+            json!([{"collection": "zhenfeng-workers", "key": "A", "created": 2}])
+        );
+        c.reset();
+        let j = c.to_json();
+        assert_eq!(j["requests"], 0);
+        assert_eq!(j["collections"]["zhenfeng-workers"]["created"], 0);
+        assert_eq!(j["keys_created_more_than_once"], json!([]));
+    }
+}
