@@ -83,6 +83,9 @@ fn connector_error(plugin: &str, call: &'static str, e: ConnectorError) -> Plugi
 /// The state of one store: WASI (empty), limits and the plugin's grants.
 pub struct HostState {
     wasi: WasiCtx,
+    /// For `wasi:random/insecure` and `insecure-seed` (hash-map seeds in std guests); the
+    /// secure source is the WASI context's own.
+    insecure_random: wasmtime_wasi::random::WasiRandomCtx,
     table: ResourceTable,
     limits: StoreLimits,
     plugin: Arc<str>,
@@ -172,13 +175,23 @@ impl Runtime {
         let mut linker = Linker::<HostState>::new(&engine);
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         // WASI 0.2: clocks, random, stdio and the streams they need (the `wasi:http/proxy`
-        // subset), plus an empty environment and exit, which Rust's std imports.
+        // subset), plus what Rust's std imports besides: an empty environment, exit, the
+        // terminal queries (which answer "not a terminal") and insecure random (hash seeds).
         wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(&mut linker)?;
         {
             use wasmtime_wasi::cli::{WasiCli, WasiCliView};
             use wasmtime_wasi::p2::bindings::cli;
             cli::environment::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
             cli::exit::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
+            cli::terminal_input::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
+            cli::terminal_output::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
+            cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
+            cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
+            cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
+            use wasmtime_wasi::p2::bindings::random;
+            use wasmtime_wasi::random::WasiRandom;
+            random::insecure::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| &mut s.insecure_random)?;
+            random::insecure_seed::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| &mut s.insecure_random)?;
         }
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -315,6 +328,7 @@ impl Plugin {
             .build();
         let state = HostState {
             wasi,
+            insecure_random: wasmtime_wasi::random::WasiRandomCtx::default(),
             table: ResourceTable::new(),
             limits,
             plugin: self.name.as_str().into(),

@@ -1,0 +1,223 @@
+//! Building a deployment from its config, and running its schedules.
+//!
+//! [`Hub::build`] reports every problem instead of stopping at the first: a plugin that fails to
+//! load (or asks for a capability the deployment does not grant) disables the syncs that use it,
+//! and the daemon runs the others. [`Hub::run_scheduled`] gives each enabled sync its own task:
+//! it sleeps until the next fire time of the sync's schedule (in its time zone), runs, and
+//! repeats. A sync never runs twice at once; fire times missed while a run overran are skipped.
+//! A run that panics is logged and counted as failed; the daemon goes on.
+
+use crate::config::{Config, Direction};
+use crate::keys::Keys;
+use crate::runtime::{Plugin, Runtime};
+use crate::schedule::Schedule;
+use crate::schema::Catalogue;
+use crate::store::Store;
+use crate::sync::{EndpointSpec, Engine, RunOutcome, SyncSpec};
+use anyhow::Context as _;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// A sync ready to run on its schedule.
+#[derive(Debug, Clone)]
+pub struct ScheduledSync {
+    /// What to run.
+    pub spec: SyncSpec,
+    /// When.
+    pub schedule: Schedule,
+    /// Disabled syncs are built and checked but not scheduled.
+    pub enabled: bool,
+}
+
+/// A deployment, built.
+pub struct Hub {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// The engine (state store and keys).
+    pub engine: Engine,
+    /// Loaded plugins by name.
+    pub plugins: BTreeMap<String, Arc<Plugin>>,
+    /// Syncs that can run, by name.
+    pub syncs: BTreeMap<String, ScheduledSync>,
+    /// What could not be loaded, one line each (plugins, syncs).
+    pub problems: Vec<String>,
+}
+
+fn toml_to_json(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => Value::from(*f),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        other => Value::String(other.to_string()),
+    }
+}
+
+impl Hub {
+    /// Opens the state store, loads the plugins and resolves the syncs.
+    pub async fn build(config: Config) -> anyhow::Result<Hub> {
+        let catalogue = Catalogue::builtin()?;
+        let store = Store::open(&config.store_url()).await?;
+        let interrupted = store.close_interrupted_runs().await?;
+        if interrupted > 0 {
+            tracing::warn!(interrupted, "runs left unfinished by a previous daemon were marked interrupted; they resume from their last committed batch");
+        }
+        let keys = match &config.hub.state_key {
+            Some(src) => {
+                let hex = src.resolve(&config.dir()).map_err(|e| anyhow::anyhow!("hub.state_key: {e}"))?;
+                Keys::from_hex(hex.trim()).context("hub.state_key")?
+            }
+            None => Keys::load_or_create(&config.data_dir().join("state.key"))?,
+        };
+        let runtime = Runtime::new()?;
+        let mut problems = Vec::new();
+        let mut plugins = BTreeMap::new();
+        for (name, pc) in &config.plugins {
+            match runtime.load(name, pc, &config.dir()).await {
+                Ok(p) => {
+                    let m = p.manifest();
+                    tracing::info!(plugin = %name, connector = %m.name, version = %m.version, sha256 = %p.digest, "plugin loaded");
+                    plugins.insert(name.clone(), Arc::new(p));
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    problems.push(e.to_string());
+                }
+            }
+        }
+        let mut syncs = BTreeMap::new();
+        for (name, sc) in &config.syncs {
+            match resolve(name, sc, &catalogue, &plugins) {
+                Ok(spec) => {
+                    let schedule = Schedule::parse(sc.schedule.get_ref(), sc.timezone.get_ref())
+                        .with_context(|| format!("syncs.{name}.schedule"))?;
+                    syncs.insert(name.clone(), ScheduledSync { spec, schedule, enabled: sc.enabled });
+                }
+                Err(e) => {
+                    tracing::error!(sync = %name, "sync disabled: {e}");
+                    problems.push(format!("sync {name}: {e}"));
+                }
+            }
+        }
+        Ok(Hub { config, engine: Engine::new(store, keys), plugins, syncs, problems })
+    }
+
+    /// Runs one sync now.
+    pub async fn run_once(&self, name: &str, trigger: &str) -> anyhow::Result<RunOutcome> {
+        let s = self.syncs.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.syncs.keys().map(String::as_str).collect();
+            anyhow::anyhow!("no sync {name:?} can run (available: {})", known.join(", "))
+        })?;
+        self.engine.run(&s.spec, trigger).await
+    }
+
+    /// Runs every enabled sync on its schedule until `shutdown` turns true; the run in flight
+    /// finishes first (every batch commits as it goes, so a hard stop loses nothing either).
+    /// Each finished run is sent to `runs` if given.
+    pub async fn run_scheduled(&self, mut shutdown: watch::Receiver<bool>, runs: Option<mpsc::UnboundedSender<RunOutcome>>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (name, s) in &self.syncs {
+            if !s.enabled {
+                tracing::info!(sync = %name, "sync disabled in the config; not scheduled");
+                continue;
+            }
+            let (engine, spec, schedule) = (self.engine.clone(), s.spec.clone(), s.schedule.clone());
+            let (mut stop, runs) = (shutdown.clone(), runs.clone());
+            tasks.spawn(async move {
+                loop {
+                    let now = chrono::Utc::now();
+                    let Some(next) = schedule.next_after(now) else {
+                        tracing::warn!(sync = %spec.name, "schedule {schedule} has no further fire time");
+                        return;
+                    };
+                    tracing::debug!(sync = %spec.name, next = %next.with_timezone(&schedule.timezone()), "next run");
+                    let wait = (next - now).to_std().unwrap_or_default();
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                    // Each run in its own task, so a panic fails the run, not the schedule.
+                    let (e, sp) = (engine.clone(), spec.clone());
+                    match tokio::spawn(async move { e.run(&sp, "schedule").await }).await {
+                        Ok(Ok(outcome)) => {
+                            if let Some(tx) = &runs {
+                                let _ = tx.send(outcome);
+                            }
+                        }
+                        Ok(Err(e)) => tracing::error!(sync = %spec.name, "run could not be recorded: {e:#}"),
+                        Err(e) => tracing::error!(sync = %spec.name, "run panicked: {e}"),
+                    }
+                    if *stop.borrow() {
+                        return;
+                    }
+                }
+            });
+        }
+        let _ = shutdown.wait_for(|s| *s).await;
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Resolves a sync against the catalogue and the loaded plugins.
+fn resolve(
+    name: &str,
+    sc: &crate::config::SyncConfig,
+    catalogue: &Catalogue,
+    plugins: &BTreeMap<String, Arc<Plugin>>,
+) -> anyhow::Result<SyncSpec> {
+    let schema = catalogue.get(sc.schema.get_ref())?;
+    let endpoint = |side: &str, ep: &crate::config::Endpoint, reads: bool, writes: bool| -> anyhow::Result<EndpointSpec> {
+        let plugin = plugins
+            .get(ep.plugin.get_ref())
+            .ok_or_else(|| anyhow::anyhow!("{side}: plugin {} did not load", ep.plugin.get_ref()))?;
+        let stream = plugin.stream(&ep.stream).ok_or_else(|| {
+            let offered: Vec<&str> = plugin.manifest().streams.iter().map(|s| s.name.as_str()).collect();
+            anyhow::anyhow!("{side}: plugin {} has no stream {:?} (it offers {})", plugin.name, ep.stream, offered.join(", "))
+        })?;
+        if stream.schema != schema.name {
+            anyhow::bail!("{side}: stream {} carries schema {:?}, the sync needs {:?}", ep.stream, stream.schema, schema.name);
+        }
+        let major = |v: &str| v.split('.').next().unwrap_or("").to_string();
+        if major(&stream.schema_version) != major(&schema.version) {
+            anyhow::bail!(
+                "{side}: stream {} speaks {} {}, the hub's catalogue has {} (major versions differ)",
+                ep.stream, schema.name, stream.schema_version, schema.version
+            );
+        }
+        if reads && !stream.can_read {
+            anyhow::bail!("{side}: stream {} cannot be read", ep.stream);
+        }
+        if writes && !stream.can_write {
+            anyhow::bail!("{side}: stream {} cannot be written", ep.stream);
+        }
+        Ok(EndpointSpec {
+            plugin: plugin.clone(),
+            stream: ep.stream.clone(),
+            filter: ep.filter.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect(),
+        })
+    };
+    let (a_reads, b_reads) = match sc.direction {
+        Direction::AToB => (true, false),
+        Direction::BToA => (false, true),
+        Direction::Both => (true, true),
+    };
+    let a = endpoint("a", &sc.a, a_reads, b_reads)?;
+    let b = endpoint("b", &sc.b, b_reads, a_reads)?;
+    let key = sc.key.clone().unwrap_or_else(|| schema.key.clone());
+    if key.is_empty() {
+        anyhow::bail!("schema {} declares no x-key and the sync gives no key", schema.name);
+    }
+    Ok(SyncSpec {
+        name: name.to_string(),
+        schema,
+        key,
+        direction: sc.direction,
+        a,
+        b,
+        rules: sc.merge.rules(),
+        default_policy: sc.merge.default,
+        batch_size: sc.batch_size,
+    })
+}

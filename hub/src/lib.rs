@@ -1,0 +1,19 @@
+//! The hub: a daemon that loads WebAssembly connector plugins, validates every record against
+//! the shared JSON Schemas, and runs scheduled, bidirectional syncs between systems without
+//! losing, duplicating or echoing a record.
+//!
+//! The flow of one sync run: [`daemon`] (scheduler) → [`sync`] engine → [`runtime`] (`read`) →
+//! [`schema`] validation → identity, echo and merge checks against the [`store`] → [`runtime`]
+//! (`write`) → [`store`] (results, links, cursor) → run history.
+
+pub mod config;
+pub mod keys;
+pub mod runtime;
+pub mod schedule;
+pub mod schema;
+pub mod store;
+pub mod sync;
+pub mod daemon;
+pub mod demo;
+pub mod logging;
+pub mod report;

@@ -1,0 +1,264 @@
+//! `hub`: the integration hub's daemon and command line.
+//!
+//! Exit codes: 0 success (a sync run that ended `ok` or `partial`: records that failed are in
+//! dead letters); 1 a run or command failed; 2 the configuration is invalid (every problem is
+//! printed with its file, line and column).
+
+use clap::{Parser, Subcommand};
+use hub::config::{self, ConfigErrors};
+use hub::daemon::Hub;
+use hub::logging::{self, LogFormat};
+use hub::report;
+use hub::sync::RunStatus;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Integration hub: WebAssembly connectors, shared JSON Schemas, scheduled bidirectional syncs.
+#[derive(Debug, Parser)]
+#[command(name = "hub", version, about)]
+struct Cli {
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: every enabled sync on its schedule, until SIGTERM or Ctrl-C.
+    Run {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run one sync now, print its summary, and exit.
+    Sync {
+        /// The sync's name (a key of [syncs]).
+        name: String,
+        /// Run once and exit (the only mode; scheduled runs are `hub run`).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// The demo: simulators of HY-ESMS and ZF-REG, the daemon on SQLite, a few scheduled runs.
+    Demo {
+        /// Demo deployment configuration.
+        #[arg(long, default_value = "config/demo.toml")]
+        config: PathBuf,
+        /// Scheduled runs to wait for (at least 3).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// State directory (default: a new temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Rate limit of the HY-ESMS simulator, requests per second (its system's is 20;
+        /// 0 = none).
+        #[arg(long, default_value_t = 200)]
+        hy_rate_limit: u32,
+    },
+    /// Records that could not be synced.
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+    },
+    /// Run history, newest first.
+    Runs {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this sync.
+        #[arg(long)]
+        sync: Option<String>,
+        /// How many runs.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each sync's next fire times, in its time zone.
+    Schedule {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// How many fire times per sync.
+        #[arg(long, default_value_t = 5)]
+        next: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLetterAction {
+    /// List open dead letters (keys masked).
+    List {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this sync.
+        #[arg(long)]
+        sync: Option<String>,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A command's failure, mapped to an exit code.
+enum Failure {
+    Config(ConfigErrors),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Other(e)
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<config::Config, Failure> {
+    config::load(path).map_err(Failure::Config)
+}
+
+/// Opens only the state store of a deployment (for read-only commands).
+async fn store_of(path: &std::path::Path) -> Result<hub::store::Store, Failure> {
+    let c = load(path)?;
+    Ok(hub::store::Store::open(&c.store_url()).await?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run(cli: Cli) -> Result<bool, Failure> {
+    match cli.command {
+        Command::Run { config } => {
+            let hub = Hub::build(load(&config)?).await?;
+            for p in &hub.problems {
+                eprintln!("warning: {p}");
+            }
+            if hub.syncs.is_empty() {
+                return Err(anyhow::anyhow!("no sync can run; see the problems above").into());
+            }
+            tracing::info!(syncs = hub.syncs.len(), "daemon started");
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: the runs in flight finish first");
+                let _ = tx.send(true);
+            });
+            hub.run_scheduled(rx, None).await;
+            hub.engine.store().close().await;
+            tracing::info!("daemon stopped");
+            Ok(true)
+        }
+        Command::Sync { name, once: _, config } => {
+            let hub = Hub::build(load(&config)?).await?;
+            for p in &hub.problems {
+                eprintln!("warning: {p}");
+            }
+            let outcome = hub.run_once(&name, "manual").await?;
+            let s = &hub.syncs[&name];
+            let rows = report::directions(&outcome.stats, &s.spec.a.plugin.name, &s.spec.b.plugin.name, s.spec.direction);
+            print!("{}", report::table(&outcome, &rows));
+            hub.engine.store().close().await;
+            Ok(outcome.status != RunStatus::Failed)
+        }
+        Command::Demo { config, runs, data_dir, hy_rate_limit } => {
+            hub::demo::run(hub::demo::DemoOptions { config, runs, data_dir, hy_rate_limit }).await?;
+            Ok(true)
+        }
+        Command::DeadLetters { action: DeadLetterAction::List { config, sync, json } } => {
+            let store = store_of(&config).await?;
+            for d in store.dead_letters(sync.as_deref()).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&d).map_err(anyhow::Error::from)?);
+                    continue;
+                }
+                println!(
+                    "#{} {} {} {} {} key {} (seen {}×, first {})",
+                    d.id,
+                    d.sync,
+                    d.side.as_str(),
+                    d.stage,
+                    d.remote_id.as_deref().unwrap_or("-"),
+                    d.key_masked.as_deref().unwrap_or("(none)"),
+                    d.occurrences,
+                    d.created_at
+                );
+                for e in &d.errors {
+                    println!("    {e}");
+                }
+            }
+            Ok(true)
+        }
+        Command::Runs { config, sync, limit, json } => {
+            let store = store_of(&config).await?;
+            for r in store.runs(sync.as_deref(), limit).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&r).map_err(anyhow::Error::from)?);
+                } else {
+                    println!(
+                        "{:>5}  {:<12} {:<9} {:<11} {}  {}",
+                        r.id,
+                        r.sync,
+                        r.trigger,
+                        r.status,
+                        r.started_at,
+                        r.error.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            Ok(true)
+        }
+        Command::Schedule { config, next } => {
+            let c = load(&config)?;
+            let now = chrono::Utc::now();
+            for (name, s) in &c.syncs {
+                let sched = hub::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref()).map_err(anyhow::Error::from)?;
+                println!("{name}: {sched}{}", if s.enabled { "" } else { " (disabled)" });
+                for t in sched.upcoming(now, next) {
+                    println!("  {}", t.to_rfc3339());
+                }
+            }
+            Ok(true)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    match run(cli).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(Failure::Config(e)) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
