@@ -236,13 +236,13 @@ pub struct SyncConfig {
     pub timezone: Spanned<String>,
     /// Natural key as JSON pointers; default: the schema's `x-key`.
     #[serde(default)]
-    pub key: Option<Vec<String>>,
+    pub key: Option<Spanned<Vec<String>>>,
     /// Field-level merge policy for `both`.
-    #[serde(default)]
-    pub merge: MergeConfig,
+    #[serde(default = "default_merge")]
+    pub merge: Spanned<MergeConfig>,
     /// Records per `read`/`write` call.
     #[serde(default = "default_batch_size")]
-    pub batch_size: u32,
+    pub batch_size: Spanned<u32>,
     /// A disabled sync is loaded and checked but never scheduled.
     #[serde(default = "default_true")]
     pub enabled: bool,
@@ -252,8 +252,12 @@ fn default_timezone() -> Spanned<String> {
     Spanned::new(0..0, "Asia/Shanghai".to_string())
 }
 
-const fn default_batch_size() -> u32 {
-    200
+fn default_merge() -> Spanned<MergeConfig> {
+    Spanned::new(0..0, MergeConfig::default())
+}
+
+fn default_batch_size() -> Spanned<u32> {
+    Spanned::new(0..0, 200)
 }
 
 const fn default_true() -> bool {
@@ -465,21 +469,23 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             errs.push((Some(span), format!("syncs.{name}: {e}")));
         }
         let mut seen = BTreeMap::new();
-        for (ptr, policy) in s.merge.rules() {
+        for (ptr, policy) in s.merge.get_ref().rules() {
             if !is_pointer(&ptr) {
-                errs.push((Some(s.schema.span()), format!("syncs.{name}.merge: {ptr:?} is not a JSON pointer (RFC 6901)")));
+                errs.push((Some(s.merge.span()), format!("syncs.{name}.merge: {ptr:?} is not a JSON pointer (RFC 6901)")));
             }
             if let Some(prev) = seen.insert(ptr.clone(), policy) {
-                errs.push((Some(s.schema.span()), format!("syncs.{name}.merge: {ptr} is listed under both {prev:?} and {policy:?}")));
+                errs.push((Some(s.merge.span()), format!("syncs.{name}.merge: {ptr} is listed under both {prev:?} and {policy:?}")));
             }
         }
-        for k in s.key.iter().flatten() {
-            if !is_pointer(k) {
-                errs.push((Some(s.schema.span()), format!("syncs.{name}.key: {k:?} is not a JSON pointer (RFC 6901)")));
+        if let Some(key) = &s.key {
+            for k in key.get_ref() {
+                if !is_pointer(k) {
+                    errs.push((Some(key.span()), format!("syncs.{name}.key: {k:?} is not a JSON pointer (RFC 6901)")));
+                }
             }
         }
-        if s.batch_size == 0 || s.batch_size > 10_000 {
-            errs.push((Some(s.schema.span()), format!("syncs.{name}.batch_size: must be 1..=10000")));
+        if *s.batch_size.get_ref() == 0 || *s.batch_size.get_ref() > 10_000 {
+            errs.push((Some(s.batch_size.span()), format!("syncs.{name}.batch_size: must be 1..=10000")));
         }
     }
     errs
@@ -529,7 +535,7 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
         let w = &c.syncs["workers"];
         assert_eq!(w.direction, Direction::Both);
         assert_eq!(w.timezone.get_ref(), "Asia/Shanghai");
-        assert_eq!(w.batch_size, 200);
+        assert_eq!(*w.batch_size.get_ref(), 200);
         assert_eq!(w.a.filter["/workplace/countyCode"].as_str(), Some("441303"));
         assert_eq!(c.data_dir(), Path::new("/etc/hub/data"));
         assert_eq!(c.plugin_path(&c.plugins["zf"]), Path::new("/etc/hub/zf.wasm"));
@@ -569,9 +575,10 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
         let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
         let msgs: Vec<String> = e.0.iter().map(|e| format!("{}: {}", e.line, e.message)).collect();
         assert_eq!(e.0.len(), 3, "{msgs:#?}");
-        assert!(msgs[0].starts_with("23: syncs.workers.b.plugin: no plugin \"hyy\""), "{msgs:#?}");
-        assert!(msgs[1].starts_with("24: syncs.workers:"), "{msgs:#?}");
-        assert!(msgs[2].contains("/status is listed under both B and Newest"), "{msgs:#?}");
+        // GOOD starts with an empty line: `b = ` is line 20, `schedule` 21, `merge` 22.
+        assert!(msgs[0].starts_with("20: syncs.workers.b.plugin: no plugin \"hyy\""), "{msgs:#?}");
+        assert!(msgs[1].starts_with("21: syncs.workers: day-of-month field \"30\" with month field \"2\" can never fire"), "{msgs:#?}");
+        assert_eq!(msgs[2], "22: syncs.workers.merge: /status is listed under both B and Newest", "{msgs:#?}");
     }
 
     #[test]

@@ -205,7 +205,7 @@ fn resolve(
     };
     let a = endpoint("a", &sc.a, a_reads, b_reads)?;
     let b = endpoint("b", &sc.b, b_reads, a_reads)?;
-    let key = sc.key.clone().unwrap_or_else(|| schema.key.clone());
+    let key = sc.key.as_ref().map(|k| k.get_ref().clone()).unwrap_or_else(|| schema.key.clone());
     if key.is_empty() {
         anyhow::bail!("schema {} declares no x-key and the sync gives no key", schema.name);
     }
@@ -216,8 +216,8 @@ fn resolve(
         direction: sc.direction,
         a,
         b,
-        rules: sc.merge.rules(),
-        default_policy: sc.merge.default,
-        batch_size: sc.batch_size,
+        rules: sc.merge.get_ref().rules(),
+        default_policy: sc.merge.get_ref().default,
+        batch_size: *sc.batch_size.get_ref(),
     })
 }

@@ -277,7 +277,8 @@ mod tests {
         let v = worker().validate(&r);
         let mut p = pointers(&v);
         p.sort();
-        assert_eq!(p, ["/name", "/registeredOn"]);
+        // An empty name breaks both minLength and the no-blank-at-the-ends pattern.
+        assert_eq!(p, ["/name", "/name", "/registeredOn"]);
     }
 
     #[test]

@@ -58,6 +58,13 @@ pub struct SideState {
     pub written_hash: Option<String>,
     /// The record as the system holds it (schema shape), sealed.
     pub snapshot: Option<Vec<u8>>,
+    /// Content hash of the record when the key last settled (`None`: never settled).
+    pub settled_hash: Option<String>,
+    /// That record, sealed, when it is not the snapshot itself (the side changed since).
+    pub settled: Option<Vec<u8>>,
+    /// The record being written there, sealed: set before a write, cleared by its result, so a
+    /// crash between the two is recognised when the record is read back.
+    pub intent: Option<Vec<u8>>,
     /// The system marked it deleted.
     pub deleted: bool,
 }
@@ -277,17 +284,21 @@ impl Store {
         for l in c.links {
             sqlx::query(
                 "INSERT INTO links (sync, key_hash, \
-                   a_remote_id, a_version, a_updated_at, a_hash, a_written_hash, a_snapshot, a_deleted, \
-                   b_remote_id, b_version, b_updated_at, b_hash, b_written_hash, b_snapshot, b_deleted, \
+                   a_remote_id, a_version, a_updated_at, a_hash, a_written_hash, a_snapshot, \
+                   a_settled_hash, a_settled, a_intent, a_deleted, \
+                   b_remote_id, b_version, b_updated_at, b_hash, b_written_hash, b_snapshot, \
+                   b_settled_hash, b_settled, b_intent, b_deleted, \
                    base, pending, attempts, last_error, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (sync, key_hash) DO UPDATE SET \
                    a_remote_id = excluded.a_remote_id, a_version = excluded.a_version, a_updated_at = excluded.a_updated_at, \
                    a_hash = excluded.a_hash, a_written_hash = excluded.a_written_hash, a_snapshot = excluded.a_snapshot, \
-                   a_deleted = excluded.a_deleted, \
+                   a_settled_hash = excluded.a_settled_hash, a_settled = excluded.a_settled, \
+                   a_intent = excluded.a_intent, a_deleted = excluded.a_deleted, \
                    b_remote_id = excluded.b_remote_id, b_version = excluded.b_version, b_updated_at = excluded.b_updated_at, \
                    b_hash = excluded.b_hash, b_written_hash = excluded.b_written_hash, b_snapshot = excluded.b_snapshot, \
-                   b_deleted = excluded.b_deleted, \
+                   b_settled_hash = excluded.b_settled_hash, b_settled = excluded.b_settled, \
+                   b_intent = excluded.b_intent, b_deleted = excluded.b_deleted, \
                    base = excluded.base, pending = excluded.pending, attempts = excluded.attempts, \
                    last_error = excluded.last_error, updated_at = excluded.updated_at",
             )
@@ -299,6 +310,9 @@ impl Store {
             .bind(&l.a.hash)
             .bind(&l.a.written_hash)
             .bind(&l.a.snapshot)
+            .bind(&l.a.settled_hash)
+            .bind(&l.a.settled)
+            .bind(&l.a.intent)
             .bind(l.a.deleted)
             .bind(&l.b.remote_id)
             .bind(&l.b.version)
@@ -306,6 +320,9 @@ impl Store {
             .bind(&l.b.hash)
             .bind(&l.b.written_hash)
             .bind(&l.b.snapshot)
+            .bind(&l.b.settled_hash)
+            .bind(&l.b.settled)
+            .bind(&l.b.intent)
             .bind(l.b.deleted)
             .bind(&l.base)
             .bind(l.pending)
@@ -451,6 +468,9 @@ fn side_from_row(r: &sqlx::sqlite::SqliteRow, p: &str) -> SideState {
         hash: r.get(col("hash").as_str()),
         written_hash: r.get(col("written_hash").as_str()),
         snapshot: r.get(col("snapshot").as_str()),
+        settled_hash: r.get(col("settled_hash").as_str()),
+        settled: r.get(col("settled").as_str()),
+        intent: r.get(col("intent").as_str()),
         deleted: r.get(col("deleted").as_str()),
     }
 }

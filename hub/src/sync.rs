@@ -9,14 +9,20 @@
 //!    the hub itself wrote there; a different one replaces the side's sealed snapshot and marks
 //!    the key pending. The batch's links, dead letters and the new cursor commit in one
 //!    transaction, so a crash re-reads at most one batch and loses nothing.
-//! 2. **Reconcile.** Every pending key is merged field by field from the two sides' snapshots
-//!    and the last merged record (the common ancestor): a field owned by one side takes that
-//!    side's value; a `newest` field takes the side that changed it, or the later update time if
-//!    both did (ties go to `a`). The merged record is written (an upsert by natural key) to every
-//!    side it flows to whose content differs; each result updates the side's snapshot with the
-//!    record as the system stores it, so the next read of it is recognised as an echo. Conflicts
-//!    and transient failures keep the key pending for the next run; permanent refusals become
-//!    dead letters.
+//! 2. **Reconcile.** Every pending key is merged field by field ([`merge`]). A field *changed*
+//!    on a side if its value differs from that side's record when the key last settled; a
+//!    system storing a record differently from what it was sent (a re-coded status, a derived
+//!    employer code) is therefore not a change, so lossy mappings never ping-pong. A field owned
+//!    by one side takes that side's value when it changed there, else keeps the last merged
+//!    value (a non-owner's edit is overwritten); a `newest` field takes the side that changed it,
+//!    or the later update time if both did (ties go to `a`). The merged record is written (an
+//!    upsert by natural key) to every side it flows to whose content differs. Before each write
+//!    the record is kept as the side's *intent*; each result replaces the side's snapshot with
+//!    the record as the system stores it, so the next read of it is an echo. If the hub dies
+//!    between a write and its result, the read-back meets the intent and is taken as that
+//!    write's result, so the systems end as if the run had not been interrupted. Conflicts and
+//!    transient failures keep the key pending for the next run; permanent refusals become dead
+//!    letters.
 //!
 //! A side's soft delete is kept as a tombstone: the hub never writes to that side's record again
 //! (no resurrection) and does not propagate the delete.
@@ -243,50 +249,59 @@ fn non_null(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| !v.is_null())
 }
 
-/// Merges the two sides' records field by field (see the module docs). `base` is the last
-/// merged record; `a_at`/`b_at` the sides' update times (RFC 3339).
-pub fn merge(
-    a: Option<&Value>,
-    b: Option<&Value>,
-    base: Option<&Value>,
-    a_at: Option<&str>,
-    b_at: Option<&str>,
-    rules: &[(String, FieldPolicy)],
-    default: FieldPolicy,
-) -> Option<Value> {
-    let (a, b) = match (a, b) {
-        (None, None) => return None,
-        (Some(x), None) | (None, Some(x)) => return Some(strip_nulls(x)),
-        (Some(a), Some(b)) => (a, b),
+/// One side's input to [`merge`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SideInput<'a> {
+    /// The record as the system holds it now (`None`: not there, or deleted).
+    pub current: Option<&'a Value>,
+    /// The record when the key last settled (`None`: never settled, so every field is new).
+    pub settled: Option<&'a Value>,
+    /// When the system last changed it (RFC 3339).
+    pub updated_at: Option<&'a str>,
+}
+
+impl SideInput<'_> {
+    fn value(&self, ptr: &str) -> Option<&Value> {
+        self.current.and_then(|c| non_null(c.pointer(ptr)))
+    }
+
+    fn changed(&self, ptr: &str) -> bool {
+        self.current.is_some() && self.value(ptr) != self.settled.and_then(|s| non_null(s.pointer(ptr)))
+    }
+}
+
+/// Merges the two sides' records field by field (see the module docs). `base` is the merged
+/// record when the key last settled. `None` if neither side holds the record.
+pub fn merge(a: SideInput<'_>, b: SideInput<'_>, base: Option<&Value>, rules: &[(String, FieldPolicy)], default: FieldPolicy) -> Option<Value> {
+    let (Some(ac), Some(bc)) = (a.current, b.current) else {
+        return a.current.or(b.current).map(strip_nulls);
     };
-    let a_newer = match (a_at.and_then(parse_time), b_at.and_then(parse_time)) {
+    let a_newer = match (a.updated_at.and_then(parse_time), b.updated_at.and_then(parse_time)) {
         (Some(x), Some(y)) => x >= y,
         _ => true,
     };
     let choose = |policy: FieldPolicy, ptr: &str| -> Option<Value> {
-        let av = non_null(a.pointer(ptr));
-        let bv = non_null(b.pointer(ptr));
+        let (av, bv) = (a.value(ptr), b.value(ptr));
+        let (a_ch, b_ch) = (a.changed(ptr), b.changed(ptr));
+        let basev = base.and_then(|x| non_null(x.pointer(ptr)));
+        let unchanged = || if base.is_some() { basev } else { av.or(bv) };
         let pick = match policy {
-            FieldPolicy::A => av,
-            FieldPolicy::B => bv,
-            FieldPolicy::Newest if av == bv => av,
-            FieldPolicy::Newest => {
-                let basev = base.and_then(|x| non_null(x.pointer(ptr)));
-                let a_changed = base.is_none() || av != basev;
-                let b_changed = base.is_none() || bv != basev;
-                match (a_changed, b_changed) {
-                    (true, false) => av,
-                    (false, true) => bv,
-                    _ if a_newer => av,
-                    _ => bv,
-                }
-            }
+            FieldPolicy::A if a_ch || base.is_none() => av,
+            FieldPolicy::B if b_ch || base.is_none() => bv,
+            FieldPolicy::A | FieldPolicy::B => unchanged(),
+            FieldPolicy::Newest => match (a_ch, b_ch) {
+                (true, true) if av == bv => av,
+                (true, true) if a_newer => av,
+                (true, true) => bv,
+                (true, false) => av,
+                (false, true) => bv,
+                (false, false) => unchanged(),
+            },
         };
         pick.map(strip_nulls)
     };
     let mut out = serde_json::Map::new();
-    let members: std::collections::BTreeSet<&String> =
-        a.as_object().into_iter().chain(b.as_object()).flat_map(|m| m.keys()).collect();
+    let members: std::collections::BTreeSet<&String> = [ac, bc].iter().filter_map(|v| v.as_object()).flat_map(|m| m.keys()).collect();
     for m in members {
         let ptr = format!("/{}", m.replace('~', "~0").replace('/', "~1"));
         if rules.iter().any(|(p, _)| *p == ptr) {
@@ -346,6 +361,17 @@ fn matches_filter(data: &Value, filter: &[(String, Value)]) -> bool {
     filter.iter().all(|(ptr, want)| data.pointer(ptr) == Some(want))
 }
 
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The sides of a link, opened.
+struct Opened {
+    current: [Option<Value>; 2],
+    settled: [Option<Value>; 2],
+    base: Option<Value>,
+}
+
 impl Engine {
     /// An engine over a store, with the state keys.
     pub fn new(store: Store, keys: Keys) -> Engine {
@@ -367,10 +393,7 @@ impl Engine {
         let mut errors = Vec::new();
         let mut failed = false;
         let mut sessions: HashMap<Side, Session> = HashMap::new();
-        {
-            let _e = span.enter();
-            tracing::info!(trigger, "sync run started");
-        }
+        tracing::info!(parent: &span, trigger, "sync run started");
         for &side in spec.read_sides().iter().chain(spec.write_sides()) {
             if sessions.contains_key(&side) {
                 continue;
@@ -380,6 +403,7 @@ impl Engine {
                     sessions.insert(side, s);
                 }
                 Err(e) => {
+                    tracing::warn!(parent: &span, side = side.as_str(), "{e}");
                     errors.push(e.to_string());
                     failed = true;
                 }
@@ -394,7 +418,7 @@ impl Engine {
                     failed = true;
                 }
             }
-            if let Err(e) = self.reconcile(spec, run_id, &mut sessions, &mut stats, &mut errors).await {
+            if let Err(e) = self.reconcile(spec, run_id, &mut sessions, &mut stats).await {
                 tracing::warn!(parent: &span, "reconcile failed: {e}");
                 errors.push(format!("write: {e}"));
                 failed = true;
@@ -428,14 +452,7 @@ impl Engine {
     }
 
     /// Phase 1 for one side: read every batch from the cursor and stage it.
-    async fn stage_side(
-        &self,
-        spec: &SyncSpec,
-        run_id: i64,
-        side: Side,
-        session: &mut Session,
-        stats: &mut RunStats,
-    ) -> Result<(), RunError> {
+    async fn stage_side(&self, spec: &SyncSpec, run_id: i64, side: Side, session: &mut Session, stats: &mut RunStats) -> Result<(), RunError> {
         let ep = spec.endpoint(side);
         let mut cursor = self.store.cursor(&spec.name, side).await?;
         let mut idle = 0;
@@ -451,10 +468,8 @@ impl Engine {
                     Ok(v @ Value::Object(_)) => v,
                     _ => {
                         s.invalid += 1;
-                        dead.push(self.dead_letter(spec, run_id, side, "read", None, Some(rec.remote_id), None, vec![Violation {
-                            pointer: String::new(),
-                            message: "the connector returned a record that is not a JSON object".into(),
-                        }]));
+                        let v = vec![Violation { pointer: String::new(), message: "the connector returned a record that is not a JSON object".into() }];
+                        dead.push(self.dead_letter(spec, run_id, side, "read", None, Some(rec.remote_id), None, v));
                         continue;
                     }
                 };
@@ -492,38 +507,11 @@ impl Engine {
                 if !touched.contains(&st.key_hash) {
                     touched.push(st.key_hash.clone());
                 }
-                let s = stats.side(side);
-                let ss = link.side_mut(side);
-                if !st.remote_id.is_empty() {
-                    ss.remote_id = Some(st.remote_id);
-                }
-                ss.version = st.version;
-                ss.updated_at = st.updated_at;
-                if st.deleted && !ss.deleted {
-                    s.deleted += 1;
-                }
-                ss.deleted = st.deleted;
-                if ss.hash.as_deref() == Some(st.hash.as_str()) {
-                    if ss.written_hash.take().as_deref() == Some(st.hash.as_str()) {
-                        s.echoes += 1;
-                    } else {
-                        s.unchanged += 1;
-                    }
-                } else {
-                    s.changed += 1;
-                    ss.snapshot = Some(self.keys.seal_json(&seal_context(&spec.name, &st.key_hash, side.as_str()), &st.data));
-                    ss.hash = Some(st.hash);
-                    ss.written_hash = None;
-                    link.pending = true;
-                    link.attempts = 0;
-                    link.last_error = None;
-                }
+                self.stage_record(spec, link, side, st, stats.side(side));
             }
             let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
             let next = batch.cursor.or(cursor.clone());
-            self.store
-                .commit(&spec.name, Commit { links: &changed, dead_letters: &dead, cursor: Some((side, next.as_deref())) })
-                .await?;
+            self.store.commit(&spec.name, Commit { links: &changed, dead_letters: &dead, cursor: Some((side, next.as_deref())) }).await?;
             if !batch.more {
                 return Ok(());
             }
@@ -537,6 +525,68 @@ impl Engine {
                 }));
             }
             cursor = next;
+        }
+    }
+
+    /// Stages one valid record read from `side` into its link.
+    fn stage_record(&self, spec: &SyncSpec, link: &mut Link, side: Side, st: Staged, s: &mut SideStats) {
+        let context = seal_context(&spec.name, &st.key_hash, side.as_str());
+        let intent = link.side(side).intent.clone();
+        let ss = link.side_mut(side);
+        if !st.remote_id.is_empty() {
+            ss.remote_id = Some(st.remote_id);
+        }
+        ss.version = st.version;
+        ss.updated_at = st.updated_at;
+        if st.deleted && !ss.deleted {
+            s.deleted += 1;
+        }
+        ss.deleted = st.deleted;
+        if ss.hash.as_deref() == Some(st.hash.as_str()) {
+            if ss.written_hash.take().as_deref() == Some(st.hash.as_str()) {
+                s.echoes += 1;
+            } else {
+                s.unchanged += 1;
+            }
+            return;
+        }
+        let sealed = self.keys.seal_json(&context, &st.data);
+        if let Some(intent) = intent {
+            // A write the hub made but whose result it never recorded (it stopped in between):
+            // this read is that write's result.
+            ss.snapshot = Some(sealed);
+            ss.hash = Some(st.hash.clone());
+            ss.settled_hash = Some(st.hash);
+            ss.settled = None;
+            ss.written_hash = None;
+            ss.intent = None;
+            s.echoes += 1;
+            if link.base.is_none() {
+                match self.keys.open_json(&seal_context(&spec.name, &link.key_hash, &format!("{}/intent", side.as_str())), &intent) {
+                    Ok(v) => link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &v)),
+                    Err(e) => tracing::warn!(sync = %spec.name, "{e}"),
+                }
+            }
+            return;
+        }
+        s.changed += 1;
+        // Keep the record as it was when the key last settled, for field-level change detection.
+        if ss.settled_hash.is_some() && ss.settled_hash == ss.hash && ss.settled.is_none() {
+            ss.settled = ss.snapshot.take().map(|old| self.reseal(&context, &format!("{context}/settled"), &old));
+        }
+        ss.snapshot = Some(sealed);
+        ss.hash = Some(st.hash);
+        ss.written_hash = None;
+        link.pending = true;
+        link.attempts = 0;
+        link.last_error = None;
+    }
+
+    /// Moves a sealed value to another context (open, then seal again).
+    fn reseal(&self, from: &str, to: &str, sealed: &[u8]) -> Vec<u8> {
+        match self.keys.open(from, sealed) {
+            Ok(plain) => self.keys.seal(to, &plain),
+            Err(_) => sealed.to_vec(),
         }
     }
 
@@ -564,57 +614,70 @@ impl Engine {
         NewDeadLetter { run_id, side, stage, key_hash, key_masked, remote_id, record_hash, errors, record }
     }
 
-    fn open_side(&self, sync: &str, link: &Link, side: Side) -> Result<Option<Value>, RunError> {
-        let s = link.side(side);
-        match &s.snapshot {
-            Some(sealed) if !s.deleted => Ok(Some(
-                self.keys
-                    .open_json(&seal_context(sync, &link.key_hash, side.as_str()), sealed)
-                    .map_err(|e| RunError::Store(e.into()))?,
-            )),
-            _ => Ok(None),
+    fn open(&self, context: &str, sealed: &[u8]) -> Result<Value, RunError> {
+        self.keys.open_json(context, sealed).map_err(|e| RunError::Store(e.into()))
+    }
+
+    /// Opens a link's records: each side's current and settled record, and the base.
+    fn open_link(&self, sync: &str, link: &Link) -> Result<Opened, RunError> {
+        let mut o = Opened { current: [None, None], settled: [None, None], base: None };
+        for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
+            let s = link.side(side);
+            let context = seal_context(sync, &link.key_hash, side.as_str());
+            if let Some(sealed) = &s.snapshot {
+                let v = self.open(&context, sealed)?;
+                o.settled[i] = match (&s.settled_hash, &s.settled) {
+                    (None, _) => None,
+                    (Some(_), Some(old)) => Some(self.open(&format!("{context}/settled"), old)?),
+                    (Some(h), None) if Some(h) == s.hash.as_ref() => Some(v.clone()),
+                    (Some(_), None) => None,
+                };
+                if !s.deleted {
+                    o.current[i] = Some(v);
+                }
+            }
         }
+        if let Some(sealed) = &link.base {
+            o.base = Some(self.open(&seal_context(sync, &link.key_hash, "base"), sealed)?);
+        }
+        Ok(o)
     }
 
     /// Records a successful write on side `t`: the system's id and version, and the record as
-    /// it now holds it (`stored`, or what was sent), whose hash marks the coming read-back as
-    /// an echo when the hub actually wrote (`wrote`).
-    fn apply_written(&self, sync: &str, link: &mut Link, t: Side, w: crate::runtime::Written, sent: Option<&Value>, wrote: bool) {
-        let sent = sent.expect("only merged records are written");
+    /// it now holds it (`stored`, or what was sent; for `unchanged` without `stored`, the
+    /// snapshot already held), which is also the side's settled record. Its hash marks the
+    /// coming read-back as an echo when the hub actually wrote (`wrote`).
+    fn apply_written(&self, sync: &str, link: &mut Link, t: Side, w: crate::runtime::Written, sent: &Value, wrote: bool) {
         let stored = match w.stored.as_deref().map(serde_json::from_str::<Value>) {
-            Some(Ok(v @ Value::Object(_))) => v,
+            Some(Ok(v @ Value::Object(_))) => Some(v),
             Some(_) => {
                 tracing::warn!(sync, side = t.as_str(), "connector returned a stored record that is not a JSON object; assuming it stores what was sent");
-                sent.clone()
+                wrote.then(|| sent.clone())
             }
-            None => sent.clone(),
+            None => wrote.then(|| sent.clone()),
         };
-        let h = self.keys.content_hash(&stored);
-        let snapshot = self.keys.seal_json(&seal_context(sync, &link.key_hash, t.as_str()), &stored);
+        let context = seal_context(sync, &link.key_hash, t.as_str());
         let ss = link.side_mut(t);
+        ss.intent = None;
         if !w.remote_id.is_empty() {
             ss.remote_id = Some(w.remote_id);
         }
         if w.version.is_some() || wrote {
             ss.version = w.version;
         }
-        ss.snapshot = Some(snapshot);
-        ss.hash = Some(h.clone());
-        if wrote {
-            ss.written_hash = Some(h);
-            ss.updated_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        if let Some(stored) = stored {
+            let h = self.keys.content_hash(&stored);
+            ss.snapshot = Some(self.keys.seal_json(&context, &stored));
+            ss.hash = Some(h.clone());
+            if wrote {
+                ss.written_hash = Some(h);
+                ss.updated_at = Some(now_rfc3339());
+            }
         }
     }
 
-    /// Phase 2: merge and write every pending key.
-    async fn reconcile(
-        &self,
-        spec: &SyncSpec,
-        run_id: i64,
-        sessions: &mut HashMap<Side, Session>,
-        stats: &mut RunStats,
-        errors: &mut Vec<String>,
-    ) -> Result<(), RunError> {
+    /// Phase 2: merge and write every pending key, in key order, a batch at a time.
+    async fn reconcile(&self, spec: &SyncSpec, run_id: i64, sessions: &mut HashMap<Side, Session>, stats: &mut RunStats) -> Result<(), RunError> {
         let mut after: Option<String> = None;
         loop {
             let mut links = self.store.pending(&spec.name, after.as_deref(), spec.batch_size).await?;
@@ -625,27 +688,11 @@ impl Engine {
             // Per target side: (link index, record to write).
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
             for (i, link) in links.iter_mut().enumerate() {
-                let a = self.open_side(&spec.name, link, Side::A)?;
-                let b = self.open_side(&spec.name, link, Side::B)?;
-                let base = match &link.base {
-                    Some(sealed) => Some(
-                        self.keys
-                            .open_json(&seal_context(&spec.name, &link.key_hash, "base"), sealed)
-                            .map_err(|e| RunError::Store(e.into()))?,
-                    ),
-                    None => None,
-                };
-                let m = merge(
-                    a.as_ref(),
-                    b.as_ref(),
-                    base.as_ref(),
-                    link.a.updated_at.as_deref(),
-                    link.b.updated_at.as_deref(),
-                    &spec.rules,
-                    spec.default_policy,
-                );
+                let o = self.open_link(&spec.name, link)?;
+                let a = SideInput { current: o.current[0].as_ref(), settled: o.settled[0].as_ref(), updated_at: link.a.updated_at.as_deref() };
+                let b = SideInput { current: o.current[1].as_ref(), settled: o.settled[1].as_ref(), updated_at: link.b.updated_at.as_deref() };
+                let m = merge(a, b, o.base.as_ref(), &spec.rules, spec.default_policy);
                 let Some(m) = m else {
-                    link.pending = false;
                     merged.push(None);
                     continue;
                 };
@@ -655,29 +702,35 @@ impl Engine {
                     let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(m.pointer(p))).collect();
                     stats.side(side).rejected += 1;
                     dead.push(self.dead_letter(spec, run_id, side, "write", Some(mask_key(&key_values)), None, Some(&m), violations));
-                    link.pending = false;
                     merged.push(None);
                     continue;
                 }
                 let hash = self.keys.content_hash(&m);
                 let data = m.to_string();
                 for &t in spec.write_sides() {
+                    let ti = if t == Side::A { 0 } else { 1 };
                     let ts = link.side(t);
                     if ts.deleted || ts.hash.as_deref() == Some(hash.as_str()) {
                         continue;
                     }
-                    let current = if t == Side::A { a.as_ref() } else { b.as_ref() };
+                    let intent = self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, &format!("{}/intent", t.as_str())), &m);
+                    link.side_mut(t).intent = Some(intent);
+                    let ts = link.side(t);
                     writes.entry(t).or_default().push((
                         i,
                         TargetRecord {
                             data: data.clone(),
                             remote_id: ts.remote_id.clone(),
                             version: ts.version.clone(),
-                            current: current.map(Value::to_string),
+                            current: o.current[ti].as_ref().map(Value::to_string),
                         },
                     ));
                 }
                 merged.push(Some(m));
+            }
+            if !writes.is_empty() {
+                // The intents reach the store before any write does.
+                self.store.commit(&spec.name, Commit { links: &links, dead_letters: &[], cursor: None }).await?;
             }
             let mut unsettled = vec![false; links.len()];
             let mut abort = None;
@@ -699,46 +752,42 @@ impl Engine {
                 };
                 for ((i, rec), result) in batch.into_iter().zip(results) {
                     let link = &mut links[i];
+                    let m = merged[i].as_ref().expect("only merged records are written");
                     let s = stats.side(t);
+                    let failed = |link: &mut Link, what: &str, msg: &str| {
+                        link.side_mut(t).intent = None;
+                        link.attempts += 1;
+                        link.last_error = Some(format!("{what} on {}: {msg}", t.as_str()));
+                    };
                     match result {
                         WriteResult::Created(w) => {
                             s.created += 1;
-                            self.apply_written(&spec.name, link, t, w, merged[i].as_ref(), true);
+                            self.apply_written(&spec.name, link, t, w, m, true);
                         }
                         WriteResult::Updated(w) => {
                             s.updated += 1;
-                            self.apply_written(&spec.name, link, t, w, merged[i].as_ref(), true);
+                            self.apply_written(&spec.name, link, t, w, m, true);
                         }
                         WriteResult::Unchanged(w) => {
                             s.unchanged_writes += 1;
-                            self.apply_written(&spec.name, link, t, w, merged[i].as_ref(), false);
+                            self.apply_written(&spec.name, link, t, w, m, false);
                         }
                         WriteResult::Conflict(msg) => {
                             s.conflicts += 1;
                             unsettled[i] = true;
-                            link.attempts += 1;
-                            link.last_error = Some(format!("conflict on {}: {msg}", t.as_str()));
+                            failed(link, "conflict", &msg);
                         }
                         WriteResult::Retry(msg) => {
                             s.retries += 1;
                             unsettled[i] = true;
-                            link.attempts += 1;
-                            link.last_error = Some(format!("retry on {}: {msg}", t.as_str()));
+                            failed(link, "retry", &msg);
                         }
                         WriteResult::Rejected(rej) => {
                             s.rejected += 1;
-                            let m = merged[i].as_ref().expect("written records were merged");
+                            link.side_mut(t).intent = None;
                             let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(m.pointer(p))).collect();
-                            dead.push(self.dead_letter(
-                                spec,
-                                run_id,
-                                t,
-                                "write",
-                                Some(mask_key(&key_values)),
-                                rec.remote_id.clone(),
-                                Some(m),
-                                vec![Violation { pointer: rej.pointer.unwrap_or_default(), message: rej.reason }],
-                            ));
+                            let v = vec![Violation { pointer: rej.pointer.unwrap_or_default(), message: rej.reason }];
+                            dead.push(self.dead_letter(spec, run_id, t, "write", Some(mask_key(&key_values)), rec.remote_id.clone(), Some(m), v));
                         }
                     }
                 }
@@ -747,8 +796,15 @@ impl Engine {
                 if unsettled[i] {
                     continue;
                 }
+                // Settled: the merged record is the new common ancestor, and each side's
+                // current record is what later changes are measured against.
                 if let Some(m) = &merged[i] {
                     link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), m));
+                }
+                for side in [Side::A, Side::B] {
+                    let ss = link.side_mut(side);
+                    ss.settled_hash = ss.hash.clone();
+                    ss.settled = None;
                 }
                 link.pending = false;
                 link.attempts = 0;
@@ -756,9 +812,116 @@ impl Engine {
             }
             self.store.commit(&spec.name, Commit { links: &links, dead_letters: &dead, cursor: None }).await?;
             if let Some(e) = abort {
-                errors.push(e.to_string());
                 return Err(e.into());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules() -> Vec<(String, FieldPolicy)> {
+        vec![
+            ("/name".into(), FieldPolicy::A),
+            ("/status".into(), FieldPolicy::B),
+            ("/employer".into(), FieldPolicy::B),
+            ("/phone".into(), FieldPolicy::Newest),
+        ]
+    }
+
+    fn side<'a>(current: &'a Value, settled: Option<&'a Value>, at: &'a str) -> SideInput<'a> {
+        SideInput { current: Some(current), settled, updated_at: Some(at) }
+    }
+
+    const T1: &str = "2021-09-02T10:00:00+08:00";
+    const T2: &str = "2021-09-02T11:00:00+08:00";
+
+    #[test]
+    fn a_record_on_one_side_only_is_taken_whole_without_nulls() {
+        let a = json!({"name": "王芳", "phone": null, "status": "employed"});
+        let m = merge(side(&a, None, T1), SideInput::default(), None, &rules(), FieldPolicy::Newest);
+        assert_eq!(m, Some(json!({"name": "王芳", "status": "employed"})));
+        assert_eq!(merge(SideInput::default(), SideInput::default(), None, &rules(), FieldPolicy::Newest), None);
+    }
+
+    #[test]
+    fn a_lossy_projection_on_the_owner_side_is_not_a_change() {
+        // The registry says lost contact; Huiyang, which owns status but has no such state,
+        // stored "left" when the hub created the record. Nobody changed anything since.
+        let base = json!({"name": "王芳", "status": "lost_contact"});
+        let a = json!({"name": "王芳", "status": "lost_contact"});
+        let b = json!({"name": "王芳", "status": "left"});
+        let m = merge(side(&a, Some(&a), T1), side(&b, Some(&b), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        assert_eq!(m, Some(base));
+    }
+
+    #[test]
+    fn the_owners_change_wins_and_a_non_owners_change_is_overwritten() {
+        let base = json!({"name": "王芳", "status": "employed", "phone": "13800138000"});
+        let a_settled = base.clone();
+        let a = json!({"name": "王芳芳", "status": "seeking", "phone": "13800138000"});
+        let b_settled = base.clone();
+        let b = json!({"name": "王二", "status": "left", "phone": "13800138000"});
+        let m = merge(side(&a, Some(&a_settled), T1), side(&b, Some(&b_settled), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        // name is a's (a changed it), status is b's (b changed it); b's name edit and a's
+        // status edit are not theirs to make.
+        assert_eq!(m, Some(json!({"name": "王芳芳", "status": "left", "phone": "13800138000"})));
+    }
+
+    #[test]
+    fn newest_takes_the_side_that_changed_then_the_later_time_then_a() {
+        let base = json!({"phone": "13800138000"});
+        let a = json!({"phone": "13900000001"});
+        let b = base.clone();
+        let only_a = merge(side(&a, Some(&base), T1), side(&b, Some(&base), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        assert_eq!(only_a, Some(json!({"phone": "13900000001"})));
+        let b2 = json!({"phone": "13700000002"});
+        let both_b_later = merge(side(&a, Some(&base), T1), side(&b2, Some(&base), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        assert_eq!(both_b_later, Some(json!({"phone": "13700000002"})));
+        let both_a_later = merge(side(&a, Some(&base), T2), side(&b2, Some(&base), T1), Some(&base), &rules(), FieldPolicy::Newest);
+        assert_eq!(both_a_later, Some(json!({"phone": "13900000001"})));
+        let tie = merge(side(&a, Some(&base), T1), side(&b2, Some(&base), T1), Some(&base), &rules(), FieldPolicy::Newest);
+        assert_eq!(tie, Some(json!({"phone": "13900000001"})));
+    }
+
+    #[test]
+    fn first_meeting_of_two_records_takes_each_field_from_its_owner() {
+        let a = json!({"name": "王芳", "status": "employed", "phone": "13800138000", "registryNumber": "ZF2021000001"});
+        let b = json!({"name": "王 芳", "status": "left", "phone": "13900000001", "hiredOn": "2021-05-01"});
+        let m = merge(side(&a, None, T1), side(&b, None, T2), None, &rules(), FieldPolicy::Newest);
+        assert_eq!(
+            m,
+            Some(json!({"name": "王芳", "status": "left", "phone": "13900000001", "registryNumber": "ZF2021000001", "hiredOn": "2021-05-01"}))
+        );
+    }
+
+    #[test]
+    fn a_rule_inside_an_object_overrides_the_default_for_that_member_only() {
+        let rules = vec![("/employer/uscc".to_string(), FieldPolicy::B)];
+        let a = json!({"employer": {"name": "甲公司", "uscc": null}});
+        let b = json!({"employer": {"name": "乙公司", "uscc": "91350100M000100Y43"}});
+        let m = merge(side(&a, None, T2), side(&b, None, T1), None, &rules, FieldPolicy::Newest);
+        // employer as a whole follows `newest` (a is later), then /employer/uscc is b's.
+        assert_eq!(m, Some(json!({"employer": {"name": "甲公司", "uscc": "91350100M000100Y43"}})));
+    }
+
+    #[test]
+    fn pointers_are_set_and_removed_with_parents_created() {
+        let mut v = json!({});
+        set_pointer(&mut v, "/a/b", Some(json!(1)));
+        set_pointer(&mut v, "/c~1d", Some(json!(2)));
+        assert_eq!(v, json!({"a": {"b": 1}, "c/d": 2}));
+        set_pointer(&mut v, "/a/b", None);
+        set_pointer(&mut v, "/x/y", None);
+        assert_eq!(v, json!({"a": {}, "c/d": 2}));
+    }
+
+    #[test]
+    fn keys_are_masked_for_people() {
+        let id = json!("11010519491231002X");
+        assert_eq!(mask_key(&[&id]), "1101**********002X");
     }
 }

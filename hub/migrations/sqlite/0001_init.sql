@@ -21,6 +21,12 @@ CREATE TABLE links (
     a_hash          TEXT,
     a_written_hash  TEXT,
     a_snapshot      BLOB,
+    -- The side's record when the key last settled: NULL hash = never settled; a NULL blob
+    -- with a hash equal to a_hash = the snapshot itself.
+    a_settled_hash  TEXT,
+    a_settled       BLOB,
+    -- The record being written there (set before the write, cleared by its result).
+    a_intent        BLOB,
     a_deleted       INTEGER NOT NULL DEFAULT 0,
     b_remote_id     TEXT,
     b_version       TEXT,
@@ -28,6 +34,12 @@ CREATE TABLE links (
     b_hash          TEXT,
     b_written_hash  TEXT,
     b_snapshot      BLOB,
+    -- The side's record when the key last settled: NULL hash = never settled; a NULL blob
+    -- with a hash equal to b_hash = the snapshot itself.
+    b_settled_hash  TEXT,
+    b_settled       BLOB,
+    -- The record being written there (set before the write, cleared by its result).
+    b_intent        BLOB,
     b_deleted       INTEGER NOT NULL DEFAULT 0,
     -- The merged record at the last complete reconcile (the common ancestor of both sides).
     base            BLOB,
