@@ -5,17 +5,18 @@
 //! - `{{secret:NAME}}` in a header value or body is replaced by the secret's value;
 //!   `{{secret:NAME|form}}` inserts it `application/x-www-form-urlencoded`. A name the
 //!   deployment did not grant is refused (`denied`), and the plugin never sees a value.
-//! - 429 and 503 answers are retried up to [`MAX_ATTEMPTS`] times in all, after the
+//! - 429 and 503 answers are retried, up to [`MAX_ATTEMPTS`] attempts in all, after the
 //!   `Retry-After` delay (RFC 9110 §10.2.3, delay-seconds; at most [`MAX_RETRY_AFTER`]) or one
-//!   second; timeouts and dropped connections are retried the same way for idempotent methods
-//!   (`GET`, `PUT`, `DELETE`; RFC 9110 §9.2.2) only.
+//!   second; timeouts and dropped connections are retried for idempotent methods (`GET`, `PUT`,
+//!   `DELETE`; RFC 9110 §9.2.2) only, after an exponential backoff (0.5 s, 1 s, 2 s, 4 s) with up
+//!   to 25 % random jitter so that plugins do not retry in step.
 //! - Log lines carry the origin and path, never the query (it can hold session tokens).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Attempts per request, the first included.
-pub const MAX_ATTEMPTS: u32 = 3;
+pub const MAX_ATTEMPTS: u32 = 5;
 /// The longest `Retry-After` honoured; longer ones are cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
@@ -206,7 +207,8 @@ impl HttpGrant {
                 }
                 Ok(resp) => return self.collect(resp).await,
                 Err(e) if idempotent && (e.is_timeout() || e.is_connect() || e.is_request()) && attempt < MAX_ATTEMPTS => {
-                    let wait = Duration::from_millis(250 << attempt);
+                    let base = Duration::from_millis(250 << attempt);
+                    let wait = base.mul_f64(1.0 + rand::random::<f64>() / 4.0);
                     tracing::debug!(plugin = %self.plugin, %method, %place, error = %e.without_url(), attempt, "retrying a failed request");
                     wait
                 }
@@ -271,6 +273,46 @@ mod tests {
         assert!(Origin::parse("http://example.org/api").is_err());
         assert!(Origin::parse("ftp://example.org").is_err());
         assert!(Origin::parse("example.org").is_err());
+    }
+
+    fn grant(origins: &[&str]) -> HttpGrant {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        HttpGrant {
+            plugin: "p".into(),
+            origins: origins.iter().map(|o| Origin::parse(o).unwrap()).collect(),
+            secrets: BTreeMap::from([("k".to_string(), "v".to_string())]),
+            client: reqwest::Client::new(),
+            timeout: Duration::from_secs(2),
+            max_response: 1024,
+        }
+    }
+
+    fn req(url: &str, headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: "GET".into(),
+            url: url.into(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_to_origins_not_granted_are_refused_before_any_connection() {
+        // Port 9 (discard) on loopback: nothing is listening, so only the refusal can answer.
+        let g = grant(&["http://127.0.0.1:9"]);
+        let e = g.send(req("http://127.0.0.1:10/x", &[])).await.unwrap_err();
+        assert_eq!(e, HttpError::Denied("origin http://127.0.0.1:10 is not granted to plugin p".into()));
+        let e = g.send(req("https://127.0.0.1:9/x", &[])).await.unwrap_err();
+        assert!(matches!(e, HttpError::Denied(_)), "{e:?}");
+        let e = g.send(req("file:///etc/passwd", &[])).await.unwrap_err();
+        assert!(matches!(e, HttpError::Invalid(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_secret_not_granted_is_refused_and_never_sent() {
+        let g = grant(&["http://127.0.0.1:9"]);
+        let e = g.send(req("http://127.0.0.1:9/x", &[("authorization", "Bearer {{secret:token}}")])).await.unwrap_err();
+        assert_eq!(e, HttpError::Denied("secret \"token\" is not granted to plugin p".into()));
     }
 
     #[test]

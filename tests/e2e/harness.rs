@@ -1,0 +1,200 @@
+//! The end-to-end harness: the simulators in this process, the real `hub` binary as a child
+//! process on the demo configuration, and the simulators' admin side-door to look and change.
+
+use hub_sims::{RunningSim, SimOptions, start_hy_esms, start_zf_reg};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Mutex;
+
+/// The workspace root (the hub crate's parent).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("hub/ has a parent").to_path_buf()
+}
+
+fn plugin_dir() -> PathBuf {
+    std::env::var_os("HUB_PLUGIN_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/wasm32-wasip2/plugin"))
+}
+
+fn check_plugins_built() {
+    for f in ["huiyang_esms.wasm", "zhenfeng_registry.wasm"] {
+        let p = plugin_dir().join(f);
+        assert!(
+            p.exists(),
+            "{} is missing: build the connectors first (scripts/test does): \
+             cargo build --profile plugin --target wasm32-wasip2 -p huiyang-esms -p zhenfeng-registry",
+            p.display()
+        );
+    }
+}
+
+/// Simulators, a state directory and the logs of every `hub` invocation.
+pub struct Env {
+    pub hy: RunningSim,
+    pub zf: RunningSim,
+    pub dir: tempfile::TempDir,
+    http: reqwest::Client,
+    logs: Mutex<String>,
+}
+
+impl Env {
+    /// Fresh simulators (default seed, no HY rate limit unless given) and an empty state dir.
+    pub async fn start() -> Env {
+        Env::start_with(SimOptions { rate_limit: None, ..SimOptions::default() }).await
+    }
+
+    pub async fn start_with(opts: SimOptions) -> Env {
+        check_plugins_built();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let bind = "127.0.0.1:0".parse().unwrap();
+        Env {
+            hy: start_hy_esms(bind, &opts).await.unwrap(),
+            zf: start_zf_reg(bind, &opts).await.unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+            http: reqwest::Client::new(),
+            logs: Mutex::new(String::new()),
+        }
+    }
+
+    /// `hub ARGS` with the environment the demo configuration reads, run from the workspace.
+    pub fn hub(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"));
+        c.args(args)
+            .current_dir(workspace())
+            .env("HY_ESMS_URL", self.hy.url())
+            .env("ZF_REG_URL", self.zf.url())
+            .env("HUB_DATA_DIR", self.dir.path())
+            .env("HUB_PLUGIN_DIR", plugin_dir())
+            .env("RUST_LOG", "debug,wasmtime=info,cranelift_codegen=info,sqlx=info,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info")
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs `hub ARGS` to the end, keeps its output in the logs, and returns it.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let out = self.hub(args).output().await.expect("hub runs");
+        self.keep(&out);
+        out
+    }
+
+    /// Keeps a child's output in the logs.
+    pub fn keep(&self, out: &Output) {
+        let mut l = self.logs.lock().unwrap();
+        l.push_str(&String::from_utf8_lossy(&out.stdout));
+        l.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `hub sync workers --once`, which must succeed.
+    pub async fn sync_once(&self) -> String {
+        let out = self.run(&["sync", "workers", "--once", "--config", "config/demo.toml"]).await;
+        assert!(out.status.success(), "hub sync failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Everything every `hub` invocation printed so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub async fn get(&self, sim: &RunningSim, path: &str) -> Value {
+        let r = self.http.get(format!("{}{path}", sim.url())).send().await.unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    async fn send(&self, method: reqwest::Method, sim: &RunningSim, path: &str, body: Option<Value>) {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", sim.url()));
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let r = req.send().await.unwrap();
+        assert!(r.status().is_success(), "{method} {path}: {}", r.status());
+    }
+
+    pub async fn patch(&self, sim: &RunningSim, path: &str, body: Value) {
+        self.send(reqwest::Method::PATCH, sim, path, Some(body)).await;
+    }
+
+    pub async fn post(&self, sim: &RunningSim, path: &str, body: Value) {
+        self.send(reqwest::Method::POST, sim, path, Some(body)).await;
+    }
+
+    pub async fn delete(&self, sim: &RunningSim, path: &str) {
+        self.send(reqwest::Method::DELETE, sim, path, None).await;
+    }
+
+    /// The state database's bytes, WAL included.
+    pub fn state_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for f in ["state.db", "state.db-wal", "state.db-shm"] {
+            if let Ok(b) = std::fs::read(self.dir.path().join(f)) {
+                all.extend(b);
+            }
+        }
+        all
+    }
+}
+
+/// GB 11643 normalisation worked out independently of the hub's code: full-width to ASCII,
+/// blanks dropped, `x` → `X`, 15 digits → 18 (century 19, ISO 7064 MOD 11-2 check character).
+pub fn canonical_id(raw: &str) -> String {
+    let s: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - 0xFF10 + 0x30).unwrap(),
+            'ｘ' | 'Ｘ' | 'x' => 'X',
+            c => c,
+        })
+        .collect();
+    if s.len() != 15 {
+        return s;
+    }
+    let first17 = format!("{}19{}", &s[..6], &s[6..]);
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17.bytes().zip(weights).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    format!("{first17}{}", ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize])
+}
+
+/// Mobile number normalisation worked out independently: ASCII digits only, a leading 86
+/// dropped when 13 digits remain.
+pub fn canonical_phone(raw: &str) -> Option<String> {
+    let d: String = raw
+        .chars()
+        .filter_map(|c| match c {
+            '0'..='9' => Some(c),
+            '０'..='９' => char::from_u32(c as u32 - 0xFF10 + 0x30),
+            _ => None,
+        })
+        .collect();
+    match d.len() {
+        0 => None,
+        13 if d.starts_with("86") => Some(d[2..].to_string()),
+        _ => Some(d),
+    }
+}
+
+/// Trims ASCII and ideographic blanks; `None` when empty.
+pub fn trimmed(v: &Value) -> Option<String> {
+    let s = v.as_str()?.trim_matches(|c: char| c.is_whitespace());
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The records of a collection without the fields the system assigns (ids and update times),
+/// sorted, for comparing two systems' end states.
+pub fn content(records: &Value, drop: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            for k in drop {
+                r.as_object_mut().unwrap().remove(*k);
+            }
+            r.to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}

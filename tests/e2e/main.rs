@@ -1,0 +1,383 @@
+//! End-to-end tests of the workers sync: the simulators of ZF-REG and HY-ESMS, the real `hub`
+//! binary on the demo configuration (`config/demo.toml`), SQLite state.
+//!
+//! Expected values are worked out from the systems' contracts (`sims/README.md`, the mapping
+//! tables of the connectors) by this file's own code, not taken from the hub's.
+
+mod harness;
+
+use harness::{Env, canonical_id, canonical_phone, content, trimmed};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+const CONFIG: &str = "config/demo.toml";
+
+/// The registry's residents the sync must carry: 务工县区代码 441303, not among the seeded
+/// broken ones. Keyed by canonical identity number.
+async fn expected_residents(env: &Env) -> BTreeMap<String, Value> {
+    let seed = env.get(&env.zf, "/_admin/seed").await;
+    let broken: BTreeSet<&str> = seed["broken"].as_array().unwrap().iter().map(|b| b["djbh"].as_str().unwrap()).collect();
+    assert_eq!(broken.len(), 5);
+    let rows = env.get(&env.zf, "/_admin/workers").await;
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| trimmed(&r["务工县区代码"]).as_deref() == Some("441303") && !broken.contains(r["登记编号"].as_str().unwrap()))
+        .map(|r| (canonical_id(r["身份证号"].as_str().unwrap()), r.clone()))
+        .collect()
+}
+
+fn by_id(records: &Value, field: &str) -> BTreeMap<String, Value> {
+    records.as_array().unwrap().iter().map(|r| (canonical_id(r[field].as_str().unwrap()), r.clone())).collect()
+}
+
+fn created(counters: &Value, collection: &str) -> u64 {
+    counters["collections"][collection]["created"].as_u64().unwrap_or(0)
+}
+
+fn writes(counters: &Value, collection: &str) -> u64 {
+    let c = &counters["collections"][collection];
+    ["created", "updated", "deleted"].iter().map(|k| c[*k].as_u64().unwrap_or(0)).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_creates_exactly_the_registry_residents_employed_in_huiyang_mapped_field_by_field() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let expected = expected_residents(&env).await;
+    assert_eq!(expected.len(), 1322, "the seed has 1,322 valid residents working in 441303");
+    let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
+    let got = by_id(&hy, "idNo");
+    assert_eq!(hy.as_array().unwrap().len(), 1322, "nothing else, nothing twice");
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    let enterprises = env.get(&env.hy, "/_admin/enterprises").await;
+    let uscc_by_name: BTreeMap<&str, &str> =
+        enterprises.as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["uscc"].as_str().unwrap())).collect();
+    let (mut legacy, mut lower_x, mut full_width_phone, mut derived_uscc) = (0, 0, 0, 0);
+    for (id, row) in &expected {
+        let w = &got[id];
+        let raw_id = row["身份证号"].as_str().unwrap();
+        legacy += usize::from(raw_id.trim().len() == 15);
+        lower_x += usize::from(raw_id.contains('x'));
+        assert_eq!(w["idNo"], json!(id), "{id}: canonical identity number");
+        assert_eq!(w["name"], json!(trimmed(&row["姓名"])), "{id}: name");
+        let gender = match row["性别"].as_str().unwrap().trim() {
+            "男" => "M",
+            "女" => "F",
+            other => panic!("seed gender {other}"),
+        };
+        assert_eq!(w["gender"], json!(gender), "{id}: gender");
+        let raw_phone = row["联系电话"].as_str().unwrap();
+        full_width_phone += usize::from(raw_phone.chars().any(|c| ('０'..='９').contains(&c)));
+        assert_eq!(w["phone"], json!(canonical_phone(raw_phone)), "{id}: phone");
+        assert_eq!(w["hometownTownship"], json!(trimmed(&row["户籍乡镇"])), "{id}: township");
+        let uscc = match trimmed(&row["单位信用代码"]) {
+            Some(u) => u,
+            None => {
+                derived_uscc += 1;
+                // An empty code: HY-ESMS's register gives the code for the employer's name.
+                uscc_by_name[trimmed(&row["务工单位"]).unwrap().as_str()].to_string()
+            }
+        };
+        assert_eq!(w["employerUscc"], json!(uscc), "{id}: employer");
+        assert_eq!(w["position"], json!(trimmed(&row["工种"])), "{id}: position");
+        let status = match row["务工状态"].as_str().unwrap().trim() {
+            "1" => "employed",
+            "2" => "seeking",
+            "3" | "9" => "left",
+            other => panic!("seed status {other}"),
+        };
+        assert_eq!(w["status"], json!(status), "{id}: status");
+        assert_eq!(w["hiredOn"], Value::Null, "{id}: the registry has no hire date");
+        assert_eq!(w["deleted"], json!(false));
+    }
+    // The quirks were really exercised.
+    assert!(legacy > 0 && lower_x > 0 && full_width_phone > 0 && derived_uscc > 0, "{legacy} {lower_x} {full_width_phone} {derived_uscc}");
+    let counters = env.get(&env.hy, "/_admin/counters").await;
+    assert_eq!(created(&counters, "zhenfeng-workers"), 1322);
+    assert_eq!(counters["keys_created_more_than_once"], json!([]));
+    // The registry was not written to: its residents were only read.
+    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_flow_both_ways_and_the_run_after_writes_nothing() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let expected = expected_residents(&env).await;
+    let mut ids = expected.keys();
+    let (zf_id, hy_id) = (ids.next().unwrap().clone(), ids.next().unwrap().clone());
+    // A phone changed in the registry, written the way the registry's clerks write it.
+    let djbh = expected[&zf_id]["登记编号"].as_str().unwrap().to_string();
+    env.patch(&env.zf, &format!("/_admin/workers/{djbh}"), json!({"联系电话": "+86 139-1234-5678"})).await;
+    // An employer and status change in Huiyang.
+    let hy_workers = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    let worker = &hy_workers[&hy_id];
+    let enterprises = env.get(&env.hy, "/_admin/enterprises").await;
+    let new_employer = enterprises.as_array().unwrap().iter().find(|e| e["uscc"] != worker["employerUscc"]).unwrap().clone();
+    let hy_path = format!("/_admin/zhenfeng-workers/{}", worker["id"]);
+    env.patch(&env.hy, &hy_path, json!({"employerUscc": new_employer["uscc"], "status": "seeking"})).await;
+    env.delete(&env.hy, "/_admin/counters").await;
+    env.delete(&env.zf, "/_admin/counters").await;
+
+    env.sync_once().await;
+    let hy_after = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    assert_eq!(hy_after[&zf_id]["phone"], json!("13912345678"));
+    let zf_after = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    let row = &zf_after[&hy_id];
+    assert_eq!(row["务工状态"], json!("2"), "seeking is 务工状态 2");
+    assert_eq!(row["务工单位"], new_employer["name"]);
+    assert_eq!(row["单位信用代码"], new_employer["uscc"]);
+    // The registry keeps its own way of writing the phone: nothing to write back there.
+    assert_eq!(zf_after[&zf_id]["联系电话"], json!("+86 139-1234-5678"));
+    let hy_c = env.get(&env.hy, "/_admin/counters").await;
+    let zf_c = env.get(&env.zf, "/_admin/counters").await;
+    assert_eq!((writes(&hy_c, "zhenfeng-workers"), created(&hy_c, "zhenfeng-workers")), (1, 0));
+    assert_eq!((writes(&zf_c, "workers"), created(&zf_c, "workers")), (1, 0));
+
+    env.delete(&env.hy, "/_admin/counters").await;
+    env.delete(&env.zf, "/_admin/counters").await;
+    env.sync_once().await;
+    assert_eq!(writes(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers"), 0, "no echo to HY-ESMS");
+    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0, "no echo to ZF-REG");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_records_land_in_dead_letters_with_masked_key_pointer_and_reason() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let out = env.run(&["dead-letters", "list", "--json", "--config", CONFIG]).await;
+    assert!(out.status.success());
+    let letters: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seed = env.get(&env.zf, "/_admin/seed").await;
+    let rows = by_djbh(&env.get(&env.zf, "/_admin/workers").await);
+    let mut seen = BTreeSet::new();
+    for b in seed["broken"].as_array().unwrap() {
+        let djbh = b["djbh"].as_str().unwrap();
+        let d = letters.iter().find(|d| d["remote_id"] == json!(djbh)).unwrap_or_else(|| panic!("no dead letter for {djbh}"));
+        seen.insert(djbh);
+        assert_eq!((d["sync"].as_str(), d["side"].as_str(), d["stage"].as_str()), (Some("workers"), Some("a"), Some("read")));
+        // The key, masked: first and last four characters of the identity number.
+        let id = canonical_id(rows[djbh]["身份证号"].as_str().unwrap());
+        let masked = format!("{}**********{}", &id[..4], &id[14..]);
+        assert_eq!(d["key_masked"], json!(masked), "{djbh}");
+        let errors = d["errors"].as_array().unwrap();
+        let (pointer, words) = match b["defect"].as_str().unwrap() {
+            "bad-check-character" => ("/idNumber", "check character"),
+            "impossible-birth-date" => ("/idNumber", "birth date"),
+            "impossible-registration-date" => ("/registeredOn", "full-date"),
+            "missing-name" => ("/name", "shorter than 1 character"),
+            other => panic!("unknown defect {other}"),
+        };
+        assert!(
+            errors.iter().any(|e| e["pointer"] == json!(pointer) && e["message"].as_str().unwrap().contains(words)),
+            "{djbh}: {errors:?}"
+        );
+    }
+    assert_eq!(letters.len(), 5, "only the broken records: {letters:?}");
+    assert_eq!(seen.len(), 5);
+    // Every other record went through.
+    assert_eq!(env.get(&env.hy, "/_admin/zhenfeng-workers").await.as_array().unwrap().len(), 1322);
+}
+
+fn by_djbh(rows: &Value) -> BTreeMap<String, Value> {
+    rows.as_array().unwrap().iter().map(|r| (r["登记编号"].as_str().unwrap().to_string(), r.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_killed_mid_run_resumes_without_duplicates_and_ends_like_an_uninterrupted_run() {
+    let killed = Env::start().await;
+    let mut child = killed.hub(&["sync", "workers", "--once", "--config", CONFIG]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // Wait until the run is in the middle of creating workers in HY-ESMS, then SIGKILL it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let c = killed.get(&killed.hy, "/_admin/counters").await;
+        if created(&c, "zhenfeng-workers") >= 500 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the run never got going");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    killed.keep(&out);
+    assert!(!out.status.success(), "killed");
+    let before = created(&killed.get(&killed.hy, "/_admin/counters").await, "zhenfeng-workers");
+    assert!(before < 1322, "killed mid-run ({before} created)");
+
+    killed.sync_once().await;
+    killed.sync_once().await;
+    let c = killed.get(&killed.hy, "/_admin/counters").await;
+    assert_eq!(created(&c, "zhenfeng-workers"), 1322, "every resident created exactly once");
+    assert_eq!(c["keys_created_more_than_once"], json!([]));
+    let runs = killed.run(&["runs", "--json", "--config", CONFIG]).await;
+    let statuses: Vec<String> = String::from_utf8(runs.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["status"].as_str().unwrap().to_string())
+        .collect();
+    // Newest first. The killed run had read everything (the 5 broken records became dead
+    // letters then) and was writing; the resumed run only finished the writes.
+    assert_eq!(statuses, ["ok", "ok", "interrupted"]);
+    let out = killed.run(&["dead-letters", "list", "--json", "--config", CONFIG]).await;
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 5);
+
+    let whole = Env::start().await;
+    whole.sync_once().await;
+    whole.sync_once().await;
+    for (path, drop) in [("/_admin/zhenfeng-workers", &["id", "updatedAt"][..]), ("/_admin/enterprises", &["updatedAt"][..])] {
+        assert_eq!(
+            content(&killed.get(&killed.hy, path).await, drop),
+            content(&whole.get(&whole.hy, path).await, drop),
+            "HY-ESMS {path} differs from an uninterrupted run"
+        );
+    }
+    assert_eq!(
+        content(&killed.get(&killed.zf, "/_admin/workers").await, &["更新时间"]),
+        content(&whole.get(&whole.zf, "/_admin/workers").await, &["更新时间"]),
+        "ZF-REG differs from an uninterrupted run"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_registry_session_mid_run_is_renewed() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    // Two changes in Huiyang, so that the next run writes to the registry after reading it.
+    let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
+    let changed: Vec<Value> = hy.as_array().unwrap().iter().filter(|w| w["status"] == "employed").take(2).cloned().collect();
+    for w in &changed {
+        env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", w["id"]), json!({"status": "seeking"})).await;
+    }
+    // The session dies after one more request with it (the export).
+    env.post(&env.zf, "/_admin/faults", json!({"expire_sessions_after": 1})).await;
+    let summary = env.sync_once().await;
+    assert!(summary.contains("workers  run 2  ok"), "{summary}");
+    let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    for w in &changed {
+        assert_eq!(zf[&canonical_id(w["idNo"].as_str().unwrap())]["务工状态"], json!("2"));
+    }
+    assert!(env.logs().contains("registry session expired; logging in again"), "the connector saw the expiry");
+    let runs = env.run(&["runs", "--json", "--config", CONFIG]).await;
+    let last: Value = serde_json::from_str(String::from_utf8(runs.stdout).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(last["status"], json!("ok"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_identity_number_appears_in_clear_in_logs_or_the_state_database() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
+    let w = &hy[0];
+    env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", w["id"]), json!({"status": "seeking", "phone": "13700001111"})).await;
+    env.sync_once().await;
+    env.run(&["--log-format", "json", "sync", "workers", "--once", "--config", CONFIG]).await;
+    env.run(&["dead-letters", "list", "--config", CONFIG]).await;
+    env.run(&["runs", "--config", CONFIG]).await;
+    let logs = env.logs();
+    let state = env.state_bytes();
+    let state = String::from_utf8_lossy(&state);
+    // Positive controls: the logs and the state do hold what was looked for around them.
+    assert!(logs.contains("sync run finished") && logs.contains("ZF2021001881"), "logs were captured");
+    assert!(state.contains("workers") && state.len() > 100_000, "the state database was read");
+    let rows = env.get(&env.zf, "/_admin/workers").await;
+    let mut checked = 0;
+    for r in rows.as_array().unwrap() {
+        let raw = r["身份证号"].as_str().unwrap().trim().to_string();
+        let canonical = canonical_id(&raw);
+        for form in [raw.as_str(), canonical.as_str(), &canonical.to_lowercase()] {
+            if form.len() < 15 {
+                continue;
+            }
+            assert!(!logs.contains(form), "an identity number is in the logs in clear ({})", r["登记编号"]);
+            assert!(!state.contains(form), "an identity number is in the state database in clear ({})", r["登记编号"]);
+            checked += 1;
+        }
+        if let Some(p) = canonical_phone(r["联系电话"].as_str().unwrap()).filter(|p| p.len() == 11) {
+            assert!(!logs.contains(&p), "a phone number is in the logs in clear ({})", r["登记编号"]);
+            assert!(!state.contains(&p), "a phone number is in the state database in clear ({})", r["登记编号"]);
+        }
+    }
+    assert!(checked >= 9000, "{checked} forms of 3,000 identity numbers checked");
+    assert!(!logs.contains("13700001111") && !state.contains("13700001111"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_server_errors_and_dropped_connections_are_retried_within_the_run() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let expected = expected_residents(&env).await;
+    let id = expected.keys().nth(7).unwrap();
+    let djbh = expected[id]["登记编号"].as_str().unwrap().to_string();
+    env.patch(&env.zf, &format!("/_admin/workers/{djbh}"), json!({"联系电话": "13600002222"})).await;
+    // The next requests to HY-ESMS: a dropped connection, a 503, two 429s (Retry-After: 1).
+    env.post(&env.hy, "/_admin/faults", json!({"drop": 1, "burst_503": 1, "burst_429": 2})).await;
+    let summary = env.sync_once().await;
+    assert!(summary.contains("workers  run 2  ok"), "{summary}");
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    assert_eq!(hy[id]["phone"], json!("13600002222"));
+    let faults = env.get(&env.hy, "/_admin/faults").await;
+    assert_eq!((faults["drop"].as_u64().unwrap_or(0), faults["burst_503"].as_u64().unwrap_or(0), faults["burst_429"].as_u64().unwrap_or(0)), (0, 0, 0), "all faults were met: {faults}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_runs_on_its_schedule_and_stops_cleanly_on_sigterm() {
+    let env = Env::start().await;
+    let child = env
+        .hub(&["run", "--config", CONFIG])
+        .env("HUB_WORKERS_SCHEDULE", "*/2 * * * * *")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runs = || async {
+        let out = env.run(&["runs", "--json", "--config", CONFIG]).await;
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while runs().await.iter().filter(|r| r["status"] != "running").count() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "three scheduled runs did not happen");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("stopped within a minute").unwrap();
+    env.keep(&out);
+    assert!(out.status.success(), "exit status after SIGTERM: {}", out.status);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("daemon stopped"));
+    let all = runs().await;
+    assert!(all.len() >= 3);
+    for r in &all {
+        assert_eq!(r["trigger"], json!("schedule"));
+        assert!(matches!(r["status"].as_str(), Some("ok" | "partial")), "{r}");
+    }
+    // The first run did the initial sync; the last ones found nothing to do.
+    assert_eq!(all.last().unwrap()["stats"]["b"]["created"], json!(1322));
+    assert_eq!(all[0]["stats"]["a"]["created"].as_u64().unwrap() + all[0]["stats"]["b"]["created"].as_u64().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_both_changes_arriving_and_no_echo() {
+    let _env = Env::start().await; // checks that the connectors are built
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
+        .args(["demo", "--hy-rate-limit", "0"])
+        .current_dir(harness::workspace())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(180), out).await.expect("the demo ends").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "zhenfeng-registry → huiyang-esms    3000      1673     1322",
+        "ok phone changed in ZF-REG",
+        "ok employer and status changed in HY-ESMS",
+        "ok run 3 wrote 0 records",
+        "dead letters (5):",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}
