@@ -18,6 +18,9 @@
 //! direction = "both"                        # a_to_b | b_to_a | both
 //! schedule = "*/5 * * * *"                  # crontab(5), optional leading seconds field
 //! timezone = "Asia/Shanghai"                # IANA name
+//! overlap = "skip"                          # or "queue_one": fire times passing during a run
+//! catch_up_window = "1h"                    # missed while down and newer than this: one run
+//! jitter = "0s"                             # random delay after each fire time
 //! merge = { default = "newest", a = ["/name"], b = ["/status"], newest = ["/phone"] }
 //! ```
 //!
@@ -246,6 +249,31 @@ pub struct SyncConfig {
     /// A disabled sync is loaded and checked but never scheduled.
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Fire times that pass while a run is still going: `skip` them, or `queue_one` run after.
+    #[serde(default)]
+    pub overlap: Overlap,
+    /// Fire times missed while the daemon was down are caught up (with one run) if the latest
+    /// is at most this old; a duration such as `"1h"` or `"90s"` (humantime syntax).
+    #[serde(default = "default_catch_up_window", with = "humantime_serde")]
+    pub catch_up_window: std::time::Duration,
+    /// Largest random delay after each fire time (never reaching the next), e.g. `"30s"`.
+    #[serde(default, with = "humantime_serde")]
+    pub jitter: std::time::Duration,
+}
+
+/// What happens to fire times that pass while a run of the same sync is still going.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    /// They are skipped.
+    #[default]
+    Skip,
+    /// They collapse into one run right after.
+    QueueOne,
+}
+
+const fn default_catch_up_window() -> std::time::Duration {
+    std::time::Duration::from_secs(3600)
 }
 
 fn default_timezone() -> Spanned<String> {
@@ -541,6 +569,14 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
         assert_eq!(c.plugin_path(&c.plugins["zf"]), Path::new("/etc/hub/zf.wasm"));
         assert_eq!(c.store_url(), "sqlite:///etc/hub/data/state.db");
         assert_eq!(c.plugins["zf"].limits, Limits::default());
+        assert_eq!((w.overlap, w.catch_up_window, w.jitter), (Overlap::Skip, std::time::Duration::from_secs(3600), std::time::Duration::ZERO));
+        let tuned = GOOD.replace("schedule = ", "overlap = \"queue_one\"\ncatch_up_window = \"15m\"\njitter = \"2s 500ms\"\nschedule = ");
+        let c = parse(Path::new("hub.toml"), &tuned, &vars).unwrap();
+        let w = &c.syncs["workers"];
+        assert_eq!((w.overlap, w.catch_up_window, w.jitter), (Overlap::QueueOne, std::time::Duration::from_secs(900), std::time::Duration::from_millis(2500)));
+        let bad = GOOD.replace("schedule = ", "jitter = \"soon\"\nschedule = ");
+        let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
+        assert_eq!(e.0[0].line, 21, "{e}");
     }
 
     #[test]

@@ -2,15 +2,15 @@
 //!
 //! [`Hub::build`] reports every problem instead of stopping at the first: a plugin that fails to
 //! load (or asks for a capability the deployment does not grant) disables the syncs that use it,
-//! and the daemon runs the others. [`Hub::run_scheduled`] gives each enabled sync its own task:
-//! it sleeps until the next fire time of the sync's schedule (in its time zone), runs, and
-//! repeats. A sync never runs twice at once; fire times missed while a run overran are skipped.
+//! and the daemon runs the others. [`Hub::run_scheduled`] gives each enabled sync its own task
+//! driven by [`crate::scheduler::drive`] (overlap, catch-up, jitter, pause, manual triggers).
 //! A run that panics is logged and counted as failed; the daemon goes on.
 
 use crate::config::{Config, Direction};
 use crate::keys::Keys;
 use crate::runtime::{Plugin, Runtime};
 use crate::schedule::Schedule;
+use crate::scheduler::{self, BoxFuture, Policy, Runner, SystemClock};
 use crate::schema::Catalogue;
 use crate::store::Store;
 use crate::sync::{EndpointSpec, Engine, RunOutcome, SyncSpec};
@@ -27,6 +27,8 @@ pub struct ScheduledSync {
     pub spec: SyncSpec,
     /// When.
     pub schedule: Schedule,
+    /// Overlap, catch-up and jitter.
+    pub policy: Policy,
     /// Disabled syncs are built and checked but not scheduled.
     pub enabled: bool,
 }
@@ -93,7 +95,8 @@ impl Hub {
                 Ok(spec) => {
                     let schedule = Schedule::parse(sc.schedule.get_ref(), sc.timezone.get_ref())
                         .with_context(|| format!("syncs.{name}.schedule"))?;
-                    syncs.insert(name.clone(), ScheduledSync { spec, schedule, enabled: sc.enabled });
+                    let policy = Policy { overlap: sc.overlap, catch_up_window: sc.catch_up_window, jitter: sc.jitter };
+                    syncs.insert(name.clone(), ScheduledSync { spec, schedule, policy, enabled: sc.enabled });
                 }
                 Err(e) => {
                     tracing::error!(sync = %name, "sync disabled: {e}");
@@ -116,47 +119,46 @@ impl Hub {
     /// Runs every enabled sync on its schedule until `shutdown` turns true; the run in flight
     /// finishes first (every batch commits as it goes, so a hard stop loses nothing either).
     /// Each finished run is sent to `runs` if given.
-    pub async fn run_scheduled(&self, mut shutdown: watch::Receiver<bool>, runs: Option<mpsc::UnboundedSender<RunOutcome>>) {
+    pub async fn run_scheduled(&self, shutdown: watch::Receiver<bool>, runs: Option<mpsc::UnboundedSender<RunOutcome>>) {
         let mut tasks = tokio::task::JoinSet::new();
         for (name, s) in &self.syncs {
             if !s.enabled {
                 tracing::info!(sync = %name, "sync disabled in the config; not scheduled");
                 continue;
             }
-            let (engine, spec, schedule) = (self.engine.clone(), s.spec.clone(), s.schedule.clone());
-            let (mut stop, runs) = (shutdown.clone(), runs.clone());
+            let runner = EngineRunner { engine: self.engine.clone(), spec: s.spec.clone(), runs: runs.clone() };
+            let (store, schedule, policy, stop) = (self.engine.store().clone(), s.schedule.clone(), s.policy, shutdown.clone());
+            let name = name.clone();
             tasks.spawn(async move {
-                loop {
-                    let now = chrono::Utc::now();
-                    let Some(next) = schedule.next_after(now) else {
-                        tracing::warn!(sync = %spec.name, "schedule {schedule} has no further fire time");
-                        return;
-                    };
-                    tracing::debug!(sync = %spec.name, next = %next.with_timezone(&schedule.timezone()), "next run");
-                    let wait = (next - now).to_std().unwrap_or_default();
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = stop.wait_for(|s| *s) => return,
-                    }
-                    // Each run in its own task, so a panic fails the run, not the schedule.
-                    let (e, sp) = (engine.clone(), spec.clone());
-                    match tokio::spawn(async move { e.run(&sp, "schedule").await }).await {
-                        Ok(Ok(outcome)) => {
-                            if let Some(tx) = &runs {
-                                let _ = tx.send(outcome);
-                            }
-                        }
-                        Ok(Err(e)) => tracing::error!(sync = %spec.name, "run could not be recorded: {e:#}"),
-                        Err(e) => tracing::error!(sync = %spec.name, "run panicked: {e}"),
-                    }
-                    if *stop.borrow() {
-                        return;
-                    }
-                }
+                scheduler::drive(&SystemClock, &store, &name, &schedule, &policy, &runner, stop).await;
             });
         }
-        let _ = shutdown.wait_for(|s| *s).await;
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Runs a sync through the engine, each run in its own task so that a panic fails the run,
+/// not the schedule.
+struct EngineRunner {
+    engine: Engine,
+    spec: SyncSpec,
+    runs: Option<mpsc::UnboundedSender<RunOutcome>>,
+}
+
+impl Runner for EngineRunner {
+    fn run(&self, trigger: &'static str) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let (e, sp) = (self.engine.clone(), self.spec.clone());
+            match tokio::spawn(async move { e.run(&sp, trigger).await }).await {
+                Ok(Ok(outcome)) => {
+                    if let Some(tx) = &self.runs {
+                        let _ = tx.send(outcome);
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(sync = %self.spec.name, "run could not be recorded: {e:#}"),
+                Err(e) => tracing::error!(sync = %self.spec.name, "run panicked: {e}"),
+            }
+        })
     }
 }
 

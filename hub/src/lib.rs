@@ -10,6 +10,7 @@ pub mod config;
 pub mod keys;
 pub mod runtime;
 pub mod schedule;
+pub mod scheduler;
 pub mod schema;
 pub mod store;
 pub mod sync;

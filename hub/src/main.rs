@@ -79,6 +79,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running daemon to run a sync now (within a second; after a run in progress).
+    Trigger {
+        /// The sync's name.
+        name: String,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Pause a sync's schedule: fire times are skipped until `hub resume` (manual triggers run).
+    Pause {
+        /// The sync's name.
+        name: String,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Resume a paused schedule (fire times skipped while paused are not caught up).
+    Resume {
+        /// The sync's name.
+        name: String,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Each sync's next fire times, in its time zone.
     Schedule {
         /// Deployment configuration (TOML).
@@ -146,6 +170,38 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+enum Control {
+    Trigger,
+    Pause,
+    Resume,
+}
+
+/// `hub trigger|pause|resume NAME`: a request in the state store, which every daemon on it reads.
+async fn control(name: &str, config: &std::path::Path, action: Control) -> Result<bool, Failure> {
+    let c = load(config)?;
+    if !c.syncs.contains_key(name) {
+        let known: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
+        return Err(anyhow::anyhow!("no sync {name:?} in {} (known: {})", config.display(), known.join(", ")).into());
+    }
+    let store = hub::store::Store::open(&c.store_url()).await?;
+    match action {
+        Control::Trigger => {
+            store.request_trigger(name).await?;
+            println!("run of {name} requested: the daemon starts it within a second (after a run in progress)");
+        }
+        Control::Pause => {
+            store.set_paused(name, true).await?;
+            println!("{name} paused: scheduled runs are skipped until `hub resume {name}`");
+        }
+        Control::Resume => {
+            store.set_paused(name, false).await?;
+            println!("{name} resumed");
+        }
+    }
+    store.close().await;
+    Ok(true)
 }
 
 async fn run(cli: Cli) -> Result<bool, Failure> {
@@ -229,16 +285,27 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             }
             Ok(true)
         }
+        Command::Trigger { name, config } => control(&name, &config, Control::Trigger).await,
+        Command::Pause { name, config } => control(&name, &config, Control::Pause).await,
+        Command::Resume { name, config } => control(&name, &config, Control::Resume).await,
         Command::Schedule { config, next } => {
             let c = load(&config)?;
+            let store = hub::store::Store::open(&c.store_url()).await?;
             let now = chrono::Utc::now();
             for (name, s) in &c.syncs {
                 let sched = hub::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref()).map_err(anyhow::Error::from)?;
-                println!("{name}: {sched}{}", if s.enabled { "" } else { " (disabled)" });
+                let state = store.schedule_state(name).await?;
+                let flags = [(!s.enabled).then_some("disabled"), state.paused.then_some("paused"), state.trigger_requested.then_some("run requested")];
+                let flags: Vec<&str> = flags.into_iter().flatten().collect();
+                println!("{name}: {sched}{}", if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) });
+                if let Some(h) = state.handled_through {
+                    println!("  handled through {}", h.with_timezone(&sched.timezone()).to_rfc3339());
+                }
                 for t in sched.upcoming(now, next) {
                     println!("  {}", t.to_rfc3339());
                 }
             }
+            store.close().await;
             Ok(true)
         }
     }

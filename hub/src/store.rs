@@ -184,6 +184,21 @@ pub struct RunRecord {
     pub error: Option<String>,
 }
 
+/// Where a sync's schedule stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduleState {
+    /// Every fire time up to this instant has been run or deliberately skipped.
+    pub handled_through: Option<chrono::DateTime<chrono::Utc>>,
+    /// Scheduled runs are skipped while paused (manual runs still start).
+    pub paused: bool,
+    /// A manual run waits to start.
+    pub trigger_requested: bool,
+}
+
+fn parse_utc(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// What to persist together, atomically.
 #[derive(Debug, Default)]
 pub struct Commit<'a> {
@@ -451,6 +466,59 @@ impl Store {
                 last_seen_at: r.get("last_seen_at"),
             })
             .collect())
+    }
+
+    /// The scheduling state of a sync (defaults if it never ran).
+    pub async fn schedule_state(&self, sync: &str) -> anyhow::Result<ScheduleState> {
+        let row = sqlx::query("SELECT handled_through, paused, trigger_requested FROM schedule_state WHERE sync = ?")
+            .bind(sync)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| ScheduleState {
+                handled_through: r.get::<Option<String>, _>(0).and_then(|t| parse_utc(&t)),
+                paused: r.get(1),
+                trigger_requested: r.get::<Option<String>, _>(2).is_some(),
+            })
+            .unwrap_or_default())
+    }
+
+    async fn upsert_schedule(&self, sync: &str, column: &'static str, value: Option<String>) -> anyhow::Result<()> {
+        // `column` is one of this file's literals, never input.
+        let sql = format!(
+            "INSERT INTO schedule_state (sync, {column}, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (sync) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync).bind(value).bind(now()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Records that every fire time up to `t` has been run or skipped.
+    pub async fn set_handled_through(&self, sync: &str, t: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+        self.upsert_schedule(sync, "handled_through", Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))).await
+    }
+
+    /// Pauses or resumes a sync's schedule.
+    pub async fn set_paused(&self, sync: &str, paused: bool) -> anyhow::Result<()> {
+        let sql = "INSERT INTO schedule_state (sync, paused, updated_at) VALUES (?, ?, ?) \
+                   ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at";
+        sqlx::query(sql).bind(sync).bind(paused).bind(now()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Asks the daemon running the sync to start a run now.
+    pub async fn request_trigger(&self, sync: &str) -> anyhow::Result<()> {
+        self.upsert_schedule(sync, "trigger_requested", Some(now())).await
+    }
+
+    /// Takes a pending manual trigger: true (and cleared) if one was asked for.
+    pub async fn take_trigger(&self, sync: &str) -> anyhow::Result<bool> {
+        let r = sqlx::query("UPDATE schedule_state SET trigger_requested = NULL, updated_at = ? WHERE sync = ? AND trigger_requested IS NOT NULL")
+            .bind(now())
+            .bind(sync)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     /// Closes the pool (waits for connections to finish).

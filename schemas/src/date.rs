@@ -61,7 +61,7 @@ impl std::fmt::Display for Date {
 
 /// True for Gregorian leap years.
 pub fn is_leap_year(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// Days in `month` (1..=12) of `year`; 0 for a month outside 1..=12.

@@ -381,3 +381,56 @@ async fn the_demo_shows_both_changes_arriving_and_no_echo() {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_trigger_starts_a_run_of_the_running_daemon_at_once() {
+    let env = Env::start().await;
+    // Once a year: only the trigger can start a run during this test.
+    let child = env
+        .hub(&["run", "--config", CONFIG])
+        .env("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = env.run(&["trigger", "workers", "--config", CONFIG]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let out = env.run(&["runs", "--json", "--config", CONFIG]).await;
+        let runs: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        if let Some(r) = runs.iter().find(|r| r["status"] != "running") {
+            break r.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the triggered run did not happen");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(run["trigger"], json!("manual"));
+    assert_eq!(run["stats"]["b"]["created"], json!(1322));
+    let pid = child.id().unwrap().to_string();
+    tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    env.keep(&out);
+    assert!(out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fire_times_are_in_the_syncs_zone_whatever_the_daemons_tz() {
+    let env = Env::start().await;
+    let mut outputs = Vec::new();
+    for tz in ["UTC", "America/New_York", "Asia/Shanghai"] {
+        let out = env.hub(&["schedule", "--config", CONFIG, "--next", "3"]).env("TZ", tz).env("HUB_WORKERS_SCHEDULE", "0 2 * * *").output().await.unwrap();
+        assert!(out.status.success());
+        outputs.push(String::from_utf8(out.stdout).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+    let times: Vec<&str> = outputs[0].lines().filter(|l| l.starts_with("  20")).collect();
+    assert_eq!(times.len(), 3, "{}", outputs[0]);
+    for t in times {
+        // 02:00 in Shanghai, that is 18:00 UTC the day before.
+        assert!(t.ends_with("T02:00:00+08:00"), "{t}");
+        let utc = chrono::DateTime::parse_from_rfc3339(t.trim()).unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(utc.format("%H:%M:%S").to_string(), "18:00:00");
+    }
+}
