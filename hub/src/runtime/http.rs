@@ -166,9 +166,150 @@ fn retry_after(resp: &reqwest::Response) -> Duration {
         .map_or(Duration::from_secs(1), |s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
 }
 
+/// Replaces every granted secret's value (and its form-urlencoded form) in a response, so that
+/// a server echoing a request back cannot hand a secret to the plugin. Works across chunk
+/// boundaries: it holds back the last bytes that could begin a secret until more arrive.
+#[derive(Debug, Clone)]
+pub struct Scrubber {
+    /// (value, placeholder), longest value first.
+    needles: Vec<(Vec<u8>, Vec<u8>)>,
+    carry: Vec<u8>,
+}
+
+/// Secrets shorter than this are not scrubbed from responses (they would match ordinary text);
+/// the host warns about them at load.
+pub const MIN_SCRUBBED_SECRET: usize = 4;
+
+impl Scrubber {
+    /// A scrubber for these secrets.
+    pub fn new(secrets: &BTreeMap<String, String>) -> Scrubber {
+        let mut needles: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for (name, value) in secrets.iter().filter(|(_, v)| v.len() >= MIN_SCRUBBED_SECRET) {
+            let placeholder = format!("{{{{secret:{name}}}}}").into_bytes();
+            needles.push((value.as_bytes().to_vec(), placeholder.clone()));
+            let encoded: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            if encoded != *value {
+                needles.push((encoded.into_bytes(), placeholder));
+            }
+        }
+        needles.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        Scrubber { needles, carry: Vec::new() }
+    }
+
+    /// Scrubs `data`; with `partial`, stops where a secret could begin but the data ends
+    /// first. Returns the scrubbed bytes and how much of `data` they cover.
+    fn replace(&self, data: &[u8], partial: bool) -> (Vec<u8>, usize) {
+        let mut out = Vec::with_capacity(data.len());
+        let mut i = 0;
+        'scan: while i < data.len() {
+            for (needle, placeholder) in &self.needles {
+                if data[i..].starts_with(needle) {
+                    out.extend_from_slice(placeholder);
+                    i += needle.len();
+                    continue 'scan;
+                }
+                if partial && data.len() - i < needle.len() && needle.starts_with(&data[i..]) {
+                    return (out, i);
+                }
+            }
+            out.push(data[i]);
+            i += 1;
+        }
+        (out, i)
+    }
+
+    /// Scrubs a complete value (a whole body or a header).
+    pub fn all(&self, data: &[u8]) -> Vec<u8> {
+        if self.needles.is_empty() {
+            return data.to_vec();
+        }
+        self.replace(data, false).0
+    }
+
+    /// Scrubs the next chunk of a stream; returns what can be handed out now.
+    pub fn chunk(&mut self, chunk: &[u8]) -> Vec<u8> {
+        if self.needles.is_empty() {
+            return chunk.to_vec();
+        }
+        self.carry.extend_from_slice(chunk);
+        let (out, used) = self.replace(&self.carry, true);
+        self.carry.drain(..used);
+        out
+    }
+
+    /// Scrubs what is left at the end of the stream.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let rest = std::mem::take(&mut self.carry);
+        self.all(&rest)
+    }
+}
+
+/// A response body kept by the host and handed to the plugin in chunks.
+pub struct BodyStream {
+    resp: reqwest::Response,
+    pending: Vec<u8>,
+    received: usize,
+    max: usize,
+    timeout: Duration,
+    scrubber: Scrubber,
+    done: bool,
+}
+
+impl BodyStream {
+    /// Reads up to `max` bytes; empty when the body is complete.
+    pub async fn read(&mut self, max: usize) -> Result<Vec<u8>, HttpError> {
+        let max = max.max(1);
+        while self.pending.is_empty() && !self.done {
+            match tokio::time::timeout(self.timeout, self.resp.chunk()).await {
+                Err(_) => return Err(HttpError::Timeout(format!("body: no data within {:?}", self.timeout))),
+                Ok(Ok(Some(chunk))) => {
+                    self.received += chunk.len();
+                    if self.received > self.max {
+                        self.done = true;
+                        return Err(HttpError::TooLarge(format!("body is over the limit of {} bytes", self.max)));
+                    }
+                    self.pending = self.scrubber.chunk(&chunk);
+                }
+                Ok(Ok(None)) => {
+                    self.done = true;
+                    self.pending = self.scrubber.finish();
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(HttpError::Connection(format!("while reading the body: {}", error_chain(&e.without_url()))));
+                }
+            }
+        }
+        let n = max.min(self.pending.len());
+        Ok(self.pending.drain(..n).collect())
+    }
+}
+
+/// Status and headers of a response whose body is still with the host.
+pub struct Head {
+    /// Status code.
+    pub status: u16,
+    /// Lower-case names and values (secrets scrubbed).
+    pub headers: Vec<(String, String)>,
+}
+
 impl HttpGrant {
-    /// Checks and performs a request (see the module docs for retries).
+    /// Checks and performs a request (see the module docs for retries); reads the whole body.
     pub async fn send(&self, req: Request) -> Result<Response, HttpError> {
+        let (head, mut body) = self.send_streaming(req).await?;
+        let mut all = Vec::new();
+        loop {
+            let chunk = body.read(1 << 20).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            all.extend_from_slice(&chunk);
+        }
+        Ok(Response { status: head.status, headers: head.headers, body: all })
+    }
+
+    /// Checks and performs a request; answers when the headers arrive, the body to follow.
+    pub async fn send_streaming(&self, req: Request) -> Result<(Head, BodyStream), HttpError> {
         let url = url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL: {e}")))?;
         let origin = Origin::of(&url).ok_or_else(|| HttpError::Invalid("only http and https URLs".into()))?;
         if !self.origins.contains(&origin) {
@@ -205,7 +346,7 @@ impl HttpGrant {
                     tracing::debug!(plugin = %self.plugin, %method, %place, status = resp.status().as_u16(), ?wait, attempt, "retrying after the server asked to wait");
                     wait
                 }
-                Ok(resp) => return self.collect(resp).await,
+                Ok(resp) => return self.stream(resp),
                 Err(e) if idempotent && (e.is_timeout() || e.is_connect() || e.is_request()) && attempt < MAX_ATTEMPTS => {
                     let base = Duration::from_millis(250 << attempt);
                     let wait = base.mul_f64(1.0 + rand::random::<f64>() / 4.0);
@@ -222,31 +363,23 @@ impl HttpGrant {
         }
     }
 
-    async fn collect(&self, mut resp: reqwest::Response) -> Result<Response, HttpError> {
+    fn stream(&self, resp: reqwest::Response) -> Result<(Head, BodyStream), HttpError> {
+        let scrubber = Scrubber::new(&self.secrets);
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(&scrubber.all(v.as_bytes())).into_owned()))
             .collect();
         if resp.content_length().is_some_and(|n| n as usize > self.max_response) {
-            return Err(HttpError::TooLarge(format!("body of {} bytes is over the limit of {}", resp.content_length().unwrap_or(0), self.max_response)));
+            return Err(HttpError::TooLarge(format!(
+                "body of {} bytes is over the limit of {}",
+                resp.content_length().unwrap_or(0),
+                self.max_response
+            )));
         }
-        let mut body = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > self.max_response {
-                        return Err(HttpError::TooLarge(format!("body is over the limit of {} bytes", self.max_response)));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) if e.is_timeout() => return Err(HttpError::Timeout(format!("body not received within {:?}", self.timeout))),
-                Err(e) => return Err(HttpError::Connection(format!("while reading the body: {}", error_chain(&e.without_url())))),
-            }
-        }
-        Ok(Response { status, headers, body })
+        let body = BodyStream { resp, pending: Vec::new(), received: 0, max: self.max_response, timeout: self.timeout, scrubber, done: false };
+        Ok((Head { status, headers }, body))
     }
 }
 
@@ -313,6 +446,22 @@ mod tests {
         let g = grant(&["http://127.0.0.1:9"]);
         let e = g.send(req("http://127.0.0.1:9/x", &[("authorization", "Bearer {{secret:token}}")])).await.unwrap_err();
         assert_eq!(e, HttpError::Denied("secret \"token\" is not granted to plugin p".into()));
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_responses_even_across_chunks() {
+        let secrets = BTreeMap::from([("password".to_string(), "p&ss word".to_string()), ("k".to_string(), "abc".to_string())]);
+        let s = Scrubber::new(&secrets);
+        assert_eq!(s.all(b"echo: p&ss word and p%26ss+word, abc"), b"echo: {{secret:password}} and {{secret:password}}, abc".to_vec());
+        // Split at every position: the output joined is the same scrubbed text.
+        let text = b"x=p&ss word;y=p&ss word.".to_vec();
+        for cut in 0..=text.len() {
+            let mut s = Scrubber::new(&secrets);
+            let mut out = s.chunk(&text[..cut]);
+            out.extend(s.chunk(&text[cut..]));
+            out.extend(s.finish());
+            assert_eq!(out, b"x={{secret:password}};y={{secret:password}}.".to_vec(), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -24,13 +24,19 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Bindings generated from `wit/connector/v0.1.0`.
+/// Bindings generated from `wit/connector/v0.1.1` (components built against 0.1.0 load too:
+/// wasmtime matches semver-compatible interface versions).
 pub mod bindings {
     wasmtime::component::bindgen!({
         world: "plugin",
-        path: "../wit/connector/v0.1.0",
-        imports: { "hub:connector/host.send": async },
+        path: "../wit/connector/v0.1.1",
+        imports: {
+            "hub:connector/host.send": async,
+            "hub:connector/host.send-streaming": async,
+            "hub:connector/host.[method]body.read": async,
+        },
         exports: { default: async },
+        with: { "hub:connector/host.body": super::http::BodyStream },
     });
 }
 
@@ -124,21 +130,62 @@ impl bindings::hub::connector::host::Host for HostState {
         &mut self,
         req: bindings::hub::connector::host::Request,
     ) -> Result<bindings::hub::connector::host::Response, bindings::hub::connector::host::HttpError> {
-        use bindings::hub::connector::host::{HttpError as E, Response};
+        let grant = self.http.clone();
+        match grant.send(http::Request { method: req.method, url: req.url, headers: req.headers, body: req.body }).await {
+            Ok(r) => Ok(bindings::hub::connector::host::Response { status: r.status, headers: r.headers, body: r.body }),
+            Err(e) => Err(self.http_error(e)),
+        }
+    }
+
+    async fn send_streaming(
+        &mut self,
+        req: bindings::hub::connector::host::Request,
+    ) -> Result<bindings::hub::connector::host::StreamingResponse, bindings::hub::connector::host::HttpError> {
         let grant = self.http.clone();
         let req = http::Request { method: req.method, url: req.url, headers: req.headers, body: req.body };
-        match grant.send(req).await {
-            Ok(r) => Ok(Response { status: r.status, headers: r.headers, body: r.body }),
-            Err(e) => Err(match e {
-                http::HttpError::Denied(m) => {
-                    tracing::warn!(plugin = %self.plugin, "request refused: {m}");
-                    E::Denied(m)
-                }
-                http::HttpError::Timeout(m) => E::Timeout(m),
-                http::HttpError::Connection(m) => E::Connection(m),
-                http::HttpError::TooLarge(m) => E::TooLarge(m),
-                http::HttpError::Invalid(m) => E::Invalid(m),
-            }),
+        let (head, body) = grant.send_streaming(req).await.map_err(|e| self.http_error(e))?;
+        let body = self
+            .table
+            .push(body)
+            .map_err(|e| bindings::hub::connector::host::HttpError::Invalid(format!("too many open bodies: {e}")))?;
+        Ok(bindings::hub::connector::host::StreamingResponse { status: head.status, headers: head.headers, body })
+    }
+}
+
+impl bindings::hub::connector::host::HostBody for HostState {
+    async fn read(
+        &mut self,
+        body: wasmtime::component::Resource<http::BodyStream>,
+        max: u32,
+    ) -> Result<Vec<u8>, bindings::hub::connector::host::HttpError> {
+        let stream = self
+            .table
+            .get_mut(&body)
+            .map_err(|e| bindings::hub::connector::host::HttpError::Invalid(format!("body: {e}")))?;
+        let r = stream.read(max as usize).await;
+        r.map_err(|e| self.http_error(e))
+    }
+
+    fn drop(&mut self, body: wasmtime::component::Resource<http::BodyStream>) -> wasmtime::Result<()> {
+        self.table.delete(body)?;
+        Ok(())
+    }
+}
+
+impl HostState {
+    /// The guest-visible form of an HTTP failure; refusals are logged (an attempt to reach what
+    /// was not granted is worth an operator's attention).
+    fn http_error(&self, e: http::HttpError) -> bindings::hub::connector::host::HttpError {
+        use bindings::hub::connector::host::HttpError as E;
+        match e {
+            http::HttpError::Denied(m) => {
+                tracing::warn!(plugin = %self.plugin, "request refused: {m}");
+                E::Denied(m)
+            }
+            http::HttpError::Timeout(m) => E::Timeout(m),
+            http::HttpError::Connection(m) => E::Connection(m),
+            http::HttpError::TooLarge(m) => E::TooLarge(m),
+            http::HttpError::Invalid(m) => E::Invalid(m),
         }
     }
 }

@@ -98,15 +98,21 @@ impl Request {
         format!("{}{sep}{q}", self.url)
     }
 
+    fn into_host(self) -> host::Request {
+        host::Request { method: self.method.to_string(), url: self.url(), headers: self.headers, body: self.body }
+    }
+
+    /// Sends the request through the host and answers when the headers arrive; the body is
+    /// read in chunks through [`StreamingResponse::reader`] (for large exports: the host never
+    /// holds or copies the whole body).
+    pub fn send_streaming(self) -> Result<StreamingResponse, HttpError> {
+        let r = host::send_streaming(&self.into_host())?;
+        Ok(StreamingResponse { status: r.status, headers: r.headers, body: r.body })
+    }
+
     /// Sends the request through the host.
     pub fn send(self) -> Result<Response, HttpError> {
-        let req = host::Request {
-            method: self.method.to_string(),
-            url: self.url(),
-            headers: self.headers,
-            body: self.body,
-        };
-        host::send(&req).map(|r| Response { status: r.status, headers: r.headers, body: r.body })
+        host::send(&self.into_host()).map(|r| Response { status: r.status, headers: r.headers, body: r.body })
     }
 }
 
@@ -116,6 +122,62 @@ fn encode(s: &str) -> String {
 
 fn is_secret_placeholder(v: &str) -> bool {
     v.starts_with("{{secret:") && v.ends_with("}}") && !v[9..v.len() - 2].contains(['{', '}', '|'])
+}
+
+/// A response whose body is still with the host.
+pub struct StreamingResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header names (lower-case) and values.
+    pub headers: Vec<(String, String)>,
+    body: host::Body,
+}
+
+impl StreamingResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as a [`std::io::Read`]er, chunk by chunk (64 KiB at a time). Read errors are
+    /// `std::io::Error`s wrapping the [`HttpError`].
+    pub fn reader(self) -> BodyReader {
+        BodyReader { body: self.body, buf: Vec::new(), pos: 0, done: false }
+    }
+
+    /// The whole body (for small answers).
+    pub fn bytes(self) -> Result<Vec<u8>, HttpError> {
+        let mut all = Vec::new();
+        loop {
+            let chunk = self.body.read(1 << 16)?;
+            if chunk.is_empty() {
+                return Ok(all);
+            }
+            all.extend_from_slice(&chunk);
+        }
+    }
+}
+
+/// Reads a streaming body.
+pub struct BodyReader {
+    body: host::Body,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() && !self.done {
+            self.buf = self.body.read(1 << 16).map_err(|e| std::io::Error::other(describe(&e)))?;
+            self.pos = 0;
+            self.done = self.buf.is_empty();
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// A response from the system.

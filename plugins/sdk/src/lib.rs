@@ -37,10 +37,9 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../../wit/connector/v0.1.0",
+        path: "../../wit/connector/v0.1.1",
         pub_export_macro: true,
         default_bindings_module: "hub_sdk::bindings",
-        additional_derives: [PartialEq],
     });
 }
 

@@ -150,7 +150,7 @@ impl Guest for ZhenfengRegistry {
         let continuing = STATE.with_borrow(|s| matches!(&s.export, Some((c, _)) if *c == cursor));
         if !continuing {
             let rows = export(cursor.as_deref())?;
-            log::debug(&format!("export since {cursor:?}: {} rows", rows.len()));
+            log::debug(&format!("export since {}: {} rows", cursor.as_deref().unwrap_or("the beginning"), rows.len()));
             STATE.with_borrow_mut(|s| s.export = Some((cursor.clone(), rows)));
         }
         STATE.with_borrow_mut(|s| {
@@ -174,24 +174,41 @@ impl Guest for ZhenfengRegistry {
     }
 }
 
-/// Fetches and decodes the export of rows changed at or after `since` (`yyyy-MM-dd HH:mm:ss`).
+/// Fetches the export of rows changed at or after `since` (`yyyy-MM-dd HH:mm:ss`), decoding
+/// it as it streams in. An expired session (a JSON answer instead of CSV) is renewed once.
 fn export(since: Option<&str>) -> Result<VecDeque<Row>, ConnectorError> {
     let url = format!("{}/export/workers.csv", base_url());
-    let resp = with_session(|token| {
+    let request = |token: &str| {
         let r = Request::get(url.clone()).query("token", token);
         match since {
             Some(s) => r.query("since", s),
             None => r,
         }
-    })?;
-    if !resp.is_success() {
-        return Err(server_error("export", &resp));
-    }
-    if resp.body.first() == Some(&b'{') {
-        let env: Envelope = resp.json("export")?;
+    };
+    let mut renewed = false;
+    loop {
+        let resp = request(&token()?).send_streaming()?;
+        if !(200..300).contains(&resp.status) {
+            return Err(ConnectorError::Transient(format!("export: HTTP {}", resp.status)));
+        }
+        let is_json = resp.header("content-type").is_some_and(|c| c.contains("json"));
+        if !is_json {
+            return mapping::read_export(resp.reader()).map(VecDeque::from).map_err(|e| match e {
+                mapping::ExportError::Io(io) => ConnectorError::Transient(io.to_string()),
+                mapping::ExportError::Format(m) => ConnectorError::Permanent(m),
+            });
+        }
+        let body = resp.bytes()?;
+        let env: Envelope = serde_json::from_slice(&body)
+            .map_err(|e| ConnectorError::Permanent(format!("export: an answer that is neither CSV nor the registry's JSON: {e}")))?;
+        if env.code == code::SESSION_EXPIRED && !renewed {
+            log::info("registry session expired; logging in again");
+            login()?;
+            renewed = true;
+            continue;
+        }
         return Err(ConnectorError::Permanent(format!("export refused: code {} {}", env.code, env.msg)));
     }
-    mapping::parse_export(&resp.body).map(VecDeque::from).map_err(ConnectorError::Permanent)
 }
 
 fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {

@@ -99,38 +99,61 @@ pub fn local_to_rfc3339(local: &str) -> Option<String> {
     (d.len() == 10 && t.len() == 8).then(|| format!("{d}T{t}+08:00"))
 }
 
-/// Decodes a GB18030 export and reads its rows by header name (column order is not trusted).
-/// Errors name the missing header or the CSV line.
-pub fn parse_export(bytes: &[u8]) -> Result<Vec<Row>, String> {
-    let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
-    if had_errors {
-        hub_sdk_log_warn("export has byte sequences that are not GB18030; they were replaced by U+FFFD");
+/// Why an export could not be read.
+#[derive(Debug)]
+pub enum ExportError {
+    /// The export is not what the registry writes (named header missing, bad CSV line).
+    Format(String),
+    /// The body could not be received.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::Format(m) => f.write_str(m),
+            ExportError::Io(e) => write!(f, "export body: {e}"),
+        }
     }
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| format!("export header row: {e}"))?.clone();
+}
+
+fn csv_error(e: csv::Error) -> ExportError {
+    if e.is_io_error() {
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => return ExportError::Io(io),
+            _ => unreachable!("is_io_error() said so"),
+        }
+    }
+    ExportError::Format(format!("export: {e}"))
+}
+
+/// Reads an export as it streams in: GB18030 bytes decoded chunk by chunk (a byte sequence
+/// that is not GB18030 becomes U+FFFD), CSV rows read by header name (column order is not
+/// trusted). The raw export is never held whole.
+pub fn read_export(r: impl std::io::Read) -> Result<Vec<Row>, ExportError> {
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding_rs::GB18030)).build(r);
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(decoded);
+    let headers = reader.headers().map_err(csv_error)?.clone();
     let mut index = [0usize; 14];
     for (slot, want) in index.iter_mut().zip(HEADERS) {
         *slot = headers
             .iter()
             .position(|h| text::trim(h) == want)
-            .ok_or_else(|| format!("export has no column {want}"))?;
+            .ok_or_else(|| ExportError::Format(format!("export has no column {want}")))?;
     }
     reader
         .records()
         .map(|rec| {
-            let rec = rec.map_err(|e| format!("export: {e}"))?;
+            let rec = rec.map_err(csv_error)?;
             Ok(Row(index.map(|i| rec.get(i).unwrap_or("").to_string())))
         })
         .collect()
 }
 
-#[cfg(target_arch = "wasm32")]
-fn hub_sdk_log_warn(msg: &str) {
-    hub_sdk::log::warn(msg)
+/// [`read_export`] over bytes in memory; errors as text.
+pub fn parse_export(bytes: &[u8]) -> Result<Vec<Row>, String> {
+    read_export(bytes).map_err(|e| e.to_string())
 }
-
-#[cfg(not(target_arch = "wasm32"))]
-fn hub_sdk_log_warn(_msg: &str) {}
 
 /// The string at a JSON pointer-like path of top-level key, then optional nested key.
 pub fn str_of(r: &Record, key: &str) -> Option<String> {
