@@ -1,5 +1,6 @@
 //! Calendar dates as the bureaus write them, to ISO 8601 calendar dates (`YYYY-MM-DD`, the
-//! RFC 3339 `full-date` production).
+//! RFC 3339 `full-date` production), and local date-times to RFC 3339 `date-time` with the
+//! offset of China Standard Time (UTC+8).
 //!
 //! Three forms are read: `2021-08-05`, `2021/8/5` and `2021年8月5日` (month and day with or
 //! without a leading zero, digits half- or full-width, blanks around).
@@ -119,6 +120,120 @@ pub fn normalise(raw: &str) -> String {
     }
 }
 
+/// Offset of China Standard Time from UTC, in minutes (UTC+8, no daylight saving since 1991).
+pub const CST_OFFSET_MINUTES: i32 = 8 * 60;
+
+/// A date and time of day with its offset from UTC: the RFC 3339 `date-time` production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateTime {
+    /// The calendar date.
+    pub date: Date,
+    /// Hour, 0..=23.
+    pub hour: u32,
+    /// Minute, 0..=59.
+    pub minute: u32,
+    /// Second, 0..=59 (leap seconds are not read).
+    pub second: u32,
+    /// Fraction of the second in nanoseconds, 0..=999_999_999.
+    pub nanosecond: u32,
+    /// Offset from UTC in minutes, -1439..=1439 (480 for China Standard Time).
+    pub offset_minutes: i32,
+}
+
+impl std::fmt::Display for DateTime {
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction]±HH:MM`, or `Z` for offset 0; the fraction without
+    /// trailing zeros.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}T{:02}:{:02}:{:02}", self.date, self.hour, self.minute, self.second)?;
+        if self.nanosecond > 0 {
+            let frac = format!("{:09}", self.nanosecond);
+            write!(f, ".{}", frac.trim_end_matches('0'))?;
+        }
+        if self.offset_minutes == 0 {
+            return f.write_str("Z");
+        }
+        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
+        let m = self.offset_minutes.unsigned_abs();
+        write!(f, "{sign}{:02}:{:02}", m / 60, m % 60)
+    }
+}
+
+/// Reads a date and time as the bureaus write them: the date in any of the three forms of
+/// [`parse`], then `T` or blanks, then `HH:MM` or `HH:MM:SS` (hour with or without a leading
+/// zero), an optional fraction `.d…` (1 to 9 digits), and an optional offset `Z` or `±HH:MM`.
+/// A time without an offset is China Standard Time (UTC+8), as every local time of these
+/// systems is. `None` for anything else or a time that does not exist.
+///
+/// ```
+/// use hub_schemas::date::parse_date_time;
+/// assert_eq!(parse_date_time("2021-09-02 10:00:00").unwrap().to_string(), "2021-09-02T10:00:00+08:00");
+/// assert_eq!(parse_date_time("2021年9月2日 9:05").unwrap().to_string(), "2021-09-02T09:05:00+08:00");
+/// assert_eq!(parse_date_time("2021-09-02T02:00:00.120Z").unwrap().to_string(), "2021-09-02T02:00:00.12Z");
+/// ```
+pub fn parse_date_time(raw: &str) -> Option<DateTime> {
+    let s = text::to_half_width(raw);
+    let s = text::trim(&s);
+    let split = s.find(['T', 't']).map(|i| (&s[..i], &s[i + 1..])).or_else(|| {
+        let i = s.find(text::is_blank)?;
+        Some((&s[..i], text::trim(&s[i..])))
+    });
+    let (d, t) = split?;
+    let date = parse(d)?;
+    // The offset: a trailing Z, or the last + or - (which cannot be part of a time).
+    let (clock, offset_minutes) = if let Some(c) = t.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else if let Some(i) = t.rfind(['+', '-']) {
+        let (c, o) = (&t[..i], &t[i..]);
+        let sign = if o.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = o[1..].split_once(':')?;
+        let two = |p: &str| (p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<i32>().ok()).flatten();
+        let (oh, om) = (two(oh)?, two(om)?);
+        if oh > 23 || om > 59 {
+            return None;
+        }
+        (c, sign * (oh * 60 + om))
+    } else {
+        (t, CST_OFFSET_MINUTES)
+    };
+    let (hms, fraction) = match clock.split_once('.') {
+        Some((hms, f)) => (hms, Some(f)),
+        None => (clock, None),
+    };
+    let mut parts = hms.split(':');
+    let num = |p: Option<&str>, min_len: usize| -> Option<u32> {
+        let p = p?;
+        (p.len() >= min_len && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse().ok()).flatten()
+    };
+    let hour = num(parts.next(), 1)?;
+    let minute = num(parts.next(), 2)?;
+    let second = match parts.next() {
+        Some(p) => num(Some(p), 2)?,
+        None if fraction.is_none() => 0,
+        None => return None,
+    };
+    if parts.next().is_some() || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let nanosecond = match fraction {
+        None => 0,
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{f:0<9}").parse().ok()?
+        }
+        Some(_) => return None,
+    };
+    Some(DateTime { date, hour, minute, second, nanosecond, offset_minutes })
+}
+
+/// Normalises a date and time to RFC 3339 with its offset (`+08:00` for local times, see
+/// [`parse_date_time`]); text that is not a real date and time in one of those forms is returned
+/// trimmed but otherwise unchanged, for schema validation to reject.
+pub fn normalise_date_time(raw: &str) -> String {
+    match parse_date_time(raw) {
+        Some(dt) => dt.to_string(),
+        None => text::trim(raw).to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +259,48 @@ mod tests {
     fn normalise_keeps_what_it_cannot_read() {
         assert_eq!(normalise("2021/8/5"), "2021-08-05");
         assert_eq!(normalise(" 2021年2月30日 "), "2021年2月30日");
+    }
+
+    #[test]
+    fn local_times_get_the_china_standard_time_offset() {
+        for s in [
+            "2021-09-02 10:00:00",
+            "2021-09-02T10:00:00",
+            "2021/9/2 10:00:00",
+            "2021年9月2日 10:00:00",
+            "２０２１-０９-０２　１０:００:００",
+            " 2021-09-02  10:00 ",
+            "2021-09-02T10:00:00+08:00",
+            "2021-09-02t10:00:00",
+        ] {
+            assert_eq!(normalise_date_time(s), "2021-09-02T10:00:00+08:00", "{s:?}");
+        }
+        assert_eq!(normalise_date_time("2021-09-02T02:00:00z"), "2021-09-02T02:00:00Z");
+        assert_eq!(normalise_date_time("2021-09-02T10:00:00-05:30"), "2021-09-02T10:00:00-05:30");
+        assert_eq!(normalise_date_time("2021-09-02T10:00:00.500+08:00"), "2021-09-02T10:00:00.5+08:00");
+        assert_eq!(normalise_date_time("2021-09-02 7:05"), "2021-09-02T07:05:00+08:00");
+    }
+
+    #[test]
+    fn impossible_times_are_kept_as_sent() {
+        for s in [
+            "2021-09-02 24:00:00",
+            "2021-09-02 10:60:00",
+            "2021-09-02 10:00:60",
+            "2021-02-29 10:00:00",
+            "2021-09-02",
+            "2021-09-02 10",
+            "2021-09-02 10:0",
+            "2021-09-02T10:00:00+8:00",
+            "2021-09-02T10:00:00+24:00",
+            "2021-09-02T10:00:00.+08:00",
+            "2021-09-02T10:00:00.1234567890Z",
+            "2021-09-02 10:00:00:00",
+            "10:00:00",
+        ] {
+            assert_eq!(parse_date_time(s), None, "{s:?}");
+            assert_eq!(normalise_date_time(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]

@@ -67,6 +67,16 @@ pub fn check_character(first17: &str) -> Option<char> {
 /// Checks a canonical 18-character identity number: characters, birth date and check character.
 /// The division code is not looked up here (see `divisions` in this crate).
 pub fn validate(s: &str) -> Result<(), IdNumberError> {
+    // Fast path, without allocating, for the usual case of 18 ASCII characters of the right kinds.
+    let b = s.as_bytes();
+    if b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X') {
+        if birth_date(s).is_none() {
+            return Err(IdNumberError::BirthDate);
+        }
+        let expected = check_character(&s[..17]).expect("17 ASCII digits");
+        let found = char::from(b[17]);
+        return if expected == found { Ok(()) } else { Err(IdNumberError::CheckCharacter { expected, found }) };
+    }
     let chars: Vec<char> = s.chars().collect();
     if chars.len() != 18 {
         return Err(IdNumberError::Length(chars.len()));
@@ -202,6 +212,70 @@ mod tests {
     fn sex_from_sequence_parity() {
         assert_eq!(is_male("11010519491231002X"), Some(false));
         assert_eq!(is_male("522325196803121231"), Some(true));
+    }
+
+    /// Identity numbers whose check characters were worked out by hand with the weights of
+    /// GB 11643-1999 §7.3 (Wi = 2^(18-i) mod 11: 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2) and the
+    /// ISO 7064 MOD 11-2 table (S mod 11 = 0 1 2 3 4 5 6 7 8 9 10 → 1 0 X 9 8 7 6 5 4 3 2).
+    #[test]
+    fn check_characters_worked_out_by_hand() {
+        let valid = [
+            // 5·7+2·9+2·10+3·5+2·8+5·4+1·2+9·1+9·6+0·3+0·7+3·9+0·10+7·5+0·8+0·4+2·2 = 255;
+            // 255 mod 11 = 2 → X (Zhenfeng, born 1990-03-07, sequence 002: female).
+            "52232519900307002X",
+            // 5·7+2·9+2·10+3·5+2·8+5·4+1·2+9·1+8·6+5·3+0·7+6·9+1·10+5·5+1·8+2·4+3·2 = 309;
+            // 309 mod 11 = 1 → 0.
+            "522325198506151230",
+            // 4·7+4·9+1·10+3·5+0·8+3·4+1·2+9·1+9·6+2·3+1·7+1·9+2·10+0·5+0·8+0·4+4·2 = 216;
+            // 216 mod 11 = 7 → 5 (Huiyang).
+            "441303199211200045",
+            // 4·7+4·9+1·10+3·5+8·8+1·4+1·2+9·1+7·6+5·3+1·7+2·9+3·10+1·5+0·8+0·4+7·2 = 299;
+            // 299 mod 11 = 2 → X (441381, 惠阳市, retired in 2003: still a valid number).
+            "44138119751231007X",
+            // 5·7+2·9+2·10+3·5+2·8+5·4+2·2+0·1+0·6+0·3+0·7+2·9+2·10+9·5+0·8+0·4+4·2 = 219;
+            // 219 mod 11 = 10 → 2 (born 2000-02-29: 2000 is a leap year).
+            "522325200002290042",
+            // 4·7+4·9+1·10+3·5+0·8+3·4+1·2+9·1+8·6+8·3+0·7+8·9+0·10+8·5+1·8+2·4+1·2 = 314;
+            // 314 mod 11 = 6 → 6.
+            "441303198808081216",
+            // 5·7+2·9+2·10+3·5+2·8+5·4+1·2+9·1+7·6+0·3+0·7+1·9+0·10+1·5+0·8+1·4+0·2 = 195;
+            // 195 mod 11 = 8 → 4.
+            "522325197001010104",
+            // 4·7+4·9+1·10+3·5+0·8+3·4+2·2+0·1+0·6+1·3+0·7+7·9+0·10+1·5+1·8+0·4+3·2 = 190;
+            // 190 mod 11 = 3 → 9.
+            "441303200107011039",
+            // 5·7+2·9+2·10+3·5+2·8+5·4+1·2+9·1+8·6+3·3+0·7+4·9+1·10+2·5+0·8+0·4+5·2 = 258;
+            // 258 mod 11 = 5 → 7.
+            "522325198304120057",
+        ];
+        for n in valid {
+            assert_eq!(validate(n), Ok(()), "{n}");
+            assert_eq!(check_character(&n[..17]), n.chars().last(), "{n}");
+        }
+        let invalid = [
+            // The first number with 0 instead of its X.
+            ("522325199003070020", IdNumberError::CheckCharacter { expected: 'X', found: '0' }),
+            // S = 309 gives 0, not 1.
+            ("522325198506151231", IdNumberError::CheckCharacter { expected: '0', found: '1' }),
+            // Two digits swapped (…1120 → …1102): 4·7+4·9+1·10+3·5+0·8+3·4+1·2+9·1+9·6+2·3+1·7
+            // +1·9+0·10+2·5+0·8+0·4+4·2 = 206; 206 mod 11 = 8 → 4, not 5.
+            ("441303199211020045", IdNumberError::CheckCharacter { expected: '4', found: '5' }),
+            // Lower-case x is not canonical (normalise upper-cases it).
+            ("44138119751231007x", IdNumberError::Character(18)),
+            // 1990-02-29 does not exist (1990 is not a leap year), whatever the check character:
+            // 5·7+2·9+2·10+3·5+2·8+5·4+1·2+9·1+9·6+0·3+0·7+2·9+2·10+9·5+0·8+0·4+2·2 = 276;
+            // 276 mod 11 = 1 → 0, the right one for these digits.
+            ("522325199002290020", IdNumberError::BirthDate),
+            // Month 13.
+            ("522325199013070020", IdNumberError::BirthDate),
+            // The 15-digit legacy form is not canonical (normalise upgrades it).
+            ("522325680312123", IdNumberError::Length(15)),
+            // A full-width digit is a character, not a digit.
+            ("５22325198506151230", IdNumberError::Character(1)),
+        ];
+        for (n, e) in invalid {
+            assert_eq!(validate(n), Err(e), "{n}");
+        }
     }
 
     #[test]

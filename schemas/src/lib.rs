@@ -5,12 +5,14 @@
 //! This crate has no dependencies so that it can be linked into the host (`hub`), into every
 //! connector component (through `hub-sdk`) and into the simulators alike.
 //!
-//! - [`catalogue`]: the schema files under `schemas/`, embedded.
+//! - [`catalogue`]: the schema files under `schemas/` (`common` and the entities `worker`,
+//!   `enterprise`, `job-posting`, `referral`, `secondment`), embedded, and the versioning rule.
 //! - [`id_number`]: resident identity numbers, GB 11643-1999 (check character by ISO 7064
 //!   MOD 11-2).
 //! - [`uscc`]: unified social credit codes, GB 32100-2015.
 //! - [`phone`]: mainland mobile numbers.
-//! - [`date`]: the three date forms the bureaus' systems write, to ISO 8601 `YYYY-MM-DD`.
+//! - [`date`]: the three date forms the bureaus' systems write, to ISO 8601 `YYYY-MM-DD`; local
+//!   date-times to RFC 3339 with the China Standard Time offset `+08:00`.
 //! - [`text`]: full-width forms, ideographic spaces and trailing blanks.
 //! - [`divisions`] (feature `divisions`): the GB/T 2260 division-code history since 1981.
 
