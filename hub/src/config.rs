@@ -10,6 +10,8 @@
 //! secrets.username = { env = "ZF_USER" }    # or { file = "..." } or { value = "..." }
 //! secrets.password = { file = "/etc/hub/zf-password" }
 //! config = { base_url = "http://10.1.2.3:8080" }   # handed to the plugin's open()
+//! sha256 = "…"                              # optional pin of the component file
+//! limits = { memory_mib = 256, cpu_ms_per_call = 30000 }   # see `Limits`
 //!
 //! [syncs.workers]
 //! schema = "worker"
@@ -86,6 +88,9 @@ pub struct Config {
     /// The file this was read from.
     #[serde(skip)]
     pub file: PathBuf,
+    /// Its text after `${...}` substitution (for locating later problems).
+    #[serde(skip)]
+    pub source: String,
 }
 
 /// `[hub]`.
@@ -160,18 +165,41 @@ pub struct PluginConfig {
     /// Resource limits for each call into the plugin.
     #[serde(default)]
     pub limits: Limits,
+    /// Expected SHA-256 of the component file (64 hex digits); a different file is refused.
+    #[serde(default)]
+    pub sha256: Option<Spanned<String>>,
 }
 
-/// Per-plugin limits. Defaults suit the connectors shipped here.
+/// Per-plugin limits. Defaults suit the connectors shipped here. An exhausted limit ends that
+/// call with an error naming the plugin, the call and the limit; the run records it.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Linear memory per instance, MiB.
     #[serde(default = "Limits::default_memory_mib")]
     pub memory_mib: u64,
+    /// Time one call may spend running guest code, milliseconds (time waiting in the host for
+    /// HTTP does not count).
+    #[serde(default = "Limits::default_cpu_ms_per_call")]
+    pub cpu_ms_per_call: u64,
     /// Wall-clock time one call (`read`, `write`, …) may take, seconds.
     #[serde(default = "Limits::default_call_timeout_secs")]
     pub call_timeout_secs: u64,
+    /// Tables per instance (a component's core modules each have some).
+    #[serde(default = "Limits::default_tables")]
+    pub tables: u32,
+    /// Elements per table.
+    #[serde(default = "Limits::default_table_elements")]
+    pub table_elements: u32,
+    /// Core instances per store.
+    #[serde(default = "Limits::default_instances")]
+    pub instances: u32,
+    /// Largest record (its JSON text) a `read` may return, KiB.
+    #[serde(default = "Limits::default_max_record_kib")]
+    pub max_record_kib: u64,
+    /// Largest cursor a `read` may return, KiB.
+    #[serde(default = "Limits::default_max_cursor_kib")]
+    pub max_cursor_kib: u64,
     /// Time one HTTP request may take, seconds.
     #[serde(default = "Limits::default_http_timeout_secs")]
     pub http_timeout_secs: u64,
@@ -187,6 +215,24 @@ impl Limits {
     const fn default_call_timeout_secs() -> u64 {
         300
     }
+    const fn default_cpu_ms_per_call() -> u64 {
+        30_000
+    }
+    const fn default_tables() -> u32 {
+        32
+    }
+    const fn default_table_elements() -> u32 {
+        1 << 20
+    }
+    const fn default_instances() -> u32 {
+        32
+    }
+    const fn default_max_record_kib() -> u64 {
+        1024
+    }
+    const fn default_max_cursor_kib() -> u64 {
+        64
+    }
     const fn default_http_timeout_secs() -> u64 {
         30
     }
@@ -199,7 +245,13 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             memory_mib: Limits::default_memory_mib(),
+            cpu_ms_per_call: Limits::default_cpu_ms_per_call(),
             call_timeout_secs: Limits::default_call_timeout_secs(),
+            tables: Limits::default_tables(),
+            table_elements: Limits::default_table_elements(),
+            instances: Limits::default_instances(),
+            max_record_kib: Limits::default_max_record_kib(),
+            max_cursor_kib: Limits::default_max_cursor_kib(),
             http_timeout_secs: Limits::default_http_timeout_secs(),
             max_response_mib: Limits::default_max_response_mib(),
         }
@@ -349,6 +401,15 @@ impl MergeConfig {
 }
 
 impl Config {
+    /// `file:line:column` of a span of the file (just `file` for an empty span).
+    pub fn location(&self, span: std::ops::Range<usize>) -> String {
+        if span.is_empty() && span.start == 0 {
+            return self.file.display().to_string();
+        }
+        let (line, column) = line_col(&self.source, span.start);
+        format!("{}:{line}:{column}", self.file.display())
+    }
+
     /// The directory relative paths are resolved against.
     pub fn dir(&self) -> PathBuf {
         self.file.parent().map(Path::to_path_buf).unwrap_or_default()
@@ -397,6 +458,7 @@ pub fn parse(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) -> R
         ConfigErrors(vec![at(e.span(), message)])
     })?;
     config.file = file.into();
+    config.source = text.clone();
     let errors: Vec<ConfigError> = check(&config).into_iter().map(|(span, msg)| at(span, msg)).collect();
     if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
 }
@@ -467,8 +529,15 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             }
         }
         let l = &p.limits;
-        if l.memory_mib == 0 || l.call_timeout_secs == 0 || l.http_timeout_secs == 0 || l.max_response_mib == 0 {
+        let sizes = [l.memory_mib, l.cpu_ms_per_call, l.call_timeout_secs, l.http_timeout_secs, l.max_response_mib, l.max_record_kib, l.max_cursor_kib];
+        let counts = [l.tables, l.table_elements, l.instances];
+        if sizes.contains(&0) || counts.contains(&0) {
             errs.push((Some(p.path.span()), format!("plugins.{name}.limits: every limit must be greater than 0")));
+        }
+        if let Some(pin) = &p.sha256
+            && (pin.get_ref().len() != 64 || !pin.get_ref().bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            errs.push((Some(pin.span()), format!("plugins.{name}.sha256: must be 64 hex digits")));
         }
     }
     for (name, s) in &config.syncs {

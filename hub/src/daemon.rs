@@ -73,7 +73,7 @@ impl Hub {
             }
             None => Keys::load_or_create(&config.data_dir().join("state.key"))?,
         };
-        let runtime = Runtime::new()?;
+        let runtime = Runtime::new(Some(config.data_dir().join("cache")))?;
         let mut problems = Vec::new();
         let mut plugins = BTreeMap::new();
         for (name, pc) in &config.plugins {
@@ -84,23 +84,27 @@ impl Hub {
                     plugins.insert(name.clone(), Arc::new(p));
                 }
                 Err(e) => {
-                    tracing::error!("{e}");
-                    problems.push(e.to_string());
+                    let problem = format!("{}: {e}", config.location(pc.path.span()));
+                    tracing::error!("{problem}");
+                    problems.push(problem);
                 }
             }
         }
         let mut syncs = BTreeMap::new();
         for (name, sc) in &config.syncs {
-            match resolve(name, sc, &catalogue, &plugins) {
+            let resolved = resolve(name, sc, &catalogue, &plugins)
+                .map_err(|e| format!("{}: sync {name} cannot run: {e:#}", config.location(sc.schema.span())))
+                .and_then(|spec| check_pointers(&config, name, sc, &spec).map(|()| spec));
+            match resolved {
                 Ok(spec) => {
                     let schedule = Schedule::parse(sc.schedule.get_ref(), sc.timezone.get_ref())
                         .with_context(|| format!("syncs.{name}.schedule"))?;
                     let policy = Policy { overlap: sc.overlap, catch_up_window: sc.catch_up_window, jitter: sc.jitter };
                     syncs.insert(name.clone(), ScheduledSync { spec, schedule, policy, enabled: sc.enabled });
                 }
-                Err(e) => {
-                    tracing::error!(sync = %name, "sync disabled: {e}");
-                    problems.push(format!("sync {name}: {e}"));
+                Err(problem) => {
+                    tracing::error!("{problem}");
+                    problems.push(problem);
                 }
             }
         }
@@ -155,11 +159,104 @@ impl Runner for EngineRunner {
                         let _ = tx.send(outcome);
                     }
                 }
-                Ok(Err(e)) => tracing::error!(sync = %self.spec.name, "run could not be recorded: {e:#}"),
+                Ok(Err(e)) => tracing::warn!(sync = %self.spec.name, "run not done: {e:#}"),
                 Err(e) => tracing::error!(sync = %self.spec.name, "run panicked: {e}"),
             }
         })
     }
+}
+
+/// The subschemas a JSON pointer (as tokens) can reach in `node`, following `$ref`s into the
+/// catalogue's files, `properties`, and the branches of `anyOf`, `oneOf` and `allOf`.
+fn reach<'a>(node: &'a Value, doc: &'a Value, tokens: &[String], docs: &'a BTreeMap<String, Value>, out: &mut Vec<&'a Value>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+        let (file, frag) = r.split_once('#').unwrap_or((r, ""));
+        let target_doc = if file.is_empty() { Some(doc) } else { docs.get(file.trim_end_matches(".json")) };
+        if let Some(target) = target_doc.and_then(|d| d.pointer(frag).map(|t| (d, t))) {
+            reach(target.1, target.0, tokens, docs, out, depth + 1);
+        }
+        return;
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        for branch in node.get(key).and_then(Value::as_array).into_iter().flatten() {
+            reach(branch, doc, tokens, docs, out, depth + 1);
+        }
+    }
+    match tokens.split_first() {
+        None => out.push(node),
+        Some((first, rest)) => {
+            if let Some(child) = node.get("properties").and_then(|p| p.get(first.as_str())) {
+                reach(child, doc, rest, docs, out, depth + 1);
+            }
+        }
+    }
+}
+
+/// True if `v` can be a value of one of the subschemas (by `type` or `enum`).
+fn fits(v: &Value, subschemas: &[&Value]) -> bool {
+    subschemas.iter().any(|s| {
+        if let Some(e) = s.get("enum").and_then(Value::as_array) {
+            return e.contains(v);
+        }
+        let types: Vec<&str> = match s.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => return false,
+        };
+        types.iter().any(|t| match *t {
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            _ => false,
+        })
+    })
+}
+
+/// Checks a sync's `where` and `merge` pointers against its schema: each must name a field the
+/// schema has, and a `where` value must be of that field's type (a filter that can never match
+/// would silently drop every record).
+fn check_pointers(config: &Config, name: &str, sc: &crate::config::SyncConfig, spec: &SyncSpec) -> Result<(), String> {
+    let docs: BTreeMap<String, Value> = hub_schemas::catalogue::FILES
+        .iter()
+        .filter_map(|f| serde_json::from_str(f.text).ok().map(|v| (f.name.to_string(), v)))
+        .collect();
+    let root = docs.get(&spec.schema.name).ok_or_else(|| format!("schema {} is not in the catalogue", spec.schema.name))?;
+    let lookup = |ptr: &str| -> Vec<&Value> {
+        let tokens: Vec<String> = ptr.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+        let mut out = Vec::new();
+        reach(root, root, &tokens, &docs, &mut out, 0);
+        out
+    };
+    let mut problems = Vec::new();
+    for (side, ep) in [("a", &sc.a), ("b", &sc.b)] {
+        for (ptr, v) in &ep.filter {
+            let found = lookup(ptr);
+            let v = toml_to_json(v);
+            if found.is_empty() {
+                problems.push(format!("{}: syncs.{name}.{side}.where: {ptr} is not a field of schema {}", config.location(ep.plugin.span()), spec.schema.name));
+            } else if !fits(&v, &found) {
+                problems.push(format!("{}: syncs.{name}.{side}.where: {v} can never be the value of {ptr} (wrong type or not allowed)", config.location(ep.plugin.span())));
+            }
+        }
+    }
+    for (ptr, _) in &spec.rules {
+        if lookup(ptr).is_empty() {
+            problems.push(format!("{}: syncs.{name}.merge: {ptr} is not a field of schema {}", config.location(sc.merge.span()), spec.schema.name));
+        }
+    }
+    for ptr in &spec.key {
+        if lookup(ptr).is_empty() {
+            problems.push(format!("{}: syncs.{name}.key: {ptr} is not a field of schema {}", config.location(sc.schema.span()), spec.schema.name));
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
 }
 
 /// Resolves a sync against the catalogue and the loaded plugins.

@@ -12,6 +12,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod scheduler;
 pub mod schema;
+pub mod schema_cli;
 pub mod store;
 pub mod sync;
 pub mod daemon;

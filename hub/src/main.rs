@@ -1,8 +1,9 @@
 //! `hub`: the integration hub's daemon and command line.
 //!
 //! Exit codes: 0 success (a sync run that ended `ok` or `partial`: records that failed are in
-//! dead letters); 1 a run or command failed; 2 the configuration is invalid (every problem is
-//! printed with its file, line and column).
+//! dead letters); 1 a run or command failed; 2 the configuration is invalid or describes a
+//! deployment that cannot run what was asked (every problem is printed with its file, line and
+//! column).
 
 use clap::{Parser, Subcommand};
 use hub::config::{self, ConfigErrors};
@@ -112,6 +113,27 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         next: usize,
     },
+    /// The shared JSON Schemas: list them, or validate record files against one.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaAction {
+    /// Each schema's name, version, key and $id.
+    List,
+    /// Validate records: one line per error, `FILE: /json/pointer: message`; exit 1 if any
+    /// record is invalid, 2 for an unknown schema.
+    Validate {
+        /// The schema (e.g. `worker`; `hub schema list` shows them).
+        name: String,
+        /// Files of one JSON record, a JSON array of records, or JSON Lines (`.jsonl`,
+        /// `.ndjson`); `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,7 +154,12 @@ enum DeadLetterAction {
 
 /// A command's failure, mapped to an exit code.
 enum Failure {
+    /// The configuration file is invalid (exit 2).
     Config(ConfigErrors),
+    /// The deployment it describes cannot run what was asked: a plugin that does not load, a
+    /// stream or field that does not exist (exit 2), one located problem per line.
+    Deployment(Vec<String>),
+    /// Anything else (exit 1).
     Other(anyhow::Error),
 }
 
@@ -208,11 +235,11 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
     match cli.command {
         Command::Run { config } => {
             let hub = Hub::build(load(&config)?).await?;
+            if hub.syncs.is_empty() {
+                return Err(Failure::Deployment(hub.problems.clone()));
+            }
             for p in &hub.problems {
                 eprintln!("warning: {p}");
-            }
-            if hub.syncs.is_empty() {
-                return Err(anyhow::anyhow!("no sync can run; see the problems above").into());
             }
             tracing::info!(syncs = hub.syncs.len(), "daemon started");
             let (tx, rx) = tokio::sync::watch::channel(false);
@@ -227,7 +254,15 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             Ok(true)
         }
         Command::Sync { name, once: _, config } => {
-            let hub = Hub::build(load(&config)?).await?;
+            let c = load(&config)?;
+            if !c.syncs.contains_key(&name) {
+                let known: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
+                return Err(Failure::Deployment(vec![format!("{}: no sync {name:?} (known: {})", config.display(), known.join(", "))]));
+            }
+            let hub = Hub::build(c).await?;
+            if !hub.syncs.contains_key(&name) {
+                return Err(Failure::Deployment(hub.problems.clone()));
+            }
             for p in &hub.problems {
                 eprintln!("warning: {p}");
             }
@@ -308,6 +343,10 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             store.close().await;
             Ok(true)
         }
+        Command::Schema { action } => std::process::exit(i32::from(match action {
+            SchemaAction::List => hub::schema_cli::list_main(),
+            SchemaAction::Validate { name, files } => hub::schema_cli::validate_main(&name, &files),
+        })),
     }
 }
 
@@ -321,6 +360,12 @@ async fn main() -> ExitCode {
         Ok(false) => ExitCode::from(1),
         Err(Failure::Config(e)) => {
             eprintln!("{e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Deployment(problems)) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {

@@ -14,7 +14,7 @@ pub struct DirectionSummary {
     pub filtered: u64,
     /// Records created or updated in the target.
     pub written: u64,
-    /// Read with no change, or not written because the target already matched.
+    /// Read with no change.
     pub unchanged: u64,
     /// Read back exactly as the hub wrote them.
     pub echoes: u64,
@@ -31,7 +31,7 @@ impl DirectionSummary {
             read: from.read,
             filtered: from.filtered,
             written: to.written(),
-            unchanged: from.unchanged + to.unchanged_writes,
+            unchanged: from.unchanged,
             echoes: from.echoes,
             dead_letters: from.invalid + to.rejected,
             deferred: to.conflicts + to.retries,
@@ -99,7 +99,7 @@ mod tests {
     fn directions_pair_source_reads_with_target_writes() {
         let stats = RunStats {
             a: SideStats { read: 3000, filtered: 1673, invalid: 5, changed: 1322, unchanged_writes: 1, ..SideStats::default() },
-            b: SideStats { read: 1322, echoes: 1322, created: 1322, rejected: 2, conflicts: 1, ..SideStats::default() },
+            b: SideStats { read: 1322, echoes: 1321, unchanged: 1, created: 1322, rejected: 2, conflicts: 1, ..SideStats::default() },
             ..RunStats::default()
         };
         let rows = directions(&stats, "zf", "hy", Direction::Both);
@@ -109,7 +109,7 @@ mod tests {
         );
         assert_eq!(
             rows[1],
-            DirectionSummary { direction: "hy → zf".into(), read: 1322, filtered: 0, written: 0, unchanged: 1, echoes: 1322, dead_letters: 0, deferred: 0 }
+            DirectionSummary { direction: "hy → zf".into(), read: 1322, filtered: 0, written: 0, unchanged: 1, echoes: 1321, dead_letters: 0, deferred: 0 }
         );
         assert_eq!(directions(&stats, "zf", "hy", Direction::AToB).len(), 1);
     }

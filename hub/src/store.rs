@@ -195,6 +195,22 @@ pub struct ScheduleState {
     pub trigger_requested: bool,
 }
 
+/// This machine's host name (Linux: the kernel's; elsewhere `$HOSTNAME`).
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether a process of this host is alive (Linux: `/proc/PID`; elsewhere assumed alive, so
+/// only the lease's expiry frees it).
+fn process_alive(pid: i64) -> bool {
+    if cfg!(target_os = "linux") { std::path::Path::new(&format!("/proc/{pid}")).exists() } else { true }
+}
+
 fn parse_utc(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
@@ -236,14 +252,41 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts)
-            .await
-            .with_context(|| format!("failed to open the state store {path}"))?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await.context("failed to migrate the state store")?;
-        Ok(Store { pool })
+        // Two processes opening a store at once (a daemon starting, `hub runs` beside it) must
+        // not migrate it together: SQLite has no advisory lock for sqlx to take, so a lock file
+        // beside the database serialises the opening. SQLite may still answer "database is
+        // locked" at once for the switch to WAL, so that is tried again for a while.
+        let lock_path = format!("{path}.open-lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("failed to create {lock_path}"))?;
+        // A blocking wait, once at start-up, for another process to finish opening.
+        lock.lock().with_context(|| format!("failed to lock {lock_path}"))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = async {
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts.clone())
+                    .await
+                    .with_context(|| format!("failed to open the state store {path}"))?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await.context("failed to migrate the state store")?;
+                anyhow::Ok(pool)
+            }
+            .await;
+            match result {
+                Ok(pool) => return Ok(Store { pool }),
+                Err(e) if attempt < 40 && format!("{e:#}").contains("database is locked") => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The cursor of one side of a sync.
@@ -521,6 +564,60 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// Takes the lease of a sync for this process for `ttl`, unless another live process holds
+    /// it: the holder's `host:pid` is returned then. A lease expires unless renewed; on this
+    /// host, a holder whose process is gone (killed) loses it at once.
+    pub async fn acquire_lease(&self, sync: &str, ttl: Duration) -> anyhow::Result<Result<(), String>> {
+        let (host, pid) = (this_host(), i64::from(std::process::id()));
+        let me = format!("{host}:{pid}");
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT holder, host, pid, expires_at FROM leases WHERE sync = ?").bind(sync).fetch_optional(&mut *tx).await?;
+        if let Some(r) = row {
+            let (holder, their_host, their_pid, expires): (String, String, i64, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            let expired = parse_utc(&expires).is_none_or(|t| t < chrono::Utc::now());
+            let gone = their_host == host && !process_alive(their_pid);
+            if holder != me && !expired && !gone {
+                return Ok(Err(holder));
+            }
+        }
+        let expires = chrono::Utc::now() + chrono::Duration::from_std(ttl)?;
+        sqlx::query(
+            "INSERT INTO leases (sync, holder, host, pid, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (sync) DO UPDATE SET holder = excluded.holder, host = excluded.host, pid = excluded.pid, \
+               acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+        )
+        .bind(sync)
+        .bind(&me)
+        .bind(&host)
+        .bind(pid)
+        .bind(now())
+        .bind(expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Extends this process's lease of a sync by `ttl` from now; false if it no longer holds it.
+    pub async fn renew_lease(&self, sync: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let me = format!("{}:{}", this_host(), std::process::id());
+        let expires = chrono::Utc::now() + chrono::Duration::from_std(ttl)?;
+        let r = sqlx::query("UPDATE leases SET expires_at = ? WHERE sync = ? AND holder = ?")
+            .bind(expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .bind(sync)
+            .bind(me)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Gives up this process's lease of a sync.
+    pub async fn release_lease(&self, sync: &str) -> anyhow::Result<()> {
+        let me = format!("{}:{}", this_host(), std::process::id());
+        sqlx::query("DELETE FROM leases WHERE sync = ? AND holder = ?").bind(sync).bind(me).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -606,6 +703,30 @@ mod tests {
         let d = s.dead_letters(Some("w")).await.unwrap();
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].occurrences, d[0].errors[0].pointer.as_str()), (2, "/idNumber"));
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_held_by_one_process_and_freed_when_it_is_gone() {
+        let (_d, s) = store().await;
+        let ttl = Duration::from_secs(60);
+        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
+        // The same process may take it again (a renewal).
+        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
+        assert!(s.renew_lease("w", ttl).await.unwrap());
+        // A live process of this host holds it: pid 1 (init) is always alive.
+        sqlx::query("UPDATE leases SET holder = ?, pid = 1 WHERE sync = 'w'").bind(format!("{}:1", this_host())).execute(&s.pool).await.unwrap();
+        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Err(format!("{}:1", this_host())));
+        assert!(!s.renew_lease("w", ttl).await.unwrap());
+        // A process that is gone (pids are below 2^22 on Linux) loses it at once.
+        sqlx::query("UPDATE leases SET holder = 'gone', pid = 999999999 WHERE sync = 'w'").execute(&s.pool).await.unwrap();
+        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
+        // Another host's lease frees only when it expires.
+        sqlx::query("UPDATE leases SET holder = 'elsewhere:5', host = 'elsewhere', pid = 5 WHERE sync = 'w'").execute(&s.pool).await.unwrap();
+        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Err("elsewhere:5".into()));
+        sqlx::query("UPDATE leases SET expires_at = '2000-01-01T00:00:00Z' WHERE sync = 'w'").execute(&s.pool).await.unwrap();
+        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
+        s.release_lease("w").await.unwrap();
+        assert!(!s.renew_lease("w", ttl).await.unwrap());
     }
 
     #[tokio::test]

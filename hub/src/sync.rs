@@ -115,6 +115,8 @@ pub struct SideStats {
     pub changed: u64,
     /// Read as deleted for the first time (tombstones).
     pub deleted: u64,
+    /// Linked records that no longer match the sync's `where` (tombstoned on this side).
+    pub left_scope: u64,
     /// Records created here.
     pub created: u64,
     /// Records updated here.
@@ -227,6 +229,9 @@ struct Staged {
     updated_at: Option<String>,
     deleted: bool,
 }
+
+/// How long a run's lease lasts unless renewed (it is renewed every quarter of this).
+const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn seal_context(sync: &str, key_hash: &str, what: &str) -> String {
     format!("{sync}/{key_hash}/{what}")
@@ -357,6 +362,16 @@ fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
     }
 }
 
+/// True if every top-level field where `read` differs from `old` is one the `intent` changes
+/// too (values may differ: a system may store a field in its own coding). With no `old`
+/// record, the read is the intended create.
+fn explained_by(old: Option<&Value>, read: &Value, intent: &Value) -> bool {
+    let Some(old) = old else { return true };
+    let field = |v: &Value, m: &str| non_null(v.get(m)).cloned();
+    let members: std::collections::BTreeSet<&String> = [old, read].iter().filter_map(|v| v.as_object()).flat_map(|m| m.keys()).collect();
+    members.into_iter().all(|m| field(read, m) == field(old, m) || field(intent, m) != field(old, m))
+}
+
 fn matches_filter(data: &Value, filter: &[(String, Value)]) -> bool {
     filter.iter().all(|(ptr, want)| data.pointer(ptr) == Some(want))
 }
@@ -386,6 +401,32 @@ impl Engine {
     /// Runs a sync once. Never panics on bad data or a failing plugin: failures end up in the
     /// outcome and the run history.
     pub async fn run(&self, spec: &SyncSpec, trigger: &str) -> anyhow::Result<RunOutcome> {
+        if let Err(holder) = self.store.acquire_lease(&spec.name, LEASE_TTL).await? {
+            anyhow::bail!("sync {} is running in another process ({holder}); this run was not started", spec.name);
+        }
+        // Renew the lease while the run goes on; give it up at the end.
+        let renew = {
+            let (store, name) = (self.store.clone(), spec.name.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(LEASE_TTL / 4).await;
+                    match store.renew_lease(&name, LEASE_TTL).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::error!(sync = %name, "lost the run lease to another process"),
+                        Err(e) => tracing::warn!(sync = %name, "cannot renew the run lease: {e:#}"),
+                    }
+                }
+            })
+        };
+        let outcome = self.run_leased(spec, trigger).await;
+        renew.abort();
+        if let Err(e) = self.store.release_lease(&spec.name).await {
+            tracing::warn!(sync = %spec.name, "cannot release the run lease: {e:#}");
+        }
+        outcome
+    }
+
+    async fn run_leased(&self, spec: &SyncSpec, trigger: &str) -> anyhow::Result<RunOutcome> {
         let started = Instant::now();
         let run_id = self.store.start_run(&spec.name, trigger).await?;
         let span = tracing::info_span!("run", sync = %spec.name, run = run_id);
@@ -410,18 +451,28 @@ impl Engine {
             }
         }
         if !failed {
+            let mut unread = Vec::new();
             for &side in spec.read_sides() {
                 let session = sessions.get_mut(&side).expect("opened above");
                 if let Err(e) = self.stage_side(spec, run_id, side, session, &mut stats).await {
                     tracing::warn!(parent: &span, side = side.as_str(), "read failed: {e}");
                     errors.push(format!("read {}: {e}", side.as_str()));
                     failed = true;
+                    // What that side holds now is unknown: nothing is written to it this run.
+                    unread.push(side);
                 }
             }
-            if let Err(e) = self.reconcile(spec, run_id, &mut sessions, &mut stats).await {
-                tracing::warn!(parent: &span, "reconcile failed: {e}");
-                errors.push(format!("write: {e}"));
-                failed = true;
+            match self.reconcile(spec, run_id, &mut sessions, &mut stats, &unread).await {
+                Ok(deferred) => {
+                    if let Some((n, example)) = deferred {
+                        errors.push(format!("{n} records deferred to the next run, e.g. {example}"));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(parent: &span, "reconcile failed: {e}");
+                    errors.push(format!("write: {e}"));
+                    failed = true;
+                }
             }
         }
         stats.pending = self.store.link_counts(&spec.name).await.map(|(_, p)| p as u64).unwrap_or(0);
@@ -460,21 +511,18 @@ impl Engine {
             let batch = session.read(&ep.stream, cursor.as_deref(), spec.batch_size).await?;
             let n = batch.records.len();
             let mut staged: Vec<Staged> = Vec::with_capacity(n);
+            let mut out_of_scope: Vec<String> = Vec::new();
             let mut dead = Vec::new();
             for rec in batch.records {
                 let s = stats.side(side);
                 s.read += 1;
-                let data: Value = match serde_json::from_str(&rec.data) {
-                    Ok(v @ Value::Object(_)) => v,
-                    _ => {
-                        s.invalid += 1;
-                        let v = vec![Violation { pointer: String::new(), message: "the connector returned a record that is not a JSON object".into() }];
-                        dead.push(self.dead_letter(spec, run_id, side, "read", None, Some(rec.remote_id), None, v));
-                        continue;
-                    }
-                };
+                let data = rec.data;
                 if !matches_filter(&data, &ep.filter) {
                     s.filtered += 1;
+                    let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(data.pointer(p))).collect();
+                    if key_values.len() == spec.key.len() {
+                        out_of_scope.push(self.keys.key_hash(&key_values));
+                    }
                     continue;
                 }
                 let mut violations = spec.schema.validate(&data);
@@ -498,10 +546,19 @@ impl Engine {
                     deleted: rec.deleted,
                 });
             }
-            let keys: Vec<String> = staged.iter().map(|s| s.key_hash.clone()).collect();
+            let keys: Vec<String> = staged.iter().map(|s| s.key_hash.clone()).chain(out_of_scope.iter().cloned()).collect();
             let mut links: HashMap<String, Link> =
                 self.store.links(&spec.name, &keys).await?.into_iter().map(|l| (l.key_hash.clone(), l)).collect();
             let mut touched: Vec<String> = Vec::new();
+            // A linked record that no longer matches `where` has left the sync's scope: it is a
+            // tombstone on this side from now on (never written to; back in scope, it revives).
+            for k in &out_of_scope {
+                if let Some(link) = links.get_mut(k).filter(|l| !l.side(side).deleted && l.side(side).snapshot.is_some()) {
+                    link.side_mut(side).deleted = true;
+                    stats.side(side).left_scope += 1;
+                    touched.push(k.clone());
+                }
+            }
             for st in staged {
                 let link = links.entry(st.key_hash.clone()).or_insert_with(|| Link::new(st.key_hash.clone()));
                 if !touched.contains(&st.key_hash) {
@@ -531,45 +588,47 @@ impl Engine {
     /// Stages one valid record read from `side` into its link.
     fn stage_record(&self, spec: &SyncSpec, link: &mut Link, side: Side, st: Staged, s: &mut SideStats) {
         let context = seal_context(&spec.name, &st.key_hash, side.as_str());
-        let intent = link.side(side).intent.clone();
-        let ss = link.side_mut(side);
-        if !st.remote_id.is_empty() {
-            ss.remote_id = Some(st.remote_id);
-        }
-        ss.version = st.version;
-        ss.updated_at = st.updated_at;
-        if st.deleted && !ss.deleted {
-            s.deleted += 1;
-        }
-        ss.deleted = st.deleted;
-        if ss.hash.as_deref() == Some(st.hash.as_str()) {
-            if ss.written_hash.take().as_deref() == Some(st.hash.as_str()) {
-                s.echoes += 1;
-            } else {
-                s.unchanged += 1;
+        {
+            let ss = link.side_mut(side);
+            if !st.remote_id.is_empty() {
+                ss.remote_id = Some(st.remote_id);
             }
-            return;
+            ss.version = st.version;
+            ss.updated_at = st.updated_at;
+            if st.deleted && !ss.deleted {
+                s.deleted += 1;
+            }
+            ss.deleted = st.deleted;
+            if ss.hash.as_deref() == Some(st.hash.as_str()) {
+                if ss.written_hash.take().as_deref() == Some(st.hash.as_str()) {
+                    s.echoes += 1;
+                } else {
+                    s.unchanged += 1;
+                }
+                return;
+            }
         }
         let sealed = self.keys.seal_json(&context, &st.data);
-        if let Some(intent) = intent {
-            // A write the hub made but whose result it never recorded (it stopped in between):
-            // this read is that write's result.
-            ss.snapshot = Some(sealed);
-            ss.hash = Some(st.hash.clone());
-            ss.settled_hash = Some(st.hash);
-            ss.settled = None;
-            ss.written_hash = None;
-            ss.intent = None;
-            s.echoes += 1;
-            if link.base.is_none() {
-                match self.keys.open_json(&seal_context(&spec.name, &link.key_hash, &format!("{}/intent", side.as_str())), &intent) {
-                    Ok(v) => link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &v)),
-                    Err(e) => tracing::warn!(sync = %spec.name, "{e}"),
-                }
+        if let Some(intent) = link.side_mut(side).intent.take() {
+            // The hub wrote here but stopped before recording the result. If every difference
+            // from the record as last known lies in a field that write was changing, this read
+            // is that write's result: the systems then end as if the run had not stopped.
+            let intent = self.keys.open_json(&format!("{context}/intent"), &intent).ok();
+            let old = link.side(side).snapshot.as_ref().and_then(|o| self.keys.open_json(&context, o).ok());
+            if let Some(intent) = intent.filter(|i| explained_by(old.as_ref(), &st.data, i)) {
+                let ss = link.side_mut(side);
+                ss.snapshot = Some(sealed);
+                ss.hash = Some(st.hash.clone());
+                ss.settled_hash = Some(st.hash);
+                ss.settled = None;
+                ss.written_hash = None;
+                s.echoes += 1;
+                link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &intent));
+                return;
             }
-            return;
         }
         s.changed += 1;
+        let ss = link.side_mut(side);
         // Keep the record as it was when the key last settled, for field-level change detection.
         if ss.settled_hash.is_some() && ss.settled_hash == ss.hash && ss.settled.is_none() {
             ss.settled = ss.snapshot.take().map(|old| self.reseal(&context, &format!("{context}/settled"), &old));
@@ -676,15 +735,26 @@ impl Engine {
         }
     }
 
-    /// Phase 2: merge and write every pending key, in key order, a batch at a time.
-    async fn reconcile(&self, spec: &SyncSpec, run_id: i64, sessions: &mut HashMap<Side, Session>, stats: &mut RunStats) -> Result<(), RunError> {
+    /// Phase 2: merge and write every pending key, in key order, a batch at a time. Sides in
+    /// `unread` (their read failed in this run) are not written to. Returns how many keys were
+    /// deferred to the next run, with one reason as an example.
+    async fn reconcile(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        sessions: &mut HashMap<Side, Session>,
+        stats: &mut RunStats,
+        unread: &[Side],
+    ) -> Result<Option<(u64, String)>, RunError> {
         let mut after: Option<String> = None;
+        let mut deferred: Option<(u64, String)> = None;
         loop {
             let mut links = self.store.pending(&spec.name, after.as_deref(), spec.batch_size).await?;
-            let Some(last) = links.last() else { return Ok(()) };
+            let Some(last) = links.last() else { return Ok(deferred) };
             after = Some(last.key_hash.clone());
             let mut merged: Vec<Option<Value>> = Vec::with_capacity(links.len());
             let mut dead = Vec::new();
+            let mut blocked: Vec<(usize, String)> = Vec::new();
             // Per target side: (link index, record to write).
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
             for (i, link) in links.iter_mut().enumerate() {
@@ -713,6 +783,10 @@ impl Engine {
                     if ts.deleted || ts.hash.as_deref() == Some(hash.as_str()) {
                         continue;
                     }
+                    if unread.contains(&t) {
+                        blocked.push((i, format!("not written to {}: reading it failed in this run", t.as_str())));
+                        continue;
+                    }
                     let intent = self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, &format!("{}/intent", t.as_str())), &m);
                     link.side_mut(t).intent = Some(intent);
                     let ts = link.side(t);
@@ -733,6 +807,10 @@ impl Engine {
                 self.store.commit(&spec.name, Commit { links: &links, dead_letters: &[], cursor: None }).await?;
             }
             let mut unsettled = vec![false; links.len()];
+            for (i, why) in blocked {
+                unsettled[i] = true;
+                links[i].last_error = Some(why);
+            }
             let mut abort = None;
             for &t in spec.write_sides() {
                 let Some(batch) = writes.remove(&t) else { continue };
@@ -794,6 +872,9 @@ impl Engine {
             }
             for (i, link) in links.iter_mut().enumerate() {
                 if unsettled[i] {
+                    let why = link.last_error.clone().unwrap_or_default();
+                    let d = deferred.get_or_insert((0, why));
+                    d.0 += 1;
                     continue;
                 }
                 // Settled: the merged record is the new common ancestor, and each side's
@@ -917,6 +998,19 @@ mod tests {
         set_pointer(&mut v, "/a/b", None);
         set_pointer(&mut v, "/x/y", None);
         assert_eq!(v, json!({"a": {}, "c/d": 2}));
+    }
+
+    #[test]
+    fn a_read_back_is_taken_as_the_interrupted_write_only_if_the_write_explains_it() {
+        let old = json!({"phone": "13800138000", "status": "employed", "name": "王芳"});
+        let intent = json!({"phone": "13900000001", "status": "lost_contact", "name": "王芳"});
+        // The system stored the intended phone and its own coding of the status: explained.
+        let read = json!({"phone": "13900000001", "status": "left", "name": "王芳"});
+        assert!(explained_by(Some(&old), &read, &intent));
+        // Someone also renamed the person, which the write did not touch: not explained.
+        let renamed = json!({"phone": "13900000001", "status": "left", "name": "王芳芳"});
+        assert!(!explained_by(Some(&old), &renamed, &intent));
+        assert!(explained_by(None, &renamed, &intent));
     }
 
     #[test]

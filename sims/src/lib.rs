@@ -60,7 +60,7 @@ pub struct SimOptions {
     pub session_ttl: Duration,
     /// HY-ESMS: the API key `X-Api-Key` must carry. Default `demo-hy-key`.
     pub hy_api_key: String,
-    /// ZF-REG: login user name. Default `hub`.
+    /// ZF-REG: login user name. Default `hub-sync`.
     pub zf_username: String,
     /// ZF-REG: login password. Default `demo-zf-password`.
     pub zf_password: String,
@@ -74,7 +74,7 @@ impl Default for SimOptions {
             rate_limit: Some(20),
             session_ttl: Duration::from_secs(1800),
             hy_api_key: "demo-hy-key".into(),
-            zf_username: "hub".into(),
+            zf_username: "hub-sync".into(),
             zf_password: "demo-zf-password".into(),
         }
     }

@@ -44,7 +44,7 @@ enum System {
         #[arg(long, default_value_t = 1800)]
         session_ttl: u64,
         /// Login user name.
-        #[arg(long, default_value = "hub")]
+        #[arg(long, default_value = "hub-sync")]
         username: String,
         /// Login password.
         #[arg(long, default_value = "demo-zf-password")]

@@ -77,7 +77,7 @@ async fn login_gives_a_token_and_every_other_call_needs_one() {
     let url = sim.url();
     let ok: Value = c
         .post(format!("{url}/login"))
-        .form(&[("username", "hub"), ("password", "demo-zf-password")])
+        .form(&[("username", "hub-sync"), ("password", "demo-zf-password")])
         .send()
         .await
         .unwrap()
@@ -91,7 +91,7 @@ async fn login_gives_a_token_and_every_other_call_needs_one() {
 
     let wrong = c
         .post(format!("{url}/login"))
-        .form(&[("username", "hub"), ("password", "nope")])
+        .form(&[("username", "hub-sync"), ("password", "nope")])
         .send()
         .await
         .unwrap();

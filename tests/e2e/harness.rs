@@ -156,6 +156,14 @@ pub fn canonical_id(raw: &str) -> String {
     format!("{first17}{}", ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize])
 }
 
+/// An 18-character identity number for 17 leading digits: the ISO 7064 MOD 11-2 check
+/// character appended (weights 2^(18-i) mod 11; remainder → 1 0 X 9 8 7 6 5 4 3 2).
+pub fn with_check(first17: &str) -> String {
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17.bytes().zip(weights).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    format!("{first17}{}", ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize])
+}
+
 /// Mobile number normalisation worked out independently: ASCII digits only, a leading 86
 /// dropped when 13 digits remain.
 pub fn canonical_phone(raw: &str) -> Option<String> {

@@ -337,8 +337,13 @@ async fn the_daemon_runs_on_its_schedule_and_stops_cleanly_on_sigterm() {
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut child = child;
     while runs().await.iter().filter(|r| r["status"] != "running").count() < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "three scheduled runs did not happen");
+        if tokio::time::Instant::now() > deadline {
+            child.start_kill().unwrap();
+            let out = child.wait_with_output().await.unwrap();
+            panic!("three scheduled runs did not happen; the daemon said:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let pid = child.id().unwrap().to_string();
@@ -433,4 +438,218 @@ async fn fire_times_are_in_the_syncs_zone_whatever_the_daemons_tz() {
         let utc = chrono::DateTime::parse_from_rfc3339(t.trim()).unwrap().with_timezone(&chrono::Utc);
         assert_eq!(utc.format("%H:%M:%S").to_string(), "18:00:00");
     }
+}
+
+/// Changes people make in both systems between two runs: `n` phones in ZF-REG, `n` statuses in
+/// HY-ESMS (on other workers), and `new` workers registered only in HY-ESMS.
+async fn make_changes(env: &Env, n: usize, new: usize) {
+    let expected = expected_residents(env).await;
+    let ids: Vec<&String> = expected.keys().collect();
+    for (i, id) in ids.iter().take(n).enumerate() {
+        let djbh = expected[*id]["登记编号"].as_str().unwrap();
+        env.patch(&env.zf, &format!("/_admin/workers/{djbh}"), json!({"联系电话": format!("137{:08}", i)})).await;
+    }
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    for id in ids.iter().skip(n).take(n) {
+        let w = &hy[*id];
+        let status = if w["status"] == "seeking" { "employed" } else { "seeking" };
+        env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", w["id"]), json!({"status": status})).await;
+    }
+    let enterprises = env.get(&env.hy, "/_admin/enterprises").await;
+    for i in 0..new {
+        // Born 1990-01-01 + i days in 贞丰县 (522325), sequence 201 (odd: male).
+        let d = hub_schemas::date::Date::from_days_since_epoch(7305 + i as i64);
+        let id = harness::with_check(&format!("522325{:04}{:02}{:02}201", d.year, d.month, d.day));
+        env.post(
+            &env.hy,
+            "/_admin/zhenfeng-workers",
+            json!({"name": format!("新工{i}"), "idNo": id, "gender": "M", "phone": format!("1360000{:04}", i),
+                   "hometownTownship": "珉谷街道", "employerUscc": enterprises[0]["uscc"], "position": "普工",
+                   "hiredOn": "2026-11-01", "status": "employed", "remark": null, "deleted": false}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_killed_while_carrying_changes_ends_like_an_uninterrupted_run() {
+    let killed = Env::start().await;
+    let whole = Env::start().await;
+    // Both start from the same synced state and get the same changes.
+    tokio::join!(killed.sync_once(), whole.sync_once());
+    tokio::join!(make_changes(&killed, 150, 8), make_changes(&whole, 150, 8));
+    killed.delete(&killed.hy, "/_admin/counters").await;
+    // HY-ESMS answers in 20 ms: the run carrying the changes takes seconds, time to kill it.
+    killed.post(&killed.hy, "/_admin/faults", json!({"slow_ms": 20})).await;
+    let mut child = killed
+        .hub(&["sync", "workers", "--once", "--config", CONFIG])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let c = killed.get(&killed.hy, "/_admin/counters").await;
+        if c["collections"]["zhenfeng-workers"]["updated"].as_u64().unwrap_or(0) >= 60 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the run never got to its writes");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    killed.keep(&out);
+    killed.delete(&killed.hy, "/_admin/faults").await;
+    for _ in 0..3 {
+        killed.sync_once().await;
+    }
+    for _ in 0..3 {
+        whole.sync_once().await;
+    }
+    let hy_drop = &["id", "updatedAt"][..];
+    assert_eq!(
+        content(&killed.get(&killed.hy, "/_admin/zhenfeng-workers").await, hy_drop),
+        content(&whole.get(&whole.hy, "/_admin/zhenfeng-workers").await, hy_drop),
+        "HY-ESMS differs from an uninterrupted run"
+    );
+    // New registrations get their 登记编号 in the order the hub writes them, which differs.
+    let zf_drop = &["更新时间", "登记编号"][..];
+    assert_eq!(
+        content(&killed.get(&killed.zf, "/_admin/workers").await, zf_drop),
+        content(&whole.get(&whole.zf, "/_admin/workers").await, zf_drop),
+        "ZF-REG differs from an uninterrupted run"
+    );
+    let c = killed.get(&killed.zf, "/_admin/counters").await;
+    assert_eq!(c["keys_created_more_than_once"], json!([]));
+    assert_eq!(created(&c, "workers"), 8, "the 8 new HY workers registered once each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_where_that_can_never_match_is_refused_at_load_with_its_place() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(harness::workspace().join(CONFIG)).unwrap();
+    for (bad, says) in [
+        (r#""/workplace/countyCod" = "441303""#, "/workplace/countyCod is not a field of schema worker"),
+        (r#""/workplace/countyCode" = 441303"#, "441303 can never be the value of /workplace/countyCode"),
+    ] {
+        let cfg = dir.path().join("bad.toml");
+        let changed = text
+            .replace(r#""/workplace/countyCode" = "441303""#, bad)
+            .replace("../target/wasm32-wasip2/plugin", &harness::workspace().join("target/wasm32-wasip2/plugin").display().to_string());
+        std::fs::write(&cfg, changed).unwrap();
+        let out = env.run(&["sync", "workers", "--once", "--config", cfg.to_str().unwrap()]).await;
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = text.lines().position(|l| l.starts_with("a = ")).unwrap() + 1;
+        assert!(err.contains(&format!("bad.toml:{line}:")) && err.contains(says), "{err}");
+    }
+    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_registered_in_both_systems_but_outside_the_sync_is_not_overwritten() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    // A registry resident working elsewhere (not 441303) is entered by hand in HY-ESMS.
+    let rows = env.get(&env.zf, "/_admin/workers").await;
+    let outsider = rows.as_array().unwrap().iter().find(|r| r["务工县区代码"] != "441303").unwrap().clone();
+    let id = canonical_id(outsider["身份证号"].as_str().unwrap());
+    env.post(
+        &env.hy,
+        "/_admin/zhenfeng-workers",
+        json!({"name": "别人名字", "idNo": id, "gender": "F", "phone": null, "hometownTownship": null,
+               "employerUscc": null, "position": null, "hiredOn": null, "status": "employed", "remark": null, "deleted": false}),
+    )
+    .await;
+    let summary = env.sync_once().await;
+    assert!(summary.contains("partial") && summary.contains("records deferred"), "{summary}");
+    let after = by_djbh(&env.get(&env.zf, "/_admin/workers").await);
+    assert_eq!(after[outsider["登记编号"].as_str().unwrap()], outsider, "the registry's record is untouched");
+    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_meant_for_an_unreachable_system_waits_for_the_next_run() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
+    let w = hy.as_array().unwrap().iter().find(|w| w["status"] == "employed").unwrap().clone();
+    env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", w["id"]), json!({"status": "seeking"})).await;
+    // The registry's address is wrong for one run: the HY-ESMS simulator answers there (404s).
+    let out = env
+        .hub(&["sync", "workers", "--once", "--config", CONFIG])
+        .env("ZF_REG_URL", env.hy.url())
+        .output()
+        .await
+        .unwrap();
+    env.keep(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let dead = env.run(&["dead-letters", "list", "--json", "--config", CONFIG]).await;
+    assert_eq!(String::from_utf8(dead.stdout).unwrap().lines().count(), 5, "only the 5 broken records");
+    env.sync_once().await;
+    let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    assert_eq!(zf[&canonical_id(w["idNo"].as_str().unwrap())]["务工状态"], json!("2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_who_moves_out_of_huiyang_leaves_the_sync_without_sticking_it() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let expected = expected_residents(&env).await;
+    let (id, row) = expected.iter().next().unwrap();
+    let djbh = row["登记编号"].as_str().unwrap();
+    env.patch(&env.zf, &format!("/_admin/workers/{djbh}"), json!({"务工县区代码": "440306", "务工省份": "广东省"})).await;
+    env.sync_once().await;
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", hy[id]["id"]), json!({"status": "left"})).await;
+    env.delete(&env.zf, "/_admin/counters").await;
+    for _ in 0..2 {
+        let summary = env.sync_once().await;
+        assert!(summary.contains("  ok  "), "{summary}");
+    }
+    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0, "the registry's record is out of the sync");
+    assert_eq!(by_djbh(&env.get(&env.zf, "/_admin/workers").await)[djbh]["务工县区代码"], json!("440306"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_owned_by_huiyang_keeps_the_registrys_own_writing_of_its_fields() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let seed = env.get(&env.zf, "/_admin/seed").await;
+    let expected = expected_residents(&env).await;
+    let legacy: Vec<&str> = seed["legacy_15_digit"].as_array().unwrap().iter().filter_map(|d| d.as_str().or(d["djbh"].as_str())).collect();
+    let row = expected.values().find(|r| legacy.contains(&r["登记编号"].as_str().unwrap())).expect("a legacy resident in 441303").clone();
+    let id = canonical_id(row["身份证号"].as_str().unwrap());
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", hy[&id]["id"]), json!({"position": "质检组长"})).await;
+    env.sync_once().await;
+    let after = &by_djbh(&env.get(&env.zf, "/_admin/workers").await)[row["登记编号"].as_str().unwrap()];
+    assert_eq!(after["工种"], json!("质检组长"));
+    for column in ["身份证号", "姓名", "联系电话", "户籍乡镇", "单位信用代码", "务工单位"] {
+        assert_eq!(after[column], row[column], "{column} is kept as the registry wrote it");
+    }
+    assert_eq!(row["身份证号"].as_str().unwrap().trim().len(), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_never_run_the_same_sync_at_once() {
+    let env = Env::start().await;
+    let a = env.hub(&["sync", "workers", "--once", "--config", CONFIG]).output();
+    let b = async {
+        // Start the second once the first holds the lease (it is creating workers).
+        while created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers") == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        env.hub(&["sync", "workers", "--once", "--config", CONFIG]).output().await
+    };
+    let (a, b) = tokio::join!(a, b);
+    let (a, b) = (a.unwrap(), b.unwrap());
+    env.keep(&a);
+    env.keep(&b);
+    assert!(a.status.success());
+    assert_eq!(b.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&b.stderr).contains("is running in another process"), "{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers"), 1322);
 }

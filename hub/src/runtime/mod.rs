@@ -1,27 +1,30 @@
 //! The plugin runtime: connector components on wasmtime (component model, async), each call
 //! under limits, with only the capabilities the deployment grants.
 //!
-//! - One [`Runtime`] holds the only `Engine` and `Linker`; a [`Plugin`] is a compiled component
-//!   behind an `InstancePre`, checked against its grants at load; a [`Session`] is a fresh
-//!   `Store` and instance for one sync run (an instance that trapped is never entered again).
+//! - One [`Runtime`] ([`engine`]) holds the only `Engine` and `Linker` and a compiled-component
+//!   cache on disk; a [`Plugin`] ([`plugin`]) is a compiled component behind an `InstancePre`,
+//!   checked at load against its contract version, its sha256 pin and its grants; a [`Session`]
+//!   is a fresh `Store` and instance for one sync run (an instance that trapped is never
+//!   entered again).
 //! - Imports: the `hub:connector/host` interface (log into `tracing`, HTTP through
 //!   [`http::HttpGrant`]) and, from WASI 0.2, clocks, random, the standard streams (stderr is
 //!   captured for error reports) and an empty environment. No files, no sockets: a component
 //!   that imports them does not load.
-//! - Limits per call: a wall-clock deadline by epoch interruption (a ticker thread advances the
-//!   epoch every [`TICK`]), and linear memory, tables and instances per store.
+//! - Limits per call ([`limits`]): guest CPU time (epoch interruption; a ticker thread advances
+//!   the epoch every [`TICK`]), wall-clock time, linear memory, tables and instances per store,
+//!   and the size of records and cursors a `read` returns.
 
+pub mod engine;
 pub mod http;
+pub mod limits;
+pub mod plugin;
 
-use crate::config::{Limits, PluginConfig};
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
-use std::path::Path;
+pub use engine::{CONTRACT_VERSION, Runtime};
+pub use plugin::{Plugin, ReadBatch, ReadRecord, Session};
+
 use std::sync::Arc;
-use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use std::time::{Duration, Instant};
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Bindings generated from `wit/connector/v0.1.1` (components built against 0.1.0 load too:
@@ -50,6 +53,9 @@ pub const TICK: Duration = Duration::from_millis(10);
 
 /// Most bytes of a guest's stderr kept for an error report.
 const STDERR_CAPTURE: usize = 16 * 1024;
+
+/// Epoch ticks between two looks at a call's CPU time (100 ms).
+const CPU_CHECK_TICKS: u64 = 10;
 
 /// A plugin failed.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +99,8 @@ pub struct HostState {
     /// secure source is the WASI context's own.
     insecure_random: wasmtime_wasi::random::WasiRandomCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limiter: limits::Limiter,
+    cpu: limits::CallClock,
     plugin: Arc<str>,
     http: Arc<http::HttpGrant>,
 }
@@ -131,7 +138,10 @@ impl bindings::hub::connector::host::Host for HostState {
         req: bindings::hub::connector::host::Request,
     ) -> Result<bindings::hub::connector::host::Response, bindings::hub::connector::host::HttpError> {
         let grant = self.http.clone();
-        match grant.send(http::Request { method: req.method, url: req.url, headers: req.headers, body: req.body }).await {
+        let t = Instant::now();
+        let r = grant.send(http::Request { method: req.method, url: req.url, headers: req.headers, body: req.body }).await;
+        self.cpu.in_host(t.elapsed());
+        match r {
             Ok(r) => Ok(bindings::hub::connector::host::Response { status: r.status, headers: r.headers, body: r.body }),
             Err(e) => Err(self.http_error(e)),
         }
@@ -143,7 +153,10 @@ impl bindings::hub::connector::host::Host for HostState {
     ) -> Result<bindings::hub::connector::host::StreamingResponse, bindings::hub::connector::host::HttpError> {
         let grant = self.http.clone();
         let req = http::Request { method: req.method, url: req.url, headers: req.headers, body: req.body };
-        let (head, body) = grant.send_streaming(req).await.map_err(|e| self.http_error(e))?;
+        let t = Instant::now();
+        let r = grant.send_streaming(req).await;
+        self.cpu.in_host(t.elapsed());
+        let (head, body) = r.map_err(|e| self.http_error(e))?;
         let body = self
             .table
             .push(body)
@@ -162,7 +175,9 @@ impl bindings::hub::connector::host::HostBody for HostState {
             .table
             .get_mut(&body)
             .map_err(|e| bindings::hub::connector::host::HttpError::Invalid(format!("body: {e}")))?;
+        let t = Instant::now();
         let r = stream.read(max as usize).await;
+        self.cpu.in_host(t.elapsed());
         r.map_err(|e| self.http_error(e))
     }
 
@@ -190,296 +205,3 @@ impl HostState {
     }
 }
 
-/// The engine, the linker and the epoch ticker, shared by every plugin.
-#[derive(Clone)]
-pub struct Runtime {
-    engine: Engine,
-    linker: Arc<Linker<HostState>>,
-    client: reqwest::Client,
-}
-
-impl Runtime {
-    /// Builds the engine (component model, epoch interruption, optimised Cranelift code) and a
-    /// linker with the host interface and the WASI subset, and starts the epoch ticker thread.
-    pub fn new() -> anyhow::Result<Runtime> {
-        let mut config = wasmtime::Config::new();
-        // Connectors are components (WIT contract), not core modules.
-        config.wasm_component_model(true);
-        // Deadlines by epoch: cheaper than fuel (+18 % against +36 % on a JSON-heavy call here).
-        config.epoch_interruption(true);
-        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        config.parallel_compilation(true);
-        let engine = Engine::new(&config)?;
-        let weak = engine.weak();
-        // The ticker is an OS thread, not a tokio task: a spinning guest must not starve it.
-        std::thread::Builder::new().name("hub-epoch".into()).spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(TICK);
-            }
-        })?;
-        let mut linker = Linker::<HostState>::new(&engine);
-        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-        // WASI 0.2: clocks, random, stdio and the streams they need (the `wasi:http/proxy`
-        // subset), plus what Rust's std imports besides: an empty environment, exit, the
-        // terminal queries (which answer "not a terminal") and insecure random (hash seeds).
-        wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(&mut linker)?;
-        {
-            use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-            use wasmtime_wasi::p2::bindings::cli;
-            cli::environment::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
-            cli::exit::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
-            cli::terminal_input::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
-            cli::terminal_output::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
-            cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
-            cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
-            cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
-            use wasmtime_wasi::p2::bindings::random;
-            use wasmtime_wasi::random::WasiRandom;
-            random::insecure::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| &mut s.insecure_random)?;
-            random::insecure_seed::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| &mut s.insecure_random)?;
-        }
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("hub/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Runtime { engine, linker: Arc::new(linker), client })
-    }
-
-    /// Loads a plugin: reads and compiles the component, links it, reads its manifest, and
-    /// checks that every host and secret it asks for is granted by `cfg`.
-    pub async fn load(&self, name: &str, cfg: &PluginConfig, config_dir: &Path) -> Result<Plugin, PluginError> {
-        let path = config_dir.join(cfg.path.get_ref());
-        let load_err = |message: String| PluginError::Load { plugin: name.into(), path: path.display().to_string(), message };
-        let bytes = std::fs::read(&path).map_err(|e| load_err(e.to_string()))?;
-        let digest = hex::encode(Sha256::digest(&bytes));
-        let component = Component::from_binary(&self.engine, &bytes).map_err(|e| load_err(format!("{e:#}")))?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| load_err(format!("{e:#}")))?;
-        let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
-
-        let not_granted = |message: String| PluginError::NotGranted { plugin: name.into(), message };
-        let mut secrets = BTreeMap::new();
-        for (k, src) in &cfg.secrets {
-            let v = src.resolve(config_dir).map_err(|e| not_granted(format!("secret {k}: {e}")))?;
-            secrets.insert(k.clone(), v);
-        }
-        let mut origins = Vec::new();
-        for h in &cfg.allow_hosts {
-            origins.push(http::Origin::parse(h.get_ref()).map_err(&not_granted)?);
-        }
-        let grant = Arc::new(http::HttpGrant {
-            plugin: name.into(),
-            origins,
-            secrets,
-            client: self.client.clone(),
-            timeout: Duration::from_secs(cfg.limits.http_timeout_secs),
-            max_response: usize::try_from(cfg.limits.max_response_mib << 20).unwrap_or(usize::MAX),
-        });
-        let config_json = serde_json::to_string(&cfg.config).map_err(|e| load_err(format!("config: {e}")))?;
-        let mut plugin = Plugin {
-            name: name.into(),
-            digest,
-            manifest: None,
-            pre,
-            engine: self.engine.clone(),
-            grant,
-            limits: cfg.limits,
-            config_json,
-        };
-        let mut session = plugin.instantiate().await?;
-        let manifest = session.manifest().await?;
-        plugin.check_grants(&manifest, &cfg.config)?;
-        plugin.manifest = Some(manifest);
-        Ok(plugin)
-    }
-}
-
-/// A loaded plugin.
-pub struct Plugin {
-    /// The name the deployment gives it.
-    pub name: String,
-    /// SHA-256 of the component file, 64 hex digits.
-    pub digest: String,
-    manifest: Option<Manifest>,
-    pre: bindings::PluginPre<HostState>,
-    engine: Engine,
-    grant: Arc<http::HttpGrant>,
-    limits: Limits,
-    config_json: String,
-}
-
-impl std::fmt::Debug for Plugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("name", &self.name).field("digest", &self.digest).finish()
-    }
-}
-
-impl Plugin {
-    /// What the plugin says of itself.
-    pub fn manifest(&self) -> &Manifest {
-        self.manifest.as_ref().expect("set by Runtime::load")
-    }
-
-    /// The stream of this name, if the plugin offers it.
-    pub fn stream(&self, name: &str) -> Option<&StreamInfo> {
-        self.manifest().streams.iter().find(|s| s.name == name)
-    }
-
-    fn check_grants(&self, m: &Manifest, config: &toml::Table) -> Result<(), PluginError> {
-        let not_granted = |message: String| PluginError::NotGranted { plugin: self.name.clone(), message };
-        for s in &m.secrets {
-            if !self.grant.secrets.contains_key(s) {
-                return Err(not_granted(format!(
-                    "asks for secret {s:?}, which the deployment does not grant (add it under [plugins.{}.secrets])",
-                    self.name
-                )));
-            }
-        }
-        for h in &m.hosts {
-            let origin = match h.strip_prefix("${").and_then(|k| k.strip_suffix('}')) {
-                Some(key) => {
-                    let url = config.get(key).and_then(toml::Value::as_str).ok_or_else(|| {
-                        not_granted(format!("needs the origin of config field {key:?}, which is not set (a URL string)"))
-                    })?;
-                    let url = url::Url::parse(url).map_err(|e| not_granted(format!("config field {key}: {e}")))?;
-                    http::Origin::of(&url).ok_or_else(|| not_granted(format!("config field {key} is not an http(s) URL")))?
-                }
-                None => http::Origin::parse(h).map_err(&not_granted)?,
-            };
-            if !self.grant.origins.contains(&origin) {
-                return Err(not_granted(format!(
-                    "needs origin {origin}, which the deployment does not grant (add it to [plugins.{}].allow_hosts)",
-                    self.name
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    async fn instantiate(&self) -> Result<Session, PluginError> {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
-        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(usize::try_from(self.limits.memory_mib << 20).unwrap_or(usize::MAX))
-            .instances(32)
-            .tables(32)
-            .table_elements(1 << 20)
-            .trap_on_grow_failure(true)
-            .build();
-        let state = HostState {
-            wasi,
-            insecure_random: wasmtime_wasi::random::WasiRandomCtx::default(),
-            table: ResourceTable::new(),
-            limits,
-            plugin: self.name.as_str().into(),
-            http: self.grant.clone(),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
-        let deadline = (self.limits.call_timeout_secs * 1000).div_ceil(TICK.as_millis() as u64).max(1);
-        store.set_epoch_deadline(deadline);
-        let bindings = self.pre.instantiate_async(&mut store).await.map_err(|e| PluginError::Trap {
-            plugin: self.name.clone(),
-            call: "instantiate",
-            message: format!("{e:#}"),
-        })?;
-        Ok(Session { store, bindings, plugin: self.name.clone(), stderr, deadline, poisoned: false })
-    }
-
-    /// A fresh instance, opened with the plugin's config: one per sync run.
-    pub async fn session(&self) -> Result<Session, PluginError> {
-        let mut s = self.instantiate().await?;
-        s.open(&self.config_json).await?;
-        Ok(s)
-    }
-}
-
-/// One instance of a plugin, for one sync run.
-pub struct Session {
-    store: Store<HostState>,
-    bindings: bindings::Plugin,
-    plugin: String,
-    stderr: MemoryOutputPipe,
-    deadline: u64,
-    poisoned: bool,
-}
-
-impl Session {
-    fn begin(&mut self, call: &'static str) -> Result<(), PluginError> {
-        if self.poisoned {
-            return Err(PluginError::Trap {
-                plugin: self.plugin.clone(),
-                call,
-                message: "the instance trapped earlier in this run and cannot be entered again".into(),
-            });
-        }
-        self.store.set_epoch_deadline(self.deadline);
-        Ok(())
-    }
-
-    fn trap(&mut self, call: &'static str, e: wasmtime::Error) -> PluginError {
-        self.poisoned = true;
-        let mut message = match e.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => "deadline exceeded (limits.call_timeout_secs)".to_string(),
-            Some(wasmtime::Trap::AllocationTooLarge) => "memory limit exceeded (limits.memory_mib)".to_string(),
-            _ => format!("{e:#}"),
-        };
-        let stderr = String::from_utf8_lossy(&self.stderr.contents()).trim().to_string();
-        if !stderr.is_empty() {
-            message.push_str("; guest stderr: ");
-            message.push_str(&stderr);
-        }
-        PluginError::Trap { plugin: self.plugin.clone(), call, message }
-    }
-
-    async fn manifest(&mut self) -> Result<Manifest, PluginError> {
-        self.begin("manifest")?;
-        let r = self.bindings.hub_connector_connector().call_manifest(&mut self.store).await;
-        r.map_err(|e| self.trap("manifest", e))
-    }
-
-    async fn open(&mut self, config: &str) -> Result<(), PluginError> {
-        self.begin("open")?;
-        let r = self.bindings.hub_connector_connector().call_open(&mut self.store, config).await;
-        r.map_err(|e| self.trap("open", e))?.map_err(|e| connector_error(&self.plugin, "open", e))
-    }
-
-    /// Calls `check`.
-    pub async fn check(&mut self) -> Result<(), PluginError> {
-        self.begin("check")?;
-        let r = self.bindings.hub_connector_connector().call_check(&mut self.store).await;
-        r.map_err(|e| self.trap("check", e))?.map_err(|e| connector_error(&self.plugin, "check", e))
-    }
-
-    /// Calls `read`.
-    pub async fn read(&mut self, stream: &str, cursor: Option<&str>, max: u32) -> Result<Batch, PluginError> {
-        self.begin("read")?;
-        let cursor = cursor.map(str::to_string);
-        let r = self.bindings.hub_connector_connector().call_read(&mut self.store, stream, cursor.as_deref(), max).await;
-        r.map_err(|e| self.trap("read", e))?.map_err(|e| connector_error(&self.plugin, "read", e))
-    }
-
-    /// Calls `write`; checks that one result comes back per record.
-    pub async fn write(&mut self, stream: &str, records: &[TargetRecord]) -> Result<Vec<WriteResult>, PluginError> {
-        self.begin("write")?;
-        let r = self.bindings.hub_connector_connector().call_write(&mut self.store, stream, records).await;
-        let results = r.map_err(|e| self.trap("write", e))?.map_err(|e| connector_error(&self.plugin, "write", e))?;
-        if results.len() != records.len() {
-            return Err(PluginError::Connector {
-                plugin: self.plugin.clone(),
-                call: "write",
-                kind: "contract",
-                message: format!("returned {} results for {} records", results.len(), records.len()),
-            });
-        }
-        Ok(results)
-    }
-}

@@ -257,7 +257,7 @@ fn write_one(index: usize, target: &TargetRecord, ctx: &Context) -> Result<Write
             200 => return Ok(WriteResult::Updated(written(&resp.json("update")?, ctx)?)),
             412 => return Ok(WriteResult::Conflict(format!("HY record {id} changed since {}", target.version.as_deref().unwrap_or("?")))),
             404 => log::warn(&format!("HY record {id} not found; creating it again")),
-            409 => return Ok(WriteResult::Rejected(Rejection { reason: "idNo belongs to another HY record".into(), pointer: Some("/idNumber".into()) })),
+            409 => return Ok(WriteResult::Rejected(Rejection { reason: "HY-ESMS: idNo belongs to another record".into(), pointer: Some("/idNumber".into()) })),
             400 | 422 => return Ok(rejected(&resp)),
             _ => return Err(unexpected("update", &resp)),
         }
@@ -266,17 +266,11 @@ fn write_one(index: usize, target: &TargetRecord, ctx: &Context) -> Result<Write
     match resp.status {
         201 | 200 => Ok(WriteResult::Created(written(&resp.json("create")?, ctx)?)),
         409 => {
-            // Already there (a replayed batch, or entered by hand): update that record.
-            let body: Value = resp.json("duplicate")?;
-            let Some(id) = body.get("id").and_then(Value::as_i64) else {
-                return Err(ConnectorError::Permanent("409 without the existing id".into()));
-            };
-            let resp = put(&id.to_string(), &item, None)?;
-            match resp.status {
-                200 => Ok(WriteResult::Updated(written(&resp.json("update")?, ctx)?)),
-                400 | 422 => Ok(rejected(&resp)),
-                _ => Err(unexpected("update", &resp)),
-            }
+            // Registered already, as a record the hub has not read (entered meanwhile). It is
+            // not overwritten: the next run reads it and merges it by the ownership rules.
+            let body: Value = resp.json("duplicate").unwrap_or(Value::Null);
+            let id = body.get("id").and_then(Value::as_i64).map(|i| i.to_string()).unwrap_or_else(|| "?".into());
+            Ok(WriteResult::Conflict(format!("HY-ESMS already holds this idNo as record {id}, not yet read by the hub; not overwritten")))
         }
         400 | 422 => Ok(rejected(&resp)),
         _ => Err(unexpected("create", &resp)),

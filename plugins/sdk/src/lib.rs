@@ -100,17 +100,18 @@ pub fn describe_error(e: &ConnectorError) -> String {
     format!("{kind}: {msg}")
 }
 
-/// Turns the failure of writing one record into that record's result, so that the rest of the
-/// batch goes on: a transient failure becomes `retry`, a permanent one `rejected`. Failures that
-/// concern the whole call (configuration, credentials, unsupported stream) stay errors and end
-/// the call.
+/// Turns a transient failure while writing one record (a timeout, a 5xx) into that record's
+/// `retry` result, so that the rest of the batch goes on. Every other error ends the call: a
+/// failure of the system or the deployment (a login refused, an answer that is not what the API
+/// promises) is not the record's fault, and the host keeps the batch for the next run instead
+/// of sending its records to dead letters. A refusal that is the record's fault must be
+/// returned as `rejected` by the connector itself.
 pub fn per_record(
     result: Result<bindings::hub::connector::types::WriteResult, ConnectorError>,
 ) -> Result<bindings::hub::connector::types::WriteResult, ConnectorError> {
-    use bindings::hub::connector::types::{Rejection, WriteResult};
+    use bindings::hub::connector::types::WriteResult;
     match result {
         Err(ConnectorError::Transient(m)) => Ok(WriteResult::Retry(m)),
-        Err(ConnectorError::Permanent(m)) => Ok(WriteResult::Rejected(Rejection { reason: m, pointer: None })),
         other => other,
     }
 }

@@ -11,6 +11,7 @@
 pub mod mapping;
 
 use hub_sdk::log;
+use hub_sdk::normalise::text;
 use hub_sdk::prelude::*;
 use mapping::{Row, SaveForm};
 use std::cell::RefCell;
@@ -33,6 +34,10 @@ struct State {
     token: Option<String>,
     /// The rest of the current export, and the cursor the host will pass to continue it.
     export: Option<(Option<String>, VecDeque<Row>)>,
+    /// Rows as the registry holds them, by 登记编号: every row changed at or after `raw_since`
+    /// (for keeping the registry's own writing of fields a write does not change).
+    raw: std::collections::HashMap<String, Row>,
+    raw_since: Option<String>,
 }
 
 thread_local! {
@@ -54,9 +59,12 @@ struct Envelope {
 }
 
 fn login() -> Result<String, ConnectorError> {
-    let resp = Request::post(format!("{}/login", base_url()))
-        .form(&[("username", "{{secret:username}}"), ("password", "{{secret:password}}")])
-        .send()?;
+    let request = || Request::post(format!("{}/login", base_url())).form(&[("username", "{{secret:username}}"), ("password", "{{secret:password}}")]);
+    // The host does not repeat a POST whose connection dropped; logging in twice is harmless.
+    let resp = match request().send() {
+        Err(HttpError::Connection(_)) => request().send()?,
+        other => other?,
+    };
     if !resp.is_success() {
         return Err(server_error("login", &resp));
     }
@@ -170,6 +178,7 @@ impl Guest for ZhenfengRegistry {
         if stream != WORKERS {
             return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
         }
+        load_raw_rows(&records)?;
         records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(write_one(i, r))).collect()
     }
 }
@@ -211,6 +220,26 @@ fn export(since: Option<&str>) -> Result<VecDeque<Row>, ConnectorError> {
     }
 }
 
+/// Makes sure the registry's raw rows of the records to update are at hand: one export since
+/// the oldest version among those not yet loaded in this run.
+fn load_raw_rows(records: &[TargetRecord]) -> Result<(), ConnectorError> {
+    let missing: Vec<&str> = STATE.with_borrow(|s| {
+        records
+            .iter()
+            .filter(|r| r.remote_id.as_ref().is_some_and(|id| !s.raw.contains_key(id)))
+            .filter_map(|r| r.version.as_deref())
+            .filter(|v| s.raw_since.as_deref().is_none_or(|since| *v < since))
+            .collect()
+    });
+    let Some(since) = missing.into_iter().min() else { return Ok(()) };
+    let rows = export(Some(since))?;
+    STATE.with_borrow_mut(|s| {
+        s.raw = rows.into_iter().map(|r| (text::trim(r.get("登记编号")).to_string(), r)).collect();
+        s.raw_since = Some(since.to_string());
+    });
+    Ok(())
+}
+
 fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {
     let data = hub_sdk::json::parse_record(&target.data, index)?;
     let mut form = SaveForm::from_record(&data);
@@ -226,26 +255,19 @@ fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, Connect
     form.djbh = target.remote_id.clone().or(form.djbh);
     form.gxsj = target.version.clone();
     let created = form.djbh.is_none();
+    if let Some(raw) = form.djbh.as_ref().and_then(|id| STATE.with_borrow(|s| s.raw.get(id).cloned())) {
+        form.preserve(&raw);
+    }
     let registered_on = mapping::str_of(&data, "registeredOn");
     let env = save(&form)?;
-    let env = match env.code {
-        code::ALREADY_REGISTERED if created => {
-            // The resident is registered already (a replayed batch, or registered by hand):
-            // update that registration instead of creating a second one.
-            let djbh = env.data.get("djbh").and_then(|v| v.as_str()).map(str::to_string);
-            let Some(djbh) = djbh else {
-                return Ok(WriteResult::Rejected(Rejection { reason: format!("40902 without data.djbh: {}", env.msg), pointer: Some("/idNumber".into()) }));
-            };
-            form.djbh = Some(djbh);
-            form.gxsj = None;
-            let env = save(&form)?;
-            if env.code == code::OK {
-                return Ok(WriteResult::Updated(form.written(registered_on.as_deref())));
-            }
-            env
-        }
-        _ => env,
-    };
+    if env.code == code::ALREADY_REGISTERED && created {
+        // Registered already, as a resident the hub has not read (outside the sync's `where`,
+        // or registered meanwhile). The registry's record is not overwritten.
+        let djbh = env.data.get("djbh").and_then(|v| v.as_str()).unwrap_or("?");
+        return Ok(WriteResult::Conflict(format!(
+            "the registry already holds this 身份证号 as {djbh}, which the hub has not read (outside the sync's where?); not overwritten"
+        )));
+    }
     Ok(match env.code {
         code::OK => {
             let djbh = env.data.get("djbh").and_then(|v| v.as_str()).map(str::to_string);

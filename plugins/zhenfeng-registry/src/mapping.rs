@@ -35,7 +35,8 @@ pub const HEADERS: [&str; 14] = [
 pub struct Row(pub [String; 14]);
 
 impl Row {
-    fn get(&self, header: &str) -> &str {
+    /// The raw text of a column (one of [`HEADERS`]).
+    pub fn get(&self, header: &str) -> &str {
         let i = HEADERS.iter().position(|h| *h == header).expect("known header");
         &self.0[i]
     }
@@ -215,6 +216,30 @@ impl SaveForm {
         }
     }
 
+    /// Keeps the registry's own writing of every field whose meaning does not change: where
+    /// the raw value in `raw` (the row as the registry holds it) normalises to what this form
+    /// would send, the raw text is sent instead. A write for one field thus leaves a legacy
+    /// 15-digit identity number, a full-width phone or a padded name as the registry wrote it.
+    pub fn preserve(&mut self, raw: &Row) {
+        let canonical = SaveForm::from_record(&raw.to_record());
+        let pairs: [(&mut String, &String, &str); 9] = [
+            (&mut self.xm, &canonical.xm, "姓名"),
+            (&mut self.sfzh, &canonical.sfzh, "身份证号"),
+            (&mut self.lxdh, &canonical.lxdh, "联系电话"),
+            (&mut self.hjxz, &canonical.hjxz, "户籍乡镇"),
+            (&mut self.wgsf, &canonical.wgsf, "务工省份"),
+            (&mut self.wgxq, &canonical.wgxq, "务工县区代码"),
+            (&mut self.wgdw, &canonical.wgdw, "务工单位"),
+            (&mut self.dwxydm, &canonical.dwxydm, "单位信用代码"),
+            (&mut self.gz, &canonical.gz, "工种"),
+        ];
+        for (mine, theirs, column) in pairs {
+            if mine == theirs {
+                *mine = raw.get(column).to_string();
+            }
+        }
+    }
+
     /// True if both forms would store the same resident data (registry number and version
     /// aside).
     pub fn same_content(&self, other: &SaveForm) -> bool {
@@ -383,6 +408,29 @@ mod tests {
         expected["status"] = json!("returned_home");
         expected.as_object_mut().unwrap().remove("hiredOn");
         assert_eq!(stored, expected);
+    }
+
+    #[test]
+    fn an_update_keeps_the_registrys_own_writing_of_unchanged_fields() {
+        let csv = format!(
+            "{HEADER_LINE}ZF2021000124,李四　,522325680312123,男,１３８ ００１３ ８０００,长田镇 ,广东省,441303,伯恩光学(惠州)有限公司,,普工,1,2021/8/5,2021-09-02 10:00:01\r\n"
+        );
+        let raw = parse_export(&gb18030(&csv)).unwrap().remove(0);
+        let mut rec = raw.to_record();
+        rec.insert("status".into(), json!("seeking"));
+        rec.insert("position".into(), json!("质检员"));
+        let mut form = SaveForm::from_record(&rec);
+        form.preserve(&raw);
+        assert_eq!(
+            (form.xm.as_str(), form.sfzh.as_str(), form.lxdh.as_str(), form.hjxz.as_str()),
+            ("李四　", "522325680312123", "１３８ ００１３ ８０００", "长田镇 "),
+            "unchanged fields are sent as the registry wrote them"
+        );
+        assert_eq!((form.gz.as_str(), form.wgzt.as_str()), ("质检员", "2"), "changed fields are sent as changed");
+        // What the next export shows still reads as the record that was meant.
+        let stored: Value = serde_json::from_str(&form.written(Some("2021-08-05")).stored.unwrap()).unwrap();
+        assert_eq!(stored["idNumber"], json!("522325196803121231"));
+        assert_eq!(stored["position"], json!("质检员"));
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub async fn zf(opts: &SimOptions) -> RunningSim {
 pub async fn zf_login(c: &reqwest::Client, sim: &RunningSim) -> String {
     let body: serde_json::Value = c
         .post(format!("{}/login", sim.url()))
-        .form(&[("username", "hub"), ("password", "demo-zf-password")])
+        .form(&[("username", "hub-sync"), ("password", "demo-zf-password")])
         .send()
         .await
         .unwrap()
