@@ -18,4 +18,5 @@ pub mod sync;
 pub mod daemon;
 pub mod demo;
 pub mod logging;
+pub mod plugin_cli;
 pub mod report;

@@ -60,6 +60,11 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         hy_rate_limit: u32,
     },
+    /// Connector components.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
     /// Records that could not be synced.
     DeadLetters {
         #[command(subcommand)]
@@ -133,6 +138,19 @@ enum SchemaAction {
         /// `.ndjson`); `-` reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginAction {
+    /// Show a component's contract version, manifest (streams, schemas, hosts and secrets it
+    /// asks for), imports and exports, granting it nothing. Exit 1 if this hub cannot load it.
+    Inspect {
+        /// The component file (.wasm).
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -277,6 +295,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             hub::demo::run(hub::demo::DemoOptions { config, runs, data_dir, hy_rate_limit }).await?;
             Ok(true)
         }
+        Command::Plugin { action: PluginAction::Inspect { file, json } } => Ok(hub::plugin_cli::inspect(&file, json).await?),
         Command::DeadLetters { action: DeadLetterAction::List { config, sync, json } } => {
             let store = store_of(&config).await?;
             for d in store.dead_letters(sync.as_deref()).await? {

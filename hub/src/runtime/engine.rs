@@ -196,7 +196,7 @@ impl Runtime {
         let imports = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
         let exports = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
         let (version, loadable) = self.contract_of(&component);
-        let loadable = loadable.and_then(|()| self.linker.instantiate_pre(&component).map(|_| ()).map_err(|e| format!("{e:#}")));
+        let loadable = loadable.and_then(|()| self.linker.instantiate_pre(&component).map(|_| ()).map_err(|e| link_error(&e)));
         let i = Inspection { sha256, bytes: bytes.len(), contract: version.map(|v| v.to_string()), loadable, imports, exports };
         Ok((i, Some(component)))
     }
@@ -218,7 +218,7 @@ impl Runtime {
         config_json: String,
     ) -> Result<Plugin, PluginError> {
         let load_err = |message: String| PluginError::Load { plugin: name.into(), path: String::new(), message };
-        let pre = self.linker.instantiate_pre(component).map_err(|e| load_err(format!("{e:#}")))?;
+        let pre = self.linker.instantiate_pre(component).map_err(|e| load_err(link_error(&e)))?;
         let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
         Ok(Plugin::new(name.into(), digest, pre, self.engine.clone(), grant, *limits, config_json))
     }
@@ -258,7 +258,7 @@ impl Runtime {
         let mut plugin = self
             .plugin(name, &component, digest, &cfg.limits, grant, config_json)
             .map_err(|e| match e {
-                PluginError::Load { message, .. } => load_err(format!("{message} (plugins get clocks, random and the hub's host interface; no files or sockets)")),
+                PluginError::Load { message, .. } => load_err(message),
                 other => other,
             })?;
         let manifest = plugin.instantiate().await?.manifest().await?;
@@ -271,6 +271,11 @@ impl Runtime {
     pub async fn session(&self, plugin: &Plugin) -> Result<Session, PluginError> {
         plugin.session().await
     }
+}
+
+/// A linking failure, with what the sandbox offers.
+fn link_error(e: &wasmtime::Error) -> String {
+    format!("{e:#} (plugins get clocks, random, standard streams and the hub's host interface; no files, sockets or environment)")
 }
 
 fn http_grant(rt: &Runtime, name: &str, origins: Vec<http::Origin>, secrets: BTreeMap<String, String>, limits: &crate::config::Limits) -> Arc<http::HttpGrant> {

@@ -97,7 +97,9 @@ impl Plugin {
         Ok(())
     }
 
-    pub(super) async fn instantiate(&self) -> Result<Session, PluginError> {
+    /// A fresh instance, not yet opened (for benchmarks and inspection; runs use
+    /// [`Plugin::session`]).
+    pub async fn instantiate(&self) -> Result<Session, PluginError> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -247,7 +249,8 @@ impl Session {
         PluginError::Connector { plugin: self.plugin.clone(), call, kind: "contract", message }
     }
 
-    pub(super) async fn manifest(&mut self) -> Result<Manifest, PluginError> {
+    /// Calls `manifest`.
+    pub async fn manifest(&mut self) -> Result<Manifest, PluginError> {
         self.begin("manifest")?;
         let g = self.bindings.as_ref().expect("set at instantiation").hub_connector_connector();
         let r = session_timeout(self.limits.call_timeout_secs, g.call_manifest(&mut self.store)).await;

@@ -1,0 +1,70 @@
+//! `hub plugin inspect FILE.wasm`: what a connector component is and asks for, read without
+//! granting it anything.
+
+use crate::runtime::Runtime;
+use std::path::Path;
+
+/// Prints the inspection of a component file; `json` prints one JSON object instead. Returns
+/// whether this hub can load it.
+pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
+    let rt = Runtime::new(None)?;
+    let (i, component) = rt.inspect(path)?;
+    let manifest = match (&i.loadable, component) {
+        (Ok(()), Some(c)) => Some(rt.manifest_of("inspect", &c).await),
+        _ => None,
+    };
+    if json {
+        let m = manifest.as_ref().map(|m| match m {
+            Ok(m) => serde_json::json!({
+                "name": m.name, "version": m.version, "system": m.system,
+                "streams": m.streams.iter().map(|s| serde_json::json!({
+                    "name": s.name, "schema": s.schema, "schema_version": s.schema_version,
+                    "read": s.can_read, "write": s.can_write })).collect::<Vec<_>>(),
+                "hosts": m.hosts, "secrets": m.secrets,
+            }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        });
+        let out = serde_json::json!({
+            "file": path.display().to_string(), "sha256": i.sha256, "bytes": i.bytes,
+            "contract": i.contract, "loadable": i.loadable.as_ref().err().map_or(serde_json::Value::Bool(true), |e| e.clone().into()),
+            "imports": i.imports, "exports": i.exports, "manifest": m,
+        });
+        println!("{out}");
+        return Ok(i.loadable.is_ok());
+    }
+    println!("{}", path.display());
+    println!("  sha256    {}", i.sha256);
+    println!("  size      {} bytes", i.bytes);
+    println!("  contract  hub:connector {}", i.contract.as_deref().unwrap_or("(none)"));
+    match &i.loadable {
+        Ok(()) => println!("  loadable  yes (this hub implements {})", crate::runtime::CONTRACT_VERSION),
+        Err(e) => println!("  loadable  NO: {e}"),
+    }
+    match &manifest {
+        Some(Ok(m)) => {
+            println!("  connector {} {} — {}", m.name, m.version, m.system);
+            for s in &m.streams {
+                let rw = match (s.can_read, s.can_write) {
+                    (true, true) => "read, write",
+                    (true, false) => "read",
+                    (false, true) => "write",
+                    (false, false) => "-",
+                };
+                println!("  stream    {} ({} {}; {rw})", s.name, s.schema, s.schema_version);
+            }
+            println!("  hosts     {}", if m.hosts.is_empty() { "(none)".into() } else { m.hosts.join(", ") });
+            println!("  secrets   {}", if m.secrets.is_empty() { "(none)".into() } else { m.secrets.join(", ") });
+        }
+        Some(Err(e)) => println!("  manifest  cannot be read: {e}"),
+        None => {}
+    }
+    println!("  imports");
+    for n in &i.imports {
+        println!("    {n}");
+    }
+    println!("  exports");
+    for n in &i.exports {
+        println!("    {n}");
+    }
+    Ok(i.loadable.is_ok())
+}

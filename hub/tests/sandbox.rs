@@ -1,0 +1,230 @@
+//! The plugin sandbox, tried with small hostile plugins (`plugins/fixture` in its hostile modes,
+//! `plugins/contract-9`, `plugins/legacy-0-1-0`, `plugins/wants-files`), in process.
+
+use hub::config;
+use hub::daemon::Hub;
+use hub::runtime::{PluginError, Runtime};
+use hub::store::Side;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+fn plugin_dir() -> PathBuf {
+    std::env::var_os("HUB_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/plugin"))
+}
+
+fn wasm(name: &str) -> String {
+    let p = plugin_dir().join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} is missing: run scripts/build-plugins first", p.display());
+    p.display().to_string()
+}
+
+/// A deployment with the given plugins (TOML fragments) and syncs; loads it.
+fn config(dir: &Path, body: &str) -> config::Config {
+    let text = format!("[hub]\ndata_dir = \"{}\"\n{body}", dir.display());
+    let file = dir.join("hub.toml");
+    std::fs::write(&file, &text).unwrap();
+    config::load(&file).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn fixture(name: &str, mode: &str, extra: &str) -> String {
+    format!("[plugins.{name}]\npath = \"{}\"\nconfig = {{ mode = \"{mode}\" }}\n{extra}\n", wasm("fixture"))
+}
+
+async fn read_error(mode: &str, limits: &str) -> PluginError {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), &fixture("h", mode, limits));
+    let rt = Runtime::new(None).unwrap();
+    let p = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap();
+    let mut s = p.session().await.unwrap();
+    let e = s.read("records", None, 10).await.unwrap_err();
+    // The instance is not entered again; a new one works.
+    assert!(s.read("records", None, 10).await.is_err());
+    e
+}
+
+/// Captures this thread's log lines.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let w = self.clone();
+        let sub = tracing_subscriber::fmt().with_ansi(false).with_max_level(tracing::Level::DEBUG).with_writer(move || w.clone()).finish();
+        tracing::subscriber::set_default(sub)
+    }
+}
+
+#[tokio::test]
+async fn an_endless_loop_is_ended_by_the_cpu_limit() {
+    let e = read_error("loop", "limits = { cpu_ms_per_call = 300 }").await;
+    assert_eq!(e.to_string(), "plugin h: read trapped: CPU time limit of 300 ms per call exceeded (limits.cpu_ms_per_call)");
+}
+
+#[tokio::test]
+async fn a_four_gigabyte_allocation_is_refused_by_the_memory_limit() {
+    let e = read_error("alloc", "limits = { memory_mib = 64 }").await.to_string();
+    // 4 GiB asked in 64 MiB blocks: the first block that does not fit past 64 MiB is refused.
+    assert!(e.starts_with("plugin h: read trapped: memory limit of 64 MiB exceeded (limits.memory_mib): the guest asked for "), "{e}");
+}
+
+#[tokio::test]
+async fn unbounded_recursion_is_a_stack_overflow() {
+    let e = read_error("recurse", "").await.to_string();
+    assert!(e.starts_with("plugin h: read trapped: stack overflow"), "{e}");
+}
+
+#[tokio::test]
+async fn a_panic_fails_the_call_with_the_guests_message() {
+    let e = read_error("panic", "").await.to_string();
+    assert!(e.starts_with("plugin h: read trapped: the guest aborted (a panic?)"), "{e}");
+    assert!(e.contains("the fixture panics on purpose"), "{e}");
+}
+
+#[tokio::test]
+async fn malformed_json_a_huge_record_and_a_huge_cursor_are_refused_whole() {
+    let e = read_error("bad-json", "").await.to_string();
+    assert!(e.starts_with("plugin h: read failed (contract): record 0 of the batch is not JSON"), "{e}");
+    // Enough memory for the guest to build the record: the host's record limit must catch it.
+    let e = read_error("huge-record", "limits = { memory_mib = 1024 }").await.to_string();
+    // 100 MiB of 'a' plus the 8 bytes of {"x":""}; the default limit is 1024 KiB.
+    assert_eq!(e, "plugin h: read failed (contract): record 0 of the batch is 104857608 bytes, over the limit of 1048576 (limits.max_record_kib)");
+    let e = read_error("huge-cursor", "").await.to_string();
+    assert_eq!(e, "plugin h: read failed (contract): returned a cursor of 1048576 bytes, over the limit of 65536 (limits.max_cursor_kib)");
+}
+
+#[tokio::test]
+async fn a_refused_batch_writes_nothing_and_leaves_the_cursor() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{}{}[syncs.s]\nschema = \"worker\"\na = {{ plugin = \"bad\", stream = \"records\" }}\nb = {{ plugin = \"sink\", stream = \"records\" }}\ndirection = \"a_to_b\"\nschedule = \"@daily\"\n",
+        fixture("bad", "bad-json", ""),
+        fixture("sink", "fixture", "")
+    );
+    let hub = Hub::build(config(dir.path(), &body)).await.unwrap();
+    let o = hub.run_once("s", "manual").await.unwrap();
+    assert_eq!(o.status, hub::sync::RunStatus::Failed);
+    assert!(o.errors[0].contains("record 0 of the batch is not JSON"), "{:?}", o.errors);
+    assert_eq!(hub.engine.store().cursor("s", Side::A).await.unwrap(), None);
+    assert_eq!(hub.engine.store().link_counts("s").await.unwrap(), (0, 0));
+    assert_eq!((o.stats.b.created, o.stats.b.updated), (0, 0));
+}
+
+#[tokio::test]
+async fn a_request_to_an_origin_not_granted_is_refused_and_logged() {
+    let logs = Logs::default();
+    let _g = logs.install();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("[plugins.h]\npath = \"{}\"\nconfig = {{ mode = \"denied-host\", target = \"http://127.0.0.1:9/steal\" }}\n", wasm("fixture"));
+    let c = config(dir.path(), &text);
+    let rt = Runtime::new(None).unwrap();
+    let mut s = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap().session().await.unwrap();
+    let e = s.read("records", None, 10).await.unwrap_err().to_string();
+    assert_eq!(e, "plugin h: read failed (config): denied by the host: origin http://127.0.0.1:9 is not granted to plugin h");
+    assert!(logs.text().contains("request refused: origin http://127.0.0.1:9 is not granted to plugin h"), "{}", logs.text());
+}
+
+#[tokio::test]
+async fn a_plugin_cannot_obtain_a_secrets_value() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // An echo server: answers with the request's x-token header.
+    let seen = Arc::new(Mutex::new(String::new()));
+    let seen2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::get(move |h: axum::http::HeaderMap| {
+            let t = h.get("x-token").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            *seen2.lock().unwrap() = t.clone();
+            async move { format!("you sent {t}") }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let logs = Logs::default();
+    let _g = logs.install();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[plugins.h]\npath = \"{}\"\nallow_hosts = [\"http://{addr}\"]\nsecrets.token = {{ value = \"s3cr3t-VALUE\" }}\nconfig = {{ mode = \"secret-echo\", echo = \"http://{addr}/echo\" }}\n",
+        wasm("fixture")
+    );
+    let c = config(dir.path(), &text);
+    let rt = Runtime::new(None).unwrap();
+    let mut s = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap().session().await.unwrap();
+    let batch = s.read("records", None, 10).await.unwrap();
+    // The host did send the secret (positive control)…
+    assert_eq!(*seen.lock().unwrap(), "s3cr3t-VALUE");
+    // …but what came back to the plugin has the placeholder, and it has no environment.
+    assert_eq!(batch.records[0].data["remark"], "you sent {{secret:token}} | env: 0");
+    assert!(!logs.text().contains("s3cr3t-VALUE"), "{}", logs.text());
+    assert!(logs.text().contains("the echo said: you sent {{secret:token}}"));
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_contract_nine_is_refused_naming_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), &format!("[plugins.nine]\npath = \"{}\"\n", wasm("contract_9")));
+    let e = Runtime::new(None).unwrap().load("nine", &c.plugins["nine"], dir.path()).await.unwrap_err().to_string();
+    assert!(
+        e.ends_with("it is built against hub:connector 9.0.0; this hub implements 0.1.1 and loads plugins built against 0.1.x"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_the_older_contract_0_1_0_still_loads_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), &format!("[plugins.old]\npath = \"{}\"\n", wasm("legacy_0_1_0")));
+    let p = Runtime::new(None).unwrap().load("old", &c.plugins["old"], dir.path()).await.unwrap();
+    assert_eq!(p.manifest().name, "legacy");
+    let b = p.session().await.unwrap().read("records", None, 10).await.unwrap();
+    assert!(b.records.is_empty() && !b.more);
+}
+
+#[tokio::test]
+async fn a_plugin_that_wants_files_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), &format!("[plugins.f]\npath = \"{}\"\n", wasm("wants_files")));
+    let e = Runtime::new(None).unwrap().load("f", &c.plugins["f"], dir.path()).await.unwrap_err().to_string();
+    assert!(e.contains("wasi:filesystem/types") && e.contains("no files, sockets or environment"), "{e}");
+}
+
+#[tokio::test]
+async fn a_pinned_digest_must_match_and_a_corrupt_cache_entry_is_compiled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), &format!("[plugins.f]\npath = \"{}\"\nsha256 = \"{}\"\n", wasm("fixture"), "0".repeat(64)));
+    let rt = Runtime::new(Some(dir.path().join("cache"))).unwrap();
+    let e = rt.load("f", &c.plugins["f"], dir.path()).await.unwrap_err().to_string();
+    assert!(e.contains(&format!("but the config pins {}: refused", "0".repeat(64))), "{e}");
+    let c = config(dir.path(), &format!("[plugins.f]\npath = \"{}\"\n", wasm("fixture")));
+    let p = rt.load("f", &c.plugins["f"], dir.path()).await.unwrap();
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().path()).collect();
+    let blob = entries.iter().find(|p| p.extension().is_some_and(|e| e == "cwasm")).expect("a cache entry").clone();
+    assert!(blob.file_name().unwrap().to_str().unwrap().starts_with(&p.digest));
+    // Corrupt the entry: its checksum no longer matches, so it is compiled again, not trusted.
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&blob, &bytes).unwrap();
+    let p2 = rt.load("f", &c.plugins["f"], dir.path()).await.unwrap();
+    assert_eq!(p2.session().await.unwrap().read("records", None, 3).await.unwrap().records.len(), 3);
+    assert_ne!(std::fs::read(&blob).unwrap(), bytes, "the entry was written again");
+}
