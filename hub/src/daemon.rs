@@ -278,12 +278,17 @@ fn resolve(
         if stream.schema != schema.name {
             anyhow::bail!("{side}: stream {} carries schema {:?}, the sync needs {:?}", ep.stream, stream.schema, schema.name);
         }
-        let major = |v: &str| v.split('.').next().unwrap_or("").to_string();
-        if major(&stream.schema_version) != major(&schema.version) {
-            anyhow::bail!(
-                "{side}: stream {} speaks {} {}, the hub's catalogue has {} (major versions differ)",
-                ep.stream, schema.name, stream.schema_version, schema.version
-            );
+        match schema.check_version(&stream.schema_version) {
+            Ok(hub_schemas::catalogue::Compatibility::NewerMinor) => tracing::warn!(
+                plugin = %plugin.name,
+                stream = %ep.stream,
+                "speaks {} {}, newer than the hub's {}: records with fields this hub does not know will be refused",
+                schema.name,
+                stream.schema_version,
+                schema.version
+            ),
+            Ok(_) => {}
+            Err(e) => anyhow::bail!("{side}: stream {}: {e}", ep.stream),
         }
         if reads && !stream.can_read {
             anyhow::bail!("{side}: stream {} cannot be read", ep.stream);

@@ -27,7 +27,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the daemon: every enabled sync on its schedule, until SIGTERM or Ctrl-C.
+    /// Run the daemon: every enabled sync on its schedule, until SIGTERM or Ctrl-C. SIGHUP
+    /// reloads the configuration and the plugins, switching between runs.
     Run {
         /// Deployment configuration (TOML).
         #[arg(long)]
@@ -197,24 +198,56 @@ async fn store_of(path: &std::path::Path) -> Result<hub::store::Store, Failure> 
     Ok(hub::store::Store::open(&c.store_url()).await?)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
+/// What the daemon is told by signals.
+enum Signal {
+    /// SIGTERM or Ctrl-C: finish the runs in flight and exit.
+    Stop,
+    /// SIGHUP: load the configuration and plugins again and switch between runs.
+    Reload,
+}
+
+fn signals() -> tokio::sync::mpsc::UnboundedReceiver<Signal> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = tx.send(Signal::Stop);
                 return;
+            };
+            loop {
+                let s = tokio::select! {
+                    _ = tokio::signal::ctrl_c() => Signal::Stop,
+                    _ = term.recv() => Signal::Stop,
+                    _ = hup.recv() => Signal::Reload,
+                };
+                let stop = matches!(s, Signal::Stop);
+                if tx.send(s).is_err() || stop {
+                    return;
+                }
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = tx.send(Signal::Stop);
+        }
+    });
+    rx
+}
+
+/// Loads and builds a deployment for the daemon: at least one sync must be able to run.
+async fn build_for_daemon(config: &std::path::Path) -> Result<Hub, Failure> {
+    let hub = Hub::build(load(config)?).await?;
+    if hub.syncs.is_empty() {
+        return Err(Failure::Deployment(hub.problems.clone()));
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    for p in &hub.problems {
+        eprintln!("warning: {p}");
+    }
+    Ok(hub)
 }
 
 enum Control {
@@ -252,21 +285,48 @@ async fn control(name: &str, config: &std::path::Path, action: Control) -> Resul
 async fn run(cli: Cli) -> Result<bool, Failure> {
     match cli.command {
         Command::Run { config } => {
-            let hub = Hub::build(load(&config)?).await?;
-            if hub.syncs.is_empty() {
-                return Err(Failure::Deployment(hub.problems.clone()));
-            }
-            for p in &hub.problems {
-                eprintln!("warning: {p}");
-            }
+            let mut hub = build_for_daemon(&config).await?;
+            let mut signals = signals();
             tracing::info!(syncs = hub.syncs.len(), "daemon started");
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down: the runs in flight finish first");
-                let _ = tx.send(true);
-            });
-            hub.run_scheduled(rx, None).await;
+            'daemon: loop {
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let reloaded;
+                {
+                    let scheduled = hub.run_scheduled(stopped, None);
+                    tokio::pin!(scheduled);
+                    loop {
+                        tokio::select! {
+                            () = &mut scheduled => break 'daemon,
+                            signal = signals.recv() => match signal {
+                                Some(Signal::Reload) => {
+                                    tracing::info!("SIGHUP: reloading the configuration and the plugins");
+                                    match build_for_daemon(&config).await {
+                                        Ok(new) => {
+                                            tracing::info!("new configuration loaded; the runs in flight finish first");
+                                            let _ = stop.send(true);
+                                            (&mut scheduled).await;
+                                            reloaded = Some(new);
+                                            break;
+                                        }
+                                        Err(Failure::Config(e)) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
+                                        Err(Failure::Deployment(p)) => tracing::error!("reload refused, the running configuration stays:\n{}", p.join("\n")),
+                                        Err(Failure::Other(e)) => tracing::error!("reload refused, the running configuration stays: {e:#}"),
+                                    }
+                                }
+                                Some(Signal::Stop) | None => {
+                                    tracing::info!("shutting down: the runs in flight finish first");
+                                    let _ = stop.send(true);
+                                    (&mut scheduled).await;
+                                    break 'daemon;
+                                }
+                            },
+                        }
+                    }
+                }
+                hub.engine.store().close().await;
+                hub = reloaded.expect("set before leaving the inner loop");
+                tracing::info!(syncs = hub.syncs.len(), "daemon running the new configuration");
+            }
             hub.engine.store().close().await;
             tracing::info!("daemon stopped");
             Ok(true)

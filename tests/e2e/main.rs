@@ -653,3 +653,100 @@ async fn two_hubs_never_run_the_same_sync_at_once() {
     assert!(String::from_utf8_lossy(&b.stderr).contains("is running in another process"), "{}", String::from_utf8_lossy(&b.stderr));
     assert_eq!(created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers"), 1322);
 }
+
+/// The demo configuration plus `extra`, written beside the state (plugin paths come from
+/// `HUB_PLUGIN_DIR`, which the harness sets).
+fn config_with(env: &Env, extra: &str) -> String {
+    let text = std::fs::read_to_string(harness::workspace().join(CONFIG)).unwrap();
+    let path = env.dir.path().join("hub.toml");
+    std::fs::write(&path, format!("{text}\n{extra}")).unwrap();
+    path.display().to_string()
+}
+
+async fn runs_of(env: &Env, config: &str) -> Vec<Value> {
+    let out = env.run(&["runs", "--json", "--limit", "1000", "--config", config]).await;
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_its_schedule() {
+    let env = Env::start().await;
+    let mut extra = String::from("[plugins.sink]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\" }\n");
+    let hostile = [("spin", "loop", "limits = { cpu_ms_per_call = 500 }", "CPU time limit of 500 ms per call exceeded"), ("hog", "alloc", "limits = { memory_mib = 64 }", "memory limit of 64 MiB exceeded"), ("deep", "recurse", "", "stack overflow"), ("boom", "panic", "", "the fixture panics on purpose")];
+    for (name, mode, limits, _) in hostile {
+        extra.push_str(&format!(
+            "[plugins.{name}]\npath = \"${{HUB_PLUGIN_DIR}}/fixture.wasm\"\nconfig = {{ mode = \"{mode}\" }}\n{limits}\n\
+             [syncs.{name}]\nschema = \"worker\"\na = {{ plugin = \"{name}\", stream = \"records\" }}\nb = {{ plugin = \"sink\", stream = \"records\" }}\ndirection = \"a_to_b\"\nschedule = \"*/2 * * * * *\"\n"
+        ));
+    }
+    let config = config_with(&env, &extra);
+    let mut child = env
+        .hub(&["run", "--config", &config])
+        .env("HUB_WORKERS_SCHEDULE", "*/2 * * * * *")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    loop {
+        let runs = runs_of(&env, &config).await;
+        let done = |sync: &str| runs.iter().filter(|r| r["sync"] == sync && r["status"] != "running").count();
+        if done("workers") >= 4 && hostile.iter().all(|(n, ..)| done(n) >= 2) {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            child.start_kill().unwrap();
+            let out = child.wait_with_output().await.unwrap();
+            panic!("not enough runs: {runs:#?}\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    env.keep(&out);
+    assert!(out.status.success());
+    let runs = runs_of(&env, &config).await;
+    for (name, _, _, says) in hostile {
+        for r in runs.iter().filter(|r| r["sync"] == name && r["status"] != "running") {
+            assert_eq!(r["status"], json!("failed"), "{r}");
+            let e = r["error"].as_str().unwrap();
+            assert!(e.contains(&format!("plugin {name}: read trapped: ")) && e.contains(says), "{name}: {e}");
+        }
+    }
+    let workers: Vec<&Value> = runs.iter().filter(|r| r["sync"] == "workers" && r["status"] != "running").collect();
+    assert!(workers.iter().all(|r| r["status"] == "ok" || r["status"] == "partial"), "{workers:#?}");
+    assert_eq!(created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers"), 1322);
+    // The workers sync kept its schedule: runs started every 2 s (never 4 s or more apart).
+    let mut starts: Vec<chrono::DateTime<chrono::Utc>> = workers.iter().map(|r| r["started_at"].as_str().unwrap().parse().unwrap()).collect();
+    starts.sort();
+    for w in starts.windows(2).skip(1) {
+        assert!((w[1] - w[0]).num_milliseconds() < 4000, "runs {} and {} are too far apart", w[0], w[1]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_configuration_between_runs() {
+    let env = Env::start().await;
+    let config = config_with(&env, "");
+    // Once a year at first: nothing runs.
+    let text = std::fs::read_to_string(&config).unwrap().replace("${HUB_WORKERS_SCHEDULE:-*/5 * * * * *}", "0 0 1 1 *");
+    std::fs::write(&config, &text).unwrap();
+    let child = env.hub(&["run", "--config", &config]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(runs_of(&env, &config).await.is_empty());
+    std::fs::write(&config, text.replace("\"0 0 1 1 *\"", "\"*/2 * * * * *\"")).unwrap();
+    let pid = child.id().unwrap().to_string();
+    tokio::process::Command::new("kill").args(["-HUP", &pid]).status().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while runs_of(&env, &config).await.iter().filter(|r| r["status"] != "running").count() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no scheduled runs after the reload");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    env.keep(&out);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SIGHUP: reloading the configuration") && err.contains("daemon running the new configuration"), "{err}");
+}
