@@ -63,7 +63,7 @@ fn summary() {
 fn plugin(rt: &Runtime, tokio: &tokio::runtime::Runtime, name: &str, config: &str) -> hub::runtime::Plugin {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "[hub]\ndata_dir = \"{}\"\n[plugins.p]\npath = \"{}\"\nconfig = {config}\n",
+        "[hub]\ndata_dir = \"{}\"\n[plugins.p]\npath = \"{}\"\nconfig = {config}\nallow_hosts = [\"http://127.0.0.1:9\"]\nsecrets.api_key = {{ value = \"bench-key\" }}\n",
         dir.path().display(),
         std::env::var_os("HUB_PLUGIN_DIR")
             .map(PathBuf::from)

@@ -228,3 +228,37 @@ async fn a_pinned_digest_must_match_and_a_corrupt_cache_entry_is_compiled_again(
     assert_eq!(p2.session().await.unwrap().read("records", None, 3).await.unwrap().records.len(), 3);
     assert_ne!(std::fs::read(&blob).unwrap(), bytes, "the entry was written again");
 }
+
+#[tokio::test]
+async fn a_plugin_asking_for_a_secret_or_host_not_granted_fails_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let hy = wasm("huiyang_esms");
+    let base = "config = { base_url = \"http://127.0.0.1:9001\", province = \"广东省\", division_code = \"441303\" }";
+    // No secret granted.
+    let c = config(dir.path(), &format!("[plugins.hy]\npath = \"{hy}\"\nallow_hosts = [\"http://127.0.0.1:9001\"]\n{base}\n"));
+    let e = Runtime::new(None).unwrap().load("hy", &c.plugins["hy"], dir.path()).await.unwrap_err().to_string();
+    assert_eq!(e, "plugin hy: asks for secret \"api_key\", which the deployment does not grant (add it under [plugins.hy.secrets])");
+    // The secret, but another port than the one its base_url names.
+    let c = config(dir.path(), &format!("[plugins.hy]\npath = \"{hy}\"\nallow_hosts = [\"http://127.0.0.1:9002\"]\nsecrets.api_key = {{ value = \"k-123456\" }}\n{base}\n"));
+    let e = Runtime::new(None).unwrap().load("hy", &c.plugins["hy"], dir.path()).await.unwrap_err().to_string();
+    assert_eq!(e, "plugin hy: needs origin http://127.0.0.1:9001, which the deployment does not grant (add it to [plugins.hy].allow_hosts)");
+}
+
+#[test]
+fn hub_plugin_inspect_shows_what_a_component_asks_for_and_whether_it_loads() {
+    let hub = env!("CARGO_BIN_EXE_hub");
+    let out = std::process::Command::new(hub).args(["plugin", "inspect", "--json", &wasm("huiyang_esms")]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["contract"], "0.1.1");
+    assert_eq!(v["loadable"], true);
+    assert_eq!(v["manifest"]["streams"][0]["name"], "zhenfeng-workers");
+    assert_eq!(v["manifest"]["streams"][0]["schema"], "worker");
+    assert_eq!(v["manifest"]["secrets"], serde_json::json!(["api_key"]));
+    assert_eq!(v["manifest"]["hosts"], serde_json::json!(["${base_url}"]));
+    assert!(v["exports"].as_array().unwrap().contains(&serde_json::json!("hub:connector/connector@0.1.1")));
+    let out = std::process::Command::new(hub).args(["plugin", "inspect", &wasm("contract_9")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("contract  hub:connector 9.0.0") && text.contains("loadable  NO: it is built against hub:connector 9.0.0"), "{text}");
+}

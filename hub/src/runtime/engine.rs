@@ -120,6 +120,9 @@ impl Runtime {
             random::insecure::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| &mut s.insecure_random)?;
             random::insecure_seed::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| &mut s.insecure_random)?;
         }
+        // reqwest is built without a default TLS provider (ring is the project's); install it
+        // once for the process (later calls find it installed and do nothing).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(30))
