@@ -91,6 +91,28 @@ impl Env {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts `hub run --config CONFIG` with extra environment variables.
+    pub fn daemon(&self, config: &str, env: &[(&str, &str)]) -> tokio::process::Child {
+        let mut c = self.hub(&["run", "--config", config]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("hub run starts")
+    }
+
+    /// Stops a daemon with SIGTERM and waits for it; keeps its output in the logs.
+    pub async fn stop(&self, child: tokio::process::Child) -> Output {
+        let pid = child.id().expect("still running").to_string();
+        let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+        assert!(kill.success());
+        let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("stopped within a minute")
+            .unwrap();
+        self.keep(&out);
+        out
+    }
+
     /// Everything every `hub` invocation printed so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()

@@ -325,13 +325,7 @@ async fn rate_limits_server_errors_and_dropped_connections_are_retried_within_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_runs_on_its_schedule_and_stops_cleanly_on_sigterm() {
     let env = Env::start().await;
-    let child = env
-        .hub(&["run", "--config", CONFIG])
-        .env("HUB_WORKERS_SCHEDULE", "*/2 * * * * *")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = env.daemon(CONFIG, &[("HUB_WORKERS_SCHEDULE", "*/2 * * * * *")]);
     let runs = || async {
         let out = env.run(&["runs", "--json", "--config", CONFIG]).await;
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()
@@ -346,11 +340,7 @@ async fn the_daemon_runs_on_its_schedule_and_stops_cleanly_on_sigterm() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let pid = child.id().unwrap().to_string();
-    let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("stopped within a minute").unwrap();
-    env.keep(&out);
+    let out = env.stop(child).await;
     assert!(out.status.success(), "exit status after SIGTERM: {}", out.status);
     assert!(String::from_utf8_lossy(&out.stderr).contains("daemon stopped"));
     let all = runs().await;
@@ -391,13 +381,7 @@ async fn the_demo_shows_both_changes_arriving_and_no_echo() {
 async fn hub_trigger_starts_a_run_of_the_running_daemon_at_once() {
     let env = Env::start().await;
     // Once a year: only the trigger can start a run during this test.
-    let child = env
-        .hub(&["run", "--config", CONFIG])
-        .env("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = env.daemon(CONFIG, &[("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")]);
     let out = env.run(&["trigger", "workers", "--config", CONFIG]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -412,11 +396,7 @@ async fn hub_trigger_starts_a_run_of_the_running_daemon_at_once() {
     };
     assert_eq!(run["trigger"], json!("manual"));
     assert_eq!(run["stats"]["b"]["created"], json!(1322));
-    let pid = child.id().unwrap().to_string();
-    tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    env.keep(&out);
-    assert!(out.status.success());
+    assert!(env.stop(child).await.status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -680,13 +660,7 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
         ));
     }
     let config = config_with(&env, &extra);
-    let mut child = env
-        .hub(&["run", "--config", &config])
-        .env("HUB_WORKERS_SCHEDULE", "*/2 * * * * *")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.daemon(&config, &[("HUB_WORKERS_SCHEDULE", "*/2 * * * * *")]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     loop {
         let runs = runs_of(&env, &config).await;
@@ -701,11 +675,7 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let pid = child.id().unwrap().to_string();
-    tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    env.keep(&out);
-    assert!(out.status.success());
+    assert!(env.stop(child).await.status.success());
     let runs = runs_of(&env, &config).await;
     for (name, _, _, says) in hostile {
         for r in runs.iter().filter(|r| r["sync"] == name && r["status"] != "running") {
@@ -732,7 +702,7 @@ async fn sighup_reloads_the_configuration_between_runs() {
     // Once a year at first: nothing runs.
     let text = std::fs::read_to_string(&config).unwrap().replace("${HUB_WORKERS_SCHEDULE:-*/5 * * * * *}", "0 0 1 1 *");
     std::fs::write(&config, &text).unwrap();
-    let child = env.hub(&["run", "--config", &config]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = env.daemon(&config, &[]);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(runs_of(&env, &config).await.is_empty());
     std::fs::write(&config, text.replace("\"0 0 1 1 *\"", "\"*/2 * * * * *\"")).unwrap();
@@ -743,9 +713,7 @@ async fn sighup_reloads_the_configuration_between_runs() {
         assert!(tokio::time::Instant::now() < deadline, "no scheduled runs after the reload");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    env.keep(&out);
+    let out = env.stop(child).await;
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("SIGHUP: reloading the configuration") && err.contains("daemon running the new configuration"), "{err}");
