@@ -64,11 +64,16 @@ impl Hub {
         let store = Store::open(&config.store_url()).await?;
         let interrupted = store.close_interrupted_runs().await?;
         if interrupted > 0 {
-            tracing::warn!(interrupted, "runs left unfinished by a previous daemon were marked interrupted; they resume from their last committed batch");
+            tracing::warn!(
+                interrupted,
+                "runs left unfinished by a previous daemon were marked interrupted; they resume from their last committed batch"
+            );
         }
         let keys = match &config.hub.state_key {
             Some(src) => {
-                let hex = src.resolve(&config.dir()).map_err(|e| anyhow::anyhow!("hub.state_key: {e}"))?;
+                let hex = src
+                    .resolve(&config.dir())
+                    .map_err(|e| anyhow::anyhow!("hub.state_key: {e}"))?;
                 Keys::from_hex(hex.trim()).context("hub.state_key")?
             }
             None => Keys::load_or_create(&config.data_dir().join("state.key"))?,
@@ -93,14 +98,31 @@ impl Hub {
         let mut syncs = BTreeMap::new();
         for (name, sc) in &config.syncs {
             let resolved = resolve(name, sc, &catalogue, &plugins)
-                .map_err(|e| format!("{}: sync {name} cannot run: {e:#}", config.location(sc.schema.span())))
+                .map_err(|e| {
+                    format!(
+                        "{}: sync {name} cannot run: {e:#}",
+                        config.location(sc.schema.span())
+                    )
+                })
                 .and_then(|spec| check_pointers(&config, name, sc, &spec).map(|()| spec));
             match resolved {
                 Ok(spec) => {
                     let schedule = Schedule::parse(sc.schedule.get_ref(), sc.timezone.get_ref())
                         .with_context(|| format!("syncs.{name}.schedule"))?;
-                    let policy = Policy { overlap: sc.overlap, catch_up_window: sc.catch_up_window, jitter: sc.jitter };
-                    syncs.insert(name.clone(), ScheduledSync { spec, schedule, policy, enabled: sc.enabled });
+                    let policy = Policy {
+                        overlap: sc.overlap,
+                        catch_up_window: sc.catch_up_window,
+                        jitter: sc.jitter,
+                    };
+                    syncs.insert(
+                        name.clone(),
+                        ScheduledSync {
+                            spec,
+                            schedule,
+                            policy,
+                            enabled: sc.enabled,
+                        },
+                    );
                 }
                 Err(problem) => {
                     tracing::error!("{problem}");
@@ -108,7 +130,42 @@ impl Hub {
                 }
             }
         }
-        Ok(Hub { config, engine: Engine::new(store, keys), plugins, syncs, problems })
+        Ok(Hub {
+            config,
+            engine: Engine::new(store, keys),
+            plugins,
+            syncs,
+            problems,
+        })
+    }
+
+    /// What the admin API shows of this deployment.
+    pub fn admin_view(&self) -> crate::admin::View {
+        let endpoint = |e: &EndpointSpec| crate::admin::Endpoint {
+            plugin: e.plugin.name.clone(),
+            stream: e.stream.clone(),
+        };
+        let syncs = self
+            .syncs
+            .iter()
+            .map(|(name, s)| {
+                let v = crate::admin::SyncView {
+                    schema: s.spec.schema.name.clone(),
+                    direction: s.spec.direction.as_str().to_string(),
+                    a: endpoint(&s.spec.a),
+                    b: endpoint(&s.spec.b),
+                    schedule: s.schedule.clone(),
+                    enabled: s.enabled,
+                };
+                (name.clone(), v)
+            })
+            .collect();
+        crate::admin::View {
+            store: self.engine.store().clone(),
+            syncs,
+            problems: self.problems.clone(),
+            progress: self.engine.progress().clone(),
+        }
     }
 
     /// Runs one sync now.
@@ -123,18 +180,40 @@ impl Hub {
     /// Runs every enabled sync on its schedule until `shutdown` turns true; the run in flight
     /// finishes first (every batch commits as it goes, so a hard stop loses nothing either).
     /// Each finished run is sent to `runs` if given.
-    pub async fn run_scheduled(&self, shutdown: watch::Receiver<bool>, runs: Option<mpsc::UnboundedSender<RunOutcome>>) {
+    pub async fn run_scheduled(
+        &self,
+        shutdown: watch::Receiver<bool>,
+        runs: Option<mpsc::UnboundedSender<RunOutcome>>,
+    ) {
         let mut tasks = tokio::task::JoinSet::new();
         for (name, s) in &self.syncs {
             if !s.enabled {
                 tracing::info!(sync = %name, "sync disabled in the config; not scheduled");
                 continue;
             }
-            let runner = EngineRunner { engine: self.engine.clone(), spec: s.spec.clone(), runs: runs.clone() };
-            let (store, schedule, policy, stop) = (self.engine.store().clone(), s.schedule.clone(), s.policy, shutdown.clone());
+            let runner = EngineRunner {
+                engine: self.engine.clone(),
+                spec: s.spec.clone(),
+                runs: runs.clone(),
+            };
+            let (store, schedule, policy, stop) = (
+                self.engine.store().clone(),
+                s.schedule.clone(),
+                s.policy,
+                shutdown.clone(),
+            );
             let name = name.clone();
             tasks.spawn(async move {
-                scheduler::drive(&SystemClock, &store, &name, &schedule, &policy, &runner, stop).await;
+                scheduler::drive(
+                    &SystemClock,
+                    &store,
+                    &name,
+                    &schedule,
+                    &policy,
+                    &runner,
+                    stop,
+                )
+                .await;
             });
         }
         while tasks.join_next().await.is_some() {}
@@ -168,20 +247,36 @@ impl Runner for EngineRunner {
 
 /// The subschemas a JSON pointer (as tokens) can reach in `node`, following `$ref`s into the
 /// catalogue's files, `properties`, and the branches of `anyOf`, `oneOf` and `allOf`.
-fn reach<'a>(node: &'a Value, doc: &'a Value, tokens: &[String], docs: &'a BTreeMap<String, Value>, out: &mut Vec<&'a Value>, depth: usize) {
+fn reach<'a>(
+    node: &'a Value,
+    doc: &'a Value,
+    tokens: &[String],
+    docs: &'a BTreeMap<String, Value>,
+    out: &mut Vec<&'a Value>,
+    depth: usize,
+) {
     if depth > 32 {
         return;
     }
     if let Some(r) = node.get("$ref").and_then(Value::as_str) {
         let (file, frag) = r.split_once('#').unwrap_or((r, ""));
-        let target_doc = if file.is_empty() { Some(doc) } else { docs.get(file.trim_end_matches(".json")) };
+        let target_doc = if file.is_empty() {
+            Some(doc)
+        } else {
+            docs.get(file.trim_end_matches(".json"))
+        };
         if let Some(target) = target_doc.and_then(|d| d.pointer(frag).map(|t| (d, t))) {
             reach(target.1, target.0, tokens, docs, out, depth + 1);
         }
         return;
     }
     for key in ["anyOf", "oneOf", "allOf"] {
-        for branch in node.get(key).and_then(Value::as_array).into_iter().flatten() {
+        for branch in node
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             reach(branch, doc, tokens, docs, out, depth + 1);
         }
     }
@@ -222,14 +317,29 @@ fn fits(v: &Value, subschemas: &[&Value]) -> bool {
 /// Checks a sync's `where` and `merge` pointers against its schema: each must name a field the
 /// schema has, and a `where` value must be of that field's type (a filter that can never match
 /// would silently drop every record).
-fn check_pointers(config: &Config, name: &str, sc: &crate::config::SyncConfig, spec: &SyncSpec) -> Result<(), String> {
+fn check_pointers(
+    config: &Config,
+    name: &str,
+    sc: &crate::config::SyncConfig,
+    spec: &SyncSpec,
+) -> Result<(), String> {
     let docs: BTreeMap<String, Value> = hub_schemas::catalogue::FILES
         .iter()
-        .filter_map(|f| serde_json::from_str(f.text).ok().map(|v| (f.name.to_string(), v)))
+        .filter_map(|f| {
+            serde_json::from_str(f.text)
+                .ok()
+                .map(|v| (f.name.to_string(), v))
+        })
         .collect();
-    let root = docs.get(&spec.schema.name).ok_or_else(|| format!("schema {} is not in the catalogue", spec.schema.name))?;
+    let root = docs
+        .get(&spec.schema.name)
+        .ok_or_else(|| format!("schema {} is not in the catalogue", spec.schema.name))?;
     let lookup = |ptr: &str| -> Vec<&Value> {
-        let tokens: Vec<String> = ptr.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+        let tokens: Vec<String> = ptr
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
         let mut out = Vec::new();
         reach(root, root, &tokens, &docs, &mut out, 0);
         out
@@ -240,7 +350,11 @@ fn check_pointers(config: &Config, name: &str, sc: &crate::config::SyncConfig, s
             let found = lookup(ptr);
             let v = toml_to_json(v);
             if found.is_empty() {
-                problems.push(format!("{}: syncs.{name}.{side}.where: {ptr} is not a field of schema {}", config.location(ep.plugin.span()), spec.schema.name));
+                problems.push(format!(
+                    "{}: syncs.{name}.{side}.where: {ptr} is not a field of schema {}",
+                    config.location(ep.plugin.span()),
+                    spec.schema.name
+                ));
             } else if !fits(&v, &found) {
                 problems.push(format!("{}: syncs.{name}.{side}.where: {v} can never be the value of {ptr} (wrong type or not allowed)", config.location(ep.plugin.span())));
             }
@@ -248,15 +362,27 @@ fn check_pointers(config: &Config, name: &str, sc: &crate::config::SyncConfig, s
     }
     for (ptr, _) in &spec.rules {
         if lookup(ptr).is_empty() {
-            problems.push(format!("{}: syncs.{name}.merge: {ptr} is not a field of schema {}", config.location(sc.merge.span()), spec.schema.name));
+            problems.push(format!(
+                "{}: syncs.{name}.merge: {ptr} is not a field of schema {}",
+                config.location(sc.merge.span()),
+                spec.schema.name
+            ));
         }
     }
     for ptr in &spec.key {
         if lookup(ptr).is_empty() {
-            problems.push(format!("{}: syncs.{name}.key: {ptr} is not a field of schema {}", config.location(sc.schema.span()), spec.schema.name));
+            problems.push(format!(
+                "{}: syncs.{name}.key: {ptr} is not a field of schema {}",
+                config.location(sc.schema.span()),
+                spec.schema.name
+            ));
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 /// Resolves a sync against the catalogue and the loaded plugins.
@@ -267,16 +393,35 @@ fn resolve(
     plugins: &BTreeMap<String, Arc<Plugin>>,
 ) -> anyhow::Result<SyncSpec> {
     let schema = catalogue.get(sc.schema.get_ref())?;
-    let endpoint = |side: &str, ep: &crate::config::Endpoint, reads: bool, writes: bool| -> anyhow::Result<EndpointSpec> {
-        let plugin = plugins
-            .get(ep.plugin.get_ref())
-            .ok_or_else(|| anyhow::anyhow!("{side}: plugin {} did not load", ep.plugin.get_ref()))?;
+    let endpoint = |side: &str,
+                    ep: &crate::config::Endpoint,
+                    reads: bool,
+                    writes: bool|
+     -> anyhow::Result<EndpointSpec> {
+        let plugin = plugins.get(ep.plugin.get_ref()).ok_or_else(|| {
+            anyhow::anyhow!("{side}: plugin {} did not load", ep.plugin.get_ref())
+        })?;
         let stream = plugin.stream(&ep.stream).ok_or_else(|| {
-            let offered: Vec<&str> = plugin.manifest().streams.iter().map(|s| s.name.as_str()).collect();
-            anyhow::anyhow!("{side}: plugin {} has no stream {:?} (it offers {})", plugin.name, ep.stream, offered.join(", "))
+            let offered: Vec<&str> = plugin
+                .manifest()
+                .streams
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            anyhow::anyhow!(
+                "{side}: plugin {} has no stream {:?} (it offers {})",
+                plugin.name,
+                ep.stream,
+                offered.join(", ")
+            )
         })?;
         if stream.schema != schema.name {
-            anyhow::bail!("{side}: stream {} carries schema {:?}, the sync needs {:?}", ep.stream, stream.schema, schema.name);
+            anyhow::bail!(
+                "{side}: stream {} carries schema {:?}, the sync needs {:?}",
+                ep.stream,
+                stream.schema,
+                schema.name
+            );
         }
         match schema.check_version(&stream.schema_version) {
             Ok(hub_schemas::catalogue::Compatibility::NewerMinor) => tracing::warn!(
@@ -299,7 +444,11 @@ fn resolve(
         Ok(EndpointSpec {
             plugin: plugin.clone(),
             stream: ep.stream.clone(),
-            filter: ep.filter.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect(),
+            filter: ep
+                .filter
+                .iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
         })
     };
     let (a_reads, b_reads) = match sc.direction {
@@ -309,9 +458,16 @@ fn resolve(
     };
     let a = endpoint("a", &sc.a, a_reads, b_reads)?;
     let b = endpoint("b", &sc.b, b_reads, a_reads)?;
-    let key = sc.key.as_ref().map(|k| k.get_ref().clone()).unwrap_or_else(|| schema.key.clone());
+    let key = sc
+        .key
+        .as_ref()
+        .map(|k| k.get_ref().clone())
+        .unwrap_or_else(|| schema.key.clone());
     if key.is_empty() {
-        anyhow::bail!("schema {} declares no x-key and the sync gives no key", schema.name);
+        anyhow::bail!(
+            "schema {} declares no x-key and the sync gives no key",
+            schema.name
+        );
     }
     Ok(SyncSpec {
         name: name.to_string(),

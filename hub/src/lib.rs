@@ -6,8 +6,15 @@
 //! [`schema`] validation → identity, echo and merge checks against the [`store`] → [`runtime`]
 //! (`write`) → [`store`] (results, links, cursor) → run history.
 
+pub mod admin;
 pub mod config;
+pub mod daemon;
+pub mod demo;
 pub mod keys;
+pub mod logging;
+pub mod metrics;
+pub mod plugin_cli;
+pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod scheduler;
@@ -15,8 +22,3 @@ pub mod schema;
 pub mod schema_cli;
 pub mod store;
 pub mod sync;
-pub mod daemon;
-pub mod demo;
-pub mod logging;
-pub mod plugin_cli;
-pub mod report;

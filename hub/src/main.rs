@@ -212,7 +212,10 @@ fn signals() -> tokio::sync::mpsc::UnboundedReceiver<Signal> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            let (Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = tx.send(Signal::Stop);
                 return;
@@ -261,13 +264,20 @@ async fn control(name: &str, config: &std::path::Path, action: Control) -> Resul
     let c = load(config)?;
     if !c.syncs.contains_key(name) {
         let known: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
-        return Err(anyhow::anyhow!("no sync {name:?} in {} (known: {})", config.display(), known.join(", ")).into());
+        return Err(anyhow::anyhow!(
+            "no sync {name:?} in {} (known: {})",
+            config.display(),
+            known.join(", ")
+        )
+        .into());
     }
     let store = hub::store::Store::open(&c.store_url()).await?;
     match action {
         Control::Trigger => {
             store.request_trigger(name).await?;
-            println!("run of {name} requested: the daemon starts it within a second (after a run in progress)");
+            println!(
+                "run of {name} requested: the daemon starts it within a second (after a run in progress)"
+            );
         }
         Control::Pause => {
             store.set_paused(name, true).await?;
@@ -287,6 +297,11 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         Command::Run { config } => {
             let mut hub = build_for_daemon(&config).await?;
             let mut signals = signals();
+            hub::metrics::install()?;
+            let admin = match hub.config.admin.enabled {
+                true => Some(hub::admin::Server::start(&hub.config, hub.admin_view()).await?),
+                false => None,
+            };
             tracing::info!(syncs = hub.syncs.len(), "daemon started");
             'daemon: loop {
                 let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -323,19 +338,37 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         }
                     }
                 }
+                let new = reloaded.expect("set before leaving the inner loop");
+                if let Some(a) = &admin {
+                    a.update(new.admin_view());
+                }
                 hub.engine.store().close().await;
-                hub = reloaded.expect("set before leaving the inner loop");
-                tracing::info!(syncs = hub.syncs.len(), "daemon running the new configuration");
+                hub = new;
+                tracing::info!(
+                    syncs = hub.syncs.len(),
+                    "daemon running the new configuration"
+                );
+            }
+            if let Some(a) = admin {
+                a.stop();
             }
             hub.engine.store().close().await;
             tracing::info!("daemon stopped");
             Ok(true)
         }
-        Command::Sync { name, once: _, config } => {
+        Command::Sync {
+            name,
+            once: _,
+            config,
+        } => {
             let c = load(&config)?;
             if !c.syncs.contains_key(&name) {
                 let known: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
-                return Err(Failure::Deployment(vec![format!("{}: no sync {name:?} (known: {})", config.display(), known.join(", "))]));
+                return Err(Failure::Deployment(vec![format!(
+                    "{}: no sync {name:?} (known: {})",
+                    config.display(),
+                    known.join(", ")
+                )]));
             }
             let hub = Hub::build(c).await?;
             if !hub.syncs.contains_key(&name) {
@@ -346,21 +379,44 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             }
             let outcome = hub.run_once(&name, "manual").await?;
             let s = &hub.syncs[&name];
-            let rows = report::directions(&outcome.stats, &s.spec.a.plugin.name, &s.spec.b.plugin.name, s.spec.direction);
+            let rows = report::directions(
+                &outcome.stats,
+                &s.spec.a.plugin.name,
+                &s.spec.b.plugin.name,
+                s.spec.direction,
+            );
             print!("{}", report::table(&outcome, &rows));
             hub.engine.store().close().await;
             Ok(outcome.status != RunStatus::Failed)
         }
-        Command::Demo { config, runs, data_dir, hy_rate_limit } => {
-            hub::demo::run(hub::demo::DemoOptions { config, runs, data_dir, hy_rate_limit }).await?;
+        Command::Demo {
+            config,
+            runs,
+            data_dir,
+            hy_rate_limit,
+        } => {
+            hub::demo::run(hub::demo::DemoOptions {
+                config,
+                runs,
+                data_dir,
+                hy_rate_limit,
+            })
+            .await?;
             Ok(true)
         }
-        Command::Plugin { action: PluginAction::Inspect { file, json } } => Ok(hub::plugin_cli::inspect(&file, json).await?),
-        Command::DeadLetters { action: DeadLetterAction::List { config, sync, json } } => {
+        Command::Plugin {
+            action: PluginAction::Inspect { file, json },
+        } => Ok(hub::plugin_cli::inspect(&file, json).await?),
+        Command::DeadLetters {
+            action: DeadLetterAction::List { config, sync, json },
+        } => {
             let store = store_of(&config).await?;
             for d in store.dead_letters(sync.as_deref()).await? {
                 if json {
-                    println!("{}", serde_json::to_string(&d).map_err(anyhow::Error::from)?);
+                    println!(
+                        "{}",
+                        serde_json::to_string(&d).map_err(anyhow::Error::from)?
+                    );
                     continue;
                 }
                 println!(
@@ -380,11 +436,19 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             }
             Ok(true)
         }
-        Command::Runs { config, sync, limit, json } => {
+        Command::Runs {
+            config,
+            sync,
+            limit,
+            json,
+        } => {
             let store = store_of(&config).await?;
             for r in store.runs(sync.as_deref(), limit).await? {
                 if json {
-                    println!("{}", serde_json::to_string(&r).map_err(anyhow::Error::from)?);
+                    println!(
+                        "{}",
+                        serde_json::to_string(&r).map_err(anyhow::Error::from)?
+                    );
                 } else {
                     println!(
                         "{:>5}  {:<12} {:<9} {:<11} {}  {}",
@@ -407,13 +471,29 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             let store = hub::store::Store::open(&c.store_url()).await?;
             let now = chrono::Utc::now();
             for (name, s) in &c.syncs {
-                let sched = hub::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref()).map_err(anyhow::Error::from)?;
+                let sched =
+                    hub::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref())
+                        .map_err(anyhow::Error::from)?;
                 let state = store.schedule_state(name).await?;
-                let flags = [(!s.enabled).then_some("disabled"), state.paused.then_some("paused"), state.trigger_requested.then_some("run requested")];
+                let flags = [
+                    (!s.enabled).then_some("disabled"),
+                    state.paused.then_some("paused"),
+                    state.trigger_requested.then_some("run requested"),
+                ];
                 let flags: Vec<&str> = flags.into_iter().flatten().collect();
-                println!("{name}: {sched}{}", if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) });
+                println!(
+                    "{name}: {sched}{}",
+                    if flags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", flags.join(", "))
+                    }
+                );
                 if let Some(h) = state.handled_through {
-                    println!("  handled through {}", h.with_timezone(&sched.timezone()).to_rfc3339());
+                    println!(
+                        "  handled through {}",
+                        h.with_timezone(&sched.timezone()).to_rfc3339()
+                    );
                 }
                 for t in sched.upcoming(now, next) {
                     println!("  {}", t.to_rfc3339());

@@ -8,6 +8,10 @@ use crate::sync::{RunOutcome, RunStats, SideStats};
 pub struct DirectionSummary {
     /// `from → to`, by plugin name.
     pub direction: String,
+    /// The source's plugin name.
+    pub from: String,
+    /// The target's plugin name.
+    pub to: String,
     /// Records read from the source.
     pub read: u64,
     /// Read but outside the sync's `where`.
@@ -25,9 +29,11 @@ pub struct DirectionSummary {
 }
 
 impl DirectionSummary {
-    fn of(direction: String, from: &SideStats, to: &SideStats) -> DirectionSummary {
+    fn of(names: (&str, &str), from: &SideStats, to: &SideStats) -> DirectionSummary {
         DirectionSummary {
-            direction,
+            direction: format!("{} → {}", names.0, names.1),
+            from: names.0.to_string(),
+            to: names.1.to_string(),
             read: from.read,
             filtered: from.filtered,
             written: to.written(),
@@ -40,9 +46,14 @@ impl DirectionSummary {
 }
 
 /// The directions of a run (`a → b`, `b → a` or both, as the sync flows).
-pub fn directions(stats: &RunStats, a: &str, b: &str, direction: Direction) -> Vec<DirectionSummary> {
-    let ab = DirectionSummary::of(format!("{a} → {b}"), &stats.a, &stats.b);
-    let ba = DirectionSummary::of(format!("{b} → {a}"), &stats.b, &stats.a);
+pub fn directions(
+    stats: &RunStats,
+    a: &str,
+    b: &str,
+    direction: Direction,
+) -> Vec<DirectionSummary> {
+    let ab = DirectionSummary::of((a, b), &stats.a, &stats.b);
+    let ba = DirectionSummary::of((b, a), &stats.b, &stats.a);
     match direction {
         Direction::AToB => vec![ab],
         Direction::BToA => vec![ba],
@@ -58,7 +69,12 @@ pub fn directions(stats: &RunStats, a: &str, b: &str, direction: Direction) -> V
 ///   zhenfeng-registry → huiyang-esms       1         0        0          0       0             0         0
 /// ```
 pub fn table(outcome: &RunOutcome, rows: &[DirectionSummary]) -> String {
-    let width = rows.iter().map(|r| r.direction.chars().count()).max().unwrap_or(9).max(9);
+    let width = rows
+        .iter()
+        .map(|r| r.direction.chars().count())
+        .max()
+        .unwrap_or(9)
+        .max(9);
     let mut s = format!(
         "{}  run {}  {}  {:.2} s\n",
         outcome.sync,
@@ -68,7 +84,14 @@ pub fn table(outcome: &RunOutcome, rows: &[DirectionSummary]) -> String {
     );
     s.push_str(&format!(
         "  {:<width$}  {:>6}  {:>8}  {:>7}  {:>9}  {:>6}  {:>12}  {:>8}\n",
-        "direction", "read", "filtered", "written", "unchanged", "echoes", "dead letters", "deferred"
+        "direction",
+        "read",
+        "filtered",
+        "written",
+        "unchanged",
+        "echoes",
+        "dead letters",
+        "deferred"
     ));
     for r in rows {
         let pad = width - r.direction.chars().count();
@@ -98,18 +121,55 @@ mod tests {
     #[test]
     fn directions_pair_source_reads_with_target_writes() {
         let stats = RunStats {
-            a: SideStats { read: 3000, filtered: 1673, invalid: 5, changed: 1322, unchanged_writes: 1, ..SideStats::default() },
-            b: SideStats { read: 1322, echoes: 1321, unchanged: 1, created: 1322, rejected: 2, conflicts: 1, ..SideStats::default() },
+            a: SideStats {
+                read: 3000,
+                filtered: 1673,
+                invalid: 5,
+                changed: 1322,
+                unchanged_writes: 1,
+                ..SideStats::default()
+            },
+            b: SideStats {
+                read: 1322,
+                echoes: 1321,
+                unchanged: 1,
+                created: 1322,
+                rejected: 2,
+                conflicts: 1,
+                ..SideStats::default()
+            },
             ..RunStats::default()
         };
         let rows = directions(&stats, "zf", "hy", Direction::Both);
         assert_eq!(
             rows[0],
-            DirectionSummary { direction: "zf → hy".into(), read: 3000, filtered: 1673, written: 1322, unchanged: 0, echoes: 0, dead_letters: 7, deferred: 1 }
+            DirectionSummary {
+                direction: "zf → hy".into(),
+                from: "zf".into(),
+                to: "hy".into(),
+                read: 3000,
+                filtered: 1673,
+                written: 1322,
+                unchanged: 0,
+                echoes: 0,
+                dead_letters: 7,
+                deferred: 1
+            }
         );
         assert_eq!(
             rows[1],
-            DirectionSummary { direction: "hy → zf".into(), read: 1322, filtered: 0, written: 0, unchanged: 1, echoes: 1321, dead_letters: 0, deferred: 0 }
+            DirectionSummary {
+                direction: "hy → zf".into(),
+                from: "hy".into(),
+                to: "zf".into(),
+                read: 1322,
+                filtered: 0,
+                written: 0,
+                unchanged: 1,
+                echoes: 1321,
+                dead_letters: 0,
+                deferred: 0
+            }
         );
         assert_eq!(directions(&stats, "zf", "hy", Direction::AToB).len(), 1);
     }

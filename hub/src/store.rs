@@ -12,7 +12,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Which end of a sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// The sync's `a` endpoint.
@@ -91,7 +93,10 @@ pub struct Link {
 impl Link {
     /// A new link for a key.
     pub fn new(key_hash: String) -> Link {
-        Link { key_hash, ..Link::default() }
+        Link {
+            key_hash,
+            ..Link::default()
+        }
     }
 
     /// One side.
@@ -135,7 +140,7 @@ pub struct NewDeadLetter {
 }
 
 /// A recorded dead letter.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeadLetter {
     /// Its id.
     pub id: i64,
@@ -164,7 +169,7 @@ pub struct DeadLetter {
 }
 
 /// A run of the history.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RunRecord {
     /// Run id.
     pub id: i64,
@@ -208,11 +213,17 @@ fn this_host() -> String {
 /// Whether a process of this host is alive (Linux: `/proc/PID`; elsewhere assumed alive, so
 /// only the lease's expiry frees it).
 fn process_alive(pid: i64) -> bool {
-    if cfg!(target_os = "linux") { std::path::Path::new(&format!("/proc/{pid}")).exists() } else { true }
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
 }
 
 fn parse_utc(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// What to persist together, atomically.
@@ -240,9 +251,15 @@ impl Store {
     /// Opens (creating if needed) and migrates the store at `url` (`sqlite://PATH`).
     pub async fn open(url: &str) -> anyhow::Result<Store> {
         use anyhow::Context as _;
-        let path = url.strip_prefix("sqlite://").ok_or_else(|| anyhow::anyhow!("store {url:?}: only sqlite://PATH is supported"))?;
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+        let path = url
+            .strip_prefix("sqlite://")
+            .ok_or_else(|| anyhow::anyhow!("store {url:?}: only sqlite://PATH is supported"))?;
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
         }
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -264,7 +281,8 @@ impl Store {
             .open(&lock_path)
             .with_context(|| format!("failed to create {lock_path}"))?;
         // A blocking wait, once at start-up, for another process to finish opening.
-        lock.lock().with_context(|| format!("failed to lock {lock_path}"))?;
+        lock.lock()
+            .with_context(|| format!("failed to lock {lock_path}"))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -275,7 +293,10 @@ impl Store {
                     .connect_with(opts.clone())
                     .await
                     .with_context(|| format!("failed to open the state store {path}"))?;
-                sqlx::migrate!("./migrations/sqlite").run(&pool).await.context("failed to migrate the state store")?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&pool)
+                    .await
+                    .context("failed to migrate the state store")?;
                 anyhow::Ok(pool)
             }
             .await;
@@ -316,7 +337,12 @@ impl Store {
     }
 
     /// Up to `limit` pending links with key hash after `after`, in key-hash order.
-    pub async fn pending(&self, sync: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<Link>> {
+    pub async fn pending(
+        &self,
+        sync: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Link>> {
         let rows = sqlx::query("SELECT * FROM links WHERE sync = ? AND pending = 1 AND key_hash > ? ORDER BY key_hash LIMIT ?")
             .bind(sync)
             .bind(after.unwrap_or(""))
@@ -432,58 +458,69 @@ impl Store {
 
     /// Records the start of a run; returns its id.
     pub async fn start_run(&self, sync: &str, trigger: &str) -> anyhow::Result<i64> {
-        let r = sqlx::query("INSERT INTO runs (sync, trigger, started_at, status) VALUES (?, ?, ?, 'running')")
-            .bind(sync)
-            .bind(trigger)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "INSERT INTO runs (sync, trigger, started_at, status) VALUES (?, ?, ?, 'running')",
+        )
+        .bind(sync)
+        .bind(trigger)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
         Ok(r.last_insert_rowid())
     }
 
     /// Records the end of a run.
-    pub async fn finish_run(&self, id: i64, status: &str, stats: &serde_json::Value, error: Option<&str>) -> anyhow::Result<()> {
-        sqlx::query("UPDATE runs SET finished_at = ?, status = ?, stats = ?, error = ? WHERE id = ?")
-            .bind(now())
-            .bind(status)
-            .bind(stats.to_string())
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn finish_run(
+        &self,
+        id: i64,
+        status: &str,
+        stats: &serde_json::Value,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE runs SET finished_at = ?, status = ?, stats = ?, error = ? WHERE id = ?",
+        )
+        .bind(now())
+        .bind(status)
+        .bind(stats.to_string())
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Runs left `running` by a daemon that stopped without finishing them are marked
     /// `interrupted`; returns how many.
     pub async fn close_interrupted_runs(&self) -> anyhow::Result<u64> {
-        let r = sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'")
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
+        )
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected())
     }
 
     /// The latest runs, newest first (all syncs if `sync` is `None`).
     pub async fn runs(&self, sync: Option<&str>, limit: u32) -> anyhow::Result<Vec<RunRecord>> {
-        let rows = sqlx::query("SELECT * FROM runs WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2")
-            .bind(sync)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(sync)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(run_record).collect())
+    }
+
+    /// One run, if it exists.
+    pub async fn run(&self, id: i64) -> anyhow::Result<Option<RunRecord>> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| RunRecord {
-                id: r.get("id"),
-                sync: r.get("sync"),
-                trigger: r.get("trigger"),
-                started_at: r.get("started_at"),
-                finished_at: r.get("finished_at"),
-                status: r.get("status"),
-                stats: r.get::<Option<String>, _>("stats").and_then(|s| serde_json::from_str(&s).ok()),
-                error: r.get("error"),
-            })
-            .collect())
+        Ok(row.as_ref().map(run_record))
     }
 
     /// Open dead letters, oldest first (all syncs if `sync` is `None`).
@@ -492,31 +529,42 @@ impl Store {
             .bind(sync)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DeadLetter {
-                id: r.get("id"),
-                sync: r.get("sync"),
-                run_id: r.get("run_id"),
-                side: Side::parse(r.get::<&str, _>("side")),
-                stage: r.get("stage"),
-                key_masked: r.get("key_masked"),
-                remote_id: r.get("remote_id"),
-                errors: serde_json::from_str(r.get::<&str, _>("errors")).unwrap_or_default(),
-                occurrences: r.get("occurrences"),
-                status: r.get("status"),
-                created_at: r.get("created_at"),
-                last_seen_at: r.get("last_seen_at"),
-            })
-            .collect())
+        Ok(rows.iter().map(dead_letter).collect())
+    }
+
+    /// One dead letter (open or not), if it exists.
+    pub async fn dead_letter(&self, id: i64) -> anyhow::Result<Option<DeadLetter>> {
+        let row = sqlx::query("SELECT * FROM dead_letters WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(dead_letter))
+    }
+
+    /// How many dead letters are open (all syncs if `sync` is `None`).
+    pub async fn open_dead_letter_count(&self, sync: Option<&str>) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM dead_letters WHERE (?1 IS NULL OR sync = ?1) AND status = 'open'",
+        )
+        .bind(sync)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Answers if the store is reachable (a trivial query).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// The scheduling state of a sync (defaults if it never ran).
     pub async fn schedule_state(&self, sync: &str) -> anyhow::Result<ScheduleState> {
-        let row = sqlx::query("SELECT handled_through, paused, trigger_requested FROM schedule_state WHERE sync = ?")
-            .bind(sync)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT handled_through, paused, trigger_requested FROM schedule_state WHERE sync = ?",
+        )
+        .bind(sync)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row
             .map(|r| ScheduleState {
                 handled_through: r.get::<Option<String>, _>(0).and_then(|t| parse_utc(&t)),
@@ -526,32 +574,57 @@ impl Store {
             .unwrap_or_default())
     }
 
-    async fn upsert_schedule(&self, sync: &str, column: &'static str, value: Option<String>) -> anyhow::Result<()> {
+    async fn upsert_schedule(
+        &self,
+        sync: &str,
+        column: &'static str,
+        value: Option<String>,
+    ) -> anyhow::Result<()> {
         // `column` is one of this file's literals, never input.
         let sql = format!(
             "INSERT INTO schedule_state (sync, {column}, updated_at) VALUES (?, ?, ?) \
              ON CONFLICT (sync) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync).bind(value).bind(now()).execute(&self.pool).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(sync)
+            .bind(value)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Records that every fire time up to `t` has been run or skipped.
-    pub async fn set_handled_through(&self, sync: &str, t: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
-        self.upsert_schedule(sync, "handled_through", Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))).await
+    pub async fn set_handled_through(
+        &self,
+        sync: &str,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()> {
+        self.upsert_schedule(
+            sync,
+            "handled_through",
+            Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        )
+        .await
     }
 
     /// Pauses or resumes a sync's schedule.
     pub async fn set_paused(&self, sync: &str, paused: bool) -> anyhow::Result<()> {
         let sql = "INSERT INTO schedule_state (sync, paused, updated_at) VALUES (?, ?, ?) \
                    ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at";
-        sqlx::query(sql).bind(sync).bind(paused).bind(now()).execute(&self.pool).await?;
+        sqlx::query(sql)
+            .bind(sync)
+            .bind(paused)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Asks the daemon running the sync to start a run now.
     pub async fn request_trigger(&self, sync: &str) -> anyhow::Result<()> {
-        self.upsert_schedule(sync, "trigger_requested", Some(now())).await
+        self.upsert_schedule(sync, "trigger_requested", Some(now()))
+            .await
     }
 
     /// Takes a pending manual trigger: true (and cleared) if one was asked for.
@@ -567,13 +640,21 @@ impl Store {
     /// Takes the lease of a sync for this process for `ttl`, unless another live process holds
     /// it: the holder's `host:pid` is returned then. A lease expires unless renewed; on this
     /// host, a holder whose process is gone (killed) loses it at once.
-    pub async fn acquire_lease(&self, sync: &str, ttl: Duration) -> anyhow::Result<Result<(), String>> {
+    pub async fn acquire_lease(
+        &self,
+        sync: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<Result<(), String>> {
         let (host, pid) = (this_host(), i64::from(std::process::id()));
         let me = format!("{host}:{pid}");
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT holder, host, pid, expires_at FROM leases WHERE sync = ?").bind(sync).fetch_optional(&mut *tx).await?;
+        let row = sqlx::query("SELECT holder, host, pid, expires_at FROM leases WHERE sync = ?")
+            .bind(sync)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(r) = row {
-            let (holder, their_host, their_pid, expires): (String, String, i64, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            let (holder, their_host, their_pid, expires): (String, String, i64, String) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
             let expired = parse_utc(&expires).is_none_or(|t| t < chrono::Utc::now());
             let gone = their_host == host && !process_alive(their_pid);
             if holder != me && !expired && !gone {
@@ -614,7 +695,11 @@ impl Store {
     /// Gives up this process's lease of a sync.
     pub async fn release_lease(&self, sync: &str) -> anyhow::Result<()> {
         let me = format!("{}:{}", this_host(), std::process::id());
-        sqlx::query("DELETE FROM leases WHERE sync = ? AND holder = ?").bind(sync).bind(me).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM leases WHERE sync = ? AND holder = ?")
+            .bind(sync)
+            .bind(me)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -652,6 +737,38 @@ fn link_from_row(r: &sqlx::sqlite::SqliteRow) -> Link {
     }
 }
 
+fn run_record(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
+    RunRecord {
+        id: r.get("id"),
+        sync: r.get("sync"),
+        trigger: r.get("trigger"),
+        started_at: r.get("started_at"),
+        finished_at: r.get("finished_at"),
+        status: r.get("status"),
+        stats: r
+            .get::<Option<String>, _>("stats")
+            .and_then(|s| serde_json::from_str(&s).ok()),
+        error: r.get("error"),
+    }
+}
+
+fn dead_letter(r: &sqlx::sqlite::SqliteRow) -> DeadLetter {
+    DeadLetter {
+        id: r.get("id"),
+        sync: r.get("sync"),
+        run_id: r.get("run_id"),
+        side: Side::parse(r.get::<&str, _>("side")),
+        stage: r.get("stage"),
+        key_masked: r.get("key_masked"),
+        remote_id: r.get("remote_id"),
+        errors: serde_json::from_str(r.get::<&str, _>("errors")).unwrap_or_default(),
+        occurrences: r.get("occurrences"),
+        status: r.get("status"),
+        created_at: r.get("created_at"),
+        last_seen_at: r.get("last_seen_at"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,27 +799,66 @@ mod tests {
             key_masked: Some("5223**********123X".into()),
             remote_id: Some("ZF2021000001".into()),
             record_hash: "h1".into(),
-            errors: vec![Violation { pointer: "/idNumber".into(), message: "bad".into() }],
+            errors: vec![Violation {
+                pointer: "/idNumber".into(),
+                message: "bad".into(),
+            }],
             record: Some(vec![9]),
         };
-        s.commit("w", Commit { links: &links, dead_letters: std::slice::from_ref(&dl), cursor: Some((Side::A, Some("2021-09-02 10:00:00"))) })
+        s.commit(
+            "w",
+            Commit {
+                links: &links,
+                dead_letters: std::slice::from_ref(&dl),
+                cursor: Some((Side::A, Some("2021-09-02 10:00:00"))),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.cursor("w", Side::A).await.unwrap().as_deref(),
+            Some("2021-09-02 10:00:00")
+        );
+        assert_eq!(s.cursor("w", Side::B).await.unwrap(), None);
+        let got = s
+            .links("w", &["k2".into(), "k1".into(), "nope".into()])
             .await
             .unwrap();
-        assert_eq!(s.cursor("w", Side::A).await.unwrap().as_deref(), Some("2021-09-02 10:00:00"));
-        assert_eq!(s.cursor("w", Side::B).await.unwrap(), None);
-        let got = s.links("w", &["k2".into(), "k1".into(), "nope".into()]).await.unwrap();
         assert_eq!(got.len(), 2);
         assert!(got.contains(&links[0]) && got.contains(&links[1]));
-        let pending: Vec<_> = s.pending("w", None, 10).await.unwrap().into_iter().map(|l| l.key_hash).collect();
+        let pending: Vec<_> = s
+            .pending("w", None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key_hash)
+            .collect();
         assert_eq!(pending, ["k1", "k3"]);
-        let after: Vec<_> = s.pending("w", Some("k1"), 10).await.unwrap().into_iter().map(|l| l.key_hash).collect();
+        let after: Vec<_> = s
+            .pending("w", Some("k1"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key_hash)
+            .collect();
         assert_eq!(after, ["k3"]);
         assert_eq!(s.link_counts("w").await.unwrap(), (3, 2));
         // The same record again only counts another occurrence.
-        s.commit("w", Commit { dead_letters: std::slice::from_ref(&dl), ..Commit::default() }).await.unwrap();
+        s.commit(
+            "w",
+            Commit {
+                dead_letters: std::slice::from_ref(&dl),
+                ..Commit::default()
+            },
+        )
+        .await
+        .unwrap();
         let d = s.dead_letters(Some("w")).await.unwrap();
         assert_eq!(d.len(), 1);
-        assert_eq!((d[0].occurrences, d[0].errors[0].pointer.as_str()), (2, "/idNumber"));
+        assert_eq!(
+            (d[0].occurrences, d[0].errors[0].pointer.as_str()),
+            (2, "/idNumber")
+        );
     }
 
     #[tokio::test]
@@ -714,16 +870,32 @@ mod tests {
         assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
         assert!(s.renew_lease("w", ttl).await.unwrap());
         // A live process of this host holds it: pid 1 (init) is always alive.
-        sqlx::query("UPDATE leases SET holder = ?, pid = 1 WHERE sync = 'w'").bind(format!("{}:1", this_host())).execute(&s.pool).await.unwrap();
-        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Err(format!("{}:1", this_host())));
+        sqlx::query("UPDATE leases SET holder = ?, pid = 1 WHERE sync = 'w'")
+            .bind(format!("{}:1", this_host()))
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.acquire_lease("w", ttl).await.unwrap(),
+            Err(format!("{}:1", this_host()))
+        );
         assert!(!s.renew_lease("w", ttl).await.unwrap());
         // A process that is gone (pids are below 2^22 on Linux) loses it at once.
-        sqlx::query("UPDATE leases SET holder = 'gone', pid = 999999999 WHERE sync = 'w'").execute(&s.pool).await.unwrap();
+        sqlx::query("UPDATE leases SET holder = 'gone', pid = 999999999 WHERE sync = 'w'")
+            .execute(&s.pool)
+            .await
+            .unwrap();
         assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
         // Another host's lease frees only when it expires.
         sqlx::query("UPDATE leases SET holder = 'elsewhere:5', host = 'elsewhere', pid = 5 WHERE sync = 'w'").execute(&s.pool).await.unwrap();
-        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Err("elsewhere:5".into()));
-        sqlx::query("UPDATE leases SET expires_at = '2000-01-01T00:00:00Z' WHERE sync = 'w'").execute(&s.pool).await.unwrap();
+        assert_eq!(
+            s.acquire_lease("w", ttl).await.unwrap(),
+            Err("elsewhere:5".into())
+        );
+        sqlx::query("UPDATE leases SET expires_at = '2000-01-01T00:00:00Z' WHERE sync = 'w'")
+            .execute(&s.pool)
+            .await
+            .unwrap();
         assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
         s.release_lease("w").await.unwrap();
         assert!(!s.renew_lease("w", ttl).await.unwrap());
@@ -733,11 +905,16 @@ mod tests {
     async fn runs_are_recorded_and_interrupted_ones_closed() {
         let (_d, s) = store().await;
         let r1 = s.start_run("w", "schedule").await.unwrap();
-        s.finish_run(r1, "ok", &serde_json::json!({"a": {"read": 3}}), None).await.unwrap();
+        s.finish_run(r1, "ok", &serde_json::json!({"a": {"read": 3}}), None)
+            .await
+            .unwrap();
         let _r2 = s.start_run("w", "manual").await.unwrap();
         assert_eq!(s.close_interrupted_runs().await.unwrap(), 1);
         let runs = s.runs(Some("w"), 10).await.unwrap();
-        assert_eq!(runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["interrupted", "ok"]);
+        assert_eq!(
+            runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+            ["interrupted", "ok"]
+        );
         assert_eq!(runs[1].stats.as_ref().unwrap()["a"]["read"], 3);
     }
 }

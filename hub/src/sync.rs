@@ -34,8 +34,9 @@ use crate::schema::{Schema, Violation};
 use crate::store::{Commit, Link, NewDeadLetter, Side, Store};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 /// One end of a sync, resolved.
 #[derive(Debug, Clone)]
@@ -203,11 +204,137 @@ pub struct RunOutcome {
     pub errors: Vec<String>,
 }
 
+/// Where a run in progress stands (for the logs, the admin API and the status page).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct RunProgress {
+    /// Run id in the history.
+    pub run_id: i64,
+    /// `read a`, `read b` or `write`.
+    pub phase: String,
+    /// Records handled in this phase so far (read, or reconciled and written).
+    pub records: u64,
+    /// Records this phase has to handle, when known (the write phase knows its pending keys;
+    /// a read does not know how many records wait in the system).
+    pub total: Option<u64>,
+    /// Records per second in this phase so far.
+    pub records_per_second: f64,
+    /// Seconds left in this phase at that rate, when the total is known.
+    pub eta_seconds: Option<f64>,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+}
+
+/// The runs in progress of one engine, by sync name. Cheap to clone (shared).
+#[derive(Debug, Clone, Default)]
+pub struct ProgressBoard(Arc<Mutex<HashMap<String, RunProgress>>>);
+
+impl ProgressBoard {
+    /// The run of `sync` in progress, if any.
+    pub fn get(&self, sync: &str) -> Option<RunProgress> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(sync)
+            .cloned()
+    }
+
+    fn set(&self, sync: &str, p: RunProgress) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(sync.to_string(), p);
+    }
+
+    fn remove(&self, sync: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(sync);
+    }
+}
+
+/// How often a long run logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Tracks one run's progress: publishes it on the board after every batch and logs it every
+/// [`PROGRESS_EVERY`].
+struct Tracker {
+    board: ProgressBoard,
+    sync: String,
+    now: RunProgress,
+    phase_started: Instant,
+    logged: Instant,
+}
+
+impl Tracker {
+    fn new(board: ProgressBoard, sync: &str, run_id: i64) -> Tracker {
+        let now = RunProgress {
+            run_id,
+            phase: "start".into(),
+            records: 0,
+            total: None,
+            records_per_second: 0.0,
+            eta_seconds: None,
+            started_at: now_rfc3339(),
+        };
+        board.set(sync, now.clone());
+        Tracker {
+            board,
+            sync: sync.to_string(),
+            now,
+            phase_started: Instant::now(),
+            logged: Instant::now(),
+        }
+    }
+
+    fn phase(&mut self, phase: &str, total: Option<u64>) {
+        self.now.phase = phase.to_string();
+        self.now.records = 0;
+        self.now.total = total;
+        self.now.records_per_second = 0.0;
+        self.now.eta_seconds = None;
+        self.phase_started = Instant::now();
+        self.board.set(&self.sync, self.now.clone());
+    }
+
+    fn add(&mut self, n: u64) {
+        let p = &mut self.now;
+        p.records += n;
+        let secs = self.phase_started.elapsed().as_secs_f64();
+        p.records_per_second = if secs > 0.0 {
+            p.records as f64 / secs
+        } else {
+            0.0
+        };
+        p.eta_seconds = p
+            .total
+            .filter(|_| p.records_per_second > 0.0)
+            .map(|t| t.saturating_sub(p.records) as f64 / p.records_per_second);
+        self.board.set(&self.sync, p.clone());
+        if self.logged.elapsed() >= PROGRESS_EVERY {
+            self.logged = Instant::now();
+            let of = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
+            let eta = p
+                .eta_seconds
+                .map(|e| format!(", about {e:.0} s left"))
+                .unwrap_or_default();
+            tracing::info!(sync = %self.sync, run = p.run_id, phase = %p.phase, records = p.records, "progress: {} records{of} ({:.0}/s{eta})", p.records, p.records_per_second);
+        }
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.board.remove(&self.sync);
+    }
+}
+
 /// Runs syncs against a state store.
 #[derive(Debug, Clone)]
 pub struct Engine {
     store: Store,
     keys: Keys,
+    progress: ProgressBoard,
 }
 
 /// A failure that ends a phase of the run.
@@ -271,17 +398,27 @@ impl SideInput<'_> {
     }
 
     fn changed(&self, ptr: &str) -> bool {
-        self.current.is_some() && self.value(ptr) != self.settled.and_then(|s| non_null(s.pointer(ptr)))
+        self.current.is_some()
+            && self.value(ptr) != self.settled.and_then(|s| non_null(s.pointer(ptr)))
     }
 }
 
 /// Merges the two sides' records field by field (see the module docs). `base` is the merged
 /// record when the key last settled. `None` if neither side holds the record.
-pub fn merge(a: SideInput<'_>, b: SideInput<'_>, base: Option<&Value>, rules: &[(String, FieldPolicy)], default: FieldPolicy) -> Option<Value> {
+pub fn merge(
+    a: SideInput<'_>,
+    b: SideInput<'_>,
+    base: Option<&Value>,
+    rules: &[(String, FieldPolicy)],
+    default: FieldPolicy,
+) -> Option<Value> {
     let (Some(ac), Some(bc)) = (a.current, b.current) else {
         return a.current.or(b.current).map(strip_nulls);
     };
-    let a_newer = match (a.updated_at.and_then(parse_time), b.updated_at.and_then(parse_time)) {
+    let a_newer = match (
+        a.updated_at.and_then(parse_time),
+        b.updated_at.and_then(parse_time),
+    ) {
         (Some(x), Some(y)) => x >= y,
         _ => true,
     };
@@ -306,7 +443,11 @@ pub fn merge(a: SideInput<'_>, b: SideInput<'_>, base: Option<&Value>, rules: &[
         pick.map(strip_nulls)
     };
     let mut out = serde_json::Map::new();
-    let members: std::collections::BTreeSet<&String> = [ac, bc].iter().filter_map(|v| v.as_object()).flat_map(|m| m.keys()).collect();
+    let members: std::collections::BTreeSet<&String> = [ac, bc]
+        .iter()
+        .filter_map(|v| v.as_object())
+        .flat_map(|m| m.keys())
+        .collect();
     for m in members {
         let ptr = format!("/{}", m.replace('~', "~0").replace('/', "~1"));
         if rules.iter().any(|(p, _)| *p == ptr) {
@@ -329,8 +470,14 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
 
 /// Sets (or with `None` removes) the value at a JSON pointer, creating parent objects.
 fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
-    let tokens: Vec<String> = ptr.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
-    let Some((last, parents)) = tokens.split_last() else { return };
+    let tokens: Vec<String> = ptr
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let Some((last, parents)) = tokens.split_last() else {
+        return;
+    };
     let mut cur = root;
     for t in parents {
         if !cur.is_object() {
@@ -368,12 +515,20 @@ fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
 fn explained_by(old: Option<&Value>, read: &Value, intent: &Value) -> bool {
     let Some(old) = old else { return true };
     let field = |v: &Value, m: &str| non_null(v.get(m)).cloned();
-    let members: std::collections::BTreeSet<&String> = [old, read].iter().filter_map(|v| v.as_object()).flat_map(|m| m.keys()).collect();
-    members.into_iter().all(|m| field(read, m) == field(old, m) || field(intent, m) != field(old, m))
+    let members: std::collections::BTreeSet<&String> = [old, read]
+        .iter()
+        .filter_map(|v| v.as_object())
+        .flat_map(|m| m.keys())
+        .collect();
+    members
+        .into_iter()
+        .all(|m| field(read, m) == field(old, m) || field(intent, m) != field(old, m))
 }
 
 fn matches_filter(data: &Value, filter: &[(String, Value)]) -> bool {
-    filter.iter().all(|(ptr, want)| data.pointer(ptr) == Some(want))
+    filter
+        .iter()
+        .all(|(ptr, want)| data.pointer(ptr) == Some(want))
 }
 
 fn now_rfc3339() -> String {
@@ -390,7 +545,16 @@ struct Opened {
 impl Engine {
     /// An engine over a store, with the state keys.
     pub fn new(store: Store, keys: Keys) -> Engine {
-        Engine { store, keys }
+        Engine {
+            store,
+            keys,
+            progress: ProgressBoard::default(),
+        }
+    }
+
+    /// Its runs in progress.
+    pub fn progress(&self) -> &ProgressBoard {
+        &self.progress
     }
 
     /// The store.
@@ -402,7 +566,10 @@ impl Engine {
     /// outcome and the run history.
     pub async fn run(&self, spec: &SyncSpec, trigger: &str) -> anyhow::Result<RunOutcome> {
         if let Err(holder) = self.store.acquire_lease(&spec.name, LEASE_TTL).await? {
-            anyhow::bail!("sync {} is running in another process ({holder}); this run was not started", spec.name);
+            anyhow::bail!(
+                "sync {} is running in another process ({holder}); this run was not started",
+                spec.name
+            );
         }
         // Renew the lease while the run goes on; give it up at the end.
         let renew = {
@@ -412,7 +579,9 @@ impl Engine {
                     tokio::time::sleep(LEASE_TTL / 4).await;
                     match store.renew_lease(&name, LEASE_TTL).await {
                         Ok(true) => {}
-                        Ok(false) => tracing::error!(sync = %name, "lost the run lease to another process"),
+                        Ok(false) => {
+                            tracing::error!(sync = %name, "lost the run lease to another process")
+                        }
                         Err(e) => tracing::warn!(sync = %name, "cannot renew the run lease: {e:#}"),
                     }
                 }
@@ -435,6 +604,7 @@ impl Engine {
         let mut failed = false;
         let mut sessions: HashMap<Side, Session> = HashMap::new();
         tracing::info!(parent: &span, trigger, "sync run started");
+        let mut tracker = Tracker::new(self.progress.clone(), &spec.name, run_id);
         for &side in spec.read_sides().iter().chain(spec.write_sides()) {
             if sessions.contains_key(&side) {
                 continue;
@@ -454,7 +624,11 @@ impl Engine {
             let mut unread = Vec::new();
             for &side in spec.read_sides() {
                 let session = sessions.get_mut(&side).expect("opened above");
-                if let Err(e) = self.stage_side(spec, run_id, side, session, &mut stats).await {
+                if let Err(e) = self
+                    .stage_side(spec, run_id, side, session, &mut stats, &mut tracker)
+                    .instrument(span.clone())
+                    .await
+                {
                     tracing::warn!(parent: &span, side = side.as_str(), "read failed: {e}");
                     errors.push(format!("read {}: {e}", side.as_str()));
                     failed = true;
@@ -462,10 +636,23 @@ impl Engine {
                     unread.push(side);
                 }
             }
-            match self.reconcile(spec, run_id, &mut sessions, &mut stats, &unread).await {
+            match self
+                .reconcile(
+                    spec,
+                    run_id,
+                    &mut sessions,
+                    &mut stats,
+                    &unread,
+                    &mut tracker,
+                )
+                .instrument(span.clone())
+                .await
+            {
                 Ok(deferred) => {
                     if let Some((n, example)) = deferred {
-                        errors.push(format!("{n} records deferred to the next run, e.g. {example}"));
+                        errors.push(format!(
+                            "{n} records deferred to the next run, e.g. {example}"
+                        ));
                     }
                 }
                 Err(e) => {
@@ -475,9 +662,16 @@ impl Engine {
                 }
             }
         }
-        stats.pending = self.store.link_counts(&spec.name).await.map(|(_, p)| p as u64).unwrap_or(0);
+        stats.pending = self
+            .store
+            .link_counts(&spec.name)
+            .await
+            .map(|(_, p)| p as u64)
+            .unwrap_or(0);
         stats.duration_ms = started.elapsed().as_millis() as u64;
-        let troubled = [&stats.a, &stats.b].iter().any(|s| s.invalid + s.rejected + s.conflicts + s.retries > 0);
+        let troubled = [&stats.a, &stats.b]
+            .iter()
+            .any(|s| s.invalid + s.rejected + s.conflicts + s.retries > 0);
         let status = if failed {
             RunStatus::Failed
         } else if troubled || !errors.is_empty() {
@@ -486,7 +680,14 @@ impl Engine {
             RunStatus::Ok
         };
         let error = (!errors.is_empty()).then(|| errors.join("; "));
-        self.store.finish_run(run_id, status.as_str(), &serde_json::to_value(&stats)?, error.as_deref()).await?;
+        self.store
+            .finish_run(
+                run_id,
+                status.as_str(),
+                &serde_json::to_value(&stats)?,
+                error.as_deref(),
+            )
+            .await?;
         tracing::info!(
             parent: &span,
             status = status.as_str(),
@@ -499,16 +700,43 @@ impl Engine {
             ms = stats.duration_ms,
             "sync run finished"
         );
-        Ok(RunOutcome { run_id, sync: spec.name.clone(), status, stats, errors })
+        let outcome = RunOutcome {
+            run_id,
+            sync: spec.name.clone(),
+            status,
+            stats,
+            errors,
+        };
+        crate::metrics::run_finished(
+            &outcome,
+            &spec.a.plugin.name,
+            &spec.b.plugin.name,
+            spec.direction,
+        );
+        Ok(outcome)
     }
 
     /// Phase 1 for one side: read every batch from the cursor and stage it.
-    async fn stage_side(&self, spec: &SyncSpec, run_id: i64, side: Side, session: &mut Session, stats: &mut RunStats) -> Result<(), RunError> {
+    async fn stage_side(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        side: Side,
+        session: &mut Session,
+        stats: &mut RunStats,
+        tracker: &mut Tracker,
+    ) -> Result<(), RunError> {
+        tracker.phase(&format!("read {}", side.as_str()), None);
         let ep = spec.endpoint(side);
         let mut cursor = self.store.cursor(&spec.name, side).await?;
         let mut idle = 0;
         loop {
-            let batch = session.read(&ep.stream, cursor.as_deref(), spec.batch_size).await?;
+            let batch_span = tracing::debug_span!("batch", side = side.as_str());
+            let batch = session
+                .read(&ep.stream, cursor.as_deref(), spec.batch_size)
+                .instrument(batch_span.clone())
+                .await?;
+            tracker.add(batch.records.len() as u64);
             let n = batch.records.len();
             let mut staged: Vec<Staged> = Vec::with_capacity(n);
             let mut out_of_scope: Vec<String> = Vec::new();
@@ -519,21 +747,41 @@ impl Engine {
                 let data = rec.data;
                 if !matches_filter(&data, &ep.filter) {
                     s.filtered += 1;
-                    let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(data.pointer(p))).collect();
+                    let key_values: Vec<&Value> = spec
+                        .key
+                        .iter()
+                        .filter_map(|p| non_null(data.pointer(p)))
+                        .collect();
                     if key_values.len() == spec.key.len() {
                         out_of_scope.push(self.keys.key_hash(&key_values));
                     }
                     continue;
                 }
                 let mut violations = spec.schema.validate(&data);
-                let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(data.pointer(p))).collect();
+                let key_values: Vec<&Value> = spec
+                    .key
+                    .iter()
+                    .filter_map(|p| non_null(data.pointer(p)))
+                    .collect();
                 if key_values.len() != spec.key.len() {
-                    violations.push(Violation { pointer: spec.key.join(","), message: "the record has no natural key".into() });
+                    violations.push(Violation {
+                        pointer: spec.key.join(","),
+                        message: "the record has no natural key".into(),
+                    });
                 }
                 if !violations.is_empty() {
                     s.invalid += 1;
                     let masked = (!key_values.is_empty()).then(|| mask_key(&key_values));
-                    dead.push(self.dead_letter(spec, run_id, side, "read", masked, Some(rec.remote_id), Some(&data), violations));
+                    dead.push(self.dead_letter(
+                        spec,
+                        run_id,
+                        side,
+                        "read",
+                        masked,
+                        Some(rec.remote_id),
+                        Some(&data),
+                        violations,
+                    ));
                     continue;
                 }
                 staged.push(Staged {
@@ -546,21 +794,35 @@ impl Engine {
                     deleted: rec.deleted,
                 });
             }
-            let keys: Vec<String> = staged.iter().map(|s| s.key_hash.clone()).chain(out_of_scope.iter().cloned()).collect();
-            let mut links: HashMap<String, Link> =
-                self.store.links(&spec.name, &keys).await?.into_iter().map(|l| (l.key_hash.clone(), l)).collect();
+            let keys: Vec<String> = staged
+                .iter()
+                .map(|s| s.key_hash.clone())
+                .chain(out_of_scope.iter().cloned())
+                .collect();
+            let mut links: HashMap<String, Link> = self
+                .store
+                .links(&spec.name, &keys)
+                .await?
+                .into_iter()
+                .map(|l| (l.key_hash.clone(), l))
+                .collect();
             let mut touched: Vec<String> = Vec::new();
             // A linked record that no longer matches `where` has left the sync's scope: it is a
             // tombstone on this side from now on (never written to; back in scope, it revives).
             for k in &out_of_scope {
-                if let Some(link) = links.get_mut(k).filter(|l| !l.side(side).deleted && l.side(side).snapshot.is_some()) {
+                if let Some(link) = links
+                    .get_mut(k)
+                    .filter(|l| !l.side(side).deleted && l.side(side).snapshot.is_some())
+                {
                     link.side_mut(side).deleted = true;
                     stats.side(side).left_scope += 1;
                     touched.push(k.clone());
                 }
             }
             for st in staged {
-                let link = links.entry(st.key_hash.clone()).or_insert_with(|| Link::new(st.key_hash.clone()));
+                let link = links
+                    .entry(st.key_hash.clone())
+                    .or_insert_with(|| Link::new(st.key_hash.clone()));
                 if !touched.contains(&st.key_hash) {
                     touched.push(st.key_hash.clone());
                 }
@@ -568,11 +830,24 @@ impl Engine {
             }
             let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
             let next = batch.cursor.or(cursor.clone());
-            self.store.commit(&spec.name, Commit { links: &changed, dead_letters: &dead, cursor: Some((side, next.as_deref())) }).await?;
+            self.store
+                .commit(
+                    &spec.name,
+                    Commit {
+                        links: &changed,
+                        dead_letters: &dead,
+                        cursor: Some((side, next.as_deref())),
+                    },
+                )
+                .await?;
             if !batch.more {
                 return Ok(());
             }
-            idle = if n == 0 && next == cursor { idle + 1 } else { 0 };
+            idle = if n == 0 && next == cursor {
+                idle + 1
+            } else {
+                0
+            };
             if idle >= 3 {
                 return Err(RunError::Plugin(PluginError::Connector {
                     plugin: ep.plugin.name.clone(),
@@ -586,7 +861,14 @@ impl Engine {
     }
 
     /// Stages one valid record read from `side` into its link.
-    fn stage_record(&self, spec: &SyncSpec, link: &mut Link, side: Side, st: Staged, s: &mut SideStats) {
+    fn stage_record(
+        &self,
+        spec: &SyncSpec,
+        link: &mut Link,
+        side: Side,
+        st: Staged,
+        s: &mut SideStats,
+    ) {
         let context = seal_context(&spec.name, &st.key_hash, side.as_str());
         {
             let ss = link.side_mut(side);
@@ -613,8 +895,15 @@ impl Engine {
             // The hub wrote here but stopped before recording the result. If every difference
             // from the record as last known lies in a field that write was changing, this read
             // is that write's result: the systems then end as if the run had not stopped.
-            let intent = self.keys.open_json(&format!("{context}/intent"), &intent).ok();
-            let old = link.side(side).snapshot.as_ref().and_then(|o| self.keys.open_json(&context, o).ok());
+            let intent = self
+                .keys
+                .open_json(&format!("{context}/intent"), &intent)
+                .ok();
+            let old = link
+                .side(side)
+                .snapshot
+                .as_ref()
+                .and_then(|o| self.keys.open_json(&context, o).ok());
             if let Some(intent) = intent.filter(|i| explained_by(old.as_ref(), &st.data, i)) {
                 let ss = link.side_mut(side);
                 ss.snapshot = Some(sealed);
@@ -623,7 +912,10 @@ impl Engine {
                 ss.settled = None;
                 ss.written_hash = None;
                 s.echoes += 1;
-                link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &intent));
+                link.base = Some(
+                    self.keys
+                        .seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &intent),
+                );
                 return;
             }
         }
@@ -631,7 +923,10 @@ impl Engine {
         let ss = link.side_mut(side);
         // Keep the record as it was when the key last settled, for field-level change detection.
         if ss.settled_hash.is_some() && ss.settled_hash == ss.hash && ss.settled.is_none() {
-            ss.settled = ss.snapshot.take().map(|old| self.reseal(&context, &format!("{context}/settled"), &old));
+            ss.settled = ss
+                .snapshot
+                .take()
+                .map(|old| self.reseal(&context, &format!("{context}/settled"), &old));
         }
         ss.snapshot = Some(sealed);
         ss.hash = Some(st.hash);
@@ -663,23 +958,50 @@ impl Engine {
     ) -> NewDeadLetter {
         let record_hash = match data {
             Some(d) => self.keys.content_hash(d),
-            None => self.keys.content_hash(&Value::String(remote_id.clone().unwrap_or_default())),
+            None => self
+                .keys
+                .content_hash(&Value::String(remote_id.clone().unwrap_or_default())),
         };
         let key_hash = data.and_then(|d| {
-            let vals: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(d.pointer(p))).collect();
+            let vals: Vec<&Value> = spec
+                .key
+                .iter()
+                .filter_map(|p| non_null(d.pointer(p)))
+                .collect();
             (vals.len() == spec.key.len()).then(|| self.keys.key_hash(&vals))
         });
-        let record = data.map(|d| self.keys.seal_json(&format!("dead-letter/{}/{}/{record_hash}", spec.name, side.as_str()), d));
-        NewDeadLetter { run_id, side, stage, key_hash, key_masked, remote_id, record_hash, errors, record }
+        let record = data.map(|d| {
+            self.keys.seal_json(
+                &format!("dead-letter/{}/{}/{record_hash}", spec.name, side.as_str()),
+                d,
+            )
+        });
+        NewDeadLetter {
+            run_id,
+            side,
+            stage,
+            key_hash,
+            key_masked,
+            remote_id,
+            record_hash,
+            errors,
+            record,
+        }
     }
 
     fn open(&self, context: &str, sealed: &[u8]) -> Result<Value, RunError> {
-        self.keys.open_json(context, sealed).map_err(|e| RunError::Store(e.into()))
+        self.keys
+            .open_json(context, sealed)
+            .map_err(|e| RunError::Store(e.into()))
     }
 
     /// Opens a link's records: each side's current and settled record, and the base.
     fn open_link(&self, sync: &str, link: &Link) -> Result<Opened, RunError> {
-        let mut o = Opened { current: [None, None], settled: [None, None], base: None };
+        let mut o = Opened {
+            current: [None, None],
+            settled: [None, None],
+            base: None,
+        };
         for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
             let s = link.side(side);
             let context = seal_context(sync, &link.key_hash, side.as_str());
@@ -706,11 +1028,23 @@ impl Engine {
     /// it now holds it (`stored`, or what was sent; for `unchanged` without `stored`, the
     /// snapshot already held), which is also the side's settled record. Its hash marks the
     /// coming read-back as an echo when the hub actually wrote (`wrote`).
-    fn apply_written(&self, sync: &str, link: &mut Link, t: Side, w: crate::runtime::Written, sent: &Value, wrote: bool) {
+    fn apply_written(
+        &self,
+        sync: &str,
+        link: &mut Link,
+        t: Side,
+        w: crate::runtime::Written,
+        sent: &Value,
+        wrote: bool,
+    ) {
         let stored = match w.stored.as_deref().map(serde_json::from_str::<Value>) {
             Some(Ok(v @ Value::Object(_))) => Some(v),
             Some(_) => {
-                tracing::warn!(sync, side = t.as_str(), "connector returned a stored record that is not a JSON object; assuming it stores what was sent");
+                tracing::warn!(
+                    sync,
+                    side = t.as_str(),
+                    "connector returned a stored record that is not a JSON object; assuming it stores what was sent"
+                );
                 wrote.then(|| sent.clone())
             }
             None => wrote.then(|| sent.clone()),
@@ -745,13 +1079,22 @@ impl Engine {
         sessions: &mut HashMap<Side, Session>,
         stats: &mut RunStats,
         unread: &[Side],
+        tracker: &mut Tracker,
     ) -> Result<Option<(u64, String)>, RunError> {
+        let (_, pending) = self.store.link_counts(&spec.name).await?;
+        tracker.phase("write", Some(pending as u64));
         let mut after: Option<String> = None;
         let mut deferred: Option<(u64, String)> = None;
         loop {
-            let mut links = self.store.pending(&spec.name, after.as_deref(), spec.batch_size).await?;
-            let Some(last) = links.last() else { return Ok(deferred) };
+            let mut links = self
+                .store
+                .pending(&spec.name, after.as_deref(), spec.batch_size)
+                .await?;
+            let Some(last) = links.last() else {
+                return Ok(deferred);
+            };
             after = Some(last.key_hash.clone());
+            tracker.add(links.len() as u64);
             let mut merged: Vec<Option<Value>> = Vec::with_capacity(links.len());
             let mut dead = Vec::new();
             let mut blocked: Vec<(usize, String)> = Vec::new();
@@ -759,8 +1102,16 @@ impl Engine {
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
             for (i, link) in links.iter_mut().enumerate() {
                 let o = self.open_link(&spec.name, link)?;
-                let a = SideInput { current: o.current[0].as_ref(), settled: o.settled[0].as_ref(), updated_at: link.a.updated_at.as_deref() };
-                let b = SideInput { current: o.current[1].as_ref(), settled: o.settled[1].as_ref(), updated_at: link.b.updated_at.as_deref() };
+                let a = SideInput {
+                    current: o.current[0].as_ref(),
+                    settled: o.settled[0].as_ref(),
+                    updated_at: link.a.updated_at.as_deref(),
+                };
+                let b = SideInput {
+                    current: o.current[1].as_ref(),
+                    settled: o.settled[1].as_ref(),
+                    updated_at: link.b.updated_at.as_deref(),
+                };
                 let m = merge(a, b, o.base.as_ref(), &spec.rules, spec.default_policy);
                 let Some(m) = m else {
                     merged.push(None);
@@ -769,9 +1120,22 @@ impl Engine {
                 let violations = spec.schema.validate(&m);
                 if !violations.is_empty() {
                     let side = spec.write_sides()[0];
-                    let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(m.pointer(p))).collect();
+                    let key_values: Vec<&Value> = spec
+                        .key
+                        .iter()
+                        .filter_map(|p| non_null(m.pointer(p)))
+                        .collect();
                     stats.side(side).rejected += 1;
-                    dead.push(self.dead_letter(spec, run_id, side, "write", Some(mask_key(&key_values)), None, Some(&m), violations));
+                    dead.push(self.dead_letter(
+                        spec,
+                        run_id,
+                        side,
+                        "write",
+                        Some(mask_key(&key_values)),
+                        None,
+                        Some(&m),
+                        violations,
+                    ));
                     merged.push(None);
                     continue;
                 }
@@ -784,10 +1148,23 @@ impl Engine {
                         continue;
                     }
                     if unread.contains(&t) {
-                        blocked.push((i, format!("not written to {}: reading it failed in this run", t.as_str())));
+                        blocked.push((
+                            i,
+                            format!(
+                                "not written to {}: reading it failed in this run",
+                                t.as_str()
+                            ),
+                        ));
                         continue;
                     }
-                    let intent = self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, &format!("{}/intent", t.as_str())), &m);
+                    let intent = self.keys.seal_json(
+                        &seal_context(
+                            &spec.name,
+                            &link.key_hash,
+                            &format!("{}/intent", t.as_str()),
+                        ),
+                        &m,
+                    );
                     link.side_mut(t).intent = Some(intent);
                     let ts = link.side(t);
                     writes.entry(t).or_default().push((
@@ -804,7 +1181,16 @@ impl Engine {
             }
             if !writes.is_empty() {
                 // The intents reach the store before any write does.
-                self.store.commit(&spec.name, Commit { links: &links, dead_letters: &[], cursor: None }).await?;
+                self.store
+                    .commit(
+                        &spec.name,
+                        Commit {
+                            links: &links,
+                            dead_letters: &[],
+                            cursor: None,
+                        },
+                    )
+                    .await?;
             }
             let mut unsettled = vec![false; links.len()];
             for (i, why) in blocked {
@@ -813,10 +1199,20 @@ impl Engine {
             }
             let mut abort = None;
             for &t in spec.write_sides() {
-                let Some(batch) = writes.remove(&t) else { continue };
-                let Some(session) = sessions.get_mut(&t) else { continue };
+                let Some(batch) = writes.remove(&t) else {
+                    continue;
+                };
+                let Some(session) = sessions.get_mut(&t) else {
+                    continue;
+                };
                 let records: Vec<TargetRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
-                let results = match session.write(&spec.endpoint(t).stream, &records).await {
+                let batch_span =
+                    tracing::debug_span!("batch", side = t.as_str(), records = records.len());
+                let results = match session
+                    .write(&spec.endpoint(t).stream, &records)
+                    .instrument(batch_span)
+                    .await
+                {
                     Ok(r) => r,
                     Err(e) => {
                         for (i, _) in &batch {
@@ -863,9 +1259,25 @@ impl Engine {
                         WriteResult::Rejected(rej) => {
                             s.rejected += 1;
                             link.side_mut(t).intent = None;
-                            let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(m.pointer(p))).collect();
-                            let v = vec![Violation { pointer: rej.pointer.unwrap_or_default(), message: rej.reason }];
-                            dead.push(self.dead_letter(spec, run_id, t, "write", Some(mask_key(&key_values)), rec.remote_id.clone(), Some(m), v));
+                            let key_values: Vec<&Value> = spec
+                                .key
+                                .iter()
+                                .filter_map(|p| non_null(m.pointer(p)))
+                                .collect();
+                            let v = vec![Violation {
+                                pointer: rej.pointer.unwrap_or_default(),
+                                message: rej.reason,
+                            }];
+                            dead.push(self.dead_letter(
+                                spec,
+                                run_id,
+                                t,
+                                "write",
+                                Some(mask_key(&key_values)),
+                                rec.remote_id.clone(),
+                                Some(m),
+                                v,
+                            ));
                         }
                     }
                 }
@@ -880,7 +1292,10 @@ impl Engine {
                 // Settled: the merged record is the new common ancestor, and each side's
                 // current record is what later changes are measured against.
                 if let Some(m) = &merged[i] {
-                    link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), m));
+                    link.base = Some(
+                        self.keys
+                            .seal_json(&seal_context(&spec.name, &link.key_hash, "base"), m),
+                    );
                 }
                 for side in [Side::A, Side::B] {
                     let ss = link.side_mut(side);
@@ -891,7 +1306,16 @@ impl Engine {
                 link.attempts = 0;
                 link.last_error = None;
             }
-            self.store.commit(&spec.name, Commit { links: &links, dead_letters: &dead, cursor: None }).await?;
+            self.store
+                .commit(
+                    &spec.name,
+                    Commit {
+                        links: &links,
+                        dead_letters: &dead,
+                        cursor: None,
+                    },
+                )
+                .await?;
             if let Some(e) = abort {
                 return Err(e.into());
             }
@@ -914,7 +1338,11 @@ mod tests {
     }
 
     fn side<'a>(current: &'a Value, settled: Option<&'a Value>, at: &'a str) -> SideInput<'a> {
-        SideInput { current: Some(current), settled, updated_at: Some(at) }
+        SideInput {
+            current: Some(current),
+            settled,
+            updated_at: Some(at),
+        }
     }
 
     const T1: &str = "2021-09-02T10:00:00+08:00";
@@ -923,9 +1351,24 @@ mod tests {
     #[test]
     fn a_record_on_one_side_only_is_taken_whole_without_nulls() {
         let a = json!({"name": "王芳", "phone": null, "status": "employed"});
-        let m = merge(side(&a, None, T1), SideInput::default(), None, &rules(), FieldPolicy::Newest);
+        let m = merge(
+            side(&a, None, T1),
+            SideInput::default(),
+            None,
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(m, Some(json!({"name": "王芳", "status": "employed"})));
-        assert_eq!(merge(SideInput::default(), SideInput::default(), None, &rules(), FieldPolicy::Newest), None);
+        assert_eq!(
+            merge(
+                SideInput::default(),
+                SideInput::default(),
+                None,
+                &rules(),
+                FieldPolicy::Newest
+            ),
+            None
+        );
     }
 
     #[test]
@@ -935,7 +1378,13 @@ mod tests {
         let base = json!({"name": "王芳", "status": "lost_contact"});
         let a = json!({"name": "王芳", "status": "lost_contact"});
         let b = json!({"name": "王芳", "status": "left"});
-        let m = merge(side(&a, Some(&a), T1), side(&b, Some(&b), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        let m = merge(
+            side(&a, Some(&a), T1),
+            side(&b, Some(&b), T2),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(m, Some(base));
     }
 
@@ -946,10 +1395,19 @@ mod tests {
         let a = json!({"name": "王芳芳", "status": "seeking", "phone": "13800138000"});
         let b_settled = base.clone();
         let b = json!({"name": "王二", "status": "left", "phone": "13800138000"});
-        let m = merge(side(&a, Some(&a_settled), T1), side(&b, Some(&b_settled), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        let m = merge(
+            side(&a, Some(&a_settled), T1),
+            side(&b, Some(&b_settled), T2),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         // name is a's (a changed it), status is b's (b changed it); b's name edit and a's
         // status edit are not theirs to make.
-        assert_eq!(m, Some(json!({"name": "王芳芳", "status": "left", "phone": "13800138000"})));
+        assert_eq!(
+            m,
+            Some(json!({"name": "王芳芳", "status": "left", "phone": "13800138000"}))
+        );
     }
 
     #[test]
@@ -957,14 +1415,38 @@ mod tests {
         let base = json!({"phone": "13800138000"});
         let a = json!({"phone": "13900000001"});
         let b = base.clone();
-        let only_a = merge(side(&a, Some(&base), T1), side(&b, Some(&base), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        let only_a = merge(
+            side(&a, Some(&base), T1),
+            side(&b, Some(&base), T2),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(only_a, Some(json!({"phone": "13900000001"})));
         let b2 = json!({"phone": "13700000002"});
-        let both_b_later = merge(side(&a, Some(&base), T1), side(&b2, Some(&base), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        let both_b_later = merge(
+            side(&a, Some(&base), T1),
+            side(&b2, Some(&base), T2),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(both_b_later, Some(json!({"phone": "13700000002"})));
-        let both_a_later = merge(side(&a, Some(&base), T2), side(&b2, Some(&base), T1), Some(&base), &rules(), FieldPolicy::Newest);
+        let both_a_later = merge(
+            side(&a, Some(&base), T2),
+            side(&b2, Some(&base), T1),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(both_a_later, Some(json!({"phone": "13900000001"})));
-        let tie = merge(side(&a, Some(&base), T1), side(&b2, Some(&base), T1), Some(&base), &rules(), FieldPolicy::Newest);
+        let tie = merge(
+            side(&a, Some(&base), T1),
+            side(&b2, Some(&base), T1),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(tie, Some(json!({"phone": "13900000001"})));
     }
 
@@ -972,10 +1454,18 @@ mod tests {
     fn first_meeting_of_two_records_takes_each_field_from_its_owner() {
         let a = json!({"name": "王芳", "status": "employed", "phone": "13800138000", "registryNumber": "ZF2021000001"});
         let b = json!({"name": "王 芳", "status": "left", "phone": "13900000001", "hiredOn": "2021-05-01"});
-        let m = merge(side(&a, None, T1), side(&b, None, T2), None, &rules(), FieldPolicy::Newest);
+        let m = merge(
+            side(&a, None, T1),
+            side(&b, None, T2),
+            None,
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(
             m,
-            Some(json!({"name": "王芳", "status": "left", "phone": "13900000001", "registryNumber": "ZF2021000001", "hiredOn": "2021-05-01"}))
+            Some(
+                json!({"name": "王芳", "status": "left", "phone": "13900000001", "registryNumber": "ZF2021000001", "hiredOn": "2021-05-01"})
+            )
         );
     }
 
@@ -984,9 +1474,18 @@ mod tests {
         let rules = vec![("/employer/uscc".to_string(), FieldPolicy::B)];
         let a = json!({"employer": {"name": "甲公司", "uscc": null}});
         let b = json!({"employer": {"name": "乙公司", "uscc": "91350100M000100Y43"}});
-        let m = merge(side(&a, None, T2), side(&b, None, T1), None, &rules, FieldPolicy::Newest);
+        let m = merge(
+            side(&a, None, T2),
+            side(&b, None, T1),
+            None,
+            &rules,
+            FieldPolicy::Newest,
+        );
         // employer as a whole follows `newest` (a is later), then /employer/uscc is b's.
-        assert_eq!(m, Some(json!({"employer": {"name": "甲公司", "uscc": "91350100M000100Y43"}})));
+        assert_eq!(
+            m,
+            Some(json!({"employer": {"name": "甲公司", "uscc": "91350100M000100Y43"}}))
+        );
     }
 
     #[test]

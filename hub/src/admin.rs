@@ -1,0 +1,1334 @@
+//! The admin HTTP API and the status page (axum), served by `hub run`.
+//!
+//! Bound to `[admin] listen` (default `127.0.0.1:8470`). Every route but `/healthz` and
+//! `/login` needs the admin token: `Authorization: Bearer <token>` (RFC 6750), or, for the
+//! status page only (`GET /`), the session cookie that `POST /login` sets after a browser user
+//! types the token. State-changing routes (`POST`) accept the bearer header only, so a page on
+//! another site cannot make a logged-in browser trigger anything (no cookie-borne CSRF).
+//!
+//! The routes, their parameters and their response shapes are described by the OpenAPI 3.1
+//! document at `/openapi.json`, generated from the handlers' annotations ([`utoipa`]) by the
+//! same router that serves them, so the two cannot drift. Errors are JSON
+//! `{"error": "<what is wrong>"}` with 400 (bad parameter), 401 (no or wrong token), 404
+//! (no such sync, run or dead letter), 503 (not ready) or 500 (the state store failed).
+//!
+//! Personal data: dead letters carry only masked keys (see [`crate::sync::mask_key`]); the
+//! API never unseals a record.
+
+use crate::config::Config;
+use crate::metrics as hub_metrics;
+use crate::schedule::Schedule;
+use crate::store::{DeadLetter, RunRecord, Store};
+use crate::sync::ProgressBoard;
+use anyhow::Context as _;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use tokio::sync::watch;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Name of the status page's session cookie.
+const COOKIE: &str = "hub_admin";
+
+/// What the admin API shows of the deployment the daemon is running; replaced on reload.
+#[derive(Clone)]
+pub struct View {
+    /// The deployment's state store.
+    pub store: Store,
+    /// Syncs that can run, by name.
+    pub syncs: BTreeMap<String, SyncView>,
+    /// What could not be loaded (plugins, syncs), one line each.
+    pub problems: Vec<String>,
+    /// Runs in progress.
+    pub progress: ProgressBoard,
+}
+
+/// A sync as configured.
+#[derive(Clone)]
+pub struct SyncView {
+    /// Shared schema.
+    pub schema: String,
+    /// `a_to_b`, `b_to_a` or `both`.
+    pub direction: String,
+    /// Endpoint `a`: plugin and stream.
+    pub a: Endpoint,
+    /// Endpoint `b`.
+    pub b: Endpoint,
+    /// Its schedule.
+    pub schedule: Schedule,
+    /// Scheduled at all.
+    pub enabled: bool,
+}
+
+/// One end of a sync.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Endpoint {
+    /// Plugin name (a key of `[plugins]`).
+    pub plugin: String,
+    /// Stream of that plugin.
+    pub stream: String,
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AdminState {
+    view: watch::Receiver<Arc<View>>,
+    token: Arc<str>,
+    session: Arc<str>,
+}
+
+impl AdminState {
+    /// State over the deployment view (a watch, so that reloads show) and the admin token.
+    pub fn new(view: watch::Receiver<Arc<View>>, token: &str) -> AdminState {
+        let session = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!(
+            "hub admin session\0{token}"
+        )));
+        AdminState {
+            view,
+            token: token.into(),
+            session: session.into(),
+        }
+    }
+
+    fn view(&self) -> Arc<View> {
+        self.view.borrow().clone()
+    }
+}
+
+/// The admin token of a deployment: `[admin] token`, or the file `<data_dir>/admin.token`,
+/// created with 32 random bytes (hex) and mode 0600 if missing. Errors name the source.
+pub fn token(config: &Config) -> anyhow::Result<String> {
+    if let Some(src) = &config.admin.token {
+        let t = src
+            .resolve(&config.dir())
+            .map_err(|e| anyhow::anyhow!("admin.token: {e}"))?;
+        anyhow::ensure!(
+            t.trim().len() >= 16,
+            "admin.token: must be at least 16 characters"
+        );
+        return Ok(t.trim().to_string());
+    }
+    let path = config.data_dir().join("admin.token");
+    if !path.exists() {
+        std::fs::create_dir_all(config.data_dir())
+            .with_context(|| format!("failed to create {}", config.data_dir().display()))?;
+        let t: [u8; 32] = rand::random();
+        crate::keys::write_private(&path, hex::encode(t).as_bytes())
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    let t = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    Ok(t.trim().to_string())
+}
+
+/// The admin server of a running daemon.
+pub struct Server {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    view: watch::Sender<Arc<View>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds `[admin] listen`, writes `http://<addr>/` to `<data_dir>/admin.url`, and serves
+    /// `view` until [`Server::stop`]. Errors: the address cannot be bound, or the token
+    /// cannot be read.
+    pub async fn start(config: &Config, view: View) -> anyhow::Result<Server> {
+        let token = token(config)?;
+        let listen = config.admin.listen.get_ref();
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("admin.listen: cannot bind {listen}"))?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}/");
+        std::fs::write(config.data_dir().join("admin.url"), format!("{url}\n")).with_context(
+            || {
+                format!(
+                    "failed to write admin.url in {}",
+                    config.data_dir().display()
+                )
+            },
+        )?;
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the admin API listens beyond this machine; put TLS in front of it");
+        }
+        let (tx, rx) = watch::channel(Arc::new(view));
+        let (router, _) = router(AdminState::new(rx, &token));
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!("admin API stopped: {e}");
+            }
+        });
+        tracing::info!("admin API and status page on {url}");
+        Ok(Server {
+            addr,
+            view: tx,
+            task,
+        })
+    }
+
+    /// Shows a reloaded deployment.
+    pub fn update(&self, view: View) {
+        let _ = self.view.send(Arc::new(view));
+    }
+
+    /// Stops serving.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// An error response: `{"error": "..."}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiError {
+    /// What is wrong.
+    pub error: String,
+}
+
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut r = (self.0, Json(ApiError { error: self.1 })).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"hub\""),
+            );
+        }
+        r
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        tracing::error!("admin API: state store: {e:#}");
+        Failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the state store failed; see the daemon's log".into(),
+        )
+    }
+}
+
+fn not_found(what: String) -> Failure {
+    Failure(StatusCode::NOT_FOUND, what)
+}
+
+/// Equal without leaking where they differ through timing.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn cookie_of<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn authenticate(State(s): State<AdminState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path == "/healthz" || path == "/login" {
+        return next.run(req).await;
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| same(t.trim().as_bytes(), s.token.as_bytes()));
+    let page = req.method() == axum::http::Method::GET && path == "/";
+    let cookie = page
+        && cookie_of(req.headers(), COOKIE)
+            .is_some_and(|c| same(c.as_bytes(), s.session.as_bytes()));
+    if bearer || cookie {
+        return next.run(req).await;
+    }
+    if page {
+        return Redirect::to("/login").into_response();
+    }
+    Failure(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong admin token (Authorization: Bearer <token>)".into(),
+    )
+    .into_response()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hub admin API", description = "Operate a running hub daemon: health, metrics, syncs, runs, dead letters."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags((name = "health"), (name = "syncs"), (name = "runs"), (name = "dead letters"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The router and its OpenAPI document.
+pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(list_syncs))
+        .routes(routes!(get_sync))
+        .routes(routes!(trigger))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(list_runs))
+        .routes(routes!(get_run))
+        .routes(routes!(list_dead_letters))
+        .routes(routes!(get_dead_letter))
+        .split_for_parts();
+    let doc = api.clone();
+    let router = router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || std::future::ready(Json(doc.clone()))),
+        )
+        .route("/", axum::routing::get(status_page))
+        .route("/login", axum::routing::get(login_form).post(login))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .with_state(state);
+    (router, api)
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()), responses((status = 200, description = "the daemon is alive", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness of `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// True when the state store answers and at least one sync can run.
+    pub ready: bool,
+    /// Syncs that can run.
+    pub syncs: usize,
+    /// What could not be loaded, one line each.
+    pub problems: Vec<String>,
+}
+
+/// Readiness: the state store answers and at least one sync can run (503 otherwise).
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "ready", body = Readiness),
+    (status = 503, description = "not ready", body = Readiness),
+    (status = 401, description = "missing or wrong token", body = ApiError)))]
+async fn readyz(State(s): State<AdminState>) -> Response {
+    let view = s.view();
+    let store_ok = view.store.ping().await.is_ok();
+    let ready = store_ok && !view.syncs.is_empty();
+    let mut problems = view.problems.clone();
+    if !store_ok {
+        problems.push("the state store does not answer".into());
+    }
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(Readiness {
+            ready,
+            syncs: view.syncs.len(),
+            problems,
+        }),
+    )
+        .into_response()
+}
+
+/// Prometheus metrics (text exposition format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, description = "metrics", body = String, content_type = "text/plain"),
+    (status = 401, description = "missing or wrong token", body = ApiError)))]
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        hub_metrics::render(),
+    )
+        .into_response()
+}
+
+/// A sync, its schedule and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncInfo {
+    /// Name (a key of `[syncs]`).
+    pub name: String,
+    /// Shared schema of its records.
+    pub schema: String,
+    /// `a_to_b`, `b_to_a` or `both`.
+    pub direction: String,
+    /// Endpoint `a`.
+    pub a: Endpoint,
+    /// Endpoint `b`.
+    pub b: Endpoint,
+    /// Crontab expression.
+    pub schedule: String,
+    /// IANA time zone of the schedule.
+    pub timezone: String,
+    /// Scheduled at all (`enabled` in the config).
+    pub enabled: bool,
+    /// Paused (`hub pause` or the API).
+    pub paused: bool,
+    /// A manual run waits to start.
+    pub run_requested: bool,
+    /// The next fire times (RFC 3339, in the sync's zone); empty when disabled.
+    pub next_runs: Vec<String>,
+    /// The latest run, if any.
+    pub last_run: Option<RunRecord>,
+    /// The run in progress, if any.
+    pub running: Option<crate::sync::RunProgress>,
+    /// Open dead letters.
+    pub dead_letters: i64,
+}
+
+async fn sync_info(name: &str, view: &View) -> Result<SyncInfo, Failure> {
+    let v = view
+        .syncs
+        .get(name)
+        .ok_or_else(|| not_found(format!("no sync {name:?}")))?;
+    let state = view.store.schedule_state(name).await?;
+    let next_runs = if v.enabled {
+        v.schedule
+            .upcoming(chrono::Utc::now(), 3)
+            .iter()
+            .map(|t| t.to_rfc3339())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(SyncInfo {
+        name: name.to_string(),
+        schema: v.schema.clone(),
+        direction: v.direction.clone(),
+        a: v.a.clone(),
+        b: v.b.clone(),
+        schedule: v.schedule.expression().to_string(),
+        timezone: v.schedule.timezone().name().to_string(),
+        enabled: v.enabled,
+        paused: state.paused,
+        run_requested: state.trigger_requested,
+        next_runs,
+        last_run: view.store.runs(Some(name), 1).await?.into_iter().next(),
+        running: view.progress.get(name),
+        dead_letters: view.store.open_dead_letter_count(Some(name)).await?,
+    })
+}
+
+/// Every sync with its schedule, last run and run in progress.
+#[utoipa::path(get, path = "/api/syncs", tag = "syncs", responses(
+    (status = 200, description = "syncs by name", body = Vec<SyncInfo>),
+    (status = 401, description = "missing or wrong token", body = ApiError)))]
+async fn list_syncs(State(s): State<AdminState>) -> Result<Json<Vec<SyncInfo>>, Failure> {
+    let view = s.view();
+    let mut out = Vec::new();
+    for name in view.syncs.keys() {
+        out.push(sync_info(name, &view).await?);
+    }
+    Ok(Json(out))
+}
+
+/// One sync.
+#[utoipa::path(get, path = "/api/syncs/{name}", tag = "syncs", params(("name" = String, Path, description = "sync name")), responses(
+    (status = 200, description = "the sync", body = SyncInfo),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync", body = ApiError)))]
+async fn get_sync(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<SyncInfo>, Failure> {
+    let view = s.view();
+    Ok(Json(sync_info(&name, &view).await?))
+}
+
+/// What a control request did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Done {
+    /// The sync.
+    pub sync: String,
+    /// What happens now, for people.
+    pub message: String,
+}
+
+fn known(s: &AdminState, name: &str) -> Result<(), Failure> {
+    if s.view.borrow().syncs.contains_key(name) {
+        Ok(())
+    } else {
+        Err(not_found(format!("no sync {name:?}")))
+    }
+}
+
+/// Run a sync now (within a second; after a run in progress).
+#[utoipa::path(post, path = "/api/syncs/{name}/trigger", tag = "syncs", params(("name" = String, Path, description = "sync name")), responses(
+    (status = 202, description = "the run is requested", body = Done),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync", body = ApiError)))]
+async fn trigger(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Done>), Failure> {
+    let view = s.view();
+    known(&s, &name)?;
+    view.store.request_trigger(&name).await?;
+    tracing::info!(sync = %name, "admin API: run requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Done {
+            message: format!(
+                "run of {name} requested; it starts within a second (after a run in progress)"
+            ),
+            sync: name,
+        }),
+    ))
+}
+
+/// Pause a sync's schedule (fire times are skipped; manual triggers still run).
+#[utoipa::path(post, path = "/api/syncs/{name}/pause", tag = "syncs", params(("name" = String, Path, description = "sync name")), responses(
+    (status = 200, description = "paused", body = Done),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync", body = ApiError)))]
+async fn pause(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<Done>, Failure> {
+    let view = s.view();
+    known(&s, &name)?;
+    view.store.set_paused(&name, true).await?;
+    tracing::info!(sync = %name, "admin API: paused");
+    Ok(Json(Done {
+        message: format!("{name} paused: scheduled runs are skipped until resumed"),
+        sync: name,
+    }))
+}
+
+/// Resume a paused schedule (fire times skipped while paused are not caught up).
+#[utoipa::path(post, path = "/api/syncs/{name}/resume", tag = "syncs", params(("name" = String, Path, description = "sync name")), responses(
+    (status = 200, description = "resumed", body = Done),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync", body = ApiError)))]
+async fn resume(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<Done>, Failure> {
+    let view = s.view();
+    known(&s, &name)?;
+    view.store.set_paused(&name, false).await?;
+    tracing::info!(sync = %name, "admin API: resumed");
+    Ok(Json(Done {
+        message: format!("{name} resumed"),
+        sync: name,
+    }))
+}
+
+/// `?sync=&limit=` of the run history.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// Only this sync.
+    pub sync: Option<String>,
+    /// How many runs, newest first (1–1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+/// Run history, newest first, with per-run counts and errors.
+#[utoipa::path(get, path = "/api/runs", tag = "runs", params(RunsQuery), responses(
+    (status = 200, description = "runs, newest first", body = Vec<RunRecord>),
+    (status = 400, description = "bad parameter", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError)))]
+async fn list_runs(
+    State(s): State<AdminState>,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<Vec<RunRecord>>, Failure> {
+    let view = s.view();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be 1 to 1000, not {limit}"),
+        ));
+    }
+    Ok(Json(view.store.runs(q.sync.as_deref(), limit).await?))
+}
+
+/// One run.
+#[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", params(("id" = i64, Path, description = "run id")), responses(
+    (status = 200, description = "the run", body = RunRecord),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such run", body = ApiError)))]
+async fn get_run(
+    State(s): State<AdminState>,
+    Path(id): Path<i64>,
+) -> Result<Json<RunRecord>, Failure> {
+    let view = s.view();
+    view.store
+        .run(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(format!("no run {id}")))
+}
+
+/// `?sync=` of the dead letters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLettersQuery {
+    /// Only this sync.
+    pub sync: Option<String>,
+}
+
+/// Open dead letters, oldest first: masked key, side, stage, and what is wrong by JSON pointer.
+#[utoipa::path(get, path = "/api/dead-letters", tag = "dead letters", params(DeadLettersQuery), responses(
+    (status = 200, description = "open dead letters", body = Vec<DeadLetter>),
+    (status = 401, description = "missing or wrong token", body = ApiError)))]
+async fn list_dead_letters(
+    State(s): State<AdminState>,
+    Query(q): Query<DeadLettersQuery>,
+) -> Result<Json<Vec<DeadLetter>>, Failure> {
+    let view = s.view();
+    Ok(Json(view.store.dead_letters(q.sync.as_deref()).await?))
+}
+
+/// One dead letter (masked; the record itself stays sealed).
+#[utoipa::path(get, path = "/api/dead-letters/{id}", tag = "dead letters", params(("id" = i64, Path, description = "dead letter id")), responses(
+    (status = 200, description = "the dead letter", body = DeadLetter),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such dead letter", body = ApiError)))]
+async fn get_dead_letter(
+    State(s): State<AdminState>,
+    Path(id): Path<i64>,
+) -> Result<Json<DeadLetter>, Failure> {
+    let view = s.view();
+    view.store
+        .dead_letter(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(format!("no dead letter {id}")))
+}
+
+async fn login_form() -> Html<String> {
+    Html(page("登录 Sign in", &login_body(None)))
+}
+
+fn login_body(error: Option<&str>) -> String {
+    let mut b = String::from("<h1>hub · 登录 Sign in</h1>");
+    if let Some(e) = error {
+        let _ = write!(b, "<p class=\"bad\">{}</p>", esc(e));
+    }
+    b.push_str(
+        "<form method=\"post\" action=\"/login\"><label>管理令牌 Admin token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" autofocus></label> <button type=\"submit\">登录 Sign in</button></form>\
+         <p class=\"note\">The token is in <code>[admin] token</code> of the configuration, or in <code>admin.token</code> in the data directory.</p>",
+    );
+    b
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(s): State<AdminState>, Form(f): Form<LoginForm>) -> Response {
+    if !same(f.token.trim().as_bytes(), s.token.as_bytes()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(page(
+                "登录 Sign in",
+                &login_body(Some("令牌不对 Wrong token")),
+            )),
+        )
+            .into_response();
+    }
+    let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", s.session);
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
+        esc(title)
+    )
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,'Noto Sans CJK SC',sans-serif;margin:24px;color:#1b1f24;background:#fafbfc}\
+h1{font-size:20px}h2{font-size:16px;margin:28px 0 6px}table{border-collapse:collapse;margin:6px 0}\
+td,th{border-bottom:1px solid #d8dee4;padding:4px 10px;text-align:left;vertical-align:top}th{background:#eef1f4}\
+.ok{color:#1a7f37}.partial{color:#9a6700}.failed,.bad{color:#cf222e}.interrupted{color:#9a6700}.running{color:#0969da}\
+.note{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}svg{background:#fff;border:1px solid #d8dee4}";
+
+/// Status label for people, Chinese and English.
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "ok" => "正常 ok",
+        "partial" => "部分 partial",
+        "failed" => "失败 failed",
+        "running" => "运行中 running",
+        "interrupted" => "中断 interrupted",
+        _ => "?",
+    }
+}
+
+fn num(stats: &Option<serde_json::Value>, side: &str, field: &str) -> u64 {
+    stats
+        .as_ref()
+        .and_then(|s| s.get(side))
+        .and_then(|s| s.get(field))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0)
+}
+
+fn written(r: &RunRecord) -> u64 {
+    ["a", "b"]
+        .iter()
+        .map(|s| num(&r.stats, s, "created") + num(&r.stats, s, "updated"))
+        .sum()
+}
+
+fn read(r: &RunRecord) -> u64 {
+    ["a", "b"].iter().map(|s| num(&r.stats, s, "read")).sum()
+}
+
+fn duration_s(r: &RunRecord) -> f64 {
+    r.stats
+        .as_ref()
+        .and_then(|s| s.get("duration_ms"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0)
+        / 1000.0
+}
+
+/// A bar chart of the runs (oldest left): records read (light) and written (dark) per run,
+/// duration as a line; `runs` newest first as the store returns them.
+fn chart(runs: &[RunRecord]) -> String {
+    const W: f64 = 480.0;
+    const H: f64 = 120.0;
+    let runs: Vec<&RunRecord> = runs
+        .iter()
+        .rev()
+        .filter(|r| r.status != "running")
+        .collect();
+    if runs.is_empty() {
+        return "<p class=\"note\">尚无运行 No runs yet</p>".into();
+    }
+    let max_n = runs
+        .iter()
+        .map(|r| read(r).max(written(r)))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let max_d = runs
+        .iter()
+        .map(|r| duration_s(r))
+        .fold(0.0f64, f64::max)
+        .max(0.001);
+    let step = W / runs.len() as f64;
+    let bar = (step * 0.4).max(1.0);
+    let mut svg = format!(
+        "<svg role=\"img\" width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\"><title>记录数与耗时 Records and duration per run</title>",
+        H + 20.0,
+        H + 20.0
+    );
+    let mut line = String::new();
+    for (i, r) in runs.iter().enumerate() {
+        let x = i as f64 * step + step * 0.1;
+        let (hr, hw) = (read(r) as f64 / max_n * H, written(r) as f64 / max_n * H);
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hr:.1}\" fill=\"#9ecbff\"><title>run {}: read {}</title></rect>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hw:.1}\" fill=\"#0969da\"><title>run {}: written {}</title></rect>",
+            H - hr,
+            r.id,
+            read(r),
+            x + bar,
+            H - hw,
+            r.id,
+            written(r)
+        );
+        let _ = write!(line, "{:.1},{:.1} ", x + bar, H - duration_s(r) / max_d * H);
+    }
+    let _ = write!(
+        svg,
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"1.5\"/><text x=\"2\" y=\"{}\" font-size=\"11\">■ 读取 read ■ 写入 written — 耗时 duration (max {max_d:.2} s); max {max_n} records</text></svg>",
+        line.trim_end(),
+        H + 15.0
+    );
+    svg
+}
+
+async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failure> {
+    let view = s.view();
+    let mut b = String::from("<h1>hub · 同步状态 Sync status</h1>");
+    let _ = write!(
+        b,
+        "<p class=\"note\">{} · 每 30 秒刷新 refreshes every 30 s</p>",
+        esc(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    );
+    for p in &view.problems {
+        let _ = write!(b, "<p class=\"bad\">{}</p>", esc(p));
+    }
+    b.push_str(
+        "<table id=\"syncs\"><tr><th>同步 Sync</th><th>状态 State</th><th>上次运行 Last run</th><th>读取 Read</th><th>写入 Written</th><th>下次运行 Next run</th><th>死信 Dead letters</th></tr>",
+    );
+    let mut charts = String::new();
+    for name in view.syncs.keys() {
+        let info = sync_info(name, &view).await?;
+        let state = if let Some(p) = &info.running {
+            format!(
+                "<span class=\"running\">运行中 running · {} records</span>",
+                p.records
+            )
+        } else if !info.enabled {
+            "停用 disabled".into()
+        } else if info.paused {
+            "暂停 paused".into()
+        } else {
+            "按计划 scheduled".into()
+        };
+        let (last, nread, nwritten) = match &info.last_run {
+            Some(r) => (
+                format!(
+                    "<span class=\"{}\">{}</span> {} (run {}, {:.2} s)",
+                    esc(&r.status),
+                    status_label(&r.status),
+                    esc(&r.started_at),
+                    r.id,
+                    duration_s(r)
+                ),
+                read(r),
+                written(r),
+            ),
+            None => ("—".into(), 0, 0),
+        };
+        let _ = write!(
+            b,
+            "<tr data-sync=\"{n}\"><td><b>{n}</b><br><span class=\"note\">{a} ⇄ {bb}</span></td><td>{state}</td><td>{last}</td><td class=\"num read\">{nread}</td><td class=\"num written\">{nwritten}</td><td>{next}</td><td class=\"num dead\">{dl}</td></tr>",
+            n = esc(name),
+            a = esc(&info.a.plugin),
+            bb = esc(&info.b.plugin),
+            next = info
+                .next_runs
+                .first()
+                .map(|t| esc(t))
+                .unwrap_or_else(|| "—".into()),
+            dl = info.dead_letters,
+        );
+        let runs = view.store.runs(Some(name), 20).await?;
+        let _ = write!(
+            charts,
+            "<h2>{} · 最近运行 Recent runs</h2>{}",
+            esc(name),
+            chart(&runs)
+        );
+    }
+    b.push_str("</table>");
+    b.push_str(&charts);
+    let dead = view.store.dead_letters(None).await?;
+    let _ = write!(
+        b,
+        "<h2>待处理死信 Dead letters waiting ({})</h2>",
+        dead.len()
+    );
+    if !dead.is_empty() {
+        b.push_str("<table id=\"dead-letters\"><tr><th>#</th><th>同步 Sync</th><th>阶段 Stage</th><th>键 Key (masked)</th><th>原因 Reason</th><th>次数 Seen</th></tr>");
+        for d in dead.iter().take(50) {
+            let reasons: Vec<String> = d
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.pointer, e.message))
+                .collect();
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                d.id,
+                esc(&d.sync),
+                d.side.as_str(),
+                esc(&d.stage),
+                esc(d.key_masked.as_deref().unwrap_or("—")),
+                esc(&reasons.join("; ")),
+                d.occurrences
+            );
+        }
+        b.push_str("</table>");
+    }
+    Ok(Html(page("hub · 同步状态 Sync status", &b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Violation;
+    use crate::store::{Commit, NewDeadLetter, Side};
+    use reqwest::StatusCode as S;
+    use serde_json::{Value, json};
+
+    const TOKEN: &str = "test-token-0123456789abcdef";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        url: String,
+        http: reqwest::Client,
+        api: utoipa::openapi::OpenApi,
+    }
+
+    /// A store with two runs of `workers` and one open dead letter, served on a free port.
+    async fn fixture() -> Fixture {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("state.db").display()
+        ))
+        .await
+        .unwrap();
+        let first = store.start_run("workers", "schedule").await.unwrap();
+        let stats = json!({"a": {"read": 3000, "created": 0, "updated": 0}, "b": {"read": 0, "created": 1322, "updated": 0}, "duration_ms": 6600});
+        store.finish_run(first, "ok", &stats, None).await.unwrap();
+        let second = store.start_run("workers", "manual").await.unwrap();
+        let stats = json!({"a": {"read": 1, "created": 0, "updated": 1}, "b": {"read": 2, "created": 0, "updated": 1}, "duration_ms": 150});
+        store
+            .finish_run(
+                second,
+                "partial",
+                &stats,
+                Some("1 records deferred to the next run"),
+            )
+            .await
+            .unwrap();
+        let dl = NewDeadLetter {
+            run_id: first,
+            side: Side::A,
+            stage: "read",
+            key_hash: Some("ab".repeat(32)),
+            key_masked: Some("5223**********123X".into()),
+            remote_id: Some("ZF-000017".into()),
+            record_hash: "cd".repeat(32),
+            errors: vec![Violation {
+                pointer: "/idNumber".into(),
+                message: "the check character is wrong (GB 11643-1999)".into(),
+            }],
+            record: Some(vec![1, 2, 3]),
+        };
+        store
+            .commit(
+                "workers",
+                Commit {
+                    dead_letters: &[dl],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let sync = SyncView {
+            schema: "worker".into(),
+            direction: "both".into(),
+            a: Endpoint {
+                plugin: "zhenfeng-registry".into(),
+                stream: "workers".into(),
+            },
+            b: Endpoint {
+                plugin: "huiyang-esms".into(),
+                stream: "zhenfeng-workers".into(),
+            },
+            schedule: Schedule::parse("0 2 * * *", "Asia/Shanghai").unwrap(),
+            enabled: true,
+        };
+        let view = View {
+            store: store.clone(),
+            syncs: [("workers".to_string(), sync)].into(),
+            problems: vec![],
+            progress: ProgressBoard::default(),
+        };
+        let (_tx, rx) = watch::channel(Arc::new(view));
+        std::mem::forget(_tx);
+        let (router, api) = router(AdminState::new(rx, TOKEN));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Fixture {
+            _dir: dir,
+            store,
+            url,
+            http,
+            api,
+        }
+    }
+
+    impl Fixture {
+        async fn get(&self, path: &str) -> reqwest::Response {
+            self.http
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+        }
+
+        async fn post(&self, path: &str) -> reqwest::Response {
+            self.http
+                .post(format!("{}{path}", self.url))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+        }
+
+        async fn json(&self, path: &str) -> Value {
+            let r = self.get(path).await;
+            assert_eq!(r.status(), S::OK, "{path}");
+            r.json().await.unwrap()
+        }
+
+        /// Every (method, path) of the OpenAPI document, path parameters filled in.
+        fn operations(&self) -> Vec<(String, String, String)> {
+            let doc = serde_json::to_value(&self.api).unwrap();
+            let mut out = Vec::new();
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for method in item.as_object().unwrap().keys() {
+                    let concrete = path.replace("{name}", "workers").replace("{id}", "1");
+                    out.push((method.clone(), path.clone(), concrete));
+                }
+            }
+            out
+        }
+    }
+
+    #[tokio::test]
+    async fn every_route_but_healthz_needs_the_token() {
+        let f = fixture().await;
+        let ops = f.operations();
+        assert_eq!(ops.len(), 12, "{ops:?}");
+        for (method, path, concrete) in &ops {
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            for token in [None, Some("wrong-token-0123456789abcdef")] {
+                let mut req = f.http.request(m.clone(), format!("{}{concrete}", f.url));
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                let r = req.send().await.unwrap();
+                if path == "/healthz" {
+                    assert_eq!(r.status(), S::OK);
+                    continue;
+                }
+                assert_eq!(
+                    r.status(),
+                    S::UNAUTHORIZED,
+                    "{method} {path} with {token:?}"
+                );
+                assert_eq!(
+                    r.headers()[reqwest::header::WWW_AUTHENTICATE],
+                    "Bearer realm=\"hub\""
+                );
+                let body: Value = r.json().await.unwrap();
+                assert!(body["error"].as_str().unwrap().contains("admin token"));
+            }
+        }
+        for path in ["/openapi.json", "/"] {
+            let r = f.http.get(format!("{}{path}", f.url)).send().await.unwrap();
+            assert!(
+                matches!(r.status(), S::UNAUTHORIZED | S::SEE_OTHER),
+                "{path}: {}",
+                r.status()
+            );
+        }
+    }
+
+    /// The OpenAPI document is true: each operation answers with a status it declares, and
+    /// each JSON body validates against the schema declared for that status.
+    #[tokio::test]
+    async fn every_operation_answers_as_the_openapi_document_says() {
+        let f = fixture().await;
+        let served: Value = f.json("/openapi.json").await;
+        let doc = serde_json::to_value(&f.api).unwrap();
+        assert_eq!(served, doc);
+        assert_eq!(doc["openapi"], json!("3.1.0"));
+        for (method, path, concrete) in f.operations() {
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = f
+                .http
+                .request(m, format!("{}{concrete}", f.url))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16().to_string();
+            let declared = &doc["paths"][&path][&method]["responses"][&status];
+            assert!(
+                declared.is_object(),
+                "{method} {path} answered {status}, which the document does not declare"
+            );
+            let is_json = r
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .is_some_and(|c| c.to_str().unwrap().starts_with("application/json"));
+            let body = r.text().await.unwrap();
+            if is_json {
+                let pointer = format!(
+                    "#/paths/{}/{method}/responses/{status}/content/application~1json/schema",
+                    path.replace('~', "~0")
+                        .replace('/', "~1")
+                        .replace('{', "%7B")
+                        .replace('}', "%7D")
+                );
+                let mut schema = doc.clone();
+                schema["$ref"] = json!(pointer);
+                let v = jsonschema::validator_for(&schema).unwrap();
+                let instance: Value = serde_json::from_str(&body).unwrap();
+                let errors: Vec<String> = v
+                    .iter_errors(&instance)
+                    .map(|e| format!("{}: {e}", e.instance_path()))
+                    .collect();
+                assert!(errors.is_empty(), "{method} {path}: {errors:?}\n{body}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn syncs_runs_and_dead_letters_show_the_store() {
+        let f = fixture().await;
+        let syncs = f.json("/api/syncs").await;
+        let w = &syncs[0];
+        assert_eq!(
+            (
+                w["name"].as_str(),
+                w["schedule"].as_str(),
+                w["timezone"].as_str()
+            ),
+            (Some("workers"), Some("0 2 * * *"), Some("Asia/Shanghai"))
+        );
+        assert_eq!(
+            w["a"],
+            json!({"plugin": "zhenfeng-registry", "stream": "workers"})
+        );
+        assert_eq!(
+            (
+                w["last_run"]["id"].as_i64(),
+                w["last_run"]["status"].as_str()
+            ),
+            (Some(2), Some("partial"))
+        );
+        assert_eq!(w["dead_letters"], json!(1));
+        // 02:00 in Shanghai is 18:00 UTC the day before.
+        let next: chrono::DateTime<chrono::FixedOffset> =
+            w["next_runs"][0].as_str().unwrap().parse().unwrap();
+        assert_eq!(next.format("%H:%M:%S %:z").to_string(), "02:00:00 +08:00");
+        let ahead = next.with_timezone(&chrono::Utc) - chrono::Utc::now();
+        assert!(
+            ahead > chrono::Duration::zero() && ahead <= chrono::Duration::hours(24),
+            "{next}"
+        );
+        assert_eq!(f.json("/api/syncs/workers").await["name"], json!("workers"));
+        assert_eq!(f.get("/api/syncs/nope").await.status(), S::NOT_FOUND);
+
+        let runs = f.json("/api/runs").await;
+        assert_eq!(
+            runs.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+        assert_eq!(
+            f.json("/api/runs?limit=1").await.as_array().unwrap().len(),
+            1
+        );
+        assert_eq!(f.json("/api/runs?sync=other").await, json!([]));
+        assert_eq!(f.get("/api/runs?limit=0").await.status(), S::BAD_REQUEST);
+        assert_eq!(f.get("/api/runs?limit=many").await.status(), S::BAD_REQUEST);
+        let run = f.json("/api/runs/1").await;
+        assert_eq!(
+            (
+                run["stats"]["a"]["read"].as_u64(),
+                run["stats"]["b"]["created"].as_u64()
+            ),
+            (Some(3000), Some(1322))
+        );
+        assert_eq!(f.get("/api/runs/99").await.status(), S::NOT_FOUND);
+
+        let dead = f.json("/api/dead-letters").await;
+        assert_eq!(dead[0]["key_masked"], json!("5223**********123X"));
+        assert_eq!(dead[0]["errors"][0]["pointer"], json!("/idNumber"));
+        let one = f
+            .json(&format!("/api/dead-letters/{}", dead[0]["id"]))
+            .await;
+        assert_eq!(one["remote_id"], json!("ZF-000017"));
+        assert!(
+            one.get("record").is_none(),
+            "the sealed record is not shown"
+        );
+        assert_eq!(f.get("/api/dead-letters/99").await.status(), S::NOT_FOUND);
+        let ready = f.json("/readyz").await;
+        assert_eq!(
+            (ready["ready"].as_bool(), ready["syncs"].as_u64()),
+            (Some(true), Some(1))
+        );
+    }
+
+    #[tokio::test]
+    async fn trigger_pause_and_resume_reach_the_schedule_state() {
+        let f = fixture().await;
+        assert_eq!(
+            f.post("/api/syncs/workers/trigger").await.status(),
+            S::ACCEPTED
+        );
+        assert!(
+            f.store
+                .schedule_state("workers")
+                .await
+                .unwrap()
+                .trigger_requested
+        );
+        assert_eq!(f.post("/api/syncs/workers/pause").await.status(), S::OK);
+        assert!(f.store.schedule_state("workers").await.unwrap().paused);
+        assert_eq!(f.json("/api/syncs/workers").await["paused"], json!(true));
+        assert_eq!(f.post("/api/syncs/workers/resume").await.status(), S::OK);
+        assert!(!f.store.schedule_state("workers").await.unwrap().paused);
+        assert_eq!(
+            f.post("/api/syncs/nope/trigger").await.status(),
+            S::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn the_status_page_signs_in_with_the_token_and_shows_the_counts() {
+        let f = fixture().await;
+        let r = f.http.get(format!("{}/", f.url)).send().await.unwrap();
+        assert_eq!(
+            (
+                r.status(),
+                r.headers()[reqwest::header::LOCATION].to_str().unwrap()
+            ),
+            (S::SEE_OTHER, "/login")
+        );
+        let bad = f
+            .http
+            .post(format!("{}/login", f.url))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("token=nope")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), S::UNAUTHORIZED);
+        let ok = f
+            .http
+            .post(format!("{}/login", f.url))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(format!("token={TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), S::SEE_OTHER);
+        let cookie = ok.headers()[reqwest::header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(
+            !cookie.contains(TOKEN),
+            "the cookie is not the token itself"
+        );
+        let page = f
+            .http
+            .get(format!("{}/", f.url))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), S::OK);
+        let html = page.text().await.unwrap();
+        // The latest run (2) read 1 + 2 records and wrote 1 + 1.
+        assert!(
+            html.contains("<td class=\"num read\">3</td><td class=\"num written\">2</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("同步 Sync")
+                && html.contains("死信 Dead letters")
+                && html.contains("5223**********123X")
+        );
+        assert!(
+            html.contains("run 1: written 1322"),
+            "the chart has the first run"
+        );
+        // The cookie opens the page only: it cannot trigger a run (no cross-site request forgery).
+        let forged = f
+            .http
+            .post(format!("{}/api/syncs/workers/trigger", f.url))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), S::UNAUTHORIZED);
+        assert!(
+            !f.store
+                .schedule_state("workers")
+                .await
+                .unwrap()
+                .trigger_requested
+        );
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            esc("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+    }
+}

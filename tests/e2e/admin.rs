@@ -1,0 +1,444 @@
+//! The admin API and the status page of a running daemon, after a demo sync: real counts
+//! through the API, in Debian's headless Chromium (with a screenshot), and under schemathesis.
+
+use crate::harness::{Env, workspace};
+use crate::{config_with, created};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A daemon whose schedule never fires during the test (once a year), on a synced state.
+struct Admin {
+    env: Env,
+    child: tokio::process::Child,
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Admin {
+    async fn start() -> Admin {
+        let env = Env::start().await;
+        env.sync_once().await;
+        let config = config_with(&env, "");
+        let child = env.daemon(&config, &[("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")]);
+        let url_file = env.dir.path().join("admin.url");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !url_file.exists() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the daemon wrote no admin.url"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let url = std::fs::read_to_string(&url_file)
+            .unwrap()
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        let token = std::fs::read_to_string(env.dir.path().join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        assert_eq!(token.len(), 64, "32 random bytes, hex");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Admin {
+            env,
+            child,
+            url,
+            token,
+            http,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "{path}");
+        r.json().await.unwrap()
+    }
+
+    async fn stop(self) {
+        let out = self.env.stop(self.child).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_shows_the_demo_sync_and_runs_a_trigger() {
+    let a = Admin::start().await;
+    let no_token = a
+        .http
+        .get(format!("{}/api/runs", a.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        a.http
+            .get(format!("{}/healthz", a.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+
+    // The `hub sync --once` before the daemon: 3,000 registry records read, 1,322 created in
+    // Huiyang, 5 broken records dead-lettered.
+    let runs = a.get("/api/runs").await;
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            runs[0]["stats"]["a"]["read"].as_u64(),
+            runs[0]["stats"]["b"]["created"].as_u64()
+        ),
+        (Some(3000), Some(1322))
+    );
+    let dead = a.get("/api/dead-letters").await;
+    assert_eq!(dead.as_array().unwrap().len(), 5);
+    let clear_id = regex::Regex::new(r"\d{15,17}[\dXx]").unwrap();
+    for d in dead.as_array().unwrap() {
+        assert!(
+            !clear_id.is_match(&d.to_string()),
+            "a dead letter shows an identity number: {d}"
+        );
+    }
+    let sync = a.get("/api/syncs/workers").await;
+    assert_eq!(
+        (sync["schedule"].as_str(), sync["dead_letters"].as_i64()),
+        (Some("0 0 1 1 *"), Some(5))
+    );
+    assert!(
+        sync["next_runs"][0]
+            .as_str()
+            .unwrap()
+            .contains("-01-01T00:00:00+08:00"),
+        "{sync}"
+    );
+
+    let r = a
+        .http
+        .post(format!("{}/api/syncs/workers/trigger", a.url))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let second = loop {
+        let runs = a.get("/api/runs").await;
+        if runs.as_array().unwrap().len() == 2 && runs[0]["status"] != "running" {
+            break runs[0].clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the triggered run did not finish: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        (second["trigger"].as_str(), second["status"].as_str()),
+        (Some("manual"), Some("ok")),
+        "{second}"
+    );
+    assert_eq!(
+        second["stats"]["b"]["created"],
+        json!(0),
+        "nothing written twice"
+    );
+    let metrics = a
+        .http
+        .get(format!("{}/metrics", a.url))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |name: &str, labels: &[&str]| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        line("hub_runs_total{", &["sync=\"workers\"", "status=\"ok\""])
+            .as_deref()
+            .and_then(|l| l.rsplit(' ').next()),
+        Some("1"),
+        "{metrics}"
+    );
+    // Run 2 read back the 1,322 Huiyang records the first run created: all echoes.
+    let echo = line(
+        "hub_records_total{",
+        &[
+            "sync=\"workers\"",
+            "from=\"huiyang-esms\"",
+            "outcome=\"echo\"",
+        ],
+    )
+    .unwrap();
+    assert_eq!(echo.rsplit(' ').next(), Some("1322"), "{echo}");
+    assert!(
+        line(
+            "hub_plugin_call_duration_seconds_count{",
+            &["plugin=\"zhenfeng-registry\"", "call=\"read\""]
+        )
+        .is_some(),
+        "{metrics}"
+    );
+    assert_eq!(
+        created(
+            &a.env.get(&a.env.hy, "/_admin/counters").await,
+            "zhenfeng-workers"
+        ),
+        1322
+    );
+    a.stop().await;
+}
+
+/// A W3C WebDriver session on chromedriver (Debian's `chromium-driver`) driving headless
+/// Chromium.
+struct Browser {
+    driver: tokio::process::Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tokio::process::Command::new(
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
+        )
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver (Debian package chromium-driver; scripts/test installs it)");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=zh-CN"]
+        }}}});
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let session = loop {
+            match http
+                .post(format!("{base}/session"))
+                .json(&caps)
+                .send()
+                .await
+            {
+                Ok(r) => {
+                    let v: Value = r.json().await.unwrap();
+                    break v["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no WebDriver session: {v}"))
+                        .to_string();
+                }
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                Err(e) => panic!("chromedriver does not answer: {e}"),
+            }
+        };
+        Browser {
+            driver,
+            base,
+            session,
+            http,
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let r = self
+            .http
+            .request(method, url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        assert!(v["value"].get("error").is_none(), "WebDriver {path}: {v}");
+        v["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v.as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{e}/text"),
+            Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/elements",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v.as_array().unwrap().len()
+    }
+
+    async fn screenshot(&self, path: &std::path::Path) -> Vec<u8> {
+        use base64::Engine as _;
+        let v = self
+            .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &png).unwrap();
+        png
+    }
+
+    async fn quit(mut self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
+    let a = Admin::start().await;
+    let b = Browser::start().await;
+    b.go(&format!("{}/", a.url)).await;
+    // Not signed in: the page sends the browser to the sign-in form.
+    let token_field = b.find("input[name=token]").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{token_field}/value"),
+        json!({"text": a.token}),
+    )
+    .await;
+    let submit = b.find("button[type=submit]").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{submit}/click"),
+        json!({}),
+    )
+    .await;
+    // Worked out from the demo: 3,000 registry records read (Huiyang held none yet), 1,322
+    // created in Huiyang, the 5 broken seeded records waiting as dead letters.
+    assert_eq!(b.text("tr[data-sync=workers] td.read").await, "3000");
+    assert_eq!(b.text("tr[data-sync=workers] td.written").await, "1322");
+    assert_eq!(b.text("tr[data-sync=workers] td.dead").await, "5");
+    assert_eq!(b.count("#dead-letters tr").await, 1 + 5);
+    assert!(b.text("h1").await.contains("同步状态 Sync status"));
+    assert_eq!(
+        b.count("svg rect").await,
+        2,
+        "one run: a read bar and a written bar"
+    );
+    let shot = workspace().join("target/screenshots/status-page.png");
+    let png = b.screenshot(&shot).await;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // A 1280 × 1000 window (the PNG's IHDR width and height, big-endian).
+    assert_eq!(
+        (
+            u32::from_be_bytes(png[16..20].try_into().unwrap()),
+            u32::from_be_bytes(png[20..24].try_into().unwrap())
+        ),
+        (1280, 1000)
+    );
+    b.quit().await;
+    a.stop().await;
+}
+
+/// `schemathesis` (PyPI), installed by scripts/test in target/tools/venv, or found on PATH.
+fn schemathesis() -> PathBuf {
+    let venv = workspace().join("target/tools/venv/bin/schemathesis");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("schemathesis")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_in_the_admin_api() {
+    let a = Admin::start().await;
+    let out = tokio::process::Command::new(schemathesis())
+        .args([
+            "run",
+            &format!("{}/openapi.json", a.url),
+            "--header",
+            &format!("Authorization: Bearer {}", a.token),
+        ])
+        .args([
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "30",
+            "--no-color",
+        ])
+        .output()
+        .await
+        .expect("schemathesis (scripts/test installs it in target/tools/venv)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Server error"), "{text}");
+    a.stop().await;
+}
