@@ -765,7 +765,7 @@ fn chart(runs: &[RunRecord]) -> String {
         .fold(0.0f64, f64::max)
         .max(0.001);
     let step = W / runs.len() as f64;
-    let bar = (step * 0.4).max(1.0);
+    let bar = (step * 0.4).clamp(1.0, 24.0);
     let mut svg = format!(
         "<svg role=\"img\" width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\"><title>记录数与耗时 Records and duration per run</title>",
         H + 20.0,
@@ -791,7 +791,7 @@ fn chart(runs: &[RunRecord]) -> String {
     }
     let _ = write!(
         svg,
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"1.5\"/><text x=\"2\" y=\"{}\" font-size=\"11\">■ 读取 read ■ 写入 written — 耗时 duration (max {max_d:.2} s); max {max_n} records</text></svg>",
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"1.5\"/><text x=\"2\" y=\"{}\" font-size=\"11\"><tspan fill=\"#9ecbff\">■</tspan> 读取 read <tspan fill=\"#0969da\">■</tspan> 写入 written <tspan fill=\"#cf222e\">—</tspan> 耗时 duration (max {max_d:.2} s); max {max_n} records</text></svg>",
         line.trim_end(),
         H + 15.0
     );

@@ -6,8 +6,11 @@
 //! identity number (GB 11643: first and last four kept); 11 digits starting `1[3-9]`, possibly
 //! with `+86`, spaces or dashes, are masked as a mobile number (first three and last four kept).
 //! Runs glued to letters are masked as well (a code or a hash may lose a few digits in a log
-//! line; an identity number never slips through). Names cannot be recognised in free text: code
-//! must not log them.
+//! line; an identity number never slips through). Names cannot be recognised in free text, so
+//! code must not log them; as a second line of defence, a name in Han characters given as the
+//! value of a name field (`name`, `fullName`, `realName`, `xm`, `姓名`, in `k=v`, `k: v` or JSON
+//! form) keeps its first character (the surname) and the rest becomes `*`, the display
+//! de-identification of GB/T 35273-2020.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -31,8 +34,28 @@ fn digit_value(c: char) -> Option<char> {
     }
 }
 
-/// Masks identity numbers and mobile numbers in `s` (see the module docs).
+/// Masks identity numbers, mobile numbers and names given as name fields in `s` (see the
+/// module docs).
 pub fn mask_personal(s: &str) -> Cow<'_, str> {
+    match mask_numbers(s) {
+        Cow::Borrowed(b) => mask_names(b),
+        Cow::Owned(o) => Cow::Owned(mask_names(&o).into_owned()),
+    }
+}
+
+fn mask_names(s: &str) -> Cow<'_, str> {
+    static NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)((?:\\?"|\b)(?:name|full_?name|real_?name|xm)(?:\\?")?\s*[:=]\s*(?:\\?")?|姓名(?:\\?")?\s*[:=：]?\s*(?:\\?")?)([\p{Han}·]{2,})"#)
+            .expect("a valid pattern")
+    });
+    NAME.replace_all(s, |c: &regex::Captures<'_>| {
+        let mut name = c[2].chars();
+        let first = name.next().expect("two or more characters");
+        format!("{}{first}{}", &c[1], "*".repeat(name.count()))
+    })
+}
+
+fn mask_numbers(s: &str) -> Cow<'_, str> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::new();
     let mut changed = false;
@@ -184,6 +207,26 @@ mod tests {
         assert_eq!(
             mask_personal("全角 １１０１０５１９４９１２３１００２Ｘ"),
             "全角 1101**********002X"
+        );
+    }
+
+    #[test]
+    fn names_given_as_name_fields_keep_only_the_surname() {
+        assert_eq!(
+            mask_personal(r#"{"name":"张三丰","phone":"13800138000"}"#),
+            r#"{"name":"张**","phone":"138****8000"}"#
+        );
+        assert_eq!(mask_personal("姓名=欧阳娜娜 ok"), "姓名=欧*** ok");
+        assert_eq!(mask_personal("record name: 李四"), "record name: 李*");
+        assert_eq!(
+            mask_personal("{\\\"姓名\\\":\\\"王五\\\"}"),
+            "{\\\"姓名\\\":\\\"王*\\\"}"
+        );
+        assert_eq!(mask_personal("姓名：赵六"), "姓名：赵*");
+        // Not a name field, or not Han characters: left alone.
+        assert_eq!(
+            mask_personal("plugin=huiyang-esms name=workers 务工单位=惠阳工厂"),
+            "plugin=huiyang-esms name=workers 务工单位=惠阳工厂"
         );
     }
 
