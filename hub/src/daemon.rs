@@ -220,8 +220,23 @@ impl Hub {
     }
 }
 
-/// Runs a sync through the engine, each run in its own task so that a panic fails the run,
-/// not the schedule.
+/// The runtime sync runs execute on, apart from the daemon's own (schedules, signals, admin
+/// API). Guest code runs inside one poll for up to a CPU check (100 ms) at a time, and a run
+/// keeps its worker threads busy; on a runtime of their own, runs can never hold up a timer, a
+/// signal or an admin request, however hostile a plugin is.
+fn runs_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNS: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNS.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("hub-run")
+            .enable_all()
+            .build()
+            .expect("the runs' runtime starts (threads can be spawned)")
+    })
+}
+
+/// Runs a sync through the engine, each run in its own task on [`runs_runtime`], so that a
+/// panic fails the run, not the schedule.
 struct EngineRunner {
     engine: Engine,
     spec: SyncSpec,
@@ -232,7 +247,10 @@ impl Runner for EngineRunner {
     fn run(&self, trigger: &'static str) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let (e, sp) = (self.engine.clone(), self.spec.clone());
-            match tokio::spawn(async move { e.run(&sp, trigger).await }).await {
+            match runs_runtime()
+                .spawn(async move { e.run(&sp, trigger).await })
+                .await
+            {
                 Ok(Ok(outcome)) => {
                     if let Some(tx) = &self.runs {
                         let _ = tx.send(outcome);

@@ -364,7 +364,11 @@ impl Store {
     /// Persists links, dead letters and a cursor move in one transaction.
     pub async fn commit(&self, sync: &str, c: Commit<'_>) -> anyhow::Result<()> {
         let now = now();
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: take the write lock now. A deferred transaction that reads and then
+        // writes fails at once with SQLITE_BUSY(_SNAPSHOT) when another write came in between
+        // (no busy wait applies to that upgrade), which several syncs starting at the same
+        // second made happen.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for l in c.links {
             sqlx::query(
                 "INSERT INTO links (sync, key_hash, \
@@ -647,7 +651,11 @@ impl Store {
     ) -> anyhow::Result<Result<(), String>> {
         let (host, pid) = (this_host(), i64::from(std::process::id()));
         let me = format!("{host}:{pid}");
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: take the write lock now. A deferred transaction that reads and then
+        // writes fails at once with SQLITE_BUSY(_SNAPSHOT) when another write came in between
+        // (no busy wait applies to that upgrade), which several syncs starting at the same
+        // second made happen.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query("SELECT holder, host, pid, expires_at FROM leases WHERE sync = ?")
             .bind(sync)
             .fetch_optional(&mut *tx)

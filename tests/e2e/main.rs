@@ -1157,7 +1157,13 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert!(env.stop(child).await.status.success());
+    let stopped = env.stop(child).await;
+    assert!(stopped.status.success());
+    let daemon_log = String::from_utf8_lossy(&stopped.stderr);
+    let workers_log: Vec<&str> = daemon_log
+        .lines()
+        .filter(|l| l.contains("workers") && !l.contains("DEBUG"))
+        .collect();
     let runs = runs_of(&env, &config).await;
     for (name, _, _, says) in hostile {
         for r in runs
@@ -1215,7 +1221,8 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
         if fire_of(s1) > skipped_fire {
             assert!(
                 f0 > skipped_fire,
-                "the fire time {skipped_fire} was passed over though the run started at {s0} had finished at {f0}"
+                "the fire time {skipped_fire} was passed over though the run started at {s0} had finished at {f0}; the daemon said:\n{}",
+                workers_log.join("\n")
             );
         }
     }
