@@ -69,6 +69,15 @@ impl Keys {
         Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))
     }
 
+    /// Loads an existing state key from `path` (64 hex digits); unlike
+    /// [`Keys::load_or_create`], a missing file is an error naming it (for commands that must
+    /// check what the daemon wrote).
+    pub fn load(path: &Path) -> anyhow::Result<Keys> {
+        use anyhow::Context as _;
+        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the state key {}", path.display()))?;
+        Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))
+    }
+
     /// Keys from a state key written as 64 hex digits.
     pub fn from_hex(hex_key: &str) -> anyhow::Result<Keys> {
         let bytes = hex::decode(hex_key).map_err(|_| anyhow::anyhow!("must be 64 hex digits"))?;
