@@ -1,9 +1,9 @@
 //! `hub`: the integration hub's daemon and command line.
 //!
 //! Exit codes: 0 success (a sync run that ended `ok` or `partial`: records that failed are in
-//! dead letters); 1 a run or command failed; 2 the configuration is invalid or describes a
-//! deployment that cannot run what was asked (every problem is printed with its file, line and
-//! column).
+//! dead letters); 1 a run or command failed, or `hub audit verify` found the audit log broken;
+//! 2 the configuration is invalid or describes a deployment that cannot run what was asked
+//! (every problem is printed with its file, line and column).
 
 use clap::{Parser, Subcommand};
 use hub::config::{self, ConfigErrors};
@@ -123,6 +123,40 @@ enum Command {
     Schema {
         #[command(subcommand)]
         action: SchemaAction,
+    },
+    /// The audit log of every write the hub made to a system (hash-chained, append-only).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Recompute the whole hash chain with the state key: prints `audit log intact: N entries,
+    /// head HASH-PREFIX` (exit 0), or the first entry out of place by id and how (hash mismatch,
+    /// broken link, gap in ids; exit 1). Keep the head it prints somewhere else: removing the
+    /// newest entries leaves a shorter chain that is still intact.
+    Verify {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// The latest entries, newest first: time, sync, run, system (plugin and side), action,
+    /// result, the system's id and the record's key hash (never the key itself).
+    List {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this sync.
+        #[arg(long)]
+        sync: Option<String>,
+        /// How many entries.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -417,6 +451,48 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 }
                 for t in sched.upcoming(now, next) {
                     println!("  {}", t.to_rfc3339());
+                }
+            }
+            store.close().await;
+            Ok(true)
+        }
+        Command::Audit { action: AuditAction::Verify { config } } => {
+            let c = load(&config)?;
+            let keys = hub::daemon::state_keys(&c, false)?;
+            let store = hub::store::Store::open(&c.store_url()).await?;
+            let verdict = store.verify_audit(&keys.audit_key()).await?;
+            store.close().await;
+            match verdict {
+                Ok(intact) => {
+                    let head = intact.head.as_deref().map_or("(none: the log is empty)".to_string(), |h| h[..16].to_string());
+                    println!("audit log intact: {} entries, head {head}", intact.entries);
+                    Ok(true)
+                }
+                Err(broken) => {
+                    println!("audit log broken at {broken}");
+                    Ok(false)
+                }
+            }
+        }
+        Command::Audit { action: AuditAction::List { config, sync, limit, json } } => {
+            let store = store_of(&config).await?;
+            for e in store.audit_entries(sync.as_deref(), limit).await? {
+                if json {
+                    println!("{}", serde_json::to_string(&e).map_err(anyhow::Error::from)?);
+                } else {
+                    println!(
+                        "{:>7}  {}  {:<12} run {:<5} {}({})  {:<6} {:<9} {:<14} key {}…",
+                        e.id,
+                        e.at,
+                        e.sync,
+                        e.run_id,
+                        e.system,
+                        e.side.as_str(),
+                        e.action,
+                        e.result,
+                        e.remote_id.as_deref().unwrap_or("-"),
+                        e.key_hash.chars().take(16).collect::<String>()
+                    );
                 }
             }
             store.close().await;

@@ -24,9 +24,13 @@
 //!    transient failures keep the key pending for the next run; permanent refusals become dead
 //!    letters.
 //!
+//! Every write's result (and every write recognised through an intent) is appended to the audit
+//! log ([`crate::audit`]) in the transaction that records it.
+//!
 //! A side's soft delete is kept as a tombstone: the hub never writes to that side's record again
 //! (no resurrection) and does not propagate the delete.
 
+use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use crate::config::{Direction, FieldPolicy};
 use crate::keys::{Keys, strip_nulls};
 use crate::runtime::{Plugin, PluginError, Session, TargetRecord, WriteResult};
@@ -389,8 +393,10 @@ struct Opened {
 
 impl Engine {
     /// An engine over a store, with the state keys.
+    /// The store appends the audit entries of the engine's writes under the audit key derived
+    /// from `keys`.
     pub fn new(store: Store, keys: Keys) -> Engine {
-        Engine { store, keys }
+        Engine { store: store.with_audit_key(keys.audit_key()), keys }
     }
 
     /// The store.
@@ -550,6 +556,7 @@ impl Engine {
             let mut links: HashMap<String, Link> =
                 self.store.links(&spec.name, &keys).await?.into_iter().map(|l| (l.key_hash.clone(), l)).collect();
             let mut touched: Vec<String> = Vec::new();
+            let mut audit: Vec<NewAuditEntry> = Vec::new();
             // A linked record that no longer matches `where` has left the sync's scope: it is a
             // tombstone on this side from now on (never written to; back in scope, it revives).
             for k in &out_of_scope {
@@ -564,11 +571,21 @@ impl Engine {
                 if !touched.contains(&st.key_hash) {
                     touched.push(st.key_hash.clone());
                 }
-                self.stage_record(spec, link, side, st, stats.side(side));
+                if let Some(action) = self.stage_record(spec, link, side, st, stats.side(side)) {
+                    audit.push(NewAuditEntry {
+                        run_id,
+                        system: ep.plugin.name.clone(),
+                        side,
+                        key_hash: link.key_hash.clone(),
+                        action,
+                        result: WriteOutcome::Recovered,
+                        remote_id: link.side(side).remote_id.clone(),
+                    });
+                }
             }
             let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
             let next = batch.cursor.or(cursor.clone());
-            self.store.commit(&spec.name, Commit { links: &changed, dead_letters: &dead, cursor: Some((side, next.as_deref())) }).await?;
+            self.store.commit(&spec.name, Commit { links: &changed, dead_letters: &dead, cursor: Some((side, next.as_deref())), audit: &audit }).await?;
             if !batch.more {
                 return Ok(());
             }
@@ -585,8 +602,9 @@ impl Engine {
         }
     }
 
-    /// Stages one valid record read from `side` into its link.
-    fn stage_record(&self, spec: &SyncSpec, link: &mut Link, side: Side, st: Staged, s: &mut SideStats) {
+    /// Stages one valid record read from `side` into its link. Returns what an interrupted
+    /// write had asked if this read is recognised as that write's result (to be audited).
+    fn stage_record(&self, spec: &SyncSpec, link: &mut Link, side: Side, st: Staged, s: &mut SideStats) -> Option<WriteAction> {
         let context = seal_context(&spec.name, &st.key_hash, side.as_str());
         {
             let ss = link.side_mut(side);
@@ -605,7 +623,7 @@ impl Engine {
                 } else {
                     s.unchanged += 1;
                 }
-                return;
+                return None;
             }
         }
         let sealed = self.keys.seal_json(&context, &st.data);
@@ -624,7 +642,7 @@ impl Engine {
                 ss.written_hash = None;
                 s.echoes += 1;
                 link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &intent));
-                return;
+                return Some(if old.is_some() { WriteAction::Update } else { WriteAction::Create });
             }
         }
         s.changed += 1;
@@ -639,6 +657,7 @@ impl Engine {
         link.pending = true;
         link.attempts = 0;
         link.last_error = None;
+        None
     }
 
     /// Moves a sealed value to another context (open, then seal again).
@@ -754,6 +773,7 @@ impl Engine {
             after = Some(last.key_hash.clone());
             let mut merged: Vec<Option<Value>> = Vec::with_capacity(links.len());
             let mut dead = Vec::new();
+            let mut audit: Vec<NewAuditEntry> = Vec::new();
             let mut blocked: Vec<(usize, String)> = Vec::new();
             // Per target side: (link index, record to write).
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
@@ -804,7 +824,7 @@ impl Engine {
             }
             if !writes.is_empty() {
                 // The intents reach the store before any write does.
-                self.store.commit(&spec.name, Commit { links: &links, dead_letters: &[], cursor: None }).await?;
+                self.store.commit(&spec.name, Commit { links: &links, ..Commit::default() }).await?;
             }
             let mut unsettled = vec![false; links.len()];
             for (i, why) in blocked {
@@ -816,10 +836,21 @@ impl Engine {
                 let Some(batch) = writes.remove(&t) else { continue };
                 let Some(session) = sessions.get_mut(&t) else { continue };
                 let records: Vec<TargetRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
+                let system = &spec.endpoint(t).plugin.name;
+                let audited = |link: &Link, rec: &TargetRecord, result: WriteOutcome, remote_id: Option<String>| NewAuditEntry {
+                    run_id,
+                    system: system.clone(),
+                    side: t,
+                    key_hash: link.key_hash.clone(),
+                    action: if rec.remote_id.is_some() { WriteAction::Update } else { WriteAction::Create },
+                    result,
+                    remote_id: remote_id.or_else(|| rec.remote_id.clone()),
+                };
                 let results = match session.write(&spec.endpoint(t).stream, &records).await {
                     Ok(r) => r,
                     Err(e) => {
-                        for (i, _) in &batch {
+                        for (i, rec) in &batch {
+                            audit.push(audited(&links[*i], rec, WriteOutcome::Failed, None));
                             unsettled[*i] = true;
                             links[*i].attempts += 1;
                             links[*i].last_error = Some(e.to_string());
@@ -831,6 +862,15 @@ impl Engine {
                 for ((i, rec), result) in batch.into_iter().zip(results) {
                     let link = &mut links[i];
                     let m = merged[i].as_ref().expect("only merged records are written");
+                    let (outcome, written_id) = match &result {
+                        WriteResult::Created(w) => (WriteOutcome::Created, Some(&w.remote_id)),
+                        WriteResult::Updated(w) => (WriteOutcome::Updated, Some(&w.remote_id)),
+                        WriteResult::Unchanged(w) => (WriteOutcome::Unchanged, Some(&w.remote_id)),
+                        WriteResult::Conflict(_) => (WriteOutcome::Conflict, None),
+                        WriteResult::Retry(_) => (WriteOutcome::Retry, None),
+                        WriteResult::Rejected(_) => (WriteOutcome::Rejected, None),
+                    };
+                    audit.push(audited(link, &rec, outcome, written_id.filter(|r| !r.is_empty()).cloned()));
                     let s = stats.side(t);
                     let failed = |link: &mut Link, what: &str, msg: &str| {
                         link.side_mut(t).intent = None;
@@ -891,7 +931,8 @@ impl Engine {
                 link.attempts = 0;
                 link.last_error = None;
             }
-            self.store.commit(&spec.name, Commit { links: &links, dead_letters: &dead, cursor: None }).await?;
+            // The write results, their links and their audit entries commit together.
+            self.store.commit(&spec.name, Commit { links: &links, dead_letters: &dead, cursor: None, audit: &audit }).await?;
             if let Some(e) = abort {
                 return Err(e.into());
             }

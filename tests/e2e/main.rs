@@ -5,6 +5,7 @@
 //! tables of the connectors) by this file's own code, not taken from the hub's.
 
 mod harness;
+mod operating;
 
 use harness::{Env, canonical_id, canonical_phone, content, trimmed};
 use serde_json::{Value, json};
