@@ -8,6 +8,7 @@
 //! transaction) → run history.
 
 pub mod audit;
+pub mod check;
 pub mod config;
 pub mod keys;
 pub mod runtime;

@@ -3,7 +3,9 @@
 //! Exit codes: 0 success (a sync run that ended `ok` or `partial`: records that failed are in
 //! dead letters); 1 a run or command failed, or `hub audit verify` found the audit log broken;
 //! 2 the configuration is invalid or describes a deployment that cannot run what was asked
-//! (every problem is printed with its file, line and column).
+//! (every problem is printed with its file, line and column), which for `hub check` includes a
+//! plugin that does not load or a sync that does not resolve; 3 (`hub check` only) everything
+//! loads but a live check failed: a system is unreachable or refused the credentials.
 
 use clap::{Parser, Subcommand};
 use hub::config::{self, ConfigErrors};
@@ -14,9 +16,14 @@ use hub::sync::RunStatus;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Exit codes, shown by `--help`.
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 failure (a run failed, or `hub audit verify` found the log broken); \
+2 invalid configuration, or a plugin or sync that cannot load (printed as file:line:column: message); \
+3 `hub check`: a live check failed (system unreachable, credentials refused).";
+
 /// Integration hub: WebAssembly connectors, shared JSON Schemas, scheduled bidirectional syncs.
 #[derive(Debug, Parser)]
-#[command(name = "hub", version, about)]
+#[command(name = "hub", version, about, after_help = EXIT_CODES)]
 struct Cli {
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -124,6 +131,20 @@ enum Command {
         #[command(subcommand)]
         action: SchemaAction,
     },
+    /// Check a deployment before starting it: parse the configuration, load every plugin
+    /// (capabilities are checked at load), resolve every sync, then open a session on each
+    /// plugin and call its `check` against the live system. One line per plugin and sync.
+    /// Writes no state (the state store is not opened; only the compiled-plugin cache may be
+    /// filled).
+    ///
+    /// Exit 0 if all is well; 2 if the configuration is invalid or a plugin or sync cannot load
+    /// (located as file:line:column); 3 if everything loads but a live check failed (system
+    /// unreachable, credentials refused).
+    Check {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// The audit log of every write the hub made to a system (hash-chained, append-only).
     Audit {
         #[command(subcommand)]
@@ -214,6 +235,8 @@ enum Failure {
     Deployment(Vec<String>),
     /// Anything else (exit 1).
     Other(anyhow::Error),
+    /// The command printed its own report and ends with this exit code.
+    Exit(u8),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -345,6 +368,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                                         Err(Failure::Config(e)) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
                                         Err(Failure::Deployment(p)) => tracing::error!("reload refused, the running configuration stays:\n{}", p.join("\n")),
                                         Err(Failure::Other(e)) => tracing::error!("reload refused, the running configuration stays: {e:#}"),
+                                        Err(Failure::Exit(code)) => tracing::error!("reload refused (exit code {code}), the running configuration stays"),
                                     }
                                 }
                                 Some(Signal::Stop) | None => {
@@ -456,6 +480,18 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             store.close().await;
             Ok(true)
         }
+        Command::Check { config } => {
+            let c = load(&config)?;
+            let report = hub::check::check(&c).await?;
+            for line in &report.lines {
+                println!("{line}");
+            }
+            println!("{}", report.summary());
+            match report.exit_code() {
+                0 => Ok(true),
+                code => Err(Failure::Exit(code)),
+            }
+        }
         Command::Audit { action: AuditAction::Verify { config } } => {
             let c = load(&config)?;
             let keys = hub::daemon::state_keys(&c, false)?;
@@ -527,5 +563,6 @@ async fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Exit(code)) => ExitCode::from(code),
     }
 }

@@ -1,10 +1,10 @@
-//! Operating the daemon: the audit log (`hub audit verify|list`), against the simulators and
-//! the real binary on the demo configuration.
+//! Operating the daemon: the audit log (`hub audit verify|list`) and `hub check`, against the
+//! simulators and the real binary on the demo configuration.
 //!
 //! Expected values come from the simulators' own write counters and from hashes computed here
 //! with the hmac, hkdf and sha2 crates, not from the hub's code.
 
-use super::harness::{Env, canonical_id};
+use super::harness::{self, Env, canonical_id};
 use super::{CONFIG, created, writes};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -168,4 +168,76 @@ async fn writes_of_a_run_killed_before_recording_them_are_audited_when_read_back
     assert_eq!(made.len(), 1322);
     // Anything else was a write the system found nothing to change in (counted by neither).
     assert!(entries.iter().all(|e| ["created", "recovered", "unchanged"].contains(&e["result"].as_str().unwrap())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_against_the_live_systems_and_writes_nothing() {
+    let env = Env::start().await;
+    let out = env.run(&["check", "--config", CONFIG]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "two plugins, one sync, the summary: {text}");
+    assert!(lines[0].starts_with("plugin huiyang-esms: ok (huiyang-esms "), "{text}");
+    assert!(lines[1].starts_with("plugin zhenfeng-registry: ok (zhenfeng-registry "), "{text}");
+    assert!(lines[2].starts_with("sync workers: ok (a = zhenfeng-registry/workers, b = huiyang-esms/zhenfeng-workers, both, "), "{text}");
+    assert_eq!(lines[3], "check: 2 plugins and 1 sync ok");
+    // The check logged in and read a page; it wrote nothing and left no state behind.
+    assert_eq!(counted_writes(&env).await, (0, 0));
+    assert!(!env.dir.path().join("state.db").exists());
+    assert!(env.get(&env.zf, "/_admin/counters").await["requests"].as_u64().unwrap() >= 1, "the registry was reached");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_exits_3_naming_the_plugin_whose_system_refuses_or_cannot_be_reached() {
+    let env = Env::start().await;
+    let password = "not-the-zf-password-7q";
+    let out = env.hub(&["check", "--config", CONFIG]).env("ZF_REG_PASSWORD", password).output().await.unwrap();
+    env.keep(&out);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("plugin zhenfeng-registry: FAILED: check failed (auth): login refused"), "{text}");
+    assert!(text.contains("plugin huiyang-esms: ok ("), "{text}");
+    assert!(text.contains("sync workers: FAILED: plugin zhenfeng-registry failed its check"), "{text}");
+    assert!(text.ends_with("check: 2 of 3 not ok (0 cannot load, 2 failed against the live systems)\n"), "{text}");
+    assert!(!env.logs().contains(password), "the password is never printed");
+
+    // Nothing listens on port 1: HY-ESMS cannot be reached.
+    let out = env.hub(&["check", "--config", CONFIG]).env("HY_ESMS_URL", "http://127.0.0.1:1").output().await.unwrap();
+    env.keep(&out);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("plugin huiyang-esms: FAILED: check failed ("), "{text}");
+    assert!(text.contains("plugin zhenfeng-registry: ok ("), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_exits_2_with_the_place_of_a_broken_config_or_a_plugin_that_does_not_load() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(harness::workspace().join(CONFIG)).unwrap();
+    let line_of = |prefix: &str| text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1;
+    let cfg = dir.path().join("bad.toml");
+
+    // A misspelt key: the configuration does not parse.
+    std::fs::write(&cfg, text.replace("direction = \"both\"", "directon = \"both\"")).unwrap();
+    let out = env.run(&["check", "--config", cfg.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("bad.toml:{}:1: ", line_of("direction = "))) && err.contains("directon"), "{err}");
+
+    // A pin that is not the component's digest: the plugin does not load, nor the sync.
+    let pinned = text.replace(
+        "[plugins.huiyang-esms]\n",
+        &format!("[plugins.huiyang-esms]\nsha256 = \"{}\"\n", "0".repeat(64)),
+    );
+    let pinned = pinned.replace("../target/wasm32-wasip2/plugin", &harness::workspace().join("target/wasm32-wasip2/plugin").display().to_string());
+    std::fs::write(&cfg, &pinned).unwrap();
+    let path_line = pinned.lines().position(|l| l.starts_with("path = ") && l.contains("huiyang_esms")).unwrap() + 1;
+    let out = env.run(&["check", "--config", cfg.to_str().unwrap()]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains(&format!("plugin huiyang-esms: NOT LOADED: {}:{path_line}:", cfg.display())), "{text}");
+    assert!(text.contains("sync workers: NOT LOADED: ") && text.contains("plugin huiyang-esms did not load"), "{text}");
+    assert!(text.contains("plugin zhenfeng-registry: ok ("), "the other plugin is still checked: {text}");
 }
