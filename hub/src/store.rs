@@ -45,8 +45,7 @@ impl Side {
         }
     }
 
-    /// `"b"` is [`Side::B`]; anything else [`Side::A`] (the schema allows only the two).
-    pub fn parse(s: &str) -> Side {
+    fn parse(s: &str) -> Side {
         if s == "b" { Side::B } else { Side::A }
     }
 }

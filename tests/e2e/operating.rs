@@ -27,6 +27,13 @@ async fn verify(env: &Env) -> (Option<i32>, String) {
     (out.status.code(), stdout(&out))
 }
 
+/// Every entry of the audit log, newest first (`hub audit list --json`).
+async fn audit_list(env: &Env) -> Vec<Value> {
+    let out = env.run(&["audit", "list", "--json", "--limit", "100000", "--config", CONFIG]).await;
+    assert!(out.status.success());
+    stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// The state database, opened directly (as someone with access to the file would).
 async fn state_db(env: &Env) -> sqlx::SqlitePool {
     let url = format!("sqlite://{}", env.dir.path().join("state.db").display());
@@ -66,9 +73,7 @@ async fn the_audit_log_holds_every_write_and_verify_names_an_altered_or_removed_
     let (code, text) = verify(&env).await;
     assert_eq!(code, Some(0), "{text}");
     assert!(text.starts_with("audit log intact: 1324 entries, head "), "{text}");
-    let out = env.run(&["audit", "list", "--json", "--limit", "5000", "--config", CONFIG]).await;
-    assert!(out.status.success());
-    let all: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let all = audit_list(&env).await;
     assert_eq!(all.iter().map(|e| e["id"].as_i64().unwrap()).collect::<Vec<_>>(), (1..=1324).rev().collect::<Vec<i64>>(), "newest first");
     let changing = all.iter().filter(|e| e["result"] == "created" || e["result"] == "updated").count();
     assert_eq!(changing, 1323, "the entries that changed a system are the writes the systems counted");
@@ -89,7 +94,7 @@ async fn the_audit_log_holds_every_write_and_verify_names_an_altered_or_removed_
     );
     assert_eq!(to_zf["key_hash"], json!(key_hash(&env, &id)), "the entry names the record by its link key hash");
     assert_eq!(to_hy["key_hash"], to_zf["key_hash"]);
-    assert!(!stdout(&out).contains(&id[..14]), "no identity number in the audit log");
+    assert!(!Value::from(all.clone()).to_string().contains(&id[..14]), "no identity number in the audit log");
     // The table form and --sync.
     let out = env.run(&["audit", "list", "--sync", "workers", "--limit", "2", "--config", CONFIG]).await;
     let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
@@ -151,8 +156,7 @@ async fn writes_of_a_run_killed_before_recording_them_are_audited_when_read_back
     let killed_at = created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers");
     env.sync_once().await;
     assert_eq!(counted_writes(&env).await, (1322, 0));
-    let out = env.run(&["audit", "list", "--json", "--limit", "5000", "--config", CONFIG]).await;
-    let entries: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let entries = audit_list(&env).await;
     let (code, text) = verify(&env).await;
     assert_eq!(code, Some(0), "{text}");
     assert!(text.starts_with(&format!("audit log intact: {} entries, head ", entries.len())), "{text}");
@@ -168,6 +172,45 @@ async fn writes_of_a_run_killed_before_recording_them_are_audited_when_read_back
     assert_eq!(made.len(), 1322);
     // Anything else was a write the system found nothing to change in (counted by neither).
     assert!(entries.iter().all(|e| ["created", "recovered", "unchanged"].contains(&e["result"].as_str().unwrap())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_call_that_fails_as_a_whole_is_audited_for_every_record_it_carried() {
+    let env = Env::start().await;
+    // HY-ESMS answers in 20 ms and the plugin's calls may take 2 s: the first write call (a
+    // batch of 200 creations, 4 s) runs out of time part way.
+    let text = std::fs::read_to_string(super::harness::workspace().join(CONFIG)).unwrap();
+    let cfg = env.dir.path().join("slow.toml");
+    std::fs::write(&cfg, text.replace("[plugins.huiyang-esms]\n", "[plugins.huiyang-esms]\nlimits = { call_timeout_secs = 2 }\n")).unwrap();
+    env.post(&env.hy, "/_admin/faults", json!({"slow_ms": 20})).await;
+    let out = env.run(&["sync", "workers", "--once", "--config", cfg.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1), "the run failed: {}", stdout(&out));
+    env.delete(&env.hy, "/_admin/faults").await;
+    // Whatever request was in flight has long been answered.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reached = created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers");
+    assert!(reached > 0 && reached < 200, "part of the batch was created ({reached})");
+    let first = audit_list(&env).await;
+    assert_eq!(first.len(), 200, "one entry per record of the failed call");
+    for e in &first {
+        assert_eq!(
+            (&e["run_id"], &e["system"], &e["side"], &e["action"], &e["result"], &e["remote_id"]),
+            (&json!(1), &json!("huiyang-esms"), &json!("b"), &json!("create"), &json!("failed"), &Value::Null)
+        );
+    }
+    let (code, text) = verify(&env).await;
+    assert_eq!((code, text.starts_with("audit log intact: 200 entries, head ")), (Some(0), true), "{text}");
+
+    // The next run recognises the creations that did happen and makes the others.
+    env.sync_once().await;
+    let c = env.get(&env.hy, "/_admin/counters").await;
+    assert_eq!((created(&c, "zhenfeng-workers"), &c["keys_created_more_than_once"]), (1322, &json!([])));
+    let all = audit_list(&env).await;
+    let of = |result: &str| all.iter().filter(|e| e["run_id"] == json!(2) && e["result"] == json!(result)).count() as u64;
+    assert_eq!((of("recovered"), of("created")), (reached, 1322 - reached));
+    let (code, text) = verify(&env).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.starts_with(&format!("audit log intact: {} entries, head ", all.len())), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
