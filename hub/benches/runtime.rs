@@ -23,8 +23,14 @@ const PLUGINS: [&str; 3] = ["huiyang_esms", "zhenfeng_registry", "fixture"];
 fn wasm(name: &str) -> Vec<u8> {
     let dir = std::env::var_os("HUB_PLUGIN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm32-wasip2/plugin")));
-    std::fs::read(dir.join(format!("{name}.wasm"))).expect("build the connectors first: scripts/build-plugins")
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/wasm32-wasip2/plugin"
+            ))
+        });
+    std::fs::read(dir.join(format!("{name}.wasm")))
+        .expect("build the connectors first: scripts/build-plugins")
 }
 
 fn mean(n: u32, mut f: impl FnMut()) -> Duration {
@@ -60,33 +66,62 @@ fn summary() {
     }
 }
 
-fn plugin(rt: &Runtime, tokio: &tokio::runtime::Runtime, name: &str, config: &str) -> hub::runtime::Plugin {
+fn plugin(
+    rt: &Runtime,
+    tokio: &tokio::runtime::Runtime,
+    name: &str,
+    config: &str,
+) -> hub::runtime::Plugin {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "[hub]\ndata_dir = \"{}\"\n[plugins.p]\npath = \"{}\"\nconfig = {config}\nallow_hosts = [\"http://127.0.0.1:9\"]\nsecrets.api_key = {{ value = \"bench-key\" }}\n",
         dir.path().display(),
         std::env::var_os("HUB_PLUGIN_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm32-wasip2/plugin")))
+            .unwrap_or_else(|| PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/wasm32-wasip2/plugin"
+            )))
             .join(format!("{name}.wasm"))
             .display()
     );
     let c = hub::config::parse(&dir.path().join("hub.toml"), &text, &|_| None).unwrap();
-    tokio.block_on(rt.load("p", &c.plugins["p"], dir.path())).unwrap()
+    tokio
+        .block_on(rt.load("p", &c.plugins["p"], dir.path()))
+        .unwrap()
 }
 
 fn runtime(c: &mut Criterion) {
     summary();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let rt = Runtime::new(None).unwrap();
-    let hy = plugin(&rt, &tokio, "huiyang_esms", "{ base_url = \"http://127.0.0.1:9\", province = \"广东省\", division_code = \"441303\" }");
-    let fx = plugin(&rt, &tokio, "fixture", "{ mode = \"fixture\", total = 1000 }");
+    let hy = plugin(
+        &rt,
+        &tokio,
+        "huiyang_esms",
+        "{ base_url = \"http://127.0.0.1:9\", province = \"广东省\", division_code = \"441303\" }",
+    );
+    let fx = plugin(
+        &rt,
+        &tokio,
+        "fixture",
+        "{ mode = \"fixture\", total = 1000 }",
+    );
     let mut g = c.benchmark_group("runtime");
-    g.bench_function("instantiate huiyang-esms from InstancePre", |b| b.iter(|| black_box(tokio.block_on(hy.instantiate()).unwrap())));
-    g.bench_function("instantiate fixture from InstancePre", |b| b.iter(|| black_box(tokio.block_on(fx.instantiate()).unwrap())));
+    g.bench_function("instantiate huiyang-esms from InstancePre", |b| {
+        b.iter(|| black_box(tokio.block_on(hy.instantiate()).unwrap()))
+    });
+    g.bench_function("instantiate fixture from InstancePre", |b| {
+        b.iter(|| black_box(tokio.block_on(fx.instantiate()).unwrap()))
+    });
     let mut s = tokio.block_on(fx.instantiate()).unwrap();
-    g.bench_function("trivial call (manifest)", |b| b.iter(|| black_box(tokio.block_on(s.manifest()).unwrap())));
+    g.bench_function("trivial call (manifest)", |b| {
+        b.iter(|| black_box(tokio.block_on(s.manifest()).unwrap()))
+    });
     let mut s = tokio.block_on(fx.session()).unwrap();
     g.throughput(Throughput::Elements(1000));
     g.bench_function("read of 1,000 records across the boundary", |b| {

@@ -25,16 +25,35 @@ const RECORDS: usize = 100_000;
 const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"];
 const GIVEN: [&str; 10] = ["芳", "强", "敏", "静", "伟", "丽", "军", "洋", "勇", "艳"];
 const TOWNSHIPS: [&str; 4] = ["珉谷街道", "永丰街道", "长田镇", "平街乡"];
-const STATUSES: [&str; 5] = ["employed", "seeking", "returned_home", "lost_contact", "left"];
+const STATUSES: [&str; 5] = [
+    "employed",
+    "seeking",
+    "returned_home",
+    "lost_contact",
+    "left",
+];
 const POSITIONS: [&str; 4] = ["普工", "质检员", "缝纫工", "仓库管理员"];
-const USCCS: [&str; 3] = ["91441303MA4UH1234D", "91441303MA51X0RT2A", "91441300617913867A"];
+const USCCS: [&str; 3] = [
+    "91441303MA4UH1234D",
+    "91441303MA51X0RT2A",
+    "91441300617913867A",
+];
 
 /// The `i`-th record: valid, distinct identity number and phone.
 fn worker(i: usize) -> Value {
     // Birth dates spread over 1960-01-01 .. 2004-12-31 (days -3653 .. 12783 since 1970).
     let birth = Date::from_days_since_epoch(-3653 + (i as i64 * 7919) % 16_436);
-    let first17 = format!("522325{:04}{:02}{:02}{:03}", birth.year, birth.month, birth.day, i % 1000);
-    let id = format!("{first17}{}", id_number::check_character(&first17).expect("17 digits"));
+    let first17 = format!(
+        "522325{:04}{:02}{:02}{:03}",
+        birth.year,
+        birth.month,
+        birth.day,
+        i % 1000
+    );
+    let id = format!(
+        "{first17}{}",
+        id_number::check_character(&first17).expect("17 digits")
+    );
     let registered = Date::from_days_since_epoch(18_000 + (i as i64 % 900));
     json!({
         "idNumber": id,
@@ -54,12 +73,21 @@ fn worker(i: usize) -> Value {
 }
 
 fn bench(c: &mut Criterion) {
-    let schema = Catalogue::builtin().expect("catalogue").get("worker").expect("worker schema");
+    let schema = Catalogue::builtin()
+        .expect("catalogue")
+        .get("worker")
+        .expect("worker schema");
     // As the engine gets them: a batch of JSON texts from a connector, each parsed to a value
     // (the parse is not measured, only validation).
     let texts: Vec<String> = (0..RECORDS).map(|i| worker(i).to_string()).collect();
-    let valid: Vec<Value> = texts.iter().map(|t| serde_json::from_str(t).expect("JSON")).collect();
-    assert!(valid.iter().all(|r| schema.validate(r).is_empty()), "the generated records are valid");
+    let valid: Vec<Value> = texts
+        .iter()
+        .map(|t| serde_json::from_str(t).expect("JSON"))
+        .collect();
+    assert!(
+        valid.iter().all(|r| schema.validate(r).is_empty()),
+        "the generated records are valid"
+    );
     // 1% broken the way real exports are: a wrong check character, a phone with +86, a date not
     // in ISO form.
     let mut mixed = valid.clone();
@@ -76,32 +104,90 @@ fn bench(c: &mut Criterion) {
     }
 
     // Laid out as parsed records are, like `valid` (a clone is more compact, and faster to walk).
-    let mixed: Vec<Value> = mixed.iter().map(|r| serde_json::from_str(&r.to_string()).expect("JSON")).collect();
-    assert_eq!(mixed.iter().filter(|r| !schema.is_valid(r)).count(), RECORDS / 100);
+    let mixed: Vec<Value> = mixed
+        .iter()
+        .map(|r| serde_json::from_str(&r.to_string()).expect("JSON"))
+        .collect();
+    assert_eq!(
+        mixed.iter().filter(|r| !schema.is_valid(r)).count(),
+        RECORDS / 100
+    );
 
     let mut g = c.benchmark_group("worker");
     g.throughput(Throughput::Elements(RECORDS as u64));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(20));
-    g.bench_with_input(BenchmarkId::new("validate", "100k valid"), &valid, |b, records| {
-        b.iter(|| records.iter().map(|r| schema.validate(black_box(r)).len()).sum::<usize>())
-    });
-    g.bench_with_input(BenchmarkId::new("validate", "100k, 1% invalid"), &mixed, |b, records| {
-        b.iter(|| records.iter().map(|r| schema.validate(black_box(r)).len()).sum::<usize>())
-    });
-    g.bench_with_input(BenchmarkId::new("is_valid", "100k valid"), &valid, |b, records| {
-        b.iter(|| records.iter().filter(|r| schema.is_valid(black_box(r))).count())
-    });
+    g.bench_with_input(
+        BenchmarkId::new("validate", "100k valid"),
+        &valid,
+        |b, records| {
+            b.iter(|| {
+                records
+                    .iter()
+                    .map(|r| schema.validate(black_box(r)).len())
+                    .sum::<usize>()
+            })
+        },
+    );
+    g.bench_with_input(
+        BenchmarkId::new("validate", "100k, 1% invalid"),
+        &mixed,
+        |b, records| {
+            b.iter(|| {
+                records
+                    .iter()
+                    .map(|r| schema.validate(black_box(r)).len())
+                    .sum::<usize>()
+            })
+        },
+    );
+    g.bench_with_input(
+        BenchmarkId::new("is_valid", "100k valid"),
+        &valid,
+        |b, records| {
+            b.iter(|| {
+                records
+                    .iter()
+                    .filter(|r| schema.is_valid(black_box(r)))
+                    .count()
+            })
+        },
+    );
     // In the engine a record is validated right after it is parsed, while it is in cache: parse
     // and validate each text, and parse alone; the difference is validation's share.
-    g.bench_with_input(BenchmarkId::new("parse+validate", "100k texts"), &texts, |b, texts| {
-        b.iter(|| {
-            texts.iter().map(|t| schema.validate(&serde_json::from_str::<Value>(black_box(t)).expect("JSON")).len()).sum::<usize>()
-        })
-    });
-    g.bench_with_input(BenchmarkId::new("parse", "100k texts"), &texts, |b, texts| {
-        b.iter(|| texts.iter().map(|t| serde_json::from_str::<Value>(black_box(t)).expect("JSON").as_object().map_or(0, |o| o.len())).sum::<usize>())
-    });
+    g.bench_with_input(
+        BenchmarkId::new("parse+validate", "100k texts"),
+        &texts,
+        |b, texts| {
+            b.iter(|| {
+                texts
+                    .iter()
+                    .map(|t| {
+                        schema
+                            .validate(&serde_json::from_str::<Value>(black_box(t)).expect("JSON"))
+                            .len()
+                    })
+                    .sum::<usize>()
+            })
+        },
+    );
+    g.bench_with_input(
+        BenchmarkId::new("parse", "100k texts"),
+        &texts,
+        |b, texts| {
+            b.iter(|| {
+                texts
+                    .iter()
+                    .map(|t| {
+                        serde_json::from_str::<Value>(black_box(t))
+                            .expect("JSON")
+                            .as_object()
+                            .map_or(0, |o| o.len())
+                    })
+                    .sum::<usize>()
+            })
+        },
+    );
     g.finish();
 }
 

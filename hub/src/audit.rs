@@ -55,7 +55,8 @@ impl AuditKey {
     /// The entry's hash: HMAC-SHA256 of [`canonical`]`(e)` (which covers `e.prev_hash` but not
     /// `e.hash`), 64 lower-case hex digits.
     pub fn hash(&self, e: &AuditEntry) -> String {
-        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes any key length");
         mac.update(&canonical(e));
         hex::encode(mac.finalize().into_bytes())
     }
@@ -236,14 +237,30 @@ impl std::fmt::Display for Break {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Break::Gap { id, expected } if *id == expected + 1 => {
-                write!(f, "entry {id}: gap in ids: entry {expected} before it is missing")
+                write!(
+                    f,
+                    "entry {id}: gap in ids: entry {expected} before it is missing"
+                )
             }
             Break::Gap { id, expected } if id > expected => {
-                write!(f, "entry {id}: gap in ids: entries {expected} to {} before it are missing", id - 1)
+                write!(
+                    f,
+                    "entry {id}: gap in ids: entries {expected} to {} before it are missing",
+                    id - 1
+                )
             }
-            Break::Gap { id, expected } => write!(f, "entry {id}: gap in ids: expected entry {expected} here"),
-            Break::Link { id, found, expected } => {
-                write!(f, "entry {id}: broken link: its prev_hash {found}… is not the hash of the entry before it ({expected}…)")
+            Break::Gap { id, expected } => {
+                write!(f, "entry {id}: gap in ids: expected entry {expected} here")
+            }
+            Break::Link {
+                id,
+                found,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "entry {id}: broken link: its prev_hash {found}… is not the hash of the entry before it ({expected}…)"
+                )
             }
             Break::Hash { id } => write!(
                 f,
@@ -289,7 +306,12 @@ fn prefix(h: &str) -> String {
 impl<'k> ChainVerifier<'k> {
     /// A verifier for a log that starts at entry 1.
     pub fn new(key: &'k AuditKey) -> ChainVerifier<'k> {
-        ChainVerifier { key, last_id: 0, last_hash: GENESIS.to_string(), entries: 0 }
+        ChainVerifier {
+            key,
+            last_id: 0,
+            last_hash: GENESIS.to_string(),
+            entries: 0,
+        }
     }
 
     /// Checks the next entry: its id follows the previous one, its `prev_hash` is the previous
@@ -301,7 +323,11 @@ impl<'k> ChainVerifier<'k> {
             return Err(Break::Gap { id: e.id, expected });
         }
         if e.prev_hash != self.last_hash {
-            return Err(Break::Link { id: e.id, found: prefix(&e.prev_hash), expected: prefix(&self.last_hash) });
+            return Err(Break::Link {
+                id: e.id,
+                found: prefix(&e.prev_hash),
+                expected: prefix(&self.last_hash),
+            });
         }
         if self.key.hash(e) != e.hash {
             return Err(Break::Hash { id: e.id });
@@ -314,7 +340,10 @@ impl<'k> ChainVerifier<'k> {
 
     /// The result once every entry was pushed.
     pub fn finish(self) -> Intact {
-        Intact { entries: self.entries, head: (self.entries > 0).then_some(self.last_hash) }
+        Intact {
+            entries: self.entries,
+            head: (self.entries > 0).then_some(self.last_hash),
+        }
     }
 }
 
@@ -326,7 +355,9 @@ mod tests {
     /// The audit key for state key 32 × 0x07, derived here with the hkdf crate directly.
     fn key_bytes() -> [u8; 32] {
         let mut k = [0u8; 32];
-        Hkdf::<Sha256>::new(Some(b"hub state v1"), &[7u8; 32]).expand(b"audit-chain", &mut k).unwrap();
+        Hkdf::<Sha256>::new(Some(b"hub state v1"), &[7u8; 32])
+            .expand(b"audit-chain", &mut k)
+            .unwrap();
         k
     }
 
@@ -381,10 +412,16 @@ mod tests {
 
     #[test]
     fn the_encoding_is_length_prefixed_fields_in_a_fixed_order() {
-        assert_eq!(canonical(&entry(1, GENESIS, Some("10042"))), hand_encoded(Some("10042")));
+        assert_eq!(
+            canonical(&entry(1, GENESIS, Some("10042"))),
+            hand_encoded(Some("10042"))
+        );
         assert_eq!(canonical(&entry(1, GENESIS, None)), hand_encoded(None));
         // An empty remote id and an absent one differ.
-        assert_ne!(canonical(&entry(1, GENESIS, Some(""))), canonical(&entry(1, GENESIS, None)));
+        assert_ne!(
+            canonical(&entry(1, GENESIS, Some(""))),
+            canonical(&entry(1, GENESIS, None))
+        );
     }
 
     #[test]
@@ -394,9 +431,16 @@ mod tests {
         let want = hmac_hex(&key_bytes(), &hand_encoded(Some("10042")));
         assert_eq!(keys.audit_key().hash(&e), want);
         // Another state key gives another chain.
-        assert_ne!(crate::keys::Keys::derive(&[8u8; 32]).audit_key().hash(&e), want);
+        assert_ne!(
+            crate::keys::Keys::derive(&[8u8; 32]).audit_key().hash(&e),
+            want
+        );
         // The hash covers prev_hash: the same fields after another entry hash differently.
-        assert_ne!(keys.audit_key().hash(&entry(1, &"1".repeat(64), Some("10042"))), want);
+        assert_ne!(
+            keys.audit_key()
+                .hash(&entry(1, &"1".repeat(64), Some("10042"))),
+            want
+        );
     }
 
     fn chain(n: i64) -> (AuditKey, Vec<AuditEntry>) {
@@ -423,8 +467,20 @@ mod tests {
     #[test]
     fn an_intact_chain_verifies_with_its_count_and_head() {
         let (key, entries) = chain(5);
-        assert_eq!(verify(&key, &entries), Ok(Intact { entries: 5, head: Some(entries[4].hash.clone()) }));
-        assert_eq!(verify(&key, &[]), Ok(Intact { entries: 0, head: None }));
+        assert_eq!(
+            verify(&key, &entries),
+            Ok(Intact {
+                entries: 5,
+                head: Some(entries[4].hash.clone())
+            })
+        );
+        assert_eq!(
+            verify(&key, &[]),
+            Ok(Intact {
+                entries: 0,
+                head: None
+            })
+        );
     }
 
     #[test]
@@ -443,10 +499,16 @@ mod tests {
         entries.remove(2);
         let b = verify(&key, &entries).unwrap_err();
         assert_eq!(b, Break::Gap { id: 4, expected: 3 });
-        assert_eq!(b.to_string(), "entry 4: gap in ids: entry 3 before it is missing");
+        assert_eq!(
+            b.to_string(),
+            "entry 4: gap in ids: entry 3 before it is missing"
+        );
         let (key, mut two_gone) = chain(5);
         two_gone.drain(1..3);
-        assert_eq!(verify(&key, &two_gone).unwrap_err().to_string(), "entry 4: gap in ids: entries 2 to 3 before it are missing");
+        assert_eq!(
+            verify(&key, &two_gone).unwrap_err().to_string(),
+            "entry 4: gap in ids: entries 2 to 3 before it are missing"
+        );
         // Renumbering after a deletion does not help: entry 3 now points at the deleted one.
         for (i, e) in entries.iter_mut().enumerate() {
             e.id = i as i64 + 1;

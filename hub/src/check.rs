@@ -61,9 +61,17 @@ impl Report {
     /// The exit code: 2 if anything cannot load (a configuration that cannot run is the first
     /// thing to fix), else 3 if a live check failed, else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.lines.iter().any(|l| matches!(l.status, Status::NotLoaded(_))) {
+        if self
+            .lines
+            .iter()
+            .any(|l| matches!(l.status, Status::NotLoaded(_)))
+        {
             2
-        } else if self.lines.iter().any(|l| matches!(l.status, Status::Failed(_))) {
+        } else if self
+            .lines
+            .iter()
+            .any(|l| matches!(l.status, Status::Failed(_)))
+        {
             3
         } else {
             0
@@ -79,7 +87,11 @@ impl Report {
         let syncs = self.lines.len() - plugins;
         let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         match (not_loaded, failed) {
-            (0, 0) => format!("check: {} and {} ok", plural(plugins, "plugin"), plural(syncs, "sync")),
+            (0, 0) => format!(
+                "check: {} and {} ok",
+                plural(plugins, "plugin"),
+                plural(syncs, "sync")
+            ),
             _ => format!(
                 "check: {} of {} not ok ({not_loaded} cannot load, {failed} failed against the live systems)",
                 not_loaded + failed,
@@ -92,7 +104,9 @@ impl Report {
 /// A plugin error without its leading `plugin NAME: ` (the line names the plugin already).
 fn without_name(name: &str, e: &PluginError) -> String {
     let text = e.to_string();
-    text.strip_prefix(&format!("plugin {name}: ")).map(str::to_string).unwrap_or(text)
+    text.strip_prefix(&format!("plugin {name}: "))
+        .map(str::to_string)
+        .unwrap_or(text)
 }
 
 /// Opens a session on the plugin and calls its `check`.
@@ -106,7 +120,10 @@ async fn live(plugin: Arc<Plugin>) -> Result<(), PluginError> {
 pub async fn check(config: &Config) -> anyhow::Result<Report> {
     let runtime = Runtime::new(Some(config.data_dir().join("cache")))?;
     let loaded = daemon::load_plugins(config, &runtime).await;
-    let plugins: BTreeMap<String, Arc<Plugin>> = loaded.iter().filter_map(|(n, p)| p.as_ref().ok().map(|p| (n.clone(), p.clone()))).collect();
+    let plugins: BTreeMap<String, Arc<Plugin>> = loaded
+        .iter()
+        .filter_map(|(n, p)| p.as_ref().ok().map(|p| (n.clone(), p.clone())))
+        .collect();
     let syncs = daemon::resolve_syncs(config, &plugins)?;
     let mut checks = tokio::task::JoinSet::new();
     for (name, p) in &plugins {
@@ -125,10 +142,19 @@ pub async fn check(config: &Config) -> anyhow::Result<Report> {
             (Ok(_), Some(Err(e))) => Status::Failed(without_name(name, e)),
             (Ok(p), _) => {
                 let m = p.manifest();
-                Status::Ok(format!("{} {}, sha256 {}…, check passed", m.name, m.version, &p.digest[..16]))
+                Status::Ok(format!(
+                    "{} {}, sha256 {}…, check passed",
+                    m.name,
+                    m.version,
+                    &p.digest[..16]
+                ))
             }
         };
-        lines.push(Line { kind: "plugin", name: name.clone(), status });
+        lines.push(Line {
+            kind: "plugin",
+            name: name.clone(),
+            status,
+        });
     }
     for (name, s) in &syncs {
         let status = match s {
@@ -148,13 +174,20 @@ pub async fn check(config: &Config) -> anyhow::Result<Report> {
                         crate::config::Direction::Both => "both",
                     };
                     let enabled = if s.enabled { "" } else { ", disabled" };
-                    Status::Ok(format!("a = {}/{}, b = {}/{}, {direction}, {}{enabled}", a.plugin.name, a.stream, b.plugin.name, b.stream, s.schedule))
+                    Status::Ok(format!(
+                        "a = {}/{}, b = {}/{}, {direction}, {}{enabled}",
+                        a.plugin.name, a.stream, b.plugin.name, b.stream, s.schedule
+                    ))
                 } else {
                     Status::Failed(format!("plugin {} failed its check", failed.join(" and ")))
                 }
             }
         };
-        lines.push(Line { kind: "sync", name: name.clone(), status });
+        lines.push(Line {
+            kind: "sync",
+            name: name.clone(),
+            status,
+        });
     }
     Ok(Report { lines })
 }
@@ -164,24 +197,71 @@ mod tests {
     use super::*;
 
     fn line(kind: &'static str, name: &str, status: Status) -> Line {
-        Line { kind, name: name.into(), status }
+        Line {
+            kind,
+            name: name.into(),
+            status,
+        }
     }
 
     #[test]
     fn a_load_problem_outranks_a_failed_live_check_in_the_exit_code() {
         let ok = line("plugin", "hy", Status::Ok("huiyang-esms 0.1.0".into()));
-        let failed = line("plugin", "zf", Status::Failed("check failed (auth): login refused".into()));
-        let not_loaded = line("sync", "workers", Status::NotLoaded("hub.toml:20:5: sync workers cannot run".into()));
-        assert_eq!(Report { lines: vec![ok.clone()] }.exit_code(), 0);
-        assert_eq!(Report { lines: vec![ok.clone(), failed.clone()] }.exit_code(), 3);
-        assert_eq!(Report { lines: vec![failed.clone(), not_loaded.clone()] }.exit_code(), 2);
-        assert_eq!(failed.to_string(), "plugin zf: FAILED: check failed (auth): login refused");
-        assert_eq!(not_loaded.to_string(), "sync workers: NOT LOADED: hub.toml:20:5: sync workers cannot run");
+        let failed = line(
+            "plugin",
+            "zf",
+            Status::Failed("check failed (auth): login refused".into()),
+        );
+        let not_loaded = line(
+            "sync",
+            "workers",
+            Status::NotLoaded("hub.toml:20:5: sync workers cannot run".into()),
+        );
+        assert_eq!(
+            Report {
+                lines: vec![ok.clone()]
+            }
+            .exit_code(),
+            0
+        );
+        assert_eq!(
+            Report {
+                lines: vec![ok.clone(), failed.clone()]
+            }
+            .exit_code(),
+            3
+        );
+        assert_eq!(
+            Report {
+                lines: vec![failed.clone(), not_loaded.clone()]
+            }
+            .exit_code(),
+            2
+        );
+        assert_eq!(
+            failed.to_string(),
+            "plugin zf: FAILED: check failed (auth): login refused"
+        );
+        assert_eq!(
+            not_loaded.to_string(),
+            "sync workers: NOT LOADED: hub.toml:20:5: sync workers cannot run"
+        );
         assert_eq!(ok.to_string(), "plugin hy: ok (huiyang-esms 0.1.0)");
-        let r = Report { lines: vec![ok, failed, not_loaded] };
-        assert_eq!(r.summary(), "check: 2 of 3 not ok (1 cannot load, 1 failed against the live systems)");
+        let r = Report {
+            lines: vec![ok, failed, not_loaded],
+        };
+        assert_eq!(
+            r.summary(),
+            "check: 2 of 3 not ok (1 cannot load, 1 failed against the live systems)"
+        );
         let two = line("plugin", "zf", Status::Ok("zhenfeng-registry 0.1.0".into()));
         let sync = line("sync", "workers", Status::Ok("a = zf/workers".into()));
-        assert_eq!(Report { lines: vec![two.clone(), two, sync] }.summary(), "check: 2 plugins and 1 sync ok");
+        assert_eq!(
+            Report {
+                lines: vec![two.clone(), two, sync]
+            }
+            .summary(),
+            "check: 2 plugins and 1 sync ok"
+        );
     }
 }

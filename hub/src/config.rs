@@ -52,7 +52,14 @@ impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {
             0 => write!(f, "{}: {}", self.file.display(), self.message),
-            _ => write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message),
+            _ => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            ),
         }
     }
 }
@@ -134,7 +141,9 @@ impl SecretSource {
     /// Reads the secret. Errors name the variable or file, never the value.
     pub fn resolve(&self, config_dir: &Path) -> Result<String, String> {
         match self {
-            SecretSource::Env { env } => std::env::var(env).map_err(|_| format!("environment variable {env} is not set")),
+            SecretSource::Env { env } => {
+                std::env::var(env).map_err(|_| format!("environment variable {env} is not set"))
+            }
             SecretSource::File { file } => {
                 let p = config_dir.join(file);
                 std::fs::read_to_string(&p)
@@ -412,7 +421,10 @@ impl Config {
 
     /// The directory relative paths are resolved against.
     pub fn dir(&self) -> PathBuf {
-        self.file.parent().map(Path::to_path_buf).unwrap_or_default()
+        self.file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     /// `data_dir`, resolved.
@@ -440,18 +452,37 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 }
 
 /// Reads a configuration file, substituting `${...}` from `vars`.
-pub fn load_with(path: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
-    let err = |message: String| ConfigErrors(vec![ConfigError { file: path.into(), line: 0, column: 0, message }]);
+pub fn load_with(
+    path: &Path,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let err = |message: String| {
+        ConfigErrors(vec![ConfigError {
+            file: path.into(),
+            line: 0,
+            column: 0,
+            message,
+        }])
+    };
     let raw = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
     parse(path, &raw, vars)
 }
 
 /// Parses configuration text (`file` is used for messages and relative paths).
-pub fn parse(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+pub fn parse(
+    file: &Path,
+    raw: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
     let text = interpolate(file, raw, vars)?;
     let at = |span: Option<std::ops::Range<usize>>, message: String| {
         let (line, column) = span.map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
-        ConfigError { file: file.into(), line, column, message }
+        ConfigError {
+            file: file.into(),
+            line,
+            column,
+            message,
+        }
     };
     let mut config: Config = toml::from_str(&text).map_err(|e| {
         let message = e.message().trim().to_string();
@@ -459,8 +490,15 @@ pub fn parse(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) -> R
     })?;
     config.file = file.into();
     config.source = text.clone();
-    let errors: Vec<ConfigError> = check(&config).into_iter().map(|(span, msg)| at(span, msg)).collect();
-    if errors.is_empty() { Ok(config) } else { Err(ConfigErrors(errors)) }
+    let errors: Vec<ConfigError> = check(&config)
+        .into_iter()
+        .map(|(span, msg)| at(span, msg))
+        .collect();
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors))
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -472,7 +510,11 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Replaces `${NAME}` / `${NAME:-default}`; `$$` is a literal `$`.
-fn interpolate(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigErrors> {
+fn interpolate(
+    file: &Path,
+    raw: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigErrors> {
     let mut out = String::with_capacity(raw.len());
     let mut errors = Vec::new();
     let mut rest = raw;
@@ -485,7 +527,12 @@ fn interpolate(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) ->
         } else if let Some(body) = tail.strip_prefix("${") {
             let Some(end) = body.find('}') else {
                 let (line, column) = line_col(raw, raw.len() - tail.len());
-                errors.push(ConfigError { file: file.into(), line, column, message: "unclosed ${".into() });
+                errors.push(ConfigError {
+                    file: file.into(),
+                    line,
+                    column,
+                    message: "unclosed ${".into(),
+                });
                 break;
             };
             let expr = &body[..end];
@@ -493,7 +540,10 @@ fn interpolate(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) ->
                 Some((n, d)) => (n, Some(d)),
                 None => (expr, None),
             };
-            match vars(name).filter(|v| !v.is_empty()).or(default.map(str::to_string)) {
+            match vars(name)
+                .filter(|v| !v.is_empty())
+                .or(default.map(str::to_string))
+            {
                 Some(v) => out.push_str(&v),
                 None => {
                     let (line, column) = line_col(raw, raw.len() - tail.len());
@@ -512,7 +562,11 @@ fn interpolate(file: &Path, raw: &str, vars: &dyn Fn(&str) -> Option<String>) ->
         }
     }
     out.push_str(rest);
-    if errors.is_empty() { Ok(out) } else { Err(ConfigErrors(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigErrors(errors))
+    }
 }
 
 fn is_pointer(p: &str) -> bool {
@@ -529,15 +583,29 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             }
         }
         let l = &p.limits;
-        let sizes = [l.memory_mib, l.cpu_ms_per_call, l.call_timeout_secs, l.http_timeout_secs, l.max_response_mib, l.max_record_kib, l.max_cursor_kib];
+        let sizes = [
+            l.memory_mib,
+            l.cpu_ms_per_call,
+            l.call_timeout_secs,
+            l.http_timeout_secs,
+            l.max_response_mib,
+            l.max_record_kib,
+            l.max_cursor_kib,
+        ];
         let counts = [l.tables, l.table_elements, l.instances];
         if sizes.contains(&0) || counts.contains(&0) {
-            errs.push((Some(p.path.span()), format!("plugins.{name}.limits: every limit must be greater than 0")));
+            errs.push((
+                Some(p.path.span()),
+                format!("plugins.{name}.limits: every limit must be greater than 0"),
+            ));
         }
         if let Some(pin) = &p.sha256
             && (pin.get_ref().len() != 64 || !pin.get_ref().bytes().all(|b| b.is_ascii_hexdigit()))
         {
-            errs.push((Some(pin.span()), format!("plugins.{name}.sha256: must be 64 hex digits")));
+            errs.push((
+                Some(pin.span()),
+                format!("plugins.{name}.sha256: must be 64 hex digits"),
+            ));
         }
     }
     for (name, s) in &config.syncs {
@@ -545,20 +613,39 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             if !config.plugins.contains_key(ep.plugin.get_ref()) {
                 errs.push((
                     Some(ep.plugin.span()),
-                    format!("syncs.{name}.{side}.plugin: no plugin {:?} in [plugins]", ep.plugin.get_ref()),
+                    format!(
+                        "syncs.{name}.{side}.plugin: no plugin {:?} in [plugins]",
+                        ep.plugin.get_ref()
+                    ),
                 ));
             }
             for (ptr, v) in &ep.filter {
                 if !is_pointer(ptr) {
-                    errs.push((Some(ep.plugin.span()), format!("syncs.{name}.{side}.where: {ptr:?} is not a JSON pointer (RFC 6901)")));
+                    errs.push((
+                        Some(ep.plugin.span()),
+                        format!(
+                            "syncs.{name}.{side}.where: {ptr:?} is not a JSON pointer (RFC 6901)"
+                        ),
+                    ));
                 }
-                if matches!(v, toml::Value::Table(_) | toml::Value::Array(_) | toml::Value::Datetime(_)) {
-                    errs.push((Some(ep.plugin.span()), format!("syncs.{name}.{side}.where.{ptr}: must be a string, number or boolean")));
+                if matches!(
+                    v,
+                    toml::Value::Table(_) | toml::Value::Array(_) | toml::Value::Datetime(_)
+                ) {
+                    errs.push((
+                        Some(ep.plugin.span()),
+                        format!(
+                            "syncs.{name}.{side}.where.{ptr}: must be a string, number or boolean"
+                        ),
+                    ));
                 }
             }
         }
-        if let Err(e) = crate::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref()) {
-            let span = if s.timezone.span().is_empty() || s.timezone.get_ref().parse::<chrono_tz::Tz>().is_ok() {
+        if let Err(e) = crate::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref())
+        {
+            let span = if s.timezone.span().is_empty()
+                || s.timezone.get_ref().parse::<chrono_tz::Tz>().is_ok()
+            {
                 s.schedule.span()
             } else {
                 s.timezone.span()
@@ -568,21 +655,35 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
         let mut seen = BTreeMap::new();
         for (ptr, policy) in s.merge.get_ref().rules() {
             if !is_pointer(&ptr) {
-                errs.push((Some(s.merge.span()), format!("syncs.{name}.merge: {ptr:?} is not a JSON pointer (RFC 6901)")));
+                errs.push((
+                    Some(s.merge.span()),
+                    format!("syncs.{name}.merge: {ptr:?} is not a JSON pointer (RFC 6901)"),
+                ));
             }
             if let Some(prev) = seen.insert(ptr.clone(), policy) {
-                errs.push((Some(s.merge.span()), format!("syncs.{name}.merge: {ptr} is listed under both {prev:?} and {policy:?}")));
+                errs.push((
+                    Some(s.merge.span()),
+                    format!(
+                        "syncs.{name}.merge: {ptr} is listed under both {prev:?} and {policy:?}"
+                    ),
+                ));
             }
         }
         if let Some(key) = &s.key {
             for k in key.get_ref() {
                 if !is_pointer(k) {
-                    errs.push((Some(key.span()), format!("syncs.{name}.key: {k:?} is not a JSON pointer (RFC 6901)")));
+                    errs.push((
+                        Some(key.span()),
+                        format!("syncs.{name}.key: {k:?} is not a JSON pointer (RFC 6901)"),
+                    ));
                 }
             }
         }
         if *s.batch_size.get_ref() == 0 || *s.batch_size.get_ref() > 10_000 {
-            errs.push((Some(s.batch_size.span()), format!("syncs.{name}.batch_size: must be 1..=10000")));
+            errs.push((
+                Some(s.batch_size.span()),
+                format!("syncs.{name}.batch_size: must be 1..=10000"),
+            ));
         }
     }
     errs
@@ -626,23 +727,51 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
     #[test]
     fn a_good_file_parses_with_defaults_and_substitutions() {
         let c = parse(Path::new("/etc/hub/hub.toml"), GOOD, &vars).unwrap();
-        assert_eq!(c.plugins["zf"].config["base_url"].as_str(), Some("http://127.0.0.1:9002"));
-        assert_eq!(c.plugins["hy"].allow_hosts[0].get_ref(), "http://127.0.0.1:9001");
-        assert_eq!(c.plugins["zf"].secrets["password"], SecretSource::Env { env: "ZF_PASSWORD".into() });
+        assert_eq!(
+            c.plugins["zf"].config["base_url"].as_str(),
+            Some("http://127.0.0.1:9002")
+        );
+        assert_eq!(
+            c.plugins["hy"].allow_hosts[0].get_ref(),
+            "http://127.0.0.1:9001"
+        );
+        assert_eq!(
+            c.plugins["zf"].secrets["password"],
+            SecretSource::Env {
+                env: "ZF_PASSWORD".into()
+            }
+        );
         let w = &c.syncs["workers"];
         assert_eq!(w.direction, Direction::Both);
         assert_eq!(w.timezone.get_ref(), "Asia/Shanghai");
         assert_eq!(*w.batch_size.get_ref(), 200);
         assert_eq!(w.a.filter["/workplace/countyCode"].as_str(), Some("441303"));
         assert_eq!(c.data_dir(), Path::new("/etc/hub/data"));
-        assert_eq!(c.plugin_path(&c.plugins["zf"]), Path::new("/etc/hub/zf.wasm"));
+        assert_eq!(
+            c.plugin_path(&c.plugins["zf"]),
+            Path::new("/etc/hub/zf.wasm")
+        );
         assert_eq!(c.store_url(), "sqlite:///etc/hub/data/state.db");
         assert_eq!(c.plugins["zf"].limits, Limits::default());
-        assert_eq!((w.overlap, w.catch_up_window, w.jitter), (Overlap::Skip, std::time::Duration::from_secs(3600), std::time::Duration::ZERO));
+        assert_eq!(
+            (w.overlap, w.catch_up_window, w.jitter),
+            (
+                Overlap::Skip,
+                std::time::Duration::from_secs(3600),
+                std::time::Duration::ZERO
+            )
+        );
         let tuned = GOOD.replace("schedule = ", "overlap = \"queue_one\"\ncatch_up_window = \"15m\"\njitter = \"2s 500ms\"\nschedule = ");
         let c = parse(Path::new("hub.toml"), &tuned, &vars).unwrap();
         let w = &c.syncs["workers"];
-        assert_eq!((w.overlap, w.catch_up_window, w.jitter), (Overlap::QueueOne, std::time::Duration::from_secs(900), std::time::Duration::from_millis(2500)));
+        assert_eq!(
+            (w.overlap, w.catch_up_window, w.jitter),
+            (
+                Overlap::QueueOne,
+                std::time::Duration::from_secs(900),
+                std::time::Duration::from_millis(2500)
+            )
+        );
         let bad = GOOD.replace("schedule = ", "jitter = \"soon\"\nschedule = ");
         let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
         assert_eq!(e.0[0].line, 21, "{e}");
@@ -650,23 +779,41 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
 
     #[test]
     fn an_unset_variable_is_named_with_its_line() {
-        let e = parse(Path::new("hub.toml"), "[hub]\ndata_dir = \"${NOPE}\"\n", &vars).unwrap_err();
+        let e = parse(
+            Path::new("hub.toml"),
+            "[hub]\ndata_dir = \"${NOPE}\"\n",
+            &vars,
+        )
+        .unwrap_err();
         assert_eq!(e.0.len(), 1);
         assert_eq!((e.0[0].line, e.0[0].column), (2, 13));
         assert!(e.0[0].message.contains("NOPE"), "{}", e.0[0].message);
-        assert_eq!(interpolate(Path::new("x"), "a$$b ${ZF_URL} $x", &vars).unwrap(), "a$b http://127.0.0.1:9002 $x");
+        assert_eq!(
+            interpolate(Path::new("x"), "a$$b ${ZF_URL} $x", &vars).unwrap(),
+            "a$b http://127.0.0.1:9002 $x"
+        );
     }
 
     #[test]
     fn toml_syntax_errors_point_at_the_line() {
-        let e = parse(Path::new("hub.toml"), "[hub]\ndata_dir = \"x\"\nbogus = \n", &vars).unwrap_err();
+        let e = parse(
+            Path::new("hub.toml"),
+            "[hub]\ndata_dir = \"x\"\nbogus = \n",
+            &vars,
+        )
+        .unwrap_err();
         assert_eq!(e.0[0].line, 3);
         assert!(e.to_string().starts_with("hub.toml:3:"), "{e}");
     }
 
     #[test]
     fn unknown_keys_are_refused() {
-        let e = parse(Path::new("hub.toml"), "[hub]\ndata_dir = \"x\"\ndatadir = \"y\"\n", &vars).unwrap_err();
+        let e = parse(
+            Path::new("hub.toml"),
+            "[hub]\ndata_dir = \"x\"\ndatadir = \"y\"\n",
+            &vars,
+        )
+        .unwrap_err();
         assert_eq!(e.0[0].line, 3);
         assert!(e.0[0].message.contains("datadir"), "{}", e.0[0].message);
     }
@@ -675,15 +822,32 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
     fn every_semantic_problem_is_reported_with_its_place() {
         let bad = GOOD
             .replace(r#"plugin = "hy""#, r#"plugin = "hyy""#)
-            .replace(r#"schedule = "*/10 * * * * *""#, r#"schedule = "0 0 30 2 *""#)
+            .replace(
+                r#"schedule = "*/10 * * * * *""#,
+                r#"schedule = "0 0 30 2 *""#,
+            )
             .replace(r#"newest = ["/phone"]"#, r#"newest = ["/status"]"#);
         let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
-        let msgs: Vec<String> = e.0.iter().map(|e| format!("{}: {}", e.line, e.message)).collect();
+        let msgs: Vec<String> =
+            e.0.iter()
+                .map(|e| format!("{}: {}", e.line, e.message))
+                .collect();
         assert_eq!(e.0.len(), 3, "{msgs:#?}");
         // GOOD starts with an empty line: `b = ` is line 20, `schedule` 21, `merge` 22.
-        assert!(msgs[0].starts_with("20: syncs.workers.b.plugin: no plugin \"hyy\""), "{msgs:#?}");
-        assert!(msgs[1].starts_with("21: syncs.workers: day-of-month field \"30\" with month field \"2\" can never fire"), "{msgs:#?}");
-        assert_eq!(msgs[2], "22: syncs.workers.merge: /status is listed under both B and Newest", "{msgs:#?}");
+        assert!(
+            msgs[0].starts_with("20: syncs.workers.b.plugin: no plugin \"hyy\""),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[1].starts_with(
+                "21: syncs.workers: day-of-month field \"30\" with month field \"2\" can never fire"
+            ),
+            "{msgs:#?}"
+        );
+        assert_eq!(
+            msgs[2], "22: syncs.workers.merge: /status is listed under both B and Newest",
+            "{msgs:#?}"
+        );
     }
 
     #[test]
@@ -692,7 +856,12 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
         std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
         let s = SecretSource::File { file: "pw".into() };
         assert_eq!(s.resolve(dir.path()).unwrap(), "s3cret");
-        let missing = SecretSource::Env { env: "HUB_TEST_SURELY_UNSET".into() };
-        assert_eq!(missing.resolve(dir.path()).unwrap_err(), "environment variable HUB_TEST_SURELY_UNSET is not set");
+        let missing = SecretSource::Env {
+            env: "HUB_TEST_SURELY_UNSET".into(),
+        };
+        assert_eq!(
+            missing.resolve(dir.path()).unwrap_err(),
+            "environment variable HUB_TEST_SURELY_UNSET is not set"
+        );
     }
 }

@@ -64,7 +64,9 @@ fn toml_to_json(v: &toml::Value) -> Value {
 pub fn state_keys(config: &Config, create: bool) -> anyhow::Result<Keys> {
     match &config.hub.state_key {
         Some(src) => {
-            let hex = src.resolve(&config.dir()).map_err(|e| anyhow::anyhow!("hub.state_key: {e}"))?;
+            let hex = src
+                .resolve(&config.dir())
+                .map_err(|e| anyhow::anyhow!("hub.state_key: {e}"))?;
             Keys::from_hex(hex.trim()).context("hub.state_key")
         }
         None if create => Keys::load_or_create(&config.data_dir().join("state.key")),
@@ -75,7 +77,10 @@ pub fn state_keys(config: &Config, create: bool) -> anyhow::Result<Keys> {
 /// Loads every plugin of the config: each name with its plugin, or the problem (one line,
 /// located at the plugin's `path` in the file) that kept it from loading. Capabilities are
 /// checked here: a plugin asking for what the deployment does not grant does not load.
-pub async fn load_plugins(config: &Config, runtime: &Runtime) -> BTreeMap<String, Result<Arc<Plugin>, String>> {
+pub async fn load_plugins(
+    config: &Config,
+    runtime: &Runtime,
+) -> BTreeMap<String, Result<Arc<Plugin>, String>> {
     let mut out = BTreeMap::new();
     for (name, pc) in &config.plugins {
         let loaded = match runtime.load(name, pc, &config.dir()).await {
@@ -98,18 +103,36 @@ pub async fn load_plugins(config: &Config, runtime: &Runtime) -> BTreeMap<String
 /// Resolves every sync of the config against the catalogue and the loaded plugins: each name
 /// with its runnable form, or its problems (located lines). An error only for what the config
 /// check should have refused already (a schedule that does not parse).
-pub fn resolve_syncs(config: &Config, plugins: &BTreeMap<String, Arc<Plugin>>) -> anyhow::Result<BTreeMap<String, Result<ScheduledSync, String>>> {
+pub fn resolve_syncs(
+    config: &Config,
+    plugins: &BTreeMap<String, Arc<Plugin>>,
+) -> anyhow::Result<BTreeMap<String, Result<ScheduledSync, String>>> {
     let catalogue = Catalogue::builtin()?;
     let mut out = BTreeMap::new();
     for (name, sc) in &config.syncs {
         let resolved = resolve(name, sc, &catalogue, plugins)
-            .map_err(|e| format!("{}: sync {name} cannot run: {e:#}", config.location(sc.schema.span())))
+            .map_err(|e| {
+                format!(
+                    "{}: sync {name} cannot run: {e:#}",
+                    config.location(sc.schema.span())
+                )
+            })
             .and_then(|spec| check_pointers(config, name, sc, &spec).map(|()| spec));
         let sync = match resolved {
             Ok(spec) => {
-                let schedule = Schedule::parse(sc.schedule.get_ref(), sc.timezone.get_ref()).with_context(|| format!("syncs.{name}.schedule"))?;
-                let policy = Policy { overlap: sc.overlap, catch_up_window: sc.catch_up_window, jitter: sc.jitter };
-                Ok(ScheduledSync { spec, schedule, policy, enabled: sc.enabled })
+                let schedule = Schedule::parse(sc.schedule.get_ref(), sc.timezone.get_ref())
+                    .with_context(|| format!("syncs.{name}.schedule"))?;
+                let policy = Policy {
+                    overlap: sc.overlap,
+                    catch_up_window: sc.catch_up_window,
+                    jitter: sc.jitter,
+                };
+                Ok(ScheduledSync {
+                    spec,
+                    schedule,
+                    policy,
+                    enabled: sc.enabled,
+                })
             }
             Err(problem) => {
                 tracing::error!("{problem}");
@@ -127,7 +150,10 @@ impl Hub {
         let store = Store::open(&config.store_url()).await?;
         let interrupted = store.close_interrupted_runs().await?;
         if interrupted > 0 {
-            tracing::warn!(interrupted, "runs left unfinished by a previous daemon were marked interrupted; they resume from their last committed batch");
+            tracing::warn!(
+                interrupted,
+                "runs left unfinished by a previous daemon were marked interrupted; they resume from their last committed batch"
+            );
         }
         let keys = state_keys(&config, true)?;
         let runtime = Runtime::new(Some(config.data_dir().join("cache")))?;
@@ -150,7 +176,13 @@ impl Hub {
                 Err(problem) => problems.push(problem),
             }
         }
-        Ok(Hub { config, engine: Engine::new(store, keys), plugins, syncs, problems })
+        Ok(Hub {
+            config,
+            engine: Engine::new(store, keys),
+            plugins,
+            syncs,
+            problems,
+        })
     }
 
     /// Runs one sync now.
@@ -165,18 +197,40 @@ impl Hub {
     /// Runs every enabled sync on its schedule until `shutdown` turns true; the run in flight
     /// finishes first (every batch commits as it goes, so a hard stop loses nothing either).
     /// Each finished run is sent to `runs` if given.
-    pub async fn run_scheduled(&self, shutdown: watch::Receiver<bool>, runs: Option<mpsc::UnboundedSender<RunOutcome>>) {
+    pub async fn run_scheduled(
+        &self,
+        shutdown: watch::Receiver<bool>,
+        runs: Option<mpsc::UnboundedSender<RunOutcome>>,
+    ) {
         let mut tasks = tokio::task::JoinSet::new();
         for (name, s) in &self.syncs {
             if !s.enabled {
                 tracing::info!(sync = %name, "sync disabled in the config; not scheduled");
                 continue;
             }
-            let runner = EngineRunner { engine: self.engine.clone(), spec: s.spec.clone(), runs: runs.clone() };
-            let (store, schedule, policy, stop) = (self.engine.store().clone(), s.schedule.clone(), s.policy, shutdown.clone());
+            let runner = EngineRunner {
+                engine: self.engine.clone(),
+                spec: s.spec.clone(),
+                runs: runs.clone(),
+            };
+            let (store, schedule, policy, stop) = (
+                self.engine.store().clone(),
+                s.schedule.clone(),
+                s.policy,
+                shutdown.clone(),
+            );
             let name = name.clone();
             tasks.spawn(async move {
-                scheduler::drive(&SystemClock, &store, &name, &schedule, &policy, &runner, stop).await;
+                scheduler::drive(
+                    &SystemClock,
+                    &store,
+                    &name,
+                    &schedule,
+                    &policy,
+                    &runner,
+                    stop,
+                )
+                .await;
             });
         }
         while tasks.join_next().await.is_some() {}
@@ -210,20 +264,36 @@ impl Runner for EngineRunner {
 
 /// The subschemas a JSON pointer (as tokens) can reach in `node`, following `$ref`s into the
 /// catalogue's files, `properties`, and the branches of `anyOf`, `oneOf` and `allOf`.
-fn reach<'a>(node: &'a Value, doc: &'a Value, tokens: &[String], docs: &'a BTreeMap<String, Value>, out: &mut Vec<&'a Value>, depth: usize) {
+fn reach<'a>(
+    node: &'a Value,
+    doc: &'a Value,
+    tokens: &[String],
+    docs: &'a BTreeMap<String, Value>,
+    out: &mut Vec<&'a Value>,
+    depth: usize,
+) {
     if depth > 32 {
         return;
     }
     if let Some(r) = node.get("$ref").and_then(Value::as_str) {
         let (file, frag) = r.split_once('#').unwrap_or((r, ""));
-        let target_doc = if file.is_empty() { Some(doc) } else { docs.get(file.trim_end_matches(".json")) };
+        let target_doc = if file.is_empty() {
+            Some(doc)
+        } else {
+            docs.get(file.trim_end_matches(".json"))
+        };
         if let Some(target) = target_doc.and_then(|d| d.pointer(frag).map(|t| (d, t))) {
             reach(target.1, target.0, tokens, docs, out, depth + 1);
         }
         return;
     }
     for key in ["anyOf", "oneOf", "allOf"] {
-        for branch in node.get(key).and_then(Value::as_array).into_iter().flatten() {
+        for branch in node
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             reach(branch, doc, tokens, docs, out, depth + 1);
         }
     }
@@ -264,14 +334,29 @@ fn fits(v: &Value, subschemas: &[&Value]) -> bool {
 /// Checks a sync's `where` and `merge` pointers against its schema: each must name a field the
 /// schema has, and a `where` value must be of that field's type (a filter that can never match
 /// would silently drop every record).
-fn check_pointers(config: &Config, name: &str, sc: &crate::config::SyncConfig, spec: &SyncSpec) -> Result<(), String> {
+fn check_pointers(
+    config: &Config,
+    name: &str,
+    sc: &crate::config::SyncConfig,
+    spec: &SyncSpec,
+) -> Result<(), String> {
     let docs: BTreeMap<String, Value> = hub_schemas::catalogue::FILES
         .iter()
-        .filter_map(|f| serde_json::from_str(f.text).ok().map(|v| (f.name.to_string(), v)))
+        .filter_map(|f| {
+            serde_json::from_str(f.text)
+                .ok()
+                .map(|v| (f.name.to_string(), v))
+        })
         .collect();
-    let root = docs.get(&spec.schema.name).ok_or_else(|| format!("schema {} is not in the catalogue", spec.schema.name))?;
+    let root = docs
+        .get(&spec.schema.name)
+        .ok_or_else(|| format!("schema {} is not in the catalogue", spec.schema.name))?;
     let lookup = |ptr: &str| -> Vec<&Value> {
-        let tokens: Vec<String> = ptr.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+        let tokens: Vec<String> = ptr
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
         let mut out = Vec::new();
         reach(root, root, &tokens, &docs, &mut out, 0);
         out
@@ -282,7 +367,11 @@ fn check_pointers(config: &Config, name: &str, sc: &crate::config::SyncConfig, s
             let found = lookup(ptr);
             let v = toml_to_json(v);
             if found.is_empty() {
-                problems.push(format!("{}: syncs.{name}.{side}.where: {ptr} is not a field of schema {}", config.location(ep.plugin.span()), spec.schema.name));
+                problems.push(format!(
+                    "{}: syncs.{name}.{side}.where: {ptr} is not a field of schema {}",
+                    config.location(ep.plugin.span()),
+                    spec.schema.name
+                ));
             } else if !fits(&v, &found) {
                 problems.push(format!("{}: syncs.{name}.{side}.where: {v} can never be the value of {ptr} (wrong type or not allowed)", config.location(ep.plugin.span())));
             }
@@ -290,15 +379,27 @@ fn check_pointers(config: &Config, name: &str, sc: &crate::config::SyncConfig, s
     }
     for (ptr, _) in &spec.rules {
         if lookup(ptr).is_empty() {
-            problems.push(format!("{}: syncs.{name}.merge: {ptr} is not a field of schema {}", config.location(sc.merge.span()), spec.schema.name));
+            problems.push(format!(
+                "{}: syncs.{name}.merge: {ptr} is not a field of schema {}",
+                config.location(sc.merge.span()),
+                spec.schema.name
+            ));
         }
     }
     for ptr in &spec.key {
         if lookup(ptr).is_empty() {
-            problems.push(format!("{}: syncs.{name}.key: {ptr} is not a field of schema {}", config.location(sc.schema.span()), spec.schema.name));
+            problems.push(format!(
+                "{}: syncs.{name}.key: {ptr} is not a field of schema {}",
+                config.location(sc.schema.span()),
+                spec.schema.name
+            ));
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 /// Resolves a sync against the catalogue and the loaded plugins.
@@ -309,16 +410,35 @@ fn resolve(
     plugins: &BTreeMap<String, Arc<Plugin>>,
 ) -> anyhow::Result<SyncSpec> {
     let schema = catalogue.get(sc.schema.get_ref())?;
-    let endpoint = |side: &str, ep: &crate::config::Endpoint, reads: bool, writes: bool| -> anyhow::Result<EndpointSpec> {
-        let plugin = plugins
-            .get(ep.plugin.get_ref())
-            .ok_or_else(|| anyhow::anyhow!("{side}: plugin {} did not load", ep.plugin.get_ref()))?;
+    let endpoint = |side: &str,
+                    ep: &crate::config::Endpoint,
+                    reads: bool,
+                    writes: bool|
+     -> anyhow::Result<EndpointSpec> {
+        let plugin = plugins.get(ep.plugin.get_ref()).ok_or_else(|| {
+            anyhow::anyhow!("{side}: plugin {} did not load", ep.plugin.get_ref())
+        })?;
         let stream = plugin.stream(&ep.stream).ok_or_else(|| {
-            let offered: Vec<&str> = plugin.manifest().streams.iter().map(|s| s.name.as_str()).collect();
-            anyhow::anyhow!("{side}: plugin {} has no stream {:?} (it offers {})", plugin.name, ep.stream, offered.join(", "))
+            let offered: Vec<&str> = plugin
+                .manifest()
+                .streams
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            anyhow::anyhow!(
+                "{side}: plugin {} has no stream {:?} (it offers {})",
+                plugin.name,
+                ep.stream,
+                offered.join(", ")
+            )
         })?;
         if stream.schema != schema.name {
-            anyhow::bail!("{side}: stream {} carries schema {:?}, the sync needs {:?}", ep.stream, stream.schema, schema.name);
+            anyhow::bail!(
+                "{side}: stream {} carries schema {:?}, the sync needs {:?}",
+                ep.stream,
+                stream.schema,
+                schema.name
+            );
         }
         match schema.check_version(&stream.schema_version) {
             Ok(hub_schemas::catalogue::Compatibility::NewerMinor) => tracing::warn!(
@@ -341,7 +461,11 @@ fn resolve(
         Ok(EndpointSpec {
             plugin: plugin.clone(),
             stream: ep.stream.clone(),
-            filter: ep.filter.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect(),
+            filter: ep
+                .filter
+                .iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
         })
     };
     let (a_reads, b_reads) = match sc.direction {
@@ -351,9 +475,16 @@ fn resolve(
     };
     let a = endpoint("a", &sc.a, a_reads, b_reads)?;
     let b = endpoint("b", &sc.b, b_reads, a_reads)?;
-    let key = sc.key.as_ref().map(|k| k.get_ref().clone()).unwrap_or_else(|| schema.key.clone());
+    let key = sc
+        .key
+        .as_ref()
+        .map(|k| k.get_ref().clone())
+        .unwrap_or_else(|| schema.key.clone());
     if key.is_empty() {
-        anyhow::bail!("schema {} declares no x-key and the sync gives no key", schema.name);
+        anyhow::bail!(
+            "schema {} declares no x-key and the sync gives no key",
+            schema.name
+        );
     }
     Ok(SyncSpec {
         name: name.to_string(),

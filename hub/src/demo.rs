@@ -67,25 +67,47 @@ impl Admin {
     /// different residents.
     async fn make_changes(&self) -> anyhow::Result<Changes> {
         let seed = self.get(format!("{}/_admin/seed", self.zf)).await?;
-        let broken: Vec<&str> = seed["broken"].as_array().into_iter().flatten().filter_map(|b| b["djbh"].as_str()).collect();
+        let broken: Vec<&str> = seed["broken"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b["djbh"].as_str())
+            .collect();
         let residents = self.get(format!("{}/_admin/workers", self.zf)).await?;
         let resident = residents
             .as_array()
             .into_iter()
             .flatten()
-            .find(|r| r["务工县区代码"] == "441303" && !broken.contains(&r["登记编号"].as_str().unwrap_or("")))
+            .find(|r| {
+                r["务工县区代码"] == "441303"
+                    && !broken.contains(&r["登记编号"].as_str().unwrap_or(""))
+            })
             .context("no resident working in 441303")?;
-        let djbh = resident["登记编号"].as_str().unwrap_or_default().to_string();
-        let zf_id_number = hub_schemas::id_number::normalise(resident["身份证号"].as_str().unwrap_or_default());
+        let djbh = resident["登记编号"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let zf_id_number =
+            hub_schemas::id_number::normalise(resident["身份证号"].as_str().unwrap_or_default());
         let new_phone = "13912345678".to_string();
-        self.patch(format!("{}/_admin/workers/{djbh}", self.zf), json!({ "联系电话": new_phone })).await?;
+        self.patch(
+            format!("{}/_admin/workers/{djbh}", self.zf),
+            json!({ "联系电话": new_phone }),
+        )
+        .await?;
 
-        let workers = self.get(format!("{}/_admin/zhenfeng-workers", self.hy)).await?;
+        let workers = self
+            .get(format!("{}/_admin/zhenfeng-workers", self.hy))
+            .await?;
         let worker = workers
             .as_array()
             .into_iter()
             .flatten()
-            .find(|w| w["status"] == "employed" && w["idNo"].as_str() != Some(zf_id_number.as_str()) && w["employerUscc"].is_string())
+            .find(|w| {
+                w["status"] == "employed"
+                    && w["idNo"].as_str() != Some(zf_id_number.as_str())
+                    && w["employerUscc"].is_string()
+            })
             .context("no employed worker in HY-ESMS")?;
         let hy_id = worker["id"].as_i64().context("worker id")?;
         let enterprises = self.get(format!("{}/_admin/enterprises", self.hy)).await?;
@@ -112,7 +134,9 @@ impl Admin {
 
     /// Checks that both changes reached the other system; returns a line per check.
     async fn verify(&self, c: &Changes) -> anyhow::Result<Vec<String>> {
-        let workers = self.get(format!("{}/_admin/zhenfeng-workers", self.hy)).await?;
+        let workers = self
+            .get(format!("{}/_admin/zhenfeng-workers", self.hy))
+            .await?;
         let hy = workers
             .as_array()
             .into_iter()
@@ -124,7 +148,10 @@ impl Admin {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|r| hub_schemas::id_number::normalise(r["身份证号"].as_str().unwrap_or_default()) == c.hy_id_number)
+            .find(|r| {
+                hub_schemas::id_number::normalise(r["身份证号"].as_str().unwrap_or_default())
+                    == c.hy_id_number
+            })
             .context("the worker changed in HY-ESMS is not in ZF-REG")?;
         let mut lines = Vec::new();
         let ok = |b: bool| if b { "ok" } else { "NOT SYNCED" };
@@ -132,7 +159,14 @@ impl Admin {
             "  {} phone changed in ZF-REG ({}) → HY-ESMS has it: {}",
             ok(hy["phone"].as_str() == Some(c.new_phone.as_str())),
             c.zf_registry_number,
-            hy["phone"].as_str().map(|p| format!("{}****{}", &p[..3.min(p.len())], &p[p.len().saturating_sub(4)..])).unwrap_or_default()
+            hy["phone"]
+                .as_str()
+                .map(|p| format!(
+                    "{}****{}",
+                    &p[..3.min(p.len())],
+                    &p[p.len().saturating_sub(4)..]
+                ))
+                .unwrap_or_default()
         ));
         lines.push(format!(
             "  {} employer and status changed in HY-ESMS (worker {}) → ZF-REG 务工单位 {}, 务工状态 {}",
@@ -142,7 +176,10 @@ impl Admin {
             zf["务工状态"].as_str().unwrap_or_default()
         ));
         if lines.iter().any(|l| l.contains("NOT SYNCED")) {
-            bail!("a change did not reach the other system:\n{}", lines.join("\n"));
+            bail!(
+                "a change did not reach the other system:\n{}",
+                lines.join("\n")
+            );
         }
         Ok(lines)
     }
@@ -152,9 +189,16 @@ impl Admin {
 pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let runs = opts.runs.max(3);
     let loopback: SocketAddr = "127.0.0.1:0".parse()?;
-    let sim = SimOptions { rate_limit: (opts.hy_rate_limit > 0).then_some(opts.hy_rate_limit), ..SimOptions::default() };
-    let hy = start_hy_esms(loopback, &sim).await.context("failed to start the HY-ESMS simulator")?;
-    let zf = start_zf_reg(loopback, &sim).await.context("failed to start the ZF-REG simulator")?;
+    let sim = SimOptions {
+        rate_limit: (opts.hy_rate_limit > 0).then_some(opts.hy_rate_limit),
+        ..SimOptions::default()
+    };
+    let hy = start_hy_esms(loopback, &sim)
+        .await
+        .context("failed to start the HY-ESMS simulator")?;
+    let zf = start_zf_reg(loopback, &sim)
+        .await
+        .context("failed to start the ZF-REG simulator")?;
     let (data_dir, _temp) = match &opts.data_dir {
         Some(d) => (d.clone(), None),
         None => {
@@ -163,9 +207,17 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         }
     };
     if data_dir.join("state.db").exists() {
-        bail!("{} already holds a state database; the demo's simulators start fresh, so give an empty --data-dir", data_dir.display());
+        bail!(
+            "{} already holds a state database; the demo's simulators start fresh, so give an empty --data-dir",
+            data_dir.display()
+        );
     }
-    println!("HY-ESMS simulator at {} (rate limit {}), ZF-REG simulator at {}", hy.url(), rate(opts.hy_rate_limit), zf.url());
+    println!(
+        "HY-ESMS simulator at {} (rate limit {}), ZF-REG simulator at {}",
+        hy.url(),
+        rate(opts.hy_rate_limit),
+        zf.url()
+    );
     println!("state in {}", data_dir.display());
     let vars = {
         let (hy, zf, dd) = (hy.url(), zf.url(), data_dir.display().to_string());
@@ -176,15 +228,26 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             other => std::env::var(other).ok(),
         }
     };
-    let config = crate::config::load_with(&opts.config, &vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config =
+        crate::config::load_with(&opts.config, &vars).map_err(|e| anyhow::anyhow!("{e}"))?;
     let hub = Hub::build(config).await?;
     if !hub.problems.is_empty() {
-        bail!("the demo deployment did not load:\n{}", hub.problems.join("\n"));
+        bail!(
+            "the demo deployment did not load:\n{}",
+            hub.problems.join("\n")
+        );
     }
     for (name, s) in &hub.syncs {
-        println!("sync {name}: {} ⇄ {} every \"{}\"", s.spec.a.plugin.name, s.spec.b.plugin.name, s.schedule);
+        println!(
+            "sync {name}: {} ⇄ {} every \"{}\"",
+            s.spec.a.plugin.name, s.spec.b.plugin.name, s.schedule
+        );
     }
-    let admin = Admin { client: reqwest::Client::new(), hy: hy.url(), zf: zf.url() };
+    let admin = Admin {
+        client: reqwest::Client::new(),
+        hy: hy.url(),
+        zf: zf.url(),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (tx, mut rx) = mpsc::unbounded_channel::<RunOutcome>();
     let daemon = async {
@@ -196,14 +259,22 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         let mut result = Ok(());
         while let Some(outcome) = rx.recv().await {
             let s = &hub.syncs[&outcome.sync];
-            let rows = report::directions(&outcome.stats, &s.spec.a.plugin.name, &s.spec.b.plugin.name, s.spec.direction);
+            let rows = report::directions(
+                &outcome.stats,
+                &s.spec.a.plugin.name,
+                &s.spec.b.plugin.name,
+                s.spec.direction,
+            );
             println!("\n{}", report::table(&outcome, &rows));
             let n = history.len() + 1;
             history.push(outcome.clone());
             if n == 1 {
                 match admin.make_changes().await {
                     Ok(c) => {
-                        println!("changed ZF-REG {}: phone; changed HY-ESMS worker {}: employer and status → left", c.zf_registry_number, c.hy_id);
+                        println!(
+                            "changed ZF-REG {}: phone; changed HY-ESMS worker {}: employer and status → left",
+                            c.zf_registry_number, c.hy_id
+                        );
                         changes = Some(c);
                     }
                     Err(e) => {
@@ -212,7 +283,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                     }
                 }
             } else if n == 2 {
-                match admin.verify(changes.as_ref().expect("made after run 1")).await {
+                match admin
+                    .verify(changes.as_ref().expect("made after run 1"))
+                    .await
+                {
                     Ok(lines) => println!("{}", lines.join("\n")),
                     Err(e) => {
                         result = Err(e);
@@ -221,7 +295,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 }
             } else if n == 3 {
                 let w = outcome.stats.written();
-                println!("  {} run 3 wrote {w} records (no echo expected: 0)", if w == 0 { "ok" } else { "ECHO" });
+                println!(
+                    "  {} run 3 wrote {w} records (no echo expected: 0)",
+                    if w == 0 { "ok" } else { "ECHO" }
+                );
                 if w != 0 {
                     result = Err(anyhow::anyhow!("run 3 wrote {w} records; expected none"));
                 }
@@ -237,10 +314,22 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     println!("\nsummary ({} runs):", history.len());
     for o in &history {
         let s = &hub.syncs[&o.sync];
-        for r in report::directions(&o.stats, &s.spec.a.plugin.name, &s.spec.b.plugin.name, s.spec.direction) {
+        for r in report::directions(
+            &o.stats,
+            &s.spec.a.plugin.name,
+            &s.spec.b.plugin.name,
+            s.spec.direction,
+        ) {
             println!(
                 "  run {:>2}  {:<36} read {:>5}  written {:>5}  unchanged {:>5}  echoes skipped {:>5}  dead letters {:>3}  ({:.2} s)",
-                o.run_id, r.direction, r.read, r.written, r.unchanged, r.echoes, r.dead_letters, o.stats.duration_ms as f64 / 1000.0
+                o.run_id,
+                r.direction,
+                r.read,
+                r.written,
+                r.unchanged,
+                r.echoes,
+                r.dead_letters,
+                o.stats.duration_ms as f64 / 1000.0
             );
         }
     }
@@ -254,7 +343,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 d.side.as_str(),
                 d.remote_id.as_deref().unwrap_or("-"),
                 d.key_masked.as_deref().unwrap_or("(none)"),
-                if e.pointer.is_empty() { "/" } else { &e.pointer },
+                if e.pointer.is_empty() {
+                    "/"
+                } else {
+                    &e.pointer
+                },
                 e.message
             );
         }
@@ -266,5 +359,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
 }
 
 fn rate(r: u32) -> String {
-    if r == 0 { "off".into() } else { format!("{r} requests/s") }
+    if r == 0 {
+        "off".into()
+    } else {
+        format!("{r} requests/s")
+    }
 }

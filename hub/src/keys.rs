@@ -27,7 +27,9 @@ pub const KEY_LEN: usize = 32;
 
 /// A sealed value failed to open: wrong state key, or the database was altered.
 #[derive(Debug, thiserror::Error)]
-#[error("a sealed record in the state store does not open with this state key (wrong key, or the row was altered)")]
+#[error(
+    "a sealed record in the state store does not open with this state key (wrong key, or the row was altered)"
+)]
 pub struct OpenError;
 
 /// Keys derived from the state key.
@@ -53,11 +55,20 @@ impl Keys {
         let mut content_hash = [0u8; 32];
         let mut seal = [0u8; 32];
         let mut audit = [0u8; 32];
-        hk.expand(b"key-hash", &mut key_hash).expect("32 bytes is a valid HKDF length");
-        hk.expand(b"content-hash", &mut content_hash).expect("32 bytes is a valid HKDF length");
-        hk.expand(b"seal", &mut seal).expect("32 bytes is a valid HKDF length");
-        hk.expand(b"audit-chain", &mut audit).expect("32 bytes is a valid HKDF length");
-        Keys { key_hash, content_hash, audit, seal: ChaCha20Poly1305::new(&seal.into()) }
+        hk.expand(b"key-hash", &mut key_hash)
+            .expect("32 bytes is a valid HKDF length");
+        hk.expand(b"content-hash", &mut content_hash)
+            .expect("32 bytes is a valid HKDF length");
+        hk.expand(b"seal", &mut seal)
+            .expect("32 bytes is a valid HKDF length");
+        hk.expand(b"audit-chain", &mut audit)
+            .expect("32 bytes is a valid HKDF length");
+        Keys {
+            key_hash,
+            content_hash,
+            audit,
+            seal: ChaCha20Poly1305::new(&seal.into()),
+        }
     }
 
     /// The key of the audit log's hash chain (HKDF info `audit-chain`).
@@ -72,12 +83,14 @@ impl Keys {
         if !path.exists() {
             let key: [u8; KEY_LEN] = rand::random();
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("failed to create {}", dir.display()))?;
             }
             write_private(path, hex::encode(key).as_bytes())
                 .with_context(|| format!("failed to write the state key {}", path.display()))?;
         }
-        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the state key {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read the state key {}", path.display()))?;
         Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))
     }
 
@@ -86,28 +99,36 @@ impl Keys {
     /// check what the daemon wrote).
     pub fn load(path: &Path) -> anyhow::Result<Keys> {
         use anyhow::Context as _;
-        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the state key {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read the state key {}", path.display()))?;
         Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))
     }
 
     /// Keys from a state key written as 64 hex digits.
     pub fn from_hex(hex_key: &str) -> anyhow::Result<Keys> {
         let bytes = hex::decode(hex_key).map_err(|_| anyhow::anyhow!("must be 64 hex digits"))?;
-        let key: [u8; KEY_LEN] = bytes.try_into().map_err(|_| anyhow::anyhow!("must be 64 hex digits (32 bytes)"))?;
+        let key: [u8; KEY_LEN] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("must be 64 hex digits (32 bytes)"))?;
         Ok(Keys::derive(&key))
     }
 
     /// HMAC-SHA256 of a record key (the values at the key's JSON pointers, in order), as 64 hex
     /// digits. Equal keys give equal hashes; the key cannot be recovered from it.
     pub fn key_hash(&self, key_values: &[&Value]) -> String {
-        let canonical = canonical_json(&Value::Array(key_values.iter().map(|v| (*v).clone()).collect()));
+        let canonical = canonical_json(&Value::Array(
+            key_values.iter().map(|v| (*v).clone()).collect(),
+        ));
         hex::encode(hmac(&self.key_hash, canonical.as_bytes()))
     }
 
     /// HMAC-SHA256 of a record's content: its canonical JSON with `null` members removed (so an
     /// absent field and a `null` one hash the same), as 64 hex digits.
     pub fn content_hash(&self, record: &Value) -> String {
-        hex::encode(hmac(&self.content_hash, canonical_json(&strip_nulls(record)).as_bytes()))
+        hex::encode(hmac(
+            &self.content_hash,
+            canonical_json(&strip_nulls(record)).as_bytes(),
+        ))
     }
 
     /// Seals `plaintext` bound to `context` (e.g. `sync/key-hash/side`): nonce ‖ ciphertext ‖ tag.
@@ -115,7 +136,13 @@ impl Keys {
         let nonce: [u8; 12] = rand::random();
         let ct = self
             .seal
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: context.as_bytes() })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("ChaCha20-Poly1305 seals any message under 256 GiB");
         let mut out = Vec::with_capacity(12 + ct.len());
         out.extend_from_slice(&nonce);
@@ -130,7 +157,15 @@ impl Keys {
         }
         let (nonce, ct) = sealed.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| OpenError)?;
-        self.seal.decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: context.as_bytes() }).map_err(|_| OpenError)
+        self.seal
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| OpenError)
     }
 
     /// Seals a JSON record.
@@ -146,7 +181,8 @@ impl Keys {
 }
 
 fn hmac(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(msg);
     mac.finalize().into_bytes().into()
 }
@@ -155,7 +191,11 @@ fn hmac(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)
 }
 
@@ -205,9 +245,12 @@ fn write_canonical(v: &Value, out: &mut String) {
 /// The value with `null` object members removed, recursively.
 pub fn strip_nulls(v: &Value) -> Value {
     match v {
-        Value::Object(m) => {
-            Value::Object(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), strip_nulls(v))).collect())
-        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(strip_nulls).collect()),
         other => other.clone(),
     }
@@ -235,7 +278,8 @@ mod tests {
 
     #[test]
     fn canonical_json_sorts_members_and_drops_white_space() {
-        let v: Value = serde_json::from_str(r#"{ "b": 1, "a": {"y": null, "x": [1, "二"]} }"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{ "b": 1, "a": {"y": null, "x": [1, "二"]} }"#).unwrap();
         assert_eq!(canonical_json(&v), r#"{"a":{"x":[1,"二"],"y":null},"b":1}"#);
     }
 
@@ -267,7 +311,11 @@ mod tests {
         assert!(!String::from_utf8_lossy(&sealed).contains("11010519491231002"));
         assert_eq!(k.open_json("workers/abc/a", &sealed).unwrap(), rec);
         assert!(k.open_json("workers/abc/b", &sealed).is_err());
-        assert!(Keys::derive(&[8u8; 32]).open_json("workers/abc/a", &sealed).is_err());
+        assert!(
+            Keys::derive(&[8u8; 32])
+                .open_json("workers/abc/a", &sealed)
+                .is_err()
+        );
         let mut tampered = sealed.clone();
         tampered[20] ^= 1;
         assert!(k.open_json("workers/abc/a", &tampered).is_err());

@@ -39,7 +39,8 @@ pub fn mask_personal(s: &str) -> Cow<'_, str> {
     let mut i = 0;
     let mut copied_to = 0;
     while i < chars.len() {
-        let starts_run = digit_value(chars[i]).is_some() || (chars[i] == '+' && chars.get(i + 1).and_then(|c| digit_value(*c)).is_some());
+        let starts_run = digit_value(chars[i]).is_some()
+            || (chars[i] == '+' && chars.get(i + 1).and_then(|c| digit_value(*c)).is_some());
         if !starts_run {
             i += 1;
             continue;
@@ -52,21 +53,33 @@ pub fn mask_personal(s: &str) -> Cow<'_, str> {
             if let Some(d) = digit_value(chars[j]) {
                 digits.push(d);
                 j += 1;
-            } else if matches!(chars[j], '-' | ' ') && chars.get(j + 1).and_then(|c| digit_value(*c)).is_some() && !digits.is_empty() {
+            } else if matches!(chars[j], '-' | ' ')
+                && chars.get(j + 1).and_then(|c| digit_value(*c)).is_some()
+                && !digits.is_empty()
+            {
                 j += 1;
             } else {
                 break;
             }
         }
-        let x = chars.get(j).is_some_and(|c| matches!(c, 'X' | 'x' | 'Ｘ' | 'ｘ'));
-        let national = digits.strip_prefix("86").filter(|r| r.len() == 11).unwrap_or(&digits);
+        let x = chars
+            .get(j)
+            .is_some_and(|c| matches!(c, 'X' | 'x' | 'Ｘ' | 'ｘ'));
+        let national = digits
+            .strip_prefix("86")
+            .filter(|r| r.len() == 11)
+            .unwrap_or(&digits);
         // Runs glued to letters are masked too: over-masking a code or a hash in a log line is
         // harmless, missing an identity number written as "id11010519491231002X" is not.
         let masked = if (15..=18).contains(&digits.len()) && (!x || digits.len() == 17) {
             let id: String = digits.chars().chain(x.then_some('X')).collect();
             j += usize::from(x);
             Some(hub_schemas::id_number::mask(&id))
-        } else if national.len() == 11 && national.starts_with('1') && matches!(national.as_bytes()[1], b'3'..=b'9') && !x {
+        } else if national.len() == 11
+            && national.starts_with('1')
+            && matches!(national.as_bytes()[1], b'3'..=b'9')
+            && !x
+        {
             Some(format!("{}****{}", &national[..3], &national[7..]))
         } else {
             None
@@ -123,18 +136,25 @@ impl<'a> MakeWriter<'a> for MaskingStderr {
     type Writer = MaskingWriter;
 
     fn make_writer(&'a self) -> MaskingWriter {
-        MaskingWriter { buf: Vec::with_capacity(256) }
+        MaskingWriter {
+            buf: Vec::with_capacity(256),
+        }
     }
 }
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter
 /// (`info`, with wasmtime, cranelift and sqlx at `warn`).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift_codegen=warn,hub_sims=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(MaskingStderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift_codegen=warn,hub_sims=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(MaskingStderr);
     let _ = match format {
-        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
         LogFormat::Json => builder.json().with_current_span(true).try_init(),
     };
 }
@@ -145,17 +165,35 @@ mod tests {
 
     #[test]
     fn identity_numbers_in_every_form_are_masked() {
-        assert_eq!(mask_personal("id 11010519491231002X done"), "id 1101**********002X done");
-        assert_eq!(mask_personal("id 11010519491231002x"), "id 1101**********002X");
-        assert_eq!(mask_personal("legacy 522325680312123."), "legacy 5223*******2123.");
-        assert_eq!(mask_personal("\"idNumber\":\"440304198001010017\""), "\"idNumber\":\"4403**********0017\"");
-        assert_eq!(mask_personal("全角 １１０１０５１９４９１２３１００２Ｘ"), "全角 1101**********002X");
+        assert_eq!(
+            mask_personal("id 11010519491231002X done"),
+            "id 1101**********002X done"
+        );
+        assert_eq!(
+            mask_personal("id 11010519491231002x"),
+            "id 1101**********002X"
+        );
+        assert_eq!(
+            mask_personal("legacy 522325680312123."),
+            "legacy 5223*******2123."
+        );
+        assert_eq!(
+            mask_personal("\"idNumber\":\"440304198001010017\""),
+            "\"idNumber\":\"4403**********0017\""
+        );
+        assert_eq!(
+            mask_personal("全角 １１０１０５１９４９１２３１００２Ｘ"),
+            "全角 1101**********002X"
+        );
     }
 
     #[test]
     fn mobile_numbers_with_prefixes_and_separators_are_masked() {
         assert_eq!(mask_personal("phone 13800138000"), "phone 138****8000");
-        assert_eq!(mask_personal("phone +86 138-0013-8000!"), "phone 138****8000!");
+        assert_eq!(
+            mask_personal("phone +86 138-0013-8000!"),
+            "phone 138****8000!"
+        );
         assert_eq!(mask_personal("tel:8613800138000"), "tel:138****8000");
     }
 
@@ -177,9 +215,15 @@ mod tests {
             }
         }
         assert_eq!(seen, (0..=6).map(|n| 9usize.pow(n)).sum::<usize>());
-        assert_eq!(mask_personal("Service unavailable (UTC+8)"), "Service unavailable (UTC+8)");
+        assert_eq!(
+            mask_personal("Service unavailable (UTC+8)"),
+            "Service unavailable (UTC+8)"
+        );
         assert_eq!(mask_personal("UTC+8613800138000"), "UTC138****8000");
-        assert_eq!(mask_personal("id11010519491231002Xok"), "id1101**********002Xok");
+        assert_eq!(
+            mask_personal("id11010519491231002Xok"),
+            "id1101**********002Xok"
+        );
     }
 
     #[test]

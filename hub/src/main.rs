@@ -269,7 +269,10 @@ fn signals() -> tokio::sync::mpsc::UnboundedReceiver<Signal> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            let (Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
                 let _ = tokio::signal::ctrl_c().await;
                 let _ = tx.send(Signal::Stop);
                 return;
@@ -318,13 +321,20 @@ async fn control(name: &str, config: &std::path::Path, action: Control) -> Resul
     let c = load(config)?;
     if !c.syncs.contains_key(name) {
         let known: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
-        return Err(anyhow::anyhow!("no sync {name:?} in {} (known: {})", config.display(), known.join(", ")).into());
+        return Err(anyhow::anyhow!(
+            "no sync {name:?} in {} (known: {})",
+            config.display(),
+            known.join(", ")
+        )
+        .into());
     }
     let store = hub::store::Store::open(&c.store_url()).await?;
     match action {
         Control::Trigger => {
             store.request_trigger(name).await?;
-            println!("run of {name} requested: the daemon starts it within a second (after a run in progress)");
+            println!(
+                "run of {name} requested: the daemon starts it within a second (after a run in progress)"
+            );
         }
         Control::Pause => {
             store.set_paused(name, true).await?;
@@ -383,17 +393,28 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 }
                 hub.engine.store().close().await;
                 hub = reloaded.expect("set before leaving the inner loop");
-                tracing::info!(syncs = hub.syncs.len(), "daemon running the new configuration");
+                tracing::info!(
+                    syncs = hub.syncs.len(),
+                    "daemon running the new configuration"
+                );
             }
             hub.engine.store().close().await;
             tracing::info!("daemon stopped");
             Ok(true)
         }
-        Command::Sync { name, once: _, config } => {
+        Command::Sync {
+            name,
+            once: _,
+            config,
+        } => {
             let c = load(&config)?;
             if !c.syncs.contains_key(&name) {
                 let known: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
-                return Err(Failure::Deployment(vec![format!("{}: no sync {name:?} (known: {})", config.display(), known.join(", "))]));
+                return Err(Failure::Deployment(vec![format!(
+                    "{}: no sync {name:?} (known: {})",
+                    config.display(),
+                    known.join(", ")
+                )]));
             }
             let hub = Hub::build(c).await?;
             if !hub.syncs.contains_key(&name) {
@@ -404,21 +425,44 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             }
             let outcome = hub.run_once(&name, "manual").await?;
             let s = &hub.syncs[&name];
-            let rows = report::directions(&outcome.stats, &s.spec.a.plugin.name, &s.spec.b.plugin.name, s.spec.direction);
+            let rows = report::directions(
+                &outcome.stats,
+                &s.spec.a.plugin.name,
+                &s.spec.b.plugin.name,
+                s.spec.direction,
+            );
             print!("{}", report::table(&outcome, &rows));
             hub.engine.store().close().await;
             Ok(outcome.status != RunStatus::Failed)
         }
-        Command::Demo { config, runs, data_dir, hy_rate_limit } => {
-            hub::demo::run(hub::demo::DemoOptions { config, runs, data_dir, hy_rate_limit }).await?;
+        Command::Demo {
+            config,
+            runs,
+            data_dir,
+            hy_rate_limit,
+        } => {
+            hub::demo::run(hub::demo::DemoOptions {
+                config,
+                runs,
+                data_dir,
+                hy_rate_limit,
+            })
+            .await?;
             Ok(true)
         }
-        Command::Plugin { action: PluginAction::Inspect { file, json } } => Ok(hub::plugin_cli::inspect(&file, json).await?),
-        Command::DeadLetters { action: DeadLetterAction::List { config, sync, json } } => {
+        Command::Plugin {
+            action: PluginAction::Inspect { file, json },
+        } => Ok(hub::plugin_cli::inspect(&file, json).await?),
+        Command::DeadLetters {
+            action: DeadLetterAction::List { config, sync, json },
+        } => {
             let store = store_of(&config).await?;
             for d in store.dead_letters(sync.as_deref()).await? {
                 if json {
-                    println!("{}", serde_json::to_string(&d).map_err(anyhow::Error::from)?);
+                    println!(
+                        "{}",
+                        serde_json::to_string(&d).map_err(anyhow::Error::from)?
+                    );
                     continue;
                 }
                 println!(
@@ -438,11 +482,19 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             }
             Ok(true)
         }
-        Command::Runs { config, sync, limit, json } => {
+        Command::Runs {
+            config,
+            sync,
+            limit,
+            json,
+        } => {
             let store = store_of(&config).await?;
             for r in store.runs(sync.as_deref(), limit).await? {
                 if json {
-                    println!("{}", serde_json::to_string(&r).map_err(anyhow::Error::from)?);
+                    println!(
+                        "{}",
+                        serde_json::to_string(&r).map_err(anyhow::Error::from)?
+                    );
                 } else {
                     println!(
                         "{:>5}  {:<12} {:<9} {:<11} {}  {}",
@@ -465,13 +517,29 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             let store = hub::store::Store::open(&c.store_url()).await?;
             let now = chrono::Utc::now();
             for (name, s) in &c.syncs {
-                let sched = hub::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref()).map_err(anyhow::Error::from)?;
+                let sched =
+                    hub::schedule::Schedule::parse(s.schedule.get_ref(), s.timezone.get_ref())
+                        .map_err(anyhow::Error::from)?;
                 let state = store.schedule_state(name).await?;
-                let flags = [(!s.enabled).then_some("disabled"), state.paused.then_some("paused"), state.trigger_requested.then_some("run requested")];
+                let flags = [
+                    (!s.enabled).then_some("disabled"),
+                    state.paused.then_some("paused"),
+                    state.trigger_requested.then_some("run requested"),
+                ];
                 let flags: Vec<&str> = flags.into_iter().flatten().collect();
-                println!("{name}: {sched}{}", if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) });
+                println!(
+                    "{name}: {sched}{}",
+                    if flags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", flags.join(", "))
+                    }
+                );
                 if let Some(h) = state.handled_through {
-                    println!("  handled through {}", h.with_timezone(&sched.timezone()).to_rfc3339());
+                    println!(
+                        "  handled through {}",
+                        h.with_timezone(&sched.timezone()).to_rfc3339()
+                    );
                 }
                 for t in sched.upcoming(now, next) {
                     println!("  {}", t.to_rfc3339());
@@ -492,7 +560,9 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 code => Err(Failure::Exit(code)),
             }
         }
-        Command::Audit { action: AuditAction::Verify { config } } => {
+        Command::Audit {
+            action: AuditAction::Verify { config },
+        } => {
             let c = load(&config)?;
             let keys = hub::daemon::state_keys(&c, false)?;
             let store = hub::store::Store::open(&c.store_url()).await?;
@@ -500,7 +570,12 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             store.close().await;
             match verdict {
                 Ok(intact) => {
-                    let head = intact.head.as_deref().map_or("(none: the log is empty)".to_string(), |h| h[..16].to_string());
+                    let head = intact
+                        .head
+                        .as_deref()
+                        .map_or("(none: the log is empty)".to_string(), |h| {
+                            h[..16].to_string()
+                        });
                     println!("audit log intact: {} entries, head {head}", intact.entries);
                     Ok(true)
                 }
@@ -510,11 +585,22 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 }
             }
         }
-        Command::Audit { action: AuditAction::List { config, sync, limit, json } } => {
+        Command::Audit {
+            action:
+                AuditAction::List {
+                    config,
+                    sync,
+                    limit,
+                    json,
+                },
+        } => {
             let store = store_of(&config).await?;
             for e in store.audit_entries(sync.as_deref(), limit).await? {
                 if json {
-                    println!("{}", serde_json::to_string(&e).map_err(anyhow::Error::from)?);
+                    println!(
+                        "{}",
+                        serde_json::to_string(&e).map_err(anyhow::Error::from)?
+                    );
                 } else {
                     println!(
                         "{:>7}  {}  {:<12} run {:<5} {}({})  {:<6} {:<9} {:<14} key {}…",

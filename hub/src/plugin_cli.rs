@@ -35,9 +35,15 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
     println!("{}", path.display());
     println!("  sha256    {}", i.sha256);
     println!("  size      {} bytes", i.bytes);
-    println!("  contract  hub:connector {}", i.contract.as_deref().unwrap_or("(none)"));
+    println!(
+        "  contract  hub:connector {}",
+        i.contract.as_deref().unwrap_or("(none)")
+    );
     match &i.loadable {
-        Ok(()) => println!("  loadable  yes (this hub implements {})", crate::runtime::CONTRACT_VERSION),
+        Ok(()) => println!(
+            "  loadable  yes (this hub implements {})",
+            crate::runtime::CONTRACT_VERSION
+        ),
         Err(e) => println!("  loadable  NO: {e}"),
     }
     match &manifest {
@@ -50,10 +56,27 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
                     (false, true) => "write",
                     (false, false) => "-",
                 };
-                println!("  stream    {} ({} {}; {rw})", s.name, s.schema, s.schema_version);
+                println!(
+                    "  stream    {} ({} {}; {rw})",
+                    s.name, s.schema, s.schema_version
+                );
             }
-            println!("  hosts     {}", if m.hosts.is_empty() { "(none)".into() } else { m.hosts.join(", ") });
-            println!("  secrets   {}", if m.secrets.is_empty() { "(none)".into() } else { m.secrets.join(", ") });
+            println!(
+                "  hosts     {}",
+                if m.hosts.is_empty() {
+                    "(none)".into()
+                } else {
+                    m.hosts.join(", ")
+                }
+            );
+            println!(
+                "  secrets   {}",
+                if m.secrets.is_empty() {
+                    "(none)".into()
+                } else {
+                    m.secrets.join(", ")
+                }
+            );
         }
         Some(Err(e)) => println!("  manifest  cannot be read: {e}"),
         None => {}

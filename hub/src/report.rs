@@ -40,7 +40,12 @@ impl DirectionSummary {
 }
 
 /// The directions of a run (`a → b`, `b → a` or both, as the sync flows).
-pub fn directions(stats: &RunStats, a: &str, b: &str, direction: Direction) -> Vec<DirectionSummary> {
+pub fn directions(
+    stats: &RunStats,
+    a: &str,
+    b: &str,
+    direction: Direction,
+) -> Vec<DirectionSummary> {
     let ab = DirectionSummary::of(format!("{a} → {b}"), &stats.a, &stats.b);
     let ba = DirectionSummary::of(format!("{b} → {a}"), &stats.b, &stats.a);
     match direction {
@@ -58,7 +63,12 @@ pub fn directions(stats: &RunStats, a: &str, b: &str, direction: Direction) -> V
 ///   zhenfeng-registry → huiyang-esms       1         0        0          0       0             0         0
 /// ```
 pub fn table(outcome: &RunOutcome, rows: &[DirectionSummary]) -> String {
-    let width = rows.iter().map(|r| r.direction.chars().count()).max().unwrap_or(9).max(9);
+    let width = rows
+        .iter()
+        .map(|r| r.direction.chars().count())
+        .max()
+        .unwrap_or(9)
+        .max(9);
     let mut s = format!(
         "{}  run {}  {}  {:.2} s\n",
         outcome.sync,
@@ -68,7 +78,14 @@ pub fn table(outcome: &RunOutcome, rows: &[DirectionSummary]) -> String {
     );
     s.push_str(&format!(
         "  {:<width$}  {:>6}  {:>8}  {:>7}  {:>9}  {:>6}  {:>12}  {:>8}\n",
-        "direction", "read", "filtered", "written", "unchanged", "echoes", "dead letters", "deferred"
+        "direction",
+        "read",
+        "filtered",
+        "written",
+        "unchanged",
+        "echoes",
+        "dead letters",
+        "deferred"
     ));
     for r in rows {
         let pad = width - r.direction.chars().count();
@@ -98,18 +115,51 @@ mod tests {
     #[test]
     fn directions_pair_source_reads_with_target_writes() {
         let stats = RunStats {
-            a: SideStats { read: 3000, filtered: 1673, invalid: 5, changed: 1322, unchanged_writes: 1, ..SideStats::default() },
-            b: SideStats { read: 1322, echoes: 1321, unchanged: 1, created: 1322, rejected: 2, conflicts: 1, ..SideStats::default() },
+            a: SideStats {
+                read: 3000,
+                filtered: 1673,
+                invalid: 5,
+                changed: 1322,
+                unchanged_writes: 1,
+                ..SideStats::default()
+            },
+            b: SideStats {
+                read: 1322,
+                echoes: 1321,
+                unchanged: 1,
+                created: 1322,
+                rejected: 2,
+                conflicts: 1,
+                ..SideStats::default()
+            },
             ..RunStats::default()
         };
         let rows = directions(&stats, "zf", "hy", Direction::Both);
         assert_eq!(
             rows[0],
-            DirectionSummary { direction: "zf → hy".into(), read: 3000, filtered: 1673, written: 1322, unchanged: 0, echoes: 0, dead_letters: 7, deferred: 1 }
+            DirectionSummary {
+                direction: "zf → hy".into(),
+                read: 3000,
+                filtered: 1673,
+                written: 1322,
+                unchanged: 0,
+                echoes: 0,
+                dead_letters: 7,
+                deferred: 1
+            }
         );
         assert_eq!(
             rows[1],
-            DirectionSummary { direction: "hy → zf".into(), read: 1322, filtered: 0, written: 0, unchanged: 1, echoes: 1321, dead_letters: 0, deferred: 0 }
+            DirectionSummary {
+                direction: "hy → zf".into(),
+                read: 1322,
+                filtered: 0,
+                written: 0,
+                unchanged: 1,
+                echoes: 1321,
+                dead_letters: 0,
+                deferred: 0
+            }
         );
         assert_eq!(directions(&stats, "zf", "hy", Direction::AToB).len(), 1);
     }

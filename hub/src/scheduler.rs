@@ -80,12 +80,16 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock showing `t`.
     pub fn new(t: DateTime<Utc>) -> ManualClock {
-        ManualClock { now: watch::channel(t).0, parked: watch::channel((t, 0)).0 }
+        ManualClock {
+            now: watch::channel(t).0,
+            parked: watch::channel((t, 0)).0,
+        }
     }
 
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
-        self.now.send_modify(|n| *n += chrono::Duration::from_std(d).expect("a test duration"));
+        self.now
+            .send_modify(|n| *n += chrono::Duration::from_std(d).expect("a test duration"));
     }
 
     /// Sets the clock to `t` (it may go backwards, as a wall clock can).
@@ -97,7 +101,9 @@ impl ManualClock {
     /// this clock have done all they can at the current time.
     pub async fn settled(&self, n: usize) {
         let mut rx = self.parked.subscribe();
-        let _ = rx.wait_for(|(at, count)| *at == self.now() && *count >= n).await;
+        let _ = rx
+            .wait_for(|(at, count)| *at == self.now() && *count >= n)
+            .await;
     }
 }
 
@@ -143,7 +149,11 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Policy {
-        Policy { overlap: Overlap::Skip, catch_up_window: Duration::from_secs(3600), jitter: Duration::ZERO }
+        Policy {
+            overlap: Overlap::Skip,
+            catch_up_window: Duration::from_secs(3600),
+            jitter: Duration::ZERO,
+        }
     }
 }
 
@@ -154,7 +164,11 @@ pub trait Runner: Send + Sync {
 }
 
 /// Fire times in `(after, now]`: how many (counting stops at [`MAX_COUNT`]) and the latest.
-fn passed(schedule: &Schedule, after: DateTime<Utc>, now: DateTime<Utc>) -> (usize, Option<DateTime<Utc>>) {
+fn passed(
+    schedule: &Schedule,
+    after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (usize, Option<DateTime<Utc>>) {
     let (mut count, mut latest, mut t) = (0, None, after);
     while count < MAX_COUNT {
         match schedule.next_after(t) {
@@ -180,7 +194,11 @@ fn passed(schedule: &Schedule, after: DateTime<Utc>, now: DateTime<Utc>) -> (usi
     }
 }
 
-fn passed_latest(schedule: &Schedule, from: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+fn passed_latest(
+    schedule: &Schedule,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let mut latest = None;
     let mut t = from;
     while let Some(next) = schedule.next_after(t).filter(|n| *n <= now) {
@@ -206,7 +224,13 @@ enum Wake {
 }
 
 /// Waits until `t`, a manual trigger, or `stop`.
-async fn wait(clock: &dyn Clock, store: &Store, sync: &str, t: DateTime<Utc>, stop: &mut watch::Receiver<bool>) -> Wake {
+async fn wait(
+    clock: &dyn Clock,
+    store: &Store,
+    sync: &str,
+    t: DateTime<Utc>,
+    stop: &mut watch::Receiver<bool>,
+) -> Wake {
     loop {
         if *stop.borrow() {
             return Wake::Stop;
@@ -235,12 +259,24 @@ async fn set_handled(store: &Store, sync: &str, t: DateTime<Utc>) {
 }
 
 async fn paused(store: &Store, sync: &str) -> bool {
-    store.schedule_state(sync).await.map(|s| s.paused).unwrap_or(false)
+    store
+        .schedule_state(sync)
+        .await
+        .map(|s| s.paused)
+        .unwrap_or(false)
 }
 
 /// After a run that started at fire time `since` (or a manual run): skips or queues the fire
 /// times that passed meanwhile, per `policy.overlap`.
-async fn after_run(clock: &dyn Clock, store: &Store, sync: &str, schedule: &Schedule, policy: &Policy, since: DateTime<Utc>, runner: &dyn Runner) {
+async fn after_run(
+    clock: &dyn Clock,
+    store: &Store,
+    sync: &str,
+    schedule: &Schedule,
+    policy: &Policy,
+    since: DateTime<Utc>,
+    runner: &dyn Runner,
+) {
     let now = clock.now();
     let (count, _) = passed(schedule, since, now);
     if count == 0 {
@@ -248,10 +284,18 @@ async fn after_run(clock: &dyn Clock, store: &Store, sync: &str, schedule: &Sche
     }
     set_handled(store, sync, now).await;
     match policy.overlap {
-        Overlap::Skip => tracing::info!(sync, count, "fire times passed while the run was going; skipped (overlap = skip)"),
+        Overlap::Skip => tracing::info!(
+            sync,
+            count,
+            "fire times passed while the run was going; skipped (overlap = skip)"
+        ),
         Overlap::QueueOne if paused(store, sync).await => {}
         Overlap::QueueOne => {
-            tracing::info!(sync, count, "fire times passed while the run was going; running once more (overlap = queue_one)");
+            tracing::info!(
+                sync,
+                count,
+                "fire times passed while the run was going; running once more (overlap = queue_one)"
+            );
             runner.run("queued").await;
         }
     }
@@ -276,9 +320,17 @@ pub async fn drive(
             set_handled(store, sync, start).await;
             let age = (start - latest).to_std().unwrap_or_default();
             if state.paused {
-                tracing::info!(sync, count, "fire times passed while the daemon was down; the sync is paused, so none is caught up");
+                tracing::info!(
+                    sync,
+                    count,
+                    "fire times passed while the daemon was down; the sync is paused, so none is caught up"
+                );
             } else if age <= policy.catch_up_window {
-                tracing::info!(sync, count, "fire times passed while the daemon was down; catching up with one run");
+                tracing::info!(
+                    sync,
+                    count,
+                    "fire times passed while the daemon was down; catching up with one run"
+                );
                 runner.run("catch-up").await;
                 after_run(clock, store, sync, schedule, policy, start, runner).await;
                 handled = clock.now();
@@ -300,15 +352,28 @@ pub async fn drive(
             tracing::warn!(sync, "schedule {schedule} has no further fire time");
             return;
         };
-        let gap = schedule.next_after(next).map(|n| (n - next).to_std().unwrap_or_default()).unwrap_or(Duration::MAX);
-        let fire_at = next + chrono::Duration::from_std(jitter_delay(policy.jitter, gap)).unwrap_or_default();
+        let gap = schedule
+            .next_after(next)
+            .map(|n| (n - next).to_std().unwrap_or_default())
+            .unwrap_or(Duration::MAX);
+        let fire_at =
+            next + chrono::Duration::from_std(jitter_delay(policy.jitter, gap)).unwrap_or_default();
         tracing::debug!(sync, next = %next.with_timezone(&schedule.timezone()), "next run");
         match wait(clock, store, sync, fire_at, &mut stop).await {
             Wake::Stop => return,
             Wake::Manual => {
                 let started = clock.now();
                 runner.run("manual").await;
-                after_run(clock, store, sync, schedule, policy, started.max(handled), runner).await;
+                after_run(
+                    clock,
+                    store,
+                    sync,
+                    schedule,
+                    policy,
+                    started.max(handled),
+                    runner,
+                )
+                .await;
                 handled = handled.max(started);
                 continue;
             }
@@ -351,11 +416,22 @@ mod tests {
 
     impl Recorder {
         fn new(clock: Arc<ManualClock>, takes: Duration) -> Arc<Recorder> {
-            Arc::new(Recorder { clock, runs: Mutex::default(), takes, active: Mutex::new(0), max_active: Mutex::new(0) })
+            Arc::new(Recorder {
+                clock,
+                runs: Mutex::default(),
+                takes,
+                active: Mutex::new(0),
+                max_active: Mutex::new(0),
+            })
         }
 
         fn runs(&self) -> Vec<(&'static str, String)> {
-            self.runs.lock().unwrap().iter().map(|(k, at)| (*k, at.to_rfc3339())).collect()
+            self.runs
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(k, at)| (*k, at.to_rfc3339()))
+                .collect()
         }
     }
 
@@ -386,7 +462,9 @@ mod tests {
     ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
         let schedule = Schedule::parse(expr, tz).unwrap();
         let (tx, rx) = watch::channel(false);
-        let task = tokio::spawn(async move { drive(&*clock, &store, "w", &schedule, &policy, &*runner, rx).await });
+        let task = tokio::spawn(async move {
+            drive(&*clock, &store, "w", &schedule, &policy, &*runner, rx).await
+        });
         (tx, task)
     }
 
@@ -409,11 +487,21 @@ mod tests {
         let (_d, store) = store().await;
         let clock = Arc::new(ManualClock::new(t("2026-11-29T17:59:50Z")));
         let rec = Recorder::new(clock.clone(), Duration::ZERO);
-        let (tx, task) = spawn(clock.clone(), store, "0 2 * * *", "Asia/Shanghai", Policy::default(), rec.clone());
+        let (tx, task) = spawn(
+            clock.clone(),
+            store,
+            "0 2 * * *",
+            "Asia/Shanghai",
+            Policy::default(),
+            rec.clone(),
+        );
         run_until(&clock, t("2026-11-29T18:00:10Z")).await;
         stop(tx, task).await;
         // 02:00 in Shanghai (UTC+8, no daylight saving) on 30 November is 18:00 UTC on the 29th.
-        assert_eq!(rec.runs(), [("schedule", "2026-11-29T18:00:00+00:00".to_string())]);
+        assert_eq!(
+            rec.runs(),
+            [("schedule", "2026-11-29T18:00:00+00:00".to_string())]
+        );
     }
 
     #[tokio::test]
@@ -421,13 +509,38 @@ mod tests {
         let (_d, store) = store().await;
         let clock = Arc::new(ManualClock::new(t("2026-11-29T10:00:05Z")));
         let rec = Recorder::new(clock.clone(), Duration::from_secs(2));
-        let (tx, task) = spawn(clock.clone(), store.clone(), "*/10 * * * * *", "UTC", Policy::default(), rec.clone());
+        let (tx, task) = spawn(
+            clock.clone(),
+            store.clone(),
+            "*/10 * * * * *",
+            "UTC",
+            Policy::default(),
+            rec.clone(),
+        );
         run_until(&clock, t("2026-11-29T10:00:35Z")).await;
         stop(tx, task).await;
-        let at: Vec<String> = rec.runs().into_iter().map(|(k, at)| format!("{k} {at}")).collect();
-        assert_eq!(at, ["schedule 2026-11-29T10:00:10+00:00", "schedule 2026-11-29T10:00:20+00:00", "schedule 2026-11-29T10:00:30+00:00"]);
+        let at: Vec<String> = rec
+            .runs()
+            .into_iter()
+            .map(|(k, at)| format!("{k} {at}"))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                "schedule 2026-11-29T10:00:10+00:00",
+                "schedule 2026-11-29T10:00:20+00:00",
+                "schedule 2026-11-29T10:00:30+00:00"
+            ]
+        );
         // Restarted at once: nothing was missed, so no catch-up.
-        let (tx, task) = spawn(clock.clone(), store, "*/10 * * * * *", "UTC", Policy::default(), rec.clone());
+        let (tx, task) = spawn(
+            clock.clone(),
+            store,
+            "*/10 * * * * *",
+            "UTC",
+            Policy::default(),
+            rec.clone(),
+        );
         run_until(&clock, t("2026-11-29T10:00:39Z")).await;
         stop(tx, task).await;
         assert_eq!(rec.runs().len(), 3);
@@ -436,34 +549,78 @@ mod tests {
     #[tokio::test]
     async fn a_hundred_missed_runs_collapse_into_one_catch_up_and_a_second_restart_has_none() {
         let (_d, store) = store().await;
-        store.set_handled_through("w", t("2026-11-29T10:00:00Z")).await.unwrap();
+        store
+            .set_handled_through("w", t("2026-11-29T10:00:00Z"))
+            .await
+            .unwrap();
         // Down for 1,005 s: fire times 10:00:10, 10:00:20, … 10:16:40 (100 of them) were missed.
         let clock = Arc::new(ManualClock::new(t("2026-11-29T10:16:45Z")));
         let rec = Recorder::new(clock.clone(), Duration::ZERO);
-        let (tx, task) = spawn(clock.clone(), store.clone(), "*/10 * * * * *", "UTC", Policy::default(), rec.clone());
+        let (tx, task) = spawn(
+            clock.clone(),
+            store.clone(),
+            "*/10 * * * * *",
+            "UTC",
+            Policy::default(),
+            rec.clone(),
+        );
         clock.settled(1).await;
         stop(tx, task).await;
-        assert_eq!(rec.runs(), [("catch-up", "2026-11-29T10:16:45+00:00".to_string())]);
-        let (tx, task) = spawn(clock.clone(), store.clone(), "*/10 * * * * *", "UTC", Policy::default(), rec.clone());
+        assert_eq!(
+            rec.runs(),
+            [("catch-up", "2026-11-29T10:16:45+00:00".to_string())]
+        );
+        let (tx, task) = spawn(
+            clock.clone(),
+            store.clone(),
+            "*/10 * * * * *",
+            "UTC",
+            Policy::default(),
+            rec.clone(),
+        );
         clock.settled(1).await;
         stop(tx, task).await;
         assert_eq!(rec.runs().len(), 1, "no second catch-up");
-        assert_eq!(passed(&Schedule::parse("*/10 * * * * *", "UTC").unwrap(), t("2026-11-29T10:00:00Z"), t("2026-11-29T10:16:45Z")).0, 100);
+        assert_eq!(
+            passed(
+                &Schedule::parse("*/10 * * * * *", "UTC").unwrap(),
+                t("2026-11-29T10:00:00Z"),
+                t("2026-11-29T10:16:45Z")
+            )
+            .0,
+            100
+        );
     }
 
     #[tokio::test]
     async fn missed_runs_older_than_the_window_are_not_caught_up() {
         let (_d, store) = store().await;
-        store.set_handled_through("w", t("2026-11-29T00:00:00Z")).await.unwrap();
+        store
+            .set_handled_through("w", t("2026-11-29T00:00:00Z"))
+            .await
+            .unwrap();
         // Hourly; down until 05:30: the latest missed fire (05:00) is 30 minutes old.
         let clock = Arc::new(ManualClock::new(t("2026-11-29T05:30:00Z")));
         let rec = Recorder::new(clock.clone(), Duration::ZERO);
-        let policy = Policy { catch_up_window: Duration::from_secs(20 * 60), ..Policy::default() };
-        let (tx, task) = spawn(clock.clone(), store.clone(), "0 * * * *", "UTC", policy, rec.clone());
+        let policy = Policy {
+            catch_up_window: Duration::from_secs(20 * 60),
+            ..Policy::default()
+        };
+        let (tx, task) = spawn(
+            clock.clone(),
+            store.clone(),
+            "0 * * * *",
+            "UTC",
+            policy,
+            rec.clone(),
+        );
         clock.settled(1).await;
         stop(tx, task).await;
         assert_eq!(rec.runs(), []);
-        assert_eq!(store.schedule_state("w").await.unwrap().handled_through, Some(t("2026-11-29T05:30:00Z")));
+        assert_eq!(
+            store.schedule_state("w").await.unwrap().handled_through,
+            Some(t("2026-11-29T05:30:00Z"))
+        );
     }
 
     #[tokio::test]
@@ -472,14 +629,32 @@ mod tests {
         let clock = Arc::new(ManualClock::new(t("2026-11-29T10:00:05Z")));
         // Every 10 s; each run takes 25 s.
         let rec = Recorder::new(clock.clone(), Duration::from_secs(25));
-        let (tx, task) = spawn(clock.clone(), store, "*/10 * * * * *", "UTC", Policy::default(), rec.clone());
+        let (tx, task) = spawn(
+            clock.clone(),
+            store,
+            "*/10 * * * * *",
+            "UTC",
+            Policy::default(),
+            rec.clone(),
+        );
         run_until(&clock, t("2026-11-29T10:01:30Z")).await;
         stop(tx, task).await;
         assert_eq!(*rec.max_active.lock().unwrap(), 1);
-        let at: Vec<String> = rec.runs().into_iter().map(|(k, at)| format!("{k} {}", &at[11..19])).collect();
+        let at: Vec<String> = rec
+            .runs()
+            .into_iter()
+            .map(|(k, at)| format!("{k} {}", &at[11..19]))
+            .collect();
         // 10:00:10 runs to :35 (fires :20 and :30 skipped); next fire :40 runs to 01:05 (:50,
         // 01:00 skipped); 01:10 runs to 01:35.
-        assert_eq!(at, ["schedule 10:00:10", "schedule 10:00:40", "schedule 10:01:10"]);
+        assert_eq!(
+            at,
+            [
+                "schedule 10:00:10",
+                "schedule 10:00:40",
+                "schedule 10:01:10"
+            ]
+        );
     }
 
     #[tokio::test]
@@ -487,12 +662,26 @@ mod tests {
         let (_d, store) = store().await;
         let clock = Arc::new(ManualClock::new(t("2026-11-29T10:00:05Z")));
         let rec = Recorder::new(clock.clone(), Duration::from_secs(25));
-        let policy = Policy { overlap: Overlap::QueueOne, ..Policy::default() };
-        let (tx, task) = spawn(clock.clone(), store, "*/10 * * * * *", "UTC", policy, rec.clone());
+        let policy = Policy {
+            overlap: Overlap::QueueOne,
+            ..Policy::default()
+        };
+        let (tx, task) = spawn(
+            clock.clone(),
+            store,
+            "*/10 * * * * *",
+            "UTC",
+            policy,
+            rec.clone(),
+        );
         run_until(&clock, t("2026-11-29T10:01:00Z")).await;
         stop(tx, task).await;
         assert_eq!(*rec.max_active.lock().unwrap(), 1);
-        let at: Vec<String> = rec.runs().into_iter().map(|(k, at)| format!("{k} {}", &at[11..19])).collect();
+        let at: Vec<String> = rec
+            .runs()
+            .into_iter()
+            .map(|(k, at)| format!("{k} {}", &at[11..19]))
+            .collect();
         // :10 runs to :35 with :20 and :30 passed → one queued run :35–01:00.
         assert_eq!(at, ["schedule 10:00:10", "queued 10:00:35"]);
     }
@@ -503,7 +692,14 @@ mod tests {
         store.set_paused("w", true).await.unwrap();
         let clock = Arc::new(ManualClock::new(t("2026-11-29T10:00:05Z")));
         let rec = Recorder::new(clock.clone(), Duration::ZERO);
-        let (tx, task) = spawn(clock.clone(), store.clone(), "*/10 * * * * *", "UTC", Policy::default(), rec.clone());
+        let (tx, task) = spawn(
+            clock.clone(),
+            store.clone(),
+            "*/10 * * * * *",
+            "UTC",
+            Policy::default(),
+            rec.clone(),
+        );
         run_until(&clock, t("2026-11-29T10:00:25Z")).await;
         assert_eq!(rec.runs(), []);
         store.request_trigger("w").await.unwrap();

@@ -39,7 +39,10 @@ use std::sync::Arc;
 pub enum SchemaError {
     /// The file is not JSON.
     #[error("schema {name}: not JSON: {source}")]
-    Json { name: String, source: serde_json::Error },
+    Json {
+        name: String,
+        source: serde_json::Error,
+    },
     /// The file is JSON but not a valid catalogue schema; `message` says where and why.
     #[error("schema {name}: {message}")]
     Invalid { name: String, message: String },
@@ -60,7 +63,11 @@ pub struct Violation {
 impl std::fmt::Display for Violation {
     /// `/pointer: message`, with `/` standing for the record itself.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let p = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "{p}: {}", self.message)
     }
 }
@@ -83,7 +90,10 @@ pub struct Schema {
 
 impl std::fmt::Debug for Schema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Schema").field("name", &self.name).field("version", &self.version).finish()
+        f.debug_struct("Schema")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish()
     }
 }
 
@@ -123,8 +133,10 @@ fn collect(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
     let path = e.instance_path().as_str();
     let message = match e.kind() {
         ValidationErrorKind::AnyOf { context } => {
-            let branches: Vec<&Vec<ValidationError<'static>>> =
-                context.iter().filter(|branch| !branch.iter().all(|b| is_null_type_error(b))).collect();
+            let branches: Vec<&Vec<ValidationError<'static>>> = context
+                .iter()
+                .filter(|branch| !branch.iter().all(|b| is_null_type_error(b)))
+                .collect();
             if branches.len() == 1 {
                 for b in branches[0] {
                     collect(b, out);
@@ -141,16 +153,28 @@ fn collect(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
                     }
                     let parts: Vec<String> = v
                         .into_iter()
-                        .map(|v| if v.pointer == path { v.message } else { format!("{} {}", v.pointer, v.message) })
+                        .map(|v| {
+                            if v.pointer == path {
+                                v.message
+                            } else {
+                                format!("{} {}", v.pointer, v.message)
+                            }
+                        })
                         .collect();
                     parts.join("; ")
                 })
                 .collect();
-            format!("matches none of the allowed forms: {}", reasons.join("; or "))
+            format!(
+                "matches none of the allowed forms: {}",
+                reasons.join("; or ")
+            )
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            out.push(Violation { pointer: format!("{path}/{}", escape(name)), message: "is required but missing".into() });
+            out.push(Violation {
+                pointer: format!("{path}/{}", escape(name)),
+                message: "is required but missing".into(),
+            });
             return;
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -167,7 +191,10 @@ fn collect(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
             if let Some((upper, rest)) = message.split_once(' ')
                 && let Some((relation, lower)) = rest.rsplit_once(' ')
             {
-                out.push(Violation { pointer: format!("{path}{upper}"), message: format!("{relation} {path}{lower}") });
+                out.push(Violation {
+                    pointer: format!("{path}{upper}"),
+                    message: format!("{relation} {path}{lower}"),
+                });
                 return;
             }
             message.clone()
@@ -175,14 +202,22 @@ fn collect(e: &ValidationError<'_>, out: &mut Vec<Violation>) {
         ValidationErrorKind::Format { format } => format_reason(format, e.instance()),
         // The allowed values come from the schema, not the record: they can be named in full.
         ValidationErrorKind::Enum { options } => {
-            let all: Vec<String> = options.as_array().map(|a| a.iter().map(Value::to_string).collect()).unwrap_or_default();
+            let all: Vec<String> = options
+                .as_array()
+                .map(|a| a.iter().map(Value::to_string).collect())
+                .unwrap_or_default();
             format!("is not one of {}", all.join(", "))
         }
         ValidationErrorKind::Constant { expected_value } => format!("must be {expected_value}"),
-        ValidationErrorKind::Pattern { pattern } => pattern_reason(pattern).map_or_else(|| e.masked().to_string(), str::to_string),
+        ValidationErrorKind::Pattern { pattern } => {
+            pattern_reason(pattern).map_or_else(|| e.masked().to_string(), str::to_string)
+        }
         _ => e.masked().to_string(),
     };
-    out.push(Violation { pointer: path.to_string(), message });
+    out.push(Violation {
+        pointer: path.to_string(),
+        message,
+    });
 }
 
 fn is_null_type_error(e: &ValidationError<'_>) -> bool {
@@ -218,11 +253,15 @@ fn escape(token: &str) -> String {
 /// What the catalogue's patterns mean, for messages (the pattern itself says little to people).
 fn pattern_reason(pattern: &str) -> Option<&'static str> {
     Some(match pattern {
-        r"^\S(.*\S)?$" | r"^\S([\s\S]*\S)?$" => "must not begin or end with a blank (ASCII white space or U+3000)",
+        r"^\S(.*\S)?$" | r"^\S([\s\S]*\S)?$" => {
+            "must not begin or end with a blank (ASCII white space or U+3000)"
+        }
         r"^(0(10|2[0-9])[2-9][0-9]{7}|0[3-9][0-9]{2}[2-9][0-9]{6,7})$" => {
             "not a mainland fixed-line number in canonical form (0, area code and subscriber number as digits alone)"
         }
-        r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$" => "not a system name (upper-case letters and digits in dash-separated parts, e.g. HY-ESMS)",
+        r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$" => {
+            "not a system name (upper-case letters and digits in dash-separated parts, e.g. HY-ESMS)"
+        }
         r"^[!-~]{1,64}$" => "not an id of 1 to 64 printable ASCII characters without spaces",
         r"^ZF[0-9]{10}$" => "not a Zhenfeng registry number (ZF and 10 digits)",
         _ => return None,
@@ -231,7 +270,9 @@ fn pattern_reason(pattern: &str) -> Option<&'static str> {
 
 /// Why a value fails one of the formats, without quoting it.
 fn format_reason(format: &str, value: &Value) -> String {
-    let Some(s) = value.as_str() else { return format!("is not a {format:?}") };
+    let Some(s) = value.as_str() else {
+        return format!("is not a {format:?}");
+    };
     match format {
         "gb11643" => match id_number::validate(s) {
             Err(e) => format!("not a GB 11643-1999 identity number: {e}"),
@@ -271,7 +312,13 @@ struct Ordered {
 fn is_full_date(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
 }
 
 impl Ordered {
@@ -282,8 +329,12 @@ impl Ordered {
         }
         self.pairs.iter().find_map(|(lo, hi)| {
             let relation = match (instance.pointer(lo)?, instance.pointer(hi)?) {
-                (Value::Number(a), Value::Number(b)) => (b.as_f64()? < a.as_f64()?).then_some("is less than")?,
-                (Value::String(a), Value::String(b)) if is_full_date(a) && is_full_date(b) => (b < a).then_some("is before")?,
+                (Value::Number(a), Value::Number(b)) => {
+                    (b.as_f64()? < a.as_f64()?).then_some("is less than")?
+                }
+                (Value::String(a), Value::String(b)) if is_full_date(a) && is_full_date(b) => {
+                    (b < a).then_some("is before")?
+                }
                 _ => return None,
             };
             Some((lo.as_str(), hi.as_str(), relation))
@@ -295,7 +346,9 @@ impl<'i> Keyword<'i> for Ordered {
     fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
         match self.first_violation(instance) {
             None => Ok(()),
-            Some((lo, hi, relation)) => Err(ValidationError::custom(format!("{hi} {relation} {lo}"))),
+            Some((lo, hi, relation)) => {
+                Err(ValidationError::custom(format!("{hi} {relation} {lo}")))
+            }
         }
     }
 
@@ -309,13 +362,22 @@ fn ordered_factory<'a>(
     value: &'a Value,
     _path: Location,
 ) -> Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>> {
-    let bad = || ValidationError::schema("x-ordered must be an array of [lower, upper] pairs of JSON pointers such as \"/start\"");
+    let bad = || {
+        ValidationError::schema(
+            "x-ordered must be an array of [lower, upper] pairs of JSON pointers such as \"/start\"",
+        )
+    };
     let pairs = value
         .as_array()
         .ok_or_else(bad)?
         .iter()
         .map(|pair| match pair.as_array().map(Vec::as_slice) {
-            Some([Value::String(lo), Value::String(hi)]) if lo.starts_with('/') && hi.starts_with('/') && !hi.contains(' ') && !lo.contains(' ') => {
+            Some([Value::String(lo), Value::String(hi)])
+                if lo.starts_with('/')
+                    && hi.starts_with('/')
+                    && !hi.contains(' ')
+                    && !lo.contains(' ') =>
+            {
                 Ok((lo.clone(), hi.clone()))
             }
             _ => Err(bad()),
@@ -367,7 +429,14 @@ const COMMON: &str = "common";
 impl Catalogue {
     /// Compiles the embedded catalogue (`hub_schemas::catalogue::FILES`).
     pub fn builtin() -> Result<Catalogue, SchemaError> {
-        let sources: Vec<Source<'_>> = catalogue::FILES.iter().map(|f| Source { name: f.name, id: f.id, text: f.text }).collect();
+        let sources: Vec<Source<'_>> = catalogue::FILES
+            .iter()
+            .map(|f| Source {
+                name: f.name,
+                id: f.id,
+                text: f.text,
+            })
+            .collect();
         Catalogue::compile(&sources)
     }
 
@@ -378,7 +447,10 @@ impl Catalogue {
     pub fn compile(sources: &[Source<'_>]) -> Result<Catalogue, SchemaError> {
         let mut docs = Vec::new();
         for f in sources {
-            let v: Value = serde_json::from_str(f.text).map_err(|source| SchemaError::Json { name: f.name.into(), source })?;
+            let v: Value = serde_json::from_str(f.text).map_err(|source| SchemaError::Json {
+                name: f.name.into(),
+                source,
+            })?;
             docs.push((*f, v));
         }
         let by_id: BTreeMap<&str, &Value> = docs.iter().map(|(f, v)| (f.id, v)).collect();
@@ -387,38 +459,71 @@ impl Catalogue {
             .retrieve_known_draft_meta_schemas(false)
             .extend(docs.iter().map(|(f, v)| (f.id, v.clone())))
             .and_then(|b| b.prepare())
-            .map_err(|e| SchemaError::Invalid { name: "catalogue".into(), message: e.to_string() })?;
+            .map_err(|e| SchemaError::Invalid {
+                name: "catalogue".into(),
+                message: e.to_string(),
+            })?;
         let mut schemas = BTreeMap::new();
         let mut files = Vec::new();
         for (f, v) in &docs {
-            let invalid = |message: String| SchemaError::Invalid { name: f.name.into(), message };
+            let invalid = |message: String| SchemaError::Invalid {
+                name: f.name.into(),
+                message,
+            };
             if v.get("$schema").and_then(Value::as_str) != Some(DRAFT_2020_12) {
                 return Err(invalid(format!("/$schema must be {DRAFT_2020_12:?}")));
             }
             if v.get("$id").and_then(Value::as_str) != Some(f.id) {
                 return Err(invalid(format!("/$id must be {:?}", f.id)));
             }
-            let version = v.get("x-version").and_then(Value::as_str).unwrap_or_default();
+            let version = v
+                .get("x-version")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if Version::parse(version).is_none() {
-                return Err(invalid(format!("/x-version {version:?} is not MAJOR.MINOR.PATCH")));
+                return Err(invalid(format!(
+                    "/x-version {version:?} is not MAJOR.MINOR.PATCH"
+                )));
             }
-            let title = v.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
+            let title = v
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let entity = f.name != COMMON;
             let key: Vec<String> = match v.get("x-key") {
                 None if !entity => Vec::new(),
                 Some(Value::Array(a)) if entity && !a.is_empty() => {
                     let mut key = Vec::new();
                     for (i, p) in a.iter().enumerate() {
-                        let p = p.as_str().ok_or_else(|| invalid(format!("/x-key/{i} is not a string")))?;
-                        check_key_pointer(&by_id, f.id, v, p).map_err(|m| invalid(format!("/x-key/{i} ({p}): {m}")))?;
+                        let p = p
+                            .as_str()
+                            .ok_or_else(|| invalid(format!("/x-key/{i} is not a string")))?;
+                        check_key_pointer(&by_id, f.id, v, p)
+                            .map_err(|m| invalid(format!("/x-key/{i} ({p}): {m}")))?;
                         key.push(p.to_string());
                     }
                     key
                 }
-                _ if entity => return Err(invalid("/x-key must be a non-empty array of JSON pointers".into())),
-                _ => return Err(invalid("/x-key: the common definitions are not an entity and have no key".into())),
+                _ if entity => {
+                    return Err(invalid(
+                        "/x-key must be a non-empty array of JSON pointers".into(),
+                    ));
+                }
+                _ => {
+                    return Err(invalid(
+                        "/x-key: the common definitions are not an entity and have no key".into(),
+                    ));
+                }
             };
-            files.push(FileInfo { name: f.name.into(), id: f.id.into(), version: version.into(), title: title.clone(), key: key.clone(), entity });
+            files.push(FileInfo {
+                name: f.name.into(),
+                id: f.id.into(),
+                version: version.into(),
+                title: title.clone(),
+                key: key.clone(),
+                entity,
+            });
             if !entity {
                 continue;
             }
@@ -436,16 +541,29 @@ impl Catalogue {
                 .map_err(|e| invalid(e.masked().to_string()))?;
             schemas.insert(
                 f.name.to_string(),
-                Arc::new(Schema { name: f.name.into(), id: f.id.into(), version: version.into(), key, title, validator }),
+                Arc::new(Schema {
+                    name: f.name.into(),
+                    id: f.id.into(),
+                    version: version.into(),
+                    key,
+                    title,
+                    validator,
+                }),
             );
         }
-        Ok(Catalogue { schemas: Arc::new(schemas), files: Arc::new(files) })
+        Ok(Catalogue {
+            schemas: Arc::new(schemas),
+            files: Arc::new(files),
+        })
     }
 
     /// The entity schema with this short name.
     pub fn get(&self, name: &str) -> Result<Arc<Schema>, SchemaError> {
         self.schemas.get(name).cloned().ok_or_else(|| {
-            SchemaError::Unknown(name.into(), self.schemas.keys().cloned().collect::<Vec<_>>().join(", "))
+            SchemaError::Unknown(
+                name.into(),
+                self.schemas.keys().cloned().collect::<Vec<_>>().join(", "),
+            )
         })
     }
 
@@ -462,30 +580,58 @@ impl Catalogue {
 
 /// Follows `$ref`s (within the catalogue only) until a schema without one; returns it with the
 /// `$id` of the file it is in.
-fn deref<'a>(docs: &BTreeMap<&str, &'a Value>, mut base: String, mut node: &'a Value) -> Result<(&'a Value, String), String> {
+fn deref<'a>(
+    docs: &BTreeMap<&str, &'a Value>,
+    mut base: String,
+    mut node: &'a Value,
+) -> Result<(&'a Value, String), String> {
     for _ in 0..16 {
-        let Some(r) = node.get("$ref").and_then(Value::as_str) else { return Ok((node, base)) };
+        let Some(r) = node.get("$ref").and_then(Value::as_str) else {
+            return Ok((node, base));
+        };
         let (file, fragment) = r.split_once('#').unwrap_or((r, ""));
         if !file.is_empty() {
-            base = if file.contains("://") { file.to_string() } else { format!("{}{file}", catalogue::BASE) };
+            base = if file.contains("://") {
+                file.to_string()
+            } else {
+                format!("{}{file}", catalogue::BASE)
+            };
         }
-        let doc: &'a Value = docs.get(base.as_str()).copied().ok_or_else(|| format!("$ref {r:?} names a file outside the catalogue"))?;
-        node = doc.pointer(fragment).ok_or_else(|| format!("$ref {r:?} points at nothing"))?;
+        let doc: &'a Value = docs
+            .get(base.as_str())
+            .copied()
+            .ok_or_else(|| format!("$ref {r:?} names a file outside the catalogue"))?;
+        node = doc
+            .pointer(fragment)
+            .ok_or_else(|| format!("$ref {r:?} points at nothing"))?;
     }
     Err("$ref chain longer than 16".into())
 }
 
 /// Checks that a key pointer names a chain of required properties ending in a non-nullable
 /// string or integer.
-fn check_key_pointer(docs: &BTreeMap<&str, &Value>, id: &str, root: &Value, pointer: &str) -> Result<(), String> {
-    let tokens = pointer.strip_prefix('/').ok_or("a JSON pointer begins with /")?;
+fn check_key_pointer(
+    docs: &BTreeMap<&str, &Value>,
+    id: &str,
+    root: &Value,
+    pointer: &str,
+) -> Result<(), String> {
+    let tokens = pointer
+        .strip_prefix('/')
+        .ok_or("a JSON pointer begins with /")?;
     let mut node = root;
     let mut base = id.to_string();
     for token in tokens.split('/') {
         let token = token.replace("~1", "/").replace("~0", "~");
         let (n, b) = deref(docs, base, node)?;
-        let required = n.get("required").and_then(Value::as_array).is_some_and(|r| r.iter().any(|x| x.as_str() == Some(&token)));
-        node = n.get("properties").and_then(|p| p.get(&token)).ok_or_else(|| format!("no property {token:?}"))?;
+        let required = n
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|x| x.as_str() == Some(&token)));
+        node = n
+            .get("properties")
+            .and_then(|p| p.get(&token))
+            .ok_or_else(|| format!("no property {token:?}"))?;
         if !required {
             return Err(format!("property {token:?} is not required"));
         }
@@ -499,7 +645,17 @@ fn check_key_pointer(docs: &BTreeMap<&str, &Value>, id: &str, root: &Value, poin
 }
 
 /// Keywords that only document; changing them changes no record's validity.
-const DOC_KEYWORDS: &[&str] = &["title", "description", "$comment", "examples", "default", "deprecated", "readOnly", "writeOnly", "x-version"];
+const DOC_KEYWORDS: &[&str] = &[
+    "title",
+    "description",
+    "$comment",
+    "examples",
+    "default",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "x-version",
+];
 
 /// The changes from `old` to `new` (two versions of one schema file) that could make a record
 /// valid under `old` invalid under `new`, or change the key: one line each, `pointer: what`
@@ -543,7 +699,10 @@ fn diff_keyword(k: &str, ov: &Value, nv: &Value, here: &str, out: &mut Vec<Strin
     let as_set = |v: &Value| -> Vec<Value> { v.as_array().cloned().unwrap_or_default() };
     match k {
         "properties" | "$defs" => {
-            let (o, n) = (ov.as_object().cloned().unwrap_or_default(), nv.as_object().cloned().unwrap_or_default());
+            let (o, n) = (
+                ov.as_object().cloned().unwrap_or_default(),
+                nv.as_object().cloned().unwrap_or_default(),
+            );
             for (name, osub) in &o {
                 match n.get(name) {
                     Some(nsub) => diff(osub, nsub, &format!("{here}/{}", escape(name)), out),
@@ -560,9 +719,15 @@ fn diff_keyword(k: &str, ov: &Value, nv: &Value, here: &str, out: &mut Vec<Strin
         "enum" | "x-ordered" => {
             let (old, new) = (as_set(ov), as_set(nv));
             let (narrowed, what) = if k == "enum" {
-                (old.iter().filter(|x| !new.contains(x)).collect::<Vec<_>>(), "value removed")
+                (
+                    old.iter().filter(|x| !new.contains(x)).collect::<Vec<_>>(),
+                    "value removed",
+                )
             } else {
-                (new.iter().filter(|x| !old.contains(x)).collect::<Vec<_>>(), "pair added")
+                (
+                    new.iter().filter(|x| !old.contains(x)).collect::<Vec<_>>(),
+                    "pair added",
+                )
             };
             for x in narrowed {
                 out.push(format!("{here}: {what}: {x}"));
@@ -570,9 +735,17 @@ fn diff_keyword(k: &str, ov: &Value, nv: &Value, here: &str, out: &mut Vec<Strin
         }
         "anyOf" | "allOf" | "oneOf" | "prefixItems" => {
             let (old, new) = (as_set(ov), as_set(nv));
-            let lengths_ok = if k == "anyOf" { new.len() >= old.len() } else { new.len() == old.len() };
+            let lengths_ok = if k == "anyOf" {
+                new.len() >= old.len()
+            } else {
+                new.len() == old.len()
+            };
             if !lengths_ok {
-                out.push(format!("{here}: branches changed from {} to {}", old.len(), new.len()));
+                out.push(format!(
+                    "{here}: branches changed from {} to {}",
+                    old.len(),
+                    new.len()
+                ));
             }
             for (i, (a, b)) in old.iter().zip(&new).enumerate() {
                 diff(a, b, &format!("{here}/{i}"), out);
@@ -623,21 +796,46 @@ mod tests {
     #[test]
     fn every_entity_declares_its_key_and_version() {
         let c = catalogue();
-        let keys: Vec<(String, Vec<String>, String)> =
-            c.names().map(|n| c.get(n).unwrap()).map(|s| (s.name.clone(), s.key.clone(), s.version.clone())).collect();
-        let expect = |n: &str, k: &[&str], v: &str| (n.to_string(), k.iter().map(|s| s.to_string()).collect::<Vec<_>>(), v.to_string());
+        let keys: Vec<(String, Vec<String>, String)> = c
+            .names()
+            .map(|n| c.get(n).unwrap())
+            .map(|s| (s.name.clone(), s.key.clone(), s.version.clone()))
+            .collect();
+        let expect = |n: &str, k: &[&str], v: &str| {
+            (
+                n.to_string(),
+                k.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                v.to_string(),
+            )
+        };
         assert_eq!(
             keys,
             [
                 expect("enterprise", &["/uscc"], "1.0.0"),
-                expect("job-posting", &["/identifier/propertyID", "/identifier/value"], "1.0.0"),
-                expect("referral", &["/worker/idNumber", "/jobPosting/identifier/propertyID", "/jobPosting/identifier/value"], "1.0.0"),
+                expect(
+                    "job-posting",
+                    &["/identifier/propertyID", "/identifier/value"],
+                    "1.0.0"
+                ),
+                expect(
+                    "referral",
+                    &[
+                        "/worker/idNumber",
+                        "/jobPosting/identifier/propertyID",
+                        "/jobPosting/identifier/value"
+                    ],
+                    "1.0.0"
+                ),
                 expect("secondment", &["/practitioner/idNumber", "/batch"], "1.0.0"),
                 expect("worker", &["/idNumber"], "1.0.1"),
             ]
         );
         assert_eq!(worker().id, "https://schemas.hub.invalid/worker.json");
-        let files: Vec<(&str, &str, bool)> = c.files().iter().map(|f| (f.name.as_str(), f.version.as_str(), f.entity)).collect();
+        let files: Vec<(&str, &str, bool)> = c
+            .files()
+            .iter()
+            .map(|f| (f.name.as_str(), f.version.as_str(), f.entity))
+            .collect();
         assert_eq!(files[0], ("common", "1.1.0", false));
         assert_eq!(files.len(), 6);
     }
@@ -671,7 +869,10 @@ mod tests {
         assert_eq!(worker().validate(&r), []);
         // 999999 never existed.
         let first17 = "99999919800101001";
-        r["idNumber"] = json!(format!("{first17}{}", id_number::check_character(first17).unwrap()));
+        r["idNumber"] = json!(format!(
+            "{first17}{}",
+            id_number::check_character(first17).unwrap()
+        ));
         let v = worker().validate(&r);
         assert_eq!(pointers(&v), ["/idNumber"]);
         assert!(v[0].message.contains("division code"), "{}", v[0].message);
@@ -694,8 +895,17 @@ mod tests {
         p.sort();
         // An empty name breaks both minLength and the no-blank-at-the-ends pattern.
         assert_eq!(p, ["/name", "/name", "/registeredOn"]);
-        assert!(v.iter().any(|v| v.message == "value is shorter than 1 character"), "{v:?}");
-        assert!(v.iter().any(|v| v.message == "must not begin or end with a blank (ASCII white space or U+3000)"), "{v:?}");
+        assert!(
+            v.iter()
+                .any(|v| v.message == "value is shorter than 1 character"),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|v| v.message
+                    == "must not begin or end with a blank (ASCII white space or U+3000)"),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -730,9 +940,18 @@ mod tests {
         assert_eq!(
             v,
             [
-                Violation { pointer: "/gender".into(), message: "is required but missing".into() },
-                Violation { pointer: "/idNo".into(), message: "is not allowed here: the schema has no such property".into() },
-                Violation { pointer: "/workplace/city".into(), message: "is not allowed here: the schema has no such property".into() },
+                Violation {
+                    pointer: "/gender".into(),
+                    message: "is required but missing".into()
+                },
+                Violation {
+                    pointer: "/idNo".into(),
+                    message: "is not allowed here: the schema has no such property".into()
+                },
+                Violation {
+                    pointer: "/workplace/city".into(),
+                    message: "is not allowed here: the schema has no such property".into()
+                },
             ]
         );
         // A property name with / and ~ is escaped as RFC 6901 says.
@@ -752,8 +971,16 @@ mod tests {
         .to_string();
         let common = catalogue::get("common").unwrap();
         let c = Catalogue::compile(&[
-            Source { name: "common", id: common.id, text: common.text },
-            Source { name: "t", id: "https://schemas.hub.invalid/t.json", text: &schema },
+            Source {
+                name: "common",
+                id: common.id,
+                text: common.text,
+            },
+            Source {
+                name: "t",
+                id: "https://schemas.hub.invalid/t.json",
+                text: &schema,
+            },
         ])
         .unwrap();
         let s = c.get("t").unwrap();
@@ -766,7 +993,14 @@ mod tests {
     fn gb11643_format_cases() {
         // Check characters worked out in hub_schemas::id_number's tests; here the format adds
         // the GB/T 2260 lookup of characters 1-6.
-        for ok in ["52232519900307002X", "522325198506151230", "441303199211200045", "44138119751231007X", "522325200002290042", "11010519491231002X"] {
+        for ok in [
+            "52232519900307002X",
+            "522325198506151230",
+            "441303199211200045",
+            "44138119751231007X",
+            "522325200002290042",
+            "11010519491231002X",
+        ] {
             assert!(format_ok("gb11643", ok), "{ok}");
         }
         for bad in [
@@ -784,10 +1018,22 @@ mod tests {
 
     #[test]
     fn gb32100_format_cases() {
-        for ok in ["91441303MA4UH1234D", "12522325429270567Y", "52441303MJL000012X", "91350100M000100Y43", "91110000802100433B"] {
+        for ok in [
+            "91441303MA4UH1234D",
+            "12522325429270567Y",
+            "52441303MJL000012X",
+            "91350100M000100Y43",
+            "91110000802100433B",
+        ] {
             assert!(format_ok("gb32100", ok), "{ok}");
         }
-        for bad in ["91441303MA4UH12340", "91441303ma4uh1234d", "91441303MO4UH1234D", "441303000012345", "91441303MA4UH1234D "] {
+        for bad in [
+            "91441303MA4UH12340",
+            "91441303ma4uh1234d",
+            "91441303MO4UH1234D",
+            "441303000012345",
+            "91441303MA4UH1234D ",
+        ] {
             assert!(!format_ok("gb32100", bad), "{bad}");
         }
     }
@@ -796,20 +1042,44 @@ mod tests {
     fn gb2260_format_cases() {
         // The deployment's codes (惠阳区, 贞丰县, 黔西南州, 惠州市, 广东省, 贵州省), a retired one
         // (惠阳市 441381, 1994-2003) and Beijing's 东城区.
-        for ok in ["441303", "522325", "522300", "441300", "440000", "520000", "441381", "110101"] {
+        for ok in [
+            "441303", "522325", "522300", "441300", "440000", "520000", "441381", "110101",
+        ] {
             assert!(format_ok("gb2260", ok), "{ok}");
         }
-        for bad in ["999999", "44130", "4413030", "44130x", "４４１３０３", "", "000000", "441399"] {
+        for bad in [
+            "999999",
+            "44130",
+            "4413030",
+            "44130x",
+            "４４１３０３",
+            "",
+            "000000",
+            "441399",
+        ] {
             assert!(!format_ok("gb2260", bad), "{bad}");
         }
     }
 
     #[test]
     fn cn_mobile_format_cases() {
-        for ok in ["13800138000", "15912345678", "19912345678", "16612345678", "17712345678"] {
+        for ok in [
+            "13800138000",
+            "15912345678",
+            "19912345678",
+            "16612345678",
+            "17712345678",
+        ] {
             assert!(format_ok("cn-mobile", ok), "{ok}");
         }
-        for bad in ["+8613800138000", "8613800138000", "138-0013-8000", "1380013800", "12012345678", "23800138000"] {
+        for bad in [
+            "+8613800138000",
+            "8613800138000",
+            "138-0013-8000",
+            "1380013800",
+            "12012345678",
+            "23800138000",
+        ] {
             assert!(!format_ok("cn-mobile", bad), "{bad}");
         }
     }
@@ -819,20 +1089,44 @@ mod tests {
         for ok in ["2021-08-05", "2020-02-29", "2000-02-29"] {
             assert!(format_ok("date", ok), "{ok}");
         }
-        for bad in ["2021/8/5", "2021年8月5日", "2021-02-29", "1900-02-29", "2021-8-5", "20210805"] {
+        for bad in [
+            "2021/8/5",
+            "2021年8月5日",
+            "2021-02-29",
+            "1900-02-29",
+            "2021-8-5",
+            "20210805",
+        ] {
             assert!(!format_ok("date", bad), "{bad}");
         }
-        for ok in ["2021-09-02T10:00:00+08:00", "2021-09-02T02:00:00Z", "2021-09-02T10:00:00.123+08:00", "2021-09-02t02:00:00z"] {
+        for ok in [
+            "2021-09-02T10:00:00+08:00",
+            "2021-09-02T02:00:00Z",
+            "2021-09-02T10:00:00.123+08:00",
+            "2021-09-02t02:00:00z",
+        ] {
             assert!(format_ok("date-time", ok), "{ok}");
         }
         // Without an offset, with a blank instead of T, or on a day that does not exist.
-        for bad in ["2021-09-02T10:00:00", "2021-09-02 10:00:00+08:00", "2021-02-29T10:00:00+08:00", "2021-09-02T24:00:00+08:00", "2021-09-02T10:00+08:00"] {
+        for bad in [
+            "2021-09-02T10:00:00",
+            "2021-09-02 10:00:00+08:00",
+            "2021-02-29T10:00:00+08:00",
+            "2021-09-02T24:00:00+08:00",
+            "2021-09-02T10:00+08:00",
+        ] {
             assert!(!format_ok("date-time", bad), "{bad}");
         }
         for ok in ["hr@example.com", "wang.fang+jobs@hy.example.cn"] {
             assert!(format_ok("email", ok), "{ok}");
         }
-        for bad in ["hr@", "@example.com", "hr example.com", "hr@@example.com", "hr@example..com"] {
+        for bad in [
+            "hr@",
+            "@example.com",
+            "hr example.com",
+            "hr@@example.com",
+            "hr@example..com",
+        ] {
             assert!(!format_ok("email", bad), "{bad}");
         }
     }
@@ -862,13 +1156,22 @@ mod tests {
         assert_eq!(
             record("job-posting", p),
             [
-                Violation { pointer: "/baseSalary/value/maxValue".into(), message: "is less than /baseSalary/value/minValue".into() },
-                Violation { pointer: "/validThrough".into(), message: "is before /datePosted".into() },
+                Violation {
+                    pointer: "/baseSalary/value/maxValue".into(),
+                    message: "is less than /baseSalary/value/minValue".into()
+                },
+                Violation {
+                    pointer: "/validThrough".into(),
+                    message: "is before /datePosted".into()
+                },
             ]
         );
         // Only one end of the range, or no datePosted: nothing to compare.
         let mut p = posting();
-        p["baseSalary"]["value"].as_object_mut().unwrap().remove("maxValue");
+        p["baseSalary"]["value"]
+            .as_object_mut()
+            .unwrap()
+            .remove("maxValue");
         p["datePosted"] = Value::Null;
         assert_eq!(record("job-posting", p), []);
         // Neither end: the value names both forms it could take.
@@ -895,23 +1198,45 @@ mod tests {
         assert_eq!(
             record("secondment", s),
             [
-                Violation { pointer: "/period/end".into(), message: "is before /period/start".into() },
-                Violation { pointer: "/plannedEnd".into(), message: "is before /period/start".into() },
+                Violation {
+                    pointer: "/period/end".into(),
+                    message: "is before /period/start".into()
+                },
+                Violation {
+                    pointer: "/plannedEnd".into(),
+                    message: "is before /period/start".into()
+                },
             ]
         );
     }
 
     #[test]
     fn telephones_are_mobile_or_fixed_line() {
-        let e = |tel: &str| record("enterprise", json!({"uscc": "91441303MA4UH1234D", "name": "惠州某厂", "contactPoint": {"telephone": tel}}));
+        let e = |tel: &str| {
+            record(
+                "enterprise",
+                json!({"uscc": "91441303MA4UH1234D", "name": "惠州某厂", "contactPoint": {"telephone": tel}}),
+            )
+        };
         // Huizhou (0752, 3-digit area code and 7 digits), Guangzhou (020 and 8), a mobile.
         for ok in ["07522345678", "02022345678", "13800138000", "085966123456"] {
             assert_eq!(e(ok), [], "{ok}");
         }
-        for bad in ["0752-2345678", "7522345678", "07520345678", "0201234567", "+8613800138000"] {
+        for bad in [
+            "0752-2345678",
+            "7522345678",
+            "07520345678",
+            "0201234567",
+            "+8613800138000",
+        ] {
             let v = e(bad);
             assert_eq!(pointers(&v), ["/contactPoint/telephone"], "{bad}");
-            assert!(v[0].message.starts_with("matches none of the allowed forms: not a mainland mobile number"), "{}", v[0].message);
+            assert!(
+                v[0].message
+                    .starts_with("matches none of the allowed forms: not a mainland mobile number"),
+                "{}",
+                v[0].message
+            );
         }
     }
 
@@ -921,8 +1246,16 @@ mod tests {
         let load = |schema: Value| {
             let text = schema.to_string();
             Catalogue::compile(&[
-                Source { name: "common", id: common.id, text: common.text },
-                Source { name: "t", id: "https://schemas.hub.invalid/t.json", text: &text },
+                Source {
+                    name: "common",
+                    id: common.id,
+                    text: common.text,
+                },
+                Source {
+                    name: "t",
+                    id: "https://schemas.hub.invalid/t.json",
+                    text: &text,
+                },
             ])
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -935,19 +1268,35 @@ mod tests {
             })
         };
         assert_eq!(load(base(json!(["/id"]), json!(["id"]))), Ok(()));
-        assert_eq!(load(base(json!(["/id"]), json!([]))), Err("schema t: /x-key/0 (/id): property \"id\" is not required".into()));
+        assert_eq!(
+            load(base(json!(["/id"]), json!([]))),
+            Err("schema t: /x-key/0 (/id): property \"id\" is not required".into())
+        );
         assert_eq!(
             load(base(json!(["/n"]), json!(["n"]))),
             Err("schema t: /x-key/0 (/n): a key must be a non-nullable string or integer".into())
         );
-        assert_eq!(load(base(json!(["/nope"]), json!(["id"]))), Err("schema t: /x-key/0 (/nope): no property \"nope\"".into()));
-        assert_eq!(load(base(json!([]), json!(["id"]))), Err("schema t: /x-key must be a non-empty array of JSON pointers".into()));
+        assert_eq!(
+            load(base(json!(["/nope"]), json!(["id"]))),
+            Err("schema t: /x-key/0 (/nope): no property \"nope\"".into())
+        );
+        assert_eq!(
+            load(base(json!([]), json!(["id"]))),
+            Err("schema t: /x-key must be a non-empty array of JSON pointers".into())
+        );
         let mut v = base(json!(["/id"]), json!(["id"]));
         v["x-version"] = json!("1.0");
-        assert_eq!(load(v), Err("schema t: /x-version \"1.0\" is not MAJOR.MINOR.PATCH".into()));
+        assert_eq!(
+            load(v),
+            Err("schema t: /x-version \"1.0\" is not MAJOR.MINOR.PATCH".into())
+        );
         let mut v = base(json!(["/id"]), json!(["id"]));
         v["x-ordered"] = json!([["/a"]]);
-        assert!(load(v).unwrap_err().contains("x-ordered must be an array of [lower, upper] pairs"));
+        assert!(
+            load(v)
+                .unwrap_err()
+                .contains("x-ordered must be an array of [lower, upper] pairs")
+        );
     }
 
     #[test]
@@ -966,11 +1315,25 @@ mod tests {
             "properties": {"k": {"type": "string"}, "p": {"$ref": "https://json.schemastore.org/package.json"}}
         })
         .to_string();
-        let r = Catalogue::compile(&[Source { name: "common", id: common.id, text: common.text }, Source { name: "t", id: "https://schemas.hub.invalid/t.json", text: &schema }]);
+        let r = Catalogue::compile(&[
+            Source {
+                name: "common",
+                id: common.id,
+                text: common.text,
+            },
+            Source {
+                name: "t",
+                id: "https://schemas.hub.invalid/t.json",
+                text: &schema,
+            },
+        ]);
         let e = r.unwrap_err().to_string();
         // Refused when the catalogue's registry is prepared: nothing is retrieved.
         assert!(e.starts_with("schema catalogue: "), "{e}");
-        assert!(e.contains("https://json.schemastore.org/package.json"), "{e}");
+        assert!(
+            e.contains("https://json.schemastore.org/package.json"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -978,9 +1341,18 @@ mod tests {
         let w = worker(); // 1.0.1
         assert_eq!(w.check_version("1.0.0"), Ok(Compatibility::Same));
         assert_eq!(w.check_version("1.2.0"), Ok(Compatibility::NewerMinor));
-        assert!(matches!(w.check_version("2.0.0"), Err(VersionError::MajorDiffers { .. })));
-        assert!(matches!(w.check_version("0.9.0"), Err(VersionError::MajorDiffers { .. })));
-        assert!(matches!(w.check_version("latest"), Err(VersionError::Malformed { .. })));
+        assert!(matches!(
+            w.check_version("2.0.0"),
+            Err(VersionError::MajorDiffers { .. })
+        ));
+        assert!(matches!(
+            w.check_version("0.9.0"),
+            Err(VersionError::MajorDiffers { .. })
+        ));
+        assert!(matches!(
+            w.check_version("latest"),
+            Err(VersionError::Malformed { .. })
+        ));
     }
 
     /// The released versions in `schemas/history/NAME-VERSION.json`.
@@ -991,9 +1363,15 @@ mod tests {
             let path = entry.unwrap().path();
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
             let (name, version) = stem.rsplit_once('-').unwrap();
-            let version = Version::parse(version).unwrap_or_else(|| panic!("{}: no version in the name", path.display()));
+            let version = Version::parse(version)
+                .unwrap_or_else(|| panic!("{}: no version in the name", path.display()));
             let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            assert_eq!(v["x-version"], json!(version.to_string()), "{}", path.display());
+            assert_eq!(
+                v["x-version"],
+                json!(version.to_string()),
+                "{}",
+                path.display()
+            );
             out.entry(name.to_string()).or_default().push((version, v));
         }
         out
@@ -1002,7 +1380,10 @@ mod tests {
     fn strip_docs(v: &Value) -> Value {
         match v {
             Value::Object(m) => Value::Object(
-                m.iter().filter(|(k, _)| !DOC_KEYWORDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), strip_docs(v))).collect(),
+                m.iter()
+                    .filter(|(k, _)| !DOC_KEYWORDS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), strip_docs(v)))
+                    .collect(),
             ),
             Value::Array(a) => Value::Array(a.iter().map(strip_docs).collect()),
             other => other.clone(),
@@ -1015,18 +1396,39 @@ mod tests {
         for f in catalogue::FILES {
             let current: Value = serde_json::from_str(f.text).unwrap();
             let version = Version::parse(current["x-version"].as_str().unwrap()).unwrap();
-            let released = history.get(f.name).unwrap_or_else(|| panic!("{}: no schemas/history/{}-*.json", f.name, f.name));
+            let released = history
+                .get(f.name)
+                .unwrap_or_else(|| panic!("{}: no schemas/history/{}-*.json", f.name, f.name));
             // The current text is a released one: a change needs a new version and its copy.
             let same = released.iter().find(|(v, _)| *v == version);
-            assert_eq!(same.map(|(_, v)| v), Some(&current), "{}: changed without a new version in schemas/history", f.name);
+            assert_eq!(
+                same.map(|(_, v)| v),
+                Some(&current),
+                "{}: changed without a new version in schemas/history",
+                f.name
+            );
             for (old_version, old) in released {
-                assert!(*old_version <= version, "{} {old_version} is newer than the catalogue's", f.name);
+                assert!(
+                    *old_version <= version,
+                    "{} {old_version} is newer than the catalogue's",
+                    f.name
+                );
                 if old_version.major != version.major {
                     continue;
                 }
-                assert_eq!(breaking_changes(old, &current), Vec::<String>::new(), "{} {old_version} → {version}", f.name);
+                assert_eq!(
+                    breaking_changes(old, &current),
+                    Vec::<String>::new(),
+                    "{} {old_version} → {version}",
+                    f.name
+                );
                 if old_version.minor == version.minor {
-                    assert_eq!(strip_docs(old), strip_docs(&current), "{} {old_version} → {version}: a patch changes documentation only", f.name);
+                    assert_eq!(
+                        strip_docs(old),
+                        strip_docs(&current),
+                        "{} {old_version} → {version}: a patch changes documentation only",
+                        f.name
+                    );
                 }
             }
         }
@@ -1047,7 +1449,8 @@ mod tests {
         new["properties"]["d"] = json!({"type": "integer"});
         new["properties"]["a"]["maxLength"] = json!(20);
         new["properties"]["b"]["enum"] = json!(["x", "y", "z"]);
-        new["properties"]["c"]["anyOf"] = json!([{"type": "string"}, {"type": "null"}, {"type": "integer"}]);
+        new["properties"]["c"]["anyOf"] =
+            json!([{"type": "string"}, {"type": "null"}, {"type": "integer"}]);
         assert_eq!(breaking_changes(&old, &new), Vec::<String>::new());
         // Breaking: each of these.
         let mut bad = old.clone();
@@ -1079,13 +1482,25 @@ mod tests {
         let common = catalogue::get("common").unwrap();
         let mut w: Value = serde_json::from_str(catalogue::get("worker").unwrap().text).unwrap();
         w["x-version"] = json!("1.1.0");
-        w["properties"]["email"] = json!({"anyOf": [{"$ref": "common.json#/$defs/email"}, {"type": "null"}]});
+        w["properties"]["email"] =
+            json!({"anyOf": [{"$ref": "common.json#/$defs/email"}, {"type": "null"}]});
         let compile = |w: &Value| {
             let text = w.to_string();
-            Catalogue::compile(&[Source { name: "common", id: common.id, text: common.text }, Source { name: "worker", id: catalogue::get("worker").unwrap().id, text: &text }])
-                .unwrap()
-                .get("worker")
-                .unwrap()
+            Catalogue::compile(&[
+                Source {
+                    name: "common",
+                    id: common.id,
+                    text: common.text,
+                },
+                Source {
+                    name: "worker",
+                    id: catalogue::get("worker").unwrap().id,
+                    text: &text,
+                },
+            ])
+            .unwrap()
+            .get("worker")
+            .unwrap()
         };
         let old: Value = serde_json::from_str(catalogue::get("worker").unwrap().text).unwrap();
         let v11 = compile(&w);
@@ -1097,6 +1512,9 @@ mod tests {
         let v20 = compile(&w);
         assert_eq!(pointers(&v20.validate(&valid())), ["/email"]);
         assert!(v20.check_version("1.0.0").is_err());
-        assert_eq!(breaking_changes(&old, &w), ["/required: \"email\" newly required"]);
+        assert_eq!(
+            breaking_changes(&old, &w),
+            ["/required: \"email\" newly required"]
+        );
     }
 }

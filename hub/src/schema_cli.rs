@@ -34,15 +34,36 @@ pub fn list(catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<u8> {
         .files()
         .iter()
         .map(|f| {
-            let key = if f.entity { f.key.join(" + ") } else { "- (shared definitions)".into() };
+            let key = if f.entity {
+                f.key.join(" + ")
+            } else {
+                "- (shared definitions)".into()
+            };
             [f.name.clone(), f.version.clone(), key, f.id.clone()]
         })
         .collect();
     let header = ["NAME", "VERSION", "KEY", "ID"].map(String::from);
-    let widths: Vec<usize> =
-        (0..3).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..3)
+        .map(|i| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     for r in [&header].into_iter().chain(&rows) {
-        writeln!(out, "{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3], w0 = widths[0], w1 = widths[1], w2 = widths[2])?;
+        writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        )?;
     }
     Ok(EXIT_OK)
 }
@@ -62,12 +83,26 @@ pub struct Tally {
 
 /// Validates every record of `files` against the entity schema `name`, writing violations to
 /// `out` and a summary (or a usage error) to `err`; returns the exit status (see the module).
-pub fn validate(catalogue: &Catalogue, name: &str, files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> io::Result<u8> {
+pub fn validate(
+    catalogue: &Catalogue,
+    name: &str,
+    files: &[PathBuf],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<u8> {
     let schema = match catalogue.get(name) {
         Ok(s) => s,
         Err(e) => {
-            if catalogue.files().iter().any(|f| f.name == name && !f.entity) {
-                writeln!(err, "error: {name} holds the shared definitions, not a record schema; name one of: {}", catalogue.names().collect::<Vec<_>>().join(", "))?;
+            if catalogue
+                .files()
+                .iter()
+                .any(|f| f.name == name && !f.entity)
+            {
+                writeln!(
+                    err,
+                    "error: {name} holds the shared definitions, not a record schema; name one of: {}",
+                    catalogue.names().collect::<Vec<_>>().join(", ")
+                )?;
             } else {
                 writeln!(err, "error: {e}")?;
             }
@@ -89,9 +124,17 @@ pub fn validate(catalogue: &Catalogue, name: &str, files: &[PathBuf], out: &mut 
         tally.files,
         if tally.files == 1 { "" } else { "s" },
         tally.invalid,
-        if tally.unreadable > 0 { format!(", {} file(s) unreadable", tally.unreadable) } else { String::new() },
+        if tally.unreadable > 0 {
+            format!(", {} file(s) unreadable", tally.unreadable)
+        } else {
+            String::new()
+        },
     )?;
-    Ok(if tally.invalid == 0 && tally.unreadable == 0 { EXIT_OK } else { EXIT_INVALID })
+    Ok(if tally.invalid == 0 && tally.unreadable == 0 {
+        EXIT_OK
+    } else {
+        EXIT_INVALID
+    })
 }
 
 fn read(path: &Path) -> io::Result<String> {
@@ -104,7 +147,12 @@ fn read(path: &Path) -> io::Result<String> {
     }
 }
 
-fn validate_file(schema: &Schema, path: &Path, out: &mut dyn Write, tally: &mut Tally) -> io::Result<()> {
+fn validate_file(
+    schema: &Schema,
+    path: &Path,
+    out: &mut dyn Write,
+    tally: &mut Tally,
+) -> io::Result<()> {
     let label = path.display();
     let text = match read(path) {
         Ok(t) => t,
@@ -113,14 +161,24 @@ fn validate_file(schema: &Schema, path: &Path, out: &mut dyn Write, tally: &mut 
             return writeln!(out, "{label}: cannot read: {e}");
         }
     };
-    let lines = matches!(path.extension().and_then(|e| e.to_str()), Some("jsonl" | "ndjson"));
+    let lines = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "ndjson")
+    );
     if lines {
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             match serde_json::from_str::<Value>(line) {
-                Ok(record) => check(schema, &record, "", &format!("{label}:{}", i + 1), out, tally)?,
+                Ok(record) => check(
+                    schema,
+                    &record,
+                    "",
+                    &format!("{label}:{}", i + 1),
+                    out,
+                    tally,
+                )?,
                 Err(e) => {
                     tally.unreadable += 1;
                     writeln!(out, "{label}:{}: not JSON: {e}", i + 1)?;
@@ -132,7 +190,14 @@ fn validate_file(schema: &Schema, path: &Path, out: &mut dyn Write, tally: &mut 
     match serde_json::from_str::<Value>(text.trim_start_matches('\u{FEFF}')) {
         Ok(Value::Array(records)) => {
             for (i, record) in records.iter().enumerate() {
-                check(schema, record, &format!("/{i}"), &label.to_string(), out, tally)?;
+                check(
+                    schema,
+                    record,
+                    &format!("/{i}"),
+                    &label.to_string(),
+                    out,
+                    tally,
+                )?;
             }
             Ok(())
         }
@@ -144,14 +209,24 @@ fn validate_file(schema: &Schema, path: &Path, out: &mut dyn Write, tally: &mut 
     }
 }
 
-fn check(schema: &Schema, record: &Value, prefix: &str, label: &str, out: &mut dyn Write, tally: &mut Tally) -> io::Result<()> {
+fn check(
+    schema: &Schema,
+    record: &Value,
+    prefix: &str,
+    label: &str,
+    out: &mut dyn Write,
+    tally: &mut Tally,
+) -> io::Result<()> {
     tally.records += 1;
     let violations = schema.validate(record);
     if !violations.is_empty() {
         tally.invalid += 1;
     }
     for v in violations {
-        let v = Violation { pointer: format!("{prefix}{}", v.pointer), message: v.message };
+        let v = Violation {
+            pointer: format!("{prefix}{}", v.pointer),
+            message: v.message,
+        };
         writeln!(out, "{label}: {v}")?;
     }
     Ok(())
@@ -203,8 +278,19 @@ mod tests {
 
     fn run(name: &str, files: &[PathBuf]) -> (u8, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = validate(&Catalogue::builtin().unwrap(), name, files, &mut out, &mut err).unwrap();
-        (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+        let code = validate(
+            &Catalogue::builtin().unwrap(),
+            name,
+            files,
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
     }
 
     /// `worker.zf-registry.json` → `worker`.
@@ -229,11 +315,25 @@ mod tests {
         let mut per_schema: BTreeMap<String, usize> = BTreeMap::new();
         for f in &files {
             let (code, out, err) = run(&schema_of(f), std::slice::from_ref(f));
-            assert_eq!((code, out.as_str()), (EXIT_OK, ""), "{}: {err}", f.display());
+            assert_eq!(
+                (code, out.as_str()),
+                (EXIT_OK, ""),
+                "{}: {err}",
+                f.display()
+            );
             *per_schema.entry(schema_of(f)).or_default() += 1;
         }
         let names: Vec<&str> = per_schema.keys().map(String::as_str).collect();
-        assert_eq!(names, ["enterprise", "job-posting", "referral", "secondment", "worker"]);
+        assert_eq!(
+            names,
+            [
+                "enterprise",
+                "job-posting",
+                "referral",
+                "secondment",
+                "worker"
+            ]
+        );
         assert!(per_schema.values().all(|n| *n >= 2), "{per_schema:?}");
     }
 
@@ -242,13 +342,26 @@ mod tests {
         let dir = examples();
         let transcript = std::fs::read_to_string(dir.join("invalid.txt")).unwrap();
         let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for line in transcript.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in transcript
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let (file, _) = line.split_once(": ").unwrap();
-            expected.entry(file.to_string()).or_default().push(line.to_string());
+            expected
+                .entry(file.to_string())
+                .or_default()
+                .push(line.to_string());
         }
         let files = json_files(&dir.join("invalid"));
-        let labels: Vec<String> = files.iter().map(|f| format!("invalid/{}", f.file_name().unwrap().to_str().unwrap())).collect();
-        assert_eq!(expected.keys().cloned().collect::<Vec<_>>(), labels, "invalid.txt must cover exactly the files of invalid/");
+        let labels: Vec<String> = files
+            .iter()
+            .map(|f| format!("invalid/{}", f.file_name().unwrap().to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            expected.keys().cloned().collect::<Vec<_>>(),
+            labels,
+            "invalid.txt must cover exactly the files of invalid/"
+        );
         for f in &files {
             let (code, out, _) = run(&schema_of(f), std::slice::from_ref(f));
             let out = out.replace(&format!("{}/", dir.display()), "");
@@ -271,13 +384,20 @@ mod tests {
         let ok: Value = serde_json::from_str(&ok).unwrap();
         let mut bad = ok.clone();
         bad["status"] = "offered".into();
-        let (_d, arr) = temp("r.json", &serde_json::to_string(&vec![&ok, &bad, &ok]).unwrap());
+        let (_d, arr) = temp(
+            "r.json",
+            &serde_json::to_string(&vec![&ok, &bad, &ok]).unwrap(),
+        );
         let (code, out, err) = run("referral", std::slice::from_ref(&arr));
         assert_eq!(code, EXIT_INVALID);
         let enum_msg = "is not one of \"recommended\", \"interviewed\", \"hired\", \"rejected\", \"withdrawn\"";
         assert_eq!(out, format!("{}: /1/status: {enum_msg}\n", arr.display()));
         assert_eq!(err, "referral 1.0.0: 3 records in 1 file: 1 invalid\n");
-        let lines = format!("{}\n\n{}\n", serde_json::to_string(&bad).unwrap(), serde_json::to_string(&ok).unwrap());
+        let lines = format!(
+            "{}\n\n{}\n",
+            serde_json::to_string(&bad).unwrap(),
+            serde_json::to_string(&ok).unwrap()
+        );
         let (_d2, jl) = temp("r.jsonl", &lines);
         let (code, out, err) = run("referral", std::slice::from_ref(&jl));
         assert_eq!(code, EXIT_INVALID);
@@ -290,10 +410,16 @@ mod tests {
         let (_d, p) = temp("x.json", "[1]");
         let (code, out, _) = run("worker", std::slice::from_ref(&p));
         assert_eq!(code, EXIT_INVALID);
-        assert_eq!(out, format!("{}: /0: value is not of type \"object\"\n", p.display()));
+        assert_eq!(
+            out,
+            format!("{}: /0: value is not of type \"object\"\n", p.display())
+        );
         let (_d, p) = temp("y.json", "\"52232519900307002X\"");
         let (_, out, _) = run("worker", std::slice::from_ref(&p));
-        assert_eq!(out, format!("{}: /: value is not of type \"object\"\n", p.display()));
+        assert_eq!(
+            out,
+            format!("{}: /: value is not of type \"object\"\n", p.display())
+        );
     }
 
     #[test]
@@ -305,9 +431,20 @@ mod tests {
         assert_eq!(code, EXIT_INVALID);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2, "{out}");
-        assert!(lines[0].starts_with(&format!("{}: not JSON: EOF while parsing", bad.display())), "{}", lines[0]);
-        assert!(lines[1].starts_with(&format!("{}: cannot read: ", missing.display())), "{}", lines[1]);
-        assert_eq!(err, "worker 1.0.1: 1 record in 3 files: 0 invalid, 2 file(s) unreadable\n");
+        assert!(
+            lines[0].starts_with(&format!("{}: not JSON: EOF while parsing", bad.display())),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].starts_with(&format!("{}: cannot read: ", missing.display())),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            err,
+            "worker 1.0.1: 1 record in 3 files: 0 invalid, 2 file(s) unreadable\n"
+        );
     }
 
     #[test]
@@ -315,28 +452,75 @@ mod tests {
         let f = examples().join("worker.hy-esms.json");
         let (code, out, err) = run("workers", std::slice::from_ref(&f));
         assert_eq!((code, out.as_str()), (EXIT_USAGE, ""));
-        assert_eq!(err, "error: no schema named \"workers\" in the catalogue (known: enterprise, job-posting, referral, secondment, worker)\n");
+        assert_eq!(
+            err,
+            "error: no schema named \"workers\" in the catalogue (known: enterprise, job-posting, referral, secondment, worker)\n"
+        );
         let (code, _, err) = run("common", std::slice::from_ref(&f));
         assert_eq!(code, EXIT_USAGE);
-        assert!(err.starts_with("error: common holds the shared definitions, not a record schema"), "{err}");
+        assert!(
+            err.starts_with("error: common holds the shared definitions, not a record schema"),
+            "{err}"
+        );
     }
 
     #[test]
     fn list_names_every_file_with_version_key_and_id() {
         let mut out = Vec::new();
-        assert_eq!(list(&Catalogue::builtin().unwrap(), &mut out).unwrap(), EXIT_OK);
+        assert_eq!(
+            list(&Catalogue::builtin().unwrap(), &mut out).unwrap(),
+            EXIT_OK
+        );
         let out = String::from_utf8(out).unwrap();
-        let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect()).collect();
+        let rows: Vec<Vec<&str>> = out
+            .lines()
+            .map(|l| {
+                l.split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .collect();
         assert_eq!(
             rows,
             [
                 vec!["NAME", "VERSION", "KEY", "ID"],
-                vec!["common", "1.1.0", "- (shared definitions)", "https://schemas.hub.invalid/common.json"],
-                vec!["worker", "1.0.1", "/idNumber", "https://schemas.hub.invalid/worker.json"],
-                vec!["enterprise", "1.0.0", "/uscc", "https://schemas.hub.invalid/enterprise.json"],
-                vec!["job-posting", "1.0.0", "/identifier/propertyID + /identifier/value", "https://schemas.hub.invalid/job-posting.json"],
-                vec!["referral", "1.0.0", "/worker/idNumber + /jobPosting/identifier/propertyID + /jobPosting/identifier/value", "https://schemas.hub.invalid/referral.json"],
-                vec!["secondment", "1.0.0", "/practitioner/idNumber + /batch", "https://schemas.hub.invalid/secondment.json"],
+                vec![
+                    "common",
+                    "1.1.0",
+                    "- (shared definitions)",
+                    "https://schemas.hub.invalid/common.json"
+                ],
+                vec![
+                    "worker",
+                    "1.0.1",
+                    "/idNumber",
+                    "https://schemas.hub.invalid/worker.json"
+                ],
+                vec![
+                    "enterprise",
+                    "1.0.0",
+                    "/uscc",
+                    "https://schemas.hub.invalid/enterprise.json"
+                ],
+                vec![
+                    "job-posting",
+                    "1.0.0",
+                    "/identifier/propertyID + /identifier/value",
+                    "https://schemas.hub.invalid/job-posting.json"
+                ],
+                vec![
+                    "referral",
+                    "1.0.0",
+                    "/worker/idNumber + /jobPosting/identifier/propertyID + /jobPosting/identifier/value",
+                    "https://schemas.hub.invalid/referral.json"
+                ],
+                vec![
+                    "secondment",
+                    "1.0.0",
+                    "/practitioner/idNumber + /batch",
+                    "https://schemas.hub.invalid/secondment.json"
+                ],
             ]
         );
     }

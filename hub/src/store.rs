@@ -98,7 +98,10 @@ pub struct Link {
 impl Link {
     /// A new link for a key.
     pub fn new(key_hash: String) -> Link {
-        Link { key_hash, ..Link::default() }
+        Link {
+            key_hash,
+            ..Link::default()
+        }
     }
 
     /// One side.
@@ -215,11 +218,17 @@ fn this_host() -> String {
 /// Whether a process of this host is alive (Linux: `/proc/PID`; elsewhere assumed alive, so
 /// only the lease's expiry frees it).
 fn process_alive(pid: i64) -> bool {
-    if cfg!(target_os = "linux") { std::path::Path::new(&format!("/proc/{pid}")).exists() } else { true }
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
 }
 
 fn parse_utc(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// What to persist together, atomically.
@@ -271,9 +280,15 @@ impl Store {
     /// Opens (creating if needed) and migrates the store at `url` (`sqlite://PATH`).
     pub async fn open(url: &str) -> anyhow::Result<Store> {
         use anyhow::Context as _;
-        let path = url.strip_prefix("sqlite://").ok_or_else(|| anyhow::anyhow!("store {url:?}: only sqlite://PATH is supported"))?;
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+        let path = url
+            .strip_prefix("sqlite://")
+            .ok_or_else(|| anyhow::anyhow!("store {url:?}: only sqlite://PATH is supported"))?;
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
         }
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -295,7 +310,8 @@ impl Store {
             .open(&lock_path)
             .with_context(|| format!("failed to create {lock_path}"))?;
         // A blocking wait, once at start-up, for another process to finish opening.
-        lock.lock().with_context(|| format!("failed to lock {lock_path}"))?;
+        lock.lock()
+            .with_context(|| format!("failed to lock {lock_path}"))?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -306,12 +322,20 @@ impl Store {
                     .connect_with(opts.clone())
                     .await
                     .with_context(|| format!("failed to open the state store {path}"))?;
-                sqlx::migrate!("./migrations/sqlite").run(&pool).await.context("failed to migrate the state store")?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&pool)
+                    .await
+                    .context("failed to migrate the state store")?;
                 anyhow::Ok(pool)
             }
             .await;
             match result {
-                Ok(pool) => return Ok(Store { pool, audit_key: None }),
+                Ok(pool) => {
+                    return Ok(Store {
+                        pool,
+                        audit_key: None,
+                    });
+                }
                 Err(e) if attempt < 40 && format!("{e:#}").contains("database is locked") => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
@@ -354,7 +378,12 @@ impl Store {
     }
 
     /// Up to `limit` pending links with key hash after `after`, in key-hash order.
-    pub async fn pending(&self, sync: &str, after: Option<&str>, limit: u32) -> anyhow::Result<Vec<Link>> {
+    pub async fn pending(
+        &self,
+        sync: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Link>> {
         let rows = sqlx::query("SELECT * FROM links WHERE sync = ? AND pending = 1 AND key_hash > ? ORDER BY key_hash LIMIT ?")
             .bind(sync)
             .bind(after.unwrap_or(""))
@@ -383,9 +412,15 @@ impl Store {
         let audit_key = match (c.audit.is_empty(), &self.audit_key) {
             (true, _) => None,
             (false, Some(k)) => Some(k.clone()),
-            (false, None) => anyhow::bail!("state store: audit entries to append but no audit key (Store::with_audit_key)"),
+            (false, None) => anyhow::bail!(
+                "state store: audit entries to append but no audit key (Store::with_audit_key)"
+            ),
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.context("state store: cannot begin a write transaction")?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .context("state store: cannot begin a write transaction")?;
         let now = now();
         for l in c.links {
             sqlx::query(
@@ -439,8 +474,11 @@ impl Store {
             .await?;
         }
         if let Some(key) = audit_key {
-            let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetch_optional(&mut *tx).await?;
-            let (mut id, mut prev): (i64, String) = head.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
+            let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (mut id, mut prev): (i64, String) =
+                head.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
             for n in c.audit {
                 id += 1;
                 let mut e = AuditEntry {
@@ -521,12 +559,18 @@ impl Store {
     }
 
     /// The latest audit entries, newest first (all syncs if `sync` is `None`).
-    pub async fn audit_entries(&self, sync: Option<&str>, limit: u32) -> anyhow::Result<Vec<AuditEntry>> {
-        let rows = sqlx::query("SELECT * FROM audit WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2")
-            .bind(sync)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn audit_entries(
+        &self,
+        sync: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(sync)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(audit_from_row).collect())
     }
 
@@ -556,45 +600,59 @@ impl Store {
 
     /// Records the start of a run; returns its id.
     pub async fn start_run(&self, sync: &str, trigger: &str) -> anyhow::Result<i64> {
-        let r = sqlx::query("INSERT INTO runs (sync, trigger, started_at, status) VALUES (?, ?, ?, 'running')")
-            .bind(sync)
-            .bind(trigger)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "INSERT INTO runs (sync, trigger, started_at, status) VALUES (?, ?, ?, 'running')",
+        )
+        .bind(sync)
+        .bind(trigger)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
         Ok(r.last_insert_rowid())
     }
 
     /// Records the end of a run.
-    pub async fn finish_run(&self, id: i64, status: &str, stats: &serde_json::Value, error: Option<&str>) -> anyhow::Result<()> {
-        sqlx::query("UPDATE runs SET finished_at = ?, status = ?, stats = ?, error = ? WHERE id = ?")
-            .bind(now())
-            .bind(status)
-            .bind(stats.to_string())
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn finish_run(
+        &self,
+        id: i64,
+        status: &str,
+        stats: &serde_json::Value,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE runs SET finished_at = ?, status = ?, stats = ?, error = ? WHERE id = ?",
+        )
+        .bind(now())
+        .bind(status)
+        .bind(stats.to_string())
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Runs left `running` by a daemon that stopped without finishing them are marked
     /// `interrupted`; returns how many.
     pub async fn close_interrupted_runs(&self) -> anyhow::Result<u64> {
-        let r = sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'")
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
+        )
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected())
     }
 
     /// The latest runs, newest first (all syncs if `sync` is `None`).
     pub async fn runs(&self, sync: Option<&str>, limit: u32) -> anyhow::Result<Vec<RunRecord>> {
-        let rows = sqlx::query("SELECT * FROM runs WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2")
-            .bind(sync)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(sync)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| RunRecord {
@@ -604,7 +662,9 @@ impl Store {
                 started_at: r.get("started_at"),
                 finished_at: r.get("finished_at"),
                 status: r.get("status"),
-                stats: r.get::<Option<String>, _>("stats").and_then(|s| serde_json::from_str(&s).ok()),
+                stats: r
+                    .get::<Option<String>, _>("stats")
+                    .and_then(|s| serde_json::from_str(&s).ok()),
                 error: r.get("error"),
             })
             .collect())
@@ -637,10 +697,12 @@ impl Store {
 
     /// The scheduling state of a sync (defaults if it never ran).
     pub async fn schedule_state(&self, sync: &str) -> anyhow::Result<ScheduleState> {
-        let row = sqlx::query("SELECT handled_through, paused, trigger_requested FROM schedule_state WHERE sync = ?")
-            .bind(sync)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT handled_through, paused, trigger_requested FROM schedule_state WHERE sync = ?",
+        )
+        .bind(sync)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row
             .map(|r| ScheduleState {
                 handled_through: r.get::<Option<String>, _>(0).and_then(|t| parse_utc(&t)),
@@ -650,32 +712,57 @@ impl Store {
             .unwrap_or_default())
     }
 
-    async fn upsert_schedule(&self, sync: &str, column: &'static str, value: Option<String>) -> anyhow::Result<()> {
+    async fn upsert_schedule(
+        &self,
+        sync: &str,
+        column: &'static str,
+        value: Option<String>,
+    ) -> anyhow::Result<()> {
         // `column` is one of this file's literals, never input.
         let sql = format!(
             "INSERT INTO schedule_state (sync, {column}, updated_at) VALUES (?, ?, ?) \
              ON CONFLICT (sync) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync).bind(value).bind(now()).execute(&self.pool).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(sync)
+            .bind(value)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Records that every fire time up to `t` has been run or skipped.
-    pub async fn set_handled_through(&self, sync: &str, t: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
-        self.upsert_schedule(sync, "handled_through", Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))).await
+    pub async fn set_handled_through(
+        &self,
+        sync: &str,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()> {
+        self.upsert_schedule(
+            sync,
+            "handled_through",
+            Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        )
+        .await
     }
 
     /// Pauses or resumes a sync's schedule.
     pub async fn set_paused(&self, sync: &str, paused: bool) -> anyhow::Result<()> {
         let sql = "INSERT INTO schedule_state (sync, paused, updated_at) VALUES (?, ?, ?) \
                    ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at";
-        sqlx::query(sql).bind(sync).bind(paused).bind(now()).execute(&self.pool).await?;
+        sqlx::query(sql)
+            .bind(sync)
+            .bind(paused)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Asks the daemon running the sync to start a run now.
     pub async fn request_trigger(&self, sync: &str) -> anyhow::Result<()> {
-        self.upsert_schedule(sync, "trigger_requested", Some(now())).await
+        self.upsert_schedule(sync, "trigger_requested", Some(now()))
+            .await
     }
 
     /// Takes a pending manual trigger: true (and cleared) if one was asked for.
@@ -691,13 +778,21 @@ impl Store {
     /// Takes the lease of a sync for this process for `ttl`, unless another live process holds
     /// it: the holder's `host:pid` is returned then. A lease expires unless renewed; on this
     /// host, a holder whose process is gone (killed) loses it at once.
-    pub async fn acquire_lease(&self, sync: &str, ttl: Duration) -> anyhow::Result<Result<(), String>> {
+    pub async fn acquire_lease(
+        &self,
+        sync: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<Result<(), String>> {
         let (host, pid) = (this_host(), i64::from(std::process::id()));
         let me = format!("{host}:{pid}");
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT holder, host, pid, expires_at FROM leases WHERE sync = ?").bind(sync).fetch_optional(&mut *tx).await?;
+        let row = sqlx::query("SELECT holder, host, pid, expires_at FROM leases WHERE sync = ?")
+            .bind(sync)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(r) = row {
-            let (holder, their_host, their_pid, expires): (String, String, i64, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            let (holder, their_host, their_pid, expires): (String, String, i64, String) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
             let expired = parse_utc(&expires).is_none_or(|t| t < chrono::Utc::now());
             let gone = their_host == host && !process_alive(their_pid);
             if holder != me && !expired && !gone {
@@ -738,7 +833,11 @@ impl Store {
     /// Gives up this process's lease of a sync.
     pub async fn release_lease(&self, sync: &str) -> anyhow::Result<()> {
         let me = format!("{}:{}", this_host(), std::process::id());
-        sqlx::query("DELETE FROM leases WHERE sync = ? AND holder = ?").bind(sync).bind(me).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM leases WHERE sync = ? AND holder = ?")
+            .bind(sync)
+            .bind(me)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -806,27 +905,67 @@ mod tests {
             key_masked: Some("5223**********123X".into()),
             remote_id: Some("ZF2021000001".into()),
             record_hash: "h1".into(),
-            errors: vec![Violation { pointer: "/idNumber".into(), message: "bad".into() }],
+            errors: vec![Violation {
+                pointer: "/idNumber".into(),
+                message: "bad".into(),
+            }],
             record: Some(vec![9]),
         };
-        s.commit("w", Commit { links: &links, dead_letters: std::slice::from_ref(&dl), cursor: Some((Side::A, Some("2021-09-02 10:00:00"))), audit: &[] })
+        s.commit(
+            "w",
+            Commit {
+                links: &links,
+                dead_letters: std::slice::from_ref(&dl),
+                cursor: Some((Side::A, Some("2021-09-02 10:00:00"))),
+                audit: &[],
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.cursor("w", Side::A).await.unwrap().as_deref(),
+            Some("2021-09-02 10:00:00")
+        );
+        assert_eq!(s.cursor("w", Side::B).await.unwrap(), None);
+        let got = s
+            .links("w", &["k2".into(), "k1".into(), "nope".into()])
             .await
             .unwrap();
-        assert_eq!(s.cursor("w", Side::A).await.unwrap().as_deref(), Some("2021-09-02 10:00:00"));
-        assert_eq!(s.cursor("w", Side::B).await.unwrap(), None);
-        let got = s.links("w", &["k2".into(), "k1".into(), "nope".into()]).await.unwrap();
         assert_eq!(got.len(), 2);
         assert!(got.contains(&links[0]) && got.contains(&links[1]));
-        let pending: Vec<_> = s.pending("w", None, 10).await.unwrap().into_iter().map(|l| l.key_hash).collect();
+        let pending: Vec<_> = s
+            .pending("w", None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key_hash)
+            .collect();
         assert_eq!(pending, ["k1", "k3"]);
-        let after: Vec<_> = s.pending("w", Some("k1"), 10).await.unwrap().into_iter().map(|l| l.key_hash).collect();
+        let after: Vec<_> = s
+            .pending("w", Some("k1"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key_hash)
+            .collect();
         assert_eq!(after, ["k3"]);
         assert_eq!(s.link_counts("w").await.unwrap(), (3, 2));
         // The same record again only counts another occurrence.
-        s.commit("w", Commit { dead_letters: std::slice::from_ref(&dl), ..Commit::default() }).await.unwrap();
+        s.commit(
+            "w",
+            Commit {
+                dead_letters: std::slice::from_ref(&dl),
+                ..Commit::default()
+            },
+        )
+        .await
+        .unwrap();
         let d = s.dead_letters(Some("w")).await.unwrap();
         assert_eq!(d.len(), 1);
-        assert_eq!((d[0].occurrences, d[0].errors[0].pointer.as_str()), (2, "/idNumber"));
+        assert_eq!(
+            (d[0].occurrences, d[0].errors[0].pointer.as_str()),
+            (2, "/idNumber")
+        );
     }
 
     /// The audit key of state key 32 × 0x07.
@@ -841,8 +980,16 @@ mod tests {
             system: "huiyang-esms".into(),
             side: Side::B,
             key_hash: key.into(),
-            action: if remote_id.is_some() { WriteAction::Update } else { WriteAction::Create },
-            result: if remote_id.is_some() { WriteOutcome::Updated } else { WriteOutcome::Created },
+            action: if remote_id.is_some() {
+                WriteAction::Update
+            } else {
+                WriteAction::Create
+            },
+            result: if remote_id.is_some() {
+                WriteOutcome::Updated
+            } else {
+                WriteOutcome::Created
+            },
             remote_id: remote_id.map(str::to_string),
         }
     }
@@ -851,7 +998,9 @@ mod tests {
     fn expected_hash(e: &AuditEntry) -> String {
         use hmac::{Hmac, Mac};
         let mut k = [0u8; 32];
-        hkdf::Hkdf::<sha2::Sha256>::new(Some(b"hub state v1"), &[7u8; 32]).expand(b"audit-chain", &mut k).unwrap();
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(b"hub state v1"), &[7u8; 32])
+            .expand(b"audit-chain", &mut k)
+            .unwrap();
         let mut mac = <Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&k).unwrap();
         mac.update(&crate::audit::canonical(e));
         hex::encode(mac.finalize().into_bytes())
@@ -863,17 +1012,62 @@ mod tests {
         let s = s.with_audit_key(audit_key());
         let links = [link("k1", false), link("k2", false)];
         let audit = [written(3, "k1", None), written(3, "k2", Some("10042"))];
-        s.commit("w", Commit { links: &links, audit: &audit, ..Commit::default() }).await.unwrap();
-        s.commit("v", Commit { audit: &[written(4, "k3", None)], ..Commit::default() }).await.unwrap();
+        s.commit(
+            "w",
+            Commit {
+                links: &links,
+                audit: &audit,
+                ..Commit::default()
+            },
+        )
+        .await
+        .unwrap();
+        s.commit(
+            "v",
+            Commit {
+                audit: &[written(4, "k3", None)],
+                ..Commit::default()
+            },
+        )
+        .await
+        .unwrap();
         let mut all = s.audit_entries(None, 10).await.unwrap();
         all.reverse();
-        assert_eq!(all.iter().map(|e| (e.id, e.sync.as_str())).collect::<Vec<_>>(), [(1, "w"), (2, "w"), (3, "v")]);
+        assert_eq!(
+            all.iter()
+                .map(|e| (e.id, e.sync.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "w"), (2, "w"), (3, "v")]
+        );
         let e = &all[1];
         assert_eq!(
-            (e.run_id, e.system.as_str(), e.side, e.key_hash.as_str(), e.action.as_str(), e.result.as_str(), e.remote_id.as_deref()),
-            (3, "huiyang-esms", Side::B, "k2", "update", "updated", Some("10042"))
+            (
+                e.run_id,
+                e.system.as_str(),
+                e.side,
+                e.key_hash.as_str(),
+                e.action.as_str(),
+                e.result.as_str(),
+                e.remote_id.as_deref()
+            ),
+            (
+                3,
+                "huiyang-esms",
+                Side::B,
+                "k2",
+                "update",
+                "updated",
+                Some("10042")
+            )
         );
-        assert_eq!((all[0].action.as_str(), all[0].result.as_str(), all[0].remote_id.as_deref()), ("create", "created", None));
+        assert_eq!(
+            (
+                all[0].action.as_str(),
+                all[0].result.as_str(),
+                all[0].remote_id.as_deref()
+            ),
+            ("create", "created", None)
+        );
         assert_eq!(all[0].prev_hash, GENESIS);
         assert_eq!(all[1].prev_hash, all[0].hash);
         assert_eq!(all[2].prev_hash, all[1].hash);
@@ -882,10 +1076,19 @@ mod tests {
             assert!(parse_utc(&e.at).is_some(), "{}", e.at);
         }
         assert_eq!(s.audit_entries(Some("w"), 1).await.unwrap()[0].id, 2);
-        assert_eq!(s.verify_audit(&audit_key()).await.unwrap(), Ok(Intact { entries: 3, head: Some(all[2].hash.clone()) }));
+        assert_eq!(
+            s.verify_audit(&audit_key()).await.unwrap(),
+            Ok(Intact {
+                entries: 3,
+                head: Some(all[2].hash.clone())
+            })
+        );
         // Under another state key the first entry already fails.
         let other = crate::keys::Keys::derive(&[8u8; 32]).audit_key();
-        assert_eq!(s.verify_audit(&other).await.unwrap(), Err(Break::Hash { id: 1 }));
+        assert_eq!(
+            s.verify_audit(&other).await.unwrap(),
+            Err(Break::Hash { id: 1 })
+        );
     }
 
     #[tokio::test]
@@ -904,14 +1107,35 @@ mod tests {
         };
         let audit = [written(1, "k1", None)];
         let links = [link("k1", false)];
-        let e = s.commit("w", Commit { links: &links, audit: &audit, ..Commit::default() }).await.unwrap_err();
+        let e = s
+            .commit(
+                "w",
+                Commit {
+                    links: &links,
+                    audit: &audit,
+                    ..Commit::default()
+                },
+            )
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("no audit key"), "{e}");
         let s = s.with_audit_key(audit_key());
         // The dead letter breaks the stage CHECK after the link and the entry were inserted.
-        let c = Commit { links: &links, dead_letters: std::slice::from_ref(&bad), audit: &audit, ..Commit::default() };
+        let c = Commit {
+            links: &links,
+            dead_letters: std::slice::from_ref(&bad),
+            audit: &audit,
+            ..Commit::default()
+        };
         assert!(s.commit("w", c).await.is_err());
         assert_eq!(s.link_counts("w").await.unwrap(), (0, 0));
-        assert_eq!(s.verify_audit(&audit_key()).await.unwrap(), Ok(Intact { entries: 0, head: None }));
+        assert_eq!(
+            s.verify_audit(&audit_key()).await.unwrap(),
+            Ok(Intact {
+                entries: 0,
+                head: None
+            })
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -924,11 +1148,22 @@ mod tests {
             tokio::spawn(async move {
                 for i in 0..40 {
                     let links = [link(&format!("{sync}{i}"), false)];
-                    let audit: Vec<NewAuditEntry> = (0..3).map(|j| written(i, &format!("{sync}{i}.{j}"), None)).collect();
+                    let audit: Vec<NewAuditEntry> = (0..3)
+                        .map(|j| written(i, &format!("{sync}{i}.{j}"), None))
+                        .collect();
                     // Every other commit carries only audit entries: its first statement
                     // reads the chain's head, which a deferred BEGIN would let go stale.
                     let links: &[Link] = if i % 2 == 0 { &links } else { &[] };
-                    s.commit(sync, Commit { links, audit: &audit, ..Commit::default() }).await.unwrap();
+                    s.commit(
+                        sync,
+                        Commit {
+                            links,
+                            audit: &audit,
+                            ..Commit::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
                 }
             })
         };
@@ -937,13 +1172,23 @@ mod tests {
         b.unwrap();
         let r = one.verify_audit(&audit_key()).await.unwrap();
         assert_eq!(r.map(|i| i.entries), Ok(240));
-        let ids: Vec<i64> = one.audit_entries(None, 1000).await.unwrap().iter().map(|e| e.id).collect();
+        let ids: Vec<i64> = one
+            .audit_entries(None, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
         assert_eq!(ids, (1..=240).rev().collect::<Vec<i64>>());
         // Each commit's three entries are consecutive: the other store never slipped in between.
         let mut entries = one.audit_entries(None, 1000).await.unwrap();
         entries.reverse();
         for c in entries.chunks(3) {
-            assert!(c.iter().all(|e| e.sync == c[0].sync && e.run_id == c[0].run_id), "{c:?}");
+            assert!(
+                c.iter()
+                    .all(|e| e.sync == c[0].sync && e.run_id == c[0].run_id),
+                "{c:?}"
+            );
         }
     }
 
@@ -951,19 +1196,64 @@ mod tests {
     async fn the_audit_log_refuses_changes_and_verify_names_the_entry_altered_or_removed() {
         let (_d, s) = store().await;
         let s = s.with_audit_key(audit_key());
-        let audit: Vec<NewAuditEntry> = (1..=5).map(|i| written(1, &format!("k{i}"), None)).collect();
-        s.commit("w", Commit { audit: &audit, ..Commit::default() }).await.unwrap();
-        let e = sqlx::query("UPDATE audit SET result = 'updated' WHERE id = 3").execute(&s.pool).await.unwrap_err();
+        let audit: Vec<NewAuditEntry> = (1..=5)
+            .map(|i| written(1, &format!("k{i}"), None))
+            .collect();
+        s.commit(
+            "w",
+            Commit {
+                audit: &audit,
+                ..Commit::default()
+            },
+        )
+        .await
+        .unwrap();
+        let e = sqlx::query("UPDATE audit SET result = 'updated' WHERE id = 3")
+            .execute(&s.pool)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
-        assert!(sqlx::query("DELETE FROM audit WHERE id = 3").execute(&s.pool).await.is_err());
-        sqlx::query("DROP TRIGGER audit_no_update").execute(&s.pool).await.unwrap();
-        sqlx::query("DROP TRIGGER audit_no_delete").execute(&s.pool).await.unwrap();
-        sqlx::query("UPDATE audit SET key_hash = 'k9' WHERE id = 3").execute(&s.pool).await.unwrap();
-        assert_eq!(s.verify_audit(&audit_key()).await.unwrap(), Err(Break::Hash { id: 3 }));
-        sqlx::query("UPDATE audit SET key_hash = 'k3' WHERE id = 3").execute(&s.pool).await.unwrap();
-        assert_eq!(s.verify_audit(&audit_key()).await.unwrap().map(|i| i.entries), Ok(5));
-        sqlx::query("DELETE FROM audit WHERE id = 2").execute(&s.pool).await.unwrap();
-        assert_eq!(s.verify_audit(&audit_key()).await.unwrap(), Err(Break::Gap { id: 3, expected: 2 }));
+        assert!(
+            sqlx::query("DELETE FROM audit WHERE id = 3")
+                .execute(&s.pool)
+                .await
+                .is_err()
+        );
+        sqlx::query("DROP TRIGGER audit_no_update")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        sqlx::query("DROP TRIGGER audit_no_delete")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit SET key_hash = 'k9' WHERE id = 3")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.verify_audit(&audit_key()).await.unwrap(),
+            Err(Break::Hash { id: 3 })
+        );
+        sqlx::query("UPDATE audit SET key_hash = 'k3' WHERE id = 3")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.verify_audit(&audit_key())
+                .await
+                .unwrap()
+                .map(|i| i.entries),
+            Ok(5)
+        );
+        sqlx::query("DELETE FROM audit WHERE id = 2")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.verify_audit(&audit_key()).await.unwrap(),
+            Err(Break::Gap { id: 3, expected: 2 })
+        );
     }
 
     #[tokio::test]
@@ -975,16 +1265,32 @@ mod tests {
         assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
         assert!(s.renew_lease("w", ttl).await.unwrap());
         // A live process of this host holds it: pid 1 (init) is always alive.
-        sqlx::query("UPDATE leases SET holder = ?, pid = 1 WHERE sync = 'w'").bind(format!("{}:1", this_host())).execute(&s.pool).await.unwrap();
-        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Err(format!("{}:1", this_host())));
+        sqlx::query("UPDATE leases SET holder = ?, pid = 1 WHERE sync = 'w'")
+            .bind(format!("{}:1", this_host()))
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.acquire_lease("w", ttl).await.unwrap(),
+            Err(format!("{}:1", this_host()))
+        );
         assert!(!s.renew_lease("w", ttl).await.unwrap());
         // A process that is gone (pids are below 2^22 on Linux) loses it at once.
-        sqlx::query("UPDATE leases SET holder = 'gone', pid = 999999999 WHERE sync = 'w'").execute(&s.pool).await.unwrap();
+        sqlx::query("UPDATE leases SET holder = 'gone', pid = 999999999 WHERE sync = 'w'")
+            .execute(&s.pool)
+            .await
+            .unwrap();
         assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
         // Another host's lease frees only when it expires.
         sqlx::query("UPDATE leases SET holder = 'elsewhere:5', host = 'elsewhere', pid = 5 WHERE sync = 'w'").execute(&s.pool).await.unwrap();
-        assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Err("elsewhere:5".into()));
-        sqlx::query("UPDATE leases SET expires_at = '2000-01-01T00:00:00Z' WHERE sync = 'w'").execute(&s.pool).await.unwrap();
+        assert_eq!(
+            s.acquire_lease("w", ttl).await.unwrap(),
+            Err("elsewhere:5".into())
+        );
+        sqlx::query("UPDATE leases SET expires_at = '2000-01-01T00:00:00Z' WHERE sync = 'w'")
+            .execute(&s.pool)
+            .await
+            .unwrap();
         assert_eq!(s.acquire_lease("w", ttl).await.unwrap(), Ok(()));
         s.release_lease("w").await.unwrap();
         assert!(!s.renew_lease("w", ttl).await.unwrap());
@@ -994,11 +1300,16 @@ mod tests {
     async fn runs_are_recorded_and_interrupted_ones_closed() {
         let (_d, s) = store().await;
         let r1 = s.start_run("w", "schedule").await.unwrap();
-        s.finish_run(r1, "ok", &serde_json::json!({"a": {"read": 3}}), None).await.unwrap();
+        s.finish_run(r1, "ok", &serde_json::json!({"a": {"read": 3}}), None)
+            .await
+            .unwrap();
         let _r2 = s.start_run("w", "manual").await.unwrap();
         assert_eq!(s.close_interrupted_runs().await.unwrap(), 1);
         let runs = s.runs(Some("w"), 10).await.unwrap();
-        assert_eq!(runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["interrupted", "ok"]);
+        assert_eq!(
+            runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+            ["interrupted", "ok"]
+        );
         assert_eq!(runs[1].stats.as_ref().unwrap()["a"]["read"], 3);
     }
 }

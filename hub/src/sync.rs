@@ -275,17 +275,27 @@ impl SideInput<'_> {
     }
 
     fn changed(&self, ptr: &str) -> bool {
-        self.current.is_some() && self.value(ptr) != self.settled.and_then(|s| non_null(s.pointer(ptr)))
+        self.current.is_some()
+            && self.value(ptr) != self.settled.and_then(|s| non_null(s.pointer(ptr)))
     }
 }
 
 /// Merges the two sides' records field by field (see the module docs). `base` is the merged
 /// record when the key last settled. `None` if neither side holds the record.
-pub fn merge(a: SideInput<'_>, b: SideInput<'_>, base: Option<&Value>, rules: &[(String, FieldPolicy)], default: FieldPolicy) -> Option<Value> {
+pub fn merge(
+    a: SideInput<'_>,
+    b: SideInput<'_>,
+    base: Option<&Value>,
+    rules: &[(String, FieldPolicy)],
+    default: FieldPolicy,
+) -> Option<Value> {
     let (Some(ac), Some(bc)) = (a.current, b.current) else {
         return a.current.or(b.current).map(strip_nulls);
     };
-    let a_newer = match (a.updated_at.and_then(parse_time), b.updated_at.and_then(parse_time)) {
+    let a_newer = match (
+        a.updated_at.and_then(parse_time),
+        b.updated_at.and_then(parse_time),
+    ) {
         (Some(x), Some(y)) => x >= y,
         _ => true,
     };
@@ -310,7 +320,11 @@ pub fn merge(a: SideInput<'_>, b: SideInput<'_>, base: Option<&Value>, rules: &[
         pick.map(strip_nulls)
     };
     let mut out = serde_json::Map::new();
-    let members: std::collections::BTreeSet<&String> = [ac, bc].iter().filter_map(|v| v.as_object()).flat_map(|m| m.keys()).collect();
+    let members: std::collections::BTreeSet<&String> = [ac, bc]
+        .iter()
+        .filter_map(|v| v.as_object())
+        .flat_map(|m| m.keys())
+        .collect();
     for m in members {
         let ptr = format!("/{}", m.replace('~', "~0").replace('/', "~1"));
         if rules.iter().any(|(p, _)| *p == ptr) {
@@ -333,8 +347,14 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
 
 /// Sets (or with `None` removes) the value at a JSON pointer, creating parent objects.
 fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
-    let tokens: Vec<String> = ptr.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
-    let Some((last, parents)) = tokens.split_last() else { return };
+    let tokens: Vec<String> = ptr
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let Some((last, parents)) = tokens.split_last() else {
+        return;
+    };
     let mut cur = root;
     for t in parents {
         if !cur.is_object() {
@@ -372,12 +392,20 @@ fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
 fn explained_by(old: Option<&Value>, read: &Value, intent: &Value) -> bool {
     let Some(old) = old else { return true };
     let field = |v: &Value, m: &str| non_null(v.get(m)).cloned();
-    let members: std::collections::BTreeSet<&String> = [old, read].iter().filter_map(|v| v.as_object()).flat_map(|m| m.keys()).collect();
-    members.into_iter().all(|m| field(read, m) == field(old, m) || field(intent, m) != field(old, m))
+    let members: std::collections::BTreeSet<&String> = [old, read]
+        .iter()
+        .filter_map(|v| v.as_object())
+        .flat_map(|m| m.keys())
+        .collect();
+    members
+        .into_iter()
+        .all(|m| field(read, m) == field(old, m) || field(intent, m) != field(old, m))
 }
 
 fn matches_filter(data: &Value, filter: &[(String, Value)]) -> bool {
-    filter.iter().all(|(ptr, want)| data.pointer(ptr) == Some(want))
+    filter
+        .iter()
+        .all(|(ptr, want)| data.pointer(ptr) == Some(want))
 }
 
 fn now_rfc3339() -> String {
@@ -396,7 +424,10 @@ impl Engine {
     /// The store appends the audit entries of the engine's writes under the audit key derived
     /// from `keys`.
     pub fn new(store: Store, keys: Keys) -> Engine {
-        Engine { store: store.with_audit_key(keys.audit_key()), keys }
+        Engine {
+            store: store.with_audit_key(keys.audit_key()),
+            keys,
+        }
     }
 
     /// The store.
@@ -408,7 +439,10 @@ impl Engine {
     /// outcome and the run history.
     pub async fn run(&self, spec: &SyncSpec, trigger: &str) -> anyhow::Result<RunOutcome> {
         if let Err(holder) = self.store.acquire_lease(&spec.name, LEASE_TTL).await? {
-            anyhow::bail!("sync {} is running in another process ({holder}); this run was not started", spec.name);
+            anyhow::bail!(
+                "sync {} is running in another process ({holder}); this run was not started",
+                spec.name
+            );
         }
         // Renew the lease while the run goes on; give it up at the end.
         let renew = {
@@ -418,7 +452,9 @@ impl Engine {
                     tokio::time::sleep(LEASE_TTL / 4).await;
                     match store.renew_lease(&name, LEASE_TTL).await {
                         Ok(true) => {}
-                        Ok(false) => tracing::error!(sync = %name, "lost the run lease to another process"),
+                        Ok(false) => {
+                            tracing::error!(sync = %name, "lost the run lease to another process")
+                        }
                         Err(e) => tracing::warn!(sync = %name, "cannot renew the run lease: {e:#}"),
                     }
                 }
@@ -460,7 +496,10 @@ impl Engine {
             let mut unread = Vec::new();
             for &side in spec.read_sides() {
                 let session = sessions.get_mut(&side).expect("opened above");
-                if let Err(e) = self.stage_side(spec, run_id, side, session, &mut stats).await {
+                if let Err(e) = self
+                    .stage_side(spec, run_id, side, session, &mut stats)
+                    .await
+                {
                     tracing::warn!(parent: &span, side = side.as_str(), "read failed: {e}");
                     errors.push(format!("read {}: {e}", side.as_str()));
                     failed = true;
@@ -468,10 +507,15 @@ impl Engine {
                     unread.push(side);
                 }
             }
-            match self.reconcile(spec, run_id, &mut sessions, &mut stats, &unread).await {
+            match self
+                .reconcile(spec, run_id, &mut sessions, &mut stats, &unread)
+                .await
+            {
                 Ok(deferred) => {
                     if let Some((n, example)) = deferred {
-                        errors.push(format!("{n} records deferred to the next run, e.g. {example}"));
+                        errors.push(format!(
+                            "{n} records deferred to the next run, e.g. {example}"
+                        ));
                     }
                 }
                 Err(e) => {
@@ -481,9 +525,16 @@ impl Engine {
                 }
             }
         }
-        stats.pending = self.store.link_counts(&spec.name).await.map(|(_, p)| p as u64).unwrap_or(0);
+        stats.pending = self
+            .store
+            .link_counts(&spec.name)
+            .await
+            .map(|(_, p)| p as u64)
+            .unwrap_or(0);
         stats.duration_ms = started.elapsed().as_millis() as u64;
-        let troubled = [&stats.a, &stats.b].iter().any(|s| s.invalid + s.rejected + s.conflicts + s.retries > 0);
+        let troubled = [&stats.a, &stats.b]
+            .iter()
+            .any(|s| s.invalid + s.rejected + s.conflicts + s.retries > 0);
         let status = if failed {
             RunStatus::Failed
         } else if troubled || !errors.is_empty() {
@@ -492,7 +543,14 @@ impl Engine {
             RunStatus::Ok
         };
         let error = (!errors.is_empty()).then(|| errors.join("; "));
-        self.store.finish_run(run_id, status.as_str(), &serde_json::to_value(&stats)?, error.as_deref()).await?;
+        self.store
+            .finish_run(
+                run_id,
+                status.as_str(),
+                &serde_json::to_value(&stats)?,
+                error.as_deref(),
+            )
+            .await?;
         tracing::info!(
             parent: &span,
             status = status.as_str(),
@@ -505,16 +563,31 @@ impl Engine {
             ms = stats.duration_ms,
             "sync run finished"
         );
-        Ok(RunOutcome { run_id, sync: spec.name.clone(), status, stats, errors })
+        Ok(RunOutcome {
+            run_id,
+            sync: spec.name.clone(),
+            status,
+            stats,
+            errors,
+        })
     }
 
     /// Phase 1 for one side: read every batch from the cursor and stage it.
-    async fn stage_side(&self, spec: &SyncSpec, run_id: i64, side: Side, session: &mut Session, stats: &mut RunStats) -> Result<(), RunError> {
+    async fn stage_side(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        side: Side,
+        session: &mut Session,
+        stats: &mut RunStats,
+    ) -> Result<(), RunError> {
         let ep = spec.endpoint(side);
         let mut cursor = self.store.cursor(&spec.name, side).await?;
         let mut idle = 0;
         loop {
-            let batch = session.read(&ep.stream, cursor.as_deref(), spec.batch_size).await?;
+            let batch = session
+                .read(&ep.stream, cursor.as_deref(), spec.batch_size)
+                .await?;
             let n = batch.records.len();
             let mut staged: Vec<Staged> = Vec::with_capacity(n);
             let mut out_of_scope: Vec<String> = Vec::new();
@@ -525,21 +598,41 @@ impl Engine {
                 let data = rec.data;
                 if !matches_filter(&data, &ep.filter) {
                     s.filtered += 1;
-                    let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(data.pointer(p))).collect();
+                    let key_values: Vec<&Value> = spec
+                        .key
+                        .iter()
+                        .filter_map(|p| non_null(data.pointer(p)))
+                        .collect();
                     if key_values.len() == spec.key.len() {
                         out_of_scope.push(self.keys.key_hash(&key_values));
                     }
                     continue;
                 }
                 let mut violations = spec.schema.validate(&data);
-                let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(data.pointer(p))).collect();
+                let key_values: Vec<&Value> = spec
+                    .key
+                    .iter()
+                    .filter_map(|p| non_null(data.pointer(p)))
+                    .collect();
                 if key_values.len() != spec.key.len() {
-                    violations.push(Violation { pointer: spec.key.join(","), message: "the record has no natural key".into() });
+                    violations.push(Violation {
+                        pointer: spec.key.join(","),
+                        message: "the record has no natural key".into(),
+                    });
                 }
                 if !violations.is_empty() {
                     s.invalid += 1;
                     let masked = (!key_values.is_empty()).then(|| mask_key(&key_values));
-                    dead.push(self.dead_letter(spec, run_id, side, "read", masked, Some(rec.remote_id), Some(&data), violations));
+                    dead.push(self.dead_letter(
+                        spec,
+                        run_id,
+                        side,
+                        "read",
+                        masked,
+                        Some(rec.remote_id),
+                        Some(&data),
+                        violations,
+                    ));
                     continue;
                 }
                 staged.push(Staged {
@@ -552,22 +645,36 @@ impl Engine {
                     deleted: rec.deleted,
                 });
             }
-            let keys: Vec<String> = staged.iter().map(|s| s.key_hash.clone()).chain(out_of_scope.iter().cloned()).collect();
-            let mut links: HashMap<String, Link> =
-                self.store.links(&spec.name, &keys).await?.into_iter().map(|l| (l.key_hash.clone(), l)).collect();
+            let keys: Vec<String> = staged
+                .iter()
+                .map(|s| s.key_hash.clone())
+                .chain(out_of_scope.iter().cloned())
+                .collect();
+            let mut links: HashMap<String, Link> = self
+                .store
+                .links(&spec.name, &keys)
+                .await?
+                .into_iter()
+                .map(|l| (l.key_hash.clone(), l))
+                .collect();
             let mut touched: Vec<String> = Vec::new();
             let mut audit: Vec<NewAuditEntry> = Vec::new();
             // A linked record that no longer matches `where` has left the sync's scope: it is a
             // tombstone on this side from now on (never written to; back in scope, it revives).
             for k in &out_of_scope {
-                if let Some(link) = links.get_mut(k).filter(|l| !l.side(side).deleted && l.side(side).snapshot.is_some()) {
+                if let Some(link) = links
+                    .get_mut(k)
+                    .filter(|l| !l.side(side).deleted && l.side(side).snapshot.is_some())
+                {
                     link.side_mut(side).deleted = true;
                     stats.side(side).left_scope += 1;
                     touched.push(k.clone());
                 }
             }
             for st in staged {
-                let link = links.entry(st.key_hash.clone()).or_insert_with(|| Link::new(st.key_hash.clone()));
+                let link = links
+                    .entry(st.key_hash.clone())
+                    .or_insert_with(|| Link::new(st.key_hash.clone()));
                 if !touched.contains(&st.key_hash) {
                     touched.push(st.key_hash.clone());
                 }
@@ -585,11 +692,25 @@ impl Engine {
             }
             let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
             let next = batch.cursor.or(cursor.clone());
-            self.store.commit(&spec.name, Commit { links: &changed, dead_letters: &dead, cursor: Some((side, next.as_deref())), audit: &audit }).await?;
+            self.store
+                .commit(
+                    &spec.name,
+                    Commit {
+                        links: &changed,
+                        dead_letters: &dead,
+                        cursor: Some((side, next.as_deref())),
+                        audit: &audit,
+                    },
+                )
+                .await?;
             if !batch.more {
                 return Ok(());
             }
-            idle = if n == 0 && next == cursor { idle + 1 } else { 0 };
+            idle = if n == 0 && next == cursor {
+                idle + 1
+            } else {
+                0
+            };
             if idle >= 3 {
                 return Err(RunError::Plugin(PluginError::Connector {
                     plugin: ep.plugin.name.clone(),
@@ -604,7 +725,14 @@ impl Engine {
 
     /// Stages one valid record read from `side` into its link. Returns what an interrupted
     /// write had asked if this read is recognised as that write's result (to be audited).
-    fn stage_record(&self, spec: &SyncSpec, link: &mut Link, side: Side, st: Staged, s: &mut SideStats) -> Option<WriteAction> {
+    fn stage_record(
+        &self,
+        spec: &SyncSpec,
+        link: &mut Link,
+        side: Side,
+        st: Staged,
+        s: &mut SideStats,
+    ) -> Option<WriteAction> {
         let context = seal_context(&spec.name, &st.key_hash, side.as_str());
         {
             let ss = link.side_mut(side);
@@ -631,8 +759,15 @@ impl Engine {
             // The hub wrote here but stopped before recording the result. If every difference
             // from the record as last known lies in a field that write was changing, this read
             // is that write's result: the systems then end as if the run had not stopped.
-            let intent = self.keys.open_json(&format!("{context}/intent"), &intent).ok();
-            let old = link.side(side).snapshot.as_ref().and_then(|o| self.keys.open_json(&context, o).ok());
+            let intent = self
+                .keys
+                .open_json(&format!("{context}/intent"), &intent)
+                .ok();
+            let old = link
+                .side(side)
+                .snapshot
+                .as_ref()
+                .and_then(|o| self.keys.open_json(&context, o).ok());
             if let Some(intent) = intent.filter(|i| explained_by(old.as_ref(), &st.data, i)) {
                 let ss = link.side_mut(side);
                 ss.snapshot = Some(sealed);
@@ -641,15 +776,25 @@ impl Engine {
                 ss.settled = None;
                 ss.written_hash = None;
                 s.echoes += 1;
-                link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &intent));
-                return Some(if old.is_some() { WriteAction::Update } else { WriteAction::Create });
+                link.base = Some(
+                    self.keys
+                        .seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &intent),
+                );
+                return Some(if old.is_some() {
+                    WriteAction::Update
+                } else {
+                    WriteAction::Create
+                });
             }
         }
         s.changed += 1;
         let ss = link.side_mut(side);
         // Keep the record as it was when the key last settled, for field-level change detection.
         if ss.settled_hash.is_some() && ss.settled_hash == ss.hash && ss.settled.is_none() {
-            ss.settled = ss.snapshot.take().map(|old| self.reseal(&context, &format!("{context}/settled"), &old));
+            ss.settled = ss
+                .snapshot
+                .take()
+                .map(|old| self.reseal(&context, &format!("{context}/settled"), &old));
         }
         ss.snapshot = Some(sealed);
         ss.hash = Some(st.hash);
@@ -682,23 +827,50 @@ impl Engine {
     ) -> NewDeadLetter {
         let record_hash = match data {
             Some(d) => self.keys.content_hash(d),
-            None => self.keys.content_hash(&Value::String(remote_id.clone().unwrap_or_default())),
+            None => self
+                .keys
+                .content_hash(&Value::String(remote_id.clone().unwrap_or_default())),
         };
         let key_hash = data.and_then(|d| {
-            let vals: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(d.pointer(p))).collect();
+            let vals: Vec<&Value> = spec
+                .key
+                .iter()
+                .filter_map(|p| non_null(d.pointer(p)))
+                .collect();
             (vals.len() == spec.key.len()).then(|| self.keys.key_hash(&vals))
         });
-        let record = data.map(|d| self.keys.seal_json(&format!("dead-letter/{}/{}/{record_hash}", spec.name, side.as_str()), d));
-        NewDeadLetter { run_id, side, stage, key_hash, key_masked, remote_id, record_hash, errors, record }
+        let record = data.map(|d| {
+            self.keys.seal_json(
+                &format!("dead-letter/{}/{}/{record_hash}", spec.name, side.as_str()),
+                d,
+            )
+        });
+        NewDeadLetter {
+            run_id,
+            side,
+            stage,
+            key_hash,
+            key_masked,
+            remote_id,
+            record_hash,
+            errors,
+            record,
+        }
     }
 
     fn open(&self, context: &str, sealed: &[u8]) -> Result<Value, RunError> {
-        self.keys.open_json(context, sealed).map_err(|e| RunError::Store(e.into()))
+        self.keys
+            .open_json(context, sealed)
+            .map_err(|e| RunError::Store(e.into()))
     }
 
     /// Opens a link's records: each side's current and settled record, and the base.
     fn open_link(&self, sync: &str, link: &Link) -> Result<Opened, RunError> {
-        let mut o = Opened { current: [None, None], settled: [None, None], base: None };
+        let mut o = Opened {
+            current: [None, None],
+            settled: [None, None],
+            base: None,
+        };
         for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
             let s = link.side(side);
             let context = seal_context(sync, &link.key_hash, side.as_str());
@@ -725,11 +897,23 @@ impl Engine {
     /// it now holds it (`stored`, or what was sent; for `unchanged` without `stored`, the
     /// snapshot already held), which is also the side's settled record. Its hash marks the
     /// coming read-back as an echo when the hub actually wrote (`wrote`).
-    fn apply_written(&self, sync: &str, link: &mut Link, t: Side, w: crate::runtime::Written, sent: &Value, wrote: bool) {
+    fn apply_written(
+        &self,
+        sync: &str,
+        link: &mut Link,
+        t: Side,
+        w: crate::runtime::Written,
+        sent: &Value,
+        wrote: bool,
+    ) {
         let stored = match w.stored.as_deref().map(serde_json::from_str::<Value>) {
             Some(Ok(v @ Value::Object(_))) => Some(v),
             Some(_) => {
-                tracing::warn!(sync, side = t.as_str(), "connector returned a stored record that is not a JSON object; assuming it stores what was sent");
+                tracing::warn!(
+                    sync,
+                    side = t.as_str(),
+                    "connector returned a stored record that is not a JSON object; assuming it stores what was sent"
+                );
                 wrote.then(|| sent.clone())
             }
             None => wrote.then(|| sent.clone()),
@@ -768,8 +952,13 @@ impl Engine {
         let mut after: Option<String> = None;
         let mut deferred: Option<(u64, String)> = None;
         loop {
-            let mut links = self.store.pending(&spec.name, after.as_deref(), spec.batch_size).await?;
-            let Some(last) = links.last() else { return Ok(deferred) };
+            let mut links = self
+                .store
+                .pending(&spec.name, after.as_deref(), spec.batch_size)
+                .await?;
+            let Some(last) = links.last() else {
+                return Ok(deferred);
+            };
             after = Some(last.key_hash.clone());
             let mut merged: Vec<Option<Value>> = Vec::with_capacity(links.len());
             let mut dead = Vec::new();
@@ -779,8 +968,16 @@ impl Engine {
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
             for (i, link) in links.iter_mut().enumerate() {
                 let o = self.open_link(&spec.name, link)?;
-                let a = SideInput { current: o.current[0].as_ref(), settled: o.settled[0].as_ref(), updated_at: link.a.updated_at.as_deref() };
-                let b = SideInput { current: o.current[1].as_ref(), settled: o.settled[1].as_ref(), updated_at: link.b.updated_at.as_deref() };
+                let a = SideInput {
+                    current: o.current[0].as_ref(),
+                    settled: o.settled[0].as_ref(),
+                    updated_at: link.a.updated_at.as_deref(),
+                };
+                let b = SideInput {
+                    current: o.current[1].as_ref(),
+                    settled: o.settled[1].as_ref(),
+                    updated_at: link.b.updated_at.as_deref(),
+                };
                 let m = merge(a, b, o.base.as_ref(), &spec.rules, spec.default_policy);
                 let Some(m) = m else {
                     merged.push(None);
@@ -789,9 +986,22 @@ impl Engine {
                 let violations = spec.schema.validate(&m);
                 if !violations.is_empty() {
                     let side = spec.write_sides()[0];
-                    let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(m.pointer(p))).collect();
+                    let key_values: Vec<&Value> = spec
+                        .key
+                        .iter()
+                        .filter_map(|p| non_null(m.pointer(p)))
+                        .collect();
                     stats.side(side).rejected += 1;
-                    dead.push(self.dead_letter(spec, run_id, side, "write", Some(mask_key(&key_values)), None, Some(&m), violations));
+                    dead.push(self.dead_letter(
+                        spec,
+                        run_id,
+                        side,
+                        "write",
+                        Some(mask_key(&key_values)),
+                        None,
+                        Some(&m),
+                        violations,
+                    ));
                     merged.push(None);
                     continue;
                 }
@@ -804,10 +1014,23 @@ impl Engine {
                         continue;
                     }
                     if unread.contains(&t) {
-                        blocked.push((i, format!("not written to {}: reading it failed in this run", t.as_str())));
+                        blocked.push((
+                            i,
+                            format!(
+                                "not written to {}: reading it failed in this run",
+                                t.as_str()
+                            ),
+                        ));
                         continue;
                     }
-                    let intent = self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, &format!("{}/intent", t.as_str())), &m);
+                    let intent = self.keys.seal_json(
+                        &seal_context(
+                            &spec.name,
+                            &link.key_hash,
+                            &format!("{}/intent", t.as_str()),
+                        ),
+                        &m,
+                    );
                     link.side_mut(t).intent = Some(intent);
                     let ts = link.side(t);
                     writes.entry(t).or_default().push((
@@ -824,7 +1047,15 @@ impl Engine {
             }
             if !writes.is_empty() {
                 // The intents reach the store before any write does.
-                self.store.commit(&spec.name, Commit { links: &links, ..Commit::default() }).await?;
+                self.store
+                    .commit(
+                        &spec.name,
+                        Commit {
+                            links: &links,
+                            ..Commit::default()
+                        },
+                    )
+                    .await?;
             }
             let mut unsettled = vec![false; links.len()];
             for (i, why) in blocked {
@@ -833,19 +1064,31 @@ impl Engine {
             }
             let mut abort = None;
             for &t in spec.write_sides() {
-                let Some(batch) = writes.remove(&t) else { continue };
-                let Some(session) = sessions.get_mut(&t) else { continue };
+                let Some(batch) = writes.remove(&t) else {
+                    continue;
+                };
+                let Some(session) = sessions.get_mut(&t) else {
+                    continue;
+                };
                 let records: Vec<TargetRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
                 let system = &spec.endpoint(t).plugin.name;
-                let audited = |link: &Link, rec: &TargetRecord, result: WriteOutcome, remote_id: Option<String>| NewAuditEntry {
-                    run_id,
-                    system: system.clone(),
-                    side: t,
-                    key_hash: link.key_hash.clone(),
-                    action: if rec.remote_id.is_some() { WriteAction::Update } else { WriteAction::Create },
-                    result,
-                    remote_id: remote_id.or_else(|| rec.remote_id.clone()),
-                };
+                let audited =
+                    |link: &Link,
+                     rec: &TargetRecord,
+                     result: WriteOutcome,
+                     remote_id: Option<String>| NewAuditEntry {
+                        run_id,
+                        system: system.clone(),
+                        side: t,
+                        key_hash: link.key_hash.clone(),
+                        action: if rec.remote_id.is_some() {
+                            WriteAction::Update
+                        } else {
+                            WriteAction::Create
+                        },
+                        result,
+                        remote_id: remote_id.or_else(|| rec.remote_id.clone()),
+                    };
                 let results = match session.write(&spec.endpoint(t).stream, &records).await {
                     Ok(r) => r,
                     Err(e) => {
@@ -870,7 +1113,12 @@ impl Engine {
                         WriteResult::Retry(_) => (WriteOutcome::Retry, None),
                         WriteResult::Rejected(_) => (WriteOutcome::Rejected, None),
                     };
-                    audit.push(audited(link, &rec, outcome, written_id.filter(|r| !r.is_empty()).cloned()));
+                    audit.push(audited(
+                        link,
+                        &rec,
+                        outcome,
+                        written_id.filter(|r| !r.is_empty()).cloned(),
+                    ));
                     let s = stats.side(t);
                     let failed = |link: &mut Link, what: &str, msg: &str| {
                         link.side_mut(t).intent = None;
@@ -903,9 +1151,25 @@ impl Engine {
                         WriteResult::Rejected(rej) => {
                             s.rejected += 1;
                             link.side_mut(t).intent = None;
-                            let key_values: Vec<&Value> = spec.key.iter().filter_map(|p| non_null(m.pointer(p))).collect();
-                            let v = vec![Violation { pointer: rej.pointer.unwrap_or_default(), message: rej.reason }];
-                            dead.push(self.dead_letter(spec, run_id, t, "write", Some(mask_key(&key_values)), rec.remote_id.clone(), Some(m), v));
+                            let key_values: Vec<&Value> = spec
+                                .key
+                                .iter()
+                                .filter_map(|p| non_null(m.pointer(p)))
+                                .collect();
+                            let v = vec![Violation {
+                                pointer: rej.pointer.unwrap_or_default(),
+                                message: rej.reason,
+                            }];
+                            dead.push(self.dead_letter(
+                                spec,
+                                run_id,
+                                t,
+                                "write",
+                                Some(mask_key(&key_values)),
+                                rec.remote_id.clone(),
+                                Some(m),
+                                v,
+                            ));
                         }
                     }
                 }
@@ -920,7 +1184,10 @@ impl Engine {
                 // Settled: the merged record is the new common ancestor, and each side's
                 // current record is what later changes are measured against.
                 if let Some(m) = &merged[i] {
-                    link.base = Some(self.keys.seal_json(&seal_context(&spec.name, &link.key_hash, "base"), m));
+                    link.base = Some(
+                        self.keys
+                            .seal_json(&seal_context(&spec.name, &link.key_hash, "base"), m),
+                    );
                 }
                 for side in [Side::A, Side::B] {
                     let ss = link.side_mut(side);
@@ -932,7 +1199,17 @@ impl Engine {
                 link.last_error = None;
             }
             // The write results, their links and their audit entries commit together.
-            self.store.commit(&spec.name, Commit { links: &links, dead_letters: &dead, cursor: None, audit: &audit }).await?;
+            self.store
+                .commit(
+                    &spec.name,
+                    Commit {
+                        links: &links,
+                        dead_letters: &dead,
+                        cursor: None,
+                        audit: &audit,
+                    },
+                )
+                .await?;
             if let Some(e) = abort {
                 return Err(e.into());
             }
@@ -955,7 +1232,11 @@ mod tests {
     }
 
     fn side<'a>(current: &'a Value, settled: Option<&'a Value>, at: &'a str) -> SideInput<'a> {
-        SideInput { current: Some(current), settled, updated_at: Some(at) }
+        SideInput {
+            current: Some(current),
+            settled,
+            updated_at: Some(at),
+        }
     }
 
     const T1: &str = "2021-09-02T10:00:00+08:00";
@@ -964,9 +1245,24 @@ mod tests {
     #[test]
     fn a_record_on_one_side_only_is_taken_whole_without_nulls() {
         let a = json!({"name": "王芳", "phone": null, "status": "employed"});
-        let m = merge(side(&a, None, T1), SideInput::default(), None, &rules(), FieldPolicy::Newest);
+        let m = merge(
+            side(&a, None, T1),
+            SideInput::default(),
+            None,
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(m, Some(json!({"name": "王芳", "status": "employed"})));
-        assert_eq!(merge(SideInput::default(), SideInput::default(), None, &rules(), FieldPolicy::Newest), None);
+        assert_eq!(
+            merge(
+                SideInput::default(),
+                SideInput::default(),
+                None,
+                &rules(),
+                FieldPolicy::Newest
+            ),
+            None
+        );
     }
 
     #[test]
@@ -976,7 +1272,13 @@ mod tests {
         let base = json!({"name": "王芳", "status": "lost_contact"});
         let a = json!({"name": "王芳", "status": "lost_contact"});
         let b = json!({"name": "王芳", "status": "left"});
-        let m = merge(side(&a, Some(&a), T1), side(&b, Some(&b), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        let m = merge(
+            side(&a, Some(&a), T1),
+            side(&b, Some(&b), T2),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(m, Some(base));
     }
 
@@ -987,10 +1289,19 @@ mod tests {
         let a = json!({"name": "王芳芳", "status": "seeking", "phone": "13800138000"});
         let b_settled = base.clone();
         let b = json!({"name": "王二", "status": "left", "phone": "13800138000"});
-        let m = merge(side(&a, Some(&a_settled), T1), side(&b, Some(&b_settled), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        let m = merge(
+            side(&a, Some(&a_settled), T1),
+            side(&b, Some(&b_settled), T2),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         // name is a's (a changed it), status is b's (b changed it); b's name edit and a's
         // status edit are not theirs to make.
-        assert_eq!(m, Some(json!({"name": "王芳芳", "status": "left", "phone": "13800138000"})));
+        assert_eq!(
+            m,
+            Some(json!({"name": "王芳芳", "status": "left", "phone": "13800138000"}))
+        );
     }
 
     #[test]
@@ -998,14 +1309,38 @@ mod tests {
         let base = json!({"phone": "13800138000"});
         let a = json!({"phone": "13900000001"});
         let b = base.clone();
-        let only_a = merge(side(&a, Some(&base), T1), side(&b, Some(&base), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        let only_a = merge(
+            side(&a, Some(&base), T1),
+            side(&b, Some(&base), T2),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(only_a, Some(json!({"phone": "13900000001"})));
         let b2 = json!({"phone": "13700000002"});
-        let both_b_later = merge(side(&a, Some(&base), T1), side(&b2, Some(&base), T2), Some(&base), &rules(), FieldPolicy::Newest);
+        let both_b_later = merge(
+            side(&a, Some(&base), T1),
+            side(&b2, Some(&base), T2),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(both_b_later, Some(json!({"phone": "13700000002"})));
-        let both_a_later = merge(side(&a, Some(&base), T2), side(&b2, Some(&base), T1), Some(&base), &rules(), FieldPolicy::Newest);
+        let both_a_later = merge(
+            side(&a, Some(&base), T2),
+            side(&b2, Some(&base), T1),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(both_a_later, Some(json!({"phone": "13900000001"})));
-        let tie = merge(side(&a, Some(&base), T1), side(&b2, Some(&base), T1), Some(&base), &rules(), FieldPolicy::Newest);
+        let tie = merge(
+            side(&a, Some(&base), T1),
+            side(&b2, Some(&base), T1),
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(tie, Some(json!({"phone": "13900000001"})));
     }
 
@@ -1013,10 +1348,18 @@ mod tests {
     fn first_meeting_of_two_records_takes_each_field_from_its_owner() {
         let a = json!({"name": "王芳", "status": "employed", "phone": "13800138000", "registryNumber": "ZF2021000001"});
         let b = json!({"name": "王 芳", "status": "left", "phone": "13900000001", "hiredOn": "2021-05-01"});
-        let m = merge(side(&a, None, T1), side(&b, None, T2), None, &rules(), FieldPolicy::Newest);
+        let m = merge(
+            side(&a, None, T1),
+            side(&b, None, T2),
+            None,
+            &rules(),
+            FieldPolicy::Newest,
+        );
         assert_eq!(
             m,
-            Some(json!({"name": "王芳", "status": "left", "phone": "13900000001", "registryNumber": "ZF2021000001", "hiredOn": "2021-05-01"}))
+            Some(
+                json!({"name": "王芳", "status": "left", "phone": "13900000001", "registryNumber": "ZF2021000001", "hiredOn": "2021-05-01"})
+            )
         );
     }
 
@@ -1025,9 +1368,18 @@ mod tests {
         let rules = vec![("/employer/uscc".to_string(), FieldPolicy::B)];
         let a = json!({"employer": {"name": "甲公司", "uscc": null}});
         let b = json!({"employer": {"name": "乙公司", "uscc": "91350100M000100Y43"}});
-        let m = merge(side(&a, None, T2), side(&b, None, T1), None, &rules, FieldPolicy::Newest);
+        let m = merge(
+            side(&a, None, T2),
+            side(&b, None, T1),
+            None,
+            &rules,
+            FieldPolicy::Newest,
+        );
         // employer as a whole follows `newest` (a is later), then /employer/uscc is b's.
-        assert_eq!(m, Some(json!({"employer": {"name": "甲公司", "uscc": "91350100M000100Y43"}})));
+        assert_eq!(
+            m,
+            Some(json!({"employer": {"name": "甲公司", "uscc": "91350100M000100Y43"}}))
+        );
     }
 
     #[test]

@@ -12,12 +12,18 @@ use std::sync::{Arc, Mutex};
 fn plugin_dir() -> PathBuf {
     std::env::var_os("HUB_PLUGIN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/plugin"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/plugin")
+        })
 }
 
 fn wasm(name: &str) -> String {
     let p = plugin_dir().join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} is missing: run scripts/build-plugins first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/build-plugins first",
+        p.display()
+    );
     p.display().to_string()
 }
 
@@ -30,7 +36,10 @@ fn config(dir: &Path, body: &str) -> config::Config {
 }
 
 fn fixture(name: &str, mode: &str, extra: &str) -> String {
-    format!("[plugins.{name}]\npath = \"{}\"\nconfig = {{ mode = \"{mode}\" }}\n{extra}\n", wasm("fixture"))
+    format!(
+        "[plugins.{name}]\npath = \"{}\"\nconfig = {{ mode = \"{mode}\" }}\n{extra}\n",
+        wasm("fixture")
+    )
 }
 
 async fn read_error(mode: &str, limits: &str) -> PluginError {
@@ -66,7 +75,11 @@ impl Logs {
     }
     fn install(&self) -> tracing::subscriber::DefaultGuard {
         let w = self.clone();
-        let sub = tracing_subscriber::fmt().with_ansi(false).with_max_level(tracing::Level::DEBUG).with_writer(move || w.clone()).finish();
+        let sub = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || w.clone())
+            .finish();
         tracing::subscriber::set_default(sub)
     }
 }
@@ -74,12 +87,17 @@ impl Logs {
 #[tokio::test]
 async fn an_endless_loop_is_ended_by_the_cpu_limit() {
     let e = read_error("loop", "limits = { cpu_ms_per_call = 300 }").await;
-    assert_eq!(e.to_string(), "plugin h: read trapped: CPU time limit of 300 ms per call exceeded (limits.cpu_ms_per_call)");
+    assert_eq!(
+        e.to_string(),
+        "plugin h: read trapped: CPU time limit of 300 ms per call exceeded (limits.cpu_ms_per_call)"
+    );
 }
 
 #[tokio::test]
 async fn a_four_gigabyte_allocation_is_refused_by_the_memory_limit() {
-    let e = read_error("alloc", "limits = { memory_mib = 64 }").await.to_string();
+    let e = read_error("alloc", "limits = { memory_mib = 64 }")
+        .await
+        .to_string();
     // 4 GiB asked in 64 MiB blocks: the first block that does not fit past 64 MiB is refused.
     assert!(e.starts_with("plugin h: read trapped: memory limit of 64 MiB exceeded (limits.memory_mib): the guest asked for "), "{e}");
 }
@@ -87,26 +105,43 @@ async fn a_four_gigabyte_allocation_is_refused_by_the_memory_limit() {
 #[tokio::test]
 async fn unbounded_recursion_is_a_stack_overflow() {
     let e = read_error("recurse", "").await.to_string();
-    assert!(e.starts_with("plugin h: read trapped: stack overflow"), "{e}");
+    assert!(
+        e.starts_with("plugin h: read trapped: stack overflow"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn a_panic_fails_the_call_with_the_guests_message() {
     let e = read_error("panic", "").await.to_string();
-    assert!(e.starts_with("plugin h: read trapped: the guest aborted (a panic?)"), "{e}");
+    assert!(
+        e.starts_with("plugin h: read trapped: the guest aborted (a panic?)"),
+        "{e}"
+    );
     assert!(e.contains("the fixture panics on purpose"), "{e}");
 }
 
 #[tokio::test]
 async fn malformed_json_a_huge_record_and_a_huge_cursor_are_refused_whole() {
     let e = read_error("bad-json", "").await.to_string();
-    assert!(e.starts_with("plugin h: read failed (contract): record 0 of the batch is not JSON"), "{e}");
+    assert!(
+        e.starts_with("plugin h: read failed (contract): record 0 of the batch is not JSON"),
+        "{e}"
+    );
     // Enough memory for the guest to build the record: the host's record limit must catch it.
-    let e = read_error("huge-record", "limits = { memory_mib = 1024 }").await.to_string();
+    let e = read_error("huge-record", "limits = { memory_mib = 1024 }")
+        .await
+        .to_string();
     // 100 MiB of 'a' plus the 8 bytes of {"x":""}; the default limit is 1024 KiB.
-    assert_eq!(e, "plugin h: read failed (contract): record 0 of the batch is 104857608 bytes, over the limit of 1048576 (limits.max_record_kib)");
+    assert_eq!(
+        e,
+        "plugin h: read failed (contract): record 0 of the batch is 104857608 bytes, over the limit of 1048576 (limits.max_record_kib)"
+    );
     let e = read_error("huge-cursor", "").await.to_string();
-    assert_eq!(e, "plugin h: read failed (contract): returned a cursor of 1048576 bytes, over the limit of 65536 (limits.max_cursor_kib)");
+    assert_eq!(
+        e,
+        "plugin h: read failed (contract): returned a cursor of 1048576 bytes, over the limit of 65536 (limits.max_cursor_kib)"
+    );
 }
 
 #[tokio::test]
@@ -121,7 +156,11 @@ async fn a_refused_batch_writes_nothing_and_leaves_the_cursor() {
     let hub = Hub::build(config(dir.path(), &body)).await.unwrap();
     let o = hub.run_once("s", "manual").await.unwrap();
     assert_eq!(o.status, hub::sync::RunStatus::Failed);
-    assert!(o.errors[0].contains("record 0 of the batch is not JSON"), "{:?}", o.errors);
+    assert!(
+        o.errors[0].contains("record 0 of the batch is not JSON"),
+        "{:?}",
+        o.errors
+    );
     assert_eq!(hub.engine.store().cursor("s", Side::A).await.unwrap(), None);
     assert_eq!(hub.engine.store().link_counts("s").await.unwrap(), (0, 0));
     assert_eq!((o.stats.b.created, o.stats.b.updated), (0, 0));
@@ -133,13 +172,30 @@ async fn a_request_to_an_origin_not_granted_is_refused_and_logged() {
     let _g = logs.install();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let text = format!("[plugins.h]\npath = \"{}\"\nconfig = {{ mode = \"denied-host\", target = \"http://127.0.0.1:9/steal\" }}\n", wasm("fixture"));
+    let text = format!(
+        "[plugins.h]\npath = \"{}\"\nconfig = {{ mode = \"denied-host\", target = \"http://127.0.0.1:9/steal\" }}\n",
+        wasm("fixture")
+    );
     let c = config(dir.path(), &text);
     let rt = Runtime::new(None).unwrap();
-    let mut s = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap().session().await.unwrap();
+    let mut s = rt
+        .load("h", &c.plugins["h"], dir.path())
+        .await
+        .unwrap()
+        .session()
+        .await
+        .unwrap();
     let e = s.read("records", None, 10).await.unwrap_err().to_string();
-    assert_eq!(e, "plugin h: read failed (config): denied by the host: origin http://127.0.0.1:9 is not granted to plugin h");
-    assert!(logs.text().contains("request refused: origin http://127.0.0.1:9 is not granted to plugin h"), "{}", logs.text());
+    assert_eq!(
+        e,
+        "plugin h: read failed (config): denied by the host: origin http://127.0.0.1:9 is not granted to plugin h"
+    );
+    assert!(
+        logs.text()
+            .contains("request refused: origin http://127.0.0.1:9 is not granted to plugin h"),
+        "{}",
+        logs.text()
+    );
 }
 
 #[tokio::test]
@@ -151,7 +207,10 @@ async fn a_plugin_cannot_obtain_a_secrets_value() {
     let app = axum::Router::new().route(
         "/echo",
         axum::routing::get(move |h: axum::http::HeaderMap| {
-            let t = h.get("x-token").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            let t = h
+                .get("x-token")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
             *seen2.lock().unwrap() = t.clone();
             async move { format!("you sent {t}") }
         }),
@@ -168,21 +227,41 @@ async fn a_plugin_cannot_obtain_a_secrets_value() {
     );
     let c = config(dir.path(), &text);
     let rt = Runtime::new(None).unwrap();
-    let mut s = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap().session().await.unwrap();
+    let mut s = rt
+        .load("h", &c.plugins["h"], dir.path())
+        .await
+        .unwrap()
+        .session()
+        .await
+        .unwrap();
     let batch = s.read("records", None, 10).await.unwrap();
     // The host did send the secret (positive control)…
     assert_eq!(*seen.lock().unwrap(), "s3cr3t-VALUE");
     // …but what came back to the plugin has the placeholder, and it has no environment.
-    assert_eq!(batch.records[0].data["remark"], "you sent {{secret:token}} | env: 0");
+    assert_eq!(
+        batch.records[0].data["remark"],
+        "you sent {{secret:token}} | env: 0"
+    );
     assert!(!logs.text().contains("s3cr3t-VALUE"), "{}", logs.text());
-    assert!(logs.text().contains("the echo said: you sent {{secret:token}}"));
+    assert!(
+        logs.text()
+            .contains("the echo said: you sent {{secret:token}}")
+    );
 }
 
 #[tokio::test]
 async fn a_plugin_built_against_contract_nine_is_refused_naming_both_versions() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), &format!("[plugins.nine]\npath = \"{}\"\n", wasm("contract_9")));
-    let e = Runtime::new(None).unwrap().load("nine", &c.plugins["nine"], dir.path()).await.unwrap_err().to_string();
+    let c = config(
+        dir.path(),
+        &format!("[plugins.nine]\npath = \"{}\"\n", wasm("contract_9")),
+    );
+    let e = Runtime::new(None)
+        .unwrap()
+        .load("nine", &c.plugins["nine"], dir.path())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         e.ends_with("it is built against hub:connector 9.0.0; this hub implements 0.1.1 and loads plugins built against 0.1.x"),
         "{e}"
@@ -192,41 +271,109 @@ async fn a_plugin_built_against_contract_nine_is_refused_naming_both_versions() 
 #[tokio::test]
 async fn a_plugin_built_against_the_older_contract_0_1_0_still_loads_and_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), &format!("[plugins.old]\npath = \"{}\"\n", wasm("legacy_0_1_0")));
-    let p = Runtime::new(None).unwrap().load("old", &c.plugins["old"], dir.path()).await.unwrap();
+    let c = config(
+        dir.path(),
+        &format!("[plugins.old]\npath = \"{}\"\n", wasm("legacy_0_1_0")),
+    );
+    let p = Runtime::new(None)
+        .unwrap()
+        .load("old", &c.plugins["old"], dir.path())
+        .await
+        .unwrap();
     assert_eq!(p.manifest().name, "legacy");
-    let b = p.session().await.unwrap().read("records", None, 10).await.unwrap();
+    let b = p
+        .session()
+        .await
+        .unwrap()
+        .read("records", None, 10)
+        .await
+        .unwrap();
     assert!(b.records.is_empty() && !b.more);
 }
 
 #[tokio::test]
 async fn a_plugin_that_wants_files_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), &format!("[plugins.f]\npath = \"{}\"\n", wasm("wants_files")));
-    let e = Runtime::new(None).unwrap().load("f", &c.plugins["f"], dir.path()).await.unwrap_err().to_string();
-    assert!(e.contains("wasi:filesystem/types") && e.contains("no files, sockets or environment"), "{e}");
+    let c = config(
+        dir.path(),
+        &format!("[plugins.f]\npath = \"{}\"\n", wasm("wants_files")),
+    );
+    let e = Runtime::new(None)
+        .unwrap()
+        .load("f", &c.plugins["f"], dir.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("wasi:filesystem/types") && e.contains("no files, sockets or environment"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn a_pinned_digest_must_match_and_a_corrupt_cache_entry_is_compiled_again() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), &format!("[plugins.f]\npath = \"{}\"\nsha256 = \"{}\"\n", wasm("fixture"), "0".repeat(64)));
+    let c = config(
+        dir.path(),
+        &format!(
+            "[plugins.f]\npath = \"{}\"\nsha256 = \"{}\"\n",
+            wasm("fixture"),
+            "0".repeat(64)
+        ),
+    );
     let rt = Runtime::new(Some(dir.path().join("cache"))).unwrap();
-    let e = rt.load("f", &c.plugins["f"], dir.path()).await.unwrap_err().to_string();
-    assert!(e.contains(&format!("but the config pins {}: refused", "0".repeat(64))), "{e}");
-    let c = config(dir.path(), &format!("[plugins.f]\npath = \"{}\"\n", wasm("fixture")));
+    let e = rt
+        .load("f", &c.plugins["f"], dir.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("but the config pins {}: refused", "0".repeat(64))),
+        "{e}"
+    );
+    let c = config(
+        dir.path(),
+        &format!("[plugins.f]\npath = \"{}\"\n", wasm("fixture")),
+    );
     let p = rt.load("f", &c.plugins["f"], dir.path()).await.unwrap();
-    let entries: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cache")).unwrap().map(|e| e.unwrap().path()).collect();
-    let blob = entries.iter().find(|p| p.extension().is_some_and(|e| e == "cwasm")).expect("a cache entry").clone();
-    assert!(blob.file_name().unwrap().to_str().unwrap().starts_with(&p.digest));
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let blob = entries
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .expect("a cache entry")
+        .clone();
+    assert!(
+        blob.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(&p.digest)
+    );
     // Corrupt the entry: its checksum no longer matches, so it is compiled again, not trusted.
     let mut bytes = std::fs::read(&blob).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&blob, &bytes).unwrap();
     let p2 = rt.load("f", &c.plugins["f"], dir.path()).await.unwrap();
-    assert_eq!(p2.session().await.unwrap().read("records", None, 3).await.unwrap().records.len(), 3);
-    assert_ne!(std::fs::read(&blob).unwrap(), bytes, "the entry was written again");
+    assert_eq!(
+        p2.session()
+            .await
+            .unwrap()
+            .read("records", None, 3)
+            .await
+            .unwrap()
+            .records
+            .len(),
+        3
+    );
+    assert_ne!(
+        std::fs::read(&blob).unwrap(),
+        bytes,
+        "the entry was written again"
+    );
 }
 
 #[tokio::test]
@@ -235,20 +382,53 @@ async fn a_plugin_asking_for_a_secret_or_host_not_granted_fails_at_load() {
     let hy = wasm("huiyang_esms");
     let base = "config = { base_url = \"http://127.0.0.1:9001\", province = \"广东省\", division_code = \"441303\" }";
     // No secret granted.
-    let c = config(dir.path(), &format!("[plugins.hy]\npath = \"{hy}\"\nallow_hosts = [\"http://127.0.0.1:9001\"]\n{base}\n"));
-    let e = Runtime::new(None).unwrap().load("hy", &c.plugins["hy"], dir.path()).await.unwrap_err().to_string();
-    assert_eq!(e, "plugin hy: asks for secret \"api_key\", which the deployment does not grant (add it under [plugins.hy.secrets])");
+    let c = config(
+        dir.path(),
+        &format!(
+            "[plugins.hy]\npath = \"{hy}\"\nallow_hosts = [\"http://127.0.0.1:9001\"]\n{base}\n"
+        ),
+    );
+    let e = Runtime::new(None)
+        .unwrap()
+        .load("hy", &c.plugins["hy"], dir.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "plugin hy: asks for secret \"api_key\", which the deployment does not grant (add it under [plugins.hy.secrets])"
+    );
     // The secret, but another port than the one its base_url names.
-    let c = config(dir.path(), &format!("[plugins.hy]\npath = \"{hy}\"\nallow_hosts = [\"http://127.0.0.1:9002\"]\nsecrets.api_key = {{ value = \"k-123456\" }}\n{base}\n"));
-    let e = Runtime::new(None).unwrap().load("hy", &c.plugins["hy"], dir.path()).await.unwrap_err().to_string();
-    assert_eq!(e, "plugin hy: needs origin http://127.0.0.1:9001, which the deployment does not grant (add it to [plugins.hy].allow_hosts)");
+    let c = config(
+        dir.path(),
+        &format!(
+            "[plugins.hy]\npath = \"{hy}\"\nallow_hosts = [\"http://127.0.0.1:9002\"]\nsecrets.api_key = {{ value = \"k-123456\" }}\n{base}\n"
+        ),
+    );
+    let e = Runtime::new(None)
+        .unwrap()
+        .load("hy", &c.plugins["hy"], dir.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "plugin hy: needs origin http://127.0.0.1:9001, which the deployment does not grant (add it to [plugins.hy].allow_hosts)"
+    );
 }
 
 #[test]
 fn hub_plugin_inspect_shows_what_a_component_asks_for_and_whether_it_loads() {
     let hub = env!("CARGO_BIN_EXE_hub");
-    let out = std::process::Command::new(hub).args(["plugin", "inspect", "--json", &wasm("huiyang_esms")]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(hub)
+        .args(["plugin", "inspect", "--json", &wasm("huiyang_esms")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["contract"], "0.1.1");
     assert_eq!(v["loadable"], true);
@@ -256,9 +436,21 @@ fn hub_plugin_inspect_shows_what_a_component_asks_for_and_whether_it_loads() {
     assert_eq!(v["manifest"]["streams"][0]["schema"], "worker");
     assert_eq!(v["manifest"]["secrets"], serde_json::json!(["api_key"]));
     assert_eq!(v["manifest"]["hosts"], serde_json::json!(["${base_url}"]));
-    assert!(v["exports"].as_array().unwrap().contains(&serde_json::json!("hub:connector/connector@0.1.1")));
-    let out = std::process::Command::new(hub).args(["plugin", "inspect", &wasm("contract_9")]).output().unwrap();
+    assert!(
+        v["exports"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("hub:connector/connector@0.1.1"))
+    );
+    let out = std::process::Command::new(hub)
+        .args(["plugin", "inspect", &wasm("contract_9")])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("contract  hub:connector 9.0.0") && text.contains("loadable  NO: it is built against hub:connector 9.0.0"), "{text}");
+    assert!(
+        text.contains("contract  hub:connector 9.0.0")
+            && text.contains("loadable  NO: it is built against hub:connector 9.0.0"),
+        "{text}"
+    );
 }

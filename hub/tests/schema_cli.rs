@@ -10,7 +10,12 @@ fn examples() -> PathBuf {
 
 /// Runs `hub schema ARGS...` in `schemas/examples/`.
 fn hub_schema(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hub")).arg("schema").args(args).current_dir(examples()).output().expect("hub runs")
+    Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("schema")
+        .args(args)
+        .current_dir(examples())
+        .output()
+        .expect("hub runs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -29,16 +34,39 @@ fn files(dir: &str, prefix: &str) -> Vec<String> {
     v
 }
 
-const ENTITIES: [&str; 5] = ["worker", "enterprise", "job-posting", "referral", "secondment"];
+const ENTITIES: [&str; 5] = [
+    "worker",
+    "enterprise",
+    "job-posting",
+    "referral",
+    "secondment",
+];
 
 #[test]
 fn list_prints_every_schema_and_exits_0() {
     let out = hub_schema(&["list"]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
-    let names: Vec<&str> = stdout.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
-    assert_eq!(names, ["NAME", "common", "worker", "enterprise", "job-posting", "referral", "secondment"]);
-    assert!(stdout.contains("https://schemas.hub.invalid/secondment.json"), "{stdout}");
+    let names: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "NAME",
+            "common",
+            "worker",
+            "enterprise",
+            "job-posting",
+            "referral",
+            "secondment"
+        ]
+    );
+    assert!(
+        stdout.contains("https://schemas.hub.invalid/secondment.json"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -49,10 +77,21 @@ fn the_valid_examples_pass_with_exit_0_and_a_summary() {
         let mut args = vec!["validate", name];
         args.extend(f.iter().map(String::as_str));
         let out = hub_schema(&args);
-        assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), String::new()), "{name}: {}", text(&out.stderr));
+        assert_eq!(
+            (out.status.code(), text(&out.stdout)),
+            (Some(0), String::new()),
+            "{name}: {}",
+            text(&out.stderr)
+        );
         let summary = text(&out.stderr);
         assert!(summary.starts_with(&format!("{name} ")), "{summary}");
-        assert!(summary.ends_with(&format!(": {n} records in {n} files: 0 invalid\n", n = f.len())), "{summary}");
+        assert!(
+            summary.ends_with(&format!(
+                ": {n} records in {n} files: 0 invalid\n",
+                n = f.len()
+            )),
+            "{summary}"
+        );
     }
 }
 
@@ -66,20 +105,49 @@ fn the_invalid_examples_fail_with_exit_1_and_the_expected_lines() {
         let out = hub_schema(&args);
         assert_eq!(out.status.code(), Some(1), "{name}");
         // The transcript's lines for each file, in the order the files are given.
-        let expected: Vec<&str> =
-            f.iter().flat_map(|file| transcript.lines().filter(move |l| l.starts_with(&format!("{file}: ")))).collect();
-        assert!(expected.len() >= f.len(), "{name}: every file has its lines in invalid.txt");
-        assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), expected, "{name}");
-        assert!(text(&out.stderr).ends_with(&format!("{n} invalid\n", n = f.len())), "{}", text(&out.stderr));
+        let expected: Vec<&str> = f
+            .iter()
+            .flat_map(|file| {
+                transcript
+                    .lines()
+                    .filter(move |l| l.starts_with(&format!("{file}: ")))
+            })
+            .collect();
+        assert!(
+            expected.len() >= f.len(),
+            "{name}: every file has its lines in invalid.txt"
+        );
+        assert_eq!(
+            text(&out.stdout).lines().collect::<Vec<_>>(),
+            expected,
+            "{name}"
+        );
+        assert!(
+            text(&out.stderr).ends_with(&format!("{n} invalid\n", n = f.len())),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }
 
 #[test]
 fn one_bad_file_among_good_ones_fails_the_command() {
-    let out = hub_schema(&["validate", "worker", "worker.hy-esms.json", "invalid/worker.missing-gender.json", "worker.zf-registry.json"]);
+    let out = hub_schema(&[
+        "validate",
+        "worker",
+        "worker.hy-esms.json",
+        "invalid/worker.missing-gender.json",
+        "worker.zf-registry.json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "invalid/worker.missing-gender.json: /gender: is required but missing\n");
-    assert_eq!(text(&out.stderr), "worker 1.0.1: 3 records in 3 files: 1 invalid\n");
+    assert_eq!(
+        text(&out.stdout),
+        "invalid/worker.missing-gender.json: /gender: is required but missing\n"
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "worker 1.0.1: 3 records in 3 files: 1 invalid\n"
+    );
 }
 
 #[test]
@@ -87,7 +155,11 @@ fn usage_errors_exit_2() {
     let out = hub_schema(&["validate", "jobs", "worker.hy-esms.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(text(&out.stdout), "");
-    assert!(text(&out.stderr).contains("no schema named \"jobs\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no schema named \"jobs\""),
+        "{}",
+        text(&out.stderr)
+    );
     // No FILE: refused by the argument parser, with its usage message.
     let out = hub_schema(&["validate", "worker"]);
     assert_eq!(out.status.code(), Some(2));

@@ -9,11 +9,16 @@ use std::sync::Mutex;
 
 /// The workspace root (the hub crate's parent).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("hub/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("hub/ has a parent")
+        .to_path_buf()
 }
 
 fn plugin_dir() -> PathBuf {
-    std::env::var_os("HUB_PLUGIN_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/wasm32-wasip2/plugin"))
+    std::env::var_os("HUB_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/wasm32-wasip2/plugin"))
 }
 
 fn check_plugins_built() {
@@ -40,7 +45,11 @@ pub struct Env {
 impl Env {
     /// Fresh simulators (default seed, no HY rate limit unless given) and an empty state dir.
     pub async fn start() -> Env {
-        Env::start_with(SimOptions { rate_limit: None, ..SimOptions::default() }).await
+        Env::start_with(SimOptions {
+            rate_limit: None,
+            ..SimOptions::default()
+        })
+        .await
     }
 
     pub async fn start_with(opts: SimOptions) -> Env {
@@ -86,8 +95,15 @@ impl Env {
 
     /// `hub sync workers --once`, which must succeed.
     pub async fn sync_once(&self) -> String {
-        let out = self.run(&["sync", "workers", "--once", "--config", "config/demo.toml"]).await;
-        assert!(out.status.success(), "hub sync failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        let out = self
+            .run(&["sync", "workers", "--once", "--config", "config/demo.toml"])
+            .await;
+        assert!(
+            out.status.success(),
+            "hub sync failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -97,18 +113,26 @@ impl Env {
         for (k, v) in env {
             c.env(k, v);
         }
-        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("hub run starts")
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("hub run starts")
     }
 
     /// Stops a daemon with SIGTERM and waits for it; keeps its output in the logs.
     pub async fn stop(&self, child: tokio::process::Child) -> Output {
         let pid = child.id().expect("still running").to_string();
-        let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-        assert!(kill.success());
-        let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        let kill = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
             .await
-            .expect("stopped within a minute")
             .unwrap();
+        assert!(kill.success());
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("stopped within a minute")
+                .unwrap();
         self.keep(&out);
         out
     }
@@ -119,26 +143,43 @@ impl Env {
     }
 
     pub async fn get(&self, sim: &RunningSim, path: &str) -> Value {
-        let r = self.http.get(format!("{}{path}", sim.url())).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", sim.url()))
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "GET {path}: {}", r.status());
         r.json().await.unwrap()
     }
 
-    async fn send(&self, method: reqwest::Method, sim: &RunningSim, path: &str, body: Option<Value>) {
-        let mut req = self.http.request(method.clone(), format!("{}{path}", sim.url()));
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        sim: &RunningSim,
+        path: &str,
+        body: Option<Value>,
+    ) {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", sim.url()));
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let r = req.send().await.unwrap();
         assert!(r.status().is_success(), "{method} {path}: {}", r.status());
     }
 
     pub async fn patch(&self, sim: &RunningSim, path: &str, body: Value) {
-        self.send(reqwest::Method::PATCH, sim, path, Some(body)).await;
+        self.send(reqwest::Method::PATCH, sim, path, Some(body))
+            .await;
     }
 
     pub async fn post(&self, sim: &RunningSim, path: &str, body: Value) {
-        self.send(reqwest::Method::POST, sim, path, Some(body)).await;
+        self.send(reqwest::Method::POST, sim, path, Some(body))
+            .await;
     }
 
     pub async fn delete(&self, sim: &RunningSim, path: &str) {
@@ -174,16 +215,30 @@ pub fn canonical_id(raw: &str) -> String {
     }
     let first17 = format!("{}19{}", &s[..6], &s[6..]);
     let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17.bytes().zip(weights).map(|(d, w)| u32::from(d - b'0') * w).sum();
-    format!("{first17}{}", ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize])
+    let sum: u32 = first17
+        .bytes()
+        .zip(weights)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    format!(
+        "{first17}{}",
+        ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize]
+    )
 }
 
 /// An 18-character identity number for 17 leading digits: the ISO 7064 MOD 11-2 check
 /// character appended (weights 2^(18-i) mod 11; remainder → 1 0 X 9 8 7 6 5 4 3 2).
 pub fn with_check(first17: &str) -> String {
     let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17.bytes().zip(weights).map(|(d, w)| u32::from(d - b'0') * w).sum();
-    format!("{first17}{}", ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize])
+    let sum: u32 = first17
+        .bytes()
+        .zip(weights)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    format!(
+        "{first17}{}",
+        ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize]
+    )
 }
 
 /// Mobile number normalisation worked out independently: ASCII digits only, a leading 86

@@ -18,43 +18,77 @@ const CONFIG: &str = "config/demo.toml";
 /// broken ones. Keyed by canonical identity number.
 async fn expected_residents(env: &Env) -> BTreeMap<String, Value> {
     let seed = env.get(&env.zf, "/_admin/seed").await;
-    let broken: BTreeSet<&str> = seed["broken"].as_array().unwrap().iter().map(|b| b["djbh"].as_str().unwrap()).collect();
+    let broken: BTreeSet<&str> = seed["broken"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["djbh"].as_str().unwrap())
+        .collect();
     assert_eq!(broken.len(), 5);
     let rows = env.get(&env.zf, "/_admin/workers").await;
     rows.as_array()
         .unwrap()
         .iter()
-        .filter(|r| trimmed(&r["务工县区代码"]).as_deref() == Some("441303") && !broken.contains(r["登记编号"].as_str().unwrap()))
+        .filter(|r| {
+            trimmed(&r["务工县区代码"]).as_deref() == Some("441303")
+                && !broken.contains(r["登记编号"].as_str().unwrap())
+        })
         .map(|r| (canonical_id(r["身份证号"].as_str().unwrap()), r.clone()))
         .collect()
 }
 
 fn by_id(records: &Value, field: &str) -> BTreeMap<String, Value> {
-    records.as_array().unwrap().iter().map(|r| (canonical_id(r[field].as_str().unwrap()), r.clone())).collect()
+    records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (canonical_id(r[field].as_str().unwrap()), r.clone()))
+        .collect()
 }
 
 fn created(counters: &Value, collection: &str) -> u64 {
-    counters["collections"][collection]["created"].as_u64().unwrap_or(0)
+    counters["collections"][collection]["created"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 fn writes(counters: &Value, collection: &str) -> u64 {
     let c = &counters["collections"][collection];
-    ["created", "updated", "deleted"].iter().map(|k| c[*k].as_u64().unwrap_or(0)).sum()
+    ["created", "updated", "deleted"]
+        .iter()
+        .map(|k| c[*k].as_u64().unwrap_or(0))
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_run_creates_exactly_the_registry_residents_employed_in_huiyang_mapped_field_by_field() {
+async fn first_run_creates_exactly_the_registry_residents_employed_in_huiyang_mapped_field_by_field()
+ {
     let env = Env::start().await;
     env.sync_once().await;
     let expected = expected_residents(&env).await;
-    assert_eq!(expected.len(), 1322, "the seed has 1,322 valid residents working in 441303");
+    assert_eq!(
+        expected.len(),
+        1322,
+        "the seed has 1,322 valid residents working in 441303"
+    );
     let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
     let got = by_id(&hy, "idNo");
-    assert_eq!(hy.as_array().unwrap().len(), 1322, "nothing else, nothing twice");
-    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    assert_eq!(
+        hy.as_array().unwrap().len(),
+        1322,
+        "nothing else, nothing twice"
+    );
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
     let enterprises = env.get(&env.hy, "/_admin/enterprises").await;
-    let uscc_by_name: BTreeMap<&str, &str> =
-        enterprises.as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["uscc"].as_str().unwrap())).collect();
+    let uscc_by_name: BTreeMap<&str, &str> = enterprises
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["uscc"].as_str().unwrap()))
+        .collect();
     let (mut legacy, mut lower_x, mut full_width_phone, mut derived_uscc) = (0, 0, 0, 0);
     for (id, row) in &expected {
         let w = &got[id];
@@ -72,7 +106,11 @@ async fn first_run_creates_exactly_the_registry_residents_employed_in_huiyang_ma
         let raw_phone = row["联系电话"].as_str().unwrap();
         full_width_phone += usize::from(raw_phone.chars().any(|c| ('０'..='９').contains(&c)));
         assert_eq!(w["phone"], json!(canonical_phone(raw_phone)), "{id}: phone");
-        assert_eq!(w["hometownTownship"], json!(trimmed(&row["户籍乡镇"])), "{id}: township");
+        assert_eq!(
+            w["hometownTownship"],
+            json!(trimmed(&row["户籍乡镇"])),
+            "{id}: township"
+        );
         let uscc = match trimmed(&row["单位信用代码"]) {
             Some(u) => u,
             None => {
@@ -82,7 +120,11 @@ async fn first_run_creates_exactly_the_registry_residents_employed_in_huiyang_ma
             }
         };
         assert_eq!(w["employerUscc"], json!(uscc), "{id}: employer");
-        assert_eq!(w["position"], json!(trimmed(&row["工种"])), "{id}: position");
+        assert_eq!(
+            w["position"],
+            json!(trimmed(&row["工种"])),
+            "{id}: position"
+        );
         let status = match row["务工状态"].as_str().unwrap().trim() {
             "1" => "employed",
             "2" => "seeking",
@@ -90,16 +132,26 @@ async fn first_run_creates_exactly_the_registry_residents_employed_in_huiyang_ma
             other => panic!("seed status {other}"),
         };
         assert_eq!(w["status"], json!(status), "{id}: status");
-        assert_eq!(w["hiredOn"], Value::Null, "{id}: the registry has no hire date");
+        assert_eq!(
+            w["hiredOn"],
+            Value::Null,
+            "{id}: the registry has no hire date"
+        );
         assert_eq!(w["deleted"], json!(false));
     }
     // The quirks were really exercised.
-    assert!(legacy > 0 && lower_x > 0 && full_width_phone > 0 && derived_uscc > 0, "{legacy} {lower_x} {full_width_phone} {derived_uscc}");
+    assert!(
+        legacy > 0 && lower_x > 0 && full_width_phone > 0 && derived_uscc > 0,
+        "{legacy} {lower_x} {full_width_phone} {derived_uscc}"
+    );
     let counters = env.get(&env.hy, "/_admin/counters").await;
     assert_eq!(created(&counters, "zhenfeng-workers"), 1322);
     assert_eq!(counters["keys_created_more_than_once"], json!([]));
     // The registry was not written to: its residents were only read.
-    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0);
+    assert_eq!(
+        writes(&env.get(&env.zf, "/_admin/counters").await, "workers"),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,14 +163,30 @@ async fn changes_flow_both_ways_and_the_run_after_writes_nothing() {
     let (zf_id, hy_id) = (ids.next().unwrap().clone(), ids.next().unwrap().clone());
     // A phone changed in the registry, written the way the registry's clerks write it.
     let djbh = expected[&zf_id]["登记编号"].as_str().unwrap().to_string();
-    env.patch(&env.zf, &format!("/_admin/workers/{djbh}"), json!({"联系电话": "+86 139-1234-5678"})).await;
+    env.patch(
+        &env.zf,
+        &format!("/_admin/workers/{djbh}"),
+        json!({"联系电话": "+86 139-1234-5678"}),
+    )
+    .await;
     // An employer and status change in Huiyang.
     let hy_workers = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
     let worker = &hy_workers[&hy_id];
     let enterprises = env.get(&env.hy, "/_admin/enterprises").await;
-    let new_employer = enterprises.as_array().unwrap().iter().find(|e| e["uscc"] != worker["employerUscc"]).unwrap().clone();
+    let new_employer = enterprises
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["uscc"] != worker["employerUscc"])
+        .unwrap()
+        .clone();
     let hy_path = format!("/_admin/zhenfeng-workers/{}", worker["id"]);
-    env.patch(&env.hy, &hy_path, json!({"employerUscc": new_employer["uscc"], "status": "seeking"})).await;
+    env.patch(
+        &env.hy,
+        &hy_path,
+        json!({"employerUscc": new_employer["uscc"], "status": "seeking"}),
+    )
+    .await;
     env.delete(&env.hy, "/_admin/counters").await;
     env.delete(&env.zf, "/_admin/counters").await;
 
@@ -134,31 +202,63 @@ async fn changes_flow_both_ways_and_the_run_after_writes_nothing() {
     assert_eq!(zf_after[&zf_id]["联系电话"], json!("+86 139-1234-5678"));
     let hy_c = env.get(&env.hy, "/_admin/counters").await;
     let zf_c = env.get(&env.zf, "/_admin/counters").await;
-    assert_eq!((writes(&hy_c, "zhenfeng-workers"), created(&hy_c, "zhenfeng-workers")), (1, 0));
-    assert_eq!((writes(&zf_c, "workers"), created(&zf_c, "workers")), (1, 0));
+    assert_eq!(
+        (
+            writes(&hy_c, "zhenfeng-workers"),
+            created(&hy_c, "zhenfeng-workers")
+        ),
+        (1, 0)
+    );
+    assert_eq!(
+        (writes(&zf_c, "workers"), created(&zf_c, "workers")),
+        (1, 0)
+    );
 
     env.delete(&env.hy, "/_admin/counters").await;
     env.delete(&env.zf, "/_admin/counters").await;
     env.sync_once().await;
-    assert_eq!(writes(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers"), 0, "no echo to HY-ESMS");
-    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0, "no echo to ZF-REG");
+    assert_eq!(
+        writes(
+            &env.get(&env.hy, "/_admin/counters").await,
+            "zhenfeng-workers"
+        ),
+        0,
+        "no echo to HY-ESMS"
+    );
+    assert_eq!(
+        writes(&env.get(&env.zf, "/_admin/counters").await, "workers"),
+        0,
+        "no echo to ZF-REG"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_records_land_in_dead_letters_with_masked_key_pointer_and_reason() {
     let env = Env::start().await;
     env.sync_once().await;
-    let out = env.run(&["dead-letters", "list", "--json", "--config", CONFIG]).await;
+    let out = env
+        .run(&["dead-letters", "list", "--json", "--config", CONFIG])
+        .await;
     assert!(out.status.success());
-    let letters: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let letters: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let seed = env.get(&env.zf, "/_admin/seed").await;
     let rows = by_djbh(&env.get(&env.zf, "/_admin/workers").await);
     let mut seen = BTreeSet::new();
     for b in seed["broken"].as_array().unwrap() {
         let djbh = b["djbh"].as_str().unwrap();
-        let d = letters.iter().find(|d| d["remote_id"] == json!(djbh)).unwrap_or_else(|| panic!("no dead letter for {djbh}"));
+        let d = letters
+            .iter()
+            .find(|d| d["remote_id"] == json!(djbh))
+            .unwrap_or_else(|| panic!("no dead letter for {djbh}"));
         seen.insert(djbh);
-        assert_eq!((d["sync"].as_str(), d["side"].as_str(), d["stage"].as_str()), (Some("workers"), Some("a"), Some("read")));
+        assert_eq!(
+            (d["sync"].as_str(), d["side"].as_str(), d["stage"].as_str()),
+            (Some("workers"), Some("a"), Some("read"))
+        );
         // The key, masked: first and last four characters of the identity number.
         let id = canonical_id(rows[djbh]["身份证号"].as_str().unwrap());
         let masked = format!("{}**********{}", &id[..4], &id[14..]);
@@ -172,24 +272,41 @@ async fn broken_records_land_in_dead_letters_with_masked_key_pointer_and_reason(
             other => panic!("unknown defect {other}"),
         };
         assert!(
-            errors.iter().any(|e| e["pointer"] == json!(pointer) && e["message"].as_str().unwrap().contains(words)),
+            errors.iter().any(|e| e["pointer"] == json!(pointer)
+                && e["message"].as_str().unwrap().contains(words)),
             "{djbh}: {errors:?}"
         );
     }
     assert_eq!(letters.len(), 5, "only the broken records: {letters:?}");
     assert_eq!(seen.len(), 5);
     // Every other record went through.
-    assert_eq!(env.get(&env.hy, "/_admin/zhenfeng-workers").await.as_array().unwrap().len(), 1322);
+    assert_eq!(
+        env.get(&env.hy, "/_admin/zhenfeng-workers")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1322
+    );
 }
 
 fn by_djbh(rows: &Value) -> BTreeMap<String, Value> {
-    rows.as_array().unwrap().iter().map(|r| (r["登记编号"].as_str().unwrap().to_string(), r.clone())).collect()
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["登记编号"].as_str().unwrap().to_string(), r.clone()))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_killed_mid_run_resumes_without_duplicates_and_ends_like_an_uninterrupted_run() {
     let killed = Env::start().await;
-    let mut child = killed.hub(&["sync", "workers", "--once", "--config", CONFIG]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = killed
+        .hub(&["sync", "workers", "--once", "--config", CONFIG])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // Wait until the run is in the middle of creating workers in HY-ESMS, then SIGKILL it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
@@ -197,38 +314,61 @@ async fn a_hub_killed_mid_run_resumes_without_duplicates_and_ends_like_an_uninte
         if created(&c, "zhenfeng-workers") >= 500 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the run never got going");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.start_kill().unwrap();
     let out = child.wait_with_output().await.unwrap();
     killed.keep(&out);
     assert!(!out.status.success(), "killed");
-    let before = created(&killed.get(&killed.hy, "/_admin/counters").await, "zhenfeng-workers");
+    let before = created(
+        &killed.get(&killed.hy, "/_admin/counters").await,
+        "zhenfeng-workers",
+    );
     assert!(before < 1322, "killed mid-run ({before} created)");
 
     killed.sync_once().await;
     killed.sync_once().await;
     let c = killed.get(&killed.hy, "/_admin/counters").await;
-    assert_eq!(created(&c, "zhenfeng-workers"), 1322, "every resident created exactly once");
+    assert_eq!(
+        created(&c, "zhenfeng-workers"),
+        1322,
+        "every resident created exactly once"
+    );
     assert_eq!(c["keys_created_more_than_once"], json!([]));
     let runs = killed.run(&["runs", "--json", "--config", CONFIG]).await;
     let statuses: Vec<String> = String::from_utf8(runs.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["status"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     // Newest first. The killed run had read everything (the 5 broken records became dead
     // letters then) and was writing; the resumed run only finished the writes.
     assert_eq!(statuses, ["ok", "ok", "interrupted"]);
-    let out = killed.run(&["dead-letters", "list", "--json", "--config", CONFIG]).await;
+    let out = killed
+        .run(&["dead-letters", "list", "--json", "--config", CONFIG])
+        .await;
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 5);
 
     let whole = Env::start().await;
     whole.sync_once().await;
     whole.sync_once().await;
-    for (path, drop) in [("/_admin/zhenfeng-workers", &["id", "updatedAt"][..]), ("/_admin/enterprises", &["updatedAt"][..])] {
+    for (path, drop) in [
+        ("/_admin/zhenfeng-workers", &["id", "updatedAt"][..]),
+        ("/_admin/enterprises", &["updatedAt"][..]),
+    ] {
         assert_eq!(
             content(&killed.get(&killed.hy, path).await, drop),
             content(&whole.get(&whole.hy, path).await, drop),
@@ -236,8 +376,14 @@ async fn a_hub_killed_mid_run_resumes_without_duplicates_and_ends_like_an_uninte
         );
     }
     assert_eq!(
-        content(&killed.get(&killed.zf, "/_admin/workers").await, &["更新时间"]),
-        content(&whole.get(&whole.zf, "/_admin/workers").await, &["更新时间"]),
+        content(
+            &killed.get(&killed.zf, "/_admin/workers").await,
+            &["更新时间"]
+        ),
+        content(
+            &whole.get(&whole.zf, "/_admin/workers").await,
+            &["更新时间"]
+        ),
         "ZF-REG differs from an uninterrupted run"
     );
 }
@@ -248,21 +394,52 @@ async fn an_expired_registry_session_mid_run_is_renewed() {
     env.sync_once().await;
     // Two changes in Huiyang, so that the next run writes to the registry after reading it.
     let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
-    let changed: Vec<Value> = hy.as_array().unwrap().iter().filter(|w| w["status"] == "employed").take(2).cloned().collect();
+    let changed: Vec<Value> = hy
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["status"] == "employed")
+        .take(2)
+        .cloned()
+        .collect();
     for w in &changed {
-        env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", w["id"]), json!({"status": "seeking"})).await;
+        env.patch(
+            &env.hy,
+            &format!("/_admin/zhenfeng-workers/{}", w["id"]),
+            json!({"status": "seeking"}),
+        )
+        .await;
     }
     // The session dies after one more request with it (the export).
-    env.post(&env.zf, "/_admin/faults", json!({"expire_sessions_after": 1})).await;
+    env.post(
+        &env.zf,
+        "/_admin/faults",
+        json!({"expire_sessions_after": 1}),
+    )
+    .await;
     let summary = env.sync_once().await;
     assert!(summary.contains("workers  run 2  ok"), "{summary}");
     let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
     for w in &changed {
-        assert_eq!(zf[&canonical_id(w["idNo"].as_str().unwrap())]["务工状态"], json!("2"));
+        assert_eq!(
+            zf[&canonical_id(w["idNo"].as_str().unwrap())]["务工状态"],
+            json!("2")
+        );
     }
-    assert!(env.logs().contains("registry session expired; logging in again"), "the connector saw the expiry");
+    assert!(
+        env.logs()
+            .contains("registry session expired; logging in again"),
+        "the connector saw the expiry"
+    );
     let runs = env.run(&["runs", "--json", "--config", CONFIG]).await;
-    let last: Value = serde_json::from_str(String::from_utf8(runs.stdout).unwrap().lines().next().unwrap()).unwrap();
+    let last: Value = serde_json::from_str(
+        String::from_utf8(runs.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(last["status"], json!("ok"));
 }
 
@@ -272,17 +449,37 @@ async fn no_identity_number_appears_in_clear_in_logs_or_the_state_database() {
     env.sync_once().await;
     let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
     let w = &hy[0];
-    env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", w["id"]), json!({"status": "seeking", "phone": "13700001111"})).await;
+    env.patch(
+        &env.hy,
+        &format!("/_admin/zhenfeng-workers/{}", w["id"]),
+        json!({"status": "seeking", "phone": "13700001111"}),
+    )
+    .await;
     env.sync_once().await;
-    env.run(&["--log-format", "json", "sync", "workers", "--once", "--config", CONFIG]).await;
+    env.run(&[
+        "--log-format",
+        "json",
+        "sync",
+        "workers",
+        "--once",
+        "--config",
+        CONFIG,
+    ])
+    .await;
     env.run(&["dead-letters", "list", "--config", CONFIG]).await;
     env.run(&["runs", "--config", CONFIG]).await;
     let logs = env.logs();
     let state = env.state_bytes();
     let state = String::from_utf8_lossy(&state);
     // Positive controls: the logs and the state do hold what was looked for around them.
-    assert!(logs.contains("sync run finished") && logs.contains("ZF2021001881"), "logs were captured");
-    assert!(state.contains("workers") && state.len() > 100_000, "the state database was read");
+    assert!(
+        logs.contains("sync run finished") && logs.contains("ZF2021001881"),
+        "logs were captured"
+    );
+    assert!(
+        state.contains("workers") && state.len() > 100_000,
+        "the state database was read"
+    );
     let rows = env.get(&env.zf, "/_admin/workers").await;
     let mut checked = 0;
     for r in rows.as_array().unwrap() {
@@ -292,16 +489,36 @@ async fn no_identity_number_appears_in_clear_in_logs_or_the_state_database() {
             if form.len() < 15 {
                 continue;
             }
-            assert!(!logs.contains(form), "an identity number is in the logs in clear ({})", r["登记编号"]);
-            assert!(!state.contains(form), "an identity number is in the state database in clear ({})", r["登记编号"]);
+            assert!(
+                !logs.contains(form),
+                "an identity number is in the logs in clear ({})",
+                r["登记编号"]
+            );
+            assert!(
+                !state.contains(form),
+                "an identity number is in the state database in clear ({})",
+                r["登记编号"]
+            );
             checked += 1;
         }
-        if let Some(p) = canonical_phone(r["联系电话"].as_str().unwrap()).filter(|p| p.len() == 11) {
-            assert!(!logs.contains(&p), "a phone number is in the logs in clear ({})", r["登记编号"]);
-            assert!(!state.contains(&p), "a phone number is in the state database in clear ({})", r["登记编号"]);
+        if let Some(p) = canonical_phone(r["联系电话"].as_str().unwrap()).filter(|p| p.len() == 11)
+        {
+            assert!(
+                !logs.contains(&p),
+                "a phone number is in the logs in clear ({})",
+                r["登记编号"]
+            );
+            assert!(
+                !state.contains(&p),
+                "a phone number is in the state database in clear ({})",
+                r["登记编号"]
+            );
         }
     }
-    assert!(checked >= 9000, "{checked} forms of 3,000 identity numbers checked");
+    assert!(
+        checked >= 9000,
+        "{checked} forms of 3,000 identity numbers checked"
+    );
     assert!(!logs.contains("13700001111") && !state.contains("13700001111"));
 }
 
@@ -312,15 +529,33 @@ async fn rate_limits_server_errors_and_dropped_connections_are_retried_within_th
     let expected = expected_residents(&env).await;
     let id = expected.keys().nth(7).unwrap();
     let djbh = expected[id]["登记编号"].as_str().unwrap().to_string();
-    env.patch(&env.zf, &format!("/_admin/workers/{djbh}"), json!({"联系电话": "13600002222"})).await;
+    env.patch(
+        &env.zf,
+        &format!("/_admin/workers/{djbh}"),
+        json!({"联系电话": "13600002222"}),
+    )
+    .await;
     // The next requests to HY-ESMS: a dropped connection, a 503, two 429s (Retry-After: 1).
-    env.post(&env.hy, "/_admin/faults", json!({"drop": 1, "burst_503": 1, "burst_429": 2})).await;
+    env.post(
+        &env.hy,
+        "/_admin/faults",
+        json!({"drop": 1, "burst_503": 1, "burst_429": 2}),
+    )
+    .await;
     let summary = env.sync_once().await;
     assert!(summary.contains("workers  run 2  ok"), "{summary}");
     let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
     assert_eq!(hy[id]["phone"], json!("13600002222"));
     let faults = env.get(&env.hy, "/_admin/faults").await;
-    assert_eq!((faults["drop"].as_u64().unwrap_or(0), faults["burst_503"].as_u64().unwrap_or(0), faults["burst_429"].as_u64().unwrap_or(0)), (0, 0, 0), "all faults were met: {faults}");
+    assert_eq!(
+        (
+            faults["drop"].as_u64().unwrap_or(0),
+            faults["burst_503"].as_u64().unwrap_or(0),
+            faults["burst_429"].as_u64().unwrap_or(0)
+        ),
+        (0, 0, 0),
+        "all faults were met: {faults}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,30 +564,54 @@ async fn the_daemon_runs_on_its_schedule_and_stops_cleanly_on_sigterm() {
     let child = env.daemon(CONFIG, &[("HUB_WORKERS_SCHEDULE", "*/2 * * * * *")]);
     let runs = || async {
         let out = env.run(&["runs", "--json", "--config", CONFIG]).await;
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .collect::<Vec<_>>()
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut child = child;
-    while runs().await.iter().filter(|r| r["status"] != "running").count() < 3 {
+    while runs()
+        .await
+        .iter()
+        .filter(|r| r["status"] != "running")
+        .count()
+        < 3
+    {
         if tokio::time::Instant::now() > deadline {
             child.start_kill().unwrap();
             let out = child.wait_with_output().await.unwrap();
-            panic!("three scheduled runs did not happen; the daemon said:\n{}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "three scheduled runs did not happen; the daemon said:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let out = env.stop(child).await;
-    assert!(out.status.success(), "exit status after SIGTERM: {}", out.status);
+    assert!(
+        out.status.success(),
+        "exit status after SIGTERM: {}",
+        out.status
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("daemon stopped"));
     let all = runs().await;
     assert!(all.len() >= 3);
     for r in &all {
         assert_eq!(r["trigger"], json!("schedule"));
-        assert!(matches!(r["status"].as_str(), Some("ok" | "partial")), "{r}");
+        assert!(
+            matches!(r["status"].as_str(), Some("ok" | "partial")),
+            "{r}"
+        );
     }
     // The first run did the initial sync; the last ones found nothing to do.
     assert_eq!(all.last().unwrap()["stats"]["b"]["created"], json!(1322));
-    assert_eq!(all[0]["stats"]["a"]["created"].as_u64().unwrap() + all[0]["stats"]["b"]["created"].as_u64().unwrap(), 0);
+    assert_eq!(
+        all[0]["stats"]["a"]["created"].as_u64().unwrap()
+            + all[0]["stats"]["b"]["created"].as_u64().unwrap(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,9 +623,16 @@ async fn the_demo_shows_both_changes_arriving_and_no_echo() {
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(Duration::from_secs(180), out).await.expect("the demo ends").unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(180), out)
+        .await
+        .expect("the demo ends")
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for line in [
         "zhenfeng-registry → huiyang-esms    3000      1673     1322",
         "ok phone changed in ZF-REG",
@@ -384,15 +650,26 @@ async fn hub_trigger_starts_a_run_of_the_running_daemon_at_once() {
     // Once a year: only the trigger can start a run during this test.
     let child = env.daemon(CONFIG, &[("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")]);
     let out = env.run(&["trigger", "workers", "--config", CONFIG]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let run = loop {
         let out = env.run(&["runs", "--json", "--config", CONFIG]).await;
-        let runs: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let runs: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         if let Some(r) = runs.iter().find(|r| r["status"] != "running") {
             break r.clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "the triggered run did not happen");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the triggered run did not happen"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(run["trigger"], json!("manual"));
@@ -405,18 +682,29 @@ async fn fire_times_are_in_the_syncs_zone_whatever_the_daemons_tz() {
     let env = Env::start().await;
     let mut outputs = Vec::new();
     for tz in ["UTC", "America/New_York", "Asia/Shanghai"] {
-        let out = env.hub(&["schedule", "--config", CONFIG, "--next", "3"]).env("TZ", tz).env("HUB_WORKERS_SCHEDULE", "0 2 * * *").output().await.unwrap();
+        let out = env
+            .hub(&["schedule", "--config", CONFIG, "--next", "3"])
+            .env("TZ", tz)
+            .env("HUB_WORKERS_SCHEDULE", "0 2 * * *")
+            .output()
+            .await
+            .unwrap();
         assert!(out.status.success());
         outputs.push(String::from_utf8(out.stdout).unwrap());
     }
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0], outputs[2]);
-    let times: Vec<&str> = outputs[0].lines().filter(|l| l.starts_with("  20")).collect();
+    let times: Vec<&str> = outputs[0]
+        .lines()
+        .filter(|l| l.starts_with("  20"))
+        .collect();
     assert_eq!(times.len(), 3, "{}", outputs[0]);
     for t in times {
         // 02:00 in Shanghai, that is 18:00 UTC the day before.
         assert!(t.ends_with("T02:00:00+08:00"), "{t}");
-        let utc = chrono::DateTime::parse_from_rfc3339(t.trim()).unwrap().with_timezone(&chrono::Utc);
+        let utc = chrono::DateTime::parse_from_rfc3339(t.trim())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
         assert_eq!(utc.format("%H:%M:%S").to_string(), "18:00:00");
     }
 }
@@ -428,13 +716,27 @@ async fn make_changes(env: &Env, n: usize, new: usize) {
     let ids: Vec<&String> = expected.keys().collect();
     for (i, id) in ids.iter().take(n).enumerate() {
         let djbh = expected[*id]["登记编号"].as_str().unwrap();
-        env.patch(&env.zf, &format!("/_admin/workers/{djbh}"), json!({"联系电话": format!("137{:08}", i)})).await;
+        env.patch(
+            &env.zf,
+            &format!("/_admin/workers/{djbh}"),
+            json!({"联系电话": format!("137{:08}", i)}),
+        )
+        .await;
     }
     let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
     for id in ids.iter().skip(n).take(n) {
         let w = &hy[*id];
-        let status = if w["status"] == "seeking" { "employed" } else { "seeking" };
-        env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", w["id"]), json!({"status": status})).await;
+        let status = if w["status"] == "seeking" {
+            "employed"
+        } else {
+            "seeking"
+        };
+        env.patch(
+            &env.hy,
+            &format!("/_admin/zhenfeng-workers/{}", w["id"]),
+            json!({"status": status}),
+        )
+        .await;
     }
     let enterprises = env.get(&env.hy, "/_admin/enterprises").await;
     for i in 0..new {
@@ -461,7 +763,9 @@ async fn a_hub_killed_while_carrying_changes_ends_like_an_uninterrupted_run() {
     tokio::join!(make_changes(&killed, 150, 8), make_changes(&whole, 150, 8));
     killed.delete(&killed.hy, "/_admin/counters").await;
     // HY-ESMS answers in 20 ms: the run carrying the changes takes seconds, time to kill it.
-    killed.post(&killed.hy, "/_admin/faults", json!({"slow_ms": 20})).await;
+    killed
+        .post(&killed.hy, "/_admin/faults", json!({"slow_ms": 20}))
+        .await;
     let mut child = killed
         .hub(&["sync", "workers", "--once", "--config", CONFIG])
         .stdout(std::process::Stdio::piped())
@@ -471,11 +775,21 @@ async fn a_hub_killed_while_carrying_changes_ends_like_an_uninterrupted_run() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let c = killed.get(&killed.hy, "/_admin/counters").await;
-        if c["collections"]["zhenfeng-workers"]["updated"].as_u64().unwrap_or(0) >= 60 {
+        if c["collections"]["zhenfeng-workers"]["updated"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 60
+        {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the run never got to its writes");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never got to its writes"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.start_kill().unwrap();
@@ -490,8 +804,14 @@ async fn a_hub_killed_while_carrying_changes_ends_like_an_uninterrupted_run() {
     }
     let hy_drop = &["id", "updatedAt"][..];
     assert_eq!(
-        content(&killed.get(&killed.hy, "/_admin/zhenfeng-workers").await, hy_drop),
-        content(&whole.get(&whole.hy, "/_admin/zhenfeng-workers").await, hy_drop),
+        content(
+            &killed.get(&killed.hy, "/_admin/zhenfeng-workers").await,
+            hy_drop
+        ),
+        content(
+            &whole.get(&whole.hy, "/_admin/zhenfeng-workers").await,
+            hy_drop
+        ),
         "HY-ESMS differs from an uninterrupted run"
     );
     // New registrations get their 登记编号 in the order the hub writes them, which differs.
@@ -503,7 +823,11 @@ async fn a_hub_killed_while_carrying_changes_ends_like_an_uninterrupted_run() {
     );
     let c = killed.get(&killed.zf, "/_admin/counters").await;
     assert_eq!(c["keys_created_more_than_once"], json!([]));
-    assert_eq!(created(&c, "workers"), 8, "the 8 new HY workers registered once each");
+    assert_eq!(
+        created(&c, "workers"),
+        8,
+        "the 8 new HY workers registered once each"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,21 +836,47 @@ async fn a_where_that_can_never_match_is_refused_at_load_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(harness::workspace().join(CONFIG)).unwrap();
     for (bad, says) in [
-        (r#""/workplace/countyCod" = "441303""#, "/workplace/countyCod is not a field of schema worker"),
-        (r#""/workplace/countyCode" = 441303"#, "441303 can never be the value of /workplace/countyCode"),
+        (
+            r#""/workplace/countyCod" = "441303""#,
+            "/workplace/countyCod is not a field of schema worker",
+        ),
+        (
+            r#""/workplace/countyCode" = 441303"#,
+            "441303 can never be the value of /workplace/countyCode",
+        ),
     ] {
         let cfg = dir.path().join("bad.toml");
         let changed = text
             .replace(r#""/workplace/countyCode" = "441303""#, bad)
-            .replace("../target/wasm32-wasip2/plugin", &harness::workspace().join("target/wasm32-wasip2/plugin").display().to_string());
+            .replace(
+                "../target/wasm32-wasip2/plugin",
+                &harness::workspace()
+                    .join("target/wasm32-wasip2/plugin")
+                    .display()
+                    .to_string(),
+            );
         std::fs::write(&cfg, changed).unwrap();
-        let out = env.run(&["sync", "workers", "--once", "--config", cfg.to_str().unwrap()]).await;
+        let out = env
+            .run(&[
+                "sync",
+                "workers",
+                "--once",
+                "--config",
+                cfg.to_str().unwrap(),
+            ])
+            .await;
         assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8_lossy(&out.stderr);
         let line = text.lines().position(|l| l.starts_with("a = ")).unwrap() + 1;
-        assert!(err.contains(&format!("bad.toml:{line}:")) && err.contains(says), "{err}");
+        assert!(
+            err.contains(&format!("bad.toml:{line}:")) && err.contains(says),
+            "{err}"
+        );
     }
-    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0);
+    assert_eq!(
+        writes(&env.get(&env.zf, "/_admin/counters").await, "workers"),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,7 +885,13 @@ async fn a_resident_registered_in_both_systems_but_outside_the_sync_is_not_overw
     env.sync_once().await;
     // A registry resident working elsewhere (not 441303) is entered by hand in HY-ESMS.
     let rows = env.get(&env.zf, "/_admin/workers").await;
-    let outsider = rows.as_array().unwrap().iter().find(|r| r["务工县区代码"] != "441303").unwrap().clone();
+    let outsider = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["务工县区代码"] != "441303")
+        .unwrap()
+        .clone();
     let id = canonical_id(outsider["身份证号"].as_str().unwrap());
     env.post(
         &env.hy,
@@ -545,10 +901,20 @@ async fn a_resident_registered_in_both_systems_but_outside_the_sync_is_not_overw
     )
     .await;
     let summary = env.sync_once().await;
-    assert!(summary.contains("partial") && summary.contains("records deferred"), "{summary}");
+    assert!(
+        summary.contains("partial") && summary.contains("records deferred"),
+        "{summary}"
+    );
     let after = by_djbh(&env.get(&env.zf, "/_admin/workers").await);
-    assert_eq!(after[outsider["登记编号"].as_str().unwrap()], outsider, "the registry's record is untouched");
-    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0);
+    assert_eq!(
+        after[outsider["登记编号"].as_str().unwrap()],
+        outsider,
+        "the registry's record is untouched"
+    );
+    assert_eq!(
+        writes(&env.get(&env.zf, "/_admin/counters").await, "workers"),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,8 +922,19 @@ async fn a_change_meant_for_an_unreachable_system_waits_for_the_next_run() {
     let env = Env::start().await;
     env.sync_once().await;
     let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
-    let w = hy.as_array().unwrap().iter().find(|w| w["status"] == "employed").unwrap().clone();
-    env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", w["id"]), json!({"status": "seeking"})).await;
+    let w = hy
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["status"] == "employed")
+        .unwrap()
+        .clone();
+    env.patch(
+        &env.hy,
+        &format!("/_admin/zhenfeng-workers/{}", w["id"]),
+        json!({"status": "seeking"}),
+    )
+    .await;
     // The registry's address is wrong for one run: the HY-ESMS simulator answers there (404s).
     let out = env
         .hub(&["sync", "workers", "--once", "--config", CONFIG])
@@ -566,12 +943,26 @@ async fn a_change_meant_for_an_unreachable_system_waits_for_the_next_run() {
         .await
         .unwrap();
     env.keep(&out);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
-    let dead = env.run(&["dead-letters", "list", "--json", "--config", CONFIG]).await;
-    assert_eq!(String::from_utf8(dead.stdout).unwrap().lines().count(), 5, "only the 5 broken records");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let dead = env
+        .run(&["dead-letters", "list", "--json", "--config", CONFIG])
+        .await;
+    assert_eq!(
+        String::from_utf8(dead.stdout).unwrap().lines().count(),
+        5,
+        "only the 5 broken records"
+    );
     env.sync_once().await;
     let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
-    assert_eq!(zf[&canonical_id(w["idNo"].as_str().unwrap())]["务工状态"], json!("2"));
+    assert_eq!(
+        zf[&canonical_id(w["idNo"].as_str().unwrap())]["务工状态"],
+        json!("2")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -581,17 +972,34 @@ async fn a_resident_who_moves_out_of_huiyang_leaves_the_sync_without_sticking_it
     let expected = expected_residents(&env).await;
     let (id, row) = expected.iter().next().unwrap();
     let djbh = row["登记编号"].as_str().unwrap();
-    env.patch(&env.zf, &format!("/_admin/workers/{djbh}"), json!({"务工县区代码": "440306", "务工省份": "广东省"})).await;
+    env.patch(
+        &env.zf,
+        &format!("/_admin/workers/{djbh}"),
+        json!({"务工县区代码": "440306", "务工省份": "广东省"}),
+    )
+    .await;
     env.sync_once().await;
     let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
-    env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", hy[id]["id"]), json!({"status": "left"})).await;
+    env.patch(
+        &env.hy,
+        &format!("/_admin/zhenfeng-workers/{}", hy[id]["id"]),
+        json!({"status": "left"}),
+    )
+    .await;
     env.delete(&env.zf, "/_admin/counters").await;
     for _ in 0..2 {
         let summary = env.sync_once().await;
         assert!(summary.contains("  ok  "), "{summary}");
     }
-    assert_eq!(writes(&env.get(&env.zf, "/_admin/counters").await, "workers"), 0, "the registry's record is out of the sync");
-    assert_eq!(by_djbh(&env.get(&env.zf, "/_admin/workers").await)[djbh]["务工县区代码"], json!("440306"));
+    assert_eq!(
+        writes(&env.get(&env.zf, "/_admin/counters").await, "workers"),
+        0,
+        "the registry's record is out of the sync"
+    );
+    assert_eq!(
+        by_djbh(&env.get(&env.zf, "/_admin/workers").await)[djbh]["务工县区代码"],
+        json!("440306")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -600,16 +1008,41 @@ async fn a_change_owned_by_huiyang_keeps_the_registrys_own_writing_of_its_fields
     env.sync_once().await;
     let seed = env.get(&env.zf, "/_admin/seed").await;
     let expected = expected_residents(&env).await;
-    let legacy: Vec<&str> = seed["legacy_15_digit"].as_array().unwrap().iter().filter_map(|d| d.as_str().or(d["djbh"].as_str())).collect();
-    let row = expected.values().find(|r| legacy.contains(&r["登记编号"].as_str().unwrap())).expect("a legacy resident in 441303").clone();
+    let legacy: Vec<&str> = seed["legacy_15_digit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d.as_str().or(d["djbh"].as_str()))
+        .collect();
+    let row = expected
+        .values()
+        .find(|r| legacy.contains(&r["登记编号"].as_str().unwrap()))
+        .expect("a legacy resident in 441303")
+        .clone();
     let id = canonical_id(row["身份证号"].as_str().unwrap());
     let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
-    env.patch(&env.hy, &format!("/_admin/zhenfeng-workers/{}", hy[&id]["id"]), json!({"position": "质检组长"})).await;
+    env.patch(
+        &env.hy,
+        &format!("/_admin/zhenfeng-workers/{}", hy[&id]["id"]),
+        json!({"position": "质检组长"}),
+    )
+    .await;
     env.sync_once().await;
-    let after = &by_djbh(&env.get(&env.zf, "/_admin/workers").await)[row["登记编号"].as_str().unwrap()];
+    let after =
+        &by_djbh(&env.get(&env.zf, "/_admin/workers").await)[row["登记编号"].as_str().unwrap()];
     assert_eq!(after["工种"], json!("质检组长"));
-    for column in ["身份证号", "姓名", "联系电话", "户籍乡镇", "单位信用代码", "务工单位"] {
-        assert_eq!(after[column], row[column], "{column} is kept as the registry wrote it");
+    for column in [
+        "身份证号",
+        "姓名",
+        "联系电话",
+        "户籍乡镇",
+        "单位信用代码",
+        "务工单位",
+    ] {
+        assert_eq!(
+            after[column], row[column],
+            "{column} is kept as the registry wrote it"
+        );
     }
     assert_eq!(row["身份证号"].as_str().unwrap().trim().len(), 15);
 }
@@ -617,13 +1050,21 @@ async fn a_change_owned_by_huiyang_keeps_the_registrys_own_writing_of_its_fields
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hubs_never_run_the_same_sync_at_once() {
     let env = Env::start().await;
-    let a = env.hub(&["sync", "workers", "--once", "--config", CONFIG]).output();
+    let a = env
+        .hub(&["sync", "workers", "--once", "--config", CONFIG])
+        .output();
     let b = async {
         // Start the second once the first holds the lease (it is creating workers).
-        while created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers") == 0 {
+        while created(
+            &env.get(&env.hy, "/_admin/counters").await,
+            "zhenfeng-workers",
+        ) == 0
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        env.hub(&["sync", "workers", "--once", "--config", CONFIG]).output().await
+        env.hub(&["sync", "workers", "--once", "--config", CONFIG])
+            .output()
+            .await
     };
     let (a, b) = tokio::join!(a, b);
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -631,8 +1072,18 @@ async fn two_hubs_never_run_the_same_sync_at_once() {
     env.keep(&b);
     assert!(a.status.success());
     assert_eq!(b.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&b.stderr).contains("is running in another process"), "{}", String::from_utf8_lossy(&b.stderr));
-    assert_eq!(created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers"), 1322);
+    assert!(
+        String::from_utf8_lossy(&b.stderr).contains("is running in another process"),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert_eq!(
+        created(
+            &env.get(&env.hy, "/_admin/counters").await,
+            "zhenfeng-workers"
+        ),
+        1322
+    );
 }
 
 /// The demo configuration plus `extra`, written beside the state (plugin paths come from
@@ -645,15 +1096,38 @@ fn config_with(env: &Env, extra: &str) -> String {
 }
 
 async fn runs_of(env: &Env, config: &str) -> Vec<Value> {
-    let out = env.run(&["runs", "--json", "--limit", "1000", "--config", config]).await;
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let out = env
+        .run(&["runs", "--json", "--limit", "1000", "--config", config])
+        .await;
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_its_schedule() {
     let env = Env::start().await;
-    let mut extra = String::from("[plugins.sink]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\" }\n");
-    let hostile = [("spin", "loop", "limits = { cpu_ms_per_call = 500 }", "CPU time limit of 500 ms per call exceeded"), ("hog", "alloc", "limits = { memory_mib = 64 }", "memory limit of 64 MiB exceeded"), ("deep", "recurse", "", "stack overflow"), ("boom", "panic", "", "the fixture panics on purpose")];
+    let mut extra = String::from(
+        "[plugins.sink]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\" }\n",
+    );
+    let hostile = [
+        (
+            "spin",
+            "loop",
+            "limits = { cpu_ms_per_call = 500 }",
+            "CPU time limit of 500 ms per call exceeded",
+        ),
+        (
+            "hog",
+            "alloc",
+            "limits = { memory_mib = 64 }",
+            "memory limit of 64 MiB exceeded",
+        ),
+        ("deep", "recurse", "", "stack overflow"),
+        ("boom", "panic", "", "the fixture panics on purpose"),
+    ];
     for (name, mode, limits, _) in hostile {
         extra.push_str(&format!(
             "[plugins.{name}]\npath = \"${{HUB_PLUGIN_DIR}}/fixture.wasm\"\nconfig = {{ mode = \"{mode}\" }}\n{limits}\n\
@@ -665,34 +1139,69 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
     let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     loop {
         let runs = runs_of(&env, &config).await;
-        let done = |sync: &str| runs.iter().filter(|r| r["sync"] == sync && r["status"] != "running").count();
+        let done = |sync: &str| {
+            runs.iter()
+                .filter(|r| r["sync"] == sync && r["status"] != "running")
+                .count()
+        };
         if done("workers") >= 4 && hostile.iter().all(|(n, ..)| done(n) >= 2) {
             break;
         }
         if tokio::time::Instant::now() > deadline {
             child.start_kill().unwrap();
             let out = child.wait_with_output().await.unwrap();
-            panic!("not enough runs: {runs:#?}\n{}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "not enough runs: {runs:#?}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(env.stop(child).await.status.success());
     let runs = runs_of(&env, &config).await;
     for (name, _, _, says) in hostile {
-        for r in runs.iter().filter(|r| r["sync"] == name && r["status"] != "running") {
+        for r in runs
+            .iter()
+            .filter(|r| r["sync"] == name && r["status"] != "running")
+        {
             assert_eq!(r["status"], json!("failed"), "{r}");
             let e = r["error"].as_str().unwrap();
-            assert!(e.contains(&format!("plugin {name}: read trapped: ")) && e.contains(says), "{name}: {e}");
+            assert!(
+                e.contains(&format!("plugin {name}: read trapped: ")) && e.contains(says),
+                "{name}: {e}"
+            );
         }
     }
-    let workers: Vec<&Value> = runs.iter().filter(|r| r["sync"] == "workers" && r["status"] != "running").collect();
-    assert!(workers.iter().all(|r| r["status"] == "ok" || r["status"] == "partial"), "{workers:#?}");
-    assert_eq!(created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers"), 1322);
+    let workers: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["sync"] == "workers" && r["status"] != "running")
+        .collect();
+    assert!(
+        workers
+            .iter()
+            .all(|r| r["status"] == "ok" || r["status"] == "partial"),
+        "{workers:#?}"
+    );
+    assert_eq!(
+        created(
+            &env.get(&env.hy, "/_admin/counters").await,
+            "zhenfeng-workers"
+        ),
+        1322
+    );
     // The workers sync kept its schedule: runs started every 2 s (never 4 s or more apart).
-    let mut starts: Vec<chrono::DateTime<chrono::Utc>> = workers.iter().map(|r| r["started_at"].as_str().unwrap().parse().unwrap()).collect();
+    let mut starts: Vec<chrono::DateTime<chrono::Utc>> = workers
+        .iter()
+        .map(|r| r["started_at"].as_str().unwrap().parse().unwrap())
+        .collect();
     starts.sort();
     for w in starts.windows(2).skip(1) {
-        assert!((w[1] - w[0]).num_milliseconds() < 4000, "runs {} and {} are too far apart", w[0], w[1]);
+        assert!(
+            (w[1] - w[0]).num_milliseconds() < 4000,
+            "runs {} and {} are too far apart",
+            w[0],
+            w[1]
+        );
     }
 }
 
@@ -701,21 +1210,40 @@ async fn sighup_reloads_the_configuration_between_runs() {
     let env = Env::start().await;
     let config = config_with(&env, "");
     // Once a year at first: nothing runs.
-    let text = std::fs::read_to_string(&config).unwrap().replace("${HUB_WORKERS_SCHEDULE:-*/5 * * * * *}", "0 0 1 1 *");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("${HUB_WORKERS_SCHEDULE:-*/5 * * * * *}", "0 0 1 1 *");
     std::fs::write(&config, &text).unwrap();
     let child = env.daemon(&config, &[]);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(runs_of(&env, &config).await.is_empty());
     std::fs::write(&config, text.replace("\"0 0 1 1 *\"", "\"*/2 * * * * *\"")).unwrap();
     let pid = child.id().unwrap().to_string();
-    tokio::process::Command::new("kill").args(["-HUP", &pid]).status().await.unwrap();
+    tokio::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while runs_of(&env, &config).await.iter().filter(|r| r["status"] != "running").count() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no scheduled runs after the reload");
+    while runs_of(&env, &config)
+        .await
+        .iter()
+        .filter(|r| r["status"] != "running")
+        .count()
+        < 2
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no scheduled runs after the reload"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let out = env.stop(child).await;
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("SIGHUP: reloading the configuration") && err.contains("daemon running the new configuration"), "{err}");
+    assert!(
+        err.contains("SIGHUP: reloading the configuration")
+            && err.contains("daemon running the new configuration"),
+        "{err}"
+    );
 }

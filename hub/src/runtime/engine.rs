@@ -17,8 +17,8 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
 
 /// The contract version this host implements (`wit/connector/v0.1.1`).
 pub const CONTRACT_VERSION: &str = "0.1.1";
@@ -39,13 +39,21 @@ impl Version {
     /// True if a component built against `self` can run on a host implementing `host`: the same
     /// major version (for 0.x, the same minor, as semver says), and not newer than the host.
     pub fn runs_on(self, host: Version) -> bool {
-        let same_line = if host.0 == 0 { self.0 == 0 && self.1 == host.1 } else { self.0 == host.0 };
+        let same_line = if host.0 == 0 {
+            self.0 == 0 && self.1 == host.1
+        } else {
+            self.0 == host.0
+        };
         same_line && self <= host
     }
 
     /// The compatible line, e.g. `0.1.x` or `1.x`.
     pub fn line(self) -> String {
-        if self.0 == 0 { format!("0.{}.x", self.1) } else { format!("{}.x", self.0) }
+        if self.0 == 0 {
+            format!("0.{}.x", self.1)
+        } else {
+            format!("{}.x", self.0)
+        }
     }
 }
 
@@ -93,13 +101,15 @@ impl Runtime {
         config.parallel_compilation(true);
         let engine = Engine::new(&config)?;
         let weak = engine.weak();
-        std::thread::Builder::new().name("hub-epoch".into()).spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(TICK);
-            }
-        })?;
+        std::thread::Builder::new()
+            .name("hub-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })?;
         let mut linker = Linker::<HostState>::new(&engine);
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         // WASI 0.2: clocks, random, stdio and the streams they need (the `wasi:http/proxy`
@@ -117,8 +127,12 @@ impl Runtime {
             cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
             cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
             cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(&mut linker, HostState::cli)?;
-            random::insecure::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| &mut s.insecure_random)?;
-            random::insecure_seed::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| &mut s.insecure_random)?;
+            random::insecure::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| {
+                &mut s.insecure_random
+            })?;
+            random::insecure_seed::add_to_linker::<HostState, WasiRandom>(&mut linker, |s| {
+                &mut s.insecure_random
+            })?;
         }
         // reqwest is built without a default TLS provider (ring is the project's); install it
         // once for the process (later calls find it installed and do nothing).
@@ -130,7 +144,13 @@ impl Runtime {
             .build()?;
         let mut h = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        Ok(Runtime { engine, linker: Arc::new(linker), client, cache_dir, engine_hash: h.finish() })
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            client,
+            cache_dir,
+            engine_hash: h.finish(),
+        })
     }
 
     /// Compiles a component, or loads it from the cache. A cache entry is the serialized
@@ -138,7 +158,9 @@ impl Runtime {
     /// engine's configuration and version) beside a file holding the SHA-256 of the entry; an
     /// entry whose checksum does not match, or that this engine refuses, is compiled again.
     pub fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
-        let Some(dir) = &self.cache_dir else { return Component::from_binary(&self.engine, bytes) };
+        let Some(dir) = &self.cache_dir else {
+            return Component::from_binary(&self.engine, bytes);
+        };
         let key = format!("{sha256}-{:016x}", self.engine_hash);
         let entry = dir.join(format!("{key}.cwasm"));
         let sum = dir.join(format!("{key}.cwasm.sha256"));
@@ -151,7 +173,9 @@ impl Runtime {
                 // by the hub's user only, like the state key beside it.
                 match unsafe { Component::deserialize(&self.engine, &blob) } {
                     Ok(c) => return Ok(c),
-                    Err(e) => tracing::info!(entry = %entry.display(), "cache entry not usable by this engine, compiling again: {e:#}"),
+                    Err(e) => {
+                        tracing::info!(entry = %entry.display(), "cache entry not usable by this engine, compiling again: {e:#}")
+                    }
                 }
             } else {
                 tracing::warn!(entry = %entry.display(), "cache entry does not match its checksum; compiling again");
@@ -170,21 +194,37 @@ impl Runtime {
         let ty = component.component_type();
         let exported = ty
             .exports(&self.engine)
-            .filter_map(|(name, _)| name.strip_prefix("hub:connector/connector@").map(str::to_string))
+            .filter_map(|(name, _)| {
+                name.strip_prefix("hub:connector/connector@")
+                    .map(str::to_string)
+            })
             .next();
         let Some(v) = exported else {
-            return (None, Err("it does not export hub:connector/connector: not a connector component".into()));
+            return (
+                None,
+                Err("it does not export hub:connector/connector: not a connector component".into()),
+            );
         };
         let Some(version) = Version::parse(&v) else {
-            return (None, Err(format!("it exports hub:connector/connector@{v}, which is not a version")));
+            return (
+                None,
+                Err(format!(
+                    "it exports hub:connector/connector@{v}, which is not a version"
+                )),
+            );
         };
         if version.runs_on(host) {
             return (Some(version), Ok(()));
         }
         let why = if version > host && version.line() == host.line() {
-            format!("it is built against hub:connector {version}, newer than this hub's {host}: upgrade the hub")
+            format!(
+                "it is built against hub:connector {version}, newer than this hub's {host}: upgrade the hub"
+            )
         } else {
-            format!("it is built against hub:connector {version}; this hub implements {host} and loads plugins built against {}", host.line())
+            format!(
+                "it is built against hub:connector {version}; this hub implements {host} and loads plugins built against {}",
+                host.line()
+            )
         };
         (Some(version), Err(why))
     }
@@ -192,22 +232,60 @@ impl Runtime {
     /// Reads a component file without running it: digest, contract version, imports, exports.
     pub fn inspect(&self, path: &Path) -> anyhow::Result<(Inspection, Option<Component>)> {
         use anyhow::Context as _;
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let component = self.compile(&bytes, &sha256).map_err(|e| anyhow::anyhow!("{} is not a valid component: {e:#}", path.display()))?;
+        let component = self
+            .compile(&bytes, &sha256)
+            .map_err(|e| anyhow::anyhow!("{} is not a valid component: {e:#}", path.display()))?;
         let ty = component.component_type();
-        let imports = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
-        let exports = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
         let (version, loadable) = self.contract_of(&component);
-        let loadable = loadable.and_then(|()| self.linker.instantiate_pre(&component).map(|_| ()).map_err(|e| link_error(&e)));
-        let i = Inspection { sha256, bytes: bytes.len(), contract: version.map(|v| v.to_string()), loadable, imports, exports };
+        let loadable = loadable.and_then(|()| {
+            self.linker
+                .instantiate_pre(&component)
+                .map(|_| ())
+                .map_err(|e| link_error(&e))
+        });
+        let i = Inspection {
+            sha256,
+            bytes: bytes.len(),
+            contract: version.map(|v| v.to_string()),
+            loadable,
+            imports,
+            exports,
+        };
         Ok((i, Some(component)))
     }
 
     /// The manifest of a component, asked with no grants at all (`manifest` must not call the
     /// host).
-    pub async fn manifest_of(&self, name: &str, component: &Component) -> Result<Manifest, PluginError> {
-        let plugin = self.plugin(name, component, "-".into(), &crate::config::Limits::default(), http_grant(self, name, Vec::new(), BTreeMap::new(), &crate::config::Limits::default()), "{}".into())?;
+    pub async fn manifest_of(
+        &self,
+        name: &str,
+        component: &Component,
+    ) -> Result<Manifest, PluginError> {
+        let plugin = self.plugin(
+            name,
+            component,
+            "-".into(),
+            &crate::config::Limits::default(),
+            http_grant(
+                self,
+                name,
+                Vec::new(),
+                BTreeMap::new(),
+                &crate::config::Limits::default(),
+            ),
+            "{}".into(),
+        )?;
         plugin.instantiate().await?.manifest().await
     }
 
@@ -220,33 +298,67 @@ impl Runtime {
         grant: Arc<http::HttpGrant>,
         config_json: String,
     ) -> Result<Plugin, PluginError> {
-        let load_err = |message: String| PluginError::Load { plugin: name.into(), path: String::new(), message };
-        let pre = self.linker.instantiate_pre(component).map_err(|e| load_err(link_error(&e)))?;
+        let load_err = |message: String| PluginError::Load {
+            plugin: name.into(),
+            path: String::new(),
+            message,
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| load_err(link_error(&e)))?;
         let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
-        Ok(Plugin::new(name.into(), digest, pre, self.engine.clone(), grant, *limits, config_json))
+        Ok(Plugin::new(
+            name.into(),
+            digest,
+            pre,
+            self.engine.clone(),
+            grant,
+            *limits,
+            config_json,
+        ))
     }
 
     /// Loads a plugin: checks the file against its sha256 pin, compiles it (or takes it from
     /// the cache), checks its contract version, links it, reads its manifest, and checks that
     /// every host and secret it asks for is granted by `cfg`.
-    pub async fn load(&self, name: &str, cfg: &PluginConfig, config_dir: &Path) -> Result<Plugin, PluginError> {
+    pub async fn load(
+        &self,
+        name: &str,
+        cfg: &PluginConfig,
+        config_dir: &Path,
+    ) -> Result<Plugin, PluginError> {
         let path = config_dir.join(cfg.path.get_ref());
-        let load_err = |message: String| PluginError::Load { plugin: name.into(), path: path.display().to_string(), message };
+        let load_err = |message: String| PluginError::Load {
+            plugin: name.into(),
+            path: path.display().to_string(),
+            message,
+        };
         let bytes = std::fs::read(&path).map_err(|e| load_err(e.to_string()))?;
         let digest = hex::encode(Sha256::digest(&bytes));
         if let Some(pin) = &cfg.sha256
             && !pin.get_ref().eq_ignore_ascii_case(&digest)
         {
-            return Err(load_err(format!("its sha256 is {digest}, but the config pins {}: refused", pin.get_ref())));
+            return Err(load_err(format!(
+                "its sha256 is {digest}, but the config pins {}: refused",
+                pin.get_ref()
+            )));
         }
-        let component = self.compile(&bytes, &digest).map_err(|e| load_err(format!("{e:#}")))?;
+        let component = self
+            .compile(&bytes, &digest)
+            .map_err(|e| load_err(format!("{e:#}")))?;
         if let (_, Err(why)) = self.contract_of(&component) {
             return Err(load_err(why));
         }
-        let not_granted = |message: String| PluginError::NotGranted { plugin: name.into(), message };
+        let not_granted = |message: String| PluginError::NotGranted {
+            plugin: name.into(),
+            message,
+        };
         let mut secrets = BTreeMap::new();
         for (k, src) in &cfg.secrets {
-            let v = src.resolve(config_dir).map_err(|e| not_granted(format!("secret {k}: {e}")))?;
+            let v = src
+                .resolve(config_dir)
+                .map_err(|e| not_granted(format!("secret {k}: {e}")))?;
             if v.len() < http::MIN_SCRUBBED_SECRET {
                 tracing::warn!(plugin = name, secret = %k, "secret shorter than {} bytes: it cannot be scrubbed from responses", http::MIN_SCRUBBED_SECRET);
             }
@@ -257,7 +369,8 @@ impl Runtime {
             origins.push(http::Origin::parse(h.get_ref()).map_err(&not_granted)?);
         }
         let grant = http_grant(self, name, origins, secrets, &cfg.limits);
-        let config_json = serde_json::to_string(&cfg.config).map_err(|e| load_err(format!("config: {e}")))?;
+        let config_json =
+            serde_json::to_string(&cfg.config).map_err(|e| load_err(format!("config: {e}")))?;
         let mut plugin = self
             .plugin(name, &component, digest, &cfg.limits, grant, config_json)
             .map_err(|e| match e {
@@ -278,10 +391,18 @@ impl Runtime {
 
 /// A linking failure, with what the sandbox offers.
 fn link_error(e: &wasmtime::Error) -> String {
-    format!("{e:#} (plugins get clocks, random, standard streams and the hub's host interface; no files, sockets or environment)")
+    format!(
+        "{e:#} (plugins get clocks, random, standard streams and the hub's host interface; no files, sockets or environment)"
+    )
 }
 
-fn http_grant(rt: &Runtime, name: &str, origins: Vec<http::Origin>, secrets: BTreeMap<String, String>, limits: &crate::config::Limits) -> Arc<http::HttpGrant> {
+fn http_grant(
+    rt: &Runtime,
+    name: &str,
+    origins: Vec<http::Origin>,
+    secrets: BTreeMap<String, String>,
+    limits: &crate::config::Limits,
+) -> Arc<http::HttpGrant> {
     Arc::new(http::HttpGrant {
         plugin: name.into(),
         origins,
@@ -313,17 +434,30 @@ mod tests {
     #[test]
     fn contract_versions_follow_semver_with_the_zero_major_rule() {
         let host = Version(0, 1, 1);
-        assert!(Version(0, 1, 0).runs_on(host), "an older patch of the same 0.1 line");
+        assert!(
+            Version(0, 1, 0).runs_on(host),
+            "an older patch of the same 0.1 line"
+        );
         assert!(Version(0, 1, 1).runs_on(host));
         assert!(!Version(0, 1, 2).runs_on(host), "newer than the host");
-        assert!(!Version(0, 2, 0).runs_on(host), "0.2 is another line under semver");
+        assert!(
+            !Version(0, 2, 0).runs_on(host),
+            "0.2 is another line under semver"
+        );
         assert!(!Version(9, 0, 0).runs_on(host));
         let host = Version(1, 4, 0);
         assert!(Version(1, 0, 7).runs_on(host) && Version(1, 4, 0).runs_on(host));
-        assert!(!Version(2, 0, 0).runs_on(host) && !Version(0, 4, 0).runs_on(host) && !Version(1, 5, 0).runs_on(host));
+        assert!(
+            !Version(2, 0, 0).runs_on(host)
+                && !Version(0, 4, 0).runs_on(host)
+                && !Version(1, 5, 0).runs_on(host)
+        );
         assert_eq!(Version::parse("9.0.0"), Some(Version(9, 0, 0)));
         assert_eq!(Version::parse("0.1.1-rc.1"), Some(Version(0, 1, 1)));
         assert_eq!(Version::parse("1.2"), None);
-        assert_eq!((Version(0, 1, 1).line(), Version(2, 3, 0).line()), ("0.1.x".to_string(), "2.x".to_string()));
+        assert_eq!(
+            (Version(0, 1, 1).line(), Version(2, 3, 0).line()),
+            ("0.1.x".to_string(), "2.x".to_string())
+        );
     }
 }

@@ -32,9 +32,16 @@ impl Origin {
     /// Parses `scheme://host[:port]` (a trailing `/` is allowed; a path, query or credentials
     /// are not). Only `http` and `https`.
     pub fn parse(s: &str) -> Result<Origin, String> {
-        let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not an origin (scheme://host[:port]): {e}"))?;
-        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-            return Err(format!("{s:?} is not an origin: give only scheme://host[:port]"));
+        let url = url::Url::parse(s)
+            .map_err(|e| format!("{s:?} is not an origin (scheme://host[:port]): {e}"))?;
+        if url.path() != "/"
+            || url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+        {
+            return Err(format!(
+                "{s:?} is not an origin: give only scheme://host[:port]"
+            ));
         }
         Origin::of(&url).ok_or_else(|| format!("{s:?}: only http and https origins can be granted"))
     }
@@ -163,7 +170,9 @@ fn retry_after(resp: &reqwest::Response) -> Duration {
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(Duration::from_secs(1), |s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+        .map_or(Duration::from_secs(1), |s| {
+            Duration::from_secs(s).min(MAX_RETRY_AFTER)
+        })
 }
 
 /// Replaces every granted secret's value (and its form-urlencoded form) in a response, so that
@@ -184,7 +193,10 @@ impl Scrubber {
     /// A scrubber for these secrets.
     pub fn new(secrets: &BTreeMap<String, String>) -> Scrubber {
         let mut needles: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        for (name, value) in secrets.iter().filter(|(_, v)| v.len() >= MIN_SCRUBBED_SECRET) {
+        for (name, value) in secrets
+            .iter()
+            .filter(|(_, v)| v.len() >= MIN_SCRUBBED_SECRET)
+        {
             let placeholder = format!("{{{{secret:{name}}}}}").into_bytes();
             needles.push((value.as_bytes().to_vec(), placeholder.clone()));
             let encoded: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
@@ -193,7 +205,10 @@ impl Scrubber {
             }
         }
         needles.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
-        Scrubber { needles, carry: Vec::new() }
+        Scrubber {
+            needles,
+            carry: Vec::new(),
+        }
     }
 
     /// Scrubs `data`; with `partial`, stops where a secret could begin but the data ends
@@ -261,12 +276,20 @@ impl BodyStream {
         let max = max.max(1);
         while self.pending.is_empty() && !self.done {
             match tokio::time::timeout(self.timeout, self.resp.chunk()).await {
-                Err(_) => return Err(HttpError::Timeout(format!("body: no data within {:?}", self.timeout))),
+                Err(_) => {
+                    return Err(HttpError::Timeout(format!(
+                        "body: no data within {:?}",
+                        self.timeout
+                    )));
+                }
                 Ok(Ok(Some(chunk))) => {
                     self.received += chunk.len();
                     if self.received > self.max {
                         self.done = true;
-                        return Err(HttpError::TooLarge(format!("body is over the limit of {} bytes", self.max)));
+                        return Err(HttpError::TooLarge(format!(
+                            "body is over the limit of {} bytes",
+                            self.max
+                        )));
                     }
                     self.pending = self.scrubber.chunk(&chunk);
                 }
@@ -276,7 +299,10 @@ impl BodyStream {
                 }
                 Ok(Err(e)) => {
                     self.done = true;
-                    return Err(HttpError::Connection(format!("while reading the body: {}", error_chain(&e.without_url()))));
+                    return Err(HttpError::Connection(format!(
+                        "while reading the body: {}",
+                        error_chain(&e.without_url())
+                    )));
                 }
             }
         }
@@ -305,30 +331,50 @@ impl HttpGrant {
             }
             all.extend_from_slice(&chunk);
         }
-        Ok(Response { status: head.status, headers: head.headers, body: all })
+        Ok(Response {
+            status: head.status,
+            headers: head.headers,
+            body: all,
+        })
     }
 
     /// Checks and performs a request; answers when the headers arrive, the body to follow.
     pub async fn send_streaming(&self, req: Request) -> Result<(Head, BodyStream), HttpError> {
         let url = url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL: {e}")))?;
-        let origin = Origin::of(&url).ok_or_else(|| HttpError::Invalid("only http and https URLs".into()))?;
+        let origin = Origin::of(&url)
+            .ok_or_else(|| HttpError::Invalid("only http and https URLs".into()))?;
         if !self.origins.contains(&origin) {
-            return Err(HttpError::Denied(format!("origin {origin} is not granted to plugin {}", self.plugin)));
+            return Err(HttpError::Denied(format!(
+                "origin {origin} is not granted to plugin {}",
+                self.plugin
+            )));
         }
         let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| HttpError::Invalid(format!("method {:?}", req.method)))?;
-        let denied = |name: String| HttpError::Denied(format!("secret {name:?} is not granted to plugin {}", self.plugin));
+        let denied = |name: String| {
+            HttpError::Denied(format!(
+                "secret {name:?} is not granted to plugin {}",
+                self.plugin
+            ))
+        };
         let body = fill_secrets(&req.body, &self.secrets).map_err(denied)?;
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &req.headers {
             let v = fill_secrets(v.as_bytes(), &self.secrets).map_err(denied)?;
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| HttpError::Invalid(format!("header name {k:?}")))?;
-            let value = reqwest::header::HeaderValue::from_bytes(&v)
-                .map_err(|_| HttpError::Invalid(format!("header {k} has a value that is not allowed")))?;
+            let value = reqwest::header::HeaderValue::from_bytes(&v).map_err(|_| {
+                HttpError::Invalid(format!("header {k} has a value that is not allowed"))
+            })?;
             headers.append(name, value);
         }
-        let idempotent = matches!(method, reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE | reqwest::Method::HEAD);
+        let idempotent = matches!(
+            method,
+            reqwest::Method::GET
+                | reqwest::Method::PUT
+                | reqwest::Method::DELETE
+                | reqwest::Method::HEAD
+        );
         let place = format!("{origin}{}", url.path());
         let mut attempt = 1;
         loop {
@@ -341,22 +387,36 @@ impl HttpGrant {
                 .send()
                 .await;
             let wait = match sent {
-                Ok(resp) if matches!(resp.status().as_u16(), 429 | 503) && attempt < MAX_ATTEMPTS => {
+                Ok(resp)
+                    if matches!(resp.status().as_u16(), 429 | 503) && attempt < MAX_ATTEMPTS =>
+                {
                     let wait = retry_after(&resp);
                     tracing::debug!(plugin = %self.plugin, %method, %place, status = resp.status().as_u16(), ?wait, attempt, "retrying after the server asked to wait");
                     wait
                 }
                 Ok(resp) => return self.stream(resp),
-                Err(e) if idempotent && (e.is_timeout() || e.is_connect() || e.is_request()) && attempt < MAX_ATTEMPTS => {
+                Err(e)
+                    if idempotent
+                        && (e.is_timeout() || e.is_connect() || e.is_request())
+                        && attempt < MAX_ATTEMPTS =>
+                {
                     let base = Duration::from_millis(250 << attempt);
                     let wait = base.mul_f64(1.0 + rand::random::<f64>() / 4.0);
                     tracing::debug!(plugin = %self.plugin, %method, %place, error = %e.without_url(), attempt, "retrying a failed request");
                     wait
                 }
                 Err(e) if e.is_timeout() => {
-                    return Err(HttpError::Timeout(format!("{method} {place}: no answer within {:?}", self.timeout)));
+                    return Err(HttpError::Timeout(format!(
+                        "{method} {place}: no answer within {:?}",
+                        self.timeout
+                    )));
                 }
-                Err(e) => return Err(HttpError::Connection(format!("{method} {place}: {}", error_chain(&e.without_url())))),
+                Err(e) => {
+                    return Err(HttpError::Connection(format!(
+                        "{method} {place}: {}",
+                        error_chain(&e.without_url())
+                    )));
+                }
             };
             tokio::time::sleep(wait).await;
             attempt += 1;
@@ -369,16 +429,32 @@ impl HttpGrant {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(&scrubber.all(v.as_bytes())).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(&scrubber.all(v.as_bytes())).into_owned(),
+                )
+            })
             .collect();
-        if resp.content_length().is_some_and(|n| n as usize > self.max_response) {
+        if resp
+            .content_length()
+            .is_some_and(|n| n as usize > self.max_response)
+        {
             return Err(HttpError::TooLarge(format!(
                 "body of {} bytes is over the limit of {}",
                 resp.content_length().unwrap_or(0),
                 self.max_response
             )));
         }
-        let body = BodyStream { resp, pending: Vec::new(), received: 0, max: self.max_response, timeout: self.timeout, scrubber, done: false };
+        let body = BodyStream {
+            resp,
+            pending: Vec::new(),
+            received: 0,
+            max: self.max_response,
+            timeout: self.timeout,
+            scrubber,
+            done: false,
+        };
         Ok((Head { status, headers }, body))
     }
 }
@@ -400,9 +476,18 @@ mod tests {
 
     #[test]
     fn origins_compare_scheme_host_and_default_port() {
-        assert_eq!(Origin::parse("http://Example.org").unwrap(), Origin::parse("http://example.org:80/").unwrap());
-        assert_ne!(Origin::parse("http://example.org").unwrap(), Origin::parse("https://example.org").unwrap());
-        assert_eq!(Origin::parse("https://example.org").unwrap().to_string(), "https://example.org:443");
+        assert_eq!(
+            Origin::parse("http://Example.org").unwrap(),
+            Origin::parse("http://example.org:80/").unwrap()
+        );
+        assert_ne!(
+            Origin::parse("http://example.org").unwrap(),
+            Origin::parse("https://example.org").unwrap()
+        );
+        assert_eq!(
+            Origin::parse("https://example.org").unwrap().to_string(),
+            "https://example.org:443"
+        );
         assert!(Origin::parse("http://example.org/api").is_err());
         assert!(Origin::parse("ftp://example.org").is_err());
         assert!(Origin::parse("example.org").is_err());
@@ -424,7 +509,10 @@ mod tests {
         Request {
             method: "GET".into(),
             url: url.into(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: Vec::new(),
         }
     }
@@ -434,7 +522,10 @@ mod tests {
         // Port 9 (discard) on loopback: nothing is listening, so only the refusal can answer.
         let g = grant(&["http://127.0.0.1:9"]);
         let e = g.send(req("http://127.0.0.1:10/x", &[])).await.unwrap_err();
-        assert_eq!(e, HttpError::Denied("origin http://127.0.0.1:10 is not granted to plugin p".into()));
+        assert_eq!(
+            e,
+            HttpError::Denied("origin http://127.0.0.1:10 is not granted to plugin p".into())
+        );
         let e = g.send(req("https://127.0.0.1:9/x", &[])).await.unwrap_err();
         assert!(matches!(e, HttpError::Denied(_)), "{e:?}");
         let e = g.send(req("file:///etc/passwd", &[])).await.unwrap_err();
@@ -444,15 +535,30 @@ mod tests {
     #[tokio::test]
     async fn a_secret_not_granted_is_refused_and_never_sent() {
         let g = grant(&["http://127.0.0.1:9"]);
-        let e = g.send(req("http://127.0.0.1:9/x", &[("authorization", "Bearer {{secret:token}}")])).await.unwrap_err();
-        assert_eq!(e, HttpError::Denied("secret \"token\" is not granted to plugin p".into()));
+        let e = g
+            .send(req(
+                "http://127.0.0.1:9/x",
+                &[("authorization", "Bearer {{secret:token}}")],
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            HttpError::Denied("secret \"token\" is not granted to plugin p".into())
+        );
     }
 
     #[test]
     fn secrets_are_scrubbed_from_responses_even_across_chunks() {
-        let secrets = BTreeMap::from([("password".to_string(), "p&ss word".to_string()), ("k".to_string(), "abc".to_string())]);
+        let secrets = BTreeMap::from([
+            ("password".to_string(), "p&ss word".to_string()),
+            ("k".to_string(), "abc".to_string()),
+        ]);
         let s = Scrubber::new(&secrets);
-        assert_eq!(s.all(b"echo: p&ss word and p%26ss+word, abc"), b"echo: {{secret:password}} and {{secret:password}}, abc".to_vec());
+        assert_eq!(
+            s.all(b"echo: p&ss word and p%26ss+word, abc"),
+            b"echo: {{secret:password}} and {{secret:password}}, abc".to_vec()
+        );
         // Split at every position: the output joined is the same scrubbed text.
         let text = b"x=p&ss word;y=p&ss word.".to_vec();
         for cut in 0..=text.len() {
@@ -460,16 +566,32 @@ mod tests {
             let mut out = s.chunk(&text[..cut]);
             out.extend(s.chunk(&text[cut..]));
             out.extend(s.finish());
-            assert_eq!(out, b"x={{secret:password}};y={{secret:password}}.".to_vec(), "cut at {cut}");
+            assert_eq!(
+                out,
+                b"x={{secret:password}};y={{secret:password}}.".to_vec(),
+                "cut at {cut}"
+            );
         }
     }
 
     #[test]
     fn secrets_are_filled_raw_or_form_encoded_and_unknown_ones_refused() {
         let secrets = BTreeMap::from([("password".to_string(), "p&ss word".to_string())]);
-        assert_eq!(fill_secrets(b"pw={{secret:password}}", &secrets).unwrap(), b"pw=p&ss word");
-        assert_eq!(fill_secrets(b"a=1&pw={{secret:password|form}}&b=2", &secrets).unwrap(), b"a=1&pw=p%26ss+word&b=2");
-        assert_eq!(fill_secrets(b"{{secret:token}}", &secrets).unwrap_err(), "token");
-        assert_eq!(fill_secrets(b"no placeholders {{x}}", &secrets).unwrap(), b"no placeholders {{x}}");
+        assert_eq!(
+            fill_secrets(b"pw={{secret:password}}", &secrets).unwrap(),
+            b"pw=p&ss word"
+        );
+        assert_eq!(
+            fill_secrets(b"a=1&pw={{secret:password|form}}&b=2", &secrets).unwrap(),
+            b"a=1&pw=p%26ss+word&b=2"
+        );
+        assert_eq!(
+            fill_secrets(b"{{secret:token}}", &secrets).unwrap_err(),
+            "token"
+        );
+        assert_eq!(
+            fill_secrets(b"no placeholders {{x}}", &secrets).unwrap(),
+            b"no placeholders {{x}}"
+        );
     }
 }

@@ -39,7 +39,12 @@ impl Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
             return Err(self.refuse(format!(
                 "memory limit of {} MiB exceeded (limits.memory_mib): the guest asked for {} MiB",
@@ -50,7 +55,12 @@ impl ResourceLimiter for Limiter {
         Ok(maximum.is_none_or(|m| desired <= m))
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.table_elements {
             return Err(self.refuse(format!(
                 "table limit of {} elements exceeded (limits.table_elements): the guest asked for {desired}",
@@ -86,7 +96,12 @@ pub struct CallClock {
 impl CallClock {
     /// A clock for calls limited to `limit` of guest time.
     pub fn new(limit: Duration) -> CallClock {
-        CallClock { started: Instant::now(), host: Duration::ZERO, limit, exceeded: false }
+        CallClock {
+            started: Instant::now(),
+            host: Duration::ZERO,
+            limit,
+            exceeded: false,
+        }
     }
 
     /// Starts timing a new call.
@@ -130,14 +145,29 @@ mod tests {
 
     #[test]
     fn memory_and_tables_are_refused_past_their_limits_with_the_limit_named() {
-        let mut l = Limiter::new(&crate::config::Limits { memory_mib: 64, table_elements: 1000, ..crate::config::Limits::default() });
+        let mut l = Limiter::new(&crate::config::Limits {
+            memory_mib: 64,
+            table_elements: 1000,
+            ..crate::config::Limits::default()
+        });
         assert!(l.memory_growing(0, 64 << 20, None).unwrap());
-        let e = l.memory_growing(64 << 20, (64 << 20) + 1, None).unwrap_err();
-        assert_eq!(e.to_string(), "memory limit of 64 MiB exceeded (limits.memory_mib): the guest asked for 65 MiB");
-        assert!(!l.memory_growing(0, 32 << 20, Some(16 << 20)).unwrap(), "a module's own maximum still applies");
+        let e = l
+            .memory_growing(64 << 20, (64 << 20) + 1, None)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "memory limit of 64 MiB exceeded (limits.memory_mib): the guest asked for 65 MiB"
+        );
+        assert!(
+            !l.memory_growing(0, 32 << 20, Some(16 << 20)).unwrap(),
+            "a module's own maximum still applies"
+        );
         assert!(l.table_growing(0, 1000, None).unwrap());
         assert!(l.table_growing(0, 1001, None).is_err());
-        assert_eq!(l.refused.as_deref(), Some("memory limit of 64 MiB exceeded (limits.memory_mib): the guest asked for 65 MiB"));
+        assert_eq!(
+            l.refused.as_deref(),
+            Some("memory limit of 64 MiB exceeded (limits.memory_mib): the guest asked for 65 MiB")
+        );
     }
 
     #[test]
@@ -149,7 +179,10 @@ mod tests {
         assert!(c.check().is_ok(), "80 ms waiting for HTTP is not CPU time");
         std::thread::sleep(Duration::from_millis(60));
         let e = c.check().unwrap_err();
-        assert_eq!(e.to_string(), "CPU time limit of 50 ms per call exceeded (limits.cpu_ms_per_call)");
+        assert_eq!(
+            e.to_string(),
+            "CPU time limit of 50 ms per call exceeded (limits.cpu_ms_per_call)"
+        );
         assert!(c.exceeded);
     }
 }

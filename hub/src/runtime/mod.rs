@@ -44,8 +44,8 @@ pub mod bindings {
 }
 
 pub use bindings::hub::connector::types::{
-    Batch, ConnectorError, ConnectorManifest as Manifest, Rejection, SourceRecord, StreamInfo, TargetRecord,
-    WriteResult, Written,
+    Batch, ConnectorError, ConnectorManifest as Manifest, Rejection, SourceRecord, StreamInfo,
+    TargetRecord, WriteResult, Written,
 };
 
 /// How often the epoch advances; deadlines are whole ticks.
@@ -62,22 +62,41 @@ const CPU_CHECK_TICKS: u64 = 10;
 pub enum PluginError {
     /// The component could not be read, compiled or linked.
     #[error("plugin {plugin}: cannot load {path}: {message}")]
-    Load { plugin: String, path: String, message: String },
+    Load {
+        plugin: String,
+        path: String,
+        message: String,
+    },
     /// The plugin asks for a capability the deployment did not grant.
     #[error("plugin {plugin}: {message}")]
     NotGranted { plugin: String, message: String },
     /// The call trapped (panic, exhausted limit, deadline); the instance is discarded.
     #[error("plugin {plugin}: {call} trapped: {message}")]
-    Trap { plugin: String, call: &'static str, message: String },
+    Trap {
+        plugin: String,
+        call: &'static str,
+        message: String,
+    },
     /// The connector returned an error.
     #[error("plugin {plugin}: {call} failed ({kind}): {message}")]
-    Connector { plugin: String, call: &'static str, kind: &'static str, message: String },
+    Connector {
+        plugin: String,
+        call: &'static str,
+        kind: &'static str,
+        message: String,
+    },
 }
 
 impl PluginError {
     /// True if the failure may pass by itself (a transient connector error).
     pub fn is_transient(&self) -> bool {
-        matches!(self, PluginError::Connector { kind: "transient", .. })
+        matches!(
+            self,
+            PluginError::Connector {
+                kind: "transient",
+                ..
+            }
+        )
     }
 }
 
@@ -89,7 +108,12 @@ fn connector_error(plugin: &str, call: &'static str, e: ConnectorError) -> Plugi
         ConnectorError::Permanent(m) => ("permanent", m),
         ConnectorError::Unsupported(m) => ("unsupported", m),
     };
-    PluginError::Connector { plugin: plugin.to_string(), call, kind, message }
+    PluginError::Connector {
+        plugin: plugin.to_string(),
+        call,
+        kind,
+        message,
+    }
 }
 
 /// The state of one store: WASI (empty), limits and the plugin's grants.
@@ -107,7 +131,10 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -118,7 +145,10 @@ impl bindings::hub::connector::host::Host for HostState {
         use bindings::hub::connector::types::Level;
         const MAX: usize = 4096;
         let message = if message.len() > MAX {
-            let cut = (0..=MAX).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=MAX)
+                .rev()
+                .find(|i| message.is_char_boundary(*i))
+                .unwrap_or(0);
             format!("{}… ({} bytes cut)", &message[..cut], message.len() - cut)
         } else {
             message
@@ -136,13 +166,25 @@ impl bindings::hub::connector::host::Host for HostState {
     async fn send(
         &mut self,
         req: bindings::hub::connector::host::Request,
-    ) -> Result<bindings::hub::connector::host::Response, bindings::hub::connector::host::HttpError> {
+    ) -> Result<bindings::hub::connector::host::Response, bindings::hub::connector::host::HttpError>
+    {
         let grant = self.http.clone();
         let t = Instant::now();
-        let r = grant.send(http::Request { method: req.method, url: req.url, headers: req.headers, body: req.body }).await;
+        let r = grant
+            .send(http::Request {
+                method: req.method,
+                url: req.url,
+                headers: req.headers,
+                body: req.body,
+            })
+            .await;
         self.cpu.in_host(t.elapsed());
         match r {
-            Ok(r) => Ok(bindings::hub::connector::host::Response { status: r.status, headers: r.headers, body: r.body }),
+            Ok(r) => Ok(bindings::hub::connector::host::Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
             Err(e) => Err(self.http_error(e)),
         }
     }
@@ -150,18 +192,29 @@ impl bindings::hub::connector::host::Host for HostState {
     async fn send_streaming(
         &mut self,
         req: bindings::hub::connector::host::Request,
-    ) -> Result<bindings::hub::connector::host::StreamingResponse, bindings::hub::connector::host::HttpError> {
+    ) -> Result<
+        bindings::hub::connector::host::StreamingResponse,
+        bindings::hub::connector::host::HttpError,
+    > {
         let grant = self.http.clone();
-        let req = http::Request { method: req.method, url: req.url, headers: req.headers, body: req.body };
+        let req = http::Request {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+        };
         let t = Instant::now();
         let r = grant.send_streaming(req).await;
         self.cpu.in_host(t.elapsed());
         let (head, body) = r.map_err(|e| self.http_error(e))?;
-        let body = self
-            .table
-            .push(body)
-            .map_err(|e| bindings::hub::connector::host::HttpError::Invalid(format!("too many open bodies: {e}")))?;
-        Ok(bindings::hub::connector::host::StreamingResponse { status: head.status, headers: head.headers, body })
+        let body = self.table.push(body).map_err(|e| {
+            bindings::hub::connector::host::HttpError::Invalid(format!("too many open bodies: {e}"))
+        })?;
+        Ok(bindings::hub::connector::host::StreamingResponse {
+            status: head.status,
+            headers: head.headers,
+            body,
+        })
     }
 }
 
@@ -171,17 +224,19 @@ impl bindings::hub::connector::host::HostBody for HostState {
         body: wasmtime::component::Resource<http::BodyStream>,
         max: u32,
     ) -> Result<Vec<u8>, bindings::hub::connector::host::HttpError> {
-        let stream = self
-            .table
-            .get_mut(&body)
-            .map_err(|e| bindings::hub::connector::host::HttpError::Invalid(format!("body: {e}")))?;
+        let stream = self.table.get_mut(&body).map_err(|e| {
+            bindings::hub::connector::host::HttpError::Invalid(format!("body: {e}"))
+        })?;
         let t = Instant::now();
         let r = stream.read(max as usize).await;
         self.cpu.in_host(t.elapsed());
         r.map_err(|e| self.http_error(e))
     }
 
-    fn drop(&mut self, body: wasmtime::component::Resource<http::BodyStream>) -> wasmtime::Result<()> {
+    fn drop(
+        &mut self,
+        body: wasmtime::component::Resource<http::BodyStream>,
+    ) -> wasmtime::Result<()> {
         self.table.delete(body)?;
         Ok(())
     }
@@ -204,4 +259,3 @@ impl HostState {
         }
     }
 }
-

@@ -2,8 +2,8 @@
 
 use super::limits::{CallClock, Limiter};
 use super::{
-    Batch, CPU_CHECK_TICKS, HostState, Manifest, PluginError, STDERR_CAPTURE, StreamInfo, TargetRecord, WriteResult,
-    bindings, connector_error, http,
+    Batch, CPU_CHECK_TICKS, HostState, Manifest, PluginError, STDERR_CAPTURE, StreamInfo,
+    TargetRecord, WriteResult, bindings, connector_error, http,
 };
 use crate::config::Limits;
 use serde_json::Value;
@@ -30,7 +30,10 @@ pub struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("name", &self.name).field("digest", &self.digest).finish()
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .finish()
     }
 }
 
@@ -44,7 +47,16 @@ impl Plugin {
         limits: Limits,
         config_json: String,
     ) -> Plugin {
-        Plugin { name, digest, manifest: None, pre, engine, grant, limits, config_json }
+        Plugin {
+            name,
+            digest,
+            manifest: None,
+            pre,
+            engine,
+            grant,
+            limits,
+            config_json,
+        }
     }
 
     pub(super) fn set_manifest(&mut self, m: Manifest) {
@@ -66,8 +78,15 @@ impl Plugin {
         &self.limits
     }
 
-    pub(super) fn check_grants(&self, m: &Manifest, config: &toml::Table) -> Result<(), PluginError> {
-        let not_granted = |message: String| PluginError::NotGranted { plugin: self.name.clone(), message };
+    pub(super) fn check_grants(
+        &self,
+        m: &Manifest,
+        config: &toml::Table,
+    ) -> Result<(), PluginError> {
+        let not_granted = |message: String| PluginError::NotGranted {
+            plugin: self.name.clone(),
+            message,
+        };
         for s in &m.secrets {
             if !self.grant.secrets.contains_key(s) {
                 return Err(not_granted(format!(
@@ -82,8 +101,11 @@ impl Plugin {
                     let url = config.get(key).and_then(toml::Value::as_str).ok_or_else(|| {
                         not_granted(format!("needs the origin of config field {key:?}, which is not set (a URL string)"))
                     })?;
-                    let url = url::Url::parse(url).map_err(|e| not_granted(format!("config field {key}: {e}")))?;
-                    http::Origin::of(&url).ok_or_else(|| not_granted(format!("config field {key} is not an http(s) URL")))?
+                    let url = url::Url::parse(url)
+                        .map_err(|e| not_granted(format!("config field {key}: {e}")))?;
+                    http::Origin::of(&url).ok_or_else(|| {
+                        not_granted(format!("config field {key} is not an http(s) URL"))
+                    })?
                 }
                 None => http::Origin::parse(h).map_err(&not_granted)?,
             };
@@ -152,8 +174,13 @@ impl Plugin {
 }
 
 /// A call's outcome with the wall-clock limit applied: `None` if it ran out of time.
-async fn session_timeout<T>(secs: u64, call: impl Future<Output = wasmtime::Result<T>>) -> Option<wasmtime::Result<T>> {
-    tokio::time::timeout(Duration::from_secs(secs), call).await.ok()
+async fn session_timeout<T>(
+    secs: u64,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> Option<wasmtime::Result<T>> {
+    tokio::time::timeout(Duration::from_secs(secs), call)
+        .await
+        .ok()
 }
 
 /// A record a `read` returned, checked and parsed.
@@ -201,7 +228,8 @@ impl Session {
             return Err(PluginError::Trap {
                 plugin: self.plugin.clone(),
                 call,
-                message: "the instance failed earlier in this run and cannot be entered again".into(),
+                message: "the instance failed earlier in this run and cannot be entered again"
+                    .into(),
             });
         }
         self.store.data_mut().cpu.start();
@@ -210,7 +238,11 @@ impl Session {
     }
 
     /// Turns a call's outcome into a result, with the limit that ended it named.
-    fn finish<T>(&mut self, call: &'static str, outcome: Option<wasmtime::Result<T>>) -> Result<T, PluginError> {
+    fn finish<T>(
+        &mut self,
+        call: &'static str,
+        outcome: Option<wasmtime::Result<T>>,
+    ) -> Result<T, PluginError> {
         let e = match outcome {
             Some(Ok(v)) => return Ok(v),
             Some(Err(e)) => e,
@@ -219,7 +251,10 @@ impl Session {
                 return Err(PluginError::Trap {
                     plugin: self.plugin.clone(),
                     call,
-                    message: format!("wall-clock limit of {} s per call exceeded (limits.call_timeout_secs)", self.limits.call_timeout_secs),
+                    message: format!(
+                        "wall-clock limit of {} s per call exceeded (limits.call_timeout_secs)",
+                        self.limits.call_timeout_secs
+                    ),
                 });
             }
         };
@@ -228,58 +263,113 @@ impl Session {
         let mut message = if let Some(refused) = &state.limiter.refused {
             refused.clone()
         } else if state.cpu.exceeded {
-            format!("CPU time limit of {} ms per call exceeded (limits.cpu_ms_per_call)", state.cpu.limit().as_millis())
+            format!(
+                "CPU time limit of {} ms per call exceeded (limits.cpu_ms_per_call)",
+                state.cpu.limit().as_millis()
+            )
         } else {
             match e.downcast_ref::<wasmtime::Trap>() {
-                Some(wasmtime::Trap::StackOverflow) => "stack overflow (unbounded recursion?)".to_string(),
-                Some(wasmtime::Trap::UnreachableCodeReached) => "the guest aborted (a panic?)".to_string(),
+                Some(wasmtime::Trap::StackOverflow) => {
+                    "stack overflow (unbounded recursion?)".to_string()
+                }
+                Some(wasmtime::Trap::UnreachableCodeReached) => {
+                    "the guest aborted (a panic?)".to_string()
+                }
                 Some(t) => format!("{t}"),
                 None => format!("{e:#}"),
             }
         };
-        let stderr = String::from_utf8_lossy(&self.stderr.contents()).trim().to_string();
+        let stderr = String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string();
         if !stderr.is_empty() {
             message.push_str("; guest stderr: ");
             message.push_str(&stderr);
         }
-        Err(PluginError::Trap { plugin: self.plugin.clone(), call, message })
+        Err(PluginError::Trap {
+            plugin: self.plugin.clone(),
+            call,
+            message,
+        })
     }
 
     fn contract(&self, call: &'static str, message: String) -> PluginError {
-        PluginError::Connector { plugin: self.plugin.clone(), call, kind: "contract", message }
+        PluginError::Connector {
+            plugin: self.plugin.clone(),
+            call,
+            kind: "contract",
+            message,
+        }
     }
 
     /// Calls `manifest`.
     pub async fn manifest(&mut self) -> Result<Manifest, PluginError> {
         self.begin("manifest")?;
-        let g = self.bindings.as_ref().expect("set at instantiation").hub_connector_connector();
-        let r = session_timeout(self.limits.call_timeout_secs, g.call_manifest(&mut self.store)).await;
+        let g = self
+            .bindings
+            .as_ref()
+            .expect("set at instantiation")
+            .hub_connector_connector();
+        let r = session_timeout(
+            self.limits.call_timeout_secs,
+            g.call_manifest(&mut self.store),
+        )
+        .await;
         self.finish("manifest", r)
     }
 
     async fn open(&mut self, config: &str) -> Result<(), PluginError> {
         self.begin("open")?;
-        let g = self.bindings.as_ref().expect("set at instantiation").hub_connector_connector();
-        let r = session_timeout(self.limits.call_timeout_secs, g.call_open(&mut self.store, config)).await;
-        self.finish("open", r)?.map_err(|e| connector_error(&self.plugin, "open", e))
+        let g = self
+            .bindings
+            .as_ref()
+            .expect("set at instantiation")
+            .hub_connector_connector();
+        let r = session_timeout(
+            self.limits.call_timeout_secs,
+            g.call_open(&mut self.store, config),
+        )
+        .await;
+        self.finish("open", r)?
+            .map_err(|e| connector_error(&self.plugin, "open", e))
     }
 
     /// Calls `check`.
     pub async fn check(&mut self) -> Result<(), PluginError> {
         self.begin("check")?;
-        let g = self.bindings.as_ref().expect("set at instantiation").hub_connector_connector();
+        let g = self
+            .bindings
+            .as_ref()
+            .expect("set at instantiation")
+            .hub_connector_connector();
         let r = session_timeout(self.limits.call_timeout_secs, g.call_check(&mut self.store)).await;
-        self.finish("check", r)?.map_err(|e| connector_error(&self.plugin, "check", e))
+        self.finish("check", r)?
+            .map_err(|e| connector_error(&self.plugin, "check", e))
     }
 
     /// Calls `read`, and checks the batch: every record a JSON object no larger than
     /// `limits.max_record_kib`, a cursor no larger than `limits.max_cursor_kib`. A batch that
     /// breaks the contract is refused whole (nothing of it is used, the cursor does not move).
-    pub async fn read(&mut self, stream: &str, cursor: Option<&str>, max: u32) -> Result<ReadBatch, PluginError> {
+    pub async fn read(
+        &mut self,
+        stream: &str,
+        cursor: Option<&str>,
+        max: u32,
+    ) -> Result<ReadBatch, PluginError> {
         self.begin("read")?;
-        let g = self.bindings.as_ref().expect("set at instantiation").hub_connector_connector();
-        let r = session_timeout(self.limits.call_timeout_secs, g.call_read(&mut self.store, stream, cursor, max)).await;
-        let batch: Batch = self.finish("read", r)?.map_err(|e| connector_error(&self.plugin, "read", e))?;
+        let g = self
+            .bindings
+            .as_ref()
+            .expect("set at instantiation")
+            .hub_connector_connector();
+        let r = session_timeout(
+            self.limits.call_timeout_secs,
+            g.call_read(&mut self.store, stream, cursor, max),
+        )
+        .await;
+        let batch: Batch = self
+            .finish("read", r)?
+            .map_err(|e| connector_error(&self.plugin, "read", e))?;
         let max_record = usize::try_from(self.limits.max_record_kib << 10).unwrap_or(usize::MAX);
         let max_cursor = usize::try_from(self.limits.max_cursor_kib << 10).unwrap_or(usize::MAX);
         if let Some(c) = &batch.cursor
@@ -288,34 +378,87 @@ impl Session {
             return Err(self.contract("read", format!("returned a cursor of {} bytes, over the limit of {max_cursor} (limits.max_cursor_kib)", c.len())));
         }
         if batch.records.len() > max as usize {
-            return Err(self.contract("read", format!("returned {} records when asked for at most {max}", batch.records.len())));
+            return Err(self.contract(
+                "read",
+                format!(
+                    "returned {} records when asked for at most {max}",
+                    batch.records.len()
+                ),
+            ));
         }
         let mut records = Vec::with_capacity(batch.records.len());
         for (i, r) in batch.records.into_iter().enumerate() {
             if r.data.len() > max_record {
                 return Err(self.contract("read", format!("record {i} of the batch is {} bytes, over the limit of {max_record} (limits.max_record_kib)", r.data.len())));
             }
-            if r.remote_id.len() > MAX_TOKEN || r.version.as_ref().is_some_and(|v| v.len() > MAX_TOKEN) {
-                return Err(self.contract("read", format!("record {i} of the batch has a remote id or version over {MAX_TOKEN} bytes")));
+            if r.remote_id.len() > MAX_TOKEN
+                || r.version.as_ref().is_some_and(|v| v.len() > MAX_TOKEN)
+            {
+                return Err(self.contract(
+                    "read",
+                    format!(
+                        "record {i} of the batch has a remote id or version over {MAX_TOKEN} bytes"
+                    ),
+                ));
             }
             let data = match serde_json::from_str::<Value>(&r.data) {
                 Ok(v @ Value::Object(_)) => v,
-                Ok(_) => return Err(self.contract("read", format!("record {i} of the batch is JSON but not an object"))),
-                Err(e) => return Err(self.contract("read", format!("record {i} of the batch is not JSON: {e}"))),
+                Ok(_) => {
+                    return Err(self.contract(
+                        "read",
+                        format!("record {i} of the batch is JSON but not an object"),
+                    ));
+                }
+                Err(e) => {
+                    return Err(
+                        self.contract("read", format!("record {i} of the batch is not JSON: {e}"))
+                    );
+                }
             };
-            records.push(ReadRecord { data, remote_id: r.remote_id, version: r.version, updated_at: r.updated_at, deleted: r.deleted });
+            records.push(ReadRecord {
+                data,
+                remote_id: r.remote_id,
+                version: r.version,
+                updated_at: r.updated_at,
+                deleted: r.deleted,
+            });
         }
-        Ok(ReadBatch { records, cursor: batch.cursor, more: batch.more })
+        Ok(ReadBatch {
+            records,
+            cursor: batch.cursor,
+            more: batch.more,
+        })
     }
 
     /// Calls `write`; checks that one result comes back per record.
-    pub async fn write(&mut self, stream: &str, records: &[TargetRecord]) -> Result<Vec<WriteResult>, PluginError> {
+    pub async fn write(
+        &mut self,
+        stream: &str,
+        records: &[TargetRecord],
+    ) -> Result<Vec<WriteResult>, PluginError> {
         self.begin("write")?;
-        let g = self.bindings.as_ref().expect("set at instantiation").hub_connector_connector();
-        let r = session_timeout(self.limits.call_timeout_secs, g.call_write(&mut self.store, stream, records)).await;
-        let results = self.finish("write", r)?.map_err(|e| connector_error(&self.plugin, "write", e))?;
+        let g = self
+            .bindings
+            .as_ref()
+            .expect("set at instantiation")
+            .hub_connector_connector();
+        let r = session_timeout(
+            self.limits.call_timeout_secs,
+            g.call_write(&mut self.store, stream, records),
+        )
+        .await;
+        let results = self
+            .finish("write", r)?
+            .map_err(|e| connector_error(&self.plugin, "write", e))?;
         if results.len() != records.len() {
-            return Err(self.contract("write", format!("returned {} results for {} records", results.len(), records.len())));
+            return Err(self.contract(
+                "write",
+                format!(
+                    "returned {} results for {} records",
+                    results.len(),
+                    records.len()
+                ),
+            ));
         }
         Ok(results)
     }
