@@ -57,10 +57,96 @@ fn toml_to_json(v: &toml::Value) -> Value {
     }
 }
 
+/// The state keys of a deployment: `hub.state_key` if the config sets it, else the file
+/// `<data_dir>/state.key`, which is created with a random key if missing and `create` is true
+/// (the daemon), and is an error naming the file otherwise (commands that only check what the
+/// daemon wrote).
+pub fn state_keys(config: &Config, create: bool) -> anyhow::Result<Keys> {
+    match &config.hub.state_key {
+        Some(src) => {
+            let hex = src
+                .resolve(&config.dir())
+                .map_err(|e| anyhow::anyhow!("hub.state_key: {e}"))?;
+            Keys::from_hex(hex.trim()).context("hub.state_key")
+        }
+        None if create => Keys::load_or_create(&config.data_dir().join("state.key")),
+        None => Keys::load(&config.data_dir().join("state.key")),
+    }
+}
+
+/// Loads every plugin of the config: each name with its plugin, or the problem (one line,
+/// located at the plugin's `path` in the file) that kept it from loading. Capabilities are
+/// checked here: a plugin asking for what the deployment does not grant does not load.
+pub async fn load_plugins(
+    config: &Config,
+    runtime: &Runtime,
+) -> BTreeMap<String, Result<Arc<Plugin>, String>> {
+    let mut out = BTreeMap::new();
+    for (name, pc) in &config.plugins {
+        let loaded = match runtime.load(name, pc, &config.dir()).await {
+            Ok(p) => {
+                let m = p.manifest();
+                tracing::info!(plugin = %name, connector = %m.name, version = %m.version, sha256 = %p.digest, "plugin loaded");
+                Ok(Arc::new(p))
+            }
+            Err(e) => {
+                let problem = format!("{}: {e}", config.location(pc.path.span()));
+                tracing::error!("{problem}");
+                Err(problem)
+            }
+        };
+        out.insert(name.clone(), loaded);
+    }
+    out
+}
+
+/// Resolves every sync of the config against the catalogue and the loaded plugins: each name
+/// with its runnable form, or its problems (located lines). An error only for what the config
+/// check should have refused already (a schedule that does not parse).
+pub fn resolve_syncs(
+    config: &Config,
+    plugins: &BTreeMap<String, Arc<Plugin>>,
+) -> anyhow::Result<BTreeMap<String, Result<ScheduledSync, String>>> {
+    let catalogue = Catalogue::builtin()?;
+    let mut out = BTreeMap::new();
+    for (name, sc) in &config.syncs {
+        let resolved = resolve(name, sc, &catalogue, plugins)
+            .map_err(|e| {
+                format!(
+                    "{}: sync {name} cannot run: {e:#}",
+                    config.location(sc.schema.span())
+                )
+            })
+            .and_then(|spec| check_pointers(config, name, sc, &spec).map(|()| spec));
+        let sync = match resolved {
+            Ok(spec) => {
+                let schedule = Schedule::parse(sc.schedule.get_ref(), sc.timezone.get_ref())
+                    .with_context(|| format!("syncs.{name}.schedule"))?;
+                let policy = Policy {
+                    overlap: sc.overlap,
+                    catch_up_window: sc.catch_up_window,
+                    jitter: sc.jitter,
+                };
+                Ok(ScheduledSync {
+                    spec,
+                    schedule,
+                    policy,
+                    enabled: sc.enabled,
+                })
+            }
+            Err(problem) => {
+                tracing::error!("{problem}");
+                Err(problem)
+            }
+        };
+        out.insert(name.clone(), sync);
+    }
+    Ok(out)
+}
+
 impl Hub {
     /// Opens the state store, loads the plugins and resolves the syncs.
     pub async fn build(config: Config) -> anyhow::Result<Hub> {
-        let catalogue = Catalogue::builtin()?;
         let store = Store::open(&config.store_url()).await?;
         let interrupted = store.close_interrupted_runs().await?;
         if interrupted > 0 {
@@ -69,65 +155,25 @@ impl Hub {
                 "runs left unfinished by a previous daemon were marked interrupted; they resume from their last committed batch"
             );
         }
-        let keys = match &config.hub.state_key {
-            Some(src) => {
-                let hex = src
-                    .resolve(&config.dir())
-                    .map_err(|e| anyhow::anyhow!("hub.state_key: {e}"))?;
-                Keys::from_hex(hex.trim()).context("hub.state_key")?
-            }
-            None => Keys::load_or_create(&config.data_dir().join("state.key"))?,
-        };
+        let keys = state_keys(&config, true)?;
         let runtime = Runtime::new(Some(config.data_dir().join("cache")))?;
         let mut problems = Vec::new();
         let mut plugins = BTreeMap::new();
-        for (name, pc) in &config.plugins {
-            match runtime.load(name, pc, &config.dir()).await {
+        for (name, loaded) in load_plugins(&config, &runtime).await {
+            match loaded {
                 Ok(p) => {
-                    let m = p.manifest();
-                    tracing::info!(plugin = %name, connector = %m.name, version = %m.version, sha256 = %p.digest, "plugin loaded");
-                    plugins.insert(name.clone(), Arc::new(p));
+                    plugins.insert(name, p);
                 }
-                Err(e) => {
-                    let problem = format!("{}: {e}", config.location(pc.path.span()));
-                    tracing::error!("{problem}");
-                    problems.push(problem);
-                }
+                Err(problem) => problems.push(problem),
             }
         }
         let mut syncs = BTreeMap::new();
-        for (name, sc) in &config.syncs {
-            let resolved = resolve(name, sc, &catalogue, &plugins)
-                .map_err(|e| {
-                    format!(
-                        "{}: sync {name} cannot run: {e:#}",
-                        config.location(sc.schema.span())
-                    )
-                })
-                .and_then(|spec| check_pointers(&config, name, sc, &spec).map(|()| spec));
+        for (name, resolved) in resolve_syncs(&config, &plugins)? {
             match resolved {
-                Ok(spec) => {
-                    let schedule = Schedule::parse(sc.schedule.get_ref(), sc.timezone.get_ref())
-                        .with_context(|| format!("syncs.{name}.schedule"))?;
-                    let policy = Policy {
-                        overlap: sc.overlap,
-                        catch_up_window: sc.catch_up_window,
-                        jitter: sc.jitter,
-                    };
-                    syncs.insert(
-                        name.clone(),
-                        ScheduledSync {
-                            spec,
-                            schedule,
-                            policy,
-                            enabled: sc.enabled,
-                        },
-                    );
+                Ok(s) => {
+                    syncs.insert(name, s);
                 }
-                Err(problem) => {
-                    tracing::error!("{problem}");
-                    problems.push(problem);
-                }
+                Err(problem) => problems.push(problem),
             }
         }
         Ok(Hub {

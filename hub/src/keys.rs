@@ -8,7 +8,11 @@
 //!   ChaCha20-Poly1305 (RFC 8439), a fresh random 96-bit nonce per seal, and the row's context
 //!   as associated data so a sealed value cannot be moved to another row.
 //!
-//! The three keys are derived from one 32-byte state key with HKDF-SHA256 (RFC 5869).
+//! - the audit log's hash chain is HMAC-SHA256 too (see [`crate::audit`]), so that someone
+//!   without the state key cannot rewrite an entry and recompute the chain after it.
+//!
+//! The four keys are derived from one 32-byte state key with HKDF-SHA256 (RFC 5869): salt
+//! `hub state v1`, info `key-hash`, `content-hash`, `seal` and `audit-chain`.
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce};
@@ -33,6 +37,7 @@ pub struct OpenError;
 pub struct Keys {
     key_hash: [u8; 32],
     content_hash: [u8; 32],
+    audit: [u8; 32],
     seal: ChaCha20Poly1305,
 }
 
@@ -49,17 +54,26 @@ impl Keys {
         let mut key_hash = [0u8; 32];
         let mut content_hash = [0u8; 32];
         let mut seal = [0u8; 32];
+        let mut audit = [0u8; 32];
         hk.expand(b"key-hash", &mut key_hash)
             .expect("32 bytes is a valid HKDF length");
         hk.expand(b"content-hash", &mut content_hash)
             .expect("32 bytes is a valid HKDF length");
         hk.expand(b"seal", &mut seal)
             .expect("32 bytes is a valid HKDF length");
+        hk.expand(b"audit-chain", &mut audit)
+            .expect("32 bytes is a valid HKDF length");
         Keys {
             key_hash,
             content_hash,
+            audit,
             seal: ChaCha20Poly1305::new(&seal.into()),
         }
+    }
+
+    /// The key of the audit log's hash chain (HKDF info `audit-chain`).
+    pub fn audit_key(&self) -> crate::audit::AuditKey {
+        crate::audit::AuditKey::new(self.audit)
     }
 
     /// Loads the state key from `path` (64 hex digits), creating it with 32 random bytes (mode
@@ -75,6 +89,16 @@ impl Keys {
             write_private(path, hex::encode(key).as_bytes())
                 .with_context(|| format!("failed to write the state key {}", path.display()))?;
         }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read the state key {}", path.display()))?;
+        Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))
+    }
+
+    /// Loads an existing state key from `path` (64 hex digits); unlike
+    /// [`Keys::load_or_create`], a missing file is an error naming it (for commands that must
+    /// check what the daemon wrote).
+    pub fn load(path: &Path) -> anyhow::Result<Keys> {
+        use anyhow::Context as _;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read the state key {}", path.display()))?;
         Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))

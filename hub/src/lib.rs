@@ -4,9 +4,12 @@
 //!
 //! The flow of one sync run: [`daemon`] (scheduler) → [`sync`] engine → [`runtime`] (`read`) →
 //! [`schema`] validation → identity, echo and merge checks against the [`store`] → [`runtime`]
-//! (`write`) → [`store`] (results, links, cursor) → run history.
+//! (`write`) → [`store`] (results, links, cursor, and the [`audit`] entries of the writes, in one
+//! transaction) → run history.
 
 pub mod admin;
+pub mod audit;
+pub mod check;
 pub mod config;
 pub mod daemon;
 pub mod demo;

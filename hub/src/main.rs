@@ -1,9 +1,11 @@
 //! `hub`: the integration hub's daemon and command line.
 //!
 //! Exit codes: 0 success (a sync run that ended `ok` or `partial`: records that failed are in
-//! dead letters); 1 a run or command failed; 2 the configuration is invalid or describes a
-//! deployment that cannot run what was asked (every problem is printed with its file, line and
-//! column).
+//! dead letters); 1 a run or command failed, or `hub audit verify` found the audit log broken;
+//! 2 the configuration is invalid or describes a deployment that cannot run what was asked
+//! (every problem is printed with its file, line and column), which for `hub check` includes a
+//! plugin that does not load or a sync that does not resolve; 3 (`hub check` only) everything
+//! loads but a live check failed: a system is unreachable or refused the credentials.
 
 use clap::{Parser, Subcommand};
 use hub::config::{self, ConfigErrors};
@@ -14,9 +16,14 @@ use hub::sync::RunStatus;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Exit codes, shown by `--help`.
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 failure (a run failed, or `hub audit verify` found the log broken); \
+2 invalid configuration, or a plugin or sync that cannot load (printed as file:line:column: message); \
+3 `hub check`: a live check failed (system unreachable, credentials refused).";
+
 /// Integration hub: WebAssembly connectors, shared JSON Schemas, scheduled bidirectional syncs.
 #[derive(Debug, Parser)]
-#[command(name = "hub", version, about)]
+#[command(name = "hub", version, about, after_help = EXIT_CODES)]
 struct Cli {
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -124,6 +131,54 @@ enum Command {
         #[command(subcommand)]
         action: SchemaAction,
     },
+    /// Check a deployment before starting it: parse the configuration, load every plugin
+    /// (capabilities are checked at load), resolve every sync, then open a session on each
+    /// plugin and call its `check` against the live system. One line per plugin and sync.
+    /// Writes no state (the state store is not opened; only the compiled-plugin cache may be
+    /// filled).
+    ///
+    /// Exit 0 if all is well; 2 if the configuration is invalid or a plugin or sync cannot load
+    /// (located as file:line:column); 3 if everything loads but a live check failed (system
+    /// unreachable, credentials refused).
+    Check {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// The audit log of every write the hub made to a system (hash-chained, append-only).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Recompute the whole hash chain with the state key: prints `audit log intact: N entries,
+    /// head HASH-PREFIX` (exit 0), or the first entry out of place by id and how (hash mismatch,
+    /// broken link, gap in ids; exit 1). Keep the head it prints somewhere else: removing the
+    /// newest entries leaves a shorter chain that is still intact.
+    Verify {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// The latest entries, newest first: time, sync, run, system (plugin and side), action,
+    /// result, the system's id and the record's key hash (never the key itself).
+    List {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this sync.
+        #[arg(long)]
+        sync: Option<String>,
+        /// How many entries.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +235,8 @@ enum Failure {
     Deployment(Vec<String>),
     /// Anything else (exit 1).
     Other(anyhow::Error),
+    /// The command printed its own report and ends with this exit code.
+    Exit(u8),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -326,6 +383,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                                         Err(Failure::Config(e)) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
                                         Err(Failure::Deployment(p)) => tracing::error!("reload refused, the running configuration stays:\n{}", p.join("\n")),
                                         Err(Failure::Other(e)) => tracing::error!("reload refused, the running configuration stays: {e:#}"),
+                                        Err(Failure::Exit(code)) => tracing::error!("reload refused (exit code {code}), the running configuration stays"),
                                     }
                                 }
                                 Some(Signal::Stop) | None => {
@@ -502,6 +560,78 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             store.close().await;
             Ok(true)
         }
+        Command::Check { config } => {
+            let c = load(&config)?;
+            let report = hub::check::check(&c).await?;
+            for line in &report.lines {
+                println!("{line}");
+            }
+            println!("{}", report.summary());
+            match report.exit_code() {
+                0 => Ok(true),
+                code => Err(Failure::Exit(code)),
+            }
+        }
+        Command::Audit {
+            action: AuditAction::Verify { config },
+        } => {
+            let c = load(&config)?;
+            let keys = hub::daemon::state_keys(&c, false)?;
+            let store = hub::store::Store::open(&c.store_url()).await?;
+            let verdict = store.verify_audit(&keys.audit_key()).await?;
+            store.close().await;
+            match verdict {
+                Ok(intact) => {
+                    let head = intact
+                        .head
+                        .as_deref()
+                        .map_or("(none: the log is empty)".to_string(), |h| {
+                            h[..16].to_string()
+                        });
+                    println!("audit log intact: {} entries, head {head}", intact.entries);
+                    Ok(true)
+                }
+                Err(broken) => {
+                    println!("audit log broken at {broken}");
+                    Ok(false)
+                }
+            }
+        }
+        Command::Audit {
+            action:
+                AuditAction::List {
+                    config,
+                    sync,
+                    limit,
+                    json,
+                },
+        } => {
+            let store = store_of(&config).await?;
+            for e in store.audit_entries(sync.as_deref(), limit).await? {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string(&e).map_err(anyhow::Error::from)?
+                    );
+                } else {
+                    println!(
+                        "{:>7}  {}  {:<12} run {:<5} {}({})  {:<6} {:<9} {:<14} key {}…",
+                        e.id,
+                        e.at,
+                        e.sync,
+                        e.run_id,
+                        e.system,
+                        e.side.as_str(),
+                        e.action,
+                        e.result,
+                        e.remote_id.as_deref().unwrap_or("-"),
+                        e.key_hash.chars().take(16).collect::<String>()
+                    );
+                }
+            }
+            store.close().await;
+            Ok(true)
+        }
         Command::Schema { action } => std::process::exit(i32::from(match action {
             SchemaAction::List => hub::schema_cli::list_main(),
             SchemaAction::Validate { name, files } => hub::schema_cli::validate_main(&name, &files),
@@ -531,5 +661,6 @@ async fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Exit(code)) => ExitCode::from(code),
     }
 }

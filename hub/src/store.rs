@@ -1,14 +1,21 @@
-//! The state store: cursors, links, run history and dead letters, in SQLite (embedded, WAL
-//! journal) through sqlx. Schema: `hub/migrations/sqlite/`.
+//! The state store: cursors, links, run history, dead letters and the audit log, in SQLite
+//! (embedded, WAL journal) through sqlx. Schema: `hub/migrations/sqlite/`.
 //!
 //! The store holds no personal data in clear: callers pass key hashes, keyed content hashes and
 //! sealed snapshots (see [`crate::keys`]). Every write that must be atomic with a cursor move
-//! goes through one transaction ([`Store::commit`]).
+//! or with the audit entries of the writes it records goes through one transaction
+//! ([`Store::commit`]).
+//!
+//! The audit log ([`crate::audit`]) is kept behind [`Store::commit`] (appending),
+//! [`Store::audit_entries`] and [`Store::verify_audit`]: another backend implements the same
+//! three, appending under a lock that lets one transaction at a time read the chain's head.
 
+use crate::audit::{AuditEntry, AuditKey, Break, ChainVerifier, GENESIS, Intact, NewAuditEntry};
 use crate::schema::Violation;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which end of a sync.
@@ -235,6 +242,9 @@ pub struct Commit<'a> {
     pub dead_letters: &'a [NewDeadLetter],
     /// A cursor to move: (side, value).
     pub cursor: Option<(Side, Option<&'a str>)>,
+    /// Audit entries of the writes these links record, appended to the chain in the same
+    /// transaction (needs the audit key: [`Store::with_audit_key`]).
+    pub audit: &'a [NewAuditEntry],
 }
 
 fn now() -> String {
@@ -245,6 +255,27 @@ fn now() -> String {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    audit_key: Option<Arc<AuditKey>>,
+}
+
+/// Audit entries read back per query while verifying.
+const AUDIT_PAGE: i64 = 5_000;
+
+fn audit_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditEntry {
+    AuditEntry {
+        id: r.get("id"),
+        at: r.get("at"),
+        sync: r.get("sync"),
+        run_id: r.get("run_id"),
+        system: r.get("system"),
+        side: Side::parse(r.get::<&str, _>("side")),
+        key_hash: r.get("key_hash"),
+        action: r.get("action"),
+        result: r.get("result"),
+        remote_id: r.get("remote_id"),
+        prev_hash: r.get("prev_hash"),
+        hash: r.get("hash"),
+    }
 }
 
 impl Store {
@@ -301,13 +332,25 @@ impl Store {
             }
             .await;
             match result {
-                Ok(pool) => return Ok(Store { pool }),
+                Ok(pool) => {
+                    return Ok(Store {
+                        pool,
+                        audit_key: None,
+                    });
+                }
                 Err(e) if attempt < 40 && format!("{e:#}").contains("database is locked") => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The same store, appending audit entries under `key` (commits carrying audit entries fail
+    /// without one).
+    pub fn with_audit_key(mut self, key: AuditKey) -> Store {
+        self.audit_key = Some(Arc::new(key));
+        self
     }
 
     /// The cursor of one side of a sync.
@@ -361,14 +404,26 @@ impl Store {
         Ok((r.get(0), r.get(1)))
     }
 
-    /// Persists links, dead letters and a cursor move in one transaction.
+    /// Persists links, dead letters, a cursor move and audit entries in one transaction.
+    ///
+    /// The transaction takes SQLite's write lock as it begins (`BEGIN IMMEDIATE`, waiting up to
+    /// the busy timeout for another writer), so the audit chain's head it reads cannot be
+    /// appended to by another transaction, in this process or another, before it commits.
     pub async fn commit(&self, sync: &str, c: Commit<'_>) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let audit_key = match (c.audit.is_empty(), &self.audit_key) {
+            (true, _) => None,
+            (false, Some(k)) => Some(k.clone()),
+            (false, None) => anyhow::bail!(
+                "state store: audit entries to append but no audit key (Store::with_audit_key)"
+            ),
+        };
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .context("state store: cannot begin a write transaction")?;
         let now = now();
-        // IMMEDIATE: take the write lock now. A deferred transaction that reads and then
-        // writes fails at once with SQLITE_BUSY(_SNAPSHOT) when another write came in between
-        // (no busy wait applies to that upgrade), which several syncs starting at the same
-        // second made happen.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for l in c.links {
             sqlx::query(
                 "INSERT INTO links (sync, key_hash, \
@@ -420,6 +475,51 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(key) = audit_key {
+            let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (mut id, mut prev): (i64, String) =
+                head.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
+            for n in c.audit {
+                id += 1;
+                let mut e = AuditEntry {
+                    id,
+                    at: now.clone(),
+                    sync: sync.to_string(),
+                    run_id: n.run_id,
+                    system: n.system.clone(),
+                    side: n.side,
+                    key_hash: n.key_hash.clone(),
+                    action: n.action.as_str().to_string(),
+                    result: n.result.as_str().to_string(),
+                    remote_id: n.remote_id.clone(),
+                    prev_hash: prev,
+                    hash: String::new(),
+                };
+                e.hash = key.hash(&e);
+                sqlx::query(
+                    "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(e.id)
+                .bind(&e.at)
+                .bind(&e.sync)
+                .bind(e.run_id)
+                .bind(&e.system)
+                .bind(e.side.as_str())
+                .bind(&e.key_hash)
+                .bind(&e.action)
+                .bind(&e.result)
+                .bind(&e.remote_id)
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
+                .execute(&mut *tx)
+                .await
+                .context("state store: cannot append to the audit log")?;
+                prev = e.hash;
+            }
+        }
         for d in c.dead_letters {
             let errors = serde_json::to_string(&d.errors)?;
             sqlx::query(
@@ -458,6 +558,46 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The latest audit entries, newest first (all syncs if `sync` is `None`).
+    pub async fn audit_entries(
+        &self,
+        sync: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit WHERE (?1 IS NULL OR sync = ?1) ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(sync)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(audit_from_row).collect())
+    }
+
+    /// Recomputes the whole audit chain under `key`, in id order, a page at a time: the count
+    /// and head if intact, else the first entry out of place ([`Break`]).
+    pub async fn verify_audit(&self, key: &AuditKey) -> anyhow::Result<Result<Intact, Break>> {
+        let mut v = ChainVerifier::new(key);
+        let mut after = i64::MIN;
+        loop {
+            let rows = sqlx::query("SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?")
+                .bind(after)
+                .bind(AUDIT_PAGE)
+                .fetch_all(&self.pool)
+                .await?;
+            for r in &rows {
+                let e = audit_from_row(r);
+                if let Err(b) = v.push(&e) {
+                    return Ok(Err(b));
+                }
+                after = e.id;
+            }
+            if (rows.len() as i64) < AUDIT_PAGE {
+                return Ok(Ok(v.finish()));
+            }
+        }
     }
 
     /// Records the start of a run; returns its id.
@@ -819,6 +959,7 @@ mod tests {
                 links: &links,
                 dead_letters: std::slice::from_ref(&dl),
                 cursor: Some((Side::A, Some("2021-09-02 10:00:00"))),
+                audit: &[],
             },
         )
         .await
@@ -866,6 +1007,294 @@ mod tests {
         assert_eq!(
             (d[0].occurrences, d[0].errors[0].pointer.as_str()),
             (2, "/idNumber")
+        );
+    }
+
+    /// The audit key of state key 32 × 0x07.
+    fn audit_key() -> AuditKey {
+        crate::keys::Keys::derive(&[7u8; 32]).audit_key()
+    }
+
+    fn written(run_id: i64, key: &str, remote_id: Option<&str>) -> NewAuditEntry {
+        use crate::audit::{WriteAction, WriteOutcome};
+        NewAuditEntry {
+            run_id,
+            system: "huiyang-esms".into(),
+            side: Side::B,
+            key_hash: key.into(),
+            action: if remote_id.is_some() {
+                WriteAction::Update
+            } else {
+                WriteAction::Create
+            },
+            result: if remote_id.is_some() {
+                WriteOutcome::Updated
+            } else {
+                WriteOutcome::Created
+            },
+            remote_id: remote_id.map(str::to_string),
+        }
+    }
+
+    /// HMAC-SHA256 under the audit key derived with the hkdf crate here, over the encoding.
+    fn expected_hash(e: &AuditEntry) -> String {
+        use hmac::{Hmac, Mac};
+        let mut k = [0u8; 32];
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(b"hub state v1"), &[7u8; 32])
+            .expand(b"audit-chain", &mut k)
+            .unwrap();
+        let mut mac = <Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&k).unwrap();
+        mac.update(&crate::audit::canonical(e));
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[tokio::test]
+    async fn audit_entries_are_appended_chained_in_the_commit_of_their_links() {
+        let (_d, s) = store().await;
+        let s = s.with_audit_key(audit_key());
+        let links = [link("k1", false), link("k2", false)];
+        let audit = [written(3, "k1", None), written(3, "k2", Some("10042"))];
+        s.commit(
+            "w",
+            Commit {
+                links: &links,
+                audit: &audit,
+                ..Commit::default()
+            },
+        )
+        .await
+        .unwrap();
+        s.commit(
+            "v",
+            Commit {
+                audit: &[written(4, "k3", None)],
+                ..Commit::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut all = s.audit_entries(None, 10).await.unwrap();
+        all.reverse();
+        assert_eq!(
+            all.iter()
+                .map(|e| (e.id, e.sync.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "w"), (2, "w"), (3, "v")]
+        );
+        let e = &all[1];
+        assert_eq!(
+            (
+                e.run_id,
+                e.system.as_str(),
+                e.side,
+                e.key_hash.as_str(),
+                e.action.as_str(),
+                e.result.as_str(),
+                e.remote_id.as_deref()
+            ),
+            (
+                3,
+                "huiyang-esms",
+                Side::B,
+                "k2",
+                "update",
+                "updated",
+                Some("10042")
+            )
+        );
+        assert_eq!(
+            (
+                all[0].action.as_str(),
+                all[0].result.as_str(),
+                all[0].remote_id.as_deref()
+            ),
+            ("create", "created", None)
+        );
+        assert_eq!(all[0].prev_hash, GENESIS);
+        assert_eq!(all[1].prev_hash, all[0].hash);
+        assert_eq!(all[2].prev_hash, all[1].hash);
+        for e in &all {
+            assert_eq!(e.hash, expected_hash(e), "entry {}", e.id);
+            assert!(parse_utc(&e.at).is_some(), "{}", e.at);
+        }
+        assert_eq!(s.audit_entries(Some("w"), 1).await.unwrap()[0].id, 2);
+        assert_eq!(
+            s.verify_audit(&audit_key()).await.unwrap(),
+            Ok(Intact {
+                entries: 3,
+                head: Some(all[2].hash.clone())
+            })
+        );
+        // Under another state key the first entry already fails.
+        let other = crate::keys::Keys::derive(&[8u8; 32]).audit_key();
+        assert_eq!(
+            s.verify_audit(&other).await.unwrap(),
+            Err(Break::Hash { id: 1 })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_appends_nothing_and_audit_entries_need_the_key() {
+        let (_d, s) = store().await;
+        let bad = NewDeadLetter {
+            run_id: 1,
+            side: Side::A,
+            stage: "neither",
+            key_hash: None,
+            key_masked: None,
+            remote_id: None,
+            record_hash: "h".into(),
+            errors: vec![],
+            record: None,
+        };
+        let audit = [written(1, "k1", None)];
+        let links = [link("k1", false)];
+        let e = s
+            .commit(
+                "w",
+                Commit {
+                    links: &links,
+                    audit: &audit,
+                    ..Commit::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("no audit key"), "{e}");
+        let s = s.with_audit_key(audit_key());
+        // The dead letter breaks the stage CHECK after the link and the entry were inserted.
+        let c = Commit {
+            links: &links,
+            dead_letters: std::slice::from_ref(&bad),
+            audit: &audit,
+            ..Commit::default()
+        };
+        assert!(s.commit("w", c).await.is_err());
+        assert_eq!(s.link_counts("w").await.unwrap(), (0, 0));
+        assert_eq!(
+            s.verify_audit(&audit_key()).await.unwrap(),
+            Ok(Intact {
+                entries: 0,
+                head: None
+            })
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_stores_committing_at_once_keep_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let one = Store::open(&url).await.unwrap().with_audit_key(audit_key());
+        let two = Store::open(&url).await.unwrap().with_audit_key(audit_key());
+        let run = |s: Store, sync: &'static str| {
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    let links = [link(&format!("{sync}{i}"), false)];
+                    let audit: Vec<NewAuditEntry> = (0..3)
+                        .map(|j| written(i, &format!("{sync}{i}.{j}"), None))
+                        .collect();
+                    // Every other commit carries only audit entries: its first statement
+                    // reads the chain's head, which a deferred BEGIN would let go stale.
+                    let links: &[Link] = if i % 2 == 0 { &links } else { &[] };
+                    s.commit(
+                        sync,
+                        Commit {
+                            links,
+                            audit: &audit,
+                            ..Commit::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                }
+            })
+        };
+        let (a, b) = tokio::join!(run(one.clone(), "x"), run(two, "y"));
+        a.unwrap();
+        b.unwrap();
+        let r = one.verify_audit(&audit_key()).await.unwrap();
+        assert_eq!(r.map(|i| i.entries), Ok(240));
+        let ids: Vec<i64> = one
+            .audit_entries(None, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, (1..=240).rev().collect::<Vec<i64>>());
+        // Each commit's three entries are consecutive: the other store never slipped in between.
+        let mut entries = one.audit_entries(None, 1000).await.unwrap();
+        entries.reverse();
+        for c in entries.chunks(3) {
+            assert!(
+                c.iter()
+                    .all(|e| e.sync == c[0].sync && e.run_id == c[0].run_id),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_audit_log_refuses_changes_and_verify_names_the_entry_altered_or_removed() {
+        let (_d, s) = store().await;
+        let s = s.with_audit_key(audit_key());
+        let audit: Vec<NewAuditEntry> = (1..=5)
+            .map(|i| written(1, &format!("k{i}"), None))
+            .collect();
+        s.commit(
+            "w",
+            Commit {
+                audit: &audit,
+                ..Commit::default()
+            },
+        )
+        .await
+        .unwrap();
+        let e = sqlx::query("UPDATE audit SET result = 'updated' WHERE id = 3")
+            .execute(&s.pool)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+        assert!(
+            sqlx::query("DELETE FROM audit WHERE id = 3")
+                .execute(&s.pool)
+                .await
+                .is_err()
+        );
+        sqlx::query("DROP TRIGGER audit_no_update")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        sqlx::query("DROP TRIGGER audit_no_delete")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit SET key_hash = 'k9' WHERE id = 3")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.verify_audit(&audit_key()).await.unwrap(),
+            Err(Break::Hash { id: 3 })
+        );
+        sqlx::query("UPDATE audit SET key_hash = 'k3' WHERE id = 3")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.verify_audit(&audit_key())
+                .await
+                .unwrap()
+                .map(|i| i.entries),
+            Ok(5)
+        );
+        sqlx::query("DELETE FROM audit WHERE id = 2")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.verify_audit(&audit_key()).await.unwrap(),
+            Err(Break::Gap { id: 3, expected: 2 })
         );
     }
 

@@ -24,9 +24,13 @@
 //!    transient failures keep the key pending for the next run; permanent refusals become dead
 //!    letters.
 //!
+//! Every write's result (and every write recognised through an intent) is appended to the audit
+//! log ([`crate::audit`]) in the transaction that records it.
+//!
 //! A side's soft delete is kept as a tombstone: the hub never writes to that side's record again
 //! (no resurrection) and does not propagate the delete.
 
+use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use crate::config::{Direction, FieldPolicy};
 use crate::keys::{Keys, strip_nulls};
 use crate::runtime::{Plugin, PluginError, Session, TargetRecord, WriteResult};
@@ -544,9 +548,11 @@ struct Opened {
 
 impl Engine {
     /// An engine over a store, with the state keys.
+    /// The store appends the audit entries of the engine's writes under the audit key derived
+    /// from `keys`.
     pub fn new(store: Store, keys: Keys) -> Engine {
         Engine {
-            store,
+            store: store.with_audit_key(keys.audit_key()),
             keys,
             progress: ProgressBoard::default(),
         }
@@ -807,6 +813,7 @@ impl Engine {
                 .map(|l| (l.key_hash.clone(), l))
                 .collect();
             let mut touched: Vec<String> = Vec::new();
+            let mut audit: Vec<NewAuditEntry> = Vec::new();
             // A linked record that no longer matches `where` has left the sync's scope: it is a
             // tombstone on this side from now on (never written to; back in scope, it revives).
             for k in &out_of_scope {
@@ -826,7 +833,17 @@ impl Engine {
                 if !touched.contains(&st.key_hash) {
                     touched.push(st.key_hash.clone());
                 }
-                self.stage_record(spec, link, side, st, stats.side(side));
+                if let Some(action) = self.stage_record(spec, link, side, st, stats.side(side)) {
+                    audit.push(NewAuditEntry {
+                        run_id,
+                        system: ep.plugin.name.clone(),
+                        side,
+                        key_hash: link.key_hash.clone(),
+                        action,
+                        result: WriteOutcome::Recovered,
+                        remote_id: link.side(side).remote_id.clone(),
+                    });
+                }
             }
             let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
             let next = batch.cursor.or(cursor.clone());
@@ -837,6 +854,7 @@ impl Engine {
                         links: &changed,
                         dead_letters: &dead,
                         cursor: Some((side, next.as_deref())),
+                        audit: &audit,
                     },
                 )
                 .await?;
@@ -860,7 +878,8 @@ impl Engine {
         }
     }
 
-    /// Stages one valid record read from `side` into its link.
+    /// Stages one valid record read from `side` into its link. Returns what an interrupted
+    /// write had asked if this read is recognised as that write's result (to be audited).
     fn stage_record(
         &self,
         spec: &SyncSpec,
@@ -868,7 +887,7 @@ impl Engine {
         side: Side,
         st: Staged,
         s: &mut SideStats,
-    ) {
+    ) -> Option<WriteAction> {
         let context = seal_context(&spec.name, &st.key_hash, side.as_str());
         {
             let ss = link.side_mut(side);
@@ -887,7 +906,7 @@ impl Engine {
                 } else {
                     s.unchanged += 1;
                 }
-                return;
+                return None;
             }
         }
         let sealed = self.keys.seal_json(&context, &st.data);
@@ -916,7 +935,11 @@ impl Engine {
                     self.keys
                         .seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &intent),
                 );
-                return;
+                return Some(if old.is_some() {
+                    WriteAction::Update
+                } else {
+                    WriteAction::Create
+                });
             }
         }
         s.changed += 1;
@@ -934,6 +957,7 @@ impl Engine {
         link.pending = true;
         link.attempts = 0;
         link.last_error = None;
+        None
     }
 
     /// Moves a sealed value to another context (open, then seal again).
@@ -1097,6 +1121,7 @@ impl Engine {
             tracker.add(links.len() as u64);
             let mut merged: Vec<Option<Value>> = Vec::with_capacity(links.len());
             let mut dead = Vec::new();
+            let mut audit: Vec<NewAuditEntry> = Vec::new();
             let mut blocked: Vec<(usize, String)> = Vec::new();
             // Per target side: (link index, record to write).
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
@@ -1186,8 +1211,7 @@ impl Engine {
                         &spec.name,
                         Commit {
                             links: &links,
-                            dead_letters: &[],
-                            cursor: None,
+                            ..Commit::default()
                         },
                     )
                     .await?;
@@ -1206,6 +1230,24 @@ impl Engine {
                     continue;
                 };
                 let records: Vec<TargetRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
+                let system = &spec.endpoint(t).plugin.name;
+                let audited =
+                    |link: &Link,
+                     rec: &TargetRecord,
+                     result: WriteOutcome,
+                     remote_id: Option<String>| NewAuditEntry {
+                        run_id,
+                        system: system.clone(),
+                        side: t,
+                        key_hash: link.key_hash.clone(),
+                        action: if rec.remote_id.is_some() {
+                            WriteAction::Update
+                        } else {
+                            WriteAction::Create
+                        },
+                        result,
+                        remote_id: remote_id.or_else(|| rec.remote_id.clone()),
+                    };
                 let batch_span =
                     tracing::debug_span!("batch", side = t.as_str(), records = records.len());
                 let results = match session
@@ -1215,7 +1257,8 @@ impl Engine {
                 {
                     Ok(r) => r,
                     Err(e) => {
-                        for (i, _) in &batch {
+                        for (i, rec) in &batch {
+                            audit.push(audited(&links[*i], rec, WriteOutcome::Failed, None));
                             unsettled[*i] = true;
                             links[*i].attempts += 1;
                             links[*i].last_error = Some(e.to_string());
@@ -1227,6 +1270,20 @@ impl Engine {
                 for ((i, rec), result) in batch.into_iter().zip(results) {
                     let link = &mut links[i];
                     let m = merged[i].as_ref().expect("only merged records are written");
+                    let (outcome, written_id) = match &result {
+                        WriteResult::Created(w) => (WriteOutcome::Created, Some(&w.remote_id)),
+                        WriteResult::Updated(w) => (WriteOutcome::Updated, Some(&w.remote_id)),
+                        WriteResult::Unchanged(w) => (WriteOutcome::Unchanged, Some(&w.remote_id)),
+                        WriteResult::Conflict(_) => (WriteOutcome::Conflict, None),
+                        WriteResult::Retry(_) => (WriteOutcome::Retry, None),
+                        WriteResult::Rejected(_) => (WriteOutcome::Rejected, None),
+                    };
+                    audit.push(audited(
+                        link,
+                        &rec,
+                        outcome,
+                        written_id.filter(|r| !r.is_empty()).cloned(),
+                    ));
                     let s = stats.side(t);
                     let failed = |link: &mut Link, what: &str, msg: &str| {
                         link.side_mut(t).intent = None;
@@ -1306,6 +1363,7 @@ impl Engine {
                 link.attempts = 0;
                 link.last_error = None;
             }
+            // The write results, their links and their audit entries commit together.
             self.store
                 .commit(
                     &spec.name,
@@ -1313,6 +1371,7 @@ impl Engine {
                         links: &links,
                         dead_letters: &dead,
                         cursor: None,
+                        audit: &audit,
                     },
                 )
                 .await?;

@@ -6,6 +6,7 @@
 
 mod admin;
 mod harness;
+mod operating;
 
 use harness::{Env, canonical_id, canonical_phone, content, trimmed};
 use serde_json::{Value, json};

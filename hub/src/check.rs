@@ -1,0 +1,267 @@
+//! `hub check`: whether a deployment can run, before it is started.
+//!
+//! In order: the configuration is parsed (its errors are the caller's, with file, line and
+//! column), every plugin is loaded (its contract version, sha256 pin and capabilities are
+//! checked then), every sync is resolved against the schema catalogue and the plugins, and then
+//! each plugin that loaded gets a fresh session (`open` with its config) and its `check` is
+//! called against the live system: reachable, credentials accepted. The checks of different
+//! plugins run at once, each under the plugin's own call limits.
+//!
+//! Nothing is written: the state store is not opened (so a running daemon's runs are left
+//! alone) and no record is read or written; only the compiled-component cache under
+//! `<data_dir>/cache` may be filled.
+
+use crate::config::Config;
+use crate::daemon;
+use crate::runtime::{Plugin, PluginError, Runtime};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// How one plugin or sync stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Loaded (or resolved) and, for a plugin, its live check passed. The text says what it is.
+    Ok(String),
+    /// It cannot load or be resolved: a located problem (`file:line:column: …`).
+    NotLoaded(String),
+    /// It loaded but the live system refused or could not be reached.
+    Failed(String),
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// `plugin` or `sync`.
+    pub kind: &'static str,
+    /// Its name in the configuration.
+    pub name: String,
+    /// How it stands.
+    pub status: Status,
+}
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, name) = (self.kind, &self.name);
+        match &self.status {
+            Status::Ok(what) => write!(f, "{kind} {name}: ok ({what})"),
+            Status::NotLoaded(problem) => write!(f, "{kind} {name}: NOT LOADED: {problem}"),
+            Status::Failed(problem) => write!(f, "{kind} {name}: FAILED: {problem}"),
+        }
+    }
+}
+
+/// The outcome of `hub check`: plugins first, then syncs, each in name order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// One line per plugin and per sync.
+    pub lines: Vec<Line>,
+}
+
+impl Report {
+    /// The exit code: 2 if anything cannot load (a configuration that cannot run is the first
+    /// thing to fix), else 3 if a live check failed, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self
+            .lines
+            .iter()
+            .any(|l| matches!(l.status, Status::NotLoaded(_)))
+        {
+            2
+        } else if self
+            .lines
+            .iter()
+            .any(|l| matches!(l.status, Status::Failed(_)))
+        {
+            3
+        } else {
+            0
+        }
+    }
+
+    /// A closing line: counts, and what the exit code means.
+    pub fn summary(&self) -> String {
+        let count = |f: fn(&Status) -> bool| self.lines.iter().filter(|l| f(&l.status)).count();
+        let not_loaded = count(|s| matches!(s, Status::NotLoaded(_)));
+        let failed = count(|s| matches!(s, Status::Failed(_)));
+        let plugins = self.lines.iter().filter(|l| l.kind == "plugin").count();
+        let syncs = self.lines.len() - plugins;
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        match (not_loaded, failed) {
+            (0, 0) => format!(
+                "check: {} and {} ok",
+                plural(plugins, "plugin"),
+                plural(syncs, "sync")
+            ),
+            _ => format!(
+                "check: {} of {} not ok ({not_loaded} cannot load, {failed} failed against the live systems)",
+                not_loaded + failed,
+                self.lines.len()
+            ),
+        }
+    }
+}
+
+/// A plugin error without its leading `plugin NAME: ` (the line names the plugin already).
+fn without_name(name: &str, e: &PluginError) -> String {
+    let text = e.to_string();
+    text.strip_prefix(&format!("plugin {name}: "))
+        .map(str::to_string)
+        .unwrap_or(text)
+}
+
+/// Opens a session on the plugin and calls its `check`.
+async fn live(plugin: Arc<Plugin>) -> Result<(), PluginError> {
+    let mut session = plugin.session().await?;
+    session.check().await
+}
+
+/// Loads, resolves and checks everything `config` describes (see the module docs). An error
+/// only if the runtime itself cannot start.
+pub async fn check(config: &Config) -> anyhow::Result<Report> {
+    let runtime = Runtime::new(Some(config.data_dir().join("cache")))?;
+    let loaded = daemon::load_plugins(config, &runtime).await;
+    let plugins: BTreeMap<String, Arc<Plugin>> = loaded
+        .iter()
+        .filter_map(|(n, p)| p.as_ref().ok().map(|p| (n.clone(), p.clone())))
+        .collect();
+    let syncs = daemon::resolve_syncs(config, &plugins)?;
+    let mut checks = tokio::task::JoinSet::new();
+    for (name, p) in &plugins {
+        let (name, p) = (name.clone(), p.clone());
+        checks.spawn(async move { (name, live(p).await) });
+    }
+    let mut live_results: BTreeMap<String, Result<(), PluginError>> = BTreeMap::new();
+    while let Some(done) = checks.join_next().await {
+        let (name, r) = done?;
+        live_results.insert(name, r);
+    }
+    let mut lines = Vec::new();
+    for (name, p) in &loaded {
+        let status = match (p, live_results.get(name)) {
+            (Err(problem), _) => Status::NotLoaded(problem.clone()),
+            (Ok(_), Some(Err(e))) => Status::Failed(without_name(name, e)),
+            (Ok(p), _) => {
+                let m = p.manifest();
+                Status::Ok(format!(
+                    "{} {}, sha256 {}…, check passed",
+                    m.name,
+                    m.version,
+                    &p.digest[..16]
+                ))
+            }
+        };
+        lines.push(Line {
+            kind: "plugin",
+            name: name.clone(),
+            status,
+        });
+    }
+    for (name, s) in &syncs {
+        let status = match s {
+            Err(problem) => Status::NotLoaded(problem.clone()),
+            Ok(s) => {
+                let mut failed: Vec<&str> = [&s.spec.a, &s.spec.b]
+                    .iter()
+                    .map(|ep| ep.plugin.name.as_str())
+                    .filter(|p| matches!(live_results.get(*p), Some(Err(_))))
+                    .collect();
+                failed.dedup();
+                if failed.is_empty() {
+                    let (a, b) = (&s.spec.a, &s.spec.b);
+                    let direction = match s.spec.direction {
+                        crate::config::Direction::AToB => "a_to_b",
+                        crate::config::Direction::BToA => "b_to_a",
+                        crate::config::Direction::Both => "both",
+                    };
+                    let enabled = if s.enabled { "" } else { ", disabled" };
+                    Status::Ok(format!(
+                        "a = {}/{}, b = {}/{}, {direction}, {}{enabled}",
+                        a.plugin.name, a.stream, b.plugin.name, b.stream, s.schedule
+                    ))
+                } else {
+                    Status::Failed(format!("plugin {} failed its check", failed.join(" and ")))
+                }
+            }
+        };
+        lines.push(Line {
+            kind: "sync",
+            name: name.clone(),
+            status,
+        });
+    }
+    Ok(Report { lines })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(kind: &'static str, name: &str, status: Status) -> Line {
+        Line {
+            kind,
+            name: name.into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn a_load_problem_outranks_a_failed_live_check_in_the_exit_code() {
+        let ok = line("plugin", "hy", Status::Ok("huiyang-esms 0.1.0".into()));
+        let failed = line(
+            "plugin",
+            "zf",
+            Status::Failed("check failed (auth): login refused".into()),
+        );
+        let not_loaded = line(
+            "sync",
+            "workers",
+            Status::NotLoaded("hub.toml:20:5: sync workers cannot run".into()),
+        );
+        assert_eq!(
+            Report {
+                lines: vec![ok.clone()]
+            }
+            .exit_code(),
+            0
+        );
+        assert_eq!(
+            Report {
+                lines: vec![ok.clone(), failed.clone()]
+            }
+            .exit_code(),
+            3
+        );
+        assert_eq!(
+            Report {
+                lines: vec![failed.clone(), not_loaded.clone()]
+            }
+            .exit_code(),
+            2
+        );
+        assert_eq!(
+            failed.to_string(),
+            "plugin zf: FAILED: check failed (auth): login refused"
+        );
+        assert_eq!(
+            not_loaded.to_string(),
+            "sync workers: NOT LOADED: hub.toml:20:5: sync workers cannot run"
+        );
+        assert_eq!(ok.to_string(), "plugin hy: ok (huiyang-esms 0.1.0)");
+        let r = Report {
+            lines: vec![ok, failed, not_loaded],
+        };
+        assert_eq!(
+            r.summary(),
+            "check: 2 of 3 not ok (1 cannot load, 1 failed against the live systems)"
+        );
+        let two = line("plugin", "zf", Status::Ok("zhenfeng-registry 0.1.0".into()));
+        let sync = line("sync", "workers", Status::Ok("a = zf/workers".into()));
+        assert_eq!(
+            Report {
+                lines: vec![two.clone(), two, sync]
+            }
+            .summary(),
+            "check: 2 plugins and 1 sync ok"
+        );
+    }
+}

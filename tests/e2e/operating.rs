@@ -1,0 +1,597 @@
+//! Operating the daemon: the audit log (`hub audit verify|list`) and `hub check`, against the
+//! simulators and the real binary on the demo configuration.
+//!
+//! Expected values come from the simulators' own write counters and from hashes computed here
+//! with the hmac, hkdf and sha2 crates, not from the hub's code.
+
+use super::harness::{self, Env, canonical_id};
+use super::{CONFIG, created, writes};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::time::Duration;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writes the two simulators counted for the workers sync, as (HY-ESMS, ZF-REG).
+async fn counted_writes(env: &Env) -> (u64, u64) {
+    let hy = env.get(&env.hy, "/_admin/counters").await;
+    let zf = env.get(&env.zf, "/_admin/counters").await;
+    (writes(&hy, "zhenfeng-workers"), writes(&zf, "workers"))
+}
+
+async fn verify(env: &Env) -> (Option<i32>, String) {
+    let out = env.run(&["audit", "verify", "--config", CONFIG]).await;
+    (out.status.code(), stdout(&out))
+}
+
+/// Every entry of the audit log, newest first (`hub audit list --json`).
+async fn audit_list(env: &Env) -> Vec<Value> {
+    let out = env
+        .run(&[
+            "audit", "list", "--json", "--limit", "100000", "--config", CONFIG,
+        ])
+        .await;
+    assert!(out.status.success());
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The state database, opened directly (as someone with access to the file would).
+async fn state_db(env: &Env) -> sqlx::SqlitePool {
+    let url = format!("sqlite://{}", env.dir.path().join("state.db").display());
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap()
+}
+
+/// The link key hash of a worker, worked out here: HMAC-SHA256 under HKDF-SHA256(state key,
+/// salt `hub state v1`, info `key-hash`) of the JSON array of its canonical identity number.
+fn key_hash(env: &Env, id_number: &str) -> String {
+    let state_key = hex::decode(
+        std::fs::read_to_string(env.dir.path().join("state.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let mut k = [0u8; 32];
+    hkdf::Hkdf::<Sha256>::new(Some(b"hub state v1"), &state_key)
+        .expand(b"key-hash", &mut k)
+        .unwrap();
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&k).unwrap();
+    mac.update(format!("[\"{id_number}\"]").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_holds_every_write_and_verify_names_an_altered_or_removed_entry() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    // Every write the systems counted is one entry: the 1,322 residents created in HY-ESMS.
+    let (hy, zf) = counted_writes(&env).await;
+    assert_eq!((hy, zf), (1322, 0));
+    let (code, text) = verify(&env).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("audit log intact: 1322 entries, head "),
+        "{text}"
+    );
+
+    // A status changed in Huiyang goes to the registry. The merged record is also sent back to
+    // HY-ESMS (it holds registry fields HY-ESMS does not keep), which finds nothing to change:
+    // two entries, one write counted by the systems.
+    let hy_workers = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
+    let w = hy_workers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["status"] == "employed")
+        .unwrap()
+        .clone();
+    env.patch(
+        &env.hy,
+        &format!("/_admin/zhenfeng-workers/{}", w["id"]),
+        json!({"status": "seeking"}),
+    )
+    .await;
+    env.sync_once().await;
+    assert_eq!(counted_writes(&env).await, (1322, 1));
+    let (code, text) = verify(&env).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("audit log intact: 1324 entries, head "),
+        "{text}"
+    );
+    let all = audit_list(&env).await;
+    assert_eq!(
+        all.iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        (1..=1324).rev().collect::<Vec<i64>>(),
+        "newest first"
+    );
+    let changing = all
+        .iter()
+        .filter(|e| e["result"] == "created" || e["result"] == "updated")
+        .count();
+    assert_eq!(
+        changing, 1323,
+        "the entries that changed a system are the writes the systems counted"
+    );
+    let id = canonical_id(w["idNo"].as_str().unwrap());
+    let registry = env.get(&env.zf, "/_admin/workers").await;
+    let djbh = registry
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| canonical_id(r["身份证号"].as_str().unwrap()) == id)
+        .unwrap()["登记编号"]
+        .clone();
+    let run2: Vec<&Value> = all.iter().filter(|e| e["run_id"] == json!(2)).collect();
+    assert_eq!(run2.len(), 2, "{run2:?}");
+    let to_zf = run2
+        .iter()
+        .find(|e| e["system"] == "zhenfeng-registry")
+        .unwrap();
+    assert_eq!(
+        (
+            &to_zf["id"],
+            &to_zf["sync"],
+            &to_zf["side"],
+            &to_zf["action"],
+            &to_zf["result"],
+            &to_zf["remote_id"]
+        ),
+        (
+            &json!(1323),
+            &json!("workers"),
+            &json!("a"),
+            &json!("update"),
+            &json!("updated"),
+            &djbh
+        )
+    );
+    let to_hy = run2.iter().find(|e| e["system"] == "huiyang-esms").unwrap();
+    assert_eq!(
+        (
+            &to_hy["id"],
+            &to_hy["side"],
+            &to_hy["action"],
+            &to_hy["result"],
+            &to_hy["remote_id"]
+        ),
+        (
+            &json!(1324),
+            &json!("b"),
+            &json!("update"),
+            &json!("unchanged"),
+            &json!(w["id"].to_string())
+        )
+    );
+    assert_eq!(
+        to_zf["key_hash"],
+        json!(key_hash(&env, &id)),
+        "the entry names the record by its link key hash"
+    );
+    assert_eq!(to_hy["key_hash"], to_zf["key_hash"]);
+    assert!(
+        !Value::from(all.clone()).to_string().contains(&id[..14]),
+        "no identity number in the audit log"
+    );
+    // The table form and --sync.
+    let out = env
+        .run(&[
+            "audit", "list", "--sync", "workers", "--limit", "2", "--config", CONFIG,
+        ])
+        .await;
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let zf_line = lines
+        .iter()
+        .find(|l| l.contains("zhenfeng-registry(a)"))
+        .unwrap();
+    assert!(
+        zf_line.trim_start().starts_with("1323  ")
+            && zf_line.contains(" update ")
+            && zf_line.contains(" updated "),
+        "{zf_line}"
+    );
+    let out = env
+        .run(&[
+            "audit",
+            "list",
+            "--sync",
+            "no-such-sync",
+            "--config",
+            CONFIG,
+        ])
+        .await;
+    assert_eq!(stdout(&out), "");
+
+    // One byte of entry 700 changed in the database: the triggers refuse it until dropped.
+    let db = state_db(&env).await;
+    let flip = "UPDATE audit SET key_hash = (CASE substr(key_hash, 1, 1) WHEN '0' THEN '1' ELSE '0' END) || substr(key_hash, 2) WHERE id = 700";
+    let refused = sqlx::query(flip).execute(&db).await.unwrap_err();
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+    let original: String = sqlx::query_scalar("SELECT key_hash FROM audit WHERE id = 700")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER audit_no_update")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER audit_no_delete")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query(flip).execute(&db).await.unwrap();
+    let changed: String = sqlx::query_scalar("SELECT key_hash FROM audit WHERE id = 700")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        changed
+            .bytes()
+            .zip(original.bytes())
+            .filter(|(a, b)| a != b)
+            .count(),
+        1,
+        "one byte changed"
+    );
+    let (code, text) = verify(&env).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.starts_with("audit log broken at entry 700: hash mismatch"),
+        "{text}"
+    );
+    // Put back, the chain is whole again.
+    sqlx::query("UPDATE audit SET key_hash = ? WHERE id = 700")
+        .bind(&original)
+        .execute(&db)
+        .await
+        .unwrap();
+    let (code, text) = verify(&env).await;
+    assert_eq!(
+        (code, text.starts_with("audit log intact: 1324 entries")),
+        (Some(0), true),
+        "{text}"
+    );
+
+    // An entry removed from the middle.
+    sqlx::query("DELETE FROM audit WHERE id = 500")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let (code, text) = verify(&env).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.starts_with(
+            "audit log broken at entry 501: gap in ids: entry 500 before it is missing"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_of_a_run_killed_before_recording_them_are_audited_when_read_back() {
+    let env = Env::start().await;
+    // HY-ESMS answers in 5 ms: a batch of 200 creations takes a second, so the kill below lands
+    // inside the write call of the batch of residents 401 to 600.
+    env.post(&env.hy, "/_admin/faults", json!({"slow_ms": 5}))
+        .await;
+    let mut child = env
+        .hub(&["sync", "workers", "--once", "--config", CONFIG])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while created(
+        &env.get(&env.hy, "/_admin/counters").await,
+        "zhenfeng-workers",
+    ) < 450
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    env.keep(&out);
+    env.delete(&env.hy, "/_admin/faults").await;
+    let killed_at = created(
+        &env.get(&env.hy, "/_admin/counters").await,
+        "zhenfeng-workers",
+    );
+    env.sync_once().await;
+    assert_eq!(counted_writes(&env).await, (1322, 0));
+    let entries = audit_list(&env).await;
+    let (code, text) = verify(&env).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "audit log intact: {} entries, head ",
+            entries.len()
+        )),
+        "{text}"
+    );
+    let of = |run: i64, result: &str| {
+        entries
+            .iter()
+            .filter(|e| e["run_id"] == json!(run) && e["result"] == json!(result))
+            .count() as u64
+    };
+    // The killed run recorded its first two batches; the in-flight third batch's creations are
+    // recognised when the next run reads them back; the next run creates the rest.
+    assert_eq!(of(1, "created"), 400);
+    assert_eq!(of(2, "recovered"), killed_at - 400);
+    assert_eq!(of(2, "created"), 1322 - killed_at);
+    // Each creation is one entry, whichever run recorded it.
+    let made: std::collections::BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| e["result"] == "created" || e["result"] == "recovered")
+        .map(|e| e["key_hash"].as_str().unwrap())
+        .collect();
+    assert_eq!(made.len(), 1322);
+    // Anything else was a write the system found nothing to change in (counted by neither).
+    assert!(entries.iter().all(|e| ["created", "recovered", "unchanged"].contains(&e["result"].as_str().unwrap())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_call_that_fails_as_a_whole_is_audited_for_every_record_it_carried() {
+    let env = Env::start().await;
+    // HY-ESMS answers in 20 ms and the plugin's calls may take 2 s: the first write call (a
+    // batch of 200 creations, 4 s) runs out of time part way.
+    let text = std::fs::read_to_string(super::harness::workspace().join(CONFIG)).unwrap();
+    let cfg = env.dir.path().join("slow.toml");
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "[plugins.huiyang-esms]\n",
+            "[plugins.huiyang-esms]\nlimits = { call_timeout_secs = 2 }\n",
+        ),
+    )
+    .unwrap();
+    env.post(&env.hy, "/_admin/faults", json!({"slow_ms": 20}))
+        .await;
+    let out = env
+        .run(&[
+            "sync",
+            "workers",
+            "--once",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the run failed: {}",
+        stdout(&out)
+    );
+    env.delete(&env.hy, "/_admin/faults").await;
+    // Whatever request was in flight has long been answered.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reached = created(
+        &env.get(&env.hy, "/_admin/counters").await,
+        "zhenfeng-workers",
+    );
+    assert!(
+        reached > 0 && reached < 200,
+        "part of the batch was created ({reached})"
+    );
+    let first = audit_list(&env).await;
+    assert_eq!(first.len(), 200, "one entry per record of the failed call");
+    for e in &first {
+        assert_eq!(
+            (
+                &e["run_id"],
+                &e["system"],
+                &e["side"],
+                &e["action"],
+                &e["result"],
+                &e["remote_id"]
+            ),
+            (
+                &json!(1),
+                &json!("huiyang-esms"),
+                &json!("b"),
+                &json!("create"),
+                &json!("failed"),
+                &Value::Null
+            )
+        );
+    }
+    let (code, text) = verify(&env).await;
+    assert_eq!(
+        (
+            code,
+            text.starts_with("audit log intact: 200 entries, head ")
+        ),
+        (Some(0), true),
+        "{text}"
+    );
+
+    // The next run recognises the creations that did happen and makes the others.
+    env.sync_once().await;
+    let c = env.get(&env.hy, "/_admin/counters").await;
+    assert_eq!(
+        (
+            created(&c, "zhenfeng-workers"),
+            &c["keys_created_more_than_once"]
+        ),
+        (1322, &json!([]))
+    );
+    let all = audit_list(&env).await;
+    let of = |result: &str| {
+        all.iter()
+            .filter(|e| e["run_id"] == json!(2) && e["result"] == json!(result))
+            .count() as u64
+    };
+    assert_eq!((of("recovered"), of("created")), (reached, 1322 - reached));
+    let (code, text) = verify(&env).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with(&format!("audit log intact: {} entries, head ", all.len())),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_against_the_live_systems_and_writes_nothing() {
+    let env = Env::start().await;
+    let out = env.run(&["check", "--config", CONFIG]).await;
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "two plugins, one sync, the summary: {text}");
+    assert!(
+        lines[0].starts_with("plugin huiyang-esms: ok (huiyang-esms "),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("plugin zhenfeng-registry: ok (zhenfeng-registry "),
+        "{text}"
+    );
+    assert!(lines[2].starts_with("sync workers: ok (a = zhenfeng-registry/workers, b = huiyang-esms/zhenfeng-workers, both, "), "{text}");
+    assert_eq!(lines[3], "check: 2 plugins and 1 sync ok");
+    // The check logged in and read a page; it wrote nothing and left no state behind.
+    assert_eq!(counted_writes(&env).await, (0, 0));
+    assert!(!env.dir.path().join("state.db").exists());
+    assert!(
+        env.get(&env.zf, "/_admin/counters").await["requests"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "the registry was reached"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_exits_3_naming_the_plugin_whose_system_refuses_or_cannot_be_reached() {
+    let env = Env::start().await;
+    let password = "not-the-zf-password-7q";
+    let out = env
+        .hub(&["check", "--config", CONFIG])
+        .env("ZF_REG_PASSWORD", password)
+        .output()
+        .await
+        .unwrap();
+    env.keep(&out);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("plugin zhenfeng-registry: FAILED: check failed (auth): login refused"),
+        "{text}"
+    );
+    assert!(text.contains("plugin huiyang-esms: ok ("), "{text}");
+    assert!(
+        text.contains("sync workers: FAILED: plugin zhenfeng-registry failed its check"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("check: 2 of 3 not ok (0 cannot load, 2 failed against the live systems)\n"),
+        "{text}"
+    );
+    assert!(
+        !env.logs().contains(password),
+        "the password is never printed"
+    );
+
+    // Nothing listens on port 1: HY-ESMS cannot be reached.
+    let out = env
+        .hub(&["check", "--config", CONFIG])
+        .env("HY_ESMS_URL", "http://127.0.0.1:1")
+        .output()
+        .await
+        .unwrap();
+    env.keep(&out);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("plugin huiyang-esms: FAILED: check failed ("),
+        "{text}"
+    );
+    assert!(text.contains("plugin zhenfeng-registry: ok ("), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_exits_2_with_the_place_of_a_broken_config_or_a_plugin_that_does_not_load() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(harness::workspace().join(CONFIG)).unwrap();
+    let line_of = |prefix: &str| text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1;
+    let cfg = dir.path().join("bad.toml");
+
+    // A misspelt key: the configuration does not parse.
+    std::fs::write(
+        &cfg,
+        text.replace("direction = \"both\"", "directon = \"both\""),
+    )
+    .unwrap();
+    let out = env.run(&["check", "--config", cfg.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("bad.toml:{}:1: ", line_of("direction = ")))
+            && err.contains("directon"),
+        "{err}"
+    );
+
+    // A pin that is not the component's digest: the plugin does not load, nor the sync.
+    let pinned = text.replace(
+        "[plugins.huiyang-esms]\n",
+        &format!("[plugins.huiyang-esms]\nsha256 = \"{}\"\n", "0".repeat(64)),
+    );
+    let pinned = pinned.replace(
+        "../target/wasm32-wasip2/plugin",
+        &harness::workspace()
+            .join("target/wasm32-wasip2/plugin")
+            .display()
+            .to_string(),
+    );
+    std::fs::write(&cfg, &pinned).unwrap();
+    let path_line = pinned
+        .lines()
+        .position(|l| l.starts_with("path = ") && l.contains("huiyang_esms"))
+        .unwrap()
+        + 1;
+    let out = env.run(&["check", "--config", cfg.to_str().unwrap()]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "plugin huiyang-esms: NOT LOADED: {}:{path_line}:",
+            cfg.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("sync workers: NOT LOADED: ")
+            && text.contains("plugin huiyang-esms did not load"),
+        "{text}"
+    );
+    assert!(
+        text.contains("plugin zhenfeng-registry: ok ("),
+        "the other plugin is still checked: {text}"
+    );
+}
