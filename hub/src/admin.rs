@@ -303,6 +303,8 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(get_run))
         .routes(routes!(list_dead_letters))
         .routes(routes!(get_dead_letter))
+        .routes(routes!(replay_dead_letter))
+        .routes(routes!(replay_dead_letters))
         .split_for_parts();
     let doc = api.clone();
     let router = router
@@ -632,6 +634,71 @@ async fn get_dead_letter(
         .await?
         .map(Json)
         .ok_or_else(|| not_found(format!("no dead letter {id}")))
+}
+
+/// How many dead letters a replay request reached.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayRequested {
+    /// Dead letters that will be replayed by their sync's next run.
+    pub requested: u64,
+    /// What happens now, for people.
+    pub message: String,
+}
+
+const REPLAY_MESSAGE: &str = "replayed by the sync's next run (trigger it to run now)";
+
+/// Replay one open dead letter on its sync's next run, after a fix: a record a system refused
+/// is written again; a record that was invalid is validated again and, valid now, synced.
+#[utoipa::path(post, path = "/api/dead-letters/{id}/replay", tag = "dead letters", params(("id" = i64, Path, description = "dead letter id")), responses(
+    (status = 202, description = "the replay is requested", body = ReplayRequested),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such dead letter", body = ApiError),
+    (status = 409, description = "the dead letter is not open (already replayed)", body = ApiError)))]
+async fn replay_dead_letter(
+    State(s): State<AdminState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<ReplayRequested>), Failure> {
+    let view = s.view();
+    let d = view
+        .store
+        .dead_letter(id)
+        .await?
+        .ok_or_else(|| not_found(format!("no dead letter {id}")))?;
+    if d.status != "open" {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!("dead letter {id} is {}, not open", d.status),
+        ));
+    }
+    let requested = view.store.request_replay(Some(id), None).await?;
+    tracing::info!(dead_letter = id, sync = %d.sync, "admin API: replay requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReplayRequested {
+            requested,
+            message: REPLAY_MESSAGE.into(),
+        }),
+    ))
+}
+
+/// Replay every open dead letter (of `?sync=` if given) on the next runs.
+#[utoipa::path(post, path = "/api/dead-letters/replay", tag = "dead letters", params(DeadLettersQuery), responses(
+    (status = 202, description = "the replays are requested", body = ReplayRequested),
+    (status = 401, description = "missing or wrong token", body = ApiError)))]
+async fn replay_dead_letters(
+    State(s): State<AdminState>,
+    Query(q): Query<DeadLettersQuery>,
+) -> Result<(StatusCode, Json<ReplayRequested>), Failure> {
+    let view = s.view();
+    let requested = view.store.request_replay(None, q.sync.as_deref()).await?;
+    tracing::info!(requested, sync = ?q.sync, "admin API: replay of dead letters requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReplayRequested {
+            requested,
+            message: REPLAY_MESSAGE.into(),
+        }),
+    ))
 }
 
 async fn login_form() -> Html<String> {
@@ -1044,7 +1111,7 @@ mod tests {
     async fn every_route_but_healthz_needs_the_token() {
         let f = fixture().await;
         let ops = f.operations();
-        assert_eq!(ops.len(), 12, "{ops:?}");
+        assert_eq!(ops.len(), 14, "{ops:?}");
         for (method, path, concrete) in &ops {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             for token in [None, Some("wrong-token-0123456789abcdef")] {
@@ -1210,6 +1277,48 @@ mod tests {
             (ready["ready"].as_bool(), ready["syncs"].as_u64()),
             (Some(true), Some(1))
         );
+    }
+
+    #[tokio::test]
+    async fn a_replay_is_requested_once_per_open_dead_letter_and_its_history_shown() {
+        let f = fixture().await;
+        let r = f.post("/api/dead-letters/1/replay").await;
+        assert_eq!(r.status(), S::ACCEPTED);
+        assert_eq!(r.json::<Value>().await.unwrap()["requested"], json!(1));
+        assert!(f.json("/api/dead-letters/1").await["replay_requested_at"].is_string());
+        assert_eq!(
+            f.post("/api/dead-letters/99/replay").await.status(),
+            S::NOT_FOUND
+        );
+        // A run replays it through (as the engine records it): closed, with its history.
+        f.store
+            .finish_replay(1, 7, "valid now: staged by this run", true, None)
+            .await
+            .unwrap();
+        let d = f.json("/api/dead-letters/1").await;
+        assert_eq!(
+            (d["status"].as_str(), d["replay_requested_at"].as_str()),
+            (Some("replayed"), None)
+        );
+        assert_eq!(
+            (
+                d["replays"][0]["run_id"].as_i64(),
+                d["replays"][0]["result"].as_str()
+            ),
+            (Some(7), Some("valid now: staged by this run"))
+        );
+        assert!(d["replays"][0]["requested_at"].is_string());
+        assert_eq!(
+            f.post("/api/dead-letters/1/replay").await.status(),
+            S::CONFLICT
+        );
+        let all = f.post("/api/dead-letters/replay?sync=workers").await;
+        assert_eq!(
+            all.json::<Value>().await.unwrap()["requested"],
+            json!(0),
+            "none is open any more"
+        );
+        assert_eq!(f.json("/api/dead-letters").await, json!([]));
     }
 
     #[tokio::test]

@@ -224,6 +224,33 @@ enum DeadLetterAction {
         #[arg(long)]
         json: bool,
     },
+    /// One dead letter (open or replayed) with its replay history; keys masked.
+    Show {
+        /// Its id (`hub dead-letters list` shows them).
+        id: i64,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay dead letters after a fix, on their sync's next run: a record a system refused is
+    /// written again; a record that was invalid is validated again and, valid now, synced.
+    Replay {
+        /// The dead letter's id; or `--all`.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Every open dead letter (of `--sync` if given).
+        #[arg(long)]
+        all: bool,
+        /// Only this sync (with `--all`).
+        #[arg(long, requires = "all")]
+        sync: Option<String>,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 /// A command's failure, mapped to an exit code.
@@ -491,6 +518,74 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 for e in &d.errors {
                     println!("    {e}");
                 }
+            }
+            Ok(true)
+        }
+        Command::DeadLetters {
+            action: DeadLetterAction::Show { id, config, json },
+        } => {
+            let store = store_of(&config).await?;
+            let Some(d) = store.dead_letter(id).await? else {
+                return Err(anyhow::anyhow!("no dead letter {id} in {}", config.display()).into());
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&d).map_err(anyhow::Error::from)?
+                );
+                return Ok(true);
+            }
+            println!("dead letter {} of sync {} ({})", d.id, d.sync, d.status);
+            println!(
+                "  side {} at {}, system id {}",
+                d.side.as_str(),
+                d.stage,
+                d.remote_id.as_deref().unwrap_or("-")
+            );
+            println!("  key {}", d.key_masked.as_deref().unwrap_or("(none)"));
+            println!(
+                "  seen {}× from {} to {} (first in run {})",
+                d.occurrences,
+                d.created_at,
+                d.last_seen_at,
+                d.run_id.map_or("-".into(), |r| r.to_string())
+            );
+            for e in &d.errors {
+                println!("  {e}");
+            }
+            if let Some(t) = &d.replay_requested_at {
+                println!("  replay requested at {t}: the sync's next run replays it");
+            }
+            for r in &d.replays {
+                println!(
+                    "  replayed by run {} at {} (asked {}): {}",
+                    r.run_id, r.at, r.requested_at, r.result
+                );
+            }
+            Ok(true)
+        }
+        Command::DeadLetters {
+            action:
+                DeadLetterAction::Replay {
+                    id,
+                    all: _,
+                    sync,
+                    config,
+                },
+        } => {
+            let store = store_of(&config).await?;
+            let n = store.request_replay(id, sync.as_deref()).await?;
+            match id {
+                Some(id) if n == 0 => {
+                    return Err(anyhow::anyhow!(
+                        "dead letter {id} is not open in {} (see hub dead-letters show {id})",
+                        config.display()
+                    )
+                    .into());
+                }
+                _ => println!(
+                    "{n} dead letters will be replayed by their sync's next run (hub trigger SYNC runs it now)"
+                ),
             }
             Ok(true)
         }

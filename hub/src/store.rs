@@ -167,12 +167,51 @@ pub struct DeadLetter {
     pub errors: Vec<Violation>,
     /// How many times it was met while open.
     pub occurrences: i64,
-    /// `open` until replayed or discarded.
+    /// `open`; `replayed` once a replay took it through (a record that fails again opens a
+    /// new dead letter).
     pub status: String,
     /// First seen (RFC 3339).
     pub created_at: String,
     /// Last seen (RFC 3339).
     pub last_seen_at: String,
+    /// A replay waits for the sync's next run (requested at, RFC 3339).
+    pub replay_requested_at: Option<String>,
+    /// Every replay so far, oldest first.
+    pub replays: Vec<ReplayAttempt>,
+}
+
+/// One replay of a dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ReplayAttempt {
+    /// When it was asked for (RFC 3339).
+    pub requested_at: String,
+    /// The run that replayed it.
+    pub run_id: i64,
+    /// When it was replayed (RFC 3339).
+    pub at: String,
+    /// What happened, for people (no personal data).
+    pub result: String,
+}
+
+/// A dead letter whose replay was asked for, with what the engine needs to replay it.
+#[derive(Debug, Clone)]
+pub struct ReplayRequest {
+    /// Its id.
+    pub id: i64,
+    /// The side it came from (`read`) or was going to (`write`).
+    pub side: Side,
+    /// `read` or `write`.
+    pub stage: String,
+    /// HMAC of its key, if the key could be read.
+    pub key_hash: Option<String>,
+    /// The system's id.
+    pub remote_id: Option<String>,
+    /// Keyed content hash (part of the seal's context).
+    pub record_hash: String,
+    /// The record, sealed.
+    pub record: Option<Vec<u8>>,
+    /// When the replay was asked for.
+    pub requested_at: String,
 }
 
 /// A run of the history.
@@ -695,6 +734,86 @@ impl Store {
         .await?)
     }
 
+    /// Asks for open dead letters to be replayed by their sync's next run: one by `id`, or every
+    /// open one of `sync` (all syncs if `None`). Returns how many were asked for (0 for an id
+    /// that is not an open dead letter).
+    pub async fn request_replay(&self, id: Option<i64>, sync: Option<&str>) -> anyhow::Result<u64> {
+        let r = sqlx::query(
+            "UPDATE dead_letters SET replay_requested_at = ?1 \
+             WHERE status = 'open' AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR sync = ?3)",
+        )
+        .bind(now())
+        .bind(id)
+        .bind(sync)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// The replays `sync` was asked for, oldest dead letter first.
+    pub async fn replay_requests(&self, sync: &str) -> anyhow::Result<Vec<ReplayRequest>> {
+        let rows = sqlx::query(
+            "SELECT id, side, stage, key_hash, remote_id, record_hash, record, replay_requested_at \
+             FROM dead_letters WHERE sync = ? AND status = 'open' AND replay_requested_at IS NOT NULL ORDER BY id",
+        )
+        .bind(sync)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ReplayRequest {
+                id: r.get("id"),
+                side: Side::parse(r.get::<&str, _>("side")),
+                stage: r.get("stage"),
+                key_hash: r.get("key_hash"),
+                remote_id: r.get("remote_id"),
+                record_hash: r.get("record_hash"),
+                record: r.get("record"),
+                requested_at: r.get("replay_requested_at"),
+            })
+            .collect())
+    }
+
+    /// Records a replay of dead letter `id` by run `run_id`: appends it to the history, clears
+    /// the request, and with `closed` marks the dead letter `replayed`. With `pending_key`, in
+    /// the same transaction, marks that link pending so the run writes it again.
+    pub async fn finish_replay(
+        &self,
+        id: i64,
+        run_id: i64,
+        result: &str,
+        closed: bool,
+        pending_key: Option<(&str, &str)>,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE dead_letters SET \
+               replays = json_insert(replays, '$[#]', json_object('requested_at', replay_requested_at, 'run_id', ?1, 'at', ?2, 'result', ?3)), \
+               replay_requested_at = NULL, \
+               status = CASE WHEN ?4 THEN 'replayed' ELSE status END \
+             WHERE id = ?5",
+        )
+        .bind(run_id)
+        .bind(now())
+        .bind(result)
+        .bind(closed)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some((sync, key_hash)) = pending_key {
+            sqlx::query(
+                "UPDATE links SET pending = 1, updated_at = ? WHERE sync = ? AND key_hash = ?",
+            )
+            .bind(now())
+            .bind(sync)
+            .bind(key_hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Answers if the store is reachable (a trivial query).
     pub async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -914,6 +1033,8 @@ fn dead_letter(r: &sqlx::sqlite::SqliteRow) -> DeadLetter {
         status: r.get("status"),
         created_at: r.get("created_at"),
         last_seen_at: r.get("last_seen_at"),
+        replay_requested_at: r.get("replay_requested_at"),
+        replays: serde_json::from_str(r.get::<&str, _>("replays")).unwrap_or_default(),
     }
 }
 

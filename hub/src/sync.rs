@@ -33,7 +33,7 @@
 use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use crate::config::{Direction, FieldPolicy};
 use crate::keys::{Keys, strip_nulls};
-use crate::runtime::{Plugin, PluginError, Session, TargetRecord, WriteResult};
+use crate::runtime::{Plugin, PluginError, ReadRecord, Session, TargetRecord, WriteResult};
 use crate::schema::{Schema, Violation};
 use crate::store::{Commit, Link, NewDeadLetter, Side, Store};
 use serde_json::Value;
@@ -106,8 +106,11 @@ impl SyncSpec {
 /// Counts for one side of one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SideStats {
-    /// Records read.
+    /// Records read (replayed dead letters of this side included).
     pub read: u64,
+    /// Dead letters of this side the run replayed through (after `hub dead-letters replay`).
+    #[serde(default)]
+    pub replayed: u64,
     /// Read but outside the sync's `where`.
     pub filtered: u64,
     /// Read but invalid (dead letters).
@@ -363,6 +366,11 @@ struct Staged {
 
 /// How long a run's lease lasts unless renewed (it is renewed every quarter of this).
 const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The sealing context of a dead letter's record.
+fn dead_letter_context(sync: &str, side: Side, record_hash: &str) -> String {
+    format!("dead-letter/{sync}/{}/{record_hash}", side.as_str())
+}
 
 fn seal_context(sync: &str, key_hash: &str, what: &str) -> String {
     format!("{sync}/{key_hash}/{what}")
@@ -626,6 +634,16 @@ impl Engine {
                 }
             }
         }
+        if !failed
+            && let Err(e) = self
+                .replay(spec, run_id, &mut stats)
+                .instrument(span.clone())
+                .await
+        {
+            tracing::warn!(parent: &span, "replaying dead letters failed: {e}");
+            errors.push(format!("replay: {e}"));
+            failed = true;
+        }
         if !failed {
             let mut unread = Vec::new();
             for &side in spec.read_sides() {
@@ -744,120 +762,16 @@ impl Engine {
                 .await?;
             tracker.add(batch.records.len() as u64);
             let n = batch.records.len();
-            let mut staged: Vec<Staged> = Vec::with_capacity(n);
-            let mut out_of_scope: Vec<String> = Vec::new();
-            let mut dead = Vec::new();
-            for rec in batch.records {
-                let s = stats.side(side);
-                s.read += 1;
-                let data = rec.data;
-                if !matches_filter(&data, &ep.filter) {
-                    s.filtered += 1;
-                    let key_values: Vec<&Value> = spec
-                        .key
-                        .iter()
-                        .filter_map(|p| non_null(data.pointer(p)))
-                        .collect();
-                    if key_values.len() == spec.key.len() {
-                        out_of_scope.push(self.keys.key_hash(&key_values));
-                    }
-                    continue;
-                }
-                let mut violations = spec.schema.validate(&data);
-                let key_values: Vec<&Value> = spec
-                    .key
-                    .iter()
-                    .filter_map(|p| non_null(data.pointer(p)))
-                    .collect();
-                if key_values.len() != spec.key.len() {
-                    violations.push(Violation {
-                        pointer: spec.key.join(","),
-                        message: "the record has no natural key".into(),
-                    });
-                }
-                if !violations.is_empty() {
-                    s.invalid += 1;
-                    let masked = (!key_values.is_empty()).then(|| mask_key(&key_values));
-                    dead.push(self.dead_letter(
-                        spec,
-                        run_id,
-                        side,
-                        "read",
-                        masked,
-                        Some(rec.remote_id),
-                        Some(&data),
-                        violations,
-                    ));
-                    continue;
-                }
-                staged.push(Staged {
-                    key_hash: self.keys.key_hash(&key_values),
-                    hash: self.keys.content_hash(&data),
-                    data,
-                    remote_id: rec.remote_id,
-                    version: rec.version,
-                    updated_at: rec.updated_at,
-                    deleted: rec.deleted,
-                });
-            }
-            let keys: Vec<String> = staged
-                .iter()
-                .map(|s| s.key_hash.clone())
-                .chain(out_of_scope.iter().cloned())
-                .collect();
-            let mut links: HashMap<String, Link> = self
-                .store
-                .links(&spec.name, &keys)
-                .await?
-                .into_iter()
-                .map(|l| (l.key_hash.clone(), l))
-                .collect();
-            let mut touched: Vec<String> = Vec::new();
-            let mut audit: Vec<NewAuditEntry> = Vec::new();
-            // A linked record that no longer matches `where` has left the sync's scope: it is a
-            // tombstone on this side from now on (never written to; back in scope, it revives).
-            for k in &out_of_scope {
-                if let Some(link) = links
-                    .get_mut(k)
-                    .filter(|l| !l.side(side).deleted && l.side(side).snapshot.is_some())
-                {
-                    link.side_mut(side).deleted = true;
-                    stats.side(side).left_scope += 1;
-                    touched.push(k.clone());
-                }
-            }
-            for st in staged {
-                let link = links
-                    .entry(st.key_hash.clone())
-                    .or_insert_with(|| Link::new(st.key_hash.clone()));
-                if !touched.contains(&st.key_hash) {
-                    touched.push(st.key_hash.clone());
-                }
-                if let Some(action) = self.stage_record(spec, link, side, st, stats.side(side)) {
-                    audit.push(NewAuditEntry {
-                        run_id,
-                        system: ep.plugin.name.clone(),
-                        side,
-                        key_hash: link.key_hash.clone(),
-                        action,
-                        result: WriteOutcome::Recovered,
-                        remote_id: link.side(side).remote_id.clone(),
-                    });
-                }
-            }
-            let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
-            let next = batch.cursor.or(cursor.clone());
-            self.store
-                .commit(
-                    &spec.name,
-                    Commit {
-                        links: &changed,
-                        dead_letters: &dead,
-                        cursor: Some((side, next.as_deref())),
-                        audit: &audit,
-                    },
-                )
-                .await?;
+            let next = batch.cursor.clone().or(cursor.clone());
+            self.stage_batch(
+                spec,
+                run_id,
+                side,
+                batch.records,
+                Some(next.as_deref()),
+                stats,
+            )
+            .await?;
             if !batch.more {
                 return Ok(());
             }
@@ -876,6 +790,216 @@ impl Engine {
             }
             cursor = next;
         }
+    }
+
+    /// Replays the dead letters of `spec` an operator asked for (`hub dead-letters replay`, the
+    /// admin API), after a fix: a record a system refused (`write`) is written again by this
+    /// run; a record that was invalid as read (`read`) is validated again and, valid now, staged
+    /// as if just read (the sealed copy is used: nothing is fetched again). Every replay is
+    /// appended to the dead letter's history; one that went through closes it (`replayed`).
+    /// Returns how many went through.
+    async fn replay(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        stats: &mut RunStats,
+    ) -> Result<u64, RunError> {
+        let mut through = 0;
+        for r in self.store.replay_requests(&spec.name).await? {
+            let mut pending = None;
+            let result = match (r.stage.as_str(), &r.key_hash) {
+                ("write", Some(key_hash)) => {
+                    pending = Some(key_hash.as_str());
+                    Ok("queued: written again by this run".to_string())
+                }
+                ("write", None) => Err("not replayed: the record had no key".to_string()),
+                _ => {
+                    let context = dead_letter_context(&spec.name, r.side, &r.record_hash);
+                    match r
+                        .record
+                        .as_deref()
+                        .map(|b| self.keys.open_json(&context, b))
+                    {
+                        None => Err("not replayed: no copy of the record was kept".to_string()),
+                        Some(Err(_)) => Err(
+                            "not replayed: the sealed record does not open with this state key"
+                                .to_string(),
+                        ),
+                        Some(Ok(data)) => {
+                            let mut violations = spec.schema.validate(&data);
+                            if spec.key.iter().any(|p| non_null(data.pointer(p)).is_none()) {
+                                violations.push(Violation {
+                                    pointer: spec.key.join(","),
+                                    message: "the record has no natural key".into(),
+                                });
+                            }
+                            if violations.is_empty() {
+                                let rec = ReadRecord {
+                                    data,
+                                    remote_id: r.remote_id.clone().unwrap_or_default(),
+                                    version: None,
+                                    updated_at: None,
+                                    deleted: false,
+                                };
+                                self.stage_batch(spec, run_id, r.side, vec![rec], None, stats)
+                                    .await?;
+                                Ok("valid now: staged by this run".to_string())
+                            } else {
+                                let why: Vec<String> =
+                                    violations.iter().map(ToString::to_string).collect();
+                                Err(format!("still invalid: {}", why.join("; ")))
+                            }
+                        }
+                    }
+                }
+            };
+            let closed = result.is_ok();
+            if closed {
+                through += 1;
+                stats.side(r.side).replayed += 1;
+            }
+            let text = result.unwrap_or_else(|e| e);
+            tracing::info!(sync = %spec.name, dead_letter = r.id, "replay: {text}");
+            self.store
+                .finish_replay(
+                    r.id,
+                    run_id,
+                    &text,
+                    closed,
+                    pending.map(|k| (spec.name.as_str(), k)),
+                )
+                .await?;
+        }
+        Ok(through)
+    }
+
+    /// Validates and stages records read from `side` (a batch of a read, or replayed dead
+    /// letters), committing their links, dead letters, audit entries and, if given, the
+    /// side's new cursor in one transaction.
+    async fn stage_batch(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        side: Side,
+        records: Vec<ReadRecord>,
+        cursor: Option<Option<&str>>,
+        stats: &mut RunStats,
+    ) -> Result<(), RunError> {
+        let ep = spec.endpoint(side);
+        let mut staged: Vec<Staged> = Vec::with_capacity(records.len());
+        let mut out_of_scope: Vec<String> = Vec::new();
+        let mut dead = Vec::new();
+        for rec in records {
+            let s = stats.side(side);
+            s.read += 1;
+            let data = rec.data;
+            if !matches_filter(&data, &ep.filter) {
+                s.filtered += 1;
+                let key_values: Vec<&Value> = spec
+                    .key
+                    .iter()
+                    .filter_map(|p| non_null(data.pointer(p)))
+                    .collect();
+                if key_values.len() == spec.key.len() {
+                    out_of_scope.push(self.keys.key_hash(&key_values));
+                }
+                continue;
+            }
+            let mut violations = spec.schema.validate(&data);
+            let key_values: Vec<&Value> = spec
+                .key
+                .iter()
+                .filter_map(|p| non_null(data.pointer(p)))
+                .collect();
+            if key_values.len() != spec.key.len() {
+                violations.push(Violation {
+                    pointer: spec.key.join(","),
+                    message: "the record has no natural key".into(),
+                });
+            }
+            if !violations.is_empty() {
+                s.invalid += 1;
+                let masked = (!key_values.is_empty()).then(|| mask_key(&key_values));
+                dead.push(self.dead_letter(
+                    spec,
+                    run_id,
+                    side,
+                    "read",
+                    masked,
+                    Some(rec.remote_id),
+                    Some(&data),
+                    violations,
+                ));
+                continue;
+            }
+            staged.push(Staged {
+                key_hash: self.keys.key_hash(&key_values),
+                hash: self.keys.content_hash(&data),
+                data,
+                remote_id: rec.remote_id,
+                version: rec.version,
+                updated_at: rec.updated_at,
+                deleted: rec.deleted,
+            });
+        }
+        let keys: Vec<String> = staged
+            .iter()
+            .map(|s| s.key_hash.clone())
+            .chain(out_of_scope.iter().cloned())
+            .collect();
+        let mut links: HashMap<String, Link> = self
+            .store
+            .links(&spec.name, &keys)
+            .await?
+            .into_iter()
+            .map(|l| (l.key_hash.clone(), l))
+            .collect();
+        let mut touched: Vec<String> = Vec::new();
+        let mut audit: Vec<NewAuditEntry> = Vec::new();
+        // A linked record that no longer matches `where` has left the sync's scope: it is a
+        // tombstone on this side from now on (never written to; back in scope, it revives).
+        for k in &out_of_scope {
+            if let Some(link) = links
+                .get_mut(k)
+                .filter(|l| !l.side(side).deleted && l.side(side).snapshot.is_some())
+            {
+                link.side_mut(side).deleted = true;
+                stats.side(side).left_scope += 1;
+                touched.push(k.clone());
+            }
+        }
+        for st in staged {
+            let link = links
+                .entry(st.key_hash.clone())
+                .or_insert_with(|| Link::new(st.key_hash.clone()));
+            if !touched.contains(&st.key_hash) {
+                touched.push(st.key_hash.clone());
+            }
+            if let Some(action) = self.stage_record(spec, link, side, st, stats.side(side)) {
+                audit.push(NewAuditEntry {
+                    run_id,
+                    system: ep.plugin.name.clone(),
+                    side,
+                    key_hash: link.key_hash.clone(),
+                    action,
+                    result: WriteOutcome::Recovered,
+                    remote_id: link.side(side).remote_id.clone(),
+                });
+            }
+        }
+        let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
+        self.store
+            .commit(
+                &spec.name,
+                Commit {
+                    links: &changed,
+                    dead_letters: &dead,
+                    cursor: cursor.map(|c| (side, c)),
+                    audit: &audit,
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// Stages one valid record read from `side` into its link. Returns what an interrupted
@@ -995,10 +1119,8 @@ impl Engine {
             (vals.len() == spec.key.len()).then(|| self.keys.key_hash(&vals))
         });
         let record = data.map(|d| {
-            self.keys.seal_json(
-                &format!("dead-letter/{}/{}/{record_hash}", spec.name, side.as_str()),
-                d,
-            )
+            self.keys
+                .seal_json(&dead_letter_context(&spec.name, side, &record_hash), d)
         });
         NewDeadLetter {
             run_id,

@@ -41,7 +41,8 @@ async fn faults(State(gate): State<Arc<Gate>>) -> Response {
     Json(lock(&gate.faults).show(gate.system)).into_response()
 }
 
-/// `POST /_admin/faults` with any of `slow_ms`, `burst_429`, `burst_503`, `drop` and (ZF-REG)
+/// `POST /_admin/faults` with any of `slow_ms`, `burst_429`, `burst_503`, `drop`, (HY-ESMS)
+/// `reject_writes` and (ZF-REG)
 /// `expire_sessions_after` → 200 with the faults in force; fields not given are kept. Unknown
 /// fields → 422.
 async fn set_faults(State(gate): State<Arc<Gate>>, body: Bytes) -> Response {
@@ -55,6 +56,14 @@ async fn set_faults(State(gate): State<Arc<Gate>>, body: Bytes) -> Response {
                 .into_response();
         }
     };
+    if gate.system == System::Zf && settings.reject_writes.is_some() {
+        let error = "reject_writes applies to HY-ESMS only";
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": error})),
+        )
+            .into_response();
+    }
     if gate.system == System::Hy && settings.expire_sessions_after.is_some() {
         let error = "expire_sessions_after applies to ZF-REG only: HY-ESMS has no sessions";
         return (

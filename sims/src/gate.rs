@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,11 @@ pub(crate) struct FaultSettings {
     /// The next N API requests get their connection closed without any response.
     #[serde(default)]
     pub(crate) drop: Option<u32>,
+    /// HY-ESMS only: the next N API writes (POST, PUT, PATCH) are refused as invalid, 422
+    /// `{"error": ..., "field": "position"}`, as a business rule the operator fixes later
+    /// would refuse them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reject_writes: Option<u32>,
     /// ZF-REG only: N more authenticated requests pass, then every current token is
     /// invalidated once (the next authenticated request answers 40101).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,6 +63,7 @@ pub(crate) struct Faults {
     burst_429: u32,
     burst_503: u32,
     drop: u32,
+    reject_writes: u32,
     expire_sessions_after: Option<u32>,
 }
 
@@ -66,6 +72,7 @@ enum Action {
     Drop,
     Unavailable,
     TooMany,
+    Reject,
 }
 
 impl Faults {
@@ -83,6 +90,9 @@ impl Faults {
         if let Some(v) = s.drop {
             self.drop = v;
         }
+        if let Some(v) = s.reject_writes {
+            self.reject_writes = v;
+        }
         if s.expire_sessions_after.is_some() {
             self.expire_sessions_after = s.expire_sessions_after;
         }
@@ -99,12 +109,15 @@ impl Faults {
         });
         if system == System::Zf {
             v["expire_sessions_after"] = json!(self.expire_sessions_after);
+        } else {
+            v["reject_writes"] = json!(self.reject_writes);
         }
         v
     }
 
-    /// One request's share of the bursts: a dropped connection first, then 503, then 429.
-    fn take(&mut self) -> Option<Action> {
+    /// One request's share of the bursts: a dropped connection first, then 503, then 429, then
+    /// (for a write) the refusal.
+    fn take(&mut self, write: bool) -> Option<Action> {
         if self.drop > 0 {
             self.drop -= 1;
             Some(Action::Drop)
@@ -114,6 +127,9 @@ impl Faults {
         } else if self.burst_429 > 0 {
             self.burst_429 -= 1;
             Some(Action::TooMany)
+        } else if write && self.reject_writes > 0 {
+            self.reject_writes -= 1;
+            Some(Action::Reject)
         } else {
             None
         }
@@ -227,9 +243,11 @@ pub(crate) async fn gate(
     next: Next,
 ) -> Response {
     lock(&gate.counters).request();
+    let write = gate.system == System::Hy
+        && matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
     let (slow_ms, action) = {
         let mut faults = lock(&gate.faults);
-        (faults.slow_ms, faults.take())
+        (faults.slow_ms, faults.take(write))
     };
     if slow_ms > 0 {
         tokio::time::sleep(Duration::from_millis(slow_ms)).await;
@@ -241,6 +259,13 @@ pub(crate) async fn gate(
         }
         Some(Action::Unavailable) => return gate.unavailable(),
         Some(Action::TooMany) => return gate.too_many(),
+        Some(Action::Reject) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({"error": "position is not an occupation this system accepts (reject_writes fault)", "field": "position"})),
+            )
+                .into_response();
+        }
         None => {}
     }
     if let Some(limiter) = &gate.limiter
@@ -283,13 +308,17 @@ mod tests {
             burst_429: Some(1),
             burst_503: Some(1),
             drop: Some(1),
+            reject_writes: Some(1),
             expire_sessions_after: Some(1),
             ..Default::default()
         });
-        assert!(matches!(f.take(), Some(Action::Drop)));
-        assert!(matches!(f.take(), Some(Action::Unavailable)));
-        assert!(matches!(f.take(), Some(Action::TooMany)));
-        assert!(f.take().is_none());
+        assert!(matches!(f.take(true), Some(Action::Drop)));
+        assert!(matches!(f.take(false), Some(Action::Unavailable)));
+        assert!(matches!(f.take(false), Some(Action::TooMany)));
+        // A read passes the write refusal by; the next write meets it, once.
+        assert!(f.take(false).is_none());
+        assert!(matches!(f.take(true), Some(Action::Reject)));
+        assert!(f.take(true).is_none());
         assert!(!f.sessions_expire_now());
         assert!(f.sessions_expire_now());
         assert!(!f.sessions_expire_now());

@@ -19,6 +19,7 @@
 //!   and writes, without validation and without counting as connector writes;
 //! - `GET|DELETE /_admin/counters`: every write the API made, per collection;
 //! - `GET|POST|DELETE /_admin/faults`: `slow_ms`, `burst_429`, `burst_503`, `drop`,
+//!   `reject_writes` (HY-ESMS),
 //!   `expire_sessions_after` (ZF-REG);
 //! - `GET /_admin/seed`: facts about the seed.
 //!

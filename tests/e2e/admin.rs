@@ -439,3 +439,119 @@ async fn schemathesis_finds_no_server_error_in_the_admin_api() {
     assert!(!text.contains("Server error"), "{text}");
     a.stop().await;
 }
+
+fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_replayed_after_a_fix_are_written_and_the_still_invalid_keep_their_history() {
+    let env = Env::start().await;
+    // HY-ESMS refuses the first three creates (422 on `position`), as a business rule would.
+    env.post(&env.hy, "/_admin/faults", json!({"reject_writes": 3}))
+        .await;
+    env.sync_once().await;
+    assert_eq!(
+        created(
+            &env.get(&env.hy, "/_admin/counters").await,
+            "zhenfeng-workers"
+        ),
+        1322 - 3
+    );
+    let config = crate::CONFIG;
+    let list = |env: &Env| {
+        env.hub(&["dead-letters", "list", "--json", "--config", config])
+            .output()
+    };
+    let letters = json_lines(&list(&env).await.unwrap());
+    let stage = |ls: &[Value], stage: &str| {
+        ls.iter()
+            .filter(|d| d["stage"] == stage)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let (refused, invalid) = (stage(&letters, "write"), stage(&letters, "read"));
+    assert_eq!((refused.len(), invalid.len()), (3, 5), "{letters:#?}");
+    for d in &refused {
+        assert_eq!(
+            (d["side"].as_str(), d["errors"][0]["pointer"].as_str()),
+            (Some("b"), Some("/position")),
+            "{d}"
+        );
+    }
+
+    // The rule is fixed (the fault is used up); replay everything, then run.
+    let out = env
+        .run(&["dead-letters", "replay", "--all", "--config", config])
+        .await;
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("8 dead letters will be replayed"));
+    env.sync_once().await;
+    assert_eq!(
+        created(
+            &env.get(&env.hy, "/_admin/counters").await,
+            "zhenfeng-workers"
+        ),
+        1322,
+        "the three refused are created now"
+    );
+    let open = json_lines(&list(&env).await.unwrap());
+    assert_eq!(
+        open.len(),
+        5,
+        "only the invalid records stay open: {open:#?}"
+    );
+    for d in &open {
+        assert_eq!(d["stage"], json!("read"));
+        assert_eq!(d["replay_requested_at"], Value::Null);
+        let replays = d["replays"].as_array().unwrap();
+        assert_eq!(replays.len(), 1, "{d}");
+        assert!(
+            replays[0]["result"]
+                .as_str()
+                .unwrap()
+                .starts_with("still invalid: /"),
+            "{d}"
+        );
+    }
+    for d in &refused {
+        let out = env
+            .run(&[
+                "dead-letters",
+                "show",
+                &d["id"].to_string(),
+                "--json",
+                "--config",
+                config,
+            ])
+            .await;
+        let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(shown["status"], json!("replayed"));
+        assert_eq!(
+            shown["replays"][0]["result"],
+            json!("queued: written again by this run")
+        );
+    }
+    // A replayed dead letter cannot be replayed again; the next run writes nothing twice.
+    let again = env
+        .run(&[
+            "dead-letters",
+            "replay",
+            &refused[0]["id"].to_string(),
+            "--config",
+            config,
+        ])
+        .await;
+    assert_eq!(again.status.code(), Some(1));
+    env.sync_once().await;
+    assert_eq!(
+        created(
+            &env.get(&env.hy, "/_admin/counters").await,
+            "zhenfeng-workers"
+        ),
+        1322
+    );
+}
