@@ -271,7 +271,7 @@ async fn authenticate(State(s): State<AdminState>, req: Request, next: Next) -> 
     info(title = "hub admin API", description = "Operate a running hub daemon: health, metrics, syncs, runs, dead letters."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "health"), (name = "syncs"), (name = "runs"), (name = "dead letters"))
+    tags((name = "health"), (name = "syncs"), (name = "runs"), (name = "dead letters"), (name = "conflicts"))
 )]
 struct ApiDoc;
 
@@ -305,6 +305,9 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(get_dead_letter))
         .routes(routes!(replay_dead_letter))
         .routes(routes!(replay_dead_letters))
+        .routes(routes!(list_conflicts))
+        .routes(routes!(get_conflict))
+        .routes(routes!(resolve_conflict))
         .split_for_parts();
     let doc = api.clone();
     let router = router
@@ -411,6 +414,8 @@ pub struct SyncInfo {
     pub running: Option<crate::sync::RunProgress>,
     /// Open dead letters.
     pub dead_letters: i64,
+    /// Open conflicts.
+    pub conflicts: i64,
 }
 
 async fn sync_info(name: &str, view: &View) -> Result<SyncInfo, Failure> {
@@ -443,6 +448,7 @@ async fn sync_info(name: &str, view: &View) -> Result<SyncInfo, Failure> {
         last_run: view.store.runs(Some(name), 1).await?.into_iter().next(),
         running: view.progress.get(name),
         dead_letters: view.store.open_dead_letter_count(Some(name)).await?,
+        conflicts: view.store.conflicts(Some(name), false).await?.len() as i64,
     })
 }
 
@@ -701,6 +707,95 @@ async fn replay_dead_letters(
     ))
 }
 
+/// `?sync=&all=` of the conflicts.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConflictsQuery {
+    /// Only this sync.
+    pub sync: Option<String>,
+    /// Resolved conflicts too (default: open ones only).
+    pub all: Option<bool>,
+}
+
+/// Conflicts, newest first: keys whose write a system refused because its record changed since
+/// it was read. Each run tries again under the merge policy until a person takes a side.
+#[utoipa::path(get, path = "/api/conflicts", tag = "conflicts", params(ConflictsQuery), responses(
+    (status = 200, description = "conflicts", body = Vec<crate::store::Conflict>),
+    (status = 400, description = "bad parameter", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError)))]
+async fn list_conflicts(
+    State(s): State<AdminState>,
+    Query(q): Query<ConflictsQuery>,
+) -> Result<Json<Vec<crate::store::Conflict>>, Failure> {
+    let view = s.view();
+    Ok(Json(
+        view.store
+            .conflicts(q.sync.as_deref(), q.all.unwrap_or(false))
+            .await?,
+    ))
+}
+
+/// One conflict (masked key).
+#[utoipa::path(get, path = "/api/conflicts/{id}", tag = "conflicts", params(("id" = i64, Path, description = "conflict id")), responses(
+    (status = 200, description = "the conflict", body = crate::store::Conflict),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such conflict", body = ApiError)))]
+async fn get_conflict(
+    State(s): State<AdminState>,
+    Path(id): Path<i64>,
+) -> Result<Json<crate::store::Conflict>, Failure> {
+    let view = s.view();
+    view.store
+        .conflict(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(format!("no conflict {id}")))
+}
+
+/// A person's decision on a conflict.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Resolution {
+    /// The side whose record the next run takes whole and writes to the other side.
+    pub take: crate::store::Side,
+}
+
+/// Resolve an open conflict by taking one side's record: the sync's next run writes it to the
+/// other side, and the conflict closes when that write succeeds.
+#[utoipa::path(post, path = "/api/conflicts/{id}/resolve", tag = "conflicts", params(("id" = i64, Path, description = "conflict id")), request_body = Resolution, responses(
+    (status = 202, description = "the decision waits for the next run", body = crate::store::Conflict),
+    (status = 400, description = "the body is not JSON", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such conflict", body = ApiError),
+    (status = 409, description = "the conflict is already resolved", body = ApiError),
+    (status = 415, description = "the body is not application/json", body = ApiError),
+    (status = 422, description = "the body is not {\"take\": \"a\" | \"b\"}", body = ApiError)))]
+async fn resolve_conflict(
+    State(s): State<AdminState>,
+    Path(id): Path<i64>,
+    body: Result<Json<Resolution>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<crate::store::Conflict>), Failure> {
+    let Json(r) = body.map_err(|e| Failure(e.status(), e.body_text()))?;
+    let view = s.view();
+    let c = view
+        .store
+        .conflict(id)
+        .await?
+        .ok_or_else(|| not_found(format!("no conflict {id}")))?;
+    if !view.store.resolve_conflict(id, r.take).await? {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!("conflict {id} is {}, not open", c.status),
+        ));
+    }
+    tracing::info!(conflict = id, sync = %c.sync, take = r.take.as_str(), "admin API: conflict resolved by a person");
+    let c = view
+        .store
+        .conflict(id)
+        .await?
+        .ok_or_else(|| not_found(format!("no conflict {id}")))?;
+    Ok((StatusCode::ACCEPTED, Json(c)))
+}
+
 async fn login_form() -> Html<String> {
     Html(page("登录 Sign in", &login_body(None)))
 }
@@ -877,7 +972,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         let _ = write!(b, "<p class=\"bad\">{}</p>", esc(p));
     }
     b.push_str(
-        "<table id=\"syncs\"><tr><th>同步 Sync</th><th>状态 State</th><th>上次运行 Last run</th><th>读取 Read</th><th>写入 Written</th><th>下次运行 Next run</th><th>死信 Dead letters</th></tr>",
+        "<table id=\"syncs\"><tr><th>同步 Sync</th><th>状态 State</th><th>上次运行 Last run</th><th>读取 Read</th><th>写入 Written</th><th>下次运行 Next run</th><th>死信 Dead letters</th><th>冲突 Conflicts</th></tr>",
     );
     let mut charts = String::new();
     for name in view.syncs.keys() {
@@ -911,7 +1006,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         };
         let _ = write!(
             b,
-            "<tr data-sync=\"{n}\"><td><b>{n}</b><br><span class=\"note\">{a} ⇄ {bb}</span></td><td>{state}</td><td>{last}</td><td class=\"num read\">{nread}</td><td class=\"num written\">{nwritten}</td><td>{next}</td><td class=\"num dead\">{dl}</td></tr>",
+            "<tr data-sync=\"{n}\"><td><b>{n}</b><br><span class=\"note\">{a} ⇄ {bb}</span></td><td>{state}</td><td>{last}</td><td class=\"num read\">{nread}</td><td class=\"num written\">{nwritten}</td><td>{next}</td><td class=\"num dead\">{dl}</td><td class=\"num conflicts\">{cf}</td></tr>",
             n = esc(name),
             a = esc(&info.a.plugin),
             bb = esc(&info.b.plugin),
@@ -921,6 +1016,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
                 .map(|t| esc(t))
                 .unwrap_or_else(|| "—".into()),
             dl = info.dead_letters,
+            cf = info.conflicts,
         );
         let runs = view.store.runs(Some(name), 20).await?;
         let _ = write!(
@@ -960,6 +1056,29 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         }
         b.push_str("</table>");
     }
+    let conflicts = view.store.conflicts(None, false).await?;
+    let _ = write!(
+        b,
+        "<h2>待处理冲突 Conflicts waiting ({})</h2>",
+        conflicts.len()
+    );
+    if !conflicts.is_empty() {
+        b.push_str("<table id=\"conflicts\"><tr><th>#</th><th>同步 Sync</th><th>键 Key (masked)</th><th>拒绝方 Refused by</th><th>原因 Reason</th><th>次数 Attempts</th><th>已选 Taking</th></tr>");
+        for c in conflicts.iter().take(50) {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                c.id,
+                esc(&c.sync),
+                esc(c.key_masked.as_deref().unwrap_or("—")),
+                c.side.as_str(),
+                esc(&c.reason),
+                c.attempts,
+                c.take.map_or("—", |t| t.as_str())
+            );
+        }
+        b.push_str("</table>");
+    }
     Ok(Html(page("hub · 同步状态 Sync status", &b)))
 }
 
@@ -967,7 +1086,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
 mod tests {
     use super::*;
     use crate::schema::Violation;
-    use crate::store::{Commit, NewDeadLetter, Side};
+    use crate::store::{Commit, NewConflict, NewDeadLetter, Side};
     use reqwest::StatusCode as S;
     use serde_json::{Value, json};
 
@@ -981,7 +1100,20 @@ mod tests {
         api: utoipa::openapi::OpenApi,
     }
 
-    /// A store with two runs of `workers` and one open dead letter, served on a free port.
+    const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn conflict(run_id: i64) -> NewConflict {
+        NewConflict {
+            run_id,
+            key_hash: KEY.into(),
+            key_masked: Some("5223**********0011".into()),
+            side: Side::B,
+            reason: "HY-ESMS: the record changed since it was read (412)".into(),
+        }
+    }
+
+    /// A store with two runs of `workers`, one open dead letter and one open conflict, served
+    /// on a free port.
     async fn fixture() -> Fixture {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
@@ -1024,6 +1156,7 @@ mod tests {
                 "workers",
                 Commit {
                     dead_letters: &[dl],
+                    conflicts: &[conflict(first)],
                     ..Default::default()
                 },
             )
@@ -1111,7 +1244,7 @@ mod tests {
     async fn every_route_but_healthz_needs_the_token() {
         let f = fixture().await;
         let ops = f.operations();
-        assert_eq!(ops.len(), 14, "{ops:?}");
+        assert_eq!(ops.len(), 17, "{ops:?}");
         for (method, path, concrete) in &ops {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             for token in [None, Some("wrong-token-0123456789abcdef")] {
@@ -1319,6 +1452,108 @@ mod tests {
             "none is open any more"
         );
         assert_eq!(f.json("/api/dead-letters").await, json!([]));
+    }
+
+    #[tokio::test]
+    async fn a_conflict_is_counted_until_a_person_takes_a_side_and_the_next_run_settles_it() {
+        let f = fixture().await;
+        let open = f.json("/api/conflicts").await;
+        assert_eq!(open.as_array().unwrap().len(), 1);
+        assert_eq!(
+            (
+                open[0]["key_masked"].as_str(),
+                open[0]["side"].as_str(),
+                open[0]["attempts"].as_i64()
+            ),
+            (Some("5223**********0011"), Some("b"), Some(1))
+        );
+        // Met again by run 2: one conflict, two attempts.
+        f.store
+            .commit(
+                "workers",
+                Commit {
+                    conflicts: &[conflict(2)],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let c = f.json("/api/conflicts/1").await;
+        assert_eq!(
+            (
+                c["attempts"].as_i64(),
+                c["first_run_id"].as_i64(),
+                c["last_run_id"].as_i64()
+            ),
+            (Some(2), Some(1), Some(2))
+        );
+        assert_eq!(f.json("/api/syncs/workers").await["conflicts"], json!(1));
+
+        let resolve = |body: &'static str, content_type: Option<&'static str>| {
+            let mut r = f
+                .http
+                .post(format!("{}/api/conflicts/1/resolve", f.url))
+                .bearer_auth(TOKEN)
+                .body(body);
+            if let Some(t) = content_type {
+                r = r.header(reqwest::header::CONTENT_TYPE, t);
+            }
+            r.send()
+        };
+        assert_eq!(
+            resolve(r#"{"take":"c"}"#, Some("application/json"))
+                .await
+                .unwrap()
+                .status(),
+            S::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            resolve(r#"{"take":"b"}"#, None).await.unwrap().status(),
+            S::UNSUPPORTED_MEDIA_TYPE
+        );
+        let r = resolve(r#"{"take":"b"}"#, Some("application/json"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), S::ACCEPTED);
+        assert_eq!(r.json::<Value>().await.unwrap()["take"], json!("b"));
+        assert_eq!(
+            f.store.conflict_takes("workers").await.unwrap().get(KEY),
+            Some(&Side::B)
+        );
+        // The next run writes it and the key settles: resolved as the person decided.
+        f.store
+            .commit(
+                "workers",
+                Commit {
+                    settled: &[KEY.to_string()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let c = f.json("/api/conflicts/1").await;
+        assert_eq!(
+            (c["status"].as_str(), c["resolution"].as_str()),
+            (Some("resolved"), Some("took b"))
+        );
+        assert!(c["resolved_at"].is_string());
+        assert_eq!(f.json("/api/conflicts").await, json!([]));
+        assert_eq!(
+            f.json("/api/conflicts?all=true")
+                .await
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            resolve(r#"{"take":"a"}"#, Some("application/json"))
+                .await
+                .unwrap()
+                .status(),
+            S::CONFLICT
+        );
+        assert_eq!(f.get("/api/conflicts/9").await.status(), S::NOT_FOUND);
     }
 
     #[tokio::test]

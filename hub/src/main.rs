@@ -78,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+    /// Writes a system refused because its record changed since it was read.
+    Conflicts {
+        #[command(subcommand)]
+        action: ConflictAction,
+    },
     /// Run history, newest first.
     Runs {
         /// Deployment configuration (TOML).
@@ -247,6 +252,45 @@ enum DeadLetterAction {
         /// Only this sync (with `--all`).
         #[arg(long, requires = "all")]
         sync: Option<String>,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConflictAction {
+    /// Open conflicts (with `--all`, resolved ones too), newest first; keys masked.
+    List {
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this sync.
+        #[arg(long)]
+        sync: Option<String>,
+        /// Resolved conflicts too.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One conflict.
+    Show {
+        /// Its id.
+        id: i64,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Decide a conflict: the sync's next run takes this side's record whole and writes it to
+    /// the other side.
+    Resolve {
+        /// Its id.
+        id: i64,
+        /// `a` or `b` (the sync's endpoints).
+        #[arg(long, value_parser = ["a", "b"])]
+        take: String,
         /// Deployment configuration (TOML).
         #[arg(long)]
         config: PathBuf,
@@ -586,6 +630,75 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 _ => println!(
                     "{n} dead letters will be replayed by their sync's next run (hub trigger SYNC runs it now)"
                 ),
+            }
+            Ok(true)
+        }
+        Command::Conflicts { action } => {
+            let print = |c: &hub::store::Conflict| {
+                println!(
+                    "#{} {} key {} refused by {} {}× (runs {}–{}): {}; {}{}",
+                    c.id,
+                    c.sync,
+                    c.key_masked.as_deref().unwrap_or("(none)"),
+                    c.side.as_str(),
+                    c.attempts,
+                    c.first_run_id.unwrap_or(0),
+                    c.last_run_id.unwrap_or(0),
+                    c.reason,
+                    c.status,
+                    c.resolution
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .or(c
+                            .take
+                            .map(|t| format!(" (taking {} on the next run)", t.as_str())))
+                        .unwrap_or_default()
+                )
+            };
+            match action {
+                ConflictAction::List {
+                    config,
+                    sync,
+                    all,
+                    json,
+                } => {
+                    let store = store_of(&config).await?;
+                    for c in store.conflicts(sync.as_deref(), all).await? {
+                        if json {
+                            println!(
+                                "{}",
+                                serde_json::to_string(&c).map_err(anyhow::Error::from)?
+                            );
+                        } else {
+                            print(&c);
+                        }
+                    }
+                }
+                ConflictAction::Show { id, config } => {
+                    let store = store_of(&config).await?;
+                    let c = store.conflict(id).await?.ok_or_else(|| {
+                        anyhow::anyhow!("no conflict {id} in {}", config.display())
+                    })?;
+                    print(&c);
+                }
+                ConflictAction::Resolve { id, take, config } => {
+                    let store = store_of(&config).await?;
+                    let side = if take == "a" {
+                        hub::store::Side::A
+                    } else {
+                        hub::store::Side::B
+                    };
+                    if !store.resolve_conflict(id, side).await? {
+                        return Err(anyhow::anyhow!(
+                            "conflict {id} is not open in {} (hub conflicts show {id})",
+                            config.display()
+                        )
+                        .into());
+                    }
+                    println!(
+                        "conflict {id}: the sync's next run takes side {take}'s record and writes it to the other side"
+                    );
+                }
             }
             Ok(true)
         }

@@ -284,6 +284,59 @@ pub struct Commit<'a> {
     /// Audit entries of the writes these links record, appended to the chain in the same
     /// transaction (needs the audit key: [`Store::with_audit_key`]).
     pub audit: &'a [NewAuditEntry],
+    /// Conflicts met by this commit's writes: opened, or counted again while open.
+    pub conflicts: &'a [NewConflict],
+    /// Keys that settled: their open conflicts are resolved (by the person's choice if one was
+    /// taken, by the merge policy otherwise).
+    pub settled: &'a [String],
+}
+
+/// A write refused because the system's record changed since it was read.
+#[derive(Debug, Clone)]
+pub struct NewConflict {
+    /// The run that met it.
+    pub run_id: i64,
+    /// HMAC of the record's key.
+    pub key_hash: String,
+    /// The key for people, masked.
+    pub key_masked: Option<String>,
+    /// The side whose write was refused.
+    pub side: Side,
+    /// The system's words (no personal data).
+    pub reason: String,
+}
+
+/// A conflict, as the store keeps it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Conflict {
+    /// Its id.
+    pub id: i64,
+    /// Sync name.
+    pub sync: String,
+    /// Masked key.
+    pub key_masked: Option<String>,
+    /// The side whose write was refused.
+    pub side: Side,
+    /// The system's words.
+    pub reason: String,
+    /// First and latest runs that met it.
+    pub first_run_id: Option<i64>,
+    /// Latest run that met it.
+    pub last_run_id: Option<i64>,
+    /// Writes refused so far.
+    pub attempts: i64,
+    /// `open` or `resolved`.
+    pub status: String,
+    /// The side a person chose to take whole, waiting for the next run (or taken).
+    pub take: Option<Side>,
+    /// How it was resolved: `merge policy` or `took a` / `took b`.
+    pub resolution: Option<String>,
+    /// First met (RFC 3339).
+    pub created_at: String,
+    /// Last changed (RFC 3339).
+    pub updated_at: String,
+    /// Resolved (RFC 3339).
+    pub resolved_at: Option<String>,
 }
 
 fn now() -> String {
@@ -559,6 +612,36 @@ impl Store {
                 prev = e.hash;
             }
         }
+        for k in c.settled {
+            sqlx::query(
+                "UPDATE conflicts SET status = 'resolved', resolved_at = ?1, updated_at = ?1, \
+                   resolution = CASE WHEN take IS NULL THEN 'merge policy' ELSE 'took ' || take END \
+                 WHERE sync = ?2 AND key_hash = ?3 AND status = 'open'",
+            )
+            .bind(&now)
+            .bind(sync)
+            .bind(k)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for f in c.conflicts {
+            sqlx::query(
+                "INSERT INTO conflicts (sync, key_hash, key_masked, side, reason, first_run_id, last_run_id, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?7) \
+                 ON CONFLICT (sync, key_hash) WHERE status = 'open' DO UPDATE SET \
+                   attempts = attempts + 1, side = excluded.side, reason = excluded.reason, \
+                   last_run_id = excluded.last_run_id, updated_at = excluded.updated_at",
+            )
+            .bind(sync)
+            .bind(&f.key_hash)
+            .bind(&f.key_masked)
+            .bind(f.side.as_str())
+            .bind(&f.reason)
+            .bind(f.run_id)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
         for d in c.dead_letters {
             let errors = serde_json::to_string(&d.errors)?;
             sqlx::query(
@@ -814,6 +897,64 @@ impl Store {
         Ok(())
     }
 
+    /// Conflicts, newest first: open ones only unless `all` (all syncs if `sync` is `None`).
+    pub async fn conflicts(&self, sync: Option<&str>, all: bool) -> anyhow::Result<Vec<Conflict>> {
+        let rows = sqlx::query(
+            "SELECT * FROM conflicts WHERE (?1 IS NULL OR sync = ?1) AND (?2 OR status = 'open') ORDER BY id DESC LIMIT 1000",
+        )
+        .bind(sync)
+        .bind(all)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(conflict).collect())
+    }
+
+    /// One conflict, if it exists.
+    pub async fn conflict(&self, id: i64) -> anyhow::Result<Option<Conflict>> {
+        let row = sqlx::query("SELECT * FROM conflicts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(conflict))
+    }
+
+    /// A person's decision on an open conflict: the next run takes `take`'s record whole for
+    /// that key (and writes it to the other side). Marks the key pending in the same
+    /// transaction. Returns false if the conflict is not open.
+    pub async fn resolve_conflict(&self, id: i64, take: Side) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query("UPDATE conflicts SET take = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'open' RETURNING sync, key_hash")
+            .bind(take.as_str())
+            .bind(now())
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        sqlx::query("UPDATE links SET pending = 1, updated_at = ? WHERE sync = ? AND key_hash = ?")
+            .bind(now())
+            .bind(row.get::<String, _>(0))
+            .bind(row.get::<String, _>(1))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The sides people chose to take for `sync`'s open conflicts, by key hash.
+    pub async fn conflict_takes(
+        &self,
+        sync: &str,
+    ) -> anyhow::Result<std::collections::HashMap<String, Side>> {
+        let rows = sqlx::query("SELECT key_hash, take FROM conflicts WHERE sync = ? AND status = 'open' AND take IS NOT NULL")
+            .bind(sync)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<String, _>(0), Side::parse(r.get::<&str, _>(1))))
+            .collect())
+    }
+
     /// Answers if the store is reachable (a trivial query).
     pub async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -1038,6 +1179,25 @@ fn dead_letter(r: &sqlx::sqlite::SqliteRow) -> DeadLetter {
     }
 }
 
+fn conflict(r: &sqlx::sqlite::SqliteRow) -> Conflict {
+    Conflict {
+        id: r.get("id"),
+        sync: r.get("sync"),
+        key_masked: r.get("key_masked"),
+        side: Side::parse(r.get::<&str, _>("side")),
+        reason: r.get("reason"),
+        first_run_id: r.get("first_run_id"),
+        last_run_id: r.get("last_run_id"),
+        attempts: r.get("attempts"),
+        status: r.get("status"),
+        take: r.get::<Option<&str>, _>("take").map(Side::parse),
+        resolution: r.get("resolution"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+        resolved_at: r.get("resolved_at"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1081,6 +1241,7 @@ mod tests {
                 dead_letters: std::slice::from_ref(&dl),
                 cursor: Some((Side::A, Some("2021-09-02 10:00:00"))),
                 audit: &[],
+                ..Commit::default()
             },
         )
         .await

@@ -35,7 +35,7 @@ use crate::config::{Direction, FieldPolicy};
 use crate::keys::{Keys, strip_nulls};
 use crate::runtime::{Plugin, PluginError, ReadRecord, Session, TargetRecord, WriteResult};
 use crate::schema::{Schema, Violation};
-use crate::store::{Commit, Link, NewDeadLetter, Side, Store};
+use crate::store::{Commit, Link, NewConflict, NewDeadLetter, Side, Store};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -996,6 +996,7 @@ impl Engine {
                     dead_letters: &dead,
                     cursor: cursor.map(|c| (side, c)),
                     audit: &audit,
+                    ..Commit::default()
                 },
             )
             .await?;
@@ -1229,6 +1230,8 @@ impl Engine {
     ) -> Result<Option<(u64, String)>, RunError> {
         let (_, pending) = self.store.link_counts(&spec.name).await?;
         tracker.phase("write", Some(pending as u64));
+        // Conflicts a person decided: that side's record is taken whole.
+        let takes = self.store.conflict_takes(&spec.name).await?;
         let mut after: Option<String> = None;
         let mut deferred: Option<(u64, String)> = None;
         loop {
@@ -1244,6 +1247,8 @@ impl Engine {
             let mut merged: Vec<Option<Value>> = Vec::with_capacity(links.len());
             let mut dead = Vec::new();
             let mut audit: Vec<NewAuditEntry> = Vec::new();
+            let mut conflicts: Vec<NewConflict> = Vec::new();
+            let mut settled: Vec<String> = Vec::new();
             let mut blocked: Vec<(usize, String)> = Vec::new();
             // Per target side: (link index, record to write).
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
@@ -1259,7 +1264,12 @@ impl Engine {
                     settled: o.settled[1].as_ref(),
                     updated_at: link.b.updated_at.as_deref(),
                 };
-                let m = merge(a, b, o.base.as_ref(), &spec.rules, spec.default_policy);
+                let m = match takes.get(&link.key_hash) {
+                    Some(Side::A) => o.current[0].clone(),
+                    Some(Side::B) => o.current[1].clone(),
+                    None => None,
+                }
+                .or_else(|| merge(a, b, o.base.as_ref(), &spec.rules, spec.default_policy));
                 let Some(m) = m else {
                     merged.push(None);
                     continue;
@@ -1429,6 +1439,18 @@ impl Engine {
                             s.conflicts += 1;
                             unsettled[i] = true;
                             failed(link, "conflict", &msg);
+                            let key_values: Vec<&Value> = spec
+                                .key
+                                .iter()
+                                .filter_map(|p| non_null(m.pointer(p)))
+                                .collect();
+                            conflicts.push(NewConflict {
+                                run_id,
+                                key_hash: link.key_hash.clone(),
+                                key_masked: Some(mask_key(&key_values)),
+                                side: t,
+                                reason: crate::logging::mask_personal(&msg).into_owned(),
+                            });
                         }
                         WriteResult::Retry(msg) => {
                             s.retries += 1;
@@ -1484,6 +1506,7 @@ impl Engine {
                 link.pending = false;
                 link.attempts = 0;
                 link.last_error = None;
+                settled.push(link.key_hash.clone());
             }
             // The write results, their links and their audit entries commit together.
             self.store
@@ -1494,6 +1517,8 @@ impl Engine {
                         dead_letters: &dead,
                         cursor: None,
                         audit: &audit,
+                        conflicts: &conflicts,
+                        settled: &settled,
                     },
                 )
                 .await?;

@@ -555,3 +555,114 @@ async fn dead_letters_replayed_after_a_fix_are_written_and_the_still_invalid_kee
         1322
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_are_counted_per_key_until_resolved_by_a_person_or_by_the_policy() {
+    let env = &Env::start().await;
+    // Three generated workers into a system that refuses every write as changed meanwhile,
+    // until FIXTURE_REFUSE says otherwise.
+    let config = config_with(
+        &env,
+        "[plugins.src]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\", total = 3 }\n\
+         [plugins.dst]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\", refuse = \"${FIXTURE_REFUSE:-conflict}\" }\n\
+         [syncs.guarded]\nschema = \"worker\"\na = { plugin = \"src\", stream = \"records\" }\nb = { plugin = \"dst\", stream = \"records\" }\n\
+         direction = \"a_to_b\"\nschedule = \"0 0 1 1 *\"\n",
+    );
+    let sync = |refuse: &'static str| {
+        let mut c = env.hub(&["sync", "guarded", "--once", "--config", &config]);
+        c.env("FIXTURE_REFUSE", refuse);
+        async move {
+            let out = c.output().await.unwrap();
+            env.keep(&out);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let conflicts = |all: bool| {
+        let mut args = vec!["conflicts", "list", "--json", "--config", config.as_str()];
+        if all {
+            args.push("--all");
+        }
+        let c = env.hub(&args).output();
+        async move { json_lines(&c.await.unwrap()) }
+    };
+    sync("conflict").await;
+    sync("conflict").await;
+    let open = conflicts(false).await;
+    assert_eq!(open.len(), 3, "{open:#?}");
+    for c in &open {
+        assert_eq!(
+            (
+                c["sync"].as_str(),
+                c["side"].as_str(),
+                c["attempts"].as_i64(),
+                c["status"].as_str()
+            ),
+            (Some("guarded"), Some("b"), Some(2), Some("open")),
+            "{c}"
+        );
+        // The fixture's workers are 5223 25 1970-01-01 …: masked to the first and last four.
+        assert!(
+            c["key_masked"]
+                .as_str()
+                .unwrap()
+                .starts_with("5223**********"),
+            "{c}"
+        );
+    }
+    let chosen = open[0]["id"].as_i64().unwrap().to_string();
+    let out = env
+        .run(&[
+            "conflicts",
+            "resolve",
+            &chosen,
+            "--take",
+            "a",
+            "--config",
+            &config,
+        ])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The system accepts writes again: all three are written, the chosen one as decided.
+    let summary = sync("none").await;
+    assert!(summary.contains("src → dst"), "{summary}");
+    assert_eq!(conflicts(false).await, Vec::<Value>::new());
+    let all = conflicts(true).await;
+    assert_eq!(all.len(), 3);
+    for c in &all {
+        let expected = if c["id"].to_string() == chosen {
+            "took a"
+        } else {
+            "merge policy"
+        };
+        assert_eq!(
+            (c["status"].as_str(), c["resolution"].as_str()),
+            (Some("resolved"), Some(expected)),
+            "{c}"
+        );
+    }
+    let again = env
+        .run(&[
+            "conflicts",
+            "resolve",
+            &chosen,
+            "--take",
+            "b",
+            "--config",
+            &config,
+        ])
+        .await;
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "a resolved conflict cannot be decided again"
+    );
+}
