@@ -562,7 +562,7 @@ async fn conflicts_are_counted_per_key_until_resolved_by_a_person_or_by_the_poli
     // Three generated workers into a system that refuses every write as changed meanwhile,
     // until FIXTURE_REFUSE says otherwise.
     let config = config_with(
-        &env,
+        env,
         "[plugins.src]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\", total = 3 }\n\
          [plugins.dst]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\", refuse = \"${FIXTURE_REFUSE:-conflict}\" }\n\
          [syncs.guarded]\nschema = \"worker\"\na = { plugin = \"src\", stream = \"records\" }\nb = { plugin = \"dst\", stream = \"records\" }\n\
@@ -638,11 +638,12 @@ async fn conflicts_are_counted_per_key_until_resolved_by_a_person_or_by_the_poli
     let all = conflicts(true).await;
     assert_eq!(all.len(), 3);
     for c in &all {
-        let expected = if c["id"].to_string() == chosen {
-            "took a"
-        } else {
-            "merge policy"
-        };
+        let expected =
+            if c["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(chosen.as_str()) {
+                "took a"
+            } else {
+                "merge policy"
+            };
         assert_eq!(
             (c["status"].as_str(), c["resolution"].as_str()),
             (Some("resolved"), Some(expected)),
