@@ -247,7 +247,11 @@ async fn authenticate(State(s): State<AdminState>, req: Request, next: Next) -> 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t)
+        })
         .is_some_and(|t| same(t.trim().as_bytes(), s.token.as_bytes()));
     let page = req.method() == axum::http::Method::GET && path == "/";
     let cookie = page
@@ -797,7 +801,7 @@ async fn resolve_conflict(
 }
 
 async fn login_form() -> Html<String> {
-    Html(page("登录 Sign in", &login_body(None)))
+    Html(page("登录 Sign in", &login_body(None), false))
 }
 
 fn login_body(error: Option<&str>) -> String {
@@ -824,6 +828,7 @@ async fn login(State(s): State<AdminState>, Form(f): Form<LoginForm>) -> Respons
             Html(page(
                 "登录 Sign in",
                 &login_body(Some("令牌不对 Wrong token")),
+                false,
             )),
         )
             .into_response();
@@ -848,9 +853,16 @@ fn esc(s: &str) -> String {
     o
 }
 
-fn page(title: &str, body: &str) -> String {
+/// A whole page; `refresh` reloads it every 30 s (the status page, never the sign-in form,
+/// where it would wipe a token being typed).
+fn page(title: &str, body: &str, refresh: bool) -> String {
+    let refresh = if refresh {
+        "<meta http-equiv=\"refresh\" content=\"30\">"
+    } else {
+        ""
+    };
     format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">{refresh}<title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
         esc(title)
     )
 }
@@ -1079,7 +1091,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         }
         b.push_str("</table>");
     }
-    Ok(Html(page("hub · 同步状态 Sync status", &b)))
+    Ok(Html(page("hub · 同步状态 Sync status", &b, true)))
 }
 
 #[cfg(test)]

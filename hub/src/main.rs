@@ -369,6 +369,28 @@ fn signals() -> tokio::sync::mpsc::UnboundedReceiver<Signal> {
     rx
 }
 
+/// Takes `<data_dir>/daemon.lock` for this process, or fails naming the directory.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, Failure> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let path = dir.join("daemon.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("failed to open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "another hub daemon is running on the data directory {} (it holds daemon.lock); stop it first",
+            dir.display()
+        )
+        .into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::Error::new(e).context(format!("failed to lock {}", path.display())).into()),
+    }
+}
+
 /// Loads and builds a deployment for the daemon: at least one sync must be able to run.
 async fn build_for_daemon(config: &std::path::Path) -> Result<Hub, Failure> {
     let hub = Hub::build(load(config)?).await?;
@@ -423,6 +445,10 @@ async fn control(name: &str, config: &std::path::Path, action: Control) -> Resul
 async fn run(cli: Cli) -> Result<bool, Failure> {
     match cli.command {
         Command::Run { config } => {
+            // One daemon per data directory: a second one would run the same syncs' schedules
+            // and overwrite admin.url (the lock goes with the process, however it ends).
+            let data_dir = load(&config)?.data_dir();
+            let _daemon_lock = lock_data_dir(&data_dir)?;
             let mut hub = build_for_daemon(&config).await?;
             let mut signals = signals();
             hub::metrics::install()?;

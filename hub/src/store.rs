@@ -168,7 +168,7 @@ pub struct DeadLetter {
     /// How many times it was met while open.
     pub occurrences: i64,
     /// `open`; `replayed` once a replay took it through (a record that fails again opens a
-    /// new dead letter).
+    /// new dead letter); `fixed` once a valid copy of the record was read from its system.
     pub status: String,
     /// First seen (RFC 3339).
     pub created_at: String,
@@ -759,13 +759,36 @@ impl Store {
     /// Runs left `running` by a daemon that stopped without finishing them are marked
     /// `interrupted`; returns how many.
     pub async fn close_interrupted_runs(&self) -> anyhow::Result<u64> {
-        let r = sqlx::query(
-            "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
-        )
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected())
+        // A run whose sync's lease is still held by a live process is someone else's run in
+        // progress (a daemon beside a `hub sync --once`), not an interrupted one.
+        let host = this_host();
+        let live: Vec<String> = sqlx::query("SELECT sync, host, pid, expires_at FROM leases")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .filter(|r| {
+                let expired = parse_utc(r.get::<&str, _>("expires_at"))
+                    .is_none_or(|t| t < chrono::Utc::now());
+                let gone = r.get::<&str, _>("host") == host && !process_alive(r.get("pid"));
+                !expired && !gone
+            })
+            .map(|r| r.get("sync"))
+            .collect();
+        let mut closed = 0;
+        let running: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, sync FROM runs WHERE status = 'running'")
+                .fetch_all(&self.pool)
+                .await?;
+        for (id, sync) in running.into_iter().filter(|(_, s)| !live.contains(s)) {
+            closed += sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ? AND status = 'running'")
+                .bind(now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            tracing::debug!(sync, run = id, "run marked interrupted");
+        }
+        Ok(closed)
     }
 
     /// The latest runs, newest first (all syncs if `sync` is `None`).
@@ -953,6 +976,43 @@ impl Store {
             .iter()
             .map(|r| (r.get::<String, _>(0), Side::parse(r.get::<&str, _>(1))))
             .collect())
+    }
+
+    /// The open dead letters of records read from `side` of `sync`: (key hash, record hash).
+    pub async fn open_read_dead_letters(
+        &self,
+        sync: &str,
+        side: Side,
+    ) -> anyhow::Result<Vec<(Option<String>, String)>> {
+        Ok(sqlx::query_as("SELECT key_hash, record_hash FROM dead_letters WHERE sync = ? AND side = ? AND stage = 'read' AND status = 'open'")
+            .bind(sync)
+            .bind(side.as_str())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Closes the open `read` dead letters of these keys on `side` as `fixed`: a valid copy of
+    /// the record was read since (the source system corrected it). Returns how many.
+    pub async fn close_fixed_dead_letters(
+        &self,
+        sync: &str,
+        side: Side,
+        key_hashes: &[String],
+    ) -> anyhow::Result<u64> {
+        let mut closed = 0;
+        for k in key_hashes {
+            closed += sqlx::query(
+                "UPDATE dead_letters SET status = 'fixed', replay_requested_at = NULL \
+                 WHERE sync = ? AND side = ? AND stage = 'read' AND status = 'open' AND key_hash = ?",
+            )
+            .bind(sync)
+            .bind(side.as_str())
+            .bind(k)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(closed)
     }
 
     /// Answers if the store is reachable (a trivial query).
@@ -1214,6 +1274,36 @@ mod tests {
         l.a.remote_id = Some(format!("ZF-{k}"));
         l.a.snapshot = Some(vec![1, 2, 3]);
         l
+    }
+
+    #[tokio::test]
+    async fn a_run_whose_lease_is_held_by_a_live_process_is_not_marked_interrupted() {
+        let (_d, s) = store().await;
+        let theirs = s.start_run("w", "schedule").await.unwrap();
+        let abandoned = s.start_run("x", "schedule").await.unwrap();
+        // This (live) process holds w's lease: its run is in progress, not interrupted.
+        assert_eq!(
+            s.acquire_lease("w", Duration::from_secs(60)).await.unwrap(),
+            Ok(())
+        );
+        assert_eq!(s.close_interrupted_runs().await.unwrap(), 1);
+        let status =
+            |runs: &[RunRecord], id: i64| runs.iter().find(|r| r.id == id).unwrap().status.clone();
+        let runs = s.runs(None, 10).await.unwrap();
+        assert_eq!(
+            (
+                status(&runs, theirs).as_str(),
+                status(&runs, abandoned).as_str()
+            ),
+            ("running", "interrupted")
+        );
+        // Released (or held by a process that is gone): interrupted at the next start.
+        s.release_lease("w").await.unwrap();
+        assert_eq!(s.close_interrupted_runs().await.unwrap(), 1);
+        assert_eq!(
+            status(&s.runs(None, 10).await.unwrap(), theirs),
+            "interrupted"
+        );
     }
 
     #[tokio::test]

@@ -942,6 +942,31 @@ impl Engine {
                 deleted: rec.deleted,
             });
         }
+        // Invalid records already waiting as open dead letters (read again at an inclusive
+        // cursor, or unchanged at the source) are not new failures: they are counted as
+        // unchanged, so a run that met nothing new stays `ok`. A valid copy of a record with an
+        // open dead letter means the source fixed it: that dead letter closes as `fixed`.
+        let open_dead = self.store.open_read_dead_letters(&spec.name, side).await?;
+        if !dead.is_empty() {
+            let known: std::collections::HashSet<&str> =
+                open_dead.iter().map(|(_, h)| h.as_str()).collect();
+            let again = dead
+                .iter()
+                .filter(|d| known.contains(d.record_hash.as_str()))
+                .count() as u64;
+            let s = stats.side(side);
+            s.invalid -= again;
+            s.unchanged += again;
+        }
+        let fixed: Vec<String> = staged
+            .iter()
+            .filter(|st| {
+                open_dead
+                    .iter()
+                    .any(|(k, _)| k.as_deref() == Some(st.key_hash.as_str()))
+            })
+            .map(|st| st.key_hash.clone())
+            .collect();
         let keys: Vec<String> = staged
             .iter()
             .map(|s| s.key_hash.clone())
@@ -1000,6 +1025,13 @@ impl Engine {
                 },
             )
             .await?;
+        if !fixed.is_empty() {
+            let n = self
+                .store
+                .close_fixed_dead_letters(&spec.name, side, &fixed)
+                .await?;
+            tracing::info!(sync = %spec.name, side = side.as_str(), closed = n, "dead letters closed: a valid copy of their record was read");
+        }
         Ok(())
     }
 

@@ -669,3 +669,104 @@ async fn conflicts_are_counted_per_key_until_resolved_by_a_person_or_by_the_poli
         "a resolved conflict cannot be decided again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_broken_at_the_source_fails_once_and_its_dead_letter_closes_when_the_source_fixes_it()
+ {
+    let env = Env::start().await;
+    env.sync_once().await;
+    let expected = crate::expected_residents(&env).await;
+    let row = expected.values().next().unwrap();
+    let djbh = row["登记编号"].as_str().unwrap().to_string();
+    let open = |env: &Env| {
+        let c = env
+            .hub(&["dead-letters", "list", "--json", "--config", crate::CONFIG])
+            .output();
+        async move { json_lines(&c.await.unwrap()) }
+    };
+    // A clerk blanks the name: the next run dead-letters it (partial); the run after reads it
+    // again (it is the newest change, and the cursor is inclusive) but it is no new failure.
+    env.patch(
+        &env.zf,
+        &format!("/_admin/workers/{djbh}"),
+        json!({"姓名": ""}),
+    )
+    .await;
+    assert!(env.sync_once().await.contains(" partial "));
+    let letters = open(&env).await;
+    assert_eq!(letters.len(), 6);
+    let mine = letters
+        .iter()
+        .find(|d| d["remote_id"] == json!(djbh))
+        .expect("a dead letter for the blanked name")
+        .clone();
+    let summary = env.sync_once().await;
+    assert!(summary.contains("  ok  "), "{summary}");
+    let again = open(&env).await;
+    let seen = again.iter().find(|d| d["id"] == mine["id"]).unwrap();
+    assert_eq!(
+        seen["occurrences"],
+        json!(2),
+        "met again, counted on the same dead letter"
+    );
+    // The clerk puts the name back: the record syncs and its dead letter closes as fixed.
+    env.patch(
+        &env.zf,
+        &format!("/_admin/workers/{djbh}"),
+        json!({"姓名": "王小明"}),
+    )
+    .await;
+    env.sync_once().await;
+    assert_eq!(
+        open(&env).await.len(),
+        5,
+        "only the seeded broken records stay open"
+    );
+    let out = env
+        .run(&[
+            "dead-letters",
+            "show",
+            &mine["id"].to_string(),
+            "--json",
+            "--config",
+            crate::CONFIG,
+        ])
+        .await;
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["status"], json!("fixed"));
+    let id = crate::harness::canonical_id(row["身份证号"].as_str().unwrap());
+    let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
+    let synced = hy
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["idNo"] == json!(id))
+        .unwrap();
+    assert_eq!(synced["name"], json!("王小明"));
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_directory_is_refused() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let env = Env::start().await;
+        let config = config_with(&env, "");
+        let first = env.daemon(&config, &[("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")]);
+        let url = env.dir.path().join("admin.url");
+        while !url.exists() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let second = env
+            .hub(&["run", "--config", &config])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(second.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&second.stderr);
+        assert!(
+            err.contains("another hub daemon is running on the data directory"),
+            "{err}"
+        );
+        assert!(env.stop(first).await.status.success());
+    });
+}
