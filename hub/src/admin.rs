@@ -452,7 +452,7 @@ async fn sync_info(name: &str, view: &View) -> Result<SyncInfo, Failure> {
         last_run: view.store.runs(Some(name), 1).await?.into_iter().next(),
         running: view.progress.get(name),
         dead_letters: view.store.open_dead_letter_count(Some(name)).await?,
-        conflicts: view.store.conflicts(Some(name), false).await?.len() as i64,
+        conflicts: view.store.open_conflict_count(Some(name)).await?,
     })
 }
 

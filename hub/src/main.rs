@@ -369,6 +369,22 @@ fn signals() -> tokio::sync::mpsc::UnboundedReceiver<Signal> {
     rx
 }
 
+/// Prints listed rows: one JSON object per line with `json`, else each as `text` prints it.
+fn print_rows<T: serde::Serialize>(
+    rows: &[T],
+    json: bool,
+    text: impl Fn(&T),
+) -> Result<(), Failure> {
+    for r in rows {
+        if json {
+            println!("{}", serde_json::to_string(r).map_err(anyhow::Error::from)?);
+        } else {
+            text(r);
+        }
+    }
+    Ok(())
+}
+
 /// Takes `<data_dir>/daemon.lock` for this process, or fails naming the directory.
 fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, Failure> {
     use anyhow::Context as _;
@@ -566,14 +582,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             action: DeadLetterAction::List { config, sync, json },
         } => {
             let store = store_of(&config).await?;
-            for d in store.dead_letters(sync.as_deref()).await? {
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string(&d).map_err(anyhow::Error::from)?
-                    );
-                    continue;
-                }
+            print_rows(&store.dead_letters(sync.as_deref()).await?, json, |d| {
                 println!(
                     "#{} {} {} {} {} key {} (seen {}×, first {})",
                     d.id,
@@ -588,7 +597,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 for e in &d.errors {
                     println!("    {e}");
                 }
-            }
+            })?;
             Ok(true)
         }
         Command::DeadLetters {
@@ -689,16 +698,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     json,
                 } => {
                     let store = store_of(&config).await?;
-                    for c in store.conflicts(sync.as_deref(), all).await? {
-                        if json {
-                            println!(
-                                "{}",
-                                serde_json::to_string(&c).map_err(anyhow::Error::from)?
-                            );
-                        } else {
-                            print(&c);
-                        }
-                    }
+                    print_rows(&store.conflicts(sync.as_deref(), all).await?, json, print)?;
                 }
                 ConflictAction::Show { id, config } => {
                     let store = store_of(&config).await?;
@@ -735,24 +735,17 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             json,
         } => {
             let store = store_of(&config).await?;
-            for r in store.runs(sync.as_deref(), limit).await? {
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string(&r).map_err(anyhow::Error::from)?
-                    );
-                } else {
-                    println!(
-                        "{:>5}  {:<12} {:<9} {:<11} {}  {}",
-                        r.id,
-                        r.sync,
-                        r.trigger,
-                        r.status,
-                        r.started_at,
-                        r.error.as_deref().unwrap_or("")
-                    );
-                }
-            }
+            print_rows(&store.runs(sync.as_deref(), limit).await?, json, |r| {
+                println!(
+                    "{:>5}  {:<12} {:<9} {:<11} {}  {}",
+                    r.id,
+                    r.sync,
+                    r.trigger,
+                    r.status,
+                    r.started_at,
+                    r.error.as_deref().unwrap_or("")
+                );
+            })?;
             Ok(true)
         }
         Command::Trigger { name, config } => control(&name, &config, Control::Trigger).await,
@@ -841,13 +834,10 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 },
         } => {
             let store = store_of(&config).await?;
-            for e in store.audit_entries(sync.as_deref(), limit).await? {
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string(&e).map_err(anyhow::Error::from)?
-                    );
-                } else {
+            print_rows(
+                &store.audit_entries(sync.as_deref(), limit).await?,
+                json,
+                |e| {
                     println!(
                         "{:>7}  {}  {:<12} run {:<5} {}({})  {:<6} {:<9} {:<14} key {}…",
                         e.id,
@@ -861,8 +851,8 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         e.remote_id.as_deref().unwrap_or("-"),
                         e.key_hash.chars().take(16).collect::<String>()
                     );
-                }
-            }
+                },
+            )?;
             store.close().await;
             Ok(true)
         }

@@ -258,6 +258,14 @@ fn this_host() -> String {
 
 /// Whether a process of this host is alive (Linux: `/proc/PID`; elsewhere assumed alive, so
 /// only the lease's expiry frees it).
+/// A lease still binds: it has not expired, and its holder is not a process of this host that
+/// is gone (a daemon killed with SIGKILL leaves its lease behind).
+fn lease_live(this_host: &str, host: &str, pid: i64, expires_at: &str) -> bool {
+    let expired = parse_utc(expires_at).is_none_or(|t| t < chrono::Utc::now());
+    let gone = host == this_host && !process_alive(pid);
+    !expired && !gone
+}
+
 fn process_alive(pid: i64) -> bool {
     if cfg!(target_os = "linux") {
         std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -319,7 +327,7 @@ pub struct Conflict {
     pub side: Side,
     /// The system's words.
     pub reason: String,
-    /// First and latest runs that met it.
+    /// First run that met it.
     pub first_run_id: Option<i64>,
     /// Latest run that met it.
     pub last_run_id: Option<i64>,
@@ -766,12 +774,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .filter(|r| {
-                let expired = parse_utc(r.get::<&str, _>("expires_at"))
-                    .is_none_or(|t| t < chrono::Utc::now());
-                let gone = r.get::<&str, _>("host") == host && !process_alive(r.get("pid"));
-                !expired && !gone
-            })
+            .filter(|r| lease_live(&host, r.get("host"), r.get("pid"), r.get("expires_at")))
             .map(|r| r.get("sync"))
             .collect();
         let mut closed = 0;
@@ -828,6 +831,16 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(dead_letter))
+    }
+
+    /// How many conflicts are open (all syncs if `sync` is `None`).
+    pub async fn open_conflict_count(&self, sync: Option<&str>) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM conflicts WHERE (?1 IS NULL OR sync = ?1) AND status = 'open'",
+        )
+        .bind(sync)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// How many dead letters are open (all syncs if `sync` is `None`).
@@ -907,14 +920,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some((sync, key_hash)) = pending_key {
-            sqlx::query(
-                "UPDATE links SET pending = 1, updated_at = ? WHERE sync = ? AND key_hash = ?",
-            )
-            .bind(now())
-            .bind(sync)
-            .bind(key_hash)
-            .execute(&mut *tx)
-            .await?;
+            mark_pending(&mut tx, sync, key_hash).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -953,12 +959,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(false) };
-        sqlx::query("UPDATE links SET pending = 1, updated_at = ? WHERE sync = ? AND key_hash = ?")
-            .bind(now())
-            .bind(row.get::<String, _>(0))
-            .bind(row.get::<String, _>(1))
-            .execute(&mut *tx)
-            .await?;
+        mark_pending(&mut tx, row.get(0), row.get(1)).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -1123,9 +1124,7 @@ impl Store {
         if let Some(r) = row {
             let (holder, their_host, their_pid, expires): (String, String, i64, String) =
                 (r.get(0), r.get(1), r.get(2), r.get(3));
-            let expired = parse_utc(&expires).is_none_or(|t| t < chrono::Utc::now());
-            let gone = their_host == host && !process_alive(their_pid);
-            if holder != me && !expired && !gone {
+            if holder != me && lease_live(&host, &their_host, their_pid, &expires) {
                 return Ok(Err(holder));
             }
         }
@@ -1203,6 +1202,21 @@ fn link_from_row(r: &sqlx::sqlite::SqliteRow) -> Link {
         attempts: r.get("attempts"),
         last_error: r.get("last_error"),
     }
+}
+
+/// Marks a key pending, so that the sync's next run reconciles (and writes) it again.
+async fn mark_pending(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    sync: &str,
+    key_hash: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE links SET pending = 1, updated_at = ? WHERE sync = ? AND key_hash = ?")
+        .bind(now())
+        .bind(sync)
+        .bind(key_hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn run_record(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
