@@ -6,7 +6,7 @@
 //! sees a credential. Redirects are not followed.
 
 use crate::bindings::hub::connector::host;
-use crate::bindings::hub::connector::types::ConnectorError;
+use crate::bindings::hub::connector::types::{ConnectorError, Rejection, WriteResult};
 
 pub use crate::bindings::hub::connector::host::HttpError;
 
@@ -80,6 +80,16 @@ impl Request {
             .collect::<Vec<_>>()
             .join("&");
         self.header("content-type", "application/x-www-form-urlencoded").body(body.into_bytes())
+    }
+
+    /// Sets a CSV body (header row first) in `encoding`, with `Content-Type: text/csv` and its
+    /// charset (RFC 7111).
+    pub fn csv(self, table: &crate::csv::Table, encoding: crate::csv::Encoding) -> Request {
+        let charset = match encoding {
+            crate::csv::Encoding::Utf8 => "utf-8",
+            crate::csv::Encoding::Gb18030 => "gb18030",
+        };
+        self.header("content-type", &format!("text/csv; charset={charset}")).body(crate::csv::write(table, encoding))
     }
 
     /// Sets raw body bytes.
@@ -204,6 +214,38 @@ impl Response {
         })
     }
 
+    /// The body parsed as CSV with a header row, in `encoding` (see [`crate::csv::parse`]).
+    pub fn csv(&self, encoding: crate::csv::Encoding) -> Result<crate::csv::Table, ConnectorError> {
+        crate::csv::parse(&self.body, encoding)
+    }
+
+    /// The error for an answer a call cannot use, by status (RFC 9110 §15): 401 and 403 are
+    /// `auth`, 408, 429 and 5xx `transient`, anything else `permanent`. The message names `what`
+    /// and the status, with the first 200 characters of the body.
+    pub fn error(&self, what: &str) -> ConnectorError {
+        let msg = format!("{what}: HTTP {} {}", self.status, self.text().chars().take(200).collect::<String>());
+        match self.status {
+            401 | 403 => ConnectorError::Auth(msg),
+            408 | 429 | 500..=599 => ConnectorError::Transient(msg),
+            _ => ConnectorError::Permanent(msg),
+        }
+    }
+
+    /// The write result for an answer that refused one record, by status: 409 and 412 are
+    /// `conflict` (the record changed meanwhile, RFC 9110 §15.5.10 and §15.5.13), 400 and 422
+    /// `rejected` (the record's fault; `pointer` is the JSON pointer of the field, when the
+    /// answer names one), 408, 429 and 5xx `retry`. Any other status (401, 403, 404, ...) is not
+    /// the record's fault and ends the call: `Err` as [`Response::error`] says.
+    pub fn refusal(&self, what: &str, pointer: Option<String>) -> Result<WriteResult, ConnectorError> {
+        let reason = format!("{what}: HTTP {} {}", self.status, self.text().chars().take(200).collect::<String>());
+        match self.status {
+            409 | 412 => Ok(WriteResult::Conflict(reason)),
+            400 | 422 => Ok(WriteResult::Rejected(Rejection { reason, pointer })),
+            408 | 429 | 500..=599 => Ok(WriteResult::Retry(reason)),
+            _ => Err(self.error(what)),
+        }
+    }
+
     /// The body as UTF-8 text (lossy), for error messages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -248,6 +290,25 @@ mod tests {
     fn query_parameters_are_form_encoded() {
         let r = Request::get("http://h/export/workers.csv").query("token", "a b").query("since", "2021-09-02 10:00:00");
         assert_eq!(r.url(), "http://h/export/workers.csv?token=a+b&since=2021-09-02+10%3A00%3A00");
+    }
+
+    fn answer(status: u16, body: &str) -> Response {
+        Response { status, headers: Vec::new(), body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn refusals_map_to_write_results_by_status() {
+        let r = answer(422, r#"{"error":"bad phone"}"#).refusal("create", Some("/phone".into())).unwrap();
+        assert!(
+            matches!(&r, WriteResult::Rejected(Rejection { reason, pointer: Some(p) }) if reason == r#"create: HTTP 422 {"error":"bad phone"}"# && p == "/phone"),
+            "{r:?}"
+        );
+        assert!(matches!(answer(412, "").refusal("update", None), Ok(WriteResult::Conflict(_))));
+        assert!(matches!(answer(409, "").refusal("update", None), Ok(WriteResult::Conflict(_))));
+        assert!(matches!(answer(503, "").refusal("update", None), Ok(WriteResult::Retry(_))));
+        assert!(matches!(answer(401, "").refusal("update", None), Err(ConnectorError::Auth(_))));
+        assert!(matches!(answer(404, "").refusal("update", None), Err(ConnectorError::Permanent(_))));
+        assert!(matches!(answer(429, "").error("read"), ConnectorError::Transient(m) if m == "read: HTTP 429 "));
     }
 
     #[test]

@@ -29,3 +29,10 @@ pub fn str_field<'a>(record: &'a Record, key: &str) -> Option<&'a str> {
 pub fn set_opt(record: &mut Record, key: &str, value: Option<impl Into<String>>) {
     record.insert(key.to_string(), value.map_or(Value::Null, |v| Value::String(v.into())));
 }
+
+/// Parses a record handed over by the host into a typed record ([`crate::records`]); an error
+/// names the record's position in the batch and what does not fit its schema's shape.
+pub fn parse_typed<T: serde::de::DeserializeOwned>(text: &str, index: usize) -> Result<T, ConnectorError> {
+    serde_json::from_str(text)
+        .map_err(|e| ConnectorError::Permanent(format!("record {index} does not fit its typed record: {e}")))
+}

@@ -1,7 +1,7 @@
 //! The guest SDK for hub connector plugins.
 //!
 //! A connector is a WebAssembly component built for `wasm32-wasip2` that implements the
-//! `hub:connector` contract (`wit/connector/v0.1.0/connector.wit`): it adapts one system's native
+//! `hub:connector` contract (`wit/connector/v0.1.1/connector.wit`): it adapts one system's native
 //! API to the hub's shared JSON Schemas. This crate wraps the `wit-bindgen` bindings and adds
 //! what every connector needs:
 //!
@@ -10,7 +10,15 @@
 //! - [`log`]: messages into the hub's log under the plugin's name;
 //! - [`normalise`]: the shared normalisers for what real systems send (lower-case `x`,
 //!   full-width digits and spaces, `+86` phones, three date forms, 15-digit identity numbers);
-//! - [`json`]: small helpers to build and read records.
+//! - [`json`]: small helpers to build and read records, and [`records`]: typed records of the
+//!   shared schemas (`Worker`, `Enterprise`, ...), generated from `schemas/*.json` with typify;
+//! - [`cursor`] and [`paging`]: cursors as serde values, page-number, keyset and FHIR
+//!   `next`-link paging;
+//! - [`csv`]: CSV bodies in UTF-8 or GB18030;
+//! - errors: [`http::Response::error`] (a call's error by HTTP status) and
+//!   [`http::Response::refusal`] (a write result by status), [`per_record`].
+//!
+//! The guide `docs/plugin-guide.md` walks through writing a connector with it.
 //!
 //! A minimal connector:
 //!
@@ -56,9 +64,14 @@ macro_rules! export {
     };
 }
 
+pub mod csv;
+pub mod cursor;
 pub mod http;
 pub mod json;
 pub mod log;
+pub mod paging;
+#[allow(clippy::all, missing_docs)]
+pub mod records;
 
 /// The shared normalisers and format checks (the `hub-schemas` crate).
 pub mod normalise {
@@ -74,10 +87,11 @@ pub mod prelude {
     };
     pub use crate::http::{HttpError, Request, Response};
     pub use crate::json::{Record, to_json};
+    pub use crate::paging::{Keyset, PageNumber};
 }
 
 /// The contract version this SDK builds against (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
 
 use bindings::hub::connector::types::{ConnectorError, Written};
 
