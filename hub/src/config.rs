@@ -215,6 +215,13 @@ pub struct PluginConfig {
     /// Expected SHA-256 of the component file (64 hex digits); a different file is refused.
     #[serde(default)]
     pub sha256: Option<Spanned<String>>,
+    /// Link every WASI 0.2 interface (files and sockets too) with nothing granted through them:
+    /// no preopened directory, every socket refused, an empty environment. For components
+    /// whose language runtime imports interfaces it does not use (a Python component made by
+    /// componentize-py imports `wasi:filesystem` and `wasi:sockets`). Default `false`: a
+    /// component importing them is refused at load.
+    #[serde(default)]
+    pub link_all_wasi: bool,
 }
 
 /// Per-plugin limits. Defaults suit the connectors shipped here. An exhausted limit ends that

@@ -17,6 +17,8 @@ pub mod keys;
 pub mod logging;
 pub mod metrics;
 pub mod plugin_cli;
+pub mod plugin_new;
+pub mod plugin_test;
 pub mod report;
 pub mod runtime;
 pub mod schedule;

@@ -213,6 +213,41 @@ enum PluginAction {
         #[arg(long)]
         json: bool,
     },
+    /// Run a connector's calls against recorded HTTP exchanges (no live system): the steps of
+    /// DIR/harness.toml, every record validated against its stream's schema. Exit 1 if a step
+    /// fails, an expectation is not met, or an exchange is missing or unused.
+    /// See docs/plugin-guide.md for the fixture format.
+    Test {
+        /// The component file (.wasm).
+        file: PathBuf,
+        /// The fixture directory (harness.toml and the NNN-NAME.request/response.http files).
+        #[arg(long)]
+        fixtures: PathBuf,
+        /// Record the exchanges from a live system instead (replaces DIR's .http files).
+        #[arg(long)]
+        record: bool,
+        /// With --record: send to URL instead of the URL in config field KEY (KEY=URL), and
+        /// write the exchanges as if sent to the config's URL.
+        #[arg(long, value_name = "KEY=URL", requires = "record")]
+        live: Vec<String>,
+        /// Link every WASI interface, granting nothing through them, as `link_all_wasi = true`
+        /// in a deployment (for components made by componentize-py and the like).
+        #[arg(long)]
+        link_all_wasi: bool,
+    },
+    /// Scaffold a connector crate DIR/NAME that builds for wasm32-wasip2 and passes its own
+    /// tests (cargo test; hub plugin test on its fixtures).
+    New {
+        /// Connector name: lower-case letters, digits and '-'.
+        name: String,
+        /// Where to create it.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// A hub repository checkout whose plugins/sdk the crate depends on (default: the one
+        /// holding DIR, else the one this hub was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -578,6 +613,48 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         Command::Plugin {
             action: PluginAction::Inspect { file, json },
         } => Ok(hub::plugin_cli::inspect(&file, json).await?),
+        Command::Plugin {
+            action:
+                PluginAction::Test {
+                    file,
+                    fixtures,
+                    record,
+                    live,
+                    link_all_wasi,
+                },
+        } => {
+            let live = live
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| anyhow::anyhow!("--live {kv:?}: expected KEY=URL"))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let opts = hub::plugin_test::Options {
+                file,
+                fixtures,
+                record,
+                live,
+                link_all_wasi,
+            };
+            Ok(hub::plugin_test::run_and_print(&opts).await?)
+        }
+        Command::Plugin {
+            action: PluginAction::New { name, dir, sdk },
+        } => {
+            let made = hub::plugin_new::scaffold(&name, &dir, sdk.as_deref())?;
+            println!("created {}", made.display());
+            println!(
+                "  cd {} && cargo test && cargo build --profile plugin --target wasm32-wasip2",
+                made.display()
+            );
+            println!(
+                "  hub plugin test target/wasm32-wasip2/plugin/{}.wasm --fixtures fixtures",
+                name.replace('-', "_")
+            );
+            Ok(true)
+        }
         Command::DeadLetters {
             action: DeadLetterAction::List { config, sync, json },
         } => {

@@ -10,7 +10,7 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
     let rt = Runtime::new(None)?;
     let (i, component) = rt.inspect(path)?;
     let manifest = match (&i.loadable, component) {
-        (Ok(()), Some(c)) => Some(rt.manifest_of("inspect", &c).await),
+        (Ok(()), Some(c)) => Some(rt.manifest_of("inspect", &c, false).await),
         _ => None,
     };
     if json {

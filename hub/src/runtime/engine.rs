@@ -85,6 +85,10 @@ pub struct Inspection {
 pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
+    /// Every WASI 0.2 interface, for plugins whose deployment sets `link_all_wasi`; the store's
+    /// WASI context grants nothing through the file and socket interfaces (no preopens,
+    /// sockets refused).
+    linker_all_wasi: Arc<Linker<HostState>>,
     client: reqwest::Client,
     cache_dir: Option<PathBuf>,
     engine_hash: u64,
@@ -134,6 +138,9 @@ impl Runtime {
                 &mut s.insecure_random
             })?;
         }
+        let mut all_wasi = Linker::<HostState>::new(&engine);
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut all_wasi, |s| s)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut all_wasi)?;
         // reqwest is built without a default TLS provider (ring is the project's); install it
         // once for the process (later calls find it installed and do nothing).
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -147,6 +154,7 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),
+            linker_all_wasi: Arc::new(all_wasi),
             client,
             cache_dir,
             engine_hash: h.finish(),
@@ -267,14 +275,17 @@ impl Runtime {
 
     /// The manifest of a component, asked with no grants at all (`manifest` must not call the
     /// host).
+    /// `link_all_wasi` as the plugin's deployment setting (see [`PluginConfig`]).
     pub async fn manifest_of(
         &self,
         name: &str,
         component: &Component,
+        link_all_wasi: bool,
     ) -> Result<Manifest, PluginError> {
         let plugin = self.plugin(
             name,
             component,
+            link_all_wasi,
             "-".into(),
             &crate::config::Limits::default(),
             http_grant(
@@ -283,16 +294,19 @@ impl Runtime {
                 Vec::new(),
                 BTreeMap::new(),
                 &crate::config::Limits::default(),
+                None,
             ),
             "{}".into(),
         )?;
         plugin.instantiate().await?.manifest().await
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn plugin(
         &self,
         name: &str,
         component: &Component,
+        link_all_wasi: bool,
         digest: String,
         limits: &crate::config::Limits,
         grant: Arc<http::HttpGrant>,
@@ -303,8 +317,12 @@ impl Runtime {
             path: String::new(),
             message,
         };
-        let pre = self
-            .linker
+        let linker = if link_all_wasi {
+            &self.linker_all_wasi
+        } else {
+            &self.linker
+        };
+        let pre = linker
             .instantiate_pre(component)
             .map_err(|e| load_err(link_error(&e)))?;
         let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
@@ -327,6 +345,18 @@ impl Runtime {
         name: &str,
         cfg: &PluginConfig,
         config_dir: &Path,
+    ) -> Result<Plugin, PluginError> {
+        self.load_with_tape(name, cfg, config_dir, None).await
+    }
+
+    /// Loads a plugin like [`Runtime::load`], its HTTP requests answered by `tape` (recorded
+    /// exchanges, for `hub plugin test`) instead of the network when one is given.
+    pub async fn load_with_tape(
+        &self,
+        name: &str,
+        cfg: &PluginConfig,
+        config_dir: &Path,
+        tape: Option<Arc<super::tape::Tape>>,
     ) -> Result<Plugin, PluginError> {
         let path = config_dir.join(cfg.path.get_ref());
         let load_err = |message: String| PluginError::Load {
@@ -368,11 +398,19 @@ impl Runtime {
         for h in &cfg.allow_hosts {
             origins.push(http::Origin::parse(h.get_ref()).map_err(&not_granted)?);
         }
-        let grant = http_grant(self, name, origins, secrets, &cfg.limits);
+        let grant = http_grant(self, name, origins, secrets, &cfg.limits, tape);
         let config_json =
             serde_json::to_string(&cfg.config).map_err(|e| load_err(format!("config: {e}")))?;
         let mut plugin = self
-            .plugin(name, &component, digest, &cfg.limits, grant, config_json)
+            .plugin(
+                name,
+                &component,
+                cfg.link_all_wasi,
+                digest,
+                &cfg.limits,
+                grant,
+                config_json,
+            )
             .map_err(|e| match e {
                 PluginError::Load { message, .. } => load_err(message),
                 other => other,
@@ -392,7 +430,7 @@ impl Runtime {
 /// A linking failure, with what the sandbox offers.
 fn link_error(e: &wasmtime::Error) -> String {
     format!(
-        "{e:#} (plugins get clocks, random, standard streams and the hub's host interface; no files, sockets or environment)"
+        "{e:#} (plugins get clocks, random, standard streams and the hub's host interface; no files, sockets or environment; a component whose language runtime imports file or socket interfaces it does not use loads with `link_all_wasi = true`, which grants nothing through them)"
     )
 }
 
@@ -402,6 +440,7 @@ fn http_grant(
     origins: Vec<http::Origin>,
     secrets: BTreeMap<String, String>,
     limits: &crate::config::Limits,
+    tape: Option<Arc<super::tape::Tape>>,
 ) -> Arc<http::HttpGrant> {
     Arc::new(http::HttpGrant {
         plugin: name.into(),
@@ -410,6 +449,7 @@ fn http_grant(
         client: rt.client.clone(),
         timeout: Duration::from_secs(limits.http_timeout_secs),
         max_response: usize::try_from(limits.max_response_mib << 20).unwrap_or(usize::MAX),
+        tape,
     })
 }
 

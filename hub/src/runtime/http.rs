@@ -119,6 +119,9 @@ pub struct HttpGrant {
     pub timeout: Duration,
     /// Largest body handed back, bytes.
     pub max_response: usize,
+    /// Recorded exchanges answering instead of the network (`hub plugin test`); `None` in a
+    /// deployment.
+    pub tape: Option<std::sync::Arc<super::tape::Tape>>,
 }
 
 impl std::fmt::Debug for HttpGrant {
@@ -340,6 +343,9 @@ impl HttpGrant {
 
     /// Checks and performs a request; answers when the headers arrive, the body to follow.
     pub async fn send_streaming(&self, req: Request) -> Result<(Head, BodyStream), HttpError> {
+        if let Some(tape) = &self.tape {
+            return tape.send(self, req).await;
+        }
         let url = url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL: {e}")))?;
         let origin = Origin::of(&url)
             .ok_or_else(|| HttpError::Invalid("only http and https URLs".into()))?;
@@ -423,7 +429,7 @@ impl HttpGrant {
         }
     }
 
-    fn stream(&self, resp: reqwest::Response) -> Result<(Head, BodyStream), HttpError> {
+    pub(super) fn stream(&self, resp: reqwest::Response) -> Result<(Head, BodyStream), HttpError> {
         let scrubber = Scrubber::new(&self.secrets);
         let status = resp.status().as_u16();
         let headers = resp
@@ -502,6 +508,7 @@ mod tests {
             client: reqwest::Client::new(),
             timeout: Duration::from_secs(2),
             max_response: 1024,
+            tape: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod http;
 pub mod limits;
 pub mod plugin;
+pub mod tape;
 
 pub use engine::{CONTRACT_VERSION, Runtime};
 pub use plugin::{Plugin, ReadBatch, ReadRecord, Session};

@@ -1,0 +1,258 @@
+//! Connector `{{name}}`: adapts a REST/JSON system to the hub's `worker` schema.
+//!
+//! The system (made up, as a starting point; change it to yours):
+//! - `GET  {base_url}/api/people?after_seq=N&limit=L`: people changed after change number `N`,
+//!   oldest change first: `{"items": [{"id": 17, "seq": 42, "id_card": "...", "full_name": "...",
+//!   "sex": "M", "mobile": "...", "state": "working", "updated_at": "2024-05-01T10:00:00+08:00"}]}`;
+//! - `POST {base_url}/api/people` creates one (201 with the stored item); `PUT .../people/{id}`
+//!   with `If-Match: <updated_at>` changes one (200; 412 if it changed meanwhile); 422
+//!   `{"error": "...", "field": "mobile"}` refuses a record;
+//! - every call carries `Authorization: Bearer <api_key>`.
+//!
+//! Config: `{"base_url": "http://people.example:8080"}`. Secret: `api_key`.
+//! Cursor: the last change number returned (`seq`), as text.
+
+use hub_sdk::normalise::{id_number, phone};
+use hub_sdk::prelude::*;
+use hub_sdk::records::{Gender, Worker, WorkerStatus};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+
+const WORKERS: &str = "workers";
+
+thread_local! {
+    /// The base URL from `open`; a fresh instance serves each sync run.
+    static BASE_URL: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn base_url() -> String {
+    BASE_URL.with_borrow(Clone::clone)
+}
+
+fn api(req: Request) -> Request {
+    req.header("authorization", "Bearer {{secret:api_key}}").header("accept", "application/json")
+}
+
+/// A person as the system writes one.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Person {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(default, skip_serializing)]
+    pub seq: i64,
+    pub id_card: String,
+    pub full_name: String,
+    pub sex: String,
+    pub mobile: Option<String>,
+    pub state: String,
+    #[serde(default, skip_serializing)]
+    pub updated_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    items: Vec<Person>,
+}
+
+/// A person as a `worker` record; `None` (with the reason) when it cannot be one.
+pub fn to_worker(p: &Person) -> Result<Worker, String> {
+    let id = id_number::normalise(&p.id_card);
+    id_number::validate(&id).map_err(|e| format!("id_card: {e}"))?;
+    let gender = match p.sex.as_str() {
+        "M" => Gender::Male,
+        "F" => Gender::Female,
+        other => return Err(format!("sex {other:?} is neither M nor F")),
+    };
+    let status = match p.state.as_str() {
+        "working" => WorkerStatus::Employed,
+        "looking" => WorkerStatus::Seeking,
+        "home" => WorkerStatus::ReturnedHome,
+        other => return Err(format!("state {other:?} is not known")),
+    };
+    let phone = p.mobile.as_deref().and_then(phone::normalise);
+    let record = serde_json::json!({
+        "idNumber": id, "name": p.full_name.trim(), "gender": gender, "status": status, "phone": phone,
+    });
+    serde_json::from_value(record).map_err(|e| e.to_string())
+}
+
+/// A `worker` record as the system's person.
+pub fn from_worker(w: &Worker) -> Person {
+    Person {
+        id: None,
+        seq: 0,
+        id_card: w.id_number.to_string(),
+        full_name: w.name.to_string(),
+        sex: if matches!(w.gender, Gender::Male) { "M" } else { "F" }.into(),
+        mobile: w.phone.as_ref().map(|p| p.to_string()),
+        state: match w.status {
+            WorkerStatus::Employed => "working",
+            WorkerStatus::Seeking | WorkerStatus::Left => "looking",
+            WorkerStatus::ReturnedHome | WorkerStatus::LostContact => "home",
+        }
+        .into(),
+        updated_at: None,
+    }
+}
+
+fn written(resp: &Response, what: &str) -> Result<Written, ConnectorError> {
+    let p: Person = resp.json(what)?;
+    let stored = to_worker(&p).map_err(|e| ConnectorError::Permanent(format!("{what}: stored person: {e}")))?;
+    Ok(Written {
+        remote_id: p.id.map(|i| i.to_string()).unwrap_or_default(),
+        version: p.updated_at,
+        stored: Some(to_json(&stored)),
+    })
+}
+
+fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {
+    let worker: Worker = hub_sdk::json::parse_typed(&target.data, index)?;
+    let person = from_worker(&worker);
+    let resp = match &target.remote_id {
+        Some(id) => {
+            let mut req = api(Request::put(format!("{}/api/people/{id}", base_url()))).json(&person);
+            if let Some(v) = &target.version {
+                req = req.header("if-match", v);
+            }
+            req.send()?
+        }
+        None => api(Request::post(format!("{}/api/people", base_url()))).json(&person).send()?,
+    };
+    match resp.status {
+        201 => Ok(WriteResult::Created(written(&resp, "create")?)),
+        200 => Ok(WriteResult::Updated(written(&resp, "update")?)),
+        _ => {
+            let field = resp.json::<serde_json::Value>("refusal").ok().and_then(|b| b["field"].as_str().map(str::to_string));
+            let pointer = field.as_deref().map(|f| match f {
+                "mobile" => "/phone",
+                "id_card" => "/idNumber",
+                "full_name" => "/name",
+                _ => "",
+            });
+            resp.refusal("write", pointer.filter(|p| !p.is_empty()).map(str::to_string))
+        }
+    }
+}
+
+/// The connector.
+pub struct Connector;
+
+impl Guest for Connector {
+    fn manifest() -> Manifest {
+        Manifest {
+            name: "{{name}}".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            system: "{{name}} (REST/JSON)".into(),
+            streams: vec![StreamInfo {
+                name: WORKERS.into(),
+                schema: "worker".into(),
+                schema_version: "1.0.0".into(),
+                can_read: true,
+                can_write: true,
+            }],
+            hosts: vec!["${base_url}".into()],
+            secrets: vec!["api_key".into()],
+        }
+    }
+
+    fn open(config: String) -> Result<(), ConnectorError> {
+        #[derive(Deserialize)]
+        struct Config {
+            base_url: String,
+        }
+        let c: Config = serde_json::from_str(&config).map_err(|e| ConnectorError::Config(format!("config: {e}")))?;
+        BASE_URL.with_borrow_mut(|b| *b = c.base_url.trim_end_matches('/').to_string());
+        Ok(())
+    }
+
+    fn check() -> Result<(), ConnectorError> {
+        let resp = api(Request::get(format!("{}/api/people", base_url())).query("after_seq", "0").query("limit", "1")).send()?;
+        if resp.status != 200 {
+            return Err(resp.error("check"));
+        }
+        Ok(())
+    }
+
+    fn read(stream: String, cursor: Option<String>, max: u32) -> Result<Batch, ConnectorError> {
+        if stream != WORKERS {
+            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        }
+        let after: i64 = hub_sdk::cursor::decode(cursor.as_deref())?.unwrap_or(0);
+        let limit = max.clamp(1, 500);
+        let req = Request::get(format!("{}/api/people", base_url()))
+            .query("after_seq", &after.to_string())
+            .query("limit", &limit.to_string());
+        let resp = api(req).send()?;
+        if resp.status != 200 {
+            return Err(resp.error("read"));
+        }
+        let page: Page = resp.json("read")?;
+        let mut records = Vec::with_capacity(page.items.len());
+        for p in &page.items {
+            let worker = to_worker(p).map_err(|e| ConnectorError::Permanent(format!("person {:?}: {e}", p.id)))?;
+            records.push(SourceRecord {
+                data: to_json(&worker),
+                remote_id: p.id.map(|i| i.to_string()).unwrap_or_default(),
+                version: p.updated_at.clone(),
+                updated_at: p.updated_at.clone(),
+                deleted: false,
+            });
+        }
+        let last = page.items.last().map(|p| p.seq);
+        Ok(Batch {
+            records,
+            cursor: last.map(|s| hub_sdk::cursor::encode(&s)),
+            more: page.items.len() == limit as usize,
+        })
+    }
+
+    fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
+        if stream != WORKERS {
+            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        }
+        records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(write_one(i, r))).collect()
+    }
+}
+
+hub_sdk::export!(Connector);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person() -> Person {
+        Person {
+            id: Some(17),
+            seq: 42,
+            // A legacy 15-digit number: 522325 900101 001 → 52232519900101001, whose
+            // GB 11643-1999 check character (ISO 7064 MOD 11-2) is 5: the weighted sum is 205,
+            // 205 mod 11 = 7, and position 7 of 1 0 X 9 8 7 6 5 4 3 2 is 5.
+            id_card: "522325900101001".into(),
+            full_name: "王强 ".into(),
+            sex: "M".into(),
+            mobile: Some("+86 139 0000 1234".into()),
+            state: "working".into(),
+            updated_at: Some("2024-05-01T10:00:00+08:00".into()),
+        }
+    }
+
+    #[test]
+    fn a_person_maps_to_a_canonical_worker_and_back() {
+        let w = to_worker(&person()).unwrap();
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(json["idNumber"], "522325199001010015");
+        assert_eq!(json["name"], "王强");
+        assert_eq!(json["gender"], "male");
+        assert_eq!(json["phone"], "13900001234");
+        assert_eq!(json["status"], "employed");
+        let back = from_worker(&w);
+        assert_eq!((back.id_card.as_str(), back.sex.as_str(), back.state.as_str()), ("522325199001010015", "M", "working"));
+        assert_eq!(back.mobile.as_deref(), Some("13900001234"));
+    }
+
+    #[test]
+    fn an_unknown_state_is_refused_with_its_value() {
+        let p = Person { state: "retired".into(), ..person() };
+        assert_eq!(to_worker(&p).unwrap_err(), "state \"retired\" is not known");
+    }
+}
