@@ -22,6 +22,7 @@
 //! records = 3                   # expected number of records over every batch
 //! expect = "read-workers.json"  # optional: [{"remote_id", "data", "deleted", "version"}, ...]
 //!                               # (absent fields are not compared; a null member = absent)
+//! unordered = true              # optional: compare with `expect` by remote id, in any order
 //! cursor_after = "2024-05-01T10:00:00+08:00"   # optional: the last cursor returned
 //!
 //! [[step]]
@@ -94,6 +95,8 @@ enum Step {
         cursor: Option<String>,
         records: Option<usize>,
         expect: Option<PathBuf>,
+        #[serde(default)]
+        unordered: bool,
         cursor_after: Option<String>,
     },
     Write {
@@ -317,6 +320,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                 cursor,
                 records,
                 expect,
+                unordered,
                 cursor_after,
             } => {
                 let schema = match stream_schema(stream) {
@@ -392,7 +396,12 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                     ));
                 }
                 if let Some(file) = expect {
-                    let want: Vec<ExpectedRecord> = read_json(dir, file)?;
+                    let mut want: Vec<ExpectedRecord> = read_json(dir, file)?;
+                    let mut got = got.clone();
+                    if *unordered {
+                        want.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
+                        got.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
+                    }
                     if want.len() != got.len() {
                         out.failures.push(format!(
                             "step {n}: read {stream}: {} records, {} lists {}",
