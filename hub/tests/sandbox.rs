@@ -454,3 +454,25 @@ fn hub_plugin_inspect_shows_what_a_component_asks_for_and_whether_it_loads() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn with_link_all_wasi_a_plugin_that_wants_files_loads_and_still_reads_none() {
+    // `link_all_wasi` links the file and socket interfaces (for componentize-py's Python) with
+    // nothing granted: no preopened directory, so std::fs finds no file system at all.
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(
+        dir.path(),
+        &format!(
+            "[plugins.f]\npath = \"{}\"\nlink_all_wasi = true\n",
+            wasm("wants_files")
+        ),
+    );
+    let rt = Runtime::new(None).unwrap();
+    let p = rt.load("f", &c.plugins["f"], dir.path()).await.unwrap();
+    let mut s = p.session().await.unwrap();
+    // /etc/passwd is under no preopened directory: WASI's ENOENT (errno 44 in wasi-libc).
+    assert_eq!(
+        s.check().await.unwrap_err().to_string(),
+        "plugin f: check failed (permanent): No such file or directory (os error 44)"
+    );
+}
