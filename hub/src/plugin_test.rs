@@ -309,6 +309,16 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
             })?;
             Ok(schema)
         };
+        let schema = match step {
+            Step::Check => None,
+            Step::Read { stream, .. } | Step::Write { stream, .. } => match stream_schema(stream) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    out.failures.push(format!("step {n}: {stream}: {e}"));
+                    continue;
+                }
+            },
+        };
         match step {
             Step::Check => match session.check().await {
                 Ok(()) => out.lines.push(format!("step {n}: check: ok")),
@@ -323,13 +333,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                 unordered,
                 cursor_after,
             } => {
-                let schema = match stream_schema(stream) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        out.failures.push(format!("step {n}: read {stream}: {e}"));
-                        continue;
-                    }
-                };
+                let schema = schema.expect("found above for a read or write step");
                 let mut got = Vec::new();
                 let mut cursor = cursor.clone();
                 let mut batches = 0;
@@ -447,21 +451,18 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                 records,
                 expect,
             } => {
-                let schema = match stream_schema(stream) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        out.failures.push(format!("step {n}: write {stream}: {e}"));
-                        continue;
-                    }
-                };
+                let schema = schema.expect("found above for a read or write step");
                 let inputs: Vec<WriteInput> = read_json(dir, records)?;
                 for (i, r) in inputs.iter().enumerate() {
-                    for v in schema.validate(&r.data) {
+                    let violations = schema.validate(&r.data);
+                    if !violations.is_empty() {
+                        let list: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
                         bail!(
-                            "{}: record {} breaks schema {}: {v}",
+                            "{}: record {} breaks schema {}: {}",
                             dir.join(records).display(),
                             i + 1,
-                            schema.name
+                            schema.name,
+                            list.join("; ")
                         );
                     }
                 }
