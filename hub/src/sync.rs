@@ -1426,6 +1426,8 @@ impl Engine {
             after = Some(last.key_hash.clone());
             tracker.add(links.len() as u64);
             let mut merged: Vec<Option<Value>> = Vec::with_capacity(links.len());
+            // The record for a side that ended, when it differs from `merged` (its own end form).
+            let mut own_records: Vec<Option<(Side, Value)>> = Vec::with_capacity(links.len());
             let mut dead = Vec::new();
             let mut audit: Vec<NewAuditEntry> = Vec::new();
             let mut conflicts: Vec<NewConflict> = Vec::new();
@@ -1484,6 +1486,7 @@ impl Engine {
                                 });
                                 parked.push((i, why));
                                 merged.push(None);
+                                own_records.push(None);
                                 continue;
                             }
                             Some(mf) => {
@@ -1498,10 +1501,12 @@ impl Engine {
                 };
                 let Some(mut m) = m else {
                     merged.push(None);
+                    own_records.push(None);
                     continue;
                 };
                 // A side that newly shows an end (its connector's delete, or its delete form)
-                // gives the other side that side's own delete form, whatever the policies say.
+                // gives the other side that side's own delete form, whatever the policies say,
+                // and keeps its own.
                 let ended = |i: usize, side: Side| {
                     let form = &spec.deletes[i];
                     let s = link.side(side);
@@ -1516,7 +1521,16 @@ impl Engine {
                     (false, true) => Some(0),
                     _ => None,
                 };
+                let mut own = None;
                 if let Some(other) = tell {
+                    let ended = 1 - other;
+                    if !spec.deletes[ended].is_empty() {
+                        let mut o = m.clone();
+                        for (ptr, v) in &spec.deletes[ended] {
+                            set_pointer(&mut o, ptr, Some(v.clone()));
+                        }
+                        own = Some((if ended == 0 { Side::A } else { Side::B }, o));
+                    }
                     for (ptr, v) in &spec.deletes[other] {
                         set_pointer(&mut m, ptr, Some(v.clone()));
                     }
@@ -1541,14 +1555,19 @@ impl Engine {
                         violations,
                     ));
                     merged.push(None);
+                    own_records.push(None);
                     continue;
                 }
-                let hash = self.keys.content_hash(&m);
-                let data = m.to_string();
                 for &t in spec.write_sides() {
                     let ti = if t == Side::A { 0 } else { 1 };
+                    let rec = match &own {
+                        Some((s, o)) if *s == t => o,
+                        _ => &m,
+                    };
                     let ts = link.side(t);
-                    if ts.deleted || ts.hash.as_deref() == Some(hash.as_str()) {
+                    if ts.deleted
+                        || ts.hash.as_deref() == Some(self.keys.content_hash(rec).as_str())
+                    {
                         continue;
                     }
                     if unread.contains(&t) {
@@ -1567,14 +1586,14 @@ impl Engine {
                             &link.key_hash,
                             &format!("{}/intent", t.as_str()),
                         ),
-                        &m,
+                        rec,
                     );
                     link.side_mut(t).intent = Some(intent);
                     let ts = link.side(t);
                     writes.entry(t).or_default().push((
                         i,
                         TargetRecord {
-                            data: data.clone(),
+                            data: rec.to_string(),
                             remote_id: ts.remote_id.clone(),
                             version: ts.version.clone(),
                             current: o.current[ti].as_ref().map(Value::to_string),
@@ -1582,6 +1601,7 @@ impl Engine {
                     ));
                 }
                 merged.push(Some(m));
+                own_records.push(own);
             }
             if !writes.is_empty() {
                 // The intents reach the store before any write does.
@@ -1658,7 +1678,10 @@ impl Engine {
                 };
                 for ((i, rec), result) in batch.into_iter().zip(results) {
                     let link = &mut links[i];
-                    let m = merged[i].as_ref().expect("only merged records are written");
+                    let m = match &own_records[i] {
+                        Some((s, o)) if *s == t => o,
+                        _ => merged[i].as_ref().expect("only merged records are written"),
+                    };
                     let (outcome, written_id) = match &result {
                         WriteResult::Created(w) => (WriteOutcome::Created, Some(&w.remote_id)),
                         WriteResult::Updated(w) => (WriteOutcome::Updated, Some(&w.remote_id)),
