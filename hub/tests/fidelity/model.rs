@@ -100,7 +100,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (p.clone(), field(), 0..3usize).prop_map(|(p, f, v)| Op::ZfSet(p, f, v)),
         3 => (p.clone(), field(), 0..3usize).prop_map(|(p, f, v)| Op::HySet(p, f, v)),
         1 => p.prop_map(Op::HyDelete),
-        3 => (prop::option::weighted(0.5, 1..24i64), fault)
+        3 => (prop::option::weighted(0.5, 1..12i64), fault)
             .prop_map(|(crash_at, fault)| Op::Sync { crash_at, fault }),
     ]
 }
