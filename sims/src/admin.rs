@@ -41,7 +41,7 @@ async fn faults(State(gate): State<Arc<Gate>>) -> Response {
     Json(lock(&gate.faults).show(gate.system)).into_response()
 }
 
-/// `POST /_admin/faults` with any of `slow_ms`, `burst_429`, `burst_503`, `drop`, (HY-ESMS)
+/// `POST /_admin/faults` with any of `slow_ms`, `burst_429` (with `retry_after`), `burst_503`, `drop`, (HY-ESMS)
 /// `reject_writes` and (ZF-REG)
 /// `expire_sessions_after` → 200 with the faults in force; fields not given are kept. Unknown
 /// fields → 422.

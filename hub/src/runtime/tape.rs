@@ -23,7 +23,7 @@
 //! responses with secrets scrubbed and the `date`, `content-length`, `transfer-encoding` and
 //! `connection` headers left out; the live origin is written as the fixture's origin.
 
-use super::http::{BodyStream, Head, HttpError, HttpGrant, Origin, Request};
+use super::http::{BodyStream, Head, HttpError, HttpGrant, Request};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -299,16 +299,9 @@ impl Tape {
         &self,
         grant: &HttpGrant,
         req: Request,
+        budget: &super::http::RetryBudget,
     ) -> Result<(Head, BodyStream), HttpError> {
-        let url = url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL: {e}")))?;
-        let origin = Origin::of(&url)
-            .ok_or_else(|| HttpError::Invalid("only http and https URLs".into()))?;
-        if !grant.origins.contains(&origin) {
-            return Err(HttpError::Denied(format!(
-                "origin {origin} is not granted to plugin {}",
-                grant.plugin
-            )));
-        }
+        grant.granted_url(&req.url)?;
         {
             let mut mode = self.mode.lock().expect("not poisoned");
             match &mut *mode {
@@ -338,7 +331,7 @@ impl Tape {
             tape: None,
             ..grant.clone()
         };
-        let (head, mut body) = Box::pin(live.send_streaming(req.clone())).await?;
+        let (head, mut body) = Box::pin(live.send_streaming(req.clone(), budget)).await?;
         let mut bytes = Vec::new();
         loop {
             let chunk = body.read(1 << 20).await?;
