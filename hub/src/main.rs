@@ -52,7 +52,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// The demo: simulators of HY-ESMS and ZF-REG, the daemon on SQLite, a few scheduled runs.
+    /// The demo: simulators of HY-ESMS, ZF-REG and MED-ROSTER, the daemon on SQLite, a few
+    /// scheduled runs of each sync.
     Demo {
         /// Demo deployment configuration.
         #[arg(long, default_value = "config/demo.toml")]
