@@ -58,7 +58,7 @@ enum Command {
         /// Demo deployment configuration.
         #[arg(long, default_value = "config/demo.toml")]
         config: PathBuf,
-        /// Scheduled runs to wait for (at least 3).
+        /// Scheduled runs of each sync to wait for (at least 3).
         #[arg(long, default_value_t = 3)]
         runs: u32,
         /// State directory (default: a new temporary directory).
