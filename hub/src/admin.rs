@@ -1075,7 +1075,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         conflicts.len()
     );
     if !conflicts.is_empty() {
-        b.push_str("<table id=\"conflicts\"><tr><th>#</th><th>同步 Sync</th><th>键 Key (masked)</th><th>拒绝方 Refused by</th><th>原因 Reason</th><th>次数 Attempts</th><th>已选 Taking</th></tr>");
+        b.push_str("<table id=\"conflicts\"><tr><th>#</th><th>同步 Sync</th><th>键 Key (masked)</th><th>拒绝方 Refused by / 待定 Parked</th><th>原因 Reason</th><th>次数 Attempts</th><th>已选 Taking</th></tr>");
         for c in conflicts.iter().take(50) {
             let _ = write!(
                 b,
@@ -1083,7 +1083,10 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
                 c.id,
                 esc(&c.sync),
                 esc(c.key_masked.as_deref().unwrap_or("—")),
-                c.side.as_str(),
+                match c.kind {
+                    crate::store::ConflictKind::Write => c.side.as_str(),
+                    crate::store::ConflictKind::Park => "待定 parked",
+                },
                 esc(&c.reason),
                 c.attempts,
                 c.take.map_or("—", |t| t.as_str())
@@ -1117,6 +1120,7 @@ mod tests {
     fn conflict(run_id: i64) -> NewConflict {
         NewConflict {
             run_id,
+            kind: crate::store::ConflictKind::Write,
             key_hash: KEY.into(),
             key_masked: Some("5223**********0011".into()),
             side: Side::B,

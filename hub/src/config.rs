@@ -23,7 +23,9 @@
 //! overlap = "skip"                          # or "queue_one": fire times passing during a run
 //! catch_up_window = "1h"                    # missed while down and newer than this: one run
 //! jitter = "0s"                             # random delay after each fire time
-//! merge = { default = "newest", a = ["/name"], b = ["/status"], newest = ["/phone"] }
+//! # per field: a_wins (list `a`), b_wins (`b`), newest_wins (`newest`), park (`park`)
+//! merge = { default = "newest_wins", a = ["/name"], b = ["/status"], newest = ["/phone"] }
+//! deletes = { a = { "/status" = "returned_home" }, b = { "/status" = "left" } }
 //! ```
 //!
 //! `${NAME}` and `${NAME:-default}` are replaced by environment variables before parsing (`$$`
@@ -253,6 +255,11 @@ pub struct Limits {
     /// Largest HTTP response body handed to the plugin, MiB.
     #[serde(default = "Limits::default_max_response_mib")]
     pub max_response_mib: u64,
+    /// HTTP retries (after 429, 503, a timeout or a dropped connection) the host makes for the
+    /// plugin in one sync run, all requests together; once spent, failures go to the plugin
+    /// as they come, and the records concerned wait for the next run.
+    #[serde(default = "Limits::default_retries_per_run")]
+    pub retries_per_run: u32,
 }
 
 impl Limits {
@@ -286,6 +293,9 @@ impl Limits {
     const fn default_max_response_mib() -> u64 {
         128
     }
+    const fn default_retries_per_run() -> u32 {
+        100
+    }
 }
 
 impl Default for Limits {
@@ -298,6 +308,7 @@ impl Default for Limits {
             table_elements: Limits::default_table_elements(),
             instances: Limits::default_instances(),
             max_record_kib: Limits::default_max_record_kib(),
+            retries_per_run: Limits::default_retries_per_run(),
             max_cursor_kib: Limits::default_max_cursor_kib(),
             http_timeout_secs: Limits::default_http_timeout_secs(),
             max_response_mib: Limits::default_max_response_mib(),
@@ -353,6 +364,9 @@ pub struct SyncConfig {
     /// Field-level merge policy for `both`.
     #[serde(default = "default_merge")]
     pub merge: Spanned<MergeConfig>,
+    /// How each side shows an ended record (see [`DeletesConfig`]).
+    #[serde(default = "default_deletes")]
+    pub deletes: Spanned<DeletesConfig>,
     /// Records per `read`/`write` call.
     #[serde(default = "default_batch_size")]
     pub batch_size: Spanned<u32>,
@@ -394,6 +408,10 @@ fn default_merge() -> Spanned<MergeConfig> {
     Spanned::new(0..0, MergeConfig::default())
 }
 
+fn default_deletes() -> Spanned<DeletesConfig> {
+    Spanned::new(0..0, DeletesConfig::default())
+}
+
 fn default_batch_size() -> Spanned<u32> {
     Spanned::new(0..0, 200)
 }
@@ -415,22 +433,33 @@ pub struct Endpoint {
     pub filter: BTreeMap<String, toml::Value>,
 }
 
-/// Who decides a field's value when both sides hold the record.
+/// Who decides a field's value when both sides hold the record and it changed since the key
+/// last settled. The names with `_wins` are the usual names of these policies; the short
+/// names are kept as aliases.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
 pub enum FieldPolicy {
-    /// System `a` is the system of record.
+    /// System `a` is the system of record: its change wins, a change made on `b` is
+    /// overwritten (`a_wins`, or `a`).
+    #[serde(rename = "a_wins", alias = "a")]
     A,
-    /// System `b` is the system of record.
+    /// System `b` is the system of record (`b_wins`, or `b`).
+    #[serde(rename = "b_wins", alias = "b")]
     B,
-    /// The side that changed it since the last sync; if both did, the later update time
-    /// (ties go to `a`).
+    /// The side that changed it since the last sync; if both did, the later of the two
+    /// systems' own update times (`updated-at` of the records read); equal times, or a time
+    /// missing on either side, go to `a` (`newest_wins`, or `newest`).
     #[default]
+    #[serde(rename = "newest_wins", alias = "newest")]
     Newest,
+    /// The side that changed it, if only one did; if both changed it to different values, the
+    /// whole record is parked: nothing is written for its key until a person decides
+    /// (`hub conflicts resolve ID --take a|b`) or the two sides come to agree (`park`).
+    #[serde(rename = "park")]
+    Park,
 }
 
-/// `merge = { default = "newest", a = [...], b = [...], newest = [...] }`: JSON pointers per
-/// policy; fields not listed follow `default`.
+/// `merge = { default = "newest_wins", a = [...], b = [...], newest = [...], park = [...] }`:
+/// JSON pointers per policy; fields not listed follow `default`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct MergeConfig {
@@ -446,6 +475,9 @@ pub struct MergeConfig {
     /// Fields the newer change wins.
     #[serde(default)]
     pub newest: Vec<String>,
+    /// Fields whose conflicting changes wait for a person.
+    #[serde(default)]
+    pub park: Vec<String>,
 }
 
 impl MergeConfig {
@@ -454,8 +486,31 @@ impl MergeConfig {
         let a = self.a.iter().map(|p| (p.clone(), FieldPolicy::A));
         let b = self.b.iter().map(|p| (p.clone(), FieldPolicy::B));
         let n = self.newest.iter().map(|p| (p.clone(), FieldPolicy::Newest));
-        a.chain(b).chain(n).collect()
+        let k = self.park.iter().map(|p| (p.clone(), FieldPolicy::Park));
+        a.chain(b).chain(n).chain(k).collect()
     }
+}
+
+/// `[syncs.NAME.deletes]`: how each side shows that a record has ended, besides its connector's
+/// own delete flag (`source-record.deleted`, e.g. HY-ESMS's soft delete), as values at JSON
+/// pointers of the shared schema, e.g. `a = { "/status" = "returned_home" }` for ZF-REG, which
+/// has no deletes (务工状态 3, 返乡).
+///
+/// When one side newly shows an end (its connector reports a delete, or its record comes to
+/// hold all of its values here), the other side's record is given the *other* side's values
+/// here, whatever the field policies say, so the end reaches it in the form that system
+/// knows. A side with no values here is never told: the end stays on the side that made it. A
+/// record its connector reports deleted is a tombstone: the hub never writes it again, and a
+/// copy read later with an older update time is ignored as stale.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeletesConfig {
+    /// Values that show an ended record on `a`.
+    #[serde(default)]
+    pub a: BTreeMap<String, toml::Value>,
+    /// Values that show an ended record on `b`.
+    #[serde(default)]
+    pub b: BTreeMap<String, toml::Value>,
 }
 
 impl Config {
@@ -718,6 +773,29 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
                 ));
             }
         }
+        for (side, form) in [("a", &s.deletes.get_ref().a), ("b", &s.deletes.get_ref().b)] {
+            for (ptr, v) in form {
+                if !is_pointer(ptr) {
+                    errs.push((
+                        Some(s.deletes.span()),
+                        format!(
+                            "syncs.{name}.deletes.{side}: {ptr:?} is not a JSON pointer (RFC 6901)"
+                        ),
+                    ));
+                }
+                if matches!(
+                    v,
+                    toml::Value::Table(_) | toml::Value::Array(_) | toml::Value::Datetime(_)
+                ) {
+                    errs.push((
+                        Some(s.deletes.span()),
+                        format!(
+                            "syncs.{name}.deletes.{side}.{ptr}: must be a string, number or boolean"
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(key) = &s.key {
             for k in key.get_ref() {
                 if !is_pointer(k) {
@@ -839,6 +917,53 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
         let bad = GOOD.replace("schedule = ", "jitter = \"soon\"\nschedule = ");
         let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
         assert_eq!(e.0[0].line, 21, "{e}");
+    }
+
+    #[test]
+    fn policies_take_their_standard_names_and_the_short_ones_and_deletes_are_checked() {
+        let named = GOOD.replace(
+            "merge = { a = [\"/name\"], b = [\"/status\"], newest = [\"/phone\"] }",
+            "merge = { default = \"b_wins\", park = [\"/hometownTownship\"] }\n\
+             deletes = { a = { \"/status\" = \"returned_home\" } }",
+        );
+        let c = parse(Path::new("hub.toml"), &named, &vars).unwrap();
+        let w = &c.syncs["workers"];
+        assert_eq!(w.merge.get_ref().default, FieldPolicy::B);
+        assert_eq!(
+            w.merge.get_ref().rules(),
+            vec![("/hometownTownship".to_string(), FieldPolicy::Park)]
+        );
+        assert_eq!(
+            w.deletes.get_ref().a["/status"].as_str(),
+            Some("returned_home")
+        );
+        assert!(w.deletes.get_ref().b.is_empty());
+        for (text, policy) in [
+            ("a", FieldPolicy::A),
+            ("a_wins", FieldPolicy::A),
+            ("b", FieldPolicy::B),
+            ("newest", FieldPolicy::Newest),
+            ("newest_wins", FieldPolicy::Newest),
+            ("park", FieldPolicy::Park),
+        ] {
+            let m: MergeConfig = toml::from_str(&format!("default = \"{text}\"")).unwrap();
+            assert_eq!(m.default, policy, "{text}");
+        }
+        assert!(toml::from_str::<MergeConfig>("default = \"c_wins\"").is_err());
+        let bad = GOOD.replace(
+            "merge = {",
+            "deletes = { b = { \"status\" = \"left\", \"/x\" = [1] } }\nmerge = {",
+        );
+        let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
+        let msgs: Vec<String> = e.0.iter().map(|e| e.message.clone()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "syncs.workers.deletes.b./x: must be a string, number or boolean",
+                "syncs.workers.deletes.b: \"status\" is not a JSON pointer (RFC 6901)",
+            ]
+        );
+        assert_eq!(e.0[0].line, 22, "{e}");
     }
 
     #[test]

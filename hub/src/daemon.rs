@@ -424,6 +424,22 @@ fn check_pointers(
             }
         }
     }
+    let deletes = sc.deletes.get_ref();
+    for (side, form) in [("a", &deletes.a), ("b", &deletes.b)] {
+        for (ptr, v) in form {
+            let found = lookup(ptr);
+            let v = toml_to_json(v);
+            if found.is_empty() {
+                problems.push(format!(
+                    "{}: syncs.{name}.deletes.{side}: {ptr} is not a field of schema {}",
+                    config.location(sc.deletes.span()),
+                    spec.schema.name
+                ));
+            } else if !fits(&v, &found) {
+                problems.push(format!("{}: syncs.{name}.deletes.{side}: {v} can never be the value of {ptr} (wrong type or not allowed)", config.location(sc.deletes.span())));
+            }
+        }
+    }
     for (ptr, _) in &spec.rules {
         if lookup(ptr).is_empty() {
             problems.push(format!(
@@ -542,6 +558,11 @@ fn resolve(
         b,
         rules: sc.merge.get_ref().rules(),
         default_policy: sc.merge.get_ref().default,
+        deletes: [&sc.deletes.get_ref().a, &sc.deletes.get_ref().b].map(|form| {
+            form.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect()
+        }),
         batch_size: *sc.batch_size.get_ref(),
     })
 }

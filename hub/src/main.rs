@@ -671,12 +671,15 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         }
         Command::Conflicts { action } => {
             let print = |c: &hub::store::Conflict| {
+                let what = match c.kind {
+                    hub::store::ConflictKind::Write => format!("refused by {}", c.side.as_str()),
+                    hub::store::ConflictKind::Park => "parked".to_string(),
+                };
                 println!(
-                    "#{} {} key {} refused by {} {}× (runs {}–{}): {}; {}{}",
+                    "#{} {} key {} {what} {}× (runs {}–{}): {}; {}{}",
                     c.id,
                     c.sync,
                     c.key_masked.as_deref().unwrap_or("(none)"),
-                    c.side.as_str(),
                     c.attempts,
                     c.first_run_id.unwrap_or(0),
                     c.last_run_id.unwrap_or(0),

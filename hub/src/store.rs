@@ -74,8 +74,10 @@ pub struct SideState {
     /// The record being written there, sealed: set before a write, cleared by its result, so a
     /// crash between the two is recognised when the record is read back.
     pub intent: Option<Vec<u8>>,
-    /// The system marked it deleted.
+    /// The system marked it deleted (its connector reported a delete): a tombstone.
     pub deleted: bool,
+    /// It was deleted when the key last settled (a newer delete is one to propagate).
+    pub settled_deleted: bool,
 }
 
 /// One record key of one sync.
@@ -299,18 +301,42 @@ pub struct Commit<'a> {
     pub settled: &'a [String],
 }
 
-/// A write refused because the system's record changed since it was read.
+/// What kind of conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// A write the system refused because its record changed since it was read (optimistic
+    /// concurrency); the next run merges again under the sync's policy.
+    Write,
+    /// Both sides changed a field whose policy is `park`: nothing is written for the key until
+    /// a person takes a side or the two sides come to agree.
+    Park,
+}
+
+impl ConflictKind {
+    /// `write` or `park`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::Write => "write",
+            ConflictKind::Park => "park",
+        }
+    }
+}
+
+/// A conflict met by a run: a refused write, or a parked merge.
 #[derive(Debug, Clone)]
 pub struct NewConflict {
     /// The run that met it.
     pub run_id: i64,
+    /// Its kind.
+    pub kind: ConflictKind,
     /// HMAC of the record's key.
     pub key_hash: String,
     /// The key for people, masked.
     pub key_masked: Option<String>,
-    /// The side whose write was refused.
+    /// The side whose write was refused (`write`), or whose write waits (`park`: `a`).
     pub side: Side,
-    /// The system's words (no personal data).
+    /// The system's words, or the parked fields' pointers (no personal data).
     pub reason: String,
 }
 
@@ -323,6 +349,8 @@ pub struct Conflict {
     pub sync: String,
     /// Masked key.
     pub key_masked: Option<String>,
+    /// `write` (a refused write) or `park` (conflicting changes waiting for a person).
+    pub kind: ConflictKind,
     /// The side whose write was refused.
     pub side: Side,
     /// The system's words.
@@ -356,6 +384,7 @@ fn now() -> String {
 pub struct Store {
     pool: SqlitePool,
     audit_key: Option<Arc<AuditKey>>,
+    crash: Option<crate::crash::Held>,
 }
 
 /// Audit entries read back per query while verifying.
@@ -436,6 +465,7 @@ impl Store {
                     return Ok(Store {
                         pool,
                         audit_key: None,
+                        crash: None,
                     });
                 }
                 Err(e) if attempt < 40 && format!("{e:#}").contains("database is locked") => {
@@ -450,6 +480,14 @@ impl Store {
     /// without one).
     pub fn with_audit_key(mut self, key: AuditKey) -> Store {
         self.audit_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The store with a crash hook (tests only, see [`crate::crash`]): [`Store::commit`] asks it
+    /// at [`CrashPoint::InCommit`](crate::crash::CrashPoint::InCommit) and, told to crash,
+    /// rolls its transaction back and fails with [`Crashed`](crate::crash::Crashed).
+    pub fn with_crash_hook(mut self, hook: crate::crash::CrashHook) -> Store {
+        self.crash = Some(crate::crash::Held(hook));
         self
     }
 
@@ -528,20 +566,20 @@ impl Store {
             sqlx::query(
                 "INSERT INTO links (sync, key_hash, \
                    a_remote_id, a_version, a_updated_at, a_hash, a_written_hash, a_snapshot, \
-                   a_settled_hash, a_settled, a_intent, a_deleted, \
+                   a_settled_hash, a_settled, a_intent, a_deleted, a_settled_deleted, \
                    b_remote_id, b_version, b_updated_at, b_hash, b_written_hash, b_snapshot, \
-                   b_settled_hash, b_settled, b_intent, b_deleted, \
+                   b_settled_hash, b_settled, b_intent, b_deleted, b_settled_deleted, \
                    base, pending, attempts, last_error, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (sync, key_hash) DO UPDATE SET \
                    a_remote_id = excluded.a_remote_id, a_version = excluded.a_version, a_updated_at = excluded.a_updated_at, \
                    a_hash = excluded.a_hash, a_written_hash = excluded.a_written_hash, a_snapshot = excluded.a_snapshot, \
                    a_settled_hash = excluded.a_settled_hash, a_settled = excluded.a_settled, \
-                   a_intent = excluded.a_intent, a_deleted = excluded.a_deleted, \
+                   a_intent = excluded.a_intent, a_deleted = excluded.a_deleted, a_settled_deleted = excluded.a_settled_deleted, \
                    b_remote_id = excluded.b_remote_id, b_version = excluded.b_version, b_updated_at = excluded.b_updated_at, \
                    b_hash = excluded.b_hash, b_written_hash = excluded.b_written_hash, b_snapshot = excluded.b_snapshot, \
                    b_settled_hash = excluded.b_settled_hash, b_settled = excluded.b_settled, \
-                   b_intent = excluded.b_intent, b_deleted = excluded.b_deleted, \
+                   b_intent = excluded.b_intent, b_deleted = excluded.b_deleted, b_settled_deleted = excluded.b_settled_deleted, \
                    base = excluded.base, pending = excluded.pending, attempts = excluded.attempts, \
                    last_error = excluded.last_error, updated_at = excluded.updated_at",
             )
@@ -557,6 +595,7 @@ impl Store {
             .bind(&l.a.settled)
             .bind(&l.a.intent)
             .bind(l.a.deleted)
+            .bind(l.a.settled_deleted)
             .bind(&l.b.remote_id)
             .bind(&l.b.version)
             .bind(&l.b.updated_at)
@@ -567,6 +606,7 @@ impl Store {
             .bind(&l.b.settled)
             .bind(&l.b.intent)
             .bind(l.b.deleted)
+            .bind(l.b.settled_deleted)
             .bind(&l.base)
             .bind(l.pending)
             .bind(l.attempts)
@@ -634,10 +674,10 @@ impl Store {
         }
         for f in c.conflicts {
             sqlx::query(
-                "INSERT INTO conflicts (sync, key_hash, key_masked, side, reason, first_run_id, last_run_id, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?7) \
+                "INSERT INTO conflicts (sync, key_hash, key_masked, side, reason, first_run_id, last_run_id, created_at, updated_at, kind) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?7, ?8) \
                  ON CONFLICT (sync, key_hash) WHERE status = 'open' DO UPDATE SET \
-                   attempts = attempts + 1, side = excluded.side, reason = excluded.reason, \
+                   attempts = attempts + 1, side = excluded.side, reason = excluded.reason, kind = excluded.kind, \
                    last_run_id = excluded.last_run_id, updated_at = excluded.updated_at",
             )
             .bind(sync)
@@ -647,6 +687,7 @@ impl Store {
             .bind(&f.reason)
             .bind(f.run_id)
             .bind(&now)
+            .bind(f.kind.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -1189,6 +1230,7 @@ fn side_from_row(r: &sqlx::sqlite::SqliteRow, p: &str) -> SideState {
         settled: r.get(col("settled").as_str()),
         intent: r.get(col("intent").as_str()),
         deleted: r.get(col("deleted").as_str()),
+        settled_deleted: r.get(col("settled_deleted").as_str()),
     }
 }
 
@@ -1258,6 +1300,11 @@ fn conflict(r: &sqlx::sqlite::SqliteRow) -> Conflict {
         id: r.get("id"),
         sync: r.get("sync"),
         key_masked: r.get("key_masked"),
+        kind: if r.get::<&str, _>("kind") == "park" {
+            ConflictKind::Park
+        } else {
+            ConflictKind::Write
+        },
         side: Side::parse(r.get::<&str, _>("side")),
         reason: r.get("reason"),
         first_run_id: r.get("first_run_id"),

@@ -27,15 +27,31 @@
 //! Every write's result (and every write recognised through an intent) is appended to the audit
 //! log ([`crate::audit`]) in the transaction that records it.
 //!
-//! A side's soft delete is kept as a tombstone: the hub never writes to that side's record again
-//! (no resurrection) and does not propagate the delete.
+//! Conflicts: a field both sides changed to different values since the key last settled is
+//! decided by its policy (`a_wins`, `b_wins`, `newest_wins` by the systems' own update times,
+//! ties to `a`; counted in [`RunStats::conflicts_resolved`]), or, under `park`, the whole record
+//! waits in the conflicts table for a person (`hub conflicts resolve`) and nothing is written for
+//! its key meanwhile ([`RunStats::parked`]). A write a system refuses because its record changed
+//! since it was read (optimistic concurrency) is a conflict too: the key is merged again on the
+//! next run, from what is read then.
+//!
+//! Deletes: a side's soft delete (the connector's `deleted` flag) is kept as a tombstone: the
+//! hub never writes to that side's record again (no resurrection). When a side newly shows an
+//! end (a soft delete, or the values its `[syncs.NAME.deletes]` form names, e.g. ZF-REG's
+//! 务工状态 3), the other side gets its own form's values once (see
+//! [`crate::config::DeletesConfig`]). A record read with an update time earlier than the one
+//! already known for it is a stale copy and is ignored ([`SideStats::stale`]).
+//!
+//! Crash points ([`crate::crash`]) let tests stop a run at any step as if the process died; the
+//! model-based test in `hub/tests/fidelity` checks that the systems still converge.
 
 use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use crate::config::{Direction, FieldPolicy};
+use crate::crash::{CrashHook, CrashPoint, Crashed};
 use crate::keys::{Keys, strip_nulls};
 use crate::runtime::{Plugin, PluginError, ReadRecord, Session, TargetRecord, WriteResult};
 use crate::schema::{Schema, Violation};
-use crate::store::{Commit, Link, NewConflict, NewDeadLetter, Side, Store};
+use crate::store::{Commit, ConflictKind, Link, NewConflict, NewDeadLetter, Side, Store};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -72,6 +88,9 @@ pub struct SyncSpec {
     pub rules: Vec<(String, FieldPolicy)>,
     /// Policy for fields not in `rules`.
     pub default_policy: FieldPolicy,
+    /// How each side, `[a, b]`, shows an ended record besides its connector's delete flag:
+    /// (JSON pointer, value) pairs, from `[syncs.NAME.deletes]` (empty: only connector deletes).
+    pub deletes: [Vec<(String, Value)>; 2],
     /// Records per read or write call.
     pub batch_size: u32,
 }
@@ -123,6 +142,10 @@ pub struct SideStats {
     pub changed: u64,
     /// Read as deleted for the first time (tombstones).
     pub deleted: u64,
+    /// Read with an update time older than the one already known for the record: a stale copy,
+    /// ignored.
+    #[serde(default)]
+    pub stale: u64,
     /// Linked records that no longer match the sync's `where` (tombstoned on this side).
     pub left_scope: u64,
     /// Records created here.
@@ -153,6 +176,14 @@ pub struct RunStats {
     pub a: SideStats,
     /// Endpoint `b`.
     pub b: SideStats,
+    /// Keys whose sides both changed a field to different values, decided by the field's policy
+    /// (`a_wins`, `b_wins`, `newest_wins`).
+    #[serde(default)]
+    pub conflicts_resolved: u64,
+    /// Keys parked: both sides changed a `park` field to different values; nothing is written
+    /// for them until a person decides (`hub conflicts`).
+    #[serde(default)]
+    pub parked: u64,
     /// Keys still pending after the run.
     pub pending: u64,
     /// Wall-clock time, milliseconds.
@@ -342,6 +373,7 @@ pub struct Engine {
     store: Store,
     keys: Keys,
     progress: ProgressBoard,
+    crash: Option<crate::crash::Held>,
 }
 
 /// A failure that ends a phase of the run.
@@ -351,6 +383,19 @@ enum RunError {
     Plugin(#[from] PluginError),
     #[error("state store: {0:#}")]
     Store(#[from] anyhow::Error),
+    #[error(transparent)]
+    Crashed(Crashed),
+}
+
+impl RunError {
+    /// The run was stopped at a crash point (here or inside a store transaction).
+    fn crashed(&self) -> Option<Crashed> {
+        match self {
+            RunError::Crashed(c) => Some(*c),
+            RunError::Store(e) => e.downcast_ref::<Crashed>().copied(),
+            RunError::Plugin(_) => None,
+        }
+    }
 }
 
 /// A record read and validated, ready to stage.
@@ -415,6 +460,25 @@ impl SideInput<'_> {
     }
 }
 
+/// The result of [`merge_fields`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    /// The merged record (nulls removed).
+    pub record: Value,
+    /// Fields both sides changed to different values since the key last settled, as JSON
+    /// pointers (RFC 6901; a top-level field not in the rules as `/name`), with the policy that
+    /// decided each. A [`FieldPolicy::Park`] field decided nothing: the record must not be
+    /// written ([`Merged::parked`]).
+    pub conflicts: Vec<(String, FieldPolicy)>,
+}
+
+impl Merged {
+    /// A `park` field is in conflict: the record waits for a person.
+    pub fn parked(&self) -> bool {
+        self.conflicts.iter().any(|(_, p)| *p == FieldPolicy::Park)
+    }
+}
+
 /// Merges the two sides' records field by field (see the module docs). `base` is the merged
 /// record when the key last settled. `None` if neither side holds the record.
 pub fn merge(
@@ -424,8 +488,26 @@ pub fn merge(
     rules: &[(String, FieldPolicy)],
     default: FieldPolicy,
 ) -> Option<Value> {
+    merge_fields(a, b, base, rules, default).map(|m| m.record)
+}
+
+/// [`merge`], with the fields in conflict. A field *conflicts* when both sides changed it since
+/// the key last settled (or, at the first meeting of two records, both hold it) and their
+/// values differ. Its policy decides it: `a_wins`/`b_wins` take that side's value,
+/// `newest_wins` the side with the later update time (ties and missing times go to `a`),
+/// `park` keeps the last merged value and marks the record parked.
+pub fn merge_fields(
+    a: SideInput<'_>,
+    b: SideInput<'_>,
+    base: Option<&Value>,
+    rules: &[(String, FieldPolicy)],
+    default: FieldPolicy,
+) -> Option<Merged> {
     let (Some(ac), Some(bc)) = (a.current, b.current) else {
-        return a.current.or(b.current).map(strip_nulls);
+        return a.current.or(b.current).map(|c| Merged {
+            record: strip_nulls(c),
+            conflicts: Vec::new(),
+        });
     };
     let a_newer = match (
         a.updated_at.and_then(parse_time),
@@ -434,17 +516,22 @@ pub fn merge(
         (Some(x), Some(y)) => x >= y,
         _ => true,
     };
-    let choose = |policy: FieldPolicy, ptr: &str| -> Option<Value> {
+    let mut conflicts = Vec::new();
+    let mut choose = |policy: FieldPolicy, ptr: &str| -> Option<Value> {
         let (av, bv) = (a.value(ptr), b.value(ptr));
         let (a_ch, b_ch) = (a.changed(ptr), b.changed(ptr));
         let basev = base.and_then(|x| non_null(x.pointer(ptr)));
         let unchanged = || if base.is_some() { basev } else { av.or(bv) };
+        if a_ch && b_ch && av != bv {
+            conflicts.push((ptr.to_string(), policy));
+        }
         let pick = match policy {
             FieldPolicy::A if a_ch || base.is_none() => av,
             FieldPolicy::B if b_ch || base.is_none() => bv,
             FieldPolicy::A | FieldPolicy::B => unchanged(),
-            FieldPolicy::Newest => match (a_ch, b_ch) {
+            FieldPolicy::Newest | FieldPolicy::Park => match (a_ch, b_ch) {
                 (true, true) if av == bv => av,
+                (true, true) if policy == FieldPolicy::Park => unchanged(),
                 (true, true) if a_newer => av,
                 (true, true) => bv,
                 (true, false) => av,
@@ -473,7 +560,15 @@ pub fn merge(
     for (ptr, policy) in rules {
         set_pointer(&mut out, ptr, choose(*policy, ptr));
     }
-    Some(strip_nulls(&out))
+    Some(Merged {
+        record: strip_nulls(&out),
+        conflicts,
+    })
+}
+
+/// True if `record` holds every (pointer, value) of a non-empty delete form.
+fn shows_end(record: Option<&Value>, form: &[(String, Value)]) -> bool {
+    !form.is_empty() && record.is_some_and(|r| form.iter().all(|(p, v)| r.pointer(p) == Some(v)))
 }
 
 fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
@@ -563,6 +658,22 @@ impl Engine {
             store: store.with_audit_key(keys.audit_key()),
             keys,
             progress: ProgressBoard::default(),
+            crash: None,
+        }
+    }
+
+    /// The engine with a crash hook (tests only, see [`crate::crash`]).
+    pub fn with_crash_hook(mut self, hook: CrashHook) -> Engine {
+        self.store = self.store.with_crash_hook(hook.clone());
+        self.crash = Some(crate::crash::Held(hook));
+        self
+    }
+
+    /// Stops the run here if the crash hook says so.
+    fn crash_point(&self, point: CrashPoint) -> Result<(), RunError> {
+        match &self.crash {
+            Some(hook) if (hook.0)(point) => Err(RunError::Crashed(Crashed(point))),
+            _ => Ok(()),
         }
     }
 
@@ -603,6 +714,13 @@ impl Engine {
         };
         let outcome = self.run_leased(spec, trigger).await;
         renew.abort();
+        if outcome
+            .as_ref()
+            .is_err_and(|e| e.downcast_ref::<Crashed>().is_some())
+        {
+            // As if the process had died: the lease stays until it expires.
+            return outcome;
+        }
         if let Err(e) = self.store.release_lease(&spec.name).await {
             tracing::warn!(sync = %spec.name, "cannot release the run lease: {e:#}");
         }
@@ -640,6 +758,9 @@ impl Engine {
                 .instrument(span.clone())
                 .await
         {
+            if let Some(c) = e.crashed() {
+                return Err(c.into());
+            }
             tracing::warn!(parent: &span, "replaying dead letters failed: {e}");
             errors.push(format!("replay: {e}"));
             failed = true;
@@ -653,6 +774,9 @@ impl Engine {
                     .instrument(span.clone())
                     .await
                 {
+                    if let Some(c) = e.crashed() {
+                        return Err(c.into());
+                    }
                     tracing::warn!(parent: &span, side = side.as_str(), "read failed: {e}");
                     errors.push(format!("read {}: {e}", side.as_str()));
                     failed = true;
@@ -680,6 +804,9 @@ impl Engine {
                     }
                 }
                 Err(e) => {
+                    if let Some(c) = e.crashed() {
+                        return Err(c.into());
+                    }
                     tracing::warn!(parent: &span, "reconcile failed: {e}");
                     errors.push(format!("write: {e}"));
                     failed = true;
@@ -760,6 +887,7 @@ impl Engine {
                 .read(&ep.stream, cursor.as_deref(), spec.batch_size)
                 .instrument(batch_span.clone())
                 .await?;
+            self.crash_point(CrashPoint::AfterRead(side))?;
             tracker.add(batch.records.len() as u64);
             let n = batch.records.len();
             let next = batch.cursor.clone().or(cursor.clone());
@@ -1013,6 +1141,7 @@ impl Engine {
             }
         }
         let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
+        self.crash_point(CrashPoint::BeforeCursorCommit(side))?;
         self.store
             .commit(
                 &spec.name,
@@ -1048,6 +1177,16 @@ impl Engine {
         let context = seal_context(&spec.name, &st.key_hash, side.as_str());
         {
             let ss = link.side_mut(side);
+            // A copy older than the one already known (a lagging replica, a read that overlaps
+            // an earlier one) must not undo what is known, least of all a delete.
+            let known = ss.updated_at.as_deref().and_then(parse_time);
+            if let (Some(known), Some(read)) =
+                (known, st.updated_at.as_deref().and_then(parse_time))
+                && read < known
+            {
+                s.stale += 1;
+                return None;
+            }
             if !st.remote_id.is_empty() {
                 ss.remote_id = Some(st.remote_id);
             }
@@ -1056,12 +1195,19 @@ impl Engine {
             if st.deleted && !ss.deleted {
                 s.deleted += 1;
             }
+            let delete_changed = ss.deleted != st.deleted;
             ss.deleted = st.deleted;
             if ss.hash.as_deref() == Some(st.hash.as_str()) {
                 if ss.written_hash.take().as_deref() == Some(st.hash.as_str()) {
                     s.echoes += 1;
                 } else {
                     s.unchanged += 1;
+                }
+                if delete_changed {
+                    // Deleted (or restored) with the same content: the key has news all the same.
+                    link.pending = true;
+                    link.attempts = 0;
+                    link.last_error = None;
                 }
                 return None;
             }
@@ -1243,7 +1389,10 @@ impl Engine {
             ss.hash = Some(h.clone());
             if wrote {
                 ss.written_hash = Some(h);
-                ss.updated_at = Some(now_rfc3339());
+                // The system's own time of the write when its version token is one (HY-ESMS's
+                // `updatedAt`); otherwise unknown until read back, never the hub's clock, which
+                // would make the read-back look stale.
+                ss.updated_at = ss.version.clone().filter(|v| parse_time(v).is_some());
             }
         }
     }
@@ -1282,6 +1431,8 @@ impl Engine {
             let mut conflicts: Vec<NewConflict> = Vec::new();
             let mut settled: Vec<String> = Vec::new();
             let mut blocked: Vec<(usize, String)> = Vec::new();
+            // Keys parked for a person: unsettled, but not failures of this run.
+            let mut parked: Vec<(usize, String)> = Vec::new();
             // Per target side: (link index, record to write).
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
             for (i, link) in links.iter_mut().enumerate() {
@@ -1296,16 +1447,80 @@ impl Engine {
                     settled: o.settled[1].as_ref(),
                     updated_at: link.b.updated_at.as_deref(),
                 };
-                let m = match takes.get(&link.key_hash) {
+                let taken = match takes.get(&link.key_hash) {
                     Some(Side::A) => o.current[0].clone(),
                     Some(Side::B) => o.current[1].clone(),
                     None => None,
-                }
-                .or_else(|| merge(a, b, o.base.as_ref(), &spec.rules, spec.default_policy));
-                let Some(m) = m else {
+                };
+                let m = match taken {
+                    Some(t) => Some(t),
+                    None => {
+                        match merge_fields(a, b, o.base.as_ref(), &spec.rules, spec.default_policy)
+                        {
+                            Some(mf) if mf.parked() => {
+                                let fields: Vec<&str> = mf
+                                    .conflicts
+                                    .iter()
+                                    .filter(|(_, p)| *p == FieldPolicy::Park)
+                                    .map(|(f, _)| f.as_str())
+                                    .collect();
+                                let why = format!(
+                                    "parked: both sides changed {} (policy park); waiting for `hub conflicts resolve`",
+                                    fields.join(", ")
+                                );
+                                stats.parked += 1;
+                                let key_values: Vec<&Value> = spec
+                                    .key
+                                    .iter()
+                                    .filter_map(|p| non_null(mf.record.pointer(p)))
+                                    .collect();
+                                conflicts.push(NewConflict {
+                                    run_id,
+                                    kind: ConflictKind::Park,
+                                    key_hash: link.key_hash.clone(),
+                                    key_masked: Some(mask_key(&key_values)),
+                                    side: Side::A,
+                                    reason: why.clone(),
+                                });
+                                parked.push((i, why));
+                                merged.push(None);
+                                continue;
+                            }
+                            Some(mf) => {
+                                if !mf.conflicts.is_empty() {
+                                    stats.conflicts_resolved += 1;
+                                }
+                                Some(mf.record)
+                            }
+                            None => None,
+                        }
+                    }
+                };
+                let Some(mut m) = m else {
                     merged.push(None);
                     continue;
                 };
+                // A side that newly shows an end (its connector's delete, or its delete form)
+                // gives the other side that side's own delete form, whatever the policies say.
+                let ended = |i: usize, side: Side| {
+                    let form = &spec.deletes[i];
+                    let s = link.side(side);
+                    (s.deleted && !s.settled_deleted)
+                        || (!s.deleted
+                            && shows_end(o.current[i].as_ref(), form)
+                            && !shows_end(o.settled[i].as_ref(), form))
+                };
+                let (a_ended, b_ended) = (ended(0, Side::A), ended(1, Side::B));
+                let tell = match (a_ended, b_ended) {
+                    (true, false) => Some(1),
+                    (false, true) => Some(0),
+                    _ => None,
+                };
+                if let Some(other) = tell {
+                    for (ptr, v) in &spec.deletes[other] {
+                        set_pointer(&mut m, ptr, Some(v.clone()));
+                    }
+                }
                 let violations = spec.schema.validate(&m);
                 if !violations.is_empty() {
                     let side = spec.write_sides()[0];
@@ -1385,6 +1600,12 @@ impl Engine {
                 unsettled[i] = true;
                 links[i].last_error = Some(why);
             }
+            let mut waiting = vec![false; links.len()];
+            for (i, why) in parked {
+                unsettled[i] = true;
+                waiting[i] = true;
+                links[i].last_error = Some(why);
+            }
             let mut abort = None;
             for &t in spec.write_sides() {
                 let Some(batch) = writes.remove(&t) else {
@@ -1414,12 +1635,16 @@ impl Engine {
                     };
                 let batch_span =
                     tracing::debug_span!("batch", side = t.as_str(), records = records.len());
+                self.crash_point(CrashPoint::BeforeWrite(t))?;
                 let results = match session
                     .write(&spec.endpoint(t).stream, &records)
                     .instrument(batch_span)
                     .await
                 {
-                    Ok(r) => r,
+                    Ok(r) => {
+                        self.crash_point(CrashPoint::AfterWrite(t))?;
+                        r
+                    }
                     Err(e) => {
                         for (i, rec) in &batch {
                             audit.push(audited(&links[*i], rec, WriteOutcome::Failed, None));
@@ -1478,6 +1703,7 @@ impl Engine {
                                 .collect();
                             conflicts.push(NewConflict {
                                 run_id,
+                                kind: ConflictKind::Write,
                                 key_hash: link.key_hash.clone(),
                                 key_masked: Some(mask_key(&key_values)),
                                 side: t,
@@ -1517,6 +1743,9 @@ impl Engine {
             }
             for (i, link) in links.iter_mut().enumerate() {
                 if unsettled[i] {
+                    if waiting[i] {
+                        continue;
+                    }
                     let why = link.last_error.clone().unwrap_or_default();
                     let d = deferred.get_or_insert((0, why));
                     d.0 += 1;
@@ -1534,6 +1763,7 @@ impl Engine {
                     let ss = link.side_mut(side);
                     ss.settled_hash = ss.hash.clone();
                     ss.settled = None;
+                    ss.settled_deleted = ss.deleted;
                 }
                 link.pending = false;
                 link.attempts = 0;
@@ -1686,6 +1916,62 @@ mod tests {
             FieldPolicy::Newest,
         );
         assert_eq!(tie, Some(json!({"phone": "13900000001"})));
+    }
+
+    #[test]
+    fn a_park_field_changed_both_ways_parks_the_record_and_other_conflicts_are_named() {
+        let base =
+            json!({"phone": "13800138000", "hometownTownship": "珉谷街道", "status": "employed"});
+        let a =
+            json!({"phone": "13900000001", "hometownTownship": "永丰街道", "status": "employed"});
+        let b = json!({"phone": "13700000002", "hometownTownship": "者相镇", "status": "seeking"});
+        let rules = vec![
+            ("/phone".to_string(), FieldPolicy::Newest),
+            ("/hometownTownship".to_string(), FieldPolicy::Park),
+            ("/status".to_string(), FieldPolicy::B),
+        ];
+        let m = merge_fields(
+            side(&a, Some(&base), T1),
+            side(&b, Some(&base), T2),
+            Some(&base),
+            &rules,
+            FieldPolicy::Newest,
+        )
+        .unwrap();
+        assert!(m.parked());
+        // Only fields both sides changed, to different values; status changed on b only.
+        assert_eq!(
+            m.conflicts,
+            vec![
+                ("/phone".to_string(), FieldPolicy::Newest),
+                ("/hometownTownship".to_string(), FieldPolicy::Park)
+            ]
+        );
+        // The parked field keeps the last merged value; the others follow their policies.
+        assert_eq!(
+            m.record,
+            json!({"phone": "13700000002", "hometownTownship": "珉谷街道", "status": "seeking"})
+        );
+        // Changed on one side only, a park field simply takes that change.
+        let m = merge_fields(
+            side(&a, Some(&base), T1),
+            side(&base, Some(&base), T2),
+            Some(&base),
+            &rules,
+            FieldPolicy::Newest,
+        )
+        .unwrap();
+        assert!(!m.parked());
+        assert_eq!(m.record["hometownTownship"], "永丰街道");
+    }
+
+    #[test]
+    fn an_end_shows_only_when_every_value_of_a_non_empty_form_is_there() {
+        let form = vec![("/status".to_string(), json!("returned_home"))];
+        assert!(shows_end(Some(&json!({"status": "returned_home"})), &form));
+        assert!(!shows_end(Some(&json!({"status": "employed"})), &form));
+        assert!(!shows_end(None, &form));
+        assert!(!shows_end(Some(&json!({"status": "returned_home"})), &[]));
     }
 
     #[test]

@@ -41,8 +41,9 @@ async fn faults(State(gate): State<Arc<Gate>>) -> Response {
     Json(lock(&gate.faults).show(gate.system)).into_response()
 }
 
-/// `POST /_admin/faults` with any of `slow_ms`, `burst_429`, `burst_503`, `drop`, (HY-ESMS)
-/// `reject_writes`, (ZF-REG) `expire_sessions_after` and (MED-ROSTER) `concurrent_edit` → 200 with the faults in force; fields not given are kept. Unknown
+/// `POST /_admin/faults` with any of `slow_ms`, `burst_429` (with `retry_after`), `burst_503`,
+/// `drop`, (HY-ESMS) `reject_writes`, (ZF-REG) `expire_sessions_after` and (MED-ROSTER)
+/// `concurrent_edit` → 200 with the faults in force; fields not given are kept. Unknown
 /// fields → 422.
 async fn set_faults(State(gate): State<Arc<Gate>>, body: Bytes) -> Response {
     let settings: FaultSettings = match serde_json::from_slice(&body) {

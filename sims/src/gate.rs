@@ -38,9 +38,13 @@ pub(crate) struct FaultSettings {
     /// Delay before every API response, in milliseconds (stays until cleared).
     #[serde(default)]
     pub(crate) slow_ms: Option<u64>,
-    /// The next N API requests answer 429 with `Retry-After: 1`.
+    /// The next N API requests answer 429 with `Retry-After: <retry_after>`.
     #[serde(default)]
     pub(crate) burst_429: Option<u32>,
+    /// The `Retry-After` of injected 429s, in seconds (RFC 9110 §10.2.3 delay-seconds), and,
+    /// once set, of injected 503s too. Default 1 for 429s and none for 503s; stays until changed.
+    #[serde(default)]
+    pub(crate) retry_after: Option<u32>,
     /// The next N API requests answer 503.
     #[serde(default)]
     pub(crate) burst_503: Option<u32>,
@@ -68,6 +72,7 @@ pub(crate) struct FaultSettings {
 pub(crate) struct Faults {
     slow_ms: u64,
     burst_429: u32,
+    retry_after: Option<u32>,
     burst_503: u32,
     drop: u32,
     reject_writes: u32,
@@ -78,8 +83,10 @@ pub(crate) struct Faults {
 /// What a fault does to one request.
 enum Action {
     Drop,
-    Unavailable,
-    TooMany,
+    /// 503, with this `Retry-After` if one is set.
+    Unavailable(Option<u32>),
+    /// 429 with this `Retry-After`, in seconds.
+    TooMany(u32),
     Reject,
 }
 
@@ -91,6 +98,9 @@ impl Faults {
         }
         if let Some(v) = s.burst_429 {
             self.burst_429 = v;
+        }
+        if s.retry_after.is_some() {
+            self.retry_after = s.retry_after;
         }
         if let Some(v) = s.burst_503 {
             self.burst_503 = v;
@@ -126,6 +136,7 @@ impl Faults {
         let mut v = json!({
             "slow_ms": self.slow_ms,
             "burst_429": self.burst_429,
+            "retry_after": self.retry_after.unwrap_or(1),
             "burst_503": self.burst_503,
             "drop": self.drop,
         });
@@ -145,10 +156,10 @@ impl Faults {
             Some(Action::Drop)
         } else if self.burst_503 > 0 {
             self.burst_503 -= 1;
-            Some(Action::Unavailable)
+            Some(Action::Unavailable(self.retry_after))
         } else if self.burst_429 > 0 {
             self.burst_429 -= 1;
-            Some(Action::TooMany)
+            Some(Action::TooMany(self.retry_after.unwrap_or(1)))
         } else if write && self.reject_writes > 0 {
             self.reject_writes -= 1;
             Some(Action::Reject)
@@ -231,7 +242,7 @@ impl Gate {
         }
     }
 
-    fn too_many(&self) -> Response {
+    fn too_many(&self, retry_after: u32) -> Response {
         let mut resp = match self.system {
             System::Hy => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -246,12 +257,12 @@ impl Gate {
             ),
         };
         resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         resp
     }
 
-    fn unavailable(&self) -> Response {
-        match self.system {
+    fn unavailable(&self, retry_after: Option<u32>) -> Response {
+        let mut resp = match self.system {
             System::Hy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({"error": "service unavailable"})),
@@ -263,7 +274,12 @@ impl Gate {
                 "transient",
                 "service unavailable",
             ),
+        };
+        if let Some(s) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
+        resp
     }
 }
 
@@ -289,8 +305,8 @@ pub(crate) async fn gate(
             conn.cut();
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
-        Some(Action::Unavailable) => return gate.unavailable(),
-        Some(Action::TooMany) => return gate.too_many(),
+        Some(Action::Unavailable(retry_after)) => return gate.unavailable(retry_after),
+        Some(Action::TooMany(retry_after)) => return gate.too_many(retry_after),
         Some(Action::Reject) => {
             return (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -303,7 +319,7 @@ pub(crate) async fn gate(
     if let Some(limiter) = &gate.limiter
         && !lock(limiter).admit(Instant::now())
     {
-        return gate.too_many();
+        return gate.too_many(1);
     }
     next.run(req).await
 }
@@ -345,8 +361,8 @@ mod tests {
             ..Default::default()
         });
         assert!(matches!(f.take(true), Some(Action::Drop)));
-        assert!(matches!(f.take(false), Some(Action::Unavailable)));
-        assert!(matches!(f.take(false), Some(Action::TooMany)));
+        assert!(matches!(f.take(false), Some(Action::Unavailable(None))));
+        assert!(matches!(f.take(false), Some(Action::TooMany(1))));
         // A read passes the write refusal by; the next write meets it, once.
         assert!(f.take(false).is_none());
         assert!(matches!(f.take(true), Some(Action::Reject)));

@@ -23,7 +23,7 @@
 //!   `GET|PATCH|DELETE /_admin/{collection}/{id}`, `POST /_admin/{collection}`: direct reads
 //!   and writes, without validation and without counting as connector writes;
 //! - `GET|DELETE /_admin/counters`: every write the API made, per collection;
-//! - `GET|POST|DELETE /_admin/faults`: `slow_ms`, `burst_429`, `burst_503`, `drop`,
+//! - `GET|POST|DELETE /_admin/faults`: `slow_ms`, `burst_429` (with `retry_after`), `burst_503`, `drop`,
 //!   `reject_writes` (HY-ESMS),
 //!   `expire_sessions_after` (ZF-REG), `concurrent_edit` (MED-ROSTER);
 //! - `GET /_admin/seed`: facts about the seed.
@@ -71,6 +71,9 @@ pub struct SimOptions {
     pub zf_username: String,
     /// ZF-REG: login password. Default `demo-zf-password`.
     pub zf_password: String,
+    /// ZF-REG: seed the registry's residents. Default true; false starts the registry with
+    /// none, for tests that create every record they sync.
+    pub seed_residents: bool,
     /// MED-ROSTER: the bearer token `Authorization` must carry. Default `demo-med-token`.
     pub med_token: String,
 }
@@ -85,6 +88,7 @@ impl Default for SimOptions {
             hy_api_key: "demo-hy-key".into(),
             zf_username: "hub-sync".into(),
             zf_password: "demo-zf-password".into(),
+            seed_residents: true,
             med_token: "demo-med-token".into(),
         }
     }
@@ -191,7 +195,11 @@ pub async fn start_hy_esms(bind: SocketAddr, opts: &SimOptions) -> anyhow::Resul
 /// # Errors
 /// When `bind` cannot be bound.
 pub async fn start_zf_reg(bind: SocketAddr, opts: &SimOptions) -> anyhow::Result<RunningSim> {
-    let seed = seed::generate(opts.scale, opts.seed);
+    let mut seed = seed::generate(opts.scale, opts.seed);
+    if !opts.seed_residents {
+        seed.residents.clear();
+        seed.broken.clear();
+    }
     let state = Arc::new(zf::ZfState::new(&seed, opts));
     net::serve(bind, zf::router(state))
         .await

@@ -695,7 +695,7 @@ async fn faults_burst_drop_and_slow_down_api_requests_then_clear() {
         .unwrap();
     assert_eq!(
         set.json::<Value>().await.unwrap(),
-        json!({"slow_ms": 0, "burst_429": 1, "burst_503": 2, "drop": 0, "reject_writes": 0})
+        json!({"slow_ms": 0, "burst_429": 1, "retry_after": 1, "burst_503": 2, "drop": 0, "reject_writes": 0})
     );
     let mut statuses = Vec::new();
     for _ in 0..4 {
@@ -751,7 +751,7 @@ async fn faults_burst_drop_and_slow_down_api_requests_then_clear() {
     );
     assert_eq!(
         get_json(&c, format!("{url}/_admin/faults")).await,
-        json!({"slow_ms": 0, "burst_429": 0, "burst_503": 0, "drop": 0, "reject_writes": 0})
+        json!({"slow_ms": 0, "burst_429": 0, "retry_after": 1, "burst_503": 0, "drop": 0, "reject_writes": 0})
     );
 
     let refused = c

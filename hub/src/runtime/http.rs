@@ -5,7 +5,8 @@
 //! - `{{secret:NAME}}` in a header value or body is replaced by the secret's value;
 //!   `{{secret:NAME|form}}` inserts it `application/x-www-form-urlencoded`. A name the
 //!   deployment did not grant is refused (`denied`), and the plugin never sees a value.
-//! - 429 and 503 answers are retried, up to [`MAX_ATTEMPTS`] attempts in all, after the
+//! - 429 and 503 answers are retried, up to [`MAX_ATTEMPTS`] attempts in all (and within the
+//!   session's [`RetryBudget`], `limits.retries_per_run`), after the
 //!   `Retry-After` delay (RFC 9110 §10.2.3, delay-seconds; at most [`MAX_RETRY_AFTER`]) or one
 //!   second; timeouts and dropped connections are retried for idempotent methods (`GET`, `PUT`,
 //!   `DELETE`; RFC 9110 §9.2.2) only, after an exponential backoff (0.5 s, 1 s, 2 s, 4 s) with up
@@ -128,6 +129,38 @@ impl std::fmt::Debug for HttpGrant {
             .field("origins", &self.origins)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+/// The retries left to one session (one plugin instance, which serves one sync run).
+#[derive(Debug)]
+pub struct RetryBudget {
+    left: std::sync::atomic::AtomicU32,
+    total: u32,
+    warned: std::sync::atomic::AtomicBool,
+}
+
+impl RetryBudget {
+    /// A budget of `total` retries.
+    pub fn new(total: u32) -> RetryBudget {
+        RetryBudget {
+            left: std::sync::atomic::AtomicU32::new(total),
+            total,
+            warned: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Takes one retry; false when none is left.
+    pub fn take(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Retries taken so far.
+    pub fn used(&self) -> u32 {
+        self.total - self.left.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -320,9 +353,10 @@ pub struct Head {
 }
 
 impl HttpGrant {
-    /// Checks and performs a request (see the module docs for retries); reads the whole body.
-    pub async fn send(&self, req: Request) -> Result<Response, HttpError> {
-        let (head, mut body) = self.send_streaming(req).await?;
+    /// Checks and performs a request (see the module docs for retries, taken from `budget`);
+    /// reads the whole body.
+    pub async fn send(&self, req: Request, budget: &RetryBudget) -> Result<Response, HttpError> {
+        let (head, mut body) = self.send_streaming(req, budget).await?;
         let mut all = Vec::new();
         loop {
             let chunk = body.read(1 << 20).await?;
@@ -338,8 +372,13 @@ impl HttpGrant {
         })
     }
 
-    /// Checks and performs a request; answers when the headers arrive, the body to follow.
-    pub async fn send_streaming(&self, req: Request) -> Result<(Head, BodyStream), HttpError> {
+    /// Checks and performs a request, with retries taken from `budget`; answers when the
+    /// headers arrive, the body to follow.
+    pub async fn send_streaming(
+        &self,
+        req: Request,
+        budget: &RetryBudget,
+    ) -> Result<(Head, BodyStream), HttpError> {
         let url = url::Url::parse(&req.url).map_err(|e| HttpError::Invalid(format!("URL: {e}")))?;
         let origin = Origin::of(&url)
             .ok_or_else(|| HttpError::Invalid("only http and https URLs".into()))?;
@@ -388,7 +427,9 @@ impl HttpGrant {
                 .await;
             let wait = match sent {
                 Ok(resp)
-                    if matches!(resp.status().as_u16(), 429 | 503) && attempt < MAX_ATTEMPTS =>
+                    if matches!(resp.status().as_u16(), 429 | 503)
+                        && attempt < MAX_ATTEMPTS
+                        && self.retry_allowed(budget) =>
                 {
                     let wait = retry_after(&resp);
                     tracing::debug!(plugin = %self.plugin, %method, %place, status = resp.status().as_u16(), ?wait, attempt, "retrying after the server asked to wait");
@@ -398,7 +439,8 @@ impl HttpGrant {
                 Err(e)
                     if idempotent
                         && (e.is_timeout() || e.is_connect() || e.is_request())
-                        && attempt < MAX_ATTEMPTS =>
+                        && attempt < MAX_ATTEMPTS
+                        && self.retry_allowed(budget) =>
                 {
                     let base = Duration::from_millis(250 << attempt);
                     let wait = base.mul_f64(1.0 + rand::random::<f64>() / 4.0);
@@ -421,6 +463,19 @@ impl HttpGrant {
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
+    }
+
+    /// Takes a retry from the budget; the first refusal is logged.
+    fn retry_allowed(&self, budget: &RetryBudget) -> bool {
+        let ok = budget.take();
+        if !ok
+            && !budget
+                .warned
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(plugin = %self.plugin, retries = budget.total, "the retries of this run are spent (limits.retries_per_run): failures now go to the plugin as they come");
+        }
+        ok
     }
 
     fn stream(&self, resp: reqwest::Response) -> Result<(Head, BodyStream), HttpError> {
@@ -505,6 +560,20 @@ mod tests {
         }
     }
 
+    fn budget() -> RetryBudget {
+        RetryBudget::new(100)
+    }
+
+    #[test]
+    fn a_retry_budget_gives_exactly_its_retries() {
+        let b = RetryBudget::new(3);
+        assert_eq!(
+            [b.take(), b.take(), b.take(), b.take()],
+            [true, true, true, false]
+        );
+        assert_eq!(b.used(), 3);
+    }
+
     fn req(url: &str, headers: &[(&str, &str)]) -> Request {
         Request {
             method: "GET".into(),
@@ -521,14 +590,23 @@ mod tests {
     async fn requests_to_origins_not_granted_are_refused_before_any_connection() {
         // Port 9 (discard) on loopback: nothing is listening, so only the refusal can answer.
         let g = grant(&["http://127.0.0.1:9"]);
-        let e = g.send(req("http://127.0.0.1:10/x", &[])).await.unwrap_err();
+        let e = g
+            .send(req("http://127.0.0.1:10/x", &[]), &budget())
+            .await
+            .unwrap_err();
         assert_eq!(
             e,
             HttpError::Denied("origin http://127.0.0.1:10 is not granted to plugin p".into())
         );
-        let e = g.send(req("https://127.0.0.1:9/x", &[])).await.unwrap_err();
+        let e = g
+            .send(req("https://127.0.0.1:9/x", &[]), &budget())
+            .await
+            .unwrap_err();
         assert!(matches!(e, HttpError::Denied(_)), "{e:?}");
-        let e = g.send(req("file:///etc/passwd", &[])).await.unwrap_err();
+        let e = g
+            .send(req("file:///etc/passwd", &[]), &budget())
+            .await
+            .unwrap_err();
         assert!(matches!(e, HttpError::Invalid(_)), "{e:?}");
     }
 
@@ -536,10 +614,13 @@ mod tests {
     async fn a_secret_not_granted_is_refused_and_never_sent() {
         let g = grant(&["http://127.0.0.1:9"]);
         let e = g
-            .send(req(
-                "http://127.0.0.1:9/x",
-                &[("authorization", "Bearer {{secret:token}}")],
-            ))
+            .send(
+                req(
+                    "http://127.0.0.1:9/x",
+                    &[("authorization", "Bearer {{secret:token}}")],
+                ),
+                &budget(),
+            )
             .await
             .unwrap_err();
         assert_eq!(

@@ -127,6 +127,7 @@ pub struct HostState {
     cpu: limits::CallClock,
     plugin: Arc<str>,
     http: Arc<http::HttpGrant>,
+    retries: http::RetryBudget,
 }
 
 impl WasiView for HostState {
@@ -171,12 +172,15 @@ impl bindings::hub::connector::host::Host for HostState {
         let grant = self.http.clone();
         let t = Instant::now();
         let r = grant
-            .send(http::Request {
-                method: req.method,
-                url: req.url,
-                headers: req.headers,
-                body: req.body,
-            })
+            .send(
+                http::Request {
+                    method: req.method,
+                    url: req.url,
+                    headers: req.headers,
+                    body: req.body,
+                },
+                &self.retries,
+            )
             .await;
         self.cpu.in_host(t.elapsed());
         match r {
@@ -204,7 +208,7 @@ impl bindings::hub::connector::host::Host for HostState {
             body: req.body,
         };
         let t = Instant::now();
-        let r = grant.send_streaming(req).await;
+        let r = grant.send_streaming(req, &self.retries).await;
         self.cpu.in_host(t.elapsed());
         let (head, body) = r.map_err(|e| self.http_error(e))?;
         let body = self.table.push(body).map_err(|e| {

@@ -138,6 +138,7 @@ impl Plugin {
             cpu: CallClock::new(Duration::from_millis(self.limits.cpu_ms_per_call)),
             plugin: self.name.as_str().into(),
             http: self.grant.clone(),
+            retries: crate::runtime::http::RetryBudget::new(self.limits.retries_per_run),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

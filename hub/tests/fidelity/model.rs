@@ -1,0 +1,533 @@
+//! The model-based randomized test: random creates, updates and deletes on both simulators,
+//! random faults and crash points, several sync points; then both systems are compared with an
+//! oracle that computes the expected final state from the sync's rules.
+//!
+//! The oracle works on five fields of each person as each system holds them (`name` a_wins,
+//! `phone` newest_wins, `position` and `status` b_wins, `hometownTownship` park) and knows
+//! nothing of cursors, hashes, intents, batches, retries or crashes: a sync point is one ideal
+//! run. The hub, driven through the real connectors with faults and crashes, must end where the
+//! oracle does: same values on both sides, no record lost, none created twice, no echo (a run
+//! after the last writes nothing), each conflicting change decided by its policy or parked.
+//!
+//! Cases: `HUB_MODEL_CASES` (default 1000). Seed: `PROPTEST_RNG_SEED` (a number), else a fixed
+//! one, so that CI is repeatable; vary the seed to explore further.
+
+use crate::world::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const PEOPLE: usize = 3;
+const NAMES: [&str; 3] = ["张伟", "王芳", "李娜"];
+const PHONES: [&str; 3] = ["13800000001", "13900000002", "15000000003"];
+const POSITIONS: [&str; 3] = ["普工", "质检员", "电工"];
+const HOMETOWNS: [&str; 3] = ["珉谷街道", "永丰街道", "者相镇"];
+/// Status values as ZF-REG can set them (务工状态 1, 2, 3).
+const ZF_STATUS: [&str; 3] = ["employed", "seeking", "returned_home"];
+/// Status values as HY-ESMS can set them.
+const HY_STATUS: [&str; 3] = ["employed", "seeking", "left"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Name,
+    Phone,
+    Position,
+    Status,
+    Hometown,
+}
+
+const FIELDS: [Field; 5] = [
+    Field::Name,
+    Field::Phone,
+    Field::Position,
+    Field::Status,
+    Field::Hometown,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    A,
+    B,
+    Newest,
+    Park,
+}
+
+fn policy(f: Field) -> Policy {
+    match f {
+        Field::Name => Policy::A,
+        Field::Phone => Policy::Newest,
+        Field::Position | Field::Status => Policy::B,
+        Field::Hometown => Policy::Park,
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Fault {
+    None,
+    Burst429(u32),
+    Burst503(u32),
+    Drop(u32),
+    ExpireSession(u32),
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    ZfCreate(usize),
+    HyCreate(usize),
+    ZfSet(usize, Field, usize),
+    HySet(usize, Field, usize),
+    HyDelete(usize),
+    Sync { crash_at: Option<i64>, fault: Fault },
+}
+
+fn field() -> impl Strategy<Value = Field> {
+    prop::sample::select(FIELDS.to_vec())
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let p = 0..PEOPLE;
+    let fault = prop_oneof![
+        3 => Just(Fault::None),
+        1 => (1..4u32).prop_map(Fault::Burst429),
+        1 => (1..4u32).prop_map(Fault::Burst503),
+        1 => Just(Fault::Drop(1)),
+        1 => (0..6u32).prop_map(Fault::ExpireSession),
+    ];
+    prop_oneof![
+        2 => p.clone().prop_map(Op::ZfCreate),
+        1 => p.clone().prop_map(Op::HyCreate),
+        3 => (p.clone(), field(), 0..3usize).prop_map(|(p, f, v)| Op::ZfSet(p, f, v)),
+        3 => (p.clone(), field(), 0..3usize).prop_map(|(p, f, v)| Op::HySet(p, f, v)),
+        1 => p.prop_map(Op::HyDelete),
+        3 => (prop::option::weighted(0.5, 1..24i64), fault)
+            .prop_map(|(crash_at, fault)| Op::Sync { crash_at, fault }),
+    ]
+}
+
+/// Five fields of a person as one system holds them (status in that system's own terms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rec([String; 5]);
+
+impl Rec {
+    fn get(&self, f: Field) -> &str {
+        &self.0[f as usize]
+    }
+    fn set(&mut self, f: Field, v: &str) {
+        self.0[f as usize] = v.to_string();
+    }
+}
+
+/// What ZF-REG stores for a status sent to it (the connector maps `left` to 3, 返乡).
+fn zf_status(s: &str) -> &str {
+    match s {
+        "left" | "returned_home" => "returned_home",
+        other => other,
+    }
+}
+
+/// What HY-ESMS stores (the connector maps `returned_home` and `lost_contact` to `left`).
+fn hy_status(s: &str) -> &str {
+    match s {
+        "returned_home" | "lost_contact" | "left" => "left",
+        other => other,
+    }
+}
+
+fn project(m: &Rec, status: fn(&str) -> &str) -> Rec {
+    let mut r = m.clone();
+    let s = status(m.get(Field::Status)).to_string();
+    r.set(Field::Status, &s);
+    r
+}
+
+/// The oracle's view of one person.
+#[derive(Debug, Clone, Default)]
+struct Person {
+    zf: Option<Rec>,
+    zf_t: i64,
+    zf_djbh: Option<String>,
+    hy: Option<Rec>,
+    hy_t: i64,
+    hy_id: Option<i64>,
+    hy_deleted: bool,
+    // At the last settle.
+    s_zf: Option<Rec>,
+    s_hy: Option<Rec>,
+    base: Option<Rec>,
+    s_hy_deleted: bool,
+    parked: bool,
+}
+
+impl Person {
+    /// One ideal sync run for this person.
+    fn sync(&mut self) {
+        self.parked = false;
+        let hy_live = self.hy.as_ref().filter(|_| !self.hy_deleted);
+        let merged = match (&self.zf, hy_live) {
+            (None, None) => None,
+            (Some(a), None) => Some(a.clone()),
+            (None, Some(b)) => Some(b.clone()),
+            (Some(a), Some(b)) => {
+                let mut m = a.clone();
+                for f in FIELDS {
+                    let (av, bv) = (a.get(f), b.get(f));
+                    let a_ch = self.s_zf.as_ref().is_none_or(|s| s.get(f) != av);
+                    let b_ch = self.s_hy.as_ref().is_none_or(|s| s.get(f) != bv);
+                    let unchanged = self.base.as_ref().map_or(av, |x| x.get(f));
+                    let first = self.base.is_none();
+                    let v = match policy(f) {
+                        Policy::A if a_ch || first => av,
+                        Policy::B if b_ch || first => bv,
+                        Policy::A | Policy::B => unchanged,
+                        Policy::Newest | Policy::Park => match (a_ch, b_ch) {
+                            (true, true) if av == bv => av,
+                            (true, true) if policy(f) == Policy::Park => {
+                                self.parked = true;
+                                unchanged
+                            }
+                            (true, true) if self.zf_t >= self.hy_t => av,
+                            (true, true) => bv,
+                            (true, false) => av,
+                            (false, true) => bv,
+                            (false, false) => unchanged,
+                        },
+                    };
+                    m.set(f, v);
+                }
+                Some(m)
+            }
+        };
+        if self.parked {
+            return;
+        }
+        if let Some(mut m) = merged {
+            let shows = |r: Option<&Rec>, v: &str| r.is_some_and(|r| r.get(Field::Status) == v);
+            let a_ended = shows(self.zf.as_ref(), "returned_home")
+                && !shows(self.s_zf.as_ref(), "returned_home");
+            let b_ended = (self.hy_deleted && !self.s_hy_deleted)
+                || (!self.hy_deleted
+                    && shows(self.hy.as_ref(), "left")
+                    && !shows(self.s_hy.as_ref(), "left"));
+            match (a_ended, b_ended) {
+                (true, false) => m.set(Field::Status, "left"),
+                (false, true) => m.set(Field::Status, "returned_home"),
+                _ => {}
+            }
+            self.zf = Some(project(&m, zf_status));
+            if !self.hy_deleted {
+                self.hy = Some(project(&m, hy_status));
+            }
+            self.base = Some(m);
+        }
+        self.s_zf = self.zf.clone();
+        self.s_hy = self.hy.clone();
+        self.s_hy_deleted = self.hy_deleted;
+    }
+}
+
+fn values(f: Field, zf: bool) -> [&'static str; 3] {
+    match f {
+        Field::Name => NAMES,
+        Field::Phone => PHONES,
+        Field::Position => POSITIONS,
+        Field::Status if zf => ZF_STATUS,
+        Field::Status => HY_STATUS,
+        Field::Hometown => HOMETOWNS,
+    }
+}
+
+fn zf_column(f: Field) -> &'static str {
+    match f {
+        Field::Name => "姓名",
+        Field::Phone => "联系电话",
+        Field::Position => "工种",
+        Field::Status => "务工状态",
+        Field::Hometown => "户籍乡镇",
+    }
+}
+
+fn hy_field(f: Field) -> &'static str {
+    match f {
+        Field::Name => "name",
+        Field::Phone => "phone",
+        Field::Position => "position",
+        Field::Status => "status",
+        Field::Hometown => "hometownTownship",
+    }
+}
+
+fn zf_code(status: &str) -> &'static str {
+    match status {
+        "employed" => "1",
+        "seeking" => "2",
+        "returned_home" => "3",
+        _ => "9",
+    }
+}
+
+fn zf_rec(row: &Value) -> Rec {
+    let status = match row["务工状态"].as_str().unwrap() {
+        "1" => "employed",
+        "2" => "seeking",
+        "3" => "returned_home",
+        _ => "lost_contact",
+    };
+    let col = |f: Field| row[zf_column(f)].as_str().unwrap().trim().to_string();
+    Rec([
+        col(Field::Name),
+        col(Field::Phone),
+        col(Field::Position),
+        status.to_string(),
+        col(Field::Hometown),
+    ])
+}
+
+fn hy_rec(item: &Value) -> Rec {
+    Rec(FIELDS.map(|f| item[hy_field(f)].as_str().unwrap_or("").trim().to_string()))
+}
+
+/// Runs one case: the ops, a final clean sync point, and the checks.
+async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
+    let w = World::new(Setup {
+        batch_size,
+        limits: "",
+    })
+    .await;
+    let mut people: Vec<Person> = vec![Person::default(); PEOPLE];
+    let ids: Vec<String> = (0..PEOPLE as u32).map(|i| id_number(100 + i)).collect();
+    let initial = |i: usize| {
+        Rec([NAMES[i], PHONES[i], POSITIONS[i], "employed", HOMETOWNS[i]].map(String::from))
+    };
+    for op in ops.iter().cloned() {
+        match op {
+            Op::ZfCreate(i) if people[i].zf.is_none() => {
+                let r = initial(i);
+                let row = w
+                    .zf_create(zf_row(
+                        &ids[i],
+                        r.get(Field::Name),
+                        r.get(Field::Phone),
+                        r.get(Field::Position),
+                        r.get(Field::Hometown),
+                    ))
+                    .await;
+                let p = &mut people[i];
+                p.zf_djbh = row["登记编号"].as_str().map(String::from);
+                p.zf_t = zf_time(&row);
+                p.zf = Some(r);
+            }
+            Op::HyCreate(i) if people[i].hy.is_none() => {
+                let r = initial(i);
+                let item = w
+                    .hy_create(hy_item(
+                        &ids[i],
+                        r.get(Field::Name),
+                        r.get(Field::Phone),
+                        r.get(Field::Position),
+                        r.get(Field::Hometown),
+                    ))
+                    .await;
+                let p = &mut people[i];
+                p.hy_id = item["id"].as_i64();
+                p.hy_t = hy_time(&item);
+                p.hy = Some(r);
+            }
+            Op::ZfSet(i, f, v) if people[i].zf.is_some() => {
+                let value = values(f, true)[v];
+                let raw = if f == Field::Status {
+                    zf_code(value)
+                } else {
+                    value
+                };
+                let djbh = people[i].zf_djbh.clone().unwrap();
+                let row = w.zf_patch(&djbh, json!({ zf_column(f): raw })).await;
+                let p = &mut people[i];
+                p.zf_t = zf_time(&row);
+                p.zf.as_mut().unwrap().set(f, value);
+            }
+            Op::HySet(i, f, v) if people[i].hy.is_some() && !people[i].hy_deleted => {
+                let value = values(f, false)[v];
+                let id = people[i].hy_id.unwrap();
+                let item = w.hy_patch(id, json!({ hy_field(f): value })).await;
+                let p = &mut people[i];
+                p.hy_t = hy_time(&item);
+                p.hy.as_mut().unwrap().set(f, value);
+            }
+            Op::HyDelete(i) if people[i].hy.is_some() && !people[i].hy_deleted => {
+                w.hy_delete(people[i].hy_id.unwrap()).await;
+                people[i].hy_deleted = true;
+            }
+            Op::Sync { crash_at, fault } => {
+                match fault {
+                    Fault::None => {}
+                    Fault::Burst429(n) => {
+                        w.faults(
+                            json!({"burst_429": n, "retry_after": 0}),
+                            json!({"burst_429": n, "retry_after": 0}),
+                        )
+                        .await
+                    }
+                    Fault::Burst503(n) => {
+                        w.faults(
+                            json!({"burst_503": n, "retry_after": 0}),
+                            json!({"burst_503": n, "retry_after": 0}),
+                        )
+                        .await
+                    }
+                    Fault::Drop(n) => w.faults(json!({"drop": n}), json!({"drop": n})).await,
+                    Fault::ExpireSession(n) => {
+                        w.faults(json!({}), json!({"expire_sessions_after": n}))
+                            .await
+                    }
+                }
+                w.sync_until_ok(crash_at).await;
+                w.clear_faults().await;
+                people.iter_mut().for_each(Person::sync);
+                learn_ids(&w, &ids, &mut people).await;
+            }
+            _ => {}
+        }
+    }
+    // The last sync point, clean.
+    w.sync_until_ok(None).await;
+    people.iter_mut().for_each(Person::sync);
+    learn_ids(&w, &ids, &mut people).await;
+
+    // Both systems hold what the oracle says, each record once.
+    let zf_rows = w.zf_all().await;
+    let hy_items = w.hy_all().await;
+    for (i, p) in people.iter().enumerate() {
+        let zf: Vec<&Value> = zf_rows
+            .iter()
+            .filter(|r| r["身份证号"] == ids[i].as_str())
+            .collect();
+        let hy: Vec<&Value> = hy_items
+            .iter()
+            .filter(|r| r["idNo"] == ids[i].as_str())
+            .collect();
+        prop_assert_eq!(
+            zf.len(),
+            usize::from(p.zf.is_some()),
+            "person {} in ZF-REG",
+            i
+        );
+        prop_assert_eq!(
+            hy.len(),
+            usize::from(p.hy.is_some()),
+            "person {} in HY-ESMS",
+            i
+        );
+        if let Some(want) = &p.zf {
+            prop_assert_eq!(
+                &zf_rec(zf[0]),
+                want,
+                "person {} in ZF-REG (parked: {})",
+                i,
+                p.parked
+            );
+        }
+        if let Some(want) = &p.hy {
+            prop_assert_eq!(
+                &hy_rec(hy[0]),
+                want,
+                "person {} in HY-ESMS (parked: {})",
+                i,
+                p.parked
+            );
+            prop_assert_eq!(
+                hy[0]["deleted"].as_bool(),
+                Some(p.hy_deleted),
+                "person {} deleted in HY-ESMS",
+                i
+            );
+        }
+    }
+    prop_assert_eq!(
+        w.duplicates().await,
+        Vec::<Value>::new(),
+        "records created twice"
+    );
+    // Every parked conflict is open in the conflicts table, and only those.
+    let open = w.store.conflicts(Some(SYNC), false).await.unwrap();
+    let parked = people.iter().filter(|p| p.parked).count();
+    prop_assert_eq!(
+        open.len(),
+        parked,
+        "open conflicts {:?}",
+        open.iter().map(|c| &c.reason).collect::<Vec<_>>()
+    );
+    // No echo: a run now writes nothing.
+    let again = w.sync_until_ok(None).await;
+    let last = again.last().unwrap();
+    prop_assert_eq!(
+        (last.stats.a.written(), last.stats.b.written()),
+        (0, 0),
+        "a run after convergence wrote"
+    );
+    Ok(w.crashes.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+/// Records created by the hub get their system ids, for later ops on them.
+async fn learn_ids(w: &World, ids: &[String], people: &mut [Person]) {
+    let zf_rows = w.zf_all().await;
+    let hy_items = w.hy_all().await;
+    for (i, p) in people.iter_mut().enumerate() {
+        if let Some(row) = zf_rows.iter().find(|r| r["身份证号"] == ids[i].as_str()) {
+            p.zf_djbh = row["登记编号"].as_str().map(String::from);
+        }
+        if let Some(item) = hy_items.iter().find(|r| r["idNo"] == ids[i].as_str()) {
+            p.hy_id = item["id"].as_i64();
+        }
+    }
+}
+
+#[test]
+fn both_systems_converge_on_the_oracle_under_random_changes_faults_and_crashes() {
+    let cases: u32 = std::env::var("HUB_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_210_902);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        max_shrink_iters: 200,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (prop::collection::vec(op(), 1..14), 1..4u32);
+    let stats = std::sync::Mutex::new(BTreeMap::<&str, u64>::new());
+    let result = runner.run(&strategy, |(ops, batch)| {
+        {
+            let mut s = stats.lock().unwrap();
+            *s.entry("cases").or_default() += 1;
+            for o in &ops {
+                let k = match o {
+                    Op::Sync {
+                        crash_at: Some(_), ..
+                    } => "sync points with a crash point",
+                    Op::Sync { .. } => "sync points",
+                    Op::HyDelete(_) => "deletes",
+                    _ => "changes",
+                };
+                *s.entry(k).or_default() += 1;
+            }
+        }
+        let crashes = rt.block_on(case(ops, batch))?;
+        *stats.lock().unwrap().entry("runs crashed").or_default() += crashes;
+        Ok(())
+    });
+    println!("model test (seed {seed}): {:?}", stats.lock().unwrap());
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

@@ -1,0 +1,347 @@
+//! Named regression tests: each a situation that loses, duplicates or resurrects records in
+//! naive sync tools, set up exactly.
+
+use crate::world::*;
+use hub::crash::CrashPoint;
+use hub::store::Side;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn by_id<'a>(items: &'a [Value], key: &str, id: &str) -> Vec<&'a Value> {
+    items.iter().filter(|r| r[key] == id).collect()
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// HY-ESMS keeps whole seconds; the cursor is inclusive. A record read at second T, then a
+/// second record and a change to the first, both stamped T after the read: the next run must
+/// see both (and not take the first's re-read for the old version).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_updates_in_the_same_second_as_the_cursor() {
+    let w = World::new(Setup::default()).await;
+    let t = now();
+    let first = w
+        .hy_create(json!({"updatedAt": hy_rfc3339(t), "name": "张伟", "idNo": id_number(1), "gender": "M", "phone": "13800000001", "status": "employed"}))
+        .await;
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs[0].stats.a.created, 1);
+    // Same second as the cursor: a new record, and a change to the one already read.
+    w.hy_create(json!({"updatedAt": hy_rfc3339(t), "name": "王芳", "idNo": id_number(2), "gender": "F", "phone": "13900000002", "status": "employed"}))
+        .await;
+    w.hy_patch(
+        first["id"].as_i64().unwrap(),
+        json!({"updatedAt": hy_rfc3339(t), "phone": "13800000009"}),
+    )
+    .await;
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!((runs[0].stats.a.created, runs[0].stats.a.updated), (1, 1));
+    let zf = w.zf_all().await;
+    assert_eq!(
+        by_id(&zf, "身份证号", &id_number(1))[0]["联系电话"],
+        "13800000009"
+    );
+    assert_eq!(by_id(&zf, "身份证号", &id_number(2))[0]["姓名"], "王芳");
+}
+
+/// HY-ESMS pages by page number within a second. Five records share one second and are read two
+/// per page; between the first and second page, the first record changes (moving out of that
+/// second), which shifts the others down a place: without the connector's overlap pass the
+/// third record would fall between the pages, and the cursor would then move past it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_moves_pages_while_a_read_pages_through() {
+    let w = World::new(Setup {
+        batch_size: 2,
+        ..Setup::default()
+    })
+    .await;
+    let t = now() - 5;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let item = w
+            .hy_create(json!({"updatedAt": hy_rfc3339(t), "name": format!("工人{i}"), "idNo": id_number(10 + i), "gender": "M", "status": "employed"}))
+            .await;
+        ids.push(item["id"].as_i64().unwrap());
+    }
+    let url = format!("{}/_admin/zhenfeng-workers/{}", w.hy.url(), ids[0]);
+    let moved = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = moved.clone();
+    *w.step.lock().unwrap() = Some(Box::new(move |p| {
+        if p == CrashPoint::AfterRead(Side::B)
+            && !flag.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            // Between the first page and the second: change the first record.
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let r = reqwest::Client::new()
+                        .patch(&url)
+                        .json(&json!({"position": "焊工"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success());
+                });
+            })
+            .join()
+            .unwrap();
+        }
+    }));
+    let runs = w.sync_until_ok(None).await;
+    assert!(moved.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(runs.len(), 1, "one run reads everything");
+    let zf = w.zf_all().await;
+    for i in 0..5 {
+        assert_eq!(
+            by_id(&zf, "身份证号", &id_number(10 + i)).len(),
+            1,
+            "worker {i} reached ZF-REG"
+        );
+    }
+    assert_eq!(by_id(&zf, "身份证号", &id_number(10))[0]["工种"], "焊工");
+}
+
+/// The hub creates a record in HY-ESMS and dies before it stores the link. The next run must
+/// recognise the record it finds there as its own write, not create it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_remote_create_but_before_the_link_is_stored() {
+    let w = World::new(Setup::default()).await;
+    w.zf_create(zf_row(
+        &id_number(20),
+        "李娜",
+        "15000000003",
+        "普工",
+        "珉谷街道",
+    ))
+    .await;
+    w.crash_in
+        .store(i64::MAX, std::sync::atomic::Ordering::SeqCst);
+    let crash_at = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = crash_at.clone();
+    let crash_in = w.crash_in.clone();
+    *w.step.lock().unwrap() = Some(Box::new(move |p| {
+        if p == CrashPoint::AfterWrite(Side::B)
+            && !flag.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            crash_in.store(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }));
+    let crashed = w.run().await;
+    assert!(crashed.is_err(), "the run crashed after the write");
+    assert_eq!(
+        by_id(&w.hy_all().await, "idNo", &id_number(20)).len(),
+        1,
+        "the create reached HY-ESMS"
+    );
+    *w.step.lock().unwrap() = None;
+    let runs = w.sync_until_ok(None).await;
+    let s = &runs[0].stats;
+    assert_eq!((s.b.created, s.b.updated), (0, 0), "nothing written again");
+    assert_eq!(
+        s.b.echoes, 1,
+        "the record read back is the interrupted write's result"
+    );
+    assert_eq!(by_id(&w.hy_all().await, "idNo", &id_number(20)).len(), 1);
+    assert_eq!(w.duplicates().await, Vec::<Value>::new());
+    let audit = w.store.audit_entries(Some(SYNC), 10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.result == "recovered" && e.action == "create"),
+        "{audit:?}"
+    );
+}
+
+/// HY-ESMS answers a storm of 429s with `Retry-After: 2`. The host waits as told and the run
+/// goes through, each record written once; a storm longer than the run's retry budget ends the
+/// run without writing anything twice, and the next run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_with_retry_after_2() {
+    let w = World::new(Setup::default()).await;
+    w.zf_create(zf_row(
+        &id_number(30),
+        "张伟",
+        "13800000001",
+        "普工",
+        "珉谷街道",
+    ))
+    .await;
+    w.faults(json!({"burst_429": 3, "retry_after": 2}), json!({}))
+        .await;
+    let t = Instant::now();
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs.len(), 1);
+    assert!(
+        t.elapsed() >= Duration::from_secs(6),
+        "three waits of 2 s: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(runs[0].stats.b.created, 1);
+
+    let w = World::new(Setup {
+        limits: "retries_per_run = 2",
+        ..Setup::default()
+    })
+    .await;
+    w.zf_create(zf_row(
+        &id_number(31),
+        "王芳",
+        "13900000002",
+        "质检员",
+        "永丰街道",
+    ))
+    .await;
+    w.faults(json!({"burst_429": 5, "retry_after": 0}), json!({}))
+        .await;
+    let first = w.run().await.unwrap();
+    assert_ne!(
+        first.status,
+        hub::sync::RunStatus::Ok,
+        "the storm outlasts the budget of 2 retries"
+    );
+    assert_eq!(first.stats.b.created, 0);
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs.iter().map(|r| r.stats.b.created).sum::<u64>(), 1);
+    assert_eq!(by_id(&w.hy_all().await, "idNo", &id_number(31)).len(), 1);
+    assert_eq!(w.duplicates().await, Vec::<Value>::new());
+}
+
+/// Both systems change the phone of the same person between two runs; `newest_wins` takes the
+/// later of the two systems' update times, and equal times go to `a` (ZF-REG).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_on_the_phone_field_under_newest_wins() {
+    let w = World::new(Setup::default()).await;
+    let mut rows = Vec::new();
+    for i in 0..3 {
+        rows.push(
+            w.zf_create(zf_row(
+                &id_number(40 + i),
+                NAMES3[i as usize],
+                "13800000000",
+                "普工",
+                "珉谷街道",
+            ))
+            .await,
+        );
+    }
+    w.sync_until_ok(None).await;
+    let hy = w.hy_all().await;
+    let hy_id = |i: u32| {
+        by_id(&hy, "idNo", &id_number(40 + i))[0]["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let djbh = |i: usize| rows[i]["登记编号"].as_str().unwrap().to_string();
+    // Times after every cursor (the runs read up to now) and in a known order.
+    let t = now() + 2;
+    // 0: ZF first, HY a second later → HY's phone. 1: HY first → ZF's. 2: the same second → a (ZF).
+    w.zf_patch(
+        &djbh(0),
+        json!({"联系电话": "13811110000", "更新时间": zf_local(t)}),
+    )
+    .await;
+    w.hy_patch(
+        hy_id(0),
+        json!({"phone": "13922220000", "updatedAt": hy_rfc3339(t + 1)}),
+    )
+    .await;
+    w.hy_patch(
+        hy_id(1),
+        json!({"phone": "13922221111", "updatedAt": hy_rfc3339(t)}),
+    )
+    .await;
+    w.zf_patch(
+        &djbh(1),
+        json!({"联系电话": "13811111111", "更新时间": zf_local(t + 1)}),
+    )
+    .await;
+    w.zf_patch(
+        &djbh(2),
+        json!({"联系电话": "13811112222", "更新时间": zf_local(t)}),
+    )
+    .await;
+    w.hy_patch(
+        hy_id(2),
+        json!({"phone": "13922222222", "updatedAt": hy_rfc3339(t)}),
+    )
+    .await;
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs[0].stats.conflicts_resolved, 3);
+    assert_eq!(runs[0].stats.parked, 0);
+    let (zf, hy) = (w.zf_all().await, w.hy_all().await);
+    for (i, want) in [(0, "13922220000"), (1, "13811111111"), (2, "13811112222")] {
+        assert_eq!(
+            by_id(&zf, "身份证号", &id_number(40 + i))[0]["联系电话"],
+            want,
+            "ZF-REG, person {i}"
+        );
+        assert_eq!(
+            by_id(&hy, "idNo", &id_number(40 + i))[0]["phone"],
+            want,
+            "HY-ESMS, person {i}"
+        );
+    }
+}
+
+const NAMES3: [&str; 3] = ["张伟", "王芳", "李娜"];
+
+/// HY-ESMS soft-deletes a worker: the registry gets 返乡 (务工状态 3) once, and the hub keeps a
+/// tombstone. A stale copy of the record (not deleted, older than the delete) read later, as a
+/// full re-read from a lagging source would return it, is ignored; so are later changes on
+/// the registry's side: the deleted record is never written again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_record_whose_stale_copy_is_read_later() {
+    let w = World::new(Setup::default()).await;
+    let row = w
+        .zf_create(zf_row(
+            &id_number(50),
+            "张伟",
+            "13800000001",
+            "普工",
+            "珉谷街道",
+        ))
+        .await;
+    w.sync_until_ok(None).await;
+    let item = by_id(&w.hy_all().await, "idNo", &id_number(50))[0].clone();
+    let id = item["id"].as_i64().unwrap();
+    w.hy_delete(id).await;
+    let deleted_at = hy_time(by_id(&w.hy_all().await, "idNo", &id_number(50))[0]);
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs[0].stats.b.deleted, 1);
+    assert_eq!(
+        runs[0].stats.a.updated, 1,
+        "the delete reaches the registry"
+    );
+    let zf = w.zf_all().await;
+    assert_eq!(by_id(&zf, "身份证号", &id_number(50))[0]["务工状态"], "3");
+    // A stale copy: live, stamped before the delete, read again from the start.
+    w.hy_patch(
+        id,
+        json!({"deleted": false, "updatedAt": hy_rfc3339(deleted_at - 1), "phone": "13800000007"}),
+    )
+    .await;
+    w.rewind(Side::B).await;
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs[0].stats.b.stale, 1);
+    assert_eq!(
+        (runs[0].stats.a.written(), runs[0].stats.b.written()),
+        (0, 0)
+    );
+    // The registry changes the person later: nothing is written to the deleted record.
+    let djbh = row["登记编号"].as_str().unwrap();
+    w.zf_patch(djbh, json!({"联系电话": "13800000008"})).await;
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs[0].stats.a.changed, 1, "{:?}", runs[0].stats);
+    assert_eq!(runs[0].stats.b.written(), 0, "no resurrection");
+    let hy = w.hy_all().await;
+    assert_eq!(
+        by_id(&hy, "idNo", &id_number(50))[0]["phone"],
+        "13800000007",
+        "untouched by the hub"
+    );
+}
