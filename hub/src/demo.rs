@@ -1,17 +1,21 @@
-//! `hub demo`: the simulators and the daemon in one process, on SQLite in a fresh data
-//! directory, for a few scheduled runs of the demo configuration (`config/demo.toml`).
+//! `hub demo`: the three simulators and the daemon in one process, on SQLite in a fresh data
+//! directory, for a few scheduled runs of each sync of the demo configuration
+//! (`config/demo.toml`): workers, job-postings and secondments.
 //!
-//! Between runs the demo changes data the way people at the two bureaus would, through the
-//! simulators' admin side-door: after the first run a phone number changes in ZF-REG, and an
-//! employer and employment status change in HY-ESMS. It then checks that each change reached the
-//! other system, and that the run after that wrote nothing (no echo). It prints a table per run
-//! and per direction.
+//! Between runs the demo changes data the way people at the bureaus would, through the
+//! simulators' admin side-door, after each sync's first run:
+//! - workers: a phone number changes in ZF-REG, an employer and employment status in HY-ESMS;
+//! - job-postings: Huiyang closes a posting;
+//! - secondments: the roster records that a stay ended early, in another department.
+//!
+//! After the second run it checks that each change reached the other system, and that the third
+//! wrote nothing (no echo). It prints a table per run and per direction, and a summary per sync.
 
 use crate::daemon::Hub;
 use crate::report;
 use crate::sync::RunOutcome;
 use anyhow::{Context as _, bail};
-use hub_sims::{SimOptions, start_hy_esms, start_zf_reg};
+use hub_sims::{SimOptions, start_hy_esms, start_med_roster, start_zf_reg};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 pub struct DemoOptions {
     /// The demo deployment.
     pub config: PathBuf,
-    /// Scheduled runs to wait for (at least 3: initial sync, changes, quiet run).
+    /// Scheduled runs of each sync to wait for (at least 3: initial sync, changes, quiet run).
     pub runs: u32,
     /// Where the state goes; default a new temporary directory.
     pub data_dir: Option<PathBuf>,
@@ -40,10 +44,17 @@ struct Changes {
     new_employer_name: String,
 }
 
+/// The changes made for the job-postings and secondments syncs.
+struct OtherChanges {
+    closed_job: i64,
+    stay_hy_id: i64,
+}
+
 struct Admin {
     client: reqwest::Client,
     hy: String,
     zf: String,
+    med: String,
 }
 
 impl Admin {
@@ -185,6 +196,154 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// After the first job-postings run: every posting on the board, with its pay as text; then
+    /// Huiyang closes an open posting.
+    async fn jobs_after_first_run(&self) -> anyhow::Result<(i64, Vec<String>)> {
+        let jobs = self.get(format!("{}/_admin/jobs", self.hy)).await?;
+        let board = self.get(format!("{}/_admin/jobs", self.zf)).await?;
+        let jobs = jobs.as_array().context("jobs")?;
+        let rows = board.as_array().context("job board")?;
+        let open: Vec<&Value> = jobs.iter().filter(|j| j["status"] == "open").collect();
+        let firms: std::collections::BTreeSet<i64> = jobs
+            .iter()
+            .filter_map(|j| j["enterpriseId"].as_i64())
+            .collect();
+        let row_of = |id: &Value| {
+            rows.iter()
+                .find(|r| r["wbbh"].as_str() == Some(id.to_string().as_str()))
+        };
+        let on_board = open
+            .iter()
+            .filter(|j| {
+                row_of(&j["id"]).is_some_and(|r| {
+                    r["zt"] == "1"
+                        && r["zprs"] == j["headcount"]
+                        && r["xzfw"] == json!(format!("{}-{}元/月", j["salaryMin"], j["salaryMax"]))
+                })
+            })
+            .count();
+        let job = open.first().context("no open posting")?;
+        let id = job["id"].as_i64().context("job id")?;
+        let ok = |b: bool| if b { "ok" } else { "NOT SYNCED" };
+        let lines = vec![format!(
+            "  {} {on_board} of {} open postings (of {} enterprises) on the ZF-REG job board with pay and headcount, e.g. {} {}",
+            ok(on_board == open.len()),
+            open.len(),
+            firms.len(),
+            row_of(&job["id"])
+                .and_then(|r| r["gwmc"].as_str())
+                .unwrap_or("?"),
+            row_of(&job["id"])
+                .and_then(|r| r["xzfw"].as_str())
+                .unwrap_or("?"),
+        )];
+        if on_board != open.len() {
+            bail!(
+                "postings did not reach the job board:\n{}",
+                lines.join("\n")
+            );
+        }
+        self.patch(
+            format!("{}/_admin/jobs/{id}", self.hy),
+            json!({"status": "closed"}),
+        )
+        .await?;
+        Ok((id, lines))
+    }
+
+    async fn jobs_verify(&self, id: i64) -> anyhow::Result<Vec<String>> {
+        let board = self.get(format!("{}/_admin/jobs", self.zf)).await?;
+        let row = board
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["wbbh"].as_str() == Some(id.to_string().as_str()))
+            .context("the closed posting is not on the board")?;
+        let line = format!(
+            "  {} posting {id} closed in HY-ESMS → ZF-REG job board zt {}",
+            if row["zt"] == "0" { "ok" } else { "NOT SYNCED" },
+            row["zt"].as_str().unwrap_or("?")
+        );
+        if row["zt"] != "0" {
+            bail!("a change did not reach the other system:\n{line}");
+        }
+        Ok(vec![line])
+    }
+
+    /// After the first secondments run: the roster holds each clinician once and each stay;
+    /// then the roster records that a serving stay ended early, in another department.
+    async fn secondments_after_first_run(&self) -> anyhow::Result<(String, i64, Vec<String>)> {
+        let people = self
+            .get(format!("{}/_admin/Practitioner", self.med))
+            .await?;
+        let roles = self
+            .get(format!("{}/_admin/PractitionerRole", self.med))
+            .await?;
+        let plan = self.get(format!("{}/_admin/secondments", self.hy)).await?;
+        let (people, roles, plan) = (
+            people.as_array().context("practitioners")?,
+            roles.as_array().context("roles")?,
+            plan.as_array().context("secondments")?,
+        );
+        let ok = |b: bool| if b { "ok" } else { "NOT SYNCED" };
+        let lines = vec![format!(
+            "  {} {} secondments in HY-ESMS → MED-ROSTER {} Practitioners, {} PractitionerRoles",
+            ok(people.len() == plan.len() && roles.len() == plan.len()),
+            plan.len(),
+            people.len(),
+            roles.len()
+        )];
+        if roles.len() != plan.len() {
+            bail!(
+                "the secondments did not reach the roster:\n{}",
+                lines.join("\n")
+            );
+        }
+        let serving = plan
+            .iter()
+            .find(|s| s["status"] == "serving")
+            .context("no serving secondment")?;
+        let hy_id = serving["id"].as_i64().context("secondment id")?;
+        let person = people
+            .iter()
+            .find(|p| p["identifier"][0]["value"] == serving["idNo"])
+            .context("the serving clinician is not in the roster")?;
+        let reference = format!("Practitioner/{}", person["id"].as_str().unwrap_or_default());
+        let role = roles
+            .iter()
+            .find(|r| r["practitioner"]["reference"] == json!(reference))
+            .context("the serving stay is not in the roster")?;
+        let role_id = role["id"].as_str().unwrap_or_default().to_string();
+        self.patch(
+            format!("{}/_admin/PractitionerRole/{role_id}", self.med),
+            json!({"period": {"end": "2021-11-20"}, "specialty": [{"text": "康复医学科"}], "active": false}),
+        )
+        .await?;
+        Ok((role_id, hy_id, lines))
+    }
+
+    async fn secondments_verify(&self, hy_id: i64) -> anyhow::Result<Vec<String>> {
+        let s = self
+            .get(format!("{}/_admin/secondments/{hy_id}", self.hy))
+            .await?;
+        let synced = s["actualEndDate"] == "2021-11-20"
+            && s["department"] == "康复医学科"
+            && s["status"] == "completed";
+        let line = format!(
+            "  {} stay ended early in MED-ROSTER → HY-ESMS secondment {hy_id}: actualEndDate {}, department {}, status {}",
+            if synced { "ok" } else { "NOT SYNCED" },
+            s["actualEndDate"].as_str().unwrap_or("-"),
+            s["department"].as_str().unwrap_or("-"),
+            s["status"].as_str().unwrap_or("-")
+        );
+        if !synced {
+            bail!("a change did not reach the other system:\n{line}");
+        }
+        Ok(vec![line])
+    }
+}
+
 /// Runs the demo; prints to stdout.
 pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let runs = opts.runs.max(3);
@@ -199,6 +358,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let zf = start_zf_reg(loopback, &sim)
         .await
         .context("failed to start the ZF-REG simulator")?;
+    let med = start_med_roster(loopback, &sim)
+        .await
+        .context("failed to start the MED-ROSTER simulator")?;
     let (data_dir, _temp) = match &opts.data_dir {
         Some(d) => (d.clone(), None),
         None => {
@@ -213,17 +375,24 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         );
     }
     println!(
-        "HY-ESMS simulator at {} (rate limit {}), ZF-REG simulator at {}",
+        "HY-ESMS simulator at {} (rate limit {}), ZF-REG simulator at {}, MED-ROSTER simulator at {}",
         hy.url(),
         rate(opts.hy_rate_limit),
-        zf.url()
+        zf.url(),
+        med.url()
     );
     println!("state in {}", data_dir.display());
     let vars = {
-        let (hy, zf, dd) = (hy.url(), zf.url(), data_dir.display().to_string());
+        let (hy, zf, med, dd) = (
+            hy.url(),
+            zf.url(),
+            med.url(),
+            data_dir.display().to_string(),
+        );
         move |name: &str| match name {
             "HY_ESMS_URL" => Some(hy.clone()),
             "ZF_REG_URL" => Some(zf.clone()),
+            "MED_ROSTER_URL" => Some(med.clone()),
             "HUB_DATA_DIR" => Some(dd.clone()),
             other => std::env::var(other).ok(),
         }
@@ -247,6 +416,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         client: reqwest::Client::new(),
         hy: hy.url(),
         zf: zf.url(),
+        med: med.url(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (tx, mut rx) = mpsc::unbounded_channel::<RunOutcome>();
@@ -255,8 +425,13 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     };
     let driver = async {
         let mut changes = None;
+        let mut other = OtherChanges {
+            closed_job: 0,
+            stay_hy_id: 0,
+        };
         let mut history: Vec<RunOutcome> = Vec::new();
         let mut result = Ok(());
+        let mut done: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
         while let Some(outcome) = rx.recv().await {
             let s = &hub.syncs[&outcome.sync];
             let rows = report::directions(
@@ -266,8 +441,62 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 s.spec.direction,
             );
             println!("\n{}", report::table(&outcome, &rows));
-            let n = history.len() + 1;
             history.push(outcome.clone());
+            let n = {
+                let n = done.entry(outcome.sync.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            let step = match (outcome.sync.as_str(), n) {
+                ("job-postings", 1) => admin.jobs_after_first_run().await.map(|(id, lines)| {
+                    other.closed_job = id;
+                    println!("{}", lines.join("\n"));
+                    println!("closed HY-ESMS posting {id}");
+                }),
+                ("job-postings", 2) => admin
+                    .jobs_verify(other.closed_job)
+                    .await
+                    .map(|lines| println!("{}", lines.join("\n"))),
+                ("secondments", 1) => admin.secondments_after_first_run().await.map(|(role, id, lines)| {
+                    println!("{}", lines.join("\n"));
+                    println!("changed MED-ROSTER PractitionerRole {role}: period.end, specialty, active false");
+                    other.stay_hy_id = id;
+                }),
+                ("secondments", 2) => admin
+                    .secondments_verify(other.stay_hy_id)
+                    .await
+                    .map(|lines| println!("{}", lines.join("\n"))),
+                _ => Ok(()),
+            };
+            if let Err(e) = step {
+                result = Err(e);
+                break;
+            }
+            if n == 3 && outcome.sync != "workers" {
+                let w = outcome.stats.written();
+                println!(
+                    "  {} {} run 3 wrote {w} records (no echo expected: 0)",
+                    if w == 0 { "ok" } else { "ECHO" },
+                    outcome.sync
+                );
+                if w != 0 {
+                    result = Err(anyhow::anyhow!(
+                        "{} run 3 wrote {w} records; expected none",
+                        outcome.sync
+                    ));
+                    break;
+                }
+            }
+            if outcome.sync != "workers" {
+                if hub
+                    .syncs
+                    .keys()
+                    .all(|k| done.get(k).copied().unwrap_or(0) >= runs)
+                {
+                    break;
+                }
+                continue;
+            }
             if n == 1 {
                 match admin.make_changes().await {
                     Ok(c) => {
@@ -296,14 +525,21 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             } else if n == 3 {
                 let w = outcome.stats.written();
                 println!(
-                    "  {} run 3 wrote {w} records (no echo expected: 0)",
+                    "  {} workers run 3 wrote {w} records (no echo expected: 0)",
                     if w == 0 { "ok" } else { "ECHO" }
                 );
                 if w != 0 {
-                    result = Err(anyhow::anyhow!("run 3 wrote {w} records; expected none"));
+                    result = Err(anyhow::anyhow!(
+                        "workers run 3 wrote {w} records; expected none"
+                    ));
+                    break;
                 }
             }
-            if n as u32 >= runs {
+            if hub
+                .syncs
+                .keys()
+                .all(|k| done.get(k).copied().unwrap_or(0) >= runs)
+            {
                 break;
             }
         }
@@ -312,7 +548,14 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     };
     let ((history, result), ()) = tokio::join!(driver, daemon);
     println!("\nsummary ({} runs):", history.len());
-    for o in &history {
+    let mut by_sync: Vec<&RunOutcome> = history.iter().collect();
+    by_sync.sort_by(|x, y| x.sync.cmp(&y.sync).then(x.run_id.cmp(&y.run_id)));
+    let mut last_sync = "";
+    for o in by_sync {
+        if o.sync != last_sync {
+            println!("  sync {}:", o.sync);
+            last_sync = &o.sync;
+        }
         let s = &hub.syncs[&o.sync];
         for r in report::directions(
             &o.stats,
@@ -321,7 +564,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             s.spec.direction,
         ) {
             println!(
-                "  run {:>2}  {:<36} read {:>5}  written {:>5}  unchanged {:>5}  echoes skipped {:>5}  dead letters {:>3}  ({:.2} s)",
+                "    run {:>2}  {:<36} read {:>5}  written {:>5}  unchanged {:>5}  echoes skipped {:>5}  dead letters {:>3}  ({:.2} s)",
                 o.run_id,
                 r.direction,
                 r.read,
@@ -355,6 +598,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     hub.engine.store().close().await;
     hy.shutdown().await;
     zf.shutdown().await;
+    med.shutdown().await;
     result
 }
 

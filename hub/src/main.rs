@@ -52,12 +52,13 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// The demo: simulators of HY-ESMS and ZF-REG, the daemon on SQLite, a few scheduled runs.
+    /// The demo: simulators of HY-ESMS, ZF-REG and MED-ROSTER, the daemon on SQLite, a few
+    /// scheduled runs of each sync.
     Demo {
         /// Demo deployment configuration.
         #[arg(long, default_value = "config/demo.toml")]
         config: PathBuf,
-        /// Scheduled runs to wait for (at least 3).
+        /// Scheduled runs of each sync to wait for (at least 3).
         #[arg(long, default_value_t = 3)]
         runs: u32,
         /// State directory (default: a new temporary directory).

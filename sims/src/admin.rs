@@ -41,9 +41,9 @@ async fn faults(State(gate): State<Arc<Gate>>) -> Response {
     Json(lock(&gate.faults).show(gate.system)).into_response()
 }
 
-/// `POST /_admin/faults` with any of `slow_ms`, `burst_429` (with `retry_after`), `burst_503`, `drop`, (HY-ESMS)
-/// `reject_writes` and (ZF-REG)
-/// `expire_sessions_after` → 200 with the faults in force; fields not given are kept. Unknown
+/// `POST /_admin/faults` with any of `slow_ms`, `burst_429` (with `retry_after`), `burst_503`,
+/// `drop`, (HY-ESMS) `reject_writes`, (ZF-REG) `expire_sessions_after` and (MED-ROSTER)
+/// `concurrent_edit` → 200 with the faults in force; fields not given are kept. Unknown
 /// fields → 422.
 async fn set_faults(State(gate): State<Arc<Gate>>, body: Bytes) -> Response {
     let settings: FaultSettings = match serde_json::from_slice(&body) {
@@ -56,7 +56,15 @@ async fn set_faults(State(gate): State<Arc<Gate>>, body: Bytes) -> Response {
                 .into_response();
         }
     };
-    if gate.system == System::Zf && settings.reject_writes.is_some() {
+    if gate.system != System::Med && settings.concurrent_edit.is_some() {
+        let error = "concurrent_edit applies to MED-ROSTER only";
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": error})),
+        )
+            .into_response();
+    }
+    if gate.system != System::Hy && settings.reject_writes.is_some() {
         let error = "reject_writes applies to HY-ESMS only";
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -64,8 +72,8 @@ async fn set_faults(State(gate): State<Arc<Gate>>, body: Bytes) -> Response {
         )
             .into_response();
     }
-    if gate.system == System::Hy && settings.expire_sessions_after.is_some() {
-        let error = "expire_sessions_after applies to ZF-REG only: HY-ESMS has no sessions";
+    if gate.system != System::Zf && settings.expire_sessions_after.is_some() {
+        let error = "expire_sessions_after applies to ZF-REG only: the others have no sessions";
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({"error": error})),

@@ -26,6 +26,8 @@ pub(crate) enum System {
     Hy,
     /// ZF-REG: an older system behind a web server that answers overload with plain text.
     Zf,
+    /// MED-ROSTER: a FHIR server, every error an `OperationOutcome`.
+    Med,
 }
 
 /// Faults as `/_admin/faults` reads and writes them. In a POST every field is optional and only
@@ -58,6 +60,11 @@ pub(crate) struct FaultSettings {
     /// invalidated once (the next authenticated request answers 40101).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) expire_sessions_after: Option<u32>,
+    /// MED-ROSTER only: the next N updates (`PUT`) meet an edit someone else saved a moment
+    /// before: the resource moves to a new version (a `PractitionerRole`'s specialty becomes
+    /// 急诊科), so a client's `If-Match` with the version it read is stale (412).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) concurrent_edit: Option<u32>,
 }
 
 /// The faults in force.
@@ -70,6 +77,7 @@ pub(crate) struct Faults {
     drop: u32,
     reject_writes: u32,
     expire_sessions_after: Option<u32>,
+    concurrent_edit: u32,
 }
 
 /// What a fault does to one request.
@@ -106,10 +114,24 @@ impl Faults {
         if s.expire_sessions_after.is_some() {
             self.expire_sessions_after = s.expire_sessions_after;
         }
+        if let Some(v) = s.concurrent_edit {
+            self.concurrent_edit = v;
+        }
+    }
+
+    /// Called for each MED-ROSTER update: true when a concurrent edit must come first.
+    pub(crate) fn concurrent_edit_now(&mut self) -> bool {
+        if self.concurrent_edit > 0 {
+            self.concurrent_edit -= 1;
+            true
+        } else {
+            false
+        }
     }
 
     /// The faults in force, as `GET /_admin/faults` shows them (`expire_sessions_after` only
-    /// for ZF-REG, `null` when not armed).
+    /// for ZF-REG, `null` when not armed; `reject_writes` only for HY-ESMS; `concurrent_edit`
+    /// only for MED-ROSTER).
     pub(crate) fn show(&self, system: System) -> serde_json::Value {
         let mut v = json!({
             "slow_ms": self.slow_ms,
@@ -118,10 +140,10 @@ impl Faults {
             "burst_503": self.burst_503,
             "drop": self.drop,
         });
-        if system == System::Zf {
-            v["expire_sessions_after"] = json!(self.expire_sessions_after);
-        } else {
-            v["reject_writes"] = json!(self.reject_writes);
+        match system {
+            System::Zf => v["expire_sessions_after"] = json!(self.expire_sessions_after),
+            System::Hy => v["reject_writes"] = json!(self.reject_writes),
+            System::Med => v["concurrent_edit"] = json!(self.concurrent_edit),
         }
         v
     }
@@ -228,6 +250,11 @@ impl Gate {
             )
                 .into_response(),
             System::Zf => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response(),
+            System::Med => crate::med::outcome(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "too many requests",
+            ),
         };
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
@@ -242,6 +269,11 @@ impl Gate {
             )
                 .into_response(),
             System::Zf => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response(),
+            System::Med => crate::med::outcome(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transient",
+                "service unavailable",
+            ),
         };
         if let Some(s) = retry_after {
             resp.headers_mut()

@@ -1,4 +1,4 @@
-//! Simulators of the two bureau systems the hub bridges, for the demo, the tests and the
+//! Simulators of the three bureau systems the hub bridges, for the demo, the tests and the
 //! benchmarks. Each behaves like the real system as `shared/systems/*.md` describes it, quirks
 //! included, serves seeded deterministic data from memory, and has an unauthenticated side-door
 //! under `/_admin/` for tests.
@@ -12,15 +12,20 @@
 //!   form posts; every error the system itself gives is HTTP 200 with a non-zero `code`
 //!   (40001 bad parameter, 40100 bad credentials, 40101 session expired, 40901 changed since
 //!   read, 40902 identity number already registered, 50000 internal).
+//! - [`start_med_roster`]: MED-ROSTER, Zhenfeng health bureau's roster of clinicians
+//!   (医疗人才派驻花名册), a FHIR R4 server for `Organization`, `Practitioner` and
+//!   `PractitionerRole` under `/fhir` with a bearer token: searchset Bundles with `next` links,
+//!   `_lastUpdated`, `_include`/`_revinclude`, conditional create (`If-None-Exist`), versioned
+//!   update (`If-Match`, 412), `OperationOutcome` errors.
 //!
-//! Side-door routes (both, no auth, never rate-limited or faulted):
+//! Side-door routes (all three, no auth, never rate-limited or faulted):
 //! - `GET /_admin/{collection}` every record in native form (soft-deleted ones too),
 //!   `GET|PATCH|DELETE /_admin/{collection}/{id}`, `POST /_admin/{collection}`: direct reads
 //!   and writes, without validation and without counting as connector writes;
 //! - `GET|DELETE /_admin/counters`: every write the API made, per collection;
 //! - `GET|POST|DELETE /_admin/faults`: `slow_ms`, `burst_429` (with `retry_after`), `burst_503`, `drop`,
 //!   `reject_writes` (HY-ESMS),
-//!   `expire_sessions_after` (ZF-REG);
+//!   `expire_sessions_after` (ZF-REG), `concurrent_edit` (MED-ROSTER);
 //! - `GET /_admin/seed`: facts about the seed.
 //!
 //! The simulators log method, path (never the query string) and status at debug level, and
@@ -35,6 +40,7 @@ mod clock;
 mod counters;
 mod gate;
 mod hy;
+mod med;
 mod net;
 pub mod seed;
 mod zf;
@@ -68,6 +74,8 @@ pub struct SimOptions {
     /// ZF-REG: seed the registry's residents. Default true; false starts the registry with
     /// none, for tests that create every record they sync.
     pub seed_residents: bool,
+    /// MED-ROSTER: the bearer token `Authorization` must carry. Default `demo-med-token`.
+    pub med_token: String,
 }
 
 impl Default for SimOptions {
@@ -81,6 +89,7 @@ impl Default for SimOptions {
             zf_username: "hub-sync".into(),
             zf_password: "demo-zf-password".into(),
             seed_residents: true,
+            med_token: "demo-med-token".into(),
         }
     }
 }
@@ -152,7 +161,8 @@ impl Drop for RunningSim {
 /// - `DELETE /api/v1/{…}/{id}` → 204, soft delete.
 ///
 /// Every write sets `updatedAt` to the current whole second (`+08:00`), never going back.
-/// Data: 40 enterprises, `60·scale` jobs; the other collections start empty.
+/// Data: 40 enterprises, `60·scale` jobs, the 10 secondments of the four batches of the medical
+/// programme (not scaled); zhenfeng-workers and referrals start empty.
 ///
 /// # Errors
 /// When `bind` cannot be bound.
@@ -192,6 +202,35 @@ pub async fn start_zf_reg(bind: SocketAddr, opts: &SimOptions) -> anyhow::Result
     }
     let state = Arc::new(zf::ZfState::new(&seed, opts));
     net::serve(bind, zf::router(state))
+        .await
+        .map(RunningSim::new)
+}
+
+/// Starts MED-ROSTER on `bind` (port 0 picks a free port), seeded with the five host facilities
+/// and the sending hospital (`Organization`s); no clinicians yet.
+///
+/// API (FHIR R4 JSON, `application/fhir+json`; `Authorization: Bearer <token>` on everything
+/// but `GET /fhir/metadata`; a wrong or missing one → 401 `OperationOutcome`):
+/// - `GET /fhir/metadata` → `CapabilityStatement`.
+/// - `GET /fhir/{Organization|Practitioner|PractitionerRole}?…` → searchset `Bundle` with
+///   `total`, `link` `self`/`next`, `entry[].search.mode` `match`/`include`. `_lastUpdated`
+///   (`gt`, `ge`, `lt`, `le`, `eq` at the value's precision), `_count` (≤ 500, default 50),
+///   `_include`/`_revinclude` `PractitionerRole:practitioner|organization`, `identifier`,
+///   `_id`, `_sort`; `next` pages a snapshot of the matches (`GET /fhir?_getpages=…`).
+/// - `GET /fhir/{type}/{id}` (and `/_history/{vid}`) → the resource with `ETag: W/"n"`.
+/// - `POST /fhir/{type}` → 201, `Location`, `ETag: W/"1"`; `If-None-Exist: <search>` with one
+///   match → 200 with it.
+/// - `PUT /fhir/{type}/{id}` → 200; `If-Match: W/"n"` not the current version → 412.
+///
+/// `meta.lastUpdated` has millisecond precision with the `+08:00` offset and is distinct for
+/// every version.
+///
+/// # Errors
+/// When `bind` cannot be bound.
+pub async fn start_med_roster(bind: SocketAddr, opts: &SimOptions) -> anyhow::Result<RunningSim> {
+    let seed = seed::generate(opts.scale, opts.seed);
+    let state = Arc::new(med::MedState::new(&seed, opts));
+    net::serve(bind, med::router(state))
         .await
         .map(RunningSim::new)
 }

@@ -3,12 +3,13 @@
 //! ```text
 //! sims hy-esms --port 0 [--scale N] [--seed S] [--rate-limit N (0 = off)] [--api-key K]
 //! sims zf-reg  --port 0 [--scale N] [--seed S] [--session-ttl SECS] [--username U] [--password P]
+//! sims med-roster --port 0 [--seed S] [--token T]
 //! ```
 //! Prints exactly one line, `listening on http://127.0.0.1:PORT`, to stdout; logs go to stderr
 //! (filter with `RUST_LOG`, e.g. `RUST_LOG=hub_sims=debug`).
 
 use clap::{Args, Parser, Subcommand};
-use hub_sims::{SimOptions, start_hy_esms, start_zf_reg};
+use hub_sims::{SimOptions, start_hy_esms, start_med_roster, start_zf_reg};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(
     name = "sims",
-    about = "Simulators of HY-ESMS and ZF-REG for the demo, tests and benchmarks"
+    about = "Simulators of HY-ESMS, ZF-REG and MED-ROSTER for the demo, tests and benchmarks"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,6 +50,14 @@ enum System {
         /// Login password.
         #[arg(long, default_value = "demo-zf-password")]
         password: String,
+    },
+    /// Zhenfeng health bureau's medical staff roster (FHIR R4, bearer token).
+    MedRoster {
+        #[command(flatten)]
+        common: Common,
+        /// The bearer token accepted.
+        #[arg(long, default_value = "demo-med-token")]
+        token: String,
     },
 }
 
@@ -103,6 +112,15 @@ async fn main() -> anyhow::Result<()> {
                 ..defaults
             };
             start_zf_reg(bind(common.port), &opts).await?
+        }
+        System::MedRoster { common, token } => {
+            let opts = SimOptions {
+                scale: common.scale,
+                seed: common.seed,
+                med_token: token,
+                ..defaults
+            };
+            start_med_roster(bind(common.port), &opts).await?
         }
     };
     let mut out = std::io::stdout().lock();

@@ -11,6 +11,11 @@
 //! plus [`BROKEN_RESIDENTS`] deliberately broken ones also in Huiyang (always five); the rest
 //! work elsewhere in China. HY-ESMS has 40 enterprises and `60·N` job postings from 22 of them.
 //!
+//! The medical secondment programme is not scaled: MED-ROSTER's six organisations (the five
+//! Zhenfeng host facilities and the sending hospital, [`Facility`]) and HY-ESMS's ten
+//! secondments in four batches ([`Secondment`]), drawn from a stream of their own so that the
+//! other parts are what they were before it existed.
+//!
 //! The registry data carries the quirks real exports show (see `zhenfeng-registry.md`):
 //! lower-case `x` check characters, legacy 15-digit identity numbers, full-width and `+86`
 //! phone numbers, trailing ASCII and ideographic spaces, three date forms, empty credit codes.
@@ -235,6 +240,59 @@ pub struct Job {
     pub updated_at: i64,
 }
 
+/// A health facility MED-ROSTER holds as an `Organization`: one of Zhenfeng's five host
+/// facilities or the Huiyang hospital that sends clinicians.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facility {
+    /// Its name, e.g. 贞丰县人民医院.
+    pub name: String,
+    /// Unified social credit code of a public institution (`12` + division + organisation code
+    /// + check character).
+    pub uscc: String,
+    /// Postal address, one line.
+    pub address: String,
+    /// A Zhenfeng host facility (`false`: the sending hospital in Huiyang).
+    pub host: bool,
+}
+
+/// A secondment (专业技术人才派驻) in HY-ESMS (`secondments` collection): one stay of one
+/// clinician in one batch, as Huiyang planned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secondment {
+    /// `id`, from 1.
+    pub id: u64,
+    /// `name`.
+    pub name: String,
+    /// `idNo`: 18 characters, a Huiyang (441303) registration, check character right.
+    pub id_no: String,
+    /// `gender`: `M` or `F` (agrees with the identity number).
+    pub gender: &'static str,
+    /// `phone`: 11-digit mobile.
+    pub phone: String,
+    /// `profession`, e.g. 中医师.
+    pub profession: &'static str,
+    /// `sendingOrg`: 惠阳区中医院.
+    pub sending_org: &'static str,
+    /// `hostFacility`: one of the five host facilities, by name.
+    pub host_facility: &'static str,
+    /// `batch`, 1–4.
+    pub batch: u32,
+    /// `startDate`, `YYYY-MM-DD`.
+    pub start_date: &'static str,
+    /// `endDate` (planned), `YYYY-MM-DD`.
+    pub end_date: &'static str,
+    /// `actualEndDate`: known for completed stays only.
+    pub actual_end_date: Option<&'static str>,
+    /// `status`: `planned`, `serving` or `completed`.
+    pub status: &'static str,
+    /// `department` at the host, when known.
+    pub department: Option<&'static str>,
+    /// `honours` received.
+    pub honours: Vec<&'static str>,
+    /// `updatedAt`, Unix seconds.
+    pub updated_at: i64,
+}
+
 /// The whole reference data set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seed {
@@ -246,6 +304,10 @@ pub struct Seed {
     pub residents: Vec<Resident>,
     /// The broken residents among them.
     pub broken: Vec<BrokenResident>,
+    /// MED-ROSTER's organisations: the five host facilities, then the sending hospital.
+    pub facilities: Vec<Facility>,
+    /// HY-ESMS secondments: the ten clinicians of the four batches (not scaled).
+    pub secondments: Vec<Secondment>,
 }
 
 /// Builds the reference data for `scale` (0 is taken as 1) and `seed`.
@@ -254,11 +316,16 @@ pub fn generate(scale: u32, seed: u64) -> Seed {
     let enterprises = enterprises(&mut part_rng(seed, 1));
     let jobs = jobs(&mut part_rng(seed, 2), &enterprises, scale);
     let (residents, broken) = residents(&mut part_rng(seed, 3), &enterprises, scale);
+    let mut medical = part_rng(seed, 4);
+    let facilities = facilities(&mut medical);
+    let secondments = secondments(&mut medical);
     Seed {
         enterprises,
         jobs,
         residents,
         broken,
+        facilities,
+        secondments,
     }
 }
 
@@ -296,6 +363,17 @@ pub fn organisation_code_check(body: &str) -> Option<char> {
 
 /// A unified social credit code of an enterprise (`91`) registered in `division`.
 fn make_uscc(rng: &mut ChaCha8Rng, division: &str, used: &mut HashSet<String>) -> String {
+    make_uscc_of(rng, "91", division, used)
+}
+
+/// A unified social credit code of an entity of `kind` (`91` enterprise, `12` public
+/// institution) registered in `division`.
+fn make_uscc_of(
+    rng: &mut ChaCha8Rng,
+    kind: &str,
+    division: &str,
+    used: &mut HashSet<String>,
+) -> String {
     loop {
         let body: String = if rng.random_bool(0.5) {
             // Codes issued since 2015 start with MA.
@@ -308,7 +386,7 @@ fn make_uscc(rng: &mut ChaCha8Rng, division: &str, used: &mut HashSet<String>) -
             format!("{:08}", rng.random_range(10_000_000..100_000_000u32))
         };
         let org_check = organisation_code_check(&body).expect("8 code characters");
-        let first17 = format!("91{division}{body}{org_check}");
+        let first17 = format!("{kind}{division}{body}{org_check}");
         let check = uscc::check_character(&first17).expect("17 code characters");
         let code = format!("{first17}{check}");
         if used.insert(code.clone()) {
@@ -969,6 +1047,186 @@ fn residents(
         })
         .collect();
     (residents, broken)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Medical secondment: MED-ROSTER's facilities and HY-ESMS's secondments
+
+/// The five Zhenfeng host facilities (real names) and their addresses.
+pub const HOST_FACILITIES: [(&str, &str); 5] = [
+    ("贞丰县人民医院", "贵州省黔西南州贞丰县珉谷街道人民路"),
+    ("贞丰县民族中医院", "贵州省黔西南州贞丰县珉谷街道北街"),
+    ("贞丰县妇幼保健院", "贵州省黔西南州贞丰县永丰街道中山路"),
+    ("永丰街道社区卫生服务中心", "贵州省黔西南州贞丰县永丰街道"),
+    ("珉谷街道社区卫生服务中心", "贵州省黔西南州贞丰县珉谷街道"),
+];
+/// The Huiyang hospital that sends the clinicians.
+pub const SENDING_HOSPITAL: (&str, &str) = ("惠阳区中医院", "广东省惠州市惠阳区淡水街道");
+
+/// One stay of the plan: batch, profession, host facility (index into [`HOST_FACILITIES`]),
+/// department known to Huiyang.
+struct Stay {
+    batch: u32,
+    profession: &'static str,
+    host: usize,
+    department: Option<&'static str>,
+    honours: &'static [&'static str],
+}
+
+/// The four batches: dates (start, planned end), status, and whether the actual end is known.
+const BATCHES: [(&str, &str, &str); 4] = [
+    ("2021-04-15", "2021-07-14", "completed"),
+    ("2021-06-01", "2021-08-31", "completed"),
+    ("2021-09-01", "2021-11-30", "serving"),
+    ("2021-12-01", "2022-02-28", "planned"),
+];
+
+/// The ten clinicians of the four batches (3, 3, 2, 2).
+const PLAN: [Stay; 10] = [
+    Stay {
+        batch: 1,
+        profession: "中医师",
+        host: 1,
+        department: Some("中医科"),
+        honours: &["锦旗：妙手仁心"],
+    },
+    Stay {
+        batch: 1,
+        profession: "康复治疗师",
+        host: 0,
+        department: Some("康复科"),
+        honours: &[],
+    },
+    Stay {
+        batch: 1,
+        profession: "儿科医师",
+        host: 2,
+        department: Some("儿科"),
+        honours: &["锦旗：医德高尚 情系贞丰"],
+    },
+    Stay {
+        batch: 2,
+        profession: "内科医师",
+        host: 0,
+        department: Some("内科"),
+        honours: &[],
+    },
+    Stay {
+        batch: 2,
+        profession: "针灸推拿医师",
+        host: 3,
+        department: Some("中医科"),
+        honours: &[],
+    },
+    Stay {
+        batch: 2,
+        profession: "全科医师",
+        host: 4,
+        department: Some("全科"),
+        honours: &[],
+    },
+    Stay {
+        batch: 3,
+        profession: "中医师",
+        host: 1,
+        department: Some("针灸科"),
+        honours: &[],
+    },
+    Stay {
+        batch: 3,
+        profession: "妇产科医师",
+        host: 2,
+        department: None,
+        honours: &[],
+    },
+    Stay {
+        batch: 4,
+        profession: "康复治疗师",
+        host: 3,
+        department: None,
+        honours: &[],
+    },
+    Stay {
+        batch: 4,
+        profession: "全科医师",
+        host: 4,
+        department: None,
+        honours: &[],
+    },
+];
+
+fn facilities(rng: &mut ChaCha8Rng) -> Vec<Facility> {
+    let mut codes = HashSet::new();
+    let mut out: Vec<Facility> = HOST_FACILITIES
+        .iter()
+        .map(|(name, address)| Facility {
+            name: name.to_string(),
+            uscc: make_uscc_of(rng, "12", ZHENFENG, &mut codes),
+            address: address.to_string(),
+            host: true,
+        })
+        .collect();
+    out.push(Facility {
+        name: SENDING_HOSPITAL.0.to_string(),
+        uscc: make_uscc_of(rng, "12", HUIYANG, &mut codes),
+        address: SENDING_HOSPITAL.1.to_string(),
+        host: false,
+    });
+    out
+}
+
+fn secondments(rng: &mut ChaCha8Rng) -> Vec<Secondment> {
+    let mut ids = HashSet::new();
+    let mut phones = HashSet::new();
+    PLAN.iter()
+        .enumerate()
+        .map(|(i, stay)| {
+            let male = rng.random_bool(0.5);
+            let name = person_name(rng, male);
+            let id_no = loop {
+                let year = rng.random_range(1972..=1992);
+                let birth = NaiveDate::from_ymd_opt(year, 1, 1).expect("a real date")
+                    + Days::new(rng.random_range(0..365));
+                let first17 = format!(
+                    "{HUIYANG}{}{:03}",
+                    birth.format("%Y%m%d"),
+                    rng.random_range(0..500) * 2 + u32::from(male)
+                );
+                if ids.insert(first17.clone()) {
+                    break format!("{first17}{}", check_of(&first17));
+                }
+            };
+            let (start, end, status) = BATCHES[stay.batch as usize - 1];
+            let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("a plan date");
+            // Huiyang's clerk last saved the record on the day the stay ended (completed), began
+            // (serving) or a fortnight before it (planned).
+            let saved = match status {
+                "completed" => day(end),
+                "serving" => day(start),
+                _ => day(start) - Days::new(14),
+            };
+            let updated_at = clock::cst_secs(saved.year(), saved.month(), saved.day(), 0, 0, 0)
+                + working_time(rng, 1);
+            Secondment {
+                id: i as u64 + 1,
+                name,
+                id_no,
+                gender: if male { "M" } else { "F" },
+                phone: mobile(rng, &mut phones),
+                profession: stay.profession,
+                sending_org: SENDING_HOSPITAL.0,
+                host_facility: HOST_FACILITIES[stay.host].0,
+                batch: stay.batch,
+                start_date: start,
+                end_date: end,
+                actual_end_date: (status == "completed").then_some(end),
+                status,
+                department: stay.department,
+                honours: stay.honours.to_vec(),
+                updated_at,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

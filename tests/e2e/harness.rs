@@ -1,7 +1,7 @@
 //! The end-to-end harness: the simulators in this process, the real `hub` binary as a child
 //! process on the demo configuration, and the simulators' admin side-door to look and change.
 
-use hub_sims::{RunningSim, SimOptions, start_hy_esms, start_zf_reg};
+use hub_sims::{RunningSim, SimOptions, start_hy_esms, start_med_roster, start_zf_reg};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -22,12 +22,16 @@ fn plugin_dir() -> PathBuf {
 }
 
 fn check_plugins_built() {
-    for f in ["huiyang_esms.wasm", "zhenfeng_registry.wasm"] {
+    for f in [
+        "huiyang_esms.wasm",
+        "zhenfeng_registry.wasm",
+        "medical_roster.wasm",
+    ] {
         let p = plugin_dir().join(f);
         assert!(
             p.exists(),
             "{} is missing: build the connectors first (scripts/test does): \
-             cargo build --profile plugin --target wasm32-wasip2 -p huiyang-esms -p zhenfeng-registry",
+             cargo build --profile plugin --target wasm32-wasip2 -p huiyang-esms -p zhenfeng-registry -p medical-roster",
             p.display()
         );
     }
@@ -37,6 +41,7 @@ fn check_plugins_built() {
 pub struct Env {
     pub hy: RunningSim,
     pub zf: RunningSim,
+    pub med: RunningSim,
     pub dir: tempfile::TempDir,
     http: reqwest::Client,
     logs: Mutex<String>,
@@ -59,6 +64,7 @@ impl Env {
         Env {
             hy: start_hy_esms(bind, &opts).await.unwrap(),
             zf: start_zf_reg(bind, &opts).await.unwrap(),
+            med: start_med_roster(bind, &opts).await.unwrap(),
             dir: tempfile::tempdir().unwrap(),
             http: reqwest::Client::new(),
             logs: Mutex::new(String::new()),
@@ -66,12 +72,18 @@ impl Env {
     }
 
     /// `hub ARGS` with the environment the demo configuration reads, run from the workspace.
+    /// The job-postings and secondments syncs are scheduled once a year unless a test sets
+    /// `HUB_JOB_POSTINGS_SCHEDULE` or `HUB_SECONDMENTS_SCHEDULE`: a daemon runs the workers
+    /// sync alone, as the tests of that sync expect.
     pub fn hub(&self, args: &[&str]) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"));
         c.args(args)
             .current_dir(workspace())
             .env("HY_ESMS_URL", self.hy.url())
             .env("ZF_REG_URL", self.zf.url())
+            .env("MED_ROSTER_URL", self.med.url())
+            .env("HUB_JOB_POSTINGS_SCHEDULE", "0 0 1 1 *")
+            .env("HUB_SECONDMENTS_SCHEDULE", "0 0 1 1 *")
             .env("HUB_DATA_DIR", self.dir.path())
             .env("HUB_PLUGIN_DIR", plugin_dir())
             // Daemons of tests running side by side each take a free port (see admin.url).
@@ -97,8 +109,13 @@ impl Env {
 
     /// `hub sync workers --once`, which must succeed.
     pub async fn sync_once(&self) -> String {
+        self.sync_once_of("workers").await
+    }
+
+    /// `hub sync NAME --once`, which must succeed.
+    pub async fn sync_once_of(&self, sync: &str) -> String {
         let out = self
-            .run(&["sync", "workers", "--once", "--config", "config/demo.toml"])
+            .run(&["sync", sync, "--once", "--config", "config/demo.toml"])
             .await;
         assert!(
             out.status.success(),

@@ -7,6 +7,7 @@
 mod admin;
 mod harness;
 mod operating;
+mod roster;
 
 use harness::{Env, canonical_id, canonical_phone, content, trimmed};
 use serde_json::{Value, json};
@@ -616,7 +617,7 @@ async fn the_daemon_runs_on_its_schedule_and_stops_cleanly_on_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_shows_both_changes_arriving_and_no_echo() {
+async fn the_demo_shows_every_change_arriving_in_all_three_syncs_and_no_echo() {
     let _env = Env::start().await; // checks that the connectors are built
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
         .args(["demo", "--hy-rate-limit", "0"])
@@ -638,7 +639,16 @@ async fn the_demo_shows_both_changes_arriving_and_no_echo() {
         "zhenfeng-registry → huiyang-esms    3000      1673     1322",
         "ok phone changed in ZF-REG",
         "ok employer and status changed in HY-ESMS",
-        "ok run 3 wrote 0 records",
+        "ok workers run 3 wrote 0 records",
+        "ok 10 secondments in HY-ESMS → MED-ROSTER 10 Practitioners, 10 PractitionerRoles",
+        "ok stay ended early in MED-ROSTER → HY-ESMS secondment",
+        "ok secondments run 3 wrote 0 records",
+        "open postings (of 22 enterprises) on the ZF-REG job board with pay and headcount",
+        "closed in HY-ESMS → ZF-REG job board zt 0",
+        "ok job-postings run 3 wrote 0 records",
+        "sync job-postings:",
+        "sync secondments:",
+        "sync workers:",
         "dead letters (5):",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
@@ -695,9 +705,12 @@ async fn fire_times_are_in_the_syncs_zone_whatever_the_daemons_tz() {
     }
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0], outputs[2]);
+    // The workers sync's section (the others follow their own schedules).
     let times: Vec<&str> = outputs[0]
         .lines()
-        .filter(|l| l.starts_with("  20"))
+        .skip_while(|l| !l.starts_with("workers:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
         .collect();
     assert_eq!(times.len(), 3, "{}", outputs[0]);
     for t in times {
@@ -1239,7 +1252,18 @@ async fn sighup_reloads_the_configuration_between_runs() {
         .replace("${HUB_WORKERS_SCHEDULE:-*/5 * * * * *}", "0 0 1 1 *");
     std::fs::write(&config, &text).unwrap();
     let child = env.daemon(&config, &[]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The daemon listens for SIGHUP once it has loaded its plugins, before it writes admin.url;
+    // a SIGHUP before that would end it (the signal's default action).
+    let url_file = env.dir.path().join("admin.url");
+    let up = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !url_file.exists() {
+        assert!(
+            tokio::time::Instant::now() < up,
+            "the daemon wrote no admin.url"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(runs_of(&env, &config).await.is_empty());
     std::fs::write(&config, text.replace("\"0 0 1 1 *\"", "\"*/2 * * * * *\"")).unwrap();
     let pid = child.id().unwrap().to_string();
@@ -1249,6 +1273,7 @@ async fn sighup_reloads_the_configuration_between_runs() {
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut child = child;
     while runs_of(&env, &config)
         .await
         .iter()
@@ -1256,10 +1281,14 @@ async fn sighup_reloads_the_configuration_between_runs() {
         .count()
         < 2
     {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no scheduled runs after the reload"
-        );
+        if tokio::time::Instant::now() > deadline {
+            child.start_kill().unwrap();
+            let out = child.wait_with_output().await.unwrap();
+            panic!(
+                "no scheduled runs after the reload; the daemon said:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let out = env.stop(child).await;

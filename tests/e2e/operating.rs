@@ -463,19 +463,37 @@ async fn check_passes_against_the_live_systems_and_writes_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 4, "two plugins, one sync, the summary: {text}");
+    assert_eq!(
+        lines.len(),
+        7,
+        "three plugins, three syncs, the summary: {text}"
+    );
     assert!(
         lines[0].starts_with("plugin huiyang-esms: ok (huiyang-esms "),
         "{text}"
     );
     assert!(
-        lines[1].starts_with("plugin zhenfeng-registry: ok (zhenfeng-registry "),
+        lines[1].starts_with("plugin medical-roster: ok (medical-roster "),
         "{text}"
     );
-    assert!(lines[2].starts_with("sync workers: ok (a = zhenfeng-registry/workers, b = huiyang-esms/zhenfeng-workers, both, "), "{text}");
-    assert_eq!(lines[3], "check: 2 plugins and 1 sync ok");
+    assert!(
+        lines[2].starts_with("plugin zhenfeng-registry: ok (zhenfeng-registry "),
+        "{text}"
+    );
+    assert!(lines[3].starts_with("sync job-postings: ok (a = huiyang-esms/jobs, b = zhenfeng-registry/job-board, a_to_b, "), "{text}");
+    assert!(lines[4].starts_with("sync secondments: ok (a = huiyang-esms/secondments, b = medical-roster/secondments, both, "), "{text}");
+    assert!(lines[5].starts_with("sync workers: ok (a = zhenfeng-registry/workers, b = huiyang-esms/zhenfeng-workers, both, "), "{text}");
+    assert_eq!(lines[6], "check: 3 plugins and 3 syncs ok");
     // The check logged in and read a page; it wrote nothing and left no state behind.
     assert_eq!(counted_writes(&env).await, (0, 0));
+    let roster = env.get(&env.med, "/_admin/counters").await;
+    assert!(
+        roster["requests"].as_u64().unwrap() >= 1,
+        "the roster was reached"
+    );
+    for kind in ["Practitioner", "PractitionerRole"] {
+        assert_eq!(roster["collections"][kind]["created"], 0);
+    }
     assert!(!env.dir.path().join("state.db").exists());
     assert!(
         env.get(&env.zf, "/_admin/counters").await["requests"]
@@ -509,7 +527,12 @@ async fn check_exits_3_naming_the_plugin_whose_system_refuses_or_cannot_be_reach
         "{text}"
     );
     assert!(
-        text.ends_with("check: 2 of 3 not ok (0 cannot load, 2 failed against the live systems)\n"),
+        text.contains("sync job-postings: FAILED: plugin zhenfeng-registry failed its check"),
+        "{text}"
+    );
+    assert!(text.contains("sync secondments: ok ("), "{text}");
+    assert!(
+        text.ends_with("check: 3 of 6 not ok (0 cannot load, 3 failed against the live systems)\n"),
         "{text}"
     );
     assert!(
@@ -545,7 +568,7 @@ async fn check_exits_2_with_the_place_of_a_broken_config_or_a_plugin_that_does_n
     // A misspelt key: the configuration does not parse.
     std::fs::write(
         &cfg,
-        text.replace("direction = \"both\"", "directon = \"both\""),
+        text.replacen("direction = \"both\"", "directon = \"both\"", 1),
     )
     .unwrap();
     let out = env.run(&["check", "--config", cfg.to_str().unwrap()]).await;

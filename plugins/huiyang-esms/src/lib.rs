@@ -3,7 +3,9 @@
 //!
 //! Config (JSON, from the deployment's `[plugins.huiyang-esms.config]`):
 //! `{"base_url": "http://esms.example:8080", "province": "广东省", "division_code": "441303"}`.
-//! Secret: `api_key` (sent as `X-Api-Key`). Mapping: see [`mapping`].
+//! Secret: `api_key` (sent as `X-Api-Key`). Streams and mappings: `zhenfeng-workers` (worker,
+//! read and written; see [`mapping`]), `jobs` (job-posting with its enterprise, read only; see
+//! [`jobs`]), `secondments` (secondment, read and written; see [`secondments`]).
 //!
 //! Incremental reads use `updatedSince` (inclusive) as a keyset: each page is asked for from the
 //! last `updatedAt` seen, so records that move while the connector pages are never skipped.
@@ -14,7 +16,10 @@
 //! it (an overlap window), until a pass finds nothing it had not returned. The same version of
 //! a record (id and `updatedAt`) is never returned twice in one read.
 
+pub mod jobs;
 pub mod mapping;
+mod paging;
+pub mod secondments;
 
 use hub_sdk::log;
 use hub_sdk::prelude::*;
@@ -194,13 +199,29 @@ impl Guest for HuiyangEsms {
             name: "huiyang-esms".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             system: "Huiyang District Employment Service Management System (HY-ESMS)".into(),
-            streams: vec![StreamInfo {
-                name: WORKERS.into(),
-                schema: "worker".into(),
-                schema_version: "1.0.0".into(),
-                can_read: true,
-                can_write: true,
-            }],
+            streams: vec![
+                StreamInfo {
+                    name: WORKERS.into(),
+                    schema: "worker".into(),
+                    schema_version: "1.0.0".into(),
+                    can_read: true,
+                    can_write: true,
+                },
+                StreamInfo {
+                    name: jobs::JOBS.into(),
+                    schema: "job-posting".into(),
+                    schema_version: "1.0.0".into(),
+                    can_read: true,
+                    can_write: false,
+                },
+                StreamInfo {
+                    name: secondments::SECONDMENTS.into(),
+                    schema: "secondment".into(),
+                    schema_version: "1.0.0".into(),
+                    can_read: true,
+                    can_write: true,
+                },
+            ],
             hosts: vec!["${base_url}".into()],
             secrets: vec!["api_key".into()],
         }
@@ -229,8 +250,11 @@ impl Guest for HuiyangEsms {
     }
 
     fn read(stream: String, cursor: Option<String>, max: u32) -> Result<Batch, ConnectorError> {
-        if stream != WORKERS {
-            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        match stream.as_str() {
+            WORKERS => {}
+            jobs::JOBS => return jobs::read(cursor, max),
+            secondments::SECONDMENTS => return secondments::read(cursor, max),
+            _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?}"))),
         }
         ensure_enterprises()?;
         let size = max.clamp(1, 500);
@@ -253,8 +277,12 @@ impl Guest for HuiyangEsms {
     }
 
     fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
-        if stream != WORKERS {
-            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        match stream.as_str() {
+            WORKERS => {}
+            secondments::SECONDMENTS => {
+                return records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(secondments::write_one(i, r))).collect();
+            }
+            _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?} to write"))),
         }
         ensure_enterprises()?;
         let ctx = ctx();

@@ -31,6 +31,8 @@ pub struct Context {
     pub name_by_uscc: HashMap<String, String>,
     /// Unified social credit code by enterprise name (as HY writes it, trimmed).
     pub uscc_by_name: HashMap<String, String>,
+    /// Name and unified social credit code by HY's enterprise id (for job postings).
+    pub enterprise_by_id: HashMap<i64, (String, String)>,
 }
 
 impl Context {
@@ -39,6 +41,9 @@ impl Context {
         let code = item.get("uscc").and_then(Value::as_str).and_then(uscc::normalise);
         let name = item.get("name").and_then(Value::as_str).and_then(text::non_empty);
         if let (Some(code), Some(name)) = (code, name) {
+            if let Some(id) = item.get("id").and_then(Value::as_i64) {
+                self.enterprise_by_id.insert(id, (name.clone(), code.clone()));
+            }
             self.uscc_by_name.insert(name.clone(), code.clone());
             self.name_by_uscc.insert(code, name);
         }

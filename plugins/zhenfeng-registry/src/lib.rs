@@ -3,11 +3,13 @@
 //!
 //! The registry is an older system: a session login (`POST /login`), every error as HTTP 200 with
 //! a non-zero `code`, reads as one GB18030-encoded CSV export with Chinese headers, writes as
-//! form posts keyed by pinyin field names. See `README.md` beside this file for the mapping.
+//! form posts keyed by pinyin field names. See [`mapping`] for the `workers` stream and [`jobs`]
+//! for the `job-board` stream (vacancies from partner regions, `job-posting`).
 //!
 //! Config (JSON, from the deployment's `[plugins.zhenfeng-registry.config]`):
 //! `{"base_url": "http://registry.example:8080"}`. Secrets: `username`, `password`.
 
+pub mod jobs;
 pub mod mapping;
 
 use hub_sdk::log;
@@ -122,13 +124,22 @@ impl Guest for ZhenfengRegistry {
             name: "zhenfeng-registry".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             system: "Zhenfeng County registry of residents working away (ZF-REG)".into(),
-            streams: vec![StreamInfo {
-                name: WORKERS.into(),
-                schema: "worker".into(),
-                schema_version: "1.0.0".into(),
-                can_read: true,
-                can_write: true,
-            }],
+            streams: vec![
+                StreamInfo {
+                    name: WORKERS.into(),
+                    schema: "worker".into(),
+                    schema_version: "1.0.0".into(),
+                    can_read: true,
+                    can_write: true,
+                },
+                StreamInfo {
+                    name: jobs::JOB_BOARD.into(),
+                    schema: "job-posting".into(),
+                    schema_version: "1.0.0".into(),
+                    can_read: true,
+                    can_write: true,
+                },
+            ],
             hosts: vec!["${base_url}".into()],
             secrets: vec!["username".into(), "password".into()],
         }
@@ -152,8 +163,10 @@ impl Guest for ZhenfengRegistry {
     }
 
     fn read(stream: String, cursor: Option<String>, max: u32) -> Result<Batch, ConnectorError> {
-        if stream != WORKERS {
-            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        match stream.as_str() {
+            WORKERS => {}
+            jobs::JOB_BOARD => return jobs::read(cursor, max),
+            _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?}"))),
         }
         let continuing = STATE.with_borrow(|s| matches!(&s.export, Some((c, _)) if *c == cursor));
         if !continuing {
@@ -175,8 +188,12 @@ impl Guest for ZhenfengRegistry {
     }
 
     fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
-        if stream != WORKERS {
-            return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
+        match stream.as_str() {
+            WORKERS => {}
+            jobs::JOB_BOARD => {
+                return records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(jobs::write_one(i, r))).collect();
+            }
+            _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?}"))),
         }
         load_raw_rows(&records)?;
         records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(write_one(i, r))).collect()

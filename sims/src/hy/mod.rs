@@ -61,6 +61,19 @@ impl HyState {
                 .id;
             debug_assert_eq!(id, j.id);
         }
+        for sd in &seed.secondments {
+            let fields = object(json!({
+                "name": sd.name, "idNo": sd.id_no, "gender": sd.gender, "phone": sd.phone,
+                "profession": sd.profession, "sendingOrg": sd.sending_org,
+                "hostFacility": sd.host_facility, "batch": sd.batch, "startDate": sd.start_date,
+                "endDate": sd.end_date, "actualEndDate": sd.actual_end_date, "status": sd.status,
+                "department": sd.department, "honours": sd.honours, "deleted": false,
+            }));
+            let id = data.tables[Collection::Secondments]
+                .insert(Collection::Secondments, fields, sd.updated_at)
+                .id;
+            debug_assert_eq!(id, sd.id);
+        }
         let seed_counts: Map<String, Value> = Collection::ALL
             .iter()
             .map(|c| (c.name().to_string(), json!(data.tables[*c].rows().len())))

@@ -58,3 +58,9 @@ pub async fn zf_login(c: &reqwest::Client, sim: &RunningSim) -> String {
 pub async fn get_json(c: &reqwest::Client, url: String) -> serde_json::Value {
     c.get(url).send().await.unwrap().json().await.unwrap()
 }
+
+pub async fn med(opts: &SimOptions) -> RunningSim {
+    hub_sims::start_med_roster(any_port(), opts)
+        .await
+        .expect("MED-ROSTER starts")
+}
