@@ -59,7 +59,7 @@ async fn the_shipped_connectors_pass_their_recorded_exchanges() {
         (
             "huiyang_esms.wasm",
             "plugins/huiyang-esms/fixtures",
-            "step 4: read zhenfeng-workers: 2 records in 4 batches (max 1), 0 deleted;",
+            "step 4: read zhenfeng-workers: 2 records in 3 batches (max 1), 0 deleted;",
         ),
         (
             "zhenfeng_registry.wasm",
