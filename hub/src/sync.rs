@@ -434,6 +434,13 @@ pub fn mask_key(values: &[&Value]) -> String {
         .join("|")
 }
 
+/// The values of a record at the key's pointers that are present and not null.
+fn key_of<'a>(key: &[String], data: &'a Value) -> Vec<&'a Value> {
+    key.iter()
+        .filter_map(|p| non_null(data.pointer(p)))
+        .collect()
+}
+
 fn non_null(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| !v.is_null())
 }
@@ -1023,22 +1030,14 @@ impl Engine {
             let data = rec.data;
             if !matches_filter(&data, &ep.filter) {
                 s.filtered += 1;
-                let key_values: Vec<&Value> = spec
-                    .key
-                    .iter()
-                    .filter_map(|p| non_null(data.pointer(p)))
-                    .collect();
+                let key_values = key_of(&spec.key, &data);
                 if key_values.len() == spec.key.len() {
                     out_of_scope.push(self.keys.key_hash(&key_values));
                 }
                 continue;
             }
             let mut violations = spec.schema.validate(&data);
-            let key_values: Vec<&Value> = spec
-                .key
-                .iter()
-                .filter_map(|p| non_null(data.pointer(p)))
-                .collect();
+            let key_values = key_of(&spec.key, &data);
             if key_values.len() != spec.key.len() {
                 violations.push(Violation {
                     pointer: spec.key.join(","),
@@ -1290,11 +1289,7 @@ impl Engine {
                 .content_hash(&Value::String(remote_id.clone().unwrap_or_default())),
         };
         let key_hash = data.and_then(|d| {
-            let vals: Vec<&Value> = spec
-                .key
-                .iter()
-                .filter_map(|p| non_null(d.pointer(p)))
-                .collect();
+            let vals = key_of(&spec.key, &d);
             (vals.len() == spec.key.len()).then(|| self.keys.key_hash(&vals))
         });
         let record = data.map(|d| {
@@ -1471,11 +1466,7 @@ impl Engine {
                                     fields.join(", ")
                                 );
                                 stats.parked += 1;
-                                let key_values: Vec<&Value> = spec
-                                    .key
-                                    .iter()
-                                    .filter_map(|p| non_null(mf.record.pointer(p)))
-                                    .collect();
+                                let key_values = key_of(&spec.key, &mf.record);
                                 conflicts.push(NewConflict {
                                     run_id,
                                     kind: ConflictKind::Park,
@@ -1538,11 +1529,7 @@ impl Engine {
                 let violations = spec.schema.validate(&m);
                 if !violations.is_empty() {
                     let side = spec.write_sides()[0];
-                    let key_values: Vec<&Value> = spec
-                        .key
-                        .iter()
-                        .filter_map(|p| non_null(m.pointer(p)))
-                        .collect();
+                    let key_values = key_of(&spec.key, &m);
                     stats.side(side).rejected += 1;
                     dead.push(self.dead_letter(
                         spec,
@@ -1719,11 +1706,7 @@ impl Engine {
                             s.conflicts += 1;
                             unsettled[i] = true;
                             failed(link, "conflict", &msg);
-                            let key_values: Vec<&Value> = spec
-                                .key
-                                .iter()
-                                .filter_map(|p| non_null(m.pointer(p)))
-                                .collect();
+                            let key_values = key_of(&spec.key, &m);
                             conflicts.push(NewConflict {
                                 run_id,
                                 kind: ConflictKind::Write,
@@ -1741,11 +1724,7 @@ impl Engine {
                         WriteResult::Rejected(rej) => {
                             s.rejected += 1;
                             link.side_mut(t).intent = None;
-                            let key_values: Vec<&Value> = spec
-                                .key
-                                .iter()
-                                .filter_map(|p| non_null(m.pointer(p)))
-                                .collect();
+                            let key_values = key_of(&spec.key, &m);
                             let v = vec![Violation {
                                 pointer: rej.pointer.unwrap_or_default(),
                                 message: rej.reason,

@@ -306,10 +306,10 @@ async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
                 let row = w
                     .zf_create(zf_row(
                         &ids[i],
-                        r.get(Field::Name),
-                        r.get(Field::Phone),
-                        r.get(Field::Position),
-                        r.get(Field::Hometown),
+                        NAMES[i],
+                        PHONES[i],
+                        POSITIONS[i],
+                        HOMETOWNS[i],
                     ))
                     .await;
                 let p = &mut people[i];
@@ -322,10 +322,10 @@ async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
                 let item = w
                     .hy_create(hy_item(
                         &ids[i],
-                        r.get(Field::Name),
-                        r.get(Field::Phone),
-                        r.get(Field::Position),
-                        r.get(Field::Hometown),
+                        NAMES[i],
+                        PHONES[i],
+                        POSITIONS[i],
+                        HOMETOWNS[i],
                     ))
                     .await;
                 let p = &mut people[i];
