@@ -18,7 +18,7 @@
 use crate::config::Config;
 use crate::metrics as hub_metrics;
 use crate::schedule::Schedule;
-use crate::store::{DeadLetter, RunRecord, Store};
+use crate::store::{DeadLetter, LeaseInfo, RunRecord, Store};
 use crate::sync::ProgressBoard;
 use anyhow::Context as _;
 use axum::extract::{Path, Query, Request, State};
@@ -275,7 +275,7 @@ async fn authenticate(State(s): State<AdminState>, req: Request, next: Next) -> 
     info(title = "hub admin API", description = "Operate a running hub daemon: health, metrics, syncs, runs, dead letters."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "health"), (name = "syncs"), (name = "runs"), (name = "dead letters"), (name = "conflicts"))
+    tags((name = "health"), (name = "syncs"), (name = "runs"), (name = "dead letters"), (name = "conflicts"), (name = "leases"))
 )]
 struct ApiDoc;
 
@@ -312,6 +312,7 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(list_conflicts))
         .routes(routes!(get_conflict))
         .routes(routes!(resolve_conflict))
+        .routes(routes!(list_leases))
         .split_for_parts();
     let doc = api.clone();
     let router = router
@@ -590,6 +591,16 @@ async fn list_runs(
         ));
     }
     Ok(Json(view.store.runs(q.sync.as_deref(), limit).await?))
+}
+
+/// The run leases of every sync, from the shared store: which daemon (`host:pid`) holds or
+/// last held each, its fencing token, its expiry, and whether it still binds. The same answer
+/// from every daemon on the store.
+#[utoipa::path(get, path = "/api/leases", tag = "leases", responses(
+    (status = 200, description = "leases by sync name", body = Vec<LeaseInfo>),
+    (status = 401, description = "missing or wrong token", body = ApiError)))]
+async fn list_leases(State(s): State<AdminState>) -> Result<Json<Vec<LeaseInfo>>, Failure> {
+    Ok(Json(s.view().store.leases().await?))
 }
 
 /// One run.
@@ -1139,10 +1150,10 @@ mod tests {
         ))
         .await
         .unwrap();
-        let first = store.start_run("workers", "schedule").await.unwrap();
+        let first = store.start_run("workers", "schedule", None).await.unwrap();
         let stats = json!({"a": {"read": 3000, "created": 0, "updated": 0}, "b": {"read": 0, "created": 1322, "updated": 0}, "duration_ms": 6600});
         store.finish_run(first, "ok", &stats, None).await.unwrap();
-        let second = store.start_run("workers", "manual").await.unwrap();
+        let second = store.start_run("workers", "manual", None).await.unwrap();
         let stats = json!({"a": {"read": 1, "created": 0, "updated": 1}, "b": {"read": 2, "created": 0, "updated": 1}, "duration_ms": 150});
         store
             .finish_run(
@@ -1260,7 +1271,7 @@ mod tests {
     async fn every_route_but_healthz_needs_the_token() {
         let f = fixture().await;
         let ops = f.operations();
-        assert_eq!(ops.len(), 17, "{ops:?}");
+        assert_eq!(ops.len(), 18, "{ops:?}");
         for (method, path, concrete) in &ops {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             for token in [None, Some("wrong-token-0123456789abcdef")] {

@@ -112,9 +112,17 @@ pub struct HubConfig {
     /// Directory for the state database and the generated state key (relative to the config
     /// file's directory).
     pub data_dir: PathBuf,
-    /// State store URL; default `sqlite://<data_dir>/state.db`.
+    /// State store URL: `sqlite://PATH` (default `sqlite://<data_dir>/state.db`) or
+    /// `postgres://USER@HOST:PORT/DATABASE`, which several daemons can share (each run is
+    /// claimed by one of them; see `lease_ttl`).
     #[serde(default)]
     pub store: Option<String>,
+    /// How long a run's lease lasts unless renewed (renewed every quarter of it): a daemon that
+    /// dies or is paused holds its run up for at most this long before another daemon on the
+    /// same store takes it over. Humantime syntax (`"2m"`, `"30s"`); default 2 minutes; at
+    /// least 4 seconds.
+    #[serde(default = "default_lease_ttl", with = "humantime_serde")]
+    pub lease_ttl: std::time::Duration,
     /// The 32-byte state key (64 hex digits) that keys hashes and seals snapshots. Default: the
     /// file `<data_dir>/state.key`, created with a random key on first start.
     #[serde(default)]
@@ -403,6 +411,10 @@ pub enum Overlap {
     QueueOne,
 }
 
+const fn default_lease_ttl() -> std::time::Duration {
+    std::time::Duration::from_secs(120)
+}
+
 const fn default_catch_up_window() -> std::time::Duration {
     std::time::Duration::from_secs(3600)
 }
@@ -550,8 +562,8 @@ impl Config {
 
     /// The state store URL.
     pub fn store_url(&self) -> String {
-        match &self.hub.store {
-            Some(s) => s.clone(),
+        match self.hub.store.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => s.to_string(),
             None => format!("sqlite://{}", self.data_dir().join("state.db").display()),
         }
     }
@@ -832,6 +844,15 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             format!(
                 "admin.listen: {:?} is not host:port with an IP address ({e})",
                 config.admin.listen.get_ref()
+            ),
+        ));
+    }
+    if config.hub.lease_ttl < std::time::Duration::from_secs(4) {
+        errs.push((
+            None,
+            format!(
+                "hub.lease_ttl: {:?} is too short (at least 4s: it is renewed every quarter of it)",
+                config.hub.lease_ttl
             ),
         ));
     }

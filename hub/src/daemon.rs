@@ -156,6 +156,7 @@ impl Hub {
             );
         }
         let keys = state_keys(&config, true)?;
+        store.check_state_key(&keys.key_check()).await?;
         let runtime = Runtime::new(Some(config.data_dir().join("cache")))?;
         let mut problems = Vec::new();
         let mut plugins = BTreeMap::new();
@@ -176,9 +177,10 @@ impl Hub {
                 Err(problem) => problems.push(problem),
             }
         }
+        let lease_ttl = config.hub.lease_ttl;
         Ok(Hub {
             config,
-            engine: Engine::new(store, keys),
+            engine: Engine::new(store, keys).with_lease_ttl(lease_ttl),
             plugins,
             syncs,
             problems,
@@ -290,11 +292,15 @@ struct EngineRunner {
 }
 
 impl Runner for EngineRunner {
-    fn run(&self, trigger: &'static str) -> BoxFuture<'_, ()> {
+    fn run(
+        &self,
+        trigger: &'static str,
+        scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let (e, sp) = (self.engine.clone(), self.spec.clone());
             match runs_runtime()
-                .spawn(async move { e.run(&sp, trigger).await })
+                .spawn(async move { e.run_at(&sp, trigger, scheduled_for).await })
                 .await
             {
                 Ok(Ok(outcome)) => {

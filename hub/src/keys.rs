@@ -113,6 +113,12 @@ impl Keys {
         Ok(Keys::derive(&key))
     }
 
+    /// A check value of these keys: the key hash of the fixed text `hub state key check`. Two
+    /// key sets give the same check value only if they are the same keys (HMAC-SHA256).
+    pub fn key_check(&self) -> String {
+        self.key_hash(&[&Value::String("hub state key check".into())])
+    }
+
     /// HMAC-SHA256 of a record key (the values at the key's JSON pointers, in order), as 64 hex
     /// digits. Equal keys give equal hashes; the key cannot be recovered from it.
     pub fn key_hash(&self, key_values: &[&Value]) -> String {

@@ -159,8 +159,14 @@ impl Default for Policy {
 
 /// Starts runs. The scheduler awaits each run before it looks at the clock again.
 pub trait Runner: Send + Sync {
-    /// Runs the sync once; `trigger` is `schedule`, `catch-up`, `queued` or `manual`.
-    fn run(&self, trigger: &'static str) -> BoxFuture<'_, ()>;
+    /// Runs the sync once; `trigger` is `schedule` (with the fire time this daemon claimed),
+    /// `catch-up`, `queued`, `manual` or `resume` (taking over a run whose process died or
+    /// lost its lease).
+    fn run(
+        &self,
+        trigger: &'static str,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, ()>;
 }
 
 /// Fire times in `(after, now]`: how many (counting stops at [`MAX_COUNT`]) and the latest.
@@ -220,6 +226,8 @@ pub fn jitter_delay(jitter: Duration, gap: Duration) -> Duration {
 enum Wake {
     Due,
     Manual,
+    /// A run of this sync was left `running` by a process that died or lost its lease.
+    Resume,
     Stop,
 }
 
@@ -239,6 +247,14 @@ async fn wait(
             Ok(true) => return Wake::Manual,
             Ok(false) => {}
             Err(e) => tracing::warn!(sync, "cannot read the schedule state: {e:#}"),
+        }
+        match store.orphaned_run(sync).await {
+            Ok(Some(run)) => {
+                tracing::info!(sync, run, "a run was left by a process that stopped; taking it over");
+                return Wake::Resume;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(sync, "cannot read the run history: {e:#}"),
         }
         let now = clock.now();
         if now >= t {
@@ -296,7 +312,7 @@ async fn after_run(
                 count,
                 "fire times passed while the run was going; running once more (overlap = queue_one)"
             );
-            runner.run("queued").await;
+            runner.run("queued", None).await;
         }
     }
 }
@@ -317,9 +333,20 @@ pub async fn drive(
     if let Some(last) = state.handled_through {
         let (count, latest) = passed(schedule, last, start);
         if let Some(latest) = latest {
+            // Of several daemons starting together, the one that claims the latest missed fire
+            // time catches up; the others find it claimed.
+            let won = match store.claim_fire(sync, latest).await {
+                Ok(won) => won,
+                Err(e) => {
+                    tracing::warn!(sync, "cannot record the schedule state: {e:#}");
+                    false
+                }
+            };
             set_handled(store, sync, start).await;
             let age = (start - latest).to_std().unwrap_or_default();
-            if state.paused {
+            if !won {
+                tracing::debug!(sync, "missed fire times were claimed by another daemon");
+            } else if state.paused {
                 tracing::info!(
                     sync,
                     count,
@@ -331,7 +358,7 @@ pub async fn drive(
                     count,
                     "fire times passed while the daemon was down; catching up with one run"
                 );
-                runner.run("catch-up").await;
+                runner.run("catch-up", None).await;
                 after_run(clock, store, sync, schedule, policy, start, runner).await;
                 handled = clock.now();
             } else {
@@ -361,9 +388,13 @@ pub async fn drive(
         tracing::debug!(sync, next = %next.with_timezone(&schedule.timezone()), "next run");
         match wait(clock, store, sync, fire_at, &mut stop).await {
             Wake::Stop => return,
+            Wake::Resume => {
+                runner.run("resume", None).await;
+                continue;
+            }
             Wake::Manual => {
                 let started = clock.now();
-                runner.run("manual").await;
+                runner.run("manual", None).await;
                 after_run(
                     clock,
                     store,
@@ -379,13 +410,24 @@ pub async fn drive(
             }
             Wake::Due => {}
         }
-        set_handled(store, sync, next).await;
         handled = next;
+        // Every daemon on the store wakes for the fire time; the one whose claim lands runs it.
+        match store.claim_fire(sync, next).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(sync, fire = %next, "fire time claimed by another daemon");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(sync, fire = %next, "cannot claim the fire time; not run: {e:#}");
+                continue;
+            }
+        }
         if paused(store, sync).await {
             tracing::info!(sync, fire = %next, "paused; scheduled run skipped");
             continue;
         }
-        runner.run("schedule").await;
+        runner.run("schedule", Some(next)).await;
         after_run(clock, store, sync, schedule, policy, next, runner).await;
     }
 }
@@ -436,7 +478,11 @@ mod tests {
     }
 
     impl Runner for Recorder {
-        fn run(&self, trigger: &'static str) -> BoxFuture<'_, ()> {
+        fn run(
+            &self,
+            trigger: &'static str,
+            _scheduled_for: Option<DateTime<Utc>>,
+        ) -> BoxFuture<'_, ()> {
             Box::pin(async move {
                 {
                     let mut a = self.active.lock().unwrap();

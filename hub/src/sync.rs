@@ -374,6 +374,7 @@ pub struct Engine {
     keys: Keys,
     progress: ProgressBoard,
     crash: Option<crate::crash::Held>,
+    lease_ttl: std::time::Duration,
 }
 
 /// A failure that ends a phase of the run.
@@ -409,7 +410,8 @@ struct Staged {
     deleted: bool,
 }
 
-/// How long a run's lease lasts unless renewed (it is renewed every quarter of this).
+/// How long a run's lease lasts unless renewed (it is renewed every quarter of this), unless
+/// set with [`Engine::with_lease_ttl`].
 const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The sealing context of a dead letter's record.
@@ -666,7 +668,16 @@ impl Engine {
             keys,
             progress: ProgressBoard::default(),
             crash: None,
+            lease_ttl: LEASE_TTL,
         }
+    }
+
+    /// The engine with runs' leases lasting `ttl` unless renewed (default two minutes; they are
+    /// renewed every quarter of it). A daemon that stops (killed, paused) holds its runs up for
+    /// at most this long before another daemon takes them over.
+    pub fn with_lease_ttl(mut self, ttl: std::time::Duration) -> Engine {
+        self.lease_ttl = ttl;
+        self
     }
 
     /// The engine with a crash hook (tests only, see [`crate::crash`]).
@@ -697,29 +708,54 @@ impl Engine {
     /// Runs a sync once. Never panics on bad data or a failing plugin: failures end up in the
     /// outcome and the run history.
     pub async fn run(&self, spec: &SyncSpec, trigger: &str) -> anyhow::Result<RunOutcome> {
-        if let Err(holder) = self.store.acquire_lease(&spec.name, LEASE_TTL).await? {
-            anyhow::bail!(
+        self.run_at(spec, trigger, None).await
+    }
+
+    /// Runs a sync once for fire time `scheduled_for` (a scheduled run; `None` otherwise).
+    ///
+    /// The run holds the sync's lease ([`Store::acquire_lease`]) from start to end, renewed every
+    /// quarter of its TTL; every store write of the run is fenced by it, and before each batch
+    /// written to a system the lease is confirmed, so a process paused past its lease stops
+    /// at its next step once another has taken over. Errors: the lease is held by another live
+    /// process (the run is not started), the fire time already ran ([`crate::store::AlreadyRan`]),
+    /// the store is unreachable.
+    pub async fn run_at(
+        &self,
+        spec: &SyncSpec,
+        trigger: &str,
+        scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<RunOutcome> {
+        let lease = match self.store.acquire_lease(&spec.name, self.lease_ttl).await? {
+            Ok(lease) => lease,
+            Err(holder) => anyhow::bail!(
                 "sync {} is running in another process ({holder}); this run was not started",
                 spec.name
-            );
-        }
+            ),
+        };
         // Renew the lease while the run goes on; give it up at the end.
         let renew = {
-            let (store, name) = (self.store.clone(), spec.name.clone());
+            let (store, lease, ttl) = (self.store.clone(), lease.clone(), self.lease_ttl);
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(LEASE_TTL / 4).await;
-                    match store.renew_lease(&name, LEASE_TTL).await {
+                    tokio::time::sleep(ttl / 4).await;
+                    match store.renew_lease(&lease, ttl).await {
                         Ok(true) => {}
                         Ok(false) => {
-                            tracing::error!(sync = %name, "lost the run lease to another process")
+                            tracing::error!(sync = %lease.sync, "lost the run lease to another process");
+                            return;
                         }
-                        Err(e) => tracing::warn!(sync = %name, "cannot renew the run lease: {e:#}"),
+                        Err(e) => {
+                            tracing::warn!(sync = %lease.sync, "cannot renew the run lease: {e:#}")
+                        }
                     }
                 }
             })
         };
-        let outcome = self.run_leased(spec, trigger).await;
+        let fenced = Engine {
+            store: self.store.fenced(lease.clone()),
+            ..self.clone()
+        };
+        let outcome = fenced.run_leased(spec, trigger, scheduled_for).await;
         renew.abort();
         if outcome
             .as_ref()
@@ -728,15 +764,23 @@ impl Engine {
             // As if the process had died: the lease stays until it expires.
             return outcome;
         }
-        if let Err(e) = self.store.release_lease(&spec.name).await {
+        if let Err(e) = self.store.release_lease(&lease).await {
             tracing::warn!(sync = %spec.name, "cannot release the run lease: {e:#}");
         }
         outcome
     }
 
-    async fn run_leased(&self, spec: &SyncSpec, trigger: &str) -> anyhow::Result<RunOutcome> {
+    async fn run_leased(
+        &self,
+        spec: &SyncSpec,
+        trigger: &str,
+        scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<RunOutcome> {
         let started = Instant::now();
-        let run_id = self.store.start_run(&spec.name, trigger).await?;
+        let run_id = self
+            .store
+            .start_run(&spec.name, trigger, scheduled_for)
+            .await?;
         let span = tracing::info_span!("run", sync = %spec.name, run = run_id);
         let mut stats = RunStats::default();
         let mut errors = Vec::new();
@@ -749,7 +793,19 @@ impl Engine {
                 continue;
             }
             match spec.endpoint(side).plugin.session().await {
-                Ok(s) => {
+                Ok(mut s) => {
+                    if let Some(lease) = self.store.lease().cloned() {
+                        s.guard_sends(std::sync::Arc::new(move || {
+                            if lease.holds_locally() {
+                                Ok(())
+                            } else {
+                                Err(format!(
+                                    "sync {}: this run's lease is lost or past its time; the request was not sent",
+                                    lease.sync
+                                ))
+                            }
+                        }));
+                    }
                     sessions.insert(side, s);
                 }
                 Err(e) => {
@@ -1643,6 +1699,9 @@ impl Engine {
                 let batch_span =
                     tracing::debug_span!("batch", side = t.as_str(), records = records.len());
                 self.crash_point(CrashPoint::BeforeWrite(t))?;
+                // A process paused past its lease learns here that another took over, before
+                // it writes to the system (its store writes would be refused anyway).
+                self.store.confirm_lease(self.lease_ttl).await?;
                 let results = match session
                     .write(&spec.endpoint(t).stream, &records)
                     .instrument(batch_span)

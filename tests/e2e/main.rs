@@ -7,6 +7,7 @@
 mod admin;
 mod harness;
 mod operating;
+mod cluster;
 mod roster;
 
 use harness::{Env, canonical_id, canonical_phone, content, trimmed};

@@ -129,7 +129,15 @@ pub struct HostState {
     plugin: Arc<str>,
     http: Arc<http::HttpGrant>,
     retries: http::RetryBudget,
+    /// Asked before every request the plugin sends (see [`SendGuard`]).
+    guard: Option<SendGuard>,
 }
+
+/// Asked before every HTTP request a session's plugin sends: `Err(reason)` refuses the request
+/// (the plugin gets `denied` with the reason). The sync engine sets one per run that answers
+/// whether the run still holds its lease, so a daemon paused past its lease sends nothing more
+/// once it resumes.
+pub type SendGuard = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -170,6 +178,9 @@ impl bindings::hub::connector::host::Host for HostState {
         req: bindings::hub::connector::host::Request,
     ) -> Result<bindings::hub::connector::host::Response, bindings::hub::connector::host::HttpError>
     {
+        if let Some(refused) = self.guard.as_ref().and_then(|g| g().err()) {
+            return Err(self.http_error(http::HttpError::Denied(refused)));
+        }
         let grant = self.http.clone();
         let t = Instant::now();
         let r = grant
@@ -201,6 +212,9 @@ impl bindings::hub::connector::host::Host for HostState {
         bindings::hub::connector::host::StreamingResponse,
         bindings::hub::connector::host::HttpError,
     > {
+        if let Some(refused) = self.guard.as_ref().and_then(|g| g().err()) {
+            return Err(self.http_error(http::HttpError::Denied(refused)));
+        }
         let grant = self.http.clone();
         let req = http::Request {
             method: req.method,

@@ -139,6 +139,7 @@ impl Plugin {
             plugin: self.name.as_str().into(),
             http: self.grant.clone(),
             retries: crate::runtime::http::RetryBudget::new(self.limits.retries_per_run),
+            guard: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -228,6 +229,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// Sets the guard asked before every HTTP request of this session's plugin.
+    pub fn guard_sends(&mut self, guard: crate::runtime::SendGuard) {
+        self.store.data_mut().guard = Some(guard);
+    }
+
     /// Prepares a guest call: its CPU budget, its clock, and the span it runs in.
     fn begin(&mut self, call: &'static str) -> Result<tracing::Span, PluginError> {
         if self.poisoned {

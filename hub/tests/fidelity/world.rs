@@ -255,8 +255,8 @@ b = {{ "/status" = "left" }}
             Ok(o) => Ok(o),
             Err(e) if e.downcast_ref::<hub::crash::Crashed>().is_some() => {
                 self.crashes.fetch_add(1, Ordering::SeqCst);
-                self.store.release_lease(SYNC).await.unwrap();
-                self.store.close_interrupted_runs().await.unwrap();
+                // The crashed run's lease is this process's, so the next run takes it again
+                // and marks the crashed run interrupted as it starts.
                 Err(e.to_string())
             }
             Err(e) => panic!("run failed: {e:#}"),
