@@ -18,7 +18,7 @@ use std::time::Duration;
 
 const CONFIG: &str = "config/demo.toml";
 /// The state key every daemon of a test shares (64 hex digits).
-const STATE_KEY: &str = "6875622d636c75737465722d746573742d6b65792d303132333435363738396162";
+const STATE_KEY: &str = "6875622d636c75737465722d746573742d6b65792d3031323334353637383961";
 
 /// A state store shared by daemons, and one data directory per daemon (same state key).
 struct Cluster {
@@ -182,7 +182,7 @@ async fn three_daemons_on_one_postgres_store_run_every_fire_time_once_for_five_m
         .map(|i| cluster.start(&env, i, every_10s, "20s"))
         .collect();
     for i in 0..3 {
-        cluster.admin(i, "/healthz").await;
+        cluster.admin(i, "/api/leases").await;
     }
     let started = Utc::now();
     // Five minutes of schedule; people change 4 + 4 records every 20 s.
@@ -317,7 +317,7 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
         .collect();
     let pids: Vec<u32> = daemons.iter().map(|c| c.as_ref().unwrap().id().unwrap()).collect();
     for i in 0..3 {
-        cluster.admin(i, "/healthz").await;
+        cluster.admin(i, "/api/leases").await;
     }
 
     // 1. SIGKILL mid-run. The first, full sync (1,322 creates in HY-ESMS), started by a manual
@@ -441,6 +441,10 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
         }
     }
     let log = String::from_utf8_lossy(&paused_out.unwrap().stderr).into_owned();
+    for l in log.lines().filter(|l| l.contains("lease")) {
+        eprintln!("paused daemon: {l}");
+    }
+    eprintln!("killed {killed} after {before} creates; paused {paused}, taken over after {taken_after:?}");
     assert!(
         log.contains("taken over by another process")
             || log.contains("lease is lost or past its time")
