@@ -1,6 +1,7 @@
 //! The state side of a sync, per record: keyed content hash and key derivation (HMAC-SHA256
-//! over canonical JSON), sealing a snapshot (ChaCha20-Poly1305), and the SQLite commit of a
-//! batch of 200 new links in one transaction (the links are built outside the timing).
+//! over canonical JSON), sealing a snapshot (ChaCha20-Poly1305), and the store commit of a
+//! batch of 200 new links in one transaction (the links are built outside the timing), on
+//! SQLite and, when a server is reachable (`HUB_TEST_POSTGRES`), on PostgreSQL.
 //!
 //! ```sh
 //! cargo bench -p hub --bench state
@@ -64,41 +65,54 @@ fn commit(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("state.db").display());
-    let store = rt.block_on(Store::open(&url)).unwrap();
+    let mut stores = vec![(
+        "sqlite",
+        rt.block_on(Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("state.db").display()
+        )))
+        .unwrap(),
+    )];
+    // PostgreSQL too when a server is reachable (HUB_TEST_POSTGRES, default the local one).
+    match rt.block_on(hub::store::testing::fresh_postgres_database()) {
+        Ok(url) => stores.push(("postgres", rt.block_on(Store::open(&url)).unwrap())),
+        Err(e) => eprintln!("state/commit_200_links/postgres skipped: {e:#}"),
+    }
     let keys = Keys::derive(&[7; 32]);
     let mut round = 0usize;
     let mut g = c.benchmark_group("state");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.measurement_time(Duration::from_secs(10));
-    g.bench_function("commit_200_links", |b| {
-        b.iter_batched(
-            || {
-                round += 1;
-                (0..BATCH)
-                    .map(|i| {
-                        let r = record(round * BATCH + i);
-                        let mut l = Link::new(keys.key_hash(&[&r["idNumber"], &json!(round)]));
-                        l.a.hash = Some(keys.content_hash(&r));
-                        l.a.snapshot = Some(keys.seal_json("bench", &r));
-                        l.pending = true;
-                        l
-                    })
-                    .collect::<Vec<Link>>()
-            },
-            |links| {
-                rt.block_on(store.commit(
-                    "bench",
-                    Commit {
-                        links: &links,
-                        ..Commit::default()
-                    },
-                ))
-                .unwrap();
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    for (backend, store) in &stores {
+        g.bench_function(format!("commit_200_links/{backend}"), |b| {
+            b.iter_batched(
+                || {
+                    round += 1;
+                    (0..BATCH)
+                        .map(|i| {
+                            let r = record(round * BATCH + i);
+                            let mut l = Link::new(keys.key_hash(&[&r["idNumber"], &json!(round)]));
+                            l.a.hash = Some(keys.content_hash(&r));
+                            l.a.snapshot = Some(keys.seal_json("bench", &r));
+                            l.pending = true;
+                            l
+                        })
+                        .collect::<Vec<Link>>()
+                },
+                |links| {
+                    rt.block_on(store.commit(
+                        "bench",
+                        Commit {
+                            links: &links,
+                            ..Commit::default()
+                        },
+                    ))
+                    .unwrap();
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 

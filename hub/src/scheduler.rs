@@ -162,11 +162,8 @@ pub trait Runner: Send + Sync {
     /// Runs the sync once; `trigger` is `schedule` (with the fire time this daemon claimed),
     /// `catch-up`, `queued`, `manual` or `resume` (taking over a run whose process died or
     /// lost its lease).
-    fn run(
-        &self,
-        trigger: &'static str,
-        scheduled_for: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, ()>;
+    fn run(&self, trigger: &'static str, scheduled_for: Option<DateTime<Utc>>)
+    -> BoxFuture<'_, ()>;
 }
 
 /// Fire times in `(after, now]`: how many (counting stops at [`MAX_COUNT`]) and the latest.
@@ -250,7 +247,11 @@ async fn wait(
         }
         match store.orphaned_run(sync).await {
             Ok(Some(run)) => {
-                tracing::info!(sync, run, "a run was left by a process that stopped; taking it over");
+                tracing::info!(
+                    sync,
+                    run,
+                    "a run was left by a process that stopped; taking it over"
+                );
                 return Wake::Resume;
             }
             Ok(None) => {}

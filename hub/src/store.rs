@@ -288,7 +288,8 @@ impl Lease {
     /// Whether this process surely still holds the lease, by its own clock and without asking
     /// the store: not found lost, and within the TTL of its last renewal.
     pub fn holds_locally(&self) -> bool {
-        !self.is_lost() && std::time::Instant::now() < *self.valid_until.lock().expect("lease clock")
+        !self.is_lost()
+            && std::time::Instant::now() < *self.valid_until.lock().expect("lease clock")
     }
 
     /// Whether a renewal or a fenced write found the lease taken by another process.
@@ -308,7 +309,9 @@ impl Lease {
 /// A write refused because the writer's lease was taken over by another process (its token is
 /// no longer the lease row's): nothing of that write was stored.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("sync {sync}: the run lease (token {token}) was taken over by another process; nothing more is written by this run")]
+#[error(
+    "sync {sync}: the run lease (token {token}) was taken over by another process; nothing more is written by this run"
+)]
 pub struct LeaseLost {
     /// The sync.
     pub sync: String,
@@ -544,12 +547,16 @@ trait WritePool {
     /// Serialises appends to the audit chain until the transaction ends: nothing for SQLite (the
     /// write transaction already does), a transaction-scoped advisory lock for PostgreSQL.
     const AUDIT_LOCK: Option<&'static str>;
+    /// Links upserted per statement by [`Store::commit`] (at most 1,000: 29 values each, under
+    /// SQLite's 32,766 and PostgreSQL's 65,535 bound values).
+    const LINKS_PER_STATEMENT: usize;
 }
 
 impl WritePool for SqlitePool {
     type Db = sqlx::Sqlite;
     const FOR_UPDATE: &'static str = "";
     const AUDIT_LOCK: Option<&'static str> = None;
+    const LINKS_PER_STATEMENT: usize = 1;
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
@@ -560,9 +567,15 @@ impl WritePool for PgPool {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     // 0x687562 = "hub".
     const AUDIT_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(6845794)");
+    const LINKS_PER_STATEMENT: usize = 200;
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.begin().await
     }
+}
+
+/// How many links `p`'s backend upserts per statement (see [`WritePool::LINKS_PER_STATEMENT`]).
+fn links_per_statement<P: WritePool>(_: &P) -> usize {
+    P::LINKS_PER_STATEMENT
 }
 
 /// The lock suffix of `p`'s backend (see [`WritePool::FOR_UPDATE`]).
@@ -852,58 +865,58 @@ impl Store {
             .context("state store: cannot begin a write transaction")?;
         check_fence!(self, p, tx);
         let now = now();
-        for l in c.links {
-            sqlx::query(
-                "INSERT INTO links (sync, key_hash, \
-                   a_remote_id, a_version, a_updated_at, a_hash, a_written_hash, a_snapshot, \
-                   a_settled_hash, a_settled, a_intent, a_deleted, a_settled_deleted, \
-                   b_remote_id, b_version, b_updated_at, b_hash, b_written_hash, b_snapshot, \
-                   b_settled_hash, b_settled, b_intent, b_deleted, b_settled_deleted, \
-                   base, pending, attempts, last_error, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) \
-                 ON CONFLICT (sync, key_hash) DO UPDATE SET \
-                   a_remote_id = excluded.a_remote_id, a_version = excluded.a_version, a_updated_at = excluded.a_updated_at, \
-                   a_hash = excluded.a_hash, a_written_hash = excluded.a_written_hash, a_snapshot = excluded.a_snapshot, \
-                   a_settled_hash = excluded.a_settled_hash, a_settled = excluded.a_settled, \
-                   a_intent = excluded.a_intent, a_deleted = excluded.a_deleted, a_settled_deleted = excluded.a_settled_deleted, \
-                   b_remote_id = excluded.b_remote_id, b_version = excluded.b_version, b_updated_at = excluded.b_updated_at, \
-                   b_hash = excluded.b_hash, b_written_hash = excluded.b_written_hash, b_snapshot = excluded.b_snapshot, \
-                   b_settled_hash = excluded.b_settled_hash, b_settled = excluded.b_settled, \
-                   b_intent = excluded.b_intent, b_deleted = excluded.b_deleted, b_settled_deleted = excluded.b_settled_deleted, \
-                   base = excluded.base, pending = excluded.pending, attempts = excluded.attempts, \
-                   last_error = excluded.last_error, updated_at = excluded.updated_at",
-            )
-            .bind(sync)
-            .bind(&l.key_hash)
-            .bind(&l.a.remote_id)
-            .bind(&l.a.version)
-            .bind(&l.a.updated_at)
-            .bind(&l.a.hash)
-            .bind(&l.a.written_hash)
-            .bind(&l.a.snapshot)
-            .bind(&l.a.settled_hash)
-            .bind(&l.a.settled)
-            .bind(&l.a.intent)
-            .bind(l.a.deleted)
-            .bind(l.a.settled_deleted)
-            .bind(&l.b.remote_id)
-            .bind(&l.b.version)
-            .bind(&l.b.updated_at)
-            .bind(&l.b.hash)
-            .bind(&l.b.written_hash)
-            .bind(&l.b.snapshot)
-            .bind(&l.b.settled_hash)
-            .bind(&l.b.settled)
-            .bind(&l.b.intent)
-            .bind(l.b.deleted)
-            .bind(l.b.settled_deleted)
-            .bind(&l.base)
-            .bind(l.pending)
-            .bind(l.attempts)
-            .bind(&l.last_error)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
+        // PostgreSQL: 200 links per statement, one round trip per chunk (28k links/s against
+        // 13k row by row, `cargo bench --bench state`). SQLite: one per statement, where sqlx's
+        // cost per bound value makes wide statements slower (3.5k links/s at 200, 8.9k at 1).
+        // A key given twice keeps its last link, as row-by-row upserts would (PostgreSQL
+        // refuses to upsert one row twice in a statement).
+        let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, l) in c.links.iter().enumerate() {
+            last.insert(l.key_hash.as_str(), i);
+        }
+        let links: Vec<&Link> = c
+            .links
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| last[l.key_hash.as_str()] == *i)
+            .map(|(_, l)| l)
+            .collect();
+        for chunk in links.chunks(links_per_statement(p)) {
+            let sql = upsert_links_sql(chunk.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for l in chunk {
+                q = q
+                    .bind(sync)
+                    .bind(&l.key_hash)
+                    .bind(&l.a.remote_id)
+                    .bind(&l.a.version)
+                    .bind(&l.a.updated_at)
+                    .bind(&l.a.hash)
+                    .bind(&l.a.written_hash)
+                    .bind(&l.a.snapshot)
+                    .bind(&l.a.settled_hash)
+                    .bind(&l.a.settled)
+                    .bind(&l.a.intent)
+                    .bind(l.a.deleted)
+                    .bind(l.a.settled_deleted)
+                    .bind(&l.b.remote_id)
+                    .bind(&l.b.version)
+                    .bind(&l.b.updated_at)
+                    .bind(&l.b.hash)
+                    .bind(&l.b.written_hash)
+                    .bind(&l.b.snapshot)
+                    .bind(&l.b.settled_hash)
+                    .bind(&l.b.settled)
+                    .bind(&l.b.intent)
+                    .bind(l.b.deleted)
+                    .bind(l.b.settled_deleted)
+                    .bind(&l.base)
+                    .bind(l.pending)
+                    .bind(l.attempts)
+                    .bind(&l.last_error)
+                    .bind(&now);
+            }
+            q.execute(&mut *tx).await?;
         }
         if let Some(key) = audit_key {
             if let Some(lock) = audit_lock(p) {
@@ -1832,6 +1845,62 @@ fn link_from_row(r: &impl Cols) -> Link {
     }
 }
 
+/// The link columns, in the order [`Store::commit`] binds them.
+const LINK_COLUMNS: [&str; 29] = [
+    "sync",
+    "key_hash",
+    "a_remote_id",
+    "a_version",
+    "a_updated_at",
+    "a_hash",
+    "a_written_hash",
+    "a_snapshot",
+    "a_settled_hash",
+    "a_settled",
+    "a_intent",
+    "a_deleted",
+    "a_settled_deleted",
+    "b_remote_id",
+    "b_version",
+    "b_updated_at",
+    "b_hash",
+    "b_written_hash",
+    "b_snapshot",
+    "b_settled_hash",
+    "b_settled",
+    "b_intent",
+    "b_deleted",
+    "b_settled_deleted",
+    "base",
+    "pending",
+    "attempts",
+    "last_error",
+    "updated_at",
+];
+
+/// `INSERT INTO links … VALUES (…), (…) ON CONFLICT (sync, key_hash) DO UPDATE` for `rows`
+/// links: every column but the key replaced. Only `$N` placeholders and this file's column
+/// names are in the text.
+fn upsert_links_sql(rows: usize) -> String {
+    let n = LINK_COLUMNS.len();
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let marks: Vec<String> = (1..=n).map(|c| format!("${}", r * n + c)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    let updates: Vec<String> = LINK_COLUMNS[2..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO links ({}) VALUES {} ON CONFLICT (sync, key_hash) DO UPDATE SET {}",
+        LINK_COLUMNS.join(", "),
+        values.join(", "),
+        updates.join(", ")
+    )
+}
+
 /// Marks a key pending, so that the sync's next run reconciles (and writes) it again:
 /// binds (now, sync, key hash).
 const MARK_PENDING: &str =
@@ -1919,7 +1988,9 @@ pub mod testing {
         let server = postgres_server();
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
             .await
-            .with_context(|| format!("cannot reach the test PostgreSQL server {server} (HUB_TEST_POSTGRES)"))?;
+            .with_context(|| {
+                format!("cannot reach the test PostgreSQL server {server} (HUB_TEST_POSTGRES)")
+            })?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs();
@@ -1935,7 +2006,9 @@ pub mod testing {
                 .unwrap_or(now);
             if now.saturating_sub(born) > 6 * 3600 {
                 let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await;
             }
         }
         let name = format!(
@@ -2522,6 +2595,43 @@ mod tests {
             s.run(id).await.unwrap().unwrap().scheduled_for.as_deref(),
             Some("2026-11-30T08:00:10.000Z")
         );
+    }
+    }
+
+    both! {
+    async fn a_commit_of_many_links_stores_each_once_and_a_key_given_twice_keeps_its_last(s, url) {
+        // 450 links (on PostgreSQL three statements: 200, 200, 50); k007 comes twice, the
+        // second time pending.
+        let mut links: Vec<Link> = (0..450).map(|i| link(&format!("k{i:03}"), false)).collect();
+        links.push(link("k007", true));
+        s.commit("w", Commit { links: &links, ..Commit::default() }).await.unwrap();
+        assert_eq!(s.link_counts("w").await.unwrap(), (450, 1));
+        let back = s
+            .links("w", &["k000".into(), "k007".into(), "k449".into(), "k450".into()])
+            .await
+            .unwrap();
+        let mut got: Vec<(String, bool, Option<String>)> = back
+            .into_iter()
+            .map(|l| (l.key_hash, l.pending, l.a.remote_id))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("k000".to_string(), false, Some("ZF-k000".to_string())),
+                ("k007".to_string(), true, Some("ZF-k007".to_string())),
+                ("k449".to_string(), false, Some("ZF-k449".to_string())),
+            ]
+        );
+        // Committed again with changes: updated in place, not added.
+        let mut again = links[..300].to_vec();
+        for l in &mut again {
+            l.attempts = 2;
+        }
+        s.commit("w", Commit { links: &again, ..Commit::default() }).await.unwrap();
+        assert_eq!(s.link_counts("w").await.unwrap(), (450, 0));
+        assert_eq!(s.links("w", &["k299".into()]).await.unwrap()[0].attempts, 2);
+        assert_eq!(s.links("w", &["k300".into()]).await.unwrap()[0].attempts, 0);
     }
     }
 

@@ -42,7 +42,12 @@ impl Cluster {
         Cluster { store, dirs }
     }
 
-    fn vars<'a>(&'a self, dir: &'a Path, schedule: &'a str, ttl: &'a str) -> Vec<(&'a str, &'a str)> {
+    fn vars<'a>(
+        &'a self,
+        dir: &'a Path,
+        schedule: &'a str,
+        ttl: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
         vec![
             ("HUB_STORE", self.store.as_str()),
             ("HUB_DATA_DIR", dir.to_str().unwrap()),
@@ -70,7 +75,10 @@ impl Cluster {
     /// The run history of the workers sync, oldest first.
     async fn runs(&self, env: &Env) -> Vec<Value> {
         let out = self
-            .hub(env, &["runs", "--json", "--limit", "1000", "--sync", "workers"])
+            .hub(
+                env,
+                &["runs", "--json", "--limit", "1000", "--sync", "workers"],
+            )
             .await;
         let mut runs: Vec<Value> = String::from_utf8(out.stdout)
             .unwrap()
@@ -91,7 +99,10 @@ impl Cluster {
         let url_file = self.dirs[i].join("admin.url");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         while !url_file.exists() {
-            assert!(tokio::time::Instant::now() < deadline, "daemon {i} never listened");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "daemon {i} never listened"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let base = std::fs::read_to_string(&url_file).unwrap();
@@ -102,7 +113,11 @@ impl Cluster {
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "daemon {i} GET {path}: {}", r.status());
+        assert!(
+            r.status().is_success(),
+            "daemon {i} GET {path}: {}",
+            r.status()
+        );
         r.json().await.unwrap()
     }
 }
@@ -127,7 +142,13 @@ fn signal(pid: u32, sig: &str) {
 /// Round `round` of people's changes: `n` phones changed in ZF-REG (on the first `n` residents)
 /// and `n` statuses toggled in HY-ESMS (on the next `n`); every change differs from the value
 /// before it. Returns how many of each were made.
-async fn change_round(env: &Env, ids: &[String], djbh: &BTreeMap<String, String>, round: usize, n: usize) {
+async fn change_round(
+    env: &Env,
+    ids: &[String],
+    djbh: &BTreeMap<String, String>,
+    round: usize,
+    n: usize,
+) {
     for (i, id) in ids.iter().take(n).enumerate() {
         env.patch(
             &env.zf,
@@ -145,7 +166,11 @@ async fn change_round(env: &Env, ids: &[String], djbh: &BTreeMap<String, String>
         .collect();
     for id in ids.iter().skip(n).take(n) {
         let w = by_id[id];
-        let status = if w["status"] == "seeking" { "employed" } else { "seeking" };
+        let status = if w["status"] == "seeking" {
+            "employed"
+        } else {
+            "seeking"
+        };
         env.patch(
             &env.hy,
             &format!("/_admin/zhenfeng-workers/{}", w["id"]),
@@ -205,10 +230,18 @@ async fn three_daemons_on_one_postgres_store_run_every_fire_time_once_for_five_m
     let scheduled: Vec<&Value> = runs.iter().filter(|r| r["trigger"] == "schedule").collect();
     let fires: Vec<DateTime<Utc>> = scheduled
         .iter()
-        .map(|r| utc(r["scheduled_for"].as_str().expect("a scheduled run names its fire time")))
+        .map(|r| {
+            utc(r["scheduled_for"]
+                .as_str()
+                .expect("a scheduled run names its fire time"))
+        })
         .collect();
     let distinct: BTreeSet<_> = fires.iter().collect();
-    assert_eq!(distinct.len(), fires.len(), "a fire time ran twice: {fires:?}");
+    assert_eq!(
+        distinct.len(),
+        fires.len(),
+        "a fire time ran twice: {fires:?}"
+    );
     // Every ten-second fire time from the first to the last ran: no gap, none twice.
     let (first, last) = (*distinct.first().unwrap(), *distinct.last().unwrap());
     let expected: BTreeSet<DateTime<Utc>> = (0..)
@@ -216,14 +249,25 @@ async fn three_daemons_on_one_postgres_store_run_every_fire_time_once_for_five_m
         .take_while(|t| t <= last)
         .collect();
     assert_eq!(distinct, expected.iter().collect(), "fire times missing");
-    assert!(*first <= started + chrono::Duration::seconds(12), "first fire {first}, daemons up at {started}");
-    assert!(*last >= stopped - chrono::Duration::seconds(25), "last fire {last}, stopped at {stopped}");
-    assert!(fires.len() >= 30, "{} scheduled runs in five minutes", fires.len());
+    assert!(
+        *first <= started + chrono::Duration::seconds(12),
+        "first fire {first}, daemons up at {started}"
+    );
+    assert!(
+        *last >= stopped - chrono::Duration::seconds(25),
+        "last fire {last}, stopped at {stopped}"
+    );
+    assert!(
+        fires.len() >= 30,
+        "{} scheduled runs in five minutes",
+        fires.len()
+    );
     for r in &scheduled {
         assert_eq!(r["status"], "ok", "{r}");
     }
     assert!(
-        runs.iter().all(|r| r["trigger"] == "schedule" || r["trigger"] == "manual"),
+        runs.iter()
+            .all(|r| r["trigger"] == "schedule" || r["trigger"] == "manual"),
         "only the first sync and scheduled runs: {:?}",
         runs.iter().map(|r| &r["trigger"]).collect::<Vec<_>>()
     );
@@ -238,7 +282,10 @@ async fn three_daemons_on_one_postgres_store_run_every_fire_time_once_for_five_m
     // Each change written once, to the other system only; no record created.
     let (hy_c, zf_c) = counters(&env).await;
     assert_eq!(
-        (writes(&hy_c, "zhenfeng-workers"), created(&hy_c, "zhenfeng-workers")),
+        (
+            writes(&hy_c, "zhenfeng-workers"),
+            created(&hy_c, "zhenfeng-workers")
+        ),
         ((rounds * n) as u64, 0),
         "HY-ESMS: one write per registry phone change"
     );
@@ -251,12 +298,24 @@ async fn three_daemons_on_one_postgres_store_run_every_fire_time_once_for_five_m
 
     // Every daemon's admin API answered with the same runs and the same lease, whose token
     // counts the takes: one per run (the first sync's included).
-    let ids_of = |v: &Value| v.as_array().unwrap().iter().map(|r| r["id"].clone()).collect::<Vec<_>>();
+    let ids_of = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect::<Vec<_>>()
+    };
     for (runs_i, leases_i) in &views[1..] {
         assert_eq!(ids_of(runs_i), ids_of(&views[0].0));
         assert_eq!(leases_i, &views[0].1);
     }
-    let lease = views[0].1.as_array().unwrap().iter().find(|l| l["sync"] == "workers").unwrap();
+    let lease = views[0]
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["sync"] == "workers")
+        .unwrap();
     let runs_then = views[0].0.as_array().unwrap().len() as i64;
     assert_eq!(lease["token"].as_i64().unwrap(), runs_then, "{lease}");
 }
@@ -283,7 +342,12 @@ async fn admin_views(cluster: &Cluster) -> Vec<(Value, Value)> {
 }
 
 /// Polls the run history until `pred` holds (two minutes at most).
-async fn wait_runs(cluster: &Cluster, env: &Env, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn wait_runs(
+    cluster: &Cluster,
+    env: &Env,
+    what: &str,
+    pred: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let runs = cluster.runs(env).await;
@@ -308,14 +372,18 @@ async fn holder_pid(cluster: &Cluster, i: usize) -> u32 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_ones_late_writes_are_refused() {
+async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_ones_late_writes_are_refused()
+ {
     let env = Env::start().await;
     let cluster = Cluster::new(&env, 3).await;
     let never = "0 0 1 1 *";
     let mut daemons: Vec<Option<tokio::process::Child>> = (0..3)
         .map(|i| Some(cluster.start(&env, i, never, "4s")))
         .collect();
-    let pids: Vec<u32> = daemons.iter().map(|c| c.as_ref().unwrap().id().unwrap()).collect();
+    let pids: Vec<u32> = daemons
+        .iter()
+        .map(|c| c.as_ref().unwrap().id().unwrap())
+        .collect();
     for i in 0..3 {
         cluster.admin(i, "/api/leases").await;
     }
@@ -324,29 +392,55 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     // trigger that one of the daemons takes; killed once 300 workers are created.
     cluster.hub(&env, &["trigger", "workers"]).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers") < 300 {
-        assert!(tokio::time::Instant::now() < deadline, "the run never got going");
+    while created(
+        &env.get(&env.hy, "/_admin/counters").await,
+        "zhenfeng-workers",
+    ) < 300
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never got going"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let killed = holder_pid(&cluster, 0).await;
-    let k = pids.iter().position(|p| *p == killed).expect("a daemon of the test holds it");
+    let k = pids
+        .iter()
+        .position(|p| *p == killed)
+        .expect("a daemon of the test holds it");
     signal(killed, "-KILL");
     let out = daemons[k].take().unwrap().wait_with_output().await.unwrap();
     env.keep(&out);
-    let before = created(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers");
+    let before = created(
+        &env.get(&env.hy, "/_admin/counters").await,
+        "zhenfeng-workers",
+    );
     assert!(before < 1322, "killed mid-run ({before} created)");
-    let runs = wait_runs(&cluster, &env, "the killed daemon's run was never finished", |runs| {
-        runs.iter().any(|r| r["trigger"] == "resume" && r["status"] == "ok")
-    })
+    let runs = wait_runs(
+        &cluster,
+        &env,
+        "the killed daemon's run was never finished",
+        |runs| {
+            runs.iter()
+                .any(|r| r["trigger"] == "resume" && r["status"] == "ok")
+        },
+    )
     .await;
     let first = &runs[0];
     let resumed = runs.iter().find(|r| r["trigger"] == "resume").unwrap();
-    assert_eq!((first["trigger"].as_str(), first["status"].as_str()), (Some("manual"), Some("interrupted")));
+    assert_eq!(
+        (first["trigger"].as_str(), first["status"].as_str()),
+        (Some("manual"), Some("interrupted"))
+    );
     assert_eq!(pid_of(first["holder"].as_str().unwrap()), killed);
     assert_eq!(resumed["resumed_from"], first["id"]);
     assert_ne!(pid_of(resumed["holder"].as_str().unwrap()), killed);
     let c = env.get(&env.hy, "/_admin/counters").await;
-    assert_eq!(created(&c, "zhenfeng-workers"), 1322, "every resident created exactly once");
+    assert_eq!(
+        created(&c, "zhenfeng-workers"),
+        1322,
+        "every resident created exactly once"
+    );
     assert_eq!(c["keys_created_more_than_once"], json!([]));
 
     // 2. SIGSTOP past the lease. 300 registry phone changes for HY-ESMS, which answers each
@@ -368,12 +462,20 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     }
     env.delete(&env.hy, "/_admin/counters").await;
     env.delete(&env.zf, "/_admin/counters").await;
-    env.post(&env.hy, "/_admin/faults", json!({"slow_ms": 20})).await;
+    env.post(&env.hy, "/_admin/faults", json!({"slow_ms": 20}))
+        .await;
     let runs_before = cluster.runs(&env).await.len();
     cluster.hub(&env, &["trigger", "workers"]).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while writes(&env.get(&env.hy, "/_admin/counters").await, "zhenfeng-workers") < 60 {
-        assert!(tokio::time::Instant::now() < deadline, "the run never got going");
+    while writes(
+        &env.get(&env.hy, "/_admin/counters").await,
+        "zhenfeng-workers",
+    ) < 60
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never got going"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Ask a daemon that is still alive which one holds the lease.
@@ -382,10 +484,17 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     assert_ne!(p, k);
     signal(paused, "-STOP");
     let stopped_at = tokio::time::Instant::now();
-    let runs = wait_runs(&cluster, &env, "the paused daemon's run was never taken over", |runs| {
-        runs.len() > runs_before + 1
-            && runs.last().is_some_and(|r| r["trigger"] == "resume" && r["status"] == "ok")
-    })
+    let runs = wait_runs(
+        &cluster,
+        &env,
+        "the paused daemon's run was never taken over",
+        |runs| {
+            runs.len() > runs_before + 1
+                && runs
+                    .last()
+                    .is_some_and(|r| r["trigger"] == "resume" && r["status"] == "ok")
+        },
+    )
     .await;
     let taken_after = stopped_at.elapsed();
     let paused_run = &runs[runs_before];
@@ -394,12 +503,16 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     assert_eq!(paused_run["status"], "interrupted");
     assert_eq!(resumed["resumed_from"], paused_run["id"]);
     assert_ne!(pid_of(resumed["holder"].as_str().unwrap()), paused);
-    assert!(taken_after >= Duration::from_secs(3), "taken over before the lease ran out ({taken_after:?})");
+    assert!(
+        taken_after >= Duration::from_secs(3),
+        "taken over before the lease ran out ({taken_after:?})"
+    );
     // Keep it stopped for four TTLs in all, then let it go on.
     tokio::time::sleep(Duration::from_secs(16).saturating_sub(stopped_at.elapsed())).await;
     signal(paused, "-CONT");
     tokio::time::sleep(Duration::from_secs(6)).await;
-    env.post(&env.hy, "/_admin/faults", json!({"slow_ms": 0})).await;
+    env.post(&env.hy, "/_admin/faults", json!({"slow_ms": 0}))
+        .await;
 
     // Nothing lost, nothing written twice: 300 writes to HY-ESMS, one per change, none back.
     let (hy_c, zf_c) = counters(&env).await;
@@ -410,7 +523,12 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| (crate::harness::canonical_id(w["idNo"].as_str().unwrap()), w["phone"].clone()))
+        .map(|w| {
+            (
+                crate::harness::canonical_id(w["idNo"].as_str().unwrap()),
+                w["phone"].clone(),
+            )
+        })
         .collect();
     for (i, id) in ids.iter().take(300).enumerate() {
         assert_eq!(phones[id], json!(format!("1380000{i:04}")), "{i}");
@@ -428,7 +546,10 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     })
     .await;
     let (hy_c, zf_c) = counters(&env).await;
-    assert_eq!((writes(&hy_c, "zhenfeng-workers"), writes(&zf_c, "workers")), (0, 0));
+    assert_eq!(
+        (writes(&hy_c, "zhenfeng-workers"), writes(&zf_c, "workers")),
+        (0, 0)
+    );
 
     // The paused daemon learnt it had lost the lease, and said so.
     let mut paused_out = None;
@@ -444,7 +565,9 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     for l in log.lines().filter(|l| l.contains("lease")) {
         eprintln!("paused daemon: {l}");
     }
-    eprintln!("killed {killed} after {before} creates; paused {paused}, taken over after {taken_after:?}");
+    eprintln!(
+        "killed {killed} after {before} creates; paused {paused}, taken over after {taken_after:?}"
+    );
     assert!(
         log.contains("taken over by another process")
             || log.contains("lease is lost or past its time")

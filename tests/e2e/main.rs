@@ -5,9 +5,9 @@
 //! tables of the connectors) by this file's own code, not taken from the hub's.
 
 mod admin;
+mod cluster;
 mod harness;
 mod operating;
-mod cluster;
 mod roster;
 
 use harness::{Env, canonical_id, canonical_phone, content, trimmed};
