@@ -824,7 +824,7 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<Link>> {
         on_pool!(self, p => {
-        let rows = sqlx::query("SELECT * FROM links WHERE sync = $1 AND pending = TRUE AND key_hash > $2 ORDER BY key_hash LIMIT $3")
+        let rows = sqlx::query("SELECT * FROM links WHERE sync = $1 AND pending AND key_hash > $2 ORDER BY key_hash LIMIT $3")
             .bind(sync)
             .bind(after.unwrap_or(""))
             .bind(i64::from(limit))
@@ -834,7 +834,19 @@ impl Store {
             })
     }
 
-    /// Counts of links: (all, pending).
+    /// How many links of `sync` are pending, through the partial index on pending links: the
+    /// cost follows the pending links, not the sync's size.
+    pub async fn pending_count(&self, sync: &str) -> anyhow::Result<i64> {
+        on_pool!(self, p => {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM links WHERE sync = $1 AND pending")
+                .bind(sync)
+                .fetch_one(p)
+                .await?)
+        })
+    }
+
+    /// Counts of links: (all, pending). Visits every link of the sync: for people and tests,
+    /// not for each run ([`Store::pending_count`]).
     pub async fn link_counts(&self, sync: &str) -> anyhow::Result<(i64, i64)> {
         on_pool!(self, p => {
         let r = sqlx::query("SELECT COUNT(*), COUNT(CASE WHEN pending THEN 1 END) FROM links WHERE sync = $1")
@@ -1440,19 +1452,42 @@ impl Store {
             })
     }
 
-    /// The open dead letters of records read from `side` of `sync`: (key hash, record hash).
+    /// The open dead letters of records read from `side` of `sync` whose record hash is one
+    /// of `record_hashes` or whose key hash is one of `key_hashes`: (key hash, record hash).
+    /// Looked up through indexes, 500 values a query, so a batch's cost does not grow with the
+    /// number of dead letters.
     pub async fn open_read_dead_letters(
         &self,
         sync: &str,
         side: Side,
+        record_hashes: &[String],
+        key_hashes: &[String],
     ) -> anyhow::Result<Vec<(Option<String>, String)>> {
-        on_pool!(self, p => {
-        Ok(sqlx::query_as("SELECT key_hash, record_hash FROM dead_letters WHERE sync = $1 AND side = $2 AND stage = 'read' AND status = 'open'")
-            .bind(sync)
-            .bind(side.as_str())
-            .fetch_all(p)
-            .await?)
-            })
+        let mut out = Vec::new();
+        for (column, values) in [("record_hash", record_hashes), ("key_hash", key_hashes)] {
+            for chunk in values.chunks(500) {
+                // Only `$N` placeholders and this function's column names are in the text.
+                let marks = (3..chunk.len() + 3)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let sql = format!(
+                    "SELECT key_hash, record_hash FROM dead_letters WHERE sync = $1 AND side = $2 \
+                     AND stage = 'read' AND status = 'open' AND {column} IN ({marks})"
+                );
+                let rows: Vec<(Option<String>, String)> = on_pool!(self, p => {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(sync).bind(side.as_str());
+                    for v in chunk {
+                        q = q.bind(v);
+                    }
+                    q.fetch_all(p).await?
+                });
+                out.extend(rows);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     /// Closes the open `read` dead letters of these keys on `side` as `fixed`: a valid copy of

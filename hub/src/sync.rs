@@ -878,9 +878,9 @@ impl Engine {
         }
         stats.pending = self
             .store
-            .link_counts(&spec.name)
+            .pending_count(&spec.name)
             .await
-            .map(|(_, p)| p as u64)
+            .map(|p| p as u64)
             .unwrap_or(0);
         stats.duration_ms = started.elapsed().as_millis() as u64;
         let troubled = [&stats.a, &stats.b]
@@ -1129,7 +1129,13 @@ impl Engine {
         // cursor, or unchanged at the source) are not new failures: they are counted as
         // unchanged, so a run that met nothing new stays `ok`. A valid copy of a record with an
         // open dead letter means the source fixed it: that dead letter closes as `fixed`.
-        let open_dead = self.store.open_read_dead_letters(&spec.name, side).await?;
+        let open_dead = {
+            let record_hashes: Vec<String> = dead.iter().map(|d| d.record_hash.clone()).collect();
+            let key_hashes: Vec<String> = staged.iter().map(|st| st.key_hash.clone()).collect();
+            self.store
+                .open_read_dead_letters(&spec.name, side, &record_hashes, &key_hashes)
+                .await?
+        };
         if !dead.is_empty() {
             let known: std::collections::HashSet<&str> =
                 open_dead.iter().map(|(_, h)| h.as_str()).collect();
@@ -1141,13 +1147,11 @@ impl Engine {
             s.invalid -= again;
             s.unchanged += again;
         }
+        let dead_keys: std::collections::HashSet<&str> =
+            open_dead.iter().filter_map(|(k, _)| k.as_deref()).collect();
         let fixed: Vec<String> = staged
             .iter()
-            .filter(|st| {
-                open_dead
-                    .iter()
-                    .any(|(k, _)| k.as_deref() == Some(st.key_hash.as_str()))
-            })
+            .filter(|st| dead_keys.contains(st.key_hash.as_str()))
             .map(|st| st.key_hash.clone())
             .collect();
         let keys: Vec<String> = staged
@@ -1460,7 +1464,7 @@ impl Engine {
         unread: &[Side],
         tracker: &mut Tracker,
     ) -> Result<Option<(u64, String)>, RunError> {
-        let (_, pending) = self.store.link_counts(&spec.name).await?;
+        let pending = self.store.pending_count(&spec.name).await?;
         tracker.phase("write", Some(pending as u64));
         // Conflicts a person decided: that side's record is taken whole.
         let takes = self.store.conflict_takes(&spec.name).await?;

@@ -16,3 +16,5 @@ CREATE TABLE store_meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Open dead letters by key, for the per-batch look-up of those a valid copy fixes.
+CREATE INDEX dead_letters_open_key ON dead_letters (sync, side, key_hash) WHERE status = 'open';

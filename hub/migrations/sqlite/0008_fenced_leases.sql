@@ -16,3 +16,9 @@ CREATE TABLE store_meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- The pending links' index, on the bare flag: the form both backends' queries write
+-- (`AND pending`), which SQLite matches to a partial index only when written the same way.
+DROP INDEX links_pending;
+CREATE INDEX links_pending ON links (sync, key_hash) WHERE pending;
+-- Open dead letters by key, for the per-batch look-up of those a valid copy fixes.
+CREATE INDEX dead_letters_open_key ON dead_letters (sync, side, key_hash) WHERE status = 'open';
