@@ -1036,7 +1036,9 @@ fn residents(
         .into_iter()
         .enumerate()
         .map(|(i, mut d)| {
-            d.resident.djbh = format!("ZF{}{:06}", d.registered.year(), i + 1);
+            // Six digits: past scale 333 the sequence wraps (unique as long as no one year
+            // registers a million residents); up to there the numbers are unchanged.
+            d.resident.djbh = format!("ZF{}{:06}", d.registered.year(), (i + 1) % 1_000_000);
             if let Some(defect) = d.defect {
                 broken.push(BrokenResident {
                     djbh: d.resident.djbh.clone(),
