@@ -1036,9 +1036,7 @@ fn residents(
         .into_iter()
         .enumerate()
         .map(|(i, mut d)| {
-            // Six digits: past scale 333 the sequence wraps (unique as long as no one year
-            // registers a million residents); up to there the numbers are unchanged.
-            d.resident.djbh = format!("ZF{}{:06}", d.registered.year(), (i + 1) % 1_000_000);
+            d.resident.djbh = format!("ZF{}{:06}", d.registered.year(), i + 1);
             if let Some(defect) = d.defect {
                 broken.push(BrokenResident {
                     djbh: d.resident.djbh.clone(),

@@ -134,8 +134,7 @@ impl ZfData {
     /// The next 登记编号: `ZF` + the current year + the next 6-digit sequence number.
     pub(crate) fn next_djbh(&mut self, now: i64) -> String {
         self.last_seq += 1;
-        // Six digits, as the seed's (wrapping past a million).
-        format!("ZF{}{:06}", clock::local_year(now), self.last_seq % 1_000_000)
+        format!("ZF{}{:06}", clock::local_year(now), self.last_seq)
     }
 
     /// Stores a resident, replacing one with the same 登记编号.
