@@ -264,7 +264,9 @@ pub struct Limits {
     /// Largest cursor a `read` may return, KiB.
     #[serde(default = "Limits::default_max_cursor_kib")]
     pub max_cursor_kib: u64,
-    /// Time one HTTP request may take, seconds.
+    /// Time one HTTP request may take, seconds: for the answer's head, then for its whole body
+    /// when the host reads it for the plugin (`send`); a body the plugin streams
+    /// (`send-streaming`) may take this long between two chunks, with no limit in all.
     #[serde(default = "Limits::default_http_timeout_secs")]
     pub http_timeout_secs: u64,
     /// Largest HTTP response body handed to the plugin, MiB.

@@ -49,7 +49,7 @@ use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use crate::config::{Direction, FieldPolicy};
 use crate::crash::{CrashHook, CrashPoint, Crashed};
 use crate::keys::{Keys, strip_nulls};
-use crate::runtime::{Plugin, PluginError, ReadRecord, Session, TargetRecord, WriteResult};
+use crate::runtime::{Connection, Plugin, PluginError, ReadRecord, TargetRecord, WriteResult};
 use crate::schema::{Schema, Violation};
 use crate::store::{Commit, ConflictKind, Link, NewConflict, NewDeadLetter, Side, Store};
 use serde_json::Value;
@@ -785,14 +785,14 @@ impl Engine {
         let mut stats = RunStats::default();
         let mut errors = Vec::new();
         let mut failed = false;
-        let mut sessions: HashMap<Side, Session> = HashMap::new();
+        let mut sessions: HashMap<Side, Connection> = HashMap::new();
         tracing::info!(parent: &span, trigger, "sync run started");
         let mut tracker = Tracker::new(self.progress.clone(), &spec.name, run_id);
         for &side in spec.read_sides().iter().chain(spec.write_sides()) {
             if sessions.contains_key(&side) {
                 continue;
             }
-            match spec.endpoint(side).plugin.session().await {
+            match spec.endpoint(side).plugin.connect().await {
                 Ok(mut s) => {
                     if let Some(lease) = self.store.lease().cloned() {
                         s.guard_sends(std::sync::Arc::new(move || {
@@ -936,7 +936,7 @@ impl Engine {
         spec: &SyncSpec,
         run_id: i64,
         side: Side,
-        session: &mut Session,
+        session: &mut Connection,
         stats: &mut RunStats,
         tracker: &mut Tracker,
     ) -> Result<(), RunError> {
@@ -1459,7 +1459,7 @@ impl Engine {
         &self,
         spec: &SyncSpec,
         run_id: i64,
-        sessions: &mut HashMap<Side, Session>,
+        sessions: &mut HashMap<Side, Connection>,
         stats: &mut RunStats,
         unread: &[Side],
         tracker: &mut Tracker,

@@ -12,6 +12,10 @@
 //!   `DELETE`; RFC 9110 §9.2.2) only, after an exponential backoff (0.5 s, 1 s, 2 s, 4 s) with up
 //!   to 25 % random jitter so that plugins do not retry in step.
 //! - Log lines carry the origin and path, never the query (it can hold session tokens).
+//! - Timeouts (`limits.http_timeout_secs`): the answer's head must arrive within the timeout;
+//!   a body read whole for the plugin (`send`) within the timeout again; a body the plugin
+//!   streams (`send-streaming`) within the timeout between two chunks, with no limit in all
+//!   (a registry export of millions of rows is read a batch at a time over a whole run).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -359,15 +363,31 @@ impl HttpGrant {
     /// Checks and performs a request (see the module docs for retries, taken from `budget`);
     /// reads the whole body.
     pub async fn send(&self, req: Request, budget: &RetryBudget) -> Result<Response, HttpError> {
+        let place = req
+            .url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let (head, mut body) = self.send_streaming(req, budget).await?;
         let mut all = Vec::new();
-        loop {
-            let chunk = body.read(1 << 20).await?;
-            if chunk.is_empty() {
-                break;
+        let whole = async {
+            loop {
+                let chunk = body.read(1 << 20).await?;
+                if chunk.is_empty() {
+                    return Ok::<(), HttpError>(());
+                }
+                all.extend_from_slice(&chunk);
             }
-            all.extend_from_slice(&chunk);
-        }
+        };
+        tokio::time::timeout(self.timeout, whole)
+            .await
+            .map_err(|_| {
+                HttpError::Timeout(format!(
+                    "{place}: body not received within {:?}",
+                    self.timeout
+                ))
+            })??;
         Ok(Response {
             status: head.status,
             headers: head.headers,
@@ -415,46 +435,62 @@ impl HttpGrant {
         let place = format!("{origin}{}", url.path());
         let mut attempt = 1;
         loop {
-            let sent = self
-                .client
-                .request(method.clone(), url.clone())
-                .headers(headers.clone())
-                .body(body.clone())
-                .timeout(self.timeout)
-                .send()
-                .await;
-            let wait = match sent {
-                Ok(resp)
+            // The timeout covers the answer's head; its body then has `timeout` between two
+            // chunks (see `BodyStream::read`), and, read whole by `send`, `timeout` in all. A
+            // body a plugin streams is not limited in total: a registry's export of millions
+            // of rows is read a batch at a time over a whole run.
+            let sent = tokio::time::timeout(
+                self.timeout,
+                self.client
+                    .request(method.clone(), url.clone())
+                    .headers(headers.clone())
+                    .body(body.clone())
+                    .send(),
+            )
+            .await;
+            let (timed_out, failed) = match sent {
+                Ok(Ok(resp)) => {
                     if matches!(resp.status().as_u16(), 429 | 503)
                         && attempt < MAX_ATTEMPTS
-                        && self.retry_allowed(budget) =>
-                {
-                    let wait = retry_after(&resp);
-                    tracing::debug!(plugin = %self.plugin, %method, %place, status = resp.status().as_u16(), ?wait, attempt, "retrying after the server asked to wait");
-                    wait
+                        && self.retry_allowed(budget)
+                    {
+                        let wait = retry_after(&resp);
+                        tracing::debug!(plugin = %self.plugin, %method, %place, status = resp.status().as_u16(), ?wait, attempt, "retrying after the server asked to wait");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return self.stream(resp);
                 }
-                Ok(resp) => return self.stream(resp),
-                Err(e)
-                    if idempotent
-                        && (e.is_timeout() || e.is_connect() || e.is_request())
-                        && attempt < MAX_ATTEMPTS
-                        && self.retry_allowed(budget) =>
+                Ok(Err(e)) => (e.is_timeout(), Some(e)),
+                Err(_) => (true, None),
+            };
+            let wait = match failed {
+                e if idempotent
+                    && (timed_out
+                        || e.as_ref().is_some_and(|e| e.is_connect() || e.is_request()))
+                    && attempt < MAX_ATTEMPTS
+                    && self.retry_allowed(budget) =>
                 {
                     let base = Duration::from_millis(250 << attempt);
                     let wait = base.mul_f64(1.0 + rand::random::<f64>() / 4.0);
-                    tracing::debug!(plugin = %self.plugin, %method, %place, error = %e.without_url(), attempt, "retrying a failed request");
+                    let error = e.map_or_else(
+                        || "no answer in time".to_string(),
+                        |e| e.without_url().to_string(),
+                    );
+                    tracing::debug!(plugin = %self.plugin, %method, %place, %error, attempt, "retrying a failed request");
                     wait
                 }
-                Err(e) if e.is_timeout() => {
-                    return Err(HttpError::Timeout(format!(
-                        "{method} {place}: no answer within {:?}",
-                        self.timeout
-                    )));
-                }
-                Err(e) => {
+                Some(e) if !timed_out => {
                     return Err(HttpError::Connection(format!(
                         "{method} {place}: {}",
                         error_chain(&e.without_url())
+                    )));
+                }
+                _ => {
+                    return Err(HttpError::Timeout(format!(
+                        "{method} {place}: no answer within {:?}",
+                        self.timeout
                     )));
                 }
             };

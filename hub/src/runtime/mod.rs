@@ -6,6 +6,9 @@
 //!   checked at load against its contract version, its sha256 pin and its grants; a [`Session`]
 //!   is a fresh `Store` and instance for one sync run (an instance that trapped is never
 //!   entered again).
+//! - A [`Plugin`] can also be a connector compiled into the host ([`native`], for benchmarks
+//!   and tests; a deployment cannot name one). The sync engine drives either through a
+//!   [`Connection`], which checks a native connector's answers as it checks a component's.
 //! - Imports: the `hub:connector/host` interface (log into `tracing`, HTTP through
 //!   [`http::HttpGrant`]) and, from WASI 0.2, clocks, random, the standard streams (stderr is
 //!   captured for error reports) and an empty environment. No files, no sockets: a component
@@ -17,10 +20,12 @@
 pub mod engine;
 pub mod http;
 pub mod limits;
+pub mod native;
 pub mod plugin;
 pub mod tape;
 
 pub use engine::{CONTRACT_VERSION, Runtime};
+pub use native::{Connection, NativeConnector, NativeSession};
 pub use plugin::{Plugin, ReadBatch, ReadRecord, Session};
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! A loaded plugin, and a session: one instance for one sync run.
 
 use super::limits::{CallClock, Limiter};
+use super::native::{Connection, NativeConnection, NativeConnector};
 use super::{
     Batch, CPU_CHECK_TICKS, HostState, Manifest, PluginError, STDERR_CAPTURE, StreamInfo,
     TargetRecord, WriteResult, bindings, connector_error, http,
@@ -22,11 +23,21 @@ pub struct Plugin {
     /// SHA-256 of the component file, 64 hex digits.
     pub digest: String,
     manifest: Option<Manifest>,
-    pre: bindings::PluginPre<HostState>,
-    engine: Engine,
-    grant: Arc<http::HttpGrant>,
+    code: Code,
     limits: Limits,
     config_json: String,
+}
+
+/// What runs a plugin's calls.
+enum Code {
+    /// A component, instantiated per session, with the deployment's grants.
+    Wasm {
+        pre: bindings::PluginPre<HostState>,
+        engine: Engine,
+        grant: Arc<http::HttpGrant>,
+    },
+    /// A connector compiled into the host ([`NativeConnector`]).
+    Native(Arc<dyn NativeConnector>),
 }
 
 impl std::fmt::Debug for Plugin {
@@ -52,11 +63,28 @@ impl Plugin {
             name,
             digest,
             manifest: None,
-            pre,
-            engine,
-            grant,
+            code: Code::Wasm { pre, engine, grant },
             limits,
             config_json,
+        }
+    }
+
+    /// A plugin whose calls run a connector compiled into the host, opened with `config` (JSON
+    /// text) for each run; `limits` applies only its record and cursor sizes (a native
+    /// connector runs without a sandbox). Its digest is `native`.
+    pub fn native(
+        name: &str,
+        connector: Arc<dyn NativeConnector>,
+        config: &serde_json::Value,
+        limits: Limits,
+    ) -> Plugin {
+        Plugin {
+            name: name.to_string(),
+            digest: "native".into(),
+            manifest: Some(connector.manifest()),
+            code: Code::Native(connector),
+            limits,
+            config_json: config.to_string(),
         }
     }
 
@@ -84,12 +112,15 @@ impl Plugin {
         m: &Manifest,
         config: &toml::Table,
     ) -> Result<(), PluginError> {
+        let Code::Wasm { grant, .. } = &self.code else {
+            return Ok(());
+        };
         let not_granted = |message: String| PluginError::NotGranted {
             plugin: self.name.clone(),
             message,
         };
         for s in &m.secrets {
-            if !self.grant.secrets.contains_key(s) {
+            if !grant.secrets.contains_key(s) {
                 return Err(not_granted(format!(
                     "asks for secret {s:?}, which the deployment does not grant (add it under [plugins.{}.secrets])",
                     self.name
@@ -110,7 +141,7 @@ impl Plugin {
                 }
                 None => http::Origin::parse(h).map_err(&not_granted)?,
             };
-            if !self.grant.origins.contains(&origin) {
+            if !grant.origins.contains(&origin) {
                 return Err(not_granted(format!(
                     "needs origin {origin}, which the deployment does not grant (add it to [plugins.{}].allow_hosts)",
                     self.name
@@ -122,7 +153,21 @@ impl Plugin {
 
     /// A fresh instance, not yet opened (for benchmarks and inspection; runs use
     /// [`Plugin::session`]).
+    ///
+    /// # Errors
+    /// A trap or timeout while instantiating, or [`PluginError::Load`] for a native plugin (it
+    /// has no component: use [`Plugin::connect`]).
     pub async fn instantiate(&self) -> Result<Session, PluginError> {
+        let (pre, engine, grant) = match &self.code {
+            Code::Wasm { pre, engine, grant } => (pre, engine, grant),
+            Code::Native(_) => {
+                return Err(PluginError::Load {
+                    plugin: self.name.clone(),
+                    path: "(native)".into(),
+                    message: "a native connector has no component to instantiate".into(),
+                });
+            }
+        };
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -137,11 +182,11 @@ impl Plugin {
             limiter: Limiter::new(&self.limits),
             cpu: CallClock::new(Duration::from_millis(self.limits.cpu_ms_per_call)),
             plugin: self.name.as_str().into(),
-            http: self.grant.clone(),
+            http: grant.clone(),
             retries: crate::runtime::http::RetryBudget::new(self.limits.retries_per_run),
             guard: None,
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         // At each check the call's guest time is compared with the limit; between checks the
         // guest yields to the executor, so a spinning plugin never holds a worker thread.
@@ -160,7 +205,7 @@ impl Plugin {
             poisoned: false,
             call_started: Instant::now(),
         };
-        let pre = self.pre.clone();
+        let pre = pre.clone();
         let instance = {
             let store = &mut session.store;
             session_timeout(self.limits.call_timeout_secs, pre.instantiate_async(store)).await
@@ -174,6 +219,27 @@ impl Plugin {
         let mut s = self.instantiate().await?;
         s.open(&self.config_json).await?;
         Ok(s)
+    }
+
+    /// A fresh connection for one sync run: a component's [`Plugin::session`], or a native
+    /// connector's session opened with the plugin's config.
+    ///
+    /// # Errors
+    /// As [`Plugin::session`]; a native connector's refusal to open.
+    pub async fn connect(&self) -> Result<Connection, PluginError> {
+        match &self.code {
+            Code::Wasm { .. } => self.session().await.map(Connection::Wasm),
+            Code::Native(c) => {
+                let s = c
+                    .open(&self.config_json)
+                    .map_err(|e| connector_error(&self.name, "open", e))?;
+                Ok(Connection::Native(NativeConnection::new(
+                    self.name.clone(),
+                    self.limits,
+                    s,
+                )))
+            }
+        }
     }
 }
 
@@ -313,15 +379,6 @@ impl Session {
         })
     }
 
-    fn contract(&self, call: &'static str, message: String) -> PluginError {
-        PluginError::Connector {
-            plugin: self.plugin.clone(),
-            call,
-            kind: "contract",
-            message,
-        }
-    }
-
     /// Calls `manifest`.
     pub async fn manifest(&mut self) -> Result<Manifest, PluginError> {
         let span = self.begin("manifest")?;
@@ -395,64 +452,7 @@ impl Session {
         let batch: Batch = self
             .finish("read", r)?
             .map_err(|e| connector_error(&self.plugin, "read", e))?;
-        let max_record = usize::try_from(self.limits.max_record_kib << 10).unwrap_or(usize::MAX);
-        let max_cursor = usize::try_from(self.limits.max_cursor_kib << 10).unwrap_or(usize::MAX);
-        if let Some(c) = &batch.cursor
-            && c.len() > max_cursor
-        {
-            return Err(self.contract("read", format!("returned a cursor of {} bytes, over the limit of {max_cursor} (limits.max_cursor_kib)", c.len())));
-        }
-        if batch.records.len() > max as usize {
-            return Err(self.contract(
-                "read",
-                format!(
-                    "returned {} records when asked for at most {max}",
-                    batch.records.len()
-                ),
-            ));
-        }
-        let mut records = Vec::with_capacity(batch.records.len());
-        for (i, r) in batch.records.into_iter().enumerate() {
-            if r.data.len() > max_record {
-                return Err(self.contract("read", format!("record {i} of the batch is {} bytes, over the limit of {max_record} (limits.max_record_kib)", r.data.len())));
-            }
-            if r.remote_id.len() > MAX_TOKEN
-                || r.version.as_ref().is_some_and(|v| v.len() > MAX_TOKEN)
-            {
-                return Err(self.contract(
-                    "read",
-                    format!(
-                        "record {i} of the batch has a remote id or version over {MAX_TOKEN} bytes"
-                    ),
-                ));
-            }
-            let data = match serde_json::from_str::<Value>(&r.data) {
-                Ok(v @ Value::Object(_)) => v,
-                Ok(_) => {
-                    return Err(self.contract(
-                        "read",
-                        format!("record {i} of the batch is JSON but not an object"),
-                    ));
-                }
-                Err(e) => {
-                    return Err(
-                        self.contract("read", format!("record {i} of the batch is not JSON: {e}"))
-                    );
-                }
-            };
-            records.push(ReadRecord {
-                data,
-                remote_id: r.remote_id,
-                version: r.version,
-                updated_at: r.updated_at,
-                deleted: r.deleted,
-            });
-        }
-        Ok(ReadBatch {
-            records,
-            cursor: batch.cursor,
-            more: batch.more,
-        })
+        check_batch(&self.plugin, &self.limits, batch, max)
     }
 
     /// Calls `write`; checks that one result comes back per record.
@@ -476,16 +476,100 @@ impl Session {
         let results = self
             .finish("write", r)?
             .map_err(|e| connector_error(&self.plugin, "write", e))?;
-        if results.len() != records.len() {
-            return Err(self.contract(
-                "write",
-                format!(
-                    "returned {} results for {} records",
-                    results.len(),
-                    records.len()
-                ),
-            ));
-        }
-        Ok(results)
+        check_write(&self.plugin, results, records.len())
     }
+}
+
+fn contract(plugin: &str, call: &'static str, message: String) -> PluginError {
+    PluginError::Connector {
+        plugin: plugin.to_string(),
+        call,
+        kind: "contract",
+        message,
+    }
+}
+
+/// Checks a write's results: one per record sent (`sent` records).
+pub(super) fn check_write(
+    plugin: &str,
+    results: Vec<WriteResult>,
+    sent: usize,
+) -> Result<Vec<WriteResult>, PluginError> {
+    if results.len() != sent {
+        return Err(contract(
+            plugin,
+            "write",
+            format!("returned {} results for {sent} records", results.len()),
+        ));
+    }
+    Ok(results)
+}
+
+/// Checks a batch a `read` asked for at most `max` records returned, and parses its records:
+/// every record a JSON object no larger than `limits.max_record_kib`, a cursor no larger than
+/// `limits.max_cursor_kib`, remote ids and versions no larger than [`MAX_TOKEN`]. A batch that
+/// breaks the contract is refused whole.
+pub(super) fn check_batch(
+    plugin: &str,
+    limits: &Limits,
+    batch: Batch,
+    max: u32,
+) -> Result<ReadBatch, PluginError> {
+    let contract = |message: String| contract(plugin, "read", message);
+    let max_record = usize::try_from(limits.max_record_kib << 10).unwrap_or(usize::MAX);
+    let max_cursor = usize::try_from(limits.max_cursor_kib << 10).unwrap_or(usize::MAX);
+    if let Some(c) = &batch.cursor
+        && c.len() > max_cursor
+    {
+        return Err(contract(format!(
+            "returned a cursor of {} bytes, over the limit of {max_cursor} (limits.max_cursor_kib)",
+            c.len()
+        )));
+    }
+    if batch.records.len() > max as usize {
+        return Err(contract(format!(
+            "returned {} records when asked for at most {max}",
+            batch.records.len()
+        )));
+    }
+    let mut records = Vec::with_capacity(batch.records.len());
+    for (i, r) in batch.records.into_iter().enumerate() {
+        if r.data.len() > max_record {
+            return Err(contract(format!(
+                "record {i} of the batch is {} bytes, over the limit of {max_record} (limits.max_record_kib)",
+                r.data.len()
+            )));
+        }
+        if r.remote_id.len() > MAX_TOKEN || r.version.as_ref().is_some_and(|v| v.len() > MAX_TOKEN)
+        {
+            return Err(contract(format!(
+                "record {i} of the batch has a remote id or version over {MAX_TOKEN} bytes"
+            )));
+        }
+        let data = match serde_json::from_str::<Value>(&r.data) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                return Err(contract(format!(
+                    "record {i} of the batch is JSON but not an object"
+                )));
+            }
+            Err(e) => {
+                return Err(contract(format!(
+                    "record {i} of the batch is not JSON: {e}"
+                )));
+            }
+        };
+        records.push(ReadRecord {
+            data,
+            remote_id: r.remote_id,
+            version: r.version,
+            updated_at: r.updated_at,
+            deleted: r.deleted,
+        });
+    }
+    Ok(ReadBatch {
+        records,
+        cursor: batch.cursor,
+        more: batch.more,
+    })
 }

@@ -34,8 +34,10 @@ const WORKERS: &str = "workers";
 struct State {
     base_url: String,
     token: Option<String>,
-    /// The rest of the current export, and the cursor the host will pass to continue it.
-    export: Option<(Option<String>, VecDeque<Row>)>,
+    /// The rest of the current export as it streams in (never held whole: an export of
+    /// millions of rows is read a batch at a time), and the cursor the host will pass to
+    /// continue it.
+    export: Option<(Option<String>, std::iter::Peekable<mapping::ExportRows>)>,
     /// Rows as the registry holds them, by 登记编号: every row changed at or after `raw_since`
     /// (for keeping the registry's own writing of fields a write does not change).
     raw: std::collections::HashMap<String, Row>,
@@ -170,20 +172,36 @@ impl Guest for ZhenfengRegistry {
         }
         let continuing = STATE.with_borrow(|s| matches!(&s.export, Some((c, _)) if *c == cursor));
         if !continuing {
-            let rows = export(cursor.as_deref())?;
-            log::debug(&format!("export since {}: {} rows", cursor.as_deref().unwrap_or("the beginning"), rows.len()));
-            STATE.with_borrow_mut(|s| s.export = Some((cursor.clone(), rows)));
+            let rows = export_stream(cursor.as_deref())?;
+            log::debug(&format!("export since {}", cursor.as_deref().unwrap_or("the beginning")));
+            STATE.with_borrow_mut(|s| s.export = Some((cursor.clone(), rows.peekable())));
         }
         STATE.with_borrow_mut(|s| {
             let (expected, rows) = s.export.as_mut().expect("export loaded above");
-            let n = rows.len().min(max.max(1) as usize);
-            let records: Vec<SourceRecord> = rows.drain(..n).map(|r| r.to_source_record()).collect();
+            let mut records: Vec<SourceRecord> = Vec::with_capacity(max.max(1) as usize);
+            let mut failed = None;
+            while records.len() < max.max(1) as usize {
+                match rows.next() {
+                    Some(Ok(r)) => records.push(r.to_source_record()),
+                    Some(Err(e)) => {
+                        failed = Some(export_error(e));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if let Some(e) = failed {
+                // The rest of this export cannot be trusted: the next call exports again.
+                s.export = None;
+                return Err(e);
+            }
+            let more = rows.peek().is_some();
             // The export is ordered by 更新时间 and `since` is inclusive: resuming from the last
             // row's time re-reads that second (the host drops what it has already seen), so
             // nothing is missed if the run stops here.
             let next = records.last().and_then(|r| r.version.clone()).or(cursor);
             *expected = next.clone();
-            Ok(Batch { records, cursor: next, more: !rows.is_empty() })
+            Ok(Batch { records, cursor: next, more })
         })
     }
 
@@ -200,9 +218,22 @@ impl Guest for ZhenfengRegistry {
     }
 }
 
-/// Fetches the export of rows changed at or after `since` (`yyyy-MM-dd HH:mm:ss`), decoding
-/// it as it streams in. An expired session (a JSON answer instead of CSV) is renewed once.
+fn export_error(e: mapping::ExportError) -> ConnectorError {
+    match e {
+        mapping::ExportError::Io(io) => ConnectorError::Transient(io.to_string()),
+        mapping::ExportError::Format(m) => ConnectorError::Permanent(m),
+    }
+}
+
+/// The whole export of rows changed at or after `since` (see [`export_stream`]).
 fn export(since: Option<&str>) -> Result<VecDeque<Row>, ConnectorError> {
+    export_stream(since)?.map(|r| r.map_err(export_error)).collect()
+}
+
+/// Requests the export of rows changed at or after `since` (`yyyy-MM-dd HH:mm:ss`); its rows
+/// are decoded as they stream in. An expired session (a JSON answer instead of CSV) is renewed
+/// once.
+fn export_stream(since: Option<&str>) -> Result<mapping::ExportRows, ConnectorError> {
     let url = format!("{}/export/workers.csv", base_url());
     let request = |token: &str| {
         let r = Request::get(url.clone()).query("token", token);
@@ -219,10 +250,7 @@ fn export(since: Option<&str>) -> Result<VecDeque<Row>, ConnectorError> {
         }
         let is_json = resp.header("content-type").is_some_and(|c| c.contains("json"));
         if !is_json {
-            return mapping::read_export(resp.reader()).map(VecDeque::from).map_err(|e| match e {
-                mapping::ExportError::Io(io) => ConnectorError::Transient(io.to_string()),
-                mapping::ExportError::Format(m) => ConnectorError::Permanent(m),
-            });
+            return mapping::export_rows(resp.reader()).map_err(export_error);
         }
         let body = resp.bytes()?;
         let env: Envelope = serde_json::from_slice(&body)

@@ -131,9 +131,16 @@ fn csv_error(e: csv::Error) -> ExportError {
 /// Reads an export as it streams in: GB18030 bytes decoded chunk by chunk (a byte sequence
 /// that is not GB18030 becomes U+FFFD), CSV rows read by header name (column order is not
 /// trusted). The raw export is never held whole.
-pub fn read_export(r: impl std::io::Read) -> Result<Vec<Row>, ExportError> {
+pub fn read_export(r: impl std::io::Read + 'static) -> Result<Vec<Row>, ExportError> {
+    export_rows(r)?.collect()
+}
+
+/// The rows of an export, one at a time as they stream in (see [`read_export`]): only the
+/// decoder's and the CSV reader's buffers are held, however long the export. The header is read
+/// (and checked) before this returns.
+pub fn export_rows(r: impl std::io::Read + 'static) -> Result<ExportRows, ExportError> {
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding_rs::GB18030)).build(r);
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(decoded);
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(Box::new(decoded) as Box<dyn std::io::Read>);
     let headers = reader.headers().map_err(csv_error)?.clone();
     let mut index = [0usize; 14];
     for (slot, want) in index.iter_mut().zip(HEADERS) {
@@ -142,18 +149,27 @@ pub fn read_export(r: impl std::io::Read) -> Result<Vec<Row>, ExportError> {
             .position(|h| text::trim(h) == want)
             .ok_or_else(|| ExportError::Format(format!("export has no column {want}")))?;
     }
-    reader
-        .records()
-        .map(|rec| {
-            let rec = rec.map_err(csv_error)?;
-            Ok(Row(index.map(|i| rec.get(i).unwrap_or("").to_string())))
-        })
-        .collect()
+    Ok(ExportRows { records: reader.into_records(), index })
+}
+
+/// An export's rows as they stream in ([`export_rows`]).
+pub struct ExportRows {
+    records: csv::StringRecordsIntoIter<Box<dyn std::io::Read>>,
+    index: [usize; 14],
+}
+
+impl Iterator for ExportRows {
+    type Item = Result<Row, ExportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rec = self.records.next()?;
+        Some(rec.map_err(csv_error).map(|rec| Row(self.index.map(|i| rec.get(i).unwrap_or("").to_string()))))
+    }
 }
 
 /// [`read_export`] over bytes in memory; errors as text.
 pub fn parse_export(bytes: &[u8]) -> Result<Vec<Row>, String> {
-    read_export(bytes).map_err(|e| e.to_string())
+    read_export(std::io::Cursor::new(bytes.to_vec())).map_err(|e| e.to_string())
 }
 
 /// The string at a JSON pointer-like path of top-level key, then optional nested key.
