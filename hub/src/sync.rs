@@ -1349,7 +1349,7 @@ impl Engine {
                 .content_hash(&Value::String(remote_id.clone().unwrap_or_default())),
         };
         let key_hash = data.and_then(|d| {
-            let vals = key_of(&spec.key, &d);
+            let vals = key_of(&spec.key, d);
             (vals.len() == spec.key.len()).then(|| self.keys.key_hash(&vals))
         });
         let record = data.map(|d| {
@@ -1769,7 +1769,7 @@ impl Engine {
                             s.conflicts += 1;
                             unsettled[i] = true;
                             failed(link, "conflict", &msg);
-                            let key_values = key_of(&spec.key, &m);
+                            let key_values = key_of(&spec.key, m);
                             conflicts.push(NewConflict {
                                 run_id,
                                 kind: ConflictKind::Write,
@@ -1787,7 +1787,7 @@ impl Engine {
                         WriteResult::Rejected(rej) => {
                             s.rejected += 1;
                             link.side_mut(t).intent = None;
-                            let key_values = key_of(&spec.key, &m);
+                            let key_values = key_of(&spec.key, m);
                             let v = vec![Violation {
                                 pointer: rej.pointer.unwrap_or_default(),
                                 message: rej.reason,
