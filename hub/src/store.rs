@@ -786,34 +786,34 @@ impl Store {
     /// The cursor of one side of a sync.
     pub async fn cursor(&self, sync: &str, side: Side) -> anyhow::Result<Option<String>> {
         on_pool!(self, p => {
-        let row = sqlx::query("SELECT cursor FROM cursors WHERE sync = $1 AND side = $2")
-            .bind(sync)
-            .bind(side.as_str())
-            .fetch_optional(p)
-            .await?;
-        Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
-            })
+            let row = sqlx::query("SELECT cursor FROM cursors WHERE sync = $1 AND side = $2")
+                .bind(sync)
+                .bind(side.as_str())
+                .fetch_optional(p)
+                .await?;
+            Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
+        })
     }
 
     /// The links of these keys (missing keys are absent from the answer).
     pub async fn links(&self, sync: &str, key_hashes: &[String]) -> anyhow::Result<Vec<Link>> {
         on_pool!(self, p => {
-        let mut out = Vec::with_capacity(key_hashes.len());
-        for chunk in key_hashes.chunks(500) {
-            // Only `$N` placeholders are formatted into the text; every value is bound.
-            let marks = (2..chunk.len() + 2)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            let sql = format!("SELECT * FROM links WHERE sync = $1 AND key_hash IN ({marks})");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync);
-            for k in chunk {
-                q = q.bind(k);
+            let mut out = Vec::with_capacity(key_hashes.len());
+            for chunk in key_hashes.chunks(500) {
+                // Only `$N` placeholders are formatted into the text; every value is bound.
+                let marks = (2..chunk.len() + 2)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let sql = format!("SELECT * FROM links WHERE sync = $1 AND key_hash IN ({marks})");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync);
+                for k in chunk {
+                    q = q.bind(k);
+                }
+                out.extend(q.fetch_all(p).await?.iter().map(link_from_row));
             }
-            out.extend(q.fetch_all(p).await?.iter().map(link_from_row));
-        }
-        Ok(out)
-            })
+            Ok(out)
+        })
     }
 
     /// Up to `limit` pending links with key hash after `after`, in key-hash order.
@@ -824,14 +824,14 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<Link>> {
         on_pool!(self, p => {
-        let rows = sqlx::query("SELECT * FROM links WHERE sync = $1 AND pending AND key_hash > $2 ORDER BY key_hash LIMIT $3")
-            .bind(sync)
-            .bind(after.unwrap_or(""))
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await?;
-        Ok(rows.iter().map(link_from_row).collect())
-            })
+            let rows = sqlx::query("SELECT * FROM links WHERE sync = $1 AND pending AND key_hash > $2 ORDER BY key_hash LIMIT $3")
+                .bind(sync)
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?;
+            Ok(rows.iter().map(link_from_row).collect())
+        })
     }
 
     /// How many links of `sync` are pending, through the partial index on pending links: the
@@ -849,12 +849,12 @@ impl Store {
     /// not for each run ([`Store::pending_count`]).
     pub async fn link_counts(&self, sync: &str) -> anyhow::Result<(i64, i64)> {
         on_pool!(self, p => {
-        let r = sqlx::query("SELECT COUNT(*), COUNT(CASE WHEN pending THEN 1 END) FROM links WHERE sync = $1")
-            .bind(sync)
-            .fetch_one(p)
-            .await?;
-        Ok((r.get(0), r.get(1)))
-            })
+            let r = sqlx::query("SELECT COUNT(*), COUNT(CASE WHEN pending THEN 1 END) FROM links WHERE sync = $1")
+                .bind(sync)
+                .fetch_one(p)
+                .await?;
+            Ok((r.get(0), r.get(1)))
+        })
     }
 
     /// Persists links, dead letters, a cursor move and audit entries in one transaction.
@@ -864,190 +864,191 @@ impl Store {
     /// appended to by another transaction, in this process or another, before it commits.
     pub async fn commit(&self, sync: &str, c: Commit<'_>) -> anyhow::Result<()> {
         on_pool!(self, p => {
-        use anyhow::Context as _;
-        let audit_key = match (c.audit.is_empty(), &self.audit_key) {
-            (true, _) => None,
-            (false, Some(k)) => Some(k.clone()),
-            (false, None) => anyhow::bail!(
-                "state store: audit entries to append but no audit key (Store::with_audit_key)"
-            ),
-        };
-        let mut tx = p.begin_write()
-            .await
-            .context("state store: cannot begin a write transaction")?;
-        check_fence!(self, p, tx);
-        let now = now();
-        // PostgreSQL: 200 links per statement, one round trip per chunk (28k links/s against
-        // 13k row by row, `cargo bench --bench state`). SQLite: one per statement, where sqlx's
-        // cost per bound value makes wide statements slower (3.5k links/s at 200, 8.9k at 1).
-        // A key given twice keeps its last link, as row-by-row upserts would (PostgreSQL
-        // refuses to upsert one row twice in a statement).
-        let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for (i, l) in c.links.iter().enumerate() {
-            last.insert(l.key_hash.as_str(), i);
-        }
-        let links: Vec<&Link> = c
-            .links
-            .iter()
-            .enumerate()
-            .filter(|(i, l)| last[l.key_hash.as_str()] == *i)
-            .map(|(_, l)| l)
-            .collect();
-        for chunk in links.chunks(links_per_statement(p)) {
-            let sql = upsert_links_sql(chunk.len());
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for l in chunk {
-                q = q
-                    .bind(sync)
-                    .bind(&l.key_hash)
-                    .bind(&l.a.remote_id)
-                    .bind(&l.a.version)
-                    .bind(&l.a.updated_at)
-                    .bind(&l.a.hash)
-                    .bind(&l.a.written_hash)
-                    .bind(&l.a.snapshot)
-                    .bind(&l.a.settled_hash)
-                    .bind(&l.a.settled)
-                    .bind(&l.a.intent)
-                    .bind(l.a.deleted)
-                    .bind(l.a.settled_deleted)
-                    .bind(&l.b.remote_id)
-                    .bind(&l.b.version)
-                    .bind(&l.b.updated_at)
-                    .bind(&l.b.hash)
-                    .bind(&l.b.written_hash)
-                    .bind(&l.b.snapshot)
-                    .bind(&l.b.settled_hash)
-                    .bind(&l.b.settled)
-                    .bind(&l.b.intent)
-                    .bind(l.b.deleted)
-                    .bind(l.b.settled_deleted)
-                    .bind(&l.base)
-                    .bind(l.pending)
-                    .bind(l.attempts)
-                    .bind(&l.last_error)
-                    .bind(&now);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        if let Some(key) = audit_key {
-            if let Some(lock) = audit_lock(p) {
-                sqlx::query(lock).execute(&mut *tx).await?;
-            }
-            let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (mut id, mut prev): (i64, String) =
-                head.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
-            for n in c.audit {
-                id += 1;
-                let mut e = AuditEntry {
-                    id,
-                    at: now.clone(),
-                    sync: sync.to_string(),
-                    run_id: n.run_id,
-                    system: n.system.clone(),
-                    side: n.side,
-                    key_hash: n.key_hash.clone(),
-                    action: n.action.as_str().to_string(),
-                    result: n.result.as_str().to_string(),
-                    remote_id: n.remote_id.clone(),
-                    prev_hash: prev,
-                    hash: String::new(),
-                };
-                e.hash = key.hash(&e);
-                sqlx::query(
-                    "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(e.id)
-                .bind(&e.at)
-                .bind(&e.sync)
-                .bind(e.run_id)
-                .bind(&e.system)
-                .bind(e.side.as_str())
-                .bind(&e.key_hash)
-                .bind(&e.action)
-                .bind(&e.result)
-                .bind(&e.remote_id)
-                .bind(&e.prev_hash)
-                .bind(&e.hash)
-                .execute(&mut *tx)
+            use anyhow::Context as _;
+            let audit_key = match (c.audit.is_empty(), &self.audit_key) {
+                (true, _) => None,
+                (false, Some(k)) => Some(k.clone()),
+                (false, None) => anyhow::bail!(
+                    "state store: audit entries to append but no audit key (Store::with_audit_key)"
+                ),
+            };
+            let mut tx = p
+                .begin_write()
                 .await
-                .context("state store: cannot append to the audit log")?;
-                prev = e.hash;
+                .context("state store: cannot begin a write transaction")?;
+            check_fence!(self, p, tx);
+            let now = now();
+            // PostgreSQL: 200 links per statement, one round trip per chunk (28k links/s against
+            // 13k row by row, `cargo bench --bench state`). SQLite: one per statement, where sqlx's
+            // cost per bound value makes wide statements slower (3.5k links/s at 200, 8.9k at 1).
+            // A key given twice keeps its last link, as row-by-row upserts would (PostgreSQL
+            // refuses to upsert one row twice in a statement).
+            let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            for (i, l) in c.links.iter().enumerate() {
+                last.insert(l.key_hash.as_str(), i);
             }
-        }
-        for k in c.settled {
-            sqlx::query(
-                "UPDATE conflicts SET status = 'resolved', resolved_at = $1, updated_at = $1, \
-                   resolution = CASE WHEN take IS NULL THEN 'merge policy' ELSE 'took ' || take END \
-                 WHERE sync = $2 AND key_hash = $3 AND status = 'open'",
-            )
-            .bind(&now)
-            .bind(sync)
-            .bind(k)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for f in c.conflicts {
-            sqlx::query(
-                "INSERT INTO conflicts (sync, key_hash, key_masked, side, reason, first_run_id, last_run_id, created_at, updated_at, kind) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $7, $8) \
-                 ON CONFLICT (sync, key_hash) WHERE status = 'open' DO UPDATE SET \
-                   attempts = conflicts.attempts + 1, side = excluded.side, reason = excluded.reason, kind = excluded.kind, \
-                   last_run_id = excluded.last_run_id, updated_at = excluded.updated_at",
-            )
-            .bind(sync)
-            .bind(&f.key_hash)
-            .bind(&f.key_masked)
-            .bind(f.side.as_str())
-            .bind(&f.reason)
-            .bind(f.run_id)
-            .bind(&now)
-            .bind(f.kind.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for d in c.dead_letters {
-            let errors = serde_json::to_string(&d.errors)?;
-            sqlx::query(
-                "INSERT INTO dead_letters (sync, run_id, side, stage, key_hash, key_masked, remote_id, record_hash, \
-                   errors, record, created_at, last_seen_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (sync, side, stage, record_hash) WHERE status = 'open' DO UPDATE SET \
-                   occurrences = dead_letters.occurrences + 1, last_seen_at = excluded.last_seen_at, errors = excluded.errors",
-            )
-            .bind(sync)
-            .bind(d.run_id)
-            .bind(d.side.as_str())
-            .bind(d.stage)
-            .bind(&d.key_hash)
-            .bind(&d.key_masked)
-            .bind(&d.remote_id)
-            .bind(&d.record_hash)
-            .bind(errors)
-            .bind(&d.record)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some((side, cursor)) = c.cursor {
-            sqlx::query(
-                "INSERT INTO cursors (sync, side, cursor, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (sync, side) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-            )
-            .bind(sync)
-            .bind(side.as_str())
-            .bind(cursor)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-            })
+            let links: Vec<&Link> = c
+                .links
+                .iter()
+                .enumerate()
+                .filter(|(i, l)| last[l.key_hash.as_str()] == *i)
+                .map(|(_, l)| l)
+                .collect();
+            for chunk in links.chunks(links_per_statement(p)) {
+                let sql = upsert_links_sql(chunk.len());
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for l in chunk {
+                    q = q
+                        .bind(sync)
+                        .bind(&l.key_hash)
+                        .bind(&l.a.remote_id)
+                        .bind(&l.a.version)
+                        .bind(&l.a.updated_at)
+                        .bind(&l.a.hash)
+                        .bind(&l.a.written_hash)
+                        .bind(&l.a.snapshot)
+                        .bind(&l.a.settled_hash)
+                        .bind(&l.a.settled)
+                        .bind(&l.a.intent)
+                        .bind(l.a.deleted)
+                        .bind(l.a.settled_deleted)
+                        .bind(&l.b.remote_id)
+                        .bind(&l.b.version)
+                        .bind(&l.b.updated_at)
+                        .bind(&l.b.hash)
+                        .bind(&l.b.written_hash)
+                        .bind(&l.b.snapshot)
+                        .bind(&l.b.settled_hash)
+                        .bind(&l.b.settled)
+                        .bind(&l.b.intent)
+                        .bind(l.b.deleted)
+                        .bind(l.b.settled_deleted)
+                        .bind(&l.base)
+                        .bind(l.pending)
+                        .bind(l.attempts)
+                        .bind(&l.last_error)
+                        .bind(&now);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            if let Some(key) = audit_key {
+                if let Some(lock) = audit_lock(p) {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let (mut id, mut prev): (i64, String) =
+                    head.map_or((0, GENESIS.to_string()), |r| (r.get(0), r.get(1)));
+                for n in c.audit {
+                    id += 1;
+                    let mut e = AuditEntry {
+                        id,
+                        at: now.clone(),
+                        sync: sync.to_string(),
+                        run_id: n.run_id,
+                        system: n.system.clone(),
+                        side: n.side,
+                        key_hash: n.key_hash.clone(),
+                        action: n.action.as_str().to_string(),
+                        result: n.result.as_str().to_string(),
+                        remote_id: n.remote_id.clone(),
+                        prev_hash: prev,
+                        hash: String::new(),
+                    };
+                    e.hash = key.hash(&e);
+                    sqlx::query(
+                        "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(e.id)
+                    .bind(&e.at)
+                    .bind(&e.sync)
+                    .bind(e.run_id)
+                    .bind(&e.system)
+                    .bind(e.side.as_str())
+                    .bind(&e.key_hash)
+                    .bind(&e.action)
+                    .bind(&e.result)
+                    .bind(&e.remote_id)
+                    .bind(&e.prev_hash)
+                    .bind(&e.hash)
+                    .execute(&mut *tx)
+                    .await
+                    .context("state store: cannot append to the audit log")?;
+                    prev = e.hash;
+                }
+            }
+            for k in c.settled {
+                sqlx::query(
+                    "UPDATE conflicts SET status = 'resolved', resolved_at = $1, updated_at = $1, \
+                       resolution = CASE WHEN take IS NULL THEN 'merge policy' ELSE 'took ' || take END \
+                     WHERE sync = $2 AND key_hash = $3 AND status = 'open'",
+                )
+                .bind(&now)
+                .bind(sync)
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for f in c.conflicts {
+                sqlx::query(
+                    "INSERT INTO conflicts (sync, key_hash, key_masked, side, reason, first_run_id, last_run_id, created_at, updated_at, kind) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $7, $8) \
+                     ON CONFLICT (sync, key_hash) WHERE status = 'open' DO UPDATE SET \
+                       attempts = conflicts.attempts + 1, side = excluded.side, reason = excluded.reason, kind = excluded.kind, \
+                       last_run_id = excluded.last_run_id, updated_at = excluded.updated_at",
+                )
+                .bind(sync)
+                .bind(&f.key_hash)
+                .bind(&f.key_masked)
+                .bind(f.side.as_str())
+                .bind(&f.reason)
+                .bind(f.run_id)
+                .bind(&now)
+                .bind(f.kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for d in c.dead_letters {
+                let errors = serde_json::to_string(&d.errors)?;
+                sqlx::query(
+                    "INSERT INTO dead_letters (sync, run_id, side, stage, key_hash, key_masked, remote_id, record_hash, \
+                       errors, record, created_at, last_seen_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (sync, side, stage, record_hash) WHERE status = 'open' DO UPDATE SET \
+                       occurrences = dead_letters.occurrences + 1, last_seen_at = excluded.last_seen_at, errors = excluded.errors",
+                )
+                .bind(sync)
+                .bind(d.run_id)
+                .bind(d.side.as_str())
+                .bind(d.stage)
+                .bind(&d.key_hash)
+                .bind(&d.key_masked)
+                .bind(&d.remote_id)
+                .bind(&d.record_hash)
+                .bind(errors)
+                .bind(&d.record)
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some((side, cursor)) = c.cursor {
+                sqlx::query(
+                    "INSERT INTO cursors (sync, side, cursor, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (sync, side) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                )
+                .bind(sync)
+                .bind(side.as_str())
+                .bind(cursor)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// The latest audit entries, newest first (all syncs if `sync` is `None`).
@@ -1057,41 +1058,41 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<AuditEntry>> {
         on_pool!(self, p => {
-        let rows = sqlx::query(
-            "SELECT * FROM audit WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
-        )
-        .bind(sync)
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await?;
-        Ok(rows.iter().map(audit_from_row).collect())
-            })
+            let rows = sqlx::query(
+                "SELECT * FROM audit WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(sync)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            Ok(rows.iter().map(audit_from_row).collect())
+        })
     }
 
     /// Recomputes the whole audit chain under `key`, in id order, a page at a time: the count
     /// and head if intact, else the first entry out of place ([`Break`]).
     pub async fn verify_audit(&self, key: &AuditKey) -> anyhow::Result<Result<Intact, Break>> {
         on_pool!(self, p => {
-        let mut v = ChainVerifier::new(key);
-        let mut after = i64::MIN;
-        loop {
-            let rows = sqlx::query("SELECT * FROM audit WHERE id > $1 ORDER BY id LIMIT $2")
-                .bind(after)
-                .bind(AUDIT_PAGE)
-                .fetch_all(p)
-                .await?;
-            for r in &rows {
-                let e = audit_from_row(r);
-                if let Err(b) = v.push(&e) {
-                    return Ok(Err(b));
+            let mut v = ChainVerifier::new(key);
+            let mut after = i64::MIN;
+            loop {
+                let rows = sqlx::query("SELECT * FROM audit WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(AUDIT_PAGE)
+                    .fetch_all(p)
+                    .await?;
+                for r in &rows {
+                    let e = audit_from_row(r);
+                    if let Err(b) = v.push(&e) {
+                        return Ok(Err(b));
+                    }
+                    after = e.id;
                 }
-                after = e.id;
+                if (rows.len() as i64) < AUDIT_PAGE {
+                    return Ok(Ok(v.finish()));
+                }
             }
-            if (rows.len() as i64) < AUDIT_PAGE {
-                return Ok(Ok(v.finish()));
-            }
-        }
-            })
+        })
     }
 
     /// Records the start of a run; returns its id. `scheduled_for` is the fire time a scheduled
@@ -1187,68 +1188,68 @@ impl Store {
     /// `interrupted`; returns how many.
     pub async fn close_interrupted_runs(&self) -> anyhow::Result<u64> {
         on_pool!(self, p => {
-        // A run whose sync's lease is still held by a live process is someone else's run in
-        // progress (a daemon beside a `hub sync --once`), not an interrupted one.
-        let host = this_host();
-        let live: Vec<String> = sqlx::query("SELECT sync, host, pid, expires_at FROM leases")
-            .fetch_all(p)
-            .await?
-            .iter()
-            .filter(|r| lease_live(&host, r.get("host"), r.get("pid"), r.get("expires_at")))
-            .map(|r| r.get("sync"))
-            .collect();
-        let mut closed = 0;
-        let running: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, sync FROM runs WHERE status = 'running'")
+            // A run whose sync's lease is still held by a live process is someone else's run in
+            // progress (a daemon beside a `hub sync --once`), not an interrupted one.
+            let host = this_host();
+            let live: Vec<String> = sqlx::query("SELECT sync, host, pid, expires_at FROM leases")
                 .fetch_all(p)
-                .await?;
-        for (id, sync) in running.into_iter().filter(|(_, s)| !live.contains(s)) {
-            closed += sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = $1 WHERE id = $2 AND status = 'running'")
-                .bind(now())
-                .bind(id)
-                .execute(p)
                 .await?
-                .rows_affected();
-            tracing::debug!(sync, run = id, "run marked interrupted");
-        }
-        Ok(closed)
-            })
+                .iter()
+                .filter(|r| lease_live(&host, r.get("host"), r.get("pid"), r.get("expires_at")))
+                .map(|r| r.get("sync"))
+                .collect();
+            let mut closed = 0;
+            let running: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, sync FROM runs WHERE status = 'running'")
+                    .fetch_all(p)
+                    .await?;
+            for (id, sync) in running.into_iter().filter(|(_, s)| !live.contains(s)) {
+                closed += sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = $1 WHERE id = $2 AND status = 'running'")
+                    .bind(now())
+                    .bind(id)
+                    .execute(p)
+                    .await?
+                    .rows_affected();
+                tracing::debug!(sync, run = id, "run marked interrupted");
+            }
+            Ok(closed)
+        })
     }
 
     /// The latest runs, newest first (all syncs if `sync` is `None`).
     pub async fn runs(&self, sync: Option<&str>, limit: u32) -> anyhow::Result<Vec<RunRecord>> {
         on_pool!(self, p => {
-        let rows = sqlx::query(
-            "SELECT * FROM runs WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
-        )
-        .bind(sync)
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await?;
-        Ok(rows.iter().map(run_record).collect())
-            })
+            let rows = sqlx::query(
+                "SELECT * FROM runs WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(sync)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            Ok(rows.iter().map(run_record).collect())
+        })
     }
 
     /// One run, if it exists.
     pub async fn run(&self, id: i64) -> anyhow::Result<Option<RunRecord>> {
         on_pool!(self, p => {
-        let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
-            .bind(id)
-            .fetch_optional(p)
-            .await?;
-        Ok(row.as_ref().map(run_record))
-            })
+            let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?;
+            Ok(row.as_ref().map(run_record))
+        })
     }
 
     /// Open dead letters, oldest first (all syncs if `sync` is `None`).
     pub async fn dead_letters(&self, sync: Option<&str>) -> anyhow::Result<Vec<DeadLetter>> {
         on_pool!(self, p => {
-        let rows = sqlx::query("SELECT * FROM dead_letters WHERE ($1 IS NULL OR sync = $1) AND status = 'open' ORDER BY id")
-            .bind(sync)
-            .fetch_all(p)
-            .await?;
-        Ok(rows.iter().map(dead_letter).collect())
-            })
+            let rows = sqlx::query("SELECT * FROM dead_letters WHERE ($1 IS NULL OR sync = $1) AND status = 'open' ORDER BY id")
+                .bind(sync)
+                .fetch_all(p)
+                .await?;
+            Ok(rows.iter().map(dead_letter).collect())
+        })
     }
 
     /// One dead letter (open or not), if it exists.
@@ -1265,25 +1266,25 @@ impl Store {
     /// How many conflicts are open (all syncs if `sync` is `None`).
     pub async fn open_conflict_count(&self, sync: Option<&str>) -> anyhow::Result<i64> {
         on_pool!(self, p => {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM conflicts WHERE ($1 IS NULL OR sync = $1) AND status = 'open'",
-        )
-        .bind(sync)
-        .fetch_one(p)
-        .await?)
-            })
+            Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM conflicts WHERE ($1 IS NULL OR sync = $1) AND status = 'open'",
+            )
+            .bind(sync)
+            .fetch_one(p)
+            .await?)
+        })
     }
 
     /// How many dead letters are open (all syncs if `sync` is `None`).
     pub async fn open_dead_letter_count(&self, sync: Option<&str>) -> anyhow::Result<i64> {
         on_pool!(self, p => {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM dead_letters WHERE ($1 IS NULL OR sync = $1) AND status = 'open'",
-        )
-        .bind(sync)
-        .fetch_one(p)
-        .await?)
-            })
+            Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM dead_letters WHERE ($1 IS NULL OR sync = $1) AND status = 'open'",
+            )
+            .bind(sync)
+            .fetch_one(p)
+            .await?)
+        })
     }
 
     /// Asks for open dead letters to be replayed by their sync's next run: one by `id`, or every
@@ -1291,43 +1292,43 @@ impl Store {
     /// that is not an open dead letter).
     pub async fn request_replay(&self, id: Option<i64>, sync: Option<&str>) -> anyhow::Result<u64> {
         on_pool!(self, p => {
-        let r = sqlx::query(
-            "UPDATE dead_letters SET replay_requested_at = $1 \
-             WHERE status = 'open' AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR sync = $3)",
-        )
-        .bind(now())
-        .bind(id)
-        .bind(sync)
-        .execute(p)
-        .await?;
-        Ok(r.rows_affected())
-            })
+            let r = sqlx::query(
+                "UPDATE dead_letters SET replay_requested_at = $1 \
+                 WHERE status = 'open' AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR sync = $3)",
+            )
+            .bind(now())
+            .bind(id)
+            .bind(sync)
+            .execute(p)
+            .await?;
+            Ok(r.rows_affected())
+        })
     }
 
     /// The replays `sync` was asked for, oldest dead letter first.
     pub async fn replay_requests(&self, sync: &str) -> anyhow::Result<Vec<ReplayRequest>> {
         on_pool!(self, p => {
-        let rows = sqlx::query(
-            "SELECT id, side, stage, key_hash, remote_id, record_hash, record, replay_requested_at \
-             FROM dead_letters WHERE sync = $1 AND status = 'open' AND replay_requested_at IS NOT NULL ORDER BY id",
-        )
-        .bind(sync)
-        .fetch_all(p)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| ReplayRequest {
-                id: r.get("id"),
-                side: Side::parse(r.get::<&str, _>("side")),
-                stage: r.get("stage"),
-                key_hash: r.get("key_hash"),
-                remote_id: r.get("remote_id"),
-                record_hash: r.get("record_hash"),
-                record: r.get("record"),
-                requested_at: r.get("replay_requested_at"),
-            })
-            .collect())
-            })
+            let rows = sqlx::query(
+                "SELECT id, side, stage, key_hash, remote_id, record_hash, record, replay_requested_at \
+                 FROM dead_letters WHERE sync = $1 AND status = 'open' AND replay_requested_at IS NOT NULL ORDER BY id",
+            )
+            .bind(sync)
+            .fetch_all(p)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| ReplayRequest {
+                    id: r.get("id"),
+                    side: Side::parse(r.get::<&str, _>("side")),
+                    stage: r.get("stage"),
+                    key_hash: r.get("key_hash"),
+                    remote_id: r.get("remote_id"),
+                    record_hash: r.get("record_hash"),
+                    record: r.get("record"),
+                    requested_at: r.get("replay_requested_at"),
+                })
+                .collect())
+        })
     }
 
     /// Records a replay of dead letter `id` by run `run_id`: appends it to the history, clears
@@ -1342,61 +1343,61 @@ impl Store {
         pending_key: Option<(&str, &str)>,
     ) -> anyhow::Result<()> {
         on_pool!(self, p => {
-        let mut tx = p.begin_write().await?;
-        check_fence!(self, p, tx);
-        // The history is appended here rather than with the backends' different JSON functions.
-        let sql = format!(
-            "SELECT replays, replay_requested_at FROM dead_letters WHERE id = $1{}",
-            for_update(p)
-        );
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let mut tx = p.begin_write().await?;
+            check_fence!(self, p, tx);
+            // The history is appended here rather than with the backends' different JSON functions.
+            let sql = format!(
+                "SELECT replays, replay_requested_at FROM dead_letters WHERE id = $1{}",
+                for_update(p)
+            );
+            let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(());
+            };
+            let (replays, requested_at): (String, Option<String>) = (row.get(0), row.get(1));
+            let mut replays: Vec<serde_json::Value> =
+                serde_json::from_str(&replays).unwrap_or_default();
+            replays.push(serde_json::json!({
+                "requested_at": requested_at, "run_id": run_id, "at": now(), "result": result,
+            }));
+            sqlx::query(
+                "UPDATE dead_letters SET replays = $1, replay_requested_at = NULL, \
+                   status = CASE WHEN $2 THEN 'replayed' ELSE status END \
+                 WHERE id = $3",
+            )
+            .bind(serde_json::Value::Array(replays).to_string())
+            .bind(closed)
             .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(());
-        };
-        let (replays, requested_at): (String, Option<String>) = (row.get(0), row.get(1));
-        let mut replays: Vec<serde_json::Value> =
-            serde_json::from_str(&replays).unwrap_or_default();
-        replays.push(serde_json::json!({
-            "requested_at": requested_at, "run_id": run_id, "at": now(), "result": result,
-        }));
-        sqlx::query(
-            "UPDATE dead_letters SET replays = $1, replay_requested_at = NULL, \
-               status = CASE WHEN $2 THEN 'replayed' ELSE status END \
-             WHERE id = $3",
-        )
-        .bind(serde_json::Value::Array(replays).to_string())
-        .bind(closed)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some((sync, key_hash)) = pending_key {
-            sqlx::query(MARK_PENDING)
-                .bind(now())
-                .bind(sync)
-                .bind(key_hash)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-            })
+            .execute(&mut *tx)
+            .await?;
+            if let Some((sync, key_hash)) = pending_key {
+                sqlx::query(MARK_PENDING)
+                    .bind(now())
+                    .bind(sync)
+                    .bind(key_hash)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Conflicts, newest first: open ones only unless `all` (all syncs if `sync` is `None`).
     pub async fn conflicts(&self, sync: Option<&str>, all: bool) -> anyhow::Result<Vec<Conflict>> {
         on_pool!(self, p => {
-        let rows = sqlx::query(
-            "SELECT * FROM conflicts WHERE ($1 IS NULL OR sync = $1) AND ($2 OR status = 'open') ORDER BY id DESC LIMIT 1000",
-        )
-        .bind(sync)
-        .bind(all)
-        .fetch_all(p)
-        .await?;
-        Ok(rows.iter().map(conflict).collect())
-            })
+            let rows = sqlx::query(
+                "SELECT * FROM conflicts WHERE ($1 IS NULL OR sync = $1) AND ($2 OR status = 'open') ORDER BY id DESC LIMIT 1000",
+            )
+            .bind(sync)
+            .bind(all)
+            .fetch_all(p)
+            .await?;
+            Ok(rows.iter().map(conflict).collect())
+        })
     }
 
     /// One conflict, if it exists.
@@ -1415,24 +1416,24 @@ impl Store {
     /// transaction. Returns false if the conflict is not open.
     pub async fn resolve_conflict(&self, id: i64, take: Side) -> anyhow::Result<bool> {
         on_pool!(self, p => {
-        let mut tx = p.begin_write().await?;
-        let row = sqlx::query("UPDATE conflicts SET take = $1, updated_at = $2 WHERE id = $3 AND status = 'open' RETURNING sync, key_hash")
-            .bind(take.as_str())
-            .bind(now())
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else { return Ok(false) };
-        let (sync, key_hash): (String, String) = (row.get(0), row.get(1));
-        sqlx::query(MARK_PENDING)
-            .bind(now())
-            .bind(sync)
-            .bind(key_hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
-            })
+            let mut tx = p.begin_write().await?;
+            let row = sqlx::query("UPDATE conflicts SET take = $1, updated_at = $2 WHERE id = $3 AND status = 'open' RETURNING sync, key_hash")
+                .bind(take.as_str())
+                .bind(now())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else { return Ok(false) };
+            let (sync, key_hash): (String, String) = (row.get(0), row.get(1));
+            sqlx::query(MARK_PENDING)
+                .bind(now())
+                .bind(sync)
+                .bind(key_hash)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// The sides people chose to take for `sync`'s open conflicts, by key hash.
@@ -1441,15 +1442,15 @@ impl Store {
         sync: &str,
     ) -> anyhow::Result<std::collections::HashMap<String, Side>> {
         on_pool!(self, p => {
-        let rows = sqlx::query("SELECT key_hash, take FROM conflicts WHERE sync = $1 AND status = 'open' AND take IS NOT NULL")
-            .bind(sync)
-            .fetch_all(p)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get::<String, _>(0), Side::parse(r.get::<&str, _>(1))))
-            .collect())
-            })
+            let rows = sqlx::query("SELECT key_hash, take FROM conflicts WHERE sync = $1 AND status = 'open' AND take IS NOT NULL")
+                .bind(sync)
+                .fetch_all(p)
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get::<String, _>(0), Side::parse(r.get::<&str, _>(1))))
+                .collect())
+        })
     }
 
     /// The open dead letters of records read from `side` of `sync` whose record hash is one
@@ -1499,48 +1500,48 @@ impl Store {
         key_hashes: &[String],
     ) -> anyhow::Result<u64> {
         on_pool!(self, p => {
-        let mut closed = 0;
-        for k in key_hashes {
-            closed += sqlx::query(
-                "UPDATE dead_letters SET status = 'fixed', replay_requested_at = NULL \
-                 WHERE sync = $1 AND side = $2 AND stage = 'read' AND status = 'open' AND key_hash = $3",
-            )
-            .bind(sync)
-            .bind(side.as_str())
-            .bind(k)
-            .execute(p)
-            .await?
-            .rows_affected();
-        }
-        Ok(closed)
-            })
+            let mut closed = 0;
+            for k in key_hashes {
+                closed += sqlx::query(
+                    "UPDATE dead_letters SET status = 'fixed', replay_requested_at = NULL \
+                     WHERE sync = $1 AND side = $2 AND stage = 'read' AND status = 'open' AND key_hash = $3",
+                )
+                .bind(sync)
+                .bind(side.as_str())
+                .bind(k)
+                .execute(p)
+                .await?
+                .rows_affected();
+            }
+            Ok(closed)
+        })
     }
 
     /// Answers if the store is reachable (a trivial query).
     pub async fn ping(&self) -> anyhow::Result<()> {
         on_pool!(self, p => {
-        sqlx::query("SELECT 1").execute(p).await?;
-        Ok(())
-            })
+            sqlx::query("SELECT 1").execute(p).await?;
+            Ok(())
+        })
     }
 
     /// The scheduling state of a sync (defaults if it never ran).
     pub async fn schedule_state(&self, sync: &str) -> anyhow::Result<ScheduleState> {
         on_pool!(self, p => {
-        let row = sqlx::query(
-            "SELECT handled_through, paused, trigger_requested FROM schedule_state WHERE sync = $1",
-        )
-        .bind(sync)
-        .fetch_optional(p)
-        .await?;
-        Ok(row
-            .map(|r| ScheduleState {
-                handled_through: r.get::<Option<String>, _>(0).and_then(|t| parse_utc(&t)),
-                paused: r.get(1),
-                trigger_requested: r.get::<Option<String>, _>(2).is_some(),
-            })
-            .unwrap_or_default())
-            })
+            let row = sqlx::query(
+                "SELECT handled_through, paused, trigger_requested FROM schedule_state WHERE sync = $1",
+            )
+            .bind(sync)
+            .fetch_optional(p)
+            .await?;
+            Ok(row
+                .map(|r| ScheduleState {
+                    handled_through: r.get::<Option<String>, _>(0).and_then(|t| parse_utc(&t)),
+                    paused: r.get(1),
+                    trigger_requested: r.get::<Option<String>, _>(2).is_some(),
+                })
+                .unwrap_or_default())
+        })
     }
 
     async fn upsert_schedule(
@@ -1550,19 +1551,19 @@ impl Store {
         value: Option<String>,
     ) -> anyhow::Result<()> {
         on_pool!(self, p => {
-        // `column` is one of this file's literals, never input.
-        let sql = format!(
-            "INSERT INTO schedule_state (sync, {column}, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (sync) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(sync)
-            .bind(value)
-            .bind(now())
-            .execute(p)
-            .await?;
-        Ok(())
-            })
+            // `column` is one of this file's literals, never input.
+            let sql = format!(
+                "INSERT INTO schedule_state (sync, {column}, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sync) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(sync)
+                .bind(value)
+                .bind(now())
+                .execute(p)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Records that every fire time up to `t` has been run or skipped. Handled-through only
@@ -1579,16 +1580,16 @@ impl Store {
     /// Pauses or resumes a sync's schedule.
     pub async fn set_paused(&self, sync: &str, paused: bool) -> anyhow::Result<()> {
         on_pool!(self, p => {
-        let sql = "INSERT INTO schedule_state (sync, paused, updated_at) VALUES ($1, $2, $3) \
-                   ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at";
-        sqlx::query(sql)
-            .bind(sync)
-            .bind(paused)
-            .bind(now())
-            .execute(p)
-            .await?;
-        Ok(())
-            })
+            let sql = "INSERT INTO schedule_state (sync, paused, updated_at) VALUES ($1, $2, $3) \
+                       ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at";
+            sqlx::query(sql)
+                .bind(sync)
+                .bind(paused)
+                .bind(now())
+                .execute(p)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Asks the daemon running the sync to start a run now.
@@ -1600,13 +1601,13 @@ impl Store {
     /// Takes a pending manual trigger: true (and cleared) if one was asked for.
     pub async fn take_trigger(&self, sync: &str) -> anyhow::Result<bool> {
         on_pool!(self, p => {
-        let r = sqlx::query("UPDATE schedule_state SET trigger_requested = NULL, updated_at = $1 WHERE sync = $2 AND trigger_requested IS NOT NULL")
-            .bind(now())
-            .bind(sync)
-            .execute(p)
-            .await?;
-        Ok(r.rows_affected() > 0)
-            })
+            let r = sqlx::query("UPDATE schedule_state SET trigger_requested = NULL, updated_at = $1 WHERE sync = $2 AND trigger_requested IS NOT NULL")
+                .bind(now())
+                .bind(sync)
+                .execute(p)
+                .await?;
+            Ok(r.rows_affected() > 0)
+        })
     }
 
     /// Takes the lease of a sync for this process for `ttl`, unless another live process holds
