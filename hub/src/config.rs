@@ -849,6 +849,20 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             ),
         ));
     }
+    if let Some(url) = config.hub.store.as_deref().filter(|u| !u.is_empty())
+        && !["sqlite://", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+    {
+        // The scheme only: the rest may carry a password.
+        let scheme = url.split("://").next().unwrap_or(url);
+        errs.push((
+            None,
+            format!(
+                "hub.store: the scheme {scheme:?} is not a state store: sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"
+            ),
+        ));
+    }
     if config.hub.lease_ttl < std::time::Duration::from_secs(4) {
         errs.push((
             None,
@@ -1035,6 +1049,35 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
         .unwrap_err();
         assert_eq!(e.0[0].line, 3);
         assert!(e.0[0].message.contains("datadir"), "{}", e.0[0].message);
+    }
+
+    #[test]
+    fn a_store_of_another_kind_and_a_lease_too_short_to_renew_are_refused() {
+        let shared = GOOD.replace(
+            "data_dir = \"data\"",
+            "data_dir = \"data\"\nstore = \"postgres://hub@db:5432/hub\"\nlease_ttl = \"30s\"",
+        );
+        let c = parse(Path::new("hub.toml"), &shared, &vars).unwrap();
+        assert_eq!(c.store_url(), "postgres://hub@db:5432/hub");
+        assert_eq!(c.hub.lease_ttl, std::time::Duration::from_secs(30));
+        // An empty store (the demo's `${HUB_STORE:-}`) is the default SQLite file.
+        let empty = GOOD.replace("data_dir = \"data\"", "data_dir = \"data\"\nstore = \"\"");
+        let c = parse(Path::new("/etc/hub/hub.toml"), &empty, &vars).unwrap();
+        assert_eq!(c.store_url(), "sqlite:///etc/hub/data/state.db");
+        let bad = GOOD.replace(
+            "data_dir = \"data\"",
+            "data_dir = \"data\"\nstore = \"mysql://hub:secret@db/hub\"\nlease_ttl = \"3s\"",
+        );
+        let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
+        let msgs: Vec<&str> = e.0.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "hub.store: the scheme \"mysql\" is not a state store: sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
+                "hub.lease_ttl: 3s is too short (at least 4s: it is renewed every quarter of it)",
+            ]
+        );
+        assert!(!format!("{e:?}").contains("secret"));
     }
 
     #[test]

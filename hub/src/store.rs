@@ -1816,7 +1816,9 @@ impl Store {
         if stored != check {
             anyhow::bail!(
                 "the state key is not the one this state store was first used with: every daemon on a \
-                 shared store needs the same hub.state_key (see README, \"Several daemons\")"
+                 shared store needs the same key (`hub.state_key`, by default the file \
+                 DATA_DIR/state.key: copy it from a daemon already on the store; README, \
+                 \"Several daemons on one store\")"
             );
         }
         Ok(())
