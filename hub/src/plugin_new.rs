@@ -208,8 +208,13 @@ mod tests {
             .parent()
             .unwrap()
             .join("plugins/sdk");
+        // Absolute from a temporary directory beside the checkout, relative when the two share
+        // a directory below the root (a checkout under /tmp): `relative`, tested above.
         assert!(
-            cargo.contains(&format!("hub-sdk = {{ path = \"{}\" }}", sdk.display())),
+            cargo.contains(&format!(
+                "hub-sdk = {{ path = \"{}\" }}",
+                relative(&sdk, &made).display()
+            )),
             "{cargo}"
         );
         for (file, _) in TEMPLATE {
