@@ -801,10 +801,7 @@ impl Store {
             let mut out = Vec::with_capacity(key_hashes.len());
             for chunk in key_hashes.chunks(500) {
                 // Only `$N` placeholders are formatted into the text; every value is bound.
-                let marks = (2..chunk.len() + 2)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let marks = placeholders(2, chunk.len());
                 let sql = format!("SELECT * FROM links WHERE sync = $1 AND key_hash IN ({marks})");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync);
                 for k in chunk {
@@ -1468,10 +1465,7 @@ impl Store {
         for (column, values) in [("record_hash", record_hashes), ("key_hash", key_hashes)] {
             for chunk in values.chunks(500) {
                 // Only `$N` placeholders and this function's column names are in the text.
-                let marks = (3..chunk.len() + 3)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let marks = placeholders(3, chunk.len());
                 let sql = format!(
                     "SELECT key_hash, record_hash FROM dead_letters WHERE sync = $1 AND side = $2 \
                      AND stage = 'read' AND status = 'open' AND {column} IN ({marks})"
@@ -1916,16 +1910,22 @@ const LINK_COLUMNS: [&str; 29] = [
     "updated_at",
 ];
 
+/// `count` parameters numbered from `first`: `$first, $first+1, …` (the form both backends
+/// take).
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `INSERT INTO links … VALUES (…), (…) ON CONFLICT (sync, key_hash) DO UPDATE` for `rows`
 /// links: every column but the key replaced. Only `$N` placeholders and this file's column
 /// names are in the text.
 fn upsert_links_sql(rows: usize) -> String {
     let n = LINK_COLUMNS.len();
     let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let marks: Vec<String> = (1..=n).map(|c| format!("${}", r * n + c)).collect();
-            format!("({})", marks.join(", "))
-        })
+        .map(|r| format!("({})", placeholders(r * n + 1, n)))
         .collect();
     let updates: Vec<String> = LINK_COLUMNS[2..]
         .iter()

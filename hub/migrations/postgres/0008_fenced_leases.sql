@@ -18,3 +18,6 @@ CREATE TABLE store_meta (
 );
 -- Open dead letters by key, for the per-batch look-up of those a valid copy fixes.
 CREATE INDEX dead_letters_open_key ON dead_letters (sync, side, key_hash) WHERE status = 'open';
+-- Runs still marked running, which every daemon looks for each second (a run to take over):
+-- without it the look-up walks a sync's whole run history whenever none is running.
+CREATE INDEX runs_running ON runs (sync, id) WHERE status = 'running';
