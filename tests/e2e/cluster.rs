@@ -9,7 +9,7 @@
 //! back: `changes_flow_both_ways_and_the_run_after_writes_nothing`).
 
 use crate::harness::Env;
-use crate::{created, expected_residents, writes};
+use crate::{by_id, created, expected_residents, writes};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -157,15 +157,9 @@ async fn change_round(
         )
         .await;
     }
-    let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
-    let by_id: BTreeMap<String, &Value> = hy
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| (crate::harness::canonical_id(w["idNo"].as_str().unwrap()), w))
-        .collect();
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
     for id in ids.iter().skip(n).take(n) {
-        let w = by_id[id];
+        let w = &hy[id];
         let status = if w["status"] == "seeking" {
             "employed"
         } else {
@@ -178,6 +172,17 @@ async fn change_round(
         )
         .await;
     }
+}
+
+/// The residents the sync carries, by canonical identity number, and each one's registry
+/// number (登记编号, the ZF-REG side door's path).
+async fn registry_numbers(env: &Env) -> (Vec<String>, BTreeMap<String, String>) {
+    let residents = expected_residents(env).await;
+    let djbh: BTreeMap<String, String> = residents
+        .iter()
+        .map(|(id, r)| (id.clone(), r["登记编号"].as_str().unwrap().to_string()))
+        .collect();
+    (djbh.keys().cloned().collect(), djbh)
 }
 
 async fn counters(env: &Env) -> (Value, Value) {
@@ -193,12 +198,7 @@ async fn three_daemons_on_one_postgres_store_run_every_fire_time_once_for_five_m
     let cluster = Cluster::new(&env, 3).await;
     // The first, full sync before the daemons start, so that every scheduled run is short.
     cluster.hub(&env, &["sync", "workers", "--once"]).await;
-    let residents = expected_residents(&env).await;
-    let ids: Vec<String> = residents.keys().cloned().collect();
-    let djbh: BTreeMap<String, String> = residents
-        .iter()
-        .map(|(id, r)| (id.clone(), r["登记编号"].as_str().unwrap().to_string()))
-        .collect();
+    let (ids, djbh) = registry_numbers(&env).await;
     env.delete(&env.hy, "/_admin/counters").await;
     env.delete(&env.zf, "/_admin/counters").await;
 
@@ -446,12 +446,7 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     // 2. SIGSTOP past the lease. 300 registry phone changes for HY-ESMS, which answers each
     // request 20 ms late, so the run writes for several seconds; its daemon is stopped after
     // 60 writes, for 4 lease TTLs.
-    let residents = expected_residents(&env).await;
-    let ids: Vec<String> = residents.keys().cloned().collect();
-    let djbh: BTreeMap<String, String> = residents
-        .iter()
-        .map(|(id, r)| (id.clone(), r["登记编号"].as_str().unwrap().to_string()))
-        .collect();
+    let (ids, djbh) = registry_numbers(&env).await;
     for (i, id) in ids.iter().take(300).enumerate() {
         env.patch(
             &env.zf,
@@ -518,20 +513,9 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     let (hy_c, zf_c) = counters(&env).await;
     assert_eq!(writes(&hy_c, "zhenfeng-workers"), 300, "{hy_c}");
     assert_eq!(writes(&zf_c, "workers"), 0, "{zf_c}");
-    let hy = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
-    let phones: BTreeMap<String, Value> = hy
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                crate::harness::canonical_id(w["idNo"].as_str().unwrap()),
-                w["phone"].clone(),
-            )
-        })
-        .collect();
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
     for (i, id) in ids.iter().take(300).enumerate() {
-        assert_eq!(phones[id], json!(format!("1380000{i:04}")), "{i}");
+        assert_eq!(hy[id]["phone"], json!(format!("1380000{i:04}")), "{i}");
     }
     // The paused run stays interrupted: its late finish was not recorded over the takeover.
     let runs = cluster.runs(&env).await;
