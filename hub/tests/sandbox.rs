@@ -263,7 +263,7 @@ async fn a_plugin_built_against_contract_nine_is_refused_naming_both_versions() 
         .unwrap_err()
         .to_string();
     assert!(
-        e.ends_with("it is built against hub:connector 9.0.0; this hub implements 0.1.1 and loads plugins built against 0.1.x"),
+        e.ends_with("it is built against hub:connector 9.0.0; this hub implements 0.1.2 and loads plugins built against 0.1.x"),
         "{e}"
     );
 }
@@ -289,6 +289,53 @@ async fn a_plugin_built_against_the_older_contract_0_1_0_still_loads_and_runs() 
         .await
         .unwrap();
     assert!(b.records.is_empty() && !b.more);
+}
+
+#[tokio::test]
+async fn a_connector_states_its_systems_normal_form_and_one_built_before_0_1_2_says_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(
+        dir.path(),
+        &format!(
+            "[plugins.zf]\npath = \"{}\"\nallow_hosts = [\"http://127.0.0.1:9\"]\n\
+             config = {{ base_url = \"http://127.0.0.1:9\" }}\n\
+             secrets.username = {{ value = \"u\" }}\nsecrets.password = {{ value = \"p\" }}\n\
+             [plugins.old]\npath = \"{}\"\n",
+            wasm("zhenfeng_registry"),
+            wasm("legacy_0_1_0")
+        ),
+    );
+    let rt = Runtime::new(None).unwrap();
+    let zf = rt.load("zf", &c.plugins["zf"], dir.path()).await.unwrap();
+    // HY-ESMS's `left` is stored by the registry as 务工状态 3 and read back as returned_home;
+    // the registry does not keep a hire date (connector table, plugins/zhenfeng-registry).
+    let sent = serde_json::json!({
+        "idNumber": "11010519491231002X", "name": "王芳", "gender": "female",
+        "workplace": {"province": "广东省", "countyCode": "441303"},
+        "status": "left", "hiredOn": "2021-05-01"
+    });
+    let out = zf
+        .session()
+        .await
+        .unwrap()
+        .normal_form("workers", &[sent.to_string()])
+        .await
+        .unwrap()
+        .expect("the registry connector states a normal form");
+    let stored: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+    assert_eq!(stored["status"], "returned_home");
+    assert_eq!(stored.get("hiredOn"), None);
+    assert_eq!(stored["name"], "王芳");
+    // A component built against 0.1.0 has no normal form: the host compares with what it sent.
+    let old = rt.load("old", &c.plugins["old"], dir.path()).await.unwrap();
+    let none = old
+        .session()
+        .await
+        .unwrap()
+        .normal_form("records", &["{}".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(none, None);
 }
 
 #[tokio::test]
@@ -430,7 +477,7 @@ fn hub_plugin_inspect_shows_what_a_component_asks_for_and_whether_it_loads() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["contract"], "0.1.1");
+    assert_eq!(v["contract"], "0.1.2");
     assert_eq!(v["loadable"], true);
     assert_eq!(v["manifest"]["streams"][0]["name"], "zhenfeng-workers");
     assert_eq!(v["manifest"]["streams"][0]["schema"], "worker");
@@ -440,7 +487,13 @@ fn hub_plugin_inspect_shows_what_a_component_asks_for_and_whether_it_loads() {
         v["exports"]
             .as_array()
             .unwrap()
-            .contains(&serde_json::json!("hub:connector/connector@0.1.1"))
+            .contains(&serde_json::json!("hub:connector/connector@0.1.2"))
+    );
+    assert!(
+        v["exports"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("hub:connector/normal-form@0.1.2"))
     );
     let out = std::process::Command::new(hub)
         .args(["plugin", "inspect", &wasm("contract_9")])

@@ -20,8 +20,11 @@ use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-/// The contract version this host implements (`wit/connector/v0.1.1`).
-pub const CONTRACT_VERSION: &str = "0.1.1";
+/// The contract version this host implements (`wit/connector/v0.1.2`).
+pub const CONTRACT_VERSION: &str = "0.1.2";
+
+/// The optional interface a component exports to state its system's normal form (since 0.1.2).
+pub const NORMAL_FORM_INTERFACE: &str = "hub:connector/normal-form@0.1.2";
 
 /// A semantic version `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -326,10 +329,14 @@ impl Runtime {
             .instantiate_pre(component)
             .map_err(|e| load_err(link_error(&e)))?;
         let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
+        let normal_form = component
+            .get_export_index(None, NORMAL_FORM_INTERFACE)
+            .and_then(|i| component.get_export_index(Some(&i), "normal-form"));
         Ok(Plugin::new(
             name.into(),
             digest,
             pre,
+            normal_form,
             self.engine.clone(),
             grant,
             *limits,

@@ -33,12 +33,13 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Bindings generated from `wit/connector/v0.1.1` (components built against 0.1.0 load too:
-/// wasmtime matches semver-compatible interface versions).
+/// Bindings generated from `wit/connector/v0.1.2`'s world `plugin` (components built against
+/// 0.1.0 and 0.1.1 load too: wasmtime matches semver-compatible interface versions). The
+/// optional `normal-form` export is looked up by name ([`engine::NORMAL_FORM_INTERFACE`]).
 pub mod bindings {
     wasmtime::component::bindgen!({
         world: "plugin",
-        path: "../wit/connector/v0.1.1",
+        path: "../wit/connector/v0.1.2",
         imports: {
             "hub:connector/host.send": async,
             "hub:connector/host.send-streaming": async,

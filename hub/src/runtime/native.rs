@@ -9,7 +9,7 @@
 //! grant. A deployment's configuration cannot name one; only code that builds a
 //! [`Plugin`](super::Plugin) with [`Plugin::native`](super::Plugin::native) can.
 
-use super::plugin::{ReadBatch, check_batch, check_write};
+use super::plugin::{ReadBatch, check_batch, check_normal_form, check_write};
 use super::{Batch, ConnectorError, Manifest, PluginError, Session, TargetRecord, WriteResult};
 use crate::config::Limits;
 
@@ -48,6 +48,12 @@ pub trait NativeSession: Send {
         stream: &str,
         records: &[TargetRecord],
     ) -> Result<Vec<WriteResult>, ConnectorError>;
+
+    /// The contract's optional `normal-form` (0.1.2): how the system would store each record
+    /// (JSON text), or `None` if the connector does not say (it stores what was sent).
+    fn normal_form(&mut self, _stream: &str, _records: &[String]) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// A session of a native connector, with its answers checked as a component's are.
@@ -133,6 +139,26 @@ impl Connection {
                     .map_err(|e| super::connector_error(&n.plugin, "write", e))?;
                 check_write(&n.plugin, results, records.len())
             }
+        }
+    }
+
+    /// Calls the optional `normal-form` (see [`Session::normal_form`]): how the system would
+    /// store each of `records`; `Ok(None)` if the connector does not say.
+    ///
+    /// # Errors
+    /// A trap (components only), or an answer that breaks the contract.
+    pub async fn normal_form(
+        &mut self,
+        stream: &str,
+        records: &[String],
+    ) -> Result<Option<Vec<String>>, PluginError> {
+        match self {
+            Connection::Wasm(s) => s.normal_form(stream, records).await,
+            Connection::Native(n) => n
+                .session
+                .normal_form(stream, records)
+                .map(|out| check_normal_form(&n.plugin, &n.limits, out, records.len()))
+                .transpose(),
         }
     }
 }

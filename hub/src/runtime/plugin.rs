@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument as _;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{ComponentExportIndex, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -33,6 +33,8 @@ enum Code {
     /// A component, instantiated per session, with the deployment's grants.
     Wasm {
         pre: bindings::PluginPre<HostState>,
+        /// The component's `normal-form` function, if it exports one (contract 0.1.2).
+        normal_form: Option<ComponentExportIndex>,
         engine: Engine,
         grant: Arc<http::HttpGrant>,
     },
@@ -54,6 +56,7 @@ impl Plugin {
         name: String,
         digest: String,
         pre: bindings::PluginPre<HostState>,
+        normal_form: Option<ComponentExportIndex>,
         engine: Engine,
         grant: Arc<http::HttpGrant>,
         limits: Limits,
@@ -63,7 +66,12 @@ impl Plugin {
             name,
             digest,
             manifest: None,
-            code: Code::Wasm { pre, engine, grant },
+            code: Code::Wasm {
+                pre,
+                normal_form,
+                engine,
+                grant,
+            },
             limits,
             config_json,
         }
@@ -158,8 +166,13 @@ impl Plugin {
     /// A trap or timeout while instantiating, or [`PluginError::Load`] for a native plugin (it
     /// has no component: use [`Plugin::connect`]).
     pub async fn instantiate(&self) -> Result<Session, PluginError> {
-        let (pre, engine, grant) = match &self.code {
-            Code::Wasm { pre, engine, grant } => (pre, engine, grant),
+        let (pre, normal_form, engine, grant) = match &self.code {
+            Code::Wasm {
+                pre,
+                normal_form,
+                engine,
+                grant,
+            } => (pre, normal_form, engine, grant),
             Code::Native(_) => {
                 return Err(PluginError::Load {
                     plugin: self.name.clone(),
@@ -199,6 +212,7 @@ impl Plugin {
         let mut session = Session {
             store,
             bindings: None,
+            normal_form: None,
             plugin: self.name.clone(),
             stderr,
             limits: self.limits,
@@ -208,9 +222,24 @@ impl Plugin {
         let pre = pre.clone();
         let instance = {
             let store = &mut session.store;
-            session_timeout(self.limits.call_timeout_secs, pre.instantiate_async(store)).await
+            session_timeout(
+                self.limits.call_timeout_secs,
+                pre.instance_pre().instantiate_async(store),
+            )
+            .await
         };
-        session.bindings = Some(session.finish("instantiate", instance)?);
+        let instance = session.finish("instantiate", instance)?;
+        let bindings = bindings::Plugin::new(&mut session.store, &instance);
+        session.bindings = Some(session.finish("instantiate", Some(bindings))?);
+        if let Some(index) = normal_form {
+            // A component whose `normal-form` has another type is used as if it had none.
+            session.normal_form = instance
+                .get_typed_func::<(String, Vec<String>), (Result<Vec<String>, String>,)>(
+                    &mut session.store,
+                    index,
+                )
+                .ok();
+        }
         Ok(session)
     }
 
@@ -279,6 +308,10 @@ pub struct ReadBatch {
     pub more: bool,
 }
 
+/// The type of the contract's optional `normal-form` function.
+type NormalFormFunc =
+    wasmtime::component::TypedFunc<(String, Vec<String>), (Result<Vec<String>, String>,)>;
+
 /// Most bytes of a remote id or a version token.
 const MAX_TOKEN: usize = 1024;
 
@@ -286,6 +319,7 @@ const MAX_TOKEN: usize = 1024;
 pub struct Session {
     store: Store<HostState>,
     bindings: Option<bindings::Plugin>,
+    normal_form: Option<NormalFormFunc>,
     plugin: String,
     stderr: MemoryOutputPipe,
     limits: Limits,
@@ -478,6 +512,84 @@ impl Session {
             .map_err(|e| connector_error(&self.plugin, "write", e))?;
         check_write(&self.plugin, results, records.len())
     }
+}
+
+impl Session {
+    /// Calls the optional `normal-form` (contract 0.1.2): how the system would store each of
+    /// `records` (JSON text). `Ok(None)` if the component does not export it, or if it answered
+    /// `err` (taken as "stores what was sent"). Sends are refused during the call: a normal form
+    /// must not reach the system.
+    ///
+    /// # Errors
+    /// A trap; an answer that is not one JSON object per record, each within
+    /// `limits.max_record_kib` ([`PluginError::Connector`] of kind `contract`).
+    pub async fn normal_form(
+        &mut self,
+        stream: &str,
+        records: &[String],
+    ) -> Result<Option<Vec<String>>, PluginError> {
+        let Some(f) = self.normal_form else {
+            return Ok(None);
+        };
+        let span = self.begin("normal-form")?;
+        let guard =
+            self.store.data_mut().guard.replace(Arc::new(|| {
+                Err("a normal form is computed without calling the system; the request was not sent"
+                .to_string())
+            }));
+        let r = session_timeout(
+            self.limits.call_timeout_secs,
+            f.call_async(&mut self.store, (stream.to_string(), records.to_vec())),
+        )
+        .instrument(span)
+        .await;
+        self.store.data_mut().guard = guard;
+        let out = match self.finish("normal-form", r)?.0 {
+            Ok(out) => out,
+            Err(message) => {
+                tracing::warn!(plugin = %self.plugin, "normal-form answered an error; taken as storing what was sent: {}", crate::logging::mask_personal(&message));
+                return Ok(None);
+            }
+        };
+        check_normal_form(&self.plugin, &self.limits, out, records.len()).map(Some)
+    }
+}
+
+/// Checks a `normal-form` answer: one JSON object per record, each within the record size limit.
+pub(super) fn check_normal_form(
+    plugin: &str,
+    limits: &Limits,
+    out: Vec<String>,
+    expected: usize,
+) -> Result<Vec<String>, PluginError> {
+    if out.len() != expected {
+        return Err(contract(
+            plugin,
+            "normal-form",
+            format!("returned {} records for {expected}", out.len()),
+        ));
+    }
+    let max = limits.max_record_kib as usize * 1024;
+    for (i, r) in out.iter().enumerate() {
+        if r.len() > max {
+            return Err(contract(
+                plugin,
+                "normal-form",
+                format!(
+                    "record {i} is larger than {} KiB (limits.max_record_kib)",
+                    limits.max_record_kib
+                ),
+            ));
+        }
+        if !matches!(serde_json::from_str::<Value>(r), Ok(Value::Object(_))) {
+            return Err(contract(
+                plugin,
+                "normal-form",
+                format!("record {i} is not a JSON object"),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn contract(plugin: &str, call: &'static str, message: String) -> PluginError {

@@ -352,4 +352,29 @@ fn write_one(index: usize, target: &TargetRecord, ctx: &Context) -> Result<Write
     }
 }
 
-hub_sdk::export!(HuiyangEsms);
+impl hub_sdk::NormalForm for HuiyangEsms {
+    /// Workers and secondments as HY-ESMS stores them ([`mapping::normal_form`],
+    /// [`secondments::normal_form`]); worker employers are coded with the enterprise register
+    /// this run has read (without it, an `Err`: the host then compares with what was sent).
+    fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
+        let map: fn(&hub_sdk::json::Record, &Context) -> hub_sdk::json::Record = match stream.as_str() {
+            WORKERS if !STATE.with_borrow(|s| s.enterprises_loaded) => {
+                return Err("the enterprise register is not read yet in this run".into());
+            }
+            WORKERS => mapping::normal_form,
+            secondments::SECONDMENTS => |r, _| secondments::normal_form(r),
+            _ => return Err(format!("no stream {stream:?} to write")),
+        };
+        let ctx = ctx();
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let rec = hub_sdk::json::parse_record(r, i).map_err(|e| hub_sdk::describe_error(&e))?;
+                Ok(to_json(&map(&rec, &ctx)))
+            })
+            .collect()
+    }
+}
+
+hub_sdk::export!(HuiyangEsms with normal_form);

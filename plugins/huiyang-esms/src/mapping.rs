@@ -121,6 +121,14 @@ pub fn record_to_item(r: &Record, ctx: &Context) -> Map<String, Value> {
     item
 }
 
+/// A `worker` record as HY-ESMS stores it (the contract's `normal-form`): written as
+/// [`record_to_item`] sends it and read back as [`item_to_record`] maps it, so a registry
+/// status HY lacks reads `left`, an employer name without a code gets its code and the
+/// register's name, and what HY does not keep (`registryNumber`, `registeredOn`) is gone.
+pub fn normal_form(r: &Record, ctx: &Context) -> Record {
+    item_to_record(&Value::Object(record_to_item(r, ctx)), ctx)
+}
+
 /// The JSON pointer in a `worker` record for an HY field named in a 422 answer.
 pub fn pointer_for_field(field: &str) -> Option<String> {
     let p = match field {
@@ -182,6 +190,31 @@ mod tests {
         assert_eq!(item["employerUscc"], "91350100M000100Y43");
         assert!(!item.contains_key("registryNumber"));
         assert_eq!(item["hiredOn"], Value::Null);
+    }
+
+    #[test]
+    fn the_normal_form_is_the_record_as_hy_stores_it() {
+        let rec: Record = serde_json::from_value(json!({
+            "idNumber": "11010519491231002X", "name": "王芳", "gender": "female",
+            "phone": "13800138000", "workplace": {"province": "广东省", "countyCode": "441303"},
+            "employer": {"name": "伯恩光学(惠州)有限公司"}, "status": "lost_contact",
+            "registryNumber": "ZF2021000123", "registeredOn": "2021-03-01", "position": "普工"
+        }))
+        .unwrap();
+        assert_eq!(
+            Value::Object(normal_form(&rec, &ctx())),
+            json!({
+                "idNumber": "11010519491231002X", "name": "王芳", "gender": "female",
+                "phone": "13800138000", "workplace": {"province": "广东省", "countyCode": "441303"},
+                "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": "91350100M000100Y43"},
+                "position": "普工", "status": "left",
+                // Fields HY keeps but the record does not fill (null is the host's "absent").
+                "hiredOn": null, "hometownTownship": null, "remark": null
+            })
+        );
+        // A record as HY stores it is its own normal form.
+        let stored = normal_form(&rec, &ctx());
+        assert_eq!(normal_form(&stored, &ctx()), stored);
     }
 
     #[test]

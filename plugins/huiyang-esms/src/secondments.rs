@@ -139,6 +139,12 @@ pub fn record_to_item(r: &Record) -> Map<String, Value> {
     item
 }
 
+/// A `secondment` record as HY-ESMS stores it (the contract's `normal-form`): written as
+/// [`record_to_item`] sends it and read back as [`item_to_record`] maps it.
+pub fn normal_form(r: &Record) -> Record {
+    item_to_record(&Value::Object(record_to_item(r)))
+}
+
 /// The JSON pointer in a `secondment` record for an HY field named in a 422 answer.
 pub fn pointer_for_field(field: &str) -> Option<String> {
     let p = match field {

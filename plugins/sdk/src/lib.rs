@@ -1,7 +1,7 @@
 //! The guest SDK for hub connector plugins.
 //!
 //! A connector is a WebAssembly component built for `wasm32-wasip2` that implements the
-//! `hub:connector` contract (`wit/connector/v0.1.1/connector.wit`): it adapts one system's native
+//! `hub:connector` contract (`wit/connector/v0.1.2/connector.wit`): it adapts one system's native
 //! API to the hub's shared JSON Schemas. This crate wraps the `wit-bindgen` bindings and adds
 //! what every connector needs:
 //!
@@ -38,21 +38,37 @@
 //! hub_sdk::export!(MyConnector);
 //! ```
 //!
+//! A connector whose system re-codes, derives or drops fields on write also states its normal
+//! form (contract 0.1.2's `normal-form`: how the system would store a record), so that the hub
+//! can tell its own interrupted write from a person's later edit when it reads the record back:
+//!
+//! ```ignore
+//! impl hub_sdk::NormalForm for MyConnector {
+//!     fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> { /* ... */ }
+//! }
+//!
+//! hub_sdk::export!(MyConnector with normal_form);
+//! ```
+//!
+//! `hub_sdk::export!(MyConnector)` alone exports a normal form that stores what was sent.
+//!
 //! Every call of an instance runs on one thread, and the host gives each sync run a fresh
 //! instance: state kept in a `static` (e.g. a session token or a parsed export) lives for one run.
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "plugin",
-        path: "../../wit/connector/v0.1.1",
+        world: "plugin-with-normal-form",
+        path: "../../wit/connector/v0.1.2",
         pub_export_macro: true,
         default_bindings_module: "hub_sdk::bindings",
     });
 }
 
 /// Exports a type implementing [`prelude::Guest`] as the component's `connector` interface:
-/// `hub_sdk::export!(MyConnector);` once, at the crate root of the connector.
+/// `hub_sdk::export!(MyConnector);` once, at the crate root of the connector. Its `normal-form`
+/// (contract 0.1.2) then says the system stores what was sent; `export!(MyConnector with
+/// normal_form)` exports the type's [`NormalForm`] instead.
 ///
 /// The exports are emitted for `wasm32` only, so that the same crate also builds natively for
 /// its unit tests (a native `cdylib` cannot carry the component model's export names).
@@ -60,8 +76,34 @@ pub mod bindings {
 macro_rules! export {
     ($ty:ident) => {
         #[cfg(target_arch = "wasm32")]
+        impl $crate::bindings::exports::hub::connector::normal_form::Guest for $ty {
+            fn normal_form(_stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
+                Ok(records)
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export!($ty with_types_in $crate::bindings);
     };
+    ($ty:ident with normal_form) => {
+        #[cfg(target_arch = "wasm32")]
+        impl $crate::bindings::exports::hub::connector::normal_form::Guest for $ty {
+            fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
+                <$ty as $crate::NormalForm>::normal_form(stream, records)
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::export!($ty with_types_in $crate::bindings);
+    };
+}
+
+/// The contract's optional `normal-form` (0.1.2): for each record of `stream` (schema-shape
+/// JSON text), the record as a `read` would return it right after a successful `write` of it,
+/// in the same order; fields the system assigns on create (ids, registration numbers and dates)
+/// left out. A pure function: it must not write to the system and should not call it. An `Err`
+/// means "stores what was sent". Export it with `hub_sdk::export!(Type with normal_form)`.
+pub trait NormalForm {
+    /// See the trait.
+    fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String>;
 }
 
 pub mod csv;
@@ -91,7 +133,7 @@ pub mod prelude {
 }
 
 /// The contract version this SDK builds against (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.1";
+pub const CONTRACT_VERSION: &str = "0.1.2";
 
 use bindings::hub::connector::types::{ConnectorError, Written};
 

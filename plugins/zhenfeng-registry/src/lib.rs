@@ -343,4 +343,23 @@ fn save(form: &SaveForm) -> Result<Envelope, ConnectorError> {
     resp.json("save")
 }
 
-hub_sdk::export!(ZhenfengRegistry);
+impl hub_sdk::NormalForm for ZhenfengRegistry {
+    /// Workers as the registry stores them ([`mapping::normal_form`]); job-board postings as
+    /// sent.
+    fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
+        match stream.as_str() {
+            WORKERS => records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let rec = hub_sdk::json::parse_record(r, i).map_err(|e| hub_sdk::describe_error(&e))?;
+                    Ok(to_json(&mapping::normal_form(&rec)))
+                })
+                .collect(),
+            jobs::JOB_BOARD => Ok(records),
+            _ => Err(format!("no stream {stream:?} to write")),
+        }
+    }
+}
+
+hub_sdk::export!(ZhenfengRegistry with normal_form);

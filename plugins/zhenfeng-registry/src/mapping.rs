@@ -320,6 +320,13 @@ impl SaveForm {
     }
 }
 
+/// A `worker` record as the registry stores it (the contract's `normal-form`): the row a save
+/// of it leaves, as the export shows it. `left` is stored as 3 (returned_home), `hiredOn` is not
+/// kept; a new resident's 登记编号 and 登记日期, which the registry assigns, are left out.
+pub fn normal_form(r: &Record) -> Record {
+    SaveForm::from_record(r).stored_row(str_of(r, "registeredOn").as_deref()).to_record()
+}
+
 /// The JSON pointer of the field a registry error message names (by pinyin form field or
 /// Chinese column), if any.
 pub fn pointer_for_message(msg: &str) -> Option<String> {
@@ -424,6 +431,26 @@ mod tests {
         expected["status"] = json!("returned_home");
         expected.as_object_mut().unwrap().remove("hiredOn");
         assert_eq!(stored, expected);
+    }
+
+    #[test]
+    fn the_normal_form_of_a_new_resident_leaves_out_what_the_registry_assigns() {
+        let rec: Record = serde_json::from_value(json!({
+            "idNumber": "11010519491231002X", "name": "王芳", "gender": "female", "phone": "13800138000",
+            "workplace": {"province": "广东省", "countyCode": "441303"},
+            "employer": {"name": "伯恩光学(惠州)有限公司"}, "position": "普工", "status": "left",
+            "hiredOn": "2021-05-01"
+        }))
+        .unwrap();
+        assert_eq!(
+            Value::Object(normal_form(&rec)),
+            json!({
+                "idNumber": "11010519491231002X", "name": "王芳", "gender": "female", "phone": "13800138000",
+                "workplace": {"province": "广东省", "countyCode": "441303"},
+                "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": null}, "position": "普工",
+                "status": "returned_home"
+            })
+        );
     }
 
     #[test]
