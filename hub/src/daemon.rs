@@ -149,10 +149,14 @@ impl Hub {
     pub async fn build(config: Config) -> anyhow::Result<Hub> {
         let store = Store::open(&config.store_url()).await?;
         let interrupted = store.close_interrupted_runs().await?;
-        if interrupted > 0 {
+        if !interrupted.is_empty() {
+            let runs: Vec<String> = interrupted
+                .iter()
+                .map(|(sync, id)| format!("{sync} (run {id})"))
+                .collect();
             tracing::warn!(
-                interrupted,
-                "runs left unfinished by a previous daemon were marked interrupted; they resume from their last committed batch"
+                runs = %runs.join(", "),
+                "runs left running by a process that stopped were marked interrupted; each sync's next run goes on from what they had committed"
             );
         }
         let keys = state_keys(&config, true)?;

@@ -593,6 +593,12 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 s.spec.direction,
             );
             print!("{}", report::table(&outcome, &rows));
+            if let Some(old) = outcome.resumed_from {
+                println!(
+                    "  run {old} of {name} was interrupted before it finished (its process stopped); \
+                     this run went on from the batches it had committed"
+                );
+            }
             hub.engine.store().close().await;
             Ok(outcome.status != RunStatus::Failed)
         }

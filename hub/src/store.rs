@@ -409,6 +409,9 @@ pub struct Commit<'a> {
     /// Keys that settled: their open conflicts are resolved (by the person's choice if one was
     /// taken, by the merge policy otherwise).
     pub settled: &'a [String],
+    /// The counts of the run in progress (run id, stats JSON) as of this commit, recorded on its
+    /// run row in the same transaction: a run killed later keeps what it had committed.
+    pub run_stats: Option<(i64, &'a serde_json::Value)>,
 }
 
 /// What kind of conflict.
@@ -976,6 +979,13 @@ impl Store {
                     prev = e.hash;
                 }
             }
+            if let Some((run, stats)) = c.run_stats {
+                sqlx::query("UPDATE runs SET stats = $1 WHERE id = $2 AND status = 'running'")
+                    .bind(stats.to_string())
+                    .bind(run)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for k in c.settled {
                 sqlx::query(
                     "UPDATE conflicts SET status = 'resolved', resolved_at = $1, updated_at = $1, \
@@ -1127,6 +1137,17 @@ impl Store {
                 .await?;
                 resumed_from = ids.into_iter().max();
             }
+            if resumed_from.is_none() {
+                // The sync's last run was interrupted (its process died; a restarted daemon or
+                // `hub sync --once` marked it so): this run goes on from its committed batches.
+                let last: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT id, status FROM runs WHERE sync = $1 ORDER BY id DESC LIMIT 1",
+                )
+                .bind(sync)
+                .fetch_optional(&mut *tx)
+                .await?;
+                resumed_from = last.filter(|(_, s)| s == "interrupted").map(|(id, _)| id);
+            }
             if let Some(t) = &scheduled_for {
                 let ran: Option<i64> = sqlx::query_scalar(
                     "SELECT id FROM runs WHERE sync = $1 AND scheduled_for = $2",
@@ -1181,9 +1202,9 @@ impl Store {
         })
     }
 
-    /// Runs left `running` by a daemon that stopped without finishing them are marked
-    /// `interrupted`; returns how many.
-    pub async fn close_interrupted_runs(&self) -> anyhow::Result<u64> {
+    /// Runs left `running` by a process that stopped without finishing them are marked
+    /// `interrupted` (keeping the counts they had committed); returns them as (sync, run id).
+    pub async fn close_interrupted_runs(&self) -> anyhow::Result<Vec<(String, i64)>> {
         on_pool!(self, p => {
             // A run whose sync's lease is still held by a live process is someone else's run in
             // progress (a daemon beside a `hub sync --once`), not an interrupted one.
@@ -1195,19 +1216,26 @@ impl Store {
                 .filter(|r| lease_live(&host, r.get("host"), r.get("pid"), r.get("expires_at")))
                 .map(|r| r.get("sync"))
                 .collect();
-            let mut closed = 0;
+            let mut closed = Vec::new();
             let running: Vec<(i64, String)> =
                 sqlx::query_as("SELECT id, sync FROM runs WHERE status = 'running'")
                     .fetch_all(p)
                     .await?;
             for (id, sync) in running.into_iter().filter(|(_, s)| !live.contains(s)) {
-                closed += sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = $1 WHERE id = $2 AND status = 'running'")
-                    .bind(now())
-                    .bind(id)
-                    .execute(p)
-                    .await?
-                    .rows_affected();
-                tracing::debug!(sync, run = id, "run marked interrupted");
+                let n = sqlx::query(
+                    "UPDATE runs SET status = 'interrupted', finished_at = $1, \
+                       error = COALESCE(error, 'its process stopped before finishing it') \
+                     WHERE id = $2 AND status = 'running'",
+                )
+                .bind(now())
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected();
+                if n > 0 {
+                    tracing::debug!(sync, run = id, "run marked interrupted");
+                    closed.push((sync, id));
+                }
             }
             Ok(closed)
         })
@@ -2116,7 +2144,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(s.close_interrupted_runs().await.unwrap(), 1);
+        assert_eq!(s.close_interrupted_runs().await.unwrap().len(), 1);
         let status =
             |runs: &[RunRecord], id: i64| runs.iter().find(|r| r.id == id).unwrap().status.clone();
         let runs = s.runs(None, 10).await.unwrap();
@@ -2129,7 +2157,7 @@ mod tests {
         );
         // Released (or held by a process that is gone): interrupted at the next start.
         s.release_lease(&lease).await.unwrap();
-        assert_eq!(s.close_interrupted_runs().await.unwrap(), 1);
+        assert_eq!(s.close_interrupted_runs().await.unwrap().len(), 1);
         assert_eq!(
             status(&s.runs(None, 10).await.unwrap(), theirs),
             "interrupted"
@@ -2680,7 +2708,7 @@ mod tests {
             .await
             .unwrap();
         let _r2 = s.start_run("w", "manual", None).await.unwrap();
-        assert_eq!(s.close_interrupted_runs().await.unwrap(), 1);
+        assert_eq!(s.close_interrupted_runs().await.unwrap().len(), 1);
         let runs = s.runs(Some("w"), 10).await.unwrap();
         assert_eq!(
             runs.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),

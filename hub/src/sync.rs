@@ -19,10 +19,12 @@
 //!    upsert by natural key) to every side it flows to whose content differs. Before each write
 //!    the record is kept as the side's *intent*; each result replaces the side's snapshot with
 //!    the record as the system stores it, so the next read of it is an echo. If the hub dies
-//!    between a write and its result, the read-back meets the intent and is taken as that
-//!    write's result, so the systems end as if the run had not been interrupted. Conflicts and
-//!    transient failures keep the key pending for the next run; permanent refusals become dead
-//!    letters.
+//!    between a write and its result, the read-back meets the intent: where it holds what the
+//!    write left (the intent in the system's normal form, contract 0.1.2) it is the write's
+//!    result, and every other difference is a change made after the write, merged like any
+//!    other ([`recover`]; `docs/architecture.md` gives the rule and, per system, its limits).
+//!    Conflicts and transient failures keep the key pending for the next run; permanent
+//!    refusals become dead letters.
 //!
 //! Every write's result (and every write recognised through an intent) is appended to the audit
 //! log ([`crate::audit`]) in the transaction that records it.
@@ -240,6 +242,8 @@ pub struct RunOutcome {
     pub stats: RunStats,
     /// Failures, one line each (no personal data).
     pub errors: Vec<String>,
+    /// The interrupted run this one went on from (its process died before finishing it).
+    pub resumed_from: Option<i64>,
 }
 
 /// Where a run in progress stands (for the logs, the admin API and the status page).
@@ -625,20 +629,97 @@ fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
     }
 }
 
-/// True if every top-level field where `read` differs from `old` is one the `intent` changes
-/// too (values may differ: a system may store a field in its own coding). With no `old`
-/// record, the read is the intended create.
-fn explained_by(old: Option<&Value>, read: &Value, intent: &Value) -> bool {
-    let Some(old) = old else { return true };
-    let field = |v: &Value, m: &str| non_null(v.get(m)).cloned();
-    let members: std::collections::BTreeSet<&String> = [old, read]
-        .iter()
+/// A write intent, sealed in the target side's [`crate::store::SideState::intent`] before the
+/// write is sent and cleared by its result (JSON `{"intent": 2, "record": …, "other": …}`; a
+/// store written before version 2 holds the bare record).
+#[derive(Debug, Clone, PartialEq)]
+struct Intent {
+    /// The record being written (schema shape).
+    record: Value,
+    /// The other side's record when the write was decided, when that side is not written in
+    /// the same batch: the record the write's result would have settled it at.
+    other: Option<Value>,
+}
+
+impl Intent {
+    fn to_value(&self) -> Value {
+        serde_json::json!({ "intent": 2, "record": self.record, "other": self.other })
+    }
+
+    fn from_value(v: Value) -> Intent {
+        match v {
+            Value::Object(mut m) if m.get("intent") == Some(&Value::from(2)) => Intent {
+                record: m.remove("record").unwrap_or(Value::Null),
+                other: m.remove("other").filter(|o| !o.is_null()),
+            },
+            record => Intent {
+                record,
+                other: None,
+            },
+        }
+    }
+}
+
+/// What a write intent left in a system, as far as the record read back can tell: the record
+/// as the hub's interrupted write left it there, and whether the write is known to have landed.
+#[derive(Debug, Clone, PartialEq)]
+struct Recovered {
+    /// The record as the write left it (the side's settled record): the read-back, except that
+    /// a field the read-back holds in neither the written nor the old record's value takes the
+    /// written value, so that the read-back's value counts as a change made after the write.
+    settled: Value,
+    /// Some field the write was changing holds the written value (or, for a create, the record
+    /// is there): the write reached the system.
+    landed: bool,
+}
+
+/// Matches a read-back to an interrupted write of a record the system held as `old` (`None`:
+/// the write was a create); `written` is the record being written as the system stores it (its
+/// connector's normal form, contract 0.1.2; the record itself for a connector without one).
+/// Top-level field by field (members of the record):
+///
+/// - the read-back holds the written value: the hub's write (or a person who set the same
+///   value: the same content either way);
+/// - it holds the old value of a field the write was changing: the write did not change it (it
+///   did not reach the system); the field is unchanged there and the merge sends it again;
+/// - a create's read-back holds a field the written record has no value for: the system filled
+///   it in when it stored the record (a number it assigns, a date it records);
+/// - anything else is a change made after the write (a person's edit between the crash and
+///   this read), and the sync's rules merge it like any other change.
+///
+/// A person who sets a field back to its old value after the write reads as the write not
+/// having changed it; `docs/architecture.md` lists what each system can tell apart.
+fn recover(old: Option<&Value>, read: &Value, written: &Value) -> Recovered {
+    let field = |v: Option<&Value>, m: &str| v.and_then(|v| non_null(v.get(m))).map(strip_nulls);
+    let members: std::collections::BTreeSet<&String> = [old, Some(read), Some(written)]
+        .into_iter()
+        .flatten()
         .filter_map(|v| v.as_object())
         .flat_map(|m| m.keys())
         .collect();
-    members
-        .into_iter()
-        .all(|m| field(read, m) == field(old, m) || field(intent, m) != field(old, m))
+    let mut settled = serde_json::Map::new();
+    let mut landed = old.is_none();
+    for m in members {
+        let (r, i) = (field(Some(read), m), field(Some(written), m));
+        let o = field(old, m);
+        let value = if r == i {
+            landed |= old.is_some() && i != o;
+            r
+        } else if old.is_some() && r == o {
+            r
+        } else if old.is_none() && i.is_none() {
+            r
+        } else {
+            i
+        };
+        if let Some(v) = value {
+            settled.insert(m.clone(), v);
+        }
+    }
+    Recovered {
+        settled: Value::Object(settled),
+        landed,
+    }
 }
 
 fn matches_filter(data: &Value, filter: &[(String, Value)]) -> bool {
@@ -782,11 +863,26 @@ impl Engine {
             .start_run(&spec.name, trigger, scheduled_for)
             .await?;
         let span = tracing::info_span!("run", sync = %spec.name, run = run_id);
+        let resumed_from = self
+            .store
+            .run(run_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.resumed_from);
         let mut stats = RunStats::default();
         let mut errors = Vec::new();
         let mut failed = false;
         let mut sessions: HashMap<Side, Connection> = HashMap::new();
-        tracing::info!(parent: &span, trigger, "sync run started");
+        match resumed_from {
+            Some(old) => tracing::info!(
+                parent: &span,
+                trigger,
+                resumed_from = old,
+                "sync run started; run {old} was interrupted before it finished, and this run goes on from what it committed"
+            ),
+            None => tracing::info!(parent: &span, trigger, "sync run started"),
+        }
         let mut tracker = Tracker::new(self.progress.clone(), &spec.name, run_id);
         for &side in spec.read_sides().iter().chain(spec.write_sides()) {
             if sessions.contains_key(&side) {
@@ -920,6 +1016,7 @@ impl Engine {
             status,
             stats,
             errors,
+            resumed_from,
         };
         crate::metrics::run_finished(
             &outcome,
@@ -961,6 +1058,7 @@ impl Engine {
                 batch.records,
                 Some(next.as_deref()),
                 stats,
+                Some(&mut *session),
             )
             .await?;
             if !batch.more {
@@ -1032,8 +1130,16 @@ impl Engine {
                                     updated_at: None,
                                     deleted: false,
                                 };
-                                self.stage_batch(spec, run_id, r.side, vec![rec], None, stats)
-                                    .await?;
+                                self.stage_batch(
+                                    spec,
+                                    run_id,
+                                    r.side,
+                                    vec![rec],
+                                    None,
+                                    stats,
+                                    None,
+                                )
+                                .await?;
                                 Ok("valid now: staged by this run".to_string())
                             } else {
                                 let why: Vec<String> =
@@ -1075,6 +1181,7 @@ impl Engine {
         records: Vec<ReadRecord>,
         cursor: Option<Option<&str>>,
         stats: &mut RunStats,
+        session: Option<&mut Connection>,
     ) -> Result<(), RunError> {
         let ep = spec.endpoint(side);
         let mut staged: Vec<Staged> = Vec::with_capacity(records.len());
@@ -1166,6 +1273,7 @@ impl Engine {
             .into_iter()
             .map(|l| (l.key_hash.clone(), l))
             .collect();
+        let mut recovering = self.recovering(spec, side, &staged, &links, session).await;
         let mut touched: Vec<String> = Vec::new();
         let mut audit: Vec<NewAuditEntry> = Vec::new();
         // A linked record that no longer matches `where` has left the sync's scope: it is a
@@ -1187,7 +1295,10 @@ impl Engine {
             if !touched.contains(&st.key_hash) {
                 touched.push(st.key_hash.clone());
             }
-            if let Some(action) = self.stage_record(spec, link, side, st, stats.side(side)) {
+            let recovered = recovering.remove(&st.key_hash);
+            if let Some(action) =
+                self.stage_record(spec, link, side, st, recovered, stats.side(side))
+            {
                 audit.push(NewAuditEntry {
                     run_id,
                     system: ep.plugin.name.clone(),
@@ -1201,6 +1312,7 @@ impl Engine {
         }
         let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
         self.crash_point(CrashPoint::BeforeCursorCommit(side))?;
+        let counts = serde_json::to_value(&*stats).unwrap_or_default();
         self.store
             .commit(
                 &spec.name,
@@ -1209,6 +1321,7 @@ impl Engine {
                     dead_letters: &dead,
                     cursor: cursor.map(|c| (side, c)),
                     audit: &audit,
+                    run_stats: Some((run_id, &counts)),
                     ..Commit::default()
                 },
             )
@@ -1223,6 +1336,58 @@ impl Engine {
         Ok(())
     }
 
+    /// The interrupted writes to `side` that this batch reads back (links holding an intent for
+    /// `side`), by key hash: each intent, and its record as the system would store it (the
+    /// connector's normal form, contract 0.1.2; the record itself for a connector that does not
+    /// say, or when no session is at hand).
+    async fn recovering(
+        &self,
+        spec: &SyncSpec,
+        side: Side,
+        staged: &[Staged],
+        links: &HashMap<String, Link>,
+        session: Option<&mut Connection>,
+    ) -> HashMap<String, (Intent, Value)> {
+        let intents: Vec<(String, Intent)> = staged
+            .iter()
+            .filter_map(|st| {
+                let sealed = links.get(&st.key_hash)?.side(side).intent.as_ref()?;
+                let context = seal_context(&spec.name, &st.key_hash, side.as_str());
+                let v = self
+                    .keys
+                    .open_json(&format!("{context}/intent"), sealed)
+                    .ok()?;
+                Some((st.key_hash.clone(), Intent::from_value(v)))
+            })
+            .collect();
+        if intents.is_empty() {
+            return HashMap::new();
+        }
+        let records: Vec<String> = intents.iter().map(|(_, i)| i.record.to_string()).collect();
+        let normal = match session {
+            Some(s) => match s.normal_form(&spec.endpoint(side).stream, &records).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(sync = %spec.name, side = side.as_str(), "normal-form failed; read-backs are compared with the records as sent: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let normal: Vec<Value> = match normal {
+            Some(n) => n
+                .iter()
+                .map(|r| serde_json::from_str(r).unwrap_or(Value::Null))
+                .collect(),
+            None => intents.iter().map(|(_, i)| i.record.clone()).collect(),
+        };
+        intents
+            .into_iter()
+            .zip(normal)
+            .map(|((k, i), n)| (k, (i, n)))
+            .collect()
+    }
+
     /// Stages one valid record read from `side` into its link. Returns what an interrupted
     /// write had asked if this read is recognised as that write's result (to be audited).
     fn stage_record(
@@ -1231,6 +1396,7 @@ impl Engine {
         link: &mut Link,
         side: Side,
         st: Staged,
+        recovered: Option<(Intent, Value)>,
         s: &mut SideStats,
     ) -> Option<WriteAction> {
         let context = seal_context(&spec.name, &st.key_hash, side.as_str());
@@ -1272,31 +1438,20 @@ impl Engine {
             }
         }
         let sealed = self.keys.seal_json(&context, &st.data);
-        if let Some(intent) = link.side_mut(side).intent.take() {
-            // The hub wrote here but stopped before recording the result. If every difference
-            // from the record as last known lies in a field that write was changing, this read
-            // is that write's result: the systems then end as if the run had not stopped.
-            let intent = self
-                .keys
-                .open_json(&format!("{context}/intent"), &intent)
-                .ok();
+        if link.side_mut(side).intent.take().is_some()
+            && let Some((intent, normal)) = recovered
+        {
+            // The hub wrote here but stopped before recording the result. What of this read
+            // the write explains (as the system stores it: `normal`) is the write's result; the
+            // rest is a change made after it ([`recover`]), merged by the sync's rules.
             let old = link
                 .side(side)
                 .snapshot
                 .as_ref()
                 .and_then(|o| self.keys.open_json(&context, o).ok());
-            if let Some(intent) = intent.filter(|i| explained_by(old.as_ref(), &st.data, i)) {
-                let ss = link.side_mut(side);
-                ss.snapshot = Some(sealed);
-                ss.hash = Some(st.hash.clone());
-                ss.settled_hash = Some(st.hash);
-                ss.settled = None;
-                ss.written_hash = None;
-                s.echoes += 1;
-                link.base = Some(
-                    self.keys
-                        .seal_json(&seal_context(&spec.name, &link.key_hash, "base"), &intent),
-                );
+            let r = recover(old.as_ref(), &st.data, &normal);
+            if r.landed {
+                self.settle_recovered(spec, link, side, st.hash, sealed, r.settled, intent, s);
                 return Some(if old.is_some() {
                     WriteAction::Update
                 } else {
@@ -1320,6 +1475,55 @@ impl Engine {
         link.attempts = 0;
         link.last_error = None;
         None
+    }
+
+    /// Records the read-back of an interrupted write that reached `side`: the side now holds
+    /// the read-back, as the write left it `settled` (what differs from that is a change made
+    /// after the write, and the key waits to be merged); the other side, if the write was
+    /// carrying its record, is settled at that record, and the base is the intent, as the
+    /// write's recorded result would have left them.
+    #[allow(clippy::too_many_arguments)]
+    fn settle_recovered(
+        &self,
+        spec: &SyncSpec,
+        link: &mut Link,
+        side: Side,
+        hash: String,
+        sealed: Vec<u8>,
+        settled: Value,
+        intent: Intent,
+        s: &mut SideStats,
+    ) {
+        let context = seal_context(&spec.name, &link.key_hash, side.as_str());
+        let settled_hash = self.keys.content_hash(&settled);
+        let edited = settled_hash != hash;
+        let ss = link.side_mut(side);
+        ss.snapshot = Some(sealed);
+        ss.written_hash = None;
+        if edited {
+            ss.settled = Some(self.keys.seal_json(&format!("{context}/settled"), &settled));
+            ss.settled_hash = Some(settled_hash);
+            s.changed += 1;
+            link.pending = true;
+        } else {
+            ss.settled = None;
+            ss.settled_hash = Some(hash.clone());
+            s.echoes += 1;
+        }
+        link.side_mut(side).hash = Some(hash);
+        let other = side.other();
+        if let Some(record) = intent.other.filter(|_| link.side(other).intent.is_none()) {
+            let h = self.keys.content_hash(&record);
+            let ctx = seal_context(&spec.name, &link.key_hash, other.as_str());
+            let os = link.side_mut(other);
+            os.settled = (os.hash.as_deref() != Some(h.as_str()))
+                .then(|| self.keys.seal_json(&format!("{ctx}/settled"), &record));
+            os.settled_hash = Some(h);
+        }
+        link.base = Some(self.keys.seal_json(
+            &seal_context(&spec.name, &link.key_hash, "base"),
+            &intent.record,
+        ));
     }
 
     /// Moves a sealed value to another context (open, then seal again).
@@ -1605,8 +1809,8 @@ impl Engine {
                     own_records.push(None);
                     continue;
                 }
+                let mut targets: Vec<(Side, &Value)> = Vec::new();
                 for &t in spec.write_sides() {
-                    let ti = if t == Side::A { 0 } else { 1 };
                     let rec = match &own {
                         Some((s, o)) if *s == t => o,
                         _ => &m,
@@ -1627,13 +1831,24 @@ impl Engine {
                         ));
                         continue;
                     }
+                    targets.push((t, rec));
+                }
+                for &(t, rec) in &targets {
+                    let ti = if t == Side::A { 0 } else { 1 };
+                    let other = (targets.len() == 1)
+                        .then(|| o.current[1 - ti].clone())
+                        .flatten();
+                    let intent = Intent {
+                        record: rec.clone(),
+                        other,
+                    };
                     let intent = self.keys.seal_json(
                         &seal_context(
                             &spec.name,
                             &link.key_hash,
                             &format!("{}/intent", t.as_str()),
                         ),
-                        rec,
+                        &intent.to_value(),
                     );
                     link.side_mut(t).intent = Some(intent);
                     let ts = link.side(t);
@@ -1835,7 +2050,9 @@ impl Engine {
                 link.last_error = None;
                 settled.push(link.key_hash.clone());
             }
-            // The write results, their links and their audit entries commit together.
+            // The write results, their links, their audit entries and the run's counts so far
+            // commit together.
+            let counts = serde_json::to_value(&*stats).unwrap_or_default();
             self.store
                 .commit(
                     &spec.name,
@@ -1846,6 +2063,7 @@ impl Engine {
                         audit: &audit,
                         conflicts: &conflicts,
                         settled: &settled,
+                        run_stats: Some((run_id, &counts)),
                     },
                 )
                 .await?;
@@ -2089,16 +2307,71 @@ mod tests {
     }
 
     #[test]
-    fn a_read_back_is_taken_as_the_interrupted_write_only_if_the_write_explains_it() {
-        let old = json!({"phone": "13800138000", "status": "employed", "name": "王芳"});
-        let intent = json!({"phone": "13900000001", "status": "lost_contact", "name": "王芳"});
-        // The system stored the intended phone and its own coding of the status: explained.
-        let read = json!({"phone": "13900000001", "status": "left", "name": "王芳"});
-        assert!(explained_by(Some(&old), &read, &intent));
-        // Someone also renamed the person, which the write did not touch: not explained.
-        let renamed = json!({"phone": "13900000001", "status": "left", "name": "王芳芳"});
-        assert!(!explained_by(Some(&old), &renamed, &intent));
-        assert!(explained_by(None, &renamed, &intent));
+    fn a_read_back_is_the_interrupted_write_only_where_it_holds_the_intents_values() {
+        let old = json!({"phone": "13800138000", "position": "普工", "name": "王芳"});
+        let intent = json!({"phone": "13900000001", "position": "普工", "name": "王芳"});
+        // The write landed and nothing happened since: the read-back is the write.
+        let r = recover(Some(&old), &intent, &intent);
+        assert_eq!((r.settled, r.landed), (intent.clone(), true));
+        // The write landed, then a clerk changed the position (a field the write did not
+        // change): the settled record keeps the position the write left, so the clerk's
+        // position is a change of that side.
+        let edited = json!({"phone": "13900000001", "position": "电工", "name": "王芳"});
+        let r = recover(Some(&old), &edited, &intent);
+        assert_eq!((r.settled, r.landed), (intent.clone(), true));
+        // The write landed, then someone set a newer phone (the field the write changed): the
+        // newer phone is a change after the write, not the write (issue 16, scenario 2).
+        let newer = json!({"phone": "15000000003", "position": "普工", "name": "王芳"});
+        let r = recover(Some(&old), &newer, &intent);
+        assert_eq!(r.settled, intent);
+        // No field the write changed holds its value: nothing shows the write landed.
+        assert!(!r.landed);
+        // The write did not land (the old phone is there) and a clerk renamed the person: the
+        // settled record is the old one, the new name is a change.
+        let renamed = json!({"phone": "13800138000", "position": "普工", "name": "王芳芳"});
+        let r = recover(Some(&old), &renamed, &intent);
+        assert_eq!(r.settled, old);
+        assert!(!r.landed);
+    }
+
+    #[test]
+    fn a_created_record_read_back_keeps_what_the_system_filled_in_and_shows_later_edits() {
+        let intent = json!({"idNumber": "52232519900101001X", "name": "张伟", "position": "普工"});
+        // The system assigned a registry number; a clerk then changed the position (issue 16,
+        // scenario 1): the number is the system's, the position a change after the create.
+        let read = json!({
+            "idNumber": "52232519900101001X", "name": "张伟", "position": "质检员",
+            "registryNumber": "ZF2021000123"
+        });
+        let r = recover(None, &read, &intent);
+        assert!(r.landed);
+        assert_eq!(
+            r.settled,
+            json!({
+                "idNumber": "52232519900101001X", "name": "张伟", "position": "普工",
+                "registryNumber": "ZF2021000123"
+            })
+        );
+        // A clerk emptied a field the create had filled: the empty field is the change.
+        let emptied = json!({"idNumber": "52232519900101001X", "name": "张伟"});
+        assert_eq!(recover(None, &emptied, &intent).settled, intent);
+    }
+
+    #[test]
+    fn an_intent_keeps_the_other_sides_record_and_a_bare_one_from_an_older_store_still_opens() {
+        let i = Intent {
+            record: json!({"phone": "13900000001"}),
+            other: Some(json!({"phone": "13900000001", "name": "王芳"})),
+        };
+        assert_eq!(Intent::from_value(i.to_value()), i);
+        let bare = json!({"phone": "13900000001"});
+        assert_eq!(
+            Intent::from_value(bare.clone()),
+            Intent {
+                record: bare,
+                other: None
+            }
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod admin;
 mod cluster;
+mod crash_recovery;
 mod harness;
 mod operating;
 mod roster;
