@@ -682,8 +682,9 @@ struct Recovered {
 ///   value: the same content either way);
 /// - it holds the old value of a field the write was changing: the write did not change it (it
 ///   did not reach the system); the field is unchanged there and the merge sends it again;
-/// - a create's read-back holds a field the written record has no value for: the system filled
-///   it in when it stored the record (a number it assigns, a date it records);
+/// - a create's read-back holds a field the written record does not have at all (a normal form
+///   gives a field the system keeps empty as `null`): the system filled it in when it stored
+///   the record (a number it assigns, a date it records);
 /// - anything else is a change made after the write (a person's edit between the crash and
 ///   this read), and the sync's rules merge it like any other change.
 ///
@@ -707,7 +708,9 @@ fn recover(old: Option<&Value>, read: &Value, written: &Value) -> Recovered {
             r
         } else if old.is_some() && r == o {
             r
-        } else if old.is_none() && i.is_none() {
+        } else if old.is_none() && written.get(m).is_none() {
+            // A member the written record lacks altogether (not even `null`, which is how a
+            // normal form says the system keeps a field empty) is one the system assigns.
             r
         } else {
             i
@@ -2355,6 +2358,14 @@ mod tests {
         // A clerk emptied a field the create had filled: the empty field is the change.
         let emptied = json!({"idNumber": "52232519900101001X", "name": "张伟"});
         assert_eq!(recover(None, &emptied, &intent).settled, intent);
+        // The system keeps a remark, empty on create (`null` in its normal form); a clerk then
+        // wrote one: that is a change, not something the system filled in.
+        let written = json!({"idNumber": "52232519900101001X", "name": "张伟", "remark": null});
+        let remarked = json!({"idNumber": "52232519900101001X", "name": "张伟", "remark": "申请培训补贴"});
+        assert_eq!(
+            recover(None, &remarked, &written).settled,
+            json!({"idNumber": "52232519900101001X", "name": "张伟"})
+        );
     }
 
     #[test]

@@ -98,8 +98,8 @@ macro_rules! export {
 
 /// The contract's optional `normal-form` (0.1.2): for each record of `stream` (schema-shape
 /// JSON text), the record as a `read` would return it right after a successful `write` of it,
-/// in the same order; fields the system assigns on create (ids, registration numbers and dates)
-/// left out. A pure function: it must not write to the system and should not call it. An `Err`
+/// in the same order; a field the system keeps but leaves empty as `null`, fields it assigns on
+/// create (ids, registration numbers and dates) left out. A pure function: it must not write to the system and should not call it. An `Err`
 /// means "stores what was sent". Export it with `hub_sdk::export!(Type with normal_form)`.
 pub trait NormalForm {
     /// See the trait.

@@ -324,7 +324,13 @@ impl SaveForm {
 /// of it leaves, as the export shows it. `left` is stored as 3 (returned_home), `hiredOn` is not
 /// kept; a new resident's 登记编号 and 登记日期, which the registry assigns, are left out.
 pub fn normal_form(r: &Record) -> Record {
-    SaveForm::from_record(r).stored_row(str_of(r, "registeredOn").as_deref()).to_record()
+    let mut out = SaveForm::from_record(r).stored_row(str_of(r, "registeredOn").as_deref()).to_record();
+    for assigned in ["registryNumber", "registeredOn"] {
+        if out.get(assigned).is_some_and(Value::is_null) {
+            out.remove(assigned);
+        }
+    }
+    out
 }
 
 /// The JSON pointer of the field a registry error message names (by pinyin form field or
@@ -448,9 +454,12 @@ mod tests {
                 "idNumber": "11010519491231002X", "name": "王芳", "gender": "female", "phone": "13800138000",
                 "workplace": {"province": "广东省", "countyCode": "441303"},
                 "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": null}, "position": "普工",
-                "status": "returned_home"
+                "status": "returned_home", "hometownTownship": null
             })
         );
+        // What the registry assigns is absent, not null: a value there is the registry's own.
+        let n = normal_form(&rec);
+        assert!(!n.contains_key("registryNumber") && !n.contains_key("registeredOn"));
     }
 
     #[test]
