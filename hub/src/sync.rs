@@ -2361,7 +2361,8 @@ mod tests {
         // The system keeps a remark, empty on create (`null` in its normal form); a clerk then
         // wrote one: that is a change, not something the system filled in.
         let written = json!({"idNumber": "52232519900101001X", "name": "张伟", "remark": null});
-        let remarked = json!({"idNumber": "52232519900101001X", "name": "张伟", "remark": "申请培训补贴"});
+        let remarked =
+            json!({"idNumber": "52232519900101001X", "name": "张伟", "remark": "申请培训补贴"});
         assert_eq!(
             recover(None, &remarked, &written).settled,
             json!({"idNumber": "52232519900101001X", "name": "张伟"})

@@ -20,34 +20,14 @@ async fn counted(env: &Env, sim: &hub_sims::RunningSim, collection: &str) -> (u6
     (of("created"), of("updated"))
 }
 
-/// Starts `hub sync workers --once` with HY-ESMS answering `slow_ms` late and kills it (SIGKILL)
-/// once `progress` of HY-ESMS's counters reaches `at`. Returns the value it had reached.
+/// Kills `hub sync workers --once` (SIGKILL) with HY-ESMS answering `slow_ms` late, once
+/// `progress` of HY-ESMS's counters reaches `at`; returns the value it had reached.
 async fn kill_sync_when(env: &Env, slow_ms: u64, at: u64, progress: fn(&Value) -> u64) -> u64 {
     env.post(&env.hy, "/_admin/faults", json!({ "slow_ms": slow_ms }))
         .await;
-    let mut child = env
-        .hub(&["sync", "workers", "--once", "--config", CONFIG])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    while progress(&env.get(&env.hy, "/_admin/counters").await) < at {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never got going"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    child.start_kill().unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    env.keep(&out);
+    let reached = env.kill_sync_when(at, progress).await;
     env.delete(&env.hy, "/_admin/faults").await;
-    progress(&env.get(&env.hy, "/_admin/counters").await)
+    reached
 }
 
 /// HY-ESMS's workers, in the order it created them (ascending id).

@@ -126,6 +126,35 @@ impl Env {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts `hub sync workers --once` and kills it (SIGKILL) as soon as `progress` of
+    /// HY-ESMS's `/_admin/counters` reaches `at` (within two minutes, while it still runs).
+    /// Keeps its output in the logs; returns the value `progress` had reached after the kill.
+    pub async fn kill_sync_when(&self, at: u64, progress: fn(&Value) -> u64) -> u64 {
+        let mut child = self
+            .hub(&["sync", "workers", "--once", "--config", "config/demo.toml"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+        while progress(&self.get(&self.hy, "/_admin/counters").await) < at {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the run never got going"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before it could be killed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        child.start_kill().unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        self.keep(&out);
+        assert!(!out.status.success(), "killed");
+        progress(&self.get(&self.hy, "/_admin/counters").await)
+    }
+
     /// Starts `hub run --config CONFIG` with extra environment variables.
     pub fn daemon(&self, config: &str, env: &[(&str, &str)]) -> tokio::process::Child {
         let mut c = self.hub(&["run", "--config", config]);

@@ -305,33 +305,10 @@ fn by_djbh(rows: &Value) -> BTreeMap<String, Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_killed_mid_run_resumes_without_duplicates_and_ends_like_an_uninterrupted_run() {
     let killed = Env::start().await;
-    let mut child = killed
-        .hub(&["sync", "workers", "--once", "--config", CONFIG])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the run is in the middle of creating workers in HY-ESMS, then SIGKILL it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let c = killed.get(&killed.hy, "/_admin/counters").await;
-        if created(&c, "zhenfeng-workers") >= 500 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never got going"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child.start_kill().unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    killed.keep(&out);
-    assert!(!out.status.success(), "killed");
+    // Kill it (SIGKILL) in the middle of creating workers in HY-ESMS.
+    killed
+        .kill_sync_when(500, |c| created(c, "zhenfeng-workers"))
+        .await;
     let before = created(
         &killed.get(&killed.hy, "/_admin/counters").await,
         "zhenfeng-workers",
@@ -782,35 +759,13 @@ async fn a_hub_killed_while_carrying_changes_ends_like_an_uninterrupted_run() {
     killed
         .post(&killed.hy, "/_admin/faults", json!({"slow_ms": 20}))
         .await;
-    let mut child = killed
-        .hub(&["sync", "workers", "--once", "--config", CONFIG])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let c = killed.get(&killed.hy, "/_admin/counters").await;
-        if c["collections"]["zhenfeng-workers"]["updated"]
-            .as_u64()
-            .unwrap_or(0)
-            >= 60
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never got to its writes"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child.start_kill().unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    killed.keep(&out);
+    killed
+        .kill_sync_when(60, |c| {
+            c["collections"]["zhenfeng-workers"]["updated"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .await;
     killed.delete(&killed.hy, "/_admin/faults").await;
     for _ in 0..3 {
         killed.sync_once().await;

@@ -287,31 +287,8 @@ async fn writes_of_a_run_killed_before_recording_them_are_audited_when_read_back
     // inside the write call of the batch of residents 401 to 600.
     env.post(&env.hy, "/_admin/faults", json!({"slow_ms": 5}))
         .await;
-    let mut child = env
-        .hub(&["sync", "workers", "--once", "--config", CONFIG])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while created(
-        &env.get(&env.hy, "/_admin/counters").await,
-        "zhenfeng-workers",
-    ) < 450
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never got going"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child.start_kill().unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    env.keep(&out);
+    env.kill_sync_when(450, |c| created(c, "zhenfeng-workers"))
+        .await;
     env.delete(&env.hy, "/_admin/faults").await;
     let killed_at = created(
         &env.get(&env.hy, "/_admin/counters").await,
