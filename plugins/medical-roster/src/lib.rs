@@ -484,4 +484,26 @@ fn write_one(index: usize, target: &TargetRecord, orgs: &Orgs) -> Result<WriteRe
     }))
 }
 
-hub_sdk::export!(MedicalRoster);
+impl hub_sdk::NormalForm for MedicalRoster {
+    /// Secondments as the roster stores them ([`mapping::normal_form`]), with the Organizations
+    /// this run has read (without them, an `Err`: the host then compares with what was sent); a
+    /// record for a facility the roster does not hold stays as sent (its write is refused).
+    fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
+        if stream != SECONDMENTS {
+            return Err(format!("no stream {stream:?} to write"));
+        }
+        let Some(orgs) = STATE.with_borrow(|s| s.orgs.clone()) else {
+            return Err("the roster's Organizations are not read yet in this run".into());
+        };
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let rec = hub_sdk::json::parse_record(r, i).map_err(|e| hub_sdk::describe_error(&e))?;
+                Ok(mapping::normal_form(&rec, &orgs).map_or_else(|| r.clone(), |n| to_json(&n)))
+            })
+            .collect()
+    }
+}
+
+hub_sdk::export!(MedicalRoster with normal_form);

@@ -406,6 +406,19 @@ pub fn content(r: &Value) -> Value {
     Value::Object(m)
 }
 
+/// A `secondment` record as the roster stores it (the contract's `normal-form`): the
+/// `PractitionerRole` and `Practitioner` a write makes of it, read back with the roster's
+/// Organizations (`orgs`). `None` if the roster holds no Organization of the record's host
+/// facility (such a write is refused).
+pub fn normal_form(r: &Record, orgs: &Orgs) -> Option<Record> {
+    let stay = Stay::of(r);
+    let organization = stay.organization.as_deref().and_then(|n| orgs.by_name(n))?;
+    let sending = stay.sending.as_deref().and_then(|n| orgs.by_name(n));
+    // The ids the roster assigns are not part of the record.
+    let refs = Refs { practitioner: "Practitioner/0".into(), organization, sending };
+    Some(to_record(&role(None, &stay, &refs), Some(&practitioner(None, &stay)), orgs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,6 +469,24 @@ mod tests {
         );
         // Read back, the record describes the same stay: no request needed next time.
         assert_eq!(Stay::of(&back), stay);
+    }
+
+    #[test]
+    fn the_normal_form_is_the_stay_as_the_roster_stores_it() {
+        // Huiyang's plan: a status and planned dates, no `active` flag; the roster keeps the
+        // flag, gives the facilities their credit codes and keeps no planned end or honours.
+        let n = normal_form(&record(), &orgs()).unwrap();
+        assert_eq!(n["active"], json!(true));
+        assert_eq!(n["status"], json!("serving"));
+        assert_eq!(n["organization"], json!({"name": "贞丰县人民医院", "uscc": "12522325MB1738290E"}));
+        assert!(!n.contains_key("plannedEnd") && !n.contains_key("honours"));
+        // Fields the roster keeps empty are null, not absent: a value there later is an edit.
+        assert_eq!(n["specialty"], Value::Null);
+        assert!(n.contains_key("specialty"));
+        // A facility the roster does not hold: no normal form (the write is refused).
+        let mut elsewhere = record();
+        elsewhere.insert("organization".into(), json!({"name": "某某医院"}));
+        assert_eq!(normal_form(&elsewhere, &orgs()), None);
     }
 
     #[test]
