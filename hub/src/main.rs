@@ -599,6 +599,13 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                      this run went on from the batches it had committed"
                 );
             }
+            let recovered = outcome.stats.a.recovered + outcome.stats.b.recovered;
+            if recovered > 0 {
+                println!(
+                    "  {recovered} writes an interrupted run made but did not record were found in the systems \
+                     and recorded now (audit: recovered)"
+                );
+            }
             hub.engine.store().close().await;
             Ok(outcome.status != RunStatus::Failed)
         }

@@ -140,6 +140,10 @@ pub struct SideStats {
     pub unchanged: u64,
     /// Read back exactly as the hub wrote them (echo suppressed).
     pub echoes: u64,
+    /// Read back as the result of a write an interrupted run made here but did not record
+    /// (counted once, by the run that found it; among `echoes` or `changed`).
+    #[serde(default)]
+    pub recovered: u64,
     /// Read with new content.
     pub changed: u64,
     /// Read as deleted for the first time (tombstones).
@@ -1500,6 +1504,7 @@ impl Engine {
         let context = seal_context(&spec.name, &link.key_hash, side.as_str());
         let settled_hash = self.keys.content_hash(&settled);
         let edited = settled_hash != hash;
+        s.recovered += 1;
         let ss = link.side_mut(side);
         ss.snapshot = Some(sealed);
         ss.written_hash = None;

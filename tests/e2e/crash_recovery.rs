@@ -73,6 +73,14 @@ async fn a_clerks_edit_of_a_record_whose_create_was_interrupted_survives_and_rea
         ),
         "{summary}"
     );
+    // The creates of the batch in flight (after the two recorded batches of 200) are found.
+    assert!(
+        summary.contains(&format!(
+            "  {} writes an interrupted run made but did not record were found in the systems",
+            killed_at - 400
+        )),
+        "{summary}"
+    );
     let runs = env
         .run(&["runs", "--json", "--config", CONFIG, "--sync", "workers"])
         .await;
