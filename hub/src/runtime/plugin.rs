@@ -685,3 +685,39 @@ pub(super) fn check_batch(
         more: batch.more,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_normal_form_answer_must_be_one_json_object_per_record_within_the_size_limit() {
+        let limits = Limits {
+            max_record_kib: 1,
+            ..Limits::default()
+        };
+        let ok = vec![r#"{"status":"left"}"#.to_string()];
+        assert_eq!(check_normal_form("hy", &limits, ok.clone(), 1).unwrap(), ok);
+        let e = check_normal_form("hy", &limits, ok, 2)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "plugin hy: normal-form failed (contract): returned 1 records for 2"
+        );
+        let e = check_normal_form("hy", &limits, vec!["[1]".into()], 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("record 0 is not a JSON object"), "{e}");
+        // 1 KiB is 1,024 bytes: a record of 1,025 is refused.
+        let big = format!(r#"{{"remark":"{}"}}"#, "x".repeat(1025 - 13));
+        assert_eq!(big.len(), 1025);
+        let e = check_normal_form("hy", &limits, vec![big], 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("record 0 is larger than 1 KiB (limits.max_record_kib)"),
+            "{e}"
+        );
+    }
+}
