@@ -1507,18 +1507,16 @@ impl Engine {
         s.recovered += 1;
         let ss = link.side_mut(side);
         ss.snapshot = Some(sealed);
+        ss.hash = Some(hash);
         ss.written_hash = None;
+        ss.settled = edited.then(|| self.keys.seal_json(&format!("{context}/settled"), &settled));
+        ss.settled_hash = Some(settled_hash);
         if edited {
-            ss.settled = Some(self.keys.seal_json(&format!("{context}/settled"), &settled));
-            ss.settled_hash = Some(settled_hash);
             s.changed += 1;
             link.pending = true;
         } else {
-            ss.settled = None;
-            ss.settled_hash = Some(hash.clone());
             s.echoes += 1;
         }
-        link.side_mut(side).hash = Some(hash);
         let other = side.other();
         if let Some(record) = intent.other.filter(|_| link.side(other).intent.is_none()) {
             let h = self.keys.content_hash(&record);

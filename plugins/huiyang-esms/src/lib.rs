@@ -366,14 +366,7 @@ impl hub_sdk::NormalForm for HuiyangEsms {
             _ => return Err(format!("no stream {stream:?} to write")),
         };
         let ctx = ctx();
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let rec = hub_sdk::json::parse_record(r, i).map_err(|e| hub_sdk::describe_error(&e))?;
-                Ok(to_json(&map(&rec, &ctx)))
-            })
-            .collect()
+        hub_sdk::normal_form_each(&records, |rec| map(rec, &ctx))
     }
 }
 

@@ -495,14 +495,7 @@ impl hub_sdk::NormalForm for MedicalRoster {
         let Some(orgs) = STATE.with_borrow(|s| s.orgs.clone()) else {
             return Err("the roster's Organizations are not read yet in this run".into());
         };
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let rec = hub_sdk::json::parse_record(r, i).map_err(|e| hub_sdk::describe_error(&e))?;
-                Ok(mapping::normal_form(&rec, &orgs).map_or_else(|| r.clone(), |n| to_json(&n)))
-            })
-            .collect()
+        hub_sdk::normal_form_each(&records, |rec| mapping::normal_form(rec, &orgs).unwrap_or_else(|| rec.clone()))
     }
 }
 

@@ -144,6 +144,19 @@ impl Written {
     }
 }
 
+/// A [`NormalForm`] made of a function of one record: each record (JSON text) parsed, mapped by
+/// `f`, written as JSON again. Errors: a record that is not a JSON object (`kind: message`).
+pub fn normal_form_each(records: &[String], f: impl Fn(&json::Record) -> json::Record) -> Result<Vec<String>, String> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let rec = json::parse_record(r, i).map_err(|e| describe_error(&e))?;
+            Ok(json::to_json(&f(&rec)))
+        })
+        .collect()
+}
+
 /// A one-line description of a connector error, `kind: message`.
 pub fn describe_error(e: &ConnectorError) -> String {
     let (kind, msg) = match e {

@@ -348,14 +348,7 @@ impl hub_sdk::NormalForm for ZhenfengRegistry {
     /// sent.
     fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
         match stream.as_str() {
-            WORKERS => records
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let rec = hub_sdk::json::parse_record(r, i).map_err(|e| hub_sdk::describe_error(&e))?;
-                    Ok(to_json(&mapping::normal_form(&rec)))
-                })
-                .collect(),
+            WORKERS => hub_sdk::normal_form_each(&records, mapping::normal_form),
             jobs::JOB_BOARD => Ok(records),
             _ => Err(format!("no stream {stream:?} to write")),
         }
