@@ -1823,7 +1823,10 @@ impl Engine {
                     };
                     let ts = link.side(t);
                     if ts.deleted
-                        || ts.hash.as_deref() == Some(self.keys.content_hash(rec).as_str())
+                        || ts
+                            .hash
+                            .as_deref()
+                            .is_some_and(|h| h == self.keys.content_hash(rec))
                     {
                         continue;
                     }

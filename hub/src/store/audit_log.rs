@@ -1,0 +1,70 @@
+//! Reading and verifying the audit log (table `audit`; entries are appended by the commit of
+//! the links they record, see `commit` and [`crate::audit`]).
+
+use super::*;
+
+/// Audit entries read back per query while verifying.
+pub(super) const AUDIT_PAGE: i64 = 5_000;
+
+pub(super) fn audit_from_row(r: &impl Cols) -> AuditEntry {
+    AuditEntry {
+        id: r.int("id"),
+        at: r.text("at"),
+        sync: r.text("sync"),
+        run_id: r.int("run_id"),
+        system: r.text("system"),
+        side: Side::parse(&r.text("side")),
+        key_hash: r.text("key_hash"),
+        action: r.text("action"),
+        result: r.text("result"),
+        remote_id: r.opt_text("remote_id"),
+        prev_hash: r.text("prev_hash"),
+        hash: r.text("hash"),
+    }
+}
+
+impl Store {
+    /// The latest audit entries, newest first (all syncs if `sync` is `None`).
+    pub async fn audit_entries(
+        &self,
+        sync: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<AuditEntry>> {
+        on_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT * FROM audit WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(sync)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            Ok(rows.iter().map(audit_from_row).collect())
+        })
+    }
+
+    /// Recomputes the whole audit chain under `key`, in id order, a page at a time: the count
+    /// and head if intact, else the first entry out of place ([`Break`]).
+    pub async fn verify_audit(&self, key: &AuditKey) -> anyhow::Result<Result<Intact, Break>> {
+        on_pool!(self, p => {
+            let mut v = ChainVerifier::new(key);
+            let mut after = i64::MIN;
+            loop {
+                let rows = sqlx::query("SELECT * FROM audit WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(AUDIT_PAGE)
+                    .fetch_all(p)
+                    .await?;
+                for r in &rows {
+                    let e = audit_from_row(r);
+                    if let Err(b) = v.push(&e) {
+                        return Ok(Err(b));
+                    }
+                    after = e.id;
+                }
+                if (rows.len() as i64) < AUDIT_PAGE {
+                    return Ok(Ok(v.finish()));
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,310 @@
+//! Dead letters (table `dead_letters`): records refused by the schema on read or by a system
+//! on write, sealed for replay; replay requests and their attempts.
+
+use super::*;
+
+/// A dead letter to record.
+#[derive(Debug, Clone)]
+pub struct NewDeadLetter {
+    /// Run that found it.
+    pub run_id: i64,
+    /// The system it came from (`read`) or was going to (`write`).
+    pub side: Side,
+    /// `read` (invalid record) or `write` (refused by the system).
+    pub stage: &'static str,
+    /// HMAC of its key, if the key could be read.
+    pub key_hash: Option<String>,
+    /// The key for people, masked.
+    pub key_masked: Option<String>,
+    /// The system's id for it.
+    pub remote_id: Option<String>,
+    /// Keyed content hash (the same record is recorded once while open).
+    pub record_hash: String,
+    /// What is wrong, by JSON pointer.
+    pub errors: Vec<Violation>,
+    /// The record, sealed, for replay.
+    pub record: Option<Vec<u8>>,
+}
+
+/// A recorded dead letter.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    /// Its id.
+    pub id: i64,
+    /// Sync name.
+    pub sync: String,
+    /// First run that found it.
+    pub run_id: Option<i64>,
+    /// Side.
+    pub side: Side,
+    /// `read` or `write`.
+    pub stage: String,
+    /// Masked key.
+    pub key_masked: Option<String>,
+    /// The system's id.
+    pub remote_id: Option<String>,
+    /// What is wrong.
+    pub errors: Vec<Violation>,
+    /// How many times it was met while open.
+    pub occurrences: i64,
+    /// `open`; `replayed` once a replay took it through (a record that fails again opens a
+    /// new dead letter); `fixed` once a valid copy of the record was read from its system.
+    pub status: String,
+    /// First seen (RFC 3339).
+    pub created_at: String,
+    /// Last seen (RFC 3339).
+    pub last_seen_at: String,
+    /// A replay waits for the sync's next run (requested at, RFC 3339).
+    pub replay_requested_at: Option<String>,
+    /// Every replay so far, oldest first.
+    pub replays: Vec<ReplayAttempt>,
+}
+
+/// One replay of a dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ReplayAttempt {
+    /// When it was asked for (RFC 3339).
+    pub requested_at: String,
+    /// The run that replayed it.
+    pub run_id: i64,
+    /// When it was replayed (RFC 3339).
+    pub at: String,
+    /// What happened, for people (no personal data).
+    pub result: String,
+}
+
+/// A dead letter whose replay was asked for, with what the engine needs to replay it.
+#[derive(Debug, Clone)]
+pub struct ReplayRequest {
+    /// Its id.
+    pub id: i64,
+    /// The side it came from (`read`) or was going to (`write`).
+    pub side: Side,
+    /// `read` or `write`.
+    pub stage: String,
+    /// HMAC of its key, if the key could be read.
+    pub key_hash: Option<String>,
+    /// The system's id.
+    pub remote_id: Option<String>,
+    /// Keyed content hash (part of the seal's context).
+    pub record_hash: String,
+    /// The record, sealed.
+    pub record: Option<Vec<u8>>,
+    /// When the replay was asked for.
+    pub requested_at: String,
+}
+
+pub(super) fn dead_letter(r: &impl Cols) -> DeadLetter {
+    DeadLetter {
+        id: r.int("id"),
+        sync: r.text("sync"),
+        run_id: r.opt_int("run_id"),
+        side: Side::parse(&r.text("side")),
+        stage: r.text("stage"),
+        key_masked: r.opt_text("key_masked"),
+        remote_id: r.opt_text("remote_id"),
+        errors: serde_json::from_str(&r.text("errors")).unwrap_or_default(),
+        occurrences: r.int("occurrences"),
+        status: r.text("status"),
+        created_at: r.text("created_at"),
+        last_seen_at: r.text("last_seen_at"),
+        replay_requested_at: r.opt_text("replay_requested_at"),
+        replays: serde_json::from_str(&r.text("replays")).unwrap_or_default(),
+    }
+}
+
+impl Store {
+    /// Open dead letters, oldest first (all syncs if `sync` is `None`).
+    pub async fn dead_letters(&self, sync: Option<&str>) -> anyhow::Result<Vec<DeadLetter>> {
+        on_pool!(self, p => {
+            let rows = sqlx::query("SELECT * FROM dead_letters WHERE ($1 IS NULL OR sync = $1) AND status = 'open' ORDER BY id")
+                .bind(sync)
+                .fetch_all(p)
+                .await?;
+            Ok(rows.iter().map(dead_letter).collect())
+        })
+    }
+
+    /// One dead letter (open or not), if it exists.
+    pub async fn dead_letter(&self, id: i64) -> anyhow::Result<Option<DeadLetter>> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT * FROM dead_letters WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?;
+            Ok(row.as_ref().map(dead_letter))
+        })
+    }
+
+    /// How many dead letters are open (all syncs if `sync` is `None`).
+    pub async fn open_dead_letter_count(&self, sync: Option<&str>) -> anyhow::Result<i64> {
+        on_pool!(self, p => {
+            Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM dead_letters WHERE ($1 IS NULL OR sync = $1) AND status = 'open'",
+            )
+            .bind(sync)
+            .fetch_one(p)
+            .await?)
+        })
+    }
+
+    /// Asks for open dead letters to be replayed by their sync's next run: one by `id`, or every
+    /// open one of `sync` (all syncs if `None`). Returns how many were asked for (0 for an id
+    /// that is not an open dead letter).
+    pub async fn request_replay(&self, id: Option<i64>, sync: Option<&str>) -> anyhow::Result<u64> {
+        on_pool!(self, p => {
+            let r = sqlx::query(
+                "UPDATE dead_letters SET replay_requested_at = $1 \
+                 WHERE status = 'open' AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR sync = $3)",
+            )
+            .bind(now())
+            .bind(id)
+            .bind(sync)
+            .execute(p)
+            .await?;
+            Ok(r.rows_affected())
+        })
+    }
+
+    /// The replays `sync` was asked for, oldest dead letter first.
+    pub async fn replay_requests(&self, sync: &str) -> anyhow::Result<Vec<ReplayRequest>> {
+        on_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT id, side, stage, key_hash, remote_id, record_hash, record, replay_requested_at \
+                 FROM dead_letters WHERE sync = $1 AND status = 'open' AND replay_requested_at IS NOT NULL ORDER BY id",
+            )
+            .bind(sync)
+            .fetch_all(p)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| ReplayRequest {
+                    id: r.get("id"),
+                    side: Side::parse(r.get::<&str, _>("side")),
+                    stage: r.get("stage"),
+                    key_hash: r.get("key_hash"),
+                    remote_id: r.get("remote_id"),
+                    record_hash: r.get("record_hash"),
+                    record: r.get("record"),
+                    requested_at: r.get("replay_requested_at"),
+                })
+                .collect())
+        })
+    }
+
+    /// Records a replay of dead letter `id` by run `run_id`: appends it to the history, clears
+    /// the request, and with `closed` marks the dead letter `replayed`. With `pending_key`, in
+    /// the same transaction, marks that link pending so the run writes it again.
+    pub async fn finish_replay(
+        &self,
+        id: i64,
+        run_id: i64,
+        result: &str,
+        closed: bool,
+        pending_key: Option<(&str, &str)>,
+    ) -> anyhow::Result<()> {
+        on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(self, p, tx);
+            // The history is appended here rather than with the backends' different JSON functions.
+            let sql = format!(
+                "SELECT replays, replay_requested_at FROM dead_letters WHERE id = $1{}",
+                for_update(p)
+            );
+            let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(());
+            };
+            let (replays, requested_at): (String, Option<String>) = (row.get(0), row.get(1));
+            let mut replays: Vec<serde_json::Value> =
+                serde_json::from_str(&replays).unwrap_or_default();
+            replays.push(serde_json::json!({
+                "requested_at": requested_at, "run_id": run_id, "at": now(), "result": result,
+            }));
+            sqlx::query(
+                "UPDATE dead_letters SET replays = $1, replay_requested_at = NULL, \
+                   status = CASE WHEN $2 THEN 'replayed' ELSE status END \
+                 WHERE id = $3",
+            )
+            .bind(serde_json::Value::Array(replays).to_string())
+            .bind(closed)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if let Some((sync, key_hash)) = pending_key {
+                sqlx::query(MARK_PENDING)
+                    .bind(now())
+                    .bind(sync)
+                    .bind(key_hash)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The open dead letters of records read from `side` of `sync` whose record hash is one
+    /// of `record_hashes` or whose key hash is one of `key_hashes`: (key hash, record hash).
+    /// Looked up through indexes, 500 values a query, so a batch's cost does not grow with the
+    /// number of dead letters.
+    pub async fn open_read_dead_letters(
+        &self,
+        sync: &str,
+        side: Side,
+        record_hashes: &[String],
+        key_hashes: &[String],
+    ) -> anyhow::Result<Vec<(Option<String>, String)>> {
+        let mut out = Vec::new();
+        for (column, values) in [("record_hash", record_hashes), ("key_hash", key_hashes)] {
+            for chunk in values.chunks(500) {
+                // Only `$N` placeholders and this function's column names are in the text.
+                let marks = placeholders(3, chunk.len());
+                let sql = format!(
+                    "SELECT key_hash, record_hash FROM dead_letters WHERE sync = $1 AND side = $2 \
+                     AND stage = 'read' AND status = 'open' AND {column} IN ({marks})"
+                );
+                let rows: Vec<(Option<String>, String)> = on_pool!(self, p => {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(sync).bind(side.as_str());
+                    for v in chunk {
+                        q = q.bind(v);
+                    }
+                    q.fetch_all(p).await?
+                });
+                out.extend(rows);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Closes the open `read` dead letters of these keys on `side` as `fixed`: a valid copy of
+    /// the record was read since (the source system corrected it). Returns how many.
+    pub async fn close_fixed_dead_letters(
+        &self,
+        sync: &str,
+        side: Side,
+        key_hashes: &[String],
+    ) -> anyhow::Result<u64> {
+        on_pool!(self, p => {
+            let mut closed = 0;
+            for k in key_hashes {
+                closed += sqlx::query(
+                    "UPDATE dead_letters SET status = 'fixed', replay_requested_at = NULL \
+                     WHERE sync = $1 AND side = $2 AND stage = 'read' AND status = 'open' AND key_hash = $3",
+                )
+                .bind(sync)
+                .bind(side.as_str())
+                .bind(k)
+                .execute(p)
+                .await?
+                .rows_affected();
+            }
+            Ok(closed)
+        })
+    }
+}

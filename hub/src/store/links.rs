@@ -1,0 +1,279 @@
+//! Links: what the hub knows of each record key of a sync on each side (system id, version,
+//! keyed content hash, sealed snapshot, the record when the key last settled, a write's
+//! intent), and the cursors of each side. Table `links` (one row per sync and key hash),
+//! table `cursors`.
+
+use super::*;
+
+/// Which end of a sync.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The sync's `a` endpoint.
+    A,
+    /// The sync's `b` endpoint.
+    B,
+}
+
+impl Side {
+    /// `"a"` or `"b"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::A => "a",
+            Side::B => "b",
+        }
+    }
+
+    /// The other end.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    pub(super) fn parse(s: &str) -> Side {
+        if s == "b" { Side::B } else { Side::A }
+    }
+}
+
+/// What the hub knows of one record in one system.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideState {
+    /// The system's id for it.
+    pub remote_id: Option<String>,
+    /// The system's version token (for optimistic concurrency).
+    pub version: Option<String>,
+    /// When the system last changed it (RFC 3339), as read; or when the hub wrote it.
+    pub updated_at: Option<String>,
+    /// Keyed content hash of the snapshot.
+    pub hash: Option<String>,
+    /// Keyed content hash of what the hub last wrote there, until it is read back.
+    pub written_hash: Option<String>,
+    /// The record as the system holds it (schema shape), sealed.
+    pub snapshot: Option<Vec<u8>>,
+    /// Content hash of the record when the key last settled (`None`: never settled).
+    pub settled_hash: Option<String>,
+    /// That record, sealed, when it is not the snapshot itself (the side changed since).
+    pub settled: Option<Vec<u8>>,
+    /// The record being written there, sealed: set before a write, cleared by its result, so a
+    /// crash between the two is recognised when the record is read back.
+    pub intent: Option<Vec<u8>>,
+    /// The system marked it deleted (its connector reported a delete): a tombstone.
+    pub deleted: bool,
+    /// It was deleted when the key last settled (a newer delete is one to propagate).
+    pub settled_deleted: bool,
+}
+
+/// One record key of one sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Link {
+    /// HMAC of the record key.
+    pub key_hash: String,
+    /// System `a`.
+    pub a: SideState,
+    /// System `b`.
+    pub b: SideState,
+    /// The merged record at the last complete reconcile, sealed.
+    pub base: Option<Vec<u8>>,
+    /// A change waits to be written.
+    pub pending: bool,
+    /// Write attempts since the change.
+    pub attempts: i64,
+    /// The last failure, if any (no personal data).
+    pub last_error: Option<String>,
+}
+
+impl Link {
+    /// A new link for a key.
+    pub fn new(key_hash: String) -> Link {
+        Link {
+            key_hash,
+            ..Link::default()
+        }
+    }
+
+    /// One side.
+    pub fn side(&self, s: Side) -> &SideState {
+        match s {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        }
+    }
+
+    /// One side, mutable.
+    pub fn side_mut(&mut self, s: Side) -> &mut SideState {
+        match s {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+}
+
+pub(super) fn side_from_row(r: &impl Cols, p: &str) -> SideState {
+    let col = |c: &str| format!("{p}_{c}");
+    SideState {
+        remote_id: r.opt_text(&col("remote_id")),
+        version: r.opt_text(&col("version")),
+        updated_at: r.opt_text(&col("updated_at")),
+        hash: r.opt_text(&col("hash")),
+        written_hash: r.opt_text(&col("written_hash")),
+        snapshot: r.opt_blob(&col("snapshot")),
+        settled_hash: r.opt_text(&col("settled_hash")),
+        settled: r.opt_blob(&col("settled")),
+        intent: r.opt_blob(&col("intent")),
+        deleted: r.flag(&col("deleted")),
+        settled_deleted: r.flag(&col("settled_deleted")),
+    }
+}
+
+pub(super) fn link_from_row(r: &impl Cols) -> Link {
+    Link {
+        key_hash: r.text("key_hash"),
+        a: side_from_row(r, "a"),
+        b: side_from_row(r, "b"),
+        base: r.opt_blob("base"),
+        pending: r.flag("pending"),
+        attempts: r.int("attempts"),
+        last_error: r.opt_text("last_error"),
+    }
+}
+
+/// The link columns, in the order [`Store::commit`] binds them.
+pub(super) const LINK_COLUMNS: [&str; 29] = [
+    "sync",
+    "key_hash",
+    "a_remote_id",
+    "a_version",
+    "a_updated_at",
+    "a_hash",
+    "a_written_hash",
+    "a_snapshot",
+    "a_settled_hash",
+    "a_settled",
+    "a_intent",
+    "a_deleted",
+    "a_settled_deleted",
+    "b_remote_id",
+    "b_version",
+    "b_updated_at",
+    "b_hash",
+    "b_written_hash",
+    "b_snapshot",
+    "b_settled_hash",
+    "b_settled",
+    "b_intent",
+    "b_deleted",
+    "b_settled_deleted",
+    "base",
+    "pending",
+    "attempts",
+    "last_error",
+    "updated_at",
+];
+
+/// `INSERT INTO links … VALUES (…), (…) ON CONFLICT (sync, key_hash) DO UPDATE` for `rows`
+/// links: every column but the key replaced. Only `$N` placeholders and this file's column
+/// names are in the text.
+pub(super) fn upsert_links_sql(rows: usize) -> String {
+    let n = LINK_COLUMNS.len();
+    let values: Vec<String> = (0..rows)
+        .map(|r| format!("({})", placeholders(r * n + 1, n)))
+        .collect();
+    let updates: Vec<String> = LINK_COLUMNS[2..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO links ({}) VALUES {} ON CONFLICT (sync, key_hash) DO UPDATE SET {}",
+        LINK_COLUMNS.join(", "),
+        values.join(", "),
+        updates.join(", ")
+    )
+}
+
+/// Marks a key pending, so that the sync's next run reconciles (and writes) it again:
+/// binds (now, sync, key hash).
+pub(super) const MARK_PENDING: &str =
+    "UPDATE links SET pending = TRUE, updated_at = $1 WHERE sync = $2 AND key_hash = $3";
+
+impl Store {
+    /// The cursor of one side of a sync.
+    pub async fn cursor(&self, sync: &str, side: Side) -> anyhow::Result<Option<String>> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT cursor FROM cursors WHERE sync = $1 AND side = $2")
+                .bind(sync)
+                .bind(side.as_str())
+                .fetch_optional(p)
+                .await?;
+            Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
+        })
+    }
+
+    /// The links of these keys (missing keys are absent from the answer).
+    pub async fn links(&self, sync: &str, key_hashes: &[String]) -> anyhow::Result<Vec<Link>> {
+        if let Some(b) = &self.batch {
+            return b.links(sync, key_hashes).await;
+        }
+        on_pool!(self, p => {
+            let mut out = Vec::with_capacity(key_hashes.len());
+            for chunk in key_hashes.chunks(500) {
+                // Only `$N` placeholders are formatted into the text; every value is bound.
+                let marks = placeholders(2, chunk.len());
+                let sql = format!("SELECT * FROM links WHERE sync = $1 AND key_hash IN ({marks})");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync);
+                for k in chunk {
+                    q = q.bind(k);
+                }
+                out.extend(q.fetch_all(p).await?.iter().map(link_from_row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Up to `limit` pending links with key hash after `after`, in key-hash order.
+    pub async fn pending(
+        &self,
+        sync: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Link>> {
+        if let Some(b) = &self.batch {
+            return b.pending(sync, after, limit).await;
+        }
+        on_pool!(self, p => {
+            let rows = sqlx::query("SELECT * FROM links WHERE sync = $1 AND pending AND key_hash > $2 ORDER BY key_hash LIMIT $3")
+                .bind(sync)
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?;
+            Ok(rows.iter().map(link_from_row).collect())
+        })
+    }
+
+    /// How many links of `sync` are pending, through the partial index on pending links: the
+    /// cost follows the pending links, not the sync's size.
+    pub async fn pending_count(&self, sync: &str) -> anyhow::Result<i64> {
+        on_pool!(self, p => {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM links WHERE sync = $1 AND pending")
+                .bind(sync)
+                .fetch_one(p)
+                .await?)
+        })
+    }
+
+    /// Counts of links: (all, pending). Visits every link of the sync: for people and tests,
+    /// not for each run ([`Store::pending_count`]).
+    pub async fn link_counts(&self, sync: &str) -> anyhow::Result<(i64, i64)> {
+        on_pool!(self, p => {
+            let r = sqlx::query("SELECT COUNT(*), COUNT(CASE WHEN pending THEN 1 END) FROM links WHERE sync = $1")
+                .bind(sync)
+                .fetch_one(p)
+                .await?;
+            Ok((r.get(0), r.get(1)))
+        })
+    }
+}

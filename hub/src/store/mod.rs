@@ -1,0 +1,404 @@
+//! The state store: cursors, links, run history, dead letters, leases and the audit log, in
+//! SQLite (embedded, WAL journal; `sqlite://PATH`) or PostgreSQL (`postgres://…`, shared by
+//! several daemons) through sqlx. Schema: `hub/migrations/sqlite/` and `hub/migrations/postgres/`,
+//! the same tables and migration numbers in each; every query is written once, in the SQL both
+//! understand (`$N` parameters, `RETURNING`, `ON CONFLICT`), and run on whichever pool the URL
+//! opened ([`on_pool!`]). Where the two must differ (locking, JSON functions) the text says so.
+//!
+//! The store holds no personal data in clear: callers pass key hashes, keyed content hashes and
+//! sealed snapshots (see [`crate::keys`]). Every write that must be atomic with a cursor move
+//! or with the audit entries of the writes it records goes through one transaction
+//! ([`Store::commit`]).
+//!
+//! The audit log ([`crate::audit`]) is kept behind [`Store::commit`] (appending),
+//! [`Store::audit_entries`] and [`Store::verify_audit`]: another backend implements the same
+//! three, appending under a lock that lets one transaction at a time read the chain's head.
+//!
+//! The files of this folder follow the tables: `links` (links and cursors), `commit` (the
+//! transaction of a batch), `runs`, `dead_letters`, `conflicts`, `schedule`, `leases`,
+//! `audit_log`; `sqlite_batch` runs a sync run's per-batch statements on SQLite through
+//! rusqlite (prepared once, on a blocking thread) instead of sqlx's driver, which hands every
+//! statement to a worker thread and back.
+
+use crate::audit::{AuditEntry, AuditKey, Break, ChainVerifier, GENESIS, Intact, NewAuditEntry};
+use crate::schema::Violation;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An instant as the store writes it: RFC 3339, UTC, milliseconds, `Z` (so that text order is
+/// time order in both backends).
+fn utc_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_utc(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The connection pool of one backend.
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the store's pool, once per backend: the body is compiled
+/// twice, against each driver's own types, so a query that one of them cannot run fails to
+/// compile rather than at run time (where it can: the SQL text is checked by the tests on both).
+macro_rules! on_pool {
+    ($self:expr, $p:ident => $body:block) => {
+        match &$self.pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Inside a write transaction `$tx` on pool `$p`: if `$self` is fenced by a lease, checks
+/// that its holder and token still hold it, locking the lease row until the transaction ends
+/// (PostgreSQL: a takeover waits for this transaction; SQLite: the write lock already keeps
+/// it out), and returns [`LeaseLost`] otherwise (the transaction is dropped, so rolled back).
+macro_rules! check_fence {
+    ($self:expr, $p:ident, $tx:ident) => {
+        if let Some(f) = &$self.fence {
+            let sql = format!(
+                "SELECT token FROM leases WHERE sync = $1 AND holder = $2{}",
+                for_update($p)
+            );
+            let token: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(&f.sync)
+                .bind(&f.holder)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if token != Some(f.token) {
+                return Err(f.lost_error().into());
+            }
+        }
+    };
+}
+
+/// What the two backends do differently around a write transaction.
+trait WritePool {
+    type Db: sqlx::Database;
+    /// `FOR UPDATE` where rows must be locked until the transaction ends; empty for SQLite,
+    /// whose write transaction holds the whole database.
+    const FOR_UPDATE: &'static str;
+    /// Begins a write transaction. SQLite: `BEGIN IMMEDIATE`, which takes the write lock at
+    /// once (waiting up to the busy timeout): a deferred transaction that reads and then writes
+    /// fails with SQLITE_BUSY when another write came in between. PostgreSQL: `BEGIN` (read
+    /// committed); the statements lock what they need.
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+    /// Serialises appends to the audit chain until the transaction ends: nothing for SQLite (the
+    /// write transaction already does), a transaction-scoped advisory lock for PostgreSQL.
+    const AUDIT_LOCK: Option<&'static str>;
+    /// Links upserted per statement by [`Store::commit`] (at most 1,000: 29 values each, under
+    /// SQLite's 32,766 and PostgreSQL's 65,535 bound values).
+    const LINKS_PER_STATEMENT: usize;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    const FOR_UPDATE: &'static str = "";
+    const AUDIT_LOCK: Option<&'static str> = None;
+    const LINKS_PER_STATEMENT: usize = 1;
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    // 0x687562 = "hub".
+    const AUDIT_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(6845794)");
+    const LINKS_PER_STATEMENT: usize = 200;
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.begin().await
+    }
+}
+
+/// How many links `p`'s backend upserts per statement (see [`WritePool::LINKS_PER_STATEMENT`]).
+fn links_per_statement<P: WritePool>(_: &P) -> usize {
+    P::LINKS_PER_STATEMENT
+}
+
+/// The lock suffix of `p`'s backend (see [`WritePool::FOR_UPDATE`]).
+fn for_update<P: WritePool>(_: &P) -> &'static str {
+    P::FOR_UPDATE
+}
+
+/// The audit lock statement of `p`'s backend (see [`WritePool::AUDIT_LOCK`]).
+fn audit_lock<P: WritePool>(_: &P) -> Option<&'static str> {
+    P::AUDIT_LOCK
+}
+
+/// Typed column reads shared by both backends' rows, for the row mappers below.
+trait Cols {
+    fn text(&self, c: &str) -> String;
+    fn opt_text(&self, c: &str) -> Option<String>;
+    fn int(&self, c: &str) -> i64;
+    fn opt_int(&self, c: &str) -> Option<i64>;
+    fn opt_blob(&self, c: &str) -> Option<Vec<u8>>;
+    fn flag(&self, c: &str) -> bool;
+}
+
+macro_rules! cols {
+    ($row:ty) => {
+        impl Cols for $row {
+            fn text(&self, c: &str) -> String {
+                self.get(c)
+            }
+            fn opt_text(&self, c: &str) -> Option<String> {
+                self.get(c)
+            }
+            fn int(&self, c: &str) -> i64 {
+                self.get(c)
+            }
+            fn opt_int(&self, c: &str) -> Option<i64> {
+                self.get(c)
+            }
+            fn opt_blob(&self, c: &str) -> Option<Vec<u8>> {
+                self.get(c)
+            }
+            fn flag(&self, c: &str) -> bool {
+                self.get(c)
+            }
+        }
+    };
+}
+cols!(SqliteRow);
+cols!(PgRow);
+
+mod audit_log;
+mod commit;
+mod conflicts;
+mod dead_letters;
+mod leases;
+mod links;
+mod runs;
+mod schedule;
+mod sqlite_batch;
+pub mod testing;
+
+pub use commit::Commit;
+pub use conflicts::{Conflict, ConflictKind, NewConflict};
+pub use dead_letters::{DeadLetter, NewDeadLetter, ReplayAttempt, ReplayRequest};
+pub use leases::{AlreadyRan, Lease, LeaseInfo, LeaseLost, holder_id};
+pub use links::{Link, Side, SideState};
+pub use runs::RunRecord;
+pub use schedule::ScheduleState;
+
+use leases::{lease_live, this_host};
+use links::{LINK_COLUMNS, MARK_PENDING, link_from_row, upsert_links_sql};
+
+/// The state store (SQLite or PostgreSQL, by URL).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+    audit_key: Option<Arc<AuditKey>>,
+    crash: Option<crate::crash::Held>,
+    /// The lease this store's writes are fenced by (see [`Store::fenced`]).
+    fence: Option<Arc<Lease>>,
+    /// SQLite: the connection a run's per-batch statements take (see [`sqlite_batch`]).
+    batch: Option<sqlite_batch::BatchConn>,
+}
+
+/// Audit entries read back per query while verifying.
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `url`: `sqlite://PATH` (the file is
+    /// created with its directory) or `postgres://USER@HOST:PORT/DATABASE` (also
+    /// `postgresql://`; the database must exist; libpq's URL form, password in the URL or
+    /// `PGPASSWORD`). Migrations run under the backend's lock, so daemons starting together
+    /// migrate once. Errors: an unknown scheme, an unreachable server or file, a failed
+    /// migration.
+    pub async fn open(url: &str) -> anyhow::Result<Store> {
+        use anyhow::Context as _;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Store::open_postgres(url).await;
+        }
+        let path = url.strip_prefix("sqlite://").ok_or_else(|| {
+            anyhow::anyhow!("store {url:?}: expected sqlite://PATH or postgres://HOST/DATABASE")
+        })?;
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
+        }
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL with NORMAL survives a crash of the process (SIGKILL); FULL would add an fsync
+            // per commit for power loss.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // Two processes opening a store at once (a daemon starting, `hub runs` beside it) must
+        // not migrate it together: SQLite has no advisory lock for sqlx to take, so a lock file
+        // beside the database serialises the opening. SQLite may still answer "database is
+        // locked" at once for the switch to WAL, so that is tried again for a while.
+        let lock_path = format!("{path}.open-lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("failed to create {lock_path}"))?;
+        // A blocking wait, once at start-up, for another process to finish opening.
+        lock.lock()
+            .with_context(|| format!("failed to lock {lock_path}"))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = async {
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts.clone())
+                    .await
+                    .with_context(|| format!("failed to open the state store {path}"))?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&pool)
+                    .await
+                    .context("failed to migrate the state store")?;
+                anyhow::Ok(pool)
+            }
+            .await;
+            match result {
+                Ok(pool) => {
+                    let mut store = Store::new(Pool::Sqlite(pool));
+                    store.batch = Some(sqlite_batch::BatchConn::open(path)?);
+                    return Ok(store);
+                }
+                Err(e) if attempt < 40 && format!("{e:#}").contains("database is locked") => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn open_postgres(url: &str) -> anyhow::Result<Store> {
+        use anyhow::Context as _;
+        // The URL without its password, for messages.
+        let shown = match url::Url::parse(url) {
+            Ok(mut u) => {
+                let _ = u.set_password(None);
+                u.to_string()
+            }
+            Err(e) => anyhow::bail!("store URL is not a URL: {e}"),
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .with_context(|| format!("failed to connect to the state store {shown}"))?;
+        // sqlx takes an advisory lock around the migrations: several daemons starting at once
+        // migrate the database once.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .with_context(|| format!("failed to migrate the state store {shown}"))?;
+        Ok(Store::new(Pool::Postgres(pool)))
+    }
+
+    fn new(pool: Pool) -> Store {
+        Store {
+            pool,
+            audit_key: None,
+            crash: None,
+            fence: None,
+            batch: None,
+        }
+    }
+
+    /// Which backend this is: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The same store, appending audit entries under `key` (commits carrying audit entries fail
+    /// without one).
+    pub fn with_audit_key(mut self, key: AuditKey) -> Store {
+        self.audit_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The store with a crash hook (tests only, see [`crate::crash`]): [`Store::commit`] asks it
+    /// at [`CrashPoint::InCommit`](crate::crash::CrashPoint::InCommit) and, told to crash,
+    /// rolls its transaction back and fails with [`Crashed`](crate::crash::Crashed).
+    pub fn with_crash_hook(mut self, hook: crate::crash::CrashHook) -> Store {
+        self.crash = Some(crate::crash::Held(hook));
+        self
+    }
+
+    /// Answers if the store is reachable (a trivial query).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        on_pool!(self, p => {
+            sqlx::query("SELECT 1").execute(p).await?;
+            Ok(())
+        })
+    }
+
+    /// Checks that this store is used with one state key: records `check` (a keyed hash of a
+    /// fixed text under the state key) on first use, and afterwards fails if `check` differs.
+    /// Every daemon sharing a store must have the same `hub.state_key`: under another key every
+    /// record key hashes differently, and the daemon would create every record a second time.
+    pub async fn check_state_key(&self, check: &str) -> anyhow::Result<()> {
+        let stored: String = on_pool!(self, p => {
+            sqlx::query("INSERT INTO store_meta (name, value) VALUES ('key_check', $1) ON CONFLICT (name) DO NOTHING")
+                .bind(check)
+                .execute(p)
+                .await?;
+            sqlx::query_scalar("SELECT value FROM store_meta WHERE name = 'key_check'")
+                .fetch_one(p)
+                .await?
+        });
+        if stored != check {
+            anyhow::bail!(
+                "the state key is not the one this state store was first used with: every daemon on a \
+                 shared store needs the same key (`hub.state_key`, by default the file \
+                 DATA_DIR/state.key: copy it from a daemon already on the store; README, \
+                 \"Several daemons on one store\")"
+            );
+        }
+        Ok(())
+    }
+
+    /// Closes the pool (waits for connections to finish).
+    pub async fn close(&self) {
+        on_pool!(self, p => { p.close().await })
+    }
+}
+
+/// `count` parameters numbered from `first`: `$first, $first+1, …` (the form both backends
+/// take).
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests;

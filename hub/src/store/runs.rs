@@ -1,0 +1,241 @@
+//! The run history (table `runs`): a row per sync run, its counts as of its last commit, how
+//! it ended, and runs interrupted by a stopped process.
+
+use super::*;
+
+/// A run of the history.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: i64,
+    /// Sync name.
+    pub sync: String,
+    /// `schedule`, `manual` (`hub trigger`, `hub sync --once`), `catch-up`, `queued` or
+    /// `resume` (taking over a run whose process stopped).
+    pub trigger: String,
+    /// Start (RFC 3339).
+    pub started_at: String,
+    /// End (RFC 3339), if finished.
+    pub finished_at: Option<String>,
+    /// `running`, `ok`, `partial`, `failed`, `interrupted` (its process died or lost the lease
+    /// before finishing it) or `crashed`.
+    pub status: String,
+    /// Counts (JSON, see `sync::RunStats`).
+    pub stats: Option<serde_json::Value>,
+    /// Why it failed or what went partly wrong.
+    pub error: Option<String>,
+    /// The fire time a scheduled run ran (RFC 3339, UTC): the store keeps one run per fire time.
+    pub scheduled_for: Option<String>,
+    /// The process that ran it (`host:pid`).
+    pub holder: Option<String>,
+    /// The interrupted run this one took over from (trigger `resume`).
+    pub resumed_from: Option<i64>,
+}
+
+pub(super) fn run_record(r: &impl Cols) -> RunRecord {
+    RunRecord {
+        id: r.int("id"),
+        sync: r.text("sync"),
+        trigger: r.text("trigger"),
+        started_at: r.text("started_at"),
+        finished_at: r.opt_text("finished_at"),
+        status: r.text("status"),
+        stats: r
+            .opt_text("stats")
+            .and_then(|s| serde_json::from_str(&s).ok()),
+        error: r.opt_text("error"),
+        scheduled_for: r.opt_text("scheduled_for"),
+        holder: r.opt_text("holder"),
+        resumed_from: r.opt_int("resumed_from"),
+    }
+}
+
+impl Store {
+    /// Records the start of a run; returns its id. `scheduled_for` is the fire time a scheduled
+    /// run runs (at most one run per fire time and sync: a second fails with
+    /// [`AlreadyRan`]).
+    ///
+    /// On a store fenced by the sync's lease, in the same transaction: the lease is checked
+    /// ([`LeaseLost`]), and runs of the sync still marked `running` (only a process that lost
+    /// the lease can have left them) are marked `interrupted`; the latest of them is recorded as
+    /// the run this one resumes.
+    pub async fn start_run(
+        &self,
+        sync: &str,
+        trigger: &str,
+        scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<i64> {
+        let holder = self
+            .fence
+            .as_ref()
+            .map_or_else(holder_id, |f| f.holder.clone());
+        let scheduled_for = scheduled_for.map(utc_text);
+        on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            check_fence!(self, p, tx);
+            let mut resumed_from = None;
+            if self.fence.is_some() {
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "UPDATE runs SET status = 'interrupted', finished_at = $1, \
+                       error = COALESCE(error, 'its process stopped or lost the lease before finishing it') \
+                     WHERE sync = $2 AND status = 'running' RETURNING id",
+                )
+                .bind(now())
+                .bind(sync)
+                .fetch_all(&mut *tx)
+                .await?;
+                resumed_from = ids.into_iter().max();
+            }
+            if resumed_from.is_none() {
+                // The sync's last run was interrupted (its process died; a restarted daemon or
+                // `hub sync --once` marked it so): this run goes on from its committed batches.
+                let last: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT id, status FROM runs WHERE sync = $1 ORDER BY id DESC LIMIT 1",
+                )
+                .bind(sync)
+                .fetch_optional(&mut *tx)
+                .await?;
+                resumed_from = last.filter(|(_, s)| s == "interrupted").map(|(id, _)| id);
+            }
+            if let Some(t) = &scheduled_for {
+                let ran: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM runs WHERE sync = $1 AND scheduled_for = $2",
+                )
+                .bind(sync)
+                .bind(t)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(id) = ran {
+                    return Err(AlreadyRan { sync: sync.to_string(), fire_time: t.clone(), run: id }.into());
+                }
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO runs (sync, trigger, started_at, status, scheduled_for, holder, resumed_from) \
+                 VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING id",
+            )
+            .bind(sync)
+            .bind(trigger)
+            .bind(now())
+            .bind(&scheduled_for)
+            .bind(&holder)
+            .bind(resumed_from)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// Records the end of a run still marked `running` (a run another process marked
+    /// `interrupted` after taking its lease over keeps that status).
+    pub async fn finish_run(
+        &self,
+        id: i64,
+        status: &str,
+        stats: &serde_json::Value,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE runs SET finished_at = $1, status = $2, stats = $3, error = $4 \
+                 WHERE id = $5 AND status = 'running'",
+            )
+            .bind(now())
+            .bind(status)
+            .bind(stats.to_string())
+            .bind(error)
+            .bind(id)
+            .execute(p)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Runs left `running` by a process that stopped without finishing them are marked
+    /// `interrupted` (keeping the counts they had committed); returns them as (sync, run id).
+    pub async fn close_interrupted_runs(&self) -> anyhow::Result<Vec<(String, i64)>> {
+        on_pool!(self, p => {
+            // A run whose sync's lease is still held by a live process is someone else's run in
+            // progress (a daemon beside a `hub sync --once`), not an interrupted one.
+            let host = this_host();
+            let live: Vec<String> = sqlx::query("SELECT sync, host, pid, expires_at FROM leases")
+                .fetch_all(p)
+                .await?
+                .iter()
+                .filter(|r| lease_live(&host, r.get("host"), r.get("pid"), r.get("expires_at")))
+                .map(|r| r.get("sync"))
+                .collect();
+            let mut closed = Vec::new();
+            let running: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, sync FROM runs WHERE status = 'running'")
+                    .fetch_all(p)
+                    .await?;
+            for (id, sync) in running.into_iter().filter(|(_, s)| !live.contains(s)) {
+                let n = sqlx::query(
+                    "UPDATE runs SET status = 'interrupted', finished_at = $1, \
+                       error = COALESCE(error, 'its process stopped before finishing it') \
+                     WHERE id = $2 AND status = 'running'",
+                )
+                .bind(now())
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected();
+                if n > 0 {
+                    tracing::debug!(sync, run = id, "run marked interrupted");
+                    closed.push((sync, id));
+                }
+            }
+            Ok(closed)
+        })
+    }
+
+    /// The latest runs, newest first (all syncs if `sync` is `None`).
+    pub async fn runs(&self, sync: Option<&str>, limit: u32) -> anyhow::Result<Vec<RunRecord>> {
+        on_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT * FROM runs WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(sync)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+            Ok(rows.iter().map(run_record).collect())
+        })
+    }
+
+    /// One run, if it exists.
+    pub async fn run(&self, id: i64) -> anyhow::Result<Option<RunRecord>> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?;
+            Ok(row.as_ref().map(run_record))
+        })
+    }
+
+    /// The latest run of `sync` still marked `running` whose lease no process holds any more
+    /// (expired, or its process on this host is gone): a run another daemon should take over.
+    pub async fn orphaned_run(&self, sync: &str) -> anyhow::Result<Option<i64>> {
+        let host = this_host();
+        on_pool!(self, p => {
+            let row = sqlx::query(
+                "SELECT r.id, l.host, l.pid, l.expires_at FROM runs r LEFT JOIN leases l ON l.sync = r.sync \
+                 WHERE r.sync = $1 AND r.status = 'running' ORDER BY r.id DESC LIMIT 1",
+            )
+            .bind(sync)
+            .fetch_optional(p)
+            .await?;
+            Ok(row.and_then(|r| {
+                let (id, their_host, pid, expires): (i64, Option<String>, Option<i64>, Option<String>) =
+                    (r.get(0), r.get(1), r.get(2), r.get(3));
+                let live = match (their_host, pid, expires) {
+                    (Some(h), Some(pid), Some(e)) => lease_live(&host, &h, pid, &e),
+                    _ => false,
+                };
+                (!live).then_some(id)
+            }))
+        })
+    }
+}
