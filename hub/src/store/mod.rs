@@ -217,8 +217,6 @@ pub struct Store {
     batch: Option<sqlite_batch::BatchConn>,
 }
 
-/// Audit entries read back per query while verifying.
-
 impl Store {
     /// Opens (creating if needed) and migrates the store at `url`: `sqlite://PATH` (the file is
     /// created with its directory) or `postgres://USER@HOST:PORT/DATABASE` (also
@@ -234,6 +232,13 @@ impl Store {
         let path = url.strip_prefix("sqlite://").ok_or_else(|| {
             anyhow::anyhow!("store {url:?}: expected sqlite://PATH or postgres://HOST/DATABASE")
         })?;
+        // The store's file is opened by two connections (sqlx's pool, the batch connection of
+        // `sqlite_batch`): an in-memory database would be a different one for each.
+        if path.split('?').next() == Some(":memory:") || path.contains("mode=memory") {
+            anyhow::bail!(
+                "store {url:?}: an in-memory SQLite store is not supported (the store's connections would each see their own); give a file path"
+            );
+        }
         if let Some(dir) = std::path::Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -283,7 +288,7 @@ impl Store {
             match result {
                 Ok(pool) => {
                     let mut store = Store::new(Pool::Sqlite(pool));
-                    store.batch = Some(sqlite_batch::BatchConn::open(path)?);
+                    store.batch = Some(sqlite_batch::BatchConn::open(opts.get_filename())?);
                     return Ok(store);
                 }
                 Err(e) if attempt < 40 && format!("{e:#}").contains("database is locked") => {

@@ -119,9 +119,18 @@ impl BatchConn {
     /// Opens the store's file `path` (already created and migrated through sqlx): busy timeout
     /// 10 s, `synchronous = NORMAL` (the WAL journal survives a killed process), foreign keys
     /// on, as the sqlx pool's connections.
-    pub(super) fn open(path: &str) -> anyhow::Result<BatchConn> {
+    ///
+    /// `path` is the file sqlx opened (its URL parsed: query and escapes removed). Errors: an
+    /// in-memory database (it would be another, empty database), a file that does not open.
+    pub(super) fn open(path: &std::path::Path) -> anyhow::Result<BatchConn> {
+        let shown = path.display();
+        if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+            anyhow::bail!(
+                "state store {shown:?}: an in-memory SQLite store cannot be shared by the store's connections; give a file"
+            );
+        }
         let conn = Connection::open(path)
-            .with_context(|| format!("failed to open the state store {path}"))?;
+            .with_context(|| format!("failed to open the state store {shown}"))?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
@@ -138,9 +147,11 @@ impl BatchConn {
     ) -> anyhow::Result<T> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
+            // A panic in an earlier call rolled its transaction back (rusqlite's `Transaction`
+            // does on drop): the connection is fit to use again.
             let mut c = conn
                 .lock()
-                .map_err(|_| anyhow::anyhow!("state store: the connection's lock is poisoned"))?;
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             f(&mut c)
         })
         .await

@@ -622,3 +622,35 @@ async fn runs_are_recorded_and_interrupted_ones_closed(s, url) {
     assert_eq!(runs[1].stats.as_ref().unwrap()["a"]["read"], 3);
     }
 }
+
+/// SQLite URLs may carry options after `?` and `%`-escapes: the connection of a run's batches
+/// must open the file sqlx opened (a second, empty database would have no `links` table).
+#[tokio::test]
+async fn a_sqlite_url_with_options_commits_links_to_the_file_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state store.db");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("state%20store.db").display()
+    );
+    let s = Store::open(&url).await.unwrap();
+    s.commit(
+        "w",
+        Commit {
+            links: &[link("k1", true)],
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.pending_count("w").await.unwrap(), 1);
+    assert_eq!(s.pending("w", None, 10).await.unwrap()[0].key_hash, "k1");
+    assert!(file.exists(), "the file the URL names holds the store");
+    assert!(!dir.path().join("state%20store.db?mode=rwc").exists());
+}
+
+#[tokio::test]
+async fn an_in_memory_sqlite_store_is_refused_with_the_reason() {
+    let e = Store::open("sqlite://:memory:").await.unwrap_err();
+    assert!(format!("{e:#}").contains("in-memory"), "{e:#}");
+}
