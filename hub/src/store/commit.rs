@@ -107,7 +107,8 @@ impl Store {
                         .bind(l.pending)
                         .bind(l.attempts)
                         .bind(&l.last_error)
-                        .bind(&now);
+                        .bind(&now)
+                        .bind(&l.sealed);
                 }
                 q.execute(&mut *tx).await?;
             }

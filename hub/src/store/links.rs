@@ -52,14 +52,17 @@ pub struct SideState {
     pub hash: Option<String>,
     /// Keyed content hash of what the hub last wrote there, until it is read back.
     pub written_hash: Option<String>,
-    /// The record as the system holds it (schema shape), sealed.
+    /// The record as the system holds it (schema shape), as canonical JSON. The engine holds it
+    /// in the clear; the store keeps it sealed (see [`Link::sealed`]).
     pub snapshot: Option<Vec<u8>>,
     /// Content hash of the record when the key last settled (`None`: never settled).
     pub settled_hash: Option<String>,
-    /// That record, sealed, when it is not the snapshot itself (the side changed since).
+    /// That record (canonical JSON, sealed in the store), when it is not the snapshot itself
+    /// (the side changed since).
     pub settled: Option<Vec<u8>>,
-    /// The record being written there, sealed: set before a write, cleared by its result, so a
-    /// crash between the two is recognised when the record is read back.
+    /// The write in flight there (the engine's intent, JSON; sealed in the store): set before a
+    /// write, cleared by its result, so a crash between the two is recognised when the record
+    /// is read back.
     pub intent: Option<Vec<u8>>,
     /// The system marked it deleted (its connector reported a delete): a tombstone.
     pub deleted: bool,
@@ -76,8 +79,14 @@ pub struct Link {
     pub a: SideState,
     /// System `b`.
     pub b: SideState,
-    /// The merged record at the last complete reconcile, sealed.
+    /// The merged record at the last complete reconcile (canonical JSON; sealed in the store).
     pub base: Option<Vec<u8>>,
+    /// As stored: the link's records (each side's snapshot, settled record and intent, and
+    /// the base) sealed together in one value, identical ones once (the engine's
+    /// `sync::link_seal`). Then the six record fields above are `None` in the row. Rows
+    /// committed before migration 0009 have no such value and hold each record sealed alone
+    /// in its own column.
+    pub sealed: Option<Vec<u8>>,
     /// A change waits to be written.
     pub pending: bool,
     /// Write attempts since the change.
@@ -135,6 +144,7 @@ pub(super) fn link_from_row(r: &impl Cols) -> Link {
         a: side_from_row(r, "a"),
         b: side_from_row(r, "b"),
         base: r.opt_blob("base"),
+        sealed: r.opt_blob("sealed"),
         pending: r.flag("pending"),
         attempts: r.int("attempts"),
         last_error: r.opt_text("last_error"),
@@ -142,7 +152,7 @@ pub(super) fn link_from_row(r: &impl Cols) -> Link {
 }
 
 /// The link columns, in the order [`Store::commit`] binds them.
-pub(super) const LINK_COLUMNS: [&str; 29] = [
+pub(super) const LINK_COLUMNS: [&str; 30] = [
     "sync",
     "key_hash",
     "a_remote_id",
@@ -172,6 +182,7 @@ pub(super) const LINK_COLUMNS: [&str; 29] = [
     "attempts",
     "last_error",
     "updated_at",
+    "sealed",
 ];
 
 /// `INSERT INTO links … VALUES (…), (…) ON CONFLICT (sync, key_hash) DO UPDATE` for `rows`

@@ -105,7 +105,7 @@ trait WritePool {
     /// Serialises appends to the audit chain until the transaction ends: nothing for SQLite (the
     /// write transaction already does), a transaction-scoped advisory lock for PostgreSQL.
     const AUDIT_LOCK: Option<&'static str>;
-    /// Links upserted per statement by [`Store::commit`] (at most 1,000: 29 values each, under
+    /// Links upserted per statement by [`Store::commit`] (at most 1,000: 30 values each, under
     /// SQLite's 32,766 and PostgreSQL's 65,535 bound values).
     const LINKS_PER_STATEMENT: usize;
 }

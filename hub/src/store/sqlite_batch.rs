@@ -99,7 +99,7 @@ impl Cols for rusqlite::Row<'_> {
     }
 }
 
-/// `INSERT INTO links (…) VALUES (?1, …, ?29) ON CONFLICT (sync, key_hash) DO UPDATE SET …`:
+/// `INSERT INTO links (…) VALUES (?1, …, ?30) ON CONFLICT (sync, key_hash) DO UPDATE SET …`:
 /// one link, every column but the key replaced.
 fn upsert_link_sql() -> String {
     let marks: Vec<String> = (1..=LINK_COLUMNS.len()).map(|i| format!("?{i}")).collect();
@@ -275,6 +275,7 @@ fn write_links(
             l.attempts,
             l.last_error,
             now,
+            l.sealed,
         ])?;
     }
     Ok(())

@@ -345,3 +345,91 @@ async fn a_deleted_record_whose_stale_copy_is_read_later() {
         "untouched by the hub"
     );
 }
+
+/// A state store written before migration 0009 (each record of a link sealed alone in its own
+/// column) goes on as it is: the next full read creates nothing and writes nothing, rewrites
+/// each link it commits in the newer form (its records sealed once, together), and a later
+/// edit is merged against the settled records the older rows held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_of_the_older_link_form_reads_everything_again_and_writes_nothing() {
+    use hub::sync::link_seal;
+    let w = World::new(Setup::default()).await;
+    let mut rows = Vec::new();
+    for i in 0..3 {
+        rows.push(
+            w.zf_create(zf_row(
+                &id_number(60 + i),
+                NAMES3[i as usize],
+                "13800000000",
+                "普工",
+                "珉谷街道",
+            ))
+            .await,
+        );
+    }
+    w.sync_until_ok(None).await;
+    w.sync_until_ok(None).await;
+    assert_eq!(w.hy_all().await.len(), 3);
+    // The store, rewritten in the older form: every link's records in their own columns.
+    let keys = hub::keys::Keys::derive(&[7; 32]);
+    let hashes: Vec<String> = (0..3)
+        .map(|i| keys.key_hash(&[&json!(id_number(60 + i))]))
+        .collect();
+    let mut older = Vec::new();
+    for mut l in w.store.links(SYNC, &hashes).await.unwrap() {
+        assert!(l.sealed.is_some() && l.a.snapshot.is_none(), "newer form");
+        link_seal::unseal(&keys, SYNC, &mut l).unwrap();
+        assert!(l.a.snapshot.is_some() && l.b.snapshot.is_some() && l.base.is_some());
+        older.push(link_seal::in_older_form(&keys, SYNC, &l));
+    }
+    assert_eq!(older.len(), 3);
+    w.store
+        .commit(
+            SYNC,
+            hub::store::Commit {
+                links: &older,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for l in w.store.links(SYNC, &hashes).await.unwrap() {
+        assert!(l.sealed.is_none() && l.a.snapshot.is_some() && l.base.is_some());
+    }
+    // Everything read again from both sides: nothing to write anywhere.
+    w.rewind(Side::A).await;
+    w.rewind(Side::B).await;
+    let runs = w.sync_until_ok(None).await;
+    let s = &runs[0].stats;
+    assert_eq!((s.a.read, s.b.read), (3, 3));
+    assert_eq!(
+        (s.a.created, s.a.updated, s.b.created, s.b.updated),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(s.a.unchanged + s.b.unchanged, 6, "{s:?}");
+    for l in w.store.links(SYNC, &hashes).await.unwrap() {
+        assert!(
+            l.sealed.is_some() && l.a.snapshot.is_none(),
+            "rewritten in the newer form"
+        );
+    }
+    // An edit after the migration is merged against the records the older rows held.
+    let djbh = rows[1]["登记编号"].as_str().unwrap().to_string();
+    w.zf_patch(
+        &djbh,
+        json!({"联系电话": "13811119999", "更新时间": zf_local(now() + 2)}),
+    )
+    .await;
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!((runs[0].stats.b.created, runs[0].stats.b.updated), (0, 1));
+    let hy = w.hy_all().await;
+    assert_eq!(
+        by_id(&hy, "idNo", &id_number(61))[0]["phone"],
+        "13811119999"
+    );
+    assert_eq!(
+        by_id(&hy, "idNo", &id_number(60))[0]["phone"],
+        "13800000000"
+    );
+    assert_eq!(w.duplicates().await, Vec::<Value>::new());
+}

@@ -57,6 +57,8 @@ use crate::store::{Commit, ConflictKind, Link, NewConflict, NewDeadLetter, Side,
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+pub mod link_seal;
 use std::time::{Duration, Instant};
 use tracing::Instrument as _;
 
@@ -427,8 +429,10 @@ fn dead_letter_context(sync: &str, side: Side, record_hash: &str) -> String {
     format!("dead-letter/{sync}/{}/{record_hash}", side.as_str())
 }
 
-fn seal_context(sync: &str, key_hash: &str, what: &str) -> String {
-    format!("{sync}/{key_hash}/{what}")
+/// A record as a link holds it in memory: canonical JSON ([`crate::keys::canonical_json`]),
+/// the form in which equal records are equal bytes.
+fn plain(record: &Value) -> Vec<u8> {
+    crate::keys::canonical_json(record).into_bytes()
 }
 
 /// The key values of a record, masked for people (identity numbers keep their first and last
@@ -1273,13 +1277,11 @@ impl Engine {
             .map(|s| s.key_hash.clone())
             .chain(out_of_scope.iter().cloned())
             .collect();
-        let mut links: HashMap<String, Link> = self
-            .store
-            .links(&spec.name, &keys)
-            .await?
-            .into_iter()
-            .map(|l| (l.key_hash.clone(), l))
-            .collect();
+        let mut links: HashMap<String, Link> = HashMap::with_capacity(keys.len());
+        for mut l in self.store.links(&spec.name, &keys).await? {
+            self.unseal(&spec.name, &mut l)?;
+            links.insert(l.key_hash.clone(), l);
+        }
         let mut recovering = self.recovering(spec, side, &staged, &links, session).await;
         let mut touched: Vec<String> = Vec::new();
         let mut audit: Vec<NewAuditEntry> = Vec::new();
@@ -1303,9 +1305,7 @@ impl Engine {
                 touched.push(st.key_hash.clone());
             }
             let recovered = recovering.remove(&st.key_hash);
-            if let Some(action) =
-                self.stage_record(spec, link, side, st, recovered, stats.side(side))
-            {
+            if let Some(action) = self.stage_record(link, side, st, recovered, stats.side(side)) {
                 audit.push(NewAuditEntry {
                     run_id,
                     system: ep.plugin.name.clone(),
@@ -1317,7 +1317,11 @@ impl Engine {
                 });
             }
         }
-        let changed: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
+        let changed: Vec<Link> = touched
+            .iter()
+            .filter_map(|k| links.remove(k))
+            .map(|l| link_seal::sealed(&self.keys, &spec.name, &l))
+            .collect();
         self.crash_point(CrashPoint::BeforeCursorCommit(side))?;
         let counts = serde_json::to_value(&*stats).unwrap_or_default();
         self.store
@@ -1358,12 +1362,8 @@ impl Engine {
         let intents: Vec<(String, Intent)> = staged
             .iter()
             .filter_map(|st| {
-                let sealed = links.get(&st.key_hash)?.side(side).intent.as_ref()?;
-                let context = seal_context(&spec.name, &st.key_hash, side.as_str());
-                let v = self
-                    .keys
-                    .open_json(&format!("{context}/intent"), sealed)
-                    .ok()?;
+                let intent = links.get(&st.key_hash)?.side(side).intent.as_ref()?;
+                let v = serde_json::from_slice(intent).ok()?;
                 Some((st.key_hash.clone(), Intent::from_value(v)))
             })
             .collect();
@@ -1399,14 +1399,12 @@ impl Engine {
     /// write had asked if this read is recognised as that write's result (to be audited).
     fn stage_record(
         &self,
-        spec: &SyncSpec,
         link: &mut Link,
         side: Side,
         st: Staged,
         recovered: Option<(Intent, Value)>,
         s: &mut SideStats,
     ) -> Option<WriteAction> {
-        let context = seal_context(&spec.name, &st.key_hash, side.as_str());
         {
             let ss = link.side_mut(side);
             // A copy older than the one already known (a lagging replica, a read that overlaps
@@ -1444,7 +1442,7 @@ impl Engine {
                 return None;
             }
         }
-        let sealed = self.keys.seal_json(&context, &st.data);
+        let plain = plain(&st.data);
         if link.side_mut(side).intent.take().is_some()
             && let Some((intent, normal)) = recovered
         {
@@ -1455,10 +1453,10 @@ impl Engine {
                 .side(side)
                 .snapshot
                 .as_ref()
-                .and_then(|o| self.keys.open_json(&context, o).ok());
+                .and_then(|o| serde_json::from_slice(o).ok());
             let r = recover(old.as_ref(), &st.data, &normal);
             if r.landed {
-                self.settle_recovered(spec, link, side, st.hash, sealed, r.settled, intent, s);
+                self.settle_recovered(link, side, st.hash, plain, r.settled, intent, s);
                 return Some(if old.is_some() {
                     WriteAction::Update
                 } else {
@@ -1470,12 +1468,9 @@ impl Engine {
         let ss = link.side_mut(side);
         // Keep the record as it was when the key last settled, for field-level change detection.
         if ss.settled_hash.is_some() && ss.settled_hash == ss.hash && ss.settled.is_none() {
-            ss.settled = ss
-                .snapshot
-                .take()
-                .map(|old| self.reseal(&context, &format!("{context}/settled"), &old));
+            ss.settled = ss.snapshot.take();
         }
-        ss.snapshot = Some(sealed);
+        ss.snapshot = Some(plain);
         ss.hash = Some(st.hash);
         ss.written_hash = None;
         link.pending = true;
@@ -1492,24 +1487,22 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn settle_recovered(
         &self,
-        spec: &SyncSpec,
         link: &mut Link,
         side: Side,
         hash: String,
-        sealed: Vec<u8>,
+        read: Vec<u8>,
         settled: Value,
         intent: Intent,
         s: &mut SideStats,
     ) {
-        let context = seal_context(&spec.name, &link.key_hash, side.as_str());
         let settled_hash = self.keys.content_hash(&settled);
         let edited = settled_hash != hash;
         s.recovered += 1;
         let ss = link.side_mut(side);
-        ss.snapshot = Some(sealed);
+        ss.snapshot = Some(read);
         ss.hash = Some(hash);
         ss.written_hash = None;
-        ss.settled = edited.then(|| self.keys.seal_json(&format!("{context}/settled"), &settled));
+        ss.settled = edited.then(|| plain(&settled));
         ss.settled_hash = Some(settled_hash);
         if edited {
             s.changed += 1;
@@ -1520,24 +1513,11 @@ impl Engine {
         let other = side.other();
         if let Some(record) = intent.other.filter(|_| link.side(other).intent.is_none()) {
             let h = self.keys.content_hash(&record);
-            let ctx = seal_context(&spec.name, &link.key_hash, other.as_str());
             let os = link.side_mut(other);
-            os.settled = (os.hash.as_deref() != Some(h.as_str()))
-                .then(|| self.keys.seal_json(&format!("{ctx}/settled"), &record));
+            os.settled = (os.hash.as_deref() != Some(h.as_str())).then(|| plain(&record));
             os.settled_hash = Some(h);
         }
-        link.base = Some(self.keys.seal_json(
-            &seal_context(&spec.name, &link.key_hash, "base"),
-            &intent.record,
-        ));
-    }
-
-    /// Moves a sealed value to another context (open, then seal again).
-    fn reseal(&self, from: &str, to: &str, sealed: &[u8]) -> Vec<u8> {
-        match self.keys.open(from, sealed) {
-            Ok(plain) => self.keys.seal(to, &plain),
-            Err(_) => sealed.to_vec(),
-        }
+        link.base = Some(plain(&intent.record));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1579,14 +1559,20 @@ impl Engine {
         }
     }
 
-    fn open(&self, context: &str, sealed: &[u8]) -> Result<Value, RunError> {
-        self.keys
-            .open_json(context, sealed)
-            .map_err(|e| RunError::Store(e.into()))
+    /// Opens a link read from the store ([`link_seal::unseal`]). Errors: a sealed value that
+    /// does not open with this state key, as a store error.
+    fn unseal(&self, sync: &str, link: &mut Link) -> Result<(), RunError> {
+        link_seal::unseal(&self.keys, sync, link).map_err(|e| RunError::Store(e.into()))
     }
 
-    /// Opens a link's records: each side's current and settled record, and the base.
-    fn open_link(&self, sync: &str, link: &Link) -> Result<Opened, RunError> {
+    /// Parses a link's record (canonical JSON, as [`plain`] wrote it).
+    fn parse(&self, bytes: &[u8]) -> Result<Value, RunError> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| RunError::Store(anyhow::anyhow!("a record of a link is not JSON: {e}")))
+    }
+
+    /// A link's records, parsed: each side's current and settled record, and the base.
+    fn open_link(&self, link: &Link) -> Result<Opened, RunError> {
         let mut o = Opened {
             current: [None, None],
             settled: [None, None],
@@ -1594,12 +1580,11 @@ impl Engine {
         };
         for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
             let s = link.side(side);
-            let context = seal_context(sync, &link.key_hash, side.as_str());
-            if let Some(sealed) = &s.snapshot {
-                let v = self.open(&context, sealed)?;
+            if let Some(snapshot) = &s.snapshot {
+                let v = self.parse(snapshot)?;
                 o.settled[i] = match (&s.settled_hash, &s.settled) {
                     (None, _) => None,
-                    (Some(_), Some(old)) => Some(self.open(&format!("{context}/settled"), old)?),
+                    (Some(_), Some(old)) => Some(self.parse(old)?),
                     (Some(h), None) if Some(h) == s.hash.as_ref() => Some(v.clone()),
                     (Some(_), None) => None,
                 };
@@ -1608,8 +1593,8 @@ impl Engine {
                 }
             }
         }
-        if let Some(sealed) = &link.base {
-            o.base = Some(self.open(&seal_context(sync, &link.key_hash, "base"), sealed)?);
+        if let Some(base) = &link.base {
+            o.base = Some(self.parse(base)?);
         }
         Ok(o)
     }
@@ -1639,7 +1624,6 @@ impl Engine {
             }
             None => wrote.then(|| sent.clone()),
         };
-        let context = seal_context(sync, &link.key_hash, t.as_str());
         let ss = link.side_mut(t);
         ss.intent = None;
         if !w.remote_id.is_empty() {
@@ -1650,7 +1634,7 @@ impl Engine {
         }
         if let Some(stored) = stored {
             let h = self.keys.content_hash(&stored);
-            ss.snapshot = Some(self.keys.seal_json(&context, &stored));
+            ss.snapshot = Some(plain(&stored));
             ss.hash = Some(h.clone());
             if wrote {
                 ss.written_hash = Some(h);
@@ -1685,6 +1669,9 @@ impl Engine {
                 .store
                 .pending(&spec.name, after.as_deref(), spec.batch_size)
                 .await?;
+            for link in &mut links {
+                self.unseal(&spec.name, link)?;
+            }
             let Some(last) = links.last() else {
                 return Ok(deferred);
             };
@@ -1703,7 +1690,7 @@ impl Engine {
             // Per target side: (link index, record to write).
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
             for (i, link) in links.iter_mut().enumerate() {
-                let o = self.open_link(&spec.name, link)?;
+                let o = self.open_link(link)?;
                 let a = SideInput {
                     current: o.current[0].as_ref(),
                     settled: o.settled[0].as_ref(),
@@ -1851,15 +1838,7 @@ impl Engine {
                         record: rec.clone(),
                         other,
                     };
-                    let intent = self.keys.seal_json(
-                        &seal_context(
-                            &spec.name,
-                            &link.key_hash,
-                            &format!("{}/intent", t.as_str()),
-                        ),
-                        &intent.to_value(),
-                    );
-                    link.side_mut(t).intent = Some(intent);
+                    link.side_mut(t).intent = Some(plain(&intent.to_value()));
                     let ts = link.side(t);
                     writes.entry(t).or_default().push((
                         i,
@@ -1880,7 +1859,7 @@ impl Engine {
                     .commit(
                         &spec.name,
                         Commit {
-                            links: &links,
+                            links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
                             ..Commit::default()
                         },
                     )
@@ -2043,10 +2022,7 @@ impl Engine {
                 // Settled: the merged record is the new common ancestor, and each side's
                 // current record is what later changes are measured against.
                 if let Some(m) = &merged[i] {
-                    link.base = Some(
-                        self.keys
-                            .seal_json(&seal_context(&spec.name, &link.key_hash, "base"), m),
-                    );
+                    link.base = Some(plain(m));
                 }
                 for side in [Side::A, Side::B] {
                     let ss = link.side_mut(side);
@@ -2066,7 +2042,7 @@ impl Engine {
                 .commit(
                     &spec.name,
                     Commit {
-                        links: &links,
+                        links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
                         dead_letters: &dead,
                         cursor: None,
                         audit: &audit,

@@ -1,0 +1,281 @@
+//! A link's records in the state store: sealed once, together.
+//!
+//! The engine holds a link's records in the clear, as canonical JSON ([`crate::keys::canonical_json`]):
+//! each side's snapshot, settled record and write intent, and the base. The store gets them
+//! sealed together in [`Link::sealed`] (ChaCha20-Poly1305, RFC 8439, under the context
+//! `{sync}/{key hash}/link`, so a value cannot be moved to another link), the record columns
+//! empty. Records equal byte for byte (the usual case once a key settled: the base, and the
+//! record each side holds) are stored once.
+//!
+//! The sealed text is a list of slots, in the order of [`SLOTS`]: version byte `1`, then per
+//! slot one of: `0` (none); `1`, a 4-byte little-endian length and the record's bytes; `2` and
+//! the index of an earlier slot holding the same bytes.
+//!
+//! Links stored before this form (state stores before migration 0009) hold each record sealed
+//! alone, in its own column, under `{sync}/{key hash}/{a|b}` (snapshot), `…/{a|b}/settled`,
+//! `…/{a|b}/intent` and `{sync}/{key hash}/base`: [`unseal`] opens those as they are, and the
+//! next commit of the link writes it in this form.
+
+use crate::keys::{Keys, OpenError};
+use crate::store::{Link, Side};
+
+/// The form's version byte.
+const VERSION: u8 = 1;
+
+/// The slots of the sealed value, in order.
+const SLOTS: usize = 7;
+
+/// The sealing context of a link's value.
+fn context(sync: &str, key_hash: &str) -> String {
+    format!("{sync}/{key_hash}/link")
+}
+
+/// The link's record fields, in slot order.
+fn slots(link: &Link) -> [&Option<Vec<u8>>; SLOTS] {
+    [
+        &link.a.snapshot,
+        &link.a.settled,
+        &link.a.intent,
+        &link.b.snapshot,
+        &link.b.settled,
+        &link.b.intent,
+        &link.base,
+    ]
+}
+
+/// The link's record fields, in slot order, to fill.
+fn slots_mut(link: &mut Link) -> [&mut Option<Vec<u8>>; SLOTS] {
+    [
+        &mut link.a.snapshot,
+        &mut link.a.settled,
+        &mut link.a.intent,
+        &mut link.b.snapshot,
+        &mut link.b.settled,
+        &mut link.b.intent,
+        &mut link.base,
+    ]
+}
+
+/// The slots as one text (see the module's documentation).
+fn encode(link: &Link) -> Vec<u8> {
+    let slots = slots(link);
+    let size: usize = slots.iter().filter_map(|s| s.as_ref()).map(Vec::len).sum();
+    let mut out = Vec::with_capacity(1 + SLOTS * 5 + size);
+    out.push(VERSION);
+    for (i, slot) in slots.iter().enumerate() {
+        match slot {
+            None => out.push(0),
+            Some(bytes) => match slots[..i].iter().position(|s| s.as_ref() == Some(bytes)) {
+                Some(same) => out.extend_from_slice(&[2, same as u8]),
+                None => {
+                    out.push(1);
+                    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    out.extend_from_slice(bytes);
+                }
+            },
+        }
+    }
+    out
+}
+
+/// The slots of a text [`encode`] made. Errors: an unknown version, a slot cut short or
+/// referring forward (the text was not made by this form: refused like a value that does not
+/// open).
+fn decode(text: &[u8]) -> Result<[Option<Vec<u8>>; SLOTS], OpenError> {
+    let mut out: [Option<Vec<u8>>; SLOTS] = Default::default();
+    let (&version, mut rest) = text.split_first().ok_or(OpenError)?;
+    if version != VERSION {
+        return Err(OpenError);
+    }
+    for i in 0..SLOTS {
+        let (&tag, r) = rest.split_first().ok_or(OpenError)?;
+        rest = r;
+        out[i] = match tag {
+            0 => None,
+            1 => {
+                let (len, r) = rest.split_first_chunk::<4>().ok_or(OpenError)?;
+                let len = u32::from_le_bytes(*len) as usize;
+                if r.len() < len {
+                    return Err(OpenError);
+                }
+                let (bytes, r) = r.split_at(len);
+                rest = r;
+                Some(bytes.to_vec())
+            }
+            2 => {
+                let (&same, r) = rest.split_first().ok_or(OpenError)?;
+                rest = r;
+                let same = usize::from(same);
+                if same >= i {
+                    return Err(OpenError);
+                }
+                out[same].clone()
+            }
+            _ => return Err(OpenError),
+        };
+    }
+    if !rest.is_empty() {
+        return Err(OpenError);
+    }
+    Ok(out)
+}
+
+/// The link as the store keeps it: its records sealed together in [`Link::sealed`], the record
+/// fields empty (the row's per-record columns set to NULL, so a row of the older form is
+/// rewritten in this one). A link with no record has no sealed value.
+pub fn sealed(keys: &Keys, sync: &str, link: &Link) -> Link {
+    let any = slots(link).iter().any(|s| s.is_some());
+    let sealed = any.then(|| keys.seal(&context(sync, &link.key_hash), &encode(link)));
+    let mut out = Link {
+        sealed,
+        base: None,
+        ..link.clone()
+    };
+    for side in [Side::A, Side::B] {
+        let s = out.side_mut(side);
+        s.snapshot = None;
+        s.settled = None;
+        s.intent = None;
+    }
+    out
+}
+
+/// The links as the store keeps them ([`sealed`]).
+pub fn sealed_all(keys: &Keys, sync: &str, links: &[Link]) -> Vec<Link> {
+    links.iter().map(|l| sealed(keys, sync, l)).collect()
+}
+
+/// Opens a link as read from the store, in place: its records in the clear, from
+/// [`Link::sealed`] or, for a row of the older form, from each record's own column.
+/// Errors: a value that does not open with this state key (another key, an altered row).
+pub fn unseal(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError> {
+    if let Some(sealed) = link.sealed.take() {
+        let text = keys.open(&context(sync, &link.key_hash), &sealed)?;
+        for (field, value) in slots_mut(link).into_iter().zip(decode(&text)?) {
+            *field = value;
+        }
+        return Ok(());
+    }
+    let key_hash = link.key_hash.clone();
+    for side in [Side::A, Side::B] {
+        let own = format!("{sync}/{key_hash}/{}", side.as_str());
+        let s = link.side_mut(side);
+        for (field, context) in [
+            (&mut s.snapshot, own.clone()),
+            (&mut s.settled, format!("{own}/settled")),
+            (&mut s.intent, format!("{own}/intent")),
+        ] {
+            if let Some(sealed) = field.take() {
+                *field = Some(keys.open(&context, &sealed)?);
+            }
+        }
+    }
+    if let Some(sealed) = link.base.take() {
+        link.base = Some(keys.open(&format!("{sync}/{key_hash}/base"), &sealed)?);
+    }
+    Ok(())
+}
+
+/// The link as state stores before migration 0009 kept it: each record sealed alone in its own
+/// column under its own context (see the module's documentation), no [`Link::sealed`]. What
+/// [`unseal`] reads for such rows; the migration's tests write a store of that form with it.
+pub fn in_older_form(keys: &Keys, sync: &str, link: &Link) -> Link {
+    let key_hash = &link.key_hash;
+    let seal = |context: String, v: &Option<Vec<u8>>| v.as_ref().map(|b| keys.seal(&context, b));
+    let mut out = Link {
+        sealed: None,
+        base: seal(format!("{sync}/{key_hash}/base"), &link.base),
+        ..link.clone()
+    };
+    for side in [Side::A, Side::B] {
+        let own = format!("{sync}/{key_hash}/{}", side.as_str());
+        let from = link.side(side);
+        let s = out.side_mut(side);
+        s.snapshot = seal(own.clone(), &from.snapshot);
+        s.settled = seal(format!("{own}/settled"), &from.settled);
+        s.intent = seal(format!("{own}/intent"), &from.intent);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys::derive(&[7; 32])
+    }
+
+    fn settled_link() -> Link {
+        let rec = br#"{"idNumber":"522325199001011234","name":"x"}"#.to_vec();
+        let mut l = Link::new("k1".into());
+        l.a.snapshot = Some(rec.clone());
+        l.b.snapshot = Some(rec.clone());
+        l.b.intent = Some(br#"{"intent":2}"#.to_vec());
+        l.base = Some(rec);
+        l.a.hash = Some("h".into());
+        l
+    }
+
+    #[test]
+    fn a_link_sealed_once_opens_to_the_same_records_and_stores_a_repeated_record_once() {
+        let (k, l) = (keys(), settled_link());
+        let stored = sealed(&k, "workers", &l);
+        assert_eq!(
+            (
+                stored.a.snapshot.as_ref(),
+                stored.base.as_ref(),
+                stored.b.intent.as_ref()
+            ),
+            (None, None, None)
+        );
+        assert_eq!(stored.a.hash.as_deref(), Some("h"));
+        // Version, then: slot 0 (1 + 4 + 44 bytes), 1 and 2 empty, slot 3 = slot 0 (2 bytes),
+        // 4 empty, slot 5 (1 + 4 + 12), slot 6 = slot 0 (2); sealed: 12-byte nonce, 16-byte tag.
+        let text = encode(&l);
+        assert_eq!(text.len(), 1 + 49 + 1 + 1 + 2 + 1 + 17 + 2);
+        assert_eq!(stored.sealed.as_ref().unwrap().len(), text.len() + 12 + 16);
+        let mut back = stored.clone();
+        unseal(&k, "workers", &mut back).unwrap();
+        assert_eq!(back, Link { sealed: None, ..l });
+    }
+
+    #[test]
+    fn a_sealed_link_moved_to_another_key_or_sync_does_not_open() {
+        let (k, l) = (keys(), settled_link());
+        let mut moved = sealed(&k, "workers", &l);
+        moved.key_hash = "k2".into();
+        assert!(unseal(&k, "workers", &mut moved).is_err());
+        let mut other = sealed(&k, "workers", &l);
+        assert!(unseal(&k, "secondments", &mut other).is_err());
+    }
+
+    #[test]
+    fn a_row_of_the_older_form_opens_each_record_from_its_own_column() {
+        let k = keys();
+        let mut old = Link::new("k1".into());
+        old.a.snapshot = Some(k.seal("workers/k1/a", b"{\"n\":1}"));
+        old.a.settled = Some(k.seal("workers/k1/a/settled", b"{\"n\":0}"));
+        old.b.intent = Some(k.seal("workers/k1/b/intent", b"{\"n\":2}"));
+        old.base = Some(k.seal("workers/k1/base", b"{\"n\":0}"));
+        unseal(&k, "workers", &mut old).unwrap();
+        assert_eq!(old.a.snapshot.as_deref(), Some(&b"{\"n\":1}"[..]));
+        assert_eq!(old.a.settled.as_deref(), Some(&b"{\"n\":0}"[..]));
+        assert_eq!(old.b.intent.as_deref(), Some(&b"{\"n\":2}"[..]));
+        assert_eq!(old.base.as_deref(), Some(&b"{\"n\":0}"[..]));
+        // Sealed under another column's context: refused.
+        let mut swapped = Link::new("k1".into());
+        swapped.a.settled = Some(k.seal("workers/k1/a", b"{}"));
+        assert!(unseal(&k, "workers", &mut swapped).is_err());
+    }
+
+    #[test]
+    fn a_text_cut_short_or_pointing_forward_is_refused() {
+        let text = encode(&settled_link());
+        assert!(decode(&text[..text.len() - 1]).is_err());
+        let mut forward = vec![VERSION, 2, 3];
+        forward.extend([0; 6]);
+        assert!(decode(&forward).is_err());
+        assert!(decode(&[9]).is_err());
+    }
+}
