@@ -750,6 +750,27 @@ struct Opened {
     base: Option<Value>,
 }
 
+/// What reconciling one pending key decided, before anything is written: the plan of one key
+/// ([`Engine::plan_key`]).
+enum KeyPlan {
+    /// Neither side holds a record: nothing to merge.
+    Nothing,
+    /// Both sides changed a `park` field: the key waits for a person (`why`, and the conflict
+    /// to open).
+    Parked { why: String, conflict: NewConflict },
+    /// The merged record breaks the schema: a dead letter, nothing written.
+    Invalid(NewDeadLetter),
+    /// The merged record; a side's own end form when it differs (the side that ended keeps
+    /// its own delete form); the sides to write; why a side that should be written is not
+    /// (its read failed in this run).
+    Merged {
+        record: Value,
+        own: Option<(Side, Value)>,
+        targets: Vec<Side>,
+        blocked: Vec<String>,
+    },
+}
+
 impl Engine {
     /// An engine over a store, with the state keys.
     /// The store appends the audit entries of the engine's writes under the audit key derived
@@ -1599,6 +1620,156 @@ impl Engine {
         Ok(o)
     }
 
+    /// Plans one pending key ([`KeyPlan`]): merges its sides' records (or takes the side a
+    /// person chose, `taken`), applies an end one side newly shows, checks the merged record
+    /// against the schema, and names the sides to write (not those whose read failed in this
+    /// run, `unread`). Counts parked keys, resolved conflicts and refused merges in `stats`.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_key(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        link: &Link,
+        o: &Opened,
+        taken: Option<Side>,
+        unread: &[Side],
+        stats: &mut RunStats,
+    ) -> KeyPlan {
+        let a = SideInput {
+            current: o.current[0].as_ref(),
+            settled: o.settled[0].as_ref(),
+            updated_at: link.a.updated_at.as_deref(),
+        };
+        let b = SideInput {
+            current: o.current[1].as_ref(),
+            settled: o.settled[1].as_ref(),
+            updated_at: link.b.updated_at.as_deref(),
+        };
+        let taken = match taken {
+            Some(Side::A) => o.current[0].clone(),
+            Some(Side::B) => o.current[1].clone(),
+            None => None,
+        };
+        let m = match taken {
+            Some(t) => Some(t),
+            None => match merge_fields(a, b, o.base.as_ref(), &spec.rules, spec.default_policy) {
+                Some(mf) if mf.parked() => {
+                    let fields: Vec<&str> = mf
+                        .conflicts
+                        .iter()
+                        .filter(|(_, p)| *p == FieldPolicy::Park)
+                        .map(|(f, _)| f.as_str())
+                        .collect();
+                    let why = format!(
+                        "parked: both sides changed {} (policy park); waiting for `hub conflicts resolve`",
+                        fields.join(", ")
+                    );
+                    stats.parked += 1;
+                    let key_values = key_of(&spec.key, &mf.record);
+                    return KeyPlan::Parked {
+                        conflict: NewConflict {
+                            run_id,
+                            kind: ConflictKind::Park,
+                            key_hash: link.key_hash.clone(),
+                            key_masked: Some(mask_key(&key_values)),
+                            side: Side::A,
+                            reason: why.clone(),
+                        },
+                        why,
+                    };
+                }
+                Some(mf) => {
+                    if !mf.conflicts.is_empty() {
+                        stats.conflicts_resolved += 1;
+                    }
+                    Some(mf.record)
+                }
+                None => None,
+            },
+        };
+        let Some(mut m) = m else {
+            return KeyPlan::Nothing;
+        };
+        // A side that newly shows an end (its connector's delete, or its delete form)
+        // gives the other side that side's own delete form, whatever the policies say,
+        // and keeps its own.
+        let ended = |i: usize, side: Side| {
+            let form = &spec.deletes[i];
+            let s = link.side(side);
+            (s.deleted && !s.settled_deleted)
+                || (!s.deleted
+                    && shows_end(o.current[i].as_ref(), form)
+                    && !shows_end(o.settled[i].as_ref(), form))
+        };
+        let (a_ended, b_ended) = (ended(0, Side::A), ended(1, Side::B));
+        let tell = match (a_ended, b_ended) {
+            (true, false) => Some(1),
+            (false, true) => Some(0),
+            _ => None,
+        };
+        let mut own = None;
+        if let Some(other) = tell {
+            let ended = 1 - other;
+            if !spec.deletes[ended].is_empty() {
+                let mut o = m.clone();
+                for (ptr, v) in &spec.deletes[ended] {
+                    set_pointer(&mut o, ptr, Some(v.clone()));
+                }
+                own = Some((if ended == 0 { Side::A } else { Side::B }, o));
+            }
+            for (ptr, v) in &spec.deletes[other] {
+                set_pointer(&mut m, ptr, Some(v.clone()));
+            }
+        }
+        let violations = spec.schema.validate(&m);
+        if !violations.is_empty() {
+            let side = spec.write_sides()[0];
+            let key_values = key_of(&spec.key, &m);
+            stats.side(side).rejected += 1;
+            return KeyPlan::Invalid(self.dead_letter(
+                spec,
+                run_id,
+                side,
+                "write",
+                Some(mask_key(&key_values)),
+                None,
+                Some(&m),
+                violations,
+            ));
+        }
+        let mut targets: Vec<Side> = Vec::new();
+        let mut blocked: Vec<String> = Vec::new();
+        for &t in spec.write_sides() {
+            let rec = match &own {
+                Some((s, o)) if *s == t => o,
+                _ => &m,
+            };
+            let ts = link.side(t);
+            if ts.deleted
+                || ts
+                    .hash
+                    .as_deref()
+                    .is_some_and(|h| h == self.keys.content_hash(rec))
+            {
+                continue;
+            }
+            if unread.contains(&t) {
+                blocked.push(format!(
+                    "not written to {}: reading it failed in this run",
+                    t.as_str()
+                ));
+                continue;
+            }
+            targets.push(t);
+        }
+        KeyPlan::Merged {
+            record: m,
+            own,
+            targets,
+            blocked,
+        }
+    }
+
     /// Records a successful write on side `t`: the system's id and version, and the record as
     /// it now holds it (`stored`, or what was sent; for `unchanged` without `stored`, the
     /// snapshot already held), which is also the side's settled record. Its hash marks the
@@ -1691,145 +1862,42 @@ impl Engine {
             let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
             for (i, link) in links.iter_mut().enumerate() {
                 let o = self.open_link(link)?;
-                let a = SideInput {
-                    current: o.current[0].as_ref(),
-                    settled: o.settled[0].as_ref(),
-                    updated_at: link.a.updated_at.as_deref(),
-                };
-                let b = SideInput {
-                    current: o.current[1].as_ref(),
-                    settled: o.settled[1].as_ref(),
-                    updated_at: link.b.updated_at.as_deref(),
-                };
-                let taken = match takes.get(&link.key_hash) {
-                    Some(Side::A) => o.current[0].clone(),
-                    Some(Side::B) => o.current[1].clone(),
-                    None => None,
-                };
-                let m = match taken {
-                    Some(t) => Some(t),
-                    None => {
-                        match merge_fields(a, b, o.base.as_ref(), &spec.rules, spec.default_policy)
-                        {
-                            Some(mf) if mf.parked() => {
-                                let fields: Vec<&str> = mf
-                                    .conflicts
-                                    .iter()
-                                    .filter(|(_, p)| *p == FieldPolicy::Park)
-                                    .map(|(f, _)| f.as_str())
-                                    .collect();
-                                let why = format!(
-                                    "parked: both sides changed {} (policy park); waiting for `hub conflicts resolve`",
-                                    fields.join(", ")
-                                );
-                                stats.parked += 1;
-                                let key_values = key_of(&spec.key, &mf.record);
-                                conflicts.push(NewConflict {
-                                    run_id,
-                                    kind: ConflictKind::Park,
-                                    key_hash: link.key_hash.clone(),
-                                    key_masked: Some(mask_key(&key_values)),
-                                    side: Side::A,
-                                    reason: why.clone(),
-                                });
-                                parked.push((i, why));
-                                merged.push(None);
-                                own_records.push(None);
-                                continue;
-                            }
-                            Some(mf) => {
-                                if !mf.conflicts.is_empty() {
-                                    stats.conflicts_resolved += 1;
-                                }
-                                Some(mf.record)
-                            }
-                            None => None,
+                let taken = takes.get(&link.key_hash).copied();
+                let (m, own, targets) =
+                    match self.plan_key(spec, run_id, link, &o, taken, unread, stats) {
+                        KeyPlan::Nothing => {
+                            merged.push(None);
+                            own_records.push(None);
+                            continue;
                         }
-                    }
-                };
-                let Some(mut m) = m else {
-                    merged.push(None);
-                    own_records.push(None);
-                    continue;
-                };
-                // A side that newly shows an end (its connector's delete, or its delete form)
-                // gives the other side that side's own delete form, whatever the policies say,
-                // and keeps its own.
-                let ended = |i: usize, side: Side| {
-                    let form = &spec.deletes[i];
-                    let s = link.side(side);
-                    (s.deleted && !s.settled_deleted)
-                        || (!s.deleted
-                            && shows_end(o.current[i].as_ref(), form)
-                            && !shows_end(o.settled[i].as_ref(), form))
-                };
-                let (a_ended, b_ended) = (ended(0, Side::A), ended(1, Side::B));
-                let tell = match (a_ended, b_ended) {
-                    (true, false) => Some(1),
-                    (false, true) => Some(0),
-                    _ => None,
-                };
-                let mut own = None;
-                if let Some(other) = tell {
-                    let ended = 1 - other;
-                    if !spec.deletes[ended].is_empty() {
-                        let mut o = m.clone();
-                        for (ptr, v) in &spec.deletes[ended] {
-                            set_pointer(&mut o, ptr, Some(v.clone()));
+                        KeyPlan::Parked { why, conflict } => {
+                            conflicts.push(conflict);
+                            parked.push((i, why));
+                            merged.push(None);
+                            own_records.push(None);
+                            continue;
                         }
-                        own = Some((if ended == 0 { Side::A } else { Side::B }, o));
-                    }
-                    for (ptr, v) in &spec.deletes[other] {
-                        set_pointer(&mut m, ptr, Some(v.clone()));
-                    }
-                }
-                let violations = spec.schema.validate(&m);
-                if !violations.is_empty() {
-                    let side = spec.write_sides()[0];
-                    let key_values = key_of(&spec.key, &m);
-                    stats.side(side).rejected += 1;
-                    dead.push(self.dead_letter(
-                        spec,
-                        run_id,
-                        side,
-                        "write",
-                        Some(mask_key(&key_values)),
-                        None,
-                        Some(&m),
-                        violations,
-                    ));
-                    merged.push(None);
-                    own_records.push(None);
-                    continue;
-                }
-                let mut targets: Vec<(Side, &Value)> = Vec::new();
-                for &t in spec.write_sides() {
+                        KeyPlan::Invalid(d) => {
+                            dead.push(d);
+                            merged.push(None);
+                            own_records.push(None);
+                            continue;
+                        }
+                        KeyPlan::Merged {
+                            record,
+                            own,
+                            targets,
+                            blocked: why,
+                        } => {
+                            blocked.extend(why.into_iter().map(|w| (i, w)));
+                            (record, own, targets)
+                        }
+                    };
+                for &t in &targets {
                     let rec = match &own {
                         Some((s, o)) if *s == t => o,
                         _ => &m,
                     };
-                    let ts = link.side(t);
-                    if ts.deleted
-                        || ts
-                            .hash
-                            .as_deref()
-                            .is_some_and(|h| h == self.keys.content_hash(rec))
-                    {
-                        continue;
-                    }
-                    if unread.contains(&t) {
-                        blocked.push((
-                            i,
-                            format!(
-                                "not written to {}: reading it failed in this run",
-                                t.as_str()
-                            ),
-                        ));
-                        continue;
-                    }
-                    targets.push((t, rec));
-                }
-                for &(t, rec) in &targets {
                     let ti = if t == Side::A { 0 } else { 1 };
                     let other = (targets.len() == 1)
                         .then(|| o.current[1 - ti].clone())
