@@ -205,6 +205,22 @@ pub(super) fn upsert_links_sql(rows: usize) -> String {
     )
 }
 
+/// The links to store, a key given twice keeping its last link (as row-by-row upserts would;
+/// PostgreSQL refuses to upsert one row twice in a statement), in their first order.
+pub(super) fn last_of_each_key(links: &[Link]) -> Vec<&Link> {
+    let mut last: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(links.len());
+    for (i, l) in links.iter().enumerate() {
+        last.insert(l.key_hash.as_str(), i);
+    }
+    links
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| last[l.key_hash.as_str()] == *i)
+        .map(|(_, l)| l)
+        .collect()
+}
+
 /// Marks a key pending, so that the sync's next run reconciles (and writes) it again:
 /// binds (now, sync, key hash).
 pub(super) const MARK_PENDING: &str =
@@ -225,10 +241,11 @@ impl Store {
 
     /// The links of these keys (missing keys are absent from the answer).
     pub async fn links(&self, sync: &str, key_hashes: &[String]) -> anyhow::Result<Vec<Link>> {
-        if let Some(b) = &self.batch {
-            return b.links(sync, key_hashes).await;
-        }
-        on_pool!(self, p => {
+        let p = match &self.pool {
+            Pool::Sqlite(_, b) => return b.links(sync, key_hashes).await,
+            Pool::Postgres(p) => p,
+        };
+        {
             let mut out = Vec::with_capacity(key_hashes.len());
             for chunk in key_hashes.chunks(500) {
                 // Only `$N` placeholders are formatted into the text; every value is bound.
@@ -241,7 +258,7 @@ impl Store {
                 out.extend(q.fetch_all(p).await?.iter().map(link_from_row));
             }
             Ok(out)
-        })
+        }
     }
 
     /// Up to `limit` pending links with key hash after `after`, in key-hash order.
@@ -251,18 +268,17 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> anyhow::Result<Vec<Link>> {
-        if let Some(b) = &self.batch {
-            return b.pending(sync, after, limit).await;
-        }
-        on_pool!(self, p => {
-            let rows = sqlx::query("SELECT * FROM links WHERE sync = $1 AND pending AND key_hash > $2 ORDER BY key_hash LIMIT $3")
-                .bind(sync)
-                .bind(after.unwrap_or(""))
-                .bind(i64::from(limit))
-                .fetch_all(p)
-                .await?;
-            Ok(rows.iter().map(link_from_row).collect())
-        })
+        let p = match &self.pool {
+            Pool::Sqlite(_, b) => return b.pending(sync, after, limit).await,
+            Pool::Postgres(p) => p,
+        };
+        let rows = sqlx::query("SELECT * FROM links WHERE sync = $1 AND pending AND key_hash > $2 ORDER BY key_hash LIMIT $3")
+            .bind(sync)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?;
+        Ok(rows.iter().map(link_from_row).collect())
     }
 
     /// How many links of `sync` are pending, through the partial index on pending links: the

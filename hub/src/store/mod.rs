@@ -50,7 +50,8 @@ fn now() -> String {
 /// The connection pool of one backend.
 #[derive(Debug, Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    /// sqlx's pool, and the connection a run's per-batch statements take ([`sqlite_batch`]).
+    Sqlite(SqlitePool, sqlite_batch::BatchConn),
     Postgres(PgPool),
 }
 
@@ -60,7 +61,7 @@ enum Pool {
 macro_rules! on_pool {
     ($self:expr, $p:ident => $body:block) => {
         match &$self.pool {
-            Pool::Sqlite($p) => $body,
+            Pool::Sqlite($p, _) => $body,
             Pool::Postgres($p) => $body,
         }
     };
@@ -105,16 +106,12 @@ trait WritePool {
     /// Serialises appends to the audit chain until the transaction ends: nothing for SQLite (the
     /// write transaction already does), a transaction-scoped advisory lock for PostgreSQL.
     const AUDIT_LOCK: Option<&'static str>;
-    /// Links upserted per statement by [`Store::commit`] (at most 1,000: 30 values each, under
-    /// SQLite's 32,766 and PostgreSQL's 65,535 bound values).
-    const LINKS_PER_STATEMENT: usize;
 }
 
 impl WritePool for SqlitePool {
     type Db = sqlx::Sqlite;
     const FOR_UPDATE: &'static str = "";
     const AUDIT_LOCK: Option<&'static str> = None;
-    const LINKS_PER_STATEMENT: usize = 1;
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
@@ -125,15 +122,9 @@ impl WritePool for PgPool {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     // 0x687562 = "hub".
     const AUDIT_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(6845794)");
-    const LINKS_PER_STATEMENT: usize = 200;
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.begin().await
     }
-}
-
-/// How many links `p`'s backend upserts per statement (see [`WritePool::LINKS_PER_STATEMENT`]).
-fn links_per_statement<P: WritePool>(_: &P) -> usize {
-    P::LINKS_PER_STATEMENT
 }
 
 /// The lock suffix of `p`'s backend (see [`WritePool::FOR_UPDATE`]).
@@ -203,7 +194,7 @@ pub use runs::RunRecord;
 pub use schedule::ScheduleState;
 
 use leases::{lease_live, this_host};
-use links::{LINK_COLUMNS, MARK_PENDING, link_from_row, upsert_links_sql};
+use links::{LINK_COLUMNS, MARK_PENDING, last_of_each_key, link_from_row, upsert_links_sql};
 
 /// The state store (SQLite or PostgreSQL, by URL).
 #[derive(Debug, Clone)]
@@ -213,8 +204,6 @@ pub struct Store {
     crash: Option<crate::crash::Held>,
     /// The lease this store's writes are fenced by (see [`Store::fenced`]).
     fence: Option<Arc<Lease>>,
-    /// SQLite: the connection a run's per-batch statements take (see [`sqlite_batch`]).
-    batch: Option<sqlite_batch::BatchConn>,
 }
 
 impl Store {
@@ -287,9 +276,8 @@ impl Store {
             .await;
             match result {
                 Ok(pool) => {
-                    let mut store = Store::new(Pool::Sqlite(pool));
-                    store.batch = Some(sqlite_batch::BatchConn::open(opts.get_filename())?);
-                    return Ok(store);
+                    let batch = sqlite_batch::BatchConn::open(opts.get_filename())?;
+                    return Ok(Store::new(Pool::Sqlite(pool, batch)));
                 }
                 Err(e) if attempt < 40 && format!("{e:#}").contains("database is locked") => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -330,14 +318,13 @@ impl Store {
             audit_key: None,
             crash: None,
             fence: None,
-            batch: None,
         }
     }
 
     /// Which backend this is: `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
         match self.pool {
-            Pool::Sqlite(_) => "sqlite",
+            Pool::Sqlite(..) => "sqlite",
             Pool::Postgres(_) => "postgres",
         }
     }

@@ -44,7 +44,10 @@ pub(super) struct OwnedCommit {
 impl OwnedCommit {
     pub(super) fn new(c: &Commit<'_>) -> OwnedCommit {
         OwnedCommit {
-            links: last_of_each_key(c.links).into_iter().cloned().collect(),
+            links: super::last_of_each_key(c.links)
+                .into_iter()
+                .cloned()
+                .collect(),
             dead_letters: c.dead_letters.to_vec(),
             cursor: c.cursor.map(|(s, v)| (s, v.map(str::to_string))),
             audit: c.audit.to_vec(),
@@ -53,22 +56,6 @@ impl OwnedCommit {
             run_stats: c.run_stats.map(|(id, v)| (id, v.to_string())),
         }
     }
-}
-
-/// The links to store, a key given twice keeping its last link (as row-by-row upserts would;
-/// PostgreSQL refuses to upsert one row twice in a statement), in their first order.
-pub(super) fn last_of_each_key(links: &[Link]) -> Vec<&Link> {
-    let mut last: std::collections::HashMap<&str, usize> =
-        std::collections::HashMap::with_capacity(links.len());
-    for (i, l) in links.iter().enumerate() {
-        last.insert(l.key_hash.as_str(), i);
-    }
-    links
-        .iter()
-        .enumerate()
-        .filter(|(i, l)| last[l.key_hash.as_str()] == *i)
-        .map(|(_, l)| l)
-        .collect()
 }
 
 /// The fence a commit checks: (sync, holder, token).

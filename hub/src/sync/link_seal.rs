@@ -22,7 +22,7 @@
 //! next commit of the link writes it in this form.
 
 use crate::keys::{Keys, OpenError};
-use crate::store::{Link, Side};
+use crate::store::{Link, Side, SideState};
 
 /// The form's version byte.
 const VERSION: u8 = 1;
@@ -151,24 +151,37 @@ fn unpack(value: &[u8]) -> Result<[Option<Vec<u8>>; SLOTS], OpenError> {
 /// rewritten in this one). A link with no record has no sealed value.
 pub fn sealed(keys: &Keys, sync: &str, link: &Link) -> Link {
     let any = slots(link).iter().any(|s| s.is_some());
-    let sealed = any.then(|| keys.seal(&context(sync, &link.key_hash), &pack(link)));
-    let mut out = Link {
-        sealed,
-        base: None,
-        ..link.clone()
-    };
-    for side in [Side::A, Side::B] {
-        let s = out.side_mut(side);
-        s.snapshot = None;
-        s.settled = None;
-        s.intent = None;
-        for h in [&mut s.settled_hash, &mut s.written_hash] {
-            if h.is_some() && *h == s.hash {
-                *h = Some(SAME_AS_HASH.to_string());
-            }
+    // The side as its row holds it: no record (they are in the sealed value), and `=` for a
+    // hash that is the side's own.
+    let row = |s: &SideState| {
+        let same = |h: &Option<String>| match h {
+            Some(_) if *h == s.hash => Some(SAME_AS_HASH.to_string()),
+            _ => h.clone(),
+        };
+        SideState {
+            remote_id: s.remote_id.clone(),
+            version: s.version.clone(),
+            updated_at: s.updated_at.clone(),
+            hash: s.hash.clone(),
+            written_hash: same(&s.written_hash),
+            snapshot: None,
+            settled_hash: same(&s.settled_hash),
+            settled: None,
+            intent: None,
+            deleted: s.deleted,
+            settled_deleted: s.settled_deleted,
         }
+    };
+    Link {
+        key_hash: link.key_hash.clone(),
+        a: row(&link.a),
+        b: row(&link.b),
+        base: None,
+        pending: link.pending,
+        attempts: link.attempts,
+        last_error: link.last_error.clone(),
+        sealed: any.then(|| keys.seal(&context(sync, &link.key_hash), &pack(link))),
     }
-    out
 }
 
 /// The links as the store keeps them ([`sealed`]).

@@ -57,10 +57,10 @@ use crate::store::{Commit, ConflictKind, Link, NewConflict, NewDeadLetter, Side,
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-pub mod link_seal;
 use std::time::{Duration, Instant};
 use tracing::Instrument as _;
+
+pub mod link_seal;
 
 /// One end of a sync, resolved.
 #[derive(Debug, Clone)]
