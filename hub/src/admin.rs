@@ -849,7 +849,11 @@ async fn login(State(s): State<AdminState>, Form(f): Form<LoginForm>) -> Respons
 }
 
 /// Escapes text for HTML.
+/// `s` for an HTML page: control characters (and the other characters
+/// [`crate::control_chars::is_unsafe`] names) written as visible escapes first (`\n`,
+/// `\u{1b}`), then `&`, `<`, `>`, `"` and `'` as character references.
 fn esc(s: &str) -> String {
+    let s = crate::control_chars::escape(s);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -1701,5 +1705,16 @@ mod tests {
             esc("<b>\"x\" & 'y'</b>"),
             "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
         );
+    }
+
+    #[test]
+    fn control_characters_become_visible_escapes_on_pages() {
+        assert_eq!(esc("\u{1b}[31mred"), "\\u{1b}[31mred");
+        assert_eq!(esc("a\u{0}b"), "a\\u{0}b");
+        assert_eq!(
+            esc("<i>\u{1b}[2J\u{0}evil\nline\r</i>"),
+            "&lt;i&gt;\\u{1b}[2J\\u{0}evil\\nline\\r&lt;/i&gt;"
+        );
+        assert_eq!(esc("贞丰县 ok"), "贞丰县 ok");
     }
 }

@@ -374,14 +374,14 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             data_dir.display()
         );
     }
-    println!(
+    crate::say!(
         "HY-ESMS simulator at {} (rate limit {}), ZF-REG simulator at {}, MED-ROSTER simulator at {}",
         hy.url(),
         rate(opts.hy_rate_limit),
         zf.url(),
         med.url()
     );
-    println!("state in {}", data_dir.display());
+    crate::say!("state in {}", data_dir.display());
     let vars = {
         let (hy, zf, med, dd) = (
             hy.url(),
@@ -407,9 +407,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         );
     }
     for (name, s) in &hub.syncs {
-        println!(
+        crate::say!(
             "sync {name}: {} ⇄ {} every \"{}\"",
-            s.spec.a.plugin.name, s.spec.b.plugin.name, s.schedule
+            s.spec.a.plugin.name,
+            s.spec.b.plugin.name,
+            s.schedule
         );
     }
     let admin = Admin {
@@ -450,22 +452,22 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             let step = match (outcome.sync.as_str(), n) {
                 ("job-postings", 1) => admin.jobs_after_first_run().await.map(|(id, lines)| {
                     other.closed_job = id;
-                    println!("{}", lines.join("\n"));
-                    println!("closed HY-ESMS posting {id}");
+                    say_lines(&lines);
+                    crate::say!("closed HY-ESMS posting {id}");
                 }),
                 ("job-postings", 2) => admin
                     .jobs_verify(other.closed_job)
                     .await
-                    .map(|lines| println!("{}", lines.join("\n"))),
+                    .map(|lines| say_lines(&lines)),
                 ("secondments", 1) => admin.secondments_after_first_run().await.map(|(role, id, lines)| {
-                    println!("{}", lines.join("\n"));
-                    println!("changed MED-ROSTER PractitionerRole {role}: period.end, specialty, active false");
+                    say_lines(&lines);
+                    crate::say!("changed MED-ROSTER PractitionerRole {role}: period.end, specialty, active false");
                     other.stay_hy_id = id;
                 }),
                 ("secondments", 2) => admin
                     .secondments_verify(other.stay_hy_id)
                     .await
-                    .map(|lines| println!("{}", lines.join("\n"))),
+                    .map(|lines| say_lines(&lines)),
                 _ => Ok(()),
             };
             if let Err(e) = step {
@@ -474,7 +476,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             }
             if n == 3 && outcome.sync != "workers" {
                 let w = outcome.stats.written();
-                println!(
+                crate::say!(
                     "  {} {} run 3 wrote {w} records (no echo expected: 0)",
                     if w == 0 { "ok" } else { "ECHO" },
                     outcome.sync
@@ -500,9 +502,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             if n == 1 {
                 match admin.make_changes().await {
                     Ok(c) => {
-                        println!(
+                        crate::say!(
                             "changed ZF-REG {}: phone; changed HY-ESMS worker {}: employer and status → left",
-                            c.zf_registry_number, c.hy_id
+                            c.zf_registry_number,
+                            c.hy_id
                         );
                         changes = Some(c);
                     }
@@ -516,7 +519,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                     .verify(changes.as_ref().expect("made after run 1"))
                     .await
                 {
-                    Ok(lines) => println!("{}", lines.join("\n")),
+                    Ok(lines) => say_lines(&lines),
                     Err(e) => {
                         result = Err(e);
                         break;
@@ -524,7 +527,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 }
             } else if n == 3 {
                 let w = outcome.stats.written();
-                println!(
+                crate::say!(
                     "  {} workers run 3 wrote {w} records (no echo expected: 0)",
                     if w == 0 { "ok" } else { "ECHO" }
                 );
@@ -553,7 +556,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let mut last_sync = "";
     for o in by_sync {
         if o.sync != last_sync {
-            println!("  sync {}:", o.sync);
+            crate::say!("  sync {}:", o.sync);
             last_sync = &o.sync;
         }
         let s = &hub.syncs[&o.sync];
@@ -563,7 +566,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             &s.spec.b.plugin.name,
             s.spec.direction,
         ) {
-            println!(
+            crate::say!(
                 "    run {:>2}  {:<36} read {:>5}  written {:>5}  unchanged {:>5}  echoes skipped {:>5}  dead letters {:>3}  ({:.2} s)",
                 o.run_id,
                 r.direction,
@@ -580,7 +583,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     println!("\ndead letters ({}):", dead.len());
     for d in &dead {
         for e in &d.errors {
-            println!(
+            crate::say!(
                 "  #{} {} {} key {} at {}: {}",
                 d.id,
                 d.side.as_str(),
@@ -600,6 +603,16 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     zf.shutdown().await;
     med.shutdown().await;
     result
+}
+
+/// Prints lines the simulators' records went into, control characters escaped.
+fn say_lines(lines: &[String]) {
+    if lines.is_empty() {
+        println!();
+    }
+    for l in lines {
+        crate::say!("{l}");
+    }
 }
 
 fn rate(r: u32) -> String {

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod audit;
 pub mod check;
 pub mod config;
+pub mod control_chars;
 pub mod crash;
 pub mod daemon;
 pub mod demo;

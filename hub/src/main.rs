@@ -13,6 +13,7 @@ use hub::daemon::Hub;
 use hub::logging::{self, LogFormat};
 use hub::report;
 use hub::sync::RunStatus;
+use hub::{say, say_err};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -405,7 +406,8 @@ fn signals() -> tokio::sync::mpsc::UnboundedReceiver<Signal> {
     rx
 }
 
-/// Prints listed rows: one JSON object per line with `json`, else each as `text` prints it.
+/// Prints listed rows: one JSON object per line with `json` (serde_json escapes control
+/// characters), else each as `text` prints it (with [`say!`], which escapes them).
 fn print_rows<T: serde::Serialize>(
     rows: &[T],
     json: bool,
@@ -450,7 +452,7 @@ async fn build_for_daemon(config: &std::path::Path) -> Result<Hub, Failure> {
         return Err(Failure::Deployment(hub.problems.clone()));
     }
     for p in &hub.problems {
-        eprintln!("warning: {p}");
+        say_err!("warning: {p}");
     }
     Ok(hub)
 }
@@ -477,17 +479,17 @@ async fn control(name: &str, config: &std::path::Path, action: Control) -> Resul
     match action {
         Control::Trigger => {
             store.request_trigger(name).await?;
-            println!(
+            say!(
                 "run of {name} requested: the daemon starts it within a second (after a run in progress)"
             );
         }
         Control::Pause => {
             store.set_paused(name, true).await?;
-            println!("{name} paused: scheduled runs are skipped until `hub resume {name}`");
+            say!("{name} paused: scheduled runs are skipped until `hub resume {name}`");
         }
         Control::Resume => {
             store.set_paused(name, false).await?;
-            println!("{name} resumed");
+            say!("{name} resumed");
         }
     }
     store.close().await;
@@ -582,7 +584,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 return Err(Failure::Deployment(hub.problems.clone()));
             }
             for p in &hub.problems {
-                eprintln!("warning: {p}");
+                say_err!("warning: {p}");
             }
             let outcome = hub.run_once(&name, "manual").await?;
             let s = &hub.syncs[&name];
@@ -594,14 +596,14 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             );
             print!("{}", report::table(&outcome, &rows));
             if let Some(old) = outcome.resumed_from {
-                println!(
+                say!(
                     "  run {old} of {name} was interrupted before it finished (its process stopped); \
                      this run went on from the batches it had committed"
                 );
             }
             let recovered = outcome.stats.a.recovered + outcome.stats.b.recovered;
             if recovered > 0 {
-                println!(
+                say!(
                     "  {recovered} writes an interrupted run made but did not record were found in the systems \
                      and recorded now (audit: recovered)"
                 );
@@ -658,12 +660,12 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             action: PluginAction::New { name, dir, sdk },
         } => {
             let made = hub::plugin_new::scaffold(&name, &dir, sdk.as_deref())?;
-            println!("created {}", made.display());
-            println!(
+            say!("created {}", made.display());
+            say!(
                 "  cd {} && cargo test && cargo build --profile plugin --target wasm32-wasip2",
                 made.display()
             );
-            println!(
+            say!(
                 "  hub plugin test target/wasm32-wasip2/plugin/{}.wasm --fixtures fixtures",
                 name.replace('-', "_")
             );
@@ -674,7 +676,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         } => {
             let store = store_of(&config).await?;
             print_rows(&store.dead_letters(sync.as_deref()).await?, json, |d| {
-                println!(
+                say!(
                     "#{} {} {} {} {} key {} (seen {}×, first {})",
                     d.id,
                     d.sync,
@@ -686,7 +688,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     d.created_at
                 );
                 for e in &d.errors {
-                    println!("    {e}");
+                    say!("    {e}");
                 }
             })?;
             Ok(true)
@@ -705,15 +707,15 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 );
                 return Ok(true);
             }
-            println!("dead letter {} of sync {} ({})", d.id, d.sync, d.status);
-            println!(
+            say!("dead letter {} of sync {} ({})", d.id, d.sync, d.status);
+            say!(
                 "  side {} at {}, system id {}",
                 d.side.as_str(),
                 d.stage,
                 d.remote_id.as_deref().unwrap_or("-")
             );
-            println!("  key {}", d.key_masked.as_deref().unwrap_or("(none)"));
-            println!(
+            say!("  key {}", d.key_masked.as_deref().unwrap_or("(none)"));
+            say!(
                 "  seen {}× from {} to {} (first in run {})",
                 d.occurrences,
                 d.created_at,
@@ -721,15 +723,18 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 d.run_id.map_or("-".into(), |r| r.to_string())
             );
             for e in &d.errors {
-                println!("  {e}");
+                say!("  {e}");
             }
             if let Some(t) = &d.replay_requested_at {
-                println!("  replay requested at {t}: the sync's next run replays it");
+                say!("  replay requested at {t}: the sync's next run replays it");
             }
             for r in &d.replays {
-                println!(
+                say!(
                     "  replayed by run {} at {} (asked {}): {}",
-                    r.run_id, r.at, r.requested_at, r.result
+                    r.run_id,
+                    r.at,
+                    r.requested_at,
+                    r.result
                 );
             }
             Ok(true)
@@ -753,7 +758,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     )
                     .into());
                 }
-                _ => println!(
+                _ => say!(
                     "{n} dead letters will be replayed by their sync's next run (hub trigger SYNC runs it now)"
                 ),
             }
@@ -765,7 +770,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     hub::store::ConflictKind::Write => format!("refused by {}", c.side.as_str()),
                     hub::store::ConflictKind::Park => "parked".to_string(),
                 };
-                println!(
+                say!(
                     "#{} {} key {} {what} {}× (runs {}–{}): {}; {}{}",
                     c.id,
                     c.sync,
@@ -815,7 +820,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         )
                         .into());
                     }
-                    println!(
+                    say!(
                         "conflict {id}: the sync's next run takes side {take}'s record and writes it to the other side"
                     );
                 }
@@ -830,7 +835,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         } => {
             let store = store_of(&config).await?;
             print_rows(&store.runs(sync.as_deref(), limit).await?, json, |r| {
-                println!(
+                say!(
                     "{:>5}  {:<12} {:<9} {:<11} {}  {}",
                     r.id,
                     r.sync,
@@ -860,7 +865,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     state.trigger_requested.then_some("run requested"),
                 ];
                 let flags: Vec<&str> = flags.into_iter().flatten().collect();
-                println!(
+                say!(
                     "{name}: {sched}{}",
                     if flags.is_empty() {
                         String::new()
@@ -869,13 +874,13 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     }
                 );
                 if let Some(h) = state.handled_through {
-                    println!(
+                    say!(
                         "  handled through {}",
                         h.with_timezone(&sched.timezone()).to_rfc3339()
                     );
                 }
                 for t in sched.upcoming(now, next) {
-                    println!("  {}", t.to_rfc3339());
+                    say!("  {}", t.to_rfc3339());
                 }
             }
             store.close().await;
@@ -885,9 +890,9 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             let c = load(&config)?;
             let report = hub::check::check(&c).await?;
             for line in &report.lines {
-                println!("{line}");
+                say!("{line}");
             }
-            println!("{}", report.summary());
+            say!("{}", report.summary());
             match report.exit_code() {
                 0 => Ok(true),
                 code => Err(Failure::Exit(code)),
@@ -909,11 +914,11 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         .map_or("(none: the log is empty)".to_string(), |h| {
                             h[..16].to_string()
                         });
-                    println!("audit log intact: {} entries, head {head}", intact.entries);
+                    say!("audit log intact: {} entries, head {head}", intact.entries);
                     Ok(true)
                 }
                 Err(broken) => {
-                    println!("audit log broken at {broken}");
+                    say!("audit log broken at {broken}");
                     Ok(false)
                 }
             }
@@ -932,7 +937,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 &store.audit_entries(sync.as_deref(), limit).await?,
                 json,
                 |e| {
-                    println!(
+                    say!(
                         "{:>7}  {}  {:<12} run {:<5} {}({})  {:<6} {:<9} {:<14} key {}…",
                         e.id,
                         e.at,
@@ -966,17 +971,21 @@ async fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(Failure::Config(e)) => {
-            eprintln!("{e}");
+            // One problem a line, each line's control characters escaped; the line breaks a
+            // message has of its own (from the operator's file) are kept.
+            for line in e.to_string().split('\n') {
+                say_err!("{line}");
+            }
             ExitCode::from(2)
         }
         Err(Failure::Deployment(problems)) => {
             for p in problems {
-                eprintln!("{p}");
+                say_err!("{p}");
             }
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {
-            eprintln!("error: {e:#}");
+            say_err!("error: {e:#}");
             ExitCode::from(1)
         }
         Err(Failure::Exit(code)) => ExitCode::from(code),

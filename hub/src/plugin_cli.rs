@@ -32,23 +32,23 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
         println!("{out}");
         return Ok(i.loadable.is_ok());
     }
-    println!("{}", path.display());
-    println!("  sha256    {}", i.sha256);
-    println!("  size      {} bytes", i.bytes);
-    println!(
+    crate::say!("{}", path.display());
+    crate::say!("  sha256    {}", i.sha256);
+    crate::say!("  size      {} bytes", i.bytes);
+    crate::say!(
         "  contract  hub:connector {}",
         i.contract.as_deref().unwrap_or("(none)")
     );
     match &i.loadable {
-        Ok(()) => println!(
+        Ok(()) => crate::say!(
             "  loadable  yes (this hub implements {})",
             crate::runtime::CONTRACT_VERSION
         ),
-        Err(e) => println!("  loadable  NO: {e}"),
+        Err(e) => crate::say!("  loadable  NO: {e}"),
     }
     match &manifest {
         Some(Ok(m)) => {
-            println!("  connector {} {} — {}", m.name, m.version, m.system);
+            crate::say!("  connector {} {} — {}", m.name, m.version, m.system);
             for s in &m.streams {
                 let rw = match (s.can_read, s.can_write) {
                     (true, true) => "read, write",
@@ -56,12 +56,14 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
                     (false, true) => "write",
                     (false, false) => "-",
                 };
-                println!(
+                crate::say!(
                     "  stream    {} ({} {}; {rw})",
-                    s.name, s.schema, s.schema_version
+                    s.name,
+                    s.schema,
+                    s.schema_version
                 );
             }
-            println!(
+            crate::say!(
                 "  hosts     {}",
                 if m.hosts.is_empty() {
                     "(none)".into()
@@ -69,7 +71,7 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
                     m.hosts.join(", ")
                 }
             );
-            println!(
+            crate::say!(
                 "  secrets   {}",
                 if m.secrets.is_empty() {
                     "(none)".into()
@@ -78,16 +80,16 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
                 }
             );
         }
-        Some(Err(e)) => println!("  manifest  cannot be read: {e}"),
+        Some(Err(e)) => crate::say!("  manifest  cannot be read: {e}"),
         None => {}
     }
-    println!("  imports");
+    crate::say!("  imports");
     for n in &i.imports {
-        println!("    {n}");
+        crate::say!("    {n}");
     }
-    println!("  exports");
+    crate::say!("  exports");
     for n in &i.exports {
-        println!("    {n}");
+        crate::say!("    {n}");
     }
     Ok(i.loadable.is_ok())
 }

@@ -564,12 +564,12 @@ fn outcome(r: &WriteResult) -> String {
 pub async fn run_and_print(opts: &Options) -> anyhow::Result<bool> {
     let out = run(opts).await?;
     for l in &out.lines {
-        println!("{l}");
+        crate::say!("{l}");
     }
     for f in &out.failures {
-        println!("FAIL {f}");
+        crate::say!("FAIL {f}");
     }
-    println!(
+    crate::say!(
         "{}",
         if out.failures.is_empty() {
             "PASS"

@@ -109,7 +109,8 @@ pub fn table(outcome: &RunOutcome, rows: &[DirectionSummary]) -> String {
         ));
     }
     for e in &outcome.errors {
-        s.push_str(&format!("  error: {e}\n"));
+        // A plugin's or a system's words: one line, control characters escaped.
+        s.push_str(&format!("  error: {}\n", crate::control_chars::escape(e)));
     }
     s
 }

@@ -53,7 +53,7 @@ pub fn list(catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<u8> {
         })
         .collect();
     for r in [&header].into_iter().chain(&rows) {
-        writeln!(
+        crate::say_to!(
             out,
             "{:<w0$}  {:<w1$}  {:<w2$}  {}",
             r[0],
@@ -98,13 +98,13 @@ pub fn validate(
                 .iter()
                 .any(|f| f.name == name && !f.entity)
             {
-                writeln!(
+                crate::say_to!(
                     err,
                     "error: {name} holds the shared definitions, not a record schema; name one of: {}",
                     catalogue.names().collect::<Vec<_>>().join(", ")
                 )?;
             } else {
-                writeln!(err, "error: {e}")?;
+                crate::say_to!(err, "error: {e}")?;
             }
             return Ok(EXIT_USAGE);
         }
@@ -114,7 +114,7 @@ pub fn validate(
         tally.files += 1;
         validate_file(&schema, path, out, &mut tally)?;
     }
-    writeln!(
+    crate::say_to!(
         err,
         "{} {}: {} record{} in {} file{}: {} invalid{}",
         schema.name,
@@ -158,7 +158,7 @@ fn validate_file(
         Ok(t) => t,
         Err(e) => {
             tally.unreadable += 1;
-            return writeln!(out, "{label}: cannot read: {e}");
+            return crate::say_to!(out, "{label}: cannot read: {e}");
         }
     };
     let lines = matches!(
@@ -181,7 +181,7 @@ fn validate_file(
                 )?,
                 Err(e) => {
                     tally.unreadable += 1;
-                    writeln!(out, "{label}:{}: not JSON: {e}", i + 1)?;
+                    crate::say_to!(out, "{label}:{}: not JSON: {e}", i + 1)?;
                 }
             }
         }
@@ -204,7 +204,7 @@ fn validate_file(
         Ok(record) => check(schema, &record, "", &label.to_string(), out, tally),
         Err(e) => {
             tally.unreadable += 1;
-            writeln!(out, "{label}: not JSON: {e}")
+            crate::say_to!(out, "{label}: not JSON: {e}")
         }
     }
 }
@@ -227,7 +227,7 @@ fn check(
             pointer: format!("{prefix}{}", v.pointer),
             message: v.message,
         };
-        writeln!(out, "{label}: {v}")?;
+        crate::say_to!(out, "{label}: {v}")?;
     }
     Ok(())
 }
@@ -247,7 +247,7 @@ fn run_main(f: impl FnOnce(&Catalogue, &mut dyn Write, &mut dyn Write) -> io::Re
     let catalogue = match Catalogue::builtin() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: the built-in schema catalogue does not load: {e}");
+            crate::say_err!("error: the built-in schema catalogue does not load: {e}");
             return EXIT_INVALID;
         }
     };
@@ -256,12 +256,12 @@ fn run_main(f: impl FnOnce(&Catalogue, &mut dyn Write, &mut dyn Write) -> io::Re
     let code = match f(&catalogue, &mut out, &mut err) {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(err, "error: writing the output: {e}");
+            let _ = crate::say_to!(err, "error: writing the output: {e}");
             EXIT_INVALID
         }
     };
     if let Err(e) = out.flush() {
-        let _ = writeln!(err, "error: writing the output: {e}");
+        let _ = crate::say_to!(err, "error: writing the output: {e}");
         return EXIT_INVALID;
     }
     code
