@@ -277,6 +277,11 @@ pub struct Limits {
     /// as they come, and the records concerned wait for the next run.
     #[serde(default = "Limits::default_retries_per_run")]
     pub retries_per_run: u32,
+    /// Response bodies a plugin may hold open at once (`send-streaming` bodies not yet
+    /// dropped) in one instance. Each holds a connection, hence a file descriptor of the
+    /// daemon; a request past the cap fails that call alone (`invalid`), nothing is sent.
+    #[serde(default = "Limits::default_max_open_bodies")]
+    pub max_open_bodies: u32,
 }
 
 impl Limits {
@@ -313,6 +318,9 @@ impl Limits {
     const fn default_retries_per_run() -> u32 {
         100
     }
+    const fn default_max_open_bodies() -> u32 {
+        16
+    }
 }
 
 impl Default for Limits {
@@ -329,6 +337,7 @@ impl Default for Limits {
             max_cursor_kib: Limits::default_max_cursor_kib(),
             http_timeout_secs: Limits::default_http_timeout_secs(),
             max_response_mib: Limits::default_max_response_mib(),
+            max_open_bodies: Limits::default_max_open_bodies(),
         }
     }
 }

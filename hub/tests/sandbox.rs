@@ -223,7 +223,7 @@ async fn a_plugin_cannot_obtain_a_secrets_value() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "[plugins.h]\npath = \"{}\"\nallow_hosts = [\"http://{addr}\"]\nsecrets.token = {{ value = \"s3cr3t-VALUE\" }}\nconfig = {{ mode = \"secret-echo\", echo = \"http://{addr}/echo\" }}\n",
-        wasm("fixture")
+        wasm("hostile")
     );
     let c = config(dir.path(), &text);
     let rt = Runtime::new(None).unwrap();
@@ -528,4 +528,422 @@ async fn with_link_all_wasi_a_plugin_that_wants_files_loads_and_still_reads_none
         s.check().await.unwrap_err().to_string(),
         "plugin f: check failed (permanent): No such file or directory (os error 44)"
     );
+}
+
+// ---- Issue 24: a hostile connector (`plugins/hostile`) against the HTTP capability, the log,
+// ---- and the bounds of what it returns.
+
+/// The secret the hostile plugin is granted as `token`: `/` (JSON's `\/`), `+` and a space
+/// (form encoding), and ASCII letters and digits.
+const SECRET: &str = "s3cr3t/VALUE+x y";
+
+/// A server that echoes the request's `x-token` header in the encoding its path names, and
+/// counts the requests it received.
+async fn echo_server() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::http::{HeaderMap, header};
+    use axum::routing::get;
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    let token = move |h: &HeaderMap| {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        h.get("x-token")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let t = token.clone();
+    let gzip = move |h: HeaderMap| {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(format!("you sent {}", t(&h)).as_bytes()).unwrap();
+        async move { ([(header::CONTENT_ENCODING, "gzip")], z.finish().unwrap()) }
+    };
+    let t = token.clone();
+    let json = move |h: HeaderMap| {
+        let t = t(&h);
+        // `s` as \u0073, `/` as \/, the rest as is.
+        let escaped = t.replacen('s', "\\u0073", 1).replace('/', "\\/");
+        async move { format!("{{\"echo\":\"{escaped}\"}}") }
+    };
+    let t = token.clone();
+    let in_header = move |h: HeaderMap| {
+        let t = t(&h);
+        let pct: String = t.bytes().map(|b| format!("%{b:02x}")).collect();
+        async move { ([("x-echo", pct)], "ok") }
+    };
+    let t = token.clone();
+    let basic = move |h: HeaderMap| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("user:{}", t(&h)));
+        async move { format!("authorization: Basic {b64}") }
+    };
+    let t = token.clone();
+    let html = move |h: HeaderMap| {
+        let t = t(&h);
+        let refs: String = t.chars().map(|c| format!("&#x{:X};", c as u32)).collect();
+        async move { format!("<p>{refs}</p>") }
+    };
+    let t = token.clone();
+    let mixed = move |h: HeaderMap| {
+        // Percent, JSON and form escapes within one occurrence.
+        let t = t(&h)
+            .replacen("s3", "%73\\u0033", 1)
+            .replace('/', "%2F")
+            .replace('+', "%2B")
+            .replace(' ', "+");
+        async move { format!("mixed {t}") }
+    };
+    let t = token.clone();
+    let brotli = move |h: HeaderMap| {
+        let _ = t(&h);
+        async move { ([(header::CONTENT_ENCODING, "br")], vec![0x8b_u8, 0x02, 0x80]) }
+    };
+    let t = token.clone();
+    let plain = move |h: HeaderMap| {
+        let _ = t(&h);
+        async move { "plain ok" }
+    };
+    let app = axum::Router::new()
+        .route("/gzip", get(gzip))
+        .route("/json", get(json))
+        .route("/header", get(in_header))
+        .route("/basic", get(basic))
+        .route("/html", get(html))
+        .route("/mixed", get(mixed))
+        .route("/br", get(brotli))
+        .route("/plain", axum::routing::any(plain));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, seen)
+}
+
+/// Runs the hostile plugin's `read` once with `config` (inline TOML table body) and the secret
+/// granted; returns the worker's `remark`.
+async fn hostile_remark(rt: &Runtime, addr: std::net::SocketAddr, config_body: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[plugins.h]\npath = \"{}\"\nallow_hosts = [\"http://{addr}\"]\nsecrets.token = {{ value = \"{SECRET}\" }}\nconfig = {{ {config_body} }}\n",
+        wasm("hostile")
+    );
+    let c = config(dir.path(), &text);
+    let mut s = rt
+        .load("h", &c.plugins["h"], dir.path())
+        .await
+        .unwrap()
+        .session()
+        .await
+        .unwrap();
+    let batch = s.read("records", None, 10).await.unwrap();
+    batch.records[0].data["remark"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn cached_runtime() -> (Runtime, tempfile::TempDir) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cache = tempfile::tempdir().unwrap();
+    (Runtime::new(Some(cache.path().to_path_buf())).unwrap(), cache)
+}
+
+#[tokio::test]
+async fn a_secret_echoed_compressed_escaped_encoded_or_in_base64_never_reaches_the_plugin() {
+    use base64::Engine as _;
+    let (addr, seen) = echo_server().await;
+    let (rt, _cache) = cached_runtime();
+    let ask = |path: &str| {
+        format!(
+            "mode = \"request\", method = \"GET\", url = \"http://{addr}{path}\", headers = {{ x-token = \"{{{{secret:token}}}}\" }}"
+        )
+    };
+    // Each form as the server writes it: none of them may reach the plugin.
+    let pct: String = SECRET.bytes().map(|b| format!("%{b:02x}")).collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("user:{SECRET}"));
+    let cases = [
+        ("/gzip", "body you sent {{secret:token}}", SECRET.to_string()),
+        (
+            "/json",
+            "body {\"echo\":\"{{secret:token}}\"}",
+            "\\u00733cr3t\\/VALUE".to_string(),
+        ),
+        ("/header", "x-echo: {{secret:token}}", pct),
+        // "user:" takes 5 bytes: the secret starts at the third alignment; the last group
+        // holds its own bits and padding only, so the Base64 text is the core and a
+        // leftover of at most 2 characters around it.
+        ("/basic", "{{secret:token}}", b64[8..24].to_string()),
+        ("/html", "<p>{{secret:token}}</p>", "&#x73;&#x33;".to_string()),
+        (
+            "/mixed",
+            "mixed {{secret:token}}",
+            "%73\\u0033cr3t%2FVALUE".to_string(),
+        ),
+    ];
+    for (path, expected, form) in cases {
+        let remark = hostile_remark(&rt, addr, &ask(path)).await;
+        assert!(remark.contains(expected), "{path}: {remark}");
+        assert!(!remark.contains(&form), "{path}: {remark}");
+        assert!(!remark.contains("cr3t"), "{path}: {remark}");
+    }
+    // The server did receive the secret each time (positive control).
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 6);
+    // A content coding the host does not decode is refused, not handed over.
+    let remark = hostile_remark(&rt, addr, &ask("/br")).await;
+    assert_eq!(
+        remark,
+        "error invalid request: the answer's content coding \"br\" is not one the host decodes (gzip, deflate, zstd): refused, since only a decoded body can be scrubbed of secrets"
+    );
+}
+
+#[tokio::test]
+async fn host_connection_and_coding_headers_and_methods_outside_the_contract_are_refused_unsent() {
+    let logs = Logs::default();
+    let _g = logs.install();
+    let (addr, seen) = echo_server().await;
+    let (rt, _cache) = cached_runtime();
+    let url = format!("http://{addr}/plain");
+    for (name, value) in [
+        ("Host", "intranet.example"),
+        ("connection", "close"),
+        ("keep-alive", "timeout=5"),
+        ("transfer-encoding", "chunked"),
+        ("te", "trailers"),
+        ("upgrade", "h2c"),
+        ("proxy-authorization", "Basic eA=="),
+        ("content-length", "0"),
+        ("accept-encoding", "gzip"),
+        ("range", "bytes=0-10"),
+    ] {
+        let remark = hostile_remark(
+            &rt,
+            addr,
+            &format!(
+                "mode = \"request\", method = \"GET\", url = \"{url}\", headers = {{ \"{name}\" = \"{value}\" }}"
+            ),
+        )
+        .await;
+        assert_eq!(
+            remark,
+            format!(
+                "error invalid request: header \"{}\" is the host's to set, not a plugin's (connection-level, framing and content-coding headers are refused)",
+                name.to_ascii_lowercase()
+            )
+        );
+    }
+    for method in ["PROPFIND", "TRACE", "CONNECT", "HEAD", "OPTIONS"] {
+        let remark = hostile_remark(
+            &rt,
+            addr,
+            &format!("mode = \"request\", method = \"{method}\", url = \"{url}\""),
+        )
+        .await;
+        assert_eq!(
+            remark,
+            format!(
+                "error invalid request: method \"{method}\" is not one the contract allows (GET, POST, PUT, PATCH, DELETE)"
+            )
+        );
+    }
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was sent");
+    assert!(logs.text().contains("request refused: header \"host\""));
+    // Positive control: an ordinary request with an ordinary header goes out.
+    let remark = hostile_remark(
+        &rt,
+        addr,
+        &format!(
+            "mode = \"request\", method = \"patch\", url = \"{url}\", headers = {{ accept = \"text/plain\" }}"
+        ),
+    )
+    .await;
+    assert!(remark.starts_with("status 200 | "), "{remark}");
+    assert!(remark.ends_with("| body plain ok"), "{remark}");
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_plugin_that_never_drops_its_bodies_is_capped_and_only_its_call_fails() {
+    // Every answer sends its head and one chunk, then holds its connection open for good.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n";
+                let _ = sock.write_all(head).await;
+                // Held until the client closes its end.
+                while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let (rt, _cache) = cached_runtime();
+    let before = fds();
+    let remark = hostile_remark(
+        &rt,
+        addr,
+        &format!("mode = \"open-bodies\", n = 200, url = \"http://{addr}/open\""),
+    )
+    .await;
+    assert_eq!(
+        remark,
+        "opened 16 | invalid request: 16 response bodies are open, the most one instance may hold (limits.max_open_bodies): drop one before sending another"
+    );
+    // The session is gone with its bodies: their connections are closed, on the server's
+    // side (in this process too) as well.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(fds() <= before + 2, "{} descriptors before, {} after", before, fds());
+}
+
+#[tokio::test]
+async fn a_plugin_cannot_start_a_log_line_of_its_own() {
+    let logs = Logs::default();
+    let _g = logs.install();
+    let (addr, _) = echo_server().await;
+    let (rt, _cache) = cached_runtime();
+    hostile_remark(
+        &rt,
+        addr,
+        "mode = \"log-forge\", message = \"ok\\n2026-12-04T00:00:00.000000Z  INFO hub: forged\\r\\u001b[31mred\\u0000\"",
+    )
+    .await;
+    let text = logs.text();
+    assert!(
+        text.contains("ok\\n2026-12-04T00:00:00.000000Z  INFO hub: forged\\r\\u{1b}[31mred\\u{0}"),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("2026-12-04T00:00:00.000000Z")),
+        "{text}"
+    );
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text}");
+}
+
+#[tokio::test]
+async fn a_secret_the_deployment_grants_but_the_manifest_does_not_declare_is_never_placed() {
+    let logs = Logs::default();
+    let _g = logs.install();
+    let (addr, seen) = echo_server().await;
+    let (_rt, _cache) = cached_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[plugins.h]\npath = \"{}\"\nallow_hosts = [\"http://{addr}\"]\nsecrets.token = {{ value = \"{SECRET}\" }}\nsecrets.hy_key = {{ value = \"another-plugins-key\" }}\n\
+         config = {{ mode = \"request\", method = \"GET\", url = \"http://{addr}/plain\", headers = {{ x-token = \"{{{{secret:hy_key}}}}\" }} }}\n",
+        wasm("hostile")
+    );
+    let c = config(dir.path(), &text);
+    let rt = Runtime::new(None).unwrap();
+    let p = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap();
+    let batch = p.session().await.unwrap().read("records", None, 10).await.unwrap();
+    assert_eq!(
+        batch.records[0].data["remark"],
+        "error denied by the host: secret \"hy_key\" is not granted to plugin h"
+    );
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(
+        logs.text().contains("the deployment grants secrets the plugin's manifest does not declare: they are not placed in its requests")
+            && logs.text().contains("hy_key")
+            && !logs.text().contains("another-plugins-key"),
+        "{}",
+        logs.text()
+    );
+}
+
+#[tokio::test]
+async fn an_updated_at_beyond_rfc_3339_refuses_the_batch() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[plugins.h]\npath = \"{}\"\nsecrets.token = {{ value = \"{SECRET}\" }}\nconfig = {{ mode = \"huge-updated-at\" }}\nlimits = {{ memory_mib = 512 }}\n",
+        wasm("hostile")
+    );
+    let c = config(dir.path(), &text);
+    let rt = Runtime::new(None).unwrap();
+    let p = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap();
+    let e = p
+        .session()
+        .await
+        .unwrap()
+        .read("records", None, 10)
+        .await
+        .unwrap_err()
+        .to_string();
+    // 25 bytes of time and 20 MiB of spaces; the message shows the first 40 characters.
+    assert_eq!(
+        e,
+        format!(
+            "plugin h: read failed (contract): record 0 of the batch has an updated-at that is not an RFC 3339 date-time with offset (20971545 bytes: \"2026-12-04T00:00:00+08:00{}\")",
+            " ".repeat(15)
+        )
+    );
+}
+
+/// The bytes of a state store's files (`state.db` and its `-wal` and `-shm`).
+fn store_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("state.db"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+#[tokio::test]
+async fn oversized_or_schema_breaking_write_results_go_to_dead_letters_and_never_into_the_store() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cases = [
+        (
+            "huge-id",
+            "plugin sink broke the contract in the write's result: a remote id of 20971520 bytes, over the limit of 1024; the result is refused",
+        ),
+        (
+            "huge-version",
+            "plugin sink broke the contract in the write's result: a version of 10485760 bytes, over the limit of 1024; the result is refused",
+        ),
+        (
+            // {"x":"…"}: 8 bytes around 10 MiB of 's'; the record limit is 1024 KiB.
+            "huge-stored",
+            "plugin sink broke the contract in the write's result: a stored record of 10485768 bytes, over the limit of 1048576 (limits.max_record_kib); the result is refused",
+        ),
+        (
+            "bad-stored",
+            "plugin sink returned a stored record that breaks schema worker ",
+        ),
+    ];
+    for (written, says) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let body = format!(
+            "[plugins.src]\npath = \"{}\"\nconfig = {{ mode = \"fixture\", total = 3 }}\n\
+             [plugins.sink]\npath = \"{}\"\nsecrets.token = {{ value = \"{SECRET}\" }}\nconfig = {{ written = \"{written}\" }}\nlimits = {{ memory_mib = 512 }}\n\
+             [syncs.s]\nschema = \"worker\"\na = {{ plugin = \"src\", stream = \"records\" }}\nb = {{ plugin = \"sink\", stream = \"records\" }}\ndirection = \"a_to_b\"\nschedule = \"@daily\"\n",
+            wasm("fixture"),
+            wasm("hostile")
+        );
+        let hub = Hub::build(config(dir.path(), &body)).await.unwrap();
+        let o = hub.run_once("s", "manual").await.unwrap();
+        assert_eq!((o.stats.b.created, o.stats.b.rejected), (0, 3), "{written}");
+        let store = hub.engine.store();
+        let dead = store.dead_letters(Some("s")).await.unwrap();
+        assert_eq!(dead.len(), 3, "{written}");
+        for d in &dead {
+            assert_eq!(d.stage, "write");
+            assert!(d.errors[0].message.starts_with(says), "{written}: {:?}", d.errors);
+            assert!(d.errors[0].message.len() < 4200, "{written}");
+        }
+        if written == "bad-stored" {
+            assert_eq!(dead[0].errors[0].pointer, "/idNumber");
+        }
+        let audit = store.audit_entries(Some("s"), 100).await.unwrap();
+        assert_eq!(audit.len(), 3);
+        assert!(
+            audit.iter().all(|a| a.result == "rejected" && a.remote_id.is_none()),
+            "{audit:?}"
+        );
+        drop(hub);
+        let bytes = store_bytes(dir.path());
+        eprintln!("{written}: state store {bytes} bytes after the run");
+        assert!(bytes < 2 << 20, "{written}: the state store holds {bytes} bytes");
+    }
 }

@@ -1083,25 +1083,42 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
     let mut extra = String::from(
         "[plugins.sink]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\" }\n",
     );
+    // (sync and plugin, component, mode, limits, what its failed runs say)
     let hostile = [
         (
             "spin",
+            "fixture",
             "loop",
             "limits = { cpu_ms_per_call = 500 }",
-            "CPU time limit of 500 ms per call exceeded",
+            "read trapped: CPU time limit of 500 ms per call exceeded",
         ),
         (
             "hog",
+            "fixture",
             "alloc",
             "limits = { memory_mib = 64 }",
-            "memory limit of 64 MiB exceeded",
+            "read trapped: memory limit of 64 MiB exceeded",
         ),
-        ("deep", "recurse", "", "stack overflow"),
-        ("boom", "panic", "", "the fixture panics on purpose"),
+        ("deep", "fixture", "recurse", "", "read trapped: stack overflow"),
+        (
+            "boom",
+            "fixture",
+            "panic",
+            "",
+            "read trapped: the guest aborted (a panic?)",
+        ),
+        // A 20 MiB `updated-at`, and a log line forged before it.
+        (
+            "stamp",
+            "hostile",
+            "huge-updated-at",
+            "secrets.token = { value = \"s3cr3t-VALUE\" }",
+            "read failed (contract): record 0 of the batch has an updated-at that is not an RFC 3339 date-time",
+        ),
     ];
-    for (name, mode, limits, _) in hostile {
+    for (name, wasm, mode, limits, _) in hostile {
         extra.push_str(&format!(
-            "[plugins.{name}]\npath = \"${{HUB_PLUGIN_DIR}}/fixture.wasm\"\nconfig = {{ mode = \"{mode}\" }}\n{limits}\n\
+            "[plugins.{name}]\npath = \"${{HUB_PLUGIN_DIR}}/{wasm}.wasm\"\nconfig = {{ mode = \"{mode}\" }}\n{limits}\n\
              [syncs.{name}]\nschema = \"worker\"\na = {{ plugin = \"{name}\", stream = \"records\" }}\nb = {{ plugin = \"sink\", stream = \"records\" }}\ndirection = \"a_to_b\"\nschedule = \"*/2 * * * * *\"\n"
         ));
     }
@@ -1136,7 +1153,7 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
         .filter(|l| l.contains("workers") && !l.contains("DEBUG"))
         .collect();
     let runs = runs_of(&env, &config).await;
-    for (name, _, _, says) in hostile {
+    for (name, _, _, _, says) in hostile {
         for r in runs
             .iter()
             .filter(|r| r["sync"] == name && r["status"] != "running")
@@ -1144,7 +1161,7 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
             assert_eq!(r["status"], json!("failed"), "{r}");
             let e = r["error"].as_str().unwrap();
             assert!(
-                e.contains(&format!("plugin {name}: read trapped: ")) && e.contains(says),
+                e.contains(&format!("plugin {name}: {says}")),
                 "{name}: {e}"
             );
         }

@@ -424,6 +424,7 @@ impl Runtime {
             })?;
         let manifest = plugin.instantiate().await?.manifest().await?;
         plugin.check_grants(&manifest, &cfg.config)?;
+        plugin.keep_declared_secrets(&manifest);
         plugin.set_manifest(manifest);
         Ok(plugin)
     }

@@ -119,7 +119,7 @@ fn connector_error(plugin: &str, call: &'static str, e: ConnectorError) -> Plugi
         plugin: plugin.to_string(),
         call,
         kind,
-        message,
+        message: plugin::cut(message),
     }
 }
 
@@ -137,6 +137,10 @@ pub struct HostState {
     retries: http::RetryBudget,
     /// Asked before every request the plugin sends (see [`SendGuard`]).
     guard: Option<SendGuard>,
+    /// Streaming response bodies the guest holds (not yet dropped).
+    open_bodies: u32,
+    /// The most it may hold (`limits.max_open_bodies`).
+    max_open_bodies: u32,
 }
 
 /// Asked before every HTTP request a session's plugin sends: `Err(reason)` refuses the request
@@ -169,6 +173,9 @@ impl bindings::hub::connector::host::Host for HostState {
         } else {
             message
         };
+        // A line break or terminal escape in the message must not start a line of the
+        // plugin's making in the log.
+        let message = crate::control_chars::escape(&message);
         let plugin = &*self.plugin;
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),
@@ -221,6 +228,15 @@ impl bindings::hub::connector::host::Host for HostState {
         if let Some(refused) = self.guard.as_ref().and_then(|g| g().err()) {
             return Err(self.http_error(http::HttpError::Denied(refused)));
         }
+        // Each body held open keeps a connection, hence a file descriptor of the daemon.
+        if self.open_bodies >= self.max_open_bodies {
+            let why = format!(
+                "{} response bodies are open, the most one instance may hold (limits.max_open_bodies): drop one before sending another",
+                self.open_bodies
+            );
+            tracing::warn!(plugin = %self.plugin, "request refused: {why}");
+            return Err(bindings::hub::connector::host::HttpError::Invalid(why));
+        }
         let grant = self.http.clone();
         let req = http::Request {
             method: req.method,
@@ -235,6 +251,7 @@ impl bindings::hub::connector::host::Host for HostState {
         let body = self.table.push(body).map_err(|e| {
             bindings::hub::connector::host::HttpError::Invalid(format!("too many open bodies: {e}"))
         })?;
+        self.open_bodies += 1;
         Ok(bindings::hub::connector::host::StreamingResponse {
             status: head.status,
             headers: head.headers,
@@ -263,6 +280,7 @@ impl bindings::hub::connector::host::HostBody for HostState {
         body: wasmtime::component::Resource<http::BodyStream>,
     ) -> wasmtime::Result<()> {
         self.table.delete(body)?;
+        self.open_bodies = self.open_bodies.saturating_sub(1);
         Ok(())
     }
 }

@@ -137,7 +137,7 @@ impl Connection {
                     .session
                     .write(stream, records)
                     .map_err(|e| super::connector_error(&n.plugin, "write", e))?;
-                check_write(&n.plugin, results, records.len())
+                check_write(&n.plugin, &n.limits, results, records.len())
             }
         }
     }

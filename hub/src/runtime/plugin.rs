@@ -3,8 +3,8 @@
 use super::limits::{CallClock, Limiter};
 use super::native::{Connection, NativeConnection, NativeConnector};
 use super::{
-    Batch, CPU_CHECK_TICKS, HostState, Manifest, PluginError, STDERR_CAPTURE, StreamInfo,
-    TargetRecord, WriteResult, bindings, connector_error, http,
+    Batch, CPU_CHECK_TICKS, HostState, Manifest, PluginError, Rejection, STDERR_CAPTURE,
+    StreamInfo, TargetRecord, WriteResult, Written, bindings, connector_error, http,
 };
 use crate::config::Limits;
 use serde_json::Value;
@@ -159,6 +159,28 @@ impl Plugin {
         Ok(())
     }
 
+    /// Keeps in the plugin's grant only the secrets its manifest declares: a secret the
+    /// deployment grants under a name the manifest does not list is never placed in a request
+    /// (`{{secret:NAME}}` naming it is refused as not granted). Warns, naming the secrets (not
+    /// their values), when the deployment grants more than the manifest declares.
+    pub(super) fn keep_declared_secrets(&mut self, m: &Manifest) {
+        let Code::Wasm { grant, .. } = &mut self.code else {
+            return;
+        };
+        let undeclared: Vec<&String> = grant
+            .secrets
+            .keys()
+            .filter(|k| !m.secrets.contains(k))
+            .collect();
+        if undeclared.is_empty() {
+            return;
+        }
+        tracing::warn!(plugin = %self.name, secrets = ?undeclared, "the deployment grants secrets the plugin's manifest does not declare: they are not placed in its requests");
+        let mut narrowed = (**grant).clone();
+        narrowed.secrets.retain(|k, _| m.secrets.contains(k));
+        *grant = Arc::new(narrowed);
+    }
+
     /// A fresh instance, not yet opened (for benchmarks and inspection; runs use
     /// [`Plugin::session`]).
     ///
@@ -198,6 +220,8 @@ impl Plugin {
             http: grant.clone(),
             retries: crate::runtime::http::RetryBudget::new(self.limits.retries_per_run),
             guard: None,
+            open_bodies: 0,
+            max_open_bodies: self.limits.max_open_bodies,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -312,8 +336,9 @@ pub struct ReadBatch {
 type NormalFormFunc =
     wasmtime::component::TypedFunc<(String, Vec<String>), (Result<Vec<String>, String>,)>;
 
-/// Most bytes of a remote id or a version token.
-const MAX_TOKEN: usize = 1024;
+/// Most bytes of a remote id or a version token (read or written), or of a rejection's
+/// JSON pointer.
+pub const MAX_TOKEN: usize = 1024;
 
 /// One instance of a plugin, for one sync run.
 pub struct Session {
@@ -510,7 +535,7 @@ impl Session {
         let results = self
             .finish("write", r)?
             .map_err(|e| connector_error(&self.plugin, "write", e))?;
-        check_write(&self.plugin, results, records.len())
+        check_write(&self.plugin, &self.limits, results, records.len())
     }
 }
 
@@ -547,7 +572,7 @@ impl Session {
         let out = match self.finish("normal-form", r)?.0 {
             Ok(out) => out,
             Err(message) => {
-                tracing::warn!(plugin = %self.plugin, "normal-form answered an error; taken as storing what was sent: {}", crate::logging::mask_personal(&message));
+                tracing::warn!(plugin = %self.plugin, "normal-form answered an error; taken as storing what was sent: {}", crate::logging::mask_personal(&crate::control_chars::escape(&cut(message))));
                 return Ok(None);
             }
         };
@@ -601,9 +626,16 @@ fn contract(plugin: &str, call: &'static str, message: String) -> PluginError {
     }
 }
 
-/// Checks a write's results: one per record sent (`sent` records).
+/// Checks a write's results: one per record sent (`sent` records), or the whole call breaks
+/// the contract. Each result is then held to the bounds a `read` is held to: a written
+/// record's remote id and version at most [`MAX_TOKEN`] bytes, its `stored` record a JSON
+/// object within `limits.max_record_kib`; a result that breaks them becomes `rejected`, with
+/// the plugin and the bound named (the record goes to dead letters and nothing of the result
+/// reaches the links or the audit log). Messages (of `conflict`, `retry`, `rejected`) longer
+/// than [`MAX_MESSAGE`] bytes are cut.
 pub(super) fn check_write(
     plugin: &str,
+    limits: &Limits,
     results: Vec<WriteResult>,
     sent: usize,
 ) -> Result<Vec<WriteResult>, PluginError> {
@@ -614,13 +646,83 @@ pub(super) fn check_write(
             format!("returned {} results for {sent} records", results.len()),
         ));
     }
-    Ok(results)
+    let max_record = usize::try_from(limits.max_record_kib << 10).unwrap_or(usize::MAX);
+    let refused = |why: String| {
+        WriteResult::Rejected(Rejection {
+            reason: format!("plugin {plugin} broke the contract in the write's result: {why}; the result is refused"),
+            pointer: None,
+        })
+    };
+    let checked = |w: &Written| -> Result<(), String> {
+        if w.remote_id.len() > MAX_TOKEN {
+            return Err(format!(
+                "a remote id of {} bytes, over the limit of {MAX_TOKEN}",
+                w.remote_id.len()
+            ));
+        }
+        if let Some(v) = w.version.as_ref().filter(|v| v.len() > MAX_TOKEN) {
+            return Err(format!(
+                "a version of {} bytes, over the limit of {MAX_TOKEN}",
+                v.len()
+            ));
+        }
+        if let Some(stored) = &w.stored {
+            if stored.len() > max_record {
+                return Err(format!(
+                    "a stored record of {} bytes, over the limit of {max_record} (limits.max_record_kib)",
+                    stored.len()
+                ));
+            }
+            if !matches!(serde_json::from_str::<Value>(stored), Ok(Value::Object(_))) {
+                return Err("a stored record that is not a JSON object".into());
+            }
+        }
+        Ok(())
+    };
+    Ok(results
+        .into_iter()
+        .map(|r| match r {
+            WriteResult::Created(ref w) | WriteResult::Updated(ref w) | WriteResult::Unchanged(ref w) => {
+                match checked(w) {
+                    Ok(()) => r,
+                    Err(why) => refused(why),
+                }
+            }
+            WriteResult::Conflict(m) => WriteResult::Conflict(cut(m)),
+            WriteResult::Retry(m) => WriteResult::Retry(cut(m)),
+            WriteResult::Rejected(r) => WriteResult::Rejected(Rejection {
+                reason: cut(r.reason),
+                pointer: r.pointer.filter(|p| p.len() <= MAX_TOKEN),
+            }),
+        })
+        .collect())
 }
+
+/// Most bytes of a message a plugin returns (an error, a rejection's reason); longer ones are
+/// cut at a character boundary, saying how much was cut.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// `m` cut to [`MAX_MESSAGE`] bytes (see there).
+pub(super) fn cut(m: String) -> String {
+    if m.len() <= MAX_MESSAGE {
+        return m;
+    }
+    let end = (0..=MAX_MESSAGE)
+        .rev()
+        .find(|i| m.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}… ({} bytes cut)", &m[..end], m.len() - end)
+}
+
+/// Most bytes of a record's `updated-at`: an RFC 3339 date-time with an offset and a
+/// fraction of nanoseconds takes 35; the rest is room for a longer fraction.
+const MAX_UPDATED_AT: usize = 64;
 
 /// Checks a batch a `read` asked for at most `max` records returned, and parses its records:
 /// every record a JSON object no larger than `limits.max_record_kib`, a cursor no larger than
-/// `limits.max_cursor_kib`, remote ids and versions no larger than [`MAX_TOKEN`]. A batch that
-/// breaks the contract is refused whole.
+/// `limits.max_cursor_kib`, remote ids and versions no larger than [`MAX_TOKEN`], an
+/// `updated-at` an RFC 3339 date-time with offset (as the contract says) of at most 64 bytes.
+/// A batch that breaks the contract is refused whole.
 pub(super) fn check_batch(
     plugin: &str,
     limits: &Limits,
@@ -656,6 +758,15 @@ pub(super) fn check_batch(
         {
             return Err(contract(format!(
                 "record {i} of the batch has a remote id or version over {MAX_TOKEN} bytes"
+            )));
+        }
+        if let Some(at) = &r.updated_at
+            && (at.len() > MAX_UPDATED_AT || chrono::DateTime::parse_from_rfc3339(at).is_err())
+        {
+            return Err(contract(format!(
+                "record {i} of the batch has an updated-at that is not an RFC 3339 date-time with offset ({} bytes: {:?})",
+                at.len(),
+                crate::control_chars::escape(&at.chars().take(40).collect::<String>())
             )));
         }
         let data = match serde_json::from_str::<Value>(&r.data) {

@@ -596,6 +596,36 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     chrono::DateTime::parse_from_rfc3339(s).ok()
 }
 
+/// A write's result on side `t`, refused when the record it says the system now holds
+/// (`written.stored`) breaks the sync's schema: such a record never becomes a side's record.
+/// The refusal (`rejected`, naming the plugin and each violation) sends the record to dead
+/// letters. The runtime has already held `stored` to the contract's bounds (a JSON object
+/// within `limits.max_record_kib`).
+fn stored_checked(spec: &SyncSpec, t: Side, result: WriteResult) -> WriteResult {
+    let (WriteResult::Created(w) | WriteResult::Updated(w) | WriteResult::Unchanged(w)) = &result
+    else {
+        return result;
+    };
+    let Some(Ok(stored)) = w.stored.as_deref().map(serde_json::from_str::<Value>) else {
+        return result;
+    };
+    let violations = spec.schema.validate(&stored);
+    let Some(first) = violations.first() else {
+        return result;
+    };
+    let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
+    WriteResult::Rejected(crate::runtime::Rejection {
+        reason: format!(
+            "plugin {} returned a stored record that breaks schema {} {}: {}; the result is refused",
+            spec.endpoint(t).plugin.name,
+            spec.schema.name,
+            spec.schema.version,
+            listed.join("; ")
+        ),
+        pointer: Some(first.pointer.clone()),
+    })
+}
+
 /// Sets (or with `None` removes) the value at a JSON pointer, creating parent objects.
 fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
     let tokens: Vec<String> = ptr
@@ -1998,6 +2028,7 @@ impl Engine {
                     }
                 };
                 for ((i, rec), result) in batch.into_iter().zip(results) {
+                    let result = stored_checked(spec, t, result);
                     let link = &mut links[i];
                     let m = match &own_records[i] {
                         Some((s, o)) if *s == t => o,
