@@ -555,7 +555,8 @@ async fn echo_server() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUs
     let t = token.clone();
     let gzip = move |h: HeaderMap| {
         let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        z.write_all(format!("you sent {}", t(&h)).as_bytes()).unwrap();
+        z.write_all(format!("you sent {}", t(&h)).as_bytes())
+            .unwrap();
         async move { ([(header::CONTENT_ENCODING, "gzip")], z.finish().unwrap()) }
     };
     let t = token.clone();
@@ -595,7 +596,12 @@ async fn echo_server() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUs
     let t = token.clone();
     let brotli = move |h: HeaderMap| {
         let _ = t(&h);
-        async move { ([(header::CONTENT_ENCODING, "br")], vec![0x8b_u8, 0x02, 0x80]) }
+        async move {
+            (
+                [(header::CONTENT_ENCODING, "br")],
+                vec![0x8b_u8, 0x02, 0x80],
+            )
+        }
     };
     let t = token.clone();
     let plain = move |h: HeaderMap| {
@@ -643,7 +649,10 @@ async fn hostile_remark(rt: &Runtime, addr: std::net::SocketAddr, config_body: &
 fn cached_runtime() -> (Runtime, tempfile::TempDir) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cache = tempfile::tempdir().unwrap();
-    (Runtime::new(Some(cache.path().to_path_buf())).unwrap(), cache)
+    (
+        Runtime::new(Some(cache.path().to_path_buf())).unwrap(),
+        cache,
+    )
 }
 
 #[tokio::test]
@@ -660,7 +669,11 @@ async fn a_secret_echoed_compressed_escaped_encoded_or_in_base64_never_reaches_t
     let pct: String = SECRET.bytes().map(|b| format!("%{b:02x}")).collect();
     let b64 = base64::engine::general_purpose::STANDARD.encode(format!("user:{SECRET}"));
     let cases = [
-        ("/gzip", "body you sent {{secret:token}}", SECRET.to_string()),
+        (
+            "/gzip",
+            "body you sent {{secret:token}}",
+            SECRET.to_string(),
+        ),
         (
             "/json",
             "body {\"echo\":\"{{secret:token}}\"}",
@@ -671,7 +684,11 @@ async fn a_secret_echoed_compressed_escaped_encoded_or_in_base64_never_reaches_t
         // holds its own bits and padding only, so the Base64 text is the core and a
         // leftover of at most 2 characters around it.
         ("/basic", "{{secret:token}}", b64[8..24].to_string()),
-        ("/html", "<p>{{secret:token}}</p>", "&#x73;&#x33;".to_string()),
+        (
+            "/html",
+            "<p>{{secret:token}}</p>",
+            "&#x73;&#x33;".to_string(),
+        ),
         (
             "/mixed",
             "mixed {{secret:token}}",
@@ -743,7 +760,11 @@ async fn host_connection_and_coding_headers_and_methods_outside_the_contract_are
             )
         );
     }
-    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was sent");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing was sent"
+    );
     assert!(logs.text().contains("request refused: header \"host\""));
     // Positive control: an ordinary request with an ordinary header goes out.
     let remark = hostile_remark(
@@ -794,7 +815,12 @@ async fn a_plugin_that_never_drops_its_bodies_is_capped_and_only_its_call_fails(
     // The session is gone with its bodies: their connections are closed, on the server's
     // side (in this process too) as well.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(fds() <= before + 2, "{} descriptors before, {} after", before, fds());
+    assert!(
+        fds() <= before + 2,
+        "{} descriptors before, {} after",
+        before,
+        fds()
+    );
 }
 
 #[tokio::test]
@@ -815,7 +841,9 @@ async fn a_plugin_cannot_start_a_log_line_of_its_own() {
         "{text}"
     );
     assert!(
-        !text.lines().any(|l| l.starts_with("2026-12-04T00:00:00.000000Z")),
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-12-04T00:00:00.000000Z")),
         "{text}"
     );
     assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text}");
@@ -836,7 +864,13 @@ async fn a_secret_the_deployment_grants_but_the_manifest_does_not_declare_is_nev
     let c = config(dir.path(), &text);
     let rt = Runtime::new(None).unwrap();
     let p = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap();
-    let batch = p.session().await.unwrap().read("records", None, 10).await.unwrap();
+    let batch = p
+        .session()
+        .await
+        .unwrap()
+        .read("records", None, 10)
+        .await
+        .unwrap();
     assert_eq!(
         batch.records[0].data["remark"],
         "error denied by the host: secret \"hy_key\" is not granted to plugin h"
@@ -929,7 +963,11 @@ async fn oversized_or_schema_breaking_write_results_go_to_dead_letters_and_never
         assert_eq!(dead.len(), 3, "{written}");
         for d in &dead {
             assert_eq!(d.stage, "write");
-            assert!(d.errors[0].message.starts_with(says), "{written}: {:?}", d.errors);
+            assert!(
+                d.errors[0].message.starts_with(says),
+                "{written}: {:?}",
+                d.errors
+            );
             assert!(d.errors[0].message.len() < 4200, "{written}");
         }
         if written == "bad-stored" {
@@ -938,12 +976,17 @@ async fn oversized_or_schema_breaking_write_results_go_to_dead_letters_and_never
         let audit = store.audit_entries(Some("s"), 100).await.unwrap();
         assert_eq!(audit.len(), 3);
         assert!(
-            audit.iter().all(|a| a.result == "rejected" && a.remote_id.is_none()),
+            audit
+                .iter()
+                .all(|a| a.result == "rejected" && a.remote_id.is_none()),
             "{audit:?}"
         );
         drop(hub);
         let bytes = store_bytes(dir.path());
         eprintln!("{written}: state store {bytes} bytes after the run");
-        assert!(bytes < 2 << 20, "{written}: the state store holds {bytes} bytes");
+        assert!(
+            bytes < 2 << 20,
+            "{written}: the state store holds {bytes} bytes"
+        );
     }
 }

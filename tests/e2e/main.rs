@@ -1099,7 +1099,13 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
             "limits = { memory_mib = 64 }",
             "read trapped: memory limit of 64 MiB exceeded",
         ),
-        ("deep", "fixture", "recurse", "", "read trapped: stack overflow"),
+        (
+            "deep",
+            "fixture",
+            "recurse",
+            "",
+            "read trapped: stack overflow",
+        ),
         (
             "boom",
             "fixture",
@@ -1160,10 +1166,7 @@ async fn hostile_plugins_fail_only_their_own_runs_while_the_workers_sync_keeps_i
         {
             assert_eq!(r["status"], json!("failed"), "{r}");
             let e = r["error"].as_str().unwrap();
-            assert!(
-                e.contains(&format!("plugin {name}: {says}")),
-                "{name}: {e}"
-            );
+            assert!(e.contains(&format!("plugin {name}: {says}")), "{name}: {e}");
         }
     }
     let workers: Vec<&Value> = runs

@@ -692,9 +692,7 @@ impl HttpGrant {
         }
         let idempotent = matches!(
             method,
-            reqwest::Method::GET
-                | reqwest::Method::PUT
-                | reqwest::Method::DELETE
+            reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE
         );
         let place = format!("{origin}{}", url.path());
         let mut attempt = 1;
@@ -1052,12 +1050,13 @@ mod tests {
         use base64::Engine as _;
         let secrets = BTreeMap::from([("pw".to_string(), "p?ss>w0rd~~".to_string())]);
         for lead in ["", "u", "us", "user:"] {
-            let std = base64::engine::general_purpose::STANDARD.encode(format!("{lead}p?ss>w0rd~~"));
+            let std =
+                base64::engine::general_purpose::STANDARD.encode(format!("{lead}p?ss>w0rd~~"));
             let url =
                 base64::engine::general_purpose::URL_SAFE.encode(format!("{lead}p?ss>w0rd~~"));
             for encoded in [std, url] {
-                let out = String::from_utf8(Scrubber::new(&secrets).all(encoded.as_bytes()))
-                    .unwrap();
+                let out =
+                    String::from_utf8(Scrubber::new(&secrets).all(encoded.as_bytes())).unwrap();
                 // What is left: at most 3 characters of the lead's bits before the
                 // placeholder, and the last character (mixed with the padding) and `=`s after.
                 let (before, after) = out.split_once("{{secret:pw}}").expect(&out);

@@ -649,7 +649,9 @@ pub(super) fn check_write(
     let max_record = usize::try_from(limits.max_record_kib << 10).unwrap_or(usize::MAX);
     let refused = |why: String| {
         WriteResult::Rejected(Rejection {
-            reason: format!("plugin {plugin} broke the contract in the write's result: {why}; the result is refused"),
+            reason: format!(
+                "plugin {plugin} broke the contract in the write's result: {why}; the result is refused"
+            ),
             pointer: None,
         })
     };
@@ -682,12 +684,12 @@ pub(super) fn check_write(
     Ok(results
         .into_iter()
         .map(|r| match r {
-            WriteResult::Created(ref w) | WriteResult::Updated(ref w) | WriteResult::Unchanged(ref w) => {
-                match checked(w) {
-                    Ok(()) => r,
-                    Err(why) => refused(why),
-                }
-            }
+            WriteResult::Created(ref w)
+            | WriteResult::Updated(ref w)
+            | WriteResult::Unchanged(ref w) => match checked(w) {
+                Ok(()) => r,
+                Err(why) => refused(why),
+            },
             WriteResult::Conflict(m) => WriteResult::Conflict(cut(m)),
             WriteResult::Retry(m) => WriteResult::Retry(cut(m)),
             WriteResult::Rejected(r) => WriteResult::Rejected(Rejection {
