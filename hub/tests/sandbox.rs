@@ -626,24 +626,29 @@ async fn echo_server() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUs
 /// Runs the hostile plugin's `read` once with `config` (inline TOML table body) and the secret
 /// granted; returns the worker's `remark`.
 async fn hostile_remark(rt: &Runtime, addr: std::net::SocketAddr, config_body: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[plugins.h]\npath = \"{}\"\nallow_hosts = [\"http://{addr}\"]\nsecrets.token = {{ value = \"{SECRET}\" }}\nconfig = {{ {config_body} }}\n",
-        wasm("hostile")
-    );
-    let c = config(dir.path(), &text);
-    let mut s = rt
-        .load("h", &c.plugins["h"], dir.path())
-        .await
-        .unwrap()
-        .session()
-        .await
-        .unwrap();
-    let batch = s.read("records", None, 10).await.unwrap();
+    let batch = hostile_read(
+        rt,
+        &format!("allow_hosts = [\"http://{addr}\"]\nconfig = {{ {config_body} }}"),
+    )
+    .await
+    .unwrap();
     batch.records[0].data["remark"]
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// Loads the hostile plugin as `h` with the secret `token` granted and `rest` (TOML lines of
+/// its `[plugins.h]` table), and calls `read` once in a fresh session.
+async fn hostile_read(rt: &Runtime, rest: &str) -> Result<hub::runtime::ReadBatch, PluginError> {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[plugins.h]\npath = \"{}\"\nsecrets.token = {{ value = \"{SECRET}\" }}\n{rest}\n",
+        wasm("hostile")
+    );
+    let c = config(dir.path(), &text);
+    let p = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap();
+    p.session().await.unwrap().read("records", None, 10).await
 }
 
 fn cached_runtime() -> (Runtime, tempfile::TempDir) {
@@ -854,23 +859,16 @@ async fn a_secret_the_deployment_grants_but_the_manifest_does_not_declare_is_nev
     let logs = Logs::default();
     let _g = logs.install();
     let (addr, seen) = echo_server().await;
-    let (_rt, _cache) = cached_runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[plugins.h]\npath = \"{}\"\nallow_hosts = [\"http://{addr}\"]\nsecrets.token = {{ value = \"{SECRET}\" }}\nsecrets.hy_key = {{ value = \"another-plugins-key\" }}\n\
-         config = {{ mode = \"request\", method = \"GET\", url = \"http://{addr}/plain\", headers = {{ x-token = \"{{{{secret:hy_key}}}}\" }} }}\n",
-        wasm("hostile")
-    );
-    let c = config(dir.path(), &text);
-    let rt = Runtime::new(None).unwrap();
-    let p = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap();
-    let batch = p
-        .session()
-        .await
-        .unwrap()
-        .read("records", None, 10)
-        .await
-        .unwrap();
+    let (rt, _cache) = cached_runtime();
+    let batch = hostile_read(
+        &rt,
+        &format!(
+            "allow_hosts = [\"http://{addr}\"]\nsecrets.hy_key = {{ value = \"another-plugins-key\" }}\n\
+             config = {{ mode = \"request\", method = \"GET\", url = \"http://{addr}/plain\", headers = {{ x-token = \"{{{{secret:hy_key}}}}\" }} }}"
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         batch.records[0].data["remark"],
         "error denied by the host: secret \"hy_key\" is not granted to plugin h"
@@ -887,23 +885,14 @@ async fn a_secret_the_deployment_grants_but_the_manifest_does_not_declare_is_nev
 
 #[tokio::test]
 async fn an_updated_at_beyond_rfc_3339_refuses_the_batch() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "[plugins.h]\npath = \"{}\"\nsecrets.token = {{ value = \"{SECRET}\" }}\nconfig = {{ mode = \"huge-updated-at\" }}\nlimits = {{ memory_mib = 512 }}\n",
-        wasm("hostile")
-    );
-    let c = config(dir.path(), &text);
-    let rt = Runtime::new(None).unwrap();
-    let p = rt.load("h", &c.plugins["h"], dir.path()).await.unwrap();
-    let e = p
-        .session()
-        .await
-        .unwrap()
-        .read("records", None, 10)
-        .await
-        .unwrap_err()
-        .to_string();
+    let (rt, _cache) = cached_runtime();
+    let e = hostile_read(
+        &rt,
+        "config = { mode = \"huge-updated-at\" }\nlimits = { memory_mib = 512 }",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     // 25 bytes of time and 20 MiB of spaces; the message shows the first 40 characters.
     assert_eq!(
         e,
