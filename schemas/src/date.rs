@@ -1,9 +1,15 @@
 //! Calendar dates as the bureaus write them, to ISO 8601 calendar dates (`YYYY-MM-DD`, the
 //! RFC 3339 `full-date` production), and local date-times to RFC 3339 `date-time` with the
-//! offset of China Standard Time (UTC+8).
+//! offset of China Standard Time (UTC+8) or of the zone a system's clock is set to.
 //!
 //! Three forms are read: `2021-08-05`, `2021/8/5` and `2021年8月5日` (month and day with or
 //! without a leading zero, digits half- or full-width, blanks around).
+//!
+//! A local time (one written without an offset) means nothing until its zone is known:
+//! [`parse_date_time`] takes China Standard Time, as the bureaus' own systems do;
+//! [`parse_date_time_in`] takes the [`Offset`] a connector is configured with (by convention
+//! the config field `utc_offset`, read with [`Offset::from_config`]), for a system whose clock
+//! is kept in UTC or another zone.
 
 use crate::text;
 
@@ -123,6 +129,89 @@ pub fn normalise(raw: &str) -> String {
 /// Offset of China Standard Time from UTC, in minutes (UTC+8, no daylight saving since 1991).
 pub const CST_OFFSET_MINUTES: i32 = 8 * 60;
 
+/// A fixed offset from UTC, whole minutes east of Greenwich: the zone a system's local times
+/// are in. Fixed: a zone with daylight saving (which none of the bureaus' systems use) changes
+/// its offset twice a year, and cannot be given as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Offset(i32);
+
+impl Offset {
+    /// UTC, `Z`.
+    pub const UTC: Offset = Offset(0);
+    /// China Standard Time, `+08:00` (no daylight saving since 1991): what a local time means
+    /// when nothing else is said.
+    pub const CST: Offset = Offset(CST_OFFSET_MINUTES);
+
+    /// The offset of `minutes` east of UTC (negative west), or `None` outside -1439..=1439 (the
+    /// RFC 3339 `time-offset` range, `-23:59` to `+23:59`).
+    pub const fn from_minutes(minutes: i32) -> Option<Offset> {
+        if minutes > -24 * 60 && minutes < 24 * 60 { Some(Offset(minutes)) } else { None }
+    }
+
+    /// Minutes east of UTC (negative west): 480 for China Standard Time.
+    pub const fn minutes(self) -> i32 {
+        self.0
+    }
+
+    /// Reads an RFC 3339 `time-offset`: `Z` (or `z`), or `+HH:MM` / `-HH:MM` with two-digit
+    /// hours up to 23 and minutes up to 59 (`-00:00` is UTC); blanks around are ignored.
+    /// `None` for anything else (`+8`, `+0800`, `UTC`, `Asia/Shanghai`).
+    ///
+    /// ```
+    /// use hub_schemas::date::Offset;
+    /// assert_eq!(Offset::parse("+08:00"), Some(Offset::CST));
+    /// assert_eq!(Offset::parse("Z"), Some(Offset::UTC));
+    /// assert_eq!(Offset::parse("-05:30").map(Offset::minutes), Some(-330));
+    /// assert_eq!(Offset::parse("+8"), None);
+    /// ```
+    pub fn parse(text: &str) -> Option<Offset> {
+        let t = text.trim();
+        if t == "Z" || t == "z" {
+            return Some(Offset::UTC);
+        }
+        let sign = match t.as_bytes().first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (h, m) = t[1..].split_once(':')?;
+        let two = |p: &str| (p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<i32>().ok()).flatten();
+        let (h, m) = (two(h)?, two(m)?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        Some(Offset(sign * (h * 60 + m)))
+    }
+
+    /// The offset a connector's config gives in its `utc_offset` field (the convention for
+    /// systems whose local times are not China Standard Time): [`Offset::CST`] when the field is
+    /// absent, else [`Offset::parse`] of it; `Err` is a message for a `config` error.
+    ///
+    /// ```
+    /// use hub_schemas::date::Offset;
+    /// assert_eq!(Offset::from_config(None), Ok(Offset::CST));
+    /// assert_eq!(Offset::from_config(Some("+00:00")), Ok(Offset::UTC));
+    /// assert_eq!(
+    ///     Offset::from_config(Some("UTC")).unwrap_err(),
+    ///     "utc_offset \"UTC\" is not an offset from UTC: write Z, +08:00 or -05:00"
+    /// );
+    /// ```
+    pub fn from_config(utc_offset: Option<&str>) -> Result<Offset, String> {
+        match utc_offset {
+            None => Ok(Offset::CST),
+            Some(t) => Offset::parse(t)
+                .ok_or_else(|| format!("utc_offset {t:?} is not an offset from UTC: write Z, +08:00 or -05:00")),
+        }
+    }
+}
+
+impl std::fmt::Display for Offset {
+    /// `Z` for UTC, else `±HH:MM`, as [`DateTime`] writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_offset(f, self.0)
+    }
+}
+
 /// A date and time of day with its offset from UTC: the RFC 3339 `date-time` production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateTime {
@@ -149,20 +238,26 @@ impl std::fmt::Display for DateTime {
             let frac = format!("{:09}", self.nanosecond);
             write!(f, ".{}", frac.trim_end_matches('0'))?;
         }
-        if self.offset_minutes == 0 {
-            return f.write_str("Z");
-        }
-        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
-        let m = self.offset_minutes.unsigned_abs();
-        write!(f, "{sign}{:02}:{:02}", m / 60, m % 60)
+        write_offset(f, self.offset_minutes)
     }
+}
+
+/// `Z` for 0, else `±HH:MM`.
+fn write_offset(f: &mut std::fmt::Formatter<'_>, minutes: i32) -> std::fmt::Result {
+    if minutes == 0 {
+        return f.write_str("Z");
+    }
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let m = minutes.unsigned_abs();
+    write!(f, "{sign}{:02}:{:02}", m / 60, m % 60)
 }
 
 /// Reads a date and time as the bureaus write them: the date in any of the three forms of
 /// [`parse`], then `T` or blanks, then `HH:MM` or `HH:MM:SS` (hour with or without a leading
 /// zero), an optional fraction `.d…` (1 to 9 digits), and an optional offset `Z` or `±HH:MM`.
-/// A time without an offset is China Standard Time (UTC+8), as every local time of these
-/// systems is. `None` for anything else or a time that does not exist.
+/// A time without an offset is China Standard Time (UTC+8, no daylight saving), as every local
+/// time of the bureaus' own systems is: [`parse_date_time_in`] with [`Offset::CST`]. `None` for
+/// anything else or a time that does not exist.
 ///
 /// ```
 /// use hub_schemas::date::parse_date_time;
@@ -171,6 +266,21 @@ impl std::fmt::Display for DateTime {
 /// assert_eq!(parse_date_time("2021-09-02T02:00:00.120Z").unwrap().to_string(), "2021-09-02T02:00:00.12Z");
 /// ```
 pub fn parse_date_time(raw: &str) -> Option<DateTime> {
+    parse_date_time_in(raw, Offset::CST)
+}
+
+/// Reads a date and time as [`parse_date_time`] does, a time without an offset being in the
+/// zone `local` (the system's clock: see [`Offset::from_config`]). A time written with its own
+/// offset keeps it. The result is the same local time with `local`'s offset written next to it,
+/// not converted.
+///
+/// ```
+/// use hub_schemas::date::{Offset, parse_date_time_in};
+/// assert_eq!(parse_date_time_in("2024/5/3 14:20", Offset::UTC).unwrap().to_string(), "2024-05-03T14:20:00Z");
+/// assert_eq!(parse_date_time_in("2024/5/3 14:20", Offset::CST).unwrap().to_string(), "2024-05-03T14:20:00+08:00");
+/// assert_eq!(parse_date_time_in("2024-05-03T14:20:00+08:00", Offset::UTC).unwrap().to_string(), "2024-05-03T14:20:00+08:00");
+/// ```
+pub fn parse_date_time_in(raw: &str, local: Offset) -> Option<DateTime> {
     let s = text::to_half_width(raw);
     let s = text::trim(&s);
     let split = s.find(['T', 't']).map(|i| (&s[..i], &s[i + 1..])).or_else(|| {
@@ -180,21 +290,14 @@ pub fn parse_date_time(raw: &str) -> Option<DateTime> {
     let (d, t) = split?;
     let date = parse(d)?;
     // The offset: a trailing Z, or the last + or - (which cannot be part of a time).
-    let (clock, offset_minutes) = if let Some(c) = t.strip_suffix(['Z', 'z']) {
-        (c, 0)
+    let (clock, offset) = if let Some(c) = t.strip_suffix(['Z', 'z']) {
+        (c, Offset::UTC)
     } else if let Some(i) = t.rfind(['+', '-']) {
-        let (c, o) = (&t[..i], &t[i..]);
-        let sign = if o.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = o[1..].split_once(':')?;
-        let two = |p: &str| (p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<i32>().ok()).flatten();
-        let (oh, om) = (two(oh)?, two(om)?);
-        if oh > 23 || om > 59 {
-            return None;
-        }
-        (c, sign * (oh * 60 + om))
+        (&t[..i], Offset::parse(&t[i..])?)
     } else {
-        (t, CST_OFFSET_MINUTES)
+        (t, local)
     };
+    let offset_minutes = offset.minutes();
     let (hms, fraction) = match clock.split_once('.') {
         Some((hms, f)) => (hms, Some(f)),
         None => (clock, None),
@@ -228,7 +331,13 @@ pub fn parse_date_time(raw: &str) -> Option<DateTime> {
 /// [`parse_date_time`]); text that is not a real date and time in one of those forms is returned
 /// trimmed but otherwise unchanged, for schema validation to reject.
 pub fn normalise_date_time(raw: &str) -> String {
-    match parse_date_time(raw) {
+    normalise_date_time_in(raw, Offset::CST)
+}
+
+/// Normalises a date and time as [`normalise_date_time`] does, a local time being in the zone
+/// `local` ([`parse_date_time_in`]).
+pub fn normalise_date_time_in(raw: &str, local: Offset) -> String {
+    match parse_date_time_in(raw, local) {
         Some(dt) => dt.to_string(),
         None => text::trim(raw).to_string(),
     }
@@ -301,6 +410,48 @@ mod tests {
             assert_eq!(parse_date_time(s), None, "{s:?}");
             assert_eq!(normalise_date_time(s), s.trim(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn a_local_time_takes_the_zone_it_is_given() {
+        // A spreadsheet's 14:20 on 3 May 2024: in UTC that is 14:20Z (22:20 in China); in China
+        // Standard Time it is 14:20+08:00 (06:20Z); 5 h 30 min east of UTC, 14:20+05:30.
+        let ist = Offset::from_minutes(330).unwrap();
+        assert_eq!(parse_date_time_in("2024/5/3 14:20", Offset::UTC).unwrap().to_string(), "2024-05-03T14:20:00Z");
+        assert_eq!(parse_date_time_in("2024/5/3 14:20", Offset::CST).unwrap().to_string(), "2024-05-03T14:20:00+08:00");
+        assert_eq!(parse_date_time_in("2024/5/3 14:20", ist).unwrap().to_string(), "2024-05-03T14:20:00+05:30");
+        let west = Offset::parse("-05:00").unwrap();
+        assert_eq!(normalise_date_time_in("2024年5月3日 9:05:07", west), "2024-05-03T09:05:07-05:00");
+        // The default is China Standard Time, as before.
+        assert_eq!(parse_date_time("2024/5/3 14:20"), parse_date_time_in("2024/5/3 14:20", Offset::CST));
+        assert_eq!(normalise_date_time("2024/5/3 14:20"), "2024-05-03T14:20:00+08:00");
+        // A time that says its offset keeps it, whatever the zone given.
+        for local in [Offset::UTC, Offset::CST, west] {
+            assert_eq!(normalise_date_time_in("2024-05-03T14:20:00+08:00", local), "2024-05-03T14:20:00+08:00");
+            assert_eq!(normalise_date_time_in("2024-05-03 06:20:00Z", local), "2024-05-03T06:20:00Z");
+            assert_eq!(normalise_date_time_in("2024-05-03 24:00", local), "2024-05-03 24:00");
+        }
+        // The offset changes the instant: 14:20Z is 8 hours after 14:20+08:00.
+        let minutes = |dt: DateTime| dt.date.days_since_epoch() * 1440 + i64::from(dt.hour * 60 + dt.minute) - i64::from(dt.offset_minutes);
+        let utc = parse_date_time_in("2024/5/3 14:20", Offset::UTC).unwrap();
+        let cst = parse_date_time_in("2024/5/3 14:20", Offset::CST).unwrap();
+        assert_eq!(minutes(utc) - minutes(cst), 8 * 60);
+    }
+
+    #[test]
+    fn offsets_are_read_as_rfc_3339_writes_them() {
+        for (text, minutes) in [("Z", 0), ("z", 0), ("+00:00", 0), ("-00:00", 0), (" +08:00 ", 480), ("-05:00", -300), ("+05:45", 345), ("+23:59", 1439), ("-23:59", -1439)] {
+            assert_eq!(Offset::parse(text).map(Offset::minutes), Some(minutes), "{text:?}");
+        }
+        for text in ["", "+8", "+08", "+0800", "08:00", "+24:00", "+08:60", "UTC", "Asia/Shanghai", "+８:00", "+08:00:00"] {
+            assert_eq!(Offset::parse(text), None, "{text:?}");
+        }
+        assert_eq!([Offset::UTC, Offset::CST, Offset::parse("-05:30").unwrap()].map(|o| o.to_string()), ["Z", "+08:00", "-05:30"]);
+        assert_eq!(Offset::from_minutes(1440), None);
+        assert_eq!(Offset::from_minutes(-1439).map(Offset::minutes), Some(-1439));
+        assert_eq!(Offset::from_config(None), Ok(Offset::CST));
+        assert_eq!(Offset::from_config(Some("Z")), Ok(Offset::UTC));
+        assert_eq!(Offset::from_config(Some("+8")), Err("utc_offset \"+8\" is not an offset from UTC: write Z, +08:00 or -05:00".to_string()));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! - [`uscc`]: unified social credit codes, GB 32100-2015.
 //! - [`phone`]: mainland mobile numbers.
 //! - [`date`]: the three date forms the bureaus' systems write, to ISO 8601 `YYYY-MM-DD`; local
-//!   date-times to RFC 3339 with the China Standard Time offset `+08:00`.
+//!   date-times to RFC 3339 with the China Standard Time offset `+08:00`, or with the fixed
+//!   offset ([`date::Offset`]) of a system whose clock is kept in another zone.
 //! - [`text`]: full-width forms, ideographic spaces and trailing blanks.
 //! - [`divisions`] (feature `divisions`): the GB/T 2260 division-code history since 1981.
 

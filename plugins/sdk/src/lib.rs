@@ -11,9 +11,10 @@
 //! - [`normalise`]: the shared normalisers for what real systems send (lower-case `x`,
 //!   full-width digits and spaces, `+86` phones, three date forms, 15-digit identity numbers);
 //! - [`json`]: small helpers to build and read records, and [`records`]: typed records of the
-//!   shared schemas (`Worker`, `Enterprise`, ...), generated from `schemas/*.json` with typify;
-//! - [`cursor`] and [`paging`]: cursors as serde values, page-number, keyset and FHIR
-//!   `next`-link paging;
+//!   shared schemas (`Worker`, `Enterprise`, ...), generated from `schemas/*.json` with typify
+//!   (they check a record's shape; its patterns and formats are the hub's to check);
+//! - [`cursor`] and [`paging`]: cursors as serde values, page-number, keyset, opaque page-token
+//!   and FHIR `next`-link paging;
 //! - [`csv`]: CSV bodies in UTF-8 or GB18030;
 //! - errors: [`http::Response::error`] (a call's error by HTTP status) and
 //!   [`http::Response::refusal`] (a write result by status), [`per_record`].
@@ -129,7 +130,7 @@ pub mod prelude {
     };
     pub use crate::http::{HttpError, Request, Response};
     pub use crate::json::{Record, to_json};
-    pub use crate::paging::{Keyset, PageNumber};
+    pub use crate::paging::{Keyset, PageNumber, PageToken};
 }
 
 /// The contract version this SDK builds against (the WIT package version).
