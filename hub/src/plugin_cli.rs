@@ -4,6 +4,55 @@
 use crate::runtime::Runtime;
 use std::path::Path;
 
+/// What a connector author should hear about the schema versions its streams declare, against
+/// this hub's catalogue (`hub schema list`): a schema the catalogue does not have, a version
+/// it cannot read (another major, or not `MAJOR.MINOR.PATCH`), a version older than the
+/// catalogue's (records are validated against the catalogue's version whatever a stream
+/// declares, so it should declare that one), or a newer minor (records with fields this hub
+/// does not know are refused). One line per stream concerned, in the manifest's order.
+pub fn schema_warnings(m: &crate::runtime::Manifest) -> Vec<String> {
+    use hub_schemas::catalogue::{Compatibility, Version};
+    let catalogue = match crate::schema::Catalogue::builtin() {
+        Ok(c) => c,
+        Err(e) => return vec![format!("the hub's schema catalogue does not compile: {e}")],
+    };
+    let mut out = Vec::new();
+    for s in &m.streams {
+        let Ok(schema) = catalogue.get(&s.schema) else {
+            let known: Vec<&str> = catalogue.names().collect();
+            out.push(format!(
+                "stream {} carries schema {:?}, which the catalogue does not have (it has {})",
+                s.name,
+                s.schema,
+                known.join(", ")
+            ));
+            continue;
+        };
+        let older = matches!(
+            (Version::parse(&s.schema_version), Version::parse(&schema.version)),
+            (Some(spoken), Some(current)) if spoken < current
+        );
+        match schema.check_version(&s.schema_version) {
+            Err(e) => out.push(format!("stream {}: {e}", s.name)),
+            Ok(Compatibility::NewerMinor) => out.push(format!(
+                "stream {} declares {} {}, newer than this hub's {}: records with fields this hub does not know will be refused",
+                s.name, s.schema, s.schema_version, schema.version
+            )),
+            Ok(_) if older => out.push(format!(
+                "stream {} declares {} {}, older than the catalogue's {}: declare {} (records are validated against {} whatever a stream declares; `hub schema list` shows the catalogue)",
+                s.name,
+                s.schema,
+                s.schema_version,
+                schema.version,
+                schema.version,
+                schema.version
+            )),
+            Ok(_) => {}
+        }
+    }
+    out
+}
+
 /// Prints the inspection of a component file; `json` prints one JSON object instead. Returns
 /// whether this hub can load it.
 pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
@@ -20,7 +69,7 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
                 "streams": m.streams.iter().map(|s| serde_json::json!({
                     "name": s.name, "schema": s.schema, "schema_version": s.schema_version,
                     "read": s.can_read, "write": s.can_write })).collect::<Vec<_>>(),
-                "hosts": m.hosts, "secrets": m.secrets,
+                "hosts": m.hosts, "secrets": m.secrets, "warnings": schema_warnings(m),
             }),
             Err(e) => serde_json::json!({ "error": e.to_string() }),
         });
@@ -79,6 +128,9 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
                     m.secrets.join(", ")
                 }
             );
+            for w in schema_warnings(m) {
+                crate::say!("  warning   {w}");
+            }
         }
         Some(Err(e)) => crate::say!("  manifest  cannot be read: {e}"),
         None => {}

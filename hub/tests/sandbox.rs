@@ -979,3 +979,27 @@ async fn oversized_or_schema_breaking_write_results_go_to_dead_letters_and_never
         );
     }
 }
+
+#[test]
+fn hub_plugin_inspect_warns_of_a_stream_declaring_an_older_schema_version_than_the_catalogue() {
+    let hub = env!("CARGO_BIN_EXE_hub");
+    // legacy-0-1-0 was built against contract 0.1.0 and declares worker 1.0.0; the catalogue
+    // holds worker 1.0.1 (schemas/worker.json, x-version).
+    let out = std::process::Command::new(hub)
+        .args(["plugin", "inspect", &wasm("legacy_0_1_0")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  warning   stream records declares worker 1.0.0, older than the catalogue's 1.0.1: declare 1.0.1 (records are validated against 1.0.1 whatever a stream declares; `hub schema list` shows the catalogue)"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(0), "a warning does not make it unloadable");
+    // The shipped HY-ESMS connector declares the catalogue's versions: no warning.
+    let out = std::process::Command::new(hub)
+        .args(["plugin", "inspect", "--json", &wasm("huiyang_esms")])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["manifest"]["warnings"], serde_json::json!([]));
+}

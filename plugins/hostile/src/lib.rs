@@ -109,7 +109,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             system: "none (the sandbox's tests)".into(),
-            streams: vec![StreamInfo { name: "records".into(), schema: "worker".into(), schema_version: "1.0.0".into(), can_read: true, can_write: true }],
+            streams: vec![StreamInfo { name: "records".into(), schema: "worker".into(), schema_version: "1.0.1".into(), can_read: true, can_write: true }],
             hosts: vec![],
             secrets: vec!["token".into()],
         }

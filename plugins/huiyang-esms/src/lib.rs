@@ -203,7 +203,7 @@ impl Guest for HuiyangEsms {
                 StreamInfo {
                     name: WORKERS.into(),
                     schema: "worker".into(),
-                    schema_version: "1.0.0".into(),
+                    schema_version: "1.0.1".into(),
                     can_read: true,
                     can_write: true,
                 },

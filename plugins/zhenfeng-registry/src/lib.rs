@@ -130,7 +130,7 @@ impl Guest for ZhenfengRegistry {
                 StreamInfo {
                     name: WORKERS.into(),
                     schema: "worker".into(),
-                    schema_version: "1.0.0".into(),
+                    schema_version: "1.0.1".into(),
                     can_read: true,
                     can_write: true,
                 },
