@@ -232,6 +232,16 @@ enum PluginAction {
         /// write the exchanges as if sent to the config's URL.
         #[arg(long, value_name = "KEY=URL", requires = "record")]
         live: Vec<String>,
+        /// With --record: grant secret NAME the value of environment variable ENV (NAME=ENV)
+        /// instead of the stand-in in harness.toml. The fixtures keep the {{secret:NAME}}
+        /// placeholder and the value is scrubbed from the recorded responses. Repeatable.
+        #[arg(long = "secret", value_name = "NAME=ENV", requires = "record")]
+        secrets: Vec<String>,
+        /// With --record: write what each step got into its `expect` (a read step's records
+        /// into its file, a write step's outcomes into its list in harness.toml or its file),
+        /// then check against it.
+        #[arg(long, requires = "record")]
+        write_expect: bool,
         /// Link every WASI interface, granting nothing through them, as `link_all_wasi = true`
         /// in a deployment (for components made by componentize-py and the like).
         #[arg(long)]
@@ -637,22 +647,28 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     record,
                     live,
                     link_all_wasi,
+                    secrets,
+                    write_expect,
                 },
         } => {
-            let live = live
-                .iter()
-                .map(|kv| {
-                    kv.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .ok_or_else(|| anyhow::anyhow!("--live {kv:?}: expected KEY=URL"))
-                })
-                .collect::<anyhow::Result<_>>()?;
+            let pairs = |option: &str, what: &str, list: &[String]| {
+                list.iter()
+                    .map(|kv| {
+                        kv.split_once('=')
+                            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .ok_or_else(|| anyhow::anyhow!("{option} {kv:?}: expected {what}"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            };
             let opts = hub::plugin_test::Options {
                 file,
                 fixtures,
                 record,
-                live,
+                live: pairs("--live", "KEY=URL", &live)?,
                 link_all_wasi,
+                secrets: pairs("--secret", "NAME=ENV", &secrets)?,
+                write_expect,
             };
             Ok(hub::plugin_test::run_and_print(&opts).await?)
         }

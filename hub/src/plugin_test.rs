@@ -26,45 +26,65 @@
 //! cursor_after = "2024-05-01T10:00:00+08:00"   # optional: the last cursor returned
 //!
 //! [[step]]
+//! call = "restart"              # a fresh instance, opened again: the next sync run
+//!
+//! [[step]]
+//! call = "read"
+//! stream = "zhenfeng-workers"
+//! resume = true                 # start from the cursor the last read of the stream ended at
+//! # cursor = "..."              # or: the cursor the first `read` call gets (default: none)
+//!
+//! [[step]]
 //! call = "write"
 //! stream = "zhenfeng-workers"
 //! records = "write-workers.json"          # [{"data": {...}, "remote_id", "version", "current"}]
 //! expect = ["created", "rejected /phone"] # one outcome per record, `rejected` with its pointer
+//!                                         # (or a JSON file holding that list)
 //! ```
 //!
-//! Every step runs in one instance (as one sync run does): `open` with the config, then the
-//! steps in order. The run fails if a call fails, a record read or written (and every `stored`
-//! value) breaks its schema, an expectation is not met, a request has no recorded exchange, or
-//! an exchange is left unused.
+//! The steps run in one instance (as one sync run does): `open` with the config, then the
+//! steps in order; a `restart` step drops it and opens a fresh one, as the next sync run
+//! gets. The run fails if a call fails, a record read or written (and every `stored` value)
+//! breaks its schema, an expectation is not met, a request has no recorded exchange (a
+//! fixture mismatch: the report names the nearest exchange and how it differs), or an
+//! exchange is left unused. Problems in `harness.toml` name its line and column.
 //!
 //! `--record` runs the same steps against a live system and writes the exchanges instead
 //! (existing `.http` files in `DIR` are removed first); `--live KEY=URL` sends to `URL` in
-//! place of the URL in config field `KEY`, and writes the exchanges as if sent to the latter.
+//! place of the URL in config field `KEY`, and writes the exchanges as if sent to the latter;
+//! `--secret NAME=ENV` grants the real value of secret `NAME`, from environment variable
+//! `ENV`, in place of the stand-in (the fixtures keep `{{secret:NAME}}`). `--write-expect`
+//! writes what each step got into its `expect` (a read step's file, a write step's list or
+//! file) and then checks against it.
 
-use crate::config::{Limits, PluginConfig, SecretSource};
+use crate::config::{ConfigError, Limits, PluginConfig, SecretSource};
 use crate::runtime::tape::Tape;
 use crate::runtime::{Runtime, TargetRecord, WriteResult};
 use crate::schema::Catalogue;
 use anyhow::{Context as _, anyhow, bail};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use sha2::Digest as _;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 /// The harness file's name in the fixture directory.
 pub const HARNESS_FILE: &str = "harness.toml";
 
-/// `harness.toml`.
+/// `harness.toml` but its steps, which [`parse_harness`] reads one by one, each as its `call`
+/// says (so a key the call does not take is reported where it is).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Harness {
     #[serde(default)]
     plugin: HarnessPlugin,
-    #[serde(default)]
-    step: Vec<Step>,
+    #[serde(default, rename = "step")]
+    _step: Vec<IgnoredAny>,
 }
 
 /// The plugin's settings, as in a deployment.
@@ -83,31 +103,149 @@ struct HarnessPlugin {
     link_all_wasi: bool,
 }
 
-/// One call.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "call", rename_all = "lowercase", deny_unknown_fields)]
+/// One step.
+#[derive(Debug)]
 enum Step {
     Check,
-    Read {
-        stream: String,
-        #[serde(default = "default_max")]
-        max: u32,
-        cursor: Option<String>,
-        records: Option<usize>,
-        expect: Option<PathBuf>,
-        #[serde(default)]
-        unordered: bool,
-        cursor_after: Option<String>,
-    },
-    Write {
-        stream: String,
-        records: PathBuf,
-        expect: Option<Vec<String>>,
-    },
+    /// Drop the instance and open a fresh one (the next sync run).
+    Restart,
+    Read(ReadStep),
+    Write(WriteStep),
+}
+
+/// A step that takes no key but `call` (`check`, `restart`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallOnly {
+    #[serde(rename = "call")]
+    _call: IgnoredAny,
+}
+
+/// `call = "read"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadStep {
+    #[serde(rename = "call")]
+    _call: IgnoredAny,
+    stream: String,
+    #[serde(default = "default_max")]
+    max: u32,
+    /// The cursor the first `read` call gets, as the hub hands a run the cursor the last run
+    /// ended at; none (a first run) by default.
+    cursor: Option<String>,
+    /// Start from the cursor the last read step of the same stream ended at.
+    resume: Option<Spanned<bool>>,
+    records: Option<usize>,
+    expect: Option<PathBuf>,
+    #[serde(default)]
+    unordered: bool,
+    cursor_after: Option<String>,
+}
+
+/// `call = "write"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteStep {
+    #[serde(rename = "call")]
+    _call: IgnoredAny,
+    stream: String,
+    records: PathBuf,
+    expect: Option<Spanned<WriteExpect>>,
+}
+
+/// A write step's expected outcomes: in `harness.toml`, or in a JSON file.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a list of outcomes (\"created\", \"rejected /phone\", ...) or the name of a JSON file holding one"
+)]
+enum WriteExpect {
+    Outcomes(Vec<String>),
+    File(PathBuf),
 }
 
 fn default_max() -> u32 {
     100
+}
+
+/// The calls a step may make.
+const CALLS: &str = "`check`, `read`, `write`, `restart`";
+
+/// Reads `harness.toml` (`text`, from `path`). Each step is read as its `call` says; every
+/// problem names the file, line and column of the key or value at fault.
+fn parse_harness(path: &Path, text: &str) -> anyhow::Result<(Harness, Vec<Step>)> {
+    let at = |span: Option<Range<usize>>, message: &str| {
+        let (line, column) = span.map_or((0, 0), |s| crate::config::line_col(text, s.start));
+        anyhow!(
+            "{}",
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message: message.trim().to_string(),
+            }
+        )
+    };
+    let toml_err = |e: toml::de::Error| at(e.span(), e.message());
+    let doc = DeTable::parse(text).map_err(toml_err)?;
+    let steps: Vec<Spanned<DeValue>> = match doc.get_ref().get("step").map(Spanned::get_ref) {
+        Some(DeValue::Array(a)) => a.iter().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let harness = Harness::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_err)?;
+    let mut out = Vec::new();
+    let mut read_streams = Vec::new();
+    for step in steps {
+        let call = match step.get_ref() {
+            DeValue::Table(t) => t.get("call").cloned(),
+            _ => None,
+        };
+        let Some(call) = call else {
+            return Err(at(Some(step.span()), "missing field `call`"));
+        };
+        let de = ValueDeserializer::from(step);
+        let step = match call.get_ref().as_str() {
+            Some("check") => CallOnly::deserialize(de).map(|_| Step::Check),
+            Some("restart") => CallOnly::deserialize(de).map(|_| Step::Restart),
+            Some("read") => ReadStep::deserialize(de).map(Step::Read),
+            Some("write") => WriteStep::deserialize(de).map(Step::Write),
+            Some(other) => {
+                return Err(at(
+                    Some(call.span()),
+                    &format!("unknown call `{other}`, expected one of {CALLS}"),
+                ));
+            }
+            None => {
+                return Err(at(
+                    Some(call.span()),
+                    &format!("`call` is a string, one of {CALLS}"),
+                ));
+            }
+        }
+        .map_err(toml_err)?;
+        if let Step::Read(r) = &step {
+            if let Some(resume) = r.resume.as_ref().filter(|r| *r.get_ref()) {
+                if r.cursor.is_some() {
+                    return Err(at(
+                        Some(resume.span()),
+                        "`resume = true` and `cursor` both say where the read starts: keep one",
+                    ));
+                }
+                if !read_streams.contains(&r.stream) {
+                    return Err(at(
+                        Some(resume.span()),
+                        &format!(
+                            "`resume = true`, but no step before reads stream {:?}",
+                            r.stream
+                        ),
+                    ));
+                }
+            }
+            read_streams.push(r.stream.clone());
+        }
+        out.push(step);
+    }
+    Ok((harness, out))
 }
 
 /// A record a read step expects; absent fields are not compared.
@@ -118,6 +256,17 @@ struct ExpectedRecord {
     data: Option<Value>,
     deleted: Option<bool>,
     version: Option<String>,
+}
+
+/// A record as `--write-expect` writes it into a read step's `expect` file (the fields of
+/// [`ExpectedRecord`], in this order).
+#[derive(serde::Serialize)]
+struct WrittenRecord<'a> {
+    remote_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+    deleted: bool,
+    data: &'a Value,
 }
 
 /// A record a write step sends (the `target-record` of the contract, `data` and `current` as
@@ -132,7 +281,7 @@ struct WriteInput {
 }
 
 /// How `hub plugin test` runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The component file.
     pub file: PathBuf,
@@ -145,6 +294,12 @@ pub struct Options {
     /// Link every WASI interface, granting nothing through them (as `link_all_wasi = true`
     /// under `[plugin]`): to run a non-Rust component on fixtures written for any connector.
     pub link_all_wasi: bool,
+    /// `(secret name, environment variable)` pairs for `--record`: the secret's real value,
+    /// granted in place of the stand-in in `harness.toml`.
+    pub secrets: Vec<(String, String)>,
+    /// Write what each step got into its `expect` (a read step's file; a write step's list in
+    /// `harness.toml`, or its file), then check against it.
+    pub write_expect: bool,
 }
 
 /// What a harness run found.
@@ -163,6 +318,24 @@ fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &Path) -> anyhow:
         .map_err(|e| anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
 }
 
+/// Reports the requests no exchange answered during a call (`at` names it) and how the call
+/// ended: a failed call with a miss is reported as the miss (its cause), with the connector's
+/// error after it.
+fn report_call(out: &mut Outcome, tape: &Tape, at: &str, error: Option<&dyn std::fmt::Display>) {
+    let mut misses = tape.take_misses().into_iter();
+    match (misses.next(), error) {
+        (Some(miss), Some(e)) => out
+            .failures
+            .push(format!("{at}: {miss} (the connector then failed: {e})")),
+        (Some(miss), None) => out.failures.push(format!("{at}: {miss}")),
+        (None, Some(e)) => out.failures.push(format!("{at}: {e}")),
+        (None, None) => {}
+    }
+    for miss in misses {
+        out.failures.push(format!("{at}: {miss}"));
+    }
+}
+
 /// The origin (`scheme://host[:port]`) of a URL, as written.
 fn origin_of(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
@@ -170,25 +343,14 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 /// Runs the harness in `opts.fixtures` against `opts.file`. `Err` for a harness that cannot
-/// run (a bad `harness.toml`, a file missing, a component that does not load); failures of the
-/// connector are in [`Outcome::failures`].
+/// run (a bad `harness.toml`, a file missing, a component that does not load, a `--secret`
+/// whose variable is not set); failures of the connector are in [`Outcome::failures`].
 pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
     let dir = &opts.fixtures;
     let harness_path = dir.join(HARNESS_FILE);
     let text = std::fs::read_to_string(&harness_path)
         .with_context(|| format!("{}", harness_path.display()))?;
-    let mut harness: Harness = toml::from_str(&text).map_err(|e| {
-        let at = e.span().map(|s| {
-            let line = text[..s.start].matches('\n').count() + 1;
-            format!(":{line}")
-        });
-        anyhow!(
-            "{}{}: {}",
-            harness_path.display(),
-            at.unwrap_or_default(),
-            e.message()
-        )
-    })?;
+    let (mut harness, steps) = parse_harness(&harness_path, &text)?;
     harness.plugin.link_all_wasi |= opts.link_all_wasi;
     let file =
         std::fs::canonicalize(&opts.file).with_context(|| format!("{}", opts.file.display()))?;
@@ -215,6 +377,73 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
             .config
             .insert(key.clone(), toml::Value::String(live.clone()));
     }
+    // The real secrets, read before anything in DIR is removed; never written anywhere.
+    let mut real = BTreeMap::new();
+    for (name, env) in &opts.secrets {
+        let value = std::env::var(env)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                anyhow!("--secret {name}={env}: environment variable {env} is not set")
+            })?;
+        // A value this short is not scrubbed from responses: it could reach a fixture.
+        if value.len() < crate::runtime::http::MIN_SCRUBBED_SECRET {
+            bail!(
+                "--secret {name}={env}: the value is shorter than {} bytes, too short to be \
+                 scrubbed from the recorded responses",
+                crate::runtime::http::MIN_SCRUBBED_SECRET
+            );
+        }
+        real.insert(name.clone(), (env.clone(), value));
+    }
+
+    let cache = tempfile::tempdir()?;
+    let rt = Runtime::new(Some(cache.path().to_path_buf()))?;
+    let bytes = std::fs::read(&file).with_context(|| format!("{}", file.display()))?;
+    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    let component = rt
+        .compile(&bytes, &sha256)
+        .map_err(|e| anyhow!("{} is not a valid component: {e:#}", file.display()))?;
+    let manifest = rt
+        .manifest_of("harness", &component, harness.plugin.link_all_wasi)
+        .await
+        .map_err(|e| anyhow!("{} cannot be loaded: {e}", file.display()))?;
+    let mut notes = Vec::new();
+    for (name, (env, value)) in real {
+        if !manifest.secrets.contains(&name) {
+            bail!(
+                "--secret {name}={env}: {} asks for no secret {name:?} (it asks for: {})",
+                manifest.name,
+                if manifest.secrets.is_empty() {
+                    "none".to_string()
+                } else {
+                    manifest.secrets.join(", ")
+                }
+            );
+        }
+        notes.push(format!(
+            "secret {name}: the value of ${env} (the fixtures keep {{{{secret:{name}}}}})"
+        ));
+        harness
+            .plugin
+            .secrets
+            .insert(name, SecretSource::Value { value });
+    }
+    if opts.record {
+        for name in &manifest.secrets {
+            if !opts.secrets.iter().any(|(n, _)| n == name)
+                && matches!(
+                    harness.plugin.secrets.get(name),
+                    Some(SecretSource::Value { .. })
+                )
+            {
+                notes.push(format!(
+                    "secret {name}: the stand-in in {HARNESS_FILE} is sent to the live system \
+                     (give the real value with --secret {name}=ENV)"
+                ));
+            }
+        }
+    }
     let tape = if opts.record {
         for entry in std::fs::read_dir(dir)? {
             let p = entry?.path();
@@ -228,17 +457,6 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
     };
     let tape = Arc::new(tape);
 
-    let cache = tempfile::tempdir()?;
-    let rt = Runtime::new(Some(cache.path().to_path_buf()))?;
-    let bytes = std::fs::read(&file).with_context(|| format!("{}", file.display()))?;
-    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-    let component = rt
-        .compile(&bytes, &sha256)
-        .map_err(|e| anyhow!("{} is not a valid component: {e:#}", file.display()))?;
-    let manifest = rt
-        .manifest_of("harness", &component, harness.plugin.link_all_wasi)
-        .await
-        .map_err(|e| anyhow!("{} cannot be loaded: {e}", file.display()))?;
     let allow_hosts = match harness.plugin.allow_hosts.clone() {
         Some(h) => h,
         None => manifest
@@ -286,14 +504,20 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
         },
         dir.display()
     ));
+    out.lines.extend(notes);
     let mut session = match plugin.session().await {
         Ok(s) => s,
         Err(e) => {
-            out.failures.push(format!("open: {e}"));
+            report_call(&mut out, &tape, "open", Some(&e));
             return Ok(out);
         }
     };
-    for (n, step) in harness.step.iter().enumerate() {
+    report_call(&mut out, &tape, "open", None);
+    // The cursor each stream's last read step ended at (for `resume`).
+    let mut ended: BTreeMap<String, Option<String>> = BTreeMap::new();
+    // `--write-expect` into harness.toml: (the span of a write step's list, its new text).
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    for (n, step) in steps.iter().enumerate() {
         let n = n + 1;
         let stream_schema = |stream: &str| -> anyhow::Result<Arc<crate::schema::Schema>> {
             let info = plugin
@@ -310,46 +534,89 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
             Ok(schema)
         };
         let schema = match step {
-            Step::Check => None,
-            Step::Read { stream, .. } | Step::Write { stream, .. } => match stream_schema(stream) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    out.failures.push(format!("step {n}: {stream}: {e}"));
-                    continue;
+            Step::Check | Step::Restart => None,
+            Step::Read(ReadStep { stream, .. }) | Step::Write(WriteStep { stream, .. }) => {
+                match stream_schema(stream) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        out.failures.push(format!("step {n}: {stream}: {e}"));
+                        continue;
+                    }
                 }
-            },
+            }
         };
         match step {
-            Step::Check => match session.check().await {
-                Ok(()) => out.lines.push(format!("step {n}: check: ok")),
-                Err(e) => out.failures.push(format!("step {n}: check: {e}")),
-            },
-            Step::Read {
+            Step::Check => {
+                let at = format!("step {n}: check");
+                match session.check().await {
+                    Ok(()) => {
+                        out.lines.push(format!("{at}: ok"));
+                        report_call(&mut out, &tape, &at, None);
+                    }
+                    Err(e) => report_call(&mut out, &tape, &at, Some(&e)),
+                }
+            }
+            Step::Restart => {
+                let at = format!("step {n}: restart");
+                match plugin.session().await {
+                    Ok(s) => {
+                        session = s;
+                        out.lines.push(format!(
+                            "{at}: a fresh instance, opened with the config (the next sync run)"
+                        ));
+                        report_call(&mut out, &tape, &at, None);
+                    }
+                    Err(e) => {
+                        report_call(&mut out, &tape, &format!("{at}: open"), Some(&e));
+                        break;
+                    }
+                }
+            }
+            Step::Read(ReadStep {
+                _call: _,
                 stream,
                 max,
                 cursor,
+                resume,
                 records,
                 expect,
                 unordered,
                 cursor_after,
-            } => {
+            }) => {
                 let schema = schema.expect("found above for a read or write step");
-                let mut got = Vec::new();
                 let mut cursor = cursor.clone();
+                if resume.as_ref().is_some_and(|r| *r.get_ref()) {
+                    // parse_harness saw a read step of the stream before this one.
+                    let Some(last) = ended.get(stream) else {
+                        out.failures.push(format!(
+                            "step {n}: read {stream}: resume: the last read of {stream} failed, \
+                             so there is no cursor to resume from"
+                        ));
+                        continue;
+                    };
+                    cursor = last.clone();
+                    out.lines.push(format!(
+                        "step {n}: read {stream}: resuming from cursor {}",
+                        cursor
+                            .as_deref()
+                            .map_or("none".into(), |c| format!("{c:?}"))
+                    ));
+                }
+                ended.remove(stream);
+                let mut got = Vec::new();
                 let mut batches = 0;
                 let mut failed = false;
                 loop {
+                    let at = format!("step {n}: read {stream}, batch {}", batches + 1);
                     let batch = match session.read(stream, cursor.as_deref(), *max).await {
                         Ok(b) => b,
                         Err(e) => {
-                            out.failures.push(format!(
-                                "step {n}: read {stream}, batch {}: {e}",
-                                batches + 1
-                            ));
+                            report_call(&mut out, &tape, &at, Some(&e));
                             failed = true;
                             break;
                         }
                     };
+                    report_call(&mut out, &tape, &at, None);
                     batches += 1;
                     got.extend(batch.records);
                     if batch.cursor.is_some() {
@@ -368,6 +635,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                 if failed {
                     continue;
                 }
+                ended.insert(stream.clone(), cursor.clone());
                 for (i, r) in got.iter().enumerate() {
                     for v in schema.validate(&r.data) {
                         out.failures.push(format!(
@@ -398,6 +666,21 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                     out.failures.push(format!(
                         "step {n}: read {stream}: cursor {cursor:?}, expected {want:?}"
                     ));
+                }
+                if opts.write_expect {
+                    match expect {
+                        Some(file) => {
+                            write_read_expect(&dir.join(file), &got)?;
+                            out.lines.push(format!(
+                                "step {n}: read {stream}: wrote {} records to {}",
+                                got.len(),
+                                file.display()
+                            ));
+                        }
+                        None => out.lines.push(format!(
+                            "step {n}: read {stream}: no `expect` file to write (name one in {HARNESS_FILE})"
+                        )),
+                    }
                 }
                 if let Some(file) = expect {
                     let mut want: Vec<ExpectedRecord> = read_json(dir, file)?;
@@ -446,11 +729,12 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                     }
                 }
             }
-            Step::Write {
+            Step::Write(WriteStep {
+                _call: _,
                 stream,
                 records,
                 expect,
-            } => {
+            }) => {
                 let schema = schema.expect("found above for a read or write step");
                 let inputs: Vec<WriteInput> = read_json(dir, records)?;
                 for (i, r) in inputs.iter().enumerate() {
@@ -475,13 +759,15 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                         current: r.current.as_ref().map(Value::to_string),
                     })
                     .collect();
+                let at = format!("step {n}: write {stream}");
                 let results = match session.write(stream, &targets).await {
                     Ok(r) => r,
                     Err(e) => {
-                        out.failures.push(format!("step {n}: write {stream}: {e}"));
+                        report_call(&mut out, &tape, &at, Some(&e));
                         continue;
                     }
                 };
+                report_call(&mut out, &tape, &at, None);
                 let outcomes: Vec<String> = results.iter().map(outcome).collect();
                 for (i, r) in results.iter().enumerate() {
                     let stored = match r {
@@ -491,7 +777,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                         _ => None,
                     };
                     let Some(stored) = stored else { continue };
-                    let at = format!("step {n}: write {stream}: record {} stored", i + 1);
+                    let at = format!("{at}: record {} stored", i + 1);
                     match serde_json::from_str::<Value>(stored) {
                         Ok(v) => {
                             for v in schema.validate(&v) {
@@ -502,13 +788,43 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                         Err(e) => out.failures.push(format!("{at} is not JSON: {e}")),
                     }
                 }
-                out.lines
-                    .push(format!("step {n}: write {stream}: {}", outcomes.join(", ")));
-                if let Some(want) = expect
-                    && *want != outcomes
+                out.lines.push(format!("{at}: {}", outcomes.join(", ")));
+                if opts.write_expect {
+                    match expect.as_ref().map(|e| (e.span(), e.get_ref())) {
+                        Some((span, WriteExpect::Outcomes(_))) => {
+                            let (line, _) = crate::config::line_col(&text, span.start);
+                            let list = toml::Value::Array(
+                                outcomes.iter().cloned().map(toml::Value::String).collect(),
+                            );
+                            edits.push((span, list.to_string()));
+                            out.lines.push(format!(
+                                "{at}: wrote the outcomes to {HARNESS_FILE} line {line}"
+                            ));
+                        }
+                        Some((_, WriteExpect::File(file))) => {
+                            let path = dir.join(file);
+                            std::fs::write(&path, serde_json::to_string(&outcomes)? + "\n")
+                                .with_context(|| format!("{}", path.display()))?;
+                            out.lines
+                                .push(format!("{at}: wrote the outcomes to {}", file.display()));
+                        }
+                        None => out.lines.push(format!(
+                            "{at}: no `expect` to write (add `expect = []` in {HARNESS_FILE})"
+                        )),
+                    }
+                }
+                let want: Option<Vec<String>> = match expect.as_ref().map(Spanned::get_ref) {
+                    None => None,
+                    // Rewritten in harness.toml at the end of the run.
+                    Some(WriteExpect::Outcomes(_)) if opts.write_expect => Some(outcomes.clone()),
+                    Some(WriteExpect::Outcomes(list)) => Some(list.clone()),
+                    Some(WriteExpect::File(file)) => Some(read_json(dir, file)?),
+                };
+                if let Some(want) = want
+                    && want != outcomes
                 {
                     out.failures.push(format!(
-                        "step {n}: write {stream}: outcomes [{}], expected [{}]",
+                        "{at}: outcomes [{}], expected [{}]",
                         outcomes.join(", "),
                         want.join(", ")
                     ));
@@ -516,7 +832,16 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
             }
         }
     }
-    for m in tape.misses() {
+    if !edits.is_empty() {
+        let mut edited = text.clone();
+        edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+        for (span, new) in edits {
+            edited.replace_range(span, &new);
+        }
+        std::fs::write(&harness_path, edited)
+            .with_context(|| format!("{}", harness_path.display()))?;
+    }
+    for m in tape.take_misses() {
         out.failures.push(m);
     }
     if !opts.record {
@@ -527,6 +852,22 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
         }
     }
     Ok(out)
+}
+
+/// Writes a read step's `expect` file: the records as the step got them, in the format
+/// [`ExpectedRecord`] reads (`remote_id`, `version` if any, `deleted`, `data`).
+fn write_read_expect(path: &Path, got: &[crate::runtime::ReadRecord]) -> anyhow::Result<()> {
+    let records: Vec<WrittenRecord> = got
+        .iter()
+        .map(|r| WrittenRecord {
+            remote_id: &r.remote_id,
+            version: r.version.as_deref(),
+            deleted: r.deleted,
+            data: &r.data,
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_string_pretty(&records)? + "\n")
+        .with_context(|| format!("{}", path.display()))
 }
 
 /// A JSON value with its `null` object members dropped, recursively: the hub counts a member

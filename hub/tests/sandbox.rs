@@ -994,7 +994,11 @@ fn hub_plugin_inspect_warns_of_a_stream_declaring_an_older_schema_version_than_t
         text.contains("  warning   stream records declares worker 1.0.0, older than the catalogue's 1.0.1: declare 1.0.1 (records are validated against 1.0.1 whatever a stream declares; `hub schema list` shows the catalogue)"),
         "{text}"
     );
-    assert_eq!(out.status.code(), Some(0), "a warning does not make it unloadable");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning does not make it unloadable"
+    );
     // The shipped HY-ESMS connector declares the catalogue's versions: no warning.
     let out = std::process::Command::new(hub)
         .args(["plugin", "inspect", "--json", &wasm("huiyang_esms")])

@@ -54,26 +54,37 @@ struct Page {
     items: Vec<Person>,
 }
 
-/// A person as a `worker` record; `None` (with the reason) when it cannot be one.
-pub fn to_worker(p: &Person) -> Result<Worker, String> {
+/// A person as a `worker` record (the schema's shape, as JSON).
+///
+/// Never fail a read for one record: an error from `read` stops the whole stream, and it
+/// fails again on every run until the system's data changes. A value this connector cannot
+/// map (an identity number whose check character is wrong, a sex or state it does not know)
+/// is passed through as the system wrote it instead: the hub validates every record, sends
+/// this one to dead letters with the field's JSON pointer and the reason, and goes on with
+/// the rest. Values the record must have but the system does not keep come from the identity
+/// number where GB 11643-1999 gives them (the sex, from the parity of the 17th digit).
+pub fn to_record(p: &Person) -> serde_json::Value {
     let id = id_number::normalise(&p.id_card);
-    id_number::validate(&id).map_err(|e| format!("id_card: {e}"))?;
     let gender = match p.sex.as_str() {
-        "M" => Gender::Male,
-        "F" => Gender::Female,
-        other => return Err(format!("sex {other:?} is neither M nor F")),
+        "M" => "male".to_string(),
+        "F" => "female".to_string(),
+        "" => match id_number::is_male(&id) {
+            Some(true) => "male".to_string(),
+            Some(false) => "female".to_string(),
+            None => String::new(),
+        },
+        other => other.to_string(),
     };
     let status = match p.state.as_str() {
-        "working" => WorkerStatus::Employed,
-        "looking" => WorkerStatus::Seeking,
-        "home" => WorkerStatus::ReturnedHome,
-        other => return Err(format!("state {other:?} is not known")),
+        "working" => "employed",
+        "looking" => "seeking",
+        "home" => "returned_home",
+        other => other,
     };
-    let phone = p.mobile.as_deref().and_then(phone::normalise);
-    let record = serde_json::json!({
+    let phone = p.mobile.as_deref().map(|m| phone::normalise(m).unwrap_or_else(|| m.to_string()));
+    serde_json::json!({
         "idNumber": id, "name": p.full_name.trim(), "gender": gender, "status": status, "phone": phone,
-    });
-    serde_json::from_value(record).map_err(|e| e.to_string())
+    })
 }
 
 /// A `worker` record as the system's person.
@@ -97,11 +108,10 @@ pub fn from_worker(w: &Worker) -> Person {
 
 fn written(resp: &Response, what: &str) -> Result<Written, ConnectorError> {
     let p: Person = resp.json(what)?;
-    let stored = to_worker(&p).map_err(|e| ConnectorError::Permanent(format!("{what}: stored person: {e}")))?;
     Ok(Written {
         remote_id: p.id.map(|i| i.to_string()).unwrap_or_default(),
-        version: p.updated_at,
-        stored: Some(to_json(&stored)),
+        version: p.updated_at.clone(),
+        stored: Some(to_record(&p).to_string()),
     })
 }
 
@@ -121,6 +131,10 @@ fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, Connect
     match resp.status {
         201 => Ok(WriteResult::Created(written(&resp, "create")?)),
         200 => Ok(WriteResult::Updated(written(&resp, "update")?)),
+        // 409 (a create of someone the system holds already) and 412 (changed since it was
+        // read) are `conflict`: never overwrite the system's record on a duplicate create. The
+        // record waits for the next run, when the hub has read the system's own and matches the
+        // two by identity number. 400/422 are `rejected` (a dead letter), 429/5xx `retry`.
         _ => {
             let field = resp.json::<serde_json::Value>("refusal").ok().and_then(|b| b["field"].as_str().map(str::to_string));
             let pointer = field.as_deref().map(|f| match f {
@@ -146,7 +160,9 @@ impl Guest for Connector {
             streams: vec![StreamInfo {
                 name: WORKERS.into(),
                 schema: "worker".into(),
-                schema_version: "1.0.0".into(),
+                // The catalogue's version (`hub schema list`); `hub plugin inspect` warns
+                // when a stream declares an older one.
+                schema_version: "1.0.1".into(),
                 can_read: true,
                 can_write: true,
             }],
@@ -189,9 +205,8 @@ impl Guest for Connector {
         let page: Page = resp.json("read")?;
         let mut records = Vec::with_capacity(page.items.len());
         for p in &page.items {
-            let worker = to_worker(p).map_err(|e| ConnectorError::Permanent(format!("person {:?}: {e}", p.id)))?;
             records.push(SourceRecord {
-                data: to_json(&worker),
+                data: to_record(p).to_string(),
                 remote_id: p.id.map(|i| i.to_string()).unwrap_or_default(),
                 version: p.updated_at.clone(),
                 updated_at: p.updated_at.clone(),
@@ -238,8 +253,8 @@ mod tests {
 
     #[test]
     fn a_person_maps_to_a_canonical_worker_and_back() {
-        let w = to_worker(&person()).unwrap();
-        let json = serde_json::to_value(&w).unwrap();
+        let json = to_record(&person());
+        let w: Worker = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(json["idNumber"], "522325199001010015");
         assert_eq!(json["name"], "王强");
         assert_eq!(json["gender"], "male");
@@ -251,8 +266,21 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_state_is_refused_with_its_value() {
-        let p = Person { state: "retired".into(), ..person() };
-        assert_eq!(to_worker(&p).unwrap_err(), "state \"retired\" is not known");
+    fn what_cannot_be_mapped_is_passed_through_for_the_hub_to_dead_letter() {
+        let p = Person { state: "retired".into(), sex: "U".into(), id_card: "522325199001010016".into(), ..person() };
+        let json = to_record(&p);
+        // As the system wrote them: the hub's validation names each (/status, /gender, and
+        // /idNumber, whose check character is 5, not 6).
+        assert_eq!((json["status"].as_str(), json["gender"].as_str()), (Some("retired"), Some("U")));
+        assert_eq!(json["idNumber"], "522325199001010016");
+    }
+
+    #[test]
+    fn a_sex_the_system_does_not_keep_comes_from_the_identity_number() {
+        // GB 11643-1999: the 17th digit is odd for a man (…001 5), even for a woman (…004 5).
+        let p = Person { sex: String::new(), ..person() };
+        assert_eq!(to_record(&p)["gender"], "male");
+        let p = Person { sex: String::new(), id_card: "522325197806300045".into(), ..person() };
+        assert_eq!(to_record(&p)["gender"], "female");
     }
 }
