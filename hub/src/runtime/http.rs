@@ -13,9 +13,10 @@
 //!   to 25 % random jitter so that plugins do not retry in step.
 //! - Only the contract's methods ([`METHODS`]) and no header the host keeps for itself
 //!   ([`refused_header`]: `host`, connection-level, framing and content-coding headers).
-//! - Responses come back decoded (the host asks for gzip, deflate and zstd and decodes them;
-//!   any other content coding is refused), with every granted secret scrubbed in every
-//!   encoding a server may echo it in ([`Scrubber`]).
+//! - Responses come back as they are: the host asks for `identity` and refuses an answer with
+//!   any content coding, or a transfer coding but `chunked` (a compressed body could carry a
+//!   secret past the scrubber), with every granted secret scrubbed in the encodings a server
+//!   may echo it in ([`Scrubber`]).
 //! - Log lines carry the origin and path, never the query (it can hold session tokens).
 //! - Timeouts (`limits.http_timeout_secs`): the answer's head must arrive within the timeout;
 //!   a body read whole for the plugin (`send`) within the timeout again; a body the plugin
@@ -40,12 +41,17 @@ pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 ///   `te`, `trailer`, `proxy-connection` and every `proxy-*` header;
 /// - message framing, which the client computes (RFC 9112 §6): `content-length`,
 ///   `transfer-encoding`, `expect`;
-/// - what changes the coding or extent of the answer (RFC 9110 §12.5.3, §14.2), which the
-///   host decides so that the body it scrubs of secrets is the body the plugin gets:
-///   `accept-encoding`, `range`, `if-range`.
+/// - what changes the coding or extent of the answer or the body (RFC 9110 §12.5.3, §8.4,
+///   §14.2), which the host decides so that the body it scrubs of secrets is the body the
+///   plugin gets: `accept-encoding`, `content-encoding`, `range`, `if-range`;
+/// - what names another host, client or method to a proxy or framework in front of the
+///   granted origin: `forwarded` (RFC 7239), `via`, `x-forwarded-*`, `x-real-ip`, `x-host`,
+///   `x-original-url`, `x-rewrite-url`, `x-http-method-override`, `x-http-method`,
+///   `x-method-override`.
 pub fn refused_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.starts_with("proxy-")
+        || name.starts_with("x-forwarded-")
         || matches!(
             name.as_str(),
             "host"
@@ -58,9 +64,19 @@ pub fn refused_header(name: &str) -> bool {
                 | "transfer-encoding"
                 | "expect"
                 | "accept-encoding"
+                | "content-encoding"
                 | "range"
                 | "if-range"
                 | "http2-settings"
+                | "forwarded"
+                | "via"
+                | "x-real-ip"
+                | "x-host"
+                | "x-original-url"
+                | "x-rewrite-url"
+                | "x-http-method-override"
+                | "x-http-method"
+                | "x-method-override"
         )
 }
 
@@ -270,14 +286,23 @@ fn retry_after(resp: &reqwest::Response) -> Duration {
 ///
 /// Besides, the whole value in Base64 (RFC 4648 §4, and the URL-safe alphabet of §5) at each
 /// of the three byte alignments it can take inside a longer encoded text (as in an echoed
-/// `Authorization: Basic` header), and in hexadecimal of either case. Compressed bodies are
-/// never handed to a plugin: the host asks for and decodes gzip, deflate and zstd itself, and
-/// refuses any other content coding (see [`HttpGrant::send_streaming`]).
+/// `Authorization: Basic` header), and in hexadecimal of either case; ASCII letters in either
+/// case (a server that upper-cases what it echoes). Compressed bodies are never handed to a
+/// plugin: the host asks for `identity` and refuses any other coding (see
+/// [`HttpGrant::send_streaming`]).
+///
+/// What it cannot close: a granted server that echoes what the plugin sends lets the plugin
+/// test a guess (an echoed guess equal to the secret comes back as the placeholder), or read a
+/// part of the secret the server cuts or splits (across two headers, or header and body), or
+/// a form outside the list (HTML references with leading zeros, UTF-16, nested escapes). The
+/// defence there is the grant: give a plugin only the origins its system needs.
 #[derive(Debug, Clone)]
 pub struct Scrubber {
     secrets: Vec<Needle>,
     /// Bytes that can begin an occurrence of some secret (a fast skip of all others).
     first: [bool; 256],
+    /// See [`Scrubber::window`].
+    window: usize,
     carry: Vec<u8>,
 }
 
@@ -330,7 +355,11 @@ impl Form {
 fn char_forms(c: char) -> Vec<Form> {
     let mut buf = [0u8; 4];
     let raw = c.encode_utf8(&mut buf).as_bytes().to_vec();
-    let mut forms = vec![Form::exact(raw.clone())];
+    // A server may change the case of what it echoes: an ASCII letter matches either case.
+    let mut forms = vec![Form {
+        bytes: raw.clone(),
+        fold: c.is_ascii_alphabetic(),
+    }];
     let percent: String = raw.iter().map(|b| format!("%{b:02X}")).collect();
     forms.push(Form::folded(percent));
     if c == ' ' {
@@ -401,15 +430,6 @@ fn base64_cores(value: &[u8]) -> Vec<Form> {
 /// the host warns about them at load.
 pub const MIN_SCRUBBED_SECRET: usize = 4;
 
-/// How one secret matches at a position.
-enum Found {
-    /// An occurrence ends at this index.
-    End(usize),
-    /// The data ends inside what could still be an occurrence.
-    Partial,
-    No,
-}
-
 impl Needle {
     fn new(name: &str, value: &str) -> Needle {
         let mut whole = base64_cores(value.as_bytes());
@@ -434,36 +454,39 @@ impl Needle {
         }
     }
 
-    /// The longest occurrence beginning at `data[0]`, the characters' forms mixed freely (the
-    /// ends reachable after each character are followed together, so ambiguous forms such as
-    /// `%` and `%25` cost no backtracking).
-    fn find(&self, data: &[u8]) -> Found {
-        let mut partial = false;
-        let mut best = None;
-        for f in &self.whole {
-            match f.at(data) {
-                Some(true) => best = best.max(Some(f.bytes.len())),
-                Some(false) => partial = true,
-                None => {}
-            }
-        }
+    /// The most bytes an occurrence can span: every character in its longest form, or the
+    /// longest whole-value form.
+    fn longest(&self) -> usize {
+        let chars: usize = self
+            .chars
+            .iter()
+            .map(|forms| forms.iter().map(|f| f.bytes.len()).max().unwrap_or(0))
+            .sum();
+        let whole = self.whole.iter().map(|f| f.bytes.len()).max().unwrap_or(0);
+        chars.max(whole)
+    }
+
+    /// The end of the longest occurrence beginning at `data[0]`, the characters' forms mixed
+    /// freely (the ends reachable after each character are followed together, so ambiguous
+    /// forms such as `%` and `%25` cost no backtracking).
+    fn find(&self, data: &[u8]) -> Option<usize> {
+        let best = self
+            .whole
+            .iter()
+            .filter(|f| f.at(data) == Some(true))
+            .map(|f| f.bytes.len())
+            .max();
         // Most positions the first-byte table lets through begin no character's form.
-        if !self.chars[0].iter().any(|f| f.at(data).is_some()) {
-            return match (best, partial) {
-                (Some(end), _) => Found::End(end),
-                (None, true) => Found::Partial,
-                (None, false) => Found::No,
-            };
+        if !self.chars[0].iter().any(|f| f.at(data) == Some(true)) {
+            return best;
         }
         let mut ends = vec![0usize];
         for forms in &self.chars {
             let mut next = Vec::new();
             for &at in &ends {
                 for f in forms {
-                    match f.at(&data[at..]) {
-                        Some(true) => next.push(at + f.bytes.len()),
-                        Some(false) => partial = true,
-                        None => {}
+                    if f.at(&data[at..]) == Some(true) {
+                        next.push(at + f.bytes.len());
                     }
                 }
             }
@@ -474,12 +497,7 @@ impl Needle {
                 break;
             }
         }
-        best = best.max(ends.last().copied());
-        match best {
-            Some(end) => Found::End(end),
-            None if partial => Found::Partial,
-            None => Found::No,
-        }
+        best.max(ends.last().copied())
     }
 }
 
@@ -496,42 +514,37 @@ impl Scrubber {
         for n in &secrets {
             n.first_bytes(&mut first);
         }
+        let longest = secrets.iter().map(Needle::longest).max().unwrap_or(0);
         Scrubber {
             secrets,
             first,
+            window: longest.div_ceil(1024).max(1) * 1024,
             carry: Vec::new(),
         }
     }
 
-    /// Scrubs `data`; with `partial`, stops where a secret could begin but the data ends
-    /// first. Returns the scrubbed bytes and how much of `data` they cover.
-    fn replace(&self, data: &[u8], partial: bool) -> (Vec<u8>, usize) {
+    /// Scrubs the positions of `data` before `limit`, each occurrence found with the whole of
+    /// `data` to look ahead in (the longest occurrence of any secret wins). Returns the scrubbed
+    /// bytes and how much of `data` they cover (past `limit` when an occurrence starting
+    /// before it ends after it).
+    fn replace(&self, data: &[u8], limit: usize) -> (Vec<u8>, usize) {
         let mut out = Vec::with_capacity(data.len());
         let mut i = 0;
-        while i < data.len() {
+        while i < limit {
             if !self.first[data[i] as usize] {
                 out.push(data[i]);
                 i += 1;
                 continue;
             }
-            let mut longest: Option<(usize, &[u8])> = None;
-            let mut wait = false;
-            for n in &self.secrets {
-                match n.find(&data[i..]) {
-                    Found::End(end) if longest.is_none_or(|(l, _)| end > l) => {
-                        longest = Some((end, &n.placeholder));
-                    }
-                    Found::Partial => wait = true,
-                    _ => {}
-                }
-            }
+            let longest = self
+                .secrets
+                .iter()
+                .filter_map(|n| n.find(&data[i..]).map(|end| (end, &n.placeholder)))
+                .max_by_key(|(end, _)| *end);
             if let Some((end, placeholder)) = longest {
                 out.extend_from_slice(placeholder);
                 i += end;
                 continue;
-            }
-            if partial && wait {
-                return (out, i);
             }
             out.push(data[i]);
             i += 1;
@@ -544,16 +557,20 @@ impl Scrubber {
         if self.secrets.is_empty() {
             return data.to_vec();
         }
-        self.replace(data, false).0
+        self.replace(data, data.len()).0
     }
 
-    /// Scrubs the next chunk of a stream; returns what can be handed out now.
+    /// Scrubs the next chunk of a stream; returns what can be handed out now: everything but
+    /// the last [`Scrubber::window`] bytes received, whatever they hold. Holding back a fixed
+    /// amount (not "what could begin a secret") keeps what the plugin sees, and when, from
+    /// telling it whether the data so far begins a secret.
     pub fn chunk(&mut self, chunk: &[u8]) -> Vec<u8> {
         if self.secrets.is_empty() {
             return chunk.to_vec();
         }
         self.carry.extend_from_slice(chunk);
-        let (out, used) = self.replace(&self.carry, true);
+        let limit = self.carry.len().saturating_sub(self.window);
+        let (out, used) = self.replace(&self.carry, limit);
         self.carry.drain(..used);
         out
     }
@@ -562,6 +579,12 @@ impl Scrubber {
     pub fn finish(&mut self) -> Vec<u8> {
         let rest = std::mem::take(&mut self.carry);
         self.all(&rest)
+    }
+
+    /// Bytes a stream holds back: at least the longest any occurrence of a secret can span in
+    /// any form, rounded up to whole KiB (so that it says nothing of a secret's length).
+    pub fn window(&self) -> usize {
+        self.window
     }
 }
 
@@ -706,6 +729,7 @@ impl HttpGrant {
                 self.client
                     .request(method.clone(), url.clone())
                     .headers(headers.clone())
+                    .header(reqwest::header::ACCEPT_ENCODING, "identity")
                     .body(body.clone())
                     .send(),
             )
@@ -818,17 +842,27 @@ impl HttpGrant {
     }
 
     pub(super) fn stream(&self, resp: reqwest::Response) -> Result<(Head, BodyStream), HttpError> {
-        // The client decodes gzip, deflate and zstd and then drops the header; a coding left
-        // is one the host cannot read, so it could not scrub secrets from it either.
-        if let Some(coding) = resp
+        // The host asks for `identity` and hands out only bodies it can scrub as they are: any
+        // content coding (each `content-encoding` field, each coding in it) or transfer coding
+        // but `chunked` is refused. The server's values are not quoted: they could carry a
+        // secret back.
+        let encoded = resp
             .headers()
-            .get(reqwest::header::CONTENT_ENCODING)
-            .filter(|c| !c.as_bytes().eq_ignore_ascii_case(b"identity"))
-        {
-            let coding = String::from_utf8_lossy(coding.as_bytes()).into_owned();
+            .get_all(reqwest::header::CONTENT_ENCODING)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|c| !c.trim_ascii().eq_ignore_ascii_case(b"identity"));
+        let transfer = resp
+            .headers()
+            .get_all(reqwest::header::TRANSFER_ENCODING)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|c| !c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        if encoded || transfer {
             return Err(HttpError::Invalid(format!(
-                "the answer's content coding {:?} is not one the host decodes (gzip, deflate, zstd): refused, since only a decoded body can be scrubbed of secrets",
-                crate::control_chars::escape(&coding)
+                "the answer has a {} coding other than {}: refused, since only a body as it is can be scrubbed of secrets (the host asks for identity)",
+                if encoded { "content" } else { "transfer" },
+                if encoded { "identity" } else { "chunked" }
             )));
         }
         let scrubber = Scrubber::new(&self.secrets);
@@ -1046,6 +1080,53 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_that_begins_another_never_lets_the_longer_ones_tail_out() {
+        let secrets = BTreeMap::from([
+            ("short".to_string(), "abcd1234".to_string()),
+            ("long".to_string(), "abcd1234XYZW-tail".to_string()),
+        ]);
+        let text = b"[abcd1234XYZW-tail] [abcd1234]";
+        for cut in 0..=text.len() {
+            let mut s = Scrubber::new(&secrets);
+            let mut out = s.chunk(&text[..cut]);
+            out.extend(s.chunk(&text[cut..]));
+            out.extend(s.finish());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                "[{{secret:long}}] [{{secret:short}}]",
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stream_holds_back_the_same_bytes_whether_or_not_they_begin_a_secret() {
+        // 20 bytes of secret: its longest form (each character as `\u00XX`) spans 120 bytes,
+        // so the stream holds back 1 KiB.
+        let secrets = BTreeMap::from([("k".to_string(), "abcdefghij0123456789".to_string())]);
+        assert_eq!(Scrubber::new(&secrets).window(), 1024);
+        let handed = |tail: &[u8]| {
+            let mut s = Scrubber::new(&secrets);
+            let mut data = vec![b'z'; 2000];
+            data.extend_from_slice(tail);
+            s.chunk(&data).len()
+        };
+        // "ab" and "%61b" begin the secret; "xy" and "%78y" do not: the same is handed out.
+        assert_eq!(handed(b"ab"), 2002 - 1024);
+        assert_eq!(handed(b"xy"), 2002 - 1024);
+        assert_eq!(handed(b"%61b"), handed(b"%78y"));
+    }
+
+    #[test]
+    fn a_secret_echoed_in_another_case_is_scrubbed() {
+        let secrets = BTreeMap::from([("k".to_string(), "Zf/Pa+ss w0rd=!x".to_string())]);
+        assert_eq!(
+            Scrubber::new(&secrets).all(b"ZF/PA+SS W0RD=!X and zf%2fpa%2Bss+w0rd%3d!x"),
+            b"{{secret:k}} and {{secret:k}}".to_vec()
+        );
+    }
+
+    #[test]
     fn a_secret_in_base64_is_scrubbed_at_each_alignment_and_in_both_alphabets() {
         use base64::Engine as _;
         let secrets = BTreeMap::from([("pw".to_string(), "p?ss>w0rd~~".to_string())]);
@@ -1082,6 +1163,13 @@ mod tests {
             "accept-encoding",
             "range",
             "if-range",
+            "content-encoding",
+            "forwarded",
+            "Via",
+            "x-forwarded-host",
+            "X-Forwarded-For",
+            "x-http-method-override",
+            "x-original-url",
         ] {
             assert!(refused_header(h), "{h}");
         }
