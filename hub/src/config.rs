@@ -726,7 +726,7 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             l.max_record_kib,
             l.max_cursor_kib,
         ];
-        let counts = [l.tables, l.table_elements, l.instances];
+        let counts = [l.tables, l.table_elements, l.instances, l.max_open_bodies];
         if sizes.contains(&0) || counts.contains(&0) {
             errs.push((
                 Some(p.path.span()),
@@ -918,6 +918,30 @@ b = { plugin = "hy", stream = "zhenfeng-workers" }
 schedule = "*/10 * * * * *"
 merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
 "#;
+
+    #[test]
+    fn a_cap_of_no_open_bodies_is_refused_like_every_zero_limit() {
+        let bad = GOOD.replace(
+            "[plugins.zf]\n",
+            "[plugins.zf]\nlimits = { max_open_bodies = 0 }\n",
+        );
+        let e = parse(Path::new("hub.toml"), &bad, &vars).unwrap_err();
+        assert!(
+            e.0.iter()
+                .any(|e| e.message == "plugins.zf.limits: every limit must be greater than 0"),
+            "{e}"
+        );
+        let ok = GOOD.replace(
+            "[plugins.zf]\n",
+            "[plugins.zf]\nlimits = { max_open_bodies = 1 }\n",
+        );
+        assert_eq!(
+            parse(Path::new("hub.toml"), &ok, &vars).unwrap().plugins["zf"]
+                .limits
+                .max_open_bodies,
+            1
+        );
+    }
 
     #[test]
     fn a_good_file_parses_with_defaults_and_substitutions() {
