@@ -49,8 +49,9 @@
 //! fixture mismatch: the report names the nearest exchange and how it differs), or an
 //! exchange is left unused. Problems in `harness.toml` name its line and column.
 //!
-//! `--record` runs the same steps against a live system and writes the exchanges instead
-//! (existing `.http` files in `DIR` are removed first); `--live KEY=URL` sends to `URL` in
+//! `--record` runs the same steps against a live system and writes the exchanges instead,
+//! into `DIR/.recording`; they replace the `.http` files of `DIR` only if every step passed
+//! (a live system that is down leaves the fixtures as they were); `--live KEY=URL` sends to `URL` in
 //! place of the URL in config field `KEY`, and writes the exchanges as if sent to the latter;
 //! `--secret NAME=ENV` grants the real value of secret `NAME`, from environment variable
 //! `ENV`, in place of the stand-in (the fixtures keep `{{secret:NAME}}`). `--write-expect`
@@ -444,14 +445,14 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
             }
         }
     }
+    let staging = dir.join(STAGING_DIR);
     let tape = if opts.record {
-        for entry in std::fs::read_dir(dir)? {
-            let p = entry?.path();
-            if p.to_string_lossy().ends_with(".http") {
-                std::fs::remove_file(&p)?;
-            }
+        // Recorded beside the fixtures, which it replaces only if the whole run passes.
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)?;
         }
-        Tape::record(dir, rewrite)
+        std::fs::create_dir(&staging).with_context(|| format!("{}", staging.display()))?;
+        Tape::record(&staging, rewrite)
     } else {
         Tape::replay(dir)?
     };
@@ -509,6 +510,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
         Ok(s) => s,
         Err(e) => {
             report_call(&mut out, &tape, "open", Some(&e));
+            if opts.record {
+                finish_recording(dir, &staging, &mut out)?;
+            }
             return Ok(out);
         }
     };
@@ -850,8 +854,42 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
             out.failures
                 .push(format!("exchanges never used: {}", unused.join(", ")));
         }
+    } else {
+        finish_recording(dir, &staging, &mut out)?;
     }
     Ok(out)
+}
+
+/// Where `--record` writes the exchanges of a run, inside the fixtures directory, until the
+/// run has passed.
+pub const STAGING_DIR: &str = ".recording";
+
+/// Ends a recording: when every step passed, the recorded exchanges replace the `.http` files
+/// of `dir`; otherwise (the live system down, a step failing) the fixtures are left as they
+/// were and the recording stays in `staging`, for a person to look at.
+fn finish_recording(dir: &Path, staging: &Path, out: &mut Outcome) -> anyhow::Result<()> {
+    if !out.failures.is_empty() {
+        out.lines.push(format!(
+            "the recording failed: the fixtures in {} are unchanged; what was recorded is in {}",
+            dir.display(),
+            staging.display()
+        ));
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p.to_string_lossy().ends_with(".http") {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    for entry in std::fs::read_dir(staging)? {
+        let p = entry?.path();
+        if let Some(name) = p.file_name() {
+            std::fs::rename(&p, dir.join(name))?;
+        }
+    }
+    std::fs::remove_dir(staging)?;
+    Ok(())
 }
 
 /// Writes a read step's `expect` file: the records as the step got them, in the format

@@ -114,6 +114,14 @@ async fn the_python_connector_passes_the_fixtures_of_the_rust_template() {
     );
 }
 
+/// The `remote_id`s of an `expect` file of read records, in order.
+fn remote_ids(file: &Path) -> Vec<String> {
+    let read: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    read.iter()
+        .map(|r| r["remote_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A copy of a fixture directory to spoil.
 fn copy_dir(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap() {
@@ -198,7 +206,7 @@ fn a_scaffolded_connector_builds_and_passes_its_own_tests() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let tests = run(&["test", "--release", "--offline"]);
-    assert!(tests.contains("test result: ok. 3 passed"), "{tests}");
+    assert!(tests.contains("test result: ok. 4 passed"), "{tests}");
     run(&[
         "build",
         "--offline",
@@ -674,15 +682,10 @@ async fn recording_sends_the_real_secret_drops_volatile_headers_and_writes_the_e
     }
 
     // The expectations written, in the format the checker reads.
-    let read: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("read-workers.json")).unwrap(),
-    )
-    .unwrap();
-    let ids: Vec<&str> = read
-        .iter()
-        .map(|r| r["remote_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["522325199001010015", "522325197806300045"]);
+    assert_eq!(
+        remote_ids(&dir.path().join("read-workers.json")),
+        ["522325199001010015", "522325197806300045"]
+    );
     let again = std::fs::read_to_string(dir.path().join("read-again.json")).unwrap();
     assert!(
         again.starts_with(
@@ -996,15 +999,10 @@ records = "write-records.json"
         std::fs::read_to_string(dir.path().join("write-outcomes.json")).unwrap(),
         "[\"created\",\"created\"]\n"
     );
-    let read: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("read-records.json")).unwrap(),
-    )
-    .unwrap();
-    let ids: Vec<&str> = read
-        .iter()
-        .map(|r| r["remote_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["0", "1", "2"]);
+    assert_eq!(
+        remote_ids(&dir.path().join("read-records.json")),
+        ["0", "1", "2"]
+    );
     // What was written passes when checked again, and a changed connector fails it.
     assert_passes(&harness(&wasm, dir.path()).await);
     let toml = std::fs::read_to_string(dir.path().join("harness.toml")).unwrap();
@@ -1047,5 +1045,52 @@ async fn a_recording_with_the_stand_in_secret_says_that_the_live_system_gets_it(
         out.failures[0].starts_with("step 1: check: plugin labour-station: check failed (auth)"),
         "{:?}",
         out.failures
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_against_a_live_system_that_is_down_leaves_the_fixtures_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &workspace().join("plugins/labour-station/fixtures"),
+        dir.path(),
+    );
+    let before: Vec<String> = {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let request = std::fs::read(dir.path().join("002-read.request.http")).unwrap();
+    // Port 9 (discard) on loopback: nothing listens, every request fails to connect.
+    let opts = Options {
+        file: component("labour_station.wasm"),
+        fixtures: dir.path().to_path_buf(),
+        record: true,
+        live: vec![("base_url".into(), "http://127.0.0.1:9".into())],
+        ..Default::default()
+    };
+    let out = run(&opts).await.unwrap();
+    assert!(!out.failures.is_empty(), "{out:?}");
+    assert_eq!(
+        out.lines.last().unwrap(),
+        &format!(
+            "the recording failed: the fixtures in {} are unchanged; what was recorded is in {}",
+            dir.path().display(),
+            dir.path().join(".recording").display()
+        )
+    );
+    let mut after: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".recording")
+        .collect();
+    after.sort();
+    assert_eq!(after, before);
+    assert_eq!(
+        std::fs::read(dir.path().join("002-read.request.http")).unwrap(),
+        request
     );
 }

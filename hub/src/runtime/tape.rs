@@ -369,13 +369,6 @@ fn url_difference(recorded: &str, sent: &str) -> Difference {
 /// Where a recorded body and the body sent part: the first JSON pointer whose values differ
 /// when both are JSON, else the first character that differs (line and column).
 fn body_difference(recorded: &[u8], sent: &[u8]) -> String {
-    let trim = |b: &[u8]| -> Vec<u8> {
-        let end = b
-            .iter()
-            .rposition(|c| !matches!(c, b'\r' | b'\n'))
-            .map_or(0, |i| i + 1);
-        b[..end].to_vec()
-    };
     let (recorded, sent) = (trim(recorded), trim(sent));
     if let (Ok(r), Ok(s)) = (
         serde_json::from_slice::<serde_json::Value>(&recorded),
@@ -488,15 +481,17 @@ fn excerpt(text: &str, from: usize, len: usize) -> String {
     format!("{before}{shown:?}{more}")
 }
 
+/// `b` without the line ends it ends with (a fixture file's last line may have one or not).
+fn trim(b: &[u8]) -> Vec<u8> {
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b'\r' | b'\n'))
+        .map_or(0, |i| i + 1);
+    b[..end].to_vec()
+}
+
 /// True if a recorded request body (empty for any) accepts the body sent.
 fn same_body(recorded: &[u8], sent: &[u8]) -> bool {
-    let trim = |b: &[u8]| -> Vec<u8> {
-        let end = b
-            .iter()
-            .rposition(|c| !matches!(c, b'\r' | b'\n'))
-            .map_or(0, |i| i + 1);
-        b[..end].to_vec()
-    };
     let recorded = trim(recorded);
     if recorded.is_empty() {
         return true;

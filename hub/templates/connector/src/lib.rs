@@ -40,13 +40,24 @@ pub struct Person {
     pub id: Option<i64>,
     #[serde(default, skip_serializing)]
     pub seq: i64,
+    #[serde(default, deserialize_with = "text")]
     pub id_card: String,
+    #[serde(default, deserialize_with = "text")]
     pub full_name: String,
+    #[serde(default, deserialize_with = "text")]
     pub sex: String,
     pub mobile: Option<String>,
+    #[serde(default, deserialize_with = "text")]
     pub state: String,
     #[serde(default, skip_serializing)]
     pub updated_at: Option<String>,
+}
+
+/// A text member the system may leave out or send as `null`: empty then, so that the person
+/// is still read (one missing name must not fail the page); the hub dead-letters the record
+/// if the schema needs the member.
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Deserialize)]
@@ -68,7 +79,8 @@ pub fn to_record(p: &Person) -> serde_json::Value {
     let gender = match p.sex.as_str() {
         "M" => "male".to_string(),
         "F" => "female".to_string(),
-        "" => match id_number::is_male(&id) {
+        // Only from a number that passes its check: `is_male` reads the 17th digit of any.
+        "" if id_number::validate(&id).is_ok() => match id_number::is_male(&id) {
             Some(true) => "male".to_string(),
             Some(false) => "female".to_string(),
             None => String::new(),
@@ -276,11 +288,23 @@ mod tests {
     }
 
     #[test]
+    fn a_person_without_a_name_is_read_for_the_hub_to_dead_letter() {
+        let page: Page = serde_json::from_str(
+            r#"{"items": [{"id": 20, "seq": 7, "id_card": "522325199001010015", "full_name": null, "sex": "M", "state": "working"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(to_record(&page.items[0])["name"], "");
+    }
+
+    #[test]
     fn a_sex_the_system_does_not_keep_comes_from_the_identity_number() {
         // GB 11643-1999: the 17th digit is odd for a man (…001 5), even for a woman (…004 5).
         let p = Person { sex: String::new(), ..person() };
         assert_eq!(to_record(&p)["gender"], "male");
         let p = Person { sex: String::new(), id_card: "522325197806300045".into(), ..person() };
         assert_eq!(to_record(&p)["gender"], "female");
+        // Not from a number whose check character is wrong (…0016): left empty, dead-lettered.
+        let p = Person { sex: String::new(), id_card: "522325199001010016".into(), ..person() };
+        assert_eq!(to_record(&p)["gender"], "");
     }
 }
