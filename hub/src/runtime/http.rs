@@ -846,18 +846,15 @@ impl HttpGrant {
         // content coding (each `content-encoding` field, each coding in it) or transfer coding
         // but `chunked` is refused. The server's values are not quoted: they could carry a
         // secret back.
-        let encoded = resp
-            .headers()
-            .get_all(reqwest::header::CONTENT_ENCODING)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .any(|c| !c.trim_ascii().eq_ignore_ascii_case(b"identity"));
-        let transfer = resp
-            .headers()
-            .get_all(reqwest::header::TRANSFER_ENCODING)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .any(|c| !c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        let other_than = |name: reqwest::header::HeaderName, allowed: &[u8]| {
+            resp.headers()
+                .get_all(name)
+                .iter()
+                .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+                .any(|c| !c.trim_ascii().eq_ignore_ascii_case(allowed))
+        };
+        let encoded = other_than(reqwest::header::CONTENT_ENCODING, b"identity");
+        let transfer = other_than(reqwest::header::TRANSFER_ENCODING, b"chunked");
         if encoded || transfer {
             return Err(HttpError::Invalid(format!(
                 "the answer has a {} coding other than {}: refused, since only a body as it is can be scrubbed of secrets (the host asks for identity)",
