@@ -338,16 +338,14 @@ impl Form {
         }
     }
 
-    /// Whether `data` begins with this form: `Some(true)` if it does, `Some(false)` if `data`
-    /// is a proper prefix of it (more data could complete it), `None` if not.
-    fn at(&self, data: &[u8]) -> Option<bool> {
-        let n = self.bytes.len().min(data.len());
-        let same = if self.fold {
-            self.bytes[..n].eq_ignore_ascii_case(&data[..n])
-        } else {
-            self.bytes[..n] == data[..n]
-        };
-        same.then_some(n == self.bytes.len())
+    /// Whether `data` begins with this form.
+    fn at(&self, data: &[u8]) -> bool {
+        data.len() >= self.bytes.len()
+            && if self.fold {
+                self.bytes.eq_ignore_ascii_case(&data[..self.bytes.len()])
+            } else {
+                self.bytes[..] == data[..self.bytes.len()]
+            }
     }
 }
 
@@ -473,11 +471,11 @@ impl Needle {
         let best = self
             .whole
             .iter()
-            .filter(|f| f.at(data) == Some(true))
+            .filter(|f| f.at(data))
             .map(|f| f.bytes.len())
             .max();
         // Most positions the first-byte table lets through begin no character's form.
-        if !self.chars[0].iter().any(|f| f.at(data) == Some(true)) {
+        if !self.chars[0].iter().any(|f| f.at(data)) {
             return best;
         }
         let mut ends = vec![0usize];
@@ -485,7 +483,7 @@ impl Needle {
             let mut next = Vec::new();
             for &at in &ends {
                 for f in forms {
-                    if f.at(&data[at..]) == Some(true) {
+                    if f.at(&data[at..]) {
                         next.push(at + f.bytes.len());
                     }
                 }

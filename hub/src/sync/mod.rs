@@ -599,22 +599,27 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
 /// A write's result on side `t`, refused when the record it says the system now holds
 /// (`written.stored`) breaks the sync's schema: such a record never becomes a side's record.
 /// The refusal (`rejected`, naming the plugin and each violation) sends the record to dead
-/// letters. The runtime has already held `stored` to the contract's bounds (a JSON object
-/// within `limits.max_record_kib`).
-fn stored_checked(spec: &SyncSpec, t: Side, result: WriteResult) -> WriteResult {
-    let (WriteResult::Created(w) | WriteResult::Updated(w) | WriteResult::Unchanged(w)) = &result
-    else {
-        return result;
+/// letters. Returns the result and, when it stands, `stored` parsed (parsed once, here). The
+/// runtime has already held `stored` to the contract's bounds (a JSON object within
+/// `limits.max_record_kib`).
+fn stored_checked(spec: &SyncSpec, t: Side, result: WriteResult) -> (WriteResult, Option<Value>) {
+    let stored = match &result {
+        WriteResult::Created(w) | WriteResult::Updated(w) | WriteResult::Unchanged(w) => w
+            .stored
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .filter(Value::is_object),
+        _ => None,
     };
-    let Some(Ok(stored)) = w.stored.as_deref().map(serde_json::from_str::<Value>) else {
-        return result;
+    let Some(stored) = stored else {
+        return (result, None);
     };
     let violations = spec.schema.validate(&stored);
     let Some(first) = violations.first() else {
-        return result;
+        return (result, Some(stored));
     };
     let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
-    WriteResult::Rejected(crate::runtime::Rejection {
+    let refused = WriteResult::Rejected(crate::runtime::Rejection {
         reason: format!(
             "plugin {} returned a stored record that breaks schema {} {}: {}; the result is refused",
             spec.endpoint(t).plugin.name,
@@ -623,7 +628,8 @@ fn stored_checked(spec: &SyncSpec, t: Side, result: WriteResult) -> WriteResult 
             listed.join("; ")
         ),
         pointer: Some(first.pointer.clone()),
-    })
+    });
+    (refused, None)
 }
 
 /// Sets (or with `None` removes) the value at a JSON pointer, creating parent objects.
@@ -1801,30 +1807,20 @@ impl Engine {
     }
 
     /// Records a successful write on side `t`: the system's id and version, and the record as
-    /// it now holds it (`stored`, or what was sent; for `unchanged` without `stored`, the
-    /// snapshot already held), which is also the side's settled record. Its hash marks the
-    /// coming read-back as an echo when the hub actually wrote (`wrote`).
+    /// it now holds it (`stored`, as [`stored_checked`] parsed it, or what was sent; for
+    /// `unchanged` without `stored`, the snapshot already held), which is also the side's
+    /// settled record. Its hash marks the coming read-back as an echo when the hub actually
+    /// wrote (`wrote`).
     fn apply_written(
         &self,
-        sync: &str,
         link: &mut Link,
         t: Side,
         w: crate::runtime::Written,
+        stored: Option<Value>,
         sent: &Value,
         wrote: bool,
     ) {
-        let stored = match w.stored.as_deref().map(serde_json::from_str::<Value>) {
-            Some(Ok(v @ Value::Object(_))) => Some(v),
-            Some(_) => {
-                tracing::warn!(
-                    sync,
-                    side = t.as_str(),
-                    "connector returned a stored record that is not a JSON object; assuming it stores what was sent"
-                );
-                wrote.then(|| sent.clone())
-            }
-            None => wrote.then(|| sent.clone()),
-        };
+        let stored = stored.or_else(|| wrote.then(|| sent.clone()));
         let ss = link.side_mut(t);
         ss.intent = None;
         if !w.remote_id.is_empty() {
@@ -2028,7 +2024,7 @@ impl Engine {
                     }
                 };
                 for ((i, rec), result) in batch.into_iter().zip(results) {
-                    let result = stored_checked(spec, t, result);
+                    let (result, stored) = stored_checked(spec, t, result);
                     let link = &mut links[i];
                     let m = match &own_records[i] {
                         Some((s, o)) if *s == t => o,
@@ -2057,15 +2053,15 @@ impl Engine {
                     match result {
                         WriteResult::Created(w) => {
                             s.created += 1;
-                            self.apply_written(&spec.name, link, t, w, m, true);
+                            self.apply_written(link, t, w, stored, m, true);
                         }
                         WriteResult::Updated(w) => {
                             s.updated += 1;
-                            self.apply_written(&spec.name, link, t, w, m, true);
+                            self.apply_written(link, t, w, stored, m, true);
                         }
                         WriteResult::Unchanged(w) => {
                             s.unchanged_writes += 1;
-                            self.apply_written(&spec.name, link, t, w, m, false);
+                            self.apply_written(link, t, w, stored, m, false);
                         }
                         WriteResult::Conflict(msg) => {
                             s.conflicts += 1;
