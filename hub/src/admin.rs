@@ -9,8 +9,11 @@
 //! The routes, their parameters and their response shapes are described by the OpenAPI 3.1
 //! document at `/openapi.json`, generated from the handlers' annotations ([`utoipa`]) by the
 //! same router that serves them, so the two cannot drift. Errors are JSON
-//! `{"error": "<what is wrong>"}` with 400 (bad parameter), 401 (no or wrong token), 404
-//! (no such sync, run or dead letter), 503 (not ready) or 500 (the state store failed).
+//! `{"error": "<what is wrong>"}` with 400 (bad or unknown parameter, named), 401 (no or wrong
+//! token), 404 (no such sync, run, dead letter, conflict or route; an unknown sync's error lists
+//! the known ones), 405 (a route that does not take that method), 409 (the state forbids it),
+//! 415/422 (a body that is not JSON or not the shape asked), 503 (not ready) or 500 (the state
+//! store failed). A typo is never an empty success.
 //!
 //! Personal data: dead letters carry only masked keys (see [`crate::sync::mask_key`]); the
 //! API never unseals a record.
@@ -21,7 +24,7 @@ use crate::schedule::Schedule;
 use crate::store::{DeadLetter, LeaseInfo, RunRecord, Store};
 use crate::sync::ProgressBoard;
 use anyhow::Context as _;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -222,6 +225,98 @@ fn not_found(what: String) -> Failure {
     Failure(StatusCode::NOT_FOUND, what)
 }
 
+fn bad_request(what: String) -> Failure {
+    Failure(StatusCode::BAD_REQUEST, what)
+}
+
+/// 404 for a sync name that is not configured, listing the ones that are.
+fn unknown_sync(view: &View, name: &str) -> Failure {
+    let known: Vec<&str> = view.syncs.keys().map(String::as_str).collect();
+    not_found(format!(
+        "no sync {name:?}; the configured syncs are: {}",
+        if known.is_empty() {
+            "(none)".to_string()
+        } else {
+            known.join(", ")
+        }
+    ))
+}
+
+/// `Ok` when `sync` is absent or configured; else [`unknown_sync`].
+fn check_sync(view: &View, sync: Option<&str>) -> Result<(), Failure> {
+    match sync {
+        Some(name) if !view.syncs.contains_key(name) => Err(unknown_sync(view, name)),
+        _ => Ok(()),
+    }
+}
+
+/// The query string's parameters (`application/x-www-form-urlencoded`, WHATWG URL), each named
+/// in `known` and given at most once; otherwise 400 naming the parameter, so that a typo such
+/// as `?synk=workers` is an error rather than an unfiltered answer.
+fn query_params(
+    uri: &axum::http::Uri,
+    known: &[&str],
+) -> Result<BTreeMap<String, String>, Failure> {
+    let mut out = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if !known.contains(&k.as_ref()) {
+            return Err(bad_request(format!(
+                "unknown query parameter {k:?}; this route takes {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(bad_request(format!("query parameter {k:?} is given twice")));
+        }
+    }
+    Ok(out)
+}
+
+/// `true`/`false` of query parameter `name`, or 400 naming it.
+fn query_bool(q: &BTreeMap<String, String>, name: &str) -> Result<Option<bool>, Failure> {
+    q.get(name)
+        .map(|v| match v.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(bad_request(format!(
+                "query parameter {name} must be true or false, not {v:?}"
+            ))),
+        })
+        .transpose()
+}
+
+/// The numeric id of a path such as `/api/runs/{id}`, or 400 saying it must be a number.
+fn path_id(what: &str, raw: &str) -> Result<i64, Failure> {
+    raw.parse().map_err(|_| {
+        bad_request(format!(
+            "{what} id must be a whole number such as 12, not {raw:?}"
+        ))
+    })
+}
+
+/// Any path no route serves: 404 with a JSON body pointing at the route list.
+async fn no_route(uri: axum::http::Uri) -> Failure {
+    not_found(format!(
+        "no route {}; the routes are listed in /openapi.json",
+        uri.path()
+    ))
+}
+
+/// A route that exists but not with this method: 405 with a JSON body.
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Failure {
+    Failure(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} does not take {method}; see /openapi.json for its methods",
+            uri.path()
+        ),
+    )
+}
+
 /// Equal without leaking where they differ through timing.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -253,7 +348,8 @@ async fn authenticate(State(s): State<AdminState>, req: Request, next: Next) -> 
                 .map(|(_, t)| t)
         })
         .is_some_and(|t| same(t.trim().as_bytes(), s.token.as_bytes()));
-    let page = req.method() == axum::http::Method::GET && path == "/";
+    let page =
+        req.method() == axum::http::Method::GET && (path == "/" || path.starts_with("/runs/"));
     let cookie = page
         && cookie_of(req.headers(), COOKIE)
             .is_some_and(|c| same(c.as_bytes(), s.session.as_bytes()));
@@ -305,6 +401,7 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(resume))
         .routes(routes!(list_runs))
         .routes(routes!(get_run))
+        .routes(routes!(list_run_dead_letters))
         .routes(routes!(list_dead_letters))
         .routes(routes!(get_dead_letter))
         .routes(routes!(replay_dead_letter))
@@ -321,7 +418,10 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
             axum::routing::get(move || std::future::ready(Json(doc.clone()))),
         )
         .route("/", axum::routing::get(status_page))
+        .route("/runs/{id}", axum::routing::get(run_page))
         .route("/login", axum::routing::get(login_form).post(login))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
@@ -427,7 +527,7 @@ async fn sync_info(name: &str, view: &View) -> Result<SyncInfo, Failure> {
     let v = view
         .syncs
         .get(name)
-        .ok_or_else(|| not_found(format!("no sync {name:?}")))?;
+        .ok_or_else(|| unknown_sync(view, name))?;
     let state = view.store.schedule_state(name).await?;
     let next_runs = if v.enabled {
         v.schedule
@@ -493,11 +593,7 @@ pub struct Done {
 }
 
 fn known(s: &AdminState, name: &str) -> Result<(), Failure> {
-    if s.view.borrow().syncs.contains_key(name) {
-        Ok(())
-    } else {
-        Err(not_found(format!("no sync {name:?}")))
-    }
+    check_sync(&s.view(), Some(name))
 }
 
 /// Run a sync now (within a second; after a run in progress).
@@ -577,20 +673,29 @@ pub struct RunsQuery {
 #[utoipa::path(get, path = "/api/runs", tag = "runs", params(RunsQuery), responses(
     (status = 200, description = "runs, newest first", body = Vec<RunRecord>),
     (status = 400, description = "bad parameter", body = ApiError),
-    (status = 401, description = "missing or wrong token", body = ApiError)))]
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
 async fn list_runs(
     State(s): State<AdminState>,
-    Query(q): Query<RunsQuery>,
+    uri: axum::http::Uri,
 ) -> Result<Json<Vec<RunRecord>>, Failure> {
     let view = s.view();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(Failure(
-            StatusCode::BAD_REQUEST,
-            format!("limit must be 1 to 1000, not {limit}"),
-        ));
-    }
-    Ok(Json(view.store.runs(q.sync.as_deref(), limit).await?))
+    let q = query_params(&uri, &["sync", "limit"])?;
+    let limit = match q.get("limit") {
+        None => 50,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| {
+                bad_request(format!(
+                    "query parameter limit must be a whole number from 1 to 1000, not {v:?}"
+                ))
+            })?,
+    };
+    let sync = q.get("sync").map(String::as_str);
+    check_sync(&view, sync)?;
+    Ok(Json(view.store.runs(sync, limit).await?))
 }
 
 /// The run leases of every sync, from the shared store: which daemon (`host:pid`) holds or
@@ -606,18 +711,38 @@ async fn list_leases(State(s): State<AdminState>) -> Result<Json<Vec<LeaseInfo>>
 /// One run.
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", params(("id" = i64, Path, description = "run id")), responses(
     (status = 200, description = "the run", body = RunRecord),
+    (status = 400, description = "the id is not a number", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
     (status = 404, description = "no such run", body = ApiError)))]
 async fn get_run(
     State(s): State<AdminState>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<RunRecord>, Failure> {
+    let id = path_id("run", &id)?;
     let view = s.view();
     view.store
         .run(id)
         .await?
         .map(Json)
         .ok_or_else(|| not_found(format!("no run {id}")))
+}
+
+/// The dead letters a run recorded first, open or replayed, oldest first (masked keys).
+#[utoipa::path(get, path = "/api/runs/{id}/dead-letters", tag = "runs", params(("id" = i64, Path, description = "run id")), responses(
+    (status = 200, description = "the run's dead letters", body = Vec<DeadLetter>),
+    (status = 400, description = "the id is not a number", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such run", body = ApiError)))]
+async fn list_run_dead_letters(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<DeadLetter>>, Failure> {
+    let id = path_id("run", &id)?;
+    let view = s.view();
+    if view.store.run(id).await?.is_none() {
+        return Err(not_found(format!("no run {id}")));
+    }
+    Ok(Json(view.store.run_dead_letters(id).await?))
 }
 
 /// `?sync=` of the dead letters.
@@ -631,24 +756,31 @@ pub struct DeadLettersQuery {
 /// Open dead letters, oldest first: masked key, side, stage, and what is wrong by JSON pointer.
 #[utoipa::path(get, path = "/api/dead-letters", tag = "dead letters", params(DeadLettersQuery), responses(
     (status = 200, description = "open dead letters", body = Vec<DeadLetter>),
-    (status = 401, description = "missing or wrong token", body = ApiError)))]
+    (status = 400, description = "an unknown or bad query parameter", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
 async fn list_dead_letters(
     State(s): State<AdminState>,
-    Query(q): Query<DeadLettersQuery>,
+    uri: axum::http::Uri,
 ) -> Result<Json<Vec<DeadLetter>>, Failure> {
     let view = s.view();
-    Ok(Json(view.store.dead_letters(q.sync.as_deref()).await?))
+    let q = query_params(&uri, &["sync"])?;
+    let sync = q.get("sync").map(String::as_str);
+    check_sync(&view, sync)?;
+    Ok(Json(view.store.dead_letters(sync).await?))
 }
 
 /// One dead letter (masked; the record itself stays sealed).
 #[utoipa::path(get, path = "/api/dead-letters/{id}", tag = "dead letters", params(("id" = i64, Path, description = "dead letter id")), responses(
     (status = 200, description = "the dead letter", body = DeadLetter),
+    (status = 400, description = "the id is not a number", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
     (status = 404, description = "no such dead letter", body = ApiError)))]
 async fn get_dead_letter(
     State(s): State<AdminState>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<DeadLetter>, Failure> {
+    let id = path_id("dead letter", &id)?;
     let view = s.view();
     view.store
         .dead_letter(id)
@@ -672,13 +804,15 @@ const REPLAY_MESSAGE: &str = "replayed by the sync's next run (trigger it to run
 /// is written again; a record that was invalid is validated again and, valid now, synced.
 #[utoipa::path(post, path = "/api/dead-letters/{id}/replay", tag = "dead letters", params(("id" = i64, Path, description = "dead letter id")), responses(
     (status = 202, description = "the replay is requested", body = ReplayRequested),
+    (status = 400, description = "the id is not a number", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
     (status = 404, description = "no such dead letter", body = ApiError),
     (status = 409, description = "the dead letter is not open (already replayed)", body = ApiError)))]
 async fn replay_dead_letter(
     State(s): State<AdminState>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ReplayRequested>), Failure> {
+    let id = path_id("dead letter", &id)?;
     let view = s.view();
     let d = view
         .store
@@ -705,14 +839,19 @@ async fn replay_dead_letter(
 /// Replay every open dead letter (of `?sync=` if given) on the next runs.
 #[utoipa::path(post, path = "/api/dead-letters/replay", tag = "dead letters", params(DeadLettersQuery), responses(
     (status = 202, description = "the replays are requested", body = ReplayRequested),
-    (status = 401, description = "missing or wrong token", body = ApiError)))]
+    (status = 400, description = "an unknown or bad query parameter", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
 async fn replay_dead_letters(
     State(s): State<AdminState>,
-    Query(q): Query<DeadLettersQuery>,
+    uri: axum::http::Uri,
 ) -> Result<(StatusCode, Json<ReplayRequested>), Failure> {
     let view = s.view();
-    let requested = view.store.request_replay(None, q.sync.as_deref()).await?;
-    tracing::info!(requested, sync = ?q.sync, "admin API: replay of dead letters requested");
+    let q = query_params(&uri, &["sync"])?;
+    let sync = q.get("sync").map(String::as_str);
+    check_sync(&view, sync)?;
+    let requested = view.store.request_replay(None, sync).await?;
+    tracing::info!(requested, sync = ?sync, "admin API: replay of dead letters requested");
     Ok((
         StatusCode::ACCEPTED,
         Json(ReplayRequested {
@@ -737,28 +876,31 @@ pub struct ConflictsQuery {
 #[utoipa::path(get, path = "/api/conflicts", tag = "conflicts", params(ConflictsQuery), responses(
     (status = 200, description = "conflicts", body = Vec<crate::store::Conflict>),
     (status = 400, description = "bad parameter", body = ApiError),
-    (status = 401, description = "missing or wrong token", body = ApiError)))]
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
 async fn list_conflicts(
     State(s): State<AdminState>,
-    Query(q): Query<ConflictsQuery>,
+    uri: axum::http::Uri,
 ) -> Result<Json<Vec<crate::store::Conflict>>, Failure> {
     let view = s.view();
-    Ok(Json(
-        view.store
-            .conflicts(q.sync.as_deref(), q.all.unwrap_or(false))
-            .await?,
-    ))
+    let q = query_params(&uri, &["sync", "all"])?;
+    let all = query_bool(&q, "all")?.unwrap_or(false);
+    let sync = q.get("sync").map(String::as_str);
+    check_sync(&view, sync)?;
+    Ok(Json(view.store.conflicts(sync, all).await?))
 }
 
 /// One conflict (masked key).
 #[utoipa::path(get, path = "/api/conflicts/{id}", tag = "conflicts", params(("id" = i64, Path, description = "conflict id")), responses(
     (status = 200, description = "the conflict", body = crate::store::Conflict),
+    (status = 400, description = "the id is not a number", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
     (status = 404, description = "no such conflict", body = ApiError)))]
 async fn get_conflict(
     State(s): State<AdminState>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<crate::store::Conflict>, Failure> {
+    let id = path_id("conflict", &id)?;
     let view = s.view();
     view.store
         .conflict(id)
@@ -767,42 +909,129 @@ async fn get_conflict(
         .ok_or_else(|| not_found(format!("no conflict {id}")))
 }
 
-/// A person's decision on a conflict.
+/// A person's decision on a conflict: JSON `{"take": "a" | "b", "replace": false}`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Resolution {
     /// The side whose record the next run takes whole and writes to the other side.
     pub take: crate::store::Side,
+    /// Replace a decision taken earlier that the next run has not yet applied (default
+    /// false: a second decision is refused with 409, so two people cannot overrule each other
+    /// unknowingly).
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// The fields of a resolution body, for error messages.
+const RESOLUTION_SHAPE: &str =
+    "{\"take\": \"a\"} or {\"take\": \"b\"}, with \"replace\": true to change an earlier decision";
+
+/// Reads a [`Resolution`] from a request body (RFC 8259 JSON, `Content-Type:
+/// application/json`): 415 for another content type, 400 for text that is not JSON (with its
+/// line and column), 422 naming the field that is missing, unknown or of the wrong value.
+fn resolution_of(headers: &HeaderMap, body: &[u8]) -> Result<Resolution, Failure> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err(Failure(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "the body must be JSON sent with Content-Type: application/json, such as {RESOLUTION_SHAPE}"
+            ),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        bad_request(format!(
+            "the body is not JSON (line {}, column {}); send {RESOLUTION_SHAPE}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let unprocessable = |m: String| Failure(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let Some(fields) = value.as_object() else {
+        return Err(unprocessable(format!(
+            "the body must be a JSON object: {RESOLUTION_SHAPE}"
+        )));
+    };
+    if let Some(k) = fields
+        .keys()
+        .find(|k| !matches!(k.as_str(), "take" | "replace"))
+    {
+        return Err(unprocessable(format!(
+            "unknown field {k:?} in the body; it takes {RESOLUTION_SHAPE}"
+        )));
+    }
+    let take = match fields.get("take").map(|t| (t, t.as_str())) {
+        None => {
+            return Err(unprocessable(format!(
+                "the body has no \"take\": say which side's record to keep, {RESOLUTION_SHAPE}"
+            )));
+        }
+        Some((_, Some("a"))) => crate::store::Side::A,
+        Some((_, Some("b"))) => crate::store::Side::B,
+        Some((t, _)) => {
+            return Err(unprocessable(format!(
+                "\"take\" must be \"a\" or \"b\" (the side whose record is kept), not {t}"
+            )));
+        }
+    };
+    let replace = match fields.get("replace") {
+        None => false,
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(v) => {
+            return Err(unprocessable(format!(
+                "\"replace\" must be true or false, not {v}"
+            )));
+        }
+    };
+    Ok(Resolution { take, replace })
 }
 
 /// Resolve an open conflict by taking one side's record: the sync's next run writes it to the
-/// other side, and the conflict closes when that write succeeds.
+/// other side, and the conflict closes when that write succeeds. A second decision before that
+/// run is refused (409) unless it says `"replace": true`.
 #[utoipa::path(post, path = "/api/conflicts/{id}/resolve", tag = "conflicts", params(("id" = i64, Path, description = "conflict id")), request_body = Resolution, responses(
     (status = 202, description = "the decision waits for the next run", body = crate::store::Conflict),
-    (status = 400, description = "the body is not JSON", body = ApiError),
+    (status = 400, description = "the body is not JSON, or the id is not a number", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
     (status = 404, description = "no such conflict", body = ApiError),
-    (status = 409, description = "the conflict is already resolved", body = ApiError),
+    (status = 409, description = "the conflict is already resolved, or already has a decision and the body does not say \"replace\": true", body = ApiError),
     (status = 415, description = "the body is not application/json", body = ApiError),
-    (status = 422, description = "the body is not {\"take\": \"a\" | \"b\"}", body = ApiError)))]
+    (status = 422, description = "the body is not {\"take\": \"a\" | \"b\", \"replace\": bool}", body = ApiError)))]
 async fn resolve_conflict(
     State(s): State<AdminState>,
-    Path(id): Path<i64>,
-    body: Result<Json<Resolution>, axum::extract::rejection::JsonRejection>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<crate::store::Conflict>), Failure> {
-    let Json(r) = body.map_err(|e| Failure(e.status(), e.body_text()))?;
+    let id = path_id("conflict", &id)?;
+    let r = resolution_of(&headers, &body)?;
     let view = s.view();
     let c = view
         .store
         .conflict(id)
         .await?
         .ok_or_else(|| not_found(format!("no conflict {id}")))?;
+    if let (Some(earlier), "open", false) = (c.take, c.status.as_str(), r.replace) {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!(
+                "conflict {id} already has a decision (take side {}), which the next run applies; send {{\"take\": \"{}\", \"replace\": true}} to replace it",
+                earlier.as_str(),
+                r.take.as_str()
+            ),
+        ));
+    }
     if !view.store.resolve_conflict(id, r.take).await? {
         return Err(Failure(
             StatusCode::CONFLICT,
             format!("conflict {id} is {}, not open", c.status),
         ));
     }
-    tracing::info!(conflict = id, sync = %c.sync, take = r.take.as_str(), "admin API: conflict resolved by a person");
+    tracing::info!(conflict = id, sync = %c.sync, take = r.take.as_str(), replaced = c.take.is_some(), "admin API: conflict resolved by a person");
     let c = view
         .store
         .conflict(id)
@@ -1019,12 +1248,17 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         let (last, nread, nwritten) = match &info.last_run {
             Some(r) => (
                 format!(
-                    "<span class=\"{}\">{}</span> {} (run {}, {:.2} s)",
+                    "<span class=\"{}\">{}</span> {} (<a href=\"/runs/{}\">run {}</a>, {:.2} s){}",
                     esc(&r.status),
                     status_label(&r.status),
                     esc(&r.started_at),
                     r.id,
-                    duration_s(r)
+                    r.id,
+                    duration_s(r),
+                    r.error
+                        .as_deref()
+                        .map(|e| format!("<div class=\"bad run-error\">{}</div>", esc(e)))
+                        .unwrap_or_default()
                 ),
                 read(r),
                 written(r),
@@ -1110,6 +1344,124 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         b.push_str("</table>");
     }
     Ok(Html(page("hub · 同步状态 Sync status", &b, true)))
+}
+
+/// Counts of a run's side shown on its page: (stats field, label in Chinese and English).
+const SIDE_COUNTS: &[(&str, &str)] = &[
+    ("read", "读取 read"),
+    ("changed", "有变化 changed"),
+    ("unchanged", "未变 unchanged"),
+    ("echoes", "回读本系统写入 echoes of the hub's writes"),
+    ("invalid", "无效（死信）invalid (dead letters)"),
+    ("filtered", "范围外 outside the sync's filter"),
+    ("deleted", "已删除 deleted"),
+    ("created", "新建 created"),
+    ("updated", "更新 updated"),
+    ("rejected", "被拒（死信）refused (dead letters)"),
+    ("conflicts", "冲突 conflicts"),
+    ("retries", "待重试 to retry"),
+];
+
+/// An HTML page answering 404 for a run page that does not exist.
+fn page_not_found(what: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html(page(
+            "未找到 Not found",
+            &format!(
+                "<h1>hub · 未找到 Not found</h1><p class=\"bad\">{}</p><p><a href=\"/\">← 同步状态 Sync status</a></p>",
+                esc(what)
+            ),
+            false,
+        )),
+    )
+        .into_response()
+}
+
+/// The run-detail page `/runs/{id}`: the run's sync, trigger, status, start, end, duration,
+/// error, its counts per side (each side named by its plugin) and the dead letters it
+/// recorded. HTML; 404 page for an unknown run.
+async fn run_page(
+    State(s): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let view = s.view();
+    let Ok(id) = id.parse::<i64>() else {
+        return Ok(page_not_found(&format!("没有这次运行 no run {id:?}")));
+    };
+    let Some(r) = view.store.run(id).await? else {
+        return Ok(page_not_found(&format!("没有这次运行 no run {id}")));
+    };
+    let sync = view.syncs.get(&r.sync);
+    let side_name = |side: &str| match (sync, side) {
+        (Some(v), "a") => format!("{} ({})", esc(&v.a.plugin), esc(&v.a.stream)),
+        (Some(v), _) => format!("{} ({})", esc(&v.b.plugin), esc(&v.b.stream)),
+        (None, s) => s.to_string(),
+    };
+    let mut b = format!(
+        "<p><a href=\"/\">← 同步状态 Sync status</a></p><h1>hub · 运行 Run {} · {}</h1>",
+        r.id,
+        esc(&r.sync)
+    );
+    let _ = write!(
+        b,
+        "<table id=\"run\"><tr><th>状态 Status</th><td><span class=\"{}\">{}</span></td></tr>\
+         <tr><th>触发 Trigger</th><td>{}</td></tr><tr><th>开始 Started</th><td>{}</td></tr>\
+         <tr><th>结束 Finished</th><td>{}</td></tr><tr><th>耗时 Duration</th><td>{:.2} s</td></tr>\
+         <tr><th>原因 Error</th><td class=\"bad run-error\">{}</td></tr></table>",
+        esc(&r.status),
+        status_label(&r.status),
+        esc(&r.trigger),
+        esc(&r.started_at),
+        esc(r.finished_at.as_deref().unwrap_or("—")),
+        duration_s(&r),
+        esc(r.error.as_deref().unwrap_or("—")),
+    );
+    let _ = write!(
+        b,
+        "<h2>各方计数 Counts per side</h2><table id=\"counts\"><tr><th></th><th>a: {}</th><th>b: {}</th></tr>",
+        side_name("a"),
+        side_name("b")
+    );
+    for (field, label) in SIDE_COUNTS {
+        let _ = write!(
+            b,
+            "<tr data-count=\"{field}\"><th>{label}</th><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            num(&r.stats, "a", field),
+            num(&r.stats, "b", field)
+        );
+    }
+    b.push_str("</table>");
+    let dead = view.store.run_dead_letters(id).await?;
+    let _ = write!(
+        b,
+        "<h2>本次运行的死信 Dead letters of this run ({})</h2>",
+        dead.len()
+    );
+    if dead.is_empty() {
+        b.push_str("<p class=\"note\">无 None</p>");
+    } else {
+        b.push_str("<table id=\"run-dead-letters\"><tr><th>#</th><th>方 Side</th><th>阶段 Stage</th><th>键 Key (masked)</th><th>原因 Reason</th><th>状态 Status</th></tr>");
+        for d in dead.iter().take(200) {
+            let reasons: Vec<String> = d
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.pointer, e.message))
+                .collect();
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                d.id,
+                side_name(d.side.as_str()),
+                esc(&d.stage),
+                esc(d.key_masked.as_deref().unwrap_or("—")),
+                esc(&reasons.join("; ")),
+                esc(&d.status)
+            );
+        }
+        b.push_str("</table>");
+    }
+    Ok(Html(page(&format!("hub · 运行 Run {id}"), &b, false)).into_response())
 }
 
 #[cfg(test)]
@@ -1275,7 +1627,7 @@ mod tests {
     async fn every_route_but_healthz_needs_the_token() {
         let f = fixture().await;
         let ops = f.operations();
-        assert_eq!(ops.len(), 18, "{ops:?}");
+        assert_eq!(ops.len(), 19, "{ops:?}");
         for (method, path, concrete) in &ops {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             for token in [None, Some("wrong-token-0123456789abcdef")] {
@@ -1585,6 +1937,184 @@ mod tests {
             S::CONFLICT
         );
         assert_eq!(f.get("/api/conflicts/9").await.status(), S::NOT_FOUND);
+    }
+
+    /// The error body of `r`, after checking its status and that it is JSON `{"error": ...}`.
+    async fn error_of(r: reqwest::Response, status: S) -> String {
+        assert_eq!(r.status(), status, "{}", r.url());
+        let body: Value = r.json().await.expect("an error body is JSON");
+        body["error"]
+            .as_str()
+            .expect("{\"error\": ...}")
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn typos_are_errors_naming_what_is_wrong() {
+        let f = fixture().await;
+        let nosuch = "no sync \"nosuch\"; the configured syncs are: workers";
+        for path in [
+            "/api/syncs/nosuch",
+            "/api/runs?sync=nosuch",
+            "/api/dead-letters?sync=nosuch",
+            "/api/conflicts?sync=nosuch",
+        ] {
+            assert_eq!(
+                error_of(f.get(path).await, S::NOT_FOUND).await,
+                nosuch,
+                "{path}"
+            );
+        }
+        for path in [
+            "/api/syncs/nosuch/trigger",
+            "/api/syncs/nosuch/pause",
+            "/api/syncs/nosuch/resume",
+            "/api/dead-letters/replay?sync=nosuch",
+        ] {
+            assert_eq!(
+                error_of(f.post(path).await, S::NOT_FOUND).await,
+                nosuch,
+                "{path}"
+            );
+        }
+        // Nothing was requested for the sync that exists either.
+        assert_eq!(
+            f.store.dead_letters(Some("workers")).await.unwrap()[0].replay_requested_at,
+            None
+        );
+        let cases = [
+            (
+                "/api/runs?synk=workers",
+                "unknown query parameter \"synk\"; this route takes sync, limit",
+            ),
+            (
+                "/api/runs?limit=abc",
+                "query parameter limit must be a whole number from 1 to 1000, not \"abc\"",
+            ),
+            (
+                "/api/runs?limit=0",
+                "query parameter limit must be a whole number from 1 to 1000, not \"0\"",
+            ),
+            (
+                "/api/runs?sync=workers&sync=other",
+                "query parameter \"sync\" is given twice",
+            ),
+            (
+                "/api/conflicts?all=yes",
+                "query parameter all must be true or false, not \"yes\"",
+            ),
+            (
+                "/api/runs/abc",
+                "run id must be a whole number such as 12, not \"abc\"",
+            ),
+            (
+                "/api/dead-letters/1x",
+                "dead letter id must be a whole number such as 12, not \"1x\"",
+            ),
+        ];
+        for (path, message) in cases {
+            assert_eq!(
+                error_of(f.get(path).await, S::BAD_REQUEST).await,
+                message,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            error_of(f.get("/api/sync").await, S::NOT_FOUND).await,
+            "no route /api/sync; the routes are listed in /openapi.json"
+        );
+        assert_eq!(
+            error_of(f.post("/api/runs").await, S::METHOD_NOT_ALLOWED).await,
+            "/api/runs does not take POST; see /openapi.json for its methods"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_conflict_decision_is_refused_unless_it_replaces_the_first() {
+        let f = fixture().await;
+        let resolve = |body: &'static str, content_type: Option<&'static str>| {
+            let mut r = f
+                .http
+                .post(format!("{}/api/conflicts/1/resolve", f.url))
+                .bearer_auth(TOKEN)
+                .body(body);
+            if let Some(t) = content_type {
+                r = r.header(reqwest::header::CONTENT_TYPE, t);
+            }
+            r.send()
+        };
+        let json = Some("application/json");
+        let shape =
+            r#"{"take": "a"} or {"take": "b"}, with "replace": true to change an earlier decision"#;
+        let bad = [
+            (
+                r#""a""#,
+                S::UNPROCESSABLE_ENTITY,
+                format!("the body must be a JSON object: {shape}"),
+            ),
+            (
+                r#"{"takes":"a"}"#,
+                S::UNPROCESSABLE_ENTITY,
+                format!("unknown field \"takes\" in the body; it takes {shape}"),
+            ),
+            (
+                r#"{}"#,
+                S::UNPROCESSABLE_ENTITY,
+                format!("the body has no \"take\": say which side's record to keep, {shape}"),
+            ),
+            (
+                r#"{"take":"c"}"#,
+                S::UNPROCESSABLE_ENTITY,
+                r#""take" must be "a" or "b" (the side whose record is kept), not "c""#.to_string(),
+            ),
+            (
+                r#"{"take":"a","replace":"yes"}"#,
+                S::UNPROCESSABLE_ENTITY,
+                r#""replace" must be true or false, not "yes""#.to_string(),
+            ),
+            (
+                r#"{"take":"#,
+                S::BAD_REQUEST,
+                format!("the body is not JSON (line 1, column 8); send {shape}"),
+            ),
+        ];
+        for (body, status, message) in bad {
+            assert_eq!(
+                error_of(resolve(body, json).await.unwrap(), status).await,
+                message,
+                "{body}"
+            );
+        }
+        assert_eq!(
+            error_of(
+                resolve(r#"{"take":"a"}"#, None).await.unwrap(),
+                S::UNSUPPORTED_MEDIA_TYPE
+            )
+            .await,
+            format!(
+                "the body must be JSON sent with Content-Type: application/json, such as {shape}"
+            )
+        );
+        let r = resolve(r#"{"take":"a"}"#, json).await.unwrap();
+        assert_eq!(r.status(), S::ACCEPTED);
+        assert_eq!(
+            error_of(resolve(r#"{"take":"b"}"#, json).await.unwrap(), S::CONFLICT).await,
+            r#"conflict 1 already has a decision (take side a), which the next run applies; send {"take": "b", "replace": true} to replace it"#
+        );
+        assert_eq!(
+            f.store.conflict_takes("workers").await.unwrap().get(KEY),
+            Some(&Side::A),
+            "the refused decision changed nothing"
+        );
+        let r = resolve(r#"{"take":"b","replace":true}"#, json)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), S::ACCEPTED);
+        assert_eq!(r.json::<Value>().await.unwrap()["take"], json!("b"));
+        assert_eq!(
+            f.store.conflict_takes("workers").await.unwrap().get(KEY),
+            Some(&Side::B)
+        );
     }
 
     #[tokio::test]

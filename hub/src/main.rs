@@ -338,6 +338,10 @@ enum ConflictAction {
         /// `a` or `b` (the sync's endpoints).
         #[arg(long, value_parser = ["a", "b"])]
         take: String,
+        /// Replace a decision taken earlier that no run has applied yet (without it, a second
+        /// decision is refused).
+        #[arg(long)]
+        replace: bool,
         /// Deployment configuration (TOML).
         #[arg(long)]
         config: PathBuf,
@@ -369,8 +373,67 @@ fn load(path: &std::path::Path) -> Result<config::Config, Failure> {
 
 /// Opens only the state store of a deployment (for read-only commands).
 async fn store_of(path: &std::path::Path) -> Result<hub::store::Store, Failure> {
+    store_for(path, None).await
+}
+
+/// Opens only the state store of a deployment, for a command about `sync` if given: a sync
+/// the configuration does not name is an error listing the ones it does (a typo is never an
+/// empty list).
+async fn store_for(
+    path: &std::path::Path,
+    sync: Option<&str>,
+) -> Result<hub::store::Store, Failure> {
     let c = load(path)?;
+    if let Some(name) = sync {
+        known_sync(&c, path, name)?;
+    }
     Ok(hub::store::Store::open(&c.store_url()).await?)
+}
+
+/// `Ok` if `[syncs]` of the configuration at `path` has `name`; else an error naming the
+/// syncs it has.
+fn known_sync(c: &config::Config, path: &std::path::Path, name: &str) -> Result<(), Failure> {
+    if c.syncs.contains_key(name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
+    Err(anyhow::anyhow!(
+        "no sync {name:?} in {}; the configured syncs are: {}",
+        path.display(),
+        if known.is_empty() {
+            "(none)".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
+    .into())
+}
+
+/// `n` and `noun`, with an `s` unless `n` is 1: `1 dead letter`, `2 dead letters`.
+fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Prints the heading of a text list: `title: N` and, if it is empty, `无 / nothing open`.
+fn heading(title: &str, n: usize, json: bool) {
+    if json {
+        return;
+    }
+    say!("{title}: {n}");
+    if n == 0 {
+        say!("无 / nothing open");
+    }
+}
+
+/// Whether a daemon on this machine holds `<data_dir>/daemon.lock` (see `lock_data_dir`).
+fn daemon_running(dir: &std::path::Path) -> bool {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("daemon.lock"))
+    {
+        Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
 }
 
 /// What the daemon is told by signals.
@@ -476,26 +539,34 @@ enum Control {
 /// `hub trigger|pause|resume NAME`: a request in the state store, which every daemon on it reads.
 async fn control(name: &str, config: &std::path::Path, action: Control) -> Result<bool, Failure> {
     let c = load(config)?;
-    if !c.syncs.contains_key(name) {
-        let known: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
-        return Err(anyhow::anyhow!(
-            "no sync {name:?} in {} (known: {})",
-            config.display(),
-            known.join(", ")
-        )
-        .into());
-    }
+    known_sync(&c, config, name)?;
     let store = hub::store::Store::open(&c.store_url()).await?;
+    let paused = store.schedule_state(name).await?.paused;
     match action {
         Control::Trigger => {
             store.request_trigger(name).await?;
-            say!(
-                "run of {name} requested: the daemon starts it within a second (after a run in progress)"
-            );
+            if daemon_running(&c.data_dir()) {
+                say!(
+                    "run of {name} requested: the daemon starts it within a second (after a run in progress)"
+                );
+            } else {
+                say!(
+                    "run of {name} requested, but no hub daemon is running on {} (its daemon.lock is free): the run starts when `hub run --config {}` starts, or a daemon elsewhere on the same state store takes it; `hub sync {name} --once --config {}` runs it now",
+                    c.data_dir().display(),
+                    config.display(),
+                    config.display()
+                );
+            }
+        }
+        Control::Pause if paused => {
+            say!("{name} is already paused; nothing changed (`hub resume {name}` resumes it)");
         }
         Control::Pause => {
             store.set_paused(name, true).await?;
             say!("{name} paused: scheduled runs are skipped until `hub resume {name}`");
+        }
+        Control::Resume if !paused => {
+            say!("{name} is not paused; nothing changed");
         }
         Control::Resume => {
             store.set_paused(name, false).await?;
@@ -690,8 +761,14 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         Command::DeadLetters {
             action: DeadLetterAction::List { config, sync, json },
         } => {
-            let store = store_of(&config).await?;
-            print_rows(&store.dead_letters(sync.as_deref()).await?, json, |d| {
+            let store = store_for(&config, sync.as_deref()).await?;
+            let rows = store.dead_letters(sync.as_deref()).await?;
+            heading(
+                "open dead letters in the state store (id sync side stage system-id key)",
+                rows.len(),
+                json,
+            );
+            print_rows(&rows, json, |d| {
                 say!(
                     "#{} {} {} {} {} key {} (seen {}×, first {})",
                     d.id,
@@ -714,7 +791,11 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         } => {
             let store = store_of(&config).await?;
             let Some(d) = store.dead_letter(id).await? else {
-                return Err(anyhow::anyhow!("no dead letter {id} in {}", config.display()).into());
+                return Err(anyhow::anyhow!(
+                    "no dead letter {id} in the state store of {}",
+                    config.display()
+                )
+                .into());
             };
             if json {
                 println!(
@@ -764,18 +845,26 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     config,
                 },
         } => {
-            let store = store_of(&config).await?;
+            let store = store_for(&config, sync.as_deref()).await?;
             let n = store.request_replay(id, sync.as_deref()).await?;
             match id {
                 Some(id) if n == 0 => {
                     return Err(anyhow::anyhow!(
-                        "dead letter {id} is not open in {} (see hub dead-letters show {id})",
+                        "dead letter {id} is not open in the state store of {} (see hub dead-letters show {id})",
                         config.display()
                     )
                     .into());
                 }
+                _ if n == 0 => say!(
+                    "无 / nothing open: no open dead letters{} in the state store to replay",
+                    sync.as_deref()
+                        .map(|s| format!(" of {s}"))
+                        .unwrap_or_default()
+                ),
                 _ => say!(
-                    "{n} dead letters will be replayed by their sync's next run (hub trigger SYNC runs it now)"
+                    "{} will be replayed by {} next run (`hub trigger SYNC` runs it now)",
+                    count(n, "dead letter"),
+                    if n == 1 { "its sync's" } else { "their syncs'" }
                 ),
             }
             Ok(true)
@@ -812,8 +901,18 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     all,
                     json,
                 } => {
-                    let store = store_of(&config).await?;
-                    print_rows(&store.conflicts(sync.as_deref(), all).await?, json, print)?;
+                    let store = store_for(&config, sync.as_deref()).await?;
+                    let rows = store.conflicts(sync.as_deref(), all).await?;
+                    heading(
+                        if all {
+                            "conflicts in the state store, open and resolved (id sync key what attempts runs reason status)"
+                        } else {
+                            "open conflicts in the state store (id sync key what attempts runs reason status)"
+                        },
+                        rows.len(),
+                        json,
+                    );
+                    print_rows(&rows, json, print)?;
                 }
                 ConflictAction::Show { id, config } => {
                     let store = store_of(&config).await?;
@@ -822,13 +921,26 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     })?;
                     print(&c);
                 }
-                ConflictAction::Resolve { id, take, config } => {
+                ConflictAction::Resolve {
+                    id,
+                    take,
+                    replace,
+                    config,
+                } => {
                     let store = store_of(&config).await?;
                     let side = if take == "a" {
                         hub::store::Side::A
                     } else {
                         hub::store::Side::B
                     };
+                    let earlier = store.conflict(id).await?.and_then(|c| c.take);
+                    if let (Some(earlier), false) = (earlier, replace) {
+                        return Err(anyhow::anyhow!(
+                            "conflict {id} already has a decision (take side {}), which the next run applies; add --replace to take side {take} instead",
+                            earlier.as_str()
+                        )
+                        .into());
+                    }
                     if !store.resolve_conflict(id, side).await? {
                         return Err(anyhow::anyhow!(
                             "conflict {id} is not open in {} (hub conflicts show {id})",
@@ -849,8 +961,23 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             limit,
             json,
         } => {
-            let store = store_of(&config).await?;
-            print_rows(&store.runs(sync.as_deref(), limit).await?, json, |r| {
+            let store = store_for(&config, sync.as_deref()).await?;
+            let rows = store.runs(sync.as_deref(), limit).await?;
+            if !json {
+                if rows.is_empty() {
+                    say!("无 / nothing: no runs in the state store");
+                } else {
+                    say!(
+                        "{:>5}  {:<12} {:<9} {:<11} {:<20}  error",
+                        "id",
+                        "sync",
+                        "trigger",
+                        "status",
+                        "started"
+                    );
+                }
+            }
+            print_rows(&rows, json, |r| {
                 say!(
                     "{:>5}  {:<12} {:<9} {:<11} {}  {}",
                     r.id,

@@ -129,11 +129,12 @@ async fn the_lists_print_hostile_ids_and_messages_with_control_characters_escape
     let entry: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(entry["remote_id"], HOSTILE);
 
-    // The dead letter: its remote id on its line, its message on the next.
+    // The dead letter, under the list's heading: its remote id on its line, its message on
+    // the next.
     assert_escaped(
         "hub dead-letters list",
         &hub(&config, &["dead-letters", "list"]),
-        2,
+        3,
     );
     let show = hub(&config, &["dead-letters", "show", "1"]);
     assert_escaped("hub dead-letters show", &show, 5);
@@ -141,12 +142,148 @@ async fn the_lists_print_hostile_ids_and_messages_with_control_characters_escape
     assert_escaped(
         "hub conflicts list",
         &hub(&config, &["conflicts", "list"]),
-        1,
+        2,
     );
     assert_escaped(
         "hub conflicts show",
         &hub(&config, &["conflicts", "show", "1"]),
         1,
     );
-    assert_escaped("hub runs", &hub(&config, &["runs"]), 1);
+    assert_escaped("hub runs", &hub(&config, &["runs"]), 2);
+}
+
+/// A deployment with one sync, `workers`, whose state store is `dir/data/state.db` (the
+/// plugins' files are never opened by the commands tested here).
+fn config_with_a_sync(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("hub.toml");
+    std::fs::write(
+        &path,
+        "[hub]\ndata_dir = \"data\"\n\
+         [plugins.zhenfeng-registry]\npath = \"zf.wasm\"\n\
+         [plugins.huiyang-esms]\npath = \"hy.wasm\"\n\
+         [syncs.workers]\nschema = \"worker\"\n\
+         a = { plugin = \"zhenfeng-registry\", stream = \"workers\" }\n\
+         b = { plugin = \"huiyang-esms\", stream = \"zhenfeng-workers\" }\n\
+         schedule = \"0 2 * * *\"\n",
+    )
+    .unwrap();
+    path
+}
+
+/// Runs `hub ARGS... --config CONFIG`, which must fail with exit code 1; its standard error.
+fn hub_fails(config: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hub"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("hub runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "hub {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "hub {args:?} printed a result");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn text(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn typos_are_errors_and_empty_lists_say_nothing_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_a_sync(dir.path());
+    let unknown = format!(
+        "no sync \"nosuch\" in {}; the configured syncs are: workers",
+        config.display()
+    );
+    for args in [
+        &["runs", "--sync", "nosuch"][..],
+        &["dead-letters", "list", "--sync", "nosuch"],
+        &["dead-letters", "replay", "--all", "--sync", "nosuch"],
+        &["conflicts", "list", "--sync", "nosuch"],
+        &["trigger", "nosuch"],
+        &["pause", "nosuch"],
+        &["resume", "nosuch"],
+    ] {
+        let err = hub_fails(&config, args);
+        assert!(err.contains(&unknown), "hub {args:?}: {err}");
+    }
+
+    assert_eq!(
+        text(hub(&config, &["runs"])),
+        "无 / nothing: no runs in the state store\n"
+    );
+    assert_eq!(
+        text(hub(&config, &["dead-letters", "list", "--sync", "workers"])),
+        "open dead letters in the state store (id sync side stage system-id key): 0\n无 / nothing open\n"
+    );
+    assert_eq!(
+        text(hub(&config, &["conflicts", "list"])),
+        "open conflicts in the state store (id sync key what attempts runs reason status): 0\n无 / nothing open\n"
+    );
+    assert_eq!(
+        text(hub(&config, &["dead-letters", "replay", "--all"])),
+        "无 / nothing open: no open dead letters in the state store to replay\n"
+    );
+    let err = hub_fails(&config, &["dead-letters", "show", "9"]);
+    assert!(
+        err.contains(&format!(
+            "no dead letter 9 in the state store of {}",
+            config.display()
+        )),
+        "{err}"
+    );
+
+    // No daemon holds data/daemon.lock: the request is kept, and the operator told.
+    let trigger = text(hub(&config, &["trigger", "workers"]));
+    assert!(
+        trigger.starts_with(&format!(
+            "run of workers requested, but no hub daemon is running on {} (its daemon.lock is free)",
+            dir.path().join("data").display()
+        )),
+        "{trigger}"
+    );
+    assert_eq!(
+        text(hub(&config, &["pause", "workers"])),
+        "workers paused: scheduled runs are skipped until `hub resume workers`\n"
+    );
+    assert_eq!(
+        text(hub(&config, &["pause", "workers"])),
+        "workers is already paused; nothing changed (`hub resume workers` resumes it)\n"
+    );
+    assert_eq!(
+        text(hub(&config, &["resume", "workers"])),
+        "workers resumed\n"
+    );
+    assert_eq!(
+        text(hub(&config, &["resume", "workers"])),
+        "workers is not paused; nothing changed\n"
+    );
+
+    // One dead letter and one conflict (of `workers`): the singular, and a second decision.
+    seed(&config).await;
+    assert_eq!(
+        text(hub(
+            &config,
+            &["dead-letters", "replay", "--all", "--sync", "workers"]
+        )),
+        "1 dead letter will be replayed by its sync's next run (`hub trigger SYNC` runs it now)\n"
+    );
+    hub(&config, &["conflicts", "resolve", "1", "--take", "a"]);
+    let err = hub_fails(&config, &["conflicts", "resolve", "1", "--take", "b"]);
+    assert!(
+        err.contains("conflict 1 already has a decision (take side a), which the next run applies; add --replace to take side b instead"),
+        "{err}"
+    );
+    hub(
+        &config,
+        &["conflicts", "resolve", "1", "--take", "b", "--replace"],
+    );
+    let show = text(hub(&config, &["conflicts", "show", "1"]));
+    assert!(show.contains("(taking b on the next run)"), "{show}");
 }

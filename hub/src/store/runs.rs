@@ -215,6 +215,18 @@ impl Store {
         })
     }
 
+    /// The dead letters run `run_id` recorded first (their `run_id`), open or not, oldest
+    /// first: what the run-detail page and `GET /api/runs/{id}/dead-letters` show.
+    pub async fn run_dead_letters(&self, run_id: i64) -> anyhow::Result<Vec<DeadLetter>> {
+        on_pool!(self, p => {
+            let rows = sqlx::query("SELECT * FROM dead_letters WHERE run_id = $1 ORDER BY id")
+                .bind(run_id)
+                .fetch_all(p)
+                .await?;
+            Ok(rows.iter().map(super::dead_letters::dead_letter).collect())
+        })
+    }
+
     /// The latest run of `sync` still marked `running` whose lease no process holds any more
     /// (expired, or its process on this host is gone): a run another daemon should take over.
     pub async fn orphaned_run(&self, sync: &str) -> anyhow::Result<Option<i64>> {
