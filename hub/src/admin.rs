@@ -1763,7 +1763,8 @@ mod tests {
             f.json("/api/runs?limit=1").await.as_array().unwrap().len(),
             1
         );
-        assert_eq!(f.json("/api/runs?sync=other").await, json!([]));
+        // A sync the deployment does not have is a typo, not an empty history.
+        assert_eq!(f.get("/api/runs?sync=other").await.status(), S::NOT_FOUND);
         assert_eq!(f.get("/api/runs?limit=0").await.status(), S::BAD_REQUEST);
         assert_eq!(f.get("/api/runs?limit=many").await.status(), S::BAD_REQUEST);
         let run = f.json("/api/runs/1").await;
