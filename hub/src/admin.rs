@@ -50,8 +50,25 @@ pub struct View {
     pub syncs: BTreeMap<String, SyncView>,
     /// What could not be loaded (plugins, syncs), one line each.
     pub problems: Vec<String>,
+    /// Syncs of the configuration that could not load, by name, with the reason: they keep
+    /// their row on the status page, marked not loaded.
+    pub not_loaded: BTreeMap<String, String>,
+    /// Why the last reload (SIGHUP) was refused, if it was; the running configuration stays.
+    pub reload_refused: Option<String>,
     /// Runs in progress.
     pub progress: ProgressBoard,
+}
+
+impl View {
+    /// Everything that keeps the deployment from running as configured, one line each: a
+    /// refused reload first, then each plugin and sync that could not load.
+    pub fn all_problems(&self) -> Vec<String> {
+        self.reload_refused
+            .iter()
+            .map(|r| format!("重新加载被拒 reload refused, the running configuration stays: {r}"))
+            .chain(self.problems.iter().cloned())
+            .collect()
+    }
 }
 
 /// A sync as configured.
@@ -231,7 +248,13 @@ fn bad_request(what: String) -> Failure {
 
 /// 404 for a sync name that is not configured, listing the ones that are.
 fn unknown_sync(view: &View, name: &str) -> Failure {
-    let known: Vec<&str> = view.syncs.keys().map(String::as_str).collect();
+    let mut known: Vec<&str> = view
+        .syncs
+        .keys()
+        .chain(view.not_loaded.keys())
+        .map(String::as_str)
+        .collect();
+    known.sort_unstable();
     not_found(format!(
         "no sync {name:?}; the configured syncs are: {}",
         if known.is_empty() {
@@ -242,10 +265,12 @@ fn unknown_sync(view: &View, name: &str) -> Failure {
     ))
 }
 
-/// `Ok` when `sync` is absent or configured; else [`unknown_sync`].
+/// `Ok` when `sync` is absent or configured (loaded or not); else [`unknown_sync`].
 fn check_sync(view: &View, sync: Option<&str>) -> Result<(), Failure> {
     match sync {
-        Some(name) if !view.syncs.contains_key(name) => Err(unknown_sync(view, name)),
+        Some(name) if !view.syncs.contains_key(name) && !view.not_loaded.contains_key(name) => {
+            Err(unknown_sync(view, name))
+        }
         _ => Ok(()),
     }
 }
@@ -439,27 +464,40 @@ async fn healthz() -> &'static str {
 /// Readiness of `/readyz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// True when the state store answers and at least one sync can run.
+    /// True when the state store answers, every configured sync loaded and the last reload
+    /// was not refused (`status` `ready`).
     pub ready: bool,
+    /// `ready`; `degraded` (the store answers and some syncs run, but `problems` lists what does
+    /// not: a sync or plugin that could not load, a refused reload); or `not_ready` (the store
+    /// does not answer, or no sync can run).
+    pub status: String,
     /// Syncs that can run.
     pub syncs: usize,
     /// What could not be loaded, one line each.
     pub problems: Vec<String>,
 }
 
-/// Readiness: the state store answers and at least one sync can run (503 otherwise).
+/// Readiness: 200 when the state store answers and the whole configuration runs; 503 with
+/// `status` `degraded` or `not_ready` and each problem otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "ready", body = Readiness),
-    (status = 503, description = "not ready", body = Readiness),
+    (status = 503, description = "degraded or not ready, with each problem", body = Readiness),
     (status = 401, description = "missing or wrong token", body = ApiError)))]
 async fn readyz(State(s): State<AdminState>) -> Response {
     let view = s.view();
     let store_ok = view.store.ping().await.is_ok();
-    let ready = store_ok && !view.syncs.is_empty();
-    let mut problems = view.problems.clone();
+    let mut problems = view.all_problems();
     if !store_ok {
         problems.push("the state store does not answer".into());
     }
+    let status = if !store_ok || view.syncs.is_empty() {
+        "not_ready"
+    } else if problems.is_empty() {
+        "ready"
+    } else {
+        "degraded"
+    };
+    let ready = status == "ready";
     let code = if ready {
         StatusCode::OK
     } else {
@@ -469,6 +507,7 @@ async fn readyz(State(s): State<AdminState>) -> Response {
         code,
         Json(Readiness {
             ready,
+            status: status.into(),
             syncs: view.syncs.len(),
             problems,
         }),
@@ -600,13 +639,20 @@ fn known(s: &AdminState, name: &str) -> Result<(), Failure> {
 #[utoipa::path(post, path = "/api/syncs/{name}/trigger", tag = "syncs", params(("name" = String, Path, description = "sync name")), responses(
     (status = 202, description = "the run is requested", body = Done),
     (status = 401, description = "missing or wrong token", body = ApiError),
-    (status = 404, description = "no such sync", body = ApiError)))]
+    (status = 404, description = "no such sync", body = ApiError),
+    (status = 409, description = "the sync did not load (the error says why)", body = ApiError)))]
 async fn trigger(
     State(s): State<AdminState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Done>), Failure> {
     let view = s.view();
     known(&s, &name)?;
+    if let Some(why) = view.not_loaded.get(&name) {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!("sync {name} did not load, so it cannot run: {why}"),
+        ));
+    }
     view.store.request_trigger(&name).await?;
     tracing::info!(sync = %name, "admin API: run requested");
     Ok((
@@ -1224,8 +1270,21 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         "<p class=\"note\">{} · 每 30 秒刷新 refreshes every 30 s</p>",
         esc(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     );
-    for p in &view.problems {
-        let _ = write!(b, "<p class=\"bad\">{}</p>", esc(p));
+    let problems = view.all_problems();
+    if !problems.is_empty() {
+        let _ = write!(
+            b,
+            "<div id=\"problems\" class=\"bad\"><b>部分未运行 Degraded: {}</b><ul>",
+            if problems.len() == 1 {
+                "1 problem".to_string()
+            } else {
+                format!("{} problems", problems.len())
+            }
+        );
+        for p in &problems {
+            let _ = write!(b, "<li>{}</li>", esc(p));
+        }
+        b.push_str("</ul></div>");
     }
     b.push_str(
         "<table id=\"syncs\"><tr><th>同步 Sync</th><th>状态 State</th><th>上次运行 Last run</th><th>读取 Read</th><th>写入 Written</th><th>下次运行 Next run</th><th>死信 Dead letters</th><th>冲突 Conflicts</th></tr>",
@@ -1285,6 +1344,15 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
             "<h2>{} · 最近运行 Recent runs</h2>{}",
             esc(name),
             chart(&runs)
+        );
+    }
+    for (name, why) in &view.not_loaded {
+        let _ = write!(
+            b,
+            "<tr data-sync=\"{}\" class=\"not-loaded\"><td><b>{}</b></td><td><span class=\"bad\">未加载 not loaded</span></td><td colspan=\"6\" class=\"bad load-error\">{}</td></tr>",
+            esc(name),
+            esc(name),
+            esc(why)
         );
     }
     b.push_str("</table>");
@@ -1563,6 +1631,8 @@ mod tests {
             store: store.clone(),
             syncs: [("workers".to_string(), sync)].into(),
             problems: vec![],
+            not_loaded: BTreeMap::new(),
+            reload_refused: None,
             progress: ProgressBoard::default(),
         };
         let (_tx, rx) = watch::channel(Arc::new(view));
@@ -1791,8 +1861,12 @@ mod tests {
         assert_eq!(f.get("/api/dead-letters/99").await.status(), S::NOT_FOUND);
         let ready = f.json("/readyz").await;
         assert_eq!(
-            (ready["ready"].as_bool(), ready["syncs"].as_u64()),
-            (Some(true), Some(1))
+            (
+                ready["ready"].as_bool(),
+                ready["status"].as_str(),
+                ready["syncs"].as_u64()
+            ),
+            (Some(true), Some("ready"), Some(1))
         );
     }
 

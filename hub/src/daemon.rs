@@ -45,6 +45,9 @@ pub struct Hub {
     pub syncs: BTreeMap<String, ScheduledSync>,
     /// What could not be loaded, one line each (plugins, syncs).
     pub problems: Vec<String>,
+    /// Syncs of the configuration that could not load, by name, with the reason (also among
+    /// `problems`).
+    pub not_loaded: BTreeMap<String, String>,
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {
@@ -173,12 +176,16 @@ impl Hub {
             }
         }
         let mut syncs = BTreeMap::new();
+        let mut not_loaded = BTreeMap::new();
         for (name, resolved) in resolve_syncs(&config, &plugins)? {
             match resolved {
                 Ok(s) => {
                     syncs.insert(name, s);
                 }
-                Err(problem) => problems.push(problem),
+                Err(problem) => {
+                    problems.push(problem.clone());
+                    not_loaded.insert(name, problem);
+                }
             }
         }
         let lease_ttl = config.hub.lease_ttl;
@@ -188,7 +195,19 @@ impl Hub {
             plugins,
             syncs,
             problems,
+            not_loaded,
         })
+    }
+
+    /// Sets the gauges of what this deployment loaded: `hub_sync_loaded{sync}` for each
+    /// configured sync (1 loaded, 0 not).
+    pub fn record_loaded(&self) {
+        for name in self.syncs.keys() {
+            crate::metrics::sync_loaded(name, true);
+        }
+        for name in self.not_loaded.keys() {
+            crate::metrics::sync_loaded(name, false);
+        }
     }
 
     /// What the admin API shows of this deployment.
@@ -216,6 +235,8 @@ impl Hub {
             store: self.engine.store().clone(),
             syncs,
             problems: self.problems.clone(),
+            not_loaded: self.not_loaded.clone(),
+            reload_refused: None,
             progress: self.engine.progress().clone(),
         }
     }

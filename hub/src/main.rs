@@ -587,6 +587,8 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             let mut hub = build_for_daemon(&config).await?;
             let mut signals = signals();
             hub::metrics::install()?;
+            hub::metrics::config_reload(true);
+            hub.record_loaded();
             let admin = match hub.config.admin.enabled {
                 true => Some(hub::admin::Server::start(&hub.config, hub.admin_view()).await?),
                 false => None,
@@ -607,15 +609,28 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                                     match build_for_daemon(&config).await {
                                         Ok(new) => {
                                             tracing::info!("new configuration loaded; the runs in flight finish first");
+                                            hub::metrics::config_reload(true);
                                             let _ = stop.send(true);
                                             (&mut scheduled).await;
                                             reloaded = Some(new);
                                             break;
                                         }
-                                        Err(Failure::Config(e)) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
-                                        Err(Failure::Deployment(p)) => tracing::error!("reload refused, the running configuration stays:\n{}", p.join("\n")),
-                                        Err(Failure::Other(e)) => tracing::error!("reload refused, the running configuration stays: {e:#}"),
-                                        Err(Failure::Exit(code)) => tracing::error!("reload refused (exit code {code}), the running configuration stays"),
+                                        Err(f) => {
+                                            let why = match f {
+                                                Failure::Config(e) => e.to_string(),
+                                                Failure::Deployment(p) => p.join("\n"),
+                                                Failure::Other(e) => format!("{e:#}"),
+                                                Failure::Exit(code) => format!("exit code {code}"),
+                                            };
+                                            tracing::error!("reload refused, the running configuration stays:\n{why}");
+                                            hub::metrics::config_reload(false);
+                                            if let Some(a) = &admin {
+                                                a.update(hub::admin::View {
+                                                    reload_refused: Some(why.replace('\n', "; ")),
+                                                    ..hub.admin_view()
+                                                });
+                                            }
+                                        }
                                     }
                                 }
                                 Some(Signal::Stop) | None => {
@@ -629,6 +644,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     }
                 }
                 let new = reloaded.expect("set before leaving the inner loop");
+                new.record_loaded();
                 if let Some(a) = &admin {
                     a.update(new.admin_view());
                 }

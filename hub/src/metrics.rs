@@ -9,6 +9,8 @@
 //! | `hub_write_retries_total` | counter | `sync`, `system` | writes that failed transiently and wait for the next run |
 //! | `hub_plugin_call_duration_seconds` | histogram | `plugin`, `call` | time inside one guest call (`open`, `check`, `read`, `write`, …) |
 //! | `hub_plugin_traps_total` | counter | `plugin`, `call` | guest calls ended by a trap or an exhausted limit |
+//! | `hub_sync_loaded` | gauge | `sync` | 1 for a configured sync that loaded, 0 for one that could not (its reason is in `/readyz`) |
+//! | `hub_config_reload_success` | gauge | | 1 when the last load or reload (SIGHUP) of the configuration succeeded, 0 when it was refused |
 //!
 //! The recorder is process-wide and installed once, by [`install`]; before that (and in
 //! commands that never install it) recording is a no-op.
@@ -64,6 +66,29 @@ fn describe() {
         "hub_plugin_traps_total",
         "Guest calls ended by a trap or an exhausted limit"
     );
+    metrics::describe_gauge!(
+        "hub_sync_loaded",
+        "1 for a configured sync that loaded, 0 for one that could not"
+    );
+    metrics::describe_gauge!(
+        "hub_config_reload_success",
+        "1 when the last load or reload of the configuration succeeded, 0 when it was refused"
+    );
+}
+
+/// Sets `hub_sync_loaded{sync}`: 1 if the sync loaded, 0 if it could not.
+pub fn sync_loaded(sync: &str, loaded: bool) {
+    metrics::gauge!("hub_sync_loaded", "sync" => sync.to_string()).set(if loaded {
+        1.0
+    } else {
+        0.0
+    });
+}
+
+/// Sets `hub_config_reload_success`: 1 after a load or reload that succeeded, 0 after a
+/// refused reload.
+pub fn config_reload(success: bool) {
+    metrics::gauge!("hub_config_reload_success").set(if success { 1.0 } else { 0.0 });
 }
 
 /// The metrics now, in the Prometheus text format; empty before [`install`].
