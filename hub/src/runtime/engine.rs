@@ -246,6 +246,9 @@ impl Runtime {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
+        if let Some(why) = not_a_component(&bytes) {
+            anyhow::bail!("{}: {why}", path.display());
+        }
         let component = self
             .compile(&bytes, &sha256)
             .map_err(|e| anyhow::anyhow!("{} is not a valid component: {e:#}", path.display()))?;
@@ -381,6 +384,9 @@ impl Runtime {
                 pin.get_ref()
             )));
         }
+        if let Some(why) = not_a_component(&bytes) {
+            return Err(load_err(why));
+        }
         let component = self
             .compile(&bytes, &digest)
             .map_err(|e| load_err(format!("{e:#}")))?;
@@ -432,6 +438,34 @@ impl Runtime {
     /// A fresh instance of a plugin loaded by [`Runtime::load`] (see [`Plugin::session`]).
     pub async fn session(&self, plugin: &Plugin) -> Result<Session, PluginError> {
         plugin.session().await
+    }
+}
+
+/// Why `bytes` cannot be a connector, read from the preamble of the WebAssembly binary format
+/// (the magic `\0asm`, then a version and layer: `01 00 00 00` a core module, `0d 00 01 00` a
+/// component, per the WebAssembly core specification 5.5.16 and the component model's
+/// Binary.md), in one line for people; `None` when it is a component (which may still fail to
+/// compile or implement another contract, said then).
+pub fn not_a_component(bytes: &[u8]) -> Option<String> {
+    const BUILD: &str = "build the connector as a component for wasm32-wasip2 (the plugin template's `cargo build --target wasm32-wasip2`)";
+    if bytes.is_empty() {
+        return Some(format!(
+            "the file is empty, not a WebAssembly component; {BUILD}"
+        ));
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Some(format!(
+            "the file is not WebAssembly (it does not begin with the bytes \\0asm of the WebAssembly binary format); {BUILD}"
+        ));
+    }
+    match bytes.get(6..8) {
+        Some([0, 0]) => Some(format!(
+            "the file is a core WebAssembly module, not a component: a connector must be a component implementing hub:connector; {BUILD}"
+        )),
+        Some([1, 0]) => None,
+        _ => Some(format!(
+            "the file begins like WebAssembly but is cut short or of an unknown kind; {BUILD}"
+        )),
     }
 }
 
@@ -507,5 +541,29 @@ mod tests {
             (Version(0, 1, 1).line(), Version(2, 3, 0).line()),
             ("0.1.x".to_string(), "2.x".to_string())
         );
+    }
+}
+
+#[cfg(test)]
+mod preamble_tests {
+    use super::not_a_component;
+
+    #[test]
+    fn a_file_that_is_not_a_component_is_said_in_one_line() {
+        // The preambles of the core specification (version 1) and of the component model
+        // (version 0x0d, layer 1).
+        let core = b"\0asm\x01\x00\x00\x00\x01\x04";
+        let component = b"\0asm\x0d\x00\x01\x00\x00";
+        assert_eq!(not_a_component(component), None);
+        let said = |b: &[u8]| not_a_component(b).unwrap();
+        assert!(said(core).starts_with("the file is a core WebAssembly module, not a component: "));
+        assert!(said(b"#!/bin/sh\necho hi\n").starts_with("the file is not WebAssembly "));
+        assert!(said(b"").starts_with("the file is empty"));
+        assert!(
+            said(b"\0asm\x0d").starts_with("the file begins like WebAssembly but is cut short")
+        );
+        for b in [&core[..], b"PK\x03\x04", b""] {
+            assert_eq!(said(b).lines().count(), 1);
+        }
     }
 }
