@@ -770,3 +770,240 @@ fn a_second_daemon_on_the_same_data_directory_is_refused() {
         assert!(env.stop(first).await.status.success());
     });
 }
+
+/// The value of the metric line `name` (labels included, as exposed), if any.
+fn metric(metrics: &str, name: &str) -> Option<String> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .map(str::to_string)
+}
+
+/// The failing paths an operator meets, each said where they look: a wrong API key for
+/// HY-ESMS (the run fails, and says why on the page, on its run page and in the API), a sync
+/// that cannot load (it keeps its row, marked not loaded; `/readyz` is degraded; its gauge is
+/// 0) and a reload of a broken configuration (refused, shown, `hub_config_reload_success` 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with_their_reasons() {
+    let env = Env::start().await;
+    let config = config_with(
+        &env,
+        "[syncs.broken]\nschema = \"worker\"\n\
+         a = { plugin = \"zhenfeng-registry\", stream = \"workers\" }\n\
+         b = { plugin = \"huiyang-esms\", stream = \"no-such-stream\" }\n\
+         schedule = \"0 0 1 1 *\"\n",
+    );
+    let child = env.daemon(
+        &config,
+        &[
+            ("HUB_WORKERS_SCHEDULE", "0 0 1 1 *"),
+            ("HY_ESMS_API_KEY", "wrong-key"),
+        ],
+    );
+    let url_file = env.dir.path().join("admin.url");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !url_file.exists() {
+        assert!(tokio::time::Instant::now() < deadline, "no admin.url");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = std::fs::read_to_string(&url_file)
+        .unwrap()
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    let token = std::fs::read_to_string(env.dir.path().join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{url}{path}")).bearer_auth(&token).send();
+
+    // The sync that cannot load: readiness degraded, naming it; its gauge 0.
+    let r = get("/readyz").await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            ready["ready"].as_bool(),
+            ready["status"].as_str(),
+            ready["syncs"].as_u64()
+        ),
+        (Some(false), Some("degraded"), Some(3)),
+        "{ready}"
+    );
+    let problems = ready["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{ready}");
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .contains("sync broken cannot run"),
+        "{ready}"
+    );
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        metric(&metrics, "hub_sync_loaded{sync=\"broken\"}").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "hub_sync_loaded{sync=\"workers\"}").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "hub_config_reload_success").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    // Its history can be asked for (empty), but it cannot be triggered.
+    assert_eq!(
+        get("/api/runs?sync=broken")
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap(),
+        json!([])
+    );
+    let r = http
+        .post(format!("{url}/api/syncs/broken/trigger"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CONFLICT);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("sync broken did not load, so it cannot run: "),
+        "{body}"
+    );
+
+    // The wrong key: the triggered run fails, and its error says HY-ESMS refused the key.
+    let r = http
+        .post(format!("{url}/api/syncs/workers/trigger"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let runs: Value = get("/api/runs?sync=workers")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(r) = runs
+            .as_array()
+            .unwrap()
+            .first()
+            .filter(|r| r["status"] != "running")
+        {
+            break r.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run did not finish: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(run["status"], json!("failed"), "{run}");
+    let error = run["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("huiyang-esms") && error.contains("401"),
+        "{error}"
+    );
+
+    // A broken configuration (a key given twice) and SIGHUP: refused, and said so.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[syncs.broken]\nschema = \"worker\"\n"),
+    )
+    .unwrap();
+    tokio::process::Command::new("kill")
+        .args(["-HUP", &child.id().unwrap().to_string()])
+        .status()
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        let ready: Value = get("/readyz").await.unwrap().json().await.unwrap();
+        if ready["problems"].as_array().unwrap().len() == 2 {
+            break ready;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the refused reload is not shown: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let refused = ready["problems"][0].as_str().unwrap();
+    assert!(
+        refused.starts_with("重新加载被拒 reload refused, the running configuration stays: ")
+            && refused.contains("hub.toml:"),
+        "{ready}"
+    );
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        metric(&metrics, "hub_config_reload_success").as_deref(),
+        Some("0"),
+        "{metrics}"
+    );
+
+    // The page: the failing run's reason in its row, the sync that did not load kept with its
+    // reason, the problems listed; then the run's own page.
+    let b = Browser::start().await;
+    b.go(&format!("{url}/")).await;
+    let token_field = b.find("input[name=token]").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{token_field}/value"),
+        json!({"text": token}),
+    )
+    .await;
+    let submit = b.find("button[type=submit]").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{submit}/click"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(b.text("tr[data-sync=workers] .run-error").await, error);
+    assert!(
+        b.text("tr[data-sync=broken]")
+            .await
+            .contains("未加载 not loaded")
+    );
+    assert!(
+        b.text("tr[data-sync=broken] .load-error")
+            .await
+            .contains("sync broken cannot run")
+    );
+    assert!(b.text("#problems").await.contains("2 problems"));
+    b.screenshot(&workspace().join("target/screenshots/status-degraded-failed-run.png"))
+        .await;
+    b.go(&format!("{url}/runs/{}", run["id"])).await;
+    assert_eq!(b.text("#run .run-error").await, error);
+    assert!(
+        b.text("#counts")
+            .await
+            .contains("a: zhenfeng-registry (workers)")
+    );
+    b.screenshot(&workspace().join("target/screenshots/run-detail-failed.png"))
+        .await;
+    b.quit().await;
+
+    let out = env.stop(child).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
