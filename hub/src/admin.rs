@@ -57,6 +57,8 @@ pub struct View {
     pub reload_refused: Option<String>,
     /// Runs in progress.
     pub progress: ProgressBoard,
+    /// The zone people see times in (`[hub] timezone`).
+    pub zone: chrono_tz::Tz,
 }
 
 impl View {
@@ -1267,8 +1269,11 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
     let mut b = String::from("<h1>hub · 同步状态 Sync status</h1>");
     let _ = write!(
         b,
-        "<p class=\"note\">{} · 每 30 秒刷新 refreshes every 30 s</p>",
-        esc(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        "<p class=\"note\">{} ({}) · 时间均为 {} 时间 all times in {} · 每 30 秒刷新 refreshes every 30 s</p>",
+        crate::local_time::now_for_people(view.zone),
+        view.zone.name(),
+        view.zone.name(),
+        view.zone.name()
     );
     let problems = view.all_problems();
     if !problems.is_empty() {
@@ -1310,7 +1315,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
                     "<span class=\"{}\">{}</span> {} (<a href=\"/runs/{}\">run {}</a>, {:.2} s){}",
                     esc(&r.status),
                     status_label(&r.status),
-                    esc(&r.started_at),
+                    esc(&crate::local_time::for_people(&r.started_at, view.zone)),
                     r.id,
                     r.id,
                     duration_s(r),
@@ -1333,7 +1338,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
             next = info
                 .next_runs
                 .first()
-                .map(|t| esc(t))
+                .map(|t| esc(&crate::local_time::for_people(t, view.zone)))
                 .unwrap_or_else(|| "—".into()),
             dl = info.dead_letters,
             cf = info.conflicts,
@@ -1480,8 +1485,17 @@ async fn run_page(
         esc(&r.status),
         status_label(&r.status),
         esc(&r.trigger),
-        esc(&r.started_at),
-        esc(r.finished_at.as_deref().unwrap_or("—")),
+        esc(&format!(
+            "{} ({})",
+            crate::local_time::for_people(&r.started_at, view.zone),
+            view.zone.name()
+        )),
+        esc(&r
+            .finished_at
+            .as_deref()
+            .map_or("—".into(), |t| crate::local_time::for_people(
+                t, view.zone
+            ))),
         duration_s(&r),
         esc(r.error.as_deref().unwrap_or("—")),
     );
@@ -1634,6 +1648,7 @@ mod tests {
             not_loaded: BTreeMap::new(),
             reload_refused: None,
             progress: ProgressBoard::default(),
+            zone: chrono_tz::Asia::Shanghai,
         };
         let (_tx, rx) = watch::channel(Arc::new(view));
         std::mem::forget(_tx);

@@ -3,6 +3,7 @@
 //! ```toml
 //! [hub]
 //! data_dir = "/var/lib/hub"                 # state database and state key live here
+//! timezone = "Asia/Shanghai"                # IANA name: the zone people see times in
 //!
 //! [plugins.zhenfeng-registry]
 //! path = "plugins/zhenfeng_registry.wasm"   # relative to this file
@@ -127,6 +128,10 @@ pub struct HubConfig {
     /// file `<data_dir>/state.key`, created with a random key on first start.
     #[serde(default)]
     pub state_key: Option<SecretSource>,
+    /// IANA time zone in which people see times (status page, command line); default
+    /// Asia/Shanghai. The admin API gives RFC 3339 times with their offset.
+    #[serde(default = "default_timezone")]
+    pub timezone: Spanned<String>,
 }
 
 /// `[admin]`: the admin HTTP API and status page that `hub run` serves (see [`crate::admin`]).
@@ -571,6 +576,15 @@ impl Config {
         self.dir().join(plugin.path.get_ref())
     }
 
+    /// `[hub] timezone`: the zone people see times in (`load` refuses a name that is not one).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.hub
+            .timezone
+            .get_ref()
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+
     /// The state store URL.
     pub fn store_url(&self) -> String {
         match self.hub.store.as_deref().filter(|s| !s.is_empty()) {
@@ -710,6 +724,16 @@ fn is_pointer(p: &str) -> bool {
 /// Cross-checks that serde cannot do. Each problem comes with the span it concerns.
 fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
     let mut errs = Vec::new();
+    let zone = &config.hub.timezone;
+    if zone.get_ref().parse::<chrono_tz::Tz>().is_err() {
+        errs.push((
+            Some(zone.span()),
+            format!(
+                "hub.timezone: {:?} is not an IANA time zone name such as Asia/Shanghai",
+                zone.get_ref()
+            ),
+        ));
+    }
     for (name, p) in &config.plugins {
         for h in &p.allow_hosts {
             if let Err(e) = crate::runtime::http::Origin::parse(h.get_ref()) {

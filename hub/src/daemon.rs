@@ -238,6 +238,7 @@ impl Hub {
             not_loaded: self.not_loaded.clone(),
             reload_refused: None,
             progress: self.engine.progress().clone(),
+            zone: self.config.zone(),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod crash;
 pub mod daemon;
 pub mod demo;
 pub mod keys;
+pub mod local_time;
 pub mod logging;
 pub mod metrics;
 pub mod plugin_cli;

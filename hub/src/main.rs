@@ -978,18 +978,19 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             json,
         } => {
             let store = store_for(&config, sync.as_deref()).await?;
+            let zone = load(&config)?.zone();
             let rows = store.runs(sync.as_deref(), limit).await?;
             if !json {
                 if rows.is_empty() {
                     say!("无 / nothing: no runs in the state store");
                 } else {
                     say!(
-                        "{:>5}  {:<12} {:<9} {:<11} {:<20}  error",
+                        "{:>5}  {:<12} {:<9} {:<11} {:<19}  error",
                         "id",
                         "sync",
                         "trigger",
                         "status",
-                        "started"
+                        format!("started ({})", zone.name())
                     );
                 }
             }
@@ -1000,7 +1001,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     r.sync,
                     r.trigger,
                     r.status,
-                    r.started_at,
+                    hub::local_time::for_people(&r.started_at, zone),
                     r.error.as_deref().unwrap_or("")
                 );
             })?;
