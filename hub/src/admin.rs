@@ -1165,6 +1165,17 @@ td,th{border-bottom:1px solid #d8dee4;padding:4px 10px;text-align:left;vertical-
 .ok{color:#1a7f37}.partial{color:#9a6700}.failed,.bad{color:#cf222e}.interrupted{color:#9a6700}.running{color:#0969da}\
 .note{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}svg{background:#fff;border:1px solid #d8dee4}";
 
+/// A sync's direction for people, its sides named by their plugins (the systems), not `a`/`b`:
+/// `单向 one way: huiyang-esms → zhenfeng-registry` for `a_to_b` (a is huiyang-esms), the
+/// arrow reversed for `b_to_a`, `双向 both ways: a ⇄ b` for `both`.
+fn direction_for_people(direction: &str, a: &str, b: &str) -> String {
+    match direction {
+        "a_to_b" => format!("单向 one way: {a} → {b}"),
+        "b_to_a" => format!("单向 one way: {b} → {a}"),
+        _ => format!("双向 both ways: {a} ⇄ {b}"),
+    }
+}
+
 /// Status label for people, Chinese and English.
 fn status_label(s: &str) -> &'static str {
     match s {
@@ -1331,10 +1342,13 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         };
         let _ = write!(
             b,
-            "<tr data-sync=\"{n}\"><td><b>{n}</b><br><span class=\"note\">{a} ⇄ {bb}</span></td><td>{state}</td><td>{last}</td><td class=\"num read\">{nread}</td><td class=\"num written\">{nwritten}</td><td>{next}</td><td class=\"num dead\">{dl}</td><td class=\"num conflicts\">{cf}</td></tr>",
+            "<tr data-sync=\"{n}\"><td><b>{n}</b><br><span class=\"note direction\">{way}</span></td><td>{state}</td><td>{last}</td><td class=\"num read\">{nread}</td><td class=\"num written\">{nwritten}</td><td>{next}</td><td class=\"num dead\">{dl}</td><td class=\"num conflicts\">{cf}</td></tr>",
             n = esc(name),
-            a = esc(&info.a.plugin),
-            bb = esc(&info.b.plugin),
+            way = esc(&direction_for_people(
+                &info.direction,
+                &info.a.plugin,
+                &info.b.plugin
+            )),
             next = info
                 .next_runs
                 .first()
@@ -2316,6 +2330,23 @@ mod tests {
                 .await
                 .unwrap()
                 .trigger_requested
+        );
+    }
+
+    #[test]
+    fn directions_name_the_systems_and_say_one_way_or_both() {
+        let (hy, zf) = ("huiyang-esms", "zhenfeng-registry");
+        assert_eq!(
+            direction_for_people("a_to_b", hy, zf),
+            "单向 one way: huiyang-esms → zhenfeng-registry"
+        );
+        assert_eq!(
+            direction_for_people("b_to_a", hy, zf),
+            "单向 one way: zhenfeng-registry → huiyang-esms"
+        );
+        assert_eq!(
+            direction_for_people("both", zf, hy),
+            "双向 both ways: zhenfeng-registry ⇄ huiyang-esms"
         );
     }
 
