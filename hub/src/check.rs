@@ -5,11 +5,13 @@
 //! checked then), every sync is resolved against the schema catalogue and the plugins, and then
 //! each plugin that loaded gets a fresh session (`open` with its config) and its `check` is
 //! called against the live system: reachable, credentials accepted. The checks of different
-//! plugins run at once, each under the plugin's own call limits.
+//! plugins run at once, each under the plugin's own call limits. Last, the state store is
+//! looked at read-only: reachable, migrations pending, the state key the one it was first used
+//! with (a store not created yet is fine: the daemon creates it).
 //!
-//! Nothing is written: the state store is not opened (so a running daemon's runs are left
-//! alone) and no record is read or written; only the compiled-component cache under
-//! `<data_dir>/cache` may be filled.
+//! Nothing is written: the state store is opened read-only and not migrated (so a running
+//! daemon's runs are left alone) and no record is read or written; only the compiled-component
+//! cache under `<data_dir>/cache` may be filled.
 
 use crate::config::Config;
 use crate::daemon;
@@ -31,7 +33,7 @@ pub enum Status {
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    /// `plugin` or `sync`.
+    /// `plugin`, `sync` or `store`.
     pub kind: &'static str,
     /// Its name in the configuration.
     pub name: String,
@@ -84,9 +86,15 @@ impl Report {
         let not_loaded = count(|s| matches!(s, Status::NotLoaded(_)));
         let failed = count(|s| matches!(s, Status::Failed(_)));
         let plugins = self.lines.iter().filter(|l| l.kind == "plugin").count();
-        let syncs = self.lines.len() - plugins;
+        let syncs = self.lines.iter().filter(|l| l.kind == "sync").count();
+        let store = self.lines.iter().any(|l| l.kind == "store");
         let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         match (not_loaded, failed) {
+            (0, 0) if store => format!(
+                "check: {}, {} and the state store ok",
+                plural(plugins, "plugin"),
+                plural(syncs, "sync")
+            ),
             (0, 0) => format!(
                 "check: {} and {} ok",
                 plural(plugins, "plugin"),
@@ -118,7 +126,9 @@ async fn live(plugin: Arc<Plugin>) -> Result<(), PluginError> {
 /// Loads, resolves and checks everything `config` describes (see the module docs). An error
 /// only if the runtime itself cannot start.
 pub async fn check(config: &Config) -> anyhow::Result<Report> {
-    let runtime = Runtime::new(Some(config.data_dir().join("cache")))?;
+    let runtime = Runtime::new(Some(config.data_dir().join("cache")))?.require_signatures(
+        crate::plugin_signature::SignaturePolicy::of(&config.hub).map_err(anyhow::Error::msg)?,
+    );
     let loaded = daemon::load_plugins(config, &runtime).await;
     let plugins: BTreeMap<String, Arc<Plugin>> = loaded
         .iter()
@@ -189,7 +199,52 @@ pub async fn check(config: &Config) -> anyhow::Result<Report> {
             status,
         });
     }
+    lines.push(store_line(config).await);
     Ok(Report { lines })
+}
+
+/// The state store, looked at read-only ([`crate::store::Store::look_read_only`]): reachable,
+/// migrations pending, state key matching. Named by its URL without a password.
+async fn store_line(config: &Config) -> Line {
+    let url = config.store_url();
+    let shown = match url::Url::parse(&url) {
+        Ok(mut u) if url.starts_with("postgres") => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.clone(),
+    };
+    let status = match crate::store::Store::look_read_only(&url).await {
+        Err(e) => Status::Failed(format!("cannot be reached read-only: {e:#}")),
+        Ok(None) => Status::Ok("not created yet: the daemon creates it at its first start".into()),
+        Ok(Some(look)) => {
+            let key = match (&look.key_check, daemon::state_keys(config, false)) {
+                (None, _) => Ok("no state key recorded yet".to_string()),
+                (Some(_), Err(e)) => Err(format!("the state key cannot be read: {e:#}")),
+                (Some(stored), Ok(keys)) if *stored == keys.key_check() => {
+                    Ok("state key matches".to_string())
+                }
+                (Some(_), Ok(_)) => Err("the state key is not the one this store was first used with (hub.state_key, by default DATA_DIR/state.key): the daemon would refuse to start".to_string()),
+            };
+            let pending = match look.pending.len() {
+                0 => "no migration pending".to_string(),
+                n => format!(
+                    "{n} migration{} pending ({}), applied at the next start",
+                    if n == 1 { "" } else { "s" },
+                    look.pending.join(", ")
+                ),
+            };
+            match key {
+                Ok(k) => Status::Ok(format!("reachable read-only, {pending}, {k}")),
+                Err(e) => Status::NotLoaded(format!("reachable read-only, {pending}; but {e}")),
+            }
+        }
+    };
+    Line {
+        kind: "store",
+        name: shown,
+        status,
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +257,66 @@ mod tests {
             name: name.into(),
             status,
         }
+    }
+
+    /// A config of no plugin and no sync on an SQLite store in `dir`, key in `dir/state.key`.
+    fn bare_config(dir: &std::path::Path) -> Config {
+        let file = dir.join("hub.toml");
+        std::fs::write(&file, "[hub]\ndata_dir = \".\"\n").unwrap();
+        crate::config::load_with(&file, &|_| None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_store_is_reported_read_only_with_pending_migrations_and_whether_the_key_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = bare_config(dir.path());
+        let url = c.store_url();
+        let db = dir.path().join("state.db");
+        // Not created yet, and not created by the check.
+        let line = store_line(&c).await;
+        assert_eq!(
+            line.to_string(),
+            format!("store {url}: ok (not created yet: the daemon creates it at its first start)")
+        );
+        assert!(!db.exists());
+        // As the daemon leaves it: migrated, key recorded.
+        let keys = daemon::state_keys(&c, true).unwrap();
+        let store = crate::store::Store::open(&url).await.unwrap();
+        store.check_state_key(&keys.key_check()).await.unwrap();
+        store.close().await;
+        assert_eq!(
+            store_line(&c).await.to_string(),
+            format!(
+                "store {url}: ok (reachable read-only, no migration pending, state key matches)"
+            )
+        );
+        // One migration forgotten: reported pending (version 4 is the audit log's).
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 4")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let text = store_line(&c).await.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "store {url}: ok (reachable read-only, 1 migration pending (4 "
+            )),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("), applied at the next start, state key matches)"),
+            "{text}"
+        );
+        // Another state key.
+        std::fs::remove_file(dir.path().join("state.key")).unwrap();
+        crate::keys::Keys::load_or_create(&dir.path().join("state.key")).unwrap();
+        let line = store_line(&c).await;
+        assert!(matches!(line.status, Status::NotLoaded(_)), "{line}");
+        assert!(
+            line.to_string().ends_with("; but the state key is not the one this store was first used with (hub.state_key, by default DATA_DIR/state.key): the daemon would refuse to start"),
+            "{line}"
+        );
     }
 
     #[test]

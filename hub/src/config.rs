@@ -132,6 +132,20 @@ pub struct HubConfig {
     /// Asia/Shanghai. The admin API gives RFC 3339 times with their offset.
     #[serde(default = "default_timezone")]
     pub timezone: Spanned<String>,
+    /// Load only plugins signed by one of `trusted_keys` (default false): each component
+    /// `NAME.wasm` needs its detached minisign signature `NAME.wasm.minisig` beside it
+    /// ([`crate::plugin_signature`]); `hub run` does not start while a plugin is refused.
+    #[serde(default)]
+    pub require_signed: bool,
+    /// Minisign public keys (the base64 line of a `minisign.pub` file, `RW…`) whose
+    /// signatures `require_signed` accepts. Unused unless `require_signed` is set.
+    #[serde(default)]
+    pub trusted_keys: Vec<Spanned<String>>,
+    /// The audit witness ([`crate::audit_witness`]): an append-only file (relative to the
+    /// config file's directory; keep it off the state store's disk) that gets the audit
+    /// chain's head after every run, for `hub audit verify --witness FILE`. Default: none.
+    #[serde(default)]
+    pub audit_witness: Option<PathBuf>,
 }
 
 /// `[admin]`: the admin HTTP API and status page that `hub run` serves (see [`crate::admin`]).
@@ -169,7 +183,7 @@ fn default_admin_listen() -> Spanned<String> {
     Spanned::new(0..0, "127.0.0.1:8470".to_string())
 }
 
-/// Where a secret comes from. Exactly one of the three keys.
+/// Where a secret comes from. Exactly one of the four keys.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum SecretSource {
@@ -188,12 +202,50 @@ pub enum SecretSource {
         /// The secret itself.
         value: String,
     },
+    /// `{ credential = "NAME" }`: a systemd credential (`LoadCredential=NAME:PATH` in the
+    /// unit, systemd.exec(5)): the file `$CREDENTIALS_DIRECTORY/NAME`, trailing newline removed.
+    Credential {
+        /// The credential's name (a file name: no `/`).
+        credential: String,
+    },
 }
 
 impl SecretSource {
     /// Reads the secret. Errors name the variable or file, never the value.
     pub fn resolve(&self, config_dir: &Path) -> Result<String, String> {
+        let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        self.resolve_with(config_dir, creds.as_deref())
+    }
+
+    /// [`SecretSource::resolve`] with the credentials directory given (`None`: unset).
+    pub fn resolve_with(
+        &self,
+        config_dir: &Path,
+        credentials_dir: Option<&Path>,
+    ) -> Result<String, String> {
         match self {
+            SecretSource::Credential { credential } => {
+                if credential.is_empty()
+                    || credential.contains('/')
+                    || credential == "."
+                    || credential == ".."
+                {
+                    return Err(format!(
+                        "credential {credential:?}: not a credential name (a file name, no '/')"
+                    ));
+                }
+                let dir = credentials_dir.ok_or_else(|| {
+                    format!(
+                        "credential {credential}: CREDENTIALS_DIRECTORY is not set (systemd sets it for a unit with LoadCredential={credential}:PATH; outside systemd use {{ file = \"PATH\" }})"
+                    )
+                })?;
+                let p = dir.join(credential);
+                std::fs::read_to_string(&p)
+                    .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                    .map_err(|e| {
+                        format!("credential {credential}: cannot read {}: {e}", p.display())
+                    })
+            }
             SecretSource::Env { env } => {
                 std::env::var(env).map_err(|_| format!("environment variable {env} is not set"))
             }
@@ -734,6 +786,14 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             ),
         ));
     }
+    for (i, k) in config.hub.trusted_keys.iter().enumerate() {
+        if let Err(e) = crate::plugin_signature::TrustedKey::parse(k.get_ref()) {
+            errs.push((Some(k.span()), format!("hub.trusted_keys[{i}]: {e}")));
+        }
+    }
+    if config.hub.require_signed && config.hub.trusted_keys.is_empty() {
+        errs.push((None, crate::plugin_signature::NO_TRUSTED_KEYS.to_string()));
+    }
     for (name, p) in &config.plugins {
         for h in &p.allow_hosts {
             if let Err(e) = crate::runtime::http::Origin::parse(h.get_ref()) {
@@ -1181,6 +1241,49 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
         assert_eq!(
             missing.resolve(dir.path()).unwrap_err(),
             "environment variable HUB_TEST_SURELY_UNSET is not set"
+        );
+    }
+
+    #[test]
+    fn a_systemd_credential_is_read_from_the_credentials_directory_and_each_failure_named() {
+        let creds = tempfile::tempdir().unwrap();
+        std::fs::write(creds.path().join("zf-reg-password"), "s3cret-zf\n").unwrap();
+        let vars = |_: &str| None;
+        let text = "[hub]\ndata_dir = \"d\"\n[plugins.zf]\npath = \"zf.wasm\"\nsecrets.password = { credential = \"zf-reg-password\" }\n";
+        let c = parse(Path::new("hub.toml"), text, &vars).unwrap();
+        let src = &c.plugins["zf"].secrets["password"];
+        assert_eq!(
+            src,
+            &SecretSource::Credential {
+                credential: "zf-reg-password".into()
+            }
+        );
+        let here = Path::new(".");
+        assert_eq!(
+            src.resolve_with(here, Some(creds.path())).unwrap(),
+            "s3cret-zf"
+        );
+        assert_eq!(
+            src.resolve_with(here, None).unwrap_err(),
+            "credential zf-reg-password: CREDENTIALS_DIRECTORY is not set (systemd sets it for a unit with LoadCredential=zf-reg-password:PATH; outside systemd use { file = \"PATH\" })"
+        );
+        let absent = SecretSource::Credential {
+            credential: "hy-api-key".into(),
+        };
+        let e = absent.resolve_with(here, Some(creds.path())).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "credential hy-api-key: cannot read {}: ",
+                creds.path().join("hy-api-key").display()
+            )),
+            "{e}"
+        );
+        let escape = SecretSource::Credential {
+            credential: "../zf-reg-password".into(),
+        };
+        assert_eq!(
+            escape.resolve_with(here, Some(creds.path())).unwrap_err(),
+            "credential \"../zf-reg-password\": not a credential name (a file name, no '/')"
         );
     }
 }

@@ -48,6 +48,8 @@ pub struct Hub {
     /// Syncs of the configuration that could not load, by name, with the reason (also among
     /// `problems`).
     pub not_loaded: BTreeMap<String, String>,
+    /// Where the audit chain's head goes after every run (`hub.audit_witness`).
+    pub witness: Option<Arc<crate::audit_witness::Witness>>,
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {
@@ -164,7 +166,17 @@ impl Hub {
         }
         let keys = state_keys(&config, true)?;
         store.check_state_key(&keys.key_check()).await?;
-        let runtime = Runtime::new(Some(config.data_dir().join("cache")))?;
+        let witness = match &config.hub.audit_witness {
+            Some(p) => {
+                let w = crate::audit_witness::Witness::start(config.dir().join(p), &store).await?;
+                Some(Arc::new(w))
+            }
+            None => None,
+        };
+        let runtime = Runtime::new(Some(config.data_dir().join("cache")))?.require_signatures(
+            crate::plugin_signature::SignaturePolicy::of(&config.hub)
+                .map_err(anyhow::Error::msg)?,
+        );
         let mut problems = Vec::new();
         let mut plugins = BTreeMap::new();
         for (name, loaded) in load_plugins(&config, &runtime).await {
@@ -196,6 +208,7 @@ impl Hub {
             syncs,
             problems,
             not_loaded,
+            witness,
         })
     }
 
@@ -248,7 +261,11 @@ impl Hub {
             let known: Vec<&str> = self.syncs.keys().map(String::as_str).collect();
             anyhow::anyhow!("no sync {name:?} can run (available: {})", known.join(", "))
         })?;
-        self.engine.run(&s.spec, trigger).await
+        let outcome = self.engine.run(&s.spec, trigger).await;
+        if let Some(w) = &self.witness {
+            let _ = w.record(self.engine.store()).await;
+        }
+        outcome
     }
 
     /// Runs every enabled sync on its schedule until `shutdown` turns true; the run in flight
@@ -269,6 +286,7 @@ impl Hub {
                 engine: self.engine.clone(),
                 spec: s.spec.clone(),
                 runs: runs.clone(),
+                witness: self.witness.clone(),
             };
             let (store, schedule, policy, stop) = (
                 self.engine.store().clone(),
@@ -315,6 +333,7 @@ struct EngineRunner {
     engine: Engine,
     spec: SyncSpec,
     runs: Option<mpsc::UnboundedSender<RunOutcome>>,
+    witness: Option<Arc<crate::audit_witness::Witness>>,
 }
 
 impl Runner for EngineRunner {
@@ -336,6 +355,10 @@ impl Runner for EngineRunner {
                 }
                 Ok(Err(e)) => tracing::warn!(sync = %self.spec.name, "run not done: {e:#}"),
                 Err(e) => tracing::error!(sync = %self.spec.name, "run panicked: {e}"),
+            }
+            if let Some(w) = &self.witness {
+                // Errors are logged by record; the syncs go on.
+                let _ = w.record(self.engine.store()).await;
             }
         })
     }

@@ -89,16 +89,16 @@ impl Keys {
             write_private(path, hex::encode(key).as_bytes())
                 .with_context(|| format!("failed to write the state key {}", path.display()))?;
         }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read the state key {}", path.display()))?;
-        Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))
+        Keys::load(path)
     }
 
     /// Loads an existing state key from `path` (64 hex digits); unlike
     /// [`Keys::load_or_create`], a missing file is an error naming it (for commands that must
     /// check what the daemon wrote).
+    /// A key file that group or others may read is refused, saying how to fix it.
     pub fn load(path: &Path) -> anyhow::Result<Keys> {
         use anyhow::Context as _;
+        refuse_shared(path)?;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read the state key {}", path.display()))?;
         Keys::from_hex(text.trim()).with_context(|| format!("state key {}", path.display()))
@@ -205,6 +205,31 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)
 }
 
+/// An error if group or others have any permission on the file at `path` (a state key must be
+/// the daemon user's alone), naming the file, its mode and the fix.
+#[cfg(unix)]
+pub fn refuse_shared(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(()); // reading it reports the problem
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        anyhow::bail!(
+            "the state key {} can be read by other users (mode {mode:04o}): refused; make it the daemon user's alone with `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Elsewhere file modes are not checked.
+#[cfg(not(unix))]
+pub fn refuse_shared(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
 #[cfg(not(unix))]
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
@@ -266,6 +291,52 @@ pub fn strip_nulls(v: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_state_key_is_0600_and_one_others_can_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.key");
+        let made = Keys::load_or_create(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        for e in [
+            Keys::load_or_create(&path).err().unwrap(),
+            Keys::load(&path).err().unwrap(),
+        ] {
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "the state key {} can be read by other users (mode 0644): refused; make it the daemon user's alone with `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                )
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(Keys::load(&path).is_err());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(Keys::load(&path).unwrap().key_check(), made.key_check());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_store_is_created_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let store = crate::store::Store::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        store.close().await;
+        assert_eq!(mode(&db), 0o600);
+    }
 
     fn keys() -> Keys {
         Keys::derive(&[7u8; 32])

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_witness;
 pub mod check;
 pub mod config;
 pub mod control_chars;
@@ -21,6 +22,7 @@ pub mod logging;
 pub mod metrics;
 pub mod plugin_cli;
 pub mod plugin_new;
+pub mod plugin_signature;
 pub mod plugin_test;
 pub mod report;
 pub mod runtime;

@@ -140,13 +140,15 @@ enum Command {
     },
     /// Check a deployment before starting it: parse the configuration, load every plugin
     /// (capabilities are checked at load), resolve every sync, then open a session on each
-    /// plugin and call its `check` against the live system. One line per plugin and sync.
-    /// Writes no state (the state store is not opened; only the compiled-plugin cache may be
-    /// filled).
+    /// plugin and call its `check` against the live system; last, open the state store
+    /// read-only (reachable, migrations pending, state key matching). One line per plugin and
+    /// sync, and one for the store. Writes no state (the store is neither created nor
+    /// migrated; only the compiled-plugin cache may be filled).
     ///
-    /// Exit 0 if all is well; 2 if the configuration is invalid or a plugin or sync cannot load
-    /// (located as file:line:column); 3 if everything loads but a live check failed (system
-    /// unreachable, credentials refused).
+    /// Exit 0 if all is well; 2 if the configuration is invalid, a plugin or sync cannot load
+    /// (located as file:line:column), or the state key is not the store's; 3 if everything
+    /// loads but a live check failed (system unreachable, credentials refused) or the store
+    /// cannot be reached.
     Check {
         /// Deployment configuration (TOML).
         #[arg(long)]
@@ -164,11 +166,17 @@ enum AuditAction {
     /// Recompute the whole hash chain with the state key: prints `audit log intact: N entries,
     /// head HASH-PREFIX` (exit 0), or the first entry out of place by id and how (hash mismatch,
     /// broken link, gap in ids; exit 1). Keep the head it prints somewhere else: removing the
-    /// newest entries leaves a shorter chain that is still intact.
+    /// newest entries leaves a shorter chain that is still intact. With --witness, also checks
+    /// every head the witness file saw (`hub.audit_witness`) against the chain: exit 1, naming
+    /// the last entry the witness saw, if entries were removed from the end or the store was
+    /// restored from an older backup, or if the witness is missing, empty or unreadable.
     Verify {
         /// Deployment configuration (TOML).
         #[arg(long)]
         config: PathBuf,
+        /// The audit witness file the daemon appends the chain's head to.
+        #[arg(long)]
+        witness: Option<PathBuf>,
     },
     /// The latest entries, newest first: time, sync, run, system (plugin and side), action,
     /// result, the system's id and the record's key hash (never the key itself).
@@ -246,6 +254,31 @@ enum PluginAction {
         /// in a deployment (for components made by componentize-py and the like).
         #[arg(long)]
         link_all_wasi: bool,
+    },
+    /// Sign a component: write FILE.minisig (minisign format, Ed25519) with a minisign secret
+    /// key (an encrypted one asks for its password). Deployments with `require_signed = true`
+    /// load it if they list the key's public half in `hub.trusted_keys`.
+    Sign {
+        /// The minisign secret key file (`hub plugin keygen` or `minisign -G` make one).
+        #[arg(long)]
+        key: PathBuf,
+        /// The component file (.wasm).
+        file: PathBuf,
+    },
+    /// Check FILE.minisig against a public key. Exit 0 if it was made by that key over FILE's
+    /// bytes; exit 2 naming the reason otherwise (missing, another key, bytes changed).
+    Verify {
+        /// The public key: its base64 line (`RW…`) or a minisign.pub file.
+        #[arg(long)]
+        pubkey: String,
+        /// The component file (.wasm).
+        file: PathBuf,
+    },
+    /// Make a new, unencrypted signing key pair: OUT.key (secret, created 0600; keep it off
+    /// the servers) and OUT.pub; prints the public key line for `hub.trusted_keys`.
+    Keygen {
+        /// Path prefix of the two files.
+        out: PathBuf,
     },
     /// Scaffold a connector crate DIR/NAME that builds for wasm32-wasip2 and passes its own
     /// tests (cargo test; hub plugin test on its fixtures).
@@ -520,7 +553,13 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, Failure> {
 
 /// Loads and builds a deployment for the daemon: at least one sync must be able to run.
 async fn build_for_daemon(config: &std::path::Path) -> Result<Hub, Failure> {
-    let hub = Hub::build(load(config)?).await?;
+    let config = load(config)?;
+    // With require_signed, one refused plugin stops the start (or the reload) as a whole.
+    let unsigned = hub::plugin_signature::refusals(&config);
+    if !unsigned.is_empty() {
+        return Err(Failure::Deployment(unsigned));
+    }
+    let hub = Hub::build(config).await?;
     if hub.syncs.is_empty() {
         return Err(Failure::Deployment(hub.problems.clone()));
     }
@@ -758,6 +797,33 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 write_expect,
             };
             Ok(hub::plugin_test::run_and_print(&opts).await?)
+        }
+        Command::Plugin {
+            action: PluginAction::Sign { key, file },
+        } => {
+            let (sig, id) = hub::plugin_signature::sign_file(&key, &file)?;
+            say!("{}: signed by key {id}", sig.display());
+            Ok(true)
+        }
+        Command::Plugin {
+            action: PluginAction::Verify { pubkey, file },
+        } => match hub::plugin_signature::verify_file(&pubkey, &file) {
+            Ok(id) => {
+                say!("{}: good signature by key {id}", file.display());
+                Ok(true)
+            }
+            Err(why) => Err(Failure::Deployment(vec![format!(
+                "{}: {why}",
+                file.display()
+            )])),
+        },
+        Command::Plugin {
+            action: PluginAction::Keygen { out },
+        } => {
+            let (line, id) = hub::plugin_signature::keygen(&out)?;
+            say!("key {id}; for hub.trusted_keys:");
+            say!("{line}");
+            Ok(true)
         }
         Command::Plugin {
             action: PluginAction::New { name, dir, sdk },
@@ -1059,13 +1125,35 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             }
         }
         Command::Audit {
-            action: AuditAction::Verify { config },
+            action: AuditAction::Verify { config, witness },
         } => {
             let c = load(&config)?;
             let keys = hub::daemon::state_keys(&c, false)?;
+            let seen = match witness.as_deref().map(hub::audit_witness::read) {
+                Some(Err(e)) => {
+                    say!("{e}");
+                    return Ok(false);
+                }
+                Some(Ok(seen)) => Some(seen),
+                None => None,
+            };
             let store = hub::store::Store::open(&c.store_url()).await?;
             let verdict = store.verify_audit(&keys.audit_key()).await?;
+            let witnessed = match (&verdict, &seen) {
+                (Ok(_), Some(seen)) => Some(hub::audit_witness::check(&store, seen).await?),
+                _ => None,
+            };
             store.close().await;
+            if let Some(w) = witnessed {
+                if let (Ok(intact), false) = (&verdict, w.agrees()) {
+                    say!(
+                        "audit log chain intact ({} entries), but {w}",
+                        intact.entries
+                    );
+                    return Ok(false);
+                }
+                say!("{w}");
+            }
             match verdict {
                 Ok(intact) => {
                     let head = intact

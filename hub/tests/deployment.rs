@@ -1,6 +1,7 @@
 //! The production template (`config/production.toml`) and the systemd unit (`config/hub.service`)
 //! stay valid and agree with each other: the template parses with `hub::config`, holds no
-//! secret in clear, pins every plugin, and names the paths and secrets the unit provides.
+//! secret in clear, pins every plugin, and names the paths and the systemd credentials the unit
+//! provides.
 
 use hub::config::{self, SecretSource};
 use std::collections::BTreeSet;
@@ -22,7 +23,8 @@ fn unit_values<'a>(unit: &'a str, key: &str) -> Vec<&'a str> {
 }
 
 #[test]
-fn the_production_template_parses_and_pins_every_plugin_with_secrets_only_from_the_environment() {
+fn the_production_template_parses_and_pins_every_plugin_with_secrets_only_from_systemd_credentials()
+{
     // No `${...}` in the template: nothing from the test's environment can make it parse.
     let c = config::load_with(&repo_file("config/production.toml"), &|_| None)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -34,8 +36,8 @@ fn the_production_template_parses_and_pins_every_plugin_with_secrets_only_from_t
     );
     assert_eq!(
         c.admin.token,
-        Some(SecretSource::Env {
-            env: "HUB_ADMIN_TOKEN".into()
+        Some(SecretSource::Credential {
+            credential: "hub-admin-token".into()
         })
     );
     assert_eq!(c.store_url(), "sqlite:///var/lib/hub/state.db");
@@ -62,8 +64,8 @@ fn the_production_template_parses_and_pins_every_plugin_with_secrets_only_from_t
         assert!(!p.secrets.is_empty(), "{name}");
         for (secret, source) in &p.secrets {
             assert!(
-                matches!(source, SecretSource::Env { .. }),
-                "{name}.{secret} must come from the environment"
+                matches!(source, SecretSource::Credential { .. }),
+                "{name}.{secret} must be a systemd credential"
             );
         }
         // The base URL handed to the plugin is an origin it is granted.
@@ -81,17 +83,17 @@ fn the_production_template_parses_and_pins_every_plugin_with_secrets_only_from_t
     let mut secrets: Vec<(&str, &str)> = Vec::new();
     for p in c.plugins.values() {
         for (secret, source) in &p.secrets {
-            if let SecretSource::Env { env } = source {
-                secrets.push((secret.as_str(), env.as_str()));
+            if let SecretSource::Credential { credential } = source {
+                secrets.push((secret.as_str(), credential.as_str()));
             }
         }
     }
     assert_eq!(
         secrets,
         [
-            ("api_key", "HY_ESMS_API_KEY"),
-            ("password", "ZF_REG_PASSWORD"),
-            ("username", "ZF_REG_USERNAME")
+            ("api_key", "hy-esms-api-key"),
+            ("password", "zf-reg-password"),
+            ("username", "zf-reg-username")
         ]
     );
 
@@ -152,14 +154,19 @@ fn the_unit_runs_the_template_where_it_is_installed_with_the_secrets_it_names() 
         unit_values(&unit, "ReadWritePaths"),
         [c.data_dir().to_str().unwrap()]
     );
-    // The environment file holds exactly the variables the template reads, the [admin] token
-    // included.
-    assert_eq!(unit_values(&unit, "EnvironmentFile"), ["/etc/hub/hub.env"]);
-    // Assignments `KEY = { env = "NAME" }`, commented out or not (prose is not an assignment).
+    // The environment file is optional (settings, no secret); the template reads no variable.
+    assert_eq!(unit_values(&unit, "EnvironmentFile"), ["-/etc/hub/hub.env"]);
+    assert!(
+        !template.contains("{ env = "),
+        "a secret from the environment"
+    );
+    // The unit loads exactly the credentials the template reads, each from
+    // /etc/hub/credentials/NAME; assignments `KEY = { credential = "NAME" }`, commented out or
+    // not (prose is not an assignment).
     let read: BTreeSet<&str> = template
         .lines()
         .map(|l| l.strip_prefix("# ").unwrap_or(l))
-        .filter_map(|l| l.split_once(" = { env = \""))
+        .filter_map(|l| l.split_once(" = { credential = \""))
         .filter(|(key, _)| {
             !key.is_empty()
                 && key
@@ -168,20 +175,30 @@ fn the_unit_runs_the_template_where_it_is_installed_with_the_secrets_it_names() 
         })
         .map(|(_, rest)| &rest[..rest.find('"').unwrap()])
         .collect();
-    let example = text("config/hub.env.example");
-    let provided: BTreeSet<&str> = example
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.split('=').next().unwrap())
-        .collect();
     assert_eq!(
         read,
         BTreeSet::from([
-            "HUB_ADMIN_TOKEN",
-            "HY_ESMS_API_KEY",
-            "ZF_REG_PASSWORD",
-            "ZF_REG_USERNAME"
+            "hub-admin-token",
+            "hy-esms-api-key",
+            "zf-reg-password",
+            "zf-reg-username"
         ])
     );
-    assert_eq!(read, provided);
+    let loaded: BTreeSet<&str> = unit_values(&unit, "LoadCredential")
+        .into_iter()
+        .map(|v| {
+            let (name, path) = v.split_once(':').unwrap();
+            assert_eq!(path, format!("/etc/hub/credentials/{name}"));
+            name
+        })
+        .collect();
+    assert_eq!(read, loaded);
+    // hub.env.example sets nothing by default: every line is a comment.
+    let example = text("config/hub.env.example");
+    assert!(
+        example
+            .lines()
+            .all(|l| l.starts_with('#') || l.trim().is_empty()),
+        "{example}"
+    );
 }

@@ -15,7 +15,7 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-fn plugin_dir() -> PathBuf {
+pub fn plugin_dir() -> PathBuf {
     std::env::var_os("HUB_PLUGIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/wasm32-wasip2/plugin"))

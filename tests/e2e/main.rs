@@ -10,6 +10,8 @@ mod crash_recovery;
 mod harness;
 mod operating;
 mod roster;
+mod signatures;
+mod witness;
 
 use harness::{Env, canonical_id, canonical_phone, content, trimmed};
 use serde_json::{Value, json};

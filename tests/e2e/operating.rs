@@ -442,8 +442,8 @@ async fn check_passes_against_the_live_systems_and_writes_nothing() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines.len(),
-        7,
-        "three plugins, three syncs, the summary: {text}"
+        8,
+        "three plugins, three syncs, the store, the summary: {text}"
     );
     assert!(
         lines[0].starts_with("plugin huiyang-esms: ok (huiyang-esms "),
@@ -460,7 +460,14 @@ async fn check_passes_against_the_live_systems_and_writes_nothing() {
     assert!(lines[3].starts_with("sync job-postings: ok (a = huiyang-esms/jobs, b = zhenfeng-registry/job-board, a_to_b, "), "{text}");
     assert!(lines[4].starts_with("sync secondments: ok (a = huiyang-esms/secondments, b = medical-roster/secondments, both, "), "{text}");
     assert!(lines[5].starts_with("sync workers: ok (a = zhenfeng-registry/workers, b = huiyang-esms/zhenfeng-workers, both, "), "{text}");
-    assert_eq!(lines[6], "check: 3 plugins and 3 syncs ok");
+    assert_eq!(
+        lines[6],
+        format!(
+            "store sqlite://{}: ok (not created yet: the daemon creates it at its first start)",
+            env.dir.path().join("state.db").display()
+        )
+    );
+    assert_eq!(lines[7], "check: 3 plugins, 3 syncs and the state store ok");
     // The check logged in and read a page; it wrote nothing and left no state behind.
     assert_eq!(counted_writes(&env).await, (0, 0));
     let roster = env.get(&env.med, "/_admin/counters").await;
@@ -509,7 +516,7 @@ async fn check_exits_3_naming_the_plugin_whose_system_refuses_or_cannot_be_reach
     );
     assert!(text.contains("sync secondments: ok ("), "{text}");
     assert!(
-        text.ends_with("check: 3 of 6 not ok (0 cannot load, 3 failed against the live systems)\n"),
+        text.ends_with("check: 3 of 7 not ok (0 cannot load, 3 failed against the live systems)\n"),
         "{text}"
     );
     assert!(

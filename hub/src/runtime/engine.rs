@@ -95,6 +95,8 @@ pub struct Runtime {
     client: reqwest::Client,
     cache_dir: Option<PathBuf>,
     engine_hash: u64,
+    /// With `require_signed`: the keys a component's signature must come from.
+    signatures: Option<Arc<crate::plugin_signature::SignaturePolicy>>,
 }
 
 impl Runtime {
@@ -161,7 +163,18 @@ impl Runtime {
             client,
             cache_dir,
             engine_hash: h.finish(),
+            signatures: None,
         })
+    }
+
+    /// Loads only components signed under `policy` from now on (`None`: no signature needed).
+    /// The signature is checked against the very bytes that are then compiled.
+    pub fn require_signatures(
+        mut self,
+        policy: Option<crate::plugin_signature::SignaturePolicy>,
+    ) -> Runtime {
+        self.signatures = policy.map(Arc::new);
+        self
     }
 
     /// Compiles a component, or loads it from the cache. A cache entry is the serialized
@@ -375,6 +388,10 @@ impl Runtime {
             message,
         };
         let bytes = std::fs::read(&path).map_err(|e| load_err(e.to_string()))?;
+        if let Some(policy) = &self.signatures {
+            let key = policy.check(&path, &bytes).map_err(&load_err)?;
+            tracing::info!(plugin = name, key = %key, "plugin signature verified");
+        }
         let digest = hex::encode(Sha256::digest(&bytes));
         if let Some(pin) = &cfg.sha256
             && !pin.get_ref().eq_ignore_ascii_case(&digest)

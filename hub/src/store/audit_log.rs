@@ -67,4 +67,26 @@ impl Store {
             }
         })
     }
+
+    /// The chain's head as stored, without verifying the chain: the newest entry's id (= the
+    /// entry count, ids being 1, 2, 3, … without gaps) and hash; `(0, None)` for an empty log.
+    pub async fn audit_head(&self) -> anyhow::Result<(i64, Option<String>)> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                .fetch_optional(p)
+                .await?;
+            Ok(row.map_or((0, None), |r| (r.int("id"), Some(r.text("hash")))))
+        })
+    }
+
+    /// The stored hash of entry `id`, if there is one.
+    pub async fn audit_hash(&self, id: i64) -> anyhow::Result<Option<String>> {
+        on_pool!(self, p => {
+            let row = sqlx::query("SELECT hash FROM audit WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?;
+            Ok(row.map(|r| r.text("hash")))
+        })
+    }
 }

@@ -180,6 +180,7 @@ mod conflicts;
 mod dead_letters;
 mod leases;
 mod links;
+mod read_only;
 mod runs;
 mod schedule;
 mod sqlite_batch;
@@ -190,6 +191,7 @@ pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use dead_letters::{DeadLetter, NewDeadLetter, ReplayAttempt, ReplayRequest};
 pub use leases::{AlreadyRan, Lease, LeaseInfo, LeaseLost, holder_id};
 pub use links::{Link, Side, SideState};
+pub use read_only::StoreLook;
 pub use runs::RunRecord;
 pub use schedule::ScheduleState;
 
@@ -234,6 +236,15 @@ impl Store {
         {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("failed to create {}", dir.display()))?;
+        }
+        // A new database file is the daemon user's alone (0600; SQLite gives its -wal and
+        // -shm files the same mode); SQLite takes an empty file as an empty database.
+        let file = path.split('?').next().unwrap_or(path);
+        match crate::keys::write_private(std::path::Path::new(file), b"") {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(e).with_context(|| format!("failed to create the store {file}"));
+            }
+            _ => {}
         }
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
