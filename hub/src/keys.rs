@@ -133,7 +133,7 @@ impl Keys {
     pub fn content_hash(&self, record: &Value) -> String {
         hex::encode(hmac(
             &self.content_hash,
-            canonical_json(&strip_nulls(record)).as_bytes(),
+            canonical_json_without_nulls(record).as_bytes(),
         ))
     }
 
@@ -238,38 +238,64 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// JSON with object members sorted by key and no insignificant white space (the member order
 /// of RFC 8785, JCS, for the ASCII and CJK keys the schemas use).
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
+    let mut out = Vec::with_capacity(512);
+    write_canonical(v, &mut out, false);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+/// [`canonical_json`] of [`strip_nulls`]`(v)`, without building the stripped copy.
+pub fn canonical_json_without_nulls(v: &Value) -> String {
+    let mut out = Vec::with_capacity(512);
+    write_canonical(v, &mut out, true);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// Orders member names by their UTF-16 code units (RFC 8785, 3.2.3). For names without
+/// characters beyond U+FFFF (no UTF-8 lead byte 0xF0 or above) that is their byte order.
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let astral = |s: &str| s.bytes().any(|c| c >= 0xF0);
+    if astral(a) || astral(b) {
+        a.encode_utf16().cmp(b.encode_utf16())
+    } else {
+        a.cmp(b)
+    }
+}
+
+/// Writes `v` as canonical JSON; with `skip_nulls`, object members whose value is `null` are
+/// left out at every depth (array elements are kept).
+fn write_canonical(v: &Value, out: &mut Vec<u8>, skip_nulls: bool) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&m[k], out);
+            let mut members: Vec<(&String, &Value)> = m
+                .iter()
+                .filter(|(_, v)| !(skip_nulls && v.is_null()))
+                .collect();
+            // Already in order when the map keeps its keys sorted (serde_json's default map).
+            if !members.is_sorted_by(|a, b| utf16_order(a.0, b.0).is_le()) {
+                members.sort_by(|a, b| utf16_order(a.0, b.0));
             }
-            out.push('}');
+            out.push(b'{');
+            for (i, (k, v)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k).expect("writing to a Vec cannot fail");
+                out.push(b':');
+                write_canonical(v, out, skip_nulls);
+            }
+            out.push(b'}');
         }
         Value::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                write_canonical(x, out);
+                write_canonical(x, out, skip_nulls);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => serde_json::to_writer(&mut *out, other).expect("writing to a Vec cannot fail"),
     }
 }
 
@@ -358,6 +384,33 @@ mod tests {
         let v: Value =
             serde_json::from_str(r#"{ "b": 1, "a": {"y": null, "x": [1, "二"]} }"#).unwrap();
         assert_eq!(canonical_json(&v), r#"{"a":{"x":[1,"二"],"y":null},"b":1}"#);
+    }
+
+    #[test]
+    fn members_sort_by_utf16_code_units_as_rfc_8785_sorts_them() {
+        // RFC 8785, 3.2.3: the emoji U+1F600 (surrogates D83D DE00) sorts before U+FB33,
+        // which code point (and UTF-8 byte) order would put first.
+        let v = json!({"\u{20ac}": "Euro Sign", "\r": "Carriage Return", "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
+            "1": "One", "\u{1f600}": "Emoji: Grinning Face", "\u{80}": "Control", "\u{f6}": "Latin Small Letter O With Diaeresis"});
+        assert_eq!(
+            canonical_json(&v),
+            "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\
+             \"\u{f6}\":\"Latin Small Letter O With Diaeresis\",\"\u{20ac}\":\"Euro Sign\",\
+             \"\u{1f600}\":\"Emoji: Grinning Face\",\"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}"
+        );
+    }
+
+    #[test]
+    fn canonical_json_without_nulls_drops_null_members_at_every_depth_but_not_array_elements() {
+        let v = json!({"b": null, "a": [{"y": null, "x": 1}, null], "c": {"d": null}});
+        assert_eq!(
+            canonical_json_without_nulls(&v),
+            r#"{"a":[{"x":1},null],"c":{}}"#
+        );
+        assert_eq!(
+            canonical_json_without_nulls(&v),
+            canonical_json(&strip_nulls(&v))
+        );
     }
 
     #[test]

@@ -126,14 +126,53 @@ fn decode(text: &[u8]) -> Result<[Option<Vec<u8>>; SLOTS], OpenError> {
     Ok(out)
 }
 
+/// The largest slot text a frame may say it holds (a link holds at most seven records, each
+/// within the connectors' record limit): a frame claiming more is refused, not allocated.
+const MAX_TEXT: u64 = 64 << 20;
+
+thread_local! {
+    /// Zstandard's compression and decompression contexts of this thread, made once: making
+    /// one per link (about 100 KB of tables each) cost as much as compressing the link.
+    static CONTEXTS: std::cell::RefCell<Option<(zstd::bulk::Compressor<'static>, zstd::bulk::Decompressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's Zstandard contexts.
+fn with_contexts<T>(
+    f: impl FnOnce(&mut zstd::bulk::Compressor<'static>, &mut zstd::bulk::Decompressor<'static>) -> T,
+) -> T {
+    CONTEXTS.with(|c| {
+        let mut c = c.borrow_mut();
+        let (comp, decomp) = c.get_or_insert_with(|| {
+            (
+                zstd::bulk::Compressor::new(LEVEL).expect("a Zstandard context at a valid level"),
+                zstd::bulk::Decompressor::new().expect("a Zstandard decompression context"),
+            )
+        });
+        f(comp, decomp)
+    })
+}
+
 /// The value sealed for `link`: the version byte and the slots, compressed.
 fn pack(link: &Link) -> Vec<u8> {
-    let mut out = vec![VERSION];
-    out.extend(
-        zstd::bulk::compress(&encode(link), LEVEL)
-            .expect("Zstandard compresses any input in memory"),
-    );
+    let frame = with_contexts(|c, _| c.compress(&encode(link)))
+        .expect("Zstandard compresses any input in memory");
+    let mut out = Vec::with_capacity(1 + frame.len());
+    out.push(VERSION);
+    out.extend_from_slice(&frame);
     out
+}
+
+/// Decompresses a frame [`pack`] made (which records the text's size in the frame header).
+/// Errors: no size in the header, a size over [`MAX_TEXT`], a frame that does not decompress.
+fn decompress(frame: &[u8]) -> Result<Vec<u8>, OpenError> {
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n <= MAX_TEXT => n as usize,
+        _ => return Err(OpenError),
+    };
+    let mut text = Vec::with_capacity(size);
+    with_contexts(|_, d| d.decompress_to_buffer(frame, &mut text)).map_err(|_| OpenError)?;
+    Ok(text)
 }
 
 /// The slots of a value [`pack`] made. Errors: another version, a frame that does not
@@ -143,7 +182,7 @@ fn unpack(value: &[u8]) -> Result<[Option<Vec<u8>>; SLOTS], OpenError> {
     if version != VERSION {
         return Err(OpenError);
     }
-    decode(&zstd::stream::decode_all(frame).map_err(|_| OpenError)?)
+    decode(&decompress(frame)?)
 }
 
 /// The link as the store keeps it: its records sealed together in [`Link::sealed`], the record
@@ -309,6 +348,33 @@ mod tests {
         let mut back = stored.clone();
         unseal(&k, "workers", &mut back).unwrap();
         assert_eq!(back, Link { sealed: None, ..l });
+    }
+
+    #[test]
+    fn a_frame_without_its_size_or_claiming_more_than_a_link_can_hold_is_refused() {
+        let text = encode(&settled_link());
+        let mut packed = vec![VERSION];
+        packed.extend(zstd::bulk::compress(&text, LEVEL).unwrap());
+        assert_eq!(
+            unpack(&packed).unwrap().map(|s| s.is_some()),
+            [true, false, false, true, false, true, true]
+        );
+        // A streamed frame: no content size in its header.
+        let mut streamed = vec![VERSION];
+        let mut e = zstd::stream::Encoder::new(&mut streamed, LEVEL).unwrap();
+        e.include_contentsize(false).unwrap();
+        std::io::Write::write_all(&mut e, &text).unwrap();
+        e.finish().unwrap();
+        assert!(unpack(&streamed).is_err());
+        // A header saying 2^40 bytes: RFC 8878's frame header with an 8-byte content size
+        // (descriptor 0b11_1_00000, single segment) and nothing after it.
+        let mut huge = vec![VERSION, 0x28, 0xB5, 0x2F, 0xFD, 0xE0];
+        huge.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&huge[1..]).unwrap(),
+            Some(1 << 40)
+        );
+        assert!(unpack(&huge).is_err());
     }
 
     #[test]

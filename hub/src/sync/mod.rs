@@ -61,6 +61,9 @@ use std::time::{Duration, Instant};
 use tracing::Instrument as _;
 
 pub mod link_seal;
+mod reconcile;
+
+use reconcile::{Reconciling, StagedExtra};
 
 /// One end of a sync, resolved.
 #[derive(Debug, Clone)]
@@ -786,27 +789,6 @@ struct Opened {
     base: Option<Value>,
 }
 
-/// What reconciling one pending key decided, before anything is written: the plan of one key
-/// ([`Engine::plan_key`]).
-enum KeyPlan {
-    /// Neither side holds a record: nothing to merge.
-    Nothing,
-    /// Both sides changed a `park` field: the key waits for a person (`why`, and the conflict
-    /// to open).
-    Parked { why: String, conflict: NewConflict },
-    /// The merged record breaks the schema: a dead letter, nothing written.
-    Invalid(NewDeadLetter),
-    /// The merged record; a side's own end form when it differs (the side that ended keeps
-    /// its own delete form); the sides to write; why a side that should be written is not
-    /// (its read failed in this run).
-    Merged {
-        record: Value,
-        own: Option<(Side, Value)>,
-        targets: Vec<Side>,
-        blocked: Vec<String>,
-    },
-}
-
 impl Engine {
     /// An engine over a store, with the state keys.
     /// The store appends the audit entries of the engine's writes under the audit key derived
@@ -993,52 +975,11 @@ impl Engine {
             failed = true;
         }
         if !failed {
-            let mut unread = Vec::new();
-            for &side in spec.read_sides() {
-                let session = sessions.get_mut(&side).expect("opened above");
-                if let Err(e) = self
-                    .stage_side(spec, run_id, side, session, &mut stats, &mut tracker)
-                    .instrument(span.clone())
-                    .await
-                {
-                    if let Some(c) = e.crashed() {
-                        return Err(c.into());
-                    }
-                    tracing::warn!(parent: &span, side = side.as_str(), "read failed: {e}");
-                    errors.push(format!("read {}: {e}", side.as_str()));
-                    failed = true;
-                    // What that side holds now is unknown: nothing is written to it this run.
-                    unread.push(side);
-                }
-            }
-            match self
-                .reconcile(
-                    spec,
-                    run_id,
-                    &mut sessions,
-                    &mut stats,
-                    &unread,
-                    &mut tracker,
-                )
-                .instrument(span.clone())
-                .await
-            {
-                Ok(deferred) => {
-                    if let Some((n, example)) = deferred {
-                        errors.push(format!(
-                            "{n} records deferred to the next run, e.g. {example}"
-                        ));
-                    }
-                }
-                Err(e) => {
-                    if let Some(c) = e.crashed() {
-                        return Err(c.into());
-                    }
-                    tracing::warn!(parent: &span, "reconcile failed: {e}");
-                    errors.push(format!("write: {e}"));
-                    failed = true;
-                }
-            }
+            let (more, fail) = self
+                .stage_and_reconcile(spec, run_id, &mut sessions, &mut stats, &mut tracker, &span)
+                .await?;
+            errors.extend(more);
+            failed |= fail;
         }
         stats.pending = self
             .store
@@ -1095,15 +1036,103 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// Phase 1 for one side: read every batch from the cursor and stage it.
+    /// Phases 1 and 2: reads each side the sync reads from ([`Engine::stage_side`]), the last
+    /// one's batches reconciled as they are staged, then reconciles the keys still pending.
+    /// Returns the run's errors (a read or a write that failed; keys deferred to the next run)
+    /// and whether the run failed (a read or a write did; deferred keys leave it partial).
+    /// `Err` only when the run stopped at a crash point.
+    async fn stage_and_reconcile(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        sessions: &mut HashMap<Side, Connection>,
+        stats: &mut RunStats,
+        tracker: &mut Tracker,
+        span: &tracing::Span,
+    ) -> Result<(Vec<String>, bool), Crashed> {
+        let mut errors = Vec::new();
+        let crashed = |e: &RunError| e.crashed();
+        // Conflicts a person decided: that side's record is taken whole.
+        let takes = match self.store.conflict_takes(&spec.name).await {
+            Ok(t) => t,
+            Err(e) => {
+                let e = RunError::from(e);
+                if let Some(c) = crashed(&e) {
+                    return Err(c);
+                }
+                return Ok((vec![format!("write: {e}")], true));
+            }
+        };
+        let mut r = Reconciling {
+            takes,
+            ..Reconciling::default()
+        };
+        let last = spec.read_sides().last().copied();
+        for &side in spec.read_sides() {
+            let fuse = Some(side) == last;
+            if let Err(e) = self
+                .stage_side(
+                    spec,
+                    run_id,
+                    side,
+                    sessions,
+                    stats,
+                    tracker,
+                    fuse.then_some(&mut r),
+                )
+                .instrument(span.clone())
+                .await
+            {
+                if let Some(c) = crashed(&e) {
+                    return Err(c);
+                }
+                if r.write_failed {
+                    tracing::warn!(parent: span, "reconcile failed: {e}");
+                    errors.push(format!("write: {e}"));
+                    return Ok((errors, true));
+                }
+                tracing::warn!(parent: span, side = side.as_str(), "read failed: {e}");
+                errors.push(format!("read {}: {e}", side.as_str()));
+                // What that side holds now is unknown: nothing more is written to it this run.
+                r.unread.push(side);
+            }
+        }
+        match self
+            .reconcile(spec, run_id, sessions, stats, &mut r, tracker)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(()) => {}
+            Err(e) => {
+                if let Some(c) = crashed(&e) {
+                    return Err(c);
+                }
+                tracing::warn!(parent: span, "reconcile failed: {e}");
+                errors.push(format!("write: {e}"));
+                return Ok((errors, true));
+            }
+        }
+        let failed = !errors.is_empty();
+        if let Some((n, example)) = r.deferred {
+            errors.push(format!(
+                "{n} records deferred to the next run, e.g. {example}"
+            ));
+        }
+        Ok((errors, failed))
+    }
+
+    /// Phase 1 for one side: read every batch from the cursor and stage it; with `fuse`, each
+    /// batch is reconciled as soon as it is staged ([`Engine::reconcile_links`]).
+    #[allow(clippy::too_many_arguments)]
     async fn stage_side(
         &self,
         spec: &SyncSpec,
         run_id: i64,
         side: Side,
-        session: &mut Connection,
+        sessions: &mut HashMap<Side, Connection>,
         stats: &mut RunStats,
         tracker: &mut Tracker,
+        mut fuse: Option<&mut Reconciling>,
     ) -> Result<(), RunError> {
         tracker.phase(&format!("read {}", side.as_str()), None);
         let ep = spec.endpoint(side);
@@ -1111,6 +1140,7 @@ impl Engine {
         let mut idle = 0;
         loop {
             let batch_span = tracing::debug_span!("batch", side = side.as_str());
+            let session = sessions.get_mut(&side).expect("opened before staging");
             let batch = session
                 .read(&ep.stream, cursor.as_deref(), spec.batch_size)
                 .instrument(batch_span.clone())
@@ -1126,7 +1156,8 @@ impl Engine {
                 batch.records,
                 Some(next.as_deref()),
                 stats,
-                Some(&mut *session),
+                Some(&mut *sessions),
+                fuse.as_deref_mut(),
             )
             .await?;
             if !batch.more {
@@ -1206,6 +1237,7 @@ impl Engine {
                                     None,
                                     stats,
                                     None,
+                                    None,
                                 )
                                 .await?;
                                 Ok("valid now: staged by this run".to_string())
@@ -1240,7 +1272,10 @@ impl Engine {
 
     /// Validates and stages records read from `side` (a batch of a read, or replayed dead
     /// letters), committing their links, dead letters, audit entries and, if given, the
-    /// side's new cursor in one transaction.
+    /// side's new cursor in one transaction; with `fuse` (and the run's `sessions`), the
+    /// batch's links are reconciled at once and that transaction is the batch's first
+    /// ([`Engine::reconcile_links`]).
+    #[allow(clippy::too_many_arguments)]
     async fn stage_batch(
         &self,
         spec: &SyncSpec,
@@ -1249,7 +1284,8 @@ impl Engine {
         records: Vec<ReadRecord>,
         cursor: Option<Option<&str>>,
         stats: &mut RunStats,
-        session: Option<&mut Connection>,
+        mut sessions: Option<&mut HashMap<Side, Connection>>,
+        fuse: Option<&mut Reconciling>,
     ) -> Result<(), RunError> {
         let ep = spec.endpoint(side);
         let mut staged: Vec<Staged> = Vec::with_capacity(records.len());
@@ -1339,6 +1375,7 @@ impl Engine {
             self.unseal(&spec.name, &mut l)?;
             links.insert(l.key_hash.clone(), l);
         }
+        let session = sessions.as_deref_mut().and_then(|m| m.get_mut(&side));
         let mut recovering = self.recovering(spec, side, &staged, &links, session).await;
         let mut touched: Vec<String> = Vec::new();
         let mut audit: Vec<NewAuditEntry> = Vec::new();
@@ -1374,26 +1411,37 @@ impl Engine {
                 });
             }
         }
-        let changed: Vec<Link> = touched
-            .iter()
-            .filter_map(|k| links.remove(k))
-            .map(|l| link_seal::sealed(&self.keys, &spec.name, &l))
-            .collect();
         self.crash_point(CrashPoint::BeforeCursorCommit(side))?;
-        let counts = serde_json::to_value(&*stats).unwrap_or_default();
-        self.store
-            .commit(
-                &spec.name,
-                Commit {
-                    links: &changed,
-                    dead_letters: &dead,
-                    cursor: cursor.map(|c| (side, c)),
-                    audit: &audit,
-                    run_stats: Some((run_id, &counts)),
-                    ..Commit::default()
-                },
-            )
-            .await?;
+        let touched: Vec<Link> = touched.iter().filter_map(|k| links.remove(k)).collect();
+        match (fuse, sessions) {
+            (Some(r), Some(sessions)) => {
+                // Nothing read later in this run can change these links: reconcile them now,
+                // their staging committed with the first commit of the batch.
+                let extra = StagedExtra {
+                    dead_letters: dead,
+                    cursor: cursor.map(|c| (side, c.map(str::to_string))),
+                    audit,
+                };
+                self.reconcile_links(spec, run_id, sessions, stats, r, touched, extra)
+                    .await?;
+            }
+            _ => {
+                let counts = serde_json::to_value(&*stats).unwrap_or_default();
+                self.store
+                    .commit(
+                        &spec.name,
+                        Commit {
+                            links: &link_seal::sealed_all(&self.keys, &spec.name, &touched),
+                            dead_letters: &dead,
+                            cursor: cursor.map(|c| (side, c)),
+                            audit: &audit,
+                            run_stats: Some((run_id, &counts)),
+                            ..Commit::default()
+                        },
+                    )
+                    .await?;
+            }
+        }
         if !fixed.is_empty() {
             let n = self
                 .store
@@ -1654,503 +1702,6 @@ impl Engine {
             o.base = Some(self.parse(base)?);
         }
         Ok(o)
-    }
-
-    /// Plans one pending key ([`KeyPlan`]): merges its sides' records (or takes the side a
-    /// person chose, `taken`), applies an end one side newly shows, checks the merged record
-    /// against the schema, and names the sides to write (not those whose read failed in this
-    /// run, `unread`). Counts parked keys, resolved conflicts and refused merges in `stats`.
-    #[allow(clippy::too_many_arguments)]
-    fn plan_key(
-        &self,
-        spec: &SyncSpec,
-        run_id: i64,
-        link: &Link,
-        o: &Opened,
-        taken: Option<Side>,
-        unread: &[Side],
-        stats: &mut RunStats,
-    ) -> KeyPlan {
-        let a = SideInput {
-            current: o.current[0].as_ref(),
-            settled: o.settled[0].as_ref(),
-            updated_at: link.a.updated_at.as_deref(),
-        };
-        let b = SideInput {
-            current: o.current[1].as_ref(),
-            settled: o.settled[1].as_ref(),
-            updated_at: link.b.updated_at.as_deref(),
-        };
-        let taken = match taken {
-            Some(Side::A) => o.current[0].clone(),
-            Some(Side::B) => o.current[1].clone(),
-            None => None,
-        };
-        let m = match taken {
-            Some(t) => Some(t),
-            None => match merge_fields(a, b, o.base.as_ref(), &spec.rules, spec.default_policy) {
-                Some(mf) if mf.parked() => {
-                    let fields: Vec<&str> = mf
-                        .conflicts
-                        .iter()
-                        .filter(|(_, p)| *p == FieldPolicy::Park)
-                        .map(|(f, _)| f.as_str())
-                        .collect();
-                    let why = format!(
-                        "parked: both sides changed {} (policy park); waiting for `hub conflicts resolve`",
-                        fields.join(", ")
-                    );
-                    stats.parked += 1;
-                    let key_values = key_of(&spec.key, &mf.record);
-                    return KeyPlan::Parked {
-                        conflict: NewConflict {
-                            run_id,
-                            kind: ConflictKind::Park,
-                            key_hash: link.key_hash.clone(),
-                            key_masked: Some(mask_key(&key_values)),
-                            side: Side::A,
-                            reason: why.clone(),
-                        },
-                        why,
-                    };
-                }
-                Some(mf) => {
-                    if !mf.conflicts.is_empty() {
-                        stats.conflicts_resolved += 1;
-                    }
-                    Some(mf.record)
-                }
-                None => None,
-            },
-        };
-        let Some(mut m) = m else {
-            return KeyPlan::Nothing;
-        };
-        // A side that newly shows an end (its connector's delete, or its delete form)
-        // gives the other side that side's own delete form, whatever the policies say,
-        // and keeps its own.
-        let ended = |i: usize, side: Side| {
-            let form = &spec.deletes[i];
-            let s = link.side(side);
-            (s.deleted && !s.settled_deleted)
-                || (!s.deleted
-                    && shows_end(o.current[i].as_ref(), form)
-                    && !shows_end(o.settled[i].as_ref(), form))
-        };
-        let (a_ended, b_ended) = (ended(0, Side::A), ended(1, Side::B));
-        let tell = match (a_ended, b_ended) {
-            (true, false) => Some(1),
-            (false, true) => Some(0),
-            _ => None,
-        };
-        let mut own = None;
-        if let Some(other) = tell {
-            let ended = 1 - other;
-            if !spec.deletes[ended].is_empty() {
-                let mut o = m.clone();
-                for (ptr, v) in &spec.deletes[ended] {
-                    set_pointer(&mut o, ptr, Some(v.clone()));
-                }
-                own = Some((if ended == 0 { Side::A } else { Side::B }, o));
-            }
-            for (ptr, v) in &spec.deletes[other] {
-                set_pointer(&mut m, ptr, Some(v.clone()));
-            }
-        }
-        let violations = spec.schema.validate(&m);
-        if !violations.is_empty() {
-            let side = spec.write_sides()[0];
-            let key_values = key_of(&spec.key, &m);
-            stats.side(side).rejected += 1;
-            return KeyPlan::Invalid(self.dead_letter(
-                spec,
-                run_id,
-                side,
-                "write",
-                Some(mask_key(&key_values)),
-                None,
-                Some(&m),
-                violations,
-            ));
-        }
-        let mut targets: Vec<Side> = Vec::new();
-        let mut blocked: Vec<String> = Vec::new();
-        for &t in spec.write_sides() {
-            let rec = match &own {
-                Some((s, o)) if *s == t => o,
-                _ => &m,
-            };
-            let ts = link.side(t);
-            if ts.deleted
-                || ts
-                    .hash
-                    .as_deref()
-                    .is_some_and(|h| h == self.keys.content_hash(rec))
-            {
-                continue;
-            }
-            if unread.contains(&t) {
-                blocked.push(format!(
-                    "not written to {}: reading it failed in this run",
-                    t.as_str()
-                ));
-                continue;
-            }
-            targets.push(t);
-        }
-        KeyPlan::Merged {
-            record: m,
-            own,
-            targets,
-            blocked,
-        }
-    }
-
-    /// Records a successful write on side `t`: the system's id and version, and the record as
-    /// it now holds it (`stored`, as [`stored_checked`] parsed it, or what was sent; for
-    /// `unchanged` without `stored`, the snapshot already held), which is also the side's
-    /// settled record. Its hash marks the coming read-back as an echo when the hub actually
-    /// wrote (`wrote`).
-    fn apply_written(
-        &self,
-        link: &mut Link,
-        t: Side,
-        w: crate::runtime::Written,
-        stored: Option<Value>,
-        sent: &Value,
-        wrote: bool,
-    ) {
-        let stored = stored.or_else(|| wrote.then(|| sent.clone()));
-        let ss = link.side_mut(t);
-        ss.intent = None;
-        if !w.remote_id.is_empty() {
-            ss.remote_id = Some(w.remote_id);
-        }
-        if w.version.is_some() || wrote {
-            ss.version = w.version;
-        }
-        if let Some(stored) = stored {
-            let h = self.keys.content_hash(&stored);
-            ss.snapshot = Some(plain(&stored));
-            ss.hash = Some(h.clone());
-            if wrote {
-                ss.written_hash = Some(h);
-                // The system's own time of the write when its version token is one (HY-ESMS's
-                // `updatedAt`); otherwise unknown until read back, never the hub's clock, which
-                // would make the read-back look stale.
-                ss.updated_at = ss.version.clone().filter(|v| parse_time(v).is_some());
-            }
-        }
-    }
-
-    /// Phase 2: merge and write every pending key, in key order, a batch at a time. Sides in
-    /// `unread` (their read failed in this run) are not written to. Returns how many keys were
-    /// deferred to the next run, with one reason as an example.
-    async fn reconcile(
-        &self,
-        spec: &SyncSpec,
-        run_id: i64,
-        sessions: &mut HashMap<Side, Connection>,
-        stats: &mut RunStats,
-        unread: &[Side],
-        tracker: &mut Tracker,
-    ) -> Result<Option<(u64, String)>, RunError> {
-        let pending = self.store.pending_count(&spec.name).await?;
-        tracker.phase("write", Some(pending as u64));
-        // Conflicts a person decided: that side's record is taken whole.
-        let takes = self.store.conflict_takes(&spec.name).await?;
-        let mut after: Option<String> = None;
-        let mut deferred: Option<(u64, String)> = None;
-        loop {
-            let mut links = self
-                .store
-                .pending(&spec.name, after.as_deref(), spec.batch_size)
-                .await?;
-            for link in &mut links {
-                self.unseal(&spec.name, link)?;
-            }
-            let Some(last) = links.last() else {
-                return Ok(deferred);
-            };
-            after = Some(last.key_hash.clone());
-            tracker.add(links.len() as u64);
-            let mut merged: Vec<Option<Value>> = Vec::with_capacity(links.len());
-            // The record for a side that ended, when it differs from `merged` (its own end form).
-            let mut own_records: Vec<Option<(Side, Value)>> = Vec::with_capacity(links.len());
-            let mut dead = Vec::new();
-            let mut audit: Vec<NewAuditEntry> = Vec::new();
-            let mut conflicts: Vec<NewConflict> = Vec::new();
-            let mut settled: Vec<String> = Vec::new();
-            let mut blocked: Vec<(usize, String)> = Vec::new();
-            // Keys parked for a person: unsettled, but not failures of this run.
-            let mut parked: Vec<(usize, String)> = Vec::new();
-            // Per target side: (link index, record to write).
-            let mut writes: HashMap<Side, Vec<(usize, TargetRecord)>> = HashMap::new();
-            for (i, link) in links.iter_mut().enumerate() {
-                let o = self.open_link(link)?;
-                let taken = takes.get(&link.key_hash).copied();
-                let (m, own, targets) =
-                    match self.plan_key(spec, run_id, link, &o, taken, unread, stats) {
-                        KeyPlan::Nothing => {
-                            merged.push(None);
-                            own_records.push(None);
-                            continue;
-                        }
-                        KeyPlan::Parked { why, conflict } => {
-                            conflicts.push(conflict);
-                            parked.push((i, why));
-                            merged.push(None);
-                            own_records.push(None);
-                            continue;
-                        }
-                        KeyPlan::Invalid(d) => {
-                            dead.push(d);
-                            merged.push(None);
-                            own_records.push(None);
-                            continue;
-                        }
-                        KeyPlan::Merged {
-                            record,
-                            own,
-                            targets,
-                            blocked: why,
-                        } => {
-                            blocked.extend(why.into_iter().map(|w| (i, w)));
-                            (record, own, targets)
-                        }
-                    };
-                for &t in &targets {
-                    let rec = match &own {
-                        Some((s, o)) if *s == t => o,
-                        _ => &m,
-                    };
-                    let ti = if t == Side::A { 0 } else { 1 };
-                    let other = (targets.len() == 1)
-                        .then(|| o.current[1 - ti].clone())
-                        .flatten();
-                    let intent = Intent {
-                        record: rec.clone(),
-                        other,
-                    };
-                    link.side_mut(t).intent = Some(plain(&intent.to_value()));
-                    let ts = link.side(t);
-                    writes.entry(t).or_default().push((
-                        i,
-                        TargetRecord {
-                            data: rec.to_string(),
-                            remote_id: ts.remote_id.clone(),
-                            version: ts.version.clone(),
-                            current: o.current[ti].as_ref().map(Value::to_string),
-                        },
-                    ));
-                }
-                merged.push(Some(m));
-                own_records.push(own);
-            }
-            if !writes.is_empty() {
-                // The intents reach the store before any write does.
-                self.store
-                    .commit(
-                        &spec.name,
-                        Commit {
-                            links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
-                            ..Commit::default()
-                        },
-                    )
-                    .await?;
-            }
-            let mut unsettled = vec![false; links.len()];
-            for (i, why) in blocked {
-                unsettled[i] = true;
-                links[i].last_error = Some(why);
-            }
-            let mut waiting = vec![false; links.len()];
-            for (i, why) in parked {
-                unsettled[i] = true;
-                waiting[i] = true;
-                links[i].last_error = Some(why);
-            }
-            let mut abort = None;
-            for &t in spec.write_sides() {
-                let Some(batch) = writes.remove(&t) else {
-                    continue;
-                };
-                let Some(session) = sessions.get_mut(&t) else {
-                    continue;
-                };
-                let records: Vec<TargetRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
-                let system = &spec.endpoint(t).plugin.name;
-                let audited =
-                    |link: &Link,
-                     rec: &TargetRecord,
-                     result: WriteOutcome,
-                     remote_id: Option<String>| NewAuditEntry {
-                        run_id,
-                        system: system.clone(),
-                        side: t,
-                        key_hash: link.key_hash.clone(),
-                        action: if rec.remote_id.is_some() {
-                            WriteAction::Update
-                        } else {
-                            WriteAction::Create
-                        },
-                        result,
-                        remote_id: remote_id.or_else(|| rec.remote_id.clone()),
-                    };
-                let batch_span =
-                    tracing::debug_span!("batch", side = t.as_str(), records = records.len());
-                self.crash_point(CrashPoint::BeforeWrite(t))?;
-                // A process paused past its lease learns here that another took over, before
-                // it writes to the system (its store writes would be refused anyway).
-                self.store.confirm_lease(self.lease_ttl).await?;
-                let results = match session
-                    .write(&spec.endpoint(t).stream, &records)
-                    .instrument(batch_span)
-                    .await
-                {
-                    Ok(r) => {
-                        self.crash_point(CrashPoint::AfterWrite(t))?;
-                        r
-                    }
-                    Err(e) => {
-                        for (i, rec) in &batch {
-                            audit.push(audited(&links[*i], rec, WriteOutcome::Failed, None));
-                            unsettled[*i] = true;
-                            links[*i].attempts += 1;
-                            links[*i].last_error = Some(e.to_string());
-                        }
-                        abort = Some(e);
-                        continue;
-                    }
-                };
-                for ((i, rec), result) in batch.into_iter().zip(results) {
-                    let (result, stored) = stored_checked(spec, t, result);
-                    let link = &mut links[i];
-                    let m = match &own_records[i] {
-                        Some((s, o)) if *s == t => o,
-                        _ => merged[i].as_ref().expect("only merged records are written"),
-                    };
-                    let (outcome, written_id) = match &result {
-                        WriteResult::Created(w) => (WriteOutcome::Created, Some(&w.remote_id)),
-                        WriteResult::Updated(w) => (WriteOutcome::Updated, Some(&w.remote_id)),
-                        WriteResult::Unchanged(w) => (WriteOutcome::Unchanged, Some(&w.remote_id)),
-                        WriteResult::Conflict(_) => (WriteOutcome::Conflict, None),
-                        WriteResult::Retry(_) => (WriteOutcome::Retry, None),
-                        WriteResult::Rejected(_) => (WriteOutcome::Rejected, None),
-                    };
-                    audit.push(audited(
-                        link,
-                        &rec,
-                        outcome,
-                        written_id.filter(|r| !r.is_empty()).cloned(),
-                    ));
-                    let s = stats.side(t);
-                    let failed = |link: &mut Link, what: &str, msg: &str| {
-                        link.side_mut(t).intent = None;
-                        link.attempts += 1;
-                        link.last_error = Some(format!("{what} on {}: {msg}", t.as_str()));
-                    };
-                    match result {
-                        WriteResult::Created(w) => {
-                            s.created += 1;
-                            self.apply_written(link, t, w, stored, m, true);
-                        }
-                        WriteResult::Updated(w) => {
-                            s.updated += 1;
-                            self.apply_written(link, t, w, stored, m, true);
-                        }
-                        WriteResult::Unchanged(w) => {
-                            s.unchanged_writes += 1;
-                            self.apply_written(link, t, w, stored, m, false);
-                        }
-                        WriteResult::Conflict(msg) => {
-                            s.conflicts += 1;
-                            unsettled[i] = true;
-                            failed(link, "conflict", &msg);
-                            let key_values = key_of(&spec.key, m);
-                            conflicts.push(NewConflict {
-                                run_id,
-                                kind: ConflictKind::Write,
-                                key_hash: link.key_hash.clone(),
-                                key_masked: Some(mask_key(&key_values)),
-                                side: t,
-                                reason: crate::logging::mask_personal(&msg).into_owned(),
-                            });
-                        }
-                        WriteResult::Retry(msg) => {
-                            s.retries += 1;
-                            unsettled[i] = true;
-                            failed(link, "retry", &msg);
-                        }
-                        WriteResult::Rejected(rej) => {
-                            s.rejected += 1;
-                            link.side_mut(t).intent = None;
-                            let key_values = key_of(&spec.key, m);
-                            let v = vec![Violation {
-                                pointer: rej.pointer.unwrap_or_default(),
-                                message: rej.reason,
-                            }];
-                            dead.push(self.dead_letter(
-                                spec,
-                                run_id,
-                                t,
-                                "write",
-                                Some(mask_key(&key_values)),
-                                rec.remote_id.clone(),
-                                Some(m),
-                                v,
-                            ));
-                        }
-                    }
-                }
-            }
-            for (i, link) in links.iter_mut().enumerate() {
-                if unsettled[i] {
-                    if waiting[i] {
-                        continue;
-                    }
-                    let why = link.last_error.clone().unwrap_or_default();
-                    let d = deferred.get_or_insert((0, why));
-                    d.0 += 1;
-                    continue;
-                }
-                // Settled: the merged record is the new common ancestor, and each side's
-                // current record is what later changes are measured against.
-                if let Some(m) = &merged[i] {
-                    link.base = Some(plain(m));
-                }
-                for side in [Side::A, Side::B] {
-                    let ss = link.side_mut(side);
-                    ss.settled_hash = ss.hash.clone();
-                    ss.settled = None;
-                    ss.settled_deleted = ss.deleted;
-                }
-                link.pending = false;
-                link.attempts = 0;
-                link.last_error = None;
-                settled.push(link.key_hash.clone());
-            }
-            // The write results, their links, their audit entries and the run's counts so far
-            // commit together.
-            let counts = serde_json::to_value(&*stats).unwrap_or_default();
-            self.store
-                .commit(
-                    &spec.name,
-                    Commit {
-                        links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
-                        dead_letters: &dead,
-                        cursor: None,
-                        audit: &audit,
-                        conflicts: &conflicts,
-                        settled: &settled,
-                        run_stats: Some((run_id, &counts)),
-                    },
-                )
-                .await?;
-            if let Some(e) = abort {
-                return Err(e.into());
-            }
-        }
     }
 }
 

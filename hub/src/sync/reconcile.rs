@@ -1,0 +1,684 @@
+//! Phase 2 of a run, reconcile: each pending key merged ([`super::merge_fields`]) and written
+//! to the sides it flows to, a batch at a time.
+//!
+//! A batch of links goes through three steps: **plan** (each pending key's [`KeyPlan`]: the
+//! merged record, the sides to write, or why nothing is written: parked, invalid, blocked),
+//! **write** (the write intents commit first, then one `write` call per target side), and
+//! **settle** (each result recorded on its link, the settled keys' records become the base;
+//! links, dead letters, conflicts and audit entries commit together).
+//!
+//! Batches come from two places: the links a read batch just staged, reconciled at once when
+//! nothing read later in the run can change them (the last side a run reads; every batch of a
+//! one-way sync), and, after the reads, the keys still pending (in key order). A key a read
+//! batch reconciled and left pending (a retry, a conflict, parked) is not tried again by the
+//! same run. This module may call the store and the connectors; it does not read records.
+
+use super::*;
+
+/// What reconciling one pending key decided, before anything is written: the plan of one key
+/// ([`Engine::plan_key`]).
+enum KeyPlan {
+    /// Neither side holds a record: nothing to merge.
+    Nothing,
+    /// Both sides changed a `park` field: the key waits for a person (`why`, and the conflict
+    /// to open).
+    Parked { why: String, conflict: NewConflict },
+    /// The merged record breaks the schema: a dead letter, nothing written.
+    Invalid(NewDeadLetter),
+    /// The merged record; a side's own end form when it differs (the side that ended keeps
+    /// its own delete form); the sides to write; why a side that should be written is not
+    /// (its read failed in this run).
+    Merged {
+        record: Value,
+        own: Option<(Side, Value)>,
+        targets: Vec<Side>,
+        blocked: Vec<String>,
+    },
+}
+
+/// What a run's reconcile steps share: conflicts a person decided (the side taken whole, by key
+/// hash), the sides whose read failed in this run (never written), the keys tried and left
+/// pending by this run, and how many were deferred to the next run (with one reason).
+#[derive(Default)]
+pub(super) struct Reconciling {
+    pub(super) takes: HashMap<String, Side>,
+    pub(super) unread: Vec<Side>,
+    pub(super) attempted: std::collections::HashSet<String>,
+    pub(super) deferred: Option<(u64, String)>,
+    /// A connector's `write` call failed in a batch reconciled with its read: the run's
+    /// writes stop there (as they do in the pass over pending keys).
+    pub(super) write_failed: bool,
+}
+
+/// What a read batch commits with its links when they are reconciled at once: its dead
+/// letters, the side's new cursor and the audit entries of writes recognised by the read. They
+/// go with the first commit of the batch (the intents', or the results' when nothing is
+/// written), so the cursor never moves without the links.
+#[derive(Default)]
+pub(super) struct StagedExtra {
+    pub(super) dead_letters: Vec<NewDeadLetter>,
+    pub(super) cursor: Option<(Side, Option<String>)>,
+    pub(super) audit: Vec<NewAuditEntry>,
+}
+
+/// The plan of one batch of links, by link index.
+#[derive(Default)]
+struct BatchPlan {
+    /// The merged record of each planned key that has one.
+    merged: Vec<Option<Value>>,
+    /// The record for a side that ended, when it differs from `merged` (its own end form).
+    own: Vec<Option<(Side, Value)>>,
+    /// The key was planned (pending when the batch began).
+    planned: Vec<bool>,
+    /// The key stays pending after the batch.
+    unsettled: Vec<bool>,
+    /// The key waits for a person (parked): unsettled, but not deferred.
+    waiting: Vec<bool>,
+    /// Per target side: (link index, record to write).
+    writes: HashMap<Side, Vec<(usize, TargetRecord)>>,
+    dead: Vec<NewDeadLetter>,
+    conflicts: Vec<NewConflict>,
+    audit: Vec<NewAuditEntry>,
+}
+
+impl Engine {
+    /// The pass over pending keys after the reads: merges and writes every pending key not yet
+    /// tried by this run, in key order, a batch at a time.
+    pub(super) async fn reconcile(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        sessions: &mut HashMap<Side, Connection>,
+        stats: &mut RunStats,
+        r: &mut Reconciling,
+        tracker: &mut Tracker,
+    ) -> Result<(), RunError> {
+        let pending = self.store.pending_count(&spec.name).await?;
+        tracker.phase("write", Some(pending as u64));
+        let mut after: Option<String> = None;
+        loop {
+            let mut links = self
+                .store
+                .pending(&spec.name, after.as_deref(), spec.batch_size)
+                .await?;
+            let Some(last) = links.last() else {
+                return Ok(());
+            };
+            after = Some(last.key_hash.clone());
+            tracker.add(links.len() as u64);
+            links.retain(|l| !r.attempted.contains(&l.key_hash));
+            for link in &mut links {
+                self.unseal(&spec.name, link)?;
+            }
+            if links.is_empty() {
+                continue;
+            }
+            self.reconcile_links(
+                spec,
+                run_id,
+                sessions,
+                stats,
+                r,
+                links,
+                StagedExtra::default(),
+            )
+            .await?;
+        }
+    }
+
+    /// Reconciles one batch of links, in the clear: plans the pending ones, commits the write
+    /// intents (with `extra`), writes, and commits the results (with `extra` if nothing was
+    /// written). Links not pending are committed as they are. Errors: a store failure, or a
+    /// connector's failed `write` call (after the batch's results are committed).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn reconcile_links(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        sessions: &mut HashMap<Side, Connection>,
+        stats: &mut RunStats,
+        r: &mut Reconciling,
+        mut links: Vec<Link>,
+        mut extra: StagedExtra,
+    ) -> Result<(), RunError> {
+        let mut plan = self.plan_batch(spec, run_id, &mut links, stats, r)?;
+        if !plan.writes.is_empty() {
+            // The intents reach the store before any write does.
+            let counts = serde_json::to_value(&*stats).unwrap_or_default();
+            let extra = std::mem::take(&mut extra);
+            self.store
+                .commit(
+                    &spec.name,
+                    Commit {
+                        links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
+                        dead_letters: &extra.dead_letters,
+                        cursor: extra.cursor.as_ref().map(|(s, c)| (*s, c.as_deref())),
+                        audit: &extra.audit,
+                        run_stats: Some((run_id, &counts)),
+                        ..Commit::default()
+                    },
+                )
+                .await?;
+        }
+        let mut abort = None;
+        for &t in spec.write_sides() {
+            let Some(batch) = plan.writes.remove(&t) else {
+                continue;
+            };
+            let Some(session) = sessions.get_mut(&t) else {
+                continue;
+            };
+            if let Some(e) = self
+                .write_side(
+                    spec, run_id, t, session, batch, &mut links, &mut plan, stats,
+                )
+                .await?
+            {
+                abort = Some(e);
+            }
+        }
+        let settled = self.settle(&mut links, &plan, r);
+        // The write results, their links, their audit entries and the run's counts so far
+        // commit together.
+        let counts = serde_json::to_value(&*stats).unwrap_or_default();
+        let mut dead = extra.dead_letters;
+        dead.append(&mut plan.dead);
+        let mut audit = extra.audit;
+        audit.append(&mut plan.audit);
+        self.store
+            .commit(
+                &spec.name,
+                Commit {
+                    links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
+                    dead_letters: &dead,
+                    cursor: extra.cursor.as_ref().map(|(s, c)| (*s, c.as_deref())),
+                    audit: &audit,
+                    conflicts: &plan.conflicts,
+                    settled: &settled,
+                    run_stats: Some((run_id, &counts)),
+                },
+            )
+            .await?;
+        match abort {
+            Some(e) => {
+                r.write_failed = true;
+                Err(e.into())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Plans each pending link of a batch ([`Engine::plan_key`]) and sets the write intents of
+    /// the records to write.
+    fn plan_batch(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        links: &mut [Link],
+        stats: &mut RunStats,
+        r: &Reconciling,
+    ) -> Result<BatchPlan, RunError> {
+        let n = links.len();
+        let mut p = BatchPlan {
+            merged: Vec::with_capacity(n),
+            own: Vec::with_capacity(n),
+            planned: vec![false; n],
+            unsettled: vec![false; n],
+            waiting: vec![false; n],
+            ..BatchPlan::default()
+        };
+        for (i, link) in links.iter_mut().enumerate() {
+            p.merged.push(None);
+            p.own.push(None);
+            if !link.pending {
+                continue;
+            }
+            p.planned[i] = true;
+            let o = self.open_link(link)?;
+            let taken = r.takes.get(&link.key_hash).copied();
+            let (m, own, targets) =
+                match self.plan_key(spec, run_id, link, &o, taken, &r.unread, stats) {
+                    KeyPlan::Nothing => continue,
+                    KeyPlan::Parked { why, conflict } => {
+                        p.conflicts.push(conflict);
+                        p.unsettled[i] = true;
+                        p.waiting[i] = true;
+                        link.last_error = Some(why);
+                        continue;
+                    }
+                    KeyPlan::Invalid(d) => {
+                        p.dead.push(d);
+                        continue;
+                    }
+                    KeyPlan::Merged {
+                        record,
+                        own,
+                        targets,
+                        blocked,
+                    } => {
+                        if let Some(why) = blocked.into_iter().last() {
+                            p.unsettled[i] = true;
+                            link.last_error = Some(why);
+                        }
+                        (record, own, targets)
+                    }
+                };
+            for &t in &targets {
+                let rec = match &own {
+                    Some((s, o)) if *s == t => o,
+                    _ => &m,
+                };
+                let ti = if t == Side::A { 0 } else { 1 };
+                let other = (targets.len() == 1)
+                    .then(|| o.current[1 - ti].clone())
+                    .flatten();
+                let intent = Intent {
+                    record: rec.clone(),
+                    other,
+                };
+                link.side_mut(t).intent = Some(plain(&intent.to_value()));
+                let ts = link.side(t);
+                p.writes.entry(t).or_default().push((
+                    i,
+                    TargetRecord {
+                        data: rec.to_string(),
+                        remote_id: ts.remote_id.clone(),
+                        version: ts.version.clone(),
+                        current: o.current[ti].as_ref().map(Value::to_string),
+                    },
+                ));
+            }
+            p.merged[i] = Some(m);
+            p.own[i] = own;
+        }
+        Ok(p)
+    }
+
+    /// Writes a batch's records to side `t` in one `write` call and records each result on its
+    /// link and in `plan` (audit entries, dead letters, conflicts, keys left pending). Returns
+    /// the call's error when the call itself failed (every record of it left pending).
+    #[allow(clippy::too_many_arguments)]
+    async fn write_side(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        t: Side,
+        session: &mut Connection,
+        batch: Vec<(usize, TargetRecord)>,
+        links: &mut [Link],
+        plan: &mut BatchPlan,
+        stats: &mut RunStats,
+    ) -> Result<Option<PluginError>, RunError> {
+        let records: Vec<TargetRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
+        let system = &spec.endpoint(t).plugin.name;
+        let audited =
+            |link: &Link, rec: &TargetRecord, result: WriteOutcome, remote_id: Option<String>| {
+                NewAuditEntry {
+                    run_id,
+                    system: system.clone(),
+                    side: t,
+                    key_hash: link.key_hash.clone(),
+                    action: if rec.remote_id.is_some() {
+                        WriteAction::Update
+                    } else {
+                        WriteAction::Create
+                    },
+                    result,
+                    remote_id: remote_id.or_else(|| rec.remote_id.clone()),
+                }
+            };
+        let batch_span = tracing::debug_span!("batch", side = t.as_str(), records = records.len());
+        self.crash_point(CrashPoint::BeforeWrite(t))?;
+        // A process paused past its lease learns here that another took over, before it
+        // writes to the system (its store writes would be refused anyway).
+        self.store.confirm_lease(self.lease_ttl).await?;
+        let results = match session
+            .write(&spec.endpoint(t).stream, &records)
+            .instrument(batch_span)
+            .await
+        {
+            Ok(r) => {
+                self.crash_point(CrashPoint::AfterWrite(t))?;
+                r
+            }
+            Err(e) => {
+                for (i, rec) in &batch {
+                    plan.audit
+                        .push(audited(&links[*i], rec, WriteOutcome::Failed, None));
+                    plan.unsettled[*i] = true;
+                    links[*i].attempts += 1;
+                    links[*i].last_error = Some(e.to_string());
+                }
+                return Ok(Some(e));
+            }
+        };
+        for ((i, rec), result) in batch.into_iter().zip(results) {
+            let (result, stored) = stored_checked(spec, t, result);
+            let outcome = match &result {
+                WriteResult::Created(_) => WriteOutcome::Created,
+                WriteResult::Updated(_) => WriteOutcome::Updated,
+                WriteResult::Unchanged(_) => WriteOutcome::Unchanged,
+                WriteResult::Conflict(_) => WriteOutcome::Conflict,
+                WriteResult::Retry(_) => WriteOutcome::Retry,
+                WriteResult::Rejected(_) => WriteOutcome::Rejected,
+            };
+            let written_id = match &result {
+                WriteResult::Created(w) | WriteResult::Updated(w) | WriteResult::Unchanged(w) => {
+                    Some(w.remote_id.clone()).filter(|r| !r.is_empty())
+                }
+                _ => None,
+            };
+            plan.audit
+                .push(audited(&links[i], &rec, outcome, written_id));
+            self.record_result(spec, run_id, t, i, &rec, result, stored, links, plan, stats);
+        }
+        Ok(None)
+    }
+
+    /// Records one write result on link `i` (see [`Engine::write_side`]).
+    #[allow(clippy::too_many_arguments)]
+    fn record_result(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        t: Side,
+        i: usize,
+        rec: &TargetRecord,
+        result: WriteResult,
+        stored: Option<Value>,
+        links: &mut [Link],
+        plan: &mut BatchPlan,
+        stats: &mut RunStats,
+    ) {
+        let link = &mut links[i];
+        let m = match &plan.own[i] {
+            Some((s, o)) if *s == t => o,
+            _ => plan.merged[i]
+                .as_ref()
+                .expect("only merged records are written"),
+        };
+        let s = stats.side(t);
+        let failed = |link: &mut Link, what: &str, msg: &str| {
+            link.side_mut(t).intent = None;
+            link.attempts += 1;
+            link.last_error = Some(format!("{what} on {}: {msg}", t.as_str()));
+        };
+        match result {
+            WriteResult::Created(w) => {
+                s.created += 1;
+                self.apply_written(link, t, w, stored, m, true);
+            }
+            WriteResult::Updated(w) => {
+                s.updated += 1;
+                self.apply_written(link, t, w, stored, m, true);
+            }
+            WriteResult::Unchanged(w) => {
+                s.unchanged_writes += 1;
+                self.apply_written(link, t, w, stored, m, false);
+            }
+            WriteResult::Conflict(msg) => {
+                s.conflicts += 1;
+                plan.unsettled[i] = true;
+                failed(link, "conflict", &msg);
+                let key_values = key_of(&spec.key, m);
+                plan.conflicts.push(NewConflict {
+                    run_id,
+                    kind: ConflictKind::Write,
+                    key_hash: link.key_hash.clone(),
+                    key_masked: Some(mask_key(&key_values)),
+                    side: t,
+                    reason: crate::logging::mask_personal(&msg).into_owned(),
+                });
+            }
+            WriteResult::Retry(msg) => {
+                s.retries += 1;
+                plan.unsettled[i] = true;
+                failed(link, "retry", &msg);
+            }
+            WriteResult::Rejected(rej) => {
+                s.rejected += 1;
+                link.side_mut(t).intent = None;
+                let key_values = key_of(&spec.key, m);
+                let v = vec![Violation {
+                    pointer: rej.pointer.unwrap_or_default(),
+                    message: rej.reason,
+                }];
+                let d = self.dead_letter(
+                    spec,
+                    run_id,
+                    t,
+                    "write",
+                    Some(mask_key(&key_values)),
+                    rec.remote_id.clone(),
+                    Some(m),
+                    v,
+                );
+                plan.dead.push(d);
+            }
+        }
+    }
+
+    /// After a batch's writes: each planned key that nothing left pending settles (the merged
+    /// record is the new common ancestor, and each side's current record is what later changes
+    /// are measured against); the others count as deferred (unless parked) and are not tried
+    /// again by this run. Returns the settled keys.
+    fn settle(&self, links: &mut [Link], plan: &BatchPlan, r: &mut Reconciling) -> Vec<String> {
+        let mut settled = Vec::new();
+        for (i, link) in links.iter_mut().enumerate() {
+            if !plan.planned[i] {
+                continue;
+            }
+            if plan.unsettled[i] {
+                r.attempted.insert(link.key_hash.clone());
+                if plan.waiting[i] {
+                    continue;
+                }
+                let why = link.last_error.clone().unwrap_or_default();
+                let d = r.deferred.get_or_insert((0, why));
+                d.0 += 1;
+                continue;
+            }
+            if let Some(m) = &plan.merged[i] {
+                link.base = Some(plain(m));
+            }
+            for side in [Side::A, Side::B] {
+                let ss = link.side_mut(side);
+                ss.settled_hash = ss.hash.clone();
+                ss.settled = None;
+                ss.settled_deleted = ss.deleted;
+            }
+            link.pending = false;
+            link.attempts = 0;
+            link.last_error = None;
+            settled.push(link.key_hash.clone());
+        }
+        settled
+    }
+
+    /// Plans one pending key ([`KeyPlan`]): merges its sides' records (or takes the side a
+    /// person chose, `taken`), applies an end one side newly shows, checks the merged record
+    /// against the schema, and names the sides to write (not those whose read failed in this
+    /// run, `unread`). Counts parked keys, resolved conflicts and refused merges in `stats`.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_key(
+        &self,
+        spec: &SyncSpec,
+        run_id: i64,
+        link: &Link,
+        o: &Opened,
+        taken: Option<Side>,
+        unread: &[Side],
+        stats: &mut RunStats,
+    ) -> KeyPlan {
+        let a = SideInput {
+            current: o.current[0].as_ref(),
+            settled: o.settled[0].as_ref(),
+            updated_at: link.a.updated_at.as_deref(),
+        };
+        let b = SideInput {
+            current: o.current[1].as_ref(),
+            settled: o.settled[1].as_ref(),
+            updated_at: link.b.updated_at.as_deref(),
+        };
+        let taken = match taken {
+            Some(Side::A) => o.current[0].clone(),
+            Some(Side::B) => o.current[1].clone(),
+            None => None,
+        };
+        let m = match taken {
+            Some(t) => Some(t),
+            None => match merge_fields(a, b, o.base.as_ref(), &spec.rules, spec.default_policy) {
+                Some(mf) if mf.parked() => {
+                    let fields: Vec<&str> = mf
+                        .conflicts
+                        .iter()
+                        .filter(|(_, p)| *p == FieldPolicy::Park)
+                        .map(|(f, _)| f.as_str())
+                        .collect();
+                    let why = format!(
+                        "parked: both sides changed {} (policy park); waiting for `hub conflicts resolve`",
+                        fields.join(", ")
+                    );
+                    stats.parked += 1;
+                    let key_values = key_of(&spec.key, &mf.record);
+                    return KeyPlan::Parked {
+                        conflict: NewConflict {
+                            run_id,
+                            kind: ConflictKind::Park,
+                            key_hash: link.key_hash.clone(),
+                            key_masked: Some(mask_key(&key_values)),
+                            side: Side::A,
+                            reason: why.clone(),
+                        },
+                        why,
+                    };
+                }
+                Some(mf) => {
+                    if !mf.conflicts.is_empty() {
+                        stats.conflicts_resolved += 1;
+                    }
+                    Some(mf.record)
+                }
+                None => None,
+            },
+        };
+        let Some(mut m) = m else {
+            return KeyPlan::Nothing;
+        };
+        // A side that newly shows an end (its connector's delete, or its delete form)
+        // gives the other side that side's own delete form, whatever the policies say,
+        // and keeps its own.
+        let ended = |i: usize, side: Side| {
+            let form = &spec.deletes[i];
+            let s = link.side(side);
+            (s.deleted && !s.settled_deleted)
+                || (!s.deleted
+                    && shows_end(o.current[i].as_ref(), form)
+                    && !shows_end(o.settled[i].as_ref(), form))
+        };
+        let (a_ended, b_ended) = (ended(0, Side::A), ended(1, Side::B));
+        let tell = match (a_ended, b_ended) {
+            (true, false) => Some(1),
+            (false, true) => Some(0),
+            _ => None,
+        };
+        let mut own = None;
+        if let Some(other) = tell {
+            let ended = 1 - other;
+            if !spec.deletes[ended].is_empty() {
+                let mut o = m.clone();
+                for (ptr, v) in &spec.deletes[ended] {
+                    set_pointer(&mut o, ptr, Some(v.clone()));
+                }
+                own = Some((if ended == 0 { Side::A } else { Side::B }, o));
+            }
+            for (ptr, v) in &spec.deletes[other] {
+                set_pointer(&mut m, ptr, Some(v.clone()));
+            }
+        }
+        let violations = spec.schema.validate(&m);
+        if !violations.is_empty() {
+            let side = spec.write_sides()[0];
+            let key_values = key_of(&spec.key, &m);
+            stats.side(side).rejected += 1;
+            return KeyPlan::Invalid(self.dead_letter(
+                spec,
+                run_id,
+                side,
+                "write",
+                Some(mask_key(&key_values)),
+                None,
+                Some(&m),
+                violations,
+            ));
+        }
+        let mut targets: Vec<Side> = Vec::new();
+        let mut blocked: Vec<String> = Vec::new();
+        for &t in spec.write_sides() {
+            let rec = match &own {
+                Some((s, o)) if *s == t => o,
+                _ => &m,
+            };
+            let ts = link.side(t);
+            if ts.deleted
+                || ts
+                    .hash
+                    .as_deref()
+                    .is_some_and(|h| h == self.keys.content_hash(rec))
+            {
+                continue;
+            }
+            if unread.contains(&t) {
+                blocked.push(format!(
+                    "not written to {}: reading it failed in this run",
+                    t.as_str()
+                ));
+                continue;
+            }
+            targets.push(t);
+        }
+        KeyPlan::Merged {
+            record: m,
+            own,
+            targets,
+            blocked,
+        }
+    }
+
+    /// Records a successful write on side `t`: the system's id and version, and the record as
+    /// it now holds it (`stored`, as [`stored_checked`] parsed it, or what was sent; for
+    /// `unchanged` without `stored`, the snapshot already held), which is also the side's
+    /// settled record. Its hash marks the coming read-back as an echo when the hub actually
+    /// wrote (`wrote`).
+    fn apply_written(
+        &self,
+        link: &mut Link,
+        t: Side,
+        w: crate::runtime::Written,
+        stored: Option<Value>,
+        sent: &Value,
+        wrote: bool,
+    ) {
+        let stored = stored.or_else(|| wrote.then(|| sent.clone()));
+        let ss = link.side_mut(t);
+        ss.intent = None;
+        if !w.remote_id.is_empty() {
+            ss.remote_id = Some(w.remote_id);
+        }
+        if w.version.is_some() || wrote {
+            ss.version = w.version;
+        }
+        if let Some(stored) = stored {
+            let h = self.keys.content_hash(&stored);
+            ss.snapshot = Some(plain(&stored));
+            ss.hash = Some(h.clone());
+            if wrote {
+                ss.written_hash = Some(h);
+                // The system's own time of the write when its version token is one (HY-ESMS's
+                // `updatedAt`); otherwise unknown until read back, never the hub's clock, which
+                // would make the read-back look stale.
+                ss.updated_at = ss.version.clone().filter(|v| parse_time(v).is_some());
+            }
+        }
+    }
+}
