@@ -264,12 +264,22 @@ impl Browser {
                 Err(e) => panic!("chromedriver does not answer: {e}"),
             }
         };
-        Browser {
+        let b = Browser {
             driver,
             base,
             session,
             http,
-        }
+        };
+        // W3C WebDriver's implicit wait: finding an element waits up to 20 s for it to appear,
+        // so a step after a click or a navigation does not race the page's load (on a loaded
+        // machine, with another browser test beside it, a page can take seconds).
+        b.cmd(
+            reqwest::Method::POST,
+            "/timeouts",
+            json!({"implicit": 20_000, "pageLoad": 60_000}),
+        )
+        .await;
+        b
     }
 
     async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
