@@ -35,7 +35,15 @@ impl Cluster {
             .map(|i| {
                 let d = env.dir.path().join(format!("daemon-{i}"));
                 std::fs::create_dir_all(&d).unwrap();
-                std::fs::write(d.join("state.key"), STATE_KEY).unwrap();
+                // The daemon's own rule: a state key readable by others is refused (0600).
+                use std::os::unix::fs::OpenOptionsExt as _;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(d.join("state.key"))
+                    .unwrap();
+                std::io::Write::write_all(&mut f, STATE_KEY.as_bytes()).unwrap();
                 d
             })
             .collect();
