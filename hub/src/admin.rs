@@ -1129,6 +1129,15 @@ async fn login(State(s): State<AdminState>, Form(f): Form<LoginForm>) -> Respons
 /// `s` for an HTML page: control characters (and the other characters
 /// [`crate::control_chars::is_unsafe`] names) written as visible escapes first (`\n`,
 /// `\u{1b}`), then `&`, `<`, `>`, `"` and `'` as character references.
+/// A dead letter's reasons as one line: `pointer: message` each, joined by `; `.
+fn reasons(errors: &[crate::schema::Violation]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.pointer, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn esc(s: &str) -> String {
     let s = crate::control_chars::escape(s);
     let mut o = String::with_capacity(s.len());
@@ -1385,11 +1394,6 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
     if !dead.is_empty() {
         b.push_str("<table id=\"dead-letters\"><tr><th>#</th><th>同步 Sync</th><th>阶段 Stage</th><th>键 Key (masked)</th><th>原因 Reason</th><th>次数 Seen</th></tr>");
         for d in dead.iter().take(50) {
-            let reasons: Vec<String> = d
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.pointer, e.message))
-                .collect();
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
@@ -1398,7 +1402,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
                 d.side.as_str(),
                 esc(&d.stage),
                 esc(d.key_masked.as_deref().unwrap_or("—")),
-                esc(&reasons.join("; ")),
+                esc(&reasons(&d.errors)),
                 d.occurrences
             );
         }
@@ -1539,11 +1543,6 @@ async fn run_page(
     } else {
         b.push_str("<table id=\"run-dead-letters\"><tr><th>#</th><th>方 Side</th><th>阶段 Stage</th><th>键 Key (masked)</th><th>原因 Reason</th><th>状态 Status</th></tr>");
         for d in dead.iter().take(200) {
-            let reasons: Vec<String> = d
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.pointer, e.message))
-                .collect();
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -1551,7 +1550,7 @@ async fn run_page(
                 side_name(d.side.as_str()),
                 esc(&d.stage),
                 esc(d.key_masked.as_deref().unwrap_or("—")),
-                esc(&reasons.join("; ")),
+                esc(&reasons(&d.errors)),
                 esc(&d.status)
             );
         }
