@@ -1051,13 +1051,12 @@ impl Engine {
         span: &tracing::Span,
     ) -> Result<(Vec<String>, bool), Crashed> {
         let mut errors = Vec::new();
-        let crashed = |e: &RunError| e.crashed();
         // Conflicts a person decided: that side's record is taken whole.
         let takes = match self.store.conflict_takes(&spec.name).await {
             Ok(t) => t,
             Err(e) => {
                 let e = RunError::from(e);
-                if let Some(c) = crashed(&e) {
+                if let Some(c) = e.crashed() {
                     return Err(c);
                 }
                 return Ok((vec![format!("write: {e}")], true));
@@ -1083,7 +1082,7 @@ impl Engine {
                 .instrument(span.clone())
                 .await
             {
-                if let Some(c) = crashed(&e) {
+                if let Some(c) = e.crashed() {
                     return Err(c);
                 }
                 if r.write_failed {
@@ -1104,7 +1103,7 @@ impl Engine {
         {
             Ok(()) => {}
             Err(e) => {
-                if let Some(c) = crashed(&e) {
+                if let Some(c) = e.crashed() {
                     return Err(c);
                 }
                 tracing::warn!(parent: span, "reconcile failed: {e}");
