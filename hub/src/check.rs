@@ -207,12 +207,11 @@ pub async fn check(config: &Config) -> anyhow::Result<Report> {
 /// migrations pending, state key matching. Named by its URL without a password.
 async fn store_line(config: &Config) -> Line {
     let url = config.store_url();
-    let shown = match url::Url::parse(&url) {
-        Ok(mut u) if url.starts_with("postgres") => {
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        _ => url.clone(),
+    let postgres = url.starts_with("postgres");
+    let shown = if postgres {
+        crate::store::pg_tls::shown(&url)
+    } else {
+        url.clone()
     };
     let status = match crate::store::Store::look_read_only(&url).await {
         Err(e) => Status::Failed(format!("cannot be reached read-only: {e:#}")),
@@ -234,9 +233,14 @@ async fn store_line(config: &Config) -> Line {
                     look.pending.join(", ")
                 ),
             };
+            let reach = match (&look.tls, postgres) {
+                (Some(version), _) => format!("reachable read-only over {version}"),
+                (None, true) => "reachable read-only in clear (no TLS)".to_string(),
+                (None, false) => "reachable read-only".to_string(),
+            };
             match key {
-                Ok(k) => Status::Ok(format!("reachable read-only, {pending}, {k}")),
-                Err(e) => Status::NotLoaded(format!("reachable read-only, {pending}; but {e}")),
+                Ok(k) => Status::Ok(format!("{reach}, {pending}, {k}")),
+                Err(e) => Status::NotLoaded(format!("{reach}, {pending}; but {e}")),
             }
         }
     };

@@ -98,6 +98,9 @@ pub struct Config {
     /// The admin HTTP API and status page of `hub run`.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// OpenTelemetry traces (off unless `otlp_endpoint` is set).
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// The file this was read from.
     #[serde(skip)]
     pub file: PathBuf,
@@ -146,6 +149,35 @@ pub struct HubConfig {
     /// chain's head after every run, for `hub audit verify --witness FILE`. Default: none.
     #[serde(default)]
     pub audit_witness: Option<PathBuf>,
+}
+
+/// `[telemetry]`: OpenTelemetry traces of runs, batches and plugin calls ([`crate::telemetry`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Base URL of an OTLP/HTTP collector (`http://127.0.0.1:4318`; spans are posted as JSON
+    /// to `<otlp_endpoint>/v1/traces`). Absent or empty: no spans are exported. Read at start;
+    /// a SIGHUP reload keeps the exporter the daemon started with.
+    #[serde(default)]
+    pub otlp_endpoint: Option<Spanned<String>>,
+    /// The spans' `service.name` (default `hub`).
+    #[serde(default)]
+    pub service_name: Option<String>,
+}
+
+impl TelemetryConfig {
+    /// The collector's base URL, if spans are to be exported.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint
+            .as_ref()
+            .map(|e| e.get_ref().trim())
+            .filter(|e| !e.is_empty())
+    }
+
+    /// The spans' `service.name`.
+    pub fn service_name(&self) -> &str {
+        self.service_name.as_deref().unwrap_or("hub")
+    }
 }
 
 /// `[admin]`: the admin HTTP API and status page that `hub run` serves (see [`crate::admin`]).
@@ -640,6 +672,9 @@ impl Config {
     /// The state store URL.
     pub fn store_url(&self) -> String {
         match self.hub.store.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) if s.starts_with("postgres") => {
+                crate::store::pg_tls::resolve_files(s, &self.dir())
+            }
             Some(s) => s.to_string(),
             None => format!("sqlite://{}", self.data_dir().join("state.db").display()),
         }
@@ -955,6 +990,25 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
                 "hub.store: the scheme {scheme:?} is not a state store: sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"
             ),
         ));
+    }
+    if let (Some(e), Some(endpoint)) =
+        (&config.telemetry.otlp_endpoint, config.telemetry.endpoint())
+        && !url::Url::parse(endpoint)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    {
+        errs.push((
+            Some(e.span()).filter(|s| !s.is_empty()),
+            format!("telemetry.otlp_endpoint: {endpoint:?} is not an http:// or https:// URL of a collector (e.g. http://127.0.0.1:4318)"),
+        ));
+    }
+    if let Some(url) = config
+        .hub
+        .store
+        .as_deref()
+        .filter(|u| u.starts_with("postgres"))
+        && let Err(e) = crate::store::pg_tls::check_url(url, false)
+    {
+        errs.push((None, format!("hub.store: {e}")));
     }
     if config.hub.lease_ttl < std::time::Duration::from_secs(4) {
         errs.push((

@@ -10,7 +10,7 @@ use crate::config::{Config, Direction};
 use crate::keys::Keys;
 use crate::runtime::{Plugin, Runtime};
 use crate::schedule::Schedule;
-use crate::scheduler::{self, BoxFuture, Policy, Runner, SystemClock};
+use crate::scheduler::{self, BoxFuture, Policy, Runner, StoreClock};
 use crate::schema::Catalogue;
 use crate::store::Store;
 use crate::sync::{EndpointSpec, Engine, RunOutcome, SyncSpec};
@@ -277,6 +277,9 @@ impl Hub {
         runs: Option<mpsc::UnboundedSender<RunOutcome>>,
     ) {
         let mut tasks = tokio::task::JoinSet::new();
+        // One clock for every schedule: the state store's (leases and fire-time claims go by
+        // it, so daemons whose own clocks differ still take turns).
+        let clock = Arc::new(StoreClock::new(self.engine.store().clone()).await);
         for (name, s) in &self.syncs {
             if !s.enabled {
                 tracing::info!(sync = %name, "sync disabled in the config; not scheduled");
@@ -295,17 +298,9 @@ impl Hub {
                 shutdown.clone(),
             );
             let name = name.clone();
+            let clock = clock.clone();
             tasks.spawn(async move {
-                scheduler::drive(
-                    &SystemClock,
-                    &store,
-                    &name,
-                    &schedule,
-                    &policy,
-                    &runner,
-                    stop,
-                )
-                .await;
+                scheduler::drive(&*clock, &store, &name, &schedule, &policy, &runner, stop).await;
             });
         }
         while tasks.join_next().await.is_some() {}

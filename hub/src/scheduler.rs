@@ -21,7 +21,7 @@
 
 use crate::config::Overlap;
 use crate::schedule::Schedule;
-use crate::store::Store;
+use crate::store::{FireClaim, Store};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
@@ -66,6 +66,120 @@ impl Clock for SystemClock {
                 tokio::time::sleep(left.min(Duration::from_secs(60))).await;
             }
         })
+    }
+}
+
+/// The state store's clock, as the daemon's schedules go by it: the system clock corrected by
+/// its offset from the database's clock ([`Store::db_now`]), measured at start and again at
+/// most every [`StoreClock::REMEASURE`] while sleeping. Several daemons on one store then wake
+/// for a fire time together however far apart their own clocks are; the claim itself is
+/// decided by the database's clock ([`Store::claim_fire`]).
+pub struct StoreClock {
+    store: Store,
+    /// Database clock minus system clock, in milliseconds.
+    offset_ms: std::sync::atomic::AtomicI64,
+    measured: std::sync::Mutex<std::time::Instant>,
+}
+
+impl StoreClock {
+    /// How often the offset is measured again.
+    pub const REMEASURE: Duration = Duration::from_secs(30);
+
+    /// Measures the offset once (0 if the store cannot be asked: it is measured again later).
+    pub async fn new(store: Store) -> StoreClock {
+        let clock = StoreClock {
+            store,
+            offset_ms: 0.into(),
+            measured: std::sync::Mutex::new(std::time::Instant::now()),
+        };
+        clock.measure().await;
+        clock
+    }
+
+    /// The database's clock minus the system clock.
+    pub fn offset(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn measure(&self) {
+        let before = Utc::now();
+        let db = match self.store.db_now().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!(
+                    "cannot read the state store's clock; keeping the last offset: {e:#}"
+                );
+                return;
+            }
+        };
+        let after = Utc::now();
+        // The database read its clock somewhere in the round trip: take the middle.
+        let offset = db - (before + (after - before) / 2);
+        let previous = self.offset_ms.swap(
+            offset.num_milliseconds(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        *self.measured.lock().expect("clock") = std::time::Instant::now();
+        let secs = offset.num_milliseconds() as f64 / 1000.0;
+        if secs.abs() >= 1.0 && (offset.num_milliseconds() - previous).abs() >= 1000 {
+            tracing::warn!(
+                offset_seconds = -secs,
+                "this machine's clock differs from the state store's by more than a second; schedules and leases go by the store's clock"
+            );
+        }
+    }
+}
+
+impl Clock for StoreClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset()
+    }
+
+    fn sleep_until(&self, t: DateTime<Utc>) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            loop {
+                let stale = self.measured.lock().expect("clock").elapsed() >= Self::REMEASURE;
+                if stale {
+                    self.measure().await;
+                }
+                let left = (t - self.now()).to_std().unwrap_or_default();
+                if left.is_zero() {
+                    return;
+                }
+                tokio::time::sleep(left.min(Self::REMEASURE)).await;
+            }
+        })
+    }
+}
+
+/// Claims fire time `t`, waiting while the database's clock says it is not due yet: `Some(true)`
+/// if this process runs it, `Some(false)` if another did (or the claim failed, logged), `None`
+/// if `stop` turned true meanwhile.
+async fn claim(
+    store: &Store,
+    sync: &str,
+    t: DateTime<Utc>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<bool> {
+    loop {
+        match store.claim_fire(sync, t).await {
+            Ok(FireClaim::Claimed) => return Some(true),
+            Ok(FireClaim::Taken) => return Some(false),
+            Ok(FireClaim::NotYetDue { wait }) => {
+                tracing::debug!(sync, fire = %t, ?wait, "fire time not yet due by the state store's clock");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait + Duration::from_millis(5)) => {}
+                    _ = stop.changed() => {}
+                }
+                if *stop.borrow() {
+                    return None;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(sync, fire = %t, "cannot claim the fire time; not run: {e:#}");
+                return Some(false);
+            }
+        }
     }
 }
 
@@ -336,12 +450,8 @@ pub async fn drive(
         if let Some(latest) = latest {
             // Of several daemons starting together, the one that claims the latest missed fire
             // time catches up; the others find it claimed.
-            let won = match store.claim_fire(sync, latest).await {
-                Ok(won) => won,
-                Err(e) => {
-                    tracing::warn!(sync, "cannot record the schedule state: {e:#}");
-                    false
-                }
+            let Some(won) = claim(store, sync, latest, &mut stop).await else {
+                return;
             };
             set_handled(store, sync, start).await;
             let age = (start - latest).to_std().unwrap_or_default();
@@ -413,14 +523,11 @@ pub async fn drive(
         }
         handled = next;
         // Every daemon on the store wakes for the fire time; the one whose claim lands runs it.
-        match store.claim_fire(sync, next).await {
-            Ok(true) => {}
-            Ok(false) => {
+        match claim(store, sync, next, &mut stop).await {
+            None => return,
+            Some(true) => {}
+            Some(false) => {
                 tracing::debug!(sync, fire = %next, "fire time claimed by another daemon");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(sync, fire = %next, "cannot claim the fire time; not run: {e:#}");
                 continue;
             }
         }

@@ -102,16 +102,16 @@ pub(super) fn this_host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Whether a process of this host is alive (Linux: `/proc/PID`; elsewhere assumed alive, so
-/// only the lease's expiry frees it).
-/// A lease still binds: it has not expired, and its holder is not a process of this host that
-/// is gone (a daemon killed with SIGKILL leaves its lease behind).
-pub(super) fn lease_live(this_host: &str, host: &str, pid: i64, expires_at: &str) -> bool {
-    let expired = parse_utc(expires_at).is_none_or(|t| t < chrono::Utc::now());
+/// A lease still binds: it has not expired by the database's clock (`unexpired`, compared in
+/// SQL against [`WritePool::DB_NOW`]), and its holder is not a process of this host that is
+/// gone (a daemon killed with SIGKILL leaves its lease behind).
+pub(super) fn lease_live(this_host: &str, host: &str, pid: i64, unexpired: bool) -> bool {
     let gone = host == this_host && !process_alive(pid);
-    !expired && !gone
+    unexpired && !gone
 }
 
+/// Whether a process of this host is alive (Linux: `/proc/PID`; elsewhere assumed alive, so
+/// only the lease's expiry frees it).
 pub(super) fn process_alive(pid: i64) -> bool {
     if cfg!(target_os = "linux") {
         std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -127,7 +127,9 @@ impl Store {
     ///
     /// The take is a compare-and-swap on the lease row (the holder and token seen a moment
     /// before), so of several daemons taking an expired lease at once exactly one gets it; each
-    /// take raises the row's fencing token by one.
+    /// take raises the row's fencing token by one. Expiry is the database's clock's, both when
+    /// an expiry is set and when one is compared ([`WritePool::DB_NOW`]): a daemon whose clock
+    /// runs ahead neither takes a lease early nor gives its own away.
     pub async fn acquire_lease(
         &self,
         sync: &str,
@@ -135,36 +137,42 @@ impl Store {
     ) -> anyhow::Result<Result<Arc<Lease>, String>> {
         let (host, pid) = (this_host(), i64::from(std::process::id()));
         let me = holder_id();
-        let expires = chrono::Utc::now() + chrono::Duration::from_std(ttl)?;
+        let ttl_secs = ttl.as_secs_f64();
         on_pool!(self, p => {
-            let row = sqlx::query("SELECT holder, host, pid, expires_at, token FROM leases WHERE sync = $1")
+            let sql = format!(
+                "SELECT holder, host, pid, token, expires_at > {} FROM leases WHERE sync = $1",
+                db_now(p)
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(sync)
                 .fetch_optional(p)
                 .await?;
             let mut seen: (Option<String>, Option<i64>) = (None, None);
             if let Some(r) = row {
-                let (holder, their_host, their_pid, expires, token): (String, String, i64, String, i64) =
+                let (holder, their_host, their_pid, token, unexpired): (String, String, i64, i64, bool) =
                     (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
-                if holder != me && lease_live(&host, &their_host, their_pid, &expires) {
+                if holder != me && lease_live(&host, &their_host, their_pid, unexpired) {
                     return Ok(Err(holder));
                 }
                 seen = (Some(holder), Some(token));
             }
-            let token: Option<i64> = sqlx::query_scalar(
+            let sql = format!(
                 "INSERT INTO leases (sync, holder, host, pid, acquired_at, expires_at, token) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1) \
+                 VALUES ($1, $2, $3, $4, {}, {}, 1) \
                  ON CONFLICT (sync) DO UPDATE SET holder = excluded.holder, host = excluded.host, \
                    pid = excluded.pid, acquired_at = excluded.acquired_at, \
                    expires_at = excluded.expires_at, token = leases.token + 1 \
-                 WHERE leases.holder = $7 AND leases.token = $8 \
+                 WHERE leases.holder = $6 AND leases.token = $7 \
                  RETURNING token",
-            )
+                db_now(p),
+                db_now_plus(p, "$5"),
+            );
+            let token: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(sync)
             .bind(&me)
             .bind(&host)
             .bind(pid)
-            .bind(now())
-            .bind(utc_text(expires))
+            .bind(ttl_secs)
             .bind(seen.0)
             .bind(seen.1)
             .fetch_optional(p)
@@ -192,10 +200,13 @@ impl Store {
     /// token no longer hold it.
     pub async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> anyhow::Result<bool> {
         let started = std::time::Instant::now();
-        let expires = chrono::Utc::now() + chrono::Duration::from_std(ttl)?;
         let renewed = on_pool!(self, p => {
-            sqlx::query("UPDATE leases SET expires_at = $1 WHERE sync = $2 AND holder = $3 AND token = $4")
-                .bind(utc_text(expires))
+            let sql = format!(
+                "UPDATE leases SET expires_at = {} WHERE sync = $2 AND holder = $3 AND token = $4",
+                db_now_plus(p, "$1")
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(ttl.as_secs_f64())
                 .bind(&lease.sync)
                 .bind(&lease.holder)
                 .bind(lease.token)
@@ -215,8 +226,11 @@ impl Store {
     /// Gives `lease` up: its row stays, expired now, so the next take raises the token again.
     pub async fn release_lease(&self, lease: &Lease) -> anyhow::Result<()> {
         on_pool!(self, p => {
-            sqlx::query("UPDATE leases SET expires_at = $1 WHERE sync = $2 AND holder = $3 AND token = $4")
-                .bind(now())
+            let sql = format!(
+                "UPDATE leases SET expires_at = {} WHERE sync = $1 AND holder = $2 AND token = $3",
+                db_now(p)
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(&lease.sync)
                 .bind(&lease.holder)
                 .bind(lease.token)
@@ -265,19 +279,25 @@ impl Store {
     pub async fn leases(&self) -> anyhow::Result<Vec<LeaseInfo>> {
         let host = this_host();
         on_pool!(self, p => {
-            let rows = sqlx::query("SELECT sync, holder, token, acquired_at, expires_at, host, pid FROM leases ORDER BY sync")
+            let sql = format!(
+                "SELECT sync, holder, token, acquired_at, expires_at, host, pid, expires_at > {} \
+                 FROM leases ORDER BY sync",
+                db_now(p)
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .fetch_all(p)
                 .await?;
             Ok(rows
                 .iter()
                 .map(|r| {
-                    let (expires, their_host, pid): (String, String, i64) = (r.get(4), r.get(5), r.get(6));
+                    let (expires, their_host, pid, unexpired): (String, String, i64, bool) =
+                        (r.get(4), r.get(5), r.get(6), r.get(7));
                     LeaseInfo {
                         sync: r.get(0),
                         holder: r.get(1),
                         token: r.get(2),
                         acquired_at: r.get(3),
-                        live: lease_live(&host, &their_host, pid, &expires),
+                        live: lease_live(&host, &their_host, pid, unexpired),
                         expires_at: expires,
                     }
                 })

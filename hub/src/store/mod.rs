@@ -47,6 +47,9 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// PostgreSQL: the TLS protocol of this session (`TLSv1.3`), no row in clear.
+const TLS_OF_SESSION: &str = "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl";
+
 /// The connection pool of one backend.
 #[derive(Debug, Clone)]
 enum Pool {
@@ -106,12 +109,24 @@ trait WritePool {
     /// Serialises appends to the audit chain until the transaction ends: nothing for SQLite (the
     /// write transaction already does), a transaction-scoped advisory lock for PostgreSQL.
     const AUDIT_LOCK: Option<&'static str>;
+    /// The database's own clock as the store's time text (RFC 3339, UTC, milliseconds, `Z`: the
+    /// form of [`utc_text`], so that text order is time order). Lease expiry and fire-time
+    /// claims are decided by it, never by a daemon's clock: on PostgreSQL all daemons then share
+    /// one clock (`clock_timestamp()`, the time of the statement, not of the transaction);
+    /// SQLite's `'now'` is the one machine's clock that all processes on the file read.
+    const DB_NOW: &'static str;
+    /// [`WritePool::DB_NOW`] plus the seconds (a float) bound to parameter `param` (`$6`).
+    fn db_now_plus(param: &str) -> String;
 }
 
 impl WritePool for SqlitePool {
     type Db = sqlx::Sqlite;
     const FOR_UPDATE: &'static str = "";
     const AUDIT_LOCK: Option<&'static str> = None;
+    const DB_NOW: &'static str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+    fn db_now_plus(param: &str) -> String {
+        format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', {param}))")
+    }
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
@@ -122,6 +137,13 @@ impl WritePool for PgPool {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     // 0x687562 = "hub".
     const AUDIT_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(6845794)");
+    const DB_NOW: &'static str =
+        "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+    fn db_now_plus(param: &str) -> String {
+        format!(
+            "to_char((clock_timestamp() + make_interval(secs => {param})) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        )
+    }
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.begin().await
     }
@@ -130,6 +152,16 @@ impl WritePool for PgPool {
 /// The lock suffix of `p`'s backend (see [`WritePool::FOR_UPDATE`]).
 fn for_update<P: WritePool>(_: &P) -> &'static str {
     P::FOR_UPDATE
+}
+
+/// The database clock expression of `p`'s backend (see [`WritePool::DB_NOW`]).
+fn db_now<P: WritePool>(_: &P) -> &'static str {
+    P::DB_NOW
+}
+
+/// The database clock plus the seconds bound to `param`, in `p`'s backend's SQL.
+fn db_now_plus<P: WritePool>(_: &P, param: &str) -> String {
+    P::db_now_plus(param)
 }
 
 /// The audit lock statement of `p`'s backend (see [`WritePool::AUDIT_LOCK`]).
@@ -180,6 +212,7 @@ mod conflicts;
 mod dead_letters;
 mod leases;
 mod links;
+pub mod pg_tls;
 mod read_only;
 mod runs;
 mod schedule;
@@ -193,7 +226,7 @@ pub use leases::{AlreadyRan, Lease, LeaseInfo, LeaseLost, holder_id};
 pub use links::{Link, Side, SideState};
 pub use read_only::StoreLook;
 pub use runs::RunRecord;
-pub use schedule::ScheduleState;
+pub use schedule::{FireClaim, ScheduleState};
 
 use leases::{lease_live, this_host};
 use links::{LINK_COLUMNS, MARK_PENDING, last_of_each_key, link_from_row, upsert_links_sql};
@@ -301,13 +334,8 @@ impl Store {
     async fn open_postgres(url: &str) -> anyhow::Result<Store> {
         use anyhow::Context as _;
         // The URL without its password, for messages.
-        let shown = match url::Url::parse(url) {
-            Ok(mut u) => {
-                let _ = u.set_password(None);
-                u.to_string()
-            }
-            Err(e) => anyhow::bail!("store URL is not a URL: {e}"),
-        };
+        let shown = pg_tls::shown(url);
+        pg_tls::check_url(url, true).map_err(|e| anyhow::anyhow!("state store {shown}: {e}"))?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
@@ -320,7 +348,25 @@ impl Store {
             .run(&pool)
             .await
             .with_context(|| format!("failed to migrate the state store {shown}"))?;
-        Ok(Store::new(Pool::Postgres(pool)))
+        let store = Store::new(Pool::Postgres(pool));
+        let tls = store
+            .connection_tls()
+            .await
+            .with_context(|| format!("failed to query the state store {shown}"))?;
+        match tls {
+            Some(version) => {
+                tracing::info!(store = %shown, tls = %version, "state store connected over TLS")
+            }
+            // Over loopback nothing leaves the machine.
+            None if pg_tls::is_loopback(url) => {
+                tracing::info!(store = %shown, "state store connected in clear over loopback")
+            }
+            None => tracing::warn!(
+                store = %shown,
+                "the state store's connection is not encrypted; add ?sslmode=verify-full&sslrootcert=CA.pem to its URL (README, \"Several daemons on one store\")"
+            ),
+        }
+        Ok(store)
     }
 
     fn new(pool: Pool) -> Store {
@@ -329,6 +375,16 @@ impl Store {
             audit_key: None,
             crash: None,
             fence: None,
+        }
+    }
+
+    /// How the store's connections travel: `Some("TLSv1.3")` (the protocol, from PostgreSQL's
+    /// `pg_stat_ssl` for this session) or `None` for a PostgreSQL session in clear; `None` for
+    /// SQLite, a local file.
+    pub async fn connection_tls(&self) -> anyhow::Result<Option<String>> {
+        match &self.pool {
+            Pool::Sqlite(..) => Ok(None),
+            Pool::Postgres(p) => Ok(sqlx::query_scalar(TLS_OF_SESSION).fetch_optional(p).await?),
         }
     }
 

@@ -13,6 +13,9 @@ pub struct StoreLook {
     /// The state key check value the store recorded at its first use (see
     /// [`Store::check_state_key`]); `None` if no daemon has used it yet.
     pub key_check: Option<String>,
+    /// PostgreSQL: the TLS protocol of the look's session (`TLSv1.3`), `None` in clear; always
+    /// `None` for SQLite (a local file).
+    pub tls: Option<String>,
 }
 
 /// Applied migration versions and the recorded key check, from whichever pool.
@@ -49,9 +52,12 @@ impl Store {
     /// Errors: the store cannot be reached or read (the message names it, without a password).
     pub async fn look_read_only(url: &str) -> anyhow::Result<Option<StoreLook>> {
         use anyhow::Context as _;
+        let mut tls = None;
         let (applied, key_check, known) = if url.starts_with("postgres://")
             || url.starts_with("postgresql://")
         {
+            pg_tls::check_url(url, true)
+                .map_err(|e| anyhow::anyhow!("state store {}: {e}", pg_tls::shown(url)))?;
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)?
                 .options([("default_transaction_read_only", "on")]);
             let pool = PgPoolOptions::new()
@@ -62,6 +68,9 @@ impl Store {
                 .context("cannot connect")?;
             let exists = "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1";
             let (a, k) = look_at!(&pool, exists);
+            tls = sqlx::query_scalar(TLS_OF_SESSION)
+                .fetch_optional(&pool)
+                .await?;
             pool.close().await;
             (a, k, sqlx::migrate!("./migrations/postgres"))
         } else {
@@ -88,6 +97,10 @@ impl Store {
             .filter(|m| !applied.contains(&m.version))
             .map(|m| format!("{} {}", m.version, m.description))
             .collect();
-        Ok(Some(StoreLook { pending, key_check }))
+        Ok(Some(StoreLook {
+            pending,
+            key_check,
+            tls,
+        }))
     }
 }

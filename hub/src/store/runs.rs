@@ -158,11 +158,12 @@ impl Store {
             // A run whose sync's lease is still held by a live process is someone else's run in
             // progress (a daemon beside a `hub sync --once`), not an interrupted one.
             let host = this_host();
-            let live: Vec<String> = sqlx::query("SELECT sync, host, pid, expires_at FROM leases")
+            let sql = format!("SELECT sync, host, pid, expires_at > {} AS unexpired FROM leases", db_now(p));
+            let live: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .fetch_all(p)
                 .await?
                 .iter()
-                .filter(|r| lease_live(&host, r.get("host"), r.get("pid"), r.get("expires_at")))
+                .filter(|r| lease_live(&host, r.get("host"), r.get("pid"), r.get("unexpired")))
                 .map(|r| r.get("sync"))
                 .collect();
             let mut closed = Vec::new();
@@ -232,18 +233,20 @@ impl Store {
     pub async fn orphaned_run(&self, sync: &str) -> anyhow::Result<Option<i64>> {
         let host = this_host();
         on_pool!(self, p => {
-            let row = sqlx::query(
-                "SELECT r.id, l.host, l.pid, l.expires_at FROM runs r LEFT JOIN leases l ON l.sync = r.sync \
+            let sql = format!(
+                "SELECT r.id, l.host, l.pid, l.expires_at > {} FROM runs r LEFT JOIN leases l ON l.sync = r.sync \
                  WHERE r.sync = $1 AND r.status = 'running' ORDER BY r.id DESC LIMIT 1",
-            )
+                db_now(p)
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(sync)
             .fetch_optional(p)
             .await?;
             Ok(row.and_then(|r| {
-                let (id, their_host, pid, expires): (i64, Option<String>, Option<i64>, Option<String>) =
+                let (id, their_host, pid, unexpired): (i64, Option<String>, Option<i64>, Option<bool>) =
                     (r.get(0), r.get(1), r.get(2), r.get(3));
-                let live = match (their_host, pid, expires) {
-                    (Some(h), Some(pid), Some(e)) => lease_live(&host, &h, pid, &e),
+                let live = match (their_host, pid, unexpired) {
+                    (Some(h), Some(pid), Some(u)) => lease_live(&host, &h, pid, u),
                     _ => false,
                 };
                 (!live).then_some(id)

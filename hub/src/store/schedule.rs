@@ -64,7 +64,7 @@ impl Store {
         sync: &str,
         t: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<()> {
-        self.claim_fire(sync, t).await.map(|_| ())
+        self.mark_handled(sync, t, false).await.map(|_| ())
     }
 
     /// Pauses or resumes a sync's schedule.
@@ -100,28 +100,85 @@ impl Store {
         })
     }
 
-    /// Claims fire time `t` of `sync` for this process: true if no process had handled `t` (or
-    /// a later instant) yet, and handled-through is now `t`. Of several daemons claiming the
-    /// same fire time, exactly one gets true (one conditional upsert).
+    /// Claims fire time `t` of `sync` for this process. [`FireClaim::Claimed`] if no process
+    /// had handled `t` (or a later instant) yet, and handled-through is now `t`: of several
+    /// daemons claiming the same fire time, exactly one gets it (one conditional upsert).
+    /// [`FireClaim::NotYetDue`] if `t` is still ahead of the database's clock (the caller's
+    /// clock runs fast): nothing is recorded, and the caller claims again once the wait is over.
+    /// A fire time is thus run when the store's clock says so, whatever each daemon's clock.
     pub async fn claim_fire(
         &self,
         sync: &str,
         t: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<FireClaim> {
+        let db_now = self.db_now().await?;
+        if t > db_now {
+            return Ok(FireClaim::NotYetDue {
+                wait: (t - db_now).to_std().unwrap_or_default(),
+            });
+        }
+        let claimed = self.mark_handled(sync, t, true).await?;
+        Ok(if claimed {
+            FireClaim::Claimed
+        } else {
+            FireClaim::Taken
+        })
+    }
+
+    /// Moves `sync`'s handled-through instant to `t` unless it is at or past `t` already:
+    /// true if it moved. With `due_only`, only if `t` is not ahead of the database's clock.
+    async fn mark_handled(
+        &self,
+        sync: &str,
+        t: chrono::DateTime<chrono::Utc>,
+        due_only: bool,
     ) -> anyhow::Result<bool> {
         on_pool!(self, p => {
-            let r = sqlx::query(
-                "INSERT INTO schedule_state (sync, handled_through, updated_at) VALUES ($1, $2, $3) \
+            let guard = if due_only {
+                format!(" AND $2 <= {}", db_now(p))
+            } else {
+                String::new()
+            };
+            // INSERT … SELECT, so that the guard also holds for a sync's first claim.
+            let sql = format!(
+                "INSERT INTO schedule_state (sync, handled_through, updated_at) \
+                 SELECT $1, $2, $3 WHERE true{guard} \
                  ON CONFLICT (sync) DO UPDATE SET handled_through = excluded.handled_through, \
                    updated_at = excluded.updated_at \
                  WHERE schedule_state.handled_through IS NULL \
-                    OR schedule_state.handled_through < excluded.handled_through",
-            )
-            .bind(sync)
-            .bind(utc_text(t))
-            .bind(now())
-            .execute(p)
-            .await?;
+                    OR schedule_state.handled_through < excluded.handled_through"
+            );
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(sync)
+                .bind(utc_text(t))
+                .bind(now())
+                .execute(p)
+                .await?;
             Ok(r.rows_affected() == 1)
         })
     }
+
+    /// The database's clock now ([`WritePool::DB_NOW`]), the clock leases and fire times go by.
+    pub async fn db_now(&self) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        let text: String = on_pool!(self, p => {
+            let sql = format!("SELECT {}", db_now(p));
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?
+        });
+        parse_utc(&text)
+            .ok_or_else(|| anyhow::anyhow!("the store's clock gave {text:?}, not RFC 3339"))
+    }
+}
+
+/// The answer to [`Store::claim_fire`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FireClaim {
+    /// This process runs the fire time.
+    Claimed,
+    /// Another process claimed it, or a later instant, first.
+    Taken,
+    /// The fire time is still `wait` ahead of the database's clock.
+    NotYetDue {
+        /// How long until it is due by the database's clock.
+        wait: std::time::Duration,
+    },
 }

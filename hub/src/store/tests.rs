@@ -548,11 +548,11 @@ both! {
 async fn a_fire_time_is_claimed_once_and_runs_once(s, url) {
     let t = |x: &str| chrono::DateTime::parse_from_rfc3339(x).unwrap().with_timezone(&chrono::Utc);
     let other = Store::open(&url).await.unwrap();
-    assert!(s.claim_fire("w", t("2026-11-30T08:00:10Z")).await.unwrap());
-    assert!(!other.claim_fire("w", t("2026-11-30T08:00:10Z")).await.unwrap());
+    assert_eq!(s.claim_fire("w", t("2026-11-30T08:00:10Z")).await.unwrap(), FireClaim::Claimed);
+    assert_eq!(other.claim_fire("w", t("2026-11-30T08:00:10Z")).await.unwrap(), FireClaim::Taken);
     // An earlier instant is handled already; a later one is free.
-    assert!(!other.claim_fire("w", t("2026-11-30T08:00:00Z")).await.unwrap());
-    assert!(other.claim_fire("w", t("2026-11-30T08:00:20Z")).await.unwrap());
+    assert_eq!(other.claim_fire("w", t("2026-11-30T08:00:00Z")).await.unwrap(), FireClaim::Taken);
+    assert_eq!(other.claim_fire("w", t("2026-11-30T08:00:20Z")).await.unwrap(), FireClaim::Claimed);
     assert_eq!(
         s.schedule_state("w").await.unwrap().handled_through,
         Some(t("2026-11-30T08:00:20Z"))
@@ -653,4 +653,45 @@ async fn a_sqlite_url_with_options_commits_links_to_the_file_it_names() {
 async fn an_in_memory_sqlite_store_is_refused_with_the_reason() {
     let e = Store::open("sqlite://:memory:").await.unwrap_err();
     assert!(format!("{e:#}").contains("in-memory"), "{e:#}");
+}
+
+both! {
+async fn fire_times_and_lease_expiry_go_by_the_databases_clock(s, url) {
+    let db = s.db_now().await.unwrap();
+    // The test's machine is the server's: the two clocks agree to a second.
+    assert!((db - chrono::Utc::now()).num_milliseconds().abs() < 1000, "{db}");
+    // A fire time 90 s ahead of the store's clock (a daemon whose clock runs fast) is not
+    // claimed, and nothing is recorded.
+    let whole = |t: chrono::DateTime<chrono::Utc>| {
+        chrono::DateTime::from_timestamp(t.timestamp(), 0).unwrap()
+    };
+    let ahead = whole(db) + chrono::Duration::seconds(90);
+    match s.claim_fire("w", ahead).await.unwrap() {
+        FireClaim::NotYetDue { wait } => assert!(
+            wait > Duration::from_secs(88) && wait <= Duration::from_secs(90),
+            "{wait:?}"
+        ),
+        other => panic!("a fire time 90 s ahead was answered {other:?}"),
+    }
+    assert_eq!(s.schedule_state("w").await.unwrap().handled_through, None);
+    // A due one is claimed once.
+    let due = whole(db) - chrono::Duration::seconds(10);
+    assert_eq!(s.claim_fire("w", due).await.unwrap(), FireClaim::Claimed);
+    assert_eq!(s.claim_fire("w", due).await.unwrap(), FireClaim::Taken);
+    assert_eq!(s.schedule_state("w").await.unwrap().handled_through, Some(due));
+    // A lease's expiry is the store's clock plus the TTL (to the millisecond it was set at).
+    let before = s.db_now().await.unwrap();
+    let lease = s.acquire_lease("w", Duration::from_secs(60)).await.unwrap().unwrap();
+    let after = s.db_now().await.unwrap();
+    let expires = s.leases().await.unwrap()[0].expires_at.clone();
+    let expires = parse_utc(&expires).unwrap();
+    assert!(
+        expires >= before + chrono::Duration::seconds(60)
+            && expires <= after + chrono::Duration::seconds(60),
+        "{before} .. {after} + 60 s, expires {expires}"
+    );
+    assert!(s.renew_lease(&lease, Duration::from_secs(5)).await.unwrap());
+    let renewed = parse_utc(&s.leases().await.unwrap()[0].expires_at).unwrap();
+    assert!(renewed < expires - chrono::Duration::seconds(50), "{renewed}");
+}
 }
