@@ -32,3 +32,4 @@ pub mod schema;
 pub mod schema_cli;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

@@ -409,7 +409,101 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masking<M> {
     }
 }
 
-/// The subscriber [`init`] installs, writing through `make` (which [`Masking`] wraps).
+/// A layer of the registry itself, as [`export_spans`] takes it.
+pub type SpanExporterLayer =
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+
+/// The span exporter, once [`export_spans`] set it ([`crate::telemetry`]).
+static SPAN_EXPORTER: std::sync::OnceLock<SpanExporterLayer> = std::sync::OnceLock::new();
+
+/// Sends the `hub` crate's spans (never events) to `layer` from now on: the OpenTelemetry
+/// bridge of [`crate::telemetry`]. Errors if a layer was set already.
+pub fn export_spans(layer: SpanExporterLayer) -> anyhow::Result<()> {
+    SPAN_EXPORTER
+        .set(layer)
+        .map_err(|_| anyhow::anyhow!("spans are already being exported"))?;
+    // Callsites asked before had no exporter to interest; ask them again.
+    tracing::callsite::rebuild_interest_cache();
+    Ok(())
+}
+
+/// Which callsites reach the span exporter: the `hub` crate's spans at any level, once one is
+/// set. Log events never do (their text is masked only when a line is written).
+fn exported(meta: &tracing::Metadata<'_>) -> bool {
+    SPAN_EXPORTER.get().is_some() && meta.is_span() && meta.target().starts_with("hub")
+}
+
+/// The registry's first layer: forwards span life cycles to the exporter once one is set.
+struct SpanExport;
+
+impl tracing_subscriber::Layer<tracing_subscriber::Registry> for SpanExport {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, tracing_subscriber::Registry>,
+    ) {
+        if let Some(l) = SPAN_EXPORTER.get() {
+            l.on_new_span(attrs, id, ctx);
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, tracing_subscriber::Registry>,
+    ) {
+        if let Some(l) = SPAN_EXPORTER.get() {
+            l.on_record(id, values, ctx);
+        }
+    }
+
+    fn on_follows_from(
+        &self,
+        id: &tracing::span::Id,
+        follows: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, tracing_subscriber::Registry>,
+    ) {
+        if let Some(l) = SPAN_EXPORTER.get() {
+            l.on_follows_from(id, follows, ctx);
+        }
+    }
+
+    fn on_enter(
+        &self,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, tracing_subscriber::Registry>,
+    ) {
+        if let Some(l) = SPAN_EXPORTER.get() {
+            l.on_enter(id, ctx);
+        }
+    }
+
+    fn on_exit(
+        &self,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, tracing_subscriber::Registry>,
+    ) {
+        if let Some(l) = SPAN_EXPORTER.get() {
+            l.on_exit(id, ctx);
+        }
+    }
+
+    fn on_close(
+        &self,
+        id: tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, tracing_subscriber::Registry>,
+    ) {
+        if let Some(l) = SPAN_EXPORTER.get() {
+            l.on_close(id, ctx);
+        }
+    }
+}
+
+/// The subscriber [`init`] installs, writing through `make` (which [`Masking`] wraps): the
+/// registry, the span exporter's slot ([`export_spans`]), and the log lines filtered by
+/// `filter`.
 fn subscriber<M>(
     format: LogFormat,
     filter: EnvFilter,
@@ -418,9 +512,11 @@ fn subscriber<M>(
 where
     M: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(Masking::new(format, make));
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let base = tracing_subscriber::registry()
+        .with(SpanExport.with_filter(tracing_subscriber::filter::filter_fn(exported)));
+    let lines = tracing_subscriber::fmt::layer().with_writer(Masking::new(format, make));
     match format {
         // No ANSI colours, even on a terminal: the formatter would write ESC (U+001B) itself,
         // and the writer could then no longer tell a line's ESC from one a plugin put in its
@@ -428,13 +524,15 @@ where
         // tracing-subscriber (0.3.20 on) writes ESC in the values it formats as `\x1b`, but
         // this is the safety net for every line, so every ESC that is left is escaped here,
         // like every other control character ([`clean_line`]); colours are worth less.
-        LogFormat::Text => Box::new(builder.with_ansi(false).finish()),
-        LogFormat::Json => Box::new(builder.json().with_current_span(true).finish()),
+        LogFormat::Text => Box::new(base.with(lines.with_ansi(false).with_filter(filter))),
+        LogFormat::Json => {
+            Box::new(base.with(lines.json().with_current_span(true).with_filter(filter)))
+        }
     }
 }
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter
-/// (`info`, with wasmtime, cranelift and sqlx at `warn`).
+/// (`info`, with wasmtime, cranelift and sqlx at `warn`) of the log lines.
 pub fn init(format: LogFormat) {
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {

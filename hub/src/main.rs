@@ -551,6 +551,19 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, Failure> {
     }
 }
 
+/// Starts exporting spans if `[telemetry] otlp_endpoint` is set ([`hub::telemetry`]); a
+/// failure to start is logged and the command goes on without.
+fn start_telemetry(config: &hub::config::Config) -> Option<hub::telemetry::Telemetry> {
+    let endpoint = config.telemetry.endpoint()?;
+    match hub::telemetry::Telemetry::start(endpoint, config.telemetry.service_name()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!("telemetry: spans are not exported: {e:#}");
+            None
+        }
+    }
+}
+
 /// Loads and builds a deployment for the daemon: at least one sync must be able to run.
 async fn build_for_daemon(config: &std::path::Path) -> Result<Hub, Failure> {
     let config = load(config)?;
@@ -624,6 +637,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             let data_dir = load(&config)?.data_dir();
             let _daemon_lock = lock_data_dir(&data_dir)?;
             let mut hub = build_for_daemon(&config).await?;
+            let telemetry = start_telemetry(&hub.config);
             let mut signals = signals();
             hub::metrics::install()?;
             hub::metrics::config_reload(true);
@@ -698,6 +712,9 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 a.stop();
             }
             hub.engine.store().close().await;
+            if let Some(t) = telemetry {
+                t.shutdown().await;
+            }
             tracing::info!("daemon stopped");
             Ok(true)
         }
@@ -715,6 +732,15 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     known.join(", ")
                 )]));
             }
+            // With require_signed, a refused plugin of this sync stops it before anything runs
+            // (exit 2), as it stops `hub run`.
+            let s = &c.syncs[&name];
+            let plugins = [s.a.plugin.get_ref().clone(), s.b.plugin.get_ref().clone()];
+            let unsigned =
+                hub::plugin_signature::refusals_among(&c, |p| plugins.iter().any(|q| q == p));
+            if !unsigned.is_empty() {
+                return Err(Failure::Deployment(unsigned));
+            }
             let hub = Hub::build(c).await?;
             if !hub.syncs.contains_key(&name) {
                 return Err(Failure::Deployment(hub.problems.clone()));
@@ -722,7 +748,12 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             for p in &hub.problems {
                 say_err!("warning: {p}");
             }
-            let outcome = hub.run_once(&name, "manual").await?;
+            let telemetry = start_telemetry(&hub.config);
+            let outcome = hub.run_once(&name, "manual").await;
+            if let Some(t) = telemetry {
+                t.shutdown().await;
+            }
+            let outcome = outcome?;
             let s = &hub.syncs[&name];
             let rows = report::directions(
                 &outcome.stats,

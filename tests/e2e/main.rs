@@ -11,6 +11,7 @@ mod harness;
 mod operating;
 mod roster;
 mod signatures;
+mod telemetry;
 mod witness;
 
 use harness::{Env, canonical_id, canonical_phone, content, trimmed};

@@ -912,7 +912,19 @@ impl Engine {
             .store
             .start_run(&spec.name, trigger, scheduled_for)
             .await?;
-        let span = tracing::info_span!("run", sync = %spec.name, run = run_id);
+        // The run's span (exported as an OpenTelemetry span when `[telemetry]` is set): names and
+        // counts only, never a record's values.
+        let span = tracing::info_span!(
+            "run",
+            sync = %spec.name,
+            run = run_id,
+            trigger,
+            status = tracing::field::Empty,
+            records_read = tracing::field::Empty,
+            records_written = tracing::field::Empty,
+            dead_letters = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
         let resumed_from = self
             .store
             .run(run_id)
@@ -1018,6 +1030,21 @@ impl Engine {
             dead_letters = stats.a.invalid + stats.b.invalid + stats.a.rejected + stats.b.rejected,
             ms = stats.duration_ms,
             "sync run finished"
+        );
+        span.record("status", status.as_str());
+        span.record("records_read", stats.a.read + stats.b.read);
+        span.record("records_written", stats.a.written() + stats.b.written());
+        span.record(
+            "dead_letters",
+            stats.a.invalid + stats.b.invalid + stats.a.rejected + stats.b.rejected,
+        );
+        span.record(
+            "otel.status_code",
+            if status == RunStatus::Failed {
+                "ERROR"
+            } else {
+                "OK"
+            },
         );
         let outcome = RunOutcome {
             run_id,
