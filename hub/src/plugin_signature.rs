@@ -173,13 +173,19 @@ fn decode_signature(text: &str) -> Result<(minisign_verify::Signature, String), 
 /// every plugin is signed by a trusted key, or signatures are not required. `hub run` and a
 /// SIGHUP reload stop at any line here (the runtime checks again the bytes it compiles).
 pub fn refusals(config: &Config) -> Vec<String> {
+    refusals_among(config, |_| true)
+}
+
+/// [`refusals`] for the plugins whose names `wanted` accepts only (`hub sync NAME --once`:
+/// the two plugins of that sync).
+pub fn refusals_among(config: &Config, wanted: impl Fn(&str) -> bool) -> Vec<String> {
     let policy = match SignaturePolicy::of(&config.hub) {
         Ok(Some(p)) => p,
         Ok(None) => return Vec::new(),
         Err(e) => return vec![format!("{}: {e}", config.file.display())],
     };
     let mut out = Vec::new();
-    for (name, pc) in &config.plugins {
+    for (name, pc) in config.plugins.iter().filter(|(n, _)| wanted(n)) {
         let path = config.plugin_path(pc);
         let checked = std::fs::read(&path)
             .map_err(|e| e.to_string())

@@ -1,6 +1,7 @@
 //! Several `hub` daemons on one PostgreSQL state store, against the simulators: every fire time
-//! run once by one of them, runs taken over from a daemon that is killed or paused past its
-//! lease, and the paused daemon's late writes refused.
+//! run once by one of them (one daemon's clock 90 s ahead: leases and fire times go by the
+//! database's clock), runs taken over from a daemon that is killed or paused past its lease,
+//! and the paused daemon's late writes refused.
 //!
 //! Each test gets a database of its own on the local server (`HUB_TEST_POSTGRES`, see
 //! `hub::store::testing`). What is expected is counted by the test itself: the fire times of a
@@ -98,8 +99,22 @@ impl Cluster {
     }
 
     fn start(&self, env: &Env, i: usize, schedule: &str, ttl: &str) -> tokio::process::Child {
+        self.start_with(env, i, schedule, ttl, &[])
+    }
+
+    /// [`Cluster::start`] with more environment variables.
+    fn start_with(
+        &self,
+        env: &Env,
+        i: usize,
+        schedule: &str,
+        ttl: &str,
+        more: &[(&str, &str)],
+    ) -> tokio::process::Child {
         let _ = std::fs::remove_file(self.dirs[i].join("admin.url"));
-        env.daemon(CONFIG, &self.vars(&self.dirs[i], schedule, ttl))
+        let mut vars = self.vars(&self.dirs[i], schedule, ttl);
+        vars.extend_from_slice(more);
+        env.daemon(CONFIG, &vars)
     }
 
     /// GET `path` from daemon `i`'s admin API (waiting for it to listen).
@@ -128,6 +143,34 @@ impl Cluster {
         );
         r.json().await.unwrap()
     }
+}
+
+/// Environment variables that run a process with its wall clock `offset` ahead (Debian's
+/// libfaketime, multi-threaded build; the monotonic clock stays true), checked on `date`: the
+/// variables work before a daemon is given them.
+fn clock_ahead(offset: &str) -> Vec<(&'static str, String)> {
+    let lib = ["x86_64-linux-gnu", "aarch64-linux-gnu"]
+        .iter()
+        .map(|arch| format!("/usr/lib/{arch}/faketime/libfaketimeMT.so.1"))
+        .find(|p| Path::new(p).exists())
+        .expect("libfaketime is installed (Debian package faketime; scripts/test installs it)");
+    let vars = vec![
+        ("LD_PRELOAD", lib),
+        ("FAKETIME", offset.to_string()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+    ];
+    let out = std::process::Command::new("date")
+        .arg("+%s")
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let faked: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let ahead = faked - Utc::now().timestamp();
+    assert!(
+        (85..=95).contains(&ahead),
+        "faketime {offset}: date is {ahead} s ahead"
+    );
+    vars
 }
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -211,9 +254,18 @@ async fn three_daemons_on_one_postgres_store_run_every_fire_time_once_for_five_m
     env.delete(&env.zf, "/_admin/counters").await;
 
     let every_10s = "*/10 * * * * *";
+    // Daemon 2's clock runs 90 s ahead of the others' and of the database's (longer than the
+    // lease and than nine fire times): going by its own clock it would claim every fire time
+    // first, run it 90 s early, and take the others' leases as expired.
+    let ahead = clock_ahead("+90s");
+    let ahead: Vec<(&str, &str)> = ahead.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let daemons: Vec<_> = (0..3)
-        .map(|i| cluster.start(&env, i, every_10s, "20s"))
+        .map(|i| {
+            let more: &[(&str, &str)] = if i == 2 { &ahead } else { &[] };
+            cluster.start_with(&env, i, every_10s, "20s", more)
+        })
         .collect();
+    let fast_pid = daemons[2].id().unwrap();
     for i in 0..3 {
         cluster.admin(i, "/api/leases").await;
     }
@@ -286,6 +338,18 @@ async fn three_daemons_on_one_postgres_store_run_every_fire_time_once_for_five_m
     });
     assert!(holders.len() >= 2, "one daemon ran everything: {holders:?}");
     eprintln!("scheduled runs per daemon: {holders:?}");
+    // The daemon whose clock is ahead took part, but won no more than its share: it woke for
+    // each fire time with the others (by the store's clock), not 90 s before them.
+    let fast = holders
+        .iter()
+        .filter(|(h, _)| pid_of(h) == fast_pid)
+        .map(|(_, n)| *n)
+        .sum::<usize>();
+    assert!(
+        fast >= 1 && fast < fires.len() * 2 / 3,
+        "the daemon 90 s ahead ran {fast} of {} fire times: {holders:?}",
+        fires.len()
+    );
 
     // Each change written once, to the other system only; no record created.
     let (hy_c, zf_c) = counters(&env).await;

@@ -126,6 +126,17 @@ async fn a_plugin_unsigned_signed_by_another_key_or_changed_stops_the_start_and_
         sig.display()
     );
     assert!(located(&stderr(&out), &at, &mismatch), "{}", stderr(&out));
+    // `hub sync NAME --once` refuses the same way, before it opens the store or runs anything.
+    let out = env
+        .run(&["sync", "workers", "--once", "--config", &cfg_s])
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(located(&stderr(&out), &at, &mismatch), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "nothing ran: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let verify = env
         .run(&[
             "plugin",
