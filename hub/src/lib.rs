@@ -8,6 +8,7 @@
 //! transaction) → run history.
 
 pub mod admin;
+pub mod admin_security;
 pub mod audit;
 pub mod audit_witness;
 pub mod check;
