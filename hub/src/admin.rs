@@ -1,11 +1,12 @@
 //! The admin HTTP API and the status page (axum), served by `hub run`.
 //!
-//! Bound to `[admin] listen` (default `127.0.0.1:8470`). Every route but `/healthz`, `/login`
-//! and `/logout` needs the admin token: `Authorization: Bearer <token>` (RFC 6750), or, for
-//! the pages only (`GET /`, `GET /runs/{id}`), the session cookie that `POST /login` sets after
-//! a browser user types the token. State-changing routes (`POST`) accept the bearer header
-//! only, so a page on another site cannot make a signed-in browser trigger anything (no
-//! cookie-borne CSRF).
+//! Bound to `[admin] listen` (default `127.0.0.1:8470`), over HTTPS when `[admin] tls_cert`
+//! and `tls_key` are set ([`crate::admin_tls`]; the files are read again on SIGHUP). Every
+//! route but `/healthz`, `/login` and `/logout` needs the admin token: `Authorization: Bearer
+//! <token>` (RFC 6750), or, for the pages only (`GET /`, `GET /runs/{id}`), the session cookie
+//! that `POST /login` sets after a browser user types the token. State-changing routes
+//! (`POST`) accept the bearer header only, so a page on another site cannot make a signed-in
+//! browser trigger anything (no cookie-borne CSRF).
 //!
 //! Defences ([`crate::admin_security`]): tokens are compared in constant time; a session is a
 //! random id kept in memory for 8 hours (`POST /logout` ends it; a restart ends them all);
@@ -192,20 +193,35 @@ pub struct Server {
     pub addr: std::net::SocketAddr,
     view: watch::Sender<Arc<View>>,
     task: tokio::task::JoinHandle<()>,
+    /// The certificate when served over HTTPS, and the task reloading it on SIGHUP.
+    tls: Option<(
+        Arc<crate::admin_tls::Certificate>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl Server {
-    /// Binds `[admin] listen`, writes `http://<addr>/` to `<data_dir>/admin.url`, and serves
-    /// `view` until [`Server::stop`]. Errors: the address cannot be bound, or the token
-    /// cannot be read.
+    /// Binds `[admin] listen`, writes `http://<addr>/` (`https://` with `[admin] tls_cert`) to
+    /// `<data_dir>/admin.url`, and serves `view` until [`Server::stop`]. Errors: the
+    /// certificate or key file cannot be used (named, with the reason), the address cannot be
+    /// bound, or the token cannot be read.
     pub async fn start(config: &Config, view: View) -> anyhow::Result<Server> {
         let token = token(config)?;
+        let certificate = match config.admin_tls_files() {
+            Some((cert, key)) => Some(Arc::new(crate::admin_tls::Certificate::load(&cert, &key)?)),
+            None => None,
+        };
         let listen = config.admin.listen.get_ref();
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("admin.listen: cannot bind {listen}"))?;
         let addr = listener.local_addr()?;
-        let url = format!("http://{addr}/");
+        let scheme = if certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = format!("{scheme}://{addr}/");
         std::fs::write(config.data_dir().join("admin.url"), format!("{url}\n")).with_context(
             || {
                 format!(
@@ -214,22 +230,47 @@ impl Server {
                 )
             },
         )?;
-        if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "the admin API listens beyond this machine; put TLS in front of it");
+        if !addr.ip().is_loopback() && certificate.is_none() {
+            tracing::warn!(%addr, "the admin API listens beyond this machine over plain HTTP; set [admin] tls_cert and tls_key for HTTPS");
         }
         let (tx, rx) = watch::channel(Arc::new(view));
-        let (router, _) = router(AdminState::new(rx, &token));
-        let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("admin API stopped: {e}");
+        let state = AdminState::new(rx, &token);
+        let (task, tls) = match certificate {
+            None => {
+                let (router, _) = router(state);
+                let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!("admin API stopped: {e}");
+                    }
+                });
+                (task, None)
             }
-        });
+            Some(certificate) => {
+                use axum::serve::ListenerExt as _;
+                let (router, _) = router(state.over_tls());
+                let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                // A tapped listener is one axum gives each connection's peer address for
+                // (`ConnectInfo<SocketAddr>`, which the sign-in throttle counts by); the tap
+                // itself does nothing.
+                let listener =
+                    crate::admin_tls::TlsListener::new(listener, certificate.server_config())?
+                        .tap_io(|_| ());
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!("admin API stopped: {e}");
+                    }
+                });
+                let reload = tokio::spawn(crate::admin_tls::reload_on_sighup(certificate.clone()));
+                (task, Some((certificate, reload)))
+            }
+        };
         tracing::info!("admin API and status page on {url}");
         Ok(Server {
             addr,
             view: tx,
             task,
+            tls,
         })
     }
 
@@ -238,9 +279,19 @@ impl Server {
         let _ = self.view.send(Arc::new(view));
     }
 
+    /// Reads the certificate files again, as SIGHUP does: the new pair serves new connections,
+    /// or, when a file is bad, the error is logged and the old pair stays. `false` then, or
+    /// when not serving HTTPS.
+    pub fn reload_certificate(&self) -> bool {
+        self.tls.as_ref().is_some_and(|(c, _)| c.reload_and_log())
+    }
+
     /// Stops serving.
     pub fn stop(self) {
         self.task.abort();
+        if let Some((_, reload)) = self.tls {
+            reload.abort();
+        }
     }
 }
 
@@ -2818,6 +2869,375 @@ mod tests {
             "the window passed"
         );
         assert_eq!(f.get("/api/syncs").await.status(), S::OK);
+    }
+
+    /// Log lines written while the guard lives, on this thread (the tests' runtime runs its
+    /// tasks on the test's own thread).
+    struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn capture_logs() -> (
+        Arc<std::sync::Mutex<Vec<u8>>>,
+        tracing::subscriber::DefaultGuard,
+    ) {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || Logs(writer.clone()))
+            .finish();
+        (buffer, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The captured log text, once it holds `wanted` (handshakes are logged by their own
+    /// task, a moment after the client gave up), or after 5 s.
+    async fn logged(logs: &std::sync::Mutex<Vec<u8>>, wanted: &str) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+            if text.contains(wanted) || tokio::time::Instant::now() > deadline {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    fn openssl(dir: &std::path::Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A throwaway certificate authority in `dir`: `ca.pem`, `ca.key`.
+    fn test_ca(dir: &std::path::Path) {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=hub test CA",
+                "-days",
+                "2",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+    }
+
+    /// A certificate for `localhost` signed by [`test_ca`]'s, with a key made by `newkey`
+    /// (`openssl req -newkey`): `{name}.pem`, `{name}.key` and the certificate's DER in
+    /// `{name}.der`.
+    fn localhost_cert(dir: &std::path::Path, name: &str, serial: &str, newkey: &[&str]) -> Vec<u8> {
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let (key, csr, pem, der) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.der"),
+        );
+        let subject = format!("/CN=localhost {name}");
+        let mut req = vec!["req", "-newkey"];
+        req.extend_from_slice(newkey);
+        req.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                serial,
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                &pem,
+            ],
+        );
+        openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
+        std::fs::read(dir.join(der)).unwrap()
+    }
+
+    /// A deployment in `dir` with no syncs and `[admin]` as given, loaded.
+    async fn tls_deployment(dir: &std::path::Path, admin: &str) -> (Config, View) {
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::fs::write(
+            dir.join("hub.toml"),
+            format!(
+                "[hub]\ndata_dir = \"data\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = {{ value = \"{TOKEN}\" }}\n{admin}"
+            ),
+        )
+        .unwrap();
+        let config = crate::config::load(&dir.join("hub.toml")).unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.join("data/state.db").display()))
+            .await
+            .unwrap();
+        let view = View {
+            store,
+            syncs: BTreeMap::new(),
+            problems: vec![],
+            not_loaded: BTreeMap::new(),
+            reload_refused: None,
+            progress: ProgressBoard::default(),
+            zone: chrono_tz::Asia::Shanghai,
+        };
+        (config, view)
+    }
+
+    /// `GET url` on a new connection from a client that trusts only `ca` (PEM): the answer and
+    /// the certificate the server presented (DER).
+    async fn over_https(ca: &[u8], url: &str) -> (reqwest::Response, Vec<u8>) {
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca).unwrap()])
+            .tls_info(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client.get(url).send().await.unwrap();
+        let cert = r
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .unwrap()
+            .to_vec();
+        (r, cert)
+    }
+
+    #[tokio::test]
+    async fn https_serves_the_certificate_files_and_a_reload_swaps_them_for_new_connections() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (logs, _guard) = capture_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        test_ca(d);
+        let first = localhost_cert(
+            d,
+            "first",
+            "1",
+            &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        );
+        let second = localhost_cert(d, "second", "2", &["rsa:2048"]);
+        assert_ne!(first, second);
+        let ca = std::fs::read(d.join("ca.pem")).unwrap();
+        let install = |name: &str| {
+            std::fs::copy(d.join(format!("{name}.pem")), d.join("admin.pem")).unwrap();
+            std::fs::copy(d.join(format!("{name}.key")), d.join("admin.key")).unwrap();
+        };
+        install("first");
+        let (config, view) =
+            tls_deployment(d, "tls_cert = \"admin.pem\"\ntls_key = \"admin.key\"\n").await;
+        let server = Server::start(&config, view).await.unwrap();
+        let port = server.addr.port();
+        assert_eq!(
+            std::fs::read_to_string(d.join("data/admin.url")).unwrap(),
+            format!("https://127.0.0.1:{port}/\n")
+        );
+        let base = format!("https://localhost:{port}");
+
+        let (r, cert) = over_https(&ca, &format!("{base}/healthz")).await;
+        assert_eq!(cert, first, "the certificate of admin.pem");
+        assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+        assert_eq!(r.text().await.unwrap(), "ok");
+        // Over HTTPS the session cookie is Secure.
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let signed_in = client
+            .post(format!("{base}/login"))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(format!("token={TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), S::SEE_OTHER);
+        assert!(
+            signed_in.headers()[reqwest::header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .ends_with("; Max-Age=28800; Path=/; HttpOnly; SameSite=Strict; Secure")
+        );
+
+        // Plain HTTP to the HTTPS port gets no answer, and the log names the client and why.
+        let plain = reqwest::Client::new()
+            .get(format!("http://localhost:{port}/healthz"))
+            .send()
+            .await;
+        assert!(plain.is_err(), "{plain:?}");
+        let wanted = " failed: received corrupt message of type InvalidContentType (not TLS: plain HTTP to the HTTPS port?)";
+        let text = logged(&logs, wanted).await;
+        let line = text
+            .lines()
+            .find(|l| l.contains(wanted))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(line.starts_with(" WARN "), "{line}");
+        assert!(
+            line.contains("admin API: TLS handshake with 127.0.0.1:"),
+            "{line}"
+        );
+        // A client that does not trust the certificate refuses the handshake.
+        let untrusting = reqwest::Client::builder()
+            .tls_certs_only([])
+            .build()
+            .unwrap()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await;
+        assert!(untrusting.is_err());
+        let wanted = " failed: received fatal alert: UnknownCA (the client refused the handshake: does it trust the certificate and its name?)";
+        let text = logged(&logs, wanted).await;
+        assert!(text.contains(wanted), "{text}");
+        // The server still serves.
+        assert_eq!(
+            over_https(&ca, &format!("{base}/healthz")).await.0.status(),
+            S::OK
+        );
+
+        // New files, and the reload SIGHUP does: new connections get the new certificate.
+        install("second");
+        assert!(server.reload_certificate());
+        let (r, cert) = over_https(&ca, &format!("{base}/healthz")).await;
+        assert_eq!(r.status(), S::OK);
+        assert_eq!(cert, second, "the reloaded certificate");
+        let (pem, key) = (d.join("admin.pem"), d.join("admin.key"));
+        assert!(logs_contain(
+            &logs,
+            &format!(
+                "admin API: certificate reloaded from {} and {}; new connections use it",
+                pem.display(),
+                key.display()
+            )
+        ));
+
+        // A bad key file: nothing changes, and the log says which file and why.
+        std::fs::copy(d.join("first.pem"), &pem).unwrap();
+        std::fs::write(&key, "not a key\n").unwrap();
+        assert!(!server.reload_certificate());
+        assert_eq!(over_https(&ca, &format!("{base}/healthz")).await.1, second);
+        assert!(logs_contain(
+            &logs,
+            &format!(
+                "ERROR hub::admin_tls: admin API: certificate not reloaded, the one in use stays: admin.tls_key: {} holds no private key (a PEM block \"-----BEGIN PRIVATE KEY-----\", \"RSA PRIVATE KEY\" or \"EC PRIVATE KEY\" expected)",
+                key.display()
+            )
+        ));
+        // The key of another certificate.
+        std::fs::copy(d.join("second.key"), &key).unwrap();
+        assert!(!server.reload_certificate());
+        assert_eq!(over_https(&ca, &format!("{base}/healthz")).await.1, second);
+        assert!(logs_contain(
+            &logs,
+            &format!(
+                "admin.tls_key: {} is not the private key of the certificate in {}",
+                key.display(),
+                pem.display()
+            )
+        ));
+        server.stop();
+    }
+
+    fn logs_contain(logs: &std::sync::Mutex<Vec<u8>>, wanted: &str) -> bool {
+        let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+        text.contains(wanted) || panic!("no {wanted:?} in:\n{text}")
+    }
+
+    #[tokio::test]
+    async fn a_certificate_or_key_file_that_cannot_be_used_stops_the_start_naming_it() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        test_ca(d);
+        localhost_cert(
+            d,
+            "first",
+            "1",
+            &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        );
+        let cases = [
+            (
+                "tls_cert = \"missing.pem\"\ntls_key = \"first.key\"\n",
+                format!(
+                    "admin.tls_cert: cannot read {}: No such file or directory (os error 2)",
+                    d.join("missing.pem").display()
+                ),
+            ),
+            (
+                "tls_cert = \"first.key\"\ntls_key = \"first.key\"\n",
+                format!(
+                    "admin.tls_cert: {} holds no certificate (PEM blocks \"-----BEGIN CERTIFICATE-----\" expected, the server's own first)",
+                    d.join("first.key").display()
+                ),
+            ),
+            (
+                "tls_cert = \"first.pem\"\ntls_key = \"first.pem\"\n",
+                format!(
+                    "admin.tls_key: {} holds no private key (a PEM block \"-----BEGIN PRIVATE KEY-----\", \"RSA PRIVATE KEY\" or \"EC PRIVATE KEY\" expected)",
+                    d.join("first.pem").display()
+                ),
+            ),
+            (
+                "tls_cert = \"first.pem\"\ntls_key = \"ca.key\"\n",
+                format!(
+                    "admin.tls_key: {} is not the private key of the certificate in {}",
+                    d.join("ca.key").display(),
+                    d.join("first.pem").display()
+                ),
+            ),
+        ];
+        for (admin, message) in cases {
+            let (config, view) = tls_deployment(d, admin).await;
+            let e = Server::start(&config, view).await.err().unwrap();
+            assert_eq!(format!("{e:#}"), message, "{admin}");
+            assert!(
+                !d.join("data/admin.url").exists(),
+                "{admin}: nothing served"
+            );
+        }
     }
 
     #[test]

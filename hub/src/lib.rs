@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod admin_security;
+pub mod admin_tls;
 pub mod audit;
 pub mod audit_witness;
 pub mod check;
