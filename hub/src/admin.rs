@@ -1,10 +1,19 @@
 //! The admin HTTP API and the status page (axum), served by `hub run`.
 //!
-//! Bound to `[admin] listen` (default `127.0.0.1:8470`). Every route but `/healthz` and
-//! `/login` needs the admin token: `Authorization: Bearer <token>` (RFC 6750), or, for the
-//! status page only (`GET /`), the session cookie that `POST /login` sets after a browser user
-//! types the token. State-changing routes (`POST`) accept the bearer header only, so a page on
-//! another site cannot make a logged-in browser trigger anything (no cookie-borne CSRF).
+//! Bound to `[admin] listen` (default `127.0.0.1:8470`), over HTTPS when `[admin] tls_cert`
+//! and `tls_key` are set ([`crate::admin_tls`]; the files are read again on SIGHUP). Every
+//! route but `/healthz`, `/login` and `/logout` needs the admin token: `Authorization: Bearer
+//! <token>` (RFC 6750), or, for the pages only (`GET /`, `GET /runs/{id}`), the session cookie
+//! that `POST /login` sets after a browser user types the token. State-changing routes
+//! (`POST`) accept the bearer header only, so a page on another site cannot make a signed-in
+//! browser trigger anything (no cookie-borne CSRF).
+//!
+//! Defences ([`crate::admin_security`]): tokens are compared in constant time; a session is a
+//! random id kept in memory for 8 hours (`POST /logout` ends it; a restart ends them all);
+//! after 5 wrong tokens in a minute from one address (sign-in form or bearer header) that
+//! address gets 429 with `Retry-After`, right token or not, until the minute has passed; the
+//! pages carry a strict Content-Security-Policy (their one inline stylesheet by its hash, no
+//! script) and refuse framing; HTTPS answers carry HSTS.
 //!
 //! The routes, their parameters and their response shapes are described by the OpenAPI 3.1
 //! document at `/openapi.json`, generated from the handlers' annotations ([`utoipa`]) by the
@@ -18,13 +27,14 @@
 //! Personal data: dead letters carry only masked keys (see [`crate::sync::mask_key`]); the
 //! API never unseals a record.
 
+use crate::admin_security::{self as security, Sessions, Throttle};
 use crate::config::Config;
 use crate::metrics as hub_metrics;
 use crate::schedule::Schedule;
 use crate::store::{DeadLetter, LeaseInfo, RunRecord, Store};
 use crate::sync::ProgressBoard;
 use anyhow::Context as _;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -104,19 +114,45 @@ pub struct Endpoint {
 pub struct AdminState {
     view: watch::Receiver<Arc<View>>,
     token: Arc<str>,
-    session: Arc<str>,
+    sessions: Arc<Sessions>,
+    throttle: Arc<Throttle>,
+    /// Served over HTTPS: HSTS on every answer, `Secure` on the cookie.
+    tls: bool,
+    /// The pages' Content-Security-Policy, with the hash of [`STYLE`].
+    csp: HeaderValue,
 }
 
 impl AdminState {
-    /// State over the deployment view (a watch, so that reloads show) and the admin token.
+    /// State over the deployment view (a watch, so that reloads show) and the admin token,
+    /// served over plain HTTP, with sessions of [`security::SESSION_LIFETIME`] and the
+    /// throttle of [`security::MAX_FAILURES`] per [`security::FAILURE_WINDOW`].
     pub fn new(view: watch::Receiver<Arc<View>>, token: &str) -> AdminState {
-        let session = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!(
-            "hub admin session\0{token}"
-        )));
         AdminState {
             view,
             token: token.into(),
-            session: session.into(),
+            sessions: Arc::new(Sessions::new(security::SESSION_LIFETIME)),
+            throttle: Arc::new(Throttle::new(
+                security::MAX_FAILURES,
+                security::FAILURE_WINDOW,
+            )),
+            tls: false,
+            csp: security::content_security_policy(STYLE),
+        }
+    }
+
+    /// The same, served over HTTPS.
+    pub fn over_tls(self) -> AdminState {
+        AdminState { tls: true, ..self }
+    }
+
+    /// Sessions that last `lifetime` and a throttle window of `window` (for tests, which
+    /// cannot wait 8 hours or a minute).
+    #[cfg(test)]
+    fn with_times(self, lifetime: std::time::Duration, window: std::time::Duration) -> AdminState {
+        AdminState {
+            sessions: Arc::new(Sessions::new(lifetime)),
+            throttle: Arc::new(Throttle::new(security::MAX_FAILURES, window)),
+            ..self
         }
     }
 
@@ -157,20 +193,35 @@ pub struct Server {
     pub addr: std::net::SocketAddr,
     view: watch::Sender<Arc<View>>,
     task: tokio::task::JoinHandle<()>,
+    /// The certificate when served over HTTPS, and the task reloading it on SIGHUP.
+    tls: Option<(
+        Arc<crate::admin_tls::Certificate>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 impl Server {
-    /// Binds `[admin] listen`, writes `http://<addr>/` to `<data_dir>/admin.url`, and serves
-    /// `view` until [`Server::stop`]. Errors: the address cannot be bound, or the token
-    /// cannot be read.
+    /// Binds `[admin] listen`, writes `http://<addr>/` (`https://` with `[admin] tls_cert`) to
+    /// `<data_dir>/admin.url`, and serves `view` until [`Server::stop`]. Errors: the
+    /// certificate or key file cannot be used (named, with the reason), the address cannot be
+    /// bound, or the token cannot be read.
     pub async fn start(config: &Config, view: View) -> anyhow::Result<Server> {
         let token = token(config)?;
+        let certificate = match config.admin_tls_files() {
+            Some((cert, key)) => Some(Arc::new(crate::admin_tls::Certificate::load(&cert, &key)?)),
+            None => None,
+        };
         let listen = config.admin.listen.get_ref();
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("admin.listen: cannot bind {listen}"))?;
         let addr = listener.local_addr()?;
-        let url = format!("http://{addr}/");
+        let scheme = if certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = format!("{scheme}://{addr}/");
         std::fs::write(config.data_dir().join("admin.url"), format!("{url}\n")).with_context(
             || {
                 format!(
@@ -179,21 +230,47 @@ impl Server {
                 )
             },
         )?;
-        if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "the admin API listens beyond this machine; put TLS in front of it");
+        if !addr.ip().is_loopback() && certificate.is_none() {
+            tracing::warn!(%addr, "the admin API listens beyond this machine over plain HTTP; set [admin] tls_cert and tls_key for HTTPS");
         }
         let (tx, rx) = watch::channel(Arc::new(view));
-        let (router, _) = router(AdminState::new(rx, &token));
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!("admin API stopped: {e}");
+        let state = AdminState::new(rx, &token);
+        let (task, tls) = match certificate {
+            None => {
+                let (router, _) = router(state);
+                let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!("admin API stopped: {e}");
+                    }
+                });
+                (task, None)
             }
-        });
+            Some(certificate) => {
+                use axum::serve::ListenerExt as _;
+                let (router, _) = router(state.over_tls());
+                let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                // A tapped listener is one axum gives each connection's peer address for
+                // (`ConnectInfo<SocketAddr>`, which the sign-in throttle counts by); the tap
+                // itself does nothing.
+                let listener =
+                    crate::admin_tls::TlsListener::new(listener, certificate.server_config())?
+                        .tap_io(|_| ());
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!("admin API stopped: {e}");
+                    }
+                });
+                let reload = tokio::spawn(crate::admin_tls::reload_on_sighup(certificate.clone()));
+                (task, Some((certificate, reload)))
+            }
+        };
         tracing::info!("admin API and status page on {url}");
         Ok(Server {
             addr,
             view: tx,
             task,
+            tls,
         })
     }
 
@@ -202,9 +279,19 @@ impl Server {
         let _ = self.view.send(Arc::new(view));
     }
 
+    /// Reads the certificate files again, as SIGHUP does: the new pair serves new connections,
+    /// or, when a file is bad, the error is logged and the old pair stays. `false` then, or
+    /// when not serving HTTPS.
+    pub fn reload_certificate(&self) -> bool {
+        self.tls.as_ref().is_some_and(|(c, _)| c.reload_and_log())
+    }
+
     /// Stops serving.
     pub fn stop(self) {
         self.task.abort();
+        if let Some((_, reload)) = self.tls {
+            reload.abort();
+        }
     }
 }
 
@@ -344,11 +431,6 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Failu
     )
 }
 
-/// Equal without leaking where they differ through timing.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn cookie_of<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
@@ -360,11 +442,59 @@ fn cookie_of<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-async fn authenticate(State(s): State<AdminState>, req: Request, next: Next) -> Response {
+/// The address a request came from, as the sign-in throttle counts it
+/// ([`security::client_key`]). A server without connect info (none in this crate) counts
+/// every client as one, 0.0.0.0: throttled together rather than not at all.
+#[derive(Debug, Clone, Copy)]
+struct Client(std::net::IpAddr);
+
+impl Client {
+    fn of(req: &Request) -> Client {
+        Client(security::client_key(
+            req.extensions()
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| c.0.ip()),
+        ))
+    }
+}
+
+/// 429 for an address with too many failed sign-ins: `Retry-After` in seconds, and the
+/// reason in Chinese and English, as a sign-in page when `html` (a browser), else as JSON.
+fn throttled(client: Client, wait: std::time::Duration, html: bool) -> Response {
+    let secs = security::retry_after_secs(wait);
+    let message = format!(
+        "登录失败次数过多，请 {secs} 秒后再试 too many failed sign-ins from {}: try again in {secs} s (at most {} a minute per address)",
+        client.0,
+        security::MAX_FAILURES
+    );
+    let mut r = if html {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(page("登录 Sign in", &login_body(Some(&message)), false)),
+        )
+            .into_response()
+    } else {
+        Failure(StatusCode::TOO_MANY_REQUESTS, message).into_response()
+    };
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+/// Lets a request through with the admin token (bearer header) or, for a page, a live
+/// session cookie; counts a wrong bearer token as a failed sign-in of its address, and
+/// refuses (429) any token from an address with too many of them. `POST /login` is
+/// throttled here and checked by [`login`].
+async fn authenticate(State(s): State<AdminState>, mut req: Request, next: Next) -> Response {
+    let client = Client::of(&req);
+    req.extensions_mut().insert(client);
     let path = req.uri().path();
-    if path == "/healthz" || path == "/login" {
+    let post = req.method() == axum::http::Method::POST;
+    if path == "/healthz" || path == "/logout" || (path == "/login" && !post) {
         return next.run(req).await;
     }
+    let page =
+        req.method() == axum::http::Method::GET && (path == "/" || path.starts_with("/runs/"));
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -372,15 +502,24 @@ async fn authenticate(State(s): State<AdminState>, req: Request, next: Next) -> 
         .and_then(|v| {
             v.split_once(' ')
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, t)| t)
-        })
-        .is_some_and(|t| same(t.trim().as_bytes(), s.token.as_bytes()));
-    let page =
-        req.method() == axum::http::Method::GET && (path == "/" || path.starts_with("/runs/"));
-    let cookie = page
-        && cookie_of(req.headers(), COOKIE)
-            .is_some_and(|c| same(c.as_bytes(), s.session.as_bytes()));
-    if bearer || cookie {
+                .map(|(_, t)| t.trim())
+        });
+    let signing_in = path == "/login";
+    if (signing_in || bearer.is_some())
+        && let Err(wait) = s.throttle.check(client.0)
+    {
+        return throttled(client, wait, signing_in || page);
+    }
+    if signing_in {
+        return next.run(req).await;
+    }
+    let bearer = bearer.map(|t| security::same(t.as_bytes(), s.token.as_bytes()));
+    if bearer == Some(false) {
+        s.throttle.failed(client.0);
+        tracing::warn!(client = %client.0, path, "admin API: a request with a wrong bearer token");
+    }
+    let cookie = page && cookie_of(req.headers(), COOKIE).is_some_and(|c| s.sessions.is_live(c));
+    if bearer == Some(true) || cookie {
         return next.run(req).await;
     }
     if page {
@@ -393,10 +532,17 @@ async fn authenticate(State(s): State<AdminState>, req: Request, next: Next) -> 
     .into_response()
 }
 
+/// Adds the security headers ([`security::add_headers`]) to every answer.
+async fn security_headers(State(s): State<AdminState>, req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    security::add_headers(r.headers_mut(), &s.csp, s.tls);
+    r
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "hub admin API", description = "Operate a running hub daemon: health, metrics, syncs, runs, dead letters."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Throttled),
     security(("bearer" = [])),
     tags((name = "health"), (name = "syncs"), (name = "runs"), (name = "dead letters"), (name = "conflicts"), (name = "leases"))
 )]
@@ -412,6 +558,52 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every operation that can answer 401 can also answer 429, once its caller's address has
+/// sent too many wrong tokens.
+struct Throttled;
+
+impl utoipa::Modify for Throttled {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, ResponseBuilder, Type,
+        };
+        let response = ResponseBuilder::new()
+            .description("too many wrong tokens from this address within a minute; retry after Retry-After seconds")
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                    .description(Some("seconds until a token is checked again"))
+                    .build(),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ApiError")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if op.responses.responses.contains_key("401") {
+                    op.responses
+                        .responses
+                        .insert("429".into(), response.clone().into());
+                }
+            }
+        }
     }
 }
 
@@ -447,11 +639,16 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .route("/", axum::routing::get(status_page))
         .route("/runs/{id}", axum::routing::get(run_page))
         .route("/login", axum::routing::get(login_form).post(login))
+        .route("/logout", axum::routing::post(logout))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
         ))
         .with_state(state);
     (router, api)
@@ -1109,8 +1306,26 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(s): State<AdminState>, Form(f): Form<LoginForm>) -> Response {
-    if !same(f.token.trim().as_bytes(), s.token.as_bytes()) {
+/// The session cookie's attributes (RFC 6265): sent back to this server only, over HTTPS only
+/// when served so, never to scripts, and on no request another site starts.
+fn cookie_attributes(s: &AdminState, max_age: u64) -> String {
+    format!(
+        "Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{}",
+        if s.tls { "; Secure" } else { "" }
+    )
+}
+
+/// Signs a browser in: with the right token, a new session (its id in the cookie, for
+/// [`security::SESSION_LIFETIME`]) and a redirect to the status page; a wrong token is 401
+/// and counts against the address ([`authenticate`] refuses it beyond the limit).
+async fn login(
+    State(s): State<AdminState>,
+    axum::Extension(client): axum::Extension<Client>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !security::same(f.token.trim().as_bytes(), s.token.as_bytes()) {
+        s.throttle.failed(client.0);
+        tracing::warn!(client = %client.0, "admin API: sign-in with a wrong token");
         return (
             StatusCode::UNAUTHORIZED,
             Html(page(
@@ -1121,8 +1336,23 @@ async fn login(State(s): State<AdminState>, Form(f): Form<LoginForm>) -> Respons
         )
             .into_response();
     }
-    let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", s.session);
+    let cookie = format!(
+        "{COOKIE}={}; {}",
+        s.sessions.open(),
+        cookie_attributes(&s, s.sessions.lifetime().as_secs())
+    );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+/// Signs a browser out: its session ends (the cookie no longer opens a page, even if kept)
+/// and the cookie is cleared. Needs no token: ending a session is harmless, and a page on
+/// another site cannot send the cookie (`SameSite=Strict`).
+async fn logout(State(s): State<AdminState>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie_of(&headers, COOKIE) {
+        s.sessions.close(id);
+    }
+    let cookie = format!("{COOKIE}=; {}", cookie_attributes(&s, 0));
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 
 /// Escapes text for HTML.
@@ -1172,7 +1402,8 @@ const STYLE: &str = "body{font:14px/1.45 system-ui,'Noto Sans CJK SC',sans-serif
 h1{font-size:20px}h2{font-size:16px;margin:28px 0 6px}table{border-collapse:collapse;margin:6px 0}\
 td,th{border-bottom:1px solid #d8dee4;padding:4px 10px;text-align:left;vertical-align:top}th{background:#eef1f4}\
 .ok{color:#1a7f37}.partial{color:#9a6700}.failed,.bad{color:#cf222e}.interrupted{color:#9a6700}.running{color:#0969da}\
-.note{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}svg{background:#fff;border:1px solid #d8dee4}";
+.note{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}svg{background:#fff;border:1px solid #d8dee4}\
+#logout{position:absolute;top:24px;right:24px}";
 
 /// A sync's direction for people, its sides named by their plugins (the systems), not `a`/`b`:
 /// `单向 one way: huiyang-esms → zhenfeng-registry` for `a_to_b` (a is huiyang-esms), the
@@ -1286,7 +1517,9 @@ fn chart(runs: &[RunRecord]) -> String {
 
 async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failure> {
     let view = s.view();
-    let mut b = String::from("<h1>hub · 同步状态 Sync status</h1>");
+    let mut b = String::from(
+        "<form id=\"logout\" method=\"post\" action=\"/logout\"><button type=\"submit\">退出 Sign out</button></form><h1>hub · 同步状态 Sync status</h1>",
+    );
     let _ = write!(
         b,
         "<p class=\"note\">{} ({}) · 时间均为 {} 时间 all times in {} · 每 30 秒刷新 refreshes every 30 s</p>",
@@ -1593,6 +1826,11 @@ mod tests {
     /// A store with two runs of `workers`, one open dead letter and one open conflict, served
     /// on a free port.
     async fn fixture() -> Fixture {
+        fixture_with(|s| s).await
+    }
+
+    /// [`fixture`] with its admin state adjusted by `adjust`.
+    async fn fixture_with(adjust: impl FnOnce(AdminState) -> AdminState) -> Fixture {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&format!(
@@ -1665,10 +1903,11 @@ mod tests {
         };
         let (_tx, rx) = watch::channel(Arc::new(view));
         std::mem::forget(_tx);
-        let (router, api) = router(AdminState::new(rx, TOKEN));
+        let (router, api) = router(adjust(AdminState::new(rx, TOKEN)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -1726,6 +1965,9 @@ mod tests {
         let f = fixture().await;
         let ops = f.operations();
         assert_eq!(ops.len(), 19, "{ops:?}");
+        // Wrong tokens count against the address: the first 5 are 401, the rest 429 (a
+        // request without a token is not a guess, and stays 401).
+        let mut wrong = 0;
         for (method, path, concrete) in &ops {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             for token in [None, Some("wrong-token-0123456789abcdef")] {
@@ -1736,6 +1978,24 @@ mod tests {
                 let r = req.send().await.unwrap();
                 if path == "/healthz" {
                     assert_eq!(r.status(), S::OK);
+                    continue;
+                }
+                if token.is_some() {
+                    wrong += 1;
+                }
+                if token.is_some() && wrong > 5 {
+                    assert_eq!(
+                        r.status(),
+                        S::TOO_MANY_REQUESTS,
+                        "{method} {path}: wrong token {wrong}"
+                    );
+                    let body: Value = r.json().await.unwrap();
+                    assert!(
+                        body["error"]
+                            .as_str()
+                            .unwrap()
+                            .contains("too many failed sign-ins from 127.0.0.1")
+                    );
                     continue;
                 }
                 assert_eq!(
@@ -2330,6 +2590,654 @@ mod tests {
                 .unwrap()
                 .trigger_requested
         );
+    }
+
+    /// `token=<token>` posted to `/login` from `f`'s client.
+    async fn sign_in(f: &Fixture, token: &str) -> reqwest::Response {
+        f.http
+            .post(format!("{}/login", f.url))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The `name=value` of a `Set-Cookie` answer, and its attributes.
+    fn set_cookie(r: &reqwest::Response) -> (String, String) {
+        let v = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+        let (pair, attributes) = v.split_once("; ").unwrap();
+        (pair.to_string(), attributes.to_string())
+    }
+
+    /// `GET path` with the cookie `pair`: its status and `Location`, if any.
+    async fn page_with(f: &Fixture, path: &str, pair: &str) -> (S, Option<String>) {
+        let r = f
+            .http
+            .get(format!("{}{path}", f.url))
+            .header(reqwest::header::COOKIE, pair)
+            .send()
+            .await
+            .unwrap();
+        let location = r
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| l.to_str().unwrap().to_string());
+        (r.status(), location)
+    }
+
+    #[tokio::test]
+    async fn pages_carry_a_strict_content_security_policy_with_the_hash_of_their_stylesheet() {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let f = fixture().await;
+        // The hash of the stylesheet the pages carry, worked out here, from the page's own
+        // `<style>` text (CSP Level 3: base64 of the SHA-256 of the element's content).
+        let login = f.http.get(format!("{}/login", f.url)).send().await.unwrap();
+        let headers = login.headers().clone();
+        let html = login.text().await.unwrap();
+        let inline = html
+            .split_once("<style>")
+            .and_then(|(_, rest)| rest.split_once("</style>"))
+            .unwrap()
+            .0;
+        assert_eq!(inline, STYLE);
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(inline));
+        assert_eq!(hash.len(), 44, "32 bytes in base64");
+        let csp = format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        );
+        let cookie = set_cookie(&sign_in(&f, TOKEN).await).0;
+        for path in ["/login", "/", "/runs/1", "/runs/99"] {
+            let r = f
+                .http
+                .get(format!("{}{path}", f.url))
+                .header(reqwest::header::COOKIE, &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert!(matches!(r.status(), S::OK | S::NOT_FOUND), "{path}");
+            let h = r.headers();
+            assert_eq!(h["content-security-policy"], csp.as_str(), "{path}");
+            assert_eq!(h["x-frame-options"], "DENY", "{path}");
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+            assert!(
+                h.get("strict-transport-security").is_none(),
+                "{path}: plain HTTP"
+            );
+            // Nothing on the pages that the policy would block: no script, no style attribute,
+            // no event handler, no other stylesheet.
+            let html = r.text().await.unwrap();
+            for blocked in [
+                "<script",
+                " style=",
+                " onclick=",
+                " onload=",
+                "<link",
+                "javascript:",
+            ] {
+                assert!(!html.contains(blocked), "{path} has {blocked}");
+            }
+            assert_eq!(html.matches("<style>").count(), 1, "{path}");
+        }
+        assert_eq!(headers["content-security-policy"], csp.as_str());
+        // JSON answers carry the headers every answer has, not the page policy.
+        let r = f.get("/api/syncs").await;
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+        assert!(r.headers().get("content-security-policy").is_none());
+        assert!(r.headers().get("strict-transport-security").is_none());
+        // Refusals too.
+        let r = f
+            .http
+            .get(format!("{}/api/syncs", f.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), S::UNAUTHORIZED);
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_is_a_random_session_of_eight_hours_that_signing_out_ends() {
+        let f = fixture().await;
+        let first = sign_in(&f, TOKEN).await;
+        assert_eq!(first.status(), S::SEE_OTHER);
+        let (pair, attributes) = set_cookie(&first);
+        assert_eq!(
+            attributes,
+            "Max-Age=28800; Path=/; HttpOnly; SameSite=Strict"
+        );
+        let id = pair.strip_prefix("hub_admin=").unwrap();
+        assert_eq!(id.len(), 64);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        let (other, _) = set_cookie(&sign_in(&f, TOKEN).await);
+        assert_ne!(pair, other, "each sign-in is a session of its own");
+        assert_eq!(page_with(&f, "/", &pair).await, (S::OK, None));
+        assert_eq!(page_with(&f, "/runs/1", &pair).await, (S::OK, None));
+        let page = f
+            .http
+            .get(format!("{}/", f.url))
+            .header(reqwest::header::COOKIE, &pair)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(
+            "<form id=\"logout\" method=\"post\" action=\"/logout\"><button type=\"submit\">退出 Sign out</button></form>"
+        ));
+
+        let out = f
+            .http
+            .post(format!("{}/logout", f.url))
+            .header(reqwest::header::COOKIE, &pair)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), S::SEE_OTHER);
+        assert_eq!(out.headers()[reqwest::header::LOCATION], "/login");
+        assert_eq!(
+            out.headers()[reqwest::header::SET_COOKIE],
+            "hub_admin=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict"
+        );
+        // The old cookie, kept by a client that ignores the clearing, opens nothing any more.
+        assert_eq!(
+            page_with(&f, "/", &pair).await,
+            (S::SEE_OTHER, Some("/login".into()))
+        );
+        assert_eq!(
+            page_with(&f, "/runs/1", &pair).await,
+            (S::SEE_OTHER, Some("/login".into()))
+        );
+        assert_eq!(
+            page_with(&f, "/", &other).await,
+            (S::OK, None),
+            "the other session stays"
+        );
+        // A made-up session id opens nothing.
+        assert_eq!(
+            page_with(&f, "/", &format!("hub_admin={}", "ab".repeat(32))).await,
+            (S::SEE_OTHER, Some("/login".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_after_its_lifetime() {
+        let second = std::time::Duration::from_secs(1);
+        let f = fixture_with(|s| s.with_times(second, security::FAILURE_WINDOW)).await;
+        let r = sign_in(&f, TOKEN).await;
+        let (pair, attributes) = set_cookie(&r);
+        assert_eq!(attributes, "Max-Age=1; Path=/; HttpOnly; SameSite=Strict");
+        assert_eq!(page_with(&f, "/", &pair).await, (S::OK, None));
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(
+            page_with(&f, "/", &pair).await,
+            (S::SEE_OTHER, Some("/login".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sixth_wrong_sign_in_in_a_minute_is_refused_and_the_right_token_with_it() {
+        let f = fixture().await;
+        for n in 1..=5 {
+            let r = sign_in(&f, "wrong-token-0123456789").await;
+            assert_eq!(r.status(), S::UNAUTHORIZED, "wrong sign-in {n}");
+            assert!(r.text().await.unwrap().contains("令牌不对 Wrong token"));
+        }
+        let sixth = sign_in(&f, "wrong-token-0123456789").await;
+        assert_eq!(sixth.status(), S::TOO_MANY_REQUESTS);
+        // A minute from the first failure, less the moments since (rounded up): 60, or 59 on
+        // a machine slow enough to take over a second for these requests.
+        let retry = sixth.headers()[reqwest::header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(retry == "60" || retry == "59", "{retry}");
+        let html = sixth.text().await.unwrap();
+        assert!(
+            html.contains(&format!(
+                "登录失败次数过多，请 {retry} 秒后再试 too many failed sign-ins from 127.0.0.1: try again in {retry} s (at most 5 a minute per address)"
+            )),
+            "{html}"
+        );
+        let right = sign_in(&f, TOKEN).await;
+        assert_eq!(right.status(), S::TOO_MANY_REQUESTS, "the right token too");
+        assert!(right.headers().get(reqwest::header::SET_COOKIE).is_none());
+        let api = f.get("/api/syncs").await;
+        assert_eq!(api.status(), S::TOO_MANY_REQUESTS, "and the bearer token");
+        assert!(api.headers().contains_key(reqwest::header::RETRY_AFTER));
+        let body: Value = api.json().await.unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("登录失败次数过多")
+        );
+        // Nothing else is held up: the health check, the sign-in form.
+        assert_eq!(
+            f.http
+                .get(format!("{}/healthz", f.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            S::OK
+        );
+        assert_eq!(
+            f.http
+                .get(format!("{}/login", f.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            S::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_bearer_tokens_count_as_failed_sign_ins_and_the_window_passes() {
+        let window = std::time::Duration::from_secs(2);
+        let f = fixture_with(|s| s.with_times(security::SESSION_LIFETIME, window)).await;
+        for n in 1..=5 {
+            let r = f
+                .http
+                .get(format!("{}/api/syncs", f.url))
+                .bearer_auth("wrong-token-0123456789")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), S::UNAUTHORIZED, "wrong token {n}");
+        }
+        let r = sign_in(&f, TOKEN).await;
+        assert_eq!(r.status(), S::TOO_MANY_REQUESTS);
+        let retry: u64 = r.headers()[reqwest::header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=2).contains(&retry), "{retry}");
+        tokio::time::sleep(window + std::time::Duration::from_millis(100)).await;
+        assert_eq!(
+            sign_in(&f, TOKEN).await.status(),
+            S::SEE_OTHER,
+            "the window passed"
+        );
+        assert_eq!(f.get("/api/syncs").await.status(), S::OK);
+    }
+
+    /// Log lines written while the guard lives, on this thread (the tests' runtime runs its
+    /// tasks on the test's own thread).
+    struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn capture_logs() -> (
+        Arc<std::sync::Mutex<Vec<u8>>>,
+        tracing::subscriber::DefaultGuard,
+    ) {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || Logs(writer.clone()))
+            .finish();
+        (buffer, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The captured log text, once it holds `wanted` (handshakes are logged by their own
+    /// task, a moment after the client gave up), or after 5 s.
+    async fn logged(logs: &std::sync::Mutex<Vec<u8>>, wanted: &str) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+            if text.contains(wanted) || tokio::time::Instant::now() > deadline {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    fn openssl(dir: &std::path::Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A throwaway certificate authority in `dir`: `ca.pem`, `ca.key`.
+    fn test_ca(dir: &std::path::Path) {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=hub test CA",
+                "-days",
+                "2",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+    }
+
+    /// A certificate for `localhost` signed by [`test_ca`]'s, with a key made by `newkey`
+    /// (`openssl req -newkey`): `{name}.pem`, `{name}.key` and the certificate's DER in
+    /// `{name}.der`.
+    fn localhost_cert(dir: &std::path::Path, name: &str, serial: &str, newkey: &[&str]) -> Vec<u8> {
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let (key, csr, pem, der) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.der"),
+        );
+        let subject = format!("/CN=localhost {name}");
+        let mut req = vec!["req", "-newkey"];
+        req.extend_from_slice(newkey);
+        req.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                serial,
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                &pem,
+            ],
+        );
+        openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
+        std::fs::read(dir.join(der)).unwrap()
+    }
+
+    /// A deployment in `dir` with no syncs and `[admin]` as given, loaded.
+    async fn tls_deployment(dir: &std::path::Path, admin: &str) -> (Config, View) {
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::fs::write(
+            dir.join("hub.toml"),
+            format!(
+                "[hub]\ndata_dir = \"data\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = {{ value = \"{TOKEN}\" }}\n{admin}"
+            ),
+        )
+        .unwrap();
+        let config = crate::config::load(&dir.join("hub.toml")).unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.join("data/state.db").display()))
+            .await
+            .unwrap();
+        let view = View {
+            store,
+            syncs: BTreeMap::new(),
+            problems: vec![],
+            not_loaded: BTreeMap::new(),
+            reload_refused: None,
+            progress: ProgressBoard::default(),
+            zone: chrono_tz::Asia::Shanghai,
+        };
+        (config, view)
+    }
+
+    /// `GET url` on a new connection from a client that trusts only `ca` (PEM): the answer and
+    /// the certificate the server presented (DER).
+    async fn over_https(ca: &[u8], url: &str) -> (reqwest::Response, Vec<u8>) {
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca).unwrap()])
+            .tls_info(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client.get(url).send().await.unwrap();
+        let cert = r
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .unwrap()
+            .to_vec();
+        (r, cert)
+    }
+
+    #[tokio::test]
+    async fn https_serves_the_certificate_files_and_a_reload_swaps_them_for_new_connections() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (logs, _guard) = capture_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        test_ca(d);
+        let first = localhost_cert(
+            d,
+            "first",
+            "1",
+            &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        );
+        let second = localhost_cert(d, "second", "2", &["rsa:2048"]);
+        assert_ne!(first, second);
+        let ca = std::fs::read(d.join("ca.pem")).unwrap();
+        let install = |name: &str| {
+            std::fs::copy(d.join(format!("{name}.pem")), d.join("admin.pem")).unwrap();
+            std::fs::copy(d.join(format!("{name}.key")), d.join("admin.key")).unwrap();
+        };
+        install("first");
+        let (config, view) =
+            tls_deployment(d, "tls_cert = \"admin.pem\"\ntls_key = \"admin.key\"\n").await;
+        let server = Server::start(&config, view).await.unwrap();
+        let port = server.addr.port();
+        assert_eq!(
+            std::fs::read_to_string(d.join("data/admin.url")).unwrap(),
+            format!("https://127.0.0.1:{port}/\n")
+        );
+        let base = format!("https://localhost:{port}");
+
+        let (r, cert) = over_https(&ca, &format!("{base}/healthz")).await;
+        assert_eq!(cert, first, "the certificate of admin.pem");
+        assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+        assert_eq!(r.text().await.unwrap(), "ok");
+        // Over HTTPS the session cookie is Secure.
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let signed_in = client
+            .post(format!("{base}/login"))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(format!("token={TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), S::SEE_OTHER);
+        assert!(
+            signed_in.headers()[reqwest::header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .ends_with("; Max-Age=28800; Path=/; HttpOnly; SameSite=Strict; Secure")
+        );
+
+        // Plain HTTP to the HTTPS port gets no answer, and the log names the client and why.
+        let plain = reqwest::Client::new()
+            .get(format!("http://localhost:{port}/healthz"))
+            .send()
+            .await;
+        assert!(plain.is_err(), "{plain:?}");
+        let wanted = " failed: received corrupt message of type InvalidContentType (not TLS: plain HTTP to the HTTPS port?)";
+        let text = logged(&logs, wanted).await;
+        let line = text
+            .lines()
+            .find(|l| l.contains(wanted))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(line.starts_with(" WARN "), "{line}");
+        assert!(
+            line.contains("admin API: TLS handshake with 127.0.0.1:"),
+            "{line}"
+        );
+        // A client that does not trust the certificate refuses the handshake.
+        let untrusting = reqwest::Client::builder()
+            .tls_certs_only([])
+            .build()
+            .unwrap()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await;
+        assert!(untrusting.is_err());
+        let wanted = " failed: received fatal alert: UnknownCA (the client refused the handshake: does it trust the certificate and its name?)";
+        let text = logged(&logs, wanted).await;
+        assert!(text.contains(wanted), "{text}");
+        // The server still serves.
+        assert_eq!(
+            over_https(&ca, &format!("{base}/healthz")).await.0.status(),
+            S::OK
+        );
+
+        // New files, and the reload SIGHUP does: new connections get the new certificate.
+        install("second");
+        assert!(server.reload_certificate());
+        let (r, cert) = over_https(&ca, &format!("{base}/healthz")).await;
+        assert_eq!(r.status(), S::OK);
+        assert_eq!(cert, second, "the reloaded certificate");
+        let (pem, key) = (d.join("admin.pem"), d.join("admin.key"));
+        assert!(logs_contain(
+            &logs,
+            &format!(
+                "admin API: certificate reloaded from {} and {}; new connections use it",
+                pem.display(),
+                key.display()
+            )
+        ));
+
+        // A bad key file: nothing changes, and the log says which file and why.
+        std::fs::copy(d.join("first.pem"), &pem).unwrap();
+        std::fs::write(&key, "not a key\n").unwrap();
+        assert!(!server.reload_certificate());
+        assert_eq!(over_https(&ca, &format!("{base}/healthz")).await.1, second);
+        assert!(logs_contain(
+            &logs,
+            &format!(
+                "ERROR hub::admin_tls: admin API: certificate not reloaded, the one in use stays: admin.tls_key: {} holds no private key (a PEM block \"-----BEGIN PRIVATE KEY-----\", \"RSA PRIVATE KEY\" or \"EC PRIVATE KEY\" expected)",
+                key.display()
+            )
+        ));
+        // The key of another certificate.
+        std::fs::copy(d.join("second.key"), &key).unwrap();
+        assert!(!server.reload_certificate());
+        assert_eq!(over_https(&ca, &format!("{base}/healthz")).await.1, second);
+        assert!(logs_contain(
+            &logs,
+            &format!(
+                "admin.tls_key: {} is not the private key of the certificate in {}",
+                key.display(),
+                pem.display()
+            )
+        ));
+        server.stop();
+    }
+
+    fn logs_contain(logs: &std::sync::Mutex<Vec<u8>>, wanted: &str) -> bool {
+        let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+        text.contains(wanted) || panic!("no {wanted:?} in:\n{text}")
+    }
+
+    #[tokio::test]
+    async fn a_certificate_or_key_file_that_cannot_be_used_stops_the_start_naming_it() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        test_ca(d);
+        localhost_cert(
+            d,
+            "first",
+            "1",
+            &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        );
+        let cases = [
+            (
+                "tls_cert = \"missing.pem\"\ntls_key = \"first.key\"\n",
+                format!(
+                    "admin.tls_cert: cannot read {}: No such file or directory (os error 2)",
+                    d.join("missing.pem").display()
+                ),
+            ),
+            (
+                "tls_cert = \"first.key\"\ntls_key = \"first.key\"\n",
+                format!(
+                    "admin.tls_cert: {} holds no certificate (PEM blocks \"-----BEGIN CERTIFICATE-----\" expected, the server's own first)",
+                    d.join("first.key").display()
+                ),
+            ),
+            (
+                "tls_cert = \"first.pem\"\ntls_key = \"first.pem\"\n",
+                format!(
+                    "admin.tls_key: {} holds no private key (a PEM block \"-----BEGIN PRIVATE KEY-----\", \"RSA PRIVATE KEY\" or \"EC PRIVATE KEY\" expected)",
+                    d.join("first.pem").display()
+                ),
+            ),
+            (
+                "tls_cert = \"first.pem\"\ntls_key = \"ca.key\"\n",
+                format!(
+                    "admin.tls_key: {} is not the private key of the certificate in {}",
+                    d.join("ca.key").display(),
+                    d.join("first.pem").display()
+                ),
+            ),
+        ];
+        for (admin, message) in cases {
+            let (config, view) = tls_deployment(d, admin).await;
+            let e = Server::start(&config, view).await.err().unwrap();
+            assert_eq!(format!("{e:#}"), message, "{admin}");
+            assert!(
+                !d.join("data/admin.url").exists(),
+                "{admin}: nothing served"
+            );
+        }
     }
 
     #[test]

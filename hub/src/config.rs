@@ -195,6 +195,16 @@ pub struct AdminConfig {
     /// token (32 bytes, hex) on first start, readable by the daemon's user only.
     #[serde(default)]
     pub token: Option<SecretSource>,
+    /// HTTPS: the certificate chain (PEM, the server's certificate first, then the
+    /// intermediates), relative to the config file's directory. Set with `tls_key`, or
+    /// neither (plain HTTP, for this machine only). Both files are read again on SIGHUP; the
+    /// new certificate serves new connections, and one that cannot be read leaves the old.
+    #[serde(default)]
+    pub tls_cert: Option<Spanned<PathBuf>>,
+    /// HTTPS: the certificate's private key (PEM: PKCS #8, PKCS #1 RSA or SEC1 EC), relative
+    /// to the config file's directory. Set with `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<Spanned<PathBuf>>,
 }
 
 impl Default for AdminConfig {
@@ -203,6 +213,8 @@ impl Default for AdminConfig {
             enabled: true,
             listen: default_admin_listen(),
             token: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -655,6 +667,16 @@ impl Config {
         self.dir().join(&self.hub.data_dir)
     }
 
+    /// `[admin] tls_cert` and `tls_key`, resolved, when both are set (`load` refuses one
+    /// without the other).
+    pub fn admin_tls_files(&self) -> Option<(PathBuf, PathBuf)> {
+        let (cert, key) = (self.admin.tls_cert.as_ref()?, self.admin.tls_key.as_ref()?);
+        Some((
+            self.dir().join(cert.get_ref()),
+            self.dir().join(key.get_ref()),
+        ))
+    }
+
     /// A plugin's component path, resolved.
     pub fn plugin_path(&self, plugin: &PluginConfig) -> PathBuf {
         self.dir().join(plugin.path.get_ref())
@@ -977,6 +999,17 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             ),
         ));
     }
+    match (&config.admin.tls_cert, &config.admin.tls_key) {
+        (Some(cert), None) => errs.push((
+            Some(cert.span()),
+            "admin.tls_key: missing: admin.tls_cert is set, and HTTPS needs the certificate's private key too (PEM file)".into(),
+        )),
+        (None, Some(key)) => errs.push((
+            Some(key.span()),
+            "admin.tls_cert: missing: admin.tls_key is set, and HTTPS needs the certificate chain too (PEM file)".into(),
+        )),
+        _ => {}
+    }
     if let Some(url) = config.hub.store.as_deref().filter(|u| !u.is_empty())
         && !["sqlite://", "postgres://", "postgresql://"]
             .iter()
@@ -1281,6 +1314,37 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
             msgs[2], "22: syncs.workers.merge: /status is listed under both B and Newest",
             "{msgs:#?}"
         );
+    }
+
+    #[test]
+    fn a_tls_certificate_without_its_key_is_refused_at_its_place_and_both_resolve_beside_the_file()
+    {
+        // GOOD ends with line 22; `[admin]` is line 23, the first key line 24, its value at
+        // column 12 (after `tls_cert = `).
+        let half = format!("{GOOD}[admin]\ntls_cert = \"tls/admin.crt\"\n");
+        let e = parse(Path::new("/etc/hub/hub.toml"), &half, &vars).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/hub/hub.toml:24:12: admin.tls_key: missing: admin.tls_cert is set, and HTTPS needs the certificate's private key too (PEM file)"
+        );
+        let half = format!("{GOOD}[admin]\ntls_key = \"tls/admin.key\"\n");
+        let e = parse(Path::new("/etc/hub/hub.toml"), &half, &vars).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/hub/hub.toml:24:11: admin.tls_cert: missing: admin.tls_key is set, and HTTPS needs the certificate chain too (PEM file)"
+        );
+        let both =
+            format!("{GOOD}[admin]\ntls_cert = \"tls/admin.crt\"\ntls_key = \"/srv/admin.key\"\n");
+        let c = parse(Path::new("/etc/hub/hub.toml"), &both, &vars).unwrap();
+        assert_eq!(
+            c.admin_tls_files(),
+            Some((
+                PathBuf::from("/etc/hub/tls/admin.crt"),
+                PathBuf::from("/srv/admin.key")
+            ))
+        );
+        let c = parse(Path::new("/etc/hub/hub.toml"), GOOD, &vars).unwrap();
+        assert_eq!(c.admin_tls_files(), None);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! transaction) → run history.
 
 pub mod admin;
+pub mod admin_security;
+pub mod admin_tls;
 pub mod audit;
 pub mod audit_witness;
 pub mod check;

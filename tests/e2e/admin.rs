@@ -330,6 +330,30 @@ impl Browser {
         .to_string()
     }
 
+    /// The computed value of CSS `property` of the first element matching `css`.
+    async fn css(&self, css: &str, property: &str) -> String {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{e}/css/{property}"),
+            Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
     async fn count(&self, css: &str) -> usize {
         let v = self
             .cmd(
@@ -406,6 +430,15 @@ async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
         u32::from_be_bytes(png[20..24].try_into().unwrap()),
     );
     assert!(w == 1280 && (400..=1000).contains(&h), "{w} × {h}");
+    // The page's stylesheet applies under its Content-Security-Policy (allowed by its hash; a
+    // blocked one would leave the browser's own 2em, 28 px at the body's 14 px).
+    assert_eq!(b.css("h1", "font-size").await, "20px");
+    assert_eq!(b.css("#logout", "position").await, "absolute");
+    // Signing out returns to the sign-in form, and the page asks for it again.
+    b.click("#logout button").await;
+    b.find("input[name=token]").await;
+    b.go(&format!("{}/", a.url)).await;
+    b.find("input[name=token]").await;
     b.quit().await;
     a.stop().await;
 }
@@ -1015,5 +1048,216 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the openssl command");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A throwaway CA in `dir` (`ca.pem`, `ca.key`) and two certificates for `localhost` it signed
+/// (`first.pem`/`first.key`, EC P-256, serial 1; `second.pem`/`second.key`, RSA, serial 2);
+/// the two certificates' DER.
+fn throwaway_certificates(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=hub e2e CA",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let mut ders = Vec::new();
+    for (name, serial, newkey) in [
+        (
+            "first",
+            "1",
+            &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+        ),
+        ("second", "2", &["rsa:2048"][..]),
+    ] {
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        let subject = format!("/CN=localhost {name}");
+        let mut req = vec!["req", "-newkey"];
+        req.extend_from_slice(newkey);
+        req.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                serial,
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                &pem,
+            ],
+        );
+        let der = format!("{name}.der");
+        openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
+        ders.push(std::fs::read(dir.join(der)).unwrap());
+    }
+    let second = ders.pop().unwrap();
+    (ders.pop().unwrap(), second)
+}
+
+/// `GET url` on a new connection trusting only the PEM `ca`: the answer and the certificate
+/// the server presented (DER).
+async fn over_https(ca: &[u8], url: &str) -> (reqwest::Response, Vec<u8>) {
+    let r = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca).unwrap()])
+        .tls_info(true)
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .unwrap();
+    let cert = r
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .unwrap()
+        .to_vec();
+    (r, cert)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_daemon_takes_a_renewed_certificate_on_sighup_and_keeps_it_when_the_new_key_is_bad()
+ {
+    let env = Env::start().await;
+    let d = env.dir.path().to_path_buf();
+    let (first, second) = throwaway_certificates(&d);
+    let ca = std::fs::read(d.join("ca.pem")).unwrap();
+    let install = |name: &str| {
+        std::fs::copy(d.join(format!("{name}.pem")), d.join("admin.pem")).unwrap();
+        std::fs::copy(d.join(format!("{name}.key")), d.join("admin.key")).unwrap();
+    };
+    install("first");
+    // The demo configuration ends with [admin]; the files are beside it.
+    let config = config_with(&env, "tls_cert = \"admin.pem\"\ntls_key = \"admin.key\"\n");
+    let child = env.daemon(&config, &[("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")]);
+    let url_file = d.join("admin.url");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !url_file.exists() {
+        assert!(tokio::time::Instant::now() < deadline, "no admin.url");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = std::fs::read_to_string(&url_file).unwrap();
+    let port = url
+        .trim()
+        .strip_prefix("https://127.0.0.1:")
+        .and_then(|p| p.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("{url}"))
+        .to_string();
+    let healthz = format!("https://localhost:{port}/healthz");
+    let (r, cert) = over_https(&ca, &healthz).await;
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+    assert_eq!(r.text().await.unwrap(), "ok");
+    assert_eq!(cert, first);
+    // Plain HTTP to the HTTPS port: no answer; the daemon logs it and serves on.
+    assert!(
+        reqwest::Client::new()
+            .get(format!("http://localhost:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+
+    let hup = || async {
+        let status = tokio::process::Command::new("kill")
+            .args(["-HUP", &child.id().unwrap().to_string()])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+    };
+    install("second");
+    hup().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if over_https(&ca, &healthz).await.1 == second {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "SIGHUP did not bring in the new certificate"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A bad key file and SIGHUP: the certificate in use stays.
+    std::fs::copy(d.join("first.pem"), d.join("admin.pem")).unwrap();
+    std::fs::write(d.join("admin.key"), "not a key\n").unwrap();
+    hup().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (r, cert) = over_https(&ca, &healthz).await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_eq!(cert, second);
+
+    let out = env.stop(child).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let (pem, key) = (d.join("admin.pem"), d.join("admin.key"));
+    for wanted in [
+        format!(
+            "admin API: certificate reloaded from {} and {}; new connections use it",
+            pem.display(),
+            key.display()
+        ),
+        format!(
+            "admin API: certificate not reloaded, the one in use stays: admin.tls_key: {} holds no private key",
+            key.display()
+        ),
+        "failed: received corrupt message of type InvalidContentType (not TLS: plain HTTP to the HTTPS port?)".to_string(),
+    ] {
+        assert!(stderr.contains(&wanted), "no {wanted:?} in:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("listens beyond this machine"),
+        "no warning on loopback"
     );
 }
