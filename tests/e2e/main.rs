@@ -1061,9 +1061,15 @@ async fn two_hubs_never_run_the_same_sync_at_once() {
 }
 
 /// The demo configuration plus `extra`, written beside the state (plugin paths come from
-/// `HUB_PLUGIN_DIR`, which the harness sets).
+/// `HUB_PLUGIN_DIR`, which the harness sets). The demo's last table is `[admin]`, so keys at
+/// the start of `extra` are `[admin]`'s.
 fn config_with(env: &Env, extra: &str) -> String {
     let text = std::fs::read_to_string(harness::workspace().join(CONFIG)).unwrap();
+    let last_table = text.lines().rfind(|l| l.starts_with('[')).unwrap();
+    assert_eq!(
+        last_table, "[admin]",
+        "config/demo.toml must end with [admin]"
+    );
     let path = env.dir.path().join("hub.toml");
     std::fs::write(&path, format!("{text}\n{extra}")).unwrap();
     path.display().to_string()
