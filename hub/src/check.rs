@@ -214,7 +214,10 @@ async fn store_line(config: &Config) -> Line {
         url.clone()
     };
     let status = match crate::store::Store::look_read_only(&url).await {
-        Err(e) => Status::Failed(format!("cannot be reached read-only: {e:#}")),
+        Err(e) => Status::Failed(format!(
+            "cannot be reached read-only: {}",
+            crate::report::error_chain(&e)
+        )),
         Ok(None) => Status::Ok("not created yet: the daemon creates it at its first start".into()),
         Ok(Some(look)) => {
             let key = match (&look.key_check, daemon::state_keys(config, false)) {

@@ -672,7 +672,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                                             let why = match f {
                                                 Failure::Config(e) => e.to_string(),
                                                 Failure::Deployment(p) => p.join("\n"),
-                                                Failure::Other(e) => format!("{e:#}"),
+                                                Failure::Other(e) => hub::report::error_chain(&e),
                                                 Failure::Exit(code) => format!("exit code {code}"),
                                             };
                                             tracing::error!("reload refused, the running configuration stays:\n{why}");
@@ -1264,7 +1264,7 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {
-            say_err!("error: {e:#}");
+            say_err!("error: {}", hub::report::error_chain(&e));
             ExitCode::from(1)
         }
         Err(Failure::Exit(code)) => ExitCode::from(code),

@@ -117,6 +117,34 @@ pub fn table(outcome: &RunOutcome, rows: &[DirectionSummary]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_cause_repeated_in_its_wrapper_shows_once() {
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "error communicating with database: {}", self.0)
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::other("certificate not valid for name \"127.0.0.1\"");
+        let e = anyhow::Error::new(Wrapper(io)).context("failed to connect to the state store");
+        assert_eq!(
+            format!("{e:#}"),
+            "failed to connect to the state store: error communicating with database: certificate not valid for name \"127.0.0.1\": certificate not valid for name \"127.0.0.1\""
+        );
+        assert_eq!(
+            error_chain(&e),
+            "failed to connect to the state store: error communicating with database: certificate not valid for name \"127.0.0.1\""
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_chain(&plain), "outer: inner");
+    }
     use super::*;
 
     #[test]
@@ -174,4 +202,23 @@ mod tests {
         );
         assert_eq!(directions(&stats, "zf", "hy", Direction::AToB).len(), 1);
     }
+}
+
+/// An error and its causes on one line, `outer: cause: cause`, as anyhow's `{:#}` writes it,
+/// but without a cause whose text the line already ends with: some libraries (sqlx's I/O
+/// errors, rustls under them) put their source's message in their own, which would then show
+/// twice.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
