@@ -273,6 +273,7 @@ fn spec(name: &str, a: Arc<Plugin>, b: Arc<Plugin>, batch: u32) -> SyncSpec {
         },
         rules: vec![],
         default_policy: FieldPolicy::Newest,
+        newest: Default::default(),
         deletes: [vec![], vec![]],
         batch_size: batch,
     }

@@ -26,6 +26,8 @@
 //! jitter = "0s"                             # random delay after each fire time
 //! # per field: a_wins (list `a`), b_wins (`b`), newest_wins (`newest`), park (`park`)
 //! merge = { default = "newest_wins", a = ["/name"], b = ["/status"], newest = ["/phone"] }
+//! # newest_wins with clocks up to 5 minutes apart: closer changes go to a person
+//! # merge = { …, clock_skew = "5m", within_skew = "park" }   # or "a_wins" (default), "b_wins"
 //! deletes = { a = { "/status" = "returned_home" }, b = { "/status" = "left" } }
 //! ```
 //!
@@ -609,6 +611,33 @@ pub struct MergeConfig {
     /// Fields whose conflicting changes wait for a person.
     #[serde(default)]
     pub park: Vec<String>,
+    /// How far apart the two systems' clocks may be (humantime, `"5m"`; default `0s`): two
+    /// changes of a `newest_wins` field whose update times are this close or closer cannot be
+    /// ordered by the clocks, and `within_skew` decides them. Set it to the largest difference
+    /// between the systems' clocks you expect (ZF-REG's local 更新时间 against HY-ESMS's
+    /// `updatedAt`).
+    #[serde(default, with = "humantime_serde")]
+    pub clock_skew: std::time::Duration,
+    /// Who decides two changes within `clock_skew` of each other, or a change without an update
+    /// time: `a_wins` (the default), `b_wins`, or `park` (a person decides).
+    #[serde(default)]
+    pub within_skew: Concurrent,
+}
+
+/// The fallback of `newest_wins` for changes its clocks cannot order (see
+/// [`MergeConfig::clock_skew`]).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub enum Concurrent {
+    /// System `a`'s change stands.
+    #[default]
+    #[serde(rename = "a_wins", alias = "a")]
+    A,
+    /// System `b`'s change stands.
+    #[serde(rename = "b_wins", alias = "b")]
+    B,
+    /// The record waits for a person.
+    #[serde(rename = "park")]
+    Park,
 }
 
 impl MergeConfig {

@@ -608,6 +608,10 @@ fn resolve(
         b,
         rules: sc.merge.get_ref().rules(),
         default_policy: sc.merge.get_ref().default,
+        newest: crate::sync::NewestRule {
+            clock_skew: sc.merge.get_ref().clock_skew,
+            within_skew: sc.merge.get_ref().within_skew,
+        },
         deletes: [&sc.deletes.get_ref().a, &sc.deletes.get_ref().b].map(|form| {
             form.iter()
                 .map(|(k, v)| (k.clone(), toml_to_json(v)))

@@ -48,7 +48,7 @@
 //! model-based test in `hub/tests/fidelity` checks that the systems still converge.
 
 use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
-use crate::config::{Direction, FieldPolicy};
+use crate::config::{Concurrent, Direction, FieldPolicy};
 use crate::crash::{CrashHook, CrashPoint, Crashed};
 use crate::keys::{Keys, strip_nulls};
 use crate::runtime::{Connection, Plugin, PluginError, ReadRecord, TargetRecord, WriteResult};
@@ -95,11 +95,26 @@ pub struct SyncSpec {
     pub rules: Vec<(String, FieldPolicy)>,
     /// Policy for fields not in `rules`.
     pub default_policy: FieldPolicy,
+    /// How `newest_wins` orders two changes by the systems' clocks.
+    pub newest: NewestRule,
     /// How each side, `[a, b]`, shows an ended record besides its connector's delete flag:
     /// (JSON pointer, value) pairs, from `[syncs.NAME.deletes]` (empty: only connector deletes).
     pub deletes: [Vec<(String, Value)>; 2],
     /// Records per read or write call.
     pub batch_size: u32,
+}
+
+/// How `newest_wins` orders two systems' changes of a field by their update times
+/// (`[syncs.NAME.merge] clock_skew` and `within_skew`): times more than `clock_skew` apart
+/// decide; closer ones (the clocks cannot tell which change came first), or a missing time, go
+/// to `within_skew`. The default, no skew and `a_wins`, decides by the times alone, a tie for
+/// `a`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NewestRule {
+    /// How far apart the two systems' clocks may be.
+    pub clock_skew: std::time::Duration,
+    /// Who decides two changes within `clock_skew` of each other.
+    pub within_skew: Concurrent,
 }
 
 impl SyncSpec {
@@ -511,21 +526,25 @@ pub fn merge(
     base: Option<&Value>,
     rules: &[(String, FieldPolicy)],
     default: FieldPolicy,
+    newest: NewestRule,
 ) -> Option<Value> {
-    merge_fields(a, b, base, rules, default).map(|m| m.record)
+    merge_fields(a, b, base, rules, default, newest).map(|m| m.record)
 }
 
 /// [`merge`], with the fields in conflict. A field *conflicts* when both sides changed it since
 /// the key last settled (or, at the first meeting of two records, both hold it) and their
 /// values differ. Its policy decides it: `a_wins`/`b_wins` take that side's value,
-/// `newest_wins` the side with the later update time (ties and missing times go to `a`),
-/// `park` keeps the last merged value and marks the record parked.
+/// `newest_wins` the side with the later update time, unless the two times are within
+/// `newest.clock_skew` of each other (or one is missing): then the changes count as concurrent
+/// and `newest.within_skew` decides (`a_wins` by default, `b_wins`, or `park`); `park` keeps
+/// the last merged value and marks the record parked.
 pub fn merge_fields(
     a: SideInput<'_>,
     b: SideInput<'_>,
     base: Option<&Value>,
     rules: &[(String, FieldPolicy)],
     default: FieldPolicy,
+    newest: NewestRule,
 ) -> Option<Merged> {
     let (Some(ac), Some(bc)) = (a.current, b.current) else {
         return a.current.or(b.current).map(|c| Merged {
@@ -533,12 +552,24 @@ pub fn merge_fields(
             conflicts: Vec::new(),
         });
     };
-    let a_newer = match (
+    // The side whose change is newer, by the systems' clocks: `None` when the two times are
+    // within the clocks' tolerated skew of each other, or one is missing (concurrent changes).
+    let newer = match (
         a.updated_at.and_then(parse_time),
         b.updated_at.and_then(parse_time),
     ) {
-        (Some(x), Some(y)) => x >= y,
-        _ => true,
+        (Some(x), Some(y)) => {
+            let apart = (x - y).abs().to_std().unwrap_or_default();
+            (apart > newest.clock_skew || (apart.is_zero() && newest.clock_skew.is_zero()))
+                .then_some(if x >= y { Side::A } else { Side::B })
+        }
+        _ => None,
+    };
+    // What decides a conflict of a `newest_wins` field: a side, or a person (park).
+    let newest_policy = match (newer, newest.within_skew) {
+        (Some(Side::A), _) | (None, Concurrent::A) => FieldPolicy::A,
+        (Some(Side::B), _) | (None, Concurrent::B) => FieldPolicy::B,
+        (None, Concurrent::Park) => FieldPolicy::Park,
     };
     let mut conflicts = Vec::new();
     let mut choose = |policy: FieldPolicy, ptr: &str| -> Option<Value> {
@@ -546,8 +577,19 @@ pub fn merge_fields(
         let (a_ch, b_ch) = (a.changed(ptr), b.changed(ptr));
         let basev = base.and_then(|x| non_null(x.pointer(ptr)));
         let unchanged = || if base.is_some() { basev } else { av.or(bv) };
+        let decides = match policy {
+            FieldPolicy::Newest => newest_policy,
+            p => p,
+        };
         if a_ch && b_ch && av != bv {
-            conflicts.push((ptr.to_string(), policy));
+            // A concurrent change of a newest_wins field parked by `within_skew` is recorded
+            // as parked, so that the record waits for a person.
+            let recorded = if decides == FieldPolicy::Park {
+                decides
+            } else {
+                policy
+            };
+            conflicts.push((ptr.to_string(), recorded));
         }
         let pick = match policy {
             FieldPolicy::A if a_ch || base.is_none() => av,
@@ -555,8 +597,8 @@ pub fn merge_fields(
             FieldPolicy::A | FieldPolicy::B => unchanged(),
             FieldPolicy::Newest | FieldPolicy::Park => match (a_ch, b_ch) {
                 (true, true) if av == bv => av,
-                (true, true) if policy == FieldPolicy::Park => unchanged(),
-                (true, true) if a_newer => av,
+                (true, true) if decides == FieldPolicy::Park => unchanged(),
+                (true, true) if decides == FieldPolicy::A => av,
                 (true, true) => bv,
                 (true, false) => av,
                 (false, true) => bv,
@@ -1765,6 +1807,7 @@ mod tests {
             None,
             &rules(),
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         assert_eq!(m, Some(json!({"name": "王芳", "status": "employed"})));
         assert_eq!(
@@ -1773,7 +1816,8 @@ mod tests {
                 SideInput::default(),
                 None,
                 &rules(),
-                FieldPolicy::Newest
+                FieldPolicy::Newest,
+                NewestRule::default()
             ),
             None
         );
@@ -1792,6 +1836,7 @@ mod tests {
             Some(&base),
             &rules(),
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         assert_eq!(m, Some(base));
     }
@@ -1809,6 +1854,7 @@ mod tests {
             Some(&base),
             &rules(),
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         // name is a's (a changed it), status is b's (b changed it); b's name edit and a's
         // status edit are not theirs to make.
@@ -1829,6 +1875,7 @@ mod tests {
             Some(&base),
             &rules(),
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         assert_eq!(only_a, Some(json!({"phone": "13900000001"})));
         let b2 = json!({"phone": "13700000002"});
@@ -1838,6 +1885,7 @@ mod tests {
             Some(&base),
             &rules(),
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         assert_eq!(both_b_later, Some(json!({"phone": "13700000002"})));
         let both_a_later = merge(
@@ -1846,6 +1894,7 @@ mod tests {
             Some(&base),
             &rules(),
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         assert_eq!(both_a_later, Some(json!({"phone": "13900000001"})));
         let tie = merge(
@@ -1854,8 +1903,89 @@ mod tests {
             Some(&base),
             &rules(),
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         assert_eq!(tie, Some(json!({"phone": "13900000001"})));
+    }
+
+    #[test]
+    fn changes_the_clocks_cannot_order_go_to_the_named_fallback_with_either_clock_ahead() {
+        // A phone changed on both sides since the key settled. Each system stamps its change
+        // with its own clock; one of the two clocks is five minutes ahead, and the tolerated
+        // skew is six minutes.
+        let base = json!({"phone": "13800138000"});
+        let a = json!({"phone": "13900000001"});
+        let b = json!({"phone": "13700000002"});
+        let merged = |ta: &str, tb: &str, rule: NewestRule| {
+            merge_fields(
+                side(&a, Some(&base), ta),
+                side(&b, Some(&base), tb),
+                Some(&base),
+                &rules(),
+                FieldPolicy::Newest,
+                rule,
+            )
+            .unwrap()
+        };
+        let skew = |within_skew| NewestRule {
+            clock_skew: Duration::from_secs(6 * 60),
+            within_skew,
+        };
+        let phone = |m: &Merged| m.record["phone"].as_str().unwrap().to_string();
+
+        // ZF-REG (a) 5 min ahead: b changed at 10:03 (stamped 10:03), a at 10:00 (stamped
+        // 10:05, local time). By the stamps a is newer; in truth b is. Two minutes apart: the
+        // clocks cannot tell, and the fallback decides.
+        let (ta, tb) = ("2026-12-04T10:05:00+08:00", "2026-12-04T02:03:00Z");
+        assert_eq!(phone(&merged(ta, tb, NewestRule::default())), "13900000001");
+        let parked = merged(ta, tb, skew(Concurrent::Park));
+        assert_eq!(phone(&parked), "13800138000");
+        assert_eq!(
+            parked.conflicts,
+            [("/phone".to_string(), FieldPolicy::Park)]
+        );
+        let to_b = merged(ta, tb, skew(Concurrent::B));
+        assert_eq!(phone(&to_b), "13700000002");
+        assert_eq!(
+            to_b.conflicts,
+            [("/phone".to_string(), FieldPolicy::Newest)]
+        );
+        assert_eq!(phone(&merged(ta, tb, skew(Concurrent::A))), "13900000001");
+
+        // HY-ESMS (b) 5 min ahead: a changed at 10:03 (stamped 10:03), b at 10:00 (stamped
+        // 10:05 in UTC). By the stamps b is newer; in truth a is.
+        let (ta, tb) = ("2026-12-04T10:03:00+08:00", "2026-12-04T02:05:00Z");
+        assert_eq!(phone(&merged(ta, tb, NewestRule::default())), "13700000002");
+        let parked = merged(ta, tb, skew(Concurrent::Park));
+        assert_eq!(phone(&parked), "13800138000");
+        assert_eq!(
+            parked.conflicts,
+            [("/phone".to_string(), FieldPolicy::Park)]
+        );
+
+        // Changes further apart than the skew are ordered by the clocks, whichever is ahead:
+        // b changed at 10:20 (stamped 10:25), a at 10:00 (stamped 10:00).
+        let (ta, tb) = ("2026-12-04T10:00:00+08:00", "2026-12-04T02:25:00Z");
+        let later_b = merged(ta, tb, skew(Concurrent::Park));
+        assert_eq!(phone(&later_b), "13700000002");
+        assert_eq!(
+            later_b.conflicts,
+            [("/phone".to_string(), FieldPolicy::Newest)]
+        );
+        // A change without a time goes to the fallback too.
+        let m = merge_fields(
+            side(&a, Some(&base), ta),
+            SideInput {
+                updated_at: None,
+                ..side(&b, Some(&base), tb)
+            },
+            Some(&base),
+            &rules(),
+            FieldPolicy::Newest,
+            skew(Concurrent::B),
+        )
+        .unwrap();
+        assert_eq!(phone(&m), "13700000002");
     }
 
     #[test]
@@ -1876,6 +2006,7 @@ mod tests {
             Some(&base),
             &rules,
             FieldPolicy::Newest,
+            NewestRule::default(),
         )
         .unwrap();
         assert!(m.parked());
@@ -1899,6 +2030,7 @@ mod tests {
             Some(&base),
             &rules,
             FieldPolicy::Newest,
+            NewestRule::default(),
         )
         .unwrap();
         assert!(!m.parked());
@@ -1924,6 +2056,7 @@ mod tests {
             None,
             &rules(),
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         assert_eq!(
             m,
@@ -1944,6 +2077,7 @@ mod tests {
             None,
             &rules,
             FieldPolicy::Newest,
+            NewestRule::default(),
         );
         // employer as a whole follows `newest` (a is later), then /employer/uscc is b's.
         assert_eq!(

@@ -527,7 +527,14 @@ impl Engine {
         };
         let m = match taken {
             Some(t) => Some(t),
-            None => match merge_fields(a, b, o.base.as_ref(), &spec.rules, spec.default_policy) {
+            None => match merge_fields(
+                a,
+                b,
+                o.base.as_ref(),
+                &spec.rules,
+                spec.default_policy,
+                spec.newest,
+            ) {
                 Some(mf) if mf.parked() => {
                     let fields: Vec<&str> = mf
                         .conflicts
