@@ -771,7 +771,12 @@ pub fn parse(
         }
     };
     let mut config: Config = toml::from_str(&text).map_err(|e| {
-        let message = e.message().trim().to_string();
+        let mut message = e.message().trim().to_string();
+        if message == "duplicate key"
+            && let Some(better) = e.span().and_then(|s| duplicate_key(&text, s))
+        {
+            message = better;
+        }
         ConfigErrors(vec![at(e.span(), message)])
     })?;
     config.file = file.into();
@@ -785,6 +790,45 @@ pub fn parse(
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+/// For toml's bare "duplicate key" at `span`: the key (or table header) and the line where
+/// it was first defined, in the same table: ``duplicate key `lease_ttl` in [hub]: first
+/// defined at line 21``. `None` when the first definition cannot be found (dotted keys,
+/// inline tables): the caller keeps toml's message.
+fn duplicate_key(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_no = text[..line_start].matches('\n').count() + 1;
+    let line = text[line_start..].lines().next()?.trim();
+    let earlier: Vec<(usize, &str)> = text[..line_start]
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .collect();
+    if line.starts_with('[') {
+        // A table defined twice.
+        let first = earlier.iter().find(|(_, l)| *l == line)?.0;
+        return Some(format!(
+            "duplicate table {line}: first defined at line {first}"
+        ));
+    }
+    let key_of = |l: &str| -> Option<String> {
+        let (k, _) = l.split_once('=')?;
+        Some(k.trim().trim_matches('"').to_string())
+    };
+    let key = key_of(line)?;
+    // The table the duplicate is in: the last header above it (none: the top level).
+    let header = earlier.iter().rposition(|(_, l)| l.starts_with('['));
+    let table = header.map_or("the top level".to_string(), |i| earlier[i].1.to_string());
+    let from = header.map_or(0, |i| i + 1);
+    let first = earlier[from..]
+        .iter()
+        .find(|(_, l)| !l.starts_with('#') && key_of(l).as_deref() == Some(key.as_str()))?
+        .0;
+    debug_assert!(first < line_no);
+    Some(format!(
+        "duplicate key `{key}` in {table}: first defined at line {first}"
+    ))
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -1086,6 +1130,23 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_duplicate_key_or_table_names_itself_and_where_it_was_first_defined() {
+        let text = "[hub]\ndata_dir = \"d\"\nlease_ttl = \"2m\"\n# lease_ttl = \"9m\"\nlease_ttl = \"3m\"\n";
+        let e = parse(Path::new("hub.toml"), text, &|_| None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "hub.toml:5:1: duplicate key `lease_ttl` in [hub]: first defined at line 3"
+        );
+        let text = "[hub]\ndata_dir = \"d\"\n\n[hub]\nlease_ttl = \"3m\"\n";
+        let e = parse(Path::new("hub.toml"), text, &|_| None).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("duplicate table [hub]: first defined at line 1"),
+            "{e}"
+        );
+    }
     use super::*;
 
     fn vars(name: &str) -> Option<String> {
