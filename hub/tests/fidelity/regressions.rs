@@ -204,6 +204,47 @@ async fn a_secondments_read_returns_each_stay_once_when_one_moves_between_pages(
     .await;
 }
 
+/// Legacy systems pad a two-character Han name to the width of three: ZF-REG holds a resident as
+/// 王　五 (U+3000 between), and after the first run HY-ESMS holds the name as the connectors read
+/// it, 王五. Then someone pads it in HY-ESMS with an ASCII blank (王 五). The blank is not part of
+/// the name: the next run reads the changed item and writes nothing to either side, and each
+/// system keeps its own writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_padded_han_name_on_one_side_and_an_unpadded_one_on_the_other_is_no_difference() {
+    let w = World::new(Setup::default()).await;
+    w.zf_create(zf_row(
+        &id_number(60),
+        "王　五",
+        "13800000060",
+        "普工",
+        "珉谷街道",
+    ))
+    .await;
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs[0].stats.b.created, 1);
+    let hy = w.hy_all().await;
+    let item = by_id(&hy, "idNo", &id_number(60))[0].clone();
+    assert_eq!(item["name"], "王五");
+    w.hy_patch(item["id"].as_i64().unwrap(), json!({"name": "王 五"}))
+        .await;
+    let runs = w.sync_until_ok(None).await;
+    let s = &runs[0].stats;
+    assert_eq!(s.b.read, 1, "the padded item is read");
+    assert_eq!(
+        (s.a.created, s.a.updated, s.b.created, s.b.updated),
+        (0, 0, 0, 0),
+        "nothing written for padding"
+    );
+    assert_eq!(
+        by_id(&w.hy_all().await, "idNo", &id_number(60))[0]["name"],
+        "王 五"
+    );
+    assert_eq!(
+        by_id(&w.zf_all().await, "身份证号", &id_number(60))[0]["姓名"],
+        "王　五"
+    );
+}
+
 /// The hub creates a record in HY-ESMS and dies before it stores the link. The next run must
 /// recognise the record it finds there as its own write, not create it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
