@@ -106,6 +106,145 @@ async fn a_record_that_moves_pages_while_a_read_pages_through() {
     assert_eq!(by_id(&zf, "身份证号", &id_number(10))[0]["工种"], "焊工");
 }
 
+/// One incremental read of an HY-ESMS stream, the connector called directly with pages of
+/// two: five items of `collection` share one second T (made by `item(i)`, i = 0..5), read from
+/// the cursor T (as the next run after one that ended at T), so T takes three pages. Between the
+/// first page and the second, the first item is changed with `patch` (its `updatedAt` becomes
+/// now, so it moves out of T and the other four shift down a place). Every version must come out
+/// of the read exactly once: the five at T, and the first item's new one; without an overlap
+/// pass the third item falls between the first two pages.
+async fn a_read_through_a_second_of_several_pages_while_a_record_of_it_moves(
+    stream: &str,
+    collection: &str,
+    item: impl Fn(u32) -> Value,
+    patch: Value,
+) {
+    let w = World::new(Setup::default()).await;
+    let t = now() - 5;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut fields = item(i);
+        fields["updatedAt"] = json!(hy_rfc3339(t));
+        let made = w.hy_admin_create(collection, fields).await;
+        ids.push(made["id"].as_i64().unwrap());
+    }
+    let mut session = w.hy_plugin.session().await.unwrap();
+    let mut cursor = Some(hy_rfc3339(t));
+    let mut got = Vec::new();
+    let mut moved = None;
+    for reads in 1.. {
+        let batch = session.read(stream, cursor.as_deref(), 2).await.unwrap();
+        got.extend(
+            batch
+                .records
+                .iter()
+                .map(|r| (r.remote_id.clone(), r.version.clone().unwrap())),
+        );
+        if reads == 1 {
+            assert_eq!(got.len(), 2, "the first read is the first page: {got:?}");
+            let item = w.hy_admin_patch(collection, ids[0], patch.clone()).await;
+            moved = Some(item["updatedAt"].as_str().unwrap().to_string());
+        }
+        cursor = batch.cursor;
+        if !batch.more {
+            break;
+        }
+        assert!(reads < 20, "a read that does not end: {got:?}");
+    }
+    let moved = moved.unwrap();
+    assert_ne!(moved, hy_rfc3339(t), "the change moved the item out of T");
+    let mut expected: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| (id.to_string(), hy_rfc3339(t)))
+        .collect();
+    expected.push((ids[0].to_string(), moved));
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected, "{stream}: every version once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workers_read_returns_each_record_once_when_one_moves_between_pages() {
+    a_read_through_a_second_of_several_pages_while_a_record_of_it_moves(
+        "zhenfeng-workers",
+        "zhenfeng-workers",
+        |i| json!({"name": format!("工人{i}"), "idNo": id_number(40 + i), "gender": "M", "status": "employed"}),
+        json!({"position": "焊工"}),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_read_returns_each_posting_once_when_one_moves_between_pages() {
+    a_read_through_a_second_of_several_pages_while_a_record_of_it_moves(
+        "jobs",
+        "jobs",
+        |i| {
+            json!({"enterpriseId": 1, "title": format!("普工{i}"), "headcount": 3, "salaryMin": 4000,
+                   "salaryMax": 5500, "workLocation": "淡水街道", "publishedAt": "2024-05-01",
+                   "validUntil": "2024-06-30", "status": "open"})
+        },
+        json!({"title": "焊工"}),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondments_read_returns_each_stay_once_when_one_moves_between_pages() {
+    a_read_through_a_second_of_several_pages_while_a_record_of_it_moves(
+        "secondments",
+        "secondments",
+        |i| {
+            json!({"name": format!("医生{i}"), "idNo": id_number(50 + i), "gender": "F", "profession": "护士",
+                   "sendingOrg": "惠阳区中医院", "hostFacility": "贞丰县人民医院", "batch": 1,
+                   "startDate": "2024-05-01", "endDate": "2024-10-31", "status": "serving"})
+        },
+        json!({"department": "康复科"}),
+    )
+    .await;
+}
+
+/// Legacy systems pad a two-character Han name to the width of three: ZF-REG holds a resident as
+/// 王　五 (U+3000 between), and after the first run HY-ESMS holds the name as the connectors read
+/// it, 王五. Then someone pads it in HY-ESMS with an ASCII blank (王 五). The blank is not part of
+/// the name: the next run reads the changed item and writes nothing to either side, and each
+/// system keeps its own writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_padded_han_name_on_one_side_and_an_unpadded_one_on_the_other_is_no_difference() {
+    let w = World::new(Setup::default()).await;
+    w.zf_create(zf_row(
+        &id_number(60),
+        "王　五",
+        "13800000060",
+        "普工",
+        "珉谷街道",
+    ))
+    .await;
+    let runs = w.sync_until_ok(None).await;
+    assert_eq!(runs[0].stats.b.created, 1);
+    let hy = w.hy_all().await;
+    let item = by_id(&hy, "idNo", &id_number(60))[0].clone();
+    assert_eq!(item["name"], "王五");
+    w.hy_patch(item["id"].as_i64().unwrap(), json!({"name": "王 五"}))
+        .await;
+    let runs = w.sync_until_ok(None).await;
+    let s = &runs[0].stats;
+    assert_eq!(s.b.read, 1, "the padded item is read");
+    assert_eq!(
+        (s.a.created, s.a.updated, s.b.created, s.b.updated),
+        (0, 0, 0, 0),
+        "nothing written for padding"
+    );
+    assert_eq!(
+        by_id(&w.hy_all().await, "idNo", &id_number(60))[0]["name"],
+        "王 五"
+    );
+    assert_eq!(
+        by_id(&w.zf_all().await, "身份证号", &id_number(60))[0]["姓名"],
+        "王　五"
+    );
+}
+
 /// The hub creates a record in HY-ESMS and dies before it stores the link. The next run must
 /// recognise the record it finds there as its own write, not create it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

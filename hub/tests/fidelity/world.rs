@@ -65,6 +65,8 @@ pub struct World {
     pub step: Arc<Mutex<Option<StepHook>>>,
     /// Runs that crashed so far.
     pub crashes: std::sync::atomic::AtomicU64,
+    /// The HY-ESMS connector as loaded for the sync (for tests that call it directly).
+    pub hy_plugin: Arc<hub::runtime::Plugin>,
     _dir: tempfile::TempDir,
 }
 
@@ -134,6 +136,7 @@ b = {{ "/status" = "left" }}
         for (name, p) in hub::daemon::load_plugins(&config, wasm()).await {
             loaded.insert(name, p.unwrap());
         }
+        let hy_plugin = loaded["hy"].clone();
         let mut syncs = hub::daemon::resolve_syncs(&config, &loaded).unwrap();
         let spec = syncs.remove(SYNC).unwrap().unwrap().spec;
         let store = Store::open(&config.store_url()).await.unwrap();
@@ -160,6 +163,7 @@ b = {{ "/status" = "left" }}
             crash_in,
             step,
             crashes: std::sync::atomic::AtomicU64::new(0),
+            hy_plugin,
             _dir: dir,
         }
     }
@@ -179,6 +183,20 @@ b = {{ "/status" = "left" }}
     pub async fn hy_create(&self, item: Value) -> Value {
         let url = format!("{}/_admin/zhenfeng-workers", self.hy.url());
         self.call(reqwest::Method::POST, url, Some(item)).await
+    }
+
+    /// HY-ESMS side-door: creates an item of any collection (`jobs`, `secondments`, …) without
+    /// validation; returns it (with `id`, `updatedAt`).
+    pub async fn hy_admin_create(&self, collection: &str, item: Value) -> Value {
+        let url = format!("{}/_admin/{collection}", self.hy.url());
+        self.call(reqwest::Method::POST, url, Some(item)).await
+    }
+
+    /// HY-ESMS side-door: changes fields of item `id` of any collection (`updatedAt` now unless
+    /// given); returns it.
+    pub async fn hy_admin_patch(&self, collection: &str, id: i64, patch: Value) -> Value {
+        let url = format!("{}/_admin/{collection}/{id}", self.hy.url());
+        self.call(reqwest::Method::PATCH, url, Some(patch)).await
     }
 
     /// HY-ESMS side-door: changes fields of item `id`; returns it.

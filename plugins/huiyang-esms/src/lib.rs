@@ -7,14 +7,11 @@
 //! read and written; see [`mapping`]), `jobs` (job-posting with its enterprise, read only; see
 //! [`jobs`]), `secondments` (secondment, read and written; see [`secondments`]).
 //!
-//! Incremental reads use `updatedSince` (inclusive) as a keyset: each page is asked for from the
-//! last `updatedAt` seen, so records that move while the connector pages are never skipped.
-//! A page whose records all share one second is followed by the next page number of that
-//! second; page numbers are offsets, and a record of that second updated meanwhile moves out
-//! of it and shifts the others down, so one could fall between two pages. Whenever a second
-//! took more than one page, it is read again from its first page before the cursor moves past
-//! it (an overlap window), until a pass finds nothing it had not returned. The same version of
-//! a record (id and `updatedAt`) is never returned twice in one read.
+//! Every stream reads incrementally through one pager (`paging.rs`): `updatedSince` (inclusive)
+//! as a keyset, page numbers within a second, and an overlap pass over a second that took more
+//! than one page, so that a record moving out of that second while the connector pages does not
+//! hide another. The same version of a record (id and `updatedAt`) is never returned twice in
+//! one read.
 
 pub mod jobs;
 pub mod mapping;
@@ -26,33 +23,14 @@ use hub_sdk::prelude::*;
 use mapping::Context;
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::HashSet;
 
 const WORKERS: &str = "zhenfeng-workers";
-
-/// Where the current incremental read stands.
-#[derive(Default)]
-struct Paging {
-    /// The cursor the host passes to continue this read.
-    expected: Option<String>,
-    since: Option<String>,
-    page: u32,
-    /// Versions (id, `updatedAt`) returned in this read, at or after `since`.
-    seen: HashSet<(i64, String)>,
-    /// `since` took more than one page in the current pass.
-    paged_within: bool,
-    /// The current pass re-reads `since` from its first page.
-    verifying: bool,
-    /// This verifying pass found records at `since` that earlier passes had missed.
-    found_missed: bool,
-}
 
 #[derive(Default)]
 struct State {
     base_url: String,
     ctx: Context,
     enterprises_loaded: bool,
-    paging: Option<Paging>,
 }
 
 thread_local! {
@@ -130,66 +108,6 @@ fn item_id(item: &Value) -> Option<i64> {
     item.get("id").and_then(Value::as_i64)
 }
 
-/// Fetches the next page of the read `paging` stands at: its new records, the cursor to hand to
-/// the host and whether more are waiting (see the module docs for the overlap pass).
-fn next_page(
-    paging: &mut Paging,
-    size: u32,
-    ctx: &Context,
-    cursor: Option<String>,
-) -> Result<(Vec<SourceRecord>, Option<String>, bool), ConnectorError> {
-    let items = get_page(WORKERS, paging.since.as_deref(), paging.page, size)?;
-    let full = items.len() as u32 == size;
-    let mut records = Vec::with_capacity(items.len());
-    for item in &items {
-        let (Some(id), Some(at)) = (item_id(item), updated_at(item)) else {
-            return Err(ConnectorError::Permanent("zhenfeng-workers item without id or updatedAt".into()));
-        };
-        if !paging.seen.insert((id, at.clone())) {
-            continue;
-        }
-        if paging.verifying && paging.since.as_deref() == Some(at.as_str()) {
-            paging.found_missed = true;
-        }
-        records.push(SourceRecord {
-            data: to_json(&mapping::item_to_record(item, ctx)),
-            remote_id: id.to_string(),
-            version: Some(at.clone()),
-            updated_at: Some(at),
-            deleted: item.get("deleted").and_then(Value::as_bool).unwrap_or(false),
-        });
-    }
-    let last = items.last().and_then(updated_at);
-    let (next, more) = if full && last.is_some() && last == paging.since {
-        // The whole page is one second: its next page.
-        paging.page += 1;
-        paging.paged_within = true;
-        (paging.since.clone(), true)
-    } else if paging.paged_within && (!paging.verifying || paging.found_missed) {
-        // Leaving a second that took several pages: read it again from its first page
-        // before the cursor moves past it.
-        paging.page = 1;
-        paging.paged_within = false;
-        paging.verifying = true;
-        paging.found_missed = false;
-        (paging.since.clone().or(cursor), true)
-    } else {
-        paging.verifying = false;
-        paging.paged_within = false;
-        paging.found_missed = false;
-        if let Some(last) = &last
-            && paging.since.as_deref() != Some(last.as_str())
-        {
-            paging.since = Some(last.clone());
-            paging.page = 1;
-            // `updatedAt` is RFC 3339 at +08:00 throughout, so text order is time order.
-            paging.seen.retain(|(_, at)| at >= last);
-        }
-        (last.or(cursor), full)
-    };
-    Ok((records, next, more))
-}
-
 /// The connector (exported as the component's `connector` interface).
 pub struct HuiyangEsms;
 
@@ -257,23 +175,8 @@ impl Guest for HuiyangEsms {
             _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?}"))),
         }
         ensure_enterprises()?;
-        let size = max.clamp(1, 500);
-        let mut paging = STATE
-            .with_borrow_mut(|s| s.paging.take())
-            .filter(|p| p.expected == cursor)
-            .unwrap_or_else(|| Paging { since: cursor.clone(), page: 1, ..Paging::default() });
         let ctx = ctx();
-        // Pages that hold nothing new (an overlap pass) are passed over here, so that a batch
-        // the host gets has records, or is the last.
-        let (records, next, more) = loop {
-            let (records, next, more) = next_page(&mut paging, size, &ctx, cursor.clone())?;
-            if !records.is_empty() || !more {
-                break (records, next, more);
-            }
-        };
-        paging.expected = next.clone();
-        STATE.with_borrow_mut(|s| s.paging = more.then_some(paging));
-        Ok(Batch { records, cursor: next, more })
+        paging::read(WORKERS, cursor, max, |item| mapping::item_to_record(item, &ctx))
     }
 
     fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {

@@ -4,7 +4,8 @@
 //! | HY-ESMS `zhenfeng-workers` | worker | notes |
 //! |---|---|---|
 //! | `id` | (remote id) | integer, as text |
-//! | `name`, `idNo`, `phone`, `hometownTownship`, `position`, `hiredOn`, `remark` | same meaning | normalised as every connector does |
+//! | `name` | `name` | blanks trimmed, and the padding between two Han characters removed (`王　五` → `王五`, [`normalise_han_name`]) |
+//! | `idNo`, `phone`, `hometownTownship`, `position`, `hiredOn`, `remark` | same meaning | normalised as every connector does |
 //! | `gender` `M`/`F` | `gender` `male`/`female` | |
 //! | `employerUscc` | `employer.uscc`, `employer.name` | the name comes from HY's `enterprises` register; on write a name without a code is looked up there |
 //! | `status` `employed`/`seeking`/`left` | `status` | writing `returned_home` or `lost_contact` (registry states HY lacks) gives `left` |
@@ -15,6 +16,7 @@
 //! HY-ESMS does not keep the registry's `registryNumber` or `registeredOn`.
 
 use hub_sdk::json::{Record, set_opt, str_field};
+use hub_sdk::names::normalise_han_name;
 use hub_sdk::normalise::{date, id_number, phone, text, uscc};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -58,7 +60,7 @@ fn item_str<'a>(item: &'a Value, key: &str) -> &'a str {
 pub fn item_to_record(item: &Value, ctx: &Context) -> Record {
     let mut r = Record::new();
     r.insert("idNumber".into(), Value::String(id_number::normalise(item_str(item, "idNo"))));
-    r.insert("name".into(), Value::String(text::trim(item_str(item, "name")).to_string()));
+    r.insert("name".into(), Value::String(normalise_han_name(item_str(item, "name"))));
     let gender = match text::trim(item_str(item, "gender")) {
         "M" => "male",
         "F" => "female",
@@ -174,6 +176,16 @@ mod tests {
                 "position": "普工", "hiredOn": "2021-05-01", "status": "employed", "remark": null
             })
         );
+    }
+
+    #[test]
+    fn a_name_padded_to_three_characters_is_read_without_the_blank() {
+        let item = |name: &str| json!({"id": 8, "name": name, "idNo": "110105194912310029", "gender": "M", "status": "employed"});
+        assert_eq!(item_to_record(&item("王　五"), &ctx())["name"], "王五");
+        assert_eq!(item_to_record(&item(" 王 五 "), &ctx())["name"], "王五");
+        assert_eq!(item_to_record(&item("Ali Hassan"), &ctx())["name"], "Ali Hassan");
+        // A padded copy and an unpadded one read as one record.
+        assert_eq!(item_to_record(&item("王　五"), &ctx()), item_to_record(&item("王五"), &ctx()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! | HY-ESMS `secondments` | secondment | notes |
 //! |---|---|---|
 //! | `id` | (remote id) | |
-//! | `idNo`, `name`, `phone` | `practitioner.idNumber`, `.name`, `.phone` | normalised as every connector does |
+//! | `idNo`, `name`, `phone` | `practitioner.idNumber`, `.name`, `.phone` | normalised as every connector does; the name without the padding between two Han characters (`王　五` → `王五`, [`normalise_han_name`]) |
 //! | `gender` `M`/`F` | `practitioner.gender` `male`/`female` | |
 //! | `profession` | `practitioner.qualification.text` | |
 //! | `sendingOrg` | `sendingOrganization.name` | HY keeps no code for it |
@@ -26,6 +26,7 @@
 
 use hub_sdk::json::{Record, set_opt};
 use hub_sdk::log;
+use hub_sdk::names::normalise_han_name;
 use hub_sdk::normalise::{date, id_number, phone, text};
 use hub_sdk::prelude::*;
 use serde_json::{Map, Value, json};
@@ -45,7 +46,7 @@ fn item_str<'a>(item: &'a Value, key: &str) -> &'a str {
 pub fn item_to_record(item: &Value) -> Record {
     let mut person = Record::new();
     person.insert("idNumber".into(), Value::String(id_number::normalise(item_str(item, "idNo"))));
-    person.insert("name".into(), Value::String(text::trim(item_str(item, "name")).to_string()));
+    person.insert("name".into(), Value::String(normalise_han_name(item_str(item, "name"))));
     let gender = match text::trim(item_str(item, "gender")) {
         "M" => Some("male".to_string()),
         "F" => Some("female".to_string()),
@@ -328,6 +329,14 @@ mod tests {
         roster.insert("active".into(), json!(true));
         assert_eq!(record_to_item(&roster)["status"], "serving");
         assert_eq!(record_to_item(&roster)["honours"], json!([]));
+    }
+
+    #[test]
+    fn a_practitioner_name_padded_to_three_characters_is_read_without_the_blank() {
+        let mut padded = item();
+        padded["name"] = json!("刘　丽");
+        assert_eq!(item_to_record(&padded)["practitioner"]["name"], "刘丽");
+        assert_eq!(item_to_record(&padded), item_to_record(&item()));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `PractitionerRole.id` | (remote id) | |
 //! | `Practitioner.identifier` (system `urn:cn:resident-id`) | `practitioner.idNumber` | the person's natural key: a conditional create (`If-None-Exist: identifier=urn:cn:resident-id\|…`) finds the one Practitioner of a person |
-//! | `Practitioner.name[0].text` | `practitioner.name` | `family` + `given` when there is no `text` |
+//! | `Practitioner.name[0].text` | `practitioner.name` | `family` + `given` when there is no `text`; without the padding between two Han characters (`王　五` → `王五`, [`normalise_han_name`]) |
 //! | `Practitioner.gender` | `practitioner.gender` | `male`/`female`; `other`/`unknown` are not read |
 //! | `Practitioner.telecom` (system `phone`) | `practitioner.phone` | the first one; written as `use: mobile` |
 //! | `Practitioner.telecom` (system `email`) | `practitioner.email` | read only (the roster's own) |
@@ -27,6 +27,7 @@
 //! it (without them), so the next read is an echo, not a change.
 
 use hub_sdk::json::{Record, set_opt};
+use hub_sdk::names::normalise_han_name;
 use hub_sdk::normalise::{id_number, phone, text, uscc};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -140,7 +141,7 @@ pub fn to_record(role: &Value, practitioner: Option<&Value>, orgs: &Orgs) -> Rec
                 .collect();
             Some(format!("{family}{given}"))
         });
-        set_opt(&mut person, "name", name.as_deref().and_then(text::non_empty));
+        set_opt(&mut person, "name", name.as_deref().map(normalise_han_name).filter(|n| !n.is_empty()));
         let gender = p.get("gender").and_then(Value::as_str).filter(|g| matches!(*g, "male" | "female"));
         set_opt(&mut person, "gender", gender);
         let telecom = |system: &str| {
@@ -282,7 +283,9 @@ pub fn practitioner(current: Option<&Value>, stay: &Stay) -> Value {
     }
     if let Some(name) = &stay.name {
         let names = array_mut(&mut r, "name");
-        let same = names.first().and_then(|n| n.get("text")).and_then(Value::as_str) == Some(name.as_str());
+        // A padded writing of the same name (`王　五` for `王五`) is the roster's own: kept.
+        let held = names.first().and_then(|n| n.get("text")).and_then(Value::as_str);
+        let same = held.map(normalise_han_name) == Some(normalise_han_name(name));
         if !same {
             let entry = json!({ "use": "official", "text": name });
             if names.is_empty() { names.push(entry) } else { names[0] = entry }
@@ -508,6 +511,23 @@ mod tests {
         assert_eq!(changed["telecom"][1]["value"], "13900000001");
         assert_eq!(changed["qualification"][0]["issuer"]["display"], "广东省中医药局");
         assert_eq!(changed["identifier"][0]["value"], "A1");
+    }
+
+    #[test]
+    fn a_name_padded_to_three_characters_is_read_without_the_blank_and_kept_on_write() {
+        let role = json!({"resourceType": "PractitionerRole", "id": "9", "practitioner": {"reference": "Practitioner/7"},
+                          "organization": {"reference": "Organization/1"}});
+        let held = |name: Value| json!({"resourceType": "Practitioner", "id": "7", "name": [name]});
+        let name_of = |p: &Value| to_record(&role, Some(p), &orgs())["practitioner"]["name"].clone();
+        assert_eq!(name_of(&held(json!({"text": "周　杰"}))), "周杰");
+        assert_eq!(name_of(&held(json!({"text": "周 杰"}))), "周杰");
+        // Family and given written apart, the given name padded: 周 + " 杰".
+        assert_eq!(name_of(&held(json!({"family": "周", "given": [" 杰"]}))), "周杰");
+        assert_eq!(name_of(&held(json!({"text": "Ali Hassan"}))), "Ali Hassan");
+        // The other side holds 周杰 unpadded: the roster's padded writing is kept.
+        let current = held(json!({"use": "official", "text": "周　杰"}));
+        let same = practitioner(Some(&current), &Stay::of(&record()));
+        assert_eq!(same["name"], json!([{"use": "official", "text": "周　杰"}]));
     }
 
     #[test]

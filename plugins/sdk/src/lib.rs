@@ -9,7 +9,8 @@
 //!   and fills in `{{secret:NAME}}` placeholders, so the plugin never holds a credential);
 //! - [`log`]: messages into the hub's log under the plugin's name;
 //! - [`normalise`]: the shared normalisers for what real systems send (lower-case `x`,
-//!   full-width digits and spaces, `+86` phones, three date forms, 15-digit identity numbers);
+//!   full-width digits and spaces, `+86` phones, three date forms, 15-digit identity numbers),
+//!   and [`names`]: people's names without the padding legacy systems put into Han names;
 //! - [`json`]: small helpers to build and read records, and [`records`]: typed records of the
 //!   shared schemas (`Worker`, `Enterprise`, ...), generated from `schemas/*.json` with typify
 //!   (they check a record's shape; its patterns and formats are the hub's to check);
@@ -112,6 +113,7 @@ pub mod cursor;
 pub mod http;
 pub mod json;
 pub mod log;
+pub mod names;
 pub mod paging;
 #[allow(clippy::all, missing_docs)]
 pub mod records;

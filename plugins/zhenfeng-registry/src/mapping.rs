@@ -4,7 +4,7 @@
 //! | registry | worker | notes |
 //! |---|---|---|
 //! | 登记编号 / `djbh` | `registryNumber` | the registry's id (remote id) |
-//! | 姓名 / `xm` | `name` | blanks (ASCII, U+3000) trimmed |
+//! | 姓名 / `xm` | `name` | blanks trimmed, and the padding between two Han characters removed (`王　五` → `王五`, [`normalise_han_name`]) |
 //! | 身份证号 / `sfzh` | `idNumber` | full-width → ASCII, `x` → `X`, 15 digits upgraded to 18 |
 //! | 性别 / `xb` | `gender` | 男 (`1`) → `male`, 女 (`2`) → `female` |
 //! | 联系电话 / `lxdh` | `phone` | `+86`, dashes, blanks, full-width digits removed |
@@ -21,6 +21,7 @@
 //! record with the field's JSON pointer and the value in hand.
 
 use hub_sdk::json::{Record, set_opt, str_field, to_json};
+use hub_sdk::names::normalise_han_name;
 use hub_sdk::normalise::{date, id_number, phone, text, uscc};
 use hub_sdk::prelude::{SourceRecord, Written};
 use serde_json::{Value, json};
@@ -45,7 +46,7 @@ impl Row {
     pub fn to_record(&self) -> Record {
         let mut r = Record::new();
         r.insert("idNumber".into(), Value::String(id_number::normalise(self.get("身份证号"))));
-        r.insert("name".into(), Value::String(text::trim(self.get("姓名")).to_string()));
+        r.insert("name".into(), Value::String(normalise_han_name(self.get("姓名"))));
         let gender = match text::trim(self.get("性别")) {
             "男" => "male",
             "女" => "female",
@@ -483,6 +484,26 @@ mod tests {
         let stored: Value = serde_json::from_str(&form.written(Some("2021-08-05")).stored.unwrap()).unwrap();
         assert_eq!(stored["idNumber"], json!("522325196803121231"));
         assert_eq!(stored["position"], json!("质检员"));
+    }
+
+    #[test]
+    fn a_name_padded_to_three_characters_is_read_without_the_blank_and_kept_on_write() {
+        // 王　五 (U+3000 between) and 赵 六 (U+0020): the padding of a fixed-width screen.
+        let csv = format!(
+            "{HEADER_LINE}ZF2021000125,王　五,110105194912310029,男,13800138000,长田镇,广东省,441303,,,普工,1,2021-08-05,2021-09-02 10:00:02\r\n\
+             ZF2021000126,赵 六,110105194912310037,男,,,广东省,441303,,,,2,2021-08-05,2021-09-02 10:00:03\r\n"
+        );
+        let rows = parse_export(&gb18030(&csv)).unwrap();
+        assert_eq!(rows[0].to_record()["name"], "王五");
+        assert_eq!(rows[1].to_record()["name"], "赵六");
+        // The other side holds 王五 unpadded: the same value, and a write for another field
+        // sends the name as the registry wrote it.
+        let mut rec = rows[0].to_record();
+        rec.insert("name".into(), json!("王五"));
+        rec.insert("position".into(), json!("焊工"));
+        let mut form = SaveForm::from_record(&rec);
+        form.preserve(&rows[0]);
+        assert_eq!((form.xm.as_str(), form.gz.as_str()), ("王　五", "焊工"));
     }
 
     #[test]
