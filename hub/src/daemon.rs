@@ -213,14 +213,14 @@ impl Hub {
     }
 
     /// Sets the gauges of what this deployment loaded: `hub_sync_loaded{sync}` for each
-    /// configured sync (1 loaded, 0 not).
+    /// configured sync (1 loaded, 0 not), and for no sync it does not configure.
     pub fn record_loaded(&self) {
-        for name in self.syncs.keys() {
-            crate::metrics::sync_loaded(name, true);
-        }
-        for name in self.not_loaded.keys() {
-            crate::metrics::sync_loaded(name, false);
-        }
+        crate::metrics::syncs_loaded(
+            self.syncs
+                .keys()
+                .map(|n| (n.clone(), true))
+                .chain(self.not_loaded.keys().map(|n| (n.clone(), false))),
+        );
     }
 
     /// What the admin API shows of this deployment.

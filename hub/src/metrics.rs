@@ -67,22 +67,48 @@ fn describe() {
         "Guest calls ended by a trap or an exhausted limit"
     );
     metrics::describe_gauge!(
-        "hub_sync_loaded",
-        "1 for a configured sync that loaded, 0 for one that could not"
-    );
-    metrics::describe_gauge!(
         "hub_config_reload_success",
         "1 when the last load or reload of the configuration succeeded, 0 when it was refused"
     );
 }
 
-/// Sets `hub_sync_loaded{sync}`: 1 if the sync loaded, 0 if it could not.
-pub fn sync_loaded(sync: &str, loaded: bool) {
-    metrics::gauge!("hub_sync_loaded", "sync" => sync.to_string()).set(if loaded {
-        1.0
-    } else {
-        0.0
-    });
+/// The configured syncs and whether each loaded, as `hub_sync_loaded` shows them: replaced as
+/// a whole at each load and reload ([`syncs_loaded`]), so that a sync removed from the
+/// configuration leaves `/metrics` with it (a recorder's gauge would keep its last value).
+static LOADED: std::sync::Mutex<std::collections::BTreeMap<String, bool>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Sets `hub_sync_loaded{sync}` for every configured sync (1 loaded, 0 could not), and for
+/// those only.
+pub fn syncs_loaded(syncs: impl IntoIterator<Item = (String, bool)>) {
+    *LOADED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = syncs.into_iter().collect();
+}
+
+/// `hub_sync_loaded` in the Prometheus text format 0.0.4 (label values escaped as it says:
+/// `\\`, `\"`, `\n`).
+fn sync_loaded_text() -> String {
+    let loaded = LOADED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if loaded.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "# HELP hub_sync_loaded 1 for a configured sync that loaded, 0 for one that could not\n# TYPE hub_sync_loaded gauge\n",
+    );
+    for (sync, ok) in loaded.iter() {
+        let label = sync
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        out.push_str(&format!(
+            "hub_sync_loaded{{sync=\"{label}\"}} {}\n",
+            u8::from(*ok)
+        ));
+    }
+    out
 }
 
 /// Sets `hub_config_reload_success`: 1 after a load or reload that succeeded, 0 after a
@@ -95,7 +121,7 @@ pub fn config_reload(success: bool) {
 pub fn render() -> String {
     HANDLE
         .get()
-        .map(PrometheusHandle::render)
+        .map(|h| h.render() + &sync_loaded_text())
         .unwrap_or_default()
 }
 
@@ -137,5 +163,27 @@ pub fn plugin_call(plugin: &str, call: &'static str, seconds: f64, trapped: bool
     if trapped {
         metrics::counter!("hub_plugin_traps_total", "plugin" => plugin.to_string(), "call" => call)
             .increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_removed_by_a_reload_leaves_hub_sync_loaded() {
+        syncs_loaded([("workers".to_string(), true), ("broken".to_string(), false)]);
+        assert_eq!(
+            sync_loaded_text(),
+            "# HELP hub_sync_loaded 1 for a configured sync that loaded, 0 for one that could not\n\
+             # TYPE hub_sync_loaded gauge\n\
+             hub_sync_loaded{sync=\"broken\"} 0\n\
+             hub_sync_loaded{sync=\"workers\"} 1\n"
+        );
+        // The reload that removed `broken`.
+        syncs_loaded([("workers".to_string(), true)]);
+        assert!(!sync_loaded_text().contains("broken"));
+        syncs_loaded([("a\"b\\c".to_string(), true)]);
+        assert!(sync_loaded_text().ends_with("hub_sync_loaded{sync=\"a\\\"b\\\\c\"} 1\n"));
     }
 }

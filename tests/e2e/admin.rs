@@ -993,6 +993,19 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
             && refused.contains("hub.toml:"),
         "{ready}"
     );
+    // The table given twice is named, with the line of its first definition (the demo's
+    // lines, then `[syncs.broken]` at the first line config_with added).
+    let first = std::fs::read_to_string(workspace().join(crate::CONFIG))
+        .unwrap()
+        .lines()
+        .count()
+        + 2;
+    assert!(
+        refused.contains(&format!(
+            "duplicate table [syncs.broken]: first defined at line {first}"
+        )),
+        "{ready}"
+    );
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert_eq!(
         metric(&metrics, "hub_config_reload_success").as_deref(),
@@ -1042,6 +1055,37 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
     b.screenshot(&workspace().join("target/screenshots/run-detail-failed.png"))
         .await;
     b.quit().await;
+
+    // The broken sync removed from the configuration and SIGHUP: the reload is taken, and the
+    // removed sync leaves /metrics (its gauge does not stay at its last value).
+    config_with(&env, "");
+    tokio::process::Command::new("kill")
+        .args(["-HUP", &child.id().unwrap().to_string()])
+        .status()
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let metrics = loop {
+        let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+        if metric(&metrics, "hub_config_reload_success").as_deref() == Some("1") {
+            break metrics;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reload was not taken: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        metric(&metrics, "hub_sync_loaded{sync=\"broken\"}"),
+        None,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "hub_sync_loaded{sync=\"workers\"}").as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
 
     let out = env.stop(child).await;
     assert!(
