@@ -749,7 +749,8 @@ pub struct SyncInfo {
     pub paused: bool,
     /// A manual run waits to start.
     pub run_requested: bool,
-    /// The next fire times (RFC 3339, in the sync's zone); empty when disabled.
+    /// The next fire times (RFC 3339 in UTC with milliseconds, `Z`, as every time in the API);
+    /// empty when disabled.
     pub next_runs: Vec<String>,
     /// The latest run, if any.
     pub last_run: Option<RunRecord>,
@@ -771,7 +772,11 @@ async fn sync_info(name: &str, view: &View) -> Result<SyncInfo, Failure> {
         v.schedule
             .upcoming(chrono::Utc::now(), 3)
             .iter()
-            .map(|t| t.to_rfc3339())
+            // As the store writes every other time of the API: UTC, milliseconds, `Z`.
+            .map(|t| {
+                t.with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            })
             .collect()
     } else {
         Vec::new()
@@ -2096,10 +2101,11 @@ mod tests {
             (Some(2), Some("partial"))
         );
         assert_eq!(w["dead_letters"], json!(1));
-        // 02:00 in Shanghai is 18:00 UTC the day before.
-        let next: chrono::DateTime<chrono::FixedOffset> =
-            w["next_runs"][0].as_str().unwrap().parse().unwrap();
-        assert_eq!(next.format("%H:%M:%S %:z").to_string(), "02:00:00 +08:00");
+        // 02:00 in Shanghai is 18:00 UTC the day before; the API writes every time as the
+        // store does (UTC, milliseconds, `Z`), the page in the deployment's zone.
+        let next_text = w["next_runs"][0].as_str().unwrap();
+        assert!(next_text.ends_with("T18:00:00.000Z"), "{next_text}");
+        let next: chrono::DateTime<chrono::FixedOffset> = next_text.parse().unwrap();
         let ahead = next.with_timezone(&chrono::Utc) - chrono::Utc::now();
         assert!(
             ahead > chrono::Duration::zero() && ahead <= chrono::Duration::hours(24),
@@ -2156,6 +2162,40 @@ mod tests {
             ),
             (Some(true), Some("ready"), Some(1))
         );
+
+        // One clock in the API: every time is UTC with milliseconds and `Z`, never `+08:00` on
+        // one line and `Z` on the next.
+        fn times<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+            match v {
+                Value::String(s)
+                    if s.len() >= 20
+                        && s.as_bytes()[10] == b'T'
+                        && s[..4].parse::<u16>().is_ok() =>
+                {
+                    out.push(s)
+                }
+                Value::Array(a) => a.iter().for_each(|x| times(x, out)),
+                Value::Object(m) => m.values().for_each(|x| times(x, out)),
+                _ => {}
+            }
+        }
+        let mut seen = Vec::new();
+        let answers = [
+            f.json("/api/syncs").await,
+            f.json("/api/runs").await,
+            f.json("/api/dead-letters").await,
+            f.json("/api/leases").await,
+        ];
+        for a in &answers {
+            times(a, &mut seen);
+        }
+        assert!(seen.len() >= 8, "{seen:?}");
+        for t in seen {
+            assert!(
+                t.ends_with('Z') && t.len() == "2026-12-04T02:26:10.123Z".len(),
+                "{t}"
+            );
+        }
     }
 
     #[tokio::test]

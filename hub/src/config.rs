@@ -134,7 +134,7 @@ pub struct HubConfig {
     #[serde(default)]
     pub state_key: Option<SecretSource>,
     /// IANA time zone in which people see times (status page, command line); default
-    /// Asia/Shanghai. The admin API gives RFC 3339 times with their offset.
+    /// Asia/Shanghai. The admin API gives every time in RFC 3339, UTC (`Z`).
     #[serde(default = "default_timezone")]
     pub timezone: Spanned<String>,
     /// Load only plugins signed by one of `trusted_keys` (default false): each component

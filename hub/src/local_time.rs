@@ -1,7 +1,7 @@
 //! Times as people read them: in the deployment's zone (`[hub] timezone`, an IANA name, default
 //! Asia/Shanghai like the syncs' schedules), as `2026-12-04 10:26:10` (ISO 8601 date and time to
-//! the second; the page or the list heading names the zone once). The admin API keeps RFC 3339
-//! with its offset.
+//! the second; the page or the list heading names the zone once). The admin API writes RFC 3339
+//! in UTC (`2026-12-04T02:26:10.123Z`), as the state store does.
 
 /// `rfc3339` (as the state store writes times, e.g. `2026-12-04T02:26:10.123Z`) in `zone`:
 /// `2026-12-04 10:26:10`. Text that is not RFC 3339 comes back unchanged.
