@@ -1364,11 +1364,12 @@ async fn logout(State(s): State<AdminState>, headers: HeaderMap) -> Response {
 /// `s` for an HTML page: control characters (and the other characters
 /// [`crate::control_chars::is_unsafe`] names) written as visible escapes first (`\n`,
 /// `\u{1b}`), then `&`, `<`, `>`, `"` and `'` as character references.
-/// A dead letter's reasons as one line: `pointer: message` each, joined by `; `.
+/// A dead letter's reasons as one line: `pointer: 中文 English` each
+/// ([`crate::dead_letter_reasons::for_people`]), joined by `; `.
 fn reasons(errors: &[crate::schema::Violation]) -> String {
     errors
         .iter()
-        .map(|e| format!("{}: {}", e.pointer, e.message))
+        .map(crate::dead_letter_reasons::for_people)
         .collect::<Vec<_>>()
         .join("; ")
 }

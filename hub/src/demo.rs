@@ -584,17 +584,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     for d in &dead {
         for e in &d.errors {
             crate::say!(
-                "  #{} {} {} key {} at {}: {}",
+                "  #{} {} {} key {} at {}",
                 d.id,
                 d.side.as_str(),
                 d.remote_id.as_deref().unwrap_or("-"),
                 d.key_masked.as_deref().unwrap_or("(none)"),
-                if e.pointer.is_empty() {
-                    "/"
-                } else {
-                    &e.pointer
-                },
-                e.message
+                crate::dead_letter_reasons::for_people(e)
             );
         }
     }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod control_chars;
 pub mod crash;
 pub mod daemon;
+pub mod dead_letter_reasons;
 pub mod demo;
 pub mod keys;
 pub mod local_time;

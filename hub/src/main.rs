@@ -875,9 +875,12 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             action: DeadLetterAction::List { config, sync, json },
         } => {
             let store = store_for(&config, sync.as_deref()).await?;
+            let zone = load(&config)?.zone();
             let rows = store.dead_letters(sync.as_deref()).await?;
             heading(
-                "open dead letters in the state store (id sync side stage system-id key)",
+                &format!(
+                    "open dead letters in the state store (id sync side stage system-id key; times in {zone})"
+                ),
                 rows.len(),
                 json,
             );
@@ -891,10 +894,10 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     d.remote_id.as_deref().unwrap_or("-"),
                     d.key_masked.as_deref().unwrap_or("(none)"),
                     d.occurrences,
-                    d.created_at
+                    hub::local_time::for_people(&d.created_at, zone)
                 );
                 for e in &d.errors {
-                    say!("    {e}");
+                    say!("    {}", hub::dead_letter_reasons::for_people(e));
                 }
             })?;
             Ok(true)
@@ -933,7 +936,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                 d.run_id.map_or("-".into(), |r| r.to_string())
             );
             for e in &d.errors {
-                say!("  {e}");
+                say!("  {}", hub::dead_letter_reasons::for_people(e));
             }
             if let Some(t) = &d.replay_requested_at {
                 say!("  replay requested at {t}: the sync's next run replays it");

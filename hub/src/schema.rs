@@ -291,6 +291,12 @@ fn format_reason(format: &str, value: &Value) -> String {
     }
 }
 
+/// [`format_reason`] for a string, for other modules' tests.
+#[cfg(test)]
+pub(crate) fn format_reason_for_test(format: &str, s: &str) -> String {
+    format_reason(format, &Value::String(s.into()))
+}
+
 fn is_gb11643(s: &str) -> bool {
     id_number::validate(s).is_ok() && divisions::exists(&s[..6])
 }

@@ -286,6 +286,30 @@ async fn broken_records_land_in_dead_letters_with_masked_key_pointer_and_reason(
     }
     assert_eq!(letters.len(), 5, "only the broken records: {letters:?}");
     assert_eq!(seen.len(), 5);
+    // For people: each reason in Chinese first, English beside; times in the deployment's zone.
+    let out = env.run(&["dead-letters", "list", "--config", CONFIG]).await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("times in Asia/Shanghai"), "{text}");
+    for (djbh, words) in seed["broken"].as_array().unwrap().iter().map(|b| {
+        let words = match b["defect"].as_str().unwrap() {
+            "bad-check-character" => "/idNumber: 身份证号第 18 位（校验码）是 ",
+            "impossible-birth-date" => {
+                "/idNumber: 身份证号第 7 至 14 位的出生日期不存在 not a GB 11643-1999"
+            }
+            "impossible-registration-date" => {
+                "/registeredOn: 日期不对或不存在（应为 年-月-日） not an RFC 3339 full-date"
+            }
+            "missing-name" => "/name: 不能为空 ",
+            other => panic!("unknown defect {other}"),
+        };
+        (b["djbh"].as_str().unwrap(), words)
+    }) {
+        let entry = text
+            .split("\n#")
+            .find(|e| e.contains(djbh))
+            .unwrap_or_else(|| panic!("{djbh} not listed: {text}"));
+        assert!(entry.contains(words), "{djbh}: {entry}");
+    }
     // Every other record went through.
     assert_eq!(
         env.get(&env.hy, "/_admin/zhenfeng-workers")
