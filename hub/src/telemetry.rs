@@ -26,9 +26,34 @@ use std::time::Duration;
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The OTLP/HTTP traces URL of a collector's base URL: `{base}/v1/traces` (OTLP
-/// specification, "OTLP/HTTP Request": the default path of the traces signal).
+/// specification, "OTLP/HTTP Request": the default path of the traces signal); a URL already
+/// ending in `/v1/traces` is taken as it is.
 pub fn traces_url(base: &str) -> String {
-    format!("{}/v1/traces", base.trim_end_matches('/'))
+    let base = base.trim_end_matches('/');
+    if base.ends_with("/v1/traces") {
+        base.to_string()
+    } else {
+        format!("{base}/v1/traces")
+    }
+}
+
+/// Says that an export failed, at most once a minute (a collector that is down would otherwise
+/// fill the log): the spans of that batch are lost, the runs go on.
+fn warn_export_failed(endpoint: &str, why: &str) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(i64::MIN);
+    let now = chrono::Utc::now().timestamp();
+    let last = LAST.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 60
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            endpoint,
+            "telemetry: spans could not be sent to the collector, they are dropped (said at most once a minute): {why}"
+        );
+    }
 }
 
 /// The exporter's HTTP client: reqwest on the daemon's runtime, reached from the SDK's batch
@@ -51,14 +76,30 @@ impl opentelemetry_http::HttpClient for RuntimeClient {
         let client = self.client.clone();
         let task = self.runtime.spawn(async move {
             let (parts, body) = request.into_parts();
+            let url = parts.uri.to_string();
             let sent = client
-                .request(parts.method, parts.uri.to_string())
+                .request(parts.method, &url)
                 .headers(parts.headers)
                 .body(body)
                 .timeout(EXPORT_TIMEOUT)
                 .send()
-                .await?;
+                .await
+                .inspect_err(|e| {
+                    let mut why = e.to_string();
+                    let mut source = std::error::Error::source(e);
+                    while let Some(s) = source {
+                        let text = s.to_string();
+                        if !why.ends_with(&text) {
+                            why = format!("{why}: {text}");
+                        }
+                        source = s.source();
+                    }
+                    warn_export_failed(&url, &why);
+                })?;
             let status = sent.status();
+            if !status.is_success() {
+                warn_export_failed(&url, &format!("the collector answered HTTP {status}"));
+            }
             let headers = sent.headers().clone();
             let body = sent.bytes().await?;
             let mut response = Response::builder().status(status).body(body)?;
@@ -126,5 +167,26 @@ impl Telemetry {
         if let Ok(Err(e)) = done {
             tracing::warn!("telemetry: the last spans may not have been sent: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::traces_url;
+
+    #[test]
+    fn the_traces_path_is_added_once() {
+        assert_eq!(
+            traces_url("http://127.0.0.1:4318"),
+            "http://127.0.0.1:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("http://127.0.0.1:4318/"),
+            "http://127.0.0.1:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("http://collector/otlp/v1/traces"),
+            "http://collector/otlp/v1/traces"
+        );
     }
 }

@@ -67,6 +67,20 @@ pub fn check_url(url: &str, files_must_exist: bool) -> Result<(), String> {
             SSL_MODES.join(", ")
         ));
     }
+    // libpq quietly upgrades `require` with a root certificate to `verify-ca`; sqlx ignores the
+    // file unless the mode verifies. Either way an operator who names a CA file expects it to
+    // be checked: say which modes do.
+    let verifies = matches!(
+        seen.get("sslmode").map(String::as_str),
+        Some("verify-ca" | "verify-full")
+    );
+    if seen.contains_key("sslrootcert") && !verifies {
+        return Err(format!(
+            "sslrootcert is given but sslmode is {}, which does not check the server's certificate against it: use sslmode=verify-full (or verify-ca)",
+            seen.get("sslmode")
+                .map_or("prefer (the default)", String::as_str)
+        ));
+    }
     match (seen.contains_key("sslcert"), seen.contains_key("sslkey")) {
         (true, false) => return Err("sslcert is given without sslkey".into()),
         (false, true) => return Err("sslkey is given without sslcert".into()),
@@ -169,7 +183,24 @@ mod tests {
             check_url(&format!("{base}?sslcert=/c.pem"), false).unwrap_err(),
             "sslcert is given without sslkey"
         );
-        let e = check_url(&format!("{base}?sslrootcert=/nonexistent/ca.pem"), true).unwrap_err();
+        assert_eq!(
+            check_url(
+                &format!("{base}?sslmode=require&sslrootcert=/ca.pem"),
+                false
+            )
+            .unwrap_err(),
+            "sslrootcert is given but sslmode is require, which does not check the server's certificate against it: use sslmode=verify-full (or verify-ca)"
+        );
+        assert!(
+            check_url(&format!("{base}?sslrootcert=/ca.pem"), false)
+                .unwrap_err()
+                .contains("sslmode is prefer (the default)")
+        );
+        let e = check_url(
+            &format!("{base}?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem"),
+            true,
+        )
+        .unwrap_err();
         assert!(e.starts_with("sslrootcert /nonexistent/ca.pem: "), "{e}");
     }
 
@@ -297,6 +328,17 @@ mod tests {
         let f = |n: &str| tls.join(n).display().to_string();
         // scripts/pg-test-tls: database hub_tls_client takes TLS with a client certificate only.
         let server = crate::store::testing::postgres_server();
+        // A new database each time (the name is fixed by pg_hba.conf's line), so that no earlier
+        // run's schema, perhaps of another version, is in it.
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+            .await
+            .unwrap();
+        for sql in [
+            "DROP DATABASE IF EXISTS hub_tls_client WITH (FORCE)",
+            "CREATE DATABASE hub_tls_client",
+        ] {
+            sqlx::query(sql).execute(&mut admin).await.unwrap();
+        }
         let db = {
             let mut u = url::Url::parse(&server).unwrap();
             u.set_path("hub_tls_client");
