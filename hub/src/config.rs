@@ -13,6 +13,7 @@
 //! config = { base_url = "http://10.1.2.3:8080" }   # handed to the plugin's open()
 //! sha256 = "…"                              # optional pin of the component file
 //! limits = { memory_mib = 256, cpu_ms_per_call = 30000 }   # see `Limits`
+//! rate_limit = { requests_per_second = 20, burst = 1 }   # the system's budget: see `RateLimit`
 //!
 //! [syncs.workers]
 //! schema = "worker"
@@ -345,7 +346,8 @@ pub struct PluginConfig {
 /// their turn in the host (in arrival order), so a long run slows the others instead of making
 /// the system answer 429. Over any t seconds at most `burst + requests_per_second · t`
 /// requests go: a system that counts requests in each one-second window, as HY-ESMS does
-/// (20/s), sees at most `burst + requests_per_second - 1`.
+/// (20/s), sees at most `burst + requests_per_second - 1`. Time a request waits for its slot
+/// counts toward its call's wall-clock limit (`limits.call_timeout_secs`), not its CPU time.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
