@@ -13,6 +13,7 @@
 //! config = { base_url = "http://10.1.2.3:8080" }   # handed to the plugin's open()
 //! sha256 = "…"                              # optional pin of the component file
 //! limits = { memory_mib = 256, cpu_ms_per_call = 30000 }   # see `Limits`
+//! rate_limit = { requests_per_second = 20, burst = 1 }   # the system's budget: see `RateLimit`
 //!
 //! [syncs.workers]
 //! schema = "worker"
@@ -335,6 +336,36 @@ pub struct PluginConfig {
     /// component importing them is refused at load.
     #[serde(default)]
     pub link_all_wasi: bool,
+    /// The system's request budget, shared by every sync and run using this plugin (one
+    /// plugin, one system) and divided among the daemons using it on the state store. `None`
+    /// (the default): no limit.
+    #[serde(default)]
+    pub rate_limit: Option<Spanned<RateLimit>>,
+}
+
+/// `[plugins.NAME] rate_limit = { requests_per_second = 20, burst = 1 }`: how fast the hub may
+/// send requests to the plugin's system, all syncs and daemons together. Requests over it wait
+/// their turn in the host (in arrival order), so a long run slows the others instead of making
+/// the system answer 429. Over any t seconds at most `burst + requests_per_second · t`
+/// requests go: a system that counts requests in each one-second window, as HY-ESMS does
+/// (20/s), sees at most `burst + requests_per_second - 1`. Time a request waits for its slot
+/// counts toward its call's wall-clock limit (`limits.call_timeout_secs`), not its CPU time.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests per second, all the daemons on the store together (a number greater than 0,
+    /// fractions allowed); each of n daemons using the plugin takes 1/n of it.
+    pub requests_per_second: f64,
+    /// Requests that may go at once after a quiet spell (at least 1; default 1: evenly
+    /// spaced).
+    #[serde(default = "RateLimit::default_burst")]
+    pub burst: u32,
+}
+
+impl RateLimit {
+    const fn default_burst() -> u32 {
+        1
+    }
 }
 
 /// Per-plugin limits. Defaults suit the connectors shipped here. An exhausted limit ends that
@@ -947,6 +978,26 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
                 format!("plugins.{name}.limits: every limit must be greater than 0"),
             ));
         }
+        if let Some(rate) = &p.rate_limit {
+            let r = rate.get_ref();
+            if !(r.requests_per_second.is_finite() && r.requests_per_second > 0.0) {
+                errs.push((
+                    Some(rate.span()),
+                    format!(
+                        "plugins.{name}.rate_limit.requests_per_second: must be a number of requests per second greater than 0, not {}",
+                        r.requests_per_second
+                    ),
+                ));
+            }
+            if r.burst == 0 {
+                errs.push((
+                    Some(rate.span()),
+                    format!(
+                        "plugins.{name}.rate_limit.burst: must be at least 1 (requests that may go at once)"
+                    ),
+                ));
+            }
+        }
         if let Some(pin) = &p.sha256
             && (pin.get_ref().len() != 64 || !pin.get_ref().bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -1202,6 +1253,92 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
                 .max_open_bodies,
             1
         );
+    }
+
+    #[test]
+    fn a_rate_limit_is_read_with_its_default_burst_and_bad_ones_are_refused_at_their_place() {
+        let c = parse(Path::new("hub.toml"), GOOD, &vars).unwrap();
+        assert_eq!(c.plugins["hy"].rate_limit, None, "no limit unless set");
+        let with = |line: &str| GOOD.replace("[plugins.hy]\n", &format!("[plugins.hy]\n{line}\n"));
+        let c = parse(
+            Path::new("hub.toml"),
+            &with("rate_limit = { requests_per_second = 20 }"),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(
+            *c.plugins["hy"].rate_limit.as_ref().unwrap().get_ref(),
+            RateLimit {
+                requests_per_second: 20.0,
+                burst: 1
+            }
+        );
+        let c = parse(
+            Path::new("hub.toml"),
+            &with("rate_limit = { requests_per_second = 2.5, burst = 5 }"),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(
+            *c.plugins["hy"].rate_limit.as_ref().unwrap().get_ref(),
+            RateLimit {
+                requests_per_second: 2.5,
+                burst: 5
+            }
+        );
+        // [plugins.hy] is on line 11 of GOOD; the setting goes on line 12, its value at column 14.
+        for (line, message) in [
+            (
+                "rate_limit = { requests_per_second = 0 }",
+                "plugins.hy.rate_limit.requests_per_second: must be a number of requests per second greater than 0, not 0",
+            ),
+            (
+                "rate_limit = { requests_per_second = -3 }",
+                "plugins.hy.rate_limit.requests_per_second: must be a number of requests per second greater than 0, not -3",
+            ),
+            (
+                "rate_limit = { requests_per_second = nan }",
+                "plugins.hy.rate_limit.requests_per_second: must be a number of requests per second greater than 0, not NaN",
+            ),
+            (
+                "rate_limit = { requests_per_second = 20, burst = 0 }",
+                "plugins.hy.rate_limit.burst: must be at least 1 (requests that may go at once)",
+            ),
+        ] {
+            let e = parse(Path::new("hub.toml"), &with(line), &vars).unwrap_err();
+            assert_eq!(
+                e.0.iter()
+                    .map(|e| (e.line, e.column, e.message.as_str()))
+                    .collect::<Vec<_>>(),
+                [(12, 14, message)],
+                "{line}"
+            );
+        }
+        // A misspelt key or a missing rate is serde's error, at its place.
+        let e = parse(
+            Path::new("hub.toml"),
+            &with("rate_limit = { requests_per_second = 20, brust = 5 }"),
+            &vars,
+        )
+        .unwrap_err();
+        assert_eq!((e.0[0].line, e.0[0].column), (12, 42), "{e}");
+        assert!(e.0[0].message.contains("unknown field `brust`"), "{e}");
+        let e = parse(
+            Path::new("hub.toml"),
+            &with("rate_limit = { burst = 5 }"),
+            &vars,
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].line, 12, "{e}");
+        assert!(
+            e.0[0]
+                .message
+                .contains("missing field `requests_per_second`"),
+            "{e}"
+        );
+        let e = parse(Path::new("hub.toml"), &with("rate_limt = 20"), &vars).unwrap_err();
+        assert_eq!((e.0[0].line, e.0[0].column), (12, 1), "{e}");
+        assert!(e.0[0].message.contains("unknown field `rate_limt`"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use crate::config::{Config, Direction};
 use crate::keys::Keys;
+use crate::runtime::rate::RateBudget;
 use crate::runtime::{Plugin, Runtime};
 use crate::schedule::Schedule;
 use crate::scheduler::{self, BoxFuture, Policy, Runner, StoreClock};
@@ -18,6 +19,7 @@ use anyhow::Context as _;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// A sync ready to run on its schedule.
@@ -303,7 +305,50 @@ impl Hub {
                 scheduler::drive(&*clock, &store, &name, &schedule, &policy, &runner, stop).await;
             });
         }
-        while tasks.join_next().await.is_some() {}
+        let budgets: Vec<_> = self
+            .plugins
+            .values()
+            .filter_map(|p| p.rate_budget().cloned())
+            .collect();
+        let all_ended = async { while tasks.join_next().await.is_some() {} };
+        if budgets.is_empty() {
+            all_ended.await;
+            return;
+        }
+        tokio::select! {
+            () = all_ended => {}
+            () = share_budgets(self.engine.store(), &budgets) => {}
+        }
+        if let Err(e) = self.engine.store().daemon_leave().await {
+            tracing::warn!("cannot remove this daemon from the store's list of daemons: {e:#}");
+        }
+    }
+}
+
+/// How often a daemon says it is alive on the store and counts the daemons sharing each rate
+/// budget.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// How long a daemon's heartbeat counts: a daemon that died drops out of the division this long
+/// after its last one (by the database's clock), or at once on its own host.
+pub const HEARTBEAT_TTL: Duration = Duration::from_secs(30);
+
+/// Divides each rate budget among the daemons alive on the store that use its plugin, every
+/// [`HEARTBEAT`], for ever (the caller drops it). While the store cannot be reached the last
+/// division stays.
+async fn share_budgets(store: &Store, budgets: &[Arc<RateBudget>]) {
+    let plugins: Vec<String> = budgets.iter().map(|b| b.plugin().to_string()).collect();
+    loop {
+        match store.daemon_heartbeat(&plugins, HEARTBEAT_TTL).await {
+            Ok(daemons) => {
+                for b in budgets {
+                    b.set_share(daemons.get(b.plugin()).copied().unwrap_or(1));
+                }
+            }
+            Err(e) => tracing::warn!(
+                "cannot count the daemons sharing the rate budgets on the store (the last count stays): {e:#}"
+            ),
+        }
+        tokio::time::sleep(HEARTBEAT).await;
     }
 }
 

@@ -383,22 +383,40 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     );
     crate::say!("state in {}", data_dir.display());
     let vars = {
-        let (hy, zf, med, dd) = (
+        let (hy, zf, med, dd, hy_rate_limit) = (
             hy.url(),
             zf.url(),
             med.url(),
             data_dir.display().to_string(),
+            opts.hy_rate_limit,
         );
         move |name: &str| match name {
             "HY_ESMS_URL" => Some(hy.clone()),
             "ZF_REG_URL" => Some(zf.clone()),
             "MED_ROSTER_URL" => Some(med.clone()),
             "HUB_DATA_DIR" => Some(dd.clone()),
+            // The hub keeps to the simulator's limit (config/demo.toml's rate_limit).
+            "HY_ESMS_RATE_LIMIT" if hy_rate_limit > 0 => Some(hy_rate_limit.to_string()),
             other => std::env::var(other).ok(),
         }
     };
-    let config =
+    let mut config =
         crate::config::load_with(&opts.config, &vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if opts.hy_rate_limit == 0
+        && let Some(p) = config.plugins.get_mut("huiyang-esms")
+    {
+        // A simulator without a limit: the hub sends as fast as the syncs go.
+        p.rate_limit = None;
+    }
+    for (name, p) in &config.plugins {
+        if let Some(r) = &p.rate_limit {
+            crate::say!(
+                "plugin {name}: its syncs share a budget of {} requests/s (burst {})",
+                r.get_ref().requests_per_second,
+                r.get_ref().burst
+            );
+        }
+    }
     let hub = Hub::build(config).await?;
     if !hub.problems.is_empty() {
         bail!(
@@ -578,6 +596,19 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 o.stats.duration_ms as f64 / 1000.0
             );
         }
+    }
+    let failed = history
+        .iter()
+        .filter(|o| o.status == crate::sync::RunStatus::Failed)
+        .count();
+    println!();
+    crate::say!("failed runs: {failed}");
+    if let Ok(c) = admin.get(format!("{}/_admin/counters", admin.hy)).await {
+        crate::say!(
+            "HY-ESMS answered {} requests; its rate limit refused {} of them (429)",
+            c["requests"],
+            c["rate_limited"]
+        );
     }
     let dead = hub.engine.store().dead_letters(None).await?;
     println!("\ndead letters ({}):", dead.len());

@@ -11,6 +11,8 @@
 //! | `hub_plugin_traps_total` | counter | `plugin`, `call` | guest calls ended by a trap or an exhausted limit |
 //! | `hub_sync_loaded` | gauge | `sync` | 1 for a configured sync that loaded, 0 for one that could not (its reason is in `/readyz`) |
 //! | `hub_config_reload_success` | gauge | | 1 when the last load or reload (SIGHUP) of the configuration succeeded, 0 when it was refused |
+//! | `hub_rate_budget_wait_seconds` | histogram | `plugin` | time one HTTP request waited for its plugin's rate budget (`rate_limit`); its `_sum` is the time spent waiting |
+//! | `hub_rate_budget_requests_per_second` | gauge | `plugin` | this daemon's share of the plugin's `rate_limit` (divided among the daemons using it on the store) |
 //!
 //! The recorder is process-wide and installed once, by [`install`]; before that (and in
 //! commands that never install it) recording is a no-op.
@@ -66,6 +68,15 @@ fn describe() {
         "hub_plugin_traps_total",
         "Guest calls ended by a trap or an exhausted limit"
     );
+    metrics::describe_histogram!(
+        "hub_rate_budget_wait_seconds",
+        metrics::Unit::Seconds,
+        "Time one HTTP request waited for its plugin's rate budget"
+    );
+    metrics::describe_gauge!(
+        "hub_rate_budget_requests_per_second",
+        "This daemon's share of the plugin's rate limit, requests per second"
+    );
     metrics::describe_gauge!(
         "hub_config_reload_success",
         "1 when the last load or reload of the configuration succeeded, 0 when it was refused"
@@ -115,6 +126,19 @@ fn sync_loaded_text() -> String {
 /// refused reload.
 pub fn config_reload(success: bool) {
     metrics::gauge!("hub_config_reload_success").set(if success { 1.0 } else { 0.0 });
+}
+
+/// Records the time (seconds) one HTTP request of `plugin` waited for its rate budget.
+pub fn rate_budget_wait(plugin: &str, seconds: f64) {
+    metrics::histogram!("hub_rate_budget_wait_seconds", "plugin" => plugin.to_string())
+        .record(seconds);
+}
+
+/// Sets `hub_rate_budget_requests_per_second{plugin}`: this daemon's share of the plugin's
+/// rate limit.
+pub fn rate_budget(plugin: &str, per_second: f64) {
+    metrics::gauge!("hub_rate_budget_requests_per_second", "plugin" => plugin.to_string())
+        .set(per_second);
 }
 
 /// The metrics now, in the Prometheus text format; empty before [`install`].

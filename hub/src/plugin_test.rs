@@ -487,6 +487,8 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
         limits: harness.plugin.limits,
         sha256: None,
         link_all_wasi: harness.plugin.link_all_wasi,
+        // Recorded answers come at once: no system to spare.
+        rate_limit: None,
     };
     let plugin = rt
         .load_with_tape(&manifest.name, &cfg, dir, Some(tape.clone()))

@@ -23,7 +23,7 @@ pub(crate) fn router(gate: Arc<Gate>) -> Router {
         .with_state(gate)
 }
 
-/// `GET /_admin/counters` → `{"requests", "collections": {name: {"created", "updated",
+/// `GET /_admin/counters` → `{"requests", "rate_limited", "collections": {name: {"created", "updated",
 /// "deleted", "duplicates_refused", "conflicts", "rejected", "not_found"}},
 /// "keys_created_more_than_once": [{"collection", "key", "created"}]}`.
 async fn counters(State(gate): State<Arc<Gate>>) -> Response {

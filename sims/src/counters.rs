@@ -38,6 +38,8 @@ pub(crate) struct Tally {
 #[derive(Debug)]
 pub(crate) struct Counters {
     requests: u64,
+    /// Requests refused with 429 by the rate limit (not by an injected fault).
+    rate_limited: u64,
     collections: BTreeMap<&'static str, Tally>,
     /// (collection, natural key) → records the API created with it.
     created_keys: HashMap<(&'static str, String), u32>,
@@ -48,6 +50,7 @@ impl Counters {
     pub(crate) fn new(collections: &[&'static str]) -> Counters {
         Counters {
             requests: 0,
+            rate_limited: 0,
             collections: collections.iter().map(|c| (*c, Tally::default())).collect(),
             created_keys: HashMap::new(),
         }
@@ -56,6 +59,11 @@ impl Counters {
     /// Counts one request to the API (any route but `/_admin/`, whatever its outcome).
     pub(crate) fn request(&mut self) {
         self.requests += 1;
+    }
+
+    /// Counts a request the rate limit refused (429).
+    pub(crate) fn rate_limited(&mut self) {
+        self.rate_limited += 1;
     }
 
     /// Counts a write's outcome.
@@ -82,14 +90,15 @@ impl Counters {
     /// Back to zero.
     pub(crate) fn reset(&mut self) {
         self.requests = 0;
+        self.rate_limited = 0;
         self.collections
             .values_mut()
             .for_each(|t| *t = Tally::default());
         self.created_keys.clear();
     }
 
-    /// `{"requests", "collections": {name: tally}, "keys_created_more_than_once": [{"collection",
-    /// "key", "created"}]}`, keys sorted.
+    /// `{"requests", "rate_limited", "collections": {name: tally}, "keys_created_more_than_once":
+    /// [{"collection", "key", "created"}]}`, keys sorted.
     pub(crate) fn to_json(&self) -> Value {
         let mut twice: Vec<_> = self.created_keys.iter().filter(|(_, n)| **n > 1).collect();
         twice.sort();
@@ -99,6 +108,7 @@ impl Counters {
             .collect();
         json!({
             "requests": self.requests,
+            "rate_limited": self.rate_limited,
             "collections": self.collections,
             "keys_created_more_than_once": twice,
         })

@@ -319,6 +319,7 @@ pub(crate) async fn gate(
     if let Some(limiter) = &gate.limiter
         && !lock(limiter).admit(Instant::now())
     {
+        lock(&gate.counters).rate_limited();
         return gate.too_many(1);
     }
     next.run(req).await

@@ -672,6 +672,12 @@ async fn more_than_the_rate_limit_in_one_second_gets_429_with_retry_after() {
         refused.json::<Value>().await.unwrap(),
         json!({"error": "too many requests"})
     );
+    let counters = get_json(&c, format!("{url}/_admin/counters")).await;
+    assert_eq!(
+        (&counters["requests"], &counters["rate_limited"]),
+        (&json!(6), &json!(1)),
+        "{counters}"
+    );
     tokio::time::sleep(Duration::from_millis(1050)).await;
     assert_eq!(
         get(&c, format!("{url}/api/v1/enterprises?size=1"))

@@ -145,6 +145,73 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Daemon `i`'s share of `plugin`'s rate budget, from its `/metrics`
+    /// (`hub_rate_budget_requests_per_second`); `None` before its first heartbeat.
+    async fn budget_share(&self, i: usize, plugin: &str) -> Option<f64> {
+        let base = std::fs::read_to_string(self.dirs[i].join("admin.url")).ok()?;
+        let token = std::fs::read_to_string(self.dirs[i].join("admin.token")).ok()?;
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", base.trim().trim_end_matches('/')))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let name = format!("hub_rate_budget_requests_per_second{{plugin=\"{plugin}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&name))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Waits (up to 30 s: a heartbeat is every 10 s) until daemon `i` takes `expected`
+    /// requests/s of HY-ESMS's budget.
+    async fn wait_share(&self, i: usize, expected: f64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let share = self.budget_share(i, "huiyang-esms").await;
+            if share == Some(expected) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "daemon {i} takes {share:?} requests/s of HY-ESMS's 20, not {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// Issue 22: HY-ESMS's 20 requests/s are divided among the daemons alive on the store: 20 for
+/// one, 10 each for two; a daemon that stops (SIGTERM) or is killed gives its share back to the
+/// other within a heartbeat (10 s; a killed process of the same host is seen gone at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemons_on_one_store_divide_a_systems_rate_budget_among_those_alive() {
+    let env = Env::start_with(hub_sims::SimOptions {
+        rate_limit: Some(20),
+        ..hub_sims::SimOptions::default()
+    })
+    .await;
+    let cluster = Cluster::new(&env, 2).await;
+    let yearly = "0 0 1 1 *";
+    let first = cluster.start(&env, 0, yearly, "2m");
+    cluster.wait_share(0, 20.0).await;
+    let second = cluster.start(&env, 1, yearly, "2m");
+    cluster.wait_share(1, 10.0).await;
+    cluster.wait_share(0, 10.0).await;
+    assert!(env.stop(second).await.status.success());
+    cluster.wait_share(0, 20.0).await;
+    let mut second = cluster.start(&env, 1, yearly, "2m");
+    cluster.wait_share(1, 10.0).await;
+    cluster.wait_share(0, 10.0).await;
+    second.start_kill().unwrap();
+    env.keep(&second.wait_with_output().await.unwrap());
+    cluster.wait_share(0, 20.0).await;
+    assert!(env.stop(first).await.status.success());
+}
+
 /// Environment variables that run a process with its wall clock `offset` ahead (Debian's
 /// libfaketime, multi-threaded build; the monotonic clock stays true), checked on `date`: the
 /// variables work before a daemon is given them.

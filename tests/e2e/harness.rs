@@ -43,6 +43,8 @@ pub struct Env {
     pub zf: RunningSim,
     pub med: RunningSim,
     pub dir: tempfile::TempDir,
+    /// The HY-ESMS simulator's rate limit, requests per second (`None`: none).
+    pub hy_rate_limit: Option<u32>,
     http: reqwest::Client,
     logs: Mutex<String>,
 }
@@ -66,6 +68,7 @@ impl Env {
             zf: start_zf_reg(bind, &opts).await.unwrap(),
             med: start_med_roster(bind, &opts).await.unwrap(),
             dir: tempfile::tempdir().unwrap(),
+            hy_rate_limit: opts.rate_limit.filter(|n| *n > 0),
             http: reqwest::Client::new(),
             logs: Mutex::new(String::new()),
         }
@@ -80,6 +83,12 @@ impl Env {
         c.args(args)
             .current_dir(workspace())
             .env("HY_ESMS_URL", self.hy.url())
+            // The hub keeps to the HY-ESMS simulator's rate limit (config/demo.toml's
+            // rate_limit); without one, a million requests/s never makes a request wait.
+            .env(
+                "HY_ESMS_RATE_LIMIT",
+                self.hy_rate_limit.unwrap_or(1_000_000).to_string(),
+            )
             .env("ZF_REG_URL", self.zf.url())
             .env("MED_ROSTER_URL", self.med.url())
             .env("HUB_JOB_POSTINGS_SCHEDULE", "0 0 1 1 *")

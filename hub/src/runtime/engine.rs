@@ -314,6 +314,7 @@ impl Runtime {
                 BTreeMap::new(),
                 &crate::config::Limits::default(),
                 None,
+                None,
             ),
             "{}".into(),
         )?;
@@ -428,7 +429,8 @@ impl Runtime {
         for h in &cfg.allow_hosts {
             origins.push(http::Origin::parse(h.get_ref()).map_err(&not_granted)?);
         }
-        let grant = http_grant(self, name, origins, secrets, &cfg.limits, tape);
+        let rate = cfg.rate_limit.as_ref().map(|r| r.get_ref());
+        let grant = http_grant(self, name, origins, secrets, &cfg.limits, rate, tape);
         let config_json =
             serde_json::to_string(&cfg.config).map_err(|e| load_err(format!("config: {e}")))?;
         let mut plugin = self
@@ -493,12 +495,15 @@ fn link_error(e: &wasmtime::Error) -> String {
     )
 }
 
+/// A plugin's HTTP grant; with a `rate_limit`, a new request budget of its own (one per plugin
+/// loaded, shared by every session of it).
 fn http_grant(
     rt: &Runtime,
     name: &str,
     origins: Vec<http::Origin>,
     secrets: BTreeMap<String, String>,
     limits: &crate::config::Limits,
+    rate: Option<&crate::config::RateLimit>,
     tape: Option<Arc<super::tape::Tape>>,
 ) -> Arc<http::HttpGrant> {
     Arc::new(http::HttpGrant {
@@ -509,6 +514,13 @@ fn http_grant(
         timeout: Duration::from_secs(limits.http_timeout_secs),
         max_response: usize::try_from(limits.max_response_mib << 20).unwrap_or(usize::MAX),
         tape,
+        budget: rate.map(|r| {
+            Arc::new(super::rate::RateBudget::new(
+                name,
+                r.requests_per_second,
+                r.burst,
+            ))
+        }),
     })
 }
 

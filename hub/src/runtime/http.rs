@@ -5,12 +5,16 @@
 //! - `{{secret:NAME}}` in a header value or body is replaced by the secret's value;
 //!   `{{secret:NAME|form}}` inserts it `application/x-www-form-urlencoded`. A name the
 //!   deployment did not grant is refused (`denied`), and the plugin never sees a value.
+//! - With a `rate_limit`, every attempt of every request first waits for a slot of the plugin's
+//!   [`RateBudget`](super::rate::RateBudget), in line with the other syncs' requests.
 //! - 429 and 503 answers are retried, up to [`MAX_ATTEMPTS`] attempts in all (and within the
 //!   session's [`RetryBudget`], `limits.retries_per_run`), after the
 //!   `Retry-After` delay (RFC 9110 §10.2.3, delay-seconds; at most [`MAX_RETRY_AFTER`]) or one
-//!   second; timeouts and dropped connections are retried for idempotent methods (`GET`, `PUT`,
-//!   `DELETE`; RFC 9110 §9.2.2) only, after an exponential backoff (0.5 s, 1 s, 2 s, 4 s) with up
-//!   to 25 % random jitter so that plugins do not retry in step.
+//!   second; a 429 holds the plugin's whole rate budget for that delay, so that no other sync
+//!   sends to the system meanwhile; timeouts and dropped connections are retried for
+//!   idempotent methods (`GET`, `PUT`, `DELETE`; RFC 9110 §9.2.2) only, after an exponential
+//!   backoff (0.5 s, 1 s, 2 s, 4 s) with up to 25 % random jitter so that plugins do not retry
+//!   in step.
 //! - Only the contract's methods ([`METHODS`]) and no header the host keeps for itself
 //!   ([`refused_header`]: `host`, connection-level, framing and content-coding headers).
 //! - Responses come back as they are: the host asks for `identity` and refuses an answer with
@@ -182,6 +186,9 @@ pub struct HttpGrant {
     /// Recorded exchanges answering instead of the network (`hub plugin test`); `None` in a
     /// deployment.
     pub tape: Option<std::sync::Arc<super::tape::Tape>>,
+    /// The system's request budget (`rate_limit`), shared by every session of the plugin:
+    /// each attempt of each request waits for a slot of it. `None`: no limit.
+    pub budget: Option<std::sync::Arc<super::rate::RateBudget>>,
 }
 
 impl std::fmt::Debug for HttpGrant {
@@ -650,13 +657,24 @@ impl HttpGrant {
     /// Checks and performs a request (see the module docs for retries, taken from `budget`);
     /// reads the whole body.
     pub async fn send(&self, req: Request, budget: &RetryBudget) -> Result<Response, HttpError> {
+        self.send_guarded(req, budget, None).await
+    }
+
+    /// [`HttpGrant::send`], asking `guard` (when given) again after each wait for the rate
+    /// budget: a refusal ends the request as `Denied` with its reason, nothing sent.
+    pub async fn send_guarded(
+        &self,
+        req: Request,
+        budget: &RetryBudget,
+        guard: Option<&super::SendGuard>,
+    ) -> Result<Response, HttpError> {
         let place = req
             .url
             .split(['?', '#'])
             .next()
             .unwrap_or_default()
             .to_string();
-        let (head, mut body) = self.send_streaming(req, budget).await?;
+        let (head, mut body) = self.send_streaming_guarded(req, budget, guard).await?;
         let mut all = Vec::new();
         let whole = async {
             loop {
@@ -689,6 +707,18 @@ impl HttpGrant {
         req: Request,
         budget: &RetryBudget,
     ) -> Result<(Head, BodyStream), HttpError> {
+        self.send_streaming_guarded(req, budget, None).await
+    }
+
+    /// [`HttpGrant::send_streaming`], asking `guard` (when given) again after each wait for
+    /// the rate budget (a run's lease may have been lost while it waited): a refusal ends the
+    /// request as `Denied` with its reason, nothing sent.
+    pub async fn send_streaming_guarded(
+        &self,
+        req: Request,
+        budget: &RetryBudget,
+        guard: Option<&super::SendGuard>,
+    ) -> Result<(Head, BodyStream), HttpError> {
         let method = self.allowed(&req)?;
         if let Some(tape) = &self.tape {
             return tape.send(self, req, budget).await;
@@ -718,6 +748,12 @@ impl HttpGrant {
         let place = format!("{origin}{}", url.path());
         let mut attempt = 1;
         loop {
+            if let Some(b) = &self.budget {
+                b.acquire().await;
+                if let Some(why) = guard.and_then(|g| g().err()) {
+                    return Err(HttpError::Denied(why));
+                }
+            }
             // The timeout covers the answer's head; its body then has `timeout` between two
             // chunks (see `BodyStream::read`), and, read whole by `send`, `timeout` in all. A
             // body a plugin streams is not limited in total: a registry's export of millions
@@ -740,7 +776,12 @@ impl HttpGrant {
                     {
                         let wait = retry_after(&resp);
                         tracing::debug!(plugin = %self.plugin, %method, %place, status = resp.status().as_u16(), ?wait, attempt, "retrying after the server asked to wait");
-                        tokio::time::sleep(wait).await;
+                        match &self.budget {
+                            // Too many requests: none of this system's syncs sends before the
+                            // delay ends (the retry waits for its slot after it).
+                            Some(b) if resp.status().as_u16() == 429 => b.hold(wait),
+                            _ => tokio::time::sleep(wait).await,
+                        }
                         attempt += 1;
                         continue;
                     }
@@ -939,6 +980,7 @@ mod tests {
             timeout: Duration::from_secs(2),
             max_response: 1024,
             tape: None,
+            budget: None,
         }
     }
 

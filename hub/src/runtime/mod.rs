@@ -22,6 +22,7 @@ pub mod http;
 pub mod limits;
 pub mod native;
 pub mod plugin;
+pub mod rate;
 pub mod tape;
 
 pub use engine::{CONTRACT_VERSION, Runtime};
@@ -197,7 +198,7 @@ impl bindings::hub::connector::host::Host for HostState {
         let grant = self.http.clone();
         let t = Instant::now();
         let r = grant
-            .send(
+            .send_guarded(
                 http::Request {
                     method: req.method,
                     url: req.url,
@@ -205,6 +206,7 @@ impl bindings::hub::connector::host::Host for HostState {
                     body: req.body,
                 },
                 &self.retries,
+                self.guard.as_ref(),
             )
             .await;
         self.cpu.in_host(t.elapsed());
@@ -245,7 +247,9 @@ impl bindings::hub::connector::host::Host for HostState {
             body: req.body,
         };
         let t = Instant::now();
-        let r = grant.send_streaming(req, &self.retries).await;
+        let r = grant
+            .send_streaming_guarded(req, &self.retries, self.guard.as_ref())
+            .await;
         self.cpu.in_host(t.elapsed());
         let (head, body) = r.map_err(|e| self.http_error(e))?;
         let body = self.table.push(body).map_err(|e| {

@@ -105,6 +105,15 @@ impl Plugin {
         self.manifest.as_ref().expect("set by Runtime::load")
     }
 
+    /// The request budget of its system (`rate_limit`), shared by every session of it; `None`
+    /// without a limit or for a native connector.
+    pub fn rate_budget(&self) -> Option<&Arc<crate::runtime::rate::RateBudget>> {
+        match &self.code {
+            Code::Wasm { grant, .. } => grant.budget.as_ref(),
+            Code::Native(_) => None,
+        }
+    }
+
     /// The stream of this name, if the plugin offers it.
     pub fn stream(&self, name: &str) -> Option<&StreamInfo> {
         self.manifest().streams.iter().find(|s| s.name == name)

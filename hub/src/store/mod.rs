@@ -209,6 +209,7 @@ cols!(PgRow);
 mod audit_log;
 mod commit;
 mod conflicts;
+mod daemons;
 mod dead_letters;
 mod leases;
 mod links;

@@ -695,3 +695,74 @@ async fn fire_times_and_lease_expiry_go_by_the_databases_clock(s, url) {
     assert!(renewed < expires - chrono::Duration::seconds(50), "{renewed}");
 }
 }
+
+both! {
+async fn daemons_are_counted_per_rate_limited_plugin_until_their_heartbeat_expires(s, url) {
+    let ttl = Duration::from_secs(30);
+    let plugins = ["huiyang-esms".to_string(), "zhenfeng-registry".to_string()];
+    let counts = |m: std::collections::BTreeMap<String, u32>| m.into_iter().collect::<Vec<_>>();
+    // Alone: each budget whole.
+    assert_eq!(
+        counts(s.daemon_heartbeat(&plugins, ttl).await.unwrap()),
+        [("huiyang-esms".to_string(), 1), ("zhenfeng-registry".to_string(), 1)]
+    );
+    // Another host's daemon using HY-ESMS and the roster, one of this host that is gone (pids
+    // are below 2^22 on Linux), and one whose heartbeat expired.
+    let far = "2999-01-01T00:00:00.000Z";
+    let me = this_host();
+    exec(&s, &format!(
+        "INSERT INTO daemons (holder, plugin, host, pid, expires_at) VALUES \
+         ('elsewhere:5', 'huiyang-esms', 'elsewhere', 5, '{far}'), \
+         ('elsewhere:5', 'medical-roster', 'elsewhere', 5, '{far}'), \
+         ('{me}:999999999', 'huiyang-esms', '{me}', 999999999, '{far}'), \
+         ('late:7', 'zhenfeng-registry', 'late', 7, '2000-01-01T00:00:00.000Z')"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        counts(s.daemon_heartbeat(&plugins, ttl).await.unwrap()),
+        [("huiyang-esms".to_string(), 2), ("zhenfeng-registry".to_string(), 1)]
+    );
+    // The expired row is gone; this daemon's rows expire 30 s after its heartbeat, by the
+    // database's clock.
+    let late: i64 = on_pool!(s, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM daemons WHERE holder = 'late:7'")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
+    assert_eq!(late, 0);
+    let before = s.db_now().await.unwrap();
+    s.daemon_heartbeat(&plugins, ttl).await.unwrap();
+    let expires: String = on_pool!(s, p => {
+        sqlx::query_scalar("SELECT expires_at FROM daemons WHERE holder = $1 AND plugin = 'huiyang-esms'")
+            .bind(holder_id())
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
+    let expires = parse_utc(&expires).unwrap();
+    assert!(
+        expires >= before + chrono::Duration::seconds(30)
+            && expires < before + chrono::Duration::seconds(35),
+        "{before} + 30 s, expires {expires}"
+    );
+    // The other daemon stops heartbeating: once its rows expire, HY-ESMS's budget is whole again.
+    exec(&s, "UPDATE daemons SET expires_at = '2000-01-01T00:00:00.000Z' WHERE holder = 'elsewhere:5'")
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(s.daemon_heartbeat(&plugins, ttl).await.unwrap()),
+        [("huiyang-esms".to_string(), 1), ("zhenfeng-registry".to_string(), 1)]
+    );
+    // Leaving removes this daemon's rows only.
+    s.daemon_leave().await.unwrap();
+    let left: Vec<String> = on_pool!(s, p => {
+        sqlx::query_scalar("SELECT holder FROM daemons ORDER BY holder")
+            .fetch_all(p)
+            .await
+            .unwrap()
+    });
+    assert_eq!(left, [format!("{me}:999999999")]);
+}
+}
