@@ -462,6 +462,12 @@ impl Client {
 /// reason in Chinese and English, as a sign-in page when `html` (a browser), else as JSON.
 fn throttled(client: Client, wait: std::time::Duration, html: bool) -> Response {
     let secs = security::retry_after_secs(wait);
+    // Every refused attempt is logged: the log shows an address kept out, and for how long.
+    tracing::warn!(
+        client = %client.0,
+        retry_after_s = secs,
+        "admin API: sign-in refused, too many wrong tokens from this address within a minute"
+    );
     let message = format!(
         "登录失败次数过多，请 {secs} 秒后再试 too many failed sign-ins from {}: try again in {secs} s (at most {} a minute per address)",
         client.0,

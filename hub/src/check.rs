@@ -200,7 +200,29 @@ pub async fn check(config: &Config) -> anyhow::Result<Report> {
         });
     }
     lines.push(store_line(config).await);
+    if let Some(line) = admin_tls_line(config) {
+        lines.push(line);
+    }
     Ok(Report { lines })
+}
+
+/// The admin API's certificate and key (`[admin] tls_cert`, `tls_key`), read as `hub run`
+/// reads them at start; `None` without TLS.
+fn admin_tls_line(config: &Config) -> Option<Line> {
+    let (cert, key) = config.admin_tls_files()?;
+    let status = match crate::admin_tls::Certificate::load(&cert, &key) {
+        Ok(_) => Status::Ok(format!(
+            "certificate {} and key {} usable for HTTPS",
+            cert.display(),
+            key.display()
+        )),
+        Err(e) => Status::NotLoaded(crate::report::error_chain(&e)),
+    };
+    Some(Line {
+        kind: "admin",
+        name: "tls".into(),
+        status,
+    })
 }
 
 /// The state store, looked at read-only ([`crate::store::Store::look_read_only`]): reachable,
@@ -256,6 +278,28 @@ async fn store_line(config: &Config) -> Line {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_admin_certificate_files_are_read_as_the_daemon_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hub.toml");
+        let base = "[hub]\ndata_dir = \"d\"\n[admin]\n";
+        let plain = crate::config::parse(&file, base, &|_| None).unwrap();
+        assert!(admin_tls_line(&plain).is_none());
+        let text = format!("{base}tls_cert = \"missing.pem\"\ntls_key = \"missing.key\"\n");
+        let tls = crate::config::parse(&file, &text, &|_| None).unwrap();
+        let line = admin_tls_line(&tls).unwrap();
+        match &line.status {
+            Status::NotLoaded(m) => assert!(
+                m.starts_with("admin.tls_cert: ")
+                    && m.contains("missing.pem")
+                    && m.contains("No such file"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Report { lines: vec![line] }.exit_code(), 2);
+    }
     use super::*;
 
     fn line(kind: &'static str, name: &str, status: Status) -> Line {

@@ -675,7 +675,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                                                 Failure::Other(e) => hub::report::error_chain(&e),
                                                 Failure::Exit(code) => format!("exit code {code}"),
                                             };
-                                            tracing::error!("reload refused, the running configuration stays:\n{why}");
+                                            tracing::error!("reload refused, the running configuration stays: {}", why.replace('\n', "; "));
                                             hub::metrics::config_reload(false);
                                             if let Some(a) = &admin {
                                                 a.update(hub::admin::View {

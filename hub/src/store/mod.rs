@@ -337,6 +337,17 @@ impl Store {
         // The URL without its password, for messages.
         let shown = pg_tls::shown(url);
         pg_tls::check_url(url, true).map_err(|e| anyhow::anyhow!("state store {shown}: {e}"))?;
+        // One connection first: its error says why (refused, no such host, TLS, password); the
+        // pool's own would only say that it timed out after retrying for 30 s.
+        let first = tokio::time::timeout(
+            Duration::from_secs(30),
+            <sqlx::PgConnection as sqlx::Connection>::connect(url),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within 30 s"))
+        .and_then(|c| c.map_err(anyhow::Error::from))
+        .with_context(|| format!("failed to connect to the state store {shown}"))?;
+        sqlx::Connection::close(first).await.ok();
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
