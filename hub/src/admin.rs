@@ -1807,6 +1807,7 @@ async fn run_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin_tls::testing::{localhost_cert, test_ca};
     use crate::schema::Violation;
     use crate::store::{Commit, NewConflict, NewDeadLetter, Side};
     use reqwest::StatusCode as S;
@@ -2958,92 +2959,6 @@ mod tests {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-    }
-
-    fn openssl(dir: &std::path::Path, args: &[&str]) {
-        let out = std::process::Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .expect("the openssl command");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// A throwaway certificate authority in `dir`: `ca.pem`, `ca.key`.
-    fn test_ca(dir: &std::path::Path) {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-subj",
-                "/CN=hub test CA",
-                "-days",
-                "2",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-    }
-
-    /// A certificate for `localhost` signed by [`test_ca`]'s, with a key made by `newkey`
-    /// (`openssl req -newkey`): `{name}.pem`, `{name}.key` and the certificate's DER in
-    /// `{name}.der`.
-    fn localhost_cert(dir: &std::path::Path, name: &str, serial: &str, newkey: &[&str]) -> Vec<u8> {
-        std::fs::write(
-            dir.join("ext.cnf"),
-            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        let (key, csr, pem, der) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-            format!("{name}.der"),
-        );
-        let subject = format!("/CN=localhost {name}");
-        let mut req = vec!["req", "-newkey"];
-        req.extend_from_slice(newkey);
-        req.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &csr, "-subj", &subject]);
-        openssl(dir, &req);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                serial,
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-                "-out",
-                &pem,
-            ],
-        );
-        openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
-        std::fs::read(dir.join(der)).unwrap()
     }
 
     /// A deployment in `dir` with no syncs and `[admin]` as given, loaded.

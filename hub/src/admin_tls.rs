@@ -283,3 +283,114 @@ pub async fn reload_on_sighup(certificate: Arc<Certificate>) {
         std::future::pending::<()>().await;
     }
 }
+
+/// Throwaway certificates for tests of HTTPS (the `openssl` command, in a directory of the
+/// test's own): a CA and certificates for `localhost` it signed.
+pub mod testing {
+    /// Runs `openssl ARGS` in `dir`; panics with its standard error when it fails.
+    fn openssl(dir: &std::path::Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A throwaway certificate authority in `dir` (EC P-256, two days): `ca.pem`, `ca.key`.
+    pub fn test_ca(dir: &std::path::Path) {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=hub test CA",
+                "-days",
+                "2",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+    }
+
+    /// A certificate for `localhost` signed by [`test_ca`]'s, with a key made by `newkey`
+    /// (`openssl req -newkey`): `{name}.pem`, `{name}.key` and the certificate's DER in
+    /// `{name}.der`.
+    pub fn localhost_cert(
+        dir: &std::path::Path,
+        name: &str,
+        serial: &str,
+        newkey: &[&str],
+    ) -> Vec<u8> {
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let (key, csr, pem, der) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.der"),
+        );
+        let subject = format!("/CN=localhost {name}");
+        let mut req = vec!["req", "-newkey"];
+        req.extend_from_slice(newkey);
+        req.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                serial,
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                &pem,
+            ],
+        );
+        openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
+        std::fs::read(dir.join(der)).unwrap()
+    }
+
+    /// [`test_ca`] in `dir` and two certificates for `localhost` it signed: `first.pem` /
+    /// `first.key` (EC P-256, serial 1) and `second.pem` / `second.key` (RSA 2048, serial 2);
+    /// the two certificates' DER.
+    pub fn throwaway_certificates(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
+        test_ca(dir);
+        let first = localhost_cert(
+            dir,
+            "first",
+            "1",
+            &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        );
+        let second = localhost_cert(dir, "second", "2", &["rsa:2048"]);
+        (first, second)
+    }
+}

@@ -115,6 +115,25 @@ pub fn table(outcome: &RunOutcome, rows: &[DirectionSummary]) -> String {
     s
 }
 
+/// An error and its causes on one line, `outer: cause: cause`, as anyhow's `{:#}` writes it,
+/// but without a cause whose text the line already ends with: some libraries (sqlx's I/O
+/// errors, rustls under them) put their source's message in their own, which would then show
+/// twice.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -202,23 +221,4 @@ mod tests {
         );
         assert_eq!(directions(&stats, "zf", "hy", Direction::AToB).len(), 1);
     }
-}
-
-/// An error and its causes on one line, `outer: cause: cause`, as anyhow's `{:#}` writes it,
-/// but without a cause whose text the line already ends with: some libraries (sqlx's I/O
-/// errors, rustls under them) put their source's message in their own, which would then show
-/// twice.
-pub fn error_chain(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if line.ends_with(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }

@@ -220,7 +220,7 @@ async fn typos_are_errors_and_empty_lists_say_nothing_is_open() {
     );
     assert_eq!(
         text(hub(&config, &["dead-letters", "list", "--sync", "workers"])),
-        "open dead letters in the state store (id sync side stage system-id key): 0\n无 / nothing open\n"
+        "open dead letters in the state store (id sync side stage system-id key; times in Asia/Shanghai): 0\n无 / nothing open\n"
     );
     assert_eq!(
         text(hub(&config, &["conflicts", "list"])),

@@ -3,6 +3,7 @@
 
 use crate::harness::{Env, workspace};
 use crate::{config_with, created};
+use hub::admin_tls::testing::throwaway_certificates;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -1094,100 +1095,6 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the openssl command");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A throwaway CA in `dir` (`ca.pem`, `ca.key`) and two certificates for `localhost` it signed
-/// (`first.pem`/`first.key`, EC P-256, serial 1; `second.pem`/`second.key`, RSA, serial 2);
-/// the two certificates' DER.
-fn throwaway_certificates(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-subj",
-            "/CN=hub e2e CA",
-            "-days",
-            "2",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let mut ders = Vec::new();
-    for (name, serial, newkey) in [
-        (
-            "first",
-            "1",
-            &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
-        ),
-        ("second", "2", &["rsa:2048"][..]),
-    ] {
-        let (key, csr, pem) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
-        let subject = format!("/CN=localhost {name}");
-        let mut req = vec!["req", "-newkey"];
-        req.extend_from_slice(newkey);
-        req.extend_from_slice(&["-nodes", "-keyout", &key, "-out", &csr, "-subj", &subject]);
-        openssl(dir, &req);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                serial,
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-                "-out",
-                &pem,
-            ],
-        );
-        let der = format!("{name}.der");
-        openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
-        ders.push(std::fs::read(dir.join(der)).unwrap());
-    }
-    let second = ders.pop().unwrap();
-    (ders.pop().unwrap(), second)
 }
 
 /// `GET url` on a new connection trusting only the PEM `ca`: the answer and the certificate
