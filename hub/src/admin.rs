@@ -1807,7 +1807,7 @@ async fn run_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin_tls::testing::{localhost_cert, test_ca};
+    use crate::admin_tls::testing::{localhost_cert, over_https, test_ca};
     use crate::schema::Violation;
     use crate::store::{Commit, NewConflict, NewDeadLetter, Side};
     use reqwest::StatusCode as S;
@@ -1948,6 +1948,22 @@ mod tests {
             self.http
                 .post(format!("{}{path}", self.url))
                 .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+        }
+
+        /// `method path` with the cookie `pair` (`name=value`) and no bearer token, as a
+        /// browser sends it.
+        async fn with_cookie(
+            &self,
+            method: reqwest::Method,
+            path: &str,
+            pair: &str,
+        ) -> reqwest::Response {
+            self.http
+                .request(method, format!("{}{path}", self.url))
+                .header(reqwest::header::COOKIE, pair)
                 .send()
                 .await
                 .unwrap()
@@ -2599,13 +2615,7 @@ mod tests {
             !cookie.contains(TOKEN),
             "the cookie is not the token itself"
         );
-        let page = f
-            .http
-            .get(format!("{}/", f.url))
-            .header(reqwest::header::COOKIE, &cookie)
-            .send()
-            .await
-            .unwrap();
+        let page = f.with_cookie(reqwest::Method::GET, "/", &cookie).await;
         assert_eq!(page.status(), S::OK);
         let html = page.text().await.unwrap();
         // The latest run (2) read 1 + 2 records and wrote 1 + 1.
@@ -2624,12 +2634,8 @@ mod tests {
         );
         // The cookie opens the page only: it cannot trigger a run (no cross-site request forgery).
         let forged = f
-            .http
-            .post(format!("{}/api/syncs/workers/trigger", f.url))
-            .header(reqwest::header::COOKIE, &cookie)
-            .send()
-            .await
-            .unwrap();
+            .with_cookie(reqwest::Method::POST, "/api/syncs/workers/trigger", &cookie)
+            .await;
         assert_eq!(forged.status(), S::UNAUTHORIZED);
         assert!(
             !f.store
@@ -2663,13 +2669,7 @@ mod tests {
 
     /// `GET path` with the cookie `pair`: its status and `Location`, if any.
     async fn page_with(f: &Fixture, path: &str, pair: &str) -> (S, Option<String>) {
-        let r = f
-            .http
-            .get(format!("{}{path}", f.url))
-            .header(reqwest::header::COOKIE, pair)
-            .send()
-            .await
-            .unwrap();
+        let r = f.with_cookie(reqwest::Method::GET, path, pair).await;
         let location = r
             .headers()
             .get(reqwest::header::LOCATION)
@@ -2700,13 +2700,7 @@ mod tests {
         );
         let cookie = set_cookie(&sign_in(&f, TOKEN).await).0;
         for path in ["/login", "/", "/runs/1", "/runs/99"] {
-            let r = f
-                .http
-                .get(format!("{}{path}", f.url))
-                .header(reqwest::header::COOKIE, &cookie)
-                .send()
-                .await
-                .unwrap();
+            let r = f.with_cookie(reqwest::Method::GET, path, &cookie).await;
             assert!(matches!(r.status(), S::OK | S::NOT_FOUND), "{path}");
             let h = r.headers();
             assert_eq!(h["content-security-policy"], csp.as_str(), "{path}");
@@ -2768,12 +2762,8 @@ mod tests {
         assert_eq!(page_with(&f, "/", &pair).await, (S::OK, None));
         assert_eq!(page_with(&f, "/runs/1", &pair).await, (S::OK, None));
         let page = f
-            .http
-            .get(format!("{}/", f.url))
-            .header(reqwest::header::COOKIE, &pair)
-            .send()
+            .with_cookie(reqwest::Method::GET, "/", &pair)
             .await
-            .unwrap()
             .text()
             .await
             .unwrap();
@@ -2781,13 +2771,7 @@ mod tests {
             "<form id=\"logout\" method=\"post\" action=\"/logout\"><button type=\"submit\">退出 Sign out</button></form>"
         ));
 
-        let out = f
-            .http
-            .post(format!("{}/logout", f.url))
-            .header(reqwest::header::COOKIE, &pair)
-            .send()
-            .await
-            .unwrap();
+        let out = f.with_cookie(reqwest::Method::POST, "/logout", &pair).await;
         assert_eq!(out.status(), S::SEE_OTHER);
         assert_eq!(out.headers()[reqwest::header::LOCATION], "/login");
         assert_eq!(
@@ -2985,25 +2969,6 @@ mod tests {
             zone: chrono_tz::Asia::Shanghai,
         };
         (config, view)
-    }
-
-    /// `GET url` on a new connection from a client that trusts only `ca` (PEM): the answer and
-    /// the certificate the server presented (DER).
-    async fn over_https(ca: &[u8], url: &str) -> (reqwest::Response, Vec<u8>) {
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(ca).unwrap()])
-            .tls_info(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let r = client.get(url).send().await.unwrap();
-        let cert = r
-            .extensions()
-            .get::<reqwest::tls::TlsInfo>()
-            .and_then(|i| i.peer_certificate())
-            .unwrap()
-            .to_vec();
-        (r, cert)
     }
 
     #[tokio::test]

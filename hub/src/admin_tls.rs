@@ -379,6 +379,25 @@ pub mod testing {
         std::fs::read(dir.join(der)).unwrap()
     }
 
+    /// `GET url` on a new connection from a client that trusts only `ca` (PEM) and follows no
+    /// redirect: the answer and the certificate the server presented (DER).
+    pub async fn over_https(ca: &[u8], url: &str) -> (reqwest::Response, Vec<u8>) {
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca).unwrap()])
+            .tls_info(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client.get(url).send().await.unwrap();
+        let cert = r
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+            .unwrap()
+            .to_vec();
+        (r, cert)
+    }
+
     /// [`test_ca`] in `dir` and two certificates for `localhost` it signed: `first.pem` /
     /// `first.key` (EC P-256, serial 1) and `second.pem` / `second.key` (RSA 2048, serial 2);
     /// the two certificates' DER.

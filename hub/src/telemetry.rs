@@ -84,17 +84,10 @@ impl opentelemetry_http::HttpClient for RuntimeClient {
                 .timeout(EXPORT_TIMEOUT)
                 .send()
                 .await
-                .inspect_err(|e| {
-                    let mut why = e.to_string();
-                    let mut source = std::error::Error::source(e);
-                    while let Some(s) = source {
-                        let text = s.to_string();
-                        if !why.ends_with(&text) {
-                            why = format!("{why}: {text}");
-                        }
-                        source = s.source();
-                    }
-                    warn_export_failed(&url, &why);
+                .map_err(|e| {
+                    let e = anyhow::Error::new(e);
+                    warn_export_failed(&url, &crate::report::error_chain(&e));
+                    HttpError::from(e)
                 })?;
             let status = sent.status();
             if !status.is_success() {

@@ -3,7 +3,7 @@
 
 use crate::harness::{Env, workspace};
 use crate::{config_with, created};
-use hub::admin_tls::testing::throwaway_certificates;
+use hub::admin_tls::testing::{over_https, throwaway_certificates};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -319,11 +319,12 @@ impl Browser {
             .to_string()
     }
 
-    async fn text(&self, css: &str) -> String {
+    /// `GET /element/{id}/{what}` of the first element matching `css`, a string (WebDriver).
+    async fn element_string(&self, css: &str, what: &str) -> String {
         let e = self.find(css).await;
         self.cmd(
             reqwest::Method::GET,
-            &format!("/element/{e}/text"),
+            &format!("/element/{e}/{what}"),
             Value::Null,
         )
         .await
@@ -332,18 +333,13 @@ impl Browser {
         .to_string()
     }
 
+    async fn text(&self, css: &str) -> String {
+        self.element_string(css, "text").await
+    }
+
     /// The computed value of CSS `property` of the first element matching `css`.
     async fn css(&self, css: &str, property: &str) -> String {
-        let e = self.find(css).await;
-        self.cmd(
-            reqwest::Method::GET,
-            &format!("/element/{e}/css/{property}"),
-            Value::Null,
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_string()
+        self.element_string(css, &format!("css/{property}")).await
     }
 
     async fn click(&self, css: &str) {
@@ -1095,27 +1091,6 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// `GET url` on a new connection trusting only the PEM `ca`: the answer and the certificate
-/// the server presented (DER).
-async fn over_https(ca: &[u8], url: &str) -> (reqwest::Response, Vec<u8>) {
-    let r = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(ca).unwrap()])
-        .tls_info(true)
-        .build()
-        .unwrap()
-        .get(url)
-        .send()
-        .await
-        .unwrap();
-    let cert = r
-        .extensions()
-        .get::<reqwest::tls::TlsInfo>()
-        .and_then(|i| i.peer_certificate())
-        .unwrap()
-        .to_vec();
-    (r, cert)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
