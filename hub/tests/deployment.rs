@@ -135,9 +135,13 @@ fn the_unit_runs_the_template_where_it_is_installed_with_the_secrets_it_names() 
         unit_values(&unit, "ExecStart"),
         ["/usr/local/bin/hub run --config /etc/hub/hub.toml"]
     );
+    // A reload checks the configuration the daemon runs first: exit 2 (cannot load) fails it,
+    // anything else signals the daemon (`$$` is systemd's literal `$`).
     assert_eq!(
         unit_values(&unit, "ExecReload"),
-        ["/bin/kill -HUP $MAINPID"]
+        [
+            "/bin/sh -c '/usr/local/bin/hub check --config /etc/hub/hub.toml >&2; [ $$? -ne 2 ] || exit 1; exec /bin/kill -HUP \"$$MAINPID\"'"
+        ]
     );
     assert_eq!(unit_values(&unit, "KillSignal"), ["SIGTERM"]);
     assert_eq!(unit_values(&unit, "Restart"), ["on-failure"]);
