@@ -401,6 +401,14 @@ impl Engine {
                     }
                 }
                 if m != k.m && spec.schema.validate(&m).is_empty() {
+                    // A side that ended keeps its own end form over the filled record.
+                    if let Some((s, own)) = &mut k.own {
+                        let mut o = m.clone();
+                        for (ptr, v) in &spec.deletes[if *s == Side::A { 0 } else { 1 }] {
+                            set_pointer(&mut o, ptr, Some(v.clone()));
+                        }
+                        *own = o;
+                    }
                     k.m = m;
                     changed.push(i);
                 }
