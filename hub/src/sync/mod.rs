@@ -1656,11 +1656,12 @@ impl Engine {
         session: Option<&mut Connection>,
         records: &[&Value],
     ) -> Option<Vec<Value>> {
+        let session = session.filter(|s| s.may_give_normal_form())?;
         if records.is_empty() {
             return None;
         }
         let texts: Vec<String> = records.iter().map(|r| r.to_string()).collect();
-        match session?
+        match session
             .normal_form(&spec.endpoint(side).stream, &texts)
             .await
         {

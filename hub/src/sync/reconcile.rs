@@ -391,6 +391,9 @@ impl Engine {
                 let Some(k) = merged[i].as_mut() else {
                     continue;
                 };
+                if normal[i].iter().all(Option::is_none) {
+                    continue;
+                }
                 let mut m = k.m.clone();
                 for (si, side) in [Side::A, Side::B].into_iter().enumerate() {
                     if let Some(n) = &normal[i][si] {
