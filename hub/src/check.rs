@@ -225,6 +225,12 @@ fn admin_tls_line(config: &Config) -> Option<Line> {
     })
 }
 
+/// Whether the deployment has a state key already: `hub.state_key`, or the file
+/// `<data_dir>/state.key` (the daemon makes one when neither is there).
+fn state_key_given(config: &Config) -> bool {
+    config.hub.state_key.is_some() || config.data_dir().join("state.key").exists()
+}
+
 /// The state store, looked at read-only ([`crate::store::Store::look_read_only`]): reachable,
 /// migrations pending, state key matching. Named by its URL without a password.
 async fn store_line(config: &Config) -> Line {
@@ -236,15 +242,31 @@ async fn store_line(config: &Config) -> Line {
         url.clone()
     };
     let status = match crate::store::Store::look_read_only(&url).await {
+        // The daemon would refuse it as configured: the configuration's to fix (exit 2).
+        Err(e) if crate::store::StoreConfigError::is_cause_of(&e) => {
+            Status::NotLoaded(crate::report::error_chain(&e))
+        }
         Err(e) => Status::Failed(format!(
             "cannot be reached read-only: {}",
             crate::report::error_chain(&e)
         )),
-        Ok(None) => Status::Ok("not created yet: the daemon creates it at its first start".into()),
+        // The daemon creates the store, and the key file if there is none; a key it is given
+        // must be one it can use.
+        Ok(None) => match state_key_given(config).then(|| daemon::state_keys(config, false)) {
+            Some(Err(e)) => Status::NotLoaded(format!(
+                "not created yet, but the daemon would refuse to start: {}",
+                crate::report::error_chain(&e)
+            )),
+            _ => Status::Ok("not created yet: the daemon creates it at its first start".into()),
+        },
         Ok(Some(look)) => {
             let key = match (&look.key_check, daemon::state_keys(config, false)) {
-                (None, _) => Ok("no state key recorded yet".to_string()),
-                (Some(_), Err(e)) => Err(format!("the state key cannot be read: {e:#}")),
+                // No key given and none recorded: the daemon makes one at its start.
+                (None, Err(_)) if !state_key_given(config) => {
+                    Ok("no state key recorded yet".to_string())
+                }
+                (_, Err(e)) => Err(format!("the state key cannot be read: {e:#}")),
+                (None, Ok(_)) => Ok("no state key recorded yet".to_string()),
                 (Some(stored), Ok(keys)) if *stored == keys.key_check() => {
                     Ok("state key matches".to_string())
                 }
@@ -367,6 +389,32 @@ mod tests {
         assert!(
             line.to_string().ends_with("; but the state key is not the one this store was first used with (hub.state_key, by default DATA_DIR/state.key): the daemon would refuse to start"),
             "{line}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_key_the_daemon_would_refuse_is_a_load_problem_before_the_store_exists() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let c = bare_config(dir.path());
+        let url = c.store_url();
+        let key = c.data_dir().join("state.key");
+        std::fs::write(&key, "ab".repeat(32)).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let line = store_line(&c).await;
+        assert_eq!(
+            line.to_string(),
+            format!(
+                "store {url}: NOT LOADED: not created yet, but the daemon would refuse to start: the state key {k} can be read by other users (mode 0644): refused; make it the daemon user's alone with `chmod 600 {k}`",
+                k = key.display()
+            )
+        );
+        assert_eq!(Report { lines: vec![line] }.exit_code(), 2);
+        // The daemon user's alone, it is one the daemon takes.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            store_line(&c).await.to_string(),
+            format!("store {url}: ok (not created yet: the daemon creates it at its first start)")
         );
     }
 

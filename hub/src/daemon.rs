@@ -67,8 +67,13 @@ fn toml_to_json(v: &toml::Value) -> Value {
 /// The state keys of a deployment: `hub.state_key` if the config sets it, else the file
 /// `<data_dir>/state.key`, which is created with a random key if missing and `create` is true
 /// (the daemon), and is an error naming the file otherwise (commands that only check what the
-/// daemon wrote).
+/// daemon wrote). Every error is a [`crate::store::StoreConfigError`] (a key that cannot be read
+/// or made, is not 64 hex digits, or is readable by other users: the deployment's to fix).
 pub fn state_keys(config: &Config, create: bool) -> anyhow::Result<Keys> {
+    state_keys_of(config, create).map_err(|e| crate::store::StoreConfigError::of(&e))
+}
+
+fn state_keys_of(config: &Config, create: bool) -> anyhow::Result<Keys> {
     match &config.hub.state_key {
         Some(src) => {
             let hex = src

@@ -653,6 +653,8 @@ async fn a_sqlite_url_with_options_commits_links_to_the_file_it_names() {
 async fn an_in_memory_sqlite_store_is_refused_with_the_reason() {
     let e = Store::open("sqlite://:memory:").await.unwrap_err();
     assert!(format!("{e:#}").contains("in-memory"), "{e:#}");
+    // The configuration's to fix: the command line exits 2 for it.
+    assert!(StoreConfigError::is_cause_of(&e));
 }
 
 both! {
