@@ -335,8 +335,8 @@ fn bad_request(what: String) -> Failure {
     Failure(StatusCode::BAD_REQUEST, what)
 }
 
-/// 404 for a sync name that is not configured, listing the ones that are.
-fn unknown_sync(view: &View, name: &str) -> Failure {
+/// The configured syncs (loaded or not), in name order.
+fn configured(view: &View) -> Vec<&str> {
     let mut known: Vec<&str> = view
         .syncs
         .keys()
@@ -344,6 +344,12 @@ fn unknown_sync(view: &View, name: &str) -> Failure {
         .map(String::as_str)
         .collect();
     known.sort_unstable();
+    known
+}
+
+/// 404 for a sync name that is not configured, listing the ones that are.
+fn unknown_sync(view: &View, name: &str) -> Failure {
+    let known = configured(view);
     not_found(format!(
         "no sync {name:?}; the configured syncs are: {}",
         if known.is_empty() {
@@ -357,10 +363,23 @@ fn unknown_sync(view: &View, name: &str) -> Failure {
 /// `Ok` when `sync` is absent or configured (loaded or not); else [`unknown_sync`].
 fn check_sync(view: &View, sync: Option<&str>) -> Result<(), Failure> {
     match sync {
-        Some(name) if !view.syncs.contains_key(name) && !view.not_loaded.contains_key(name) => {
-            Err(unknown_sync(view, name))
-        }
+        Some(name) if !configured(view).contains(&name) => Err(unknown_sync(view, name)),
         _ => Ok(()),
+    }
+}
+
+/// For the lists of what the store keeps (runs, dead letters, conflicts): `Ok` when `sync` is
+/// absent, configured (loaded or not), or has runs in the store's history (a sync removed from
+/// the configuration, whose history can still be listed); else 404 listing the configured syncs
+/// and the removed ones that have a history ([`Store::history_sync`]).
+async fn check_history_sync(view: &View, sync: Option<&str>) -> Result<(), Failure> {
+    match sync {
+        Some(name) => view
+            .store
+            .history_sync(name, &configured(view), "the configuration")
+            .await?
+            .map_err(not_found),
+        None => Ok(()),
     }
 }
 
@@ -918,7 +937,7 @@ async fn resume(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RunsQuery {
-    /// Only this sync.
+    /// Only this sync (configured, or removed from the configuration with runs in the history).
     pub sync: Option<String>,
     /// How many runs, newest first (1–1000, default 50).
     #[param(minimum = 1, maximum = 1000)]
@@ -930,7 +949,7 @@ pub struct RunsQuery {
     (status = 200, description = "runs, newest first", body = Vec<RunRecord>),
     (status = 400, description = "bad parameter", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
-    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
+    (status = 404, description = "no such sync in the configuration or the run history (the error lists the configured ones and the removed ones with a history)", body = ApiError)))]
 async fn list_runs(
     State(s): State<AdminState>,
     uri: axum::http::Uri,
@@ -950,7 +969,7 @@ async fn list_runs(
             })?,
     };
     let sync = q.get("sync").map(String::as_str);
-    check_sync(&view, sync)?;
+    check_history_sync(&view, sync).await?;
     Ok(Json(view.store.runs(sync, limit).await?))
 }
 
@@ -1005,7 +1024,8 @@ async fn list_run_dead_letters(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeadLettersQuery {
-    /// Only this sync.
+    /// Only this sync. Listing takes a sync removed from the configuration whose runs are in
+    /// the history; a replay needs a configured sync (one that can run).
     pub sync: Option<String>,
 }
 
@@ -1014,7 +1034,7 @@ pub struct DeadLettersQuery {
     (status = 200, description = "open dead letters", body = Vec<DeadLetter>),
     (status = 400, description = "an unknown or bad query parameter", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
-    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
+    (status = 404, description = "no such sync in the configuration or the run history (the error lists the configured ones and the removed ones with a history)", body = ApiError)))]
 async fn list_dead_letters(
     State(s): State<AdminState>,
     uri: axum::http::Uri,
@@ -1022,7 +1042,7 @@ async fn list_dead_letters(
     let view = s.view();
     let q = query_params(&uri, &["sync"])?;
     let sync = q.get("sync").map(String::as_str);
-    check_sync(&view, sync)?;
+    check_history_sync(&view, sync).await?;
     Ok(Json(view.store.dead_letters(sync).await?))
 }
 
@@ -1121,7 +1141,7 @@ async fn replay_dead_letters(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConflictsQuery {
-    /// Only this sync.
+    /// Only this sync (configured, or removed from the configuration with runs in the history).
     pub sync: Option<String>,
     /// Resolved conflicts too (default: open ones only).
     pub all: Option<bool>,
@@ -1133,7 +1153,7 @@ pub struct ConflictsQuery {
     (status = 200, description = "conflicts", body = Vec<crate::store::Conflict>),
     (status = 400, description = "bad parameter", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
-    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
+    (status = 404, description = "no such sync in the configuration or the run history (the error lists the configured ones and the removed ones with a history)", body = ApiError)))]
 async fn list_conflicts(
     State(s): State<AdminState>,
     uri: axum::http::Uri,
@@ -1142,7 +1162,7 @@ async fn list_conflicts(
     let q = query_params(&uri, &["sync", "all"])?;
     let all = query_bool(&q, "all")?.unwrap_or(false);
     let sync = q.get("sync").map(String::as_str);
-    check_sync(&view, sync)?;
+    check_history_sync(&view, sync).await?;
     Ok(Json(view.store.conflicts(sync, all).await?))
 }
 
@@ -1969,6 +1989,22 @@ mod tests {
                 .unwrap()
         }
 
+        /// A scheduled run of `sync`, finished with `status`, `stats` and `error`; its id.
+        async fn finished_run(
+            &self,
+            sync: &str,
+            status: &str,
+            stats: Value,
+            error: Option<&str>,
+        ) -> i64 {
+            let id = self.store.start_run(sync, "schedule", None).await.unwrap();
+            self.store
+                .finish_run(id, status, &stats, error)
+                .await
+                .unwrap();
+            id
+        }
+
         async fn json(&self, path: &str) -> Value {
             let r = self.get(path).await;
             assert_eq!(r.status(), S::OK, "{path}");
@@ -2376,22 +2412,33 @@ mod tests {
             .to_string()
     }
 
+    /// Each list of what the store keeps (runs, dead letters, conflicts) answers `?sync=name`
+    /// with 404 and `message`.
+    async fn history_lists_answer_404(f: &Fixture, name: &str, message: &str) {
+        for list in ["runs", "dead-letters", "conflicts"] {
+            let path = format!("/api/{list}?sync={name}");
+            assert_eq!(
+                error_of(f.get(&path).await, S::NOT_FOUND).await,
+                message,
+                "{path}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn typos_are_errors_naming_what_is_wrong() {
         let f = fixture().await;
         let nosuch = "no sync \"nosuch\"; the configured syncs are: workers";
-        for path in [
-            "/api/syncs/nosuch",
-            "/api/runs?sync=nosuch",
-            "/api/dead-letters?sync=nosuch",
-            "/api/conflicts?sync=nosuch",
-        ] {
-            assert_eq!(
-                error_of(f.get(path).await, S::NOT_FOUND).await,
-                nosuch,
-                "{path}"
-            );
-        }
+        assert_eq!(
+            error_of(f.get("/api/syncs/nosuch").await, S::NOT_FOUND).await,
+            nosuch
+        );
+        history_lists_answer_404(
+            &f,
+            "nosuch",
+            "no sync \"nosuch\" in the configuration or the run history; the configured syncs are: workers",
+        )
+        .await;
         for path in [
             "/api/syncs/nosuch/trigger",
             "/api/syncs/nosuch/pause",
@@ -2453,6 +2500,73 @@ mod tests {
         assert_eq!(
             error_of(f.post("/api/runs").await, S::METHOD_NOT_ALLOWED).await,
             "/api/runs does not take POST; see /openapi.json for its methods"
+        );
+    }
+
+    /// A sync removed from the configuration keeps its history: its runs, dead letters and
+    /// conflicts can be listed by its name; a name in neither the configuration nor the run
+    /// history stays a 404.
+    #[tokio::test]
+    async fn a_removed_syncs_history_is_listed_by_its_name_and_other_names_are_404() {
+        let f = fixture().await;
+        // Run 3 of `retired`, a sync the configuration no longer has, with a dead letter.
+        let run = f
+            .finished_run("retired", "ok", json!({"a": {"read": 4}}), None)
+            .await;
+        let dl = NewDeadLetter {
+            run_id: run,
+            side: Side::B,
+            stage: "write",
+            key_hash: Some("ef".repeat(32)),
+            key_masked: Some("4403**********0017".into()),
+            remote_id: None,
+            record_hash: "01".repeat(32),
+            errors: vec![],
+            record: None,
+        };
+        f.store
+            .commit(
+                "retired",
+                Commit {
+                    dead_letters: &[dl],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let ids = |v: Value| -> Vec<i64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["id"].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(ids(f.json("/api/runs?sync=retired").await), vec![3]);
+        assert_eq!(ids(f.json("/api/dead-letters?sync=retired").await), vec![2]);
+        assert_eq!(f.json("/api/conflicts?sync=retired").await, json!([]));
+        // The configured sync's lists leave it out.
+        assert_eq!(ids(f.json("/api/runs?sync=workers").await), vec![2, 1]);
+        // A typo is a 404 that names the removed sync as well as the configured ones.
+        history_lists_answer_404(
+            &f,
+            "retire",
+            "no sync \"retire\" in the configuration or the run history; the configured syncs are: workers; removed, with a history: retired",
+        )
+        .await;
+        // What needs a sync that can run still needs a configured one.
+        for path in [
+            "/api/dead-letters/replay?sync=retired",
+            "/api/syncs/retired/trigger",
+        ] {
+            assert_eq!(
+                error_of(f.post(path).await, S::NOT_FOUND).await,
+                "no sync \"retired\"; the configured syncs are: workers",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            f.store.dead_letters(Some("retired")).await.unwrap()[0].replay_requested_at,
+            None
         );
     }
 

@@ -433,6 +433,26 @@ async fn store_for(
     Ok(hub::store::Store::open(&c.store_url()).await?)
 }
 
+/// Opens only the state store of a deployment, for a list of what it keeps about `sync` if
+/// given: a sync of the configuration, or one removed from it whose runs are in the store's
+/// history ([`hub::store::Store::history_sync`]); any other name is an error naming both.
+async fn store_for_history(
+    path: &std::path::Path,
+    sync: Option<&str>,
+) -> Result<hub::store::Store, Failure> {
+    let c = load(path)?;
+    let store = hub::store::Store::open(&c.store_url()).await?;
+    if let Some(name) = sync {
+        let configured: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
+        let place = path.display().to_string();
+        if let Err(message) = store.history_sync(name, &configured, &place).await? {
+            store.close().await;
+            return Err(anyhow::anyhow!(message).into());
+        }
+    }
+    Ok(store)
+}
+
 /// `Ok` if `[syncs]` of the configuration at `path` has `name`; else an error naming the
 /// syncs it has.
 fn known_sync(c: &config::Config, path: &std::path::Path, name: &str) -> Result<(), Failure> {
@@ -886,7 +906,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         Command::DeadLetters {
             action: DeadLetterAction::List { config, sync, json },
         } => {
-            let store = store_for(&config, sync.as_deref()).await?;
+            let store = store_for_history(&config, sync.as_deref()).await?;
             let zone = load(&config)?.zone();
             let rows = store.dead_letters(sync.as_deref()).await?;
             heading(
@@ -1029,7 +1049,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     all,
                     json,
                 } => {
-                    let store = store_for(&config, sync.as_deref()).await?;
+                    let store = store_for_history(&config, sync.as_deref()).await?;
                     let rows = store.conflicts(sync.as_deref(), all).await?;
                     heading(
                         if all {
@@ -1089,7 +1109,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             limit,
             json,
         } => {
-            let store = store_for(&config, sync.as_deref()).await?;
+            let store = store_for_history(&config, sync.as_deref()).await?;
             let zone = load(&config)?.zone();
             let rows = store.runs(sync.as_deref(), limit).await?;
             if !json {

@@ -1079,6 +1079,14 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
         None,
         "{metrics}"
     );
+    // Gone from the configuration with no run in the history: its name is a typo now, and
+    // the error says which names there are.
+    let r = get("/api/runs?sync=broken").await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"error": "no sync \"broken\" in the configuration or the run history; the configured syncs are: job-postings, secondments, workers"})
+    );
     assert_eq!(
         metric(&metrics, "hub_sync_loaded{sync=\"workers\"}").as_deref(),
         Some("1"),

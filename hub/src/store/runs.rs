@@ -205,6 +205,66 @@ impl Store {
         })
     }
 
+    /// Whether the run history has a run of `sync`: a sync removed from the configuration
+    /// keeps its history, which can still be listed by its name.
+    pub async fn has_runs(&self, sync: &str) -> anyhow::Result<bool> {
+        on_pool!(self, p => {
+            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE sync = $1 LIMIT 1")
+                .bind(sync)
+                .fetch_optional(p)
+                .await?;
+            Ok(id.is_some())
+        })
+    }
+
+    /// The names of the syncs the run history has runs of, each once, in name order.
+    pub async fn run_syncs(&self) -> anyhow::Result<Vec<String>> {
+        on_pool!(self, p => {
+            Ok(sqlx::query_scalar("SELECT DISTINCT sync FROM runs ORDER BY sync")
+                .fetch_all(p)
+                .await?)
+        })
+    }
+
+    /// Whether a list of what the store keeps (runs, dead letters, conflicts) may be filtered
+    /// by sync `name`: `Ok(Ok(()))` when it is one of `configured` (the configuration's syncs,
+    /// loaded or not) or has runs in the history (a sync removed from the configuration keeps
+    /// its history); otherwise `Ok(Err(message))`, the message for people: no such sync in
+    /// `place` (the configuration, as the caller names it) or the run history, naming the
+    /// configured syncs and the removed ones that have a history (a typo is never an empty
+    /// list).
+    pub async fn history_sync(
+        &self,
+        name: &str,
+        configured: &[&str],
+        place: &str,
+    ) -> anyhow::Result<Result<(), String>> {
+        if configured.contains(&name) || self.has_runs(name).await? {
+            return Ok(Ok(()));
+        }
+        let removed: Vec<String> = self
+            .run_syncs()
+            .await?
+            .into_iter()
+            .filter(|s| !configured.contains(&s.as_str()))
+            .collect();
+        let mut configured = configured.to_vec();
+        configured.sort_unstable();
+        Ok(Err(format!(
+            "no sync {name:?} in {place} or the run history; the configured syncs are: {}{}",
+            if configured.is_empty() {
+                "(none)".to_string()
+            } else {
+                configured.join(", ")
+            },
+            if removed.is_empty() {
+                String::new()
+            } else {
+                format!("; removed, with a history: {}", removed.join(", "))
+            }
+        )))
+    }
+
     /// One run, if it exists.
     pub async fn run(&self, id: i64) -> anyhow::Result<Option<RunRecord>> {
         on_pool!(self, p => {

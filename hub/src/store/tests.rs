@@ -623,6 +623,30 @@ async fn runs_are_recorded_and_interrupted_ones_closed(s, url) {
     }
 }
 
+both! {
+async fn a_syncs_history_answers_for_its_name_whether_configured_or_not(s, url) {
+    for sync in ["x", "w", "x"] {
+        s.start_run(sync, "schedule", None).await.unwrap();
+    }
+    assert!(s.has_runs("x").await.unwrap());
+    assert!(!s.has_runs("y").await.unwrap());
+    assert_eq!(s.run_syncs().await.unwrap(), ["w", "x"]);
+    // `w` configured, `x` removed from the configuration with its runs, `y` in neither.
+    assert_eq!(
+        s.history_sync("x", &["w"], "hub.toml").await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        s.history_sync("v", &["w", "v"], "hub.toml").await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        s.history_sync("y", &["w", "v"], "hub.toml").await.unwrap(),
+        Err("no sync \"y\" in hub.toml or the run history; the configured syncs are: v, w; removed, with a history: x".to_string())
+    );
+    }
+}
+
 /// SQLite URLs may carry options after `?` and `%`-escapes: the connection of a run's batches
 /// must open the file sqlx opened (a second, empty database would have no `links` table).
 #[tokio::test]
