@@ -69,16 +69,26 @@ pub struct View {
     pub progress: ProgressBoard,
     /// The zone people see times in (`[hub] timezone`).
     pub zone: chrono_tz::Tz,
+    /// The daemon's last live check of each plugin (made at start and reload, see
+    /// [`crate::check::LiveChecks`]; never made by the admin API itself).
+    pub checks: crate::check::LiveChecks,
 }
 
 impl View {
     /// Everything that keeps the deployment from running as configured, one line each: a
-    /// refused reload first, then each plugin and sync that could not load.
+    /// refused reload first, then each plugin and sync that could not load, then each plugin
+    /// whose last live check failed.
     pub fn all_problems(&self) -> Vec<String> {
         self.reload_refused
             .iter()
             .map(|r| format!("重新加载被拒 reload refused, the running configuration stays: {r}"))
             .chain(self.problems.iter().cloned())
+            .chain(self.checks.failed().into_iter().map(|(plugin, why)| {
+                format!(
+                    "插件检查失败 plugin {plugin} failed its live check (checked again every {} s): {why}",
+                    crate::check::RECHECK_FAILED.as_secs()
+                )
+            }))
             .collect()
     }
 }
@@ -688,21 +698,28 @@ async fn healthz() -> &'static str {
 /// Readiness of `/readyz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// True when the state store answers, every configured sync loaded and the last reload
-    /// was not refused (`status` `ready`).
+    /// True when the state store answers, every configured sync loaded, no plugin failed its
+    /// last live check and the last reload was not refused (`status` `ready`).
     pub ready: bool,
     /// `ready`; `degraded` (the store answers and some syncs run, but `problems` lists what does
-    /// not: a sync or plugin that could not load, a refused reload); or `not_ready` (the store
-    /// does not answer, or no sync can run).
+    /// not: a sync or plugin that could not load, a plugin that failed its live check, a
+    /// refused reload); or `not_ready` (the store does not answer, or no sync can run).
     pub status: String,
     /// Syncs that can run.
     pub syncs: usize,
-    /// What could not be loaded, one line each.
+    /// What keeps the deployment from running as configured, one line each.
     pub problems: Vec<String>,
+    /// The daemon's last live check of each loaded plugin, in name order.
+    pub plugins: Vec<crate::check::LiveCheck>,
 }
 
 /// Readiness: 200 when the state store answers and the whole configuration runs; 503 with
 /// `status` `degraded` or `not_ready` and each problem otherwise.
+///
+/// Cheap enough to poll: it asks the state store one `SELECT 1` and calls no system. Plugins
+/// are judged by the daemon's last live check of them ([`crate::check::LiveChecks`]: each
+/// plugin at start and at every reload, a failed one again every
+/// [`crate::check::RECHECK_FAILED`] until it passes); a check still pending is not a problem.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "ready", body = Readiness),
     (status = 503, description = "degraded or not ready, with each problem", body = Readiness),
@@ -734,6 +751,7 @@ async fn readyz(State(s): State<AdminState>) -> Response {
             status: status.into(),
             syncs: view.syncs.len(),
             problems,
+            plugins: view.checks.all(),
         }),
     )
         .into_response()
@@ -1579,6 +1597,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
     b.push_str(
         "<table id=\"syncs\"><tr><th>同步 Sync</th><th>状态 State</th><th>上次运行 Last run</th><th>读取 Read</th><th>写入 Written</th><th>下次运行 Next run</th><th>死信 Dead letters</th><th>冲突 Conflicts</th></tr>",
     );
+    let failed_checks = view.checks.failed();
     let mut charts = String::new();
     for name in view.syncs.keys() {
         let info = sync_info(name, &view).await?;
@@ -1594,6 +1613,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         } else {
             "按计划 scheduled".into()
         };
+        let state = state + &plugin_check_notes(&failed_checks, &info);
         let (last, nread, nwritten) = match &info.last_run {
             Some(r) => (
                 format!(
@@ -1700,6 +1720,22 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         b.push_str("</table>");
     }
     Ok(Html(page("hub · 同步状态 Sync status", &b, true)))
+}
+
+/// Notes for a sync's row when a plugin it uses failed its last live check (none otherwise).
+fn plugin_check_notes(failed: &BTreeMap<String, String>, info: &SyncInfo) -> String {
+    let mut plugins = vec![&info.a.plugin, &info.b.plugin];
+    plugins.dedup();
+    plugins
+        .into_iter()
+        .filter(|p| failed.contains_key(*p))
+        .map(|p| {
+            format!(
+                "<div class=\"bad plugin-check\">✗ 插件检查失败 check failed: {}</div>",
+                esc(p)
+            )
+        })
+        .collect()
 }
 
 /// Counts of a run's side shown on its page: (stats field, label in Chinese and English).
@@ -1933,6 +1969,7 @@ mod tests {
             reload_refused: None,
             progress: ProgressBoard::default(),
             zone: chrono_tz::Asia::Shanghai,
+            checks: crate::check::LiveChecks::default(),
         };
         let (_tx, rx) = watch::channel(Arc::new(view));
         std::mem::forget(_tx);
@@ -3081,6 +3118,7 @@ mod tests {
             reload_refused: None,
             progress: ProgressBoard::default(),
             zone: chrono_tz::Asia::Shanghai,
+            checks: crate::check::LiveChecks::default(),
         };
         (config, view)
     }

@@ -52,6 +52,20 @@ pub struct Hub {
     pub not_loaded: BTreeMap<String, String>,
     /// Where the audit chain's head goes after every run (`hub.audit_witness`).
     pub witness: Option<Arc<crate::audit_witness::Witness>>,
+    /// The daemon's live checks of the plugins ([`Hub::start_live_checks`]); none unless
+    /// started.
+    pub checks: crate::check::LiveChecks,
+    /// The task making them, stopped when this deployment is dropped (replaced by a reload).
+    live_task: Option<AbortOnDrop>,
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {
@@ -216,7 +230,36 @@ impl Hub {
             problems,
             not_loaded,
             witness,
+            checks: crate::check::LiveChecks::default(),
+            live_task: None,
         })
+    }
+
+    /// Starts the daemon's live checks of the loaded plugins ([`crate::check::LiveChecks`]:
+    /// each plugin's `check` now, and again every [`crate::check::RECHECK_FAILED`] while it
+    /// fails), each on the runs' runtime as the plugin's runs are. They stop when this
+    /// deployment is dropped. `hub run` starts them at start and after each reload; a single
+    /// run (`hub sync --once`) does not.
+    pub fn start_live_checks(&mut self) {
+        let plugins = self.plugins.clone();
+        let names = plugins.keys().cloned().collect();
+        let task = self.checks.start(
+            names,
+            move |name| {
+                let plugin = plugins.get(&name).cloned();
+                async move {
+                    let Some(plugin) = plugin else {
+                        return Ok(());
+                    };
+                    runs_runtime()
+                        .spawn(crate::check::live_for_daemon(name, plugin))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the check panicked: {e}")))
+                }
+            },
+            crate::check::RECHECK_FAILED,
+        );
+        self.live_task = Some(AbortOnDrop(task));
     }
 
     /// Sets the gauges of what this deployment loaded: `hub_sync_loaded{sync}` for each
@@ -259,6 +302,7 @@ impl Hub {
             reload_refused: None,
             progress: self.engine.progress().clone(),
             zone: self.config.zone(),
+            checks: self.checks.clone(),
         }
     }
 

@@ -672,6 +672,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             hub::metrics::install()?;
             hub::metrics::config_reload(true);
             hub.record_loaded();
+            hub.start_live_checks();
             let admin = match hub.config.admin.enabled {
                 true => Some(hub::admin::Server::start(&hub.config, hub.admin_view()).await?),
                 false => None,
@@ -728,8 +729,9 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         }
                     }
                 }
-                let new = reloaded.expect("set before leaving the inner loop");
+                let mut new = reloaded.expect("set before leaving the inner loop");
                 new.record_loaded();
+                new.start_live_checks();
                 if let Some(a) = &admin {
                     a.update(new.admin_view());
                 }

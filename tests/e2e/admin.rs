@@ -822,7 +822,8 @@ fn metric(metrics: &str, name: &str) -> Option<String> {
 }
 
 /// The failing paths an operator meets, each said where they look: a wrong API key for
-/// HY-ESMS (the run fails, and says why on the page, on its run page and in the API), a sync
+/// HY-ESMS (the daemon's live check of the plugin fails at start, and `/readyz` and the page
+/// say so; the run fails, and says why on the page, on its run page and in the API), a sync
 /// that cannot load (it keeps its row, marked not loaded; `/readyz` is degraded; its gauge is
 /// 0) and a reload of a broken configuration (refused, shown, `hub_config_reload_success` 0).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -860,10 +861,23 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{url}{path}")).bearer_auth(&token).send();
 
-    // The sync that cannot load: readiness degraded, naming it; its gauge 0.
-    let r = get("/readyz").await.unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
-    let ready: Value = r.json().await.unwrap();
+    // The sync that cannot load, and the daemon's live check of HY-ESMS at start refused
+    // (the wrong key): readiness degraded, naming both; the sync's gauge 0.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        let r = get("/readyz").await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        let ready: Value = r.json().await.unwrap();
+        let plugins = ready["plugins"].as_array().unwrap();
+        if !plugins.is_empty() && plugins.iter().all(|p| p["status"] != "pending") {
+            break ready;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the live checks did not end: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(
         (
             ready["ready"].as_bool(),
@@ -873,13 +887,41 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
         (Some(false), Some("degraded"), Some(3)),
         "{ready}"
     );
+    let checks: Vec<(&str, &str)> = ready["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["plugin"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("huiyang-esms", "failed"),
+            ("medical-roster", "ok"),
+            ("zhenfeng-registry", "ok")
+        ],
+        "{ready}"
+    );
     let problems = ready["problems"].as_array().unwrap();
-    assert_eq!(problems.len(), 1, "{ready}");
+    assert_eq!(problems.len(), 2, "{ready}");
     assert!(
         problems[0]
             .as_str()
             .unwrap()
             .contains("sync broken cannot run"),
+        "{ready}"
+    );
+    let check_failed = problems[1].as_str().unwrap();
+    assert!(
+        check_failed.starts_with(
+            "插件检查失败 plugin huiyang-esms failed its live check (checked again every 60 s): "
+        ) && check_failed.contains("(auth)")
+            && check_failed.contains("401"),
+        "{ready}"
+    );
+    let error = ready["plugins"][0]["error"].as_str().unwrap();
+    assert!(
+        check_failed.ends_with(&format!("(checked again every 60 s): {error}")),
         "{ready}"
     );
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
@@ -976,7 +1018,7 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let ready = loop {
         let ready: Value = get("/readyz").await.unwrap().json().await.unwrap();
-        if ready["problems"].as_array().unwrap().len() == 2 {
+        if ready["problems"].as_array().unwrap().len() == 3 {
             break ready;
         }
         assert!(
@@ -1040,7 +1082,15 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
             .await
             .contains("sync broken cannot run")
     );
-    assert!(b.text("#problems").await.contains("2 problems"));
+    assert!(b.text("#problems").await.contains("3 problems"));
+    // The plugin that failed its live check is named in the rows of the syncs using it.
+    for sync in ["workers", "job-postings", "secondments"] {
+        assert_eq!(
+            b.text(&format!("tr[data-sync={sync}] .plugin-check")).await,
+            "✗ 插件检查失败 check failed: huiyang-esms",
+            "{sync}"
+        );
+    }
     b.screenshot(&workspace().join("target/screenshots/status-degraded-failed-run.png"))
         .await;
     b.go(&format!("{url}/runs/{}", run["id"])).await;
