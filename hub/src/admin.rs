@@ -1404,10 +1404,6 @@ async fn logout(State(s): State<AdminState>, headers: HeaderMap) -> Response {
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 
-/// Escapes text for HTML.
-/// `s` for an HTML page: control characters (and the other characters
-/// [`crate::control_chars::is_unsafe`] names) written as visible escapes first (`\n`,
-/// `\u{1b}`), then `&`, `<`, `>`, `"` and `'` as character references.
 /// A dead letter's reasons as one line: `pointer: 中文 English` each
 /// ([`crate::dead_letter_reasons::for_people`]), joined by `; `.
 fn reasons(errors: &[crate::schema::Violation]) -> String {
@@ -1418,7 +1414,10 @@ fn reasons(errors: &[crate::schema::Violation]) -> String {
         .join("; ")
 }
 
-fn esc(s: &str) -> String {
+/// Escapes text for HTML: `s` for an HTML page: control characters (and the other characters
+/// [`crate::control_chars::is_unsafe`] names) written as visible escapes first (`\n`,
+/// `\u{1b}`), then `&`, `<`, `>`, `"` and `'` as character references.
+pub(crate) fn esc(s: &str) -> String {
     let s = crate::control_chars::escape(s);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -1448,12 +1447,22 @@ fn page(title: &str, body: &str, refresh: bool) -> String {
     )
 }
 
+/// The pages' one stylesheet, inline; the Content-Security-Policy allows it by its SHA-256
+/// (worked out from this text, [`security::content_security_policy`]), so editing it needs
+/// nothing else. Tables scroll inside their own box and charts scale to the width given them
+/// (`viewBox`), so the page body never scrolls sideways, down to phones and a 700-pixel window.
 const STYLE: &str = "body{font:14px/1.45 system-ui,'Noto Sans CJK SC',sans-serif;margin:24px;color:#1b1f24;background:#fafbfc}\
-h1{font-size:20px}h2{font-size:16px;margin:28px 0 6px}table{border-collapse:collapse;margin:6px 0}\
+h1{font-size:20px;margin-right:120px}h2{font-size:16px;margin:28px 0 6px}\
+table{border-collapse:collapse;margin:6px 0;display:block;max-width:100%;overflow-x:auto}\
 td,th{border-bottom:1px solid #d8dee4;padding:4px 10px;text-align:left;vertical-align:top}th{background:#eef1f4}\
 .ok{color:#1a7f37}.partial{color:#9a6700}.failed,.bad{color:#cf222e}.interrupted{color:#9a6700}.running{color:#0969da}\
-.note{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}svg{background:#fff;border:1px solid #d8dee4}\
-#logout{position:absolute;top:24px;right:24px}";
+.note{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}.run-error,.load-error,#problems li{overflow-wrap:anywhere}\
+.charts{display:flex;flex-wrap:wrap;gap:12px 20px}figure{margin:0;flex:1 1 380px;min-width:0;max-width:640px}\
+figcaption{color:#57606a;margin:0 0 4px}\
+svg{display:block;width:100%;height:auto;background:#fff;border:1px solid #d8dee4;font-family:system-ui,'Noto Sans CJK SC',sans-serif}\
+svg .x-tick,svg .y-tick{fill:#57606a}svg a:hover rect.read,svg a:hover rect.written{opacity:.7}\
+#logout{position:absolute;top:24px;right:24px}\
+@media (max-width:760px){body{margin:16px 12px}#logout{top:16px;right:12px}td,th{padding:4px 5px}}";
 
 /// A sync's direction for people, its sides named by their plugins (the systems), not `a`/`b`:
 /// `单向 one way: huiyang-esms → zhenfeng-registry` for `a_to_b` (a is huiyang-esms), the
@@ -1467,7 +1476,7 @@ fn direction_for_people(direction: &str, a: &str, b: &str) -> String {
 }
 
 /// Status label for people, Chinese and English.
-fn status_label(s: &str) -> &'static str {
+pub(crate) fn status_label(s: &str) -> &'static str {
     match s {
         "ok" => "正常 ok",
         "partial" => "部分 partial",
@@ -1487,18 +1496,21 @@ fn num(stats: &Option<serde_json::Value>, side: &str, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn written(r: &RunRecord) -> u64 {
+/// Records a run wrote: created or updated, both sides.
+pub(crate) fn written(r: &RunRecord) -> u64 {
     ["a", "b"]
         .iter()
         .map(|s| num(&r.stats, s, "created") + num(&r.stats, s, "updated"))
         .sum()
 }
 
-fn read(r: &RunRecord) -> u64 {
+/// Records a run read, both sides.
+pub(crate) fn read(r: &RunRecord) -> u64 {
     ["a", "b"].iter().map(|s| num(&r.stats, s, "read")).sum()
 }
 
-fn duration_s(r: &RunRecord) -> f64 {
+/// A run's duration in seconds.
+pub(crate) fn duration_s(r: &RunRecord) -> f64 {
     r.stats
         .as_ref()
         .and_then(|s| s.get("duration_ms"))
@@ -1507,65 +1519,24 @@ fn duration_s(r: &RunRecord) -> f64 {
         / 1000.0
 }
 
-/// A bar chart of the runs (oldest left): records read (light) and written (dark) per run,
-/// duration as a line; `runs` newest first as the store returns them.
-fn chart(runs: &[RunRecord]) -> String {
-    const W: f64 = 480.0;
-    const H: f64 = 120.0;
-    let runs: Vec<&RunRecord> = runs
-        .iter()
-        .rev()
-        .filter(|r| r.status != "running")
-        .collect();
-    if runs.is_empty() {
-        return "<p class=\"note\">尚无运行 No runs yet</p>".into();
-    }
-    let max_n = runs
-        .iter()
-        .map(|r| read(r).max(written(r)))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
-    let max_d = runs
-        .iter()
-        .map(|r| duration_s(r))
-        .fold(0.0f64, f64::max)
-        .max(0.001);
-    let step = W / runs.len() as f64;
-    let bar = (step * 0.4).clamp(1.0, 24.0);
-    let mut svg = format!(
-        "<svg role=\"img\" width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\"><title>记录数与耗时 Records and duration per run</title>",
-        H + 20.0,
-        H + 20.0
-    );
-    let mut line = String::new();
-    for (i, r) in runs.iter().enumerate() {
-        let x = i as f64 * step + step * 0.1;
-        let (hr, hw) = (read(r) as f64 / max_n * H, written(r) as f64 / max_n * H);
-        let _ = write!(
-            svg,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hr:.1}\" fill=\"#9ecbff\"><title>run {}: read {}</title></rect>\
-             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hw:.1}\" fill=\"#0969da\"><title>run {}: written {}</title></rect>",
-            H - hr,
-            r.id,
-            read(r),
-            x + bar,
-            H - hw,
-            r.id,
-            written(r)
-        );
-        let _ = write!(line, "{:.1},{:.1} ", x + bar, H - duration_s(r) / max_d * H);
-    }
-    let _ = write!(
-        svg,
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"1.5\"/><text x=\"2\" y=\"{}\" font-size=\"11\"><tspan fill=\"#9ecbff\">■</tspan> 读取 read <tspan fill=\"#0969da\">■</tspan> 写入 written <tspan fill=\"#cf222e\">—</tspan> 耗时 duration (max {max_d:.2} s); max {max_n} records</text></svg>",
-        line.trim_end(),
-        H + 15.0
-    );
-    svg
-}
+/// How many of a sync's last runs its chart shows.
+const CHART_RUNS: u32 = 20;
+/// How many days its daily totals cover.
+const CHART_DAYS: u32 = 30;
 
-async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failure> {
+/// The status page `/`: every sync with its state, last and next run; per sync, the chart of
+/// its last runs beside its daily totals over the last [`CHART_DAYS`] days (days in the
+/// deployment's zone); the problems; the dead letters and conflicts waiting. `?wrote=1` shows
+/// only runs that wrote records in the run charts (`?wrote=0`, the default, all runs); any
+/// other value, or another parameter, is a 400 page saying what is wrong.
+async fn status_page(
+    State(s): State<AdminState>,
+    uri: axum::http::Uri,
+) -> Result<Response, Failure> {
+    let wrote_only = match query_params(&uri, &["wrote"]).and_then(|q| wrote_filter(&q)) {
+        Ok(w) => w,
+        Err(Failure(code, what)) => return Ok(page_error(code, "请求有误 Bad request", &what)),
+    };
     let view = s.view();
     let mut b = String::from(
         "<form id=\"logout\" method=\"post\" action=\"/logout\"><button type=\"submit\">退出 Sign out</button></form><h1>hub · 同步状态 Sync status</h1>",
@@ -1598,7 +1569,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         "<table id=\"syncs\"><tr><th>同步 Sync</th><th>状态 State</th><th>上次运行 Last run</th><th>读取 Read</th><th>写入 Written</th><th>下次运行 Next run</th><th>死信 Dead letters</th><th>冲突 Conflicts</th></tr>",
     );
     let failed_checks = view.checks.failed();
-    let mut charts = String::new();
+    let mut charts = run_filter_links(wrote_only);
     for name in view.syncs.keys() {
         let info = sync_info(name, &view).await?;
         let state = if let Some(p) = &info.running {
@@ -1651,13 +1622,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
             dl = info.dead_letters,
             cf = info.conflicts,
         );
-        let runs = view.store.runs(Some(name), 20).await?;
-        let _ = write!(
-            charts,
-            "<h2>{} · 最近运行 Recent runs</h2>{}",
-            esc(name),
-            chart(&runs)
-        );
+        charts.push_str(&sync_charts(&view, name, wrote_only).await?);
     }
     for (name, why) in &view.not_loaded {
         let _ = write!(
@@ -1719,7 +1684,84 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         }
         b.push_str("</table>");
     }
-    Ok(Html(page("hub · 同步状态 Sync status", &b, true)))
+    Ok(Html(page("hub · 同步状态 Sync status", &b, true)).into_response())
+}
+
+/// `?wrote=` of the status page: `1` only runs that wrote records, `0` (or absent) all runs;
+/// anything else 400 saying which values it takes.
+fn wrote_filter(q: &BTreeMap<String, String>) -> Result<bool, Failure> {
+    match q.get("wrote").map(String::as_str) {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(bad_request(format!(
+            "query parameter wrote must be 1 (only runs that wrote records) or 0 (all runs), not {other:?}"
+        ))),
+    }
+}
+
+/// The links that switch the run charts between all runs and the runs that wrote records
+/// (plain links: the page works without script); the one shown now is marked current.
+fn run_filter_links(wrote_only: bool) -> String {
+    let link = |current: bool, href: &str, text: &str| {
+        if current {
+            format!("<b aria-current=\"page\">{text}</b>")
+        } else {
+            format!("<a href=\"{href}\">{text}</a>")
+        }
+    };
+    format!(
+        "<p id=\"run-filter\" class=\"note\">运行图 Run charts: {} · {}</p>",
+        link(!wrote_only, "/?wrote=0", "全部运行 all runs"),
+        link(
+            wrote_only,
+            "/?wrote=1",
+            "只看有写入的运行 only runs that wrote records"
+        )
+    )
+}
+
+/// A sync's charts: its last [`CHART_RUNS`] runs (with `wrote_only`, the last that wrote
+/// records) beside its daily totals over the last [`CHART_DAYS`] days.
+async fn sync_charts(view: &View, name: &str, wrote_only: bool) -> Result<String, Failure> {
+    let (runs, what, none) = if wrote_only {
+        (
+            view.store.runs_that_wrote(name, CHART_RUNS).await?,
+            format!(
+                "最近 {CHART_RUNS} 次有写入的运行 the last {CHART_RUNS} runs that wrote records"
+            ),
+            "没有写入记录的运行 No runs that wrote records",
+        )
+    } else {
+        (
+            view.store.runs(Some(name), CHART_RUNS).await?,
+            format!("最近 {CHART_RUNS} 次运行 the last {CHART_RUNS} runs"),
+            "尚无运行 No runs yet",
+        )
+    };
+    let runs_chart = if runs.iter().any(|r| r.status != "running") {
+        crate::admin_charts::runs_chart(&runs, view.zone, &what)
+    } else {
+        format!("<p class=\"note\">{none}</p>")
+    };
+    let days = crate::local_time::last_days(view.zone, chrono::Utc::now(), CHART_DAYS);
+    let since = days
+        .first()
+        .map_or_else(chrono::Utc::now, |(_, start)| *start);
+    let totals = view.store.run_totals(name, since).await?;
+    let days_chart = if totals.is_empty() {
+        format!(
+            "<p class=\"note\">最近 {CHART_DAYS} 天无运行 No runs in the last {CHART_DAYS} days</p>"
+        )
+    } else {
+        crate::admin_charts::days_chart(&crate::admin_charts::per_day(&totals, &days), view.zone)
+    };
+    Ok(format!(
+        "<h2>{n} · 运行 Runs</h2><div class=\"charts\" data-sync=\"{n}\">\
+         <figure class=\"runs-chart\"><figcaption>{what}</figcaption>{runs_chart}</figure>\
+         <figure class=\"days-chart\"><figcaption>最近 {CHART_DAYS} 天每日合计 daily totals, last {CHART_DAYS} days</figcaption>{days_chart}</figure></div>",
+        n = esc(name),
+        what = esc(&what),
+    ))
 }
 
 /// Notes for a sync's row when a plugin it uses failed its last live check (none otherwise).
@@ -1756,12 +1798,19 @@ const SIDE_COUNTS: &[(&str, &str)] = &[
 
 /// An HTML page answering 404 for a run page that does not exist.
 fn page_not_found(what: &str) -> Response {
+    page_error(StatusCode::NOT_FOUND, "未找到 Not found", what)
+}
+
+/// An HTML page answering `status` (titled `title`, Chinese and English) with what is wrong,
+/// and the way back to the status page: the pages' errors are pages, as the API's are JSON.
+fn page_error(status: StatusCode, title: &str, what: &str) -> Response {
     (
-        StatusCode::NOT_FOUND,
+        status,
         Html(page(
-            "未找到 Not found",
+            title,
             &format!(
-                "<h1>hub · 未找到 Not found</h1><p class=\"bad\">{}</p><p><a href=\"/\">← 同步状态 Sync status</a></p>",
+                "<h1>hub · {}</h1><p class=\"bad\" id=\"error\">{}</p><p><a href=\"/\">← 同步状态 Sync status</a></p>",
+                esc(title),
                 esc(what)
             ),
             false,
@@ -2780,7 +2829,7 @@ mod tests {
                 && html.contains("5223**********123X")
         );
         assert!(
-            html.contains("run 1: written 1322"),
+            html.contains("读取 read 3000 · 写入 written 1322 · 耗时 duration 6.60 s</title>"),
             "the chart has the first run"
         );
         // The cookie opens the page only: it cannot trigger a run (no cross-site request forgery).
@@ -2795,6 +2844,182 @@ mod tests {
                 .unwrap()
                 .trigger_requested
         );
+    }
+
+    /// The status page's HTML at `path`, signed in, after checking its status.
+    async fn page_html(f: &Fixture, path: &str, status: S) -> String {
+        let cookie = set_cookie(&sign_in(f, TOKEN).await).0;
+        let r = f.with_cookie(reqwest::Method::GET, path, &cookie).await;
+        assert_eq!(r.status(), status, "{path}");
+        assert_eq!(
+            r.headers()[reqwest::header::CONTENT_TYPE],
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        r.text().await.unwrap()
+    }
+
+    /// The run ids the run chart of `sync` links to, oldest first.
+    fn charted_runs(html: &str, sync: &str) -> Vec<i64> {
+        let charts = html
+            .split(&format!("<div class=\"charts\" data-sync=\"{sync}\">"))
+            .nth(1)
+            .unwrap();
+        let runs = charts.split("class=\"days-chart\"").next().unwrap();
+        runs.split("<a href=\"/runs/")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_run_chart_marks_failed_runs_and_filters_the_runs_that_wrote() {
+        let f = fixture().await;
+        // Run 3 read 5 records and wrote none; run 4 failed, reading nothing.
+        let stats = json!({"a": {"read": 5, "unchanged": 5}, "b": {"read": 0}, "duration_ms": 80});
+        f.finished_run("workers", "ok", stats, None).await;
+        let failed = json!({"duration_ms": 20});
+        f.finished_run("workers", "failed", failed, Some("huiyang-esms: HTTP 401"))
+            .await;
+        let all = page_html(&f, "/", S::OK).await;
+        assert_eq!(charted_runs(&all, "workers"), vec![1, 2, 3, 4]);
+        // The failed run, and only it, is marked: a ✗ and its status in words in its title;
+        // and so is today in the daily totals, with the failed run counted in its title.
+        let (runs_chart, days_chart) = all.split_once("class=\"days-chart\"").unwrap();
+        assert_eq!(runs_chart.matches("class=\"slot failed\"").count(), 1);
+        assert_eq!(days_chart.matches("class=\"slot failed\"").count(), 1);
+        assert!(days_chart.contains(
+            " · 运行 runs 4 (失败 failed 1) · 读取 read 3008 · 写入 written 1324</title>"
+        ));
+        assert!(
+            all.contains(
+                "<a href=\"/runs/4\"><g class=\"slot failed\"><title>运行 run 4 · 失败 failed · "
+            ),
+            "{all}"
+        );
+        assert!(all.contains(" · 读取 read 0 · 写入 written 0 · 耗时 duration 0.02 s · huiyang-esms: HTTP 401</title>"));
+        // One y scale for all four runs: 0 to 3000 by 1000 (the first run read 3000).
+        assert_eq!(
+            crate::admin_charts::texts_of(runs_chart, "y-tick"),
+            ["0", "1000", "2000", "3000"]
+        );
+        assert!(runs_chart.contains("开始时间 start time (Asia/Shanghai)"));
+        // Only the runs that wrote: 1 (1,322 created) and 2 (one update each way).
+        let wrote = page_html(&f, "/?wrote=1", S::OK).await;
+        assert_eq!(charted_runs(&wrote, "workers"), vec![1, 2]);
+        assert!(wrote.contains(
+            "<b aria-current=\"page\">只看有写入的运行 only runs that wrote records</b>"
+        ));
+        assert!(wrote.contains("<a href=\"/?wrote=0\">全部运行 all runs</a>"));
+        assert_eq!(
+            charted_runs(&page_html(&f, "/?wrote=0", S::OK).await, "workers"),
+            vec![1, 2, 3, 4]
+        );
+        // Typos are errors, on a page that says what is wrong.
+        for (path, message) in [
+            (
+                "/?wrote=yes",
+                "query parameter wrote must be 1 (only runs that wrote records) or 0 (all runs), not &quot;yes&quot;",
+            ),
+            (
+                "/?wrot=1",
+                "unknown query parameter &quot;wrot&quot;; this route takes wrote",
+            ),
+            (
+                "/?wrote=1&wrote=0",
+                "query parameter &quot;wrote&quot; is given twice",
+            ),
+        ] {
+            let html = page_html(&f, path, S::BAD_REQUEST).await;
+            assert!(
+                html.contains(&format!("<p class=\"bad\" id=\"error\">{message}</p>")),
+                "{path}: {html}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_daily_totals_sum_the_runs_of_each_day_in_the_deployments_zone() {
+        let f = fixture().await;
+        // Run 3 (read 40, created 4) started yesterday at 23:59:59 in Shanghai (15:59:59
+        // UTC), run 2 today at 00:00:00 (16:00:00 UTC the day before); run 1, 30 days before
+        // today's midnight, is out of the 30 days.
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .date_naive();
+        let utc_text = |day: chrono::NaiveDate, offset_s: i64| {
+            (day.and_hms_opt(0, 0, 0).unwrap().and_utc() - chrono::Duration::hours(8)
+                + chrono::Duration::seconds(offset_s))
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+        };
+        let third = f
+            .finished_run(
+                "workers",
+                "ok",
+                json!({"a": {"read": 40, "created": 4}}),
+                None,
+            )
+            .await;
+        // The store has no way to start a run in the past: its file is changed directly.
+        let db = sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            f._dir.path().join("state.db").display()
+        ))
+        .await
+        .unwrap();
+        for (id, at) in [
+            (1, utc_text(today - chrono::Days::new(30), 0)),
+            (2, utc_text(today, 0)),
+            (third, utc_text(today, -1)),
+        ] {
+            sqlx::query("UPDATE runs SET started_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+        db.close().await;
+        let html = page_html(&f, "/", S::OK).await;
+        let days = html.split("class=\"days-chart\"").nth(1).unwrap();
+        let days = days.split("</svg>").next().unwrap();
+        let titles: Vec<&str> = days
+            .split("<g class=\"slot")
+            .skip(1)
+            .map(|g| {
+                g.split("<title>")
+                    .nth(1)
+                    .unwrap()
+                    .split("</title>")
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(titles.len(), 30);
+        let yesterday = today - chrono::Days::new(1);
+        // Run 3: read 40, wrote 4; run 2: read 1 + 2, wrote 1 + 1.
+        assert_eq!(
+            titles[28],
+            format!("{yesterday} · 运行 runs 1 · 读取 read 40 · 写入 written 4")
+        );
+        assert_eq!(
+            titles[29],
+            format!("{today} · 运行 runs 1 · 读取 read 3 · 写入 written 2")
+        );
+        assert_eq!(
+            titles[0],
+            format!(
+                "{} · 运行 runs 0 · 读取 read 0 · 写入 written 0",
+                today - chrono::Days::new(29)
+            )
+        );
+        assert!(days.contains("日期 day (Asia/Shanghai)"));
+        // The newest day is labelled, as MM-DD.
+        assert!(days.contains(&format!(
+            "class=\"x-tick\">{}</text>",
+            today.format("%m-%d")
+        )));
     }
 
     /// `token=<token>` posted to `/login` from `f`'s client.
@@ -2850,9 +3075,19 @@ mod tests {
             "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         );
         let cookie = set_cookie(&sign_in(&f, TOKEN).await).0;
-        for path in ["/login", "/", "/runs/1", "/runs/99"] {
+        for path in [
+            "/login",
+            "/",
+            "/?wrote=1",
+            "/?wrote=yes",
+            "/runs/1",
+            "/runs/99",
+        ] {
             let r = f.with_cookie(reqwest::Method::GET, path, &cookie).await;
-            assert!(matches!(r.status(), S::OK | S::NOT_FOUND), "{path}");
+            assert!(
+                matches!(r.status(), S::OK | S::NOT_FOUND | S::BAD_REQUEST),
+                "{path}"
+            );
             let h = r.headers();
             assert_eq!(h["content-security-policy"], csp.as_str(), "{path}");
             assert_eq!(h["x-frame-options"], "DENY", "{path}");

@@ -226,7 +226,7 @@ pub use dead_letters::{DeadLetter, NewDeadLetter, ReplayAttempt, ReplayRequest};
 pub use leases::{AlreadyRan, Lease, LeaseInfo, LeaseLost, holder_id};
 pub use links::{Link, Side, SideState};
 pub use read_only::StoreLook;
-pub use runs::RunRecord;
+pub use runs::{RunRecord, RunTotals};
 pub use schedule::{FireClaim, ScheduleState};
 
 use leases::{lease_live, this_host};

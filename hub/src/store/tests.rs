@@ -624,6 +624,49 @@ async fn runs_are_recorded_and_interrupted_ones_closed(s, url) {
 }
 
 both! {
+async fn runs_are_summed_per_quarter_hour_and_found_by_what_they_wrote(s, url) {
+    use serde_json::json;
+    // (sync, status, stats, started at): ids 1 to 5 in start order.
+    let runs = [
+        ("w", "ok", json!({"a": {"read": 9, "created": 9}}), "2026-12-02T23:59:59.999Z"),
+        ("w", "ok", json!({"a": {"read": 3}, "b": {"read": 2, "created": 1}}), "2026-12-03T15:44:59.999Z"),
+        ("w", "failed", json!({"a": {"read": 4}}), "2026-12-03T15:45:00.000Z"),
+        ("x", "ok", json!({"a": {"read": 100, "updated": 100}}), "2026-12-03T15:50:00.000Z"),
+        ("w", "crashed", json!(null), "2026-12-03T15:59:59.999Z"),
+    ];
+    for (i, (sync, status, stats, at)) in runs.iter().enumerate() {
+        let id = s.start_run(sync, "schedule", None).await.unwrap();
+        assert_eq!(id, i as i64 + 1);
+        s.finish_run(id, status, stats, None).await.unwrap();
+        exec(&s, &format!("UPDATE runs SET started_at = '{at}' WHERE id = {id}"))
+            .await
+            .unwrap();
+    }
+    let since = "2026-12-03T00:00:00Z".parse().unwrap();
+    let quarter = RunTotals::of;
+    // Run 1 is before `since`, run 4 of another sync; 15:30 holds run 2 (read 3 + 2,
+    // created 1), 15:45 runs 3 and 5 (both failed, read 4, wrote nothing).
+    assert_eq!(
+        s.run_totals("w", since).await.unwrap(),
+        [
+            quarter("2026-12-03T15:30:00Z", 1, 0, 5, 1),
+            quarter("2026-12-03T15:45:00Z", 2, 2, 4, 0),
+        ]
+    );
+    assert_eq!(s.run_totals("nothing", since).await.unwrap(), []);
+    let wrote: Vec<i64> = s
+        .runs_that_wrote("w", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(wrote, [2, 1]);
+    assert_eq!(s.runs_that_wrote("w", 1).await.unwrap()[0].id, 2);
+    }
+}
+
+both! {
 async fn a_syncs_history_answers_for_its_name_whether_configured_or_not(s, url) {
     for sync in ["x", "w", "x"] {
         s.start_run(sync, "schedule", None).await.unwrap();
