@@ -69,16 +69,26 @@ pub struct View {
     pub progress: ProgressBoard,
     /// The zone people see times in (`[hub] timezone`).
     pub zone: chrono_tz::Tz,
+    /// The daemon's last live check of each plugin (made at start and reload, see
+    /// [`crate::check::LiveChecks`]; never made by the admin API itself).
+    pub checks: crate::check::LiveChecks,
 }
 
 impl View {
     /// Everything that keeps the deployment from running as configured, one line each: a
-    /// refused reload first, then each plugin and sync that could not load.
+    /// refused reload first, then each plugin and sync that could not load, then each plugin
+    /// whose last live check failed.
     pub fn all_problems(&self) -> Vec<String> {
         self.reload_refused
             .iter()
             .map(|r| format!("重新加载被拒 reload refused, the running configuration stays: {r}"))
             .chain(self.problems.iter().cloned())
+            .chain(self.checks.failed().into_iter().map(|(plugin, why)| {
+                format!(
+                    "插件检查失败 plugin {plugin} failed its live check (checked again every {} s): {why}",
+                    crate::check::RECHECK_FAILED.as_secs()
+                )
+            }))
             .collect()
     }
 }
@@ -335,8 +345,8 @@ fn bad_request(what: String) -> Failure {
     Failure(StatusCode::BAD_REQUEST, what)
 }
 
-/// 404 for a sync name that is not configured, listing the ones that are.
-fn unknown_sync(view: &View, name: &str) -> Failure {
+/// The configured syncs (loaded or not), in name order.
+fn configured(view: &View) -> Vec<&str> {
     let mut known: Vec<&str> = view
         .syncs
         .keys()
@@ -344,6 +354,12 @@ fn unknown_sync(view: &View, name: &str) -> Failure {
         .map(String::as_str)
         .collect();
     known.sort_unstable();
+    known
+}
+
+/// 404 for a sync name that is not configured, listing the ones that are.
+fn unknown_sync(view: &View, name: &str) -> Failure {
+    let known = configured(view);
     not_found(format!(
         "no sync {name:?}; the configured syncs are: {}",
         if known.is_empty() {
@@ -357,10 +373,23 @@ fn unknown_sync(view: &View, name: &str) -> Failure {
 /// `Ok` when `sync` is absent or configured (loaded or not); else [`unknown_sync`].
 fn check_sync(view: &View, sync: Option<&str>) -> Result<(), Failure> {
     match sync {
-        Some(name) if !view.syncs.contains_key(name) && !view.not_loaded.contains_key(name) => {
-            Err(unknown_sync(view, name))
-        }
+        Some(name) if !configured(view).contains(&name) => Err(unknown_sync(view, name)),
         _ => Ok(()),
+    }
+}
+
+/// For the lists of what the store keeps (runs, dead letters, conflicts): `Ok` when `sync` is
+/// absent, configured (loaded or not), or has runs in the store's history (a sync removed from
+/// the configuration, whose history can still be listed); else 404 listing the configured syncs
+/// and the removed ones that have a history ([`Store::history_sync`]).
+async fn check_history_sync(view: &View, sync: Option<&str>) -> Result<(), Failure> {
+    match sync {
+        Some(name) => view
+            .store
+            .history_sync(name, &configured(view), "the configuration")
+            .await?
+            .map_err(not_found),
+        None => Ok(()),
     }
 }
 
@@ -669,21 +698,28 @@ async fn healthz() -> &'static str {
 /// Readiness of `/readyz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// True when the state store answers, every configured sync loaded and the last reload
-    /// was not refused (`status` `ready`).
+    /// True when the state store answers, every configured sync loaded, no plugin failed its
+    /// last live check and the last reload was not refused (`status` `ready`).
     pub ready: bool,
     /// `ready`; `degraded` (the store answers and some syncs run, but `problems` lists what does
-    /// not: a sync or plugin that could not load, a refused reload); or `not_ready` (the store
-    /// does not answer, or no sync can run).
+    /// not: a sync or plugin that could not load, a plugin that failed its live check, a
+    /// refused reload); or `not_ready` (the store does not answer, or no sync can run).
     pub status: String,
     /// Syncs that can run.
     pub syncs: usize,
-    /// What could not be loaded, one line each.
+    /// What keeps the deployment from running as configured, one line each.
     pub problems: Vec<String>,
+    /// The daemon's last live check of each loaded plugin, in name order.
+    pub plugins: Vec<crate::check::LiveCheck>,
 }
 
 /// Readiness: 200 when the state store answers and the whole configuration runs; 503 with
 /// `status` `degraded` or `not_ready` and each problem otherwise.
+///
+/// Cheap enough to poll: it asks the state store one `SELECT 1` and calls no system. Plugins
+/// are judged by the daemon's last live check of them ([`crate::check::LiveChecks`]: each
+/// plugin at start and at every reload, a failed one again every
+/// [`crate::check::RECHECK_FAILED`] until it passes); a check still pending is not a problem.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "ready", body = Readiness),
     (status = 503, description = "degraded or not ready, with each problem", body = Readiness),
@@ -715,6 +751,7 @@ async fn readyz(State(s): State<AdminState>) -> Response {
             status: status.into(),
             syncs: view.syncs.len(),
             problems,
+            plugins: view.checks.all(),
         }),
     )
         .into_response()
@@ -918,7 +955,7 @@ async fn resume(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RunsQuery {
-    /// Only this sync.
+    /// Only this sync (configured, or removed from the configuration with runs in the history).
     pub sync: Option<String>,
     /// How many runs, newest first (1–1000, default 50).
     #[param(minimum = 1, maximum = 1000)]
@@ -930,7 +967,7 @@ pub struct RunsQuery {
     (status = 200, description = "runs, newest first", body = Vec<RunRecord>),
     (status = 400, description = "bad parameter", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
-    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
+    (status = 404, description = "no such sync in the configuration or the run history (the error lists the configured ones and the removed ones with a history)", body = ApiError)))]
 async fn list_runs(
     State(s): State<AdminState>,
     uri: axum::http::Uri,
@@ -950,7 +987,7 @@ async fn list_runs(
             })?,
     };
     let sync = q.get("sync").map(String::as_str);
-    check_sync(&view, sync)?;
+    check_history_sync(&view, sync).await?;
     Ok(Json(view.store.runs(sync, limit).await?))
 }
 
@@ -1005,7 +1042,8 @@ async fn list_run_dead_letters(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeadLettersQuery {
-    /// Only this sync.
+    /// Only this sync. Listing takes a sync removed from the configuration whose runs are in
+    /// the history; a replay needs a configured sync (one that can run).
     pub sync: Option<String>,
 }
 
@@ -1014,7 +1052,7 @@ pub struct DeadLettersQuery {
     (status = 200, description = "open dead letters", body = Vec<DeadLetter>),
     (status = 400, description = "an unknown or bad query parameter", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
-    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
+    (status = 404, description = "no such sync in the configuration or the run history (the error lists the configured ones and the removed ones with a history)", body = ApiError)))]
 async fn list_dead_letters(
     State(s): State<AdminState>,
     uri: axum::http::Uri,
@@ -1022,7 +1060,7 @@ async fn list_dead_letters(
     let view = s.view();
     let q = query_params(&uri, &["sync"])?;
     let sync = q.get("sync").map(String::as_str);
-    check_sync(&view, sync)?;
+    check_history_sync(&view, sync).await?;
     Ok(Json(view.store.dead_letters(sync).await?))
 }
 
@@ -1121,7 +1159,7 @@ async fn replay_dead_letters(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConflictsQuery {
-    /// Only this sync.
+    /// Only this sync (configured, or removed from the configuration with runs in the history).
     pub sync: Option<String>,
     /// Resolved conflicts too (default: open ones only).
     pub all: Option<bool>,
@@ -1133,7 +1171,7 @@ pub struct ConflictsQuery {
     (status = 200, description = "conflicts", body = Vec<crate::store::Conflict>),
     (status = 400, description = "bad parameter", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
-    (status = 404, description = "no such sync (the error lists the configured ones)", body = ApiError)))]
+    (status = 404, description = "no such sync in the configuration or the run history (the error lists the configured ones and the removed ones with a history)", body = ApiError)))]
 async fn list_conflicts(
     State(s): State<AdminState>,
     uri: axum::http::Uri,
@@ -1142,7 +1180,7 @@ async fn list_conflicts(
     let q = query_params(&uri, &["sync", "all"])?;
     let all = query_bool(&q, "all")?.unwrap_or(false);
     let sync = q.get("sync").map(String::as_str);
-    check_sync(&view, sync)?;
+    check_history_sync(&view, sync).await?;
     Ok(Json(view.store.conflicts(sync, all).await?))
 }
 
@@ -1366,10 +1404,6 @@ async fn logout(State(s): State<AdminState>, headers: HeaderMap) -> Response {
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 
-/// Escapes text for HTML.
-/// `s` for an HTML page: control characters (and the other characters
-/// [`crate::control_chars::is_unsafe`] names) written as visible escapes first (`\n`,
-/// `\u{1b}`), then `&`, `<`, `>`, `"` and `'` as character references.
 /// A dead letter's reasons as one line: `pointer: 中文 English` each
 /// ([`crate::dead_letter_reasons::for_people`]), joined by `; `.
 fn reasons(errors: &[crate::schema::Violation]) -> String {
@@ -1380,7 +1414,10 @@ fn reasons(errors: &[crate::schema::Violation]) -> String {
         .join("; ")
 }
 
-fn esc(s: &str) -> String {
+/// Escapes text for HTML: `s` for an HTML page: control characters (and the other characters
+/// [`crate::control_chars::is_unsafe`] names) written as visible escapes first (`\n`,
+/// `\u{1b}`), then `&`, `<`, `>`, `"` and `'` as character references.
+pub(crate) fn esc(s: &str) -> String {
     let s = crate::control_chars::escape(s);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -1410,12 +1447,22 @@ fn page(title: &str, body: &str, refresh: bool) -> String {
     )
 }
 
+/// The pages' one stylesheet, inline; the Content-Security-Policy allows it by its SHA-256
+/// (worked out from this text, [`security::content_security_policy`]), so editing it needs
+/// nothing else. Tables scroll inside their own box and charts scale to the width given them
+/// (`viewBox`), so the page body never scrolls sideways, down to phones and a 700-pixel window.
 const STYLE: &str = "body{font:14px/1.45 system-ui,'Noto Sans CJK SC',sans-serif;margin:24px;color:#1b1f24;background:#fafbfc}\
-h1{font-size:20px}h2{font-size:16px;margin:28px 0 6px}table{border-collapse:collapse;margin:6px 0}\
+h1{font-size:20px;margin-right:120px}h2{font-size:16px;margin:28px 0 6px}\
+table{border-collapse:collapse;margin:6px 0;display:block;max-width:100%;overflow-x:auto}\
 td,th{border-bottom:1px solid #d8dee4;padding:4px 10px;text-align:left;vertical-align:top}th{background:#eef1f4}\
 .ok{color:#1a7f37}.partial{color:#9a6700}.failed,.bad{color:#cf222e}.interrupted{color:#9a6700}.running{color:#0969da}\
-.note{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}svg{background:#fff;border:1px solid #d8dee4}\
-#logout{position:absolute;top:24px;right:24px}";
+.note{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}.run-error,.load-error,#problems li{overflow-wrap:anywhere}\
+.charts{display:flex;flex-wrap:wrap;gap:12px 20px}figure{margin:0;flex:1 1 380px;min-width:0;max-width:640px}\
+figcaption{color:#57606a;margin:0 0 4px}\
+svg{display:block;width:100%;height:auto;background:#fff;border:1px solid #d8dee4;font-family:system-ui,'Noto Sans CJK SC',sans-serif}\
+svg .x-tick,svg .y-tick{fill:#57606a}svg a:hover rect.read,svg a:hover rect.written{opacity:.7}\
+#logout{position:absolute;top:24px;right:24px}\
+@media (max-width:760px){body{margin:16px 12px}#logout{top:16px;right:12px}td,th{padding:4px 5px}}";
 
 /// A sync's direction for people, its sides named by their plugins (the systems), not `a`/`b`:
 /// `单向 one way: huiyang-esms → zhenfeng-registry` for `a_to_b` (a is huiyang-esms), the
@@ -1429,7 +1476,7 @@ fn direction_for_people(direction: &str, a: &str, b: &str) -> String {
 }
 
 /// Status label for people, Chinese and English.
-fn status_label(s: &str) -> &'static str {
+pub(crate) fn status_label(s: &str) -> &'static str {
     match s {
         "ok" => "正常 ok",
         "partial" => "部分 partial",
@@ -1449,18 +1496,21 @@ fn num(stats: &Option<serde_json::Value>, side: &str, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn written(r: &RunRecord) -> u64 {
+/// Records a run wrote: created or updated, both sides.
+pub(crate) fn written(r: &RunRecord) -> u64 {
     ["a", "b"]
         .iter()
         .map(|s| num(&r.stats, s, "created") + num(&r.stats, s, "updated"))
         .sum()
 }
 
-fn read(r: &RunRecord) -> u64 {
+/// Records a run read, both sides.
+pub(crate) fn read(r: &RunRecord) -> u64 {
     ["a", "b"].iter().map(|s| num(&r.stats, s, "read")).sum()
 }
 
-fn duration_s(r: &RunRecord) -> f64 {
+/// A run's duration in seconds.
+pub(crate) fn duration_s(r: &RunRecord) -> f64 {
     r.stats
         .as_ref()
         .and_then(|s| s.get("duration_ms"))
@@ -1469,65 +1519,24 @@ fn duration_s(r: &RunRecord) -> f64 {
         / 1000.0
 }
 
-/// A bar chart of the runs (oldest left): records read (light) and written (dark) per run,
-/// duration as a line; `runs` newest first as the store returns them.
-fn chart(runs: &[RunRecord]) -> String {
-    const W: f64 = 480.0;
-    const H: f64 = 120.0;
-    let runs: Vec<&RunRecord> = runs
-        .iter()
-        .rev()
-        .filter(|r| r.status != "running")
-        .collect();
-    if runs.is_empty() {
-        return "<p class=\"note\">尚无运行 No runs yet</p>".into();
-    }
-    let max_n = runs
-        .iter()
-        .map(|r| read(r).max(written(r)))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
-    let max_d = runs
-        .iter()
-        .map(|r| duration_s(r))
-        .fold(0.0f64, f64::max)
-        .max(0.001);
-    let step = W / runs.len() as f64;
-    let bar = (step * 0.4).clamp(1.0, 24.0);
-    let mut svg = format!(
-        "<svg role=\"img\" width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\"><title>记录数与耗时 Records and duration per run</title>",
-        H + 20.0,
-        H + 20.0
-    );
-    let mut line = String::new();
-    for (i, r) in runs.iter().enumerate() {
-        let x = i as f64 * step + step * 0.1;
-        let (hr, hw) = (read(r) as f64 / max_n * H, written(r) as f64 / max_n * H);
-        let _ = write!(
-            svg,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hr:.1}\" fill=\"#9ecbff\"><title>run {}: read {}</title></rect>\
-             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hw:.1}\" fill=\"#0969da\"><title>run {}: written {}</title></rect>",
-            H - hr,
-            r.id,
-            read(r),
-            x + bar,
-            H - hw,
-            r.id,
-            written(r)
-        );
-        let _ = write!(line, "{:.1},{:.1} ", x + bar, H - duration_s(r) / max_d * H);
-    }
-    let _ = write!(
-        svg,
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"1.5\"/><text x=\"2\" y=\"{}\" font-size=\"11\"><tspan fill=\"#9ecbff\">■</tspan> 读取 read <tspan fill=\"#0969da\">■</tspan> 写入 written <tspan fill=\"#cf222e\">—</tspan> 耗时 duration (max {max_d:.2} s); max {max_n} records</text></svg>",
-        line.trim_end(),
-        H + 15.0
-    );
-    svg
-}
+/// How many of a sync's last runs its chart shows.
+const CHART_RUNS: u32 = 20;
+/// How many days its daily totals cover.
+const CHART_DAYS: u32 = 30;
 
-async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failure> {
+/// The status page `/`: every sync with its state, last and next run; per sync, the chart of
+/// its last runs beside its daily totals over the last [`CHART_DAYS`] days (days in the
+/// deployment's zone); the problems; the dead letters and conflicts waiting. `?wrote=1` shows
+/// only runs that wrote records in the run charts (`?wrote=0`, the default, all runs); any
+/// other value, or another parameter, is a 400 page saying what is wrong.
+async fn status_page(
+    State(s): State<AdminState>,
+    uri: axum::http::Uri,
+) -> Result<Response, Failure> {
+    let wrote_only = match query_params(&uri, &["wrote"]).and_then(|q| wrote_filter(&q)) {
+        Ok(w) => w,
+        Err(Failure(code, what)) => return Ok(page_error(code, "请求有误 Bad request", &what)),
+    };
     let view = s.view();
     let mut b = String::from(
         "<form id=\"logout\" method=\"post\" action=\"/logout\"><button type=\"submit\">退出 Sign out</button></form><h1>hub · 同步状态 Sync status</h1>",
@@ -1559,7 +1568,8 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
     b.push_str(
         "<table id=\"syncs\"><tr><th>同步 Sync</th><th>状态 State</th><th>上次运行 Last run</th><th>读取 Read</th><th>写入 Written</th><th>下次运行 Next run</th><th>死信 Dead letters</th><th>冲突 Conflicts</th></tr>",
     );
-    let mut charts = String::new();
+    let failed_checks = view.checks.failed();
+    let mut charts = run_filter_links(wrote_only);
     for name in view.syncs.keys() {
         let info = sync_info(name, &view).await?;
         let state = if let Some(p) = &info.running {
@@ -1574,6 +1584,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         } else {
             "按计划 scheduled".into()
         };
+        let state = state + &plugin_check_notes(&failed_checks, &info);
         let (last, nread, nwritten) = match &info.last_run {
             Some(r) => (
                 format!(
@@ -1611,13 +1622,7 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
             dl = info.dead_letters,
             cf = info.conflicts,
         );
-        let runs = view.store.runs(Some(name), 20).await?;
-        let _ = write!(
-            charts,
-            "<h2>{} · 最近运行 Recent runs</h2>{}",
-            esc(name),
-            chart(&runs)
-        );
+        charts.push_str(&sync_charts(&view, name, wrote_only).await?);
     }
     for (name, why) in &view.not_loaded {
         let _ = write!(
@@ -1679,7 +1684,100 @@ async fn status_page(State(s): State<AdminState>) -> Result<Html<String>, Failur
         }
         b.push_str("</table>");
     }
-    Ok(Html(page("hub · 同步状态 Sync status", &b, true)))
+    Ok(Html(page("hub · 同步状态 Sync status", &b, true)).into_response())
+}
+
+/// `?wrote=` of the status page: `1` only runs that wrote records, `0` (or absent) all runs;
+/// anything else 400 saying which values it takes.
+fn wrote_filter(q: &BTreeMap<String, String>) -> Result<bool, Failure> {
+    match q.get("wrote").map(String::as_str) {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(bad_request(format!(
+            "query parameter wrote must be 1 (only runs that wrote records) or 0 (all runs), not {other:?}"
+        ))),
+    }
+}
+
+/// The links that switch the run charts between all runs and the runs that wrote records
+/// (plain links: the page works without script); the one shown now is marked current.
+fn run_filter_links(wrote_only: bool) -> String {
+    let link = |current: bool, href: &str, text: &str| {
+        if current {
+            format!("<b aria-current=\"page\">{text}</b>")
+        } else {
+            format!("<a href=\"{href}\">{text}</a>")
+        }
+    };
+    format!(
+        "<p id=\"run-filter\" class=\"note\">运行图 Run charts: {} · {}</p>",
+        link(!wrote_only, "/?wrote=0", "全部运行 all runs"),
+        link(
+            wrote_only,
+            "/?wrote=1",
+            "只看有写入的运行 only runs that wrote records"
+        )
+    )
+}
+
+/// A sync's charts: its last [`CHART_RUNS`] runs (with `wrote_only`, the last that wrote
+/// records) beside its daily totals over the last [`CHART_DAYS`] days.
+async fn sync_charts(view: &View, name: &str, wrote_only: bool) -> Result<String, Failure> {
+    let (runs, what, none) = if wrote_only {
+        (
+            view.store.runs_that_wrote(name, CHART_RUNS).await?,
+            format!(
+                "最近 {CHART_RUNS} 次有写入的运行 the last {CHART_RUNS} runs that wrote records"
+            ),
+            "没有写入记录的运行 No runs that wrote records",
+        )
+    } else {
+        (
+            view.store.runs(Some(name), CHART_RUNS).await?,
+            format!("最近 {CHART_RUNS} 次运行 the last {CHART_RUNS} runs"),
+            "尚无运行 No runs yet",
+        )
+    };
+    let runs_chart = if runs.iter().any(|r| r.status != "running") {
+        crate::admin_charts::runs_chart(&runs, view.zone, &what)
+    } else {
+        format!("<p class=\"note\">{none}</p>")
+    };
+    let days = crate::local_time::last_days(view.zone, chrono::Utc::now(), CHART_DAYS);
+    let since = days
+        .first()
+        .map_or_else(chrono::Utc::now, |(_, start)| *start);
+    let totals = view.store.run_totals(name, since).await?;
+    let days_chart = if totals.is_empty() {
+        format!(
+            "<p class=\"note\">最近 {CHART_DAYS} 天无运行 No runs in the last {CHART_DAYS} days</p>"
+        )
+    } else {
+        crate::admin_charts::days_chart(&crate::admin_charts::per_day(&totals, &days), view.zone)
+    };
+    Ok(format!(
+        "<h2>{n} · 运行 Runs</h2><div class=\"charts\" data-sync=\"{n}\">\
+         <figure class=\"runs-chart\"><figcaption>{what}</figcaption>{runs_chart}</figure>\
+         <figure class=\"days-chart\"><figcaption>最近 {CHART_DAYS} 天每日合计 daily totals, last {CHART_DAYS} days</figcaption>{days_chart}</figure></div>",
+        n = esc(name),
+        what = esc(&what),
+    ))
+}
+
+/// Notes for a sync's row when a plugin it uses failed its last live check (none otherwise).
+fn plugin_check_notes(failed: &BTreeMap<String, String>, info: &SyncInfo) -> String {
+    let mut plugins = vec![&info.a.plugin, &info.b.plugin];
+    plugins.dedup();
+    plugins
+        .into_iter()
+        .filter(|p| failed.contains_key(*p))
+        .map(|p| {
+            format!(
+                "<div class=\"bad plugin-check\">✗ 插件检查失败 check failed: {}</div>",
+                esc(p)
+            )
+        })
+        .collect()
 }
 
 /// Counts of a run's side shown on its page: (stats field, label in Chinese and English).
@@ -1700,12 +1798,19 @@ const SIDE_COUNTS: &[(&str, &str)] = &[
 
 /// An HTML page answering 404 for a run page that does not exist.
 fn page_not_found(what: &str) -> Response {
+    page_error(StatusCode::NOT_FOUND, "未找到 Not found", what)
+}
+
+/// An HTML page answering `status` (titled `title`, Chinese and English) with what is wrong,
+/// and the way back to the status page: the pages' errors are pages, as the API's are JSON.
+fn page_error(status: StatusCode, title: &str, what: &str) -> Response {
     (
-        StatusCode::NOT_FOUND,
+        status,
         Html(page(
-            "未找到 Not found",
+            title,
             &format!(
-                "<h1>hub · 未找到 Not found</h1><p class=\"bad\">{}</p><p><a href=\"/\">← 同步状态 Sync status</a></p>",
+                "<h1>hub · {}</h1><p class=\"bad\" id=\"error\">{}</p><p><a href=\"/\">← 同步状态 Sync status</a></p>",
+                esc(title),
                 esc(what)
             ),
             false,
@@ -1913,6 +2018,7 @@ mod tests {
             reload_refused: None,
             progress: ProgressBoard::default(),
             zone: chrono_tz::Asia::Shanghai,
+            checks: crate::check::LiveChecks::default(),
         };
         let (_tx, rx) = watch::channel(Arc::new(view));
         std::mem::forget(_tx);
@@ -1967,6 +2073,22 @@ mod tests {
                 .send()
                 .await
                 .unwrap()
+        }
+
+        /// A scheduled run of `sync`, finished with `status`, `stats` and `error`; its id.
+        async fn finished_run(
+            &self,
+            sync: &str,
+            status: &str,
+            stats: Value,
+            error: Option<&str>,
+        ) -> i64 {
+            let id = self.store.start_run(sync, "schedule", None).await.unwrap();
+            self.store
+                .finish_run(id, status, &stats, error)
+                .await
+                .unwrap();
+            id
         }
 
         async fn json(&self, path: &str) -> Value {
@@ -2376,22 +2498,33 @@ mod tests {
             .to_string()
     }
 
+    /// Each list of what the store keeps (runs, dead letters, conflicts) answers `?sync=name`
+    /// with 404 and `message`.
+    async fn history_lists_answer_404(f: &Fixture, name: &str, message: &str) {
+        for list in ["runs", "dead-letters", "conflicts"] {
+            let path = format!("/api/{list}?sync={name}");
+            assert_eq!(
+                error_of(f.get(&path).await, S::NOT_FOUND).await,
+                message,
+                "{path}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn typos_are_errors_naming_what_is_wrong() {
         let f = fixture().await;
         let nosuch = "no sync \"nosuch\"; the configured syncs are: workers";
-        for path in [
-            "/api/syncs/nosuch",
-            "/api/runs?sync=nosuch",
-            "/api/dead-letters?sync=nosuch",
-            "/api/conflicts?sync=nosuch",
-        ] {
-            assert_eq!(
-                error_of(f.get(path).await, S::NOT_FOUND).await,
-                nosuch,
-                "{path}"
-            );
-        }
+        assert_eq!(
+            error_of(f.get("/api/syncs/nosuch").await, S::NOT_FOUND).await,
+            nosuch
+        );
+        history_lists_answer_404(
+            &f,
+            "nosuch",
+            "no sync \"nosuch\" in the configuration or the run history; the configured syncs are: workers",
+        )
+        .await;
         for path in [
             "/api/syncs/nosuch/trigger",
             "/api/syncs/nosuch/pause",
@@ -2453,6 +2586,73 @@ mod tests {
         assert_eq!(
             error_of(f.post("/api/runs").await, S::METHOD_NOT_ALLOWED).await,
             "/api/runs does not take POST; see /openapi.json for its methods"
+        );
+    }
+
+    /// A sync removed from the configuration keeps its history: its runs, dead letters and
+    /// conflicts can be listed by its name; a name in neither the configuration nor the run
+    /// history stays a 404.
+    #[tokio::test]
+    async fn a_removed_syncs_history_is_listed_by_its_name_and_other_names_are_404() {
+        let f = fixture().await;
+        // Run 3 of `retired`, a sync the configuration no longer has, with a dead letter.
+        let run = f
+            .finished_run("retired", "ok", json!({"a": {"read": 4}}), None)
+            .await;
+        let dl = NewDeadLetter {
+            run_id: run,
+            side: Side::B,
+            stage: "write",
+            key_hash: Some("ef".repeat(32)),
+            key_masked: Some("4403**********0017".into()),
+            remote_id: None,
+            record_hash: "01".repeat(32),
+            errors: vec![],
+            record: None,
+        };
+        f.store
+            .commit(
+                "retired",
+                Commit {
+                    dead_letters: &[dl],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let ids = |v: Value| -> Vec<i64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["id"].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(ids(f.json("/api/runs?sync=retired").await), vec![3]);
+        assert_eq!(ids(f.json("/api/dead-letters?sync=retired").await), vec![2]);
+        assert_eq!(f.json("/api/conflicts?sync=retired").await, json!([]));
+        // The configured sync's lists leave it out.
+        assert_eq!(ids(f.json("/api/runs?sync=workers").await), vec![2, 1]);
+        // A typo is a 404 that names the removed sync as well as the configured ones.
+        history_lists_answer_404(
+            &f,
+            "retire",
+            "no sync \"retire\" in the configuration or the run history; the configured syncs are: workers; removed, with a history: retired",
+        )
+        .await;
+        // What needs a sync that can run still needs a configured one.
+        for path in [
+            "/api/dead-letters/replay?sync=retired",
+            "/api/syncs/retired/trigger",
+        ] {
+            assert_eq!(
+                error_of(f.post(path).await, S::NOT_FOUND).await,
+                "no sync \"retired\"; the configured syncs are: workers",
+                "{path}"
+            );
+        }
+        assert_eq!(
+            f.store.dead_letters(Some("retired")).await.unwrap()[0].replay_requested_at,
+            None
         );
     }
 
@@ -2629,7 +2829,7 @@ mod tests {
                 && html.contains("5223**********123X")
         );
         assert!(
-            html.contains("run 1: written 1322"),
+            html.contains("读取 read 3000 · 写入 written 1322 · 耗时 duration 6.60 s</title>"),
             "the chart has the first run"
         );
         // The cookie opens the page only: it cannot trigger a run (no cross-site request forgery).
@@ -2644,6 +2844,182 @@ mod tests {
                 .unwrap()
                 .trigger_requested
         );
+    }
+
+    /// The status page's HTML at `path`, signed in, after checking its status.
+    async fn page_html(f: &Fixture, path: &str, status: S) -> String {
+        let cookie = set_cookie(&sign_in(f, TOKEN).await).0;
+        let r = f.with_cookie(reqwest::Method::GET, path, &cookie).await;
+        assert_eq!(r.status(), status, "{path}");
+        assert_eq!(
+            r.headers()[reqwest::header::CONTENT_TYPE],
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        r.text().await.unwrap()
+    }
+
+    /// The run ids the run chart of `sync` links to, oldest first.
+    fn charted_runs(html: &str, sync: &str) -> Vec<i64> {
+        let charts = html
+            .split(&format!("<div class=\"charts\" data-sync=\"{sync}\">"))
+            .nth(1)
+            .unwrap();
+        let runs = charts.split("class=\"days-chart\"").next().unwrap();
+        runs.split("<a href=\"/runs/")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_run_chart_marks_failed_runs_and_filters_the_runs_that_wrote() {
+        let f = fixture().await;
+        // Run 3 read 5 records and wrote none; run 4 failed, reading nothing.
+        let stats = json!({"a": {"read": 5, "unchanged": 5}, "b": {"read": 0}, "duration_ms": 80});
+        f.finished_run("workers", "ok", stats, None).await;
+        let failed = json!({"duration_ms": 20});
+        f.finished_run("workers", "failed", failed, Some("huiyang-esms: HTTP 401"))
+            .await;
+        let all = page_html(&f, "/", S::OK).await;
+        assert_eq!(charted_runs(&all, "workers"), vec![1, 2, 3, 4]);
+        // The failed run, and only it, is marked: a ✗ and its status in words in its title;
+        // and so is today in the daily totals, with the failed run counted in its title.
+        let (runs_chart, days_chart) = all.split_once("class=\"days-chart\"").unwrap();
+        assert_eq!(runs_chart.matches("class=\"slot failed\"").count(), 1);
+        assert_eq!(days_chart.matches("class=\"slot failed\"").count(), 1);
+        assert!(days_chart.contains(
+            " · 运行 runs 4 (失败 failed 1) · 读取 read 3008 · 写入 written 1324</title>"
+        ));
+        assert!(
+            all.contains(
+                "<a href=\"/runs/4\"><g class=\"slot failed\"><title>运行 run 4 · 失败 failed · "
+            ),
+            "{all}"
+        );
+        assert!(all.contains(" · 读取 read 0 · 写入 written 0 · 耗时 duration 0.02 s · huiyang-esms: HTTP 401</title>"));
+        // One y scale for all four runs: 0 to 3000 by 1000 (the first run read 3000).
+        assert_eq!(
+            crate::admin_charts::texts_of(runs_chart, "y-tick"),
+            ["0", "1000", "2000", "3000"]
+        );
+        assert!(runs_chart.contains("开始时间 start time (Asia/Shanghai)"));
+        // Only the runs that wrote: 1 (1,322 created) and 2 (one update each way).
+        let wrote = page_html(&f, "/?wrote=1", S::OK).await;
+        assert_eq!(charted_runs(&wrote, "workers"), vec![1, 2]);
+        assert!(wrote.contains(
+            "<b aria-current=\"page\">只看有写入的运行 only runs that wrote records</b>"
+        ));
+        assert!(wrote.contains("<a href=\"/?wrote=0\">全部运行 all runs</a>"));
+        assert_eq!(
+            charted_runs(&page_html(&f, "/?wrote=0", S::OK).await, "workers"),
+            vec![1, 2, 3, 4]
+        );
+        // Typos are errors, on a page that says what is wrong.
+        for (path, message) in [
+            (
+                "/?wrote=yes",
+                "query parameter wrote must be 1 (only runs that wrote records) or 0 (all runs), not &quot;yes&quot;",
+            ),
+            (
+                "/?wrot=1",
+                "unknown query parameter &quot;wrot&quot;; this route takes wrote",
+            ),
+            (
+                "/?wrote=1&wrote=0",
+                "query parameter &quot;wrote&quot; is given twice",
+            ),
+        ] {
+            let html = page_html(&f, path, S::BAD_REQUEST).await;
+            assert!(
+                html.contains(&format!("<p class=\"bad\" id=\"error\">{message}</p>")),
+                "{path}: {html}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_daily_totals_sum_the_runs_of_each_day_in_the_deployments_zone() {
+        let f = fixture().await;
+        // Run 3 (read 40, created 4) started yesterday at 23:59:59 in Shanghai (15:59:59
+        // UTC), run 2 today at 00:00:00 (16:00:00 UTC the day before); run 1, 30 days before
+        // today's midnight, is out of the 30 days.
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .date_naive();
+        let utc_text = |day: chrono::NaiveDate, offset_s: i64| {
+            (day.and_hms_opt(0, 0, 0).unwrap().and_utc() - chrono::Duration::hours(8)
+                + chrono::Duration::seconds(offset_s))
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+        };
+        let third = f
+            .finished_run(
+                "workers",
+                "ok",
+                json!({"a": {"read": 40, "created": 4}}),
+                None,
+            )
+            .await;
+        // The store has no way to start a run in the past: its file is changed directly.
+        let db = sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            f._dir.path().join("state.db").display()
+        ))
+        .await
+        .unwrap();
+        for (id, at) in [
+            (1, utc_text(today - chrono::Days::new(30), 0)),
+            (2, utc_text(today, 0)),
+            (third, utc_text(today, -1)),
+        ] {
+            sqlx::query("UPDATE runs SET started_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+        db.close().await;
+        let html = page_html(&f, "/", S::OK).await;
+        let days = html.split("class=\"days-chart\"").nth(1).unwrap();
+        let days = days.split("</svg>").next().unwrap();
+        let titles: Vec<&str> = days
+            .split("<g class=\"slot")
+            .skip(1)
+            .map(|g| {
+                g.split("<title>")
+                    .nth(1)
+                    .unwrap()
+                    .split("</title>")
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(titles.len(), 30);
+        let yesterday = today - chrono::Days::new(1);
+        // Run 3: read 40, wrote 4; run 2: read 1 + 2, wrote 1 + 1.
+        assert_eq!(
+            titles[28],
+            format!("{yesterday} · 运行 runs 1 · 读取 read 40 · 写入 written 4")
+        );
+        assert_eq!(
+            titles[29],
+            format!("{today} · 运行 runs 1 · 读取 read 3 · 写入 written 2")
+        );
+        assert_eq!(
+            titles[0],
+            format!(
+                "{} · 运行 runs 0 · 读取 read 0 · 写入 written 0",
+                today - chrono::Days::new(29)
+            )
+        );
+        assert!(days.contains("日期 day (Asia/Shanghai)"));
+        // The newest day is labelled, as MM-DD.
+        assert!(days.contains(&format!(
+            "class=\"x-tick\">{}</text>",
+            today.format("%m-%d")
+        )));
     }
 
     /// `token=<token>` posted to `/login` from `f`'s client.
@@ -2699,9 +3075,19 @@ mod tests {
             "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         );
         let cookie = set_cookie(&sign_in(&f, TOKEN).await).0;
-        for path in ["/login", "/", "/runs/1", "/runs/99"] {
+        for path in [
+            "/login",
+            "/",
+            "/?wrote=1",
+            "/?wrote=yes",
+            "/runs/1",
+            "/runs/99",
+        ] {
             let r = f.with_cookie(reqwest::Method::GET, path, &cookie).await;
-            assert!(matches!(r.status(), S::OK | S::NOT_FOUND), "{path}");
+            assert!(
+                matches!(r.status(), S::OK | S::NOT_FOUND | S::BAD_REQUEST),
+                "{path}"
+            );
             let h = r.headers();
             assert_eq!(h["content-security-policy"], csp.as_str(), "{path}");
             assert_eq!(h["x-frame-options"], "DENY", "{path}");
@@ -2967,6 +3353,7 @@ mod tests {
             reload_refused: None,
             progress: ProgressBoard::default(),
             zone: chrono_tz::Asia::Shanghai,
+            checks: crate::check::LiveChecks::default(),
         };
         (config, view)
     }

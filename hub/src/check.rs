@@ -123,6 +123,138 @@ async fn live(plugin: Arc<Plugin>) -> Result<(), PluginError> {
     session.check().await
 }
 
+/// [`live`] as the daemon reports it: the error in one line, without the plugin's name.
+pub async fn live_for_daemon(name: String, plugin: Arc<Plugin>) -> Result<(), String> {
+    live(plugin).await.map_err(|e| without_name(&name, &e))
+}
+
+/// How long the daemon waits before it checks again a plugin whose live check failed
+/// ([`LiveChecks`]).
+pub const RECHECK_FAILED: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One plugin's last live check by the daemon, as `/readyz` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveCheck {
+    /// The plugin (a key of `[plugins]`).
+    pub plugin: String,
+    /// `pending` (its first check has not finished), `ok` or `failed`.
+    pub status: String,
+    /// When its last check finished (RFC 3339 in UTC with milliseconds, `Z`); none while
+    /// pending.
+    pub checked_at: Option<String>,
+    /// Why it failed: what the connector or its system answered, one line.
+    pub error: Option<String>,
+}
+
+/// The daemon's live checks of its plugins: `check` on a fresh session against the live
+/// system, as `hub check` makes it, made by the daemon itself when it loads its configuration
+/// (at start and at every reload: each loaded plugin once), then again every
+/// [`RECHECK_FAILED`] for a plugin whose last check failed, until it passes. A plugin that
+/// passed is not called again until the next reload, so a system that goes down later shows
+/// in its runs, not here. `/readyz` and the status page show these results and never call a
+/// system themselves. Clones share the results.
+#[derive(Debug, Clone, Default)]
+pub struct LiveChecks(Arc<std::sync::Mutex<BTreeMap<String, LiveCheck>>>);
+
+impl LiveChecks {
+    fn results(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, LiveCheck>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every plugin's last check, in name order.
+    pub fn all(&self) -> Vec<LiveCheck> {
+        self.results().values().cloned().collect()
+    }
+
+    /// The plugins whose last check failed, by name, with why.
+    pub fn failed(&self) -> BTreeMap<String, String> {
+        self.results()
+            .values()
+            .filter(|c| c.status == "failed")
+            .map(|c| (c.plugin.clone(), c.error.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    fn record(&self, plugin: &str, result: Result<(), String>) {
+        let checked_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let before = self.results().get(plugin).map(|c| c.status.clone());
+        let (status, error) = match result {
+            Ok(()) => ("ok", None),
+            Err(e) => ("failed", Some(e)),
+        };
+        match (&error, before.as_deref()) {
+            (Some(e), _) => {
+                tracing::warn!(plugin, "plugin failed its live check: {e}")
+            }
+            (None, Some("failed")) => tracing::info!(plugin, "plugin passed its live check again"),
+            (None, _) => tracing::debug!(plugin, "plugin passed its live check"),
+        }
+        self.results().insert(
+            plugin.to_string(),
+            LiveCheck {
+                plugin: plugin.to_string(),
+                status: status.into(),
+                checked_at: Some(checked_at),
+                error,
+            },
+        );
+    }
+
+    /// Checks each of `plugins` now (all at once) with `check`, then, every `every`, each
+    /// whose last check failed, until it passes; the task ends when none is left failing, and
+    /// aborting it stops the checks. Until its first check ends a plugin is `pending`.
+    pub fn start<F, Fut>(
+        &self,
+        plugins: Vec<String>,
+        check: F,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        *self.results() = plugins
+            .iter()
+            .map(|p| {
+                let pending = LiveCheck {
+                    plugin: p.clone(),
+                    status: "pending".into(),
+                    checked_at: None,
+                    error: None,
+                };
+                (p.clone(), pending)
+            })
+            .collect();
+        let checks = self.clone();
+        tokio::spawn(async move {
+            let check = Arc::new(check);
+            let mut due = plugins;
+            loop {
+                let mut round = tokio::task::JoinSet::new();
+                for p in due {
+                    let check = check.clone();
+                    round.spawn(async move {
+                        let r = check(p.clone()).await;
+                        (p, r)
+                    });
+                }
+                while let Some(done) = round.join_next().await {
+                    if let Ok((p, r)) = done {
+                        checks.record(&p, r);
+                    }
+                }
+                due = checks.failed().into_keys().collect();
+                if due.is_empty() {
+                    return;
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+}
+
 /// Loads, resolves and checks everything `config` describes (see the module docs). An error
 /// only if the runtime itself cannot start.
 pub async fn check(config: &Config) -> anyhow::Result<Report> {
@@ -225,6 +357,12 @@ fn admin_tls_line(config: &Config) -> Option<Line> {
     })
 }
 
+/// Whether the deployment has a state key already: `hub.state_key`, or the file
+/// `<data_dir>/state.key` (the daemon makes one when neither is there).
+fn state_key_given(config: &Config) -> bool {
+    config.hub.state_key.is_some() || config.data_dir().join("state.key").exists()
+}
+
 /// The state store, looked at read-only ([`crate::store::Store::look_read_only`]): reachable,
 /// migrations pending, state key matching. Named by its URL without a password.
 async fn store_line(config: &Config) -> Line {
@@ -236,15 +374,31 @@ async fn store_line(config: &Config) -> Line {
         url.clone()
     };
     let status = match crate::store::Store::look_read_only(&url).await {
+        // The daemon would refuse it as configured: the configuration's to fix (exit 2).
+        Err(e) if crate::store::StoreConfigError::is_cause_of(&e) => {
+            Status::NotLoaded(crate::report::error_chain(&e))
+        }
         Err(e) => Status::Failed(format!(
             "cannot be reached read-only: {}",
             crate::report::error_chain(&e)
         )),
-        Ok(None) => Status::Ok("not created yet: the daemon creates it at its first start".into()),
+        // The daemon creates the store, and the key file if there is none; a key it is given
+        // must be one it can use.
+        Ok(None) => match state_key_given(config).then(|| daemon::state_keys(config, false)) {
+            Some(Err(e)) => Status::NotLoaded(format!(
+                "not created yet, but the daemon would refuse to start: {}",
+                crate::report::error_chain(&e)
+            )),
+            _ => Status::Ok("not created yet: the daemon creates it at its first start".into()),
+        },
         Ok(Some(look)) => {
             let key = match (&look.key_check, daemon::state_keys(config, false)) {
-                (None, _) => Ok("no state key recorded yet".to_string()),
-                (Some(_), Err(e)) => Err(format!("the state key cannot be read: {e:#}")),
+                // No key given and none recorded: the daemon makes one at its start.
+                (None, Err(_)) if !state_key_given(config) => {
+                    Ok("no state key recorded yet".to_string())
+                }
+                (_, Err(e)) => Err(format!("the state key cannot be read: {e:#}")),
+                (None, Ok(_)) => Ok("no state key recorded yet".to_string()),
                 (Some(stored), Ok(keys)) if *stored == keys.key_check() => {
                     Ok("state key matches".to_string())
                 }
@@ -367,6 +521,111 @@ mod tests {
         assert!(
             line.to_string().ends_with("; but the state key is not the one this store was first used with (hub.state_key, by default DATA_DIR/state.key): the daemon would refuse to start"),
             "{line}"
+        );
+    }
+
+    /// The daemon's checks call each plugin once, and only a failing one again, until it
+    /// passes; the results are what `/readyz` shows.
+    #[tokio::test]
+    async fn the_daemon_checks_each_plugin_once_and_a_failing_one_again_until_it_passes() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let calls: Arc<BTreeMap<&str, AtomicU32>> =
+            Arc::new([("hy", AtomicU32::new(0)), ("zf", AtomicU32::new(0))].into());
+        let checks = LiveChecks::default();
+        let counted = calls.clone();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = checks.start(
+            vec!["hy".into(), "zf".into()],
+            move |p: String| {
+                let n = counted[p.as_str()].fetch_add(1, Ordering::SeqCst) + 1;
+                let tx = tx.clone();
+                async move {
+                    // `hy` refuses its first two checks; `zf` passes.
+                    let r = if p == "hy" && n <= 2 {
+                        Err(format!("check failed (auth): HTTP 401 ({n})"))
+                    } else {
+                        Ok(())
+                    };
+                    let _ = tx.send(());
+                    r
+                }
+            },
+            std::time::Duration::from_millis(500),
+        );
+        // Before a check ends, each plugin is pending, and none is failed.
+        let pending = checks.all();
+        assert_eq!(
+            pending
+                .iter()
+                .map(|c| c.status.as_str())
+                .collect::<Vec<_>>(),
+            ["pending", "pending"]
+        );
+        assert!(checks.failed().is_empty());
+        // The first round: hy failed, zf ok (half a second before hy's second check).
+        rx.recv().await.unwrap();
+        rx.recv().await.unwrap();
+        while checks.all().iter().any(|c| c.status == "pending") {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        assert_eq!(
+            checks.failed(),
+            [(
+                "hy".to_string(),
+                "check failed (auth): HTTP 401 (1)".to_string()
+            )]
+            .into()
+        );
+        let zf = &checks.all()[1];
+        assert_eq!((zf.plugin.as_str(), zf.status.as_str()), ("zf", "ok"));
+        assert!(zf.checked_at.as_deref().unwrap().ends_with('Z'));
+        // hy is checked again until its third check passes; then the task ends.
+        tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(checks.failed().is_empty());
+        assert_eq!(
+            checks
+                .all()
+                .iter()
+                .map(|c| (c.plugin.as_str(), c.status.as_str(), c.error.is_none()))
+                .collect::<Vec<_>>(),
+            [("hy", "ok", true), ("zf", "ok", true)]
+        );
+        assert_eq!(
+            (
+                calls["hy"].load(Ordering::SeqCst),
+                calls["zf"].load(Ordering::SeqCst)
+            ),
+            (3, 1),
+            "a plugin that passed is not called again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_state_key_the_daemon_would_refuse_is_a_load_problem_before_the_store_exists() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let c = bare_config(dir.path());
+        let url = c.store_url();
+        let key = c.data_dir().join("state.key");
+        std::fs::write(&key, "ab".repeat(32)).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let line = store_line(&c).await;
+        assert_eq!(
+            line.to_string(),
+            format!(
+                "store {url}: NOT LOADED: not created yet, but the daemon would refuse to start: the state key {k} can be read by other users (mode 0644): refused; make it the daemon user's alone with `chmod 600 {k}`",
+                k = key.display()
+            )
+        );
+        assert_eq!(Report { lines: vec![line] }.exit_code(), 2);
+        // The daemon user's alone, it is one the daemon takes.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            store_line(&c).await.to_string(),
+            format!("store {url}: ok (not created yet: the daemon creates it at its first start)")
         );
     }
 

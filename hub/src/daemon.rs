@@ -52,6 +52,20 @@ pub struct Hub {
     pub not_loaded: BTreeMap<String, String>,
     /// Where the audit chain's head goes after every run (`hub.audit_witness`).
     pub witness: Option<Arc<crate::audit_witness::Witness>>,
+    /// The daemon's live checks of the plugins ([`Hub::start_live_checks`]); none unless
+    /// started.
+    pub checks: crate::check::LiveChecks,
+    /// The task making them, stopped when this deployment is dropped (replaced by a reload).
+    live_task: Option<AbortOnDrop>,
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {
@@ -67,8 +81,13 @@ fn toml_to_json(v: &toml::Value) -> Value {
 /// The state keys of a deployment: `hub.state_key` if the config sets it, else the file
 /// `<data_dir>/state.key`, which is created with a random key if missing and `create` is true
 /// (the daemon), and is an error naming the file otherwise (commands that only check what the
-/// daemon wrote).
+/// daemon wrote). Every error is a [`crate::store::StoreConfigError`] (a key that cannot be read
+/// or made, is not 64 hex digits, or is readable by other users: the deployment's to fix).
 pub fn state_keys(config: &Config, create: bool) -> anyhow::Result<Keys> {
+    state_keys_of(config, create).map_err(|e| crate::store::StoreConfigError::of(&e))
+}
+
+fn state_keys_of(config: &Config, create: bool) -> anyhow::Result<Keys> {
     match &config.hub.state_key {
         Some(src) => {
             let hex = src
@@ -211,7 +230,36 @@ impl Hub {
             problems,
             not_loaded,
             witness,
+            checks: crate::check::LiveChecks::default(),
+            live_task: None,
         })
+    }
+
+    /// Starts the daemon's live checks of the loaded plugins ([`crate::check::LiveChecks`]:
+    /// each plugin's `check` now, and again every [`crate::check::RECHECK_FAILED`] while it
+    /// fails), each on the runs' runtime as the plugin's runs are. They stop when this
+    /// deployment is dropped. `hub run` starts them at start and after each reload; a single
+    /// run (`hub sync --once`) does not.
+    pub fn start_live_checks(&mut self) {
+        let plugins = self.plugins.clone();
+        let names = plugins.keys().cloned().collect();
+        let task = self.checks.start(
+            names,
+            move |name| {
+                let plugin = plugins.get(&name).cloned();
+                async move {
+                    let Some(plugin) = plugin else {
+                        return Ok(());
+                    };
+                    runs_runtime()
+                        .spawn(crate::check::live_for_daemon(name, plugin))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the check panicked: {e}")))
+                }
+            },
+            crate::check::RECHECK_FAILED,
+        );
+        self.live_task = Some(AbortOnDrop(task));
     }
 
     /// Sets the gauges of what this deployment loaded: `hub_sync_loaded{sync}` for each
@@ -254,6 +302,7 @@ impl Hub {
             reload_refused: None,
             progress: self.engine.progress().clone(),
             zone: self.config.zone(),
+            checks: self.checks.clone(),
         }
     }
 

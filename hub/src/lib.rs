@@ -8,6 +8,7 @@
 //! transaction) → run history.
 
 pub mod admin;
+mod admin_charts;
 pub mod admin_security;
 pub mod admin_tls;
 pub mod audit;

@@ -1,11 +1,13 @@
 //! `hub`: the integration hub's daemon and command line.
 //!
-//! Exit codes: 0 success (a sync run that ended `ok` or `partial`: records that failed are in
-//! dead letters); 1 a run or command failed, or `hub audit verify` found the audit log broken;
-//! 2 the configuration is invalid or describes a deployment that cannot run what was asked
-//! (every problem is printed with its file, line and column), which for `hub check` includes a
-//! plugin that does not load or a sync that does not resolve; 3 (`hub check` only) everything
-//! loads but a live check failed: a system is unreachable or refused the credentials.
+//! Exit codes (the README's table): 0 success (a sync run that ended `ok` or `partial`: records
+//! that failed are in dead letters); 1 a run or command failed, or `hub audit verify` found the
+//! audit log broken; 2 the configuration is invalid or describes a deployment that cannot run
+//! what was asked (every problem is printed with its file, line and column): a plugin that
+//! does not load, a sync that does not resolve, or a state store or state key that cannot be
+//! used as configured ([`hub::store::StoreConfigError`]), whichever command meets it; 3
+//! (`hub check` only) everything loads but a live check failed: a system or the state store
+//! is unreachable, or a system refused the credentials.
 
 use clap::{Parser, Subcommand};
 use hub::config::{self, ConfigErrors};
@@ -19,8 +21,9 @@ use std::process::ExitCode;
 
 /// Exit codes, shown by `--help`.
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 failure (a run failed, or `hub audit verify` found the log broken); \
-2 invalid configuration, or a plugin or sync that cannot load (printed as file:line:column: message); \
-3 `hub check`: a live check failed (system unreachable, credentials refused).";
+2 invalid configuration, a plugin or sync that cannot load (printed as file:line:column: message), \
+or a state store or state key that cannot be used as configured; \
+3 `hub check`: a live check failed (system or state store unreachable, credentials refused).";
 
 /// Integration hub: WebAssembly connectors, shared JSON Schemas, scheduled bidirectional syncs.
 #[derive(Debug, Parser)]
@@ -146,9 +149,9 @@ enum Command {
     /// migrated; only the compiled-plugin cache may be filled).
     ///
     /// Exit 0 if all is well; 2 if the configuration is invalid, a plugin or sync cannot load
-    /// (located as file:line:column), or the state key is not the store's; 3 if everything
-    /// loads but a live check failed (system unreachable, credentials refused) or the store
-    /// cannot be reached.
+    /// (located as file:line:column), or the state store or state key cannot be used as
+    /// configured (as `hub run` would refuse them); 3 if everything loads but a live check
+    /// failed (system unreachable, credentials refused) or the store cannot be reached.
     Check {
         /// Deployment configuration (TOML).
         #[arg(long)]
@@ -388,6 +391,9 @@ enum Failure {
     /// The deployment it describes cannot run what was asked: a plugin that does not load, a
     /// stream or field that does not exist (exit 2), one located problem per line.
     Deployment(Vec<String>),
+    /// The state store or its state key cannot be used as configured
+    /// ([`hub::store::StoreConfigError`]): exit 2, as a configuration error.
+    StoreConfig(anyhow::Error),
     /// Anything else (exit 1).
     Other(anyhow::Error),
     /// The command printed its own report and ends with this exit code.
@@ -396,7 +402,11 @@ enum Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Failure {
-        Failure::Other(e)
+        if hub::store::StoreConfigError::is_cause_of(&e) {
+            Failure::StoreConfig(e)
+        } else {
+            Failure::Other(e)
+        }
     }
 }
 
@@ -421,6 +431,26 @@ async fn store_for(
         known_sync(&c, path, name)?;
     }
     Ok(hub::store::Store::open(&c.store_url()).await?)
+}
+
+/// Opens only the state store of a deployment, for a list of what it keeps about `sync` if
+/// given: a sync of the configuration, or one removed from it whose runs are in the store's
+/// history ([`hub::store::Store::history_sync`]); any other name is an error naming both.
+async fn store_for_history(
+    path: &std::path::Path,
+    sync: Option<&str>,
+) -> Result<hub::store::Store, Failure> {
+    let c = load(path)?;
+    let store = hub::store::Store::open(&c.store_url()).await?;
+    if let Some(name) = sync {
+        let configured: Vec<&str> = c.syncs.keys().map(String::as_str).collect();
+        let place = path.display().to_string();
+        if let Err(message) = store.history_sync(name, &configured, &place).await? {
+            store.close().await;
+            return Err(anyhow::anyhow!(message).into());
+        }
+    }
+    Ok(store)
 }
 
 /// `Ok` if `[syncs]` of the configuration at `path` has `name`; else an error naming the
@@ -642,6 +672,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             hub::metrics::install()?;
             hub::metrics::config_reload(true);
             hub.record_loaded();
+            hub.start_live_checks();
             let admin = match hub.config.admin.enabled {
                 true => Some(hub::admin::Server::start(&hub.config, hub.admin_view()).await?),
                 false => None,
@@ -672,7 +703,9 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                                             let why = match f {
                                                 Failure::Config(e) => e.to_string(),
                                                 Failure::Deployment(p) => p.join("\n"),
-                                                Failure::Other(e) => hub::report::error_chain(&e),
+                                                Failure::Other(e) | Failure::StoreConfig(e) => {
+                                                    hub::report::error_chain(&e)
+                                                }
                                                 Failure::Exit(code) => format!("exit code {code}"),
                                             };
                                             tracing::error!("reload refused, the running configuration stays: {}", why.replace('\n', "; "));
@@ -696,8 +729,9 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         }
                     }
                 }
-                let new = reloaded.expect("set before leaving the inner loop");
+                let mut new = reloaded.expect("set before leaving the inner loop");
                 new.record_loaded();
+                new.start_live_checks();
                 if let Some(a) = &admin {
                     a.update(new.admin_view());
                 }
@@ -874,7 +908,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         Command::DeadLetters {
             action: DeadLetterAction::List { config, sync, json },
         } => {
-            let store = store_for(&config, sync.as_deref()).await?;
+            let store = store_for_history(&config, sync.as_deref()).await?;
             let zone = load(&config)?.zone();
             let rows = store.dead_letters(sync.as_deref()).await?;
             heading(
@@ -1017,7 +1051,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     all,
                     json,
                 } => {
-                    let store = store_for(&config, sync.as_deref()).await?;
+                    let store = store_for_history(&config, sync.as_deref()).await?;
                     let rows = store.conflicts(sync.as_deref(), all).await?;
                     heading(
                         if all {
@@ -1077,7 +1111,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             limit,
             json,
         } => {
-            let store = store_for(&config, sync.as_deref()).await?;
+            let store = store_for_history(&config, sync.as_deref()).await?;
             let zone = load(&config)?.zone();
             let rows = store.runs(sync.as_deref(), limit).await?;
             if !json {
@@ -1264,6 +1298,10 @@ async fn main() -> ExitCode {
             for p in problems {
                 say_err!("{p}");
             }
+            ExitCode::from(2)
+        }
+        Err(Failure::StoreConfig(e)) => {
+            say_err!("error: {}", hub::report::error_chain(&e));
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {

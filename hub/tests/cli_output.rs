@@ -202,16 +202,27 @@ async fn typos_are_errors_and_empty_lists_say_nothing_is_open() {
         config.display()
     );
     for args in [
-        &["runs", "--sync", "nosuch"][..],
-        &["dead-letters", "list", "--sync", "nosuch"],
-        &["dead-letters", "replay", "--all", "--sync", "nosuch"],
-        &["conflicts", "list", "--sync", "nosuch"],
+        &["dead-letters", "replay", "--all", "--sync", "nosuch"][..],
         &["trigger", "nosuch"],
         &["pause", "nosuch"],
         &["resume", "nosuch"],
     ] {
         let err = hub_fails(&config, args);
         assert!(err.contains(&unknown), "hub {args:?}: {err}");
+    }
+    // The lists of what the store keeps also take a sync removed from the configuration that
+    // has runs in the history (none here), and say so.
+    let unknown = format!(
+        "no sync \"nosuch\" in {} or the run history; the configured syncs are: workers",
+        config.display()
+    );
+    for args in [
+        &["runs", "--sync", "nosuch"][..],
+        &["dead-letters", "list", "--sync", "nosuch"],
+        &["conflicts", "list", "--sync", "nosuch"],
+    ] {
+        let err = hub_fails(&config, args);
+        assert_eq!(err, format!("error: {unknown}\n"), "hub {args:?}");
     }
 
     assert_eq!(
@@ -286,4 +297,52 @@ async fn typos_are_errors_and_empty_lists_say_nothing_is_open() {
     );
     let show = text(hub(&config, &["conflicts", "show", "1"]));
     assert!(show.contains("(taking b on the next run)"), "{show}");
+}
+
+#[tokio::test]
+async fn a_sync_removed_from_the_configuration_keeps_its_history_listable_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // No sync configured; the store has a run, a dead letter and a conflict of `workers`.
+    let config = config(dir.path());
+    seed(&config).await;
+    let runs = text(hub(&config, &["runs", "--sync", "workers"]));
+    assert_eq!(runs.lines().count(), 2, "the heading and run 1: {runs}");
+    assert!(
+        runs.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("    1  workers      manual    failed  "),
+        "{runs}"
+    );
+    let dead = text(hub(&config, &["dead-letters", "list", "--sync", "workers"]));
+    assert!(
+        dead.starts_with("open dead letters in the state store (id sync side stage system-id key; times in Asia/Shanghai): 1\n#1 workers b write "),
+        "{dead}"
+    );
+    let conflicts = text(hub(&config, &["conflicts", "list", "--sync", "workers"]));
+    assert!(
+        conflicts.starts_with("open conflicts in the state store (id sync key what attempts runs reason status): 1\n#1 workers "),
+        "{conflicts}"
+    );
+    // A replay needs a sync that can run.
+    let err = hub_fails(
+        &config,
+        &["dead-letters", "replay", "--all", "--sync", "workers"],
+    );
+    assert_eq!(
+        err,
+        format!(
+            "error: no sync \"workers\" in {}; the configured syncs are: (none)\n",
+            config.display()
+        )
+    );
+    // A name in neither is still an error, which names the removed sync it may have meant.
+    let err = hub_fails(&config, &["runs", "--sync", "worker"]);
+    assert_eq!(
+        err,
+        format!(
+            "error: no sync \"worker\" in {} or the run history; the configured syncs are: (none); removed, with a history: workers\n",
+            config.display()
+        )
+    );
 }

@@ -363,11 +363,66 @@ impl Browser {
         v.as_array().unwrap().len()
     }
 
-    async fn screenshot(&self, path: &std::path::Path) -> Vec<u8> {
-        use base64::Engine as _;
+    /// Sets the window's size (W3C WebDriver's Set Window Rect).
+    async fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
+    /// The page's width and the viewport's (`scrollWidth`, `clientWidth` of the root
+    /// element): equal when the page does not scroll sideways. Asked through WebDriver, which
+    /// the page's policy of no script does not bind.
+    async fn page_and_viewport_width(&self) -> (u64, u64) {
         let v = self
-            .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
+            .cmd(
+                reqwest::Method::POST,
+                "/execute/sync",
+                json!({"script": "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]", "args": []}),
+            )
             .await;
+        (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+    }
+
+    /// Loads `url` in a window 700 pixels wide, checks that the page does not scroll
+    /// sideways, saves a screenshot to `path`, and gives the window its 1280 pixels back.
+    async fn at_700_pixels(&self, url: &str, path: &std::path::Path) {
+        self.resize(700, 1000).await;
+        self.go(url).await;
+        let (page, viewport) = self.page_and_viewport_width().await;
+        assert!(
+            viewport <= 700 && page <= viewport,
+            "{url} scrolls sideways at 700 px: the page is {page} px wide in a viewport of {viewport}"
+        );
+        let png = self.screenshot(path).await;
+        assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 700);
+        self.element_screenshot(
+            ".charts[data-sync=workers]",
+            &path.with_extension("charts.png"),
+        )
+        .await;
+        self.resize(1280, 1000).await;
+    }
+
+    /// Saves a screenshot of the first element matching `css` (scrolled into view) to `path`.
+    async fn element_screenshot(&self, css: &str, path: &std::path::Path) {
+        let e = self.find(css).await;
+        self.save_screenshot(&format!("/element/{e}/screenshot"), path)
+            .await;
+    }
+
+    /// Saves a screenshot of the viewport to `path`; the PNG.
+    async fn screenshot(&self, path: &std::path::Path) -> Vec<u8> {
+        self.save_screenshot("/screenshot", path).await
+    }
+
+    /// The PNG the WebDriver command `GET command` takes (base64), saved to `path`.
+    async fn save_screenshot(&self, command: &str, path: &std::path::Path) -> Vec<u8> {
+        use base64::Engine as _;
+        let v = self.cmd(reqwest::Method::GET, command, Value::Null).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap())
             .unwrap();
@@ -413,13 +468,24 @@ async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
     assert_eq!(b.text("tr[data-sync=workers] td.dead").await, "5");
     assert_eq!(b.count("#dead-letters tr").await, 1 + 5);
     assert!(b.text("h1").await.contains("同步状态 Sync status"));
+    // One run in the workers chart: a read bar and a written bar; the other syncs have none.
+    let workers = ".charts[data-sync=workers] .runs-chart";
+    assert_eq!(b.count(&format!("{workers} rect.read")).await, 1);
+    assert_eq!(b.count(&format!("{workers} rect.written")).await, 1);
+    assert_eq!(b.count(".runs-chart svg").await, 1);
+    // Each sync's daily totals: 30 days, today's the run's 3,000 read and 1,322 written.
     assert_eq!(
-        b.count("svg rect").await,
-        2,
-        "one run: a read bar and a written bar"
+        b.count(".charts[data-sync=workers] .days-chart g.slot")
+            .await,
+        30
     );
     let shot = workspace().join("target/screenshots/status-page.png");
     let png = b.screenshot(&shot).await;
+    b.element_screenshot(
+        ".charts[data-sync=workers]",
+        &workspace().join("target/screenshots/status-page-charts.png"),
+    )
+    .await;
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // The viewport of a 1280-pixel-wide window (the PNG's IHDR width and height, big-endian;
     // the height is the window's less the browser's own bars).
@@ -432,7 +498,13 @@ async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
     // blocked one would leave the browser's own 2em, 28 px at the body's 14 px).
     assert_eq!(b.css("h1", "font-size").await, "20px");
     assert_eq!(b.css("#logout", "position").await, "absolute");
+    b.at_700_pixels(
+        &format!("{}/", a.url),
+        &workspace().join("target/screenshots/status-page-700px.png"),
+    )
+    .await;
     // Signing out returns to the sign-in form, and the page asks for it again.
+    b.go(&format!("{}/", a.url)).await;
     b.click("#logout button").await;
     b.find("input[name=token]").await;
     b.go(&format!("{}/", a.url)).await;
@@ -822,12 +894,16 @@ fn metric(metrics: &str, name: &str) -> Option<String> {
 }
 
 /// The failing paths an operator meets, each said where they look: a wrong API key for
-/// HY-ESMS (the run fails, and says why on the page, on its run page and in the API), a sync
-/// that cannot load (it keeps its row, marked not loaded; `/readyz` is degraded; its gauge is
-/// 0) and a reload of a broken configuration (refused, shown, `hub_config_reload_success` 0).
+/// HY-ESMS (the daemon's live check of the plugin fails at start, and `/readyz` and the page
+/// say so; the run fails, and says why on the page, in its chart, on its run page and in the
+/// API), a sync that cannot load (it keeps its row, marked not loaded; `/readyz` is degraded;
+/// its gauge is 0) and a reload of a broken configuration (refused, shown,
+/// `hub_config_reload_success` 0).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with_their_reasons() {
     let env = Env::start().await;
+    // A first run with the right key: 1,322 workers written to HY-ESMS.
+    env.sync_once().await;
     let config = config_with(
         &env,
         "[syncs.broken]\nschema = \"worker\"\n\
@@ -860,10 +936,23 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{url}{path}")).bearer_auth(&token).send();
 
-    // The sync that cannot load: readiness degraded, naming it; its gauge 0.
-    let r = get("/readyz").await.unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
-    let ready: Value = r.json().await.unwrap();
+    // The sync that cannot load, and the daemon's live check of HY-ESMS at start refused
+    // (the wrong key): readiness degraded, naming both; the sync's gauge 0.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        let r = get("/readyz").await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        let ready: Value = r.json().await.unwrap();
+        let plugins = ready["plugins"].as_array().unwrap();
+        if !plugins.is_empty() && plugins.iter().all(|p| p["status"] != "pending") {
+            break ready;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the live checks did not end: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(
         (
             ready["ready"].as_bool(),
@@ -873,13 +962,41 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
         (Some(false), Some("degraded"), Some(3)),
         "{ready}"
     );
+    let checks: Vec<(&str, &str)> = ready["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["plugin"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("huiyang-esms", "failed"),
+            ("medical-roster", "ok"),
+            ("zhenfeng-registry", "ok")
+        ],
+        "{ready}"
+    );
     let problems = ready["problems"].as_array().unwrap();
-    assert_eq!(problems.len(), 1, "{ready}");
+    assert_eq!(problems.len(), 2, "{ready}");
     assert!(
         problems[0]
             .as_str()
             .unwrap()
             .contains("sync broken cannot run"),
+        "{ready}"
+    );
+    let check_failed = problems[1].as_str().unwrap();
+    assert!(
+        check_failed.starts_with(
+            "插件检查失败 plugin huiyang-esms failed its live check (checked again every 60 s): "
+        ) && check_failed.contains("(auth)")
+            && check_failed.contains("401"),
+        "{ready}"
+    );
+    let error = ready["plugins"][0]["error"].as_str().unwrap();
+    assert!(
+        check_failed.ends_with(&format!("(checked again every 60 s): {error}")),
         "{ready}"
     );
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
@@ -940,11 +1057,12 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
             .json()
             .await
             .unwrap();
+        // The run of `hub sync --once`, then the triggered one.
         if let Some(r) = runs
             .as_array()
             .unwrap()
             .first()
-            .filter(|r| r["status"] != "running")
+            .filter(|r| r["id"] == json!(2) && r["status"] != "running")
         {
             break r.clone();
         }
@@ -976,7 +1094,7 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let ready = loop {
         let ready: Value = get("/readyz").await.unwrap().json().await.unwrap();
-        if ready["problems"].as_array().unwrap().len() == 2 {
+        if ready["problems"].as_array().unwrap().len() == 3 {
             break ready;
         }
         assert!(
@@ -1040,9 +1158,50 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
             .await
             .contains("sync broken cannot run")
     );
-    assert!(b.text("#problems").await.contains("2 problems"));
+    assert!(b.text("#problems").await.contains("3 problems"));
+    // The plugin that failed its live check is named in the rows of the syncs using it.
+    for sync in ["workers", "job-postings", "secondments"] {
+        assert_eq!(
+            b.text(&format!("tr[data-sync={sync}] .plugin-check")).await,
+            "✗ 插件检查失败 check failed: huiyang-esms",
+            "{sync}"
+        );
+    }
+    // The chart of the workers runs: the first wrote, the second failed and is marked.
+    let workers = ".charts[data-sync=workers] .runs-chart";
+    assert_eq!(b.count(&format!("{workers} g.slot")).await, 2);
+    assert_eq!(b.count(&format!("{workers} g.slot.failed")).await, 1);
+    assert_eq!(
+        b.text(&format!("{workers} .failed-mark")).await,
+        "✗ 失败 failed"
+    );
     b.screenshot(&workspace().join("target/screenshots/status-degraded-failed-run.png"))
         .await;
+    b.element_screenshot(
+        ".charts[data-sync=workers]",
+        &workspace().join("target/screenshots/status-degraded-charts.png"),
+    )
+    .await;
+    b.at_700_pixels(
+        &format!("{url}/"),
+        &workspace().join("target/screenshots/status-degraded-700px.png"),
+    )
+    .await;
+    // Only the runs that wrote: the link keeps the first run, and leaves the failed one out.
+    b.go(&format!("{url}/")).await;
+    b.click("#run-filter a[href='/?wrote=1']").await;
+    assert!(
+        b.text("#run-filter b")
+            .await
+            .contains("only runs that wrote records")
+    );
+    assert_eq!(b.count(&format!("{workers} g.slot")).await, 1);
+    assert_eq!(b.count(&format!("{workers} g.slot.failed")).await, 0);
+    b.element_screenshot(
+        ".charts[data-sync=workers]",
+        &workspace().join("target/screenshots/status-runs-that-wrote.png"),
+    )
+    .await;
     b.go(&format!("{url}/runs/{}", run["id"])).await;
     assert_eq!(b.text("#run .run-error").await, error);
     assert!(
@@ -1078,6 +1237,14 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
         metric(&metrics, "hub_sync_loaded{sync=\"broken\"}"),
         None,
         "{metrics}"
+    );
+    // Gone from the configuration with no run in the history: its name is a typo now, and
+    // the error says which names there are.
+    let r = get("/api/runs?sync=broken").await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"error": "no sync \"broken\" in the configuration or the run history; the configured syncs are: job-postings, secondments, workers"})
     );
     assert_eq!(
         metric(&metrics, "hub_sync_loaded{sync=\"workers\"}").as_deref(),

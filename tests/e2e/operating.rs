@@ -541,6 +541,62 @@ async fn check_exits_3_naming_the_plugin_whose_system_refuses_or_cannot_be_reach
     assert!(text.contains("plugin zhenfeng-registry: ok ("), "{text}");
 }
 
+/// A state store or state key that cannot be used as configured is a configuration error:
+/// `hub run`, `hub sync --once` and `hub check` each exit 2 naming it (before, the daemon and
+/// `hub sync` exited 1, and `hub check` 3 for a missing CA file, as if the store were down).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_or_state_key_that_cannot_be_used_exits_2_from_run_sync_and_check() {
+    let env = Env::start().await;
+    let commands: [&[&str]; 3] = [
+        &["run", "--config", CONFIG],
+        &["sync", "workers", "--once", "--config", CONFIG],
+        &["check", "--config", CONFIG],
+    ];
+    // A CA file that is not there: refused before any connection is tried.
+    let ca = env.dir.path().join("no-such-ca.pem");
+    let store = format!(
+        "postgres://hub@127.0.0.1:5432/hub?sslmode=verify-full&sslrootcert={}",
+        ca.display()
+    );
+    let missing = format!(
+        "sslrootcert {}: No such file or directory (os error 2)",
+        ca.display()
+    );
+    for args in commands {
+        let out = env
+            .hub(args)
+            .env("HUB_STORE", &store)
+            .output()
+            .await
+            .unwrap();
+        env.keep(&out);
+        let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "hub {args:?}: {text}");
+        assert!(text.contains(&missing), "hub {args:?}: {text}");
+    }
+    // A state key other users can read (the daemon makes it 0600).
+    let key = env.dir.path().join("state.key");
+    std::fs::write(&key, "ab".repeat(32)).unwrap();
+    std::fs::set_permissions(
+        &key,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o644),
+    )
+    .unwrap();
+    let shared = format!(
+        "the state key {} can be read by other users (mode 0644): refused; make it the daemon user's alone with `chmod 600 {}`",
+        key.display(),
+        key.display()
+    );
+    for args in commands {
+        let out = env.run(args).await;
+        let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "hub {args:?}: {text}");
+        assert!(text.contains(&shared), "hub {args:?}: {text}");
+    }
+    // Nothing was synced meanwhile.
+    assert_eq!(counted_writes(&env).await, (0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_exits_2_with_the_place_of_a_broken_config_or_a_plugin_that_does_not_load() {
     let env = Env::start().await;

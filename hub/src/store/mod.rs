@@ -226,11 +226,35 @@ pub use dead_letters::{DeadLetter, NewDeadLetter, ReplayAttempt, ReplayRequest};
 pub use leases::{AlreadyRan, Lease, LeaseInfo, LeaseLost, holder_id};
 pub use links::{Link, Side, SideState};
 pub use read_only::StoreLook;
-pub use runs::RunRecord;
+pub use runs::{RunRecord, RunTotals};
 pub use schedule::{FireClaim, ScheduleState};
 
 use leases::{lease_live, this_host};
 use links::{LINK_COLUMNS, MARK_PENDING, last_of_each_key, link_from_row, upsert_links_sql};
+
+/// The state store or its state key cannot be used as the configuration says: a store URL of
+/// an unknown scheme or with bad parameters, a TLS file it names that is missing, an in-memory
+/// SQLite store, a state key that cannot be read, is not 64 hex digits or is readable by other
+/// users, or a key that is not the one the store was first used with. The command line exits
+/// with the configuration's code (2) for it, as for any other configuration error, whichever
+/// command met it (`hub run`, `hub sync --once`, `hub check`, …); a store that cannot be
+/// reached is not one of these.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreConfigError(pub String);
+
+impl StoreConfigError {
+    /// `e` (its whole chain, as [`crate::report::error_chain`] writes it) as a
+    /// configuration error.
+    pub fn of(e: &anyhow::Error) -> anyhow::Error {
+        StoreConfigError(crate::report::error_chain(e)).into()
+    }
+
+    /// Whether `e` is, or was caused by, a [`StoreConfigError`].
+    pub fn is_cause_of(e: &anyhow::Error) -> bool {
+        e.chain().any(|c| c.is::<StoreConfigError>())
+    }
+}
 
 /// The state store (SQLite or PostgreSQL, by URL).
 #[derive(Debug, Clone)]
@@ -255,14 +279,17 @@ impl Store {
             return Store::open_postgres(url).await;
         }
         let path = url.strip_prefix("sqlite://").ok_or_else(|| {
-            anyhow::anyhow!("store {url:?}: expected sqlite://PATH or postgres://HOST/DATABASE")
+            StoreConfigError(format!(
+                "store {url:?}: expected sqlite://PATH or postgres://HOST/DATABASE"
+            ))
         })?;
         // The store's file is opened by two connections (sqlx's pool, the batch connection of
         // `sqlite_batch`): an in-memory database would be a different one for each.
         if path.split('?').next() == Some(":memory:") || path.contains("mode=memory") {
-            anyhow::bail!(
+            return Err(StoreConfigError(format!(
                 "store {url:?}: an in-memory SQLite store is not supported (the store's connections would each see their own); give a file path"
-            );
+            ))
+            .into());
         }
         if let Some(dir) = std::path::Path::new(path)
             .parent()
@@ -336,7 +363,8 @@ impl Store {
         use anyhow::Context as _;
         // The URL without its password, for messages.
         let shown = pg_tls::shown(url);
-        pg_tls::check_url(url, true).map_err(|e| anyhow::anyhow!("state store {shown}: {e}"))?;
+        pg_tls::check_url(url, true)
+            .map_err(|e| StoreConfigError(format!("state store {shown}: {e}")))?;
         // One connection first: its error says why (refused, no such host, TLS, password); the
         // pool's own would only say that it timed out after retrying for 30 s.
         let first = tokio::time::timeout(
@@ -446,12 +474,14 @@ impl Store {
                 .await?
         });
         if stored != check {
-            anyhow::bail!(
+            return Err(StoreConfigError(
                 "the state key is not the one this state store was first used with: every daemon on a \
                  shared store needs the same key (`hub.state_key`, by default the file \
                  DATA_DIR/state.key: copy it from a daemon already on the store; README, \
                  \"Several daemons on one store\")"
-            );
+                    .into(),
+            )
+            .into());
         }
         Ok(())
     }

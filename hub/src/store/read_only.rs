@@ -56,8 +56,9 @@ impl Store {
         let (applied, key_check, known) = if url.starts_with("postgres://")
             || url.starts_with("postgresql://")
         {
-            pg_tls::check_url(url, true)
-                .map_err(|e| anyhow::anyhow!("state store {}: {e}", pg_tls::shown(url)))?;
+            pg_tls::check_url(url, true).map_err(|e| {
+                StoreConfigError(format!("state store {}: {e}", pg_tls::shown(url)))
+            })?;
             let opts = sqlx::postgres::PgConnectOptions::from_str(url)?
                 .options([("default_transaction_read_only", "on")]);
             let pool = PgPoolOptions::new()
@@ -75,7 +76,9 @@ impl Store {
             (a, k, sqlx::migrate!("./migrations/postgres"))
         } else {
             let path = url.strip_prefix("sqlite://").ok_or_else(|| {
-                anyhow::anyhow!("store {url:?}: expected sqlite://PATH or postgres://HOST/DATABASE")
+                StoreConfigError(format!(
+                    "store {url:?}: expected sqlite://PATH or postgres://HOST/DATABASE"
+                ))
             })?;
             let file = path.split('?').next().unwrap_or(path);
             if !std::path::Path::new(file).exists() {

@@ -32,6 +32,74 @@ pub struct RunRecord {
     pub resumed_from: Option<i64>,
 }
 
+/// A run's counts summed over the runs of a sync that started in one quarter hour (UTC):
+/// what [`Store::run_totals`] gives, for daily totals in any zone (every zone's offset is a
+/// whole number of quarter hours, so a quarter hour falls in one local day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunTotals {
+    /// The start of the quarter hour.
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// Runs started in it (running ones included, with their counts so far).
+    pub runs: i64,
+    /// Of them, runs that ended `failed` or `crashed`.
+    pub failed: i64,
+    /// Records they read, both sides together.
+    pub read: i64,
+    /// Records they wrote (created or updated), both sides together.
+    pub written: i64,
+}
+
+#[cfg(test)]
+impl RunTotals {
+    /// The totals of the quarter hour starting at `start` (RFC 3339), for tests.
+    pub(crate) fn of(start: &str, runs: i64, failed: i64, read: i64, written: i64) -> RunTotals {
+        RunTotals {
+            start: start.parse().expect("RFC 3339"),
+            runs,
+            failed,
+            read,
+            written,
+        }
+    }
+}
+
+/// The SQL of one count of a run's `stats` (JSON text: `{"a": {"read": 3, …}, "b": …}`), 0
+/// when absent, in each backend's JSON functions (they differ: SQLite's `json_extract`,
+/// PostgreSQL's `jsonb` path operator).
+trait StatsSql {
+    /// `stats.<side>.<field>` as a whole number, 0 when absent.
+    fn count(side: &str, field: &str) -> String;
+}
+
+impl StatsSql for SqlitePool {
+    fn count(side: &str, field: &str) -> String {
+        format!("COALESCE(json_extract(stats, '$.{side}.{field}'), 0)")
+    }
+}
+
+impl StatsSql for PgPool {
+    fn count(side: &str, field: &str) -> String {
+        format!("COALESCE((stats::jsonb #>> '{{{side},{field}}}')::bigint, 0)")
+    }
+}
+
+/// The records a run read (both sides), in `p`'s backend's SQL.
+fn read_sql<P: StatsSql>(_: &P) -> String {
+    format!("({} + {})", P::count("a", "read"), P::count("b", "read"))
+}
+
+/// The records a run wrote (created or updated, both sides), in `p`'s backend's SQL; the same
+/// count as the status page's.
+fn written_sql<P: StatsSql>(_: &P) -> String {
+    format!(
+        "({} + {} + {} + {})",
+        P::count("a", "created"),
+        P::count("a", "updated"),
+        P::count("b", "created"),
+        P::count("b", "updated")
+    )
+}
+
 pub(super) fn run_record(r: &impl Cols) -> RunRecord {
     RunRecord {
         id: r.int("id"),
@@ -203,6 +271,136 @@ impl Store {
             .await?;
             Ok(rows.iter().map(run_record).collect())
         })
+    }
+
+    /// Whether the run history has a run of `sync`: a sync removed from the configuration
+    /// keeps its history, which can still be listed by its name.
+    pub async fn has_runs(&self, sync: &str) -> anyhow::Result<bool> {
+        on_pool!(self, p => {
+            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE sync = $1 LIMIT 1")
+                .bind(sync)
+                .fetch_optional(p)
+                .await?;
+            Ok(id.is_some())
+        })
+    }
+
+    /// The names of the syncs the run history has runs of, each once, in name order.
+    pub async fn run_syncs(&self) -> anyhow::Result<Vec<String>> {
+        on_pool!(self, p => {
+            Ok(sqlx::query_scalar("SELECT DISTINCT sync FROM runs ORDER BY sync")
+                .fetch_all(p)
+                .await?)
+        })
+    }
+
+    /// Whether a list of what the store keeps (runs, dead letters, conflicts) may be filtered
+    /// by sync `name`: `Ok(Ok(()))` when it is one of `configured` (the configuration's syncs,
+    /// loaded or not) or has runs in the history (a sync removed from the configuration keeps
+    /// its history); otherwise `Ok(Err(message))`, the message for people: no such sync in
+    /// `place` (the configuration, as the caller names it) or the run history, naming the
+    /// configured syncs and the removed ones that have a history (a typo is never an empty
+    /// list).
+    pub async fn history_sync(
+        &self,
+        name: &str,
+        configured: &[&str],
+        place: &str,
+    ) -> anyhow::Result<Result<(), String>> {
+        if configured.contains(&name) || self.has_runs(name).await? {
+            return Ok(Ok(()));
+        }
+        let removed: Vec<String> = self
+            .run_syncs()
+            .await?
+            .into_iter()
+            .filter(|s| !configured.contains(&s.as_str()))
+            .collect();
+        let mut configured = configured.to_vec();
+        configured.sort_unstable();
+        Ok(Err(format!(
+            "no sync {name:?} in {place} or the run history; the configured syncs are: {}{}",
+            if configured.is_empty() {
+                "(none)".to_string()
+            } else {
+                configured.join(", ")
+            },
+            if removed.is_empty() {
+                String::new()
+            } else {
+                format!("; removed, with a history: {}", removed.join(", "))
+            }
+        )))
+    }
+
+    /// The latest finished runs of `sync` that wrote at least one record (created or updated,
+    /// on either side), newest first: the status page's filter of runs that wrote something.
+    pub async fn runs_that_wrote(&self, sync: &str, limit: u32) -> anyhow::Result<Vec<RunRecord>> {
+        on_pool!(self, p => {
+            let sql = format!(
+                "SELECT * FROM runs WHERE sync = $1 AND status <> 'running' AND {} > 0 \
+                 ORDER BY id DESC LIMIT $2",
+                written_sql(p)
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(sync)
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await?;
+            Ok(rows.iter().map(run_record).collect())
+        })
+    }
+
+    /// The runs of `sync` that started at or after `since`, summed per quarter hour (UTC) of
+    /// their start, oldest first; quarter hours without a run are left out. The sums are made
+    /// by the database: a month of runs every few seconds is a few thousand rows here, not
+    /// half a million. The runs are found from the newest back (by the index on sync and id)
+    /// to the newest that started before `since`, so the cost is that of the runs since
+    /// `since`, however long the history. Run ids are handed out in the order runs start; a
+    /// run whose daemon's clock was behind, recorded as started before `since` after runs
+    /// that started after it, would leave those out (minutes at the start of a 30-day window).
+    pub async fn run_totals(
+        &self,
+        sync: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Vec<RunTotals>> {
+        let since = utc_text(since);
+        let rows: Vec<(String, i64, i64, i64, i64, i64)> = on_pool!(self, p => {
+            // `started_at` is RFC 3339 UTC text (`2026-12-04T02:26:10.123Z`): its first 13
+            // characters are the hour, characters 15–16 the minute.
+            let sql = format!(
+                "SELECT substr(started_at, 1, 13) AS hour, \
+                   CAST(substr(started_at, 15, 2) AS BIGINT) / 15 AS quarter, \
+                   COUNT(*), \
+                   SUM(CASE WHEN status IN ('failed', 'crashed') THEN 1 ELSE 0 END), \
+                   CAST(SUM({read}) AS BIGINT), CAST(SUM({written}) AS BIGINT) \
+                 FROM runs \
+                 WHERE sync = $1 AND started_at >= $2 AND id > COALESCE( \
+                   (SELECT id FROM runs WHERE sync = $1 AND started_at < $2 ORDER BY id DESC LIMIT 1), 0) \
+                 GROUP BY 1, 2 ORDER BY 1, 2",
+                read = read_sql(p),
+                written = written_sql(p),
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(sync)
+                .bind(&since)
+                .fetch_all(p)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(hour, quarter, runs, failed, read, written)| {
+                let start =
+                    parse_utc(&format!("{hour}:00:00Z"))? + chrono::Duration::minutes(15 * quarter);
+                Some(RunTotals {
+                    start,
+                    runs,
+                    failed,
+                    read,
+                    written,
+                })
+            })
+            .collect())
     }
 
     /// One run, if it exists.

@@ -623,6 +623,73 @@ async fn runs_are_recorded_and_interrupted_ones_closed(s, url) {
     }
 }
 
+both! {
+async fn runs_are_summed_per_quarter_hour_and_found_by_what_they_wrote(s, url) {
+    use serde_json::json;
+    // (sync, status, stats, started at): ids 1 to 5 in start order.
+    let runs = [
+        ("w", "ok", json!({"a": {"read": 9, "created": 9}}), "2026-12-02T23:59:59.999Z"),
+        ("w", "ok", json!({"a": {"read": 3}, "b": {"read": 2, "created": 1}}), "2026-12-03T15:44:59.999Z"),
+        ("w", "failed", json!({"a": {"read": 4}}), "2026-12-03T15:45:00.000Z"),
+        ("x", "ok", json!({"a": {"read": 100, "updated": 100}}), "2026-12-03T15:50:00.000Z"),
+        ("w", "crashed", json!(null), "2026-12-03T15:59:59.999Z"),
+    ];
+    for (i, (sync, status, stats, at)) in runs.iter().enumerate() {
+        let id = s.start_run(sync, "schedule", None).await.unwrap();
+        assert_eq!(id, i as i64 + 1);
+        s.finish_run(id, status, stats, None).await.unwrap();
+        exec(&s, &format!("UPDATE runs SET started_at = '{at}' WHERE id = {id}"))
+            .await
+            .unwrap();
+    }
+    let since = "2026-12-03T00:00:00Z".parse().unwrap();
+    let quarter = RunTotals::of;
+    // Run 1 is before `since`, run 4 of another sync; 15:30 holds run 2 (read 3 + 2,
+    // created 1), 15:45 runs 3 and 5 (both failed, read 4, wrote nothing).
+    assert_eq!(
+        s.run_totals("w", since).await.unwrap(),
+        [
+            quarter("2026-12-03T15:30:00Z", 1, 0, 5, 1),
+            quarter("2026-12-03T15:45:00Z", 2, 2, 4, 0),
+        ]
+    );
+    assert_eq!(s.run_totals("nothing", since).await.unwrap(), []);
+    let wrote: Vec<i64> = s
+        .runs_that_wrote("w", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(wrote, [2, 1]);
+    assert_eq!(s.runs_that_wrote("w", 1).await.unwrap()[0].id, 2);
+    }
+}
+
+both! {
+async fn a_syncs_history_answers_for_its_name_whether_configured_or_not(s, url) {
+    for sync in ["x", "w", "x"] {
+        s.start_run(sync, "schedule", None).await.unwrap();
+    }
+    assert!(s.has_runs("x").await.unwrap());
+    assert!(!s.has_runs("y").await.unwrap());
+    assert_eq!(s.run_syncs().await.unwrap(), ["w", "x"]);
+    // `w` configured, `x` removed from the configuration with its runs, `y` in neither.
+    assert_eq!(
+        s.history_sync("x", &["w"], "hub.toml").await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        s.history_sync("v", &["w", "v"], "hub.toml").await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        s.history_sync("y", &["w", "v"], "hub.toml").await.unwrap(),
+        Err("no sync \"y\" in hub.toml or the run history; the configured syncs are: v, w; removed, with a history: x".to_string())
+    );
+    }
+}
+
 /// SQLite URLs may carry options after `?` and `%`-escapes: the connection of a run's batches
 /// must open the file sqlx opened (a second, empty database would have no `links` table).
 #[tokio::test]
@@ -653,6 +720,8 @@ async fn a_sqlite_url_with_options_commits_links_to_the_file_it_names() {
 async fn an_in_memory_sqlite_store_is_refused_with_the_reason() {
     let e = Store::open("sqlite://:memory:").await.unwrap_err();
     assert!(format!("{e:#}").contains("in-memory"), "{e:#}");
+    // The configuration's to fix: the command line exits 2 for it.
+    assert!(StoreConfigError::is_cause_of(&e));
 }
 
 both! {
