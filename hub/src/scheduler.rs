@@ -152,9 +152,18 @@ impl Clock for StoreClock {
     }
 }
 
+/// The most a daemon waits, at random, before it claims a fire time: every daemon on a store
+/// wakes for the same fire time within a few milliseconds of the others (they follow the
+/// database's clock, [`StoreClock`]), so without it the one with the steadiest head start (a
+/// clock measured a little ahead, a less busy machine) would win nearly every claim. With a
+/// uniform wait of 0 to 100 ms, far wider than those differences, each daemon wins about its
+/// share. Only the claim waits; the run starts as soon as it is won.
+pub const CLAIM_SPREAD: Duration = Duration::from_millis(100);
+
 /// Claims fire time `t`, waiting while the database's clock says it is not due yet: `Some(true)`
 /// if this process runs it, `Some(false)` if another did (or the claim failed, logged), `None`
-/// if `stop` turned true meanwhile.
+/// if `stop` turned true meanwhile. Each attempt first waits a random part of
+/// [`CLAIM_SPREAD`].
 async fn claim(
     store: &Store,
     sync: &str,
@@ -162,6 +171,14 @@ async fn claim(
     stop: &mut watch::Receiver<bool>,
 ) -> Option<bool> {
     loop {
+        let spread = CLAIM_SPREAD.mul_f64(rand::random::<f64>());
+        tokio::select! {
+            _ = tokio::time::sleep(spread) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return None;
+        }
         match store.claim_fire(sync, t).await {
             Ok(FireClaim::Claimed) => return Some(true),
             Ok(FireClaim::Taken) => return Some(false),
