@@ -462,9 +462,13 @@ async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
     )
     .await;
     // Worked out from the demo: 3,000 registry records read (Huiyang held none yet), 1,322
-    // created in Huiyang, the 5 broken seeded records waiting as dead letters.
+    // created in Huiyang and 117 employers' codes written to the registry
+    // (DEMO_CODES_LOOKED_UP), the 5 broken seeded records waiting as dead letters.
     assert_eq!(b.text("tr[data-sync=workers] td.read").await, "3000");
-    assert_eq!(b.text("tr[data-sync=workers] td.written").await, "1322");
+    assert_eq!(
+        b.text("tr[data-sync=workers] td.written").await,
+        (1322 + super::harness::DEMO_CODES_LOOKED_UP).to_string()
+    );
     assert_eq!(b.text("tr[data-sync=workers] td.dead").await, "5");
     assert_eq!(b.count("#dead-letters tr").await, 1 + 5);
     assert!(b.text("h1").await.contains("同步状态 Sync status"));

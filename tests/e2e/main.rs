@@ -71,8 +71,9 @@ fn writes(counters: &Value, collection: &str) -> u64 {
 async fn first_run_creates_exactly_the_registry_residents_employed_in_huiyang_mapped_field_by_field()
  {
     let env = Env::start().await;
-    env.sync_once().await;
+    // The registry's rows as seeded (the run writes employers' codes into some of them).
     let expected = expected_residents(&env).await;
+    env.sync_once().await;
     assert_eq!(
         expected.len(),
         1322,
@@ -154,11 +155,25 @@ async fn first_run_creates_exactly_the_registry_residents_employed_in_huiyang_ma
     let counters = env.get(&env.hy, "/_admin/counters").await;
     assert_eq!(created(&counters, "zhenfeng-workers"), 1322);
     assert_eq!(counters["keys_created_more_than_once"], json!([]));
-    // The registry was not written to: its residents were only read.
+    // The registry was written to only where HY-ESMS looked an employer's code up by its name
+    // (issue 18: a value the owner of `/employer` fills in reaches the other side in normal
+    // operation, as it would after a lost state store), and nothing was created there.
+    let zf_counters = env.get(&env.zf, "/_admin/counters").await;
+    assert_eq!(derived_uscc as u64, harness::DEMO_CODES_LOOKED_UP);
     assert_eq!(
-        writes(&env.get(&env.zf, "/_admin/counters").await, "workers"),
-        0
+        (
+            writes(&zf_counters, "workers"),
+            created(&zf_counters, "workers")
+        ),
+        (harness::DEMO_CODES_LOOKED_UP, 0)
     );
+    let zf_after = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    for (id, w) in &got {
+        assert_eq!(
+            zf_after[id]["单位信用代码"], w["employerUscc"],
+            "{id}: the registry holds the employer's code"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,6 +252,49 @@ async fn changes_flow_both_ways_and_the_run_after_writes_nothing() {
         0,
         "no echo to ZF-REG"
     );
+}
+
+/// Issue 18: the data directory deleted (state store, state key, audit log) after the demo's
+/// workers synced; the hub starts from nothing against the same two systems. Every resident is
+/// found again by identity number: nothing is created, and nothing is written on either side,
+/// though HY-ESMS holds 务工状态 3 and 9 as `left` and the registry holds the employers' codes
+/// HY-ESMS looked up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_data_directory_finds_every_record_again_and_writes_nothing() {
+    let env = Env::start().await;
+    env.sync_once().await;
+    env.sync_once().await;
+    let (hy_before, zf_before) = (
+        env.get(&env.hy, "/_admin/zhenfeng-workers").await,
+        env.get(&env.zf, "/_admin/workers").await,
+    );
+    for entry in std::fs::read_dir(env.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    env.delete(&env.hy, "/_admin/counters").await;
+    env.delete(&env.zf, "/_admin/counters").await;
+    let summary = env.sync_once().await;
+    assert!(summary.contains("run 1 "), "a new store: {summary}");
+    let (hy_c, zf_c) = (
+        env.get(&env.hy, "/_admin/counters").await,
+        env.get(&env.zf, "/_admin/counters").await,
+    );
+    assert_eq!(
+        (writes(&hy_c, "zhenfeng-workers"), writes(&zf_c, "workers")),
+        (0, 0),
+        "{summary}"
+    );
+    assert_eq!(hy_c["keys_created_more_than_once"], json!([]));
+    assert_eq!(
+        env.get(&env.hy, "/_admin/zhenfeng-workers").await,
+        hy_before
+    );
+    assert_eq!(env.get(&env.zf, "/_admin/workers").await, zf_before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -939,6 +997,8 @@ async fn a_where_that_can_never_match_is_refused_at_load_with_its_place() {
 async fn a_resident_registered_in_both_systems_but_outside_the_sync_is_not_overwritten() {
     let env = Env::start().await;
     env.sync_once().await;
+    // The first run wrote the registry only the employers' codes HY-ESMS looked up.
+    env.delete(&env.zf, "/_admin/counters").await;
     // A registry resident working elsewhere (not 441303) is entered by hand in HY-ESMS.
     let rows = env.get(&env.zf, "/_admin/workers").await;
     let outsider = rows

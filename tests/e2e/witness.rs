@@ -38,25 +38,31 @@ async fn the_witness_shows_entries_cut_from_the_end_an_older_backup_and_its_own_
     let w = witness.to_str().unwrap().to_string();
     let verify = || verify_with(&env, &w);
 
-    // The first run creates every worker in HY-ESMS: 1322 audited writes (the count the
-    // operating tests work out from the simulators), witnessed once.
+    // The first run creates every worker in HY-ESMS and writes the registry the employers'
+    // codes HY-ESMS looked up: 1,322 + 117 audited writes (the counts the operating tests
+    // work out from the simulators), witnessed once.
     env.sync_once().await;
     let after_first = heads(&witness);
     assert_eq!(after_first.len(), 1, "{after_first:?}");
-    assert_eq!(after_first[0].0, 1322);
+    assert_eq!(
+        after_first[0].0,
+        1322 + super::harness::DEMO_CODES_LOOKED_UP
+    );
     let out = verify().await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
         text.starts_with(&format!(
-            "the witness agrees: its 1 heads are in the chain, the last entry it saw is 1322 (head {}, witnessed ",
+            "the witness agrees: its 1 heads are in the chain, the last entry it saw is {} (head {}, witnessed ",
+            after_first[0].0,
             &after_first[0].1[..16]
         )),
         "{text}"
     );
     assert!(
         text.contains(&format!(
-            "\naudit log intact: 1322 entries, head {}\n",
+            "\naudit log intact: {} entries, head {}\n",
+            after_first[0].0,
             &after_first[0].1[..16]
         )),
         "the chain's own head is the one witnessed: {text}"
@@ -76,7 +82,7 @@ async fn the_witness_shows_entries_cut_from_the_end_an_older_backup_and_its_own_
     let all = heads(&witness);
     assert_eq!(all.len(), 2, "{all:?}");
     let (n, head) = all[1].clone();
-    assert!(n > 1322, "{all:?}");
+    assert!(n > after_first[0].0, "{all:?}");
 
     // The newest three entries deleted (the append-only triggers dropped first).
     let url = format!("sqlite://{}", db.display());
@@ -126,7 +132,7 @@ async fn the_witness_shows_entries_cut_from_the_end_an_older_backup_and_its_own_
     let out = verify().await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.starts_with(&cut(1322)), "{text}");
+    assert!(text.starts_with(&cut(after_first[0].0)), "{text}");
 
     // The witness gone: reported by verify, and a run neither recreates it nor fails for it.
     let moved = env.dir.path().join("audit.witness.moved");

@@ -142,6 +142,15 @@ impl Connection {
         }
     }
 
+    /// False when the connector surely gives no normal form (a component that does not export
+    /// `normal-form`), so the host need not prepare a call; a native connector may give one.
+    pub fn may_give_normal_form(&self) -> bool {
+        match self {
+            Connection::Wasm(s) => s.has_normal_form(),
+            Connection::Native(_) => true,
+        }
+    }
+
     /// Calls the optional `normal-form` (see [`Session::normal_form`]): how the system would
     /// store each of `records`; `Ok(None)` if the connector does not say.
     ///

@@ -549,6 +549,11 @@ impl Session {
 }
 
 impl Session {
+    /// True if the component exports the optional `normal-form` (contract 0.1.2).
+    pub fn has_normal_form(&self) -> bool {
+        self.normal_form.is_some()
+    }
+
     /// Calls the optional `normal-form` (contract 0.1.2): how the system would store each of
     /// `records` (JSON text). `Ok(None)` if the component does not export it, or if it answered
     /// `err` (taken as "stores what was sent"). Sends are refused during the call: a normal form

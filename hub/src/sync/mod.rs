@@ -486,6 +486,10 @@ pub struct SideInput<'a> {
     pub settled: Option<&'a Value>,
     /// When the system last changed it (RFC 3339).
     pub updated_at: Option<&'a str>,
+    /// The other side's current record as this side's system would store it (its connector's
+    /// normal form, contract 0.1.2), when the key has never settled; `None` when the connector
+    /// does not say, or the key has settled. See [`merge_fields`] on the first meeting.
+    pub other_as_stored: Option<&'a Value>,
 }
 
 impl SideInput<'_> {
@@ -538,6 +542,16 @@ pub fn merge(
 /// `newest.clock_skew` of each other (or one is missing): then the changes count as concurrent
 /// and `newest.within_skew` decides (`a_wins` by default, `b_wins`, or `park`); `park` keeps
 /// the last merged value and marks the record parked.
+///
+/// **First meeting** (no `base`: the key never settled, as after a lost state store): two values
+/// that differ are first compared under the winning side's coding
+/// ([`SideInput::other_as_stored`]). If the side that would win would store the other side's
+/// value exactly as it holds its own (a finer code it has no code for, a name it would look up
+/// to the same register entry, a field it does not keep), the two agree: there is no conflict,
+/// and the other side's value is kept, with the leaves it leaves empty filled from the winner's
+/// ([`fill_empty`]). For `park` (no winner), either side's coding may show the agreement, `b`'s
+/// first. So the merged record depends on the two systems' contents, not on the hub's history
+/// (docs/architecture.md, "Convergence without history").
 pub fn merge_fields(
     a: SideInput<'_>,
     b: SideInput<'_>,
@@ -581,6 +595,34 @@ pub fn merge_fields(
             FieldPolicy::Newest => newest_policy,
             p => p,
         };
+        if base.is_none() && av != bv {
+            let winner = match decides {
+                FieldPolicy::A => Some(Side::A),
+                FieldPolicy::B => Some(Side::B),
+                _ => None,
+            };
+            // The other side's value as side `w` would store it, against `w`'s own.
+            let agrees = |w: Side| match w {
+                Side::A => a
+                    .other_as_stored
+                    .is_some_and(|n| non_null(n.pointer(ptr)) == av),
+                Side::B => b
+                    .other_as_stored
+                    .is_some_and(|n| non_null(n.pointer(ptr)) == bv),
+            };
+            let kept = match winner {
+                Some(w) if agrees(w) => Some(w.other()),
+                Some(_) => None,
+                None if agrees(Side::B) => Some(Side::A),
+                None if agrees(Side::A) => Some(Side::B),
+                None => None,
+            };
+            match kept {
+                Some(Side::A) => return fill_empty(av, bv),
+                Some(Side::B) => return fill_empty(bv, av),
+                None => {}
+            }
+        }
         if a_ch && b_ch && av != bv {
             // A concurrent change of a newest_wins field parked by `within_skew` is recorded
             // as parked, so that the record waits for a person.
@@ -630,6 +672,54 @@ pub fn merge_fields(
         record: strip_nulls(&out),
         conflicts,
     })
+}
+
+/// The fields side `side` wins by the sync's rules, as JSON pointers: its `a_wins`/`b_wins`
+/// rules, and, when the default policy is its, the top-level members of `record` no rule names.
+fn owned_fields(spec: &SyncSpec, side: Side, record: &Value) -> Vec<String> {
+    let mine = if side == Side::A {
+        FieldPolicy::A
+    } else {
+        FieldPolicy::B
+    };
+    let mut out: Vec<String> = spec
+        .rules
+        .iter()
+        .filter(|(_, p)| *p == mine)
+        .map(|(ptr, _)| ptr.clone())
+        .collect();
+    if spec.default_policy == mine
+        && let Some(members) = record.as_object()
+    {
+        for m in members.keys() {
+            let ptr = format!("/{}", m.replace('~', "~0").replace('/', "~1"));
+            if !spec.rules.iter().any(|(p, _)| *p == ptr) {
+                out.push(ptr);
+            }
+        }
+    }
+    out
+}
+
+/// `kept` with the leaves it leaves empty (null or absent) filled from `filler`, object members
+/// merged member by member; any other value of `kept` stands as it is. Nulls are removed.
+/// E.g. `{"name": "伯恩光学"}` filled from `{"name": "伯恩光学(惠州)有限公司", "uscc":
+/// "91441300…"}` is `{"name": "伯恩光学", "uscc": "91441300…"}`.
+pub fn fill_empty(kept: Option<&Value>, filler: Option<&Value>) -> Option<Value> {
+    match (non_null(kept), non_null(filler)) {
+        (None, f) => f.map(strip_nulls),
+        (Some(Value::Object(k)), Some(Value::Object(f))) => {
+            let mut out = serde_json::Map::new();
+            let names: std::collections::BTreeSet<&String> = k.keys().chain(f.keys()).collect();
+            for n in names {
+                if let Some(v) = fill_empty(k.get(n), f.get(n)) {
+                    out.insert(n.clone(), v);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        (Some(k), _) => Some(strip_nulls(k)),
+    }
 }
 
 /// True if `record` holds every (pointer, value) of a non-empty delete form.
@@ -1543,22 +1633,9 @@ impl Engine {
         if intents.is_empty() {
             return HashMap::new();
         }
-        let records: Vec<String> = intents.iter().map(|(_, i)| i.record.to_string()).collect();
-        let normal = match session {
-            Some(s) => match s.normal_form(&spec.endpoint(side).stream, &records).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(sync = %spec.name, side = side.as_str(), "normal-form failed; read-backs are compared with the records as sent: {e}");
-                    None
-                }
-            },
-            None => None,
-        };
-        let normal: Vec<Value> = match normal {
-            Some(n) => n
-                .iter()
-                .map(|r| serde_json::from_str(r).unwrap_or(Value::Null))
-                .collect(),
+        let records: Vec<&Value> = intents.iter().map(|(_, i)| &i.record).collect();
+        let normal: Vec<Value> = match self.normal_forms(spec, side, session, &records).await {
+            Some(n) => n,
             None => intents.iter().map(|(_, i)| i.record.clone()).collect(),
         };
         intents
@@ -1566,6 +1643,39 @@ impl Engine {
             .zip(normal)
             .map(|((k, i), n)| (k, (i, n)))
             .collect()
+    }
+
+    /// `records` as side `side`'s system would store them (its connector's normal form,
+    /// contract 0.1.2), one per record in order. `None` when there are no records, no session
+    /// is at hand, the connector does not say, or the call failed (warned: the records are
+    /// then taken as stored as sent).
+    async fn normal_forms(
+        &self,
+        spec: &SyncSpec,
+        side: Side,
+        session: Option<&mut Connection>,
+        records: &[&Value],
+    ) -> Option<Vec<Value>> {
+        let session = session.filter(|s| s.may_give_normal_form())?;
+        if records.is_empty() {
+            return None;
+        }
+        let texts: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+        match session
+            .normal_form(&spec.endpoint(side).stream, &texts)
+            .await
+        {
+            Ok(forms) => Some(
+                forms?
+                    .iter()
+                    .map(|r| serde_json::from_str(r).unwrap_or(Value::Null))
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(sync = %spec.name, side = side.as_str(), "normal-form failed; records are taken as stored as sent: {e}");
+                None
+            }
+        }
     }
 
     /// Stages one valid record read from `side` into its link. Returns what an interrupted
@@ -1792,6 +1902,7 @@ mod tests {
             current: Some(current),
             settled,
             updated_at: Some(at),
+            other_as_stored: None,
         }
     }
 
@@ -2064,6 +2175,77 @@ mod tests {
                 json!({"name": "王芳", "status": "left", "phone": "13900000001", "registryNumber": "ZF2021000001", "hiredOn": "2021-05-01"})
             )
         );
+    }
+
+    /// Issue 18: at a first meeting, a value the winning side would store exactly as it holds
+    /// its own is no difference. ZF-REG (a) lost contact with the resident (`lost_contact`);
+    /// HY-ESMS (b, owns `/status` and `/employer`) can only say `left`, and codes the employer
+    /// named by the registry from its register. `/name` is a's and differs under a's coding.
+    #[test]
+    fn first_meeting_keeps_the_finer_value_the_owner_would_store_as_its_own() {
+        let a = json!({"name": "王芳", "status": "lost_contact", "phone": "13800138000",
+            "employer": {"name": "伯恩光学", "uscc": null}, "registryNumber": "ZF2021000001"});
+        let b = json!({"name": "王 芳", "status": "left", "phone": "13800138000",
+            "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": "91350100M000100Y43"},
+            "hiredOn": "2021-05-01"});
+        // a's record as HY-ESMS would store it: `left`, the register's name and code, no
+        // registry number. b's record as the registry would store it: no hire date.
+        let a_as_b = json!({"name": "王芳", "status": "left", "phone": "13800138000",
+            "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": "91350100M000100Y43"}});
+        let b_as_a = json!({"name": "王 芳", "status": "left", "phone": "13800138000",
+            "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": "91350100M000100Y43"}});
+        let m = merge_fields(
+            SideInput {
+                other_as_stored: Some(&b_as_a),
+                ..side(&a, None, T1)
+            },
+            SideInput {
+                other_as_stored: Some(&a_as_b),
+                ..side(&b, None, T2)
+            },
+            None,
+            &rules(),
+            FieldPolicy::Newest,
+            NewestRule::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            m.record,
+            json!({"name": "王芳", "status": "lost_contact", "phone": "13800138000",
+                "employer": {"name": "伯恩光学", "uscc": "91350100M000100Y43"},
+                "registryNumber": "ZF2021000001", "hiredOn": "2021-05-01"})
+        );
+        assert_eq!(m.conflicts, [("/name".to_string(), FieldPolicy::A)]);
+        // Without the normal forms, the owner's values win as before.
+        let m = merge(
+            side(&a, None, T1),
+            side(&b, None, T2),
+            None,
+            &rules(),
+            FieldPolicy::Newest,
+            NewestRule::default(),
+        )
+        .unwrap();
+        assert_eq!(m["status"], "left");
+        assert_eq!(m["employer"], b["employer"]);
+    }
+
+    #[test]
+    fn fill_empty_fills_only_the_leaves_left_empty() {
+        let kept = json!({"name": "伯恩光学", "uscc": null, "tags": ["x"]});
+        let filler = json!({"name": "伯恩光学(惠州)有限公司", "uscc": "91350100M000100Y43", "tags": ["y"], "city": "惠州"});
+        assert_eq!(
+            fill_empty(Some(&kept), Some(&filler)),
+            Some(
+                json!({"name": "伯恩光学", "uscc": "91350100M000100Y43", "tags": ["x"], "city": "惠州"})
+            )
+        );
+        assert_eq!(fill_empty(None, Some(&json!("left"))), Some(json!("left")));
+        assert_eq!(
+            fill_empty(Some(&json!("lost_contact")), Some(&json!("left"))),
+            Some(json!("lost_contact"))
+        );
+        assert_eq!(fill_empty(Some(&Value::Null), None), None);
     }
 
     #[test]

@@ -25,15 +25,31 @@ enum KeyPlan {
     Parked { why: String, conflict: NewConflict },
     /// The merged record breaks the schema: a dead letter, nothing written.
     Invalid(NewDeadLetter),
-    /// The merged record; a side's own end form when it differs (the side that ended keeps
-    /// its own delete form); the sides to write; why a side that should be written is not
-    /// (its read failed in this run).
+    /// The merged record, and a side's own end form when it differs (the side that ended keeps
+    /// its own delete form). Which sides it is written to is decided after the connectors'
+    /// normal forms ([`Engine::targets`]).
     Merged {
         record: Value,
         own: Option<(Side, Value)>,
-        targets: Vec<Side>,
-        blocked: Vec<String>,
     },
+}
+
+/// One merged key of a batch on its way to its targets: the link's records in the clear, the
+/// merged record, and a side's own end form.
+struct MergedKey {
+    o: Opened,
+    m: Value,
+    own: Option<(Side, Value)>,
+}
+
+impl MergedKey {
+    /// The record for side `t`: its own end form, or the merged record.
+    fn record_for(&self, t: Side) -> &Value {
+        match &self.own {
+            Some((s, o)) if *s == t => o,
+            _ => &self.m,
+        }
+    }
 }
 
 /// What a run's reconcile steps share: conflicts a person decided (the side taken whole, by key
@@ -141,7 +157,9 @@ impl Engine {
         mut links: Vec<Link>,
         mut extra: StagedExtra,
     ) -> Result<(), RunError> {
-        let mut plan = self.plan_batch(spec, run_id, &mut links, stats, r)?;
+        let mut plan = self
+            .plan_batch(spec, run_id, &mut links, stats, r, sessions)
+            .await?;
         if !plan.writes.is_empty() {
             // The intents reach the store before any write does.
             let counts = serde_json::to_value(&*stats).unwrap_or_default();
@@ -208,69 +226,109 @@ impl Engine {
         }
     }
 
-    /// Plans each pending link of a batch ([`Engine::plan_key`]) and sets the write intents of
-    /// the records to write.
-    fn plan_batch(
+    /// Plans each pending link of a batch ([`Engine::plan_key`]), decides with the connectors'
+    /// normal forms which sides each merged record goes to ([`Engine::targets`]), and sets the
+    /// write intents of the records to write.
+    ///
+    /// The normal forms (contract 0.1.2; a connector that does not give one stores what it is
+    /// sent) of the sides the sync writes are asked for at most three times per side and batch: the other side's records
+    /// as this side would store them, for keys that never settled (the first meeting,
+    /// [`merge_fields`]); the merged records as each side would store them, whose values a
+    /// side fills in for a field it wins are the owner's and go to the other side too
+    /// ([`fill_empty`]); and once more for the records that filling changed.
+    async fn plan_batch(
         &self,
         spec: &SyncSpec,
         run_id: i64,
         links: &mut [Link],
         stats: &mut RunStats,
         r: &Reconciling,
+        sessions: &mut HashMap<Side, Connection>,
     ) -> Result<BatchPlan, RunError> {
         let n = links.len();
         let mut p = BatchPlan {
-            merged: Vec::with_capacity(n),
-            own: Vec::with_capacity(n),
+            merged: vec![None; n],
+            own: vec![None; n],
             planned: vec![false; n],
             unsettled: vec![false; n],
             waiting: vec![false; n],
             ..BatchPlan::default()
         };
-        for (i, link) in links.iter_mut().enumerate() {
-            p.merged.push(None);
-            p.own.push(None);
-            if !link.pending {
-                continue;
+        let mut opened: Vec<Option<Opened>> = Vec::with_capacity(n);
+        for link in links.iter() {
+            opened.push(if link.pending {
+                Some(self.open_link(link)?)
+            } else {
+                None
+            });
+        }
+        // First meetings: each side's current record as the other side would store it.
+        let meeting: Vec<usize> = (0..n)
+            .filter(|&i| {
+                opened[i].as_ref().is_some_and(|o| {
+                    o.base.is_none()
+                        && o.current.iter().all(Option::is_some)
+                        && !r.takes.contains_key(&links[i].key_hash)
+                })
+            })
+            .collect();
+        let mut as_stored: HashMap<usize, [Option<Value>; 2]> = HashMap::new();
+        for &side in spec.write_sides() {
+            let si = if side == Side::A { 0 } else { 1 };
+            let records: Vec<&Value> = meeting
+                .iter()
+                .filter_map(|&i| opened[i].as_ref()?.current[1 - si].as_ref())
+                .collect();
+            if let Some(forms) = self
+                .normal_forms(spec, side, sessions.get_mut(&side), &records)
+                .await
+            {
+                for (&i, f) in meeting.iter().zip(forms) {
+                    as_stored.entry(i).or_default()[si] = Some(f);
+                }
             }
+        }
+        let mut merged: Vec<Option<MergedKey>> = Vec::with_capacity(n);
+        for (i, link) in links.iter_mut().enumerate() {
+            let Some(o) = opened[i].take() else {
+                merged.push(None);
+                continue;
+            };
             p.planned[i] = true;
-            let o = self.open_link(link)?;
             let taken = r.takes.get(&link.key_hash).copied();
-            let (m, own, targets) =
-                match self.plan_key(spec, run_id, link, &o, taken, &r.unread, stats) {
-                    KeyPlan::Nothing => continue,
-                    KeyPlan::Parked { why, conflict } => {
-                        p.conflicts.push(conflict);
-                        p.unsettled[i] = true;
-                        p.waiting[i] = true;
-                        link.last_error = Some(why);
-                        continue;
-                    }
-                    KeyPlan::Invalid(d) => {
-                        p.dead.push(d);
-                        continue;
-                    }
-                    KeyPlan::Merged {
-                        record,
-                        own,
-                        targets,
-                        blocked,
-                    } => {
-                        if let Some(why) = blocked.into_iter().last() {
-                            p.unsettled[i] = true;
-                            link.last_error = Some(why);
-                        }
-                        (record, own, targets)
-                    }
-                };
+            let stored = as_stored.get(&i);
+            let plan = self.plan_key(spec, run_id, link, &o, taken, stored, stats);
+            merged.push(match plan {
+                KeyPlan::Nothing => None,
+                KeyPlan::Parked { why, conflict } => {
+                    p.conflicts.push(conflict);
+                    p.unsettled[i] = true;
+                    p.waiting[i] = true;
+                    link.last_error = Some(why);
+                    None
+                }
+                KeyPlan::Invalid(d) => {
+                    p.dead.push(d);
+                    None
+                }
+                KeyPlan::Merged { record, own } => Some(MergedKey { o, m: record, own }),
+            });
+        }
+        let normal = self.fill_owned(spec, sessions, &mut merged).await;
+        for (i, link) in links.iter_mut().enumerate() {
+            let Some(k) = merged[i].take() else {
+                continue;
+            };
+            let (targets, blocked) = self.targets(spec, link, &k, &normal[i], &r.unread);
+            if let Some(why) = blocked.into_iter().last() {
+                p.unsettled[i] = true;
+                link.last_error = Some(why);
+            }
             for &t in &targets {
-                let rec = match &own {
-                    Some((s, o)) if *s == t => o,
-                    _ => &m,
-                };
+                let rec = k.record_for(t);
                 let ti = if t == Side::A { 0 } else { 1 };
                 let other = (targets.len() == 1)
-                    .then(|| o.current[1 - ti].clone())
+                    .then(|| k.o.current[1 - ti].clone())
                     .flatten();
                 let intent = Intent {
                     record: rec.clone(),
@@ -284,14 +342,127 @@ impl Engine {
                         data: rec.to_string(),
                         remote_id: ts.remote_id.clone(),
                         version: ts.version.clone(),
-                        current: o.current[ti].as_ref().map(Value::to_string),
+                        current: k.o.current[ti].as_ref().map(Value::to_string),
                     },
                 ));
             }
-            p.merged[i] = Some(m);
-            p.own[i] = own;
+            p.merged[i] = Some(k.m);
+            p.own[i] = k.own;
         }
         Ok(p)
+    }
+
+    /// The merged records of a batch as each side would store them (`[a, b]` per key; `None`
+    /// where the connector does not say), after the values a side fills in for a field it wins
+    /// (an `a_wins`/`b_wins` rule, or the default policy's unlisted members) were put into the
+    /// merged record: a code the owner looks up from a name is the owner's value, and reaches
+    /// the other side in normal operation as it would after a lost state store. A merged record
+    /// that filling would make break the schema is left as it was.
+    async fn fill_owned(
+        &self,
+        spec: &SyncSpec,
+        sessions: &mut HashMap<Side, Connection>,
+        merged: &mut [Option<MergedKey>],
+    ) -> Vec<[Option<Value>; 2]> {
+        let mut normal: Vec<[Option<Value>; 2]> = vec![[None, None]; merged.len()];
+        let mut round: Vec<usize> = (0..merged.len()).filter(|&i| merged[i].is_some()).collect();
+        for pass in 0..2 {
+            if round.is_empty() {
+                break;
+            }
+            for &side in spec.write_sides() {
+                let si = if side == Side::A { 0 } else { 1 };
+                let records: Vec<&Value> = round
+                    .iter()
+                    .filter_map(|&i| merged[i].as_ref().map(|k| k.record_for(side)))
+                    .collect();
+                let forms = self
+                    .normal_forms(spec, side, sessions.get_mut(&side), &records)
+                    .await;
+                for (j, &i) in round.iter().enumerate() {
+                    normal[i][si] = forms.as_ref().map(|f| f[j].clone());
+                }
+            }
+            if pass == 1 {
+                break;
+            }
+            let mut changed = Vec::new();
+            for &i in &round {
+                let Some(k) = merged[i].as_mut() else {
+                    continue;
+                };
+                if normal[i].iter().all(Option::is_none) {
+                    continue;
+                }
+                let mut m = k.m.clone();
+                for (si, side) in [Side::A, Side::B].into_iter().enumerate() {
+                    if let Some(n) = &normal[i][si] {
+                        for ptr in owned_fields(spec, side, n) {
+                            let filled = fill_empty(m.pointer(&ptr), n.pointer(&ptr));
+                            set_pointer(&mut m, &ptr, filled);
+                        }
+                    }
+                }
+                if m != k.m && spec.schema.validate(&m).is_empty() {
+                    // A side that ended keeps its own end form over the filled record.
+                    if let Some((s, own)) = &mut k.own {
+                        let mut o = m.clone();
+                        for (ptr, v) in &spec.deletes[if *s == Side::A { 0 } else { 1 }] {
+                            set_pointer(&mut o, ptr, Some(v.clone()));
+                        }
+                        *own = o;
+                    }
+                    k.m = m;
+                    changed.push(i);
+                }
+            }
+            round = changed;
+        }
+        normal
+    }
+
+    /// The sides merged key `k` is written to, and why a side that should be written is not
+    /// (its read failed in this run, `unread`). A side is not written when it is deleted, when
+    /// its current record is already the one to write, or when its connector says it would
+    /// store the record exactly as it holds it now (`normal`, `[a, b]`: equality under the
+    /// side's own coding is not a difference).
+    fn targets(
+        &self,
+        spec: &SyncSpec,
+        link: &Link,
+        k: &MergedKey,
+        normal: &[Option<Value>; 2],
+        unread: &[Side],
+    ) -> (Vec<Side>, Vec<String>) {
+        let mut targets: Vec<Side> = Vec::new();
+        let mut blocked: Vec<String> = Vec::new();
+        for &t in spec.write_sides() {
+            let rec = k.record_for(t);
+            let ti = if t == Side::A { 0 } else { 1 };
+            let ts = link.side(t);
+            let same_under_coding = match (&normal[ti], &k.o.current[ti]) {
+                (Some(n), Some(cur)) => strip_nulls(n) == strip_nulls(cur),
+                _ => false,
+            };
+            if ts.deleted
+                || same_under_coding
+                || ts
+                    .hash
+                    .as_deref()
+                    .is_some_and(|h| h == self.keys.content_hash(rec))
+            {
+                continue;
+            }
+            if unread.contains(&t) {
+                blocked.push(format!(
+                    "not written to {}: reading it failed in this run",
+                    t.as_str()
+                ));
+                continue;
+            }
+            targets.push(t);
+        }
+        (targets, blocked)
     }
 
     /// Writes a batch's records to side `t` in one `write` call and records each result on its
@@ -496,9 +667,10 @@ impl Engine {
     }
 
     /// Plans one pending key ([`KeyPlan`]): merges its sides' records (or takes the side a
-    /// person chose, `taken`), applies an end one side newly shows, checks the merged record
-    /// against the schema, and names the sides to write (not those whose read failed in this
-    /// run, `unread`). Counts parked keys, resolved conflicts and refused merges in `stats`.
+    /// person chose, `taken`), applies an end one side newly shows, and checks the merged record
+    /// against the schema. `as_stored`: at a first meeting, each side's connector's normal form
+    /// of the other side's record (`[b as a stores it, a as b stores it]`). Counts parked keys,
+    /// resolved conflicts and refused merges in `stats`.
     #[allow(clippy::too_many_arguments)]
     fn plan_key(
         &self,
@@ -507,18 +679,20 @@ impl Engine {
         link: &Link,
         o: &Opened,
         taken: Option<Side>,
-        unread: &[Side],
+        as_stored: Option<&[Option<Value>; 2]>,
         stats: &mut RunStats,
     ) -> KeyPlan {
         let a = SideInput {
             current: o.current[0].as_ref(),
             settled: o.settled[0].as_ref(),
             updated_at: link.a.updated_at.as_deref(),
+            other_as_stored: as_stored.and_then(|s| s[0].as_ref()),
         };
         let b = SideInput {
             current: o.current[1].as_ref(),
             settled: o.settled[1].as_ref(),
             updated_at: link.b.updated_at.as_deref(),
+            other_as_stored: as_stored.and_then(|s| s[1].as_ref()),
         };
         let taken = match taken {
             Some(Side::A) => o.current[0].clone(),
@@ -574,14 +748,18 @@ impl Engine {
         };
         // A side that newly shows an end (its connector's delete, or its delete form)
         // gives the other side that side's own delete form, whatever the policies say,
-        // and keeps its own.
+        // and keeps its own. At a first meeting, an end form the other side's record also
+        // shows as this side would store it is no news (HY-ESMS's `left` for a resident the
+        // registry has lost contact with).
         let ended = |i: usize, side: Side| {
             let form = &spec.deletes[i];
             let s = link.side(side);
+            let agreed = as_stored.is_some_and(|st| shows_end(st[i].as_ref(), form));
             (s.deleted && !s.settled_deleted)
                 || (!s.deleted
                     && shows_end(o.current[i].as_ref(), form)
-                    && !shows_end(o.settled[i].as_ref(), form))
+                    && !shows_end(o.settled[i].as_ref(), form)
+                    && !agreed)
         };
         let (a_ended, b_ended) = (ended(0, Side::A), ended(1, Side::B));
         let tell = match (a_ended, b_ended) {
@@ -619,37 +797,7 @@ impl Engine {
                 violations,
             ));
         }
-        let mut targets: Vec<Side> = Vec::new();
-        let mut blocked: Vec<String> = Vec::new();
-        for &t in spec.write_sides() {
-            let rec = match &own {
-                Some((s, o)) if *s == t => o,
-                _ => &m,
-            };
-            let ts = link.side(t);
-            if ts.deleted
-                || ts
-                    .hash
-                    .as_deref()
-                    .is_some_and(|h| h == self.keys.content_hash(rec))
-            {
-                continue;
-            }
-            if unread.contains(&t) {
-                blocked.push(format!(
-                    "not written to {}: reading it failed in this run",
-                    t.as_str()
-                ));
-                continue;
-            }
-            targets.push(t);
-        }
-        KeyPlan::Merged {
-            record: m,
-            own,
-            targets,
-            blocked,
-        }
+        KeyPlan::Merged { record: m, own }
     }
 
     /// Records a successful write on side `t`: the system's id and version, and the record as

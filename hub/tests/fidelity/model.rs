@@ -17,6 +17,12 @@
 //! read back still shows it (some field it changed holds the written value; a create always
 //! shows), field by field, and otherwise is as if it had not been made.
 //!
+//! A lost store (`Op::LoseStore`, issue 18) replaces the hub's state store with an empty one:
+//! the oracle forgets every settled record, base and crashed run, and the next sync point is a
+//! first meeting of whatever the two systems hold, decided by the rules alone (`newest_wins` by
+//! the update times the systems hold then). The hub must end where the oracle does, as after any
+//! other history: convergence does not depend on what the hub remembers.
+//!
 //! Cases: `HUB_MODEL_CASES` (default 1000). Seed: `PROPTEST_RNG_SEED` (a number), else a fixed
 //! one, so that CI is repeatable; vary the seed to explore further.
 
@@ -31,8 +37,9 @@ const NAMES: [&str; 3] = ["张伟", "王芳", "李娜"];
 const PHONES: [&str; 3] = ["13800000001", "13900000002", "15000000003"];
 const POSITIONS: [&str; 3] = ["普工", "质检员", "电工"];
 const HOMETOWNS: [&str; 3] = ["珉谷街道", "永丰街道", "者相镇"];
-/// Status values as ZF-REG can set them (务工状态 1, 2, 3).
-const ZF_STATUS: [&str; 3] = ["employed", "seeking", "returned_home"];
+/// Status values as ZF-REG can set them (务工状态 1, 3, 9): `lost_contact` is one HY-ESMS can
+/// only say as `left` (HY-ESMS's own `seeking` is among its values).
+const ZF_STATUS: [&str; 3] = ["employed", "returned_home", "lost_contact"];
 /// Status values as HY-ESMS can set them.
 const HY_STATUS: [&str; 3] = ["employed", "seeking", "left"];
 
@@ -96,6 +103,9 @@ enum Op {
         at_write: i64,
         fault: Fault,
     },
+    /// The state store lost (issue 18: a data directory deleted): the hub goes on over a new,
+    /// empty store, and every key it meets next is a first meeting.
+    LoseStore,
 }
 
 fn field() -> impl Strategy<Value = Field> {
@@ -123,6 +133,7 @@ fn op() -> impl Strategy<Value = Op> {
         // second; mostly after a write, where it reached the system but was not recorded.
         3 => (prop_oneof![3 => Just(1i64), 2 => Just(3i64), 1 => Just(0i64), 1 => Just(2i64)], fault)
             .prop_map(|(at_write, fault)| Op::Crash { at_write, fault }),
+        1 => Just(Op::LoseStore),
     ]
 }
 
@@ -264,11 +275,40 @@ impl Person {
         self.base = c.ideal.base.clone();
     }
 
+    /// The hub's state store lost: nothing settled, no base, no parked conflict, no crashed run
+    /// to recover (its unrecorded writes are simply in the records); the systems' update times
+    /// as they hold them now (`zf_t`, `hy_t`), which a first meeting's `newest_wins` compares.
+    fn lose_store(&mut self, zf_t: Option<i64>, hy_t: Option<i64>) {
+        self.s_zf = None;
+        self.s_hy = None;
+        self.base = None;
+        self.s_hy_deleted = false;
+        self.parked = false;
+        self.crashed = None;
+        if let Some(t) = zf_t {
+            self.zf_t = t;
+        }
+        if let Some(t) = hy_t {
+            self.hy_t = t;
+        }
+    }
+
     /// One ideal sync run for this person.
     fn sync(&mut self) {
         self.recover();
         self.parked = false;
         let hy_live = self.hy.as_ref().filter(|_| !self.hy_deleted);
+        // A first meeting of two records (issue 18): a status HY-ESMS would store as it holds
+        // its own is no difference (the registry's finer code stays), and an end form the other
+        // side's status shows in this side's coding is no news.
+        let meeting = self.base.is_none() && self.zf.is_some() && hy_live.is_some();
+        let (zf_end_agreed, hy_end_agreed) = match (&self.zf, hy_live) {
+            (Some(a), Some(b)) if meeting => (
+                zf_status(b.get(Field::Status)) == "returned_home",
+                hy_status(a.get(Field::Status)) == "left",
+            ),
+            _ => (false, false),
+        };
         let merged = match (&self.zf, hy_live) {
             (None, None) => None,
             (Some(a), None) => Some(a.clone()),
@@ -282,6 +322,7 @@ impl Person {
                     let unchanged = self.base.as_ref().map_or(av, |x| x.get(f));
                     let first = self.base.is_none();
                     let v = match policy(f) {
+                        Policy::B if first && f == Field::Status && hy_status(av) == bv => av,
                         Policy::A if a_ch || first => av,
                         Policy::B if b_ch || first => bv,
                         Policy::A | Policy::B => unchanged,
@@ -309,11 +350,13 @@ impl Person {
         if let Some(mut m) = merged {
             let shows = |r: Option<&Rec>, v: &str| r.is_some_and(|r| r.get(Field::Status) == v);
             let a_ended = shows(self.zf.as_ref(), "returned_home")
-                && !shows(self.s_zf.as_ref(), "returned_home");
+                && !shows(self.s_zf.as_ref(), "returned_home")
+                && !zf_end_agreed;
             let b_ended = (self.hy_deleted && !self.s_hy_deleted)
                 || (!self.hy_deleted
                     && shows(self.hy.as_ref(), "left")
-                    && !shows(self.s_hy.as_ref(), "left"));
+                    && !shows(self.s_hy.as_ref(), "left")
+                    && !hy_end_agreed);
             match (a_ended, b_ended) {
                 (true, false) => m.set(Field::Status, "left"),
                 (false, true) => m.set(Field::Status, "returned_home"),
@@ -394,7 +437,7 @@ fn hy_rec(item: &Value) -> Rec {
 
 /// Runs one case: the ops, a final clean sync point, and the checks.
 async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
-    let w = World::new(Setup {
+    let mut w = World::new(Setup {
         batch_size,
         limits: "",
     })
@@ -517,6 +560,15 @@ async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
                     p.crashed = Some(Box::new(Crashed { pre, ideal, wrote }));
                 }
                 learn_ids(&w, &ids, &mut people).await;
+            }
+            Op::LoseStore => {
+                w.lose_store().await;
+                let (zf_rows, hy_items) = (w.zf_all().await, w.hy_all().await);
+                for (i, p) in people.iter_mut().enumerate() {
+                    let zf = zf_rows.iter().find(|r| r["身份证号"] == ids[i].as_str());
+                    let hy = hy_items.iter().find(|r| r["idNo"] == ids[i].as_str());
+                    p.lose_store(zf.map(zf_time), hy.map(hy_time));
+                }
             }
             Op::Sync { crash_at, fault } => {
                 set_fault(&w, fault).await;
@@ -720,6 +772,7 @@ fn both_systems_converge_on_the_oracle_under_random_changes_faults_and_crashes()
                     Op::Sync { .. } => "sync points",
                     Op::Crash { .. } => "crashes followed by changes",
                     Op::HyDelete(_) => "deletes",
+                    Op::LoseStore => "state stores lost",
                     _ => "changes",
                 };
                 *s.entry(k).or_default() += 1;

@@ -572,3 +572,93 @@ async fn a_store_of_the_older_link_form_reads_everything_again_and_writes_nothin
     );
     assert_eq!(w.duplicates().await, Vec::<Value>::new());
 }
+
+/// Issue 18: the state store is lost (a data directory deleted) after the hub has synced two
+/// systems; a new, empty store is pointed at them. Every record is found again by its identity
+/// number, nothing is created, and nothing is written where the two systems already agree,
+/// each in its own coding:
+/// - a resident the registry has lost contact with (务工状态 9, `lost_contact`) is `left` in
+///   HY-ESMS, which has no finer code, and that `left` is HY's end form: not a difference, and no
+///   end to pass on (without the normal forms the registry's 9 became 3, returned home);
+/// - an employer the registry knows by name only: HY-ESMS looks its code up in its enterprise
+///   register. That code is HY's value (it owns `/employer`), so it reaches the registry in
+///   normal operation, as it would after the store is lost: the two histories end alike;
+/// - a hire date and a remark, which the registry does not keep, are not written to it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_state_store_finds_every_record_and_writes_nothing_where_the_systems_agree() {
+    const USCC: &str = "91350100M000100Y43";
+    const EMPLOYER: &str = "伯恩光学(惠州)有限公司";
+    let mut w = World::new(Setup::default()).await;
+    w.hy_admin_create("enterprises", json!({"uscc": USCC, "name": EMPLOYER}))
+        .await;
+    let mut lost = zf_row(&id_number(71), "张伟", "13800000071", "普工", "珉谷街道");
+    lost["务工单位"] = json!(EMPLOYER);
+    lost["务工状态"] = json!("9");
+    w.zf_create(lost).await;
+    w.zf_create(zf_row(
+        &id_number(72),
+        "王芳",
+        "13800000072",
+        "质检员",
+        "永丰街道",
+    ))
+    .await;
+    let mut hired = hy_item(&id_number(73), "李娜", "13800000073", "电工", "者相镇");
+    hired["employerUscc"] = json!(USCC);
+    hired["hiredOn"] = json!("2024-03-01");
+    hired["remark"] = json!("夜班");
+    w.hy_create(hired).await;
+    w.sync_until_ok(None).await;
+    w.sync_until_ok(None).await;
+
+    // Normal operation: HY-ESMS holds the lost-contact resident as `left` with the employer's
+    // code; the registry keeps its 9 and has the code HY looked up.
+    let (zf, hy) = (w.zf_all().await, w.hy_all().await);
+    assert_eq!((zf.len(), hy.len()), (3, 3));
+    let hy71 = by_id(&hy, "idNo", &id_number(71))[0];
+    assert_eq!(
+        (&hy71["status"], &hy71["employerUscc"]),
+        (&json!("left"), &json!(USCC))
+    );
+    let zf71 = by_id(&zf, "身份证号", &id_number(71))[0];
+    assert_eq!(zf71["务工状态"], "9");
+    assert_eq!(
+        (&zf71["务工单位"], &zf71["单位信用代码"]),
+        (&json!(EMPLOYER), &json!(USCC))
+    );
+    let zf73 = by_id(&zf, "身份证号", &id_number(73))[0];
+    assert_eq!(
+        (&zf73["务工单位"], &zf73["单位信用代码"]),
+        (&json!(EMPLOYER), &json!(USCC))
+    );
+
+    // The store lost: both systems read again from the start, every key a first meeting.
+    w.lose_store().await;
+    let runs = w.sync_until_ok(None).await;
+    let s = &runs[0].stats;
+    assert_eq!((s.a.read, s.b.read), (3, 3), "{s:?}");
+    assert_eq!(
+        (s.a.created, s.a.updated, s.a.unchanged_writes),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        (s.b.created, s.b.updated, s.b.unchanged_writes),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        (w.zf_all().await, w.hy_all().await),
+        (zf, hy),
+        "neither system changed"
+    );
+    // And the next run has nothing to do either.
+    let runs = w.sync_until_ok(None).await;
+    let s = &runs[0].stats;
+    assert_eq!(
+        (s.a.created, s.a.updated, s.b.created, s.b.updated),
+        (0, 0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(w.duplicates().await, Vec::<Value>::new());
+}

@@ -140,19 +140,9 @@ b = {{ "/status" = "left" }}
         let mut syncs = hub::daemon::resolve_syncs(&config, &loaded).unwrap();
         let spec = syncs.remove(SYNC).unwrap().unwrap().spec;
         let store = Store::open(&config.store_url()).await.unwrap();
-        let keys = hub::keys::Keys::derive(&[7; 32]);
         let crash_in = Arc::new(AtomicI64::new(0));
         let step: Arc<Mutex<Option<StepHook>>> = Arc::new(Mutex::new(None));
-        let hook: CrashHook = {
-            let (crash_in, step) = (crash_in.clone(), step.clone());
-            Arc::new(move |p| {
-                if let Some(f) = step.lock().unwrap().as_ref() {
-                    f(p);
-                }
-                crash_in.fetch_sub(1, Ordering::SeqCst) == 1
-            })
-        };
-        let engine = Engine::new(store.clone(), keys).with_crash_hook(hook);
+        let engine = engine_over(&store, &crash_in, &step);
         World {
             hy,
             zf,
@@ -166,6 +156,21 @@ b = {{ "/status" = "left" }}
             hy_plugin,
             _dir: dir,
         }
+    }
+
+    /// The state store lost (a disk replaced, a data directory deleted): the engine goes on over
+    /// a new, empty store, with the same state keys. The systems keep what they hold.
+    pub async fn lose_store(&mut self) {
+        let n = self.crashes.load(Ordering::SeqCst);
+        let path = self
+            ._dir
+            .path()
+            .join(format!("new-state-{n}-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        self.store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        self.engine = engine_over(&self.store, &self.crash_in, &self.step);
     }
 
     async fn call(&self, method: reqwest::Method, url: String, body: Option<Value>) -> Value {
@@ -317,6 +322,26 @@ b = {{ "/status" = "left" }}
             .await
             .unwrap();
     }
+}
+
+/// An engine over `store` with the test state keys, crashing when `crash_in` counts down to 0
+/// (after `step` sees each crash point).
+fn engine_over(
+    store: &Store,
+    crash_in: &Arc<AtomicI64>,
+    step: &Arc<Mutex<Option<StepHook>>>,
+) -> Engine {
+    let keys = hub::keys::Keys::derive(&[7; 32]);
+    let hook: CrashHook = {
+        let (crash_in, step) = (crash_in.clone(), step.clone());
+        Arc::new(move |p| {
+            if let Some(f) = step.lock().unwrap().as_ref() {
+                f(p);
+            }
+            crash_in.fetch_sub(1, Ordering::SeqCst) == 1
+        })
+    };
+    Engine::new(store.clone(), keys).with_crash_hook(hook)
 }
 
 /// A valid GB 11643-1999 citizen identity number: Zhenfeng County (522325), born 1990-01-01,
