@@ -21,7 +21,10 @@
 //! the oracle forgets every settled record, base and crashed run, and the next sync point is a
 //! first meeting of whatever the two systems hold, decided by the rules alone (`newest_wins` by
 //! the update times the systems hold then). The hub must end where the oracle does, as after any
-//! other history: convergence does not depend on what the hub remembers.
+//! other history: convergence does not depend on what the hub remembers. A store restored from
+//! an older backup (`Op::BackUpStore`, then `Op::RestoreStore` later) brings back what the hub
+//! remembered then (settled records, bases, parked conflicts, cursors) over what the systems
+//! hold now; the oracle goes back to its own memory of that moment and applies the same rules.
 //!
 //! Cases: `HUB_MODEL_CASES` (default 1000). Seed: `PROPTEST_RNG_SEED` (a number), else a fixed
 //! one, so that CI is repeatable; vary the seed to explore further.
@@ -106,6 +109,13 @@ enum Op {
     /// The state store lost (issue 18: a data directory deleted): the hub goes on over a new,
     /// empty store, and every key it meets next is a first meeting.
     LoseStore,
+    /// A backup of the state store taken now (the store closed, its file copied), unless a
+    /// crashed run is still to be recovered; a later `RestoreStore` goes back to it.
+    BackUpStore,
+    /// The state store restored from the last backup (issue 18): the hub goes on remembering
+    /// only what it knew then (settled records, bases, cursors), over what the systems hold now.
+    /// Without a backup yet, nothing happens.
+    RestoreStore,
 }
 
 fn field() -> impl Strategy<Value = Field> {
@@ -134,6 +144,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (prop_oneof![3 => Just(1i64), 2 => Just(3i64), 1 => Just(0i64), 1 => Just(2i64)], fault)
             .prop_map(|(at_write, fault)| Op::Crash { at_write, fault }),
         1 => Just(Op::LoseStore),
+        1 => Just(Op::BackUpStore),
+        1 => Just(Op::RestoreStore),
     ]
 }
 
@@ -197,6 +209,9 @@ struct Person {
 /// those the next run could still tell from the records (the rest were edited over).
 static UNRECORDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static SHOWN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Backups taken and restored (`Op::BackUpStore`, `Op::RestoreStore`), over all cases.
+static BACKUPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static RESTORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// What a crashed run left of one person, for the next sync point to resolve.
 #[derive(Debug, Clone)]
@@ -291,6 +306,19 @@ impl Person {
         if let Some(t) = hy_t {
             self.hy_t = t;
         }
+    }
+
+    /// The state store restored from a backup taken when this person was `then`: the hub
+    /// remembers what it remembered then (settled records, base, parked; no crashed run was
+    /// pending, see `Op::BackUpStore`), and a `newest_wins` field changed on both sides since
+    /// is decided by the update times the systems hold now, as after a lost store.
+    fn restore_store(&mut self, then: &Person, zf_t: Option<i64>, hy_t: Option<i64>) {
+        self.lose_store(zf_t, hy_t);
+        self.s_zf = then.s_zf.clone();
+        self.s_hy = then.s_hy.clone();
+        self.base = then.base.clone();
+        self.s_hy_deleted = then.s_hy_deleted;
+        self.parked = then.parked;
     }
 
     /// One ideal sync run for this person.
@@ -453,6 +481,10 @@ async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
     let initial = |i: usize| {
         Rec([NAMES[i], PHONES[i], POSITIONS[i], "employed", HOMETOWNS[i]].map(String::from))
     };
+    // The last backup of the state store, with the oracle's people when it was taken.
+    let mut backup: Option<(std::path::PathBuf, Vec<Person>)> = None;
+    // A crash op stopped a run whose recovery has not run yet.
+    let mut crash_pending = false;
     for op in ops.iter().cloned() {
         match op {
             Op::ZfCreate(i) if people[i].zf.is_none() => {
@@ -532,6 +564,7 @@ async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
                     learn_ids(&w, &ids, &mut people).await;
                     continue;
                 }
+                crash_pending = true;
                 let recorded: Vec<bool> = audited_keys(&w, &keys)
                     .await
                     .iter()
@@ -563,6 +596,7 @@ async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
             }
             Op::LoseStore => {
                 w.lose_store().await;
+                crash_pending = false;
                 let (zf_rows, hy_items) = (w.zf_all().await, w.hy_all().await);
                 for (i, p) in people.iter_mut().enumerate() {
                     let zf = zf_rows.iter().find(|r| r["身份证号"] == ids[i].as_str());
@@ -570,9 +604,26 @@ async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
                     p.lose_store(zf.map(zf_time), hy.map(hy_time));
                 }
             }
+            Op::BackUpStore if people.iter().all(|p| p.crashed.is_none()) && !crash_pending => {
+                backup = Some((w.back_up_store().await, people.clone()));
+                BACKUPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Op::RestoreStore if backup.is_some() => {
+                let (file, then) = backup.as_ref().unwrap();
+                w.restore_store(file).await;
+                crash_pending = false;
+                RESTORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (zf_rows, hy_items) = (w.zf_all().await, w.hy_all().await);
+                for (i, p) in people.iter_mut().enumerate() {
+                    let zf = zf_rows.iter().find(|r| r["身份证号"] == ids[i].as_str());
+                    let hy = hy_items.iter().find(|r| r["idNo"] == ids[i].as_str());
+                    p.restore_store(&then[i], zf.map(zf_time), hy.map(hy_time));
+                }
+            }
             Op::Sync { crash_at, fault } => {
                 set_fault(&w, fault).await;
                 w.sync_until_ok(crash_at).await;
+                crash_pending = false;
                 w.clear_faults().await;
                 people.iter_mut().for_each(Person::sync);
                 learn_ids(&w, &ids, &mut people).await;
@@ -582,6 +633,7 @@ async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
                 // point.
                 set_fault(&w, fault).await;
                 w.sync_until_ok(None).await;
+                crash_pending = false;
                 w.clear_faults().await;
                 people.iter_mut().for_each(Person::sync);
                 learn_ids(&w, &ids, &mut people).await;
@@ -790,6 +842,8 @@ fn both_systems_converge_on_the_oracle_under_random_changes_faults_and_crashes()
             load(&UNRECORDED),
         );
         s.insert("of which the records still showed", load(&SHOWN));
+        s.insert("backups taken", load(&BACKUPS));
+        s.insert("state stores restored from a backup", load(&RESTORES));
     }
     println!("model test (seed {seed}): {:?}", stats.lock().unwrap());
     if let Err(e) = result {

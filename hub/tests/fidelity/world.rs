@@ -67,6 +67,10 @@ pub struct World {
     pub crashes: std::sync::atomic::AtomicU64,
     /// The HY-ESMS connector as loaded for the sync (for tests that call it directly).
     pub hy_plugin: Arc<hub::runtime::Plugin>,
+    /// The SQLite file of `store`.
+    store_path: PathBuf,
+    /// State store files made so far by [`World::lose_store`] and the backups.
+    stores: std::sync::atomic::AtomicU64,
     _dir: tempfile::TempDir,
 }
 
@@ -154,6 +158,8 @@ b = {{ "/status" = "left" }}
             step,
             crashes: std::sync::atomic::AtomicU64::new(0),
             hy_plugin,
+            store_path: config.data_dir().join("state.db"),
+            stores: std::sync::atomic::AtomicU64::new(0),
             _dir: dir,
         }
     }
@@ -161,15 +167,43 @@ b = {{ "/status" = "left" }}
     /// The state store lost (a disk replaced, a data directory deleted): the engine goes on over
     /// a new, empty store, with the same state keys. The systems keep what they hold.
     pub async fn lose_store(&mut self) {
-        let n = self.crashes.load(Ordering::SeqCst);
-        let path = self
-            ._dir
-            .path()
-            .join(format!("new-state-{n}-{}.db", std::process::id()));
+        let path = self.new_store_path();
+        self.switch_store(path).await;
+    }
+
+    /// A backup of the state store as an operator takes one: the store closed (the daemon
+    /// stopped), its SQLite file copied, then opened again. Returns the copy's path.
+    pub async fn back_up_store(&mut self) -> PathBuf {
+        self.store.close().await;
+        let backup = self.new_store_path();
+        copy_sqlite(&self.store_path, &backup);
+        let path = self.store_path.clone();
+        self.switch_store(path).await;
+        backup
+    }
+
+    /// The state store restored from `backup` (a [`World::back_up_store`] copy, which stays
+    /// as it is): the engine goes on over a copy of it, remembering only what the store held
+    /// then. The systems keep what they hold now.
+    pub async fn restore_store(&mut self, backup: &Path) {
+        self.store.close().await;
+        let path = self.new_store_path();
+        copy_sqlite(backup, &path);
+        self.switch_store(path).await;
+    }
+
+    fn new_store_path(&self) -> PathBuf {
+        let n = self.stores.fetch_add(1, Ordering::SeqCst);
+        let path = self._dir.path().join(format!("state-{n}.db"));
         let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    async fn switch_store(&mut self, path: PathBuf) {
         self.store = Store::open(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
+        self.store_path = path;
         self.engine = engine_over(&self.store, &self.crash_in, &self.step);
     }
 
@@ -326,6 +360,21 @@ b = {{ "/status" = "left" }}
 
 /// An engine over `store` with the test state keys, crashing when `crash_in` counts down to 0
 /// (after `step` sees each crash point).
+/// Copies a closed SQLite database with its write-ahead log, if one was left.
+fn copy_sqlite(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let (f, t) = (
+            PathBuf::from(format!("{}{suffix}", from.display())),
+            PathBuf::from(format!("{}{suffix}", to.display())),
+        );
+        let _ = std::fs::remove_file(&t);
+        if f.exists() {
+            std::fs::copy(&f, &t).unwrap();
+        }
+    }
+}
+
 fn engine_over(
     store: &Store,
     crash_in: &Arc<AtomicI64>,
