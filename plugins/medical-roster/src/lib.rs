@@ -54,7 +54,8 @@ fn base_url() -> String {
 }
 
 fn fhir(req: Request) -> Request {
-    req.header("authorization", "Bearer {{secret:token}}").header("accept", "application/fhir+json")
+    req.header("authorization", "Bearer {{secret:token}}")
+        .header("accept", "application/fhir+json")
 }
 
 /// The `diagnostics` of an `OperationOutcome` answer (or the start of the body).
@@ -93,7 +94,12 @@ fn search(first: Request, what: &str) -> Result<(Vec<Value>, Vec<Value>), Connec
             return Err(unexpected(what, &resp));
         }
         let bundle: Value = resp.json(what)?;
-        for e in bundle.get("entry").and_then(Value::as_array).into_iter().flatten() {
+        for e in bundle
+            .get("entry")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let Some(r) = e.get("resource") else { continue };
             match e.pointer("/search/mode").and_then(Value::as_str) {
                 Some("include") => includes.push(r.clone()),
@@ -120,7 +126,8 @@ fn orgs() -> Result<Orgs, ConnectorError> {
     if let Some(o) = STATE.with_borrow(|s| s.orgs.clone()) {
         return Ok(o);
     }
-    let req = Request::get(format!("{}/Organization", base_url())).query("_count", &PAGE.to_string());
+    let req =
+        Request::get(format!("{}/Organization", base_url())).query("_count", &PAGE.to_string());
     let (found, _) = search(req, "Organization search")?;
     let mut orgs = Orgs::default();
     found.iter().for_each(|o| orgs.add(o));
@@ -129,24 +136,39 @@ fn orgs() -> Result<Orgs, ConnectorError> {
 }
 
 fn id_of(r: &Value) -> String {
-    r.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
+    r.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn version_of(r: &Value) -> String {
-    r.pointer("/meta/versionId").and_then(Value::as_str).unwrap_or("1").to_string()
+    r.pointer("/meta/versionId")
+        .and_then(Value::as_str)
+        .unwrap_or("1")
+        .to_string()
 }
 
 fn updated_of(r: &Value) -> Option<String> {
-    r.pointer("/meta/lastUpdated").and_then(Value::as_str).map(str::to_string)
+    r.pointer("/meta/lastUpdated")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// The version token of a stay: `<role version>;<practitioner version>`.
 fn version_token(role: &Value, practitioner: Option<&Value>) -> String {
-    format!("{};{}", version_of(role), practitioner.map(version_of).unwrap_or_default())
+    format!(
+        "{};{}",
+        version_of(role),
+        practitioner.map(version_of).unwrap_or_default()
+    )
 }
 
 fn source_record(role: &Value, practitioner: Option<&Value>, orgs: &Orgs) -> SourceRecord {
-    let updated = updated_of(role).into_iter().chain(practitioner.and_then(updated_of)).max();
+    let updated = updated_of(role)
+        .into_iter()
+        .chain(practitioner.and_then(updated_of))
+        .max();
     SourceRecord {
         data: to_json(&mapping::to_record(role, practitioner, orgs)),
         remote_id: id_of(role),
@@ -158,7 +180,9 @@ fn source_record(role: &Value, practitioner: Option<&Value>, orgs: &Orgs) -> Sou
 
 /// Reads every stay changed at or after `cursor`; returns them in change order and the next
 /// cursor.
-fn read_changes(cursor: Option<&str>) -> Result<(VecDeque<SourceRecord>, Option<String>), ConnectorError> {
+fn read_changes(
+    cursor: Option<&str>,
+) -> Result<(VecDeque<SourceRecord>, Option<String>), ConnectorError> {
     let orgs = orgs()?;
     let mut roles: BTreeMap<String, Value> = BTreeMap::new();
     let mut people: HashMap<String, Value> = HashMap::new();
@@ -184,7 +208,11 @@ fn read_changes(cursor: Option<&str>) -> Result<(VecDeque<SourceRecord>, Option<
             .query("_revinclude", "PractitionerRole:practitioner")
             .query("_count", &PAGE.to_string());
         let (changed, their_roles) = search(req, "Practitioner search")?;
-        let latest_person = changed.iter().filter_map(updated_of).max().unwrap_or_else(|| c.to_string());
+        let latest_person = changed
+            .iter()
+            .filter_map(updated_of)
+            .max()
+            .unwrap_or_else(|| c.to_string());
         // The earlier of the two: whatever changed while the other search ran is read again.
         next = next.map(|n| n.min(latest_person.clone()));
         for p in changed {
@@ -196,7 +224,10 @@ fn read_changes(cursor: Option<&str>) -> Result<(VecDeque<SourceRecord>, Option<
     }
     let mut out: Vec<SourceRecord> = Vec::with_capacity(roles.len());
     for role in roles.values() {
-        let reference = role.pointer("/practitioner/reference").and_then(Value::as_str).map(str::to_string);
+        let reference = role
+            .pointer("/practitioner/reference")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let person = match reference {
             Some(re) if !people.contains_key(&re) => {
                 let p = get(&format!("{}/{re}", base_url()), "Practitioner read")?;
@@ -208,7 +239,11 @@ fn read_changes(cursor: Option<&str>) -> Result<(VecDeque<SourceRecord>, Option<
         };
         out.push(source_record(role, person, &orgs));
     }
-    out.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.remote_id.cmp(&b.remote_id)));
+    out.sort_by(|a, b| {
+        a.updated_at
+            .cmp(&b.updated_at)
+            .then_with(|| a.remote_id.cmp(&b.remote_id))
+    });
     Ok((out.into(), next))
 }
 
@@ -234,18 +269,23 @@ impl Guest for MedicalRoster {
     }
 
     fn open(config: String) -> Result<(), ConnectorError> {
-        let cfg: Value =
-            serde_json::from_str(&config).map_err(|e| ConnectorError::Config(format!("config is not JSON: {e}")))?;
-        let base = cfg
-            .get("base_url")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ConnectorError::Config("base_url (string, the FHIR base) is required".into()))?;
-        STATE.with_borrow_mut(|s| *s = State { base_url: base.trim_end_matches('/').to_string(), ..State::default() });
+        let cfg: Value = serde_json::from_str(&config)
+            .map_err(|e| ConnectorError::Config(format!("config is not JSON: {e}")))?;
+        let base = cfg.get("base_url").and_then(Value::as_str).ok_or_else(|| {
+            ConnectorError::Config("base_url (string, the FHIR base) is required".into())
+        })?;
+        STATE.with_borrow_mut(|s| {
+            *s = State {
+                base_url: base.trim_end_matches('/').to_string(),
+                ..State::default()
+            }
+        });
         Ok(())
     }
 
     fn check() -> Result<(), ConnectorError> {
-        let resp = fhir(Request::get(format!("{}/Organization", base_url())).query("_count", "1")).send()?;
+        let resp = fhir(Request::get(format!("{}/Organization", base_url())).query("_count", "1"))
+            .send()?;
         if resp.status != 200 {
             return Err(unexpected("Organization search", &resp));
         }
@@ -256,7 +296,8 @@ impl Guest for MedicalRoster {
         if stream != SECONDMENTS {
             return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
         }
-        let continuing = STATE.with_borrow(|s| matches!(&s.pending, Some((c, _, _)) if *c == cursor));
+        let continuing =
+            STATE.with_borrow(|s| matches!(&s.pending, Some((c, _, _)) if *c == cursor));
         if !continuing {
             let (records, next) = read_changes(cursor.as_deref())?;
             log::debug(&format!("roster: {} stays changed", records.len()));
@@ -270,16 +311,27 @@ impl Guest for MedicalRoster {
             // The new cursor only with the last batch: a run that stops midway reads it all again.
             let cursor = if more { None } else { next.clone() };
             *expected = cursor.clone().or_else(|| expected.clone());
-            Ok(Batch { records: batch, cursor, more })
+            Ok(Batch {
+                records: batch,
+                cursor,
+                more,
+            })
         })
     }
 
-    fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
+    fn write(
+        stream: String,
+        records: Vec<TargetRecord>,
+    ) -> Result<Vec<WriteResult>, ConnectorError> {
         if stream != SECONDMENTS {
             return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
         }
         let orgs = orgs()?;
-        records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(write_one(i, r, &orgs))).collect()
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| hub_sdk::per_record(write_one(i, r, &orgs)))
+            .collect()
     }
 }
 
@@ -289,11 +341,24 @@ struct Saved {
     resource: Value,
 }
 
-fn send_json(req: Request, body: &Value, what: &str) -> Result<Result<Saved, WriteResult>, ConnectorError> {
-    let resp = fhir(req).header("content-type", "application/fhir+json").body(to_json(body).into_bytes()).send()?;
+fn send_json(
+    req: Request,
+    body: &Value,
+    what: &str,
+) -> Result<Result<Saved, WriteResult>, ConnectorError> {
+    let resp = fhir(req)
+        .header("content-type", "application/fhir+json")
+        .body(to_json(body).into_bytes())
+        .send()?;
     match resp.status {
-        200 | 201 => Ok(Ok(Saved { status: resp.status, resource: resp.json(what)? })),
-        412 => Ok(Err(WriteResult::Conflict(format!("{what}: {}", diagnostics(&resp))))),
+        200 | 201 => Ok(Ok(Saved {
+            status: resp.status,
+            resource: resp.json(what)?,
+        })),
+        412 => Ok(Err(WriteResult::Conflict(format!(
+            "{what}: {}",
+            diagnostics(&resp)
+        )))),
         400 | 404 | 409 | 410 | 422 => Ok(Err(WriteResult::Rejected(Rejection {
             reason: format!("{what}: HTTP {} {}", resp.status, diagnostics(&resp)),
             pointer: pointer_for(&resp),
@@ -306,13 +371,18 @@ fn send_json(req: Request, body: &Value, what: &str) -> Result<Result<Saved, Wri
 /// `OperationOutcome`, when it names one the mapping knows.
 fn pointer_for(resp: &Response) -> Option<String> {
     let body: Value = serde_json::from_slice(&resp.body).ok()?;
-    let expr = body.pointer("/issue/0/expression/0").and_then(Value::as_str)?;
+    let expr = body
+        .pointer("/issue/0/expression/0")
+        .and_then(Value::as_str)?;
     let p = [
         ("PractitionerRole.period.start", "/period/start"),
         ("PractitionerRole.period", "/period"),
         ("PractitionerRole.organization", "/organization/name"),
         ("PractitionerRole.extension('secondment-batch')", "/batch"),
-        ("PractitionerRole.extension('sending-organization')", "/sendingOrganization/name"),
+        (
+            "PractitionerRole.extension('sending-organization')",
+            "/sendingOrganization/name",
+        ),
         ("Practitioner.identifier", "/practitioner/idNumber"),
         ("Practitioner.name", "/practitioner/name"),
         ("Practitioner.gender", "/practitioner/gender"),
@@ -332,20 +402,34 @@ fn if_match(req: Request, version: Option<&str>) -> Request {
 
 /// True if no other stay of the person starts later (then batch) than `stay`: the person's
 /// details are written from their latest stay only.
-fn is_latest(practitioner: &str, stay: &Stay, this_role: Option<&str>) -> Result<bool, ConnectorError> {
+fn is_latest(
+    practitioner: &str,
+    stay: &Stay,
+    this_role: Option<&str>,
+) -> Result<bool, ConnectorError> {
     let req = Request::get(format!("{}/PractitionerRole", base_url()))
         .query("practitioner", practitioner)
         .query("_count", &PAGE.to_string());
     let (roles, _) = search(req, "PractitionerRole search")?;
-    let mine = (stay.start.clone().unwrap_or_default(), stay.batch.unwrap_or(0));
-    Ok(roles.iter().filter(|r| Some(id_of(r).as_str()) != this_role).all(|r| {
-        let start = r.pointer("/period/start").and_then(Value::as_str).unwrap_or("").to_string();
-        let batch = mapping::extension(r, mapping::BATCH_EXTENSION)
-            .and_then(|e| e.get("valueInteger"))
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        (start, batch) <= mine
-    }))
+    let mine = (
+        stay.start.clone().unwrap_or_default(),
+        stay.batch.unwrap_or(0),
+    );
+    Ok(roles
+        .iter()
+        .filter(|r| Some(id_of(r).as_str()) != this_role)
+        .all(|r| {
+            let start = r
+                .pointer("/period/start")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let batch = mapping::extension(r, mapping::BATCH_EXTENSION)
+                .and_then(|e| e.get("valueInteger"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            (start, batch) <= mine
+        }))
 }
 
 /// Writes the person's details if this is their latest stay and anything differs; returns the
@@ -363,12 +447,24 @@ fn save_practitioner(
     {
         return Ok(Ok((current, false)));
     }
-    let version = version.map(str::to_string).unwrap_or_else(|| version_of(&current));
-    let req = if_match(Request::put(format!("{}/Practitioner/{pid}", base_url())), Some(&version));
-    Ok(send_json(req, &desired, &format!("Practitioner/{pid} update"))?.map(|s| (s.resource, true)))
+    let version = version
+        .map(str::to_string)
+        .unwrap_or_else(|| version_of(&current));
+    let req = if_match(
+        Request::put(format!("{}/Practitioner/{pid}", base_url())),
+        Some(&version),
+    );
+    Ok(
+        send_json(req, &desired, &format!("Practitioner/{pid} update"))?
+            .map(|s| (s.resource, true)),
+    )
 }
 
-fn write_one(index: usize, target: &TargetRecord, orgs: &Orgs) -> Result<WriteResult, ConnectorError> {
+fn write_one(
+    index: usize,
+    target: &TargetRecord,
+    orgs: &Orgs,
+) -> Result<WriteResult, ConnectorError> {
     let data = hub_sdk::json::parse_record(&target.data, index)?;
     let stay = Stay::of(&data);
     if let (Some(id), Some(current)) = (&target.remote_id, &target.current) {
@@ -383,32 +479,50 @@ fn write_one(index: usize, target: &TargetRecord, orgs: &Orgs) -> Result<WriteRe
     }
     let Some(organization) = stay.organization.as_deref().and_then(|n| orgs.by_name(n)) else {
         return Ok(WriteResult::Rejected(Rejection {
-            reason: format!("the roster holds no Organization named {:?}", stay.organization.as_deref().unwrap_or("")),
+            reason: format!(
+                "the roster holds no Organization named {:?}",
+                stay.organization.as_deref().unwrap_or("")
+            ),
             pointer: Some("/organization/name".into()),
         }));
     };
     let sending = stay.sending.as_deref().and_then(|n| orgs.by_name(n));
-    let (role_version, person_version) = match target.version.as_deref().and_then(|v| v.split_once(';')) {
-        Some((r, p)) => (Some(r.to_string()), Some(p.to_string())),
-        None => (None, None),
-    };
+    let (role_version, person_version) =
+        match target.version.as_deref().and_then(|v| v.split_once(';')) {
+            Some((r, p)) => (Some(r.to_string()), Some(p.to_string())),
+            None => (None, None),
+        };
 
     // The stay the hub knows: read, modify, write back with If-Match.
     if let Some(id) = &target.remote_id {
-        let resp = fhir(Request::get(format!("{}/PractitionerRole/{id}", base_url()))).send()?;
+        let resp = fhir(Request::get(format!(
+            "{}/PractitionerRole/{id}",
+            base_url()
+        )))
+        .send()?;
         match resp.status {
             200 => {
                 let current: Value = resp.json("PractitionerRole read")?;
-                let practitioner =
-                    current.pointer("/practitioner/reference").and_then(Value::as_str).unwrap_or_default().to_string();
-                let refs = Refs { practitioner: practitioner.clone(), organization, sending };
+                let practitioner = current
+                    .pointer("/practitioner/reference")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let refs = Refs {
+                    practitioner: practitioner.clone(),
+                    organization,
+                    sending,
+                };
                 let desired = mapping::role(Some(&current), &stay, &refs);
                 let mut wrote = false;
                 let role = if mapping::content(&desired) == mapping::content(&current) {
                     current
                 } else {
                     let version = role_version.clone().unwrap_or_else(|| version_of(&current));
-                    let req = if_match(Request::put(format!("{}/PractitionerRole/{id}", base_url())), Some(&version));
+                    let req = if_match(
+                        Request::put(format!("{}/PractitionerRole/{id}", base_url())),
+                        Some(&version),
+                    );
                     match send_json(req, &desired, &format!("PractitionerRole/{id} update"))? {
                         Ok(saved) => {
                             wrote = true;
@@ -417,7 +531,10 @@ fn write_one(index: usize, target: &TargetRecord, orgs: &Orgs) -> Result<WriteRe
                         Err(result) => return Ok(result),
                     }
                 };
-                let person = get(&format!("{}/{practitioner}", base_url()), "Practitioner read")?;
+                let person = get(
+                    &format!("{}/{practitioner}", base_url()),
+                    "Practitioner read",
+                )?;
                 let (person, person_wrote) =
                     match save_practitioner(person, &stay, Some(id), person_version.as_deref())? {
                         Ok(p) => p,
@@ -434,17 +551,24 @@ fn write_one(index: usize, target: &TargetRecord, orgs: &Orgs) -> Result<WriteRe
                     WriteResult::Unchanged(written)
                 });
             }
-            404 | 410 => log::warn(&format!("roster PractitionerRole {id} is gone; creating the stay again")),
+            404 | 410 => log::warn(&format!(
+                "roster PractitionerRole {id} is gone; creating the stay again"
+            )),
             _ => return Err(unexpected("PractitionerRole read", &resp)),
         }
     }
 
     // A new stay: the person (found, not duplicated, if they served before), then the role.
     let person = mapping::practitioner(None, &stay);
-    let req = Request::post(format!("{}/Practitioner", base_url()))
-        .header("if-none-exist", &format!("identifier={}|{}", mapping::RESIDENT_ID, stay.id_number));
+    let req = Request::post(format!("{}/Practitioner", base_url())).header(
+        "if-none-exist",
+        &format!("identifier={}|{}", mapping::RESIDENT_ID, stay.id_number),
+    );
     let person = match send_json(req, &person, "Practitioner create")? {
-        Ok(Saved { status: 201, resource }) => resource,
+        Ok(Saved {
+            status: 201,
+            resource,
+        }) => resource,
         Ok(Saved { resource, .. }) => match save_practitioner(resource, &stay, None, None)? {
             Ok((p, _)) => p,
             Err(result) => return Ok(result),
@@ -452,12 +576,21 @@ fn write_one(index: usize, target: &TargetRecord, orgs: &Orgs) -> Result<WriteRe
         Err(result) => return Ok(result),
     };
     let pid = id_of(&person);
-    let refs = Refs { practitioner: format!("Practitioner/{pid}"), organization, sending };
+    let refs = Refs {
+        practitioner: format!("Practitioner/{pid}"),
+        organization,
+        sending,
+    };
     let desired = mapping::role(None, &stay, &refs);
-    let req = Request::post(format!("{}/PractitionerRole", base_url()))
-        .header("if-none-exist", &format!("identifier={}|{}", mapping::STAY_ID, stay.stay_id(&pid)));
+    let req = Request::post(format!("{}/PractitionerRole", base_url())).header(
+        "if-none-exist",
+        &format!("identifier={}|{}", mapping::STAY_ID, stay.stay_id(&pid)),
+    );
     let role = match send_json(req, &desired, "PractitionerRole create")? {
-        Ok(Saved { status: 201, resource }) => resource,
+        Ok(Saved {
+            status: 201,
+            resource,
+        }) => resource,
         // Made by an earlier attempt whose answer was lost: brought up to date.
         Ok(Saved { resource, .. }) => {
             let rid = id_of(&resource);
@@ -495,7 +628,9 @@ impl hub_sdk::NormalForm for MedicalRoster {
         let Some(orgs) = STATE.with_borrow(|s| s.orgs.clone()) else {
             return Err("the roster's Organizations are not read yet in this run".into());
         };
-        hub_sdk::normal_form_each(&records, |rec| mapping::normal_form(rec, &orgs).unwrap_or_else(|| rec.clone()))
+        hub_sdk::normal_form_each(&records, |rec| {
+            mapping::normal_form(rec, &orgs).unwrap_or_else(|| rec.clone())
+        })
     }
 }
 
