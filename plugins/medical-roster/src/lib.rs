@@ -430,6 +430,13 @@ fn is_latest(
     Ok(latest_of(&roles, stay, this_role))
 }
 
+/// The batch (extension `valueInteger`) of a role.
+fn batch_of(role: &Value) -> Option<i64> {
+    mapping::extension(role, mapping::BATCH_EXTENSION)
+        .and_then(|e| e.get("valueInteger"))
+        .and_then(Value::as_i64)
+}
+
 /// True if none of `roles` but `this_role` starts later (then batch) than `stay`.
 fn latest_of(roles: &[Value], stay: &Stay, this_role: Option<&str>) -> bool {
     let mine = (
@@ -1034,7 +1041,9 @@ fn held(stays: &[NewStay]) -> Result<Held, ConnectorError> {
 /// others created with `ifNoneExist` on that identifier. A person it does not hold is created
 /// (`ifNoneExist` on the identity number) under a `urn:uuid` placeholder their roles refer to;
 /// those roles carry no stay identifier (its value holds the person's id, unknown until the
-/// transaction commits), and an earlier attempt's role is found by the search instead.
+/// transaction commits), so an earlier transaction's role (whose answer was lost) is found in
+/// the search as the person's role without a stay identifier in the same batch, the stay's
+/// natural key with the person's.
 fn plan_transaction(
     stays: &[NewStay],
     groups: &[Person],
@@ -1090,9 +1099,19 @@ fn plan_transaction(
                     let s = &stays[m];
                     let refs = s.refs(reference.clone());
                     let stay_id = s.stay.stay_id(&pid);
-                    let found = theirs.iter().find(|r| {
-                        mapping::identifier(r, mapping::STAY_ID) == Some(stay_id.as_str())
-                    });
+                    // The hub's stay identifier, or else a role of theirs in the same batch
+                    // without one (an earlier transaction's, which could not give it one).
+                    let found = theirs
+                        .iter()
+                        .find(|r| {
+                            mapping::identifier(r, mapping::STAY_ID) == Some(stay_id.as_str())
+                        })
+                        .or_else(|| {
+                            theirs.iter().find(|r| {
+                                mapping::identifier(r, mapping::STAY_ID).is_none()
+                                    && batch_of(r) == s.stay.batch
+                            })
+                        });
                     let from = match found {
                         Some(r) => {
                             let desired = mapping::role(Some(r), &s.stay, &refs);
@@ -1439,6 +1458,31 @@ mod tests {
         assert_eq!(plan.entries.len(), 2);
         assert!(plan.persons[1].is_none());
         assert_eq!(plan.roles.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 2]);
+    }
+
+    #[test]
+    fn a_stay_an_earlier_transaction_made_is_found_by_its_batch_not_made_twice() {
+        // A's batch-1 stay, made by a transaction whose answer was lost: no stay identifier.
+        let (people_held, mut roles) = held_a();
+        roles.get_mut("Practitioner/7").unwrap()[0]
+            .as_object_mut()
+            .unwrap()
+            .remove("identifier");
+        let held = (people_held, roles);
+        let stays = [new_stay(0, stay(A, 1, "2021-04-15", "13612345678"))];
+        let groups = people(&stays.iter().map(|s| &s.stay).collect::<Vec<_>>());
+        let plan = plan_transaction(&stays, &groups, &held, &HashSet::new());
+        assert!(plan.entries.is_empty(), "{:?}", plan.entries);
+        assert!(matches!(plan.roles[0], (0, 0, RoleFrom::Held(ref r)) if r["id"] == "20"));
+        // A batch-2 stay of A is another stay: created.
+        let stays = [new_stay(0, stay(A, 2, "2021-04-15", "13612345678"))];
+        let plan = plan_transaction(&stays, &groups, &held, &HashSet::new());
+        let methods: Vec<&str> = plan
+            .entries
+            .iter()
+            .map(|e| e["request"]["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(methods, ["POST"]);
     }
 
     #[test]
