@@ -651,23 +651,52 @@ async fn a_batch_bundle_writes_every_new_stay_but_the_one_the_roster_refuses() {
     assert_nine_written(&env, &twice).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_bundle_with_an_entry_refused_is_sent_again_without_its_stay() {
-    let env = Env::start().await;
-    // The demo's configuration with `bundle = "transaction"` for the roster's connector.
+/// The demo's configuration with `bundle = "<mode>"` for the roster's connector, written in
+/// the test's state directory; returns its path.
+fn demo_config_with_bundle(env: &Env, mode: &str) -> String {
     let demo = std::fs::read_to_string(workspace().join(CONFIG)).unwrap();
     let line = "config = { base_url = \"${MED_ROSTER_URL:-http://127.0.0.1:18103}/fhir\" }";
     assert!(demo.contains(line));
-    let config = env.dir.path().join("transaction.toml");
+    let config = env.dir.path().join(format!("bundle-{mode}.toml"));
     std::fs::write(
         &config,
         demo.replace(
             line,
-            "config = { base_url = \"${MED_ROSTER_URL:-http://127.0.0.1:18103}/fhir\", bundle = \"transaction\" }",
+            &format!("config = {{ base_url = \"${{MED_ROSTER_URL:-http://127.0.0.1:18103}}/fhir\", bundle = \"{mode}\" }}"),
         ),
     )
     .unwrap();
-    let config = config.to_str().unwrap();
+    config.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_bundles_each_resource_is_a_request_with_the_same_outcomes() {
+    let env = Env::start().await;
+    let config = demo_config_with_bundle(&env, "none");
+    let twice = a_person_the_roster_holds_twice(&env).await;
+    let out = env
+        .run(&["sync", "secondments", "--once", "--config", &config])
+        .await;
+    assert!(out.status.success());
+    // Ten conditional creates of people (one refused, 412), nine of stays: 19 writes, no Bundle.
+    let counters = env.get(&env.med, "/_admin/counters").await;
+    assert_eq!(
+        counters["bundles"],
+        json!({"batch": 0, "transaction": 0, "entries": 0})
+    );
+    assert!(counters["requests"].as_u64().unwrap() >= 19, "{counters}");
+    let c = &counters["collections"];
+    assert_eq!(c["Practitioner"]["created"], 9);
+    assert_eq!(c["Practitioner"]["conflicts"], 1);
+    assert_eq!(c["PractitionerRole"]["created"], 9);
+    assert_nine_written(&env, &twice).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_bundle_with_an_entry_refused_is_sent_again_without_its_stay() {
+    let env = Env::start().await;
+    let config = demo_config_with_bundle(&env, "transaction");
+    let config = config.as_str();
     let twice = a_person_the_roster_holds_twice(&env).await;
     let args = ["sync", "secondments", "--once", "--config", config];
     let sync = || env.run(&args);
