@@ -52,7 +52,7 @@ pub(super) fn base(headers: &HeaderMap) -> String {
     format!("http://{host}/fhir")
 }
 
-pub(super) fn kind_of(name: &str) -> Result<Kind, Response> {
+fn kind_of(name: &str) -> Result<Kind, Response> {
     Kind::parse(name).ok_or_else(|| {
         outcome(
             StatusCode::NOT_FOUND,
@@ -62,7 +62,7 @@ pub(super) fn kind_of(name: &str) -> Result<Kind, Response> {
     })
 }
 
-pub(super) fn refused(r: &Refusal) -> Response {
+fn refused(r: &Refusal) -> Response {
     outcome_at(
         StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
         r.code,
@@ -71,7 +71,7 @@ pub(super) fn refused(r: &Refusal) -> Response {
     )
 }
 
-pub(super) fn http_date(ms: i64) -> String {
+fn http_date(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .format("%a, %d %b %Y %H:%M:%S GMT")
@@ -80,7 +80,7 @@ pub(super) fn http_date(ms: i64) -> String {
 
 /// A resource answer: `ETag: W/"n"`, `Location` of the version, `Last-Modified`, and the body
 /// unless the client asked for `Prefer: return=minimal`.
-pub(super) fn resource_answer(
+fn resource_answer(
     status: StatusCode,
     base: &str,
     resource: &Value,
