@@ -668,3 +668,406 @@ async fn the_side_door_saves_new_versions_and_a_deleted_resource_is_gone() {
     assert_eq!(gone.status(), StatusCode::GONE);
     sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bundles: batch and transaction (FHIR R4 http.html#transaction)
+
+async fn post_bundle(c: &reqwest::Client, url: &str, bundle: &Value) -> (StatusCode, Value) {
+    let resp = send(c.post(format!("{url}/fhir")), bundle).await;
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+fn bundle(kind: &str, entries: Vec<Value>) -> Value {
+    json!({"resourceType": "Bundle", "type": kind, "entry": entries})
+}
+
+fn post_entry(kind: &str, resource: Value, if_none_exist: Option<&str>) -> Value {
+    let mut request = json!({"method": "POST", "url": kind});
+    if let Some(c) = if_none_exist {
+        request["ifNoneExist"] = json!(c);
+    }
+    json!({"resource": resource, "request": request})
+}
+
+fn put_entry(kind: &str, resource: Value, if_match: &str) -> Value {
+    let id = resource["id"].as_str().unwrap().to_string();
+    json!({"resource": resource, "request": {"method": "PUT", "url": format!("{kind}/{id}"), "ifMatch": if_match}})
+}
+
+async fn all(c: &reqwest::Client, url: &str, kind: &str) -> Vec<Value> {
+    get_json(c, format!("{url}/_admin/{kind}"))
+        .await
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn a_batch_applies_each_entry_on_its_own_and_answers_one_outcome_per_entry_in_order() {
+    let sim = med(&unlimited()).await;
+    let c = client();
+    let url = sim.url();
+    let host = org_id(&c, &url, "贞丰县人民医院").await;
+    // 刘丽 is in the roster, and a clerk has saved her since: version 2 is current.
+    let p = create(
+        &c,
+        &url,
+        "Practitioner",
+        &practitioner("44130319921120004X", "刘丽"),
+    )
+    .await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    let mut v2 = p.clone();
+    v2["telecom"][0]["value"] = json!("13900000001");
+    let put = send(
+        c.put(format!("{url}/fhir/Practitioner/{pid}"))
+            .header("if-match", "W/\"1\""),
+        &v2,
+    )
+    .await;
+    assert_eq!(put.status(), StatusCode::OK);
+    let before = get_json(&c, format!("{url}/_admin/counters")).await;
+
+    let mut stale = p.clone();
+    stale["telecom"][0]["value"] = json!("13700000002");
+    let cond = format!("identifier={RESIDENT_ID}|44130319921120004X");
+    let (status, answer) = post_bundle(
+        &c,
+        &url,
+        &bundle(
+            "batch",
+            vec![
+                post_entry(
+                    "Practitioner",
+                    practitioner("441303198808081216", "周杰"),
+                    Some(&format!("identifier={RESIDENT_ID}|441303198808081216")),
+                ),
+                // Written against version 1: stale.
+                put_entry("Practitioner", stale, "W/\"1\""),
+                post_entry(
+                    "PractitionerRole",
+                    role(
+                        &format!("Practitioner/{pid}"),
+                        &format!("Organization/{host}"),
+                        2,
+                    ),
+                    None,
+                ),
+                // Conditional create of 刘丽 again: found, not made twice.
+                post_entry(
+                    "Practitioner",
+                    practitioner("44130319921120004X", "刘丽"),
+                    Some(&cond),
+                ),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["type"], "batch-response");
+    let entries = answer["entry"].as_array().unwrap();
+    let statuses: Vec<&str> = entries
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "201 Created",
+            "412 Precondition Failed",
+            "201 Created",
+            "200 OK"
+        ]
+    );
+    let zhou = &entries[0];
+    let zid = zhou["resource"]["id"].as_str().unwrap();
+    assert_eq!(
+        zhou["response"]["location"],
+        json!(format!("Practitioner/{zid}/_history/1"))
+    );
+    assert_eq!(zhou["response"]["etag"], "W/\"1\"");
+    assert_eq!(
+        zhou["response"]["lastModified"],
+        zhou["resource"]["meta"]["lastUpdated"]
+    );
+    assert_eq!(
+        zhou["fullUrl"],
+        json!(format!("{url}/fhir/Practitioner/{zid}"))
+    );
+    assert_eq!(outcome_code(&entries[1]["response"]["outcome"]), "conflict");
+    assert!(entries[1].get("resource").is_none());
+    assert_eq!(
+        entries[2]["resource"]["practitioner"]["reference"],
+        json!(format!("Practitioner/{pid}"))
+    );
+    // The found one is version 2, the clerk's: the stale write did not land.
+    assert_eq!(entries[3]["resource"]["id"], json!(pid));
+    assert_eq!(
+        entries[3]["response"]["location"],
+        json!(format!("Practitioner/{pid}/_history/2"))
+    );
+    let now = get_json(&c, format!("{url}/_admin/Practitioner/{pid}")).await;
+    assert_eq!(now["telecom"][0]["value"], "13900000001");
+    assert_eq!(now["meta"]["versionId"], "2");
+    assert_eq!(all(&c, &url, "Practitioner").await.len(), 2);
+    assert_eq!(all(&c, &url, "PractitionerRole").await.len(), 1);
+
+    // One request, one batch of four entries, each entry counted as a single write is.
+    let after = get_json(&c, format!("{url}/_admin/counters")).await;
+    let delta = |p: &str| {
+        after.pointer(p).unwrap().as_u64().unwrap() - before.pointer(p).unwrap().as_u64().unwrap()
+    };
+    assert_eq!(delta("/requests"), 1);
+    assert_eq!(delta("/bundles/batch"), 1);
+    assert_eq!(delta("/bundles/transaction"), 0);
+    assert_eq!(delta("/bundles/entries"), 4);
+    assert_eq!(delta("/collections/Practitioner/created"), 1);
+    assert_eq!(delta("/collections/Practitioner/conflicts"), 1);
+    assert_eq!(delta("/collections/Practitioner/duplicates_refused"), 1);
+    assert_eq!(delta("/collections/Practitioner/updated"), 0);
+    assert_eq!(delta("/collections/PractitionerRole/created"), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_does_not_resolve_references_between_its_entries() {
+    let sim = med(&unlimited()).await;
+    let c = client();
+    let url = sim.url();
+    let host = org_id(&c, &url, "贞丰县人民医院").await;
+    let mut person = post_entry(
+        "Practitioner",
+        practitioner("441303198808081216", "周杰"),
+        None,
+    );
+    person["fullUrl"] = json!("urn:uuid:3f1c1a44-0b5e-4d7c-9a55-2a4f3f1e0001");
+    let stay = post_entry(
+        "PractitionerRole",
+        role(
+            "urn:uuid:3f1c1a44-0b5e-4d7c-9a55-2a4f3f1e0001",
+            &format!("Organization/{host}"),
+            1,
+        ),
+        None,
+    );
+    let (status, answer) = post_bundle(&c, &url, &bundle("batch", vec![person, stay])).await;
+    assert_eq!(status, StatusCode::OK);
+    let e = answer["entry"].as_array().unwrap();
+    assert_eq!(e[0]["response"]["status"], "201 Created");
+    assert_eq!(e[1]["response"]["status"], "422 Unprocessable Entity");
+    assert_eq!(
+        e[1]["response"]["outcome"]["issue"][0]["expression"],
+        json!(["PractitionerRole.practitioner"])
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_transaction_resolves_urn_uuid_placeholders_and_honours_if_none_exist() {
+    let sim = med(&unlimited()).await;
+    let c = client();
+    let url = sim.url();
+    let host = org_id(&c, &url, "贞丰县人民医院").await;
+    let org = format!("Organization/{host}");
+    const P: &str = "urn:uuid:6a0e2b8e-3c1d-4f9a-8b7e-000000000001";
+    let cond = format!("identifier={RESIDENT_ID}|441303198808081216");
+    // The stay comes first in the Bundle and refers to the person created after it: R4
+    // processes the POSTs so that the reference resolves.
+    let mut person = post_entry(
+        "Practitioner",
+        practitioner("441303198808081216", "周杰"),
+        Some(&cond),
+    );
+    person["fullUrl"] = json!(P);
+    let mut stay = role(P, &org, 1);
+    stay["extension"].as_array_mut().unwrap().push(
+        json!({"url": "http://example.org/fhir/StructureDefinition/sending-organization",
+                      "valueReference": {"reference": org}}),
+    );
+    let (status, answer) = post_bundle(
+        &c,
+        &url,
+        &bundle(
+            "transaction",
+            vec![post_entry("PractitionerRole", stay, None), person.clone()],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["type"], "transaction-response");
+    let e = answer["entry"].as_array().unwrap();
+    assert_eq!(e[0]["resource"]["resourceType"], "PractitionerRole");
+    assert_eq!(e[1]["resource"]["resourceType"], "Practitioner");
+    let pid = e[1]["resource"]["id"].as_str().unwrap().to_string();
+    assert_eq!(e[1]["response"]["status"], "201 Created");
+    assert_eq!(
+        e[0]["resource"]["practitioner"]["reference"],
+        json!(format!("Practitioner/{pid}"))
+    );
+    // References to resources outside the Bundle are left as they are.
+    assert_eq!(e[0]["resource"]["organization"]["reference"], json!(org));
+    let rid = e[0]["resource"]["id"].as_str().unwrap();
+    let stored = get_json(&c, format!("{url}/_admin/PractitionerRole/{rid}")).await;
+    assert_eq!(
+        stored["practitioner"]["reference"],
+        json!(format!("Practitioner/{pid}"))
+    );
+
+    // Again for a second stay: the conditional create finds 周杰 and the placeholder resolves
+    // to the Practitioner found.
+    let (status, answer) = post_bundle(
+        &c,
+        &url,
+        &bundle(
+            "transaction",
+            vec![
+                person,
+                post_entry("PractitionerRole", role(P, &org, 2), None),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let e = answer["entry"].as_array().unwrap();
+    assert_eq!(e[0]["response"]["status"], "200 OK");
+    assert_eq!(e[0]["resource"]["id"], json!(pid));
+    assert_eq!(
+        e[1]["resource"]["practitioner"]["reference"],
+        json!(format!("Practitioner/{pid}"))
+    );
+    assert_eq!(all(&c, &url, "Practitioner").await.len(), 1);
+    assert_eq!(all(&c, &url, "PractitionerRole").await.len(), 2);
+    let counters = get_json(&c, format!("{url}/_admin/counters")).await;
+    assert_eq!(
+        counters["bundles"],
+        json!({"batch": 0, "transaction": 2, "entries": 4})
+    );
+    // Two requests to the API (the side-door is not counted).
+    assert_eq!(counters["requests"], 2);
+    assert_eq!(counters["collections"]["Practitioner"]["created"], 1);
+    assert_eq!(
+        counters["collections"]["Practitioner"]["duplicates_refused"],
+        1
+    );
+    assert_eq!(counters["collections"]["PractitionerRole"]["created"], 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_transaction_with_one_entry_refused_changes_nothing_and_names_the_entry() {
+    let sim = med(&unlimited()).await;
+    let c = client();
+    let url = sim.url();
+    let host = org_id(&c, &url, "贞丰县人民医院").await;
+    let org = format!("Organization/{host}");
+    let p = create(
+        &c,
+        &url,
+        "Practitioner",
+        &practitioner("44130319921120004X", "刘丽"),
+    )
+    .await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    let people = all(&c, &url, "Practitioner").await;
+    let roles = all(&c, &url, "PractitionerRole").await;
+    let before = get_json(&c, format!("{url}/_admin/counters")).await;
+
+    // A stay that ends before it starts: the roster's rule (422) refuses entry 2.
+    let mut backwards = role(&format!("Practitioner/{pid}"), &org, 2);
+    backwards["period"]["end"] = json!("2021-08-31");
+    let mut changed = p.clone();
+    changed["gender"] = json!("male");
+    let (status, answer) = post_bundle(
+        &c,
+        &url,
+        &bundle(
+            "transaction",
+            vec![
+                post_entry(
+                    "Practitioner",
+                    practitioner("441303198808081216", "周杰"),
+                    None,
+                ),
+                put_entry("Practitioner", changed.clone(), "W/\"1\""),
+                post_entry("PractitionerRole", backwards, None),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(outcome_code(&answer), "processing");
+    assert_eq!(
+        answer["issue"][0]["expression"],
+        json!(["Bundle.entry[2]", "Bundle.entry[2].resource.period"])
+    );
+    // Nothing applied: the new person not made, the update not saved.
+    assert_eq!(all(&c, &url, "Practitioner").await, people);
+    assert_eq!(all(&c, &url, "PractitionerRole").await, roles);
+    let after = get_json(&c, format!("{url}/_admin/counters")).await;
+    let delta = |p: &str| {
+        after.pointer(p).unwrap().as_u64().unwrap() - before.pointer(p).unwrap().as_u64().unwrap()
+    };
+    assert_eq!(delta("/collections/Practitioner/created"), 0);
+    assert_eq!(delta("/collections/Practitioner/updated"), 0);
+    assert_eq!(delta("/collections/PractitionerRole/rejected"), 1);
+    assert_eq!(after["keys_created_more_than_once"], json!([]));
+
+    // A stale If-Match (412) likewise: the valid create beside it is not applied.
+    let ok_role = role(&format!("Practitioner/{pid}"), &org, 2);
+    let mut v2 = changed.clone();
+    v2["gender"] = json!("female");
+    let first = send(
+        c.put(format!("{url}/fhir/Practitioner/{pid}"))
+            .header("if-match", "W/\"1\""),
+        &changed,
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let people = all(&c, &url, "Practitioner").await;
+    let (status, answer) = post_bundle(
+        &c,
+        &url,
+        &bundle(
+            "transaction",
+            vec![
+                put_entry("Practitioner", v2, "W/\"1\""),
+                post_entry("PractitionerRole", ok_role, None),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{answer}");
+    assert_eq!(answer["issue"][0]["expression"], json!(["Bundle.entry[0]"]));
+    assert_eq!(all(&c, &url, "Practitioner").await, people);
+    assert_eq!(all(&c, &url, "PractitionerRole").await, roles);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bundles_of_another_type_or_too_many_entries_are_refused_whole() {
+    let sim = med(&unlimited()).await;
+    let c = client();
+    let url = sim.url();
+    let one = post_entry(
+        "Practitioner",
+        practitioner("441303198808081216", "周杰"),
+        None,
+    );
+    let (status, answer) = post_bundle(&c, &url, &bundle("collection", vec![one.clone()])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(outcome_code(&answer), "invalid");
+    let (status, answer) = post_bundle(&c, &url, &practitioner("441303198808081216", "周杰")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(outcome_code(&answer), "structure");
+    // 501 entries: one over the limit.
+    let (status, answer) = post_bundle(&c, &url, &bundle("batch", vec![one.clone(); 501])).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(outcome_code(&answer), "too-costly");
+    assert_eq!(all(&c, &url, "Practitioner").await.len(), 0, "nothing made");
+    // 500 is within it.
+    let (status, answer) = post_bundle(&c, &url, &bundle("batch", vec![one; 500])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["entry"].as_array().unwrap().len(), 500);
+    sim.shutdown().await;
+}

@@ -44,6 +44,11 @@ struct Roster {
 }
 
 async fn roster(env: &Env) -> Roster {
+    roster_except(env, None).await
+}
+
+/// [`roster`] without the Practitioners of identity number `except` (and their roles).
+async fn roster_except(env: &Env, except: Option<&str>) -> Roster {
     let people = env.get(&env.med, "/_admin/Practitioner").await;
     let roles = env.get(&env.med, "/_admin/PractitionerRole").await;
     let orgs = env.get(&env.med, "/_admin/Organization").await;
@@ -51,6 +56,9 @@ async fn roster(env: &Env) -> Roster {
     let mut by_ref = BTreeMap::new();
     for p in array(&people) {
         let id = identifier(p, RESIDENT_ID).unwrap().to_string();
+        if except == Some(id.as_str()) {
+            continue;
+        }
         by_ref.insert(
             format!("Practitioner/{}", p["id"].as_str().unwrap()),
             id.clone(),
@@ -61,8 +69,16 @@ async fn roster(env: &Env) -> Roster {
         );
     }
     let mut out = BTreeMap::new();
+    let mut role_count = 0;
     for r in array(&roles) {
-        let person = by_ref[r["practitioner"]["reference"].as_str().unwrap()].clone();
+        let Some(person) = by_ref
+            .get(r["practitioner"]["reference"].as_str().unwrap())
+            .cloned()
+        else {
+            assert!(except.is_some(), "every role's Practitioner is there: {r}");
+            continue;
+        };
+        role_count += 1;
         let batch = batch_of(r).expect("every stay has its batch");
         assert!(
             out.insert((person, batch), r.clone()).is_none(),
@@ -82,7 +98,7 @@ async fn roster(env: &Env) -> Roster {
         practitioners,
         roles: out,
         org_names,
-        role_count: array(&roles).len(),
+        role_count,
     }
 }
 
@@ -549,4 +565,195 @@ async fn the_roster_s_resources_validate_with_the_fhir_r4_model_library() {
             "{kind}: {counts}"
         );
     }
+}
+
+/// Makes the roster hold one of Huiyang's clinicians twice (a clerk entered them twice: FHIR
+/// R4 servers have no uniqueness rule of their own), so that the conditional create of that
+/// person (`If-None-Exist` on the identity number) matches two and is refused with 412: the
+/// stay comes back as a conflict, the only refusal of a new stay the roster makes that the
+/// hub's schema does not already catch. Returns its (identity number, batch).
+async fn a_person_the_roster_holds_twice(env: &Env) -> (String, i64) {
+    let hy = secondments(env).await;
+    assert_eq!(hy.len(), 10);
+    let ((id, batch), s) = hy.iter().next().unwrap();
+    for _ in 0..2 {
+        env.post(
+            &env.med,
+            "/_admin/Practitioner",
+            json!({"resourceType": "Practitioner",
+                   "identifier": [{"system": RESIDENT_ID, "value": id}],
+                   "name": [{"text": s["name"]}]}),
+        )
+        .await;
+    }
+    (id.clone(), *batch)
+}
+
+/// Checks the roster after the secondments' first run with `twice` held twice: the other nine
+/// clinicians each once, with their stays as planned; `twice` still twice, without a stay.
+async fn assert_nine_written(env: &Env, twice: &(String, i64)) {
+    let people = env.get(&env.med, "/_admin/Practitioner").await;
+    let theirs: Vec<&Value> = array(&people)
+        .iter()
+        .filter(|p| identifier(p, RESIDENT_ID) == Some(twice.0.as_str()))
+        .collect();
+    assert_eq!(theirs.len(), 2, "not a third");
+    let mut hy = secondments(env).await;
+    hy.remove(twice);
+    let r = roster_except(env, Some(&twice.0)).await;
+    assert_eq!((r.practitioners.len(), r.role_count), (9, 9));
+    assert_eq!(
+        array(&env.get(&env.med, "/_admin/PractitionerRole").await).len(),
+        9
+    );
+    assert_plan_in_roster(&hy, &r);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_bundle_writes_every_new_stay_but_the_one_the_roster_refuses() {
+    let env = Env::start().await;
+    let twice = a_person_the_roster_holds_twice(&env).await;
+    env.sync_once_of("secondments").await;
+
+    // The demo's connector config names no `bundle`: batch, two Bundles. The first holds the
+    // ten people (conditional creates), of which the roster refuses one (412, two match) and
+    // creates nine; the second the nine stays of the people it holds.
+    let counters = env.get(&env.med, "/_admin/counters").await;
+    assert_eq!(
+        counters["bundles"],
+        json!({"batch": 2, "transaction": 0, "entries": 10 + 9})
+    );
+    // One request per resource would be 19 writes alone.
+    assert!(counters["requests"].as_u64().unwrap() < 19, "{counters}");
+    let c = &counters["collections"];
+    assert_eq!(c["Practitioner"]["created"], 9);
+    assert_eq!(c["Practitioner"]["conflicts"], 1);
+    assert_eq!(c["PractitionerRole"]["created"], 9);
+    assert_eq!(counters["keys_created_more_than_once"], json!([]));
+    assert_nine_written(&env, &twice).await;
+    let run = &runs(&env, "secondments").await[0];
+    assert_eq!(
+        (
+            &run["stats"]["b"]["created"],
+            &run["stats"]["b"]["conflicts"]
+        ),
+        (&json!(9), &json!(1)),
+        "{run}"
+    );
+
+    // The next run writes none of the nine again and creates nobody twice.
+    env.sync_once_of("secondments").await;
+    let again = env.get(&env.med, "/_admin/counters").await;
+    assert_eq!(again["collections"]["Practitioner"]["created"], 9);
+    assert_eq!(again["collections"]["PractitionerRole"]["created"], 9);
+    assert_eq!(again["collections"]["PractitionerRole"]["updated"], 0);
+    assert_eq!(again["keys_created_more_than_once"], json!([]));
+    assert_nine_written(&env, &twice).await;
+}
+
+/// The demo's configuration with `bundle = "<mode>"` for the roster's connector, written in
+/// the test's state directory; returns its path.
+fn demo_config_with_bundle(env: &Env, mode: &str) -> String {
+    let demo = std::fs::read_to_string(workspace().join(CONFIG)).unwrap();
+    let line = "config = { base_url = \"${MED_ROSTER_URL:-http://127.0.0.1:18103}/fhir\" }";
+    assert!(demo.contains(line));
+    let config = env.dir.path().join(format!("bundle-{mode}.toml"));
+    std::fs::write(
+        &config,
+        demo.replace(
+            line,
+            &format!("config = {{ base_url = \"${{MED_ROSTER_URL:-http://127.0.0.1:18103}}/fhir\", bundle = \"{mode}\" }}"),
+        ),
+    )
+    .unwrap();
+    config.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_bundles_each_resource_is_a_request_with_the_same_outcomes() {
+    let env = Env::start().await;
+    let config = demo_config_with_bundle(&env, "none");
+    let twice = a_person_the_roster_holds_twice(&env).await;
+    let out = env
+        .run(&["sync", "secondments", "--once", "--config", &config])
+        .await;
+    assert!(out.status.success());
+    // Ten conditional creates of people (one refused, 412), nine of stays: 19 writes, no Bundle.
+    let counters = env.get(&env.med, "/_admin/counters").await;
+    assert_eq!(
+        counters["bundles"],
+        json!({"batch": 0, "transaction": 0, "entries": 0})
+    );
+    assert!(counters["requests"].as_u64().unwrap() >= 19, "{counters}");
+    let c = &counters["collections"];
+    assert_eq!(c["Practitioner"]["created"], 9);
+    assert_eq!(c["Practitioner"]["conflicts"], 1);
+    assert_eq!(c["PractitionerRole"]["created"], 9);
+    assert_nine_written(&env, &twice).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_bundle_with_an_entry_refused_is_sent_again_without_its_stay() {
+    let env = Env::start().await;
+    let config = demo_config_with_bundle(&env, "transaction");
+    let config = config.as_str();
+    let twice = a_person_the_roster_holds_twice(&env).await;
+    let args = ["sync", "secondments", "--once", "--config", config];
+    let sync = || env.run(&args);
+    let out = sync().await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // One transaction of the ten people and their ten stays, refused whole (412 naming the
+    // twice-held person's entry); then the nine others, people and stays, in a second one.
+    let counters = env.get(&env.med, "/_admin/counters").await;
+    assert_eq!(
+        counters["bundles"],
+        json!({"batch": 0, "transaction": 2, "entries": 20 + 18})
+    );
+    let c = &counters["collections"];
+    assert_eq!(c["Practitioner"]["created"], 9);
+    assert_eq!(c["Practitioner"]["conflicts"], 1);
+    // All or nothing: the first transaction created nobody, so the second found nobody made
+    // by it (no conditional create answered 200).
+    assert_eq!(c["Practitioner"]["duplicates_refused"], 0);
+    assert_eq!(c["PractitionerRole"]["created"], 9);
+    assert_eq!(counters["keys_created_more_than_once"], json!([]));
+    assert_nine_written(&env, &twice).await;
+    let out = env
+        .run(&[
+            "runs",
+            "--json",
+            "--sync",
+            "secondments",
+            "--config",
+            config,
+        ])
+        .await;
+    let run: Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            &run["stats"]["b"]["created"],
+            &run["stats"]["b"]["conflicts"]
+        ),
+        (&json!(9), &json!(1)),
+        "{run}"
+    );
+
+    assert!(sync().await.status.success());
+    let again = env.get(&env.med, "/_admin/counters").await;
+    assert_eq!(again["collections"]["Practitioner"]["created"], 9);
+    assert_eq!(again["collections"]["PractitionerRole"]["created"], 9);
+    assert_eq!(again["keys_created_more_than_once"], json!([]));
+    assert_nine_written(&env, &twice).await;
 }

@@ -41,7 +41,8 @@ pub const STAY_ID: &str = "urn:cn:secondment-stay";
 /// The batch extension (`valueInteger`).
 pub const BATCH_EXTENSION: &str = "http://example.org/fhir/StructureDefinition/secondment-batch";
 /// The sending-organisation extension (`valueReference`).
-pub const SENDING_EXTENSION: &str = "http://example.org/fhir/StructureDefinition/sending-organization";
+pub const SENDING_EXTENSION: &str =
+    "http://example.org/fhir/StructureDefinition/sending-organization";
 
 /// An organisation of the roster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +62,23 @@ pub struct Orgs(pub BTreeMap<String, Org>);
 impl Orgs {
     /// Adds an `Organization` resource.
     pub fn add(&mut self, r: &Value) {
-        let Some(id) = r.get("id").and_then(Value::as_str) else { return };
-        let name = r.get("name").and_then(Value::as_str).map(|n| text::trim(n).to_string()).unwrap_or_default();
+        let Some(id) = r.get("id").and_then(Value::as_str) else {
+            return;
+        };
+        let name = r
+            .get("name")
+            .and_then(Value::as_str)
+            .map(|n| text::trim(n).to_string())
+            .unwrap_or_default();
         let code = identifier(r, USCC).and_then(uscc::normalise);
-        self.0.insert(id.to_string(), Org { id: id.to_string(), name, uscc: code });
+        self.0.insert(
+            id.to_string(),
+            Org {
+                id: id.to_string(),
+                name,
+                uscc: code,
+            },
+        );
     }
 
     /// The organisation a reference (`Organization/3`) points at.
@@ -91,7 +105,10 @@ pub fn identifier<'a>(r: &'a Value, system: &str) -> Option<&'a str> {
 
 /// The extension with `url`, if any.
 pub fn extension<'a>(r: &'a Value, url: &str) -> Option<&'a Value> {
-    r.get("extension")?.as_array()?.iter().find(|e| e.get("url").and_then(Value::as_str) == Some(url))
+    r.get("extension")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
 }
 
 fn first_text(concept: Option<&Value>) -> Option<String> {
@@ -110,7 +127,10 @@ fn org_value(o: Option<&Org>) -> Value {
 }
 
 fn reference(v: &Value, element: &str) -> Option<String> {
-    v.get(element)?.get("reference")?.as_str().map(str::to_string)
+    v.get(element)?
+        .get("reference")?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// The `status` the roster's `active` flag and period stand for (see the module docs).
@@ -128,21 +148,35 @@ pub fn to_record(role: &Value, practitioner: Option<&Value>, orgs: &Orgs) -> Rec
     if let Some(p) = practitioner {
         person.insert(
             "idNumber".into(),
-            identifier(p, RESIDENT_ID).map_or(Value::Null, |id| Value::String(id_number::normalise(id))),
+            identifier(p, RESIDENT_ID)
+                .map_or(Value::Null, |id| Value::String(id_number::normalise(id))),
         );
-        let name = p.pointer("/name/0/text").and_then(Value::as_str).map(str::to_string).or_else(|| {
-            let family = p.pointer("/name/0/family").and_then(Value::as_str)?;
-            let given: String = p
-                .pointer("/name/0/given")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            Some(format!("{family}{given}"))
-        });
-        set_opt(&mut person, "name", name.as_deref().map(normalise_han_name).filter(|n| !n.is_empty()));
-        let gender = p.get("gender").and_then(Value::as_str).filter(|g| matches!(*g, "male" | "female"));
+        let name = p
+            .pointer("/name/0/text")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                let family = p.pointer("/name/0/family").and_then(Value::as_str)?;
+                let given: String = p
+                    .pointer("/name/0/given")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                Some(format!("{family}{given}"))
+            });
+        set_opt(
+            &mut person,
+            "name",
+            name.as_deref()
+                .map(normalise_han_name)
+                .filter(|n| !n.is_empty()),
+        );
+        let gender = p
+            .get("gender")
+            .and_then(Value::as_str)
+            .filter(|g| matches!(*g, "male" | "female"));
         set_opt(&mut person, "gender", gender);
         let telecom = |system: &str| {
             p.get("telecom")
@@ -154,11 +188,22 @@ pub fn to_record(role: &Value, practitioner: Option<&Value>, orgs: &Orgs) -> Rec
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        set_opt(&mut person, "phone", telecom("phone").and_then(|t| phone::normalise(&t)));
-        set_opt(&mut person, "email", telecom("email").as_deref().and_then(text::non_empty));
+        set_opt(
+            &mut person,
+            "phone",
+            telecom("phone").and_then(|t| phone::normalise(&t)),
+        );
+        set_opt(
+            &mut person,
+            "email",
+            telecom("email").as_deref().and_then(text::non_empty),
+        );
         let qualification = p.pointer("/qualification/0").and_then(|q| {
             let text = first_text(q.get("code"))?;
-            let issuer = q.pointer("/issuer/display").and_then(Value::as_str).and_then(text::non_empty);
+            let issuer = q
+                .pointer("/issuer/display")
+                .and_then(Value::as_str)
+                .and_then(text::non_empty);
             Some(json!({ "text": text, "issuer": issuer }))
         });
         person.insert("qualification".into(), qualification.unwrap_or(Value::Null));
@@ -170,7 +215,9 @@ pub fn to_record(role: &Value, practitioner: Option<&Value>, orgs: &Orgs) -> Rec
         match reference(role, "organization") {
             Some(re) => match orgs.by_reference(&re) {
                 Some(o) => org_value(Some(o)),
-                None => json!({ "name": role.pointer("/organization/display").and_then(Value::as_str) }),
+                None => {
+                    json!({ "name": role.pointer("/organization/display").and_then(Value::as_str) })
+                }
             },
             None => Value::Null,
         },
@@ -182,12 +229,19 @@ pub fn to_record(role: &Value, practitioner: Option<&Value>, orgs: &Orgs) -> Rec
     r.insert("sendingOrganization".into(), org_value(sending));
     r.insert(
         "batch".into(),
-        extension(role, BATCH_EXTENSION).and_then(|e| e.get("valueInteger")).cloned().unwrap_or(Value::Null),
+        extension(role, BATCH_EXTENSION)
+            .and_then(|e| e.get("valueInteger"))
+            .cloned()
+            .unwrap_or(Value::Null),
     );
     let start = role.pointer("/period/start").and_then(Value::as_str);
     let end = role.pointer("/period/end").and_then(Value::as_str);
     r.insert("period".into(), json!({ "start": start, "end": end }));
-    set_opt(&mut r, "specialty", first_text(role.pointer("/specialty/0")));
+    set_opt(
+        &mut r,
+        "specialty",
+        first_text(role.pointer("/specialty/0")),
+    );
     let active = role.get("active").and_then(Value::as_bool);
     r.insert("active".into(), active.map_or(Value::Null, Value::Bool));
     set_opt(&mut r, "status", status_for(active, end.is_some()));
@@ -226,10 +280,12 @@ impl Stay {
     /// The stay a `secondment` record describes.
     pub fn of(r: &Record) -> Stay {
         let end = ptr_str(r, "/period/end");
-        let active = ptr(r, "/active").and_then(Value::as_bool).unwrap_or_else(|| {
-            // A record from Huiyang has a status, not the roster's flag.
-            ptr_str(r, "/status").as_deref() == Some("serving")
-        });
+        let active = ptr(r, "/active")
+            .and_then(Value::as_bool)
+            .unwrap_or_else(|| {
+                // A record from Huiyang has a status, not the roster's flag.
+                ptr_str(r, "/status").as_deref() == Some("serving")
+            });
         Stay {
             id_number: ptr_str(r, "/practitioner/idNumber").unwrap_or_default(),
             name: ptr_str(r, "/practitioner/name"),
@@ -262,7 +318,10 @@ fn array_mut<'a>(r: &'a mut Map<String, Value>, k: &str) -> &'a mut Vec<Value> {
 
 /// Removes an empty list element (FHIR forbids empty arrays).
 fn drop_empty(r: &mut Map<String, Value>, k: &str) {
-    if r.get(k).and_then(Value::as_array).is_some_and(Vec::is_empty) {
+    if r.get(k)
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+    {
         r.remove(k);
     }
 }
@@ -270,25 +329,38 @@ fn drop_empty(r: &mut Map<String, Value>, k: &str) {
 /// The `Practitioner` to hold for `stay`: `current` (if any) with the fields the connector owns
 /// set, everything else (other identifiers, addresses, e-mail, a qualification's issuer) kept.
 pub fn practitioner(current: Option<&Value>, stay: &Stay) -> Value {
-    let mut r = current.and_then(Value::as_object).cloned().unwrap_or_else(|| {
-        let mut m = Map::new();
-        m.insert("resourceType".into(), json!("Practitioner"));
-        m.insert("active".into(), json!(true));
-        m
-    });
+    let mut r = current
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut m = Map::new();
+            m.insert("resourceType".into(), json!("Practitioner"));
+            m.insert("active".into(), json!(true));
+            m
+        });
     let ids = array_mut(&mut r, "identifier");
-    match ids.iter_mut().find(|i| i.get("system").and_then(Value::as_str) == Some(RESIDENT_ID)) {
+    match ids
+        .iter_mut()
+        .find(|i| i.get("system").and_then(Value::as_str) == Some(RESIDENT_ID))
+    {
         Some(i) => i["value"] = json!(stay.id_number),
         None => ids.insert(0, json!({ "system": RESIDENT_ID, "value": stay.id_number })),
     }
     if let Some(name) = &stay.name {
         let names = array_mut(&mut r, "name");
         // A padded writing of the same name (`王　五` for `王五`) is the roster's own: kept.
-        let held = names.first().and_then(|n| n.get("text")).and_then(Value::as_str);
+        let held = names
+            .first()
+            .and_then(|n| n.get("text"))
+            .and_then(Value::as_str);
         let same = held.map(normalise_han_name) == Some(normalise_han_name(name));
         if !same {
             let entry = json!({ "use": "official", "text": name });
-            if names.is_empty() { names.push(entry) } else { names[0] = entry }
+            if names.is_empty() {
+                names.push(entry)
+            } else {
+                names[0] = entry
+            }
         }
     }
     match &stay.gender {
@@ -300,7 +372,9 @@ pub fn practitioner(current: Option<&Value>, stay: &Stay) -> Value {
         }
     }
     let telecom = array_mut(&mut r, "telecom");
-    let at = telecom.iter().position(|t| t.get("system").and_then(Value::as_str) == Some("phone"));
+    let at = telecom
+        .iter()
+        .position(|t| t.get("system").and_then(Value::as_str) == Some("phone"));
     match (&stay.phone, at) {
         (Some(p), Some(i)) => {
             if telecom[i].get("value").and_then(Value::as_str) != Some(p.as_str()) {
@@ -314,10 +388,18 @@ pub fn practitioner(current: Option<&Value>, stay: &Stay) -> Value {
     let quals = array_mut(&mut r, "qualification");
     match &stay.qualification {
         Some(q) => {
-            let same = quals.first().and_then(|x| first_text(x.get("code"))).as_deref() == Some(q.as_str());
+            let same = quals
+                .first()
+                .and_then(|x| first_text(x.get("code")))
+                .as_deref()
+                == Some(q.as_str());
             if !same {
                 let entry = json!({ "code": { "text": q } });
-                if quals.is_empty() { quals.push(entry) } else { quals[0] = entry }
+                if quals.is_empty() {
+                    quals.push(entry)
+                } else {
+                    quals[0] = entry
+                }
             }
         }
         None => quals.clear(),
@@ -342,13 +424,19 @@ pub struct Refs<'a> {
 /// The `PractitionerRole` to hold for `stay`: `current` (if any) with the fields the connector
 /// owns set, everything else kept; a new role gets the hub's stay identifier.
 pub fn role(current: Option<&Value>, stay: &Stay, refs: &Refs<'_>) -> Value {
-    let mut r = current.and_then(Value::as_object).cloned().unwrap_or_else(|| {
-        let mut m = Map::new();
-        m.insert("resourceType".into(), json!("PractitionerRole"));
-        let pid = refs.practitioner.trim_start_matches("Practitioner/");
-        m.insert("identifier".into(), json!([{ "system": STAY_ID, "value": stay.stay_id(pid) }]));
-        m
-    });
+    let mut r = current
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut m = Map::new();
+            m.insert("resourceType".into(), json!("PractitionerRole"));
+            let pid = refs.practitioner.trim_start_matches("Practitioner/");
+            m.insert(
+                "identifier".into(),
+                json!([{ "system": STAY_ID, "value": stay.stay_id(pid) }]),
+            );
+            m
+        });
     r.insert("active".into(), json!(stay.active));
     let mut period = Map::new();
     if let Some(s) = &stay.start {
@@ -371,7 +459,11 @@ pub fn role(current: Option<&Value>, stay: &Stay, refs: &Refs<'_>) -> Value {
     );
     match &stay.specialty {
         Some(s) => {
-            let same = r.get("specialty").and_then(|v| v.get(0)).and_then(|c| first_text(Some(c))).as_deref()
+            let same = r
+                .get("specialty")
+                .and_then(|v| v.get(0))
+                .and_then(|c| first_text(Some(c)))
+                .as_deref()
                 == Some(s.as_str());
             if !same {
                 r.insert("specialty".into(), json!([{ "text": s }]));
@@ -418,8 +510,16 @@ pub fn normal_form(r: &Record, orgs: &Orgs) -> Option<Record> {
     let organization = stay.organization.as_deref().and_then(|n| orgs.by_name(n))?;
     let sending = stay.sending.as_deref().and_then(|n| orgs.by_name(n));
     // The ids the roster assigns are not part of the record.
-    let refs = Refs { practitioner: "Practitioner/0".into(), organization, sending };
-    Some(to_record(&role(None, &stay, &refs), Some(&practitioner(None, &stay)), orgs))
+    let refs = Refs {
+        practitioner: "Practitioner/0".into(),
+        organization,
+        sending,
+    };
+    Some(to_record(
+        &role(None, &stay, &refs),
+        Some(&practitioner(None, &stay)),
+        orgs,
+    ))
 }
 
 #[cfg(test)]
@@ -428,8 +528,10 @@ mod tests {
 
     fn orgs() -> Orgs {
         let mut o = Orgs::default();
-        o.add(&json!({"resourceType": "Organization", "id": "1", "name": "贞丰县人民医院",
-                      "identifier": [{"system": USCC, "value": "12522325MB1738290E"}]}));
+        o.add(
+            &json!({"resourceType": "Organization", "id": "1", "name": "贞丰县人民医院",
+                      "identifier": [{"system": USCC, "value": "12522325MB1738290E"}]}),
+        );
         o.add(&json!({"resourceType": "Organization", "id": "6", "name": "惠阳区中医院"}));
         o
     }
@@ -481,7 +583,10 @@ mod tests {
         let n = normal_form(&record(), &orgs()).unwrap();
         assert_eq!(n["active"], json!(true));
         assert_eq!(n["status"], json!("serving"));
-        assert_eq!(n["organization"], json!({"name": "贞丰县人民医院", "uscc": "12522325MB1738290E"}));
+        assert_eq!(
+            n["organization"],
+            json!({"name": "贞丰县人民医院", "uscc": "12522325MB1738290E"})
+        );
         assert!(!n.contains_key("plannedEnd") && !n.contains_key("honours"));
         // Fields the roster keeps empty are null, not absent: a value there later is an edit.
         assert_eq!(n["specialty"], Value::Null);
@@ -509,7 +614,10 @@ mod tests {
         let changed = practitioner(Some(&current), &Stay::of(&moved));
         assert_eq!(changed["telecom"][0]["value"], "zhou@example.cn");
         assert_eq!(changed["telecom"][1]["value"], "13900000001");
-        assert_eq!(changed["qualification"][0]["issuer"]["display"], "广东省中医药局");
+        assert_eq!(
+            changed["qualification"][0]["issuer"]["display"],
+            "广东省中医药局"
+        );
         assert_eq!(changed["identifier"][0]["value"], "A1");
     }
 
@@ -518,11 +626,15 @@ mod tests {
         let role = json!({"resourceType": "PractitionerRole", "id": "9", "practitioner": {"reference": "Practitioner/7"},
                           "organization": {"reference": "Organization/1"}});
         let held = |name: Value| json!({"resourceType": "Practitioner", "id": "7", "name": [name]});
-        let name_of = |p: &Value| to_record(&role, Some(p), &orgs())["practitioner"]["name"].clone();
+        let name_of =
+            |p: &Value| to_record(&role, Some(p), &orgs())["practitioner"]["name"].clone();
         assert_eq!(name_of(&held(json!({"text": "周　杰"}))), "周杰");
         assert_eq!(name_of(&held(json!({"text": "周 杰"}))), "周杰");
         // Family and given written apart, the given name padded: 周 + " 杰".
-        assert_eq!(name_of(&held(json!({"family": "周", "given": [" 杰"]}))), "周杰");
+        assert_eq!(
+            name_of(&held(json!({"family": "周", "given": [" 杰"]}))),
+            "周杰"
+        );
         assert_eq!(name_of(&held(json!({"text": "Ali Hassan"}))), "Ali Hassan");
         // The other side holds 周杰 unpadded: the roster's padded writing is kept.
         let current = held(json!({"use": "official", "text": "周　杰"}));
@@ -541,6 +653,9 @@ mod tests {
         r["period"] = json!({"start": "2021-04-15", "end": "2021-07-14"});
         assert!(!Stay::of(&r).active);
         r.insert("active".into(), json!(true));
-        assert!(Stay::of(&r).active, "the roster's flag, when given, decides");
+        assert!(
+            Stay::of(&r).active,
+            "the roster's flag, when given, decides"
+        );
     }
 }

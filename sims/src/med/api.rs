@@ -1,6 +1,7 @@
 //! MED-ROSTER's FHIR REST API under `/fhir`: `metadata`, search (searchset Bundles with `next`
 //! links), read and vread, create (conditional with `If-None-Exist`), update (versioned with
-//! `If-Match`). Every error is an `OperationOutcome`.
+//! `If-Match`). Every error is an `OperationOutcome`. The write rules ([`create_in`],
+//! [`update_in`]) are shared with Bundle entries (`super::bundle`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use super::rules::{self, Refusal};
 use super::store::{self, Kind, MedData, Search};
 use super::{MedState, fhir, outcome, outcome_at};
-use crate::counters::Outcome;
+use crate::counters::{Counters, Outcome};
 use crate::gate::lock;
 
 /// Refuses a request without `Authorization: Bearer <token>` (scheme in any case): 401 with an
@@ -43,7 +44,7 @@ pub(super) async fn auth(State(st): State<Arc<MedState>>, req: Request, next: Ne
 
 /// The FHIR base URL as the client reached it (`http://HOST/fhir`), for `fullUrl`, `Location`
 /// and paging links.
-fn base(headers: &HeaderMap) -> String {
+pub(super) fn base(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -110,7 +111,7 @@ fn resource_answer(
     resp
 }
 
-fn prefers_minimal(headers: &HeaderMap) -> bool {
+pub(super) fn prefers_minimal(headers: &HeaderMap) -> bool {
     headers
         .get_all("prefer")
         .iter()
@@ -119,7 +120,7 @@ fn prefers_minimal(headers: &HeaderMap) -> bool {
 }
 
 /// The body of a create or update: JSON typed `application/fhir+json` or `application/json`.
-fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
+pub(super) fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -193,6 +194,7 @@ pub(super) async fn metadata(headers: HeaderMap) -> Response {
                     "code": "OAuth"}]}],
                 "description": "Authorization: Bearer <token>"
             },
+            "interaction": [{"code": "batch"}, {"code": "transaction"}],
             "resource": [
                 resource("Organization", &[("name", "string"), ("active", "token")], &[], &["PractitionerRole:organization"]),
                 resource("Practitioner", &[], &[], &["PractitionerRole:practitioner"]),
@@ -438,10 +440,182 @@ pub(super) async fn not_allowed() -> Response {
 // ---------------------------------------------------------------------------------------------
 // Create and update
 
+/// A write that succeeded: the HTTP status it answers (201 created, 200 found or updated) and
+/// the resource it leaves, which the caller reads back from the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Saved {
+    pub(super) status: StatusCode,
+    pub(super) kind: Kind,
+    pub(super) id: String,
+}
+
+fn refusal(status: u16, code: &'static str, diagnostics: String) -> Refusal {
+    Refusal {
+        status,
+        code,
+        diagnostics,
+        expression: None,
+    }
+}
+
+/// The rules of a create (`POST /fhir/{kind}`), shared by the single route and Bundle entries:
+/// with `if_none_exist` (a search, e.g. `identifier=urn:cn:resident-id|…`), one match → 200
+/// with it and nothing created, more than one → 412; an empty or bad search → 400; then
+/// [`rules::check`] (400 structure, 422 the roster's rules) and a new resource (201). Counts
+/// the outcome in `counters` under the type.
+pub(super) fn create_in(
+    data: &mut MedData,
+    counters: &mut Counters,
+    kind: Kind,
+    value: &Value,
+    if_none_exist: Option<&str>,
+) -> Result<Saved, Refusal> {
+    let count = |counters: &mut Counters, o| counters.record(kind.name(), o);
+    if let Some(cond) = if_none_exist {
+        let params = form_pairs(cond.trim_start_matches('?'));
+        let search = match Search::parse(kind, &params) {
+            Ok(s) if !params.is_empty() => s,
+            Ok(_) => {
+                count(counters, Outcome::Rejected);
+                return Err(refusal(400, "invalid", "If-None-Exist is empty".into()));
+            }
+            Err(e) => {
+                count(counters, Outcome::Rejected);
+                return Err(refusal(400, "invalid", format!("If-None-Exist: {}", e.0)));
+            }
+        };
+        let hits = search.run(data);
+        match hits.as_slice() {
+            [] => {}
+            [(k, id)] => {
+                count(counters, Outcome::DuplicateRefused);
+                return Ok(Saved {
+                    status: StatusCode::OK,
+                    kind: *k,
+                    id: id.to_string(),
+                });
+            }
+            more => {
+                count(counters, Outcome::Conflict);
+                return Err(refusal(
+                    412,
+                    "duplicate",
+                    format!(
+                        "If-None-Exist matches {} resources; the criteria must select one",
+                        more.len()
+                    ),
+                ));
+            }
+        }
+    }
+    let resource = match rules::check(kind, value, data) {
+        Ok(r) => r,
+        Err(r) => {
+            count(counters, Outcome::Rejected);
+            return Err(r);
+        }
+    };
+    let key = rules::natural_key(kind, &Value::Object(resource.clone()), data);
+    let id = data.create(kind, resource, None);
+    counters.created(kind.name(), key);
+    Ok(Saved {
+        status: StatusCode::CREATED,
+        kind,
+        id,
+    })
+}
+
+/// The rules of an update (`PUT /fhir/{kind}/{id}`), shared by the single route and Bundle
+/// entries: the body's `id` must be the URL's (400); unknown id → 404, deleted → 410; `wanted`
+/// (the `If-Match` version) other than the current → 412; then [`rules::check`]; a resource
+/// identical to the stored one keeps its version. Counts the outcome in `counters`. The
+/// `concurrent_edit` fault is the caller's (see [`concurrent_edit_if_due`]).
+pub(super) fn update_in(
+    data: &mut MedData,
+    counters: &mut Counters,
+    kind: Kind,
+    id: &str,
+    value: &Value,
+    wanted: Option<u64>,
+) -> Result<Saved, Refusal> {
+    let count = |counters: &mut Counters, o| counters.record(kind.name(), o);
+    if value.get("id").and_then(Value::as_str) != Some(id) {
+        count(counters, Outcome::Rejected);
+        return Err(Refusal {
+            status: 400,
+            code: "invalid",
+            diagnostics: format!("the resource's id must be the URL's ({id})"),
+            expression: Some(format!("{}.id", kind.name())),
+        });
+    }
+    let current = match data.get(kind, id) {
+        None => {
+            count(counters, Outcome::NotFound);
+            return Err(refusal(
+                404,
+                "not-found",
+                format!("{}/{id} is not known", kind.name()),
+            ));
+        }
+        Some(e) if e.deleted => {
+            count(counters, Outcome::NotFound);
+            return Err(refusal(
+                410,
+                "deleted",
+                format!("{}/{id} has been deleted", kind.name()),
+            ));
+        }
+        Some(e) => e,
+    };
+    if let Some(v) = wanted
+        && v != current.version()
+    {
+        count(counters, Outcome::Conflict);
+        return Err(refusal(
+            412,
+            "conflict",
+            format!(
+                "version {v} of {}/{id} is not the current version ({}): it changed since it was read",
+                kind.name(),
+                current.version()
+            ),
+        ));
+    }
+    let resource = match rules::check(kind, value, data) {
+        Ok(r) => r,
+        Err(r) => {
+            count(counters, Outcome::Rejected);
+            return Err(r);
+        }
+    };
+    count(counters, Outcome::Updated);
+    let mut incoming = resource.clone();
+    incoming.remove("id");
+    incoming.remove("meta");
+    incoming.remove("resourceType");
+    if incoming != store::content(current.current()) {
+        data.update(kind, id, resource, None);
+    }
+    Ok(Saved {
+        status: StatusCode::OK,
+        kind,
+        id: id.to_string(),
+    })
+}
+
+/// The answer of a write that succeeded.
+fn saved_answer(data: &MedData, saved: &Saved, base: &str, minimal: bool) -> Response {
+    let e = data
+        .get(saved.kind, &saved.id)
+        .expect("a saved resource exists");
+    resource_answer(saved.status, base, e.current(), e.last_updated, minimal)
+}
+
 /// `POST /fhir/{kind}` → 201 with `Location`, `ETag: W/"1"` and the resource (any `id` in the
 /// body is ignored, as FHIR requires). With `If-None-Exist: <search>` (e.g.
 /// `identifier=urn:cn:resident-id|…`): one match → 200 with that resource, nothing created;
-/// more than one → 412. Refusals: 400 (structure), 422 (the roster's rules), 415.
+/// more than one → 412. Refusals: 400 (structure), 422 (the roster's rules), 415. The rules are
+/// [`create_in`]'s, which Bundle entries share.
 pub(super) async fn create(
     State(st): State<Arc<MedState>>,
     Path(kind): Path<String>,
@@ -452,82 +626,28 @@ pub(super) async fn create(
         Ok(k) => k,
         Err(resp) => return resp,
     };
-    let count = |o| lock(&st.gate.counters).record(kind.name(), o);
     let value = match json_body(&headers, &body) {
         Ok(v) => v,
         Err(resp) => {
-            count(Outcome::Rejected);
+            lock(&st.gate.counters).record(kind.name(), Outcome::Rejected);
             return resp;
         }
     };
-    let base = base(&headers);
-    let minimal = prefers_minimal(&headers);
+    let cond = headers
+        .get("if-none-exist")
+        .map(|c| c.to_str().unwrap_or_default().to_string());
     let mut data = lock(&st.data);
-    if let Some(cond) = headers.get("if-none-exist") {
-        let params: Vec<(String, String)> = cond
-            .to_str()
-            .map(|q| form_pairs(q.trim_start_matches('?')))
-            .unwrap_or_default();
-        let search = match Search::parse(kind, &params) {
-            Ok(s) if !params.is_empty() => s,
-            Ok(_) => {
-                count(Outcome::Rejected);
-                return outcome(StatusCode::BAD_REQUEST, "invalid", "If-None-Exist is empty");
-            }
-            Err(e) => {
-                count(Outcome::Rejected);
-                return outcome(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    &format!("If-None-Exist: {}", e.0),
-                );
-            }
-        };
-        let hits = search.run(&data);
-        match hits.as_slice() {
-            [] => {}
-            [(k, id)] => {
-                count(Outcome::DuplicateRefused);
-                let e = data.get(*k, &id.to_string()).expect("a hit exists");
-                return resource_answer(
-                    StatusCode::OK,
-                    &base,
-                    e.current(),
-                    e.last_updated,
-                    minimal,
-                );
-            }
-            more => {
-                count(Outcome::Conflict);
-                return outcome(
-                    StatusCode::PRECONDITION_FAILED,
-                    "duplicate",
-                    &format!(
-                        "If-None-Exist matches {} resources; the criteria must select one",
-                        more.len()
-                    ),
-                );
-            }
-        }
+    let result = create_in(
+        &mut data,
+        &mut lock(&st.gate.counters),
+        kind,
+        &value,
+        cond.as_deref(),
+    );
+    match result {
+        Ok(saved) => saved_answer(&data, &saved, &base(&headers), prefers_minimal(&headers)),
+        Err(r) => refused(&r),
     }
-    let resource = match rules::check(kind, &value, &data) {
-        Ok(r) => r,
-        Err(r) => {
-            count(Outcome::Rejected);
-            return refused(&r);
-        }
-    };
-    let key = rules::natural_key(kind, &Value::Object(resource.clone()), &data);
-    let id = data.create(kind, resource, None);
-    lock(&st.gate.counters).created(kind.name(), key);
-    let e = data.get(kind, &id).expect("just created");
-    resource_answer(
-        StatusCode::CREATED,
-        &base,
-        e.current(),
-        e.last_updated,
-        minimal,
-    )
 }
 
 /// Decodes `a=1&b=2` (percent-encoding and `+` as space, as a query string).
@@ -535,20 +655,27 @@ fn form_pairs(q: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default()
 }
 
-/// The version an `If-Match` names: `W/"3"`, `"3"` or `3`.
+/// The version an `If-Match` value names: `W/"3"`, `"3"` or `3`; `None` if it names none.
+pub(super) fn parse_if_match(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse().ok()
+}
+
+/// The version an `If-Match` header names (400 if it names none).
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Response> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = v.to_str().unwrap_or("").trim();
-    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse().map(Some).map_err(|_| {
-        outcome(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "If-Match must name a version, e.g. W/\"3\"",
-        )
-    })
+    parse_if_match(v.to_str().unwrap_or(""))
+        .map(Some)
+        .ok_or_else(|| {
+            outcome(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "If-Match must name a version, e.g. W/\"3\"",
+            )
+        })
 }
 
 /// What the `concurrent_edit` fault does: someone else saves the resource first (a new
@@ -562,10 +689,30 @@ fn concurrent_edit(data: &mut MedData, kind: Kind, id: &str) {
     data.update(kind, id, content, None);
 }
 
+/// Applies the `concurrent_edit` fault to an update of a live resource, when one is due: the
+/// clerk's save lands in `data` (the roster's own, never a transaction's copy) before the
+/// update is checked. Only for an update whose body has the URL's id, as the single route
+/// always did.
+pub(super) fn concurrent_edit_if_due(
+    st: &MedState,
+    data: &mut MedData,
+    kind: Kind,
+    id: &str,
+    value: &Value,
+) {
+    if value.get("id").and_then(Value::as_str) == Some(id)
+        && data.get(kind, id).is_some_and(|e| !e.deleted)
+        && lock(&st.gate.faults).concurrent_edit_now()
+    {
+        concurrent_edit(data, kind, id);
+    }
+}
+
 /// `PUT /fhir/{kind}/{id}` with the whole resource (its `id` must be the URL's) → 200 with the
 /// new version; a resource identical to the stored one keeps its version. `If-Match: W/"n"`
 /// naming another version than the current → 412. Unknown id → 404 (this roster assigns ids;
-/// no update-as-create); deleted → 410. Refusals as for create.
+/// no update-as-create); deleted → 410. Refusals as for create. The rules are [`update_in`]'s,
+/// which Bundle entries share.
 pub(super) async fn update(
     State(st): State<Arc<MedState>>,
     Path((kind, id)): Path<(String, String)>,
@@ -576,71 +723,26 @@ pub(super) async fn update(
         Ok(k) => k,
         Err(resp) => return resp,
     };
-    let count = |o| lock(&st.gate.counters).record(kind.name(), o);
-    let value = match json_body(&headers, &body).and_then(|v| Ok((v, if_match(&headers)?))) {
-        Ok(v) => v,
-        Err(resp) => {
-            count(Outcome::Rejected);
-            return resp;
-        }
-    };
-    let (value, wanted) = value;
-    if value.get("id").and_then(Value::as_str) != Some(id.as_str()) {
-        count(Outcome::Rejected);
-        return outcome_at(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            &format!("the resource's id must be the URL's ({id})"),
-            Some(&format!("{}.id", kind.name())),
-        );
-    }
-    let base = base(&headers);
-    let minimal = prefers_minimal(&headers);
+    let (value, wanted) =
+        match json_body(&headers, &body).and_then(|v| Ok((v, if_match(&headers)?))) {
+            Ok(v) => v,
+            Err(resp) => {
+                lock(&st.gate.counters).record(kind.name(), Outcome::Rejected);
+                return resp;
+            }
+        };
     let mut data = lock(&st.data);
-    match data.get(kind, &id) {
-        None => {
-            count(Outcome::NotFound);
-            return not_known(kind, &id);
-        }
-        Some(e) if e.deleted => {
-            count(Outcome::NotFound);
-            return gone(kind, &id);
-        }
-        Some(_) => {}
+    concurrent_edit_if_due(&st, &mut data, kind, &id, &value);
+    let result = update_in(
+        &mut data,
+        &mut lock(&st.gate.counters),
+        kind,
+        &id,
+        &value,
+        wanted,
+    );
+    match result {
+        Ok(saved) => saved_answer(&data, &saved, &base(&headers), prefers_minimal(&headers)),
+        Err(r) => refused(&r),
     }
-    if lock(&st.gate.faults).concurrent_edit_now() {
-        concurrent_edit(&mut data, kind, &id);
-    }
-    let current = data.get(kind, &id).expect("checked above");
-    if let Some(v) = wanted
-        && v != current.version()
-    {
-        count(Outcome::Conflict);
-        return outcome(
-            StatusCode::PRECONDITION_FAILED,
-            "conflict",
-            &format!(
-                "version {v} of {}/{id} is not the current version ({}): it changed since it was read",
-                kind.name(),
-                current.version()
-            ),
-        );
-    }
-    let resource = match rules::check(kind, &value, &data) {
-        Ok(r) => r,
-        Err(r) => {
-            count(Outcome::Rejected);
-            return refused(&r);
-        }
-    };
-    count(Outcome::Updated);
-    let mut incoming = resource.clone();
-    incoming.remove("id");
-    incoming.remove("meta");
-    incoming.remove("resourceType");
-    if incoming != store::content(current.current()) {
-        data.update(kind, &id, resource, None);
-    }
-    let e = data.get(kind, &id).expect("exists");
-    resource_answer(StatusCode::OK, &base, e.current(), e.last_updated, minimal)
 }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod api;
+mod bundle;
 mod rules;
 mod store;
 
@@ -84,17 +85,21 @@ pub(crate) fn outcome_at(
     diagnostics: &str,
     expression: Option<&str>,
 ) -> Response {
+    let expression: Vec<String> = expression.into_iter().map(str::to_string).collect();
+    fhir(status, &outcome_value(code, diagnostics, &expression))
+}
+
+/// An `OperationOutcome` of one issue of severity `error` with `code`, `diagnostics` and the
+/// FHIRPath `expression`s (left out when there are none).
+pub(crate) fn outcome_value(code: &str, diagnostics: &str, expression: &[String]) -> Value {
     let mut issue = Map::new();
     issue.insert("severity".into(), json!("error"));
     issue.insert("code".into(), json!(code));
     issue.insert("diagnostics".into(), json!(diagnostics));
-    if let Some(e) = expression {
-        issue.insert("expression".into(), json!([e]));
+    if !expression.is_empty() {
+        issue.insert("expression".into(), json!(expression));
     }
-    fhir(
-        status,
-        &json!({"resourceType": "OperationOutcome", "issue": [Value::Object(issue)]}),
-    )
+    json!({"resourceType": "OperationOutcome", "issue": [Value::Object(issue)]})
 }
 
 /// A FHIR JSON answer.
@@ -105,12 +110,13 @@ pub(crate) fn fhir(status: StatusCode, body: &Value) -> Response {
     resp
 }
 
-/// The whole MED-ROSTER application: `/fhir/metadata` open, the rest of `/fhir` behind the
+/// The whole MED-ROSTER application: `POST /fhir` takes batch and transaction Bundles
+/// ([`bundle`]); `/fhir/metadata` open, the rest of `/fhir` behind the
 /// bearer token, `/_admin/…` open; everything behind the gate but the side-door, and logged.
 pub(crate) fn router(state: Arc<MedState>) -> Router {
     use axum::routing::put;
     let api = Router::new()
-        .route("/fhir", get(api::page))
+        .route("/fhir", get(api::page).post(bundle::post))
         .route("/fhir/{kind}", get(api::search).post(api::create))
         .route(
             "/fhir/{kind}/{id}",

@@ -121,7 +121,7 @@ impl Kind {
 
 /// A clock in whole milliseconds that never goes backwards and never hands out the same
 /// instant twice (every version gets its own `lastUpdated`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct MsClock {
     last: i64,
 }
@@ -195,8 +195,9 @@ impl Entry {
     }
 }
 
-/// The roster's data.
-#[derive(Debug, Default)]
+/// The roster's data (`Clone`: a transaction works on a copy and keeps it only if every
+/// entry succeeds).
+#[derive(Debug, Default, Clone)]
 pub(crate) struct MedData {
     pub(crate) clock: MsClock,
     next_id: u64,
@@ -424,7 +425,8 @@ pub(crate) struct Search {
     kind: Kind,
     last_updated: Vec<(Compare, (i64, i64))>,
     ids: Option<Vec<String>>,
-    identifier: Option<Token>,
+    /// Any of these (a comma-separated list, as FHIR search ORs values).
+    identifier: Option<Vec<Token>>,
     practitioner: Option<String>,
     organization: Option<String>,
     name: Option<(bool, String)>,
@@ -522,7 +524,7 @@ impl Search {
                         "json" | "application/fhir+json" | "application/json"
                     ) => {}
                 ("_format", _) => return Err(bad("this server speaks JSON only")),
-                ("identifier", _) => s.identifier = Some(Token::parse(v)),
+                ("identifier", _) => s.identifier = Some(v.split(',').map(Token::parse).collect()),
                 ("practitioner", Kind::PractitionerRole) => {
                     s.practitioner = Some(reference(v, "Practitioner"))
                 }
@@ -565,7 +567,7 @@ impl Search {
             && self
                 .identifier
                 .as_ref()
-                .is_none_or(|t| t.matches(r.get("identifier")))
+                .is_none_or(|any| any.iter().any(|t| t.matches(r.get("identifier"))))
             && self.practitioner.as_ref().is_none_or(|p| {
                 r.pointer("/practitioner/reference").and_then(Value::as_str) == Some(p)
             })
@@ -756,5 +758,25 @@ mod tests {
         assert!(Token::parse(&format!("{RESIDENT_ID}|")).matches(Some(&ids)));
         assert!(!Token::parse("|441303199001011234").matches(Some(&ids)));
         assert!(!Token::parse(&format!("{USCC}|441303199001011234")).matches(Some(&ids)));
+    }
+
+    #[test]
+    fn an_identifier_search_with_commas_matches_any_of_its_values() {
+        let mut d = MedData::default();
+        let person = |id: &str| {
+            let Value::Object(m) = json!({"identifier": [{"system": RESIDENT_ID, "value": id}]})
+            else {
+                unreachable!()
+            };
+            m
+        };
+        let a = d.create(Kind::Practitioner, person("441303199001011234"), None);
+        d.create(Kind::Practitioner, person("44130319921120004X"), None);
+        let c = d.create(Kind::Practitioner, person("441303198808081216"), None);
+        let q = format!("{RESIDENT_ID}|441303199001011234,{RESIDENT_ID}|441303198808081216");
+        let s = Search::parse(Kind::Practitioner, &[("identifier".into(), q)]).unwrap();
+        let mut ids: Vec<String> = s.run(&d).iter().map(|(_, id)| id.to_string()).collect();
+        ids.sort();
+        assert_eq!(ids, [a, c]);
     }
 }
