@@ -156,6 +156,13 @@ pub fn row_to_record(row: &Value) -> Record {
     r
 }
 
+/// A `job-posting` record as the board stores it and a later read returns it: through the save
+/// form and back (the board keeps no posting date, qualifications or county code; pay as the
+/// text of a range). What `write` hands back as `stored`, without calling the board.
+pub fn normal_form(r: &Record) -> Record {
+    row_to_record(&JobForm::from_record(r).as_row())
+}
+
 /// The JSON pointer for a form field named in a 40001 message, e.g. `招聘人数(zprs)应为非负整数`.
 pub fn pointer_for_message(msg: &str) -> Option<String> {
     let field = msg.split_once('(')?.1.split_once(')')?.0;
@@ -263,8 +270,7 @@ pub(crate) fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResu
             let Some(id) = env.data.get("id").map(|v| v.to_string()) else {
                 return Ok(WriteResult::Retry("job save answered without data.id".into()));
             };
-            let written =
-                Written { remote_id: id, version: None, stored: Some(to_json(&row_to_record(&form.as_row()))) };
+            let written = Written { remote_id: id, version: None, stored: Some(to_json(&normal_form(&data))) };
             if target.remote_id.is_some() { WriteResult::Updated(written) } else { WriteResult::Created(written) }
         }
         code::BAD_PARAMETER => WriteResult::Rejected(Rejection {
@@ -312,6 +318,7 @@ mod tests {
         assert_eq!(form.get("zprs"), "120");
         assert_eq!(form.get("zt"), "0");
         let back = row_to_record(&form.as_row());
+        assert_eq!(normal_form(&r), back);
         let mut expected = r.clone();
         expected.remove("datePosted");
         expected.remove("qualifications");

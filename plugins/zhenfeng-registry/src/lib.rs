@@ -345,11 +345,11 @@ fn save(form: &SaveForm) -> Result<Envelope, ConnectorError> {
 
 impl hub_sdk::NormalForm for ZhenfengRegistry {
     /// Workers as the registry stores them ([`mapping::normal_form`]); job-board postings as
-    /// sent.
+    /// the board stores them ([`jobs::normal_form`]).
     fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
         match stream.as_str() {
             WORKERS => hub_sdk::normal_form_each(&records, mapping::normal_form),
-            jobs::JOB_BOARD => Ok(records),
+            jobs::JOB_BOARD => hub_sdk::normal_form_each(&records, jobs::normal_form),
             _ => Err(format!("no stream {stream:?} to write")),
         }
     }
