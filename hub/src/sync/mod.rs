@@ -1225,6 +1225,20 @@ impl Engine {
             takes,
             ..Reconciling::default()
         };
+        if let Some(target) = self.target_to_discover(spec).await {
+            // Linking only: a failure costs this run's knowledge of the target, not its writes
+            // (they are upserts by natural key, as before it was read).
+            if let Err(e) = self
+                .stage_side(spec, run_id, target, sessions, stats, tracker, None)
+                .instrument(span.clone())
+                .await
+            {
+                if let Some(c) = e.crashed() {
+                    return Err(c);
+                }
+                tracing::warn!(parent: span, side = target.as_str(), "reading what the target holds failed; its records are written as upserts by natural key: {e}");
+            }
+        }
         let last = spec.read_sides().last().copied();
         for &side in spec.read_sides() {
             let fuse = Some(side) == last;
@@ -1277,6 +1291,29 @@ impl Engine {
             ));
         }
         Ok((errors, failed))
+    }
+
+    /// The target side of a one-way sync when it has never been read (no cursor: a new or
+    /// lost state store) and its stream can be read. The run then reads it once, to its end,
+    /// before the source: what the target already holds is linked by natural key and compared
+    /// under its own coding, so a record it holds as the source would have it is not written
+    /// again (issue 18: convergence without history). Later runs read only the source. A run
+    /// stopped in the middle of this read leaves a cursor, and the rest of the target is not
+    /// read again: those records are written as upserts by natural key.
+    async fn target_to_discover(&self, spec: &SyncSpec) -> Option<Side> {
+        let target = match spec.direction {
+            Direction::Both => return None,
+            Direction::AToB => Side::B,
+            Direction::BToA => Side::A,
+        };
+        let ep = spec.endpoint(target);
+        if !ep.plugin.stream(&ep.stream).is_some_and(|s| s.can_read) {
+            return None;
+        }
+        match self.store.cursor(&spec.name, target).await {
+            Ok(None) => Some(target),
+            _ => None,
+        }
     }
 
     /// Phase 1 for one side: read every batch from the cursor and stage it; with `fuse`, each
