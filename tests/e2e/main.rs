@@ -254,21 +254,59 @@ async fn changes_flow_both_ways_and_the_run_after_writes_nothing() {
     );
 }
 
-/// Issue 18: the data directory deleted (state store, state key, audit log) after the demo's
-/// workers synced; the hub starts from nothing against the same two systems. Every resident is
-/// found again by identity number: nothing is created, and nothing is written on either side,
-/// though HY-ESMS holds 务工状态 3 and 9 as `left` and the registry holds the employers' codes
-/// HY-ESMS looked up.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deleted_data_directory_finds_every_record_again_and_writes_nothing() {
-    let env = Env::start().await;
-    env.sync_once().await;
-    env.sync_once().await;
-    let (hy_before, zf_before) = (
-        env.get(&env.hy, "/_admin/zhenfeng-workers").await,
-        env.get(&env.zf, "/_admin/workers").await,
-    );
-    for entry in std::fs::read_dir(env.dir.path()).unwrap() {
+/// The demo's three syncs.
+const DEMO_SYNCS: [&str; 3] = ["workers", "job-postings", "secondments"];
+
+/// Every collection of the three systems as their side-doors list them, in order: the contents
+/// of the deployment.
+async fn contents(env: &Env) -> Vec<Value> {
+    let mut out = Vec::new();
+    for c in ["zhenfeng-workers", "jobs", "secondments"] {
+        out.push(env.get(&env.hy, &format!("/_admin/{c}")).await);
+    }
+    for c in ["workers", "jobs"] {
+        out.push(env.get(&env.zf, &format!("/_admin/{c}")).await);
+    }
+    for c in ["Practitioner", "PractitionerRole"] {
+        out.push(env.get(&env.med, &format!("/_admin/{c}")).await);
+    }
+    out
+}
+
+/// The records each system's API created, updated and deleted since its counters were reset,
+/// over all its collections, and the keys it was asked to create more than once.
+async fn all_writes(env: &Env) -> Vec<(String, u64, Value)> {
+    let mut out = Vec::new();
+    for (name, sim) in [
+        ("HY-ESMS", &env.hy),
+        ("ZF-REG", &env.zf),
+        ("MED-ROSTER", &env.med),
+    ] {
+        let c = env.get(sim, "/_admin/counters").await;
+        let n = c["collections"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| writes(&c, k))
+            .sum();
+        out.push((
+            name.to_string(),
+            n,
+            c["keys_created_more_than_once"].clone(),
+        ));
+    }
+    out
+}
+
+async fn reset_counters(env: &Env) {
+    for sim in [&env.hy, &env.zf, &env.med] {
+        env.delete(sim, "/_admin/counters").await;
+    }
+}
+
+/// Removes everything in the data directory (state store, state key, audit witness).
+fn empty_data_dir(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             std::fs::remove_dir_all(&path).unwrap();
@@ -276,25 +314,118 @@ async fn a_deleted_data_directory_finds_every_record_again_and_writes_nothing() 
             std::fs::remove_file(&path).unwrap();
         }
     }
-    env.delete(&env.hy, "/_admin/counters").await;
-    env.delete(&env.zf, "/_admin/counters").await;
-    let summary = env.sync_once().await;
+}
+
+/// Issue 18: the data directory deleted (state store, state key, audit log) after the demo's
+/// three syncs ran; the hub starts from nothing against the same three systems. Every record is
+/// found again by its natural key: nothing is created, and nothing is written in any system,
+/// though HY-ESMS holds 务工状态 3 and 9 as `left` and the registry holds the employers' codes
+/// HY-ESMS looked up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_data_directory_finds_every_record_again_and_writes_nothing() {
+    let env = Env::start().await;
+    for _ in 0..2 {
+        for sync in DEMO_SYNCS {
+            env.sync_once_of(sync).await;
+        }
+    }
+    let before = contents(&env).await;
+    empty_data_dir(env.dir.path());
+    reset_counters(&env).await;
+    let summary = env.sync_once_of(DEMO_SYNCS[0]).await;
     assert!(summary.contains("run 1 "), "a new store: {summary}");
-    let (hy_c, zf_c) = (
-        env.get(&env.hy, "/_admin/counters").await,
-        env.get(&env.zf, "/_admin/counters").await,
-    );
+    for sync in &DEMO_SYNCS[1..] {
+        env.sync_once_of(sync).await;
+    }
+    let nothing = |name: &str| (name.to_string(), 0, json!([]));
     assert_eq!(
-        (writes(&hy_c, "zhenfeng-workers"), writes(&zf_c, "workers")),
-        (0, 0),
-        "{summary}"
+        all_writes(&env).await,
+        [nothing("HY-ESMS"), nothing("ZF-REG"), nothing("MED-ROSTER")]
     );
-    assert_eq!(hy_c["keys_created_more_than_once"], json!([]));
+    assert_eq!(contents(&env).await, before);
+}
+
+/// Issue 18: the data directory restored from a backup taken before people's edits that the hub
+/// has synced since. The restored hub remembers the older state; it creates nothing, writes
+/// nothing where the systems agree, and loses none of the edits: the newer phone (`newest_wins`)
+/// and position (HY-ESMS's) stay in both systems, and a resident the registry added after the
+/// backup stays one HY-ESMS worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_restored_from_an_older_backup_creates_nothing_and_loses_no_edit() {
+    let env = Env::start().await;
+    for sync in DEMO_SYNCS {
+        env.sync_once_of(sync).await;
+    }
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(env.dir.path(), backup.path());
+
+    // After the backup: a phone changed in the registry, a position in HY-ESMS, and a new
+    // resident working in Huiyang registered; the hub syncs them.
+    let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    let mut both = hy
+        .keys()
+        .filter(|id| zf.contains_key(*id) && hy[*id]["status"] == "employed");
+    let (phoned, placed) = (both.next().unwrap().clone(), both.next().unwrap().clone());
+    let djbh = zf[&phoned]["登记编号"].as_str().unwrap();
+    env.patch(
+        &env.zf,
+        &format!("/_admin/workers/{djbh}"),
+        json!({ "联系电话": "13912345678" }),
+    )
+    .await;
+    env.patch(
+        &env.hy,
+        &format!("/_admin/zhenfeng-workers/{}", hy[&placed]["id"]),
+        json!({ "position": "叉车司机组长" }),
+    )
+    .await;
+    // GB 11643-1999: Zhenfeng County (522325), born 1990-01-01, sequence 099 (odd: male),
+    // check character 8 by ISO 7064 MOD 11-2 (worked out by hand).
+    let new_id = "522325199001010998";
+    assert!(!zf.contains_key(new_id));
+    let row = json!({
+        "姓名": "陈新", "身份证号": new_id, "性别": "男", "联系电话": "13800000099",
+        "户籍乡镇": "珉谷街道", "务工省份": "广东省", "务工县区代码": "441303", "务工单位": "",
+        "单位信用代码": "", "工种": "普工", "务工状态": "1",
+    });
+    env.post(&env.zf, "/_admin/workers", row).await;
+    env.sync_once().await;
+    let synced = contents(&env).await;
+    let hy_now = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    assert_eq!(hy_now[&phoned]["phone"], "13912345678");
+    assert!(hy_now.contains_key(new_id), "the newcomer reached HY-ESMS");
+
+    // The data directory restored from the backup.
+    empty_data_dir(env.dir.path());
+    copy_dir(backup.path(), env.dir.path());
+    reset_counters(&env).await;
+    for sync in DEMO_SYNCS {
+        env.sync_once_of(sync).await;
+    }
+    let nothing = |name: &str| (name.to_string(), 0, json!([]));
     assert_eq!(
-        env.get(&env.hy, "/_admin/zhenfeng-workers").await,
-        hy_before
+        all_writes(&env).await,
+        [nothing("HY-ESMS"), nothing("ZF-REG"), nothing("MED-ROSTER")]
     );
-    assert_eq!(env.get(&env.zf, "/_admin/workers").await, zf_before);
+    assert_eq!(contents(&env).await, synced);
+    let zf_now = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    assert_eq!(zf_now[&phoned]["联系电话"], "13912345678");
+    assert_eq!(zf_now[&placed]["工种"], "叉车司机组长");
+}
+
+/// Copies the files of directory `from` (and its subdirectories) into `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
