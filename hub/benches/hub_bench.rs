@@ -498,10 +498,21 @@ fn main() {
         &fixture_config,
         Limits::default(),
     ));
-    let native_spec = spec("native", native.clone(), native, o.batch);
+    // The target holds nothing yet (`total = 0`): a fixture it could read would hold the same
+    // generated workers, and the run's first read of a target never read (issue 18) would then
+    // find nothing to write.
+    let empty_config = json!({"mode": "fixture", "total": 0});
+    let sink = Arc::new(Plugin::native(
+        "sink",
+        Arc::new(NativeFixture),
+        &empty_config,
+        Limits::default(),
+    ));
+    let native_spec = spec("native", native, sink, o.batch);
 
     let text = format!(
-        "[plugins.fixture]\npath = \"{}\"\nconfig = {{ mode = \"fixture\", total = {n} }}\n",
+        "[plugins.fixture]\npath = \"{0}\"\nconfig = {{ mode = \"fixture\", total = {n} }}\n\
+         [plugins.sink]\npath = \"{0}\"\nconfig = {{ mode = \"fixture\", total = 0 }}\n",
         plugin_dir().join("fixture.wasm").display()
     );
     let config = parse(&text);
@@ -510,7 +521,12 @@ fn main() {
             .block_on(rt.load("fixture", &config.plugins["fixture"], &config.dir()))
             .expect("fixture.wasm (scripts/build-plugins)"),
     );
-    let wasm_spec = spec("wasm", wasm.clone(), wasm, o.batch);
+    let wasm_sink = Arc::new(
+        tokio
+            .block_on(rt.load("sink", &config.plugins["sink"], &config.dir()))
+            .expect("fixture.wasm (scripts/build-plugins)"),
+    );
+    let wasm_spec = spec("wasm", wasm, wasm_sink, o.batch);
 
     let http_expect = u64::from(o.http_scale) * 1322;
 

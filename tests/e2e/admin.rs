@@ -678,12 +678,13 @@ async fn dead_letters_replayed_after_a_fix_are_written_and_the_still_invalid_kee
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicts_are_counted_per_key_until_resolved_by_a_person_or_by_the_policy() {
     let env = &Env::start().await;
-    // Three generated workers into a system that refuses every write as changed meanwhile,
-    // until FIXTURE_REFUSE says otherwise.
+    // Three generated workers into a system that holds none yet (`total = 0`: the run's first
+    // read of the target finds nothing) and refuses every write as changed meanwhile, until
+    // FIXTURE_REFUSE says otherwise.
     let config = config_with(
         env,
         "[plugins.src]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\", total = 3 }\n\
-         [plugins.dst]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\", refuse = \"${FIXTURE_REFUSE:-conflict}\" }\n\
+         [plugins.dst]\npath = \"${HUB_PLUGIN_DIR}/fixture.wasm\"\nconfig = { mode = \"fixture\", total = 0, refuse = \"${FIXTURE_REFUSE:-conflict}\" }\n\
          [syncs.guarded]\nschema = \"worker\"\na = { plugin = \"src\", stream = \"records\" }\nb = { plugin = \"dst\", stream = \"records\" }\n\
          direction = \"a_to_b\"\nschedule = \"0 0 1 1 *\"\n",
     );
