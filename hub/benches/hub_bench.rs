@@ -51,7 +51,26 @@ use std::time::{Duration, Instant};
 /// them.
 struct NativeFixture;
 
-struct NativeFixtureSession;
+/// A session of the native fixture: its configuration, opened again before a call when the
+/// other session (source or target) opened its own last, since the fixture keeps its
+/// configuration in one place per process as a component keeps it per instance.
+struct NativeFixtureSession {
+    config: String,
+}
+
+/// The configuration the native fixture was opened with last.
+static OPENED: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+impl NativeFixtureSession {
+    fn enter(&self) -> Result<(), ConnectorError> {
+        let mut opened = OPENED.lock().expect("fixture config");
+        if *opened != self.config {
+            fixture::Fixture::open(self.config.clone()).map_err(host_error)?;
+            opened.clone_from(&self.config);
+        }
+        Ok(())
+    }
+}
 
 fn host_error(e: hub_sdk::prelude::ConnectorError) -> ConnectorError {
     use hub_sdk::prelude::ConnectorError as G;
@@ -89,7 +108,10 @@ impl NativeConnector for NativeFixture {
 
     fn open(&self, config: &str) -> Result<Box<dyn NativeSession>, ConnectorError> {
         fixture::Fixture::open(config.to_string()).map_err(host_error)?;
-        Ok(Box::new(NativeFixtureSession))
+        *OPENED.lock().expect("fixture config") = config.to_string();
+        Ok(Box::new(NativeFixtureSession {
+            config: config.to_string(),
+        }))
     }
 }
 
@@ -100,6 +122,7 @@ impl NativeSession for NativeFixtureSession {
         cursor: Option<&str>,
         max: u32,
     ) -> Result<Batch, ConnectorError> {
+        self.enter()?;
         let b = fixture::Fixture::read(stream.to_string(), cursor.map(str::to_string), max)
             .map_err(host_error)?;
         Ok(Batch {
@@ -124,6 +147,7 @@ impl NativeSession for NativeFixtureSession {
         stream: &str,
         records: &[TargetRecord],
     ) -> Result<Vec<WriteResult>, ConnectorError> {
+        self.enter()?;
         use hub_sdk::prelude::WriteResult as G;
         let records = records
             .iter()
