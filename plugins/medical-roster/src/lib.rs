@@ -813,7 +813,7 @@ fn write_bundled(
     }
     for chunk in new.chunks(BUNDLE_RECORDS) {
         match mode {
-            Mode::Transaction => create_transaction(chunk, records, orgs, &mut results)?,
+            Mode::Transaction => create_transaction(chunk, orgs, &mut results)?,
             _ => create_batch(chunk, records, orgs, &mut results)?,
         }
     }
@@ -1187,7 +1187,6 @@ fn plan_transaction(
 /// stay `retry`.
 fn create_transaction(
     stays: &[NewStay],
-    _records: &[TargetRecord],
     orgs: &Orgs,
     results: &mut [Option<WriteResult>],
 ) -> Result<(), ConnectorError> {

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 use super::rules::{self, Refusal};
@@ -458,6 +458,16 @@ fn refusal(status: u16, code: &'static str, diagnostics: String) -> Refusal {
     }
 }
 
+/// [`rules::check`] of `value` as a `kind`, a refusal counted as rejected in `counters`.
+fn checked(
+    counters: &mut Counters,
+    kind: Kind,
+    value: &Value,
+    data: &MedData,
+) -> Result<Map<String, Value>, Refusal> {
+    rules::check(kind, value, data).inspect_err(|_| counters.record(kind.name(), Outcome::Rejected))
+}
+
 /// The rules of a create (`POST /fhir/{kind}`), shared by the single route and Bundle entries:
 /// with `if_none_exist` (a search, e.g. `identifier=urn:cn:resident-id|…`), one match → 200
 /// with it and nothing created, more than one → 412; an empty or bad search → 400; then
@@ -508,13 +518,7 @@ pub(super) fn create_in(
             }
         }
     }
-    let resource = match rules::check(kind, value, data) {
-        Ok(r) => r,
-        Err(r) => {
-            count(counters, Outcome::Rejected);
-            return Err(r);
-        }
-    };
+    let resource = checked(counters, kind, value, data)?;
     let key = rules::natural_key(kind, &Value::Object(resource.clone()), data);
     let id = data.create(kind, resource, None);
     counters.created(kind.name(), key);
@@ -581,13 +585,7 @@ pub(super) fn update_in(
             ),
         ));
     }
-    let resource = match rules::check(kind, value, data) {
-        Ok(r) => r,
-        Err(r) => {
-            count(counters, Outcome::Rejected);
-            return Err(r);
-        }
-    };
+    let resource = checked(counters, kind, value, data)?;
     count(counters, Outcome::Updated);
     let mut incoming = resource.clone();
     incoming.remove("id");
