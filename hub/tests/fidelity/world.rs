@@ -70,7 +70,7 @@ pub struct World {
     /// The SQLite file of `store`.
     store_path: PathBuf,
     /// State store files made so far by [`World::lose_store`] and the backups.
-    stores: std::sync::atomic::AtomicU64,
+    stores: u64,
     _dir: tempfile::TempDir,
 }
 
@@ -159,7 +159,7 @@ b = {{ "/status" = "left" }}
             crashes: std::sync::atomic::AtomicU64::new(0),
             hy_plugin,
             store_path: config.data_dir().join("state.db"),
-            stores: std::sync::atomic::AtomicU64::new(0),
+            stores: 0,
             _dir: dir,
         }
     }
@@ -192,8 +192,9 @@ b = {{ "/status" = "left" }}
         self.switch_store(path).await;
     }
 
-    fn new_store_path(&self) -> PathBuf {
-        let n = self.stores.fetch_add(1, Ordering::SeqCst);
+    fn new_store_path(&mut self) -> PathBuf {
+        let n = self.stores;
+        self.stores += 1;
         let path = self._dir.path().join(format!("state-{n}.db"));
         let _ = std::fs::remove_file(&path);
         path
@@ -358,8 +359,6 @@ b = {{ "/status" = "left" }}
     }
 }
 
-/// An engine over `store` with the test state keys, crashing when `crash_in` counts down to 0
-/// (after `step` sees each crash point).
 /// Copies a closed SQLite database with its write-ahead log, if one was left.
 fn copy_sqlite(from: &Path, to: &Path) {
     std::fs::copy(from, to).unwrap();
@@ -375,6 +374,8 @@ fn copy_sqlite(from: &Path, to: &Path) {
     }
 }
 
+/// An engine over `store` with the test state keys, crashing when `crash_in` counts down to 0
+/// (after `step` sees each crash point).
 fn engine_over(
     store: &Store,
     crash_in: &Arc<AtomicI64>,
