@@ -1573,10 +1573,7 @@ async fn status_page(
     for name in view.syncs.keys() {
         let info = sync_info(name, &view).await?;
         let state = if let Some(p) = &info.running {
-            format!(
-                "<span class=\"running\">运行中 running · {} records</span>",
-                p.records
-            )
+            format!("<span class=\"running\">{}</span>", esc(&running_words(p)))
         } else if !info.enabled {
             "停用 disabled".into()
         } else if info.paused {
@@ -1780,6 +1777,32 @@ fn plugin_check_notes(failed: &BTreeMap<String, String>, info: &SyncInfo) -> Str
         .collect()
 }
 
+/// A run in progress in words: its phase, the records handled of how many (when known, `约`
+/// "about" for a connector's estimate) and the time left at the rate so far, e.g. `运行中 running
+/// · 读取 reading a · 1200 / 约 about 5000 条 records · 约 40 秒 s left`.
+fn running_words(p: &crate::sync::RunProgress) -> String {
+    let phase = match p.phase.as_str() {
+        "read a" => "读取 reading a".to_string(),
+        "read b" => "读取 reading b".to_string(),
+        "write" => "写入 writing".to_string(),
+        "start" => "开始 starting".to_string(),
+        other => other.to_string(),
+    };
+    let of = match p.total {
+        Some(t) if p.total_estimated => format!(" / 约 about {t}"),
+        Some(t) => format!(" / {t}"),
+        None => String::new(),
+    };
+    let left = p
+        .eta_seconds
+        .map(|s| format!(" · 约 {s:.0} 秒 s left"))
+        .unwrap_or_default();
+    format!(
+        "运行中 running · {phase} · {}{of} 条 records{left}",
+        p.records
+    )
+}
+
 /// Counts of a run's side shown on its page: (stats field, label in Chinese and English).
 const SIDE_COUNTS: &[(&str, &str)] = &[
     ("read", "读取 read"),
@@ -1791,6 +1814,8 @@ const SIDE_COUNTS: &[(&str, &str)] = &[
     ("deleted", "已删除 deleted"),
     ("created", "新建 created"),
     ("updated", "更新 updated"),
+    ("ended", "已删除（原生删除）ended natively"),
+    ("linked", "已关联现有记录 linked to a record it held"),
     ("rejected", "被拒（死信）refused (dead letters)"),
     ("conflicts", "冲突 conflicts"),
     ("retries", "待重试 to retry"),

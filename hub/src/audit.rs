@@ -70,6 +70,8 @@ pub enum WriteAction {
     Create,
     /// The hub knew the system's record of the key.
     Update,
+    /// The hub ended the record natively (contract 0.2's `write-op::delete`).
+    Delete,
 }
 
 impl WriteAction {
@@ -78,6 +80,7 @@ impl WriteAction {
         match self {
             WriteAction::Create => "create",
             WriteAction::Update => "update",
+            WriteAction::Delete => "delete",
         }
     }
 }
@@ -91,6 +94,11 @@ pub enum WriteOutcome {
     Updated,
     /// The connector found nothing to change (`unchanged`).
     Unchanged,
+    /// The system ended the record, or it was already gone (`deleted`, contract 0.2).
+    Deleted,
+    /// A create the system refused because it holds a record of the key already: the hub
+    /// linked that record (`duplicate`, contract 0.2).
+    Duplicate,
     /// Refused by optimistic concurrency, retried next run (`conflict`).
     Conflict,
     /// Failed transiently, retried next run (`retry`).
@@ -112,6 +120,8 @@ impl WriteOutcome {
             WriteOutcome::Created => "created",
             WriteOutcome::Updated => "updated",
             WriteOutcome::Unchanged => "unchanged",
+            WriteOutcome::Deleted => "deleted",
+            WriteOutcome::Duplicate => "duplicate",
             WriteOutcome::Conflict => "conflict",
             WriteOutcome::Retry => "retry",
             WriteOutcome::Rejected => "rejected",

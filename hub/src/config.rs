@@ -693,6 +693,11 @@ impl MergeConfig {
 /// knows. A side with no values here is never told: the end stays on the side that made it. A
 /// record its connector reports deleted is a tombstone: the hub never writes it again, and a
 /// copy read later with an older update time is ignored as stale.
+///
+/// `native = ["b"]` tells side `b` of an end natively instead (contract 0.2's native delete:
+/// its connector deletes the record, or marks it ended as its system does, e.g. HY-ESMS's soft
+/// delete); the side's stream must say `can-delete`. A native side's values here, if any, still
+/// show an end it makes itself.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DeletesConfig {
@@ -702,6 +707,16 @@ pub struct DeletesConfig {
     /// Values that show an ended record on `b`.
     #[serde(default)]
     pub b: BTreeMap<String, toml::Value>,
+    /// Sides told of an end natively (`"a"`, `"b"`), not in field form.
+    #[serde(default)]
+    pub native: Vec<String>,
+}
+
+impl DeletesConfig {
+    /// Whether `side` (`"a"` or `"b"`) is told of an end natively.
+    pub fn is_native(&self, side: &str) -> bool {
+        self.native.iter().any(|s| s == side)
+    }
 }
 
 impl Config {
@@ -1065,6 +1080,14 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
                     format!(
                         "syncs.{name}.merge: {ptr} is listed under both {prev:?} and {policy:?}"
                     ),
+                ));
+            }
+        }
+        for side in &s.deletes.get_ref().native {
+            if side != "a" && side != "b" {
+                errs.push((
+                    Some(s.deletes.span()),
+                    format!("syncs.{name}.deletes.native: {side:?} is not a side (\"a\" or \"b\")"),
                 ));
             }
         }

@@ -665,6 +665,13 @@ fn resolve(
         if writes && !stream.can_write {
             anyhow::bail!("{side}: stream {} cannot be written", ep.stream);
         }
+        if writes && sc.deletes.get_ref().is_native(side) && !stream.can_delete {
+            anyhow::bail!(
+                "{side}: deletes.native names it, but stream {} of plugin {} cannot delete a record natively (its manifest does not say can-delete; contract 0.2): tell it in field form (deletes.{side} = {{ \"/pointer\" = value }})",
+                ep.stream,
+                plugin.name
+            );
+        }
         Ok(EndpointSpec {
             plugin: plugin.clone(),
             stream: ep.stream.clone(),
@@ -711,6 +718,7 @@ fn resolve(
                 .map(|(k, v)| (k.clone(), toml_to_json(v)))
                 .collect()
         }),
+        native_deletes: ["a", "b"].map(|side| sc.deletes.get_ref().is_native(side)),
         batch_size: *sc.batch_size.get_ref(),
     })
 }

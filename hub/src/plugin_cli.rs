@@ -68,14 +68,15 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
                 "name": m.name, "version": m.version, "system": m.system,
                 "streams": m.streams.iter().map(|s| serde_json::json!({
                     "name": s.name, "schema": s.schema, "schema_version": s.schema_version,
-                    "read": s.can_read, "write": s.can_write })).collect::<Vec<_>>(),
+                    "read": s.can_read, "write": s.can_write, "delete": s.can_delete,
+                    "max_write_batch": s.max_write_batch })).collect::<Vec<_>>(),
                 "hosts": m.hosts, "secrets": m.secrets, "warnings": schema_warnings(m),
             }),
             Err(e) => serde_json::json!({ "error": e.to_string() }),
         });
         let out = serde_json::json!({
             "file": path.display().to_string(), "sha256": i.sha256, "bytes": i.bytes,
-            "contract": i.contract, "loadable": i.loadable.as_ref().err().map_or(serde_json::Value::Bool(true), |e| e.clone().into()),
+            "contract": i.contract, "adaptation": i.adaptation, "loadable": i.loadable.as_ref().err().map_or(serde_json::Value::Bool(true), |e| e.clone().into()),
             "imports": i.imports, "exports": i.exports, "manifest": m,
         });
         println!("{out}");
@@ -95,18 +96,33 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
         ),
         Err(e) => crate::say!("  loadable  NO: {e}"),
     }
+    if let Some(a) = &i.adaptation {
+        crate::say!("  adapted   {a}");
+    }
     match &manifest {
         Some(Ok(m)) => {
             crate::say!("  connector {} {} — {}", m.name, m.version, m.system);
             for s in &m.streams {
-                let rw = match (s.can_read, s.can_write) {
-                    (true, true) => "read, write",
-                    (true, false) => "read",
-                    (false, true) => "write",
-                    (false, false) => "-",
+                let mut can: Vec<String> = Vec::new();
+                if s.can_read {
+                    can.push("read".into());
+                }
+                if s.can_write {
+                    can.push("write".into());
+                }
+                if s.can_delete {
+                    can.push("delete".into());
+                }
+                if s.max_write_batch > 0 {
+                    can.push(format!("at most {} records a write", s.max_write_batch));
+                }
+                let can = if can.is_empty() {
+                    "-".to_string()
+                } else {
+                    can.join(", ")
                 };
                 crate::say!(
-                    "  stream    {} ({} {}; {rw})",
+                    "  stream    {} ({} {}; {can})",
                     s.name,
                     s.schema,
                     s.schema_version

@@ -259,6 +259,14 @@ struct ExpectedRecord {
     version: Option<String>,
 }
 
+/// What a write step asks of a record (`op` of the contract's `target-record`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum InputOp {
+    Upsert,
+    Delete,
+}
+
 /// A record as `--write-expect` writes it into a read step's `expect` file (the fields of
 /// [`ExpectedRecord`], in this order).
 #[derive(serde::Serialize)]
@@ -279,6 +287,9 @@ struct WriteInput {
     remote_id: Option<String>,
     version: Option<String>,
     current: Option<Value>,
+    /// `"delete"` for a native delete (contract 0.2); an upsert otherwise.
+    #[serde(default)]
+    op: Option<InputOp>,
 }
 
 /// How `hub plugin test` runs.
@@ -759,6 +770,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Outcome> {
                 let targets: Vec<TargetRecord> = inputs
                     .iter()
                     .map(|r| TargetRecord {
+                        op: match r.op {
+                            Some(InputOp::Delete) => crate::runtime::WriteOp::Delete,
+                            Some(InputOp::Upsert) | None => crate::runtime::WriteOp::Upsert,
+                        },
                         data: r.data.to_string(),
                         remote_id: r.remote_id.clone(),
                         version: r.version.clone(),
@@ -932,6 +947,8 @@ fn outcome(r: &WriteResult) -> String {
         WriteResult::Created(_) => "created".into(),
         WriteResult::Updated(_) => "updated".into(),
         WriteResult::Unchanged(_) => "unchanged".into(),
+        WriteResult::Deleted(_) => "deleted".into(),
+        WriteResult::Duplicate(_) => "duplicate".into(),
         WriteResult::Conflict(_) => "conflict".into(),
         WriteResult::Retry(_) => "retry".into(),
         WriteResult::Rejected(r) => match &r.pointer {

@@ -8,8 +8,9 @@
 //! - Cranelift at `speed`, parallel compilation: compiling is paid once per component and
 //!   cached on disk.
 
+use super::contract::{self, Pre};
 use super::plugin::{Plugin, Session};
-use super::{HostState, Manifest, PluginError, TICK, bindings, http};
+use super::{HostState, Manifest, PluginError, TICK, http};
 use crate::config::PluginConfig;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -20,11 +21,9 @@ use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-/// The contract version this host implements (`wit/connector/v0.1.2`).
-pub const CONTRACT_VERSION: &str = "0.1.2";
-
-/// The optional interface a component exports to state its system's normal form (since 0.1.2).
-pub const NORMAL_FORM_INTERFACE: &str = "hub:connector/normal-form@0.1.2";
+/// The contract version this host implements (`wit/connector/v0.2.0`); it also loads
+/// components of the older lines in [`contract::LINES`] through their adapters.
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// A semantic version `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -77,6 +76,9 @@ pub struct Inspection {
     pub contract: Option<String>,
     /// Whether this host can load it, and if not why.
     pub loadable: Result<(), String>,
+    /// What the host adapts to run it (a component of an older contract line), for people;
+    /// `None` when it speaks the host's own version or does not load.
+    pub adaptation: Option<String>,
     /// Names of what it imports.
     pub imports: Vec<String>,
     /// Names of what it exports.
@@ -120,7 +122,8 @@ impl Runtime {
                 }
             })?;
         let mut linker = Linker::<HostState>::new(&engine);
-        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        contract::v0_2::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        contract::v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         // WASI 0.2: clocks, random, stdio and the streams they need (the `wasi:http/proxy`
         // subset), plus what Rust's std imports besides: an empty environment, exit, the
         // terminal queries (which answer "not a terminal") and insecure random (hash seeds).
@@ -144,7 +147,14 @@ impl Runtime {
             })?;
         }
         let mut all_wasi = Linker::<HostState>::new(&engine);
-        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut all_wasi, |s| s)?;
+        contract::v0_2::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut all_wasi,
+            |s| s,
+        )?;
+        contract::v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut all_wasi,
+            |s| s,
+        )?;
         wasmtime_wasi::p2::add_to_linker_async(&mut all_wasi)?;
         // reqwest is built without a default TLS provider (ring is the project's); install it
         // once for the process (later calls find it installed and do nothing).
@@ -212,7 +222,8 @@ impl Runtime {
         Ok(component)
     }
 
-    /// The `hub:connector` version a component was built against, checked against this host.
+    /// The `hub:connector` version a component was built against, checked against the lines
+    /// this host loads ([`contract::LINES`]).
     fn contract_of(&self, component: &Component) -> (Option<Version>, Result<(), String>) {
         let host = Version::parse(CONTRACT_VERSION).expect("a valid constant");
         let ty = component.component_type();
@@ -237,17 +248,21 @@ impl Runtime {
                 )),
             );
         };
-        if version.runs_on(host) {
+        if contract::LINES.iter().any(|line| version.runs_on(*line)) {
             return (Some(version), Ok(()));
         }
-        let why = if version > host && version.line() == host.line() {
+        let lines: Vec<String> = contract::LINES.iter().map(|l| l.line()).collect();
+        let same_line = contract::LINES
+            .iter()
+            .find(|l| l.line() == version.line() && version > **l);
+        let why = if let Some(line) = same_line {
             format!(
-                "it is built against hub:connector {version}, newer than this hub's {host}: upgrade the hub"
+                "it is built against hub:connector {version}, newer than this hub's {line}: upgrade the hub"
             )
         } else {
             format!(
                 "it is built against hub:connector {version}; this hub implements {host} and loads plugins built against {}",
-                host.line()
+                lines.join(" or ")
             )
         };
         (Some(version), Err(why))
@@ -276,16 +291,24 @@ impl Runtime {
             .collect();
         let (version, loadable) = self.contract_of(&component);
         let loadable = loadable.and_then(|()| {
-            self.linker
+            let pre = self
+                .linker
                 .instantiate_pre(&component)
+                .map_err(|e| link_error(&e))?;
+            let version = version.expect("a loadable component has a version");
+            Pre::new(version, &component, pre)
                 .map(|_| ())
-                .map_err(|e| link_error(&e))
+                .map_err(|e| format!("{e:#}"))
         });
+        let adaptation = version
+            .filter(|_| loadable.is_ok())
+            .and_then(contract::adaptation);
         let i = Inspection {
             sha256,
             bytes: bytes.len(),
             contract: version.map(|v| v.to_string()),
             loadable,
+            adaptation,
             imports,
             exports,
         };
@@ -342,18 +365,20 @@ impl Runtime {
         } else {
             &self.linker
         };
+        let (version, fits) = self.contract_of(component);
+        let version = match (version, fits) {
+            (Some(v), Ok(())) => v,
+            (_, Err(why)) => return Err(load_err(why)),
+            (None, Ok(())) => unreachable!("a fitting component has a version"),
+        };
         let pre = linker
             .instantiate_pre(component)
             .map_err(|e| load_err(link_error(&e)))?;
-        let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
-        let normal_form = component
-            .get_export_index(None, NORMAL_FORM_INTERFACE)
-            .and_then(|i| component.get_export_index(Some(&i), "normal-form"));
+        let pre = Pre::new(version, component, pre).map_err(|e| load_err(format!("{e:#}")))?;
         Ok(Plugin::new(
             name.into(),
             digest,
             pre,
-            normal_form,
             self.engine.clone(),
             grant,
             *limits,

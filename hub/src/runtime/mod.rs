@@ -17,6 +17,7 @@
 //!   the epoch every [`TICK`]), wall-clock time, linear memory, tables and instances per store,
 //!   and the size of records and cursors a `read` returns.
 
+pub mod contract;
 pub mod engine;
 pub mod http;
 pub mod limits;
@@ -30,30 +31,15 @@ pub use native::{Connection, NativeConnector, NativeSession};
 pub use plugin::{Plugin, ReadBatch, ReadRecord, Session};
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Bindings generated from `wit/connector/v0.1.2`'s world `plugin` (components built against
-/// 0.1.0 and 0.1.1 load too: wasmtime matches semver-compatible interface versions). The
-/// optional `normal-form` export is looked up by name ([`engine::NORMAL_FORM_INTERFACE`]).
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        world: "plugin",
-        path: "../wit/connector/v0.1.2",
-        imports: {
-            "hub:connector/host.send": async,
-            "hub:connector/host.send-streaming": async,
-            "hub:connector/host.[method]body.read": async,
-        },
-        exports: { default: async },
-        with: { "hub:connector/host.body": super::http::BodyStream },
-    });
-}
+pub use contract::v0_2 as bindings;
 
 pub use bindings::hub::connector::types::{
-    Batch, ConnectorError, ConnectorManifest as Manifest, Rejection, SourceRecord, StreamInfo,
-    TargetRecord, WriteResult, Written,
+    Batch, ConnectorError, ConnectorManifest as Manifest, Existing, Rejection, Remaining,
+    SourceRecord, StreamInfo, TargetRecord, WriteOp, WriteResult, Written,
 };
 
 /// How often the epoch advances; deadlines are whole ticks.
@@ -156,136 +142,6 @@ impl WasiView for HostState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-impl bindings::hub::connector::types::Host for HostState {}
-
-impl bindings::hub::connector::host::Host for HostState {
-    fn log(&mut self, level: bindings::hub::connector::types::Level, message: String) {
-        use bindings::hub::connector::types::Level;
-        const MAX: usize = 4096;
-        let message = if message.len() > MAX {
-            let cut = (0..=MAX)
-                .rev()
-                .find(|i| message.is_char_boundary(*i))
-                .unwrap_or(0);
-            format!("{}… ({} bytes cut)", &message[..cut], message.len() - cut)
-        } else {
-            message
-        };
-        // A line break or terminal escape in the message must not start a line of the
-        // plugin's making in the log.
-        let message = crate::control_chars::escape(&message);
-        let plugin = &*self.plugin;
-        match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
-        }
-    }
-
-    async fn send(
-        &mut self,
-        req: bindings::hub::connector::host::Request,
-    ) -> Result<bindings::hub::connector::host::Response, bindings::hub::connector::host::HttpError>
-    {
-        if let Some(refused) = self.guard.as_ref().and_then(|g| g().err()) {
-            return Err(self.http_error(http::HttpError::Denied(refused)));
-        }
-        let grant = self.http.clone();
-        let t = Instant::now();
-        let r = grant
-            .send_guarded(
-                http::Request {
-                    method: req.method,
-                    url: req.url,
-                    headers: req.headers,
-                    body: req.body,
-                },
-                &self.retries,
-                self.guard.as_ref(),
-            )
-            .await;
-        self.cpu.in_host(t.elapsed());
-        match r {
-            Ok(r) => Ok(bindings::hub::connector::host::Response {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            }),
-            Err(e) => Err(self.http_error(e)),
-        }
-    }
-
-    async fn send_streaming(
-        &mut self,
-        req: bindings::hub::connector::host::Request,
-    ) -> Result<
-        bindings::hub::connector::host::StreamingResponse,
-        bindings::hub::connector::host::HttpError,
-    > {
-        if let Some(refused) = self.guard.as_ref().and_then(|g| g().err()) {
-            return Err(self.http_error(http::HttpError::Denied(refused)));
-        }
-        // Each body held open keeps a connection, hence a file descriptor of the daemon.
-        if self.open_bodies >= self.max_open_bodies {
-            let why = format!(
-                "{} response bodies are open, the most one instance may hold (limits.max_open_bodies): drop one before sending another",
-                self.open_bodies
-            );
-            tracing::warn!(plugin = %self.plugin, "request refused: {why}");
-            return Err(bindings::hub::connector::host::HttpError::Invalid(why));
-        }
-        let grant = self.http.clone();
-        let req = http::Request {
-            method: req.method,
-            url: req.url,
-            headers: req.headers,
-            body: req.body,
-        };
-        let t = Instant::now();
-        let r = grant
-            .send_streaming_guarded(req, &self.retries, self.guard.as_ref())
-            .await;
-        self.cpu.in_host(t.elapsed());
-        let (head, body) = r.map_err(|e| self.http_error(e))?;
-        let body = self.table.push(body).map_err(|e| {
-            bindings::hub::connector::host::HttpError::Invalid(format!("too many open bodies: {e}"))
-        })?;
-        self.open_bodies += 1;
-        Ok(bindings::hub::connector::host::StreamingResponse {
-            status: head.status,
-            headers: head.headers,
-            body,
-        })
-    }
-}
-
-impl bindings::hub::connector::host::HostBody for HostState {
-    async fn read(
-        &mut self,
-        body: wasmtime::component::Resource<http::BodyStream>,
-        max: u32,
-    ) -> Result<Vec<u8>, bindings::hub::connector::host::HttpError> {
-        let stream = self.table.get_mut(&body).map_err(|e| {
-            bindings::hub::connector::host::HttpError::Invalid(format!("body: {e}"))
-        })?;
-        let t = Instant::now();
-        let r = stream.read(max as usize).await;
-        self.cpu.in_host(t.elapsed());
-        r.map_err(|e| self.http_error(e))
-    }
-
-    fn drop(
-        &mut self,
-        body: wasmtime::component::Resource<http::BodyStream>,
-    ) -> wasmtime::Result<()> {
-        self.table.delete(body)?;
-        self.open_bodies = self.open_bodies.saturating_sub(1);
-        Ok(())
     }
 }
 

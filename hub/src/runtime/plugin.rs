@@ -1,10 +1,11 @@
 //! A loaded plugin, and a session: one instance for one sync run.
 
+use super::contract::{Exports, Pre, v0_1};
 use super::limits::{CallClock, Limiter};
 use super::native::{Connection, NativeConnection, NativeConnector};
 use super::{
     Batch, CPU_CHECK_TICKS, HostState, Manifest, PluginError, Rejection, STDERR_CAPTURE,
-    StreamInfo, TargetRecord, WriteResult, Written, bindings, connector_error, http,
+    StreamInfo, TargetRecord, WriteOp, WriteResult, Written, connector_error, http,
 };
 use crate::config::Limits;
 use serde_json::Value;
@@ -12,7 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument as _;
-use wasmtime::component::{ComponentExportIndex, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -32,9 +33,8 @@ pub struct Plugin {
 enum Code {
     /// A component, instantiated per session, with the deployment's grants.
     Wasm {
-        pre: bindings::PluginPre<HostState>,
-        /// The component's `normal-form` function, if it exports one (contract 0.1.2).
-        normal_form: Option<ComponentExportIndex>,
+        /// The linked component in the bindings of its contract line.
+        pre: Pre,
         engine: Engine,
         grant: Arc<http::HttpGrant>,
     },
@@ -55,8 +55,7 @@ impl Plugin {
     pub(super) fn new(
         name: String,
         digest: String,
-        pre: bindings::PluginPre<HostState>,
-        normal_form: Option<ComponentExportIndex>,
+        pre: Pre,
         engine: Engine,
         grant: Arc<http::HttpGrant>,
         limits: Limits,
@@ -66,12 +65,7 @@ impl Plugin {
             name,
             digest,
             manifest: None,
-            code: Code::Wasm {
-                pre,
-                normal_form,
-                engine,
-                grant,
-            },
+            code: Code::Wasm { pre, engine, grant },
             limits,
             config_json,
         }
@@ -197,13 +191,8 @@ impl Plugin {
     /// A trap or timeout while instantiating, or [`PluginError::Load`] for a native plugin (it
     /// has no component: use [`Plugin::connect`]).
     pub async fn instantiate(&self) -> Result<Session, PluginError> {
-        let (pre, normal_form, engine, grant) = match &self.code {
-            Code::Wasm {
-                pre,
-                normal_form,
-                engine,
-                grant,
-            } => (pre, normal_form, engine, grant),
+        let (pre, engine, grant) = match &self.code {
+            Code::Wasm { pre, engine, grant } => (pre, engine, grant),
             Code::Native(_) => {
                 return Err(PluginError::Load {
                     plugin: self.name.clone(),
@@ -244,8 +233,7 @@ impl Plugin {
         store.set_epoch_deadline(CPU_CHECK_TICKS);
         let mut session = Session {
             store,
-            bindings: None,
-            normal_form: None,
+            exports: None,
             plugin: self.name.clone(),
             stderr,
             limits: self.limits,
@@ -262,17 +250,30 @@ impl Plugin {
             .await
         };
         let instance = session.finish("instantiate", instance)?;
-        let bindings = bindings::Plugin::new(&mut session.store, &instance);
-        session.bindings = Some(session.finish("instantiate", Some(bindings))?);
-        if let Some(index) = normal_form {
-            // A component whose `normal-form` has another type is used as if it had none.
-            session.normal_form = instance
-                .get_typed_func::<(String, Vec<String>), (Result<Vec<String>, String>,)>(
-                    &mut session.store,
-                    index,
-                )
-                .ok();
-        }
+        let exports = match pre {
+            Pre::V0_1 { normal_form, .. } => {
+                let plugin = v0_1::Plugin::new(&mut session.store, &instance);
+                let plugin = session.finish("instantiate", Some(plugin))?;
+                // A component whose `normal-form` has another type is used as if it had none.
+                let normal_form = normal_form.and_then(|index| {
+                    instance
+                        .get_typed_func::<(String, Vec<String>), (Result<Vec<String>, String>,)>(
+                            &mut session.store,
+                            index,
+                        )
+                        .ok()
+                });
+                Exports::V0_1 {
+                    plugin,
+                    normal_form,
+                }
+            }
+            Pre::V0_2(_) => {
+                let plugin = super::contract::v0_2::Plugin::new(&mut session.store, &instance);
+                Exports::V0_2(session.finish("instantiate", Some(plugin))?)
+            }
+        };
+        session.exports = Some(exports);
         Ok(session)
     }
 
@@ -339,11 +340,9 @@ pub struct ReadBatch {
     pub cursor: Option<String>,
     /// More records are waiting.
     pub more: bool,
+    /// How many records wait after this batch, if the connector said (contract 0.2).
+    pub remaining: Option<super::Remaining>,
 }
-
-/// The type of the contract's optional `normal-form` function.
-type NormalFormFunc =
-    wasmtime::component::TypedFunc<(String, Vec<String>), (Result<Vec<String>, String>,)>;
 
 /// Most bytes of a remote id or a version token (read or written), or of a rejection's
 /// JSON pointer.
@@ -352,8 +351,8 @@ pub const MAX_TOKEN: usize = 1024;
 /// One instance of a plugin, for one sync run.
 pub struct Session {
     store: Store<HostState>,
-    bindings: Option<bindings::Plugin>,
-    normal_form: Option<NormalFormFunc>,
+    /// Set at instantiation.
+    exports: Option<Exports>,
     plugin: String,
     stderr: MemoryOutputPipe,
     limits: Limits,
@@ -447,36 +446,54 @@ impl Session {
         })
     }
 
-    /// Calls `manifest`.
+    /// Calls `manifest` (a 0.1 component's manifest as 0.2 says it, see [`v0_1::manifest`]).
     pub async fn manifest(&mut self) -> Result<Manifest, PluginError> {
         let span = self.begin("manifest")?;
-        let g = self
-            .bindings
-            .as_ref()
-            .expect("set at instantiation")
-            .hub_connector_connector();
-        let r = session_timeout(
-            self.limits.call_timeout_secs,
-            g.call_manifest(&mut self.store),
-        )
-        .instrument(span)
-        .await;
+        let t = self.limits.call_timeout_secs;
+        let store = &mut self.store;
+        let r = match self.exports.as_ref().expect("set at instantiation") {
+            Exports::V0_2(p) => {
+                session_timeout(t, p.hub_connector_connector().call_manifest(store))
+                    .instrument(span)
+                    .await
+            }
+            Exports::V0_1 { plugin, .. } => {
+                session_timeout(t, async {
+                    let m = plugin
+                        .hub_connector_connector()
+                        .call_manifest(store)
+                        .await?;
+                    Ok(v0_1::manifest(m))
+                })
+                .instrument(span)
+                .await
+            }
+        };
         self.finish("manifest", r)
     }
 
     async fn open(&mut self, config: &str) -> Result<(), PluginError> {
         let span = self.begin("open")?;
-        let g = self
-            .bindings
-            .as_ref()
-            .expect("set at instantiation")
-            .hub_connector_connector();
-        let r = session_timeout(
-            self.limits.call_timeout_secs,
-            g.call_open(&mut self.store, config),
-        )
-        .instrument(span)
-        .await;
+        let t = self.limits.call_timeout_secs;
+        let store = &mut self.store;
+        let r = match self.exports.as_ref().expect("set at instantiation") {
+            Exports::V0_2(p) => {
+                session_timeout(t, p.hub_connector_connector().call_open(store, config))
+                    .instrument(span)
+                    .await
+            }
+            Exports::V0_1 { plugin, .. } => {
+                session_timeout(t, async {
+                    let r = plugin
+                        .hub_connector_connector()
+                        .call_open(store, config)
+                        .await?;
+                    Ok(r.map_err(v0_1::error))
+                })
+                .instrument(span)
+                .await
+            }
+        };
         self.finish("open", r)?
             .map_err(|e| connector_error(&self.plugin, "open", e))
     }
@@ -484,14 +501,23 @@ impl Session {
     /// Calls `check`.
     pub async fn check(&mut self) -> Result<(), PluginError> {
         let span = self.begin("check")?;
-        let g = self
-            .bindings
-            .as_ref()
-            .expect("set at instantiation")
-            .hub_connector_connector();
-        let r = session_timeout(self.limits.call_timeout_secs, g.call_check(&mut self.store))
-            .instrument(span)
-            .await;
+        let t = self.limits.call_timeout_secs;
+        let store = &mut self.store;
+        let r = match self.exports.as_ref().expect("set at instantiation") {
+            Exports::V0_2(p) => {
+                session_timeout(t, p.hub_connector_connector().call_check(store))
+                    .instrument(span)
+                    .await
+            }
+            Exports::V0_1 { plugin, .. } => {
+                session_timeout(t, async {
+                    let r = plugin.hub_connector_connector().call_check(store).await?;
+                    Ok(r.map_err(v0_1::error))
+                })
+                .instrument(span)
+                .await
+            }
+        };
         self.finish("check", r)?
             .map_err(|e| connector_error(&self.plugin, "check", e))
     }
@@ -506,41 +532,76 @@ impl Session {
         max: u32,
     ) -> Result<ReadBatch, PluginError> {
         let span = self.begin("read")?;
-        let g = self
-            .bindings
-            .as_ref()
-            .expect("set at instantiation")
-            .hub_connector_connector();
-        let r = session_timeout(
-            self.limits.call_timeout_secs,
-            g.call_read(&mut self.store, stream, cursor, max),
-        )
-        .instrument(span)
-        .await;
+        let t = self.limits.call_timeout_secs;
+        let store = &mut self.store;
+        let r = match self.exports.as_ref().expect("set at instantiation") {
+            Exports::V0_2(p) => {
+                session_timeout(
+                    t,
+                    p.hub_connector_connector()
+                        .call_read(store, stream, cursor, max),
+                )
+                .instrument(span)
+                .await
+            }
+            Exports::V0_1 { plugin, .. } => {
+                session_timeout(t, async {
+                    let r = plugin
+                        .hub_connector_connector()
+                        .call_read(store, stream, cursor, max)
+                        .await?;
+                    Ok(r.map(v0_1::batch).map_err(v0_1::error))
+                })
+                .instrument(span)
+                .await
+            }
+        };
         let batch: Batch = self
             .finish("read", r)?
             .map_err(|e| connector_error(&self.plugin, "read", e))?;
         check_batch(&self.plugin, &self.limits, batch, max)
     }
 
-    /// Calls `write`; checks that one result comes back per record.
+    /// Calls `write`; checks that one result comes back per record. A 0.1 component is sent
+    /// only the upserts: a delete is answered `rejected` by the host (a 0.1 stream has no
+    /// `can-delete`, so the sync engine never asks one).
     pub async fn write(
         &mut self,
         stream: &str,
         records: &[TargetRecord],
     ) -> Result<Vec<WriteResult>, PluginError> {
         let span = self.begin("write")?;
-        let g = self
-            .bindings
-            .as_ref()
-            .expect("set at instantiation")
-            .hub_connector_connector();
-        let r = session_timeout(
-            self.limits.call_timeout_secs,
-            g.call_write(&mut self.store, stream, records),
-        )
-        .instrument(span)
-        .await;
+        let t = self.limits.call_timeout_secs;
+        let store = &mut self.store;
+        let r = match self.exports.as_ref().expect("set at instantiation") {
+            Exports::V0_2(p) => {
+                session_timeout(
+                    t,
+                    p.hub_connector_connector()
+                        .call_write(store, stream, records),
+                )
+                .instrument(span)
+                .await
+            }
+            Exports::V0_1 { plugin, .. } => {
+                let upserts: Vec<_> = records.iter().filter_map(v0_1::target).collect();
+                session_timeout(t, async {
+                    let r = if upserts.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        plugin
+                            .hub_connector_connector()
+                            .call_write(store, stream, &upserts)
+                            .await?
+                    };
+                    Ok(r.map_err(v0_1::error).map(|results| {
+                        with_deletes_refused(records, results.into_iter().map(v0_1::write_result))
+                    }))
+                })
+                .instrument(span)
+                .await
+            }
+        };
         let results = self
             .finish("write", r)?
             .map_err(|e| connector_error(&self.plugin, "write", e))?;
@@ -548,16 +609,44 @@ impl Session {
     }
 }
 
+/// The results of a write to a 0.1 component, one per record of `records`: the component's
+/// `results` for the upserts in order, and `rejected` for each delete. A component that
+/// answered too few or too many results keeps its count wrong, for [`check_write`] to refuse.
+fn with_deletes_refused(
+    records: &[TargetRecord],
+    results: impl Iterator<Item = WriteResult>,
+) -> Vec<WriteResult> {
+    let mut results = results.peekable();
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        if r.op == WriteOp::Delete {
+            out.push(WriteResult::Rejected(Rejection {
+                reason: "the connector is built against contract 0.1, which cannot delete a record natively".into(),
+                pointer: None,
+            }));
+        } else if let Some(result) = results.next() {
+            out.push(result);
+        }
+    }
+    out.extend(results);
+    out
+}
+
 impl Session {
-    /// True if the component exports the optional `normal-form` (contract 0.1.2).
+    /// True if the component states its system's normal form: every 0.2 component, and a 0.1.2
+    /// component that exports the optional `normal-form`.
     pub fn has_normal_form(&self) -> bool {
-        self.normal_form.is_some()
+        match self.exports.as_ref() {
+            Some(Exports::V0_2(_)) => true,
+            Some(Exports::V0_1 { normal_form, .. }) => normal_form.is_some(),
+            None => false,
+        }
     }
 
-    /// Calls the optional `normal-form` (contract 0.1.2): how the system would store each of
-    /// `records` (JSON text). `Ok(None)` if the component does not export it, or if it answered
-    /// `err` (taken as "stores what was sent"). Sends are refused during the call: a normal form
-    /// must not reach the system.
+    /// Calls `normal-form`: how the system would store each of `records` (JSON text).
+    /// `Ok(None)` if the component has none (0.1.0, 0.1.1, a 0.1.2 component without the
+    /// optional export), or if it answered `err` (taken as "stores what was sent"). Sends are
+    /// refused during the call: a normal form must not reach the system.
     ///
     /// # Errors
     /// A trap; an answer that is not one JSON object per record, each within
@@ -567,23 +656,41 @@ impl Session {
         stream: &str,
         records: &[String],
     ) -> Result<Option<Vec<String>>, PluginError> {
-        let Some(f) = self.normal_form else {
+        if !self.has_normal_form() {
             return Ok(None);
-        };
+        }
         let span = self.begin("normal-form")?;
         let guard =
             self.store.data_mut().guard.replace(Arc::new(|| {
                 Err("a normal form is computed without calling the system; the request was not sent"
                 .to_string())
             }));
-        let r = session_timeout(
-            self.limits.call_timeout_secs,
-            f.call_async(&mut self.store, (stream.to_string(), records.to_vec())),
-        )
-        .instrument(span)
-        .await;
+        let t = self.limits.call_timeout_secs;
+        let store = &mut self.store;
+        let r = match self.exports.as_ref().expect("set at instantiation") {
+            Exports::V0_2(p) => {
+                session_timeout(
+                    t,
+                    p.hub_connector_connector()
+                        .call_normal_form(store, stream, records),
+                )
+                .instrument(span)
+                .await
+            }
+            Exports::V0_1 { normal_form, .. } => {
+                let f = normal_form.expect("has_normal_form");
+                session_timeout(t, async {
+                    let (r,) = f
+                        .call_async(store, (stream.to_string(), records.to_vec()))
+                        .await?;
+                    Ok(r)
+                })
+                .instrument(span)
+                .await
+            }
+        };
         self.store.data_mut().guard = guard;
-        let out = match self.finish("normal-form", r)?.0 {
+        let out = match self.finish("normal-form", r)? {
             Ok(out) => out,
             Err(message) => {
                 tracing::warn!(plugin = %self.plugin, "normal-form answered an error; taken as storing what was sent: {}", crate::logging::mask_personal(&crate::control_chars::escape(&cut(message))));
@@ -700,10 +807,22 @@ pub(super) fn check_write(
         .map(|r| match r {
             WriteResult::Created(ref w)
             | WriteResult::Updated(ref w)
-            | WriteResult::Unchanged(ref w) => match checked(w) {
+            | WriteResult::Unchanged(ref w)
+            | WriteResult::Deleted(ref w) => match checked(w) {
                 Ok(()) => r,
                 Err(why) => refused(why),
             },
+            WriteResult::Duplicate(ref e) => {
+                let as_written = Written {
+                    remote_id: e.remote_id.clone(),
+                    version: e.version.clone(),
+                    stored: e.data.clone(),
+                };
+                match checked(&as_written) {
+                    Ok(()) => r,
+                    Err(why) => refused(why),
+                }
+            }
             WriteResult::Conflict(m) => WriteResult::Conflict(cut(m)),
             WriteResult::Retry(m) => WriteResult::Retry(cut(m)),
             WriteResult::Rejected(r) => WriteResult::Rejected(Rejection {
@@ -810,12 +929,64 @@ pub(super) fn check_batch(
         records,
         cursor: batch.cursor,
         more: batch.more,
+        remaining: batch.remaining,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn written(id: &str) -> Written {
+        Written {
+            remote_id: id.to_string(),
+            version: None,
+            stored: None,
+        }
+    }
+
+    fn target(op: WriteOp, name: &str) -> TargetRecord {
+        TargetRecord {
+            op,
+            data: format!(r#"{{"name":"{name}"}}"#),
+            remote_id: Some(name.into()),
+            version: None,
+            current: None,
+        }
+    }
+
+    #[test]
+    fn a_0_1_component_gets_the_upserts_and_each_delete_is_refused_in_its_place() {
+        let records = [
+            target(WriteOp::Upsert, "a"),
+            target(WriteOp::Delete, "b"),
+            target(WriteOp::Upsert, "c"),
+            target(WriteOp::Delete, "d"),
+        ];
+        let sent: Vec<_> = records.iter().filter_map(v0_1::target).collect();
+        assert_eq!(
+            sent.iter().map(|r| r.data.as_str()).collect::<Vec<_>>(),
+            [r#"{"name":"a"}"#, r#"{"name":"c"}"#]
+        );
+        let answered = [
+            WriteResult::Updated(written("a")),
+            WriteResult::Created(written("c")),
+        ];
+        let results = with_deletes_refused(&records, answered.into_iter());
+        let kinds: Vec<&str> = results
+            .iter()
+            .map(|r| match r {
+                WriteResult::Updated(w) if w.remote_id == "a" => "updated a",
+                WriteResult::Created(w) if w.remote_id == "c" => "created c",
+                WriteResult::Rejected(r) if r.reason.contains("contract 0.1") => "refused",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["updated a", "refused", "created c", "refused"]);
+        // A component that answers one result too many keeps the count wrong for check_write.
+        let answered = (0..3).map(|_| WriteResult::Retry("x".into()));
+        assert_eq!(with_deletes_refused(&records, answered).len(), 5);
+    }
 
     #[test]
     fn a_normal_form_answer_must_be_one_json_object_per_record_within_the_size_limit() {

@@ -51,7 +51,9 @@ use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use crate::config::{Concurrent, Direction, FieldPolicy};
 use crate::crash::{CrashHook, CrashPoint, Crashed};
 use crate::keys::{Keys, strip_nulls};
-use crate::runtime::{Connection, Plugin, PluginError, ReadRecord, TargetRecord, WriteResult};
+use crate::runtime::{
+    Connection, Plugin, PluginError, ReadRecord, TargetRecord, WriteOp, WriteResult,
+};
 use crate::schema::{Schema, Violation};
 use crate::store::{Commit, ConflictKind, Link, NewConflict, NewDeadLetter, Side, Store};
 use serde_json::Value;
@@ -100,6 +102,9 @@ pub struct SyncSpec {
     /// How each side, `[a, b]`, shows an ended record besides its connector's delete flag:
     /// (JSON pointer, value) pairs, from `[syncs.NAME.deletes]` (empty: only connector deletes).
     pub deletes: [Vec<(String, Value)>; 2],
+    /// `[a, b]`: the side is told of an end natively (`deletes.native`, contract 0.2), not in
+    /// field form.
+    pub native_deletes: [bool; 2],
     /// Records per read or write call.
     pub batch_size: u32,
 }
@@ -182,6 +187,13 @@ pub struct SideStats {
     pub unchanged_writes: u64,
     /// Writes refused by optimistic concurrency (retried next run).
     pub conflicts: u64,
+    /// Records ended here natively (contract 0.2's native delete; `deletes.a|b = "native"`).
+    #[serde(default)]
+    pub ended: u64,
+    /// Creates the system refused because it holds a record of the key already: the hub linked
+    /// that record at once (contract 0.2's `duplicate`).
+    #[serde(default)]
+    pub linked: u64,
     /// Writes refused for good (dead letters).
     pub rejected: u64,
     /// Writes that failed transiently (retried next run).
@@ -189,9 +201,9 @@ pub struct SideStats {
 }
 
 impl SideStats {
-    /// Records written (created + updated).
+    /// Records written (created + updated + ended natively).
     pub fn written(&self) -> u64 {
-        self.created + self.updated
+        self.created + self.updated + self.ended
     }
 }
 
@@ -279,9 +291,13 @@ pub struct RunProgress {
     pub phase: String,
     /// Records handled in this phase so far (read, or reconciled and written).
     pub records: u64,
-    /// Records this phase has to handle, when known (the write phase knows its pending keys;
-    /// a read does not know how many records wait in the system).
+    /// Records this phase has to handle, when known: the write phase knows its pending keys; a
+    /// read knows when its connector says how many records wait (contract 0.2's
+    /// `batch.remaining`: the records read so far plus the last batch's `remaining`).
     pub total: Option<u64>,
+    /// `total` is the connector's estimate, not an exact count.
+    #[serde(default)]
+    pub total_estimated: bool,
     /// Records per second in this phase so far.
     pub records_per_second: f64,
     /// Seconds left in this phase at that rate, when the total is known.
@@ -339,6 +355,7 @@ impl Tracker {
             phase: "start".into(),
             records: 0,
             total: None,
+            total_estimated: false,
             records_per_second: 0.0,
             eta_seconds: None,
             started_at: now_rfc3339(),
@@ -357,15 +374,22 @@ impl Tracker {
         self.now.phase = phase.to_string();
         self.now.records = 0;
         self.now.total = total;
+        self.now.total_estimated = false;
         self.now.records_per_second = 0.0;
         self.now.eta_seconds = None;
         self.phase_started = Instant::now();
         self.board.set(&self.sync, self.now.clone());
     }
 
-    fn add(&mut self, n: u64) {
+    /// Counts `n` more records; `remaining`, when a read's connector says it, makes the phase's
+    /// total the records so far plus those still waiting.
+    fn add(&mut self, n: u64, remaining: Option<&crate::runtime::Remaining>) {
         let p = &mut self.now;
         p.records += n;
+        if let Some(r) = remaining {
+            p.total = Some(p.records.saturating_add(r.count));
+            p.total_estimated = !r.exact;
+        }
         let secs = self.phase_started.elapsed().as_secs_f64();
         p.records_per_second = if secs > 0.0 {
             p.records as f64 / secs
@@ -379,7 +403,11 @@ impl Tracker {
         self.board.set(&self.sync, p.clone());
         if self.logged.elapsed() >= PROGRESS_EVERY {
             self.logged = Instant::now();
-            let of = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
+            let about = if p.total_estimated { "about " } else { "" };
+            let of = p
+                .total
+                .map(|t| format!(" of {about}{t}"))
+                .unwrap_or_default();
             let eta = p
                 .eta_seconds
                 .map(|e| format!(", about {e:.0} s left"))
@@ -744,6 +772,19 @@ fn stored_checked(spec: &SyncSpec, t: Side, result: WriteResult) -> (WriteResult
             .as_deref()
             .and_then(|s| serde_json::from_str::<Value>(s).ok())
             .filter(Value::is_object),
+        // The record a duplicate collided with becomes the side's record only if it fits the
+        // schema; otherwise the record is linked by its id alone.
+        WriteResult::Duplicate(e) => {
+            return match e
+                .data
+                .as_deref()
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .filter(|v| v.is_object() && spec.schema.validate(v).is_empty())
+            {
+                Some(v) => (result, Some(v)),
+                None => (result, None),
+            };
+        }
         _ => None,
     };
     let Some(stored) = stored else {
@@ -809,8 +850,9 @@ fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
 }
 
 /// A write intent, sealed in the target side's [`crate::store::SideState::intent`] before the
-/// write is sent and cleared by its result (JSON `{"intent": 2, "record": …, "other": …}`; a
-/// store written before version 2 holds the bare record).
+/// write is sent and cleared by its result (JSON `{"intent": 2, "record": …, "other": …}`, with
+/// `"op": "delete"` for a native delete; a store written before version 2 holds the bare
+/// record).
 #[derive(Debug, Clone, PartialEq)]
 struct Intent {
     /// The record being written (schema shape).
@@ -818,11 +860,17 @@ struct Intent {
     /// The other side's record when the write was decided, when that side is not written in
     /// the same batch: the record the write's result would have settled it at.
     other: Option<Value>,
+    /// A native delete (contract 0.2): `record` is the record it ends, as last seen.
+    delete: bool,
 }
 
 impl Intent {
     fn to_value(&self) -> Value {
-        serde_json::json!({ "intent": 2, "record": self.record, "other": self.other })
+        let mut v = serde_json::json!({ "intent": 2, "record": self.record, "other": self.other });
+        if self.delete {
+            v["op"] = Value::from("delete");
+        }
+        v
     }
 
     fn from_value(v: Value) -> Intent {
@@ -830,10 +878,12 @@ impl Intent {
             Value::Object(mut m) if m.get("intent") == Some(&Value::from(2)) => Intent {
                 record: m.remove("record").unwrap_or(Value::Null),
                 other: m.remove("other").filter(|o| !o.is_null()),
+                delete: m.get("op").and_then(Value::as_str) == Some("delete"),
             },
             record => Intent {
                 record,
                 other: None,
+                delete: false,
             },
         }
     }
@@ -1226,6 +1276,7 @@ impl Engine {
             ..Reconciling::default()
         };
         if let Some(target) = self.target_to_discover(spec).await {
+            tracing::info!(parent: span, side = target.as_str(), "the target was never read (a new or lost state store): reading what it holds once, to link its records by natural key before writing");
             // Linking only: a failure costs this run's knowledge of the target, not its writes
             // (they are upserts by natural key, as before it was read).
             if let Err(e) = self
@@ -1341,7 +1392,7 @@ impl Engine {
                 .instrument(batch_span.clone())
                 .await?;
             self.crash_point(CrashPoint::AfterRead(side))?;
-            tracker.add(batch.records.len() as u64);
+            tracker.add(batch.records.len() as u64, batch.remaining.as_ref());
             let n = batch.records.len();
             let next = batch.cursor.clone().or(cursor.clone());
             self.stage_batch(
@@ -1716,8 +1767,30 @@ impl Engine {
     }
 
     /// Stages one valid record read from `side` into its link. Returns what an interrupted
-    /// write had asked if this read is recognised as that write's result (to be audited).
+    /// write had asked if this read is recognised as that write's result (to be audited): an
+    /// interrupted native delete is recognised by the record read back deleted.
     fn stage_record(
+        &self,
+        link: &mut Link,
+        side: Side,
+        st: Staged,
+        recovered: Option<(Intent, Value)>,
+        s: &mut SideStats,
+    ) -> Option<WriteAction> {
+        let delete_landed = st.deleted
+            && link.side(side).intent.is_some()
+            && recovered.as_ref().is_some_and(|(i, _)| i.delete);
+        if delete_landed {
+            link.side_mut(side).intent = None;
+            s.recovered += 1;
+            self.stage_read(link, side, st, None, s);
+            return Some(WriteAction::Delete);
+        }
+        self.stage_read(link, side, st, recovered, s)
+    }
+
+    /// [`Engine::stage_record`] for a read that is not a native delete's read-back.
+    fn stage_read(
         &self,
         link: &mut Link,
         side: Side,
@@ -2381,14 +2454,27 @@ mod tests {
         let i = Intent {
             record: json!({"phone": "13900000001"}),
             other: Some(json!({"phone": "13900000001", "name": "王芳"})),
+            delete: false,
         };
         assert_eq!(Intent::from_value(i.to_value()), i);
+        // A native delete's intent says so; one without `op` (an older store) is an upsert.
+        let d = Intent {
+            record: json!({"phone": "13900000001"}),
+            other: None,
+            delete: true,
+        };
+        assert_eq!(
+            d.to_value(),
+            json!({"intent": 2, "record": {"phone": "13900000001"}, "other": null, "op": "delete"})
+        );
+        assert_eq!(Intent::from_value(d.to_value()), d);
         let bare = json!({"phone": "13900000001"});
         assert_eq!(
             Intent::from_value(bare.clone()),
             Intent {
                 record: bare,
-                other: None
+                other: None,
+                delete: false,
             }
         );
     }

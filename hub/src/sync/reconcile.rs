@@ -31,6 +31,8 @@ enum KeyPlan {
     Merged {
         record: Value,
         own: Option<(Side, Value)>,
+        /// The side told of the other's end natively (`deletes.native`).
+        end: Option<Side>,
     },
 }
 
@@ -40,6 +42,8 @@ struct MergedKey {
     o: Opened,
     m: Value,
     own: Option<(Side, Value)>,
+    /// The side told of the other's end natively: it is sent a delete, not `m`.
+    end: Option<Side>,
 }
 
 impl MergedKey {
@@ -121,7 +125,7 @@ impl Engine {
                 return Ok(());
             };
             after = Some(last.key_hash.clone());
-            tracker.add(links.len() as u64);
+            tracker.add(links.len() as u64, None);
             links.retain(|l| !r.attempted.contains(&l.key_hash));
             for link in &mut links {
                 self.unseal(&spec.name, link)?;
@@ -186,13 +190,29 @@ impl Engine {
             let Some(session) = sessions.get_mut(&t) else {
                 continue;
             };
-            if let Some(e) = self
-                .write_side(
-                    spec, run_id, t, session, batch, &mut links, &mut plan, stats,
-                )
-                .await?
-            {
-                abort = Some(e);
+            // A stream that takes fewer records a call (`max-write-batch`, contract 0.2) gets
+            // the batch in several calls; a failed call leaves only its own records pending.
+            let ep = spec.endpoint(t);
+            let most = ep
+                .plugin
+                .stream(&ep.stream)
+                .map_or(0, |s| s.max_write_batch as usize);
+            let mut batch = batch;
+            while !batch.is_empty() {
+                let rest = if most > 0 && batch.len() > most {
+                    batch.split_off(most)
+                } else {
+                    Vec::new()
+                };
+                if let Some(e) = self
+                    .write_side(
+                        spec, run_id, t, session, batch, &mut links, &mut plan, stats,
+                    )
+                    .await?
+                {
+                    abort = Some(e);
+                }
+                batch = rest;
             }
         }
         let settled = self.settle(&mut links, &plan, r);
@@ -311,7 +331,12 @@ impl Engine {
                     p.dead.push(d);
                     None
                 }
-                KeyPlan::Merged { record, own } => Some(MergedKey { o, m: record, own }),
+                KeyPlan::Merged { record, own, end } => Some(MergedKey {
+                    o,
+                    m: record,
+                    own,
+                    end,
+                }),
             });
         }
         let normal = self.fill_owned(spec, sessions, &mut merged).await;
@@ -325,20 +350,31 @@ impl Engine {
                 link.last_error = Some(why);
             }
             for &t in &targets {
-                let rec = k.record_for(t);
                 let ti = if t == Side::A { 0 } else { 1 };
+                let delete = k.end == Some(t);
+                // A native delete carries the record as last seen there.
+                let rec = match (&k.o.current[ti], delete) {
+                    (Some(current), true) => current,
+                    _ => k.record_for(t),
+                };
                 let other = (targets.len() == 1)
                     .then(|| k.o.current[1 - ti].clone())
                     .flatten();
                 let intent = Intent {
                     record: rec.clone(),
                     other,
+                    delete,
                 };
                 link.side_mut(t).intent = Some(plain(&intent.to_value()));
                 let ts = link.side(t);
                 p.writes.entry(t).or_default().push((
                     i,
                     TargetRecord {
+                        op: if delete {
+                            WriteOp::Delete
+                        } else {
+                            WriteOp::Upsert
+                        },
                         data: rec.to_string(),
                         remote_id: ts.remote_id.clone(),
                         version: ts.version.clone(),
@@ -440,10 +476,36 @@ impl Engine {
             let rec = k.record_for(t);
             let ti = if t == Side::A { 0 } else { 1 };
             let ts = link.side(t);
+            if k.end == Some(t) {
+                // Told of the other side's end natively: a record it never held, or one already
+                // gone, needs no delete.
+                if ts.deleted || ts.remote_id.is_none() {
+                    continue;
+                }
+                if unread.contains(&t) {
+                    blocked.push(format!(
+                        "not deleted on {}: reading it failed in this run",
+                        t.as_str()
+                    ));
+                    continue;
+                }
+                targets.push(t);
+                continue;
+            }
             let same_under_coding = match (&normal[ti], &k.o.current[ti]) {
                 (Some(n), Some(cur)) => strip_nulls(n) == strip_nulls(cur),
                 _ => false,
             };
+            if ts.remote_id.is_some() && ts.hash.is_none() && !ts.deleted {
+                // Linked to a record the system already held (a `duplicate` answer without
+                // its content): never overwritten before it is read.
+                blocked.push(format!(
+                    "not written to {}: it holds a record of this key (id {}) the hub has not read yet",
+                    t.as_str(),
+                    ts.remote_id.as_deref().unwrap_or_default()
+                ));
+                continue;
+            }
             if ts.deleted
                 || same_under_coding
                 || ts
@@ -489,7 +551,9 @@ impl Engine {
                     system: system.clone(),
                     side: t,
                     key_hash: link.key_hash.clone(),
-                    action: if rec.remote_id.is_some() {
+                    action: if rec.op == WriteOp::Delete {
+                        WriteAction::Delete
+                    } else if rec.remote_id.is_some() {
                         WriteAction::Update
                     } else {
                         WriteAction::Create
@@ -529,14 +593,18 @@ impl Engine {
                 WriteResult::Created(_) => WriteOutcome::Created,
                 WriteResult::Updated(_) => WriteOutcome::Updated,
                 WriteResult::Unchanged(_) => WriteOutcome::Unchanged,
+                WriteResult::Deleted(_) => WriteOutcome::Deleted,
+                WriteResult::Duplicate(_) => WriteOutcome::Duplicate,
                 WriteResult::Conflict(_) => WriteOutcome::Conflict,
                 WriteResult::Retry(_) => WriteOutcome::Retry,
                 WriteResult::Rejected(_) => WriteOutcome::Rejected,
             };
             let written_id = match &result {
-                WriteResult::Created(w) | WriteResult::Updated(w) | WriteResult::Unchanged(w) => {
-                    Some(w.remote_id.clone()).filter(|r| !r.is_empty())
-                }
+                WriteResult::Created(w)
+                | WriteResult::Updated(w)
+                | WriteResult::Unchanged(w)
+                | WriteResult::Deleted(w) => Some(w.remote_id.clone()).filter(|r| !r.is_empty()),
+                WriteResult::Duplicate(e) => Some(e.remote_id.clone()).filter(|r| !r.is_empty()),
                 _ => None,
             };
             plan.audit
@@ -586,6 +654,32 @@ impl Engine {
             WriteResult::Unchanged(w) => {
                 s.unchanged_writes += 1;
                 self.apply_written(link, t, w, stored, m, false);
+            }
+            WriteResult::Deleted(w) => {
+                s.ended += 1;
+                let ss = link.side_mut(t);
+                ss.intent = None;
+                ss.deleted = true;
+                if !w.remote_id.is_empty() {
+                    ss.remote_id = Some(w.remote_id);
+                }
+                if w.version.is_some() {
+                    ss.version = w.version;
+                }
+            }
+            WriteResult::Duplicate(e) => {
+                s.linked += 1;
+                self.link_existing(link, t, e, stored);
+                if link.side(t).hash.as_deref() != Some(self.keys.content_hash(m).as_str()) {
+                    // Linked, but holding other values than the merged record: the key is
+                    // merged again with that record as the side's, and written by id.
+                    plan.unsettled[i] = true;
+                    link.pending = true;
+                    link.last_error = Some(format!(
+                        "{} already held a record of this key: linked to it; merged with it and written by id on the next run",
+                        t.as_str()
+                    ));
+                }
             }
             WriteResult::Conflict(msg) => {
                 s.conflicts += 1;
@@ -768,7 +862,17 @@ impl Engine {
             _ => None,
         };
         let mut own = None;
-        if let Some(other) = tell {
+        let mut end = None;
+        if let Some(other) = tell.filter(|&o| spec.native_deletes[o]) {
+            // Told natively: the side is sent a delete; the side that ended keeps its form.
+            let ended = 1 - other;
+            if !spec.deletes[ended].is_empty() {
+                for (ptr, v) in &spec.deletes[ended] {
+                    set_pointer(&mut m, ptr, Some(v.clone()));
+                }
+            }
+            end = Some(if other == 0 { Side::A } else { Side::B });
+        } else if let Some(other) = tell {
             let ended = 1 - other;
             if !spec.deletes[ended].is_empty() {
                 let mut o = m.clone();
@@ -797,7 +901,36 @@ impl Engine {
                 violations,
             ));
         }
-        KeyPlan::Merged { record: m, own }
+        KeyPlan::Merged {
+            record: m,
+            own,
+            end,
+        }
+    }
+
+    /// Links the record a create collided with (a `duplicate` answer) on side `t`: its id and
+    /// version, and, when the system returned it (`stored`, checked against the schema by
+    /// [`stored_checked`]), its content as the side's record, as if just read. Without its
+    /// content the side's record stays unknown: the key waits for a read of it
+    /// ([`Engine::targets`] writes nothing there meanwhile), so that values the system held are
+    /// never overwritten unseen.
+    fn link_existing(
+        &self,
+        link: &mut Link,
+        t: Side,
+        e: crate::runtime::Existing,
+        stored: Option<Value>,
+    ) {
+        let ss = link.side_mut(t);
+        ss.intent = None;
+        ss.remote_id = Some(e.remote_id).filter(|r| !r.is_empty());
+        ss.version = e.version;
+        ss.written_hash = None;
+        if let Some(stored) = stored {
+            ss.hash = Some(self.keys.content_hash(&stored));
+            ss.snapshot = Some(plain(&stored));
+            ss.updated_at = None;
+        }
     }
 
     /// Records a successful write on side `t`: the system's id and version, and the record as
@@ -814,8 +947,9 @@ impl Engine {
         sent: &Value,
         wrote: bool,
     ) {
-        let stored = stored.or_else(|| wrote.then(|| sent.clone()));
         let ss = link.side_mut(t);
+        // `unchanged` of a record the hub had not seen: the system holds what was sent.
+        let stored = stored.or_else(|| (wrote || ss.hash.is_none()).then(|| sent.clone()));
         ss.intent = None;
         if !w.remote_id.is_empty() {
             ss.remote_id = Some(w.remote_id);
