@@ -117,7 +117,7 @@ impl Keyset {
 /// let page: Page = resp.json("read")?; // {"items": [...], "next": "..." or null}
 /// let (people, more) = at.take(&page.items, page.next, max as usize, |p| (p.id.to_string(), p.updated_at.clone()));
 /// let records = people.into_iter().map(to_source_record).collect();
-/// Ok(Batch { records, cursor: Some(hub_sdk::cursor::encode(&at)), more })
+/// Ok(Batch { records, cursor: Some(hub_sdk::cursor::encode(&at)), more, remaining: None })
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PageToken {
