@@ -1,9 +1,9 @@
 //! The guest SDK for hub connector plugins.
 //!
 //! A connector is a WebAssembly component built for `wasm32-wasip2` that implements the
-//! `hub:connector` contract 0.2.0 (`wit/connector/v0.2.0/connector.wit`): it adapts one system's native
-//! API to the hub's shared JSON Schemas. This crate wraps the `wit-bindgen` bindings and adds
-//! what every connector needs:
+//! `hub:connector` contract 0.2.0 (`wit/connector/v0.2.0/connector.wit`, [`CONTRACT_VERSION`]):
+//! it adapts one system's native API to the hub's shared JSON Schemas. This crate wraps the
+//! `wit-bindgen` bindings and adds what every connector needs:
 //!
 //! - [`http`]: requests performed by the host (which enforces the deployment's allowed origins
 //!   and fills in `{{secret:NAME}}` placeholders, so the plugin never holds a credential);
@@ -18,7 +18,8 @@
 //!   and FHIR `next`-link paging;
 //! - [`csv`]: CSV bodies in UTF-8 or GB18030;
 //! - errors: [`http::Response::error`] (a call's error by HTTP status) and
-//!   [`http::Response::refusal`] (a write result by status), [`per_record`].
+//!   [`http::Response::refusal`] (a write result by status), [`http::Response::deletion`] (a
+//!   delete's result), [`per_record`].
 //!
 //! The guide `docs/plugin-guide.md` walks through writing a connector with it.
 //!
@@ -45,7 +46,8 @@
 //! function of the interface since contract 0.2.0) has a default, "stores what was sent" (the
 //! records unchanged). A connector whose system re-codes, derives or drops fields on write
 //! overrides it in the same `impl`; [`export!`] implements the bindings' trait by forwarding
-//! to [`Guest`] (for `wasm32` only):
+//! to [`Guest`] (for `wasm32` only). The 0.1.2 form `export!(MyConnector with normal_form)`
+//! (with a separate `NormalForm` trait) is gone: it now fails to compile, saying so.
 //!
 //! ```ignore
 //! impl Guest for MyConnector {
@@ -280,7 +282,10 @@ mod tests {
     fn delete_helpers_answer_as_the_contract_asks() {
         assert!(target(WriteOp::Delete, Some("7")).is_delete());
         assert!(!target(WriteOp::Upsert, None).is_delete());
-        assert!(matches!(already_gone(&target(WriteOp::Delete, Some("7"))), WriteResult::Deleted(Written { remote_id, version: None, stored: None }) if remote_id == "7"));
+        assert!(matches!(
+            already_gone(&target(WriteOp::Delete, Some("7"))),
+            WriteResult::Deleted(Written { remote_id, version: None, stored: None }) if remote_id == "7"
+        ));
         assert!(matches!(
             delete_unsupported("jobs"),
             WriteResult::Rejected(Rejection { reason, pointer: None }) if reason.contains("stream jobs cannot delete")
