@@ -152,6 +152,7 @@ impl NativeSession for NativeFixtureSession {
         let records = records
             .iter()
             .map(|r| hub_sdk::prelude::TargetRecord {
+                op: hub_sdk::prelude::WriteOp::Upsert,
                 data: r.data.clone(),
                 remote_id: r.remote_id.clone(),
                 version: r.version.clone(),
@@ -176,6 +177,11 @@ impl NativeSession for NativeFixtureSession {
                     reason: r.reason,
                     pointer: r.pointer,
                 }),
+                // Contract 0.2.0's results, which the fixture never gives (it has no native
+                // deletes and accepts every create).
+                G::Deleted(_) | G::Duplicate(_) => {
+                    unreachable!("the fixture neither deletes nor answers duplicate")
+                }
             })
             .collect())
     }

@@ -109,7 +109,7 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             system: "none (the sandbox's tests)".into(),
-            streams: vec![StreamInfo { name: "records".into(), schema: "worker".into(), schema_version: "1.0.1".into(), can_read: true, can_write: true }],
+            streams: vec![StreamInfo { name: "records".into(), schema: "worker".into(), schema_version: "1.0.1".into(), can_read: true, can_write: true, can_delete: false, max_write_batch: 0 }],
             hosts: vec![],
             secrets: vec!["token".into()],
         }
@@ -127,7 +127,7 @@ impl Guest for Hostile {
 
     fn read(_stream: String, cursor: Option<String>, _max: u32) -> Result<Batch, ConnectorError> {
         if cursor.is_some() {
-            return Ok(Batch { records: vec![], cursor, more: false });
+            return Ok(Batch { records: vec![], cursor, more: false, remaining: None });
         }
         let record = match text("mode").as_str() {
             "secret-echo" => {
@@ -149,7 +149,7 @@ impl Guest for Hostile {
             }
             _ => worker(""),
         };
-        Ok(Batch { records: vec![record], cursor: Some("done".into()), more: false })
+        Ok(Batch { records: vec![record], cursor: Some("done".into()), more: false, remaining: None })
     }
 
     fn write(_stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {

@@ -19,7 +19,7 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-use crate::{get_page, item_id, updated_at};
+use crate::{get_page, get_page_counted, item_id, updated_at};
 
 /// Where one collection's incremental read stands.
 #[derive(Debug, Default)]
@@ -124,7 +124,9 @@ thread_local! {
 }
 
 /// Reads the next batch of `collection` from `cursor` (an `updatedAt`), at most `max` records
-/// (pages of `max`, 1 to 500), mapping each item with `map`. `deleted` is taken from the item's
+/// (pages of `max`, 1 to 500), mapping each item with `map`. `remaining` is what the last page
+/// fetched leaves of its `total` (exact as HY-ESMS counts it: the items at or after
+/// `updatedSince`, of which an overlap pass re-reads some). `deleted` is taken from the item's
 /// `deleted` field (false where there is none). Pages that hold nothing new (an overlap pass)
 /// are passed over, so that a batch has records or is the last.
 ///
@@ -141,9 +143,9 @@ pub(crate) fn read(
         .with_borrow_mut(|p| p.remove(collection))
         .filter(|p| p.expected == cursor)
         .unwrap_or_else(|| Pager::start(cursor.clone()));
-    let (records, next, more) = loop {
+    let (records, next, more, remaining) = loop {
         let (since, page) = pager.request();
-        let items = get_page(collection, since, page, size)?;
+        let (items, remaining) = get_page_counted(collection, since, page, size)?;
         let step = pager.take(collection, &items, size, cursor.clone())?;
         let records: Vec<SourceRecord> = step
             .new
@@ -157,14 +159,14 @@ pub(crate) fn read(
             })
             .collect();
         if !records.is_empty() || !step.more {
-            break (records, step.cursor, step.more);
+            break (records, step.cursor, step.more, remaining);
         }
     };
     pager.expected = next.clone();
     if more {
         PAGERS.with_borrow_mut(|p| p.insert(collection.to_string(), pager));
     }
-    Ok(Batch { records, cursor: next, more })
+    Ok(Batch { records, cursor: next, more, remaining })
 }
 
 /// Every item of a collection (all pages), for the few lookups a write needs (a collection

@@ -120,6 +120,8 @@ impl Guest for LabourStation {
                 schema_version: "1.0.1".into(),
                 can_read: true,
                 can_write: false,
+                can_delete: false,
+                max_write_batch: 0,
             }],
             hosts: vec!["${base_url}".into()],
             secrets: vec!["station_key".into()],
@@ -190,11 +192,13 @@ impl Guest for LabourStation {
             });
         }
         let more = !rows.is_empty();
+        // The export is read whole: what is left of it is exactly what waits.
+        let remaining = Some(Remaining::exact(rows.len() as u64));
         let next = if records.is_empty() { cursor } else { Some(hub_sdk::cursor::encode(&keyset)) };
         if more {
             STATE.with_borrow_mut(|s| s.export = Some((next.clone(), rows)));
         }
-        Ok(Batch { records, cursor: next, more })
+        Ok(Batch { records, cursor: next, more, remaining })
     }
 
     fn write(stream: String, _records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
@@ -265,5 +269,19 @@ mod tests {
             Err(ConnectorError::Config(m)) if m == "config: utc_offset \"UTC+8\" is not an offset from UTC: write Z, +08:00 or -05:00"));
         assert!(LabourStation::open(r#"{"base_url": "http://s.test", "township": "珉谷街道", "utc_offset": "+00:00"}"#.into()).is_ok());
         assert_eq!(STATE.with_borrow(|s| s.utc_offset), Some(Offset::UTC));
+    }
+
+    #[test]
+    fn a_read_of_the_export_says_exactly_how_many_rows_are_left() {
+        LabourStation::open(r#"{"base_url": "http://s.test", "township": "珉谷街道"}"#.into()).unwrap();
+        // An export of 5 changed rows, read before (cursor None): no request is sent.
+        let rows = (0..5).map(|i| (format!("2024-05-03T14:2{i}:00+08:00"), format!("id{i}"), serde_json::json!({"n": i}))).collect();
+        STATE.with_borrow_mut(|s| s.export = Some((None, rows)));
+        let b = LabourStation::read(WORKERS.into(), None, 2).unwrap();
+        assert_eq!((b.records.len(), b.more), (2, true));
+        assert!(matches!(b.remaining, Some(Remaining { count: 3, exact: true })));
+        let b = LabourStation::read(WORKERS.into(), b.cursor, 10).unwrap();
+        assert_eq!((b.records.len(), b.more), (3, false));
+        assert!(matches!(b.remaining, Some(Remaining { count: 0, exact: true })));
     }
 }

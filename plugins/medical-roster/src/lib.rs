@@ -41,6 +41,15 @@
 //!   person) and the others go again at once in a new transaction without it
 //!   ([`create_transaction`] says why not `retry`).
 //!
+//! Contract 0.2.0: a read says exactly how many stays wait after its batch (`remaining`: the
+//! connector reads every page of a change set, following the searchset `next` links, before it
+//! hands out the first batch, so it counts what it holds). The stream's `max-write-batch` is
+//! [`BUNDLE_RECORDS`]: a write call is then one Bundle of each kind, well inside the roster's
+//! limit of 500 entries (each record is a Practitioner and a PractitionerRole at most). The
+//! roster deletes nothing through its API (`DELETE` answers 405: a stay is ended with
+//! `period.end` and `active` false, which is the record's own data), so the stream does not set
+//! `can-delete`, and a delete asked anyway is refused ([`hub_sdk::delete_unsupported`]).
+//!
 //! Records the hub already links to a role (updates) keep the per-record read-modify-write in
 //! every mode: each needs the current versions read first, and the update of a person depends
 //! on a search of their other stays. Every record still gets exactly one `write-result`, in
@@ -292,6 +301,8 @@ impl Guest for MedicalRoster {
                 schema_version: "1.0.0".into(),
                 can_read: true,
                 can_write: true,
+                can_delete: false,
+                max_write_batch: BUNDLE_RECORDS as u32,
             }],
             hosts: vec!["${base_url}".into()],
             secrets: vec!["token".into()],
@@ -343,10 +354,13 @@ impl Guest for MedicalRoster {
             // The new cursor only with the last batch: a run that stops midway reads it all again.
             let cursor = if more { None } else { next.clone() };
             *expected = cursor.clone().or_else(|| expected.clone());
+            // Every page of the change set is read already: what is left is exactly what waits.
+            let remaining = Some(Remaining::exact(records.len() as u64));
             Ok(Batch {
                 records: batch,
                 cursor,
                 more,
+                remaining,
             })
         })
     }
@@ -363,10 +377,28 @@ impl Guest for MedicalRoster {
             Mode::None => records
                 .iter()
                 .enumerate()
-                .map(|(i, r)| hub_sdk::per_record(write_one(i, r, &orgs)))
+                .map(|(i, r)| match r.is_delete() {
+                    true => Ok(hub_sdk::delete_unsupported(&stream)),
+                    false => hub_sdk::per_record(write_one(i, r, &orgs)),
+                })
                 .collect(),
             mode => write_bundled(mode, &records, &orgs),
         }
+    }
+
+    /// Secondments as the roster stores them ([`mapping::normal_form`]), with the Organizations
+    /// this run has read (without them, an `Err`: the host then compares with what was sent); a
+    /// record for a facility the roster does not hold stays as sent (its write is refused).
+    fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
+        if stream != SECONDMENTS {
+            return Err(format!("no stream {stream:?} to write"));
+        }
+        let Some(orgs) = STATE.with_borrow(|s| s.orgs.clone()) else {
+            return Err("the roster's Organizations are not read yet in this run".into());
+        };
+        hub_sdk::normal_form_each(&records, |rec| {
+            mapping::normal_form(rec, &orgs).unwrap_or_else(|| rec.clone())
+        })
     }
 }
 
@@ -666,8 +698,12 @@ fn write_one(
 // Bulk writes: FHIR R4 Bundles (http://hl7.org/fhir/R4/http.html#transaction)
 
 /// Records per Bundle (each a Practitioner and a PractitionerRole at most): a batch of more is
-/// sent in several, so that no Bundle nears a server's entry limit (the roster's is 500).
+/// sent in several, so that no Bundle nears a server's entry limit (the roster's is 500). It is
+/// also the stream's `max-write-batch`, so that the host sends no more in one call.
 const BUNDLE_RECORDS: usize = 100;
+/// The roster's limit of entries in one Bundle (more → 413 `too-costly`).
+const ROSTER_MAX_ENTRIES: usize = 500;
+const _: () = assert!(2 * BUNDLE_RECORDS <= ROSTER_MAX_ENTRIES);
 
 /// A record that asks for a new stay (the hub knows no role for it).
 struct NewStay {
@@ -788,6 +824,10 @@ fn write_bundled(
     let mut results: Vec<Option<WriteResult>> = records.iter().map(|_| None).collect();
     let mut new: Vec<NewStay> = Vec::new();
     for (i, r) in records.iter().enumerate() {
+        if r.is_delete() {
+            results[i] = Some(hub_sdk::delete_unsupported(SECONDMENTS));
+            continue;
+        }
         if r.remote_id.is_some() {
             results[i] = Some(hub_sdk::per_record(write_one(i, r, orgs))?);
             continue;
@@ -1289,29 +1329,79 @@ fn create_transaction(
     Ok(())
 }
 
-impl hub_sdk::NormalForm for MedicalRoster {
-    /// Secondments as the roster stores them ([`mapping::normal_form`]), with the Organizations
-    /// this run has read (without them, an `Err`: the host then compares with what was sent); a
-    /// record for a facility the roster does not hold stays as sent (its write is refused).
-    fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
-        if stream != SECONDMENTS {
-            return Err(format!("no stream {stream:?} to write"));
-        }
-        let Some(orgs) = STATE.with_borrow(|s| s.orgs.clone()) else {
-            return Err("the roster's Organizations are not read yet in this run".into());
-        };
-        hub_sdk::normal_form_each(&records, |rec| {
-            mapping::normal_form(rec, &orgs).unwrap_or_else(|| rec.clone())
-        })
-    }
-}
-
-hub_sdk::export!(MedicalRoster with normal_form);
+hub_sdk::export!(MedicalRoster);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_read_says_exactly_how_many_stays_are_left_of_the_change_set() {
+        let stays: VecDeque<SourceRecord> = (0..5)
+            .map(|i| SourceRecord {
+                data: "{}".into(),
+                remote_id: i.to_string(),
+                version: Some("1;1".into()),
+                updated_at: None,
+                deleted: false,
+            })
+            .collect();
+        // A change set of 5 read before (cursor None): no request is sent.
+        STATE.with_borrow_mut(|s| {
+            s.pending = Some((None, stays, Some("2024-05-01T00:00:00Z".into())))
+        });
+        let b = MedicalRoster::read(SECONDMENTS.into(), None, 2).unwrap();
+        assert_eq!(
+            (b.records.len(), b.more, b.cursor.as_deref()),
+            (2, true, None)
+        );
+        assert!(matches!(
+            b.remaining,
+            Some(Remaining {
+                count: 3,
+                exact: true
+            })
+        ));
+        let b = MedicalRoster::read(SECONDMENTS.into(), None, 10).unwrap();
+        assert_eq!((b.records.len(), b.more), (3, false));
+        assert_eq!(b.cursor.as_deref(), Some("2024-05-01T00:00:00Z"));
+        assert!(matches!(
+            b.remaining,
+            Some(Remaining {
+                count: 0,
+                exact: true
+            })
+        ));
+    }
+
+    #[test]
+    fn write_calls_are_one_bundle_and_deletes_are_refused_in_every_mode() {
+        let m = MedicalRoster::manifest();
+        assert!(matches!(&m.streams[..], [s] if !s.can_delete && s.max_write_batch == 100));
+        for mode in ["none", "batch", "transaction"] {
+            MedicalRoster::open(format!(
+                r#"{{"base_url": "http://roster.test/fhir", "bundle": "{mode}"}}"#
+            ))
+            .unwrap();
+            STATE.with_borrow_mut(|s| s.orgs = Some(Orgs::default()));
+            let delete = TargetRecord {
+                op: WriteOp::Delete,
+                data: "{}".into(),
+                remote_id: Some("9".into()),
+                version: Some("1;1".into()),
+                current: None,
+            };
+            let r = MedicalRoster::write(SECONDMENTS.into(), vec![delete]).unwrap();
+            assert!(
+                matches!(
+                    &r[..],
+                    [WriteResult::Rejected(Rejection { pointer: None, .. })]
+                ),
+                "{mode}: {r:?}"
+            );
+        }
+    }
 
     fn stay(id_number: &str, batch: i64, start: &str, phone: &str) -> Stay {
         let r: hub_sdk::json::Record = serde_json::from_value(json!({

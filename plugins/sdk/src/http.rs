@@ -6,7 +6,7 @@
 //! sees a credential. Redirects are not followed.
 
 use crate::bindings::hub::connector::host;
-use crate::bindings::hub::connector::types::{ConnectorError, Rejection, WriteResult};
+use crate::bindings::hub::connector::types::{ConnectorError, Rejection, TargetRecord, WriteResult};
 
 pub use crate::bindings::hub::connector::host::HttpError;
 
@@ -232,7 +232,9 @@ impl Response {
     }
 
     /// The write result for an answer that refused one record, by status: 409 and 412 are
-    /// `conflict` (the record changed meanwhile, RFC 9110 §15.5.10 and §15.5.13), 400 and 422
+    /// `conflict` (the record changed meanwhile, RFC 9110 §15.5.10 and §15.5.13; a system whose
+    /// 409 to a create names the record it already holds is answered `duplicate` by the
+    /// connector itself, with [`crate::prelude::Existing`]), 400 and 422
     /// `rejected` (the record's fault; `pointer` is the JSON pointer of the field, when the
     /// answer names one), 408, 429 and 5xx `retry`. Any other status (401, 403, 404, ...) is not
     /// the record's fault and ends the call: `Err` as [`Response::error`] says.
@@ -243,6 +245,16 @@ impl Response {
             400 | 422 => Ok(WriteResult::Rejected(Rejection { reason, pointer })),
             408 | 429 | 500..=599 => Ok(WriteResult::Retry(reason)),
             _ => Err(self.error(what)),
+        }
+    }
+
+    /// The write result of a `DELETE` of `target` (a `delete` op): 2xx is `deleted` (with the
+    /// id the host gave), and so are 404 and 410 (the record is already gone, which the contract
+    /// answers `deleted` too); anything else as [`Response::refusal`] says.
+    pub fn deletion(&self, what: &str, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {
+        match self.status {
+            200..=299 | 404 | 410 => Ok(crate::already_gone(target)),
+            _ => self.refusal(what, None),
         }
     }
 
@@ -309,6 +321,18 @@ mod tests {
         assert!(matches!(answer(401, "").refusal("update", None), Err(ConnectorError::Auth(_))));
         assert!(matches!(answer(404, "").refusal("update", None), Err(ConnectorError::Permanent(_))));
         assert!(matches!(answer(429, "").error("read"), ConnectorError::Transient(m) if m == "read: HTTP 429 "));
+    }
+
+    #[test]
+    fn deletions_of_records_already_gone_are_deleted_too() {
+        use crate::bindings::hub::connector::types::{WriteOp, Written};
+        let t = TargetRecord { op: WriteOp::Delete, data: "{}".into(), remote_id: Some("31".into()), version: None, current: None };
+        for status in [200, 204, 404, 410] {
+            assert!(matches!(answer(status, "").deletion("delete", &t), Ok(WriteResult::Deleted(Written { remote_id, version: None, stored: None })) if remote_id == "31"), "{status}");
+        }
+        assert!(matches!(answer(412, "").deletion("delete", &t), Ok(WriteResult::Conflict(_))));
+        assert!(matches!(answer(503, "").deletion("delete", &t), Ok(WriteResult::Retry(_))));
+        assert!(matches!(answer(401, "").deletion("delete", &t), Err(ConnectorError::Auth(_))));
     }
 
     #[test]

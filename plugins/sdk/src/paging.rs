@@ -32,6 +32,12 @@ impl PageNumber {
     pub fn next(self, got: usize) -> Option<PageNumber> {
         (got >= self.size as usize).then_some(PageNumber { page: self.page + 1, size: self.size })
     }
+
+    /// What waits after this page of a list that says it holds `total` records (exact):
+    /// `total - page * size`, 0 once past the end (see [`crate::prelude::Remaining::after_page`]).
+    pub fn remaining(self, total: u64) -> crate::prelude::Remaining {
+        crate::prelude::Remaining::after_page(total, self.page, self.size)
+    }
 }
 
 /// A keyset position over "changed since" reads: the change time reached, and the ids already
@@ -111,7 +117,7 @@ impl Keyset {
 /// let page: Page = resp.json("read")?; // {"items": [...], "next": "..." or null}
 /// let (people, more) = at.take(&page.items, page.next, max as usize, |p| (p.id.to_string(), p.updated_at.clone()));
 /// let records = people.into_iter().map(to_source_record).collect();
-/// Ok(Batch { records, cursor: Some(hub_sdk::cursor::encode(&at)), more })
+/// Ok(Batch { records, cursor: Some(hub_sdk::cursor::encode(&at)), more, remaining: None })
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PageToken {

@@ -237,7 +237,9 @@ pub(crate) fn read(cursor: Option<String>, max: u32) -> Result<Batch, ConnectorE
         let records: Vec<SourceRecord> = rows.drain(..n).collect();
         let next = records.last().and_then(|r| r.version.clone()).or(cursor);
         *expected = next.clone();
-        Ok(Batch { records, cursor: next, more: !rows.is_empty() })
+        // The board is read whole (every page, until the list's `total`): what is left of it is
+        // exactly what waits.
+        Ok(Batch { records, cursor: next, more: !rows.is_empty(), remaining: Some(Remaining::exact(rows.len() as u64)) })
     })
 }
 
@@ -285,6 +287,21 @@ pub(crate) fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_of_the_board_say_exactly_how_many_postings_are_left() {
+        // A board of 5 postings read before (cursor None): no request is sent.
+        let rows = (0..5)
+            .map(|i| SourceRecord { data: "{}".into(), remote_id: i.to_string(), version: Some(format!("2024-05-0{} 10:00:00", i + 1)), updated_at: None, deleted: false })
+            .collect();
+        BOARD.with_borrow_mut(|b| *b = Some((None, rows)));
+        let b = read(None, 2).unwrap();
+        assert_eq!((b.records.len(), b.more), (2, true));
+        assert!(matches!(b.remaining, Some(Remaining { count: 3, exact: true })));
+        let b = read(b.cursor, 10).unwrap();
+        assert_eq!((b.records.len(), b.more), (3, false));
+        assert!(matches!(b.remaining, Some(Remaining { count: 0, exact: true })));
+    }
 
     #[test]
     fn salary_texts_read_back_as_the_range_they_were_written_from() {

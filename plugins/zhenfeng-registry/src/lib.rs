@@ -6,6 +6,12 @@
 //! form posts keyed by pinyin field names. See [`mapping`] for the `workers` stream and [`jobs`]
 //! for the `job-board` stream (vacancies from partner regions, `job-posting`).
 //!
+//! Contract 0.2.0: a save of a new resident whose 身份证号 the registry holds already (code
+//! 40902, `data.djbh`) answers `duplicate` with that 登记编号; the registry has no deletes (a
+//! resident who comes home gets 务工状态 `3`), so no stream sets `can-delete`; the job board's
+//! reads say exactly how many postings wait (the board is read whole, see [`jobs`]), the worker
+//! export's do not (a CSV streamed with no count).
+//!
 //! Config (JSON, from the deployment's `[plugins.zhenfeng-registry.config]`):
 //! `{"base_url": "http://registry.example:8080"}`. Secrets: `username`, `password`.
 
@@ -133,6 +139,8 @@ impl Guest for ZhenfengRegistry {
                     schema_version: "1.0.1".into(),
                     can_read: true,
                     can_write: true,
+                    can_delete: false,
+                    max_write_batch: 0,
                 },
                 StreamInfo {
                     name: jobs::JOB_BOARD.into(),
@@ -140,6 +148,8 @@ impl Guest for ZhenfengRegistry {
                     schema_version: "1.0.0".into(),
                     can_read: true,
                     can_write: true,
+                    can_delete: false,
+                    max_write_batch: 0,
                 },
             ],
             hosts: vec!["${base_url}".into()],
@@ -201,7 +211,7 @@ impl Guest for ZhenfengRegistry {
             // nothing is missed if the run stops here.
             let next = records.last().and_then(|r| r.version.clone()).or(cursor);
             *expected = next.clone();
-            Ok(Batch { records, cursor: next, more })
+            Ok(Batch { records, cursor: next, more, remaining: None })
         })
     }
 
@@ -209,12 +219,30 @@ impl Guest for ZhenfengRegistry {
         match stream.as_str() {
             WORKERS => {}
             jobs::JOB_BOARD => {
-                return records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(jobs::write_one(i, r))).collect();
+                return records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| if r.is_delete() { Ok(hub_sdk::delete_unsupported(&stream)) } else { hub_sdk::per_record(jobs::write_one(i, r)) })
+                    .collect();
             }
             _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?}"))),
         }
         load_raw_rows(&records)?;
-        records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(write_one(i, r))).collect()
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| if r.is_delete() { Ok(hub_sdk::delete_unsupported(&stream)) } else { hub_sdk::per_record(write_one(i, r)) })
+            .collect()
+    }
+
+    /// Workers as the registry stores them ([`mapping::normal_form`]); job-board postings as
+    /// the board stores them ([`jobs::normal_form`]).
+    fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
+        match stream.as_str() {
+            WORKERS => hub_sdk::normal_form_each(&records, mapping::normal_form),
+            jobs::JOB_BOARD => hub_sdk::normal_form_each(&records, jobs::normal_form),
+            _ => Err(format!("no stream {stream:?} to write")),
+        }
     }
 }
 
@@ -307,11 +335,8 @@ fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, Connect
     let env = save(&form)?;
     if env.code == code::ALREADY_REGISTERED && created {
         // Registered already, as a resident the hub has not read (outside the sync's `where`,
-        // or registered meanwhile). The registry's record is not overwritten.
-        let djbh = env.data.get("djbh").and_then(|v| v.as_str()).unwrap_or("?");
-        return Ok(WriteResult::Conflict(format!(
-            "the registry already holds this 身份证号 as {djbh}, which the hub has not read (outside the sync's where?); not overwritten"
-        )));
+        // or registered meanwhile): the host links it and writes it again by id if need be.
+        return Ok(already_registered(&env));
     }
     Ok(match env.code {
         code::OK => {
@@ -343,16 +368,35 @@ fn save(form: &SaveForm) -> Result<Envelope, ConnectorError> {
     resp.json("save")
 }
 
-impl hub_sdk::NormalForm for ZhenfengRegistry {
-    /// Workers as the registry stores them ([`mapping::normal_form`]); job-board postings as
-    /// the board stores them ([`jobs::normal_form`]).
-    fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
-        match stream.as_str() {
-            WORKERS => hub_sdk::normal_form_each(&records, mapping::normal_form),
-            jobs::JOB_BOARD => hub_sdk::normal_form_each(&records, jobs::normal_form),
-            _ => Err(format!("no stream {stream:?} to write")),
-        }
+/// A save of a new resident refused with 40902: the registry holds this 身份证号 already, as
+/// `data.djbh`, which is the `duplicate`'s id. Without a 登记编号 in the answer, a rejection of
+/// the identity number.
+fn already_registered(env: &Envelope) -> WriteResult {
+    match env.data.get("djbh").and_then(|v| v.as_str()).map(text::trim).filter(|d| !d.is_empty()) {
+        Some(djbh) => WriteResult::Duplicate(Existing::id(djbh)),
+        None => WriteResult::Rejected(Rejection { reason: format!("{} {} (with no data.djbh)", env.code, env.msg), pointer: Some("/idNumber".into()) }),
     }
 }
 
-hub_sdk::export!(ZhenfengRegistry with normal_form);
+hub_sdk::export!(ZhenfengRegistry);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resident_registered_already_is_a_duplicate_of_its_djbh() {
+        let env: Envelope = serde_json::from_str(r#"{"code":40902,"msg":"身份证号已登记","data":{"djbh":"ZF2021000123"}}"#).unwrap();
+        assert!(matches!(already_registered(&env), WriteResult::Duplicate(Existing { remote_id, version: None, data: None }) if remote_id == "ZF2021000123"));
+        let env: Envelope = serde_json::from_str(r#"{"code":40902,"msg":"身份证号已登记"}"#).unwrap();
+        assert!(matches!(already_registered(&env), WriteResult::Rejected(Rejection { pointer: Some(p), .. }) if p == "/idNumber"));
+    }
+
+    #[test]
+    fn no_stream_deletes_natively_and_a_delete_asked_anyway_is_rejected() {
+        assert!(ZhenfengRegistry::manifest().streams.iter().all(|s| !s.can_delete && s.max_write_batch == 0));
+        let delete = TargetRecord { op: WriteOp::Delete, data: "{}".into(), remote_id: Some("7".into()), version: None, current: None };
+        let r = ZhenfengRegistry::write(jobs::JOB_BOARD.into(), vec![delete]).unwrap();
+        assert!(matches!(&r[..], [WriteResult::Rejected(Rejection { pointer: None, .. })]), "{r:?}");
+    }
+}

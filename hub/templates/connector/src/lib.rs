@@ -4,13 +4,19 @@
 //! - `GET  {base_url}/api/people?after_seq=N&limit=L`: people changed after change number `N`,
 //!   oldest change first: `{"items": [{"id": 17, "seq": 42, "id_card": "...", "full_name": "...",
 //!   "sex": "M", "mobile": "...", "state": "working", "updated_at": "2024-05-01T10:00:00+08:00"}]}`;
-//! - `POST {base_url}/api/people` creates one (201 with the stored item); `PUT .../people/{id}`
-//!   with `If-Match: <updated_at>` changes one (200; 412 if it changed meanwhile); 422
-//!   `{"error": "...", "field": "mobile"}` refuses a record;
+//! - `POST {base_url}/api/people` creates one (201 with the stored item; 409 `{"error":
+//!   "...", "id": 17}` if it holds someone of that identity number already); `PUT
+//!   .../people/{id}` with `If-Match: <updated_at>` changes one (200; 412 if it changed
+//!   meanwhile); 422 `{"error": "...", "field": "mobile"}` refuses a record; it deletes nothing
+//!   (so the stream leaves `can_delete` unset: the hub ends records in field form);
 //! - every call carries `Authorization: Bearer <api_key>`.
 //!
 //! Config: `{"base_url": "http://people.example:8080"}`. Secret: `api_key`.
-//! Cursor: the last change number returned (`seq`), as text.
+//! Cursor: the last change number returned (`seq`), as text. The system says no total, so a
+//! read leaves `remaining` unset (a system that does, e.g. `{"total": N, ...}` with page
+//! numbers, sets it: `PageNumber::remaining`). The normal form is the SDK's default (the system
+//! stores what it is sent); override `Guest::normal_form` if yours re-codes or drops fields.
+//! Built against `hub:connector` 0.2.0 (`hub_sdk::CONTRACT_VERSION`).
 
 use hub_sdk::normalise::{id_number, phone};
 use hub_sdk::prelude::*;
@@ -143,10 +149,12 @@ fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, Connect
     match resp.status {
         201 => Ok(WriteResult::Created(written(&resp, "create")?)),
         200 => Ok(WriteResult::Updated(written(&resp, "update")?)),
-        // 409 (a create of someone the system holds already) and 412 (changed since it was
-        // read) are `conflict`: never overwrite the system's record on a duplicate create. The
-        // record waits for the next run, when the hub has read the system's own and matches the
-        // two by identity number. 400/422 are `rejected` (a dead letter), 429/5xx `retry`.
+        // A create of someone the system holds already: `duplicate`, with the id of its record,
+        // which the hub links at once (and writes again by id if the two differ). Never
+        // overwrite the system's record on a create.
+        409 if target.remote_id.is_none() => Ok(duplicate(&resp)),
+        // 412 (changed since it was read) is `conflict`, 400/422 `rejected` (a dead letter),
+        // 429/5xx `retry`.
         _ => {
             let field = resp.json::<serde_json::Value>("refusal").ok().and_then(|b| b["field"].as_str().map(str::to_string));
             let pointer = field.as_deref().map(|f| match f {
@@ -157,6 +165,15 @@ fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, Connect
             });
             resp.refusal("write", pointer.filter(|p| !p.is_empty()).map(str::to_string))
         }
+    }
+}
+
+/// The result of a create refused with 409 `{"error": "...", "id": N}`: `duplicate` of record
+/// `N`; without an id in the answer, `conflict` (the hub tries again on its next run).
+fn duplicate(resp: &Response) -> WriteResult {
+    match resp.json::<serde_json::Value>("duplicate").ok().and_then(|b| b["id"].as_i64()) {
+        Some(id) => WriteResult::Duplicate(Existing::id(id.to_string())),
+        None => WriteResult::Conflict(format!("create: HTTP 409 {}", resp.text())),
     }
 }
 
@@ -177,6 +194,9 @@ impl Guest for Connector {
                 schema_version: "1.0.1".into(),
                 can_read: true,
                 can_write: true,
+                // The system deletes nothing; 0: the host's batch size per `write` call.
+                can_delete: false,
+                max_write_batch: 0,
             }],
             hosts: vec!["${base_url}".into()],
             secrets: vec!["api_key".into()],
@@ -230,6 +250,8 @@ impl Guest for Connector {
             records,
             cursor: last.map(|s| hub_sdk::cursor::encode(&s)),
             more: page.items.len() == limit as usize,
+            // The system says no total.
+            remaining: None,
         })
     }
 
@@ -237,7 +259,15 @@ impl Guest for Connector {
         if stream != WORKERS {
             return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
         }
-        records.iter().enumerate().map(|(i, r)| hub_sdk::per_record(write_one(i, r))).collect()
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match r.is_delete() {
+                // Not asked of a stream without `can_delete`; refused if it is.
+                true => Ok(hub_sdk::delete_unsupported(&stream)),
+                false => hub_sdk::per_record(write_one(i, r)),
+            })
+            .collect()
     }
 }
 
@@ -294,6 +324,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(to_record(&page.items[0])["name"], "");
+    }
+
+    #[test]
+    fn a_create_of_someone_the_system_holds_is_a_duplicate_of_its_record() {
+        let resp = Response { status: 409, headers: Vec::new(), body: br#"{"error": "id_card taken", "id": 17}"#.to_vec() };
+        assert!(matches!(duplicate(&resp), WriteResult::Duplicate(Existing { remote_id, .. }) if remote_id == "17"));
+        let resp = Response { status: 409, headers: Vec::new(), body: br#"{"error": "id_card taken"}"#.to_vec() };
+        assert!(matches!(duplicate(&resp), WriteResult::Conflict(_)));
     }
 
     #[test]
