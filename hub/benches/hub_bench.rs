@@ -35,8 +35,8 @@
 use hub::config::{Direction, FieldPolicy, Limits};
 use hub::keys::Keys;
 use hub::runtime::{
-    Batch, ConnectorError, Manifest, NativeConnector, NativeSession, Plugin, Rejection,
-    SourceRecord, StreamInfo, TargetRecord, WriteResult, Written,
+    Batch, ConnectorError, Existing, Manifest, NativeConnector, NativeSession, Plugin, Rejection,
+    Remaining, SourceRecord, StreamInfo, TargetRecord, WriteOp, WriteResult, Written,
 };
 use hub::store::Store;
 use hub::sync::{EndpointSpec, Engine, RunOutcome, SyncSpec};
@@ -99,6 +99,8 @@ impl NativeConnector for NativeFixture {
                     schema_version: s.schema_version,
                     can_read: s.can_read,
                     can_write: s.can_write,
+                    can_delete: s.can_delete,
+                    max_write_batch: s.max_write_batch,
                 })
                 .collect(),
             hosts: m.hosts,
@@ -139,6 +141,10 @@ impl NativeSession for NativeFixtureSession {
                 .collect(),
             cursor: b.cursor,
             more: b.more,
+            remaining: b.remaining.map(|r| Remaining {
+                count: r.count,
+                exact: r.exact,
+            }),
         })
     }
 
@@ -152,7 +158,10 @@ impl NativeSession for NativeFixtureSession {
         let records = records
             .iter()
             .map(|r| hub_sdk::prelude::TargetRecord {
-                op: hub_sdk::prelude::WriteOp::Upsert,
+                op: match r.op {
+                    WriteOp::Upsert => hub_sdk::prelude::WriteOp::Upsert,
+                    WriteOp::Delete => hub_sdk::prelude::WriteOp::Delete,
+                },
                 data: r.data.clone(),
                 remote_id: r.remote_id.clone(),
                 version: r.version.clone(),
@@ -177,11 +186,12 @@ impl NativeSession for NativeFixtureSession {
                     reason: r.reason,
                     pointer: r.pointer,
                 }),
-                // Contract 0.2.0's results, which the fixture never gives (it has no native
-                // deletes and accepts every create).
-                G::Deleted(_) | G::Duplicate(_) => {
-                    unreachable!("the fixture neither deletes nor answers duplicate")
-                }
+                G::Deleted(w) => WriteResult::Deleted(written(w)),
+                G::Duplicate(e) => WriteResult::Duplicate(Existing {
+                    remote_id: e.remote_id,
+                    version: e.version,
+                    data: e.data,
+                }),
             })
             .collect())
     }
@@ -305,6 +315,7 @@ fn spec(name: &str, a: Arc<Plugin>, b: Arc<Plugin>, batch: u32) -> SyncSpec {
         default_policy: FieldPolicy::Newest,
         newest: Default::default(),
         deletes: [vec![], vec![]],
+        native_deletes: [false, false],
         batch_size: batch,
     }
 }
@@ -365,6 +376,7 @@ async fn connector_only(plugin: &Plugin, n: u64, batch: u32) -> Measured {
             .records
             .iter()
             .map(|r| TargetRecord {
+                op: WriteOp::Upsert,
                 data: r.data.to_string(),
                 remote_id: None,
                 version: None,

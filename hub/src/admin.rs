@@ -1945,6 +1945,44 @@ mod tests {
 
     const TOKEN: &str = "test-token-0123456789abcdef";
 
+    #[test]
+    fn a_run_in_progress_says_its_phase_how_far_of_how_many_and_the_time_left() {
+        let p = crate::sync::RunProgress {
+            run_id: 7,
+            phase: "read a".into(),
+            records: 1200,
+            total: Some(5000),
+            total_estimated: true,
+            records_per_second: 95.0,
+            eta_seconds: Some(40.0),
+            started_at: "2026-12-06T08:00:00Z".into(),
+        };
+        assert_eq!(
+            running_words(&p),
+            "运行中 running · 读取 reading a · 1200 / 约 about 5000 条 records · 约 40 秒 s left"
+        );
+        let exact = crate::sync::RunProgress {
+            phase: "write".into(),
+            total_estimated: false,
+            ..p.clone()
+        };
+        assert_eq!(
+            running_words(&exact),
+            "运行中 running · 写入 writing · 1200 / 5000 条 records · 约 40 秒 s left"
+        );
+        // A read whose connector says nothing of what waits: no total, no time left.
+        let unknown = crate::sync::RunProgress {
+            phase: "read b".into(),
+            total: None,
+            eta_seconds: None,
+            ..p
+        };
+        assert_eq!(
+            running_words(&unknown),
+            "运行中 running · 读取 reading b · 1200 条 records"
+        );
+    }
+
     struct Fixture {
         _dir: tempfile::TempDir,
         store: Store,

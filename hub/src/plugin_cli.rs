@@ -59,7 +59,7 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
     let rt = Runtime::new(None)?;
     let (i, component) = rt.inspect(path)?;
     let manifest = match (&i.loadable, component) {
-        (Ok(()), Some(c)) => Some(rt.manifest_of("inspect", &c, false).await),
+        (Ok(()), Some(c)) => Some(rt.manifest_of("inspect", &c, i.needs_link_all_wasi).await),
         _ => None,
     };
     if json {
@@ -76,7 +76,8 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
         });
         let out = serde_json::json!({
             "file": path.display().to_string(), "sha256": i.sha256, "bytes": i.bytes,
-            "contract": i.contract, "adaptation": i.adaptation, "loadable": i.loadable.as_ref().err().map_or(serde_json::Value::Bool(true), |e| e.clone().into()),
+            "contract": i.contract, "adaptation": i.adaptation,
+            "needs_link_all_wasi": i.needs_link_all_wasi, "loadable": i.loadable.as_ref().err().map_or(serde_json::Value::Bool(true), |e| e.clone().into()),
             "imports": i.imports, "exports": i.exports, "manifest": m,
         });
         println!("{out}");
@@ -90,6 +91,10 @@ pub async fn inspect(path: &Path, json: bool) -> anyhow::Result<bool> {
         i.contract.as_deref().unwrap_or("(none)")
     );
     match &i.loadable {
+        Ok(()) if i.needs_link_all_wasi => crate::say!(
+            "  loadable  yes, with link_all_wasi = true in its [plugins.NAME] table (it imports WASI interfaces beyond the hub's default subset; this hub implements {})",
+            crate::runtime::CONTRACT_VERSION
+        ),
         Ok(()) => crate::say!(
             "  loadable  yes (this hub implements {})",
             crate::runtime::CONTRACT_VERSION

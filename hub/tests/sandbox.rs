@@ -267,7 +267,7 @@ async fn a_plugin_built_against_contract_nine_is_refused_naming_both_versions() 
         .unwrap_err()
         .to_string();
     assert!(
-        e.ends_with("it is built against hub:connector 9.0.0; this hub implements 0.1.2 and loads plugins built against 0.1.x"),
+        e.ends_with("it is built against hub:connector 9.0.0; this hub implements 0.2.0 and loads plugins built against 0.2.x or 0.1.x"),
         "{e}"
     );
 }
@@ -340,6 +340,137 @@ async fn a_connector_states_its_systems_normal_form_and_one_built_before_0_1_2_s
         .await
         .unwrap();
     assert_eq!(none, None);
+}
+
+/// A component built against 0.1.2 (legacy-0-1-2: wit-bindgen on `wit/connector/v0.1.2`, world
+/// `plugin-with-normal-form`) loads in the 0.2 host through the 0.1 adapter: its manifest reads
+/// as 0.2 says it (no native deletes, the host's batch size), its read gives no totals, its
+/// optional `normal-form` export is called (it upper-cases `status`), and a delete asked of it
+/// is refused by the host without reaching it.
+#[tokio::test]
+async fn a_plugin_built_against_0_1_2_runs_through_the_adapter_and_its_normal_form_is_called() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(
+        dir.path(),
+        &format!("[plugins.old]\npath = \"{}\"\n", wasm("legacy_0_1_2")),
+    );
+    let p = Runtime::new(None)
+        .unwrap()
+        .load("old", &c.plugins["old"], dir.path())
+        .await
+        .unwrap();
+    let stream = p.stream("records").expect("its stream");
+    assert_eq!((stream.can_delete, stream.max_write_batch), (false, 0));
+    let mut s = p.session().await.unwrap();
+    let b = s.read("records", None, 10).await.unwrap();
+    assert!(b.records.is_empty() && !b.more && b.remaining.is_none());
+    let out = s
+        .normal_form(
+            "records",
+            &[r#"{"status":"employed","name":"王芳"}"#.to_string()],
+        )
+        .await
+        .unwrap()
+        .expect("0.1.2's optional normal form is called");
+    let v: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+    assert_eq!(v, serde_json::json!({"status": "EMPLOYED", "name": "王芳"}));
+    let delete = hub::runtime::TargetRecord {
+        op: hub::runtime::WriteOp::Delete,
+        data: "{}".into(),
+        remote_id: Some("7".into()),
+        version: None,
+        current: None,
+    };
+    let r = s.write("records", &[delete]).await.unwrap();
+    match &r[..] {
+        [hub::runtime::WriteResult::Rejected(rej)] => assert_eq!(
+            rej.reason,
+            "the connector is built against contract 0.1, which cannot delete a record natively"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `hub plugin inspect` names each component's contract and what the host adapts for it: the
+/// 0.1 adapter for 0.1.0 (no streamed bodies, no normal form), 0.1.1 (the Python connector: no
+/// normal form) and 0.1.2; nothing for a 0.2.0 component. Its streams say what they can do.
+#[test]
+fn hub_plugin_inspect_shows_the_contract_and_what_the_host_adapts() {
+    let hub = env!("CARGO_BIN_EXE_hub");
+    let inspect = |file: &str| {
+        let out = std::process::Command::new(hub)
+            .args(["plugin", "inspect", "--json", file])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{file}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let common = "no native deletes (ends in field form only); no read totals; a duplicate create comes as rejected (linked on a later read)";
+    let v = inspect(&wasm("legacy_0_1_0"));
+    assert_eq!(v["contract"], "0.1.0");
+    assert_eq!(
+        v["adaptation"],
+        format!(
+            "contract 0.1 adapter (host 0.2.0): send-streaming (0.1.1): not called; normal-form: taken as storing what was sent; {common}"
+        )
+    );
+    // The Python component imports WASI beyond the default subset: it loads with
+    // link_all_wasi, and its manifest is read so.
+    let v = inspect(&wasm("people_py"));
+    assert_eq!(v["contract"], "0.1.1");
+    assert_eq!(
+        (&v["loadable"], &v["needs_link_all_wasi"]),
+        (&serde_json::json!(true), &serde_json::json!(true))
+    );
+    assert_eq!(v["manifest"]["name"], "people-py");
+    assert_eq!(
+        v["adaptation"],
+        format!(
+            "contract 0.1 adapter (host 0.2.0): normal-form: taken as storing what was sent; {common}"
+        )
+    );
+    let v = inspect(&wasm("legacy_0_1_2"));
+    assert_eq!(v["contract"], "0.1.2");
+    assert_eq!(
+        v["adaptation"],
+        format!("contract 0.1 adapter (host 0.2.0): {common}")
+    );
+    let v = inspect(&wasm("huiyang_esms"));
+    assert_eq!(v["contract"], "0.2.0");
+    assert_eq!(v["adaptation"], serde_json::Value::Null);
+    let streams = v["manifest"]["streams"].as_array().unwrap();
+    let workers = streams
+        .iter()
+        .find(|s| s["name"] == "zhenfeng-workers")
+        .unwrap();
+    assert_eq!(
+        (&workers["delete"], &workers["write"]),
+        (&serde_json::json!(true), &serde_json::json!(true))
+    );
+    let jobs = streams.iter().find(|s| s["name"] == "jobs").unwrap();
+    assert_eq!(jobs["delete"], false);
+    // In words: the adapter's line, and what each stream can do.
+    let out = std::process::Command::new(hub)
+        .args(["plugin", "inspect", &wasm("legacy_0_1_2")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "  adapted   contract 0.1 adapter (host 0.2.0): {common}\n"
+        )),
+        "{text}"
+    );
+    let out = std::process::Command::new(hub)
+        .args(["plugin", "inspect", &wasm("huiyang_esms")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("adapted"), "{text}");
+    assert!(
+        text.contains("(worker 1.0.1; read, write, delete)"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -79,6 +79,10 @@ pub struct Inspection {
     /// What the host adapts to run it (a component of an older contract line), for people;
     /// `None` when it speaks the host's own version or does not load.
     pub adaptation: Option<String>,
+    /// It links only with every WASI 0.2 interface (a deployment must set `link_all_wasi =
+    /// true` for it, as for a Python component made by componentize-py); `loadable` is then
+    /// whether it loads so.
+    pub needs_link_all_wasi: bool,
     /// Names of what it imports.
     pub imports: Vec<String>,
     /// Names of what it exports.
@@ -290,11 +294,18 @@ impl Runtime {
             .map(|(n, _)| n.to_string())
             .collect();
         let (version, loadable) = self.contract_of(&component);
+        let mut needs_link_all_wasi = false;
         let loadable = loadable.and_then(|()| {
-            let pre = self
-                .linker
-                .instantiate_pre(&component)
-                .map_err(|e| link_error(&e))?;
+            let pre = match self.linker.instantiate_pre(&component) {
+                Ok(pre) => pre,
+                Err(e) => match self.linker_all_wasi.instantiate_pre(&component) {
+                    Ok(pre) => {
+                        needs_link_all_wasi = true;
+                        pre
+                    }
+                    Err(_) => return Err(link_error(&e)),
+                },
+            };
             let version = version.expect("a loadable component has a version");
             Pre::new(version, &component, pre)
                 .map(|_| ())
@@ -309,6 +320,7 @@ impl Runtime {
             contract: version.map(|v| v.to_string()),
             loadable,
             adaptation,
+            needs_link_all_wasi,
             imports,
             exports,
         };

@@ -49,7 +49,7 @@ pub trait NativeSession: Send {
         records: &[TargetRecord],
     ) -> Result<Vec<WriteResult>, ConnectorError>;
 
-    /// The contract's optional `normal-form` (0.1.2): how the system would store each record
+    /// The contract's `normal-form` (0.2; optional in 0.1.2): how the system would store each record
     /// (JSON text), or `None` if the connector does not say (it stores what was sent).
     fn normal_form(&mut self, _stream: &str, _records: &[String]) -> Option<Vec<String>> {
         None

@@ -20,7 +20,7 @@
 //!    the record is kept as the side's *intent*; each result replaces the side's snapshot with
 //!    the record as the system stores it, so the next read of it is an echo. If the hub dies
 //!    between a write and its result, the read-back meets the intent: where it holds what the
-//!    write left (the intent in the system's normal form, contract 0.1.2) it is the write's
+//!    write left (the intent in the system's normal form, contract 0.2) it is the write's
 //!    result, and every other difference is a change made after the write, merged like any
 //!    other ([`recover`]; `docs/architecture.md` gives the rule and, per system, its limits).
 //!    Conflicts and transient failures keep the key pending for the next run; permanent
@@ -515,7 +515,7 @@ pub struct SideInput<'a> {
     /// When the system last changed it (RFC 3339).
     pub updated_at: Option<&'a str>,
     /// The other side's current record as this side's system would store it (its connector's
-    /// normal form, contract 0.1.2), when the key has never settled; `None` when the connector
+    /// normal form, contract 0.2), when the key has never settled; `None` when the connector
     /// does not say, or the key has settled. See [`merge_fields`] on the first meeting.
     pub other_as_stored: Option<&'a Value>,
 }
@@ -904,7 +904,7 @@ struct Recovered {
 
 /// Matches a read-back to an interrupted write of a record the system held as `old` (`None`:
 /// the write was a create); `written` is the record being written as the system stores it (its
-/// connector's normal form, contract 0.1.2; the record itself for a connector without one).
+/// connector's normal form, contract 0.2; the record itself for a connector without one).
 /// Top-level field by field (members of the record):
 ///
 /// - the read-back holds the written value: the hub's write (or a person who set the same
@@ -1700,7 +1700,7 @@ impl Engine {
 
     /// The interrupted writes to `side` that this batch reads back (links holding an intent for
     /// `side`), by key hash: each intent, and its record as the system would store it (the
-    /// connector's normal form, contract 0.1.2; the record itself for a connector that does not
+    /// connector's normal form, contract 0.2; the record itself for a connector that does not
     /// say, or when no session is at hand).
     async fn recovering(
         &self,
@@ -1734,7 +1734,7 @@ impl Engine {
     }
 
     /// `records` as side `side`'s system would store them (its connector's normal form,
-    /// contract 0.1.2), one per record in order. `None` when there are no records, no session
+    /// contract 0.2), one per record in order. `None` when there are no records, no session
     /// is at hand, the connector does not say, or the call failed (warned: the records are
     /// then taken as stored as sent).
     async fn normal_forms(

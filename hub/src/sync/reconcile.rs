@@ -250,7 +250,7 @@ impl Engine {
     /// normal forms which sides each merged record goes to ([`Engine::targets`]), and sets the
     /// write intents of the records to write.
     ///
-    /// The normal forms (contract 0.1.2; a connector that does not give one stores what it is
+    /// The normal forms (contract 0.2, or 0.1.2's optional export; a connector that does not give one stores what it is
     /// sent) of the sides the sync writes are asked for at most three times per side and batch: the other side's records
     /// as this side would store them, for keys that never settled (the first meeting,
     /// [`merge_fields`]); the merged records as each side would store them, whose values a

@@ -467,7 +467,7 @@ fn hy_rec(item: &Value) -> Rec {
 async fn case(ops: Vec<Op>, batch_size: u32) -> Result<u64, TestCaseError> {
     let mut w = World::new(Setup {
         batch_size,
-        limits: "",
+        ..Setup::default()
     })
     .await;
     let mut people: Vec<Person> = vec![Person::default(); PEOPLE];

@@ -662,3 +662,176 @@ async fn a_lost_state_store_finds_every_record_and_writes_nothing_where_the_syst
     );
     assert_eq!(w.duplicates().await, Vec::<Value>::new());
 }
+
+/// With `deletes.native = ["b"]` (contract 0.2), a resident who comes home (ZF-REG 务工状态 3)
+/// ends the HY-ESMS worker by its native soft delete, not by `status = "left"`. The run that
+/// sends the delete is stopped at each of its crash points in turn (a fresh world each time);
+/// whatever the step, the worker ends deleted exactly once, with its other fields as they were,
+/// the registry keeps 3, and the delete is in the audit log once (as `deleted`, or as
+/// `recovered` when the run died between the delete and its result).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_delete_reaches_hy_esms_once_whatever_step_a_crash_stops_it_at() {
+    let id = id_number(30);
+    let mut k = 1;
+    loop {
+        let w = World::new(Setup {
+            hy_native_deletes: true,
+            ..Setup::default()
+        })
+        .await;
+        let row = w
+            .zf_create(zf_row(&id, "王强", "15000000030", "普工", "珉谷街道"))
+            .await;
+        w.sync_until_ok(None).await;
+        let hy = by_id(&w.hy_all().await, "idNo", &id)
+            .first()
+            .map(|v| (*v).clone())
+            .expect("the resident reached HY-ESMS");
+        assert_eq!(
+            (hy["status"].as_str(), hy["deleted"].as_bool()),
+            (Some("employed"), Some(false))
+        );
+        let djbh = row["登记编号"]
+            .as_str()
+            .expect("a registry number")
+            .to_string();
+        w.zf_patch(&djbh, json!({"务工状态": "3"})).await;
+        let crashes = w.crashes.load(std::sync::atomic::Ordering::SeqCst);
+        let runs = w.sync_until_ok(Some(k)).await;
+        let crashed = w.crashes.load(std::sync::atomic::Ordering::SeqCst) > crashes;
+        let items = w.hy_all().await;
+        let hy_now = by_id(&items, "idNo", &id);
+        assert_eq!(hy_now.len(), 1, "crash point {k}: one worker");
+        assert_eq!(
+            (hy_now[0]["deleted"].as_bool(), hy_now[0]["status"].as_str()),
+            (Some(true), Some("employed")),
+            "crash point {k}: soft-deleted natively, its status left as it was"
+        );
+        let zf = w.zf_all().await;
+        let zf_now: Vec<&Value> = zf.iter().filter(|r| r["身份证号"] == id.as_str()).collect();
+        assert_eq!(zf_now.len(), 1);
+        assert_eq!(
+            zf_now[0]["务工状态"], "3",
+            "crash point {k}: the registry keeps 3"
+        );
+        let audit = w.store.audit_entries(Some(SYNC), 50).await.unwrap();
+        let deletes: Vec<&str> = audit
+            .iter()
+            .filter(|e| e.action == "delete")
+            .map(|e| e.result.as_str())
+            .collect();
+        assert!(
+            deletes == ["deleted"] || deletes == ["recovered"],
+            "crash point {k}: one delete in the audit log, {deletes:?}"
+        );
+        let ended: u64 = runs.iter().map(|r| r.stats.b.ended).sum();
+        assert_eq!(
+            ended,
+            u64::from(deletes == ["deleted"]),
+            "crash point {k}: the ended count follows the delete's result"
+        );
+        assert_eq!(w.duplicates().await, Vec::<Value>::new());
+        // Nothing more to do: the next run writes nothing anywhere.
+        let again = w.sync_until_ok(None).await;
+        let s = &again[0].stats;
+        assert_eq!(
+            (s.a.written(), s.b.written()),
+            (0, 0),
+            "crash point {k}: nothing written again"
+        );
+        if !crashed {
+            assert!(
+                k > 3,
+                "the delete's run has crash points before and after the write"
+            );
+            break;
+        }
+        k += 1;
+    }
+}
+
+/// A clerk registers a resident in ZF-REG while the hub is creating the same person there from
+/// HY-ESMS (between the hub's read of the registry and its write). The registry refuses the
+/// hub's create as a duplicate (40902, with its 登记编号); with contract 0.2 the connector hands
+/// back the existing record and the hub links it at once: no dead letter, one resident, the
+/// audit entry says `duplicate` with the registry number, and the next run merges the two (the
+/// clerk's newer phone wins under `newest_wins`) and writes by id, never a second create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_the_registry_refuses_as_a_duplicate_is_linked_at_once() {
+    let w = World::new(Setup::default()).await;
+    let id = id_number(31);
+    w.hy_create(hy_item(&id, "赵敏", "15000000031", "普工", "珉谷街道"))
+        .await;
+    let url = format!("{}/_admin/workers", w.zf.url());
+    let row = zf_row(&id, "赵敏", "15000000099", "普工", "珉谷街道");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    *w.step.lock().unwrap() = Some(Box::new(move |p| {
+        if p == CrashPoint::BeforeWrite(Side::A)
+            && !flag.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let (url, row) = (url.clone(), row.clone());
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(async {
+                        let r = reqwest::Client::new()
+                            .post(url)
+                            .json(&row)
+                            .send()
+                            .await
+                            .unwrap();
+                        assert!(r.status().is_success(), "{}", r.status());
+                    })
+            })
+            .join()
+            .unwrap();
+        }
+    }));
+    let first = w.run().await.expect("the run ends");
+    *w.step.lock().unwrap() = None;
+    assert!(
+        done.load(std::sync::atomic::Ordering::SeqCst),
+        "the clerk registered meanwhile"
+    );
+    assert_eq!(
+        (
+            first.stats.a.created,
+            first.stats.a.linked,
+            first.stats.a.rejected
+        ),
+        (0, 1, 0),
+        "linked, not created, not a dead letter"
+    );
+    let zf = w.zf_all().await;
+    let rows: Vec<&Value> = zf.iter().filter(|r| r["身份证号"] == id.as_str()).collect();
+    assert_eq!(rows.len(), 1);
+    let djbh = rows[0]["登记编号"].as_str().unwrap().to_string();
+    let audit = w.store.audit_entries(Some(SYNC), 50).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "create"
+            && e.result == "duplicate"
+            && e.remote_id.as_deref() == Some(djbh.as_str())),
+        "{audit:?}"
+    );
+    let dead = w.store.dead_letters(Some(SYNC)).await.unwrap();
+    assert!(dead.is_empty(), "{dead:?}");
+    w.sync_until_ok(None).await;
+    let zf = w.zf_all().await;
+    let rows: Vec<&Value> = zf.iter().filter(|r| r["身份证号"] == id.as_str()).collect();
+    assert_eq!(rows.len(), 1, "still one resident");
+    assert_eq!(
+        rows[0]["联系电话"], "15000000099",
+        "the clerk's phone stands"
+    );
+    let items = w.hy_all().await;
+    let hy = by_id(&items, "idNo", &id);
+    assert_eq!(hy.len(), 1);
+    assert_eq!(
+        hy[0]["phone"], "15000000099",
+        "the newer phone reached HY-ESMS"
+    );
+    assert_eq!(w.duplicates().await, Vec::<Value>::new());
+}

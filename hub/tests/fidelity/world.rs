@@ -38,6 +38,9 @@ pub struct Setup {
     pub batch_size: u32,
     /// `[plugins.*.limits]` inline table body for both plugins, e.g. `retries_per_run = 2`.
     pub limits: &'static str,
+    /// HY-ESMS (side b) is told of a registry resident's return natively (`deletes.native =
+    /// ["b"]`: a soft delete) instead of with `status = "left"`.
+    pub hy_native_deletes: bool,
 }
 
 impl Default for Setup {
@@ -45,6 +48,7 @@ impl Default for Setup {
         Setup {
             batch_size: 200,
             limits: "",
+            hy_native_deletes: false,
         }
     }
 }
@@ -126,8 +130,13 @@ park = ["/hometownTownship"]
 
 [syncs.workers.deletes]
 a = {{ "/status" = "returned_home" }}
-b = {{ "/status" = "left" }}
+{hy_deletes}
 "#,
+            hy_deletes = if setup.hy_native_deletes {
+                "native = [\"b\"]"
+            } else {
+                "b = { \"/status\" = \"left\" }"
+            },
             data = dir.path().display(),
             plugins = plugins.display(),
             zf = zf.url(),
