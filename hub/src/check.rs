@@ -284,8 +284,19 @@ pub async fn check(config: &Config) -> anyhow::Result<Report> {
             (Ok(_), Some(Err(e))) => Status::Failed(without_name(name, e)),
             (Ok(p), _) => {
                 let m = p.manifest();
+                let contract = p
+                    .contract
+                    .map(|v| {
+                        let adapted = if crate::runtime::contract::adaptation(v).is_some() {
+                            " (through its adapter)"
+                        } else {
+                            ""
+                        };
+                        format!(", hub:connector {v}{adapted}")
+                    })
+                    .unwrap_or_default();
                 Status::Ok(format!(
-                    "{} {}, sha256 {}…, check passed",
+                    "{} {}{contract}, sha256 {}…, check passed",
                     m.name,
                     m.version,
                     &p.digest[..16]

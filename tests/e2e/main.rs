@@ -1348,6 +1348,80 @@ fn config_with(env: &Env, extra: &str) -> String {
     path.display().to_string()
 }
 
+/// Components built against contract 0.1.0 and 0.1.2 load beside the 0.2 connectors in one
+/// deployment (through the host's 0.1 adapter, `hub/src/runtime/contract/`): `hub check` names
+/// each one's contract and which go through the adapter, a sync from a 0.1.2 component into the
+/// 0.2 HY-ESMS connector runs, and so does the demo's workers sync in the same configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_of_contract_0_1_load_and_run_beside_0_2_ones_in_one_deployment() {
+    let env = Env::start().await;
+    let config = config_with(
+        &env,
+        r#"
+[plugins.legacy-0-1-0]
+path = "${HUB_PLUGIN_DIR}/legacy_0_1_0.wasm"
+
+[plugins.legacy-0-1-2]
+path = "${HUB_PLUGIN_DIR}/legacy_0_1_2.wasm"
+
+[syncs.legacy-workers]
+schema = "worker"
+a = { plugin = "legacy-0-1-2", stream = "records" }
+b = { plugin = "huiyang-esms", stream = "zhenfeng-workers" }
+direction = "a_to_b"
+schedule = "0 0 1 1 *"
+"#,
+    );
+    let out = env.run(&["check", "--config", &config]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("plugin {name}: ok (")))
+            .unwrap_or_else(|| panic!("no line of plugin {name}: {text}"))
+            .to_string()
+    };
+    assert!(
+        line("legacy-0-1-0").contains(", hub:connector 0.1.0 (through its adapter), "),
+        "{text}"
+    );
+    assert!(
+        line("legacy-0-1-2").contains(", hub:connector 0.1.2 (through its adapter), "),
+        "{text}"
+    );
+    for name in ["huiyang-esms", "zhenfeng-registry", "medical-roster"] {
+        let l = line(name);
+        assert!(
+            l.contains(", hub:connector 0.2.0, ") && !l.contains("adapter"),
+            "{l}"
+        );
+    }
+    assert!(text.contains("sync legacy-workers: ok (a = legacy-0-1-2/records, b = huiyang-esms/zhenfeng-workers, a_to_b"), "{text}");
+    for sync in ["legacy-workers", "workers"] {
+        let out = env
+            .run(&["sync", sync, "--once", "--config", &config])
+            .await;
+        assert!(
+            out.status.success(),
+            "{sync}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        created(
+            &env.get(&env.hy, "/_admin/counters").await,
+            "zhenfeng-workers"
+        ),
+        1322,
+        "the workers sync ran as in the demo"
+    );
+}
+
 async fn runs_of(env: &Env, config: &str) -> Vec<Value> {
     let out = env
         .run(&["runs", "--json", "--limit", "1000", "--config", config])

@@ -757,3 +757,64 @@ async fn a_transaction_bundle_with_an_entry_refused_is_sent_again_without_its_st
     assert_eq!(again["keys_created_more_than_once"], json!([]));
     assert_nine_written(&env, &twice).await;
 }
+
+/// A stay HY-ESMS soft-deletes (a secondment withdrawn: its connector reports it deleted) is an
+/// end the roster hears in its own form, as the sync configures it (`[syncs.secondments.deletes]
+/// b = { "/active" = false }`): the role stops being active and keeps its practitioner,
+/// facility and start; HY-ESMS's record stays deleted and is never written again; the run after
+/// writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stay_huiyang_soft_deletes_ends_the_role_in_the_roster_as_the_sync_configures() {
+    let env = Env::start().await;
+    let config = super::config_with(
+        &env,
+        "\n[syncs.secondments.deletes]\nb = { \"/active\" = false }\n",
+    );
+    let once = || env.run(&["sync", "secondments", "--once", "--config", &config]);
+    let out = once().await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hy = secondments(&env).await;
+    let r = roster(&env).await;
+    let (key, stay) = hy
+        .iter()
+        .find(|(k, s)| {
+            s["deleted"] == false && r.roles.get(*k).is_some_and(|role| role["active"] == true)
+        })
+        .expect("a stay serving now");
+    let before = r.roles[key].clone();
+    let hy_id = stay["id"].as_i64().unwrap();
+    env.patch(
+        &env.hy,
+        &format!("/_admin/secondments/{hy_id}"),
+        json!({"deleted": true}),
+    )
+    .await;
+    let hy_writes = api_writes(&env, &env.hy, "secondments").await;
+    let out = once().await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = roster(&env).await;
+    let after = &r.roles[key];
+    assert_eq!(after["active"], false, "the role ended: {after}");
+    for field in ["practitioner", "organization"] {
+        assert_eq!(after[field], before[field], "{field} unchanged");
+    }
+    assert_eq!(after["period"]["start"], before["period"]["start"]);
+    assert_eq!(r.role_count, 10, "no role added or removed");
+    assert_eq!(secondments(&env).await[key]["deleted"], true);
+    assert_eq!(
+        api_writes(&env, &env.hy, "secondments").await,
+        hy_writes,
+        "the deleted stay is never written back to HY-ESMS"
+    );
+    let out = once().await;
+    assert!(out.status.success());
+    assert_eq!(written(&runs(&env, "secondments").await[0]), 0);
+}

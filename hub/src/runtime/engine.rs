@@ -390,6 +390,7 @@ impl Runtime {
         Ok(Plugin::new(
             name.into(),
             digest,
+            version,
             pre,
             self.engine.clone(),
             grant,

@@ -23,6 +23,9 @@ pub struct Plugin {
     pub name: String,
     /// SHA-256 of the component file, 64 hex digits.
     pub digest: String,
+    /// The `hub:connector` version the component was built against (`None` for a connector
+    /// compiled into the host).
+    pub contract: Option<super::engine::Version>,
     manifest: Option<Manifest>,
     code: Code,
     limits: Limits,
@@ -55,6 +58,7 @@ impl Plugin {
     pub(super) fn new(
         name: String,
         digest: String,
+        contract: super::engine::Version,
         pre: Pre,
         engine: Engine,
         grant: Arc<http::HttpGrant>,
@@ -64,6 +68,7 @@ impl Plugin {
         Plugin {
             name,
             digest,
+            contract: Some(contract),
             manifest: None,
             code: Code::Wasm { pre, engine, grant },
             limits,
@@ -83,6 +88,7 @@ impl Plugin {
         Plugin {
             name: name.to_string(),
             digest: "native".into(),
+            contract: None,
             manifest: Some(connector.manifest()),
             code: Code::Native(connector),
             limits,

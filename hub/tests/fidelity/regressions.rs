@@ -673,6 +673,7 @@ async fn a_lost_state_store_finds_every_record_and_writes_nothing_where_the_syst
 async fn a_native_delete_reaches_hy_esms_once_whatever_step_a_crash_stops_it_at() {
     let id = id_number(30);
     let mut k = 1;
+    let mut results = std::collections::BTreeSet::new();
     loop {
         let w = World::new(Setup {
             hy_native_deletes: true,
@@ -724,6 +725,7 @@ async fn a_native_delete_reaches_hy_esms_once_whatever_step_a_crash_stops_it_at(
             deletes == ["deleted"] || deletes == ["recovered"],
             "crash point {k}: one delete in the audit log, {deletes:?}"
         );
+        results.insert(deletes[0].to_string());
         let ended: u64 = runs.iter().map(|r| r.stats.b.ended).sum();
         assert_eq!(
             ended,
@@ -746,8 +748,15 @@ async fn a_native_delete_reaches_hy_esms_once_whatever_step_a_crash_stops_it_at(
             );
             break;
         }
+        eprintln!("crash point {k}: the delete ended {deletes:?}");
         k += 1;
     }
+    // Some crash point fell between the delete and its result (recognised on read-back), and
+    // the others before the delete or after its result.
+    assert_eq!(
+        results.into_iter().collect::<Vec<_>>(),
+        ["deleted", "recovered"]
+    );
 }
 
 /// A clerk registers a resident in ZF-REG while the hub is creating the same person there from
