@@ -697,7 +697,10 @@ impl MergeConfig {
 /// `native = ["b"]` tells side `b` of an end natively instead (contract 0.2's native delete:
 /// its connector deletes the record, or marks it ended as its system does, e.g. HY-ESMS's soft
 /// delete); the side's stream must say `can-delete`. A native side's values here, if any, still
-/// show an end it makes itself.
+/// show an end it makes itself. A record ended natively is a tombstone like any record its
+/// connector reports deleted: if the other side's record comes back (a resident who leaves home
+/// again), the ended record is not revived. Choose `native` where an end is final; the field
+/// form follows a record back.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DeletesConfig {

@@ -206,7 +206,7 @@ fn a_scaffolded_connector_builds_and_passes_its_own_tests() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let tests = run(&["test", "--release", "--offline"]);
-    assert!(tests.contains("test result: ok. 4 passed"), "{tests}");
+    assert!(tests.contains("test result: ok. 5 passed"), "{tests}");
     run(&[
         "build",
         "--offline",

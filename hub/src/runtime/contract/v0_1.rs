@@ -34,7 +34,7 @@ pub const ADAPTS: [&str; 3] = [
     "a duplicate create comes as rejected (linked on a later read)",
 ];
 
-use hub::connector::{host as h1, types as t1};
+use self::hub::connector::{host as h1, types as t1};
 use v0_2::hub::connector::{host as h2, types as t2};
 
 impl t1::Host for HostState {}

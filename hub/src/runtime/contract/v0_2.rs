@@ -17,11 +17,14 @@ wasmtime::component::bindgen!({
     with: { "hub:connector/host.body": crate::runtime::http::BodyStream },
 });
 
-impl hub::connector::types::Host for HostState {}
+// `self::`: the generated module `hub` and this crate's own name would be ambiguous in an import.
+use self::hub::connector::{host, types};
 
-impl hub::connector::host::Host for HostState {
-    fn log(&mut self, level: hub::connector::types::Level, message: String) {
-        use hub::connector::types::Level;
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: types::Level, message: String) {
+        use types::Level;
         const MAX: usize = 4096;
         let message = if message.len() > MAX {
             let cut = (0..=MAX)
@@ -45,10 +48,7 @@ impl hub::connector::host::Host for HostState {
         }
     }
 
-    async fn send(
-        &mut self,
-        req: hub::connector::host::Request,
-    ) -> Result<hub::connector::host::Response, hub::connector::host::HttpError> {
+    async fn send(&mut self, req: host::Request) -> Result<host::Response, host::HttpError> {
         if let Some(refused) = self.guard.as_ref().and_then(|g| g().err()) {
             return Err(self.http_error(http::HttpError::Denied(refused)));
         }
@@ -68,7 +68,7 @@ impl hub::connector::host::Host for HostState {
             .await;
         self.cpu.in_host(t.elapsed());
         match r {
-            Ok(r) => Ok(hub::connector::host::Response {
+            Ok(r) => Ok(host::Response {
                 status: r.status,
                 headers: r.headers,
                 body: r.body,
@@ -79,8 +79,8 @@ impl hub::connector::host::Host for HostState {
 
     async fn send_streaming(
         &mut self,
-        req: hub::connector::host::Request,
-    ) -> Result<hub::connector::host::StreamingResponse, hub::connector::host::HttpError> {
+        req: host::Request,
+    ) -> Result<host::StreamingResponse, host::HttpError> {
         if let Some(refused) = self.guard.as_ref().and_then(|g| g().err()) {
             return Err(self.http_error(http::HttpError::Denied(refused)));
         }
@@ -91,7 +91,7 @@ impl hub::connector::host::Host for HostState {
                 self.open_bodies
             );
             tracing::warn!(plugin = %self.plugin, "request refused: {why}");
-            return Err(hub::connector::host::HttpError::Invalid(why));
+            return Err(host::HttpError::Invalid(why));
         }
         let grant = self.http.clone();
         let req = http::Request {
@@ -106,11 +106,12 @@ impl hub::connector::host::Host for HostState {
             .await;
         self.cpu.in_host(t.elapsed());
         let (head, body) = r.map_err(|e| self.http_error(e))?;
-        let body = self.table.push(body).map_err(|e| {
-            hub::connector::host::HttpError::Invalid(format!("too many open bodies: {e}"))
-        })?;
+        let body = self
+            .table
+            .push(body)
+            .map_err(|e| host::HttpError::Invalid(format!("too many open bodies: {e}")))?;
         self.open_bodies += 1;
-        Ok(hub::connector::host::StreamingResponse {
+        Ok(host::StreamingResponse {
             status: head.status,
             headers: head.headers,
             body,
@@ -118,16 +119,16 @@ impl hub::connector::host::Host for HostState {
     }
 }
 
-impl hub::connector::host::HostBody for HostState {
+impl host::HostBody for HostState {
     async fn read(
         &mut self,
         body: wasmtime::component::Resource<http::BodyStream>,
         max: u32,
-    ) -> Result<Vec<u8>, hub::connector::host::HttpError> {
+    ) -> Result<Vec<u8>, host::HttpError> {
         let stream = self
             .table
             .get_mut(&body)
-            .map_err(|e| hub::connector::host::HttpError::Invalid(format!("body: {e}")))?;
+            .map_err(|e| host::HttpError::Invalid(format!("body: {e}")))?;
         let t = Instant::now();
         let r = stream.read(max as usize).await;
         self.cpu.in_host(t.elapsed());
