@@ -770,7 +770,8 @@ async fn a_stay_huiyang_soft_deletes_ends_the_role_in_the_roster_as_the_sync_con
         &env,
         "\n[syncs.secondments.deletes]\nb = { \"/active\" = false }\n",
     );
-    let once = || env.run(&["sync", "secondments", "--once", "--config", &config]);
+    let args = ["sync", "secondments", "--once", "--config", config.as_str()];
+    let once = || env.run(&args);
     let out = once().await;
     assert!(
         out.status.success(),
