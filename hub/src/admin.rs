@@ -891,14 +891,11 @@ async fn reconciliation(
     let Some((engine, spec)) =
         reconciler.and_then(|r| Some((r.engine.clone(), r.specs.get(name)?.clone())))
     else {
-        let why = view
-            .not_loaded
-            .get(name)
-            .map_or("no reconciliation here".to_string(), Clone::clone);
-        return Err(Failure(
-            StatusCode::CONFLICT,
-            format!("sync {name} did not load, so it cannot be reconciled: {why}"),
-        ));
+        let why = match view.not_loaded.get(name) {
+            Some(why) => format!("sync {name} did not load, so it cannot be reconciled: {why}"),
+            None => format!("this server makes no reconciliation report of sync {name}"),
+        };
+        return Err(Failure(StatusCode::CONFLICT, why));
     };
     let made = crate::daemon::runs_runtime()
         .spawn(async move { engine.reconciliation(&spec).await })

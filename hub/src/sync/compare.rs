@@ -504,7 +504,11 @@ impl Reconciliation {
             s.push_str("两个系统一致 the two systems agree: nothing differs\n");
             return s;
         }
-        let _ = writeln!(s, "差异 records that differ: {}", self.records.len());
+        let _ = writeln!(
+            s,
+            "列出 listed (different, only on one side, invalid): {}",
+            self.records.len()
+        );
         for r in &self.records {
             let kind = match r.kind {
                 ReconcileKind::OnlyA => format!("仅在 a only in a ({a})"),
