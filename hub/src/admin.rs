@@ -2352,7 +2352,7 @@ mod tests {
     async fn every_route_but_healthz_needs_the_token() {
         let f = fixture().await;
         let ops = f.operations();
-        assert_eq!(ops.len(), 19, "{ops:?}");
+        assert_eq!(ops.len(), 20, "{ops:?}");
         // Wrong tokens count against the address: the first 5 are 401, the rest 429 (a
         // request without a token is not a guess, and stays 401).
         let mut wrong = 0;
@@ -2457,6 +2457,34 @@ mod tests {
                 assert!(errors.is_empty(), "{method} {path}: {errors:?}\n{body}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_reconciliation_of_an_unknown_sync_is_404_naming_the_configured_ones() {
+        let f = fixture().await;
+        let r = f.get("/api/syncs/nope/reconcile").await;
+        assert_eq!(r.status(), S::NOT_FOUND);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["error"],
+            json!("no sync \"nope\"; the configured syncs are: workers")
+        );
+        let page = f.get("/syncs/nope/reconcile").await;
+        assert_eq!(page.status(), S::NOT_FOUND);
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("no sync &quot;nope&quot;")
+        );
+        // This fixture has no engine: a configured sync is refused, not reported empty.
+        assert_eq!(
+            f.get("/api/syncs/workers/reconcile").await.status(),
+            S::CONFLICT
+        );
+        // The status page links each sync's reconciliation.
+        let status = f.get("/").await.text().await.unwrap();
+        assert!(status.contains("<a class=\"reconcile\" href=\"/syncs/workers/reconcile\">"));
     }
 
     #[tokio::test]
