@@ -3,7 +3,8 @@
 //! Bound to `[admin] listen` (default `127.0.0.1:8470`), over HTTPS when `[admin] tls_cert`
 //! and `tls_key` are set ([`crate::admin_tls`]; the files are read again on SIGHUP). Every
 //! route but `/healthz`, `/login` and `/logout` needs the admin token: `Authorization: Bearer
-//! <token>` (RFC 6750), or, for the pages only (`GET /`, `GET /runs/{id}`), the session cookie
+//! <token>` (RFC 6750), or, for the pages only (`GET /`, `GET /runs/{id}`,
+//! `GET /syncs/{name}/reconcile`), the session cookie
 //! that `POST /login` sets after a browser user types the token. State-changing routes
 //! (`POST`) accept the bearer header only, so a page on another site cannot make a signed-in
 //! browser trigger anything (no cookie-borne CSRF).
@@ -72,6 +73,8 @@ pub struct View {
     /// The daemon's last live check of each plugin (made at start and reload, see
     /// [`crate::check::LiveChecks`]; never made by the admin API itself).
     pub checks: crate::check::LiveChecks,
+    /// What makes the syncs' reconciliation reports (`None`: the route answers 409).
+    pub reconciler: Option<crate::sync::compare::Reconciler>,
 }
 
 impl View {
@@ -528,8 +531,10 @@ async fn authenticate(State(s): State<AdminState>, mut req: Request, next: Next)
     if path == "/healthz" || path == "/logout" || (path == "/login" && !post) {
         return next.run(req).await;
     }
-    let page =
-        req.method() == axum::http::Method::GET && (path == "/" || path.starts_with("/runs/"));
+    let page = req.method() == axum::http::Method::GET
+        && (path == "/"
+            || path.starts_with("/runs/")
+            || (path.starts_with("/syncs/") && path.ends_with("/reconcile")));
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -664,6 +669,7 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(get_conflict))
         .routes(routes!(resolve_conflict))
         .routes(routes!(list_leases))
+        .routes(routes!(reconcile))
         .split_for_parts();
     let doc = api.clone();
     let router = router
@@ -673,6 +679,10 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         )
         .route("/", axum::routing::get(status_page))
         .route("/runs/{id}", axum::routing::get(run_page))
+        .route(
+            "/syncs/{name}/reconcile",
+            axum::routing::get(reconcile_page),
+        )
         .route("/login", axum::routing::get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
         .fallback(no_route)
@@ -867,6 +877,58 @@ async fn get_sync(
 ) -> Result<Json<SyncInfo>, Failure> {
     let view = s.view();
     Ok(Json(sync_info(&name, &view).await?))
+}
+
+/// The reconciliation report of sync `name` ([`crate::sync::compare`]), made now on the runs'
+/// runtime: 404 for a sync not configured (naming the configured ones), 409 for one that did
+/// not load, 503 when a system of the sync could not be read (the message masked as logs are).
+async fn reconciliation(
+    view: &View,
+    name: &str,
+) -> Result<crate::sync::compare::Reconciliation, Failure> {
+    check_sync(view, Some(name))?;
+    let reconciler = view.reconciler.as_ref();
+    let Some((engine, spec)) =
+        reconciler.and_then(|r| Some((r.engine.clone(), r.specs.get(name)?.clone())))
+    else {
+        let why = match view.not_loaded.get(name) {
+            Some(why) => format!("sync {name} did not load, so it cannot be reconciled: {why}"),
+            None => format!("this server makes no reconciliation report of sync {name}"),
+        };
+        return Err(Failure(StatusCode::CONFLICT, why));
+    };
+    let made = crate::daemon::runs_runtime()
+        .spawn(async move { engine.reconciliation(&spec).await })
+        .await;
+    match made {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the systems of sync {name} could not be read whole: {}",
+                crate::logging::mask_personal(&format!("{e:#}"))
+            ),
+        )),
+        Err(e) => Err(anyhow::anyhow!("the reconciliation of {name} panicked: {e}").into()),
+    }
+}
+
+/// The reconciliation report of a sync: both systems read whole (within the sync's filter) and
+/// compared record by record under each system's coding; counts first, then the records that
+/// differ (masked keys, each system's own id, differing field names, never values). Nothing is
+/// written to the systems or the state store. Takes as long as reading both systems.
+#[utoipa::path(get, path = "/api/syncs/{name}/reconcile", tag = "syncs", params(("name" = String, Path, description = "sync name")), responses(
+    (status = 200, description = "the report", body = crate::sync::compare::Reconciliation),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync", body = ApiError),
+    (status = 409, description = "the sync did not load (the error says why)", body = ApiError),
+    (status = 503, description = "a system of the sync could not be read", body = ApiError)))]
+async fn reconcile(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<crate::sync::compare::Reconciliation>, Failure> {
+    let view = s.view();
+    Ok(Json(reconciliation(&view, &name).await?))
 }
 
 /// What a control request did.
@@ -1604,7 +1666,7 @@ async fn status_page(
         };
         let _ = write!(
             b,
-            "<tr data-sync=\"{n}\"><td><b>{n}</b><br><span class=\"note direction\">{way}</span></td><td>{state}</td><td>{last}</td><td class=\"num read\">{nread}</td><td class=\"num written\">{nwritten}</td><td>{next}</td><td class=\"num dead\">{dl}</td><td class=\"num conflicts\">{cf}</td></tr>",
+            "<tr data-sync=\"{n}\"><td><b>{n}</b> <a class=\"reconcile\" href=\"/syncs/{n}/reconcile\">对账 reconcile</a><br><span class=\"note direction\">{way}</span></td><td>{state}</td><td>{last}</td><td class=\"num read\">{nread}</td><td class=\"num written\">{nwritten}</td><td>{next}</td><td class=\"num dead\">{dl}</td><td class=\"num conflicts\">{cf}</td></tr>",
             n = esc(name),
             way = esc(&direction_for_people(
                 &info.direction,
@@ -1842,6 +1904,117 @@ fn page_error(status: StatusCode, title: &str, what: &str) -> Response {
         )),
     )
         .into_response()
+}
+
+/// The reconciliation page `/syncs/{name}/reconcile`: the report of [`reconcile`] for people,
+/// each system named by its plugin: the counts, what each side held, and the records that
+/// differ (at most 1,000 rows; the API and `hub reconcile --csv` give them all). An error
+/// page with the API's status otherwise.
+async fn reconcile_page(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Response, Failure> {
+    const MOST: usize = 1000;
+    let view = s.view();
+    let r = match reconciliation(&view, &name).await {
+        Ok(r) => r,
+        Err(Failure(StatusCode::NOT_FOUND, what)) => return Ok(page_not_found(&what)),
+        Err(Failure(code, what)) => {
+            return Ok(page_error(code, "无法对账 Cannot reconcile", &what));
+        }
+    };
+    let (a, b) = (esc(&r.a.plugin), esc(&r.b.plugin));
+    let c = &r.counts;
+    let mut h = format!(
+        "<p><a href=\"/\">← 同步状态 Sync status</a></p><h1>hub · 对账 Reconciliation · {}</h1>\
+         <p class=\"note\">a: {a} ({}) · b: {b} ({}) · {} · {:.2} s</p>",
+        esc(&r.sync),
+        esc(&r.a.stream),
+        esc(&r.b.stream),
+        esc(&crate::local_time::for_people(&r.checked_at, view.zone)),
+        r.duration_ms as f64 / 1000.0
+    );
+    h.push_str("<table id=\"reconcile-counts\">");
+    for (id, label, n) in [
+        ("equal", "两边一致 In both and equal".to_string(), c.equal),
+        (
+            "different",
+            "两边不同 In both and different".into(),
+            c.different,
+        ),
+        ("only-a", format!("仅在 a Only in a ({a})"), c.only_a),
+        ("only-b", format!("仅在 b Only in b ({b})"), c.only_b),
+        (
+            "invalid",
+            "无效 Invalid (schema or key, as read now)".into(),
+            c.invalid,
+        ),
+        ("ended", "已结束 Ended (deleted on a side)".into(), c.ended),
+        (
+            "dead-letters",
+            "死信 Dead letters (open)".into(),
+            c.dead_letters,
+        ),
+        (
+            "parked",
+            "搁置 Parked (waiting for a person)".into(),
+            c.parked,
+        ),
+    ] {
+        let _ = write!(
+            h,
+            "<tr data-count=\"{id}\"><th>{label}</th><td class=\"num\">{n}</td></tr>"
+        );
+    }
+    h.push_str("</table><h2>各方 Each side</h2><table id=\"reconcile-sides\"><tr><th></th><th>读取 Read</th><th>过滤外 Outside the filter</th><th>无效 Invalid</th><th>已删除 Deleted</th><th>重复键 Duplicate keys</th></tr>");
+    for (side, x) in [("a", &r.a), ("b", &r.b)] {
+        let _ = write!(
+            h,
+            "<tr><th>{side}: {}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&x.plugin),
+            x.read,
+            x.outside_filter,
+            x.invalid,
+            x.deleted,
+            x.duplicate_keys
+        );
+    }
+    h.push_str("</table>");
+    let _ = write!(h, "<h2>差异 Records that differ ({})</h2>", r.records.len());
+    if r.records.is_empty() {
+        h.push_str("<p class=\"ok\">两个系统一致 The two systems agree.</p>");
+    } else {
+        let _ = write!(
+            h,
+            "<table id=\"reconcile-records\"><tr><th>键 Key (masked)</th><th>类别 Kind</th><th>{a} 编号 id</th><th>{b} 编号 id</th><th>字段 Fields</th></tr>"
+        );
+        for x in r.records.iter().take(MOST) {
+            let _ = write!(
+                h,
+                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                x.kind.as_str(),
+                esc(x.key_masked.as_deref().unwrap_or("—")),
+                x.kind.label(),
+                esc(x.a_id.as_deref().unwrap_or("—")),
+                esc(x.b_id.as_deref().unwrap_or("—")),
+                esc(&x.fields.join(", "))
+            );
+        }
+        h.push_str("</table>");
+        if r.records.len() > MOST {
+            let _ = write!(
+                h,
+                "<p class=\"note\">前 {MOST} 条 The first {MOST} shown; <code>hub reconcile {} --csv</code> gives them all.</p>",
+                esc(&r.sync)
+            );
+        }
+    }
+    Ok(Html(page(
+        &format!("hub · 对账 Reconciliation · {}", r.sync),
+        &h,
+        false,
+    ))
+    .into_response())
 }
 
 /// The run-detail page `/runs/{id}`: the run's sync, trigger, status, start, end, duration,
@@ -2082,6 +2255,7 @@ mod tests {
             progress: ProgressBoard::default(),
             zone: chrono_tz::Asia::Shanghai,
             checks: crate::check::LiveChecks::default(),
+            reconciler: None,
         };
         let (_tx, rx) = watch::channel(Arc::new(view));
         std::mem::forget(_tx);
@@ -2178,7 +2352,7 @@ mod tests {
     async fn every_route_but_healthz_needs_the_token() {
         let f = fixture().await;
         let ops = f.operations();
-        assert_eq!(ops.len(), 19, "{ops:?}");
+        assert_eq!(ops.len(), 20, "{ops:?}");
         // Wrong tokens count against the address: the first 5 are 401, the rest 429 (a
         // request without a token is not a guess, and stays 401).
         let mut wrong = 0;
@@ -2283,6 +2457,34 @@ mod tests {
                 assert!(errors.is_empty(), "{method} {path}: {errors:?}\n{body}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_reconciliation_of_an_unknown_sync_is_404_naming_the_configured_ones() {
+        let f = fixture().await;
+        let r = f.get("/api/syncs/nope/reconcile").await;
+        assert_eq!(r.status(), S::NOT_FOUND);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["error"],
+            json!("no sync \"nope\"; the configured syncs are: workers")
+        );
+        let page = f.get("/syncs/nope/reconcile").await;
+        assert_eq!(page.status(), S::NOT_FOUND);
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .contains("no sync &quot;nope&quot;")
+        );
+        // This fixture has no engine: a configured sync is refused, not reported empty.
+        assert_eq!(
+            f.get("/api/syncs/workers/reconcile").await.status(),
+            S::CONFLICT
+        );
+        // The status page links each sync's reconciliation.
+        let status = f.get("/").await.text().await.unwrap();
+        assert!(status.contains("<a class=\"reconcile\" href=\"/syncs/workers/reconcile\">"));
     }
 
     #[tokio::test]
@@ -3417,6 +3619,7 @@ mod tests {
             progress: ProgressBoard::default(),
             zone: chrono_tz::Asia::Shanghai,
             checks: crate::check::LiveChecks::default(),
+            reconciler: None,
         };
         (config, view)
     }

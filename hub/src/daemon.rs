@@ -303,6 +303,14 @@ impl Hub {
             progress: self.engine.progress().clone(),
             zone: self.config.zone(),
             checks: self.checks.clone(),
+            reconciler: Some(crate::sync::compare::Reconciler {
+                engine: self.engine.clone(),
+                specs: self
+                    .syncs
+                    .iter()
+                    .map(|(n, s)| (n.clone(), s.spec.clone()))
+                    .collect(),
+            }),
         }
     }
 
@@ -405,7 +413,7 @@ async fn share_budgets(store: &Store, budgets: &[Arc<RateBudget>]) {
 /// API). Guest code runs inside one poll for up to a CPU check (100 ms) at a time, and a run
 /// keeps its worker threads busy; on a runtime of their own, runs can never hold up a timer, a
 /// signal or an admin request, however hostile a plugin is.
-fn runs_runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runs_runtime() -> &'static tokio::runtime::Runtime {
     static RUNS: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNS.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

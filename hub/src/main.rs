@@ -56,6 +56,27 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Reconciliation report: read both systems of a sync whole (from the beginning, within
+    /// the sync's `where`) and compare them record by record under each system's coding. Prints
+    /// the counts first (in both and equal, in both and different, only in a, only in b,
+    /// invalid, ended, open dead letters, parked), then each record that differs: its masked key,
+    /// each system's own id and the names of the fields that differ (never their values).
+    /// Writes nothing to any system or to the state store, takes no lease: it can run beside
+    /// the daemon. Exit 0 when the report was made, whatever it found.
+    Reconcile {
+        /// The sync's name (a key of [syncs]).
+        name: String,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV instead of text (UTF-8 with a byte order mark, a header row, one row per
+        /// record that differs, is only on one side, or is invalid).
+        #[arg(long)]
+        csv: bool,
+    },
     /// The demo: simulators of HY-ESMS, ZF-REG and MED-ROSTER, the daemon on SQLite, a few
     /// scheduled runs of each sync.
     Demo {
@@ -612,6 +633,53 @@ async fn build_for_daemon(config: &std::path::Path) -> Result<Hub, Failure> {
     Ok(hub)
 }
 
+/// `hub reconcile NAME`: the sync's reconciliation report ([`hub::sync::compare`]). Loads
+/// only what the report needs (the configuration, the plugins, the sync; the state store to
+/// count its open dead letters and parked conflicts) and records nothing: unlike `hub sync`,
+/// no interrupted run is closed and no state key is recorded. Natural keys are hashed (in
+/// memory only) under a key of this invocation, so the state key is not read.
+async fn reconcile(
+    name: &str,
+    path: &std::path::Path,
+) -> Result<hub::sync::compare::Reconciliation, Failure> {
+    let c = load(path)?;
+    known_sync(&c, path, name)?;
+    let s = &c.syncs[name];
+    let plugins = [s.a.plugin.get_ref().clone(), s.b.plugin.get_ref().clone()];
+    let unsigned = hub::plugin_signature::refusals_among(&c, |p| plugins.iter().any(|q| q == p));
+    if !unsigned.is_empty() {
+        return Err(Failure::Deployment(unsigned));
+    }
+    let runtime = hub::runtime::Runtime::new(Some(c.data_dir().join("cache")))?.require_signatures(
+        hub::plugin_signature::SignaturePolicy::of(&c.hub).map_err(anyhow::Error::msg)?,
+    );
+    let mut loaded = std::collections::BTreeMap::new();
+    let mut problems = Vec::new();
+    for (p, l) in hub::daemon::load_plugins(&c, &runtime).await {
+        match l {
+            Ok(plugin) => {
+                loaded.insert(p, plugin);
+            }
+            Err(problem) if plugins.contains(&p) => problems.push(problem),
+            Err(_) => {}
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Failure::Deployment(problems));
+    }
+    let spec = match hub::daemon::resolve_syncs(&c, &loaded)?.remove(name) {
+        Some(Ok(s)) => s.spec,
+        Some(Err(problem)) => return Err(Failure::Deployment(vec![problem])),
+        None => unreachable!("known_sync checked the name"),
+    };
+    let store = hub::store::Store::open(&c.store_url()).await?;
+    let keys = hub::keys::Keys::from_hex(&hex::encode(rand::random::<[u8; 32]>()))?;
+    let engine = hub::sync::Engine::new(store.clone(), keys);
+    let report = engine.reconciliation(&spec).await;
+    store.close().await;
+    Ok(report?)
+}
+
 enum Control {
     Trigger,
     Pause,
@@ -811,6 +879,28 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             }
             hub.engine.store().close().await;
             Ok(outcome.status != RunStatus::Failed)
+        }
+        Command::Reconcile {
+            name,
+            config,
+            json,
+            csv,
+        } => {
+            let report = reconcile(&name, &config).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(anyhow::Error::from)?
+                );
+            } else if csv {
+                use std::io::Write as _;
+                std::io::stdout()
+                    .write_all(&report.csv()?)
+                    .map_err(anyhow::Error::from)?;
+            } else {
+                print!("{}", report.text());
+            }
+            Ok(true)
         }
         Command::Demo {
             config,

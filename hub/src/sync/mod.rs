@@ -62,6 +62,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::Instrument as _;
 
+pub mod compare;
 pub mod link_seal;
 mod reconcile;
 

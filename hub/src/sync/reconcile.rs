@@ -15,6 +15,13 @@
 
 use super::*;
 
+/// Whether a system holds `current` exactly as it would store `stored` (a record in that
+/// system's normal form, [`Engine::normal_forms`]): equal once members holding null are left out
+/// on both, so a record differing from `current` only in its coding is not a difference.
+pub(super) fn same_under_coding(stored: &Value, current: &Value) -> bool {
+    strip_nulls(stored) == strip_nulls(current)
+}
+
 /// What reconciling one pending key decided, before anything is written: the plan of one key
 /// ([`Engine::plan_key`]).
 enum KeyPlan {
@@ -493,7 +500,7 @@ impl Engine {
                 continue;
             }
             let same_under_coding = match (&normal[ti], &k.o.current[ti]) {
-                (Some(n), Some(cur)) => strip_nulls(n) == strip_nulls(cur),
+                (Some(n), Some(cur)) => same_under_coding(n, cur),
                 _ => false,
             };
             if ts.remote_id.is_some() && ts.hash.is_none() && !ts.deleted {
