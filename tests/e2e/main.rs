@@ -1423,6 +1423,63 @@ schedule = "0 0 1 1 *"
     );
 }
 
+/// At ten times the demo's data (30,000 residents, 13,220 in Huiyang) the workers sync's first
+/// run writes back to ZF-REG the employer codes HY-ESMS looks up, and the registry connector
+/// loads the registry's own rows of the records it updates (to keep the columns a write does
+/// not change). It used to hold every row of the export it loads them from: at bench/scale
+/// --scale 100 that asked 296 MiB, over the instance's 256 MiB, and the run failed. Here the
+/// connector runs under 32 MiB, which the whole registry at this scale does not fit in, and
+/// the run completes, every code written back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_connector_updates_a_large_registry_without_holding_it_whole() {
+    let env = Env::start_with(hub_sims::SimOptions {
+        scale: 10,
+        rate_limit: None,
+        ..hub_sims::SimOptions::default()
+    })
+    .await;
+    let config = config_with(
+        &env,
+        "\n[plugins.zhenfeng-registry.limits]\nmemory_mib = 32\n",
+    );
+    let out = env
+        .run(&["sync", "workers", "--once", "--config", &config])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hy = env.get(&env.hy, "/_admin/counters").await;
+    assert_eq!(created(&hy, "zhenfeng-workers"), 13_220);
+    // Every code HY-ESMS looked up is now the registry's too.
+    let items = env.get(&env.hy, "/_admin/zhenfeng-workers").await;
+    let rows = env.get(&env.zf, "/_admin/workers").await;
+    let zf_code: std::collections::HashMap<String, String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                canonical_id(r["身份证号"].as_str().unwrap()),
+                r["单位信用代码"].as_str().unwrap_or("").trim().to_string(),
+            )
+        })
+        .collect();
+    let mut looked_up = 0;
+    for item in items.as_array().unwrap() {
+        if let Some(code) = item["employerUscc"].as_str() {
+            looked_up += 1;
+            assert_eq!(
+                zf_code.get(&canonical_id(item["idNo"].as_str().unwrap())),
+                Some(&code.to_string())
+            );
+        }
+    }
+    let zf = env.get(&env.zf, "/_admin/counters").await;
+    assert!(looked_up > 0 && writes(&zf, "workers") > 0, "{zf}");
+}
+
 async fn runs_of(env: &Env, config: &str) -> Vec<Value> {
     let out = env
         .run(&["runs", "--json", "--limit", "1000", "--config", config])

@@ -23,7 +23,6 @@ use hub_sdk::normalise::text;
 use hub_sdk::prelude::*;
 use mapping::{Row, SaveForm};
 use std::cell::RefCell;
-use std::collections::VecDeque;
 
 /// The registry's error codes (HTTP 200, `{"code": N, "msg": "..."}`).
 mod code {
@@ -44,10 +43,11 @@ struct State {
     /// millions of rows is read a batch at a time), and the cursor the host will pass to
     /// continue it.
     export: Option<(Option<String>, std::iter::Peekable<mapping::ExportRows>)>,
-    /// Rows as the registry holds them, by 登记编号: every row changed at or after `raw_since`
-    /// (for keeping the registry's own writing of fields a write does not change).
+    /// Rows as the registry holds them, by 登记编号, of the records this run has updated (for
+    /// keeping the registry's own writing of fields a write does not change). Only those rows are
+    /// kept from an export: a registry of 300,000 rows held whole would not fit the instance's
+    /// memory (296 MiB asked at bench/scale --scale 100).
     raw: std::collections::HashMap<String, Row>,
-    raw_since: Option<String>,
 }
 
 thread_local! {
@@ -253,11 +253,6 @@ fn export_error(e: mapping::ExportError) -> ConnectorError {
     }
 }
 
-/// The whole export of rows changed at or after `since` (see [`export_stream`]).
-fn export(since: Option<&str>) -> Result<VecDeque<Row>, ConnectorError> {
-    export_stream(since)?.map(|r| r.map_err(export_error)).collect()
-}
-
 /// Requests the export of rows changed at or after `since` (`yyyy-MM-dd HH:mm:ss`); its rows
 /// are decoded as they stream in. An expired session (a JSON answer instead of CSV) is renewed
 /// once.
@@ -294,22 +289,25 @@ fn export_stream(since: Option<&str>) -> Result<mapping::ExportRows, ConnectorEr
 }
 
 /// Makes sure the registry's raw rows of the records to update are at hand: one export since
-/// the oldest version among those not yet loaded in this run.
+/// the oldest version among those not yet loaded in this run, streamed, keeping only the rows of
+/// those records.
 fn load_raw_rows(records: &[TargetRecord]) -> Result<(), ConnectorError> {
-    let missing: Vec<&str> = STATE.with_borrow(|s| {
+    let missing: Vec<(&str, &str)> = STATE.with_borrow(|s| {
         records
             .iter()
-            .filter(|r| r.remote_id.as_ref().is_some_and(|id| !s.raw.contains_key(id)))
-            .filter_map(|r| r.version.as_deref())
-            .filter(|v| s.raw_since.as_deref().is_none_or(|since| *v < since))
+            .filter_map(|r| Some((r.remote_id.as_deref()?, r.version.as_deref()?)))
+            .filter(|(id, _)| !s.raw.contains_key(*id))
             .collect()
     });
-    let Some(since) = missing.into_iter().min() else { return Ok(()) };
-    let rows = export(Some(since))?;
-    STATE.with_borrow_mut(|s| {
-        s.raw = rows.into_iter().map(|r| (text::trim(r.get("登记编号")).to_string(), r)).collect();
-        s.raw_since = Some(since.to_string());
-    });
+    let Some(since) = missing.iter().map(|(_, v)| *v).min() else { return Ok(()) };
+    let wanted: std::collections::HashSet<&str> = missing.iter().map(|(id, _)| *id).collect();
+    for row in export_stream(Some(since))? {
+        let row = row.map_err(export_error)?;
+        let id = text::trim(row.get("登记编号")).to_string();
+        if wanted.contains(id.as_str()) {
+            STATE.with_borrow_mut(|s| s.raw.insert(id, row));
+        }
+    }
     Ok(())
 }
 
