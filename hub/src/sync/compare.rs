@@ -398,19 +398,7 @@ impl Engine {
             if !batch.more {
                 return Ok(out);
             }
-            idle = if n == 0 && next == cursor {
-                idle + 1
-            } else {
-                0
-            };
-            if idle >= 3 {
-                return Err(RunError::Plugin(PluginError::Connector {
-                    plugin: ep.plugin.name.clone(),
-                    call: "read",
-                    kind: "contract",
-                    message: "reports more records three times without returning any or moving its cursor".into(),
-                }));
-            }
+            stalled_read(&ep.plugin.name, &mut idle, n, &next, &cursor)?;
             cursor = next;
         }
     }

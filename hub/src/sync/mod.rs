@@ -751,6 +751,37 @@ pub fn fill_empty(kept: Option<&Value>, filler: Option<&Value>) -> Option<Value>
     }
 }
 
+/// Counts a read that reported more records (`n` of them, cursor `cursor` before and `next`
+/// after) in `idle`: one that returned none and did not move the cursor counts, any other
+/// resets. The third such read in a row breaks the contract (a connector that would have the
+/// run loop for ever).
+///
+/// # Errors
+/// [`RunError::Plugin`] of kind `contract`, naming `plugin`.
+pub(super) fn stalled_read(
+    plugin: &str,
+    idle: &mut u32,
+    n: usize,
+    next: &Option<String>,
+    cursor: &Option<String>,
+) -> Result<(), RunError> {
+    *idle = if n == 0 && next == cursor {
+        *idle + 1
+    } else {
+        0
+    };
+    if *idle >= 3 {
+        return Err(RunError::Plugin(PluginError::Connector {
+            plugin: plugin.to_string(),
+            call: "read",
+            kind: "contract",
+            message: "reports more records three times without returning any or moving its cursor"
+                .into(),
+        }));
+    }
+    Ok(())
+}
+
 /// True if `record` holds every (pointer, value) of a non-empty delete form.
 fn shows_end(record: Option<&Value>, form: &[(String, Value)]) -> bool {
     !form.is_empty() && record.is_some_and(|r| form.iter().all(|(p, v)| r.pointer(p) == Some(v)))
@@ -1410,19 +1441,7 @@ impl Engine {
             if !batch.more {
                 return Ok(());
             }
-            idle = if n == 0 && next == cursor {
-                idle + 1
-            } else {
-                0
-            };
-            if idle >= 3 {
-                return Err(RunError::Plugin(PluginError::Connector {
-                    plugin: ep.plugin.name.clone(),
-                    call: "read",
-                    kind: "contract",
-                    message: "reports more records three times without returning any or moving its cursor".into(),
-                }));
-            }
+            stalled_read(&ep.plugin.name, &mut idle, n, &next, &cursor)?;
             cursor = next;
         }
     }
