@@ -2500,6 +2500,29 @@ mod tests {
     }
 
     #[test]
+    fn a_read_that_says_more_but_neither_returns_nor_moves_ends_the_run_the_third_time() {
+        let (c1, c2) = (Some("c1".to_string()), Some("c2".to_string()));
+        let mut idle = 0;
+        stalled_read("hy", &mut idle, 0, &c1, &c1).unwrap();
+        stalled_read("hy", &mut idle, 0, &c1, &c1).unwrap();
+        assert_eq!(idle, 2);
+        // A moved cursor, or a record returned, resets the count.
+        stalled_read("hy", &mut idle, 0, &c2, &c1).unwrap();
+        assert_eq!(idle, 0);
+        stalled_read("hy", &mut idle, 0, &c1, &c1).unwrap();
+        stalled_read("hy", &mut idle, 1, &c1, &c1).unwrap();
+        assert_eq!(idle, 0);
+        for _ in 0..2 {
+            stalled_read("hy", &mut idle, 0, &c1, &c1).unwrap();
+        }
+        let e = stalled_read("hy", &mut idle, 0, &c1, &c1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "plugin hy: read failed (contract): reports more records three times without returning any or moving its cursor"
+        );
+    }
+
+    #[test]
     fn keys_are_masked_for_people() {
         let id = json!("11010519491231002X");
         assert_eq!(mask_key(&[&id]), "1101**********002X");
