@@ -507,6 +507,20 @@ async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
         &workspace().join("target/screenshots/status-page-700px.png"),
     )
     .await;
+    // The workers sync's reconciliation page, through its link: the two systems agree on all
+    // 1,322 residents in scope; the 5 broken seeded records are invalid as read and wait as
+    // dead letters (issue 19).
+    b.go(&format!("{}/", a.url)).await;
+    b.click("tr[data-sync=workers] a.reconcile").await;
+    let count = |id: &str| format!("#reconcile-counts tr[data-count={id}] td");
+    assert_eq!(b.text(&count("equal")).await, "1322");
+    assert_eq!(b.text(&count("different")).await, "0");
+    assert_eq!(b.text(&count("only-a")).await, "0");
+    assert_eq!(b.text(&count("only-b")).await, "0");
+    assert_eq!(b.text(&count("invalid")).await, "5");
+    assert_eq!(b.text(&count("dead-letters")).await, "5");
+    b.screenshot(&workspace().join("target/screenshots/reconcile-page.png"))
+        .await;
     // Signing out returns to the sign-in form, and the page asks for it again.
     b.go(&format!("{}/", a.url)).await;
     b.click("#logout button").await;
