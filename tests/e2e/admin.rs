@@ -937,21 +937,7 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
             ("HY_ESMS_API_KEY", "wrong-key"),
         ],
     );
-    let url_file = env.dir.path().join("admin.url");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !url_file.exists() {
-        assert!(tokio::time::Instant::now() < deadline, "no admin.url");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let url = std::fs::read_to_string(&url_file)
-        .unwrap()
-        .trim()
-        .trim_end_matches('/')
-        .to_string();
-    let token = std::fs::read_to_string(env.dir.path().join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let (url, token) = env.admin_address().await;
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{url}{path}")).bearer_auth(&token).send();
 

@@ -109,6 +109,31 @@ impl Env {
         c
     }
 
+    /// The admin API of a daemon started on this environment's data directory: its base URL
+    /// (no trailing `/`, from `admin.url`, waited for up to 60 s) and its bearer token (from
+    /// `admin.token`).
+    pub async fn admin_address(&self) -> (String, String) {
+        let url_file = self.dir.path().join("admin.url");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !url_file.exists() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the daemon wrote no admin.url"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let url = std::fs::read_to_string(&url_file)
+            .unwrap()
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        let token = std::fs::read_to_string(self.dir.path().join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        (url, token)
+    }
+
     /// Runs `hub ARGS` to the end, keeps its output in the logs, and returns it.
     pub async fn run(&self, args: &[&str]) -> Output {
         let out = self.hub(args).output().await.expect("hub runs");

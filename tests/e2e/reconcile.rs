@@ -205,21 +205,7 @@ async fn reconcile_reports_agreement_after_the_first_run_then_one_difference_and
     // The API route and the page, from a running daemon whose schedule does not fire.
     let config = config_with(&env, "");
     let child = env.daemon(&config, &[("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")]);
-    let url_file = env.dir.path().join("admin.url");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !url_file.exists() {
-        assert!(Instant::now() < deadline, "the daemon wrote no admin.url");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let url = std::fs::read_to_string(&url_file)
-        .unwrap()
-        .trim()
-        .trim_end_matches('/')
-        .to_string();
-    let token = std::fs::read_to_string(env.dir.path().join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let (url, token) = env.admin_address().await;
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{url}{path}")).bearer_auth(&token).send();
     let r = get("/api/syncs/workers/reconcile").await.unwrap();

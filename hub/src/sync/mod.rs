@@ -758,7 +758,7 @@ pub fn fill_empty(kept: Option<&Value>, filler: Option<&Value>) -> Option<Value>
 ///
 /// # Errors
 /// [`RunError::Plugin`] of kind `contract`, naming `plugin`.
-pub(super) fn stalled_read(
+fn stalled_read(
     plugin: &str,
     idle: &mut u32,
     n: usize,
