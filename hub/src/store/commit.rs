@@ -69,46 +69,11 @@ impl Store {
                 .context("state store: cannot begin a write transaction")?;
             check_fence!(self, p, tx);
             let now = now();
-            // 200 links per statement, one round trip per chunk (28k links/s against 13k row by
-            // row, `cargo bench --bench state`); 30 values each, under PostgreSQL's 65,535.
+            // One statement for the batch's links, a column array each, unnested
+            // (`links::upsert_links_pg`).
             let links = last_of_each_key(c.links);
-            for chunk in links.chunks(200) {
-                let sql = upsert_links_sql(chunk.len());
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for l in chunk {
-                    q = q
-                        .bind(sync)
-                        .bind(&l.key_hash)
-                        .bind(&l.a.remote_id)
-                        .bind(&l.a.version)
-                        .bind(&l.a.updated_at)
-                        .bind(&l.a.hash)
-                        .bind(&l.a.written_hash)
-                        .bind(&l.a.snapshot)
-                        .bind(&l.a.settled_hash)
-                        .bind(&l.a.settled)
-                        .bind(&l.a.intent)
-                        .bind(l.a.deleted)
-                        .bind(l.a.settled_deleted)
-                        .bind(&l.b.remote_id)
-                        .bind(&l.b.version)
-                        .bind(&l.b.updated_at)
-                        .bind(&l.b.hash)
-                        .bind(&l.b.written_hash)
-                        .bind(&l.b.snapshot)
-                        .bind(&l.b.settled_hash)
-                        .bind(&l.b.settled)
-                        .bind(&l.b.intent)
-                        .bind(l.b.deleted)
-                        .bind(l.b.settled_deleted)
-                        .bind(&l.base)
-                        .bind(l.pending)
-                        .bind(l.attempts)
-                        .bind(&l.last_error)
-                        .bind(&now)
-                        .bind(&l.sealed);
-                }
-                q.execute(&mut *tx).await?;
+            if !links.is_empty() {
+                upsert_links_pg(&mut tx, sync, &links, &now).await?;
             }
             if let Some(key) = audit_key {
                 if let Some(lock) = audit_lock(p) {

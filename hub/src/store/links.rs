@@ -185,24 +185,91 @@ pub(super) const LINK_COLUMNS: [&str; 30] = [
     "sealed",
 ];
 
-/// `INSERT INTO links … VALUES (…), (…) ON CONFLICT (sync, key_hash) DO UPDATE` for `rows`
-/// links: every column but the key replaced. Only `$N` placeholders and this file's column
-/// names are in the text.
-pub(super) fn upsert_links_sql(rows: usize) -> String {
-    let n = LINK_COLUMNS.len();
-    let values: Vec<String> = (0..rows)
-        .map(|r| format!("({})", placeholders(r * n + 1, n)))
+/// PostgreSQL's type of each column of [`LINK_COLUMNS`], in the same order, for the arrays
+/// [`upsert_links_pg`] binds.
+const LINK_COLUMN_TYPES: [&str; 30] = [
+    "TEXT", "TEXT", // sync, key_hash
+    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BYTEA", "TEXT", "BYTEA", "BYTEA", "BOOLEAN", "BOOLEAN",
+    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BYTEA", "TEXT", "BYTEA", "BYTEA", "BOOLEAN", "BOOLEAN",
+    "BYTEA", "BOOLEAN", "BIGINT", "TEXT", // base, pending, attempts, last_error
+    "TEXT", "BYTEA", // updated_at, sealed
+];
+
+/// `INSERT INTO links (…) SELECT … FROM UNNEST($2::TEXT[], …) ON CONFLICT (sync, key_hash) DO
+/// UPDATE` (PostgreSQL): every column but the key replaced, the links given as one array per
+/// column (`$2` … `$29`; `$1` the sync, `$30` the time). One statement text for any number of
+/// links, so the server parses and plans it once per connection; a multi-row `VALUES` with 30
+/// parameters per link was a new statement for each batch size and 6,000 parameters to bind
+/// and plan for 200 links. Only `$N` placeholders and this file's column names are in the text.
+fn upsert_links_pg_sql() -> String {
+    let unnested: Vec<(&str, &str)> = LINK_COLUMNS
+        .iter()
+        .zip(LINK_COLUMN_TYPES)
+        .map(|(&c, t)| (c, t))
+        .filter(|&(c, _)| c != "sync" && c != "updated_at")
+        .collect();
+    let names: Vec<&str> = unnested.iter().map(|&(c, _)| c).collect();
+    let arrays: Vec<String> = unnested
+        .iter()
+        .enumerate()
+        .map(|(n, (_, t))| format!("${}::{t}[]", n + 2))
         .collect();
     let updates: Vec<String> = LINK_COLUMNS[2..]
         .iter()
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!(
-        "INSERT INTO links ({}) VALUES {} ON CONFLICT (sync, key_hash) DO UPDATE SET {}",
-        LINK_COLUMNS.join(", "),
-        values.join(", "),
-        updates.join(", ")
+        "INSERT INTO links (sync, {}, updated_at) SELECT $1, u.*, ${} FROM UNNEST({}) AS u \
+         ON CONFLICT (sync, key_hash) DO UPDATE SET {}",
+        names.join(", "),
+        arrays.len() + 2,
+        arrays.join(", "),
+        updates.join(", "),
     )
+}
+
+/// Upserts `links` of `sync` on PostgreSQL in one statement ([`upsert_links_pg_sql`]), each
+/// row's `updated_at` set to `now`.
+///
+/// # Errors
+/// The server's refusal (a lost connection, a constraint).
+pub(super) async fn upsert_links_pg(
+    tx: &mut sqlx::PgConnection,
+    sync: &str,
+    links: &[&Link],
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(upsert_links_pg_sql);
+    fn col<T>(links: &[&Link], f: impl Fn(&Link) -> T) -> Vec<T> {
+        links.iter().map(|l| f(l)).collect()
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(sync)
+        .bind(col(links, |l| l.key_hash.clone()));
+    for s in [Side::A, Side::B] {
+        q = q
+            .bind(col(links, |l| l.side(s).remote_id.clone()))
+            .bind(col(links, |l| l.side(s).version.clone()))
+            .bind(col(links, |l| l.side(s).updated_at.clone()))
+            .bind(col(links, |l| l.side(s).hash.clone()))
+            .bind(col(links, |l| l.side(s).written_hash.clone()))
+            .bind(col(links, |l| l.side(s).snapshot.clone()))
+            .bind(col(links, |l| l.side(s).settled_hash.clone()))
+            .bind(col(links, |l| l.side(s).settled.clone()))
+            .bind(col(links, |l| l.side(s).intent.clone()))
+            .bind(col(links, |l| l.side(s).deleted))
+            .bind(col(links, |l| l.side(s).settled_deleted));
+    }
+    q.bind(col(links, |l| l.base.clone()))
+        .bind(col(links, |l| l.pending))
+        .bind(col(links, |l| l.attempts))
+        .bind(col(links, |l| l.last_error.clone()))
+        .bind(col(links, |l| l.sealed.clone()))
+        .bind(now)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// The links to store, a key given twice keeping its last link (as row-by-row upserts would;
@@ -246,17 +313,16 @@ impl Store {
             Pool::Postgres(p) => p,
         };
         {
-            let mut out = Vec::with_capacity(key_hashes.len());
-            for chunk in key_hashes.chunks(500) {
-                // Only `$N` placeholders are formatted into the text; every value is bound.
-                let marks = placeholders(2, chunk.len());
-                let sql = format!("SELECT * FROM links WHERE sync = $1 AND key_hash IN ({marks})");
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(sync);
-                for k in chunk {
-                    q = q.bind(k);
-                }
-                out.extend(q.fetch_all(p).await?.iter().map(link_from_row));
-            }
+            // One statement text whatever the number of keys (an `IN` list was a new one per
+            // count, parsed and planned each time).
+            let out = sqlx::query("SELECT * FROM links WHERE sync = $1 AND key_hash = ANY($2)")
+                .bind(sync)
+                .bind(key_hashes)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(link_from_row)
+                .collect();
             Ok(out)
         }
     }

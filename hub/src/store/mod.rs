@@ -230,7 +230,7 @@ pub use runs::{RunRecord, RunTotals};
 pub use schedule::{FireClaim, ScheduleState};
 
 use leases::{lease_live, this_host};
-use links::{LINK_COLUMNS, MARK_PENDING, last_of_each_key, link_from_row, upsert_links_sql};
+use links::{LINK_COLUMNS, MARK_PENDING, last_of_each_key, link_from_row, upsert_links_pg};
 
 /// The state store or its state key cannot be used as the configuration says: a store URL of
 /// an unknown scheme or with bad parameters, a TLS file it names that is missing, an in-memory
