@@ -670,6 +670,8 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(resolve_conflict))
         .routes(routes!(list_leases))
         .routes(routes!(reconcile))
+        .routes(routes!(plan))
+        .routes(routes!(resync))
         .split_for_parts();
     let doc = api.clone();
     let router = router
@@ -929,6 +931,125 @@ async fn reconcile(
 ) -> Result<Json<crate::sync::compare::Reconciliation>, Failure> {
     let view = s.view();
     Ok(Json(reconciliation(&view, &name).await?))
+}
+
+/// The engine and the resolved spec of sync `name`, for a plan or a resync: 404 for a sync not
+/// configured (naming the configured ones), 409 for one that did not load (`what` it cannot
+/// do, and why).
+fn loaded_sync(
+    view: &View,
+    name: &str,
+    what: &str,
+) -> Result<(crate::sync::Engine, crate::sync::SyncSpec), Failure> {
+    check_sync(view, Some(name))?;
+    let reconciler = view.reconciler.as_ref();
+    reconciler
+        .and_then(|r| Some((r.engine.clone(), r.specs.get(name)?.clone())))
+        .ok_or_else(|| {
+            let why = match view.not_loaded.get(name) {
+                Some(why) => format!("sync {name} did not load, so it cannot {what}: {why}"),
+                None => format!("this server cannot {what} sync {name}"),
+            };
+            Failure(StatusCode::CONFLICT, why)
+        })
+}
+
+/// The plan of a run of a sync now (a dry run): both systems read from their cursors and
+/// reconciled as a run would, then per direction the records to create, update, leave
+/// unchanged, the echoes, dead letters, conflicts and parks, and per record (masked key) the
+/// fields that would change with the rule that decided each (values masked). Nothing is written
+/// to any system or to the state store (no run, cursor move, audit entry or dead letter), and
+/// no lease is taken.
+#[utoipa::path(post, path = "/api/syncs/{name}/plan", tag = "syncs", params(("name" = String, Path, description = "sync name")), responses(
+    (status = 200, description = "the plan", body = crate::sync::plan::Plan),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync", body = ApiError),
+    (status = 409, description = "the sync did not load (the error says why)", body = ApiError),
+    (status = 503, description = "a system of the sync could not be read", body = ApiError)))]
+async fn plan(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<crate::sync::plan::Plan>, Failure> {
+    let view = s.view();
+    let (engine, spec) = loaded_sync(&view, &name, "be planned")?;
+    let made = crate::daemon::runs_runtime()
+        .spawn(async move { engine.plan(&spec).await })
+        .await;
+    match made {
+        Ok(Ok(p)) => Ok(Json(p)),
+        Ok(Err(e)) => Err(Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "no plan of sync {name}: {}",
+                crate::logging::mask_personal(&format!("{e:#}"))
+            ),
+        )),
+        Err(e) => Err(anyhow::anyhow!("the plan of {name} panicked: {e}").into()),
+    }
+}
+
+/// `?side=&since=` of `POST /api/syncs/{name}/resync` (read from the query string by
+/// [`query_params`], so that an unknown parameter is an error).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResyncQuery {
+    /// `a` or `b`: the side to read again (default: every side the sync reads from).
+    pub side: Option<String>,
+    /// Only look at records changed at or after this time: RFC 3339, or a local time in the
+    /// deployment's zone (`2026-12-01 08:00`; a date alone is its midnight).
+    pub since: Option<String>,
+}
+
+/// Resync: read one side of a sync again from the beginning (or only the records changed since
+/// a time) and sync what differs, matching records by natural key (none is created twice),
+/// without moving the other side's cursor. Started now on the runs' runtime as a run with
+/// trigger `resync SIDE`, holding the sync's lease; its progress and result show as a run's
+/// (status page, `/api/runs`).
+#[utoipa::path(post, path = "/api/syncs/{name}/resync", tag = "syncs", params(("name" = String, Path, description = "sync name"), ResyncQuery), responses(
+    (status = 202, description = "the resync started", body = Done),
+    (status = 400, description = "an unknown parameter, a side other than a or b, a time that is not one", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 404, description = "no such sync", body = ApiError),
+    (status = 409, description = "the sync did not load, or runs in this daemon now", body = ApiError)))]
+async fn resync(
+    State(s): State<AdminState>,
+    Path(name): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<(StatusCode, Json<Done>), Failure> {
+    let view = s.view();
+    let q = query_params(&uri, &["side", "since"])?;
+    let (engine, spec) = loaded_sync(&view, &name, "be resynced")?;
+    let r = crate::sync::resync::Resync::of(
+        &spec,
+        q.get("side").map(String::as_str),
+        q.get("since").map(String::as_str),
+        view.zone,
+    )
+    .map_err(bad_request)?;
+    if engine.running_here(&name) {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!("sync {name} is running now; resync it after this run ends"),
+        ));
+    }
+    let trigger = r.trigger();
+    tracing::info!(sync = %name, %trigger, "admin API: resync started");
+    let sync = name.clone();
+    crate::daemon::runs_runtime().spawn(async move {
+        match engine.resync(&spec, r).await {
+            Ok(o) => tracing::info!(sync = %sync, run = o.run_id, status = o.status.as_str(), "resync finished"),
+            Err(e) => tracing::warn!(sync = %sync, "resync not done: {e:#}"),
+        }
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Done {
+            message: format!(
+                "{trigger} of {name} started; its progress shows on the status page and in /api/runs"
+            ),
+            sync: name,
+        }),
+    ))
 }
 
 /// What a control request did.
@@ -1647,13 +1768,21 @@ async fn status_page(
         let (last, nread, nwritten) = match &info.last_run {
             Some(r) => (
                 format!(
-                    "<span class=\"{}\">{}</span> {} (<a href=\"/runs/{}\">run {}</a>, {:.2} s){}",
+                    "<span class=\"{}\">{}</span> {} (<a href=\"/runs/{}\">run {}</a>, {:.2} s){}{}",
                     esc(&r.status),
                     status_label(&r.status),
                     esc(&crate::local_time::for_people(&r.started_at, view.zone)),
                     r.id,
                     r.id,
                     duration_s(r),
+                    if r.trigger.starts_with("resync") {
+                        format!(
+                            " <span class=\"note trigger\">重新同步 {}</span>",
+                            esc(&r.trigger)
+                        )
+                    } else {
+                        String::new()
+                    },
                     r.error
                         .as_deref()
                         .map(|e| format!("<div class=\"bad run-error\">{}</div>", esc(e)))
@@ -2352,7 +2481,7 @@ mod tests {
     async fn every_route_but_healthz_needs_the_token() {
         let f = fixture().await;
         let ops = f.operations();
-        assert_eq!(ops.len(), 20, "{ops:?}");
+        assert_eq!(ops.len(), 22, "{ops:?}");
         // Wrong tokens count against the address: the first 5 are 401, the rest 429 (a
         // request without a token is not a guess, and stays 401).
         let mut wrong = 0;

@@ -45,13 +45,46 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Run one sync now, print its summary, and exit.
+    /// Run one sync now, print its summary, and exit; or, with --plan, print what a run would
+    /// do now without doing it.
     Sync {
         /// The sync's name (a key of [syncs]).
         name: String,
-        /// Run once and exit (the only mode; scheduled runs are `hub run`).
-        #[arg(long, required = true)]
+        /// Run once and exit (scheduled runs are `hub run`).
+        #[arg(long, required_unless_present = "plan", conflicts_with = "plan")]
         once: bool,
+        /// The plan (a dry run): read both systems from their cursors and reconcile them as a
+        /// run would, then print per direction the records to create, update, leave unchanged,
+        /// the echoes, dead letters, conflicts and parks, and per record (masked key) the fields
+        /// that would change and the rule that decided each (values masked). Writes nothing to
+        /// any system or to the state store (no run, no cursor move, no audit entry, no dead
+        /// letter) and takes no lease: it can run beside the daemon.
+        #[arg(long)]
+        plan: bool,
+        /// With --plan: print one JSON object instead of text.
+        #[arg(long, requires = "plan")]
+        json: bool,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Resync: read one side of a sync again from the beginning (or only the records changed
+    /// since a time) and sync what differs. Records are matched by natural key, so none is
+    /// created twice; the other side's cursor and the other syncs are not touched. A run with
+    /// trigger `resync SIDE`: it takes the sync's lease (waiting up to a minute for a run in
+    /// progress), shows in the run history and on the status page, and if it is killed, the
+    /// same resync run again goes on from the batches it committed.
+    Resync {
+        /// The sync's name (a key of [syncs]).
+        name: String,
+        /// The side to read again (default: every side the sync reads from).
+        #[arg(long, value_parser = ["a", "b"])]
+        side: Option<String>,
+        /// Only look at the records the system changed at or after this time: RFC 3339
+        /// (2026-12-01T08:00:00+08:00) or a local time in the deployment's zone
+        /// (2026-12-01 08:00; a date alone is its midnight). The side is still read whole.
+        #[arg(long)]
+        since: Option<String>,
         /// Deployment configuration (TOML).
         #[arg(long)]
         config: PathBuf,
@@ -642,6 +675,45 @@ async fn reconcile(
     name: &str,
     path: &std::path::Path,
 ) -> Result<hub::sync::compare::Reconciliation, Failure> {
+    let (c, spec) = sync_alone(name, path).await?;
+    let store = hub::store::Store::open(&c.store_url()).await?;
+    let keys = hub::keys::Keys::from_hex(&hex::encode(rand::random::<[u8; 32]>()))?;
+    let engine = hub::sync::Engine::new(store.clone(), keys);
+    let report = engine.reconciliation(&spec).await;
+    store.close().await;
+    Ok(report?)
+}
+
+/// `hub sync NAME --plan`: the plan of a run of the sync now ([`hub::sync::plan`]). Loads only
+/// what the plan needs (the configuration, the sync's plugins, the state store and state key),
+/// and records nothing: no interrupted run is closed, no state key recorded, no lease taken.
+/// A deployment that never ran (no state key file yet, so nothing sealed in its store) is
+/// planned under a key of this invocation. Returns the plan and the deployment's time zone.
+async fn plan(
+    name: &str,
+    path: &std::path::Path,
+) -> Result<(hub::sync::plan::Plan, chrono_tz::Tz), Failure> {
+    let (c, spec) = sync_alone(name, path).await?;
+    let never_ran = c.hub.state_key.is_none() && !c.data_dir().join("state.key").exists();
+    let keys = if never_ran {
+        hub::keys::Keys::from_hex(&hex::encode(rand::random::<[u8; 32]>()))?
+    } else {
+        hub::daemon::state_keys(&c, false)?
+    };
+    let store = hub::store::Store::open(&c.store_url()).await?;
+    let engine = hub::sync::Engine::new(store.clone(), keys);
+    let plan = engine.plan(&spec).await;
+    store.close().await;
+    Ok((plan?, c.zone()))
+}
+
+/// The configuration at `path` and sync `name` resolved from it, loading only that sync's
+/// plugins. Errors: a sync the configuration does not name (naming those it does), a plugin of
+/// the sync that is refused or does not load, a sync that does not resolve.
+async fn sync_alone(
+    name: &str,
+    path: &std::path::Path,
+) -> Result<(config::Config, hub::sync::SyncSpec), Failure> {
     let c = load(path)?;
     known_sync(&c, path, name)?;
     let s = &c.syncs[name];
@@ -672,12 +744,82 @@ async fn reconcile(
         Some(Err(problem)) => return Err(Failure::Deployment(vec![problem])),
         None => unreachable!("known_sync checked the name"),
     };
-    let store = hub::store::Store::open(&c.store_url()).await?;
-    let keys = hub::keys::Keys::from_hex(&hex::encode(rand::random::<[u8; 32]>()))?;
-    let engine = hub::sync::Engine::new(store.clone(), keys);
-    let report = engine.reconciliation(&spec).await;
-    store.close().await;
-    Ok(report?)
+    Ok((c, spec))
+}
+
+/// `hub resync NAME`: builds the deployment as `hub sync` does, runs the resync (waiting up to
+/// a minute for a run of the sync in progress elsewhere to end) and prints its summary.
+async fn resync(
+    name: &str,
+    side: Option<&str>,
+    since: Option<&str>,
+    config: &std::path::Path,
+) -> Result<bool, Failure> {
+    let c = load(config)?;
+    known_sync(&c, config, name)?;
+    let s = &c.syncs[name];
+    let plugins = [s.a.plugin.get_ref().clone(), s.b.plugin.get_ref().clone()];
+    let unsigned = hub::plugin_signature::refusals_among(&c, |p| plugins.iter().any(|q| q == p));
+    if !unsigned.is_empty() {
+        return Err(Failure::Deployment(unsigned));
+    }
+    let zone = c.zone();
+    let hub = Hub::build(c).await?;
+    let Some(s) = hub.syncs.get(name) else {
+        return Err(Failure::Deployment(hub.problems.clone()));
+    };
+    let r =
+        hub::sync::resync::Resync::of(&s.spec, side, since, zone).map_err(anyhow::Error::msg)?;
+    let telemetry = start_telemetry(&hub.config);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut waited = false;
+    let outcome = loop {
+        match hub.engine.resync(&s.spec, r.clone()).await {
+            Err(e)
+                if e.to_string().contains("is running in another process")
+                    && std::time::Instant::now() < deadline =>
+            {
+                if !waited {
+                    say_err!("{e}; waiting for it to end (up to a minute)");
+                    waited = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => break other,
+        }
+    };
+    if let Some(t) = telemetry {
+        t.shutdown().await;
+    }
+    let outcome = outcome?;
+    let rows = report::directions(
+        &outcome.stats,
+        &s.spec.a.plugin.name,
+        &s.spec.b.plugin.name,
+        s.spec.direction,
+    );
+    say!("{} ({})", r.trigger(), name);
+    print!("{}", report::table(&outcome, &rows));
+    if let Some(old) = outcome.resumed_from {
+        say!(
+            "  run {old} of {name} was interrupted before it finished; this resync went on from the batches it had committed"
+        );
+    }
+    for side in &r.sides {
+        let st = match side {
+            hub::store::Side::A => &outcome.stats.a,
+            hub::store::Side::B => &outcome.stats.b,
+        };
+        if r.since.is_some() {
+            say!(
+                "  side {}: {} records last changed before --since were read past",
+                side.as_str(),
+                st.before_since
+            );
+        }
+    }
+    hub.engine.store().close().await;
+    Ok(outcome.status != RunStatus::Failed)
 }
 
 enum Control {
@@ -822,8 +964,33 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
         }
         Command::Sync {
             name,
+            plan: true,
+            json,
+            config,
+            ..
+        } => {
+            let (plan, zone) = plan(&name, &config).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&plan).map_err(anyhow::Error::from)?
+                );
+            } else {
+                print!("{}", plan.text(zone));
+            }
+            Ok(true)
+        }
+        Command::Resync {
+            name,
+            side,
+            since,
+            config,
+        } => resync(&name, side.as_deref(), since.as_deref(), &config).await,
+        Command::Sync {
+            name,
             once: _,
             config,
+            ..
         } => {
             let c = load(&config)?;
             if !c.syncs.contains_key(&name) {

@@ -64,7 +64,9 @@ use tracing::Instrument as _;
 
 pub mod compare;
 pub mod link_seal;
+pub mod plan;
 mod reconcile;
+pub mod resync;
 
 use reconcile::{Reconciling, StagedExtra};
 
@@ -172,6 +174,10 @@ pub struct SideStats {
     pub recovered: u64,
     /// Read with new content.
     pub changed: u64,
+    /// Read by a resync `--since` but last changed before that time: read past
+    /// ([`resync`]).
+    #[serde(default)]
+    pub before_since: u64,
     /// Read as deleted for the first time (tombstones).
     pub deleted: u64,
     /// Read with an update time older than the one already known for the record: a stale copy,
@@ -432,6 +438,12 @@ pub struct Engine {
     progress: ProgressBoard,
     crash: Option<crate::crash::Held>,
     lease_ttl: std::time::Duration,
+    /// A plan (dry run, [`plan`]): the state it would commit, kept here instead of the store.
+    dry: Option<Arc<plan::Dry>>,
+    /// A resync ([`resync`]): the side read again, and from when.
+    resync: Option<resync::Resync>,
+    /// The syncs running in this process (shared by the engine's clones).
+    in_process: resync::InProcess,
 }
 
 /// A failure that ends a phase of the run.
@@ -1014,6 +1026,9 @@ impl Engine {
             progress: ProgressBoard::default(),
             crash: None,
             lease_ttl: LEASE_TTL,
+            dry: None,
+            resync: None,
+            in_process: resync::InProcess::default(),
         }
     }
 
@@ -1070,6 +1085,13 @@ impl Engine {
         trigger: &str,
         scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
     ) -> anyhow::Result<RunOutcome> {
+        // Its own run would hold the lease this process would take again.
+        let Some(_here) = self.in_process.begin(&spec.name) else {
+            anyhow::bail!(
+                "sync {} is running in this process already (a run or a resync); this run was not started",
+                spec.name
+            );
+        };
         let lease = match self.store.acquire_lease(&spec.name, self.lease_ttl).await? {
             Ok(lease) => lease,
             Err(holder) => anyhow::bail!(
@@ -1146,6 +1168,7 @@ impl Engine {
             .ok()
             .flatten()
             .and_then(|r| r.resumed_from);
+        self.begin_resync(spec, resumed_from).await?;
         let mut stats = RunStats::default();
         let mut errors = Vec::new();
         let mut failed = false;
@@ -1322,8 +1345,21 @@ impl Engine {
                 tracing::warn!(parent: span, side = target.as_str(), "reading what the target holds failed; its records are written as upserts by natural key: {e}");
             }
         }
-        let last = spec.read_sides().last().copied();
-        for &side in spec.read_sides() {
+        if let Err(e) = self
+            .resync_look_back(spec, run_id, sessions, stats, tracker)
+            .instrument(span.clone())
+            .await
+        {
+            if let Some(c) = e.crashed() {
+                return Err(c);
+            }
+            tracing::warn!(parent: span, "reading back what an interrupted resync wrote failed: {e}");
+            errors.push(format!("read back: {e}"));
+            return Ok((errors, true));
+        }
+        let sides = self.sides_to_read(spec);
+        let last = sides.last().copied();
+        for &side in &sides {
             let fuse = Some(side) == last;
             if let Err(e) = self
                 .stage_side(
@@ -1384,6 +1420,10 @@ impl Engine {
     /// stopped in the middle of this read leaves a cursor, and the rest of the target is not
     /// read again: those records are written as upserts by natural key.
     async fn target_to_discover(&self, spec: &SyncSpec) -> Option<Side> {
+        if self.resync.is_some() {
+            // A resync reads the sides it names, and only those.
+            return None;
+        }
         let target = match spec.direction {
             Direction::Both => return None,
             Direction::AToB => Side::B,
@@ -1393,7 +1433,7 @@ impl Engine {
         if !ep.plugin.stream(&ep.stream).is_some_and(|s| s.can_read) {
             return None;
         }
-        match self.store.cursor(&spec.name, target).await {
+        match self.state_cursor(&spec.name, target).await {
             Ok(None) => Some(target),
             _ => None,
         }
@@ -1414,7 +1454,7 @@ impl Engine {
     ) -> Result<(), RunError> {
         tracker.phase(&format!("read {}", side.as_str()), None);
         let ep = spec.endpoint(side);
-        let mut cursor = self.store.cursor(&spec.name, side).await?;
+        let mut cursor = self.state_cursor(&spec.name, side).await?;
         let mut idle = 0;
         loop {
             let batch_span = tracing::debug_span!("batch", side = side.as_str());
@@ -1523,15 +1563,15 @@ impl Engine {
             }
             let text = result.unwrap_or_else(|e| e);
             tracing::info!(sync = %spec.name, dead_letter = r.id, "replay: {text}");
-            self.store
-                .finish_replay(
-                    r.id,
-                    run_id,
-                    &text,
-                    closed,
-                    pending.map(|k| (spec.name.as_str(), k)),
-                )
-                .await?;
+            self.state_finish_replay(
+                &spec.name,
+                r.id,
+                run_id,
+                &text,
+                closed,
+                pending.map(|k| (spec.name.as_str(), k)),
+            )
+            .await?;
         }
         Ok(through)
     }
@@ -1560,6 +1600,10 @@ impl Engine {
         for rec in records {
             let s = stats.side(side);
             s.read += 1;
+            if self.before_since(side, rec.updated_at.as_deref()) {
+                s.before_since += 1;
+                continue;
+            }
             let data = rec.data;
             if !matches_filter(&data, &ep.filter) {
                 s.filtered += 1;
@@ -1637,7 +1681,7 @@ impl Engine {
             .chain(out_of_scope.iter().cloned())
             .collect();
         let mut links: HashMap<String, Link> = HashMap::with_capacity(keys.len());
-        for mut l in self.store.links(&spec.name, &keys).await? {
+        for mut l in self.state_links(&spec.name, &keys).await? {
             self.unseal(&spec.name, &mut l)?;
             links.insert(l.key_hash.clone(), l);
         }
@@ -1693,26 +1737,22 @@ impl Engine {
             }
             _ => {
                 let counts = serde_json::to_value(&*stats).unwrap_or_default();
-                self.store
-                    .commit(
-                        &spec.name,
-                        Commit {
-                            links: &link_seal::sealed_all(&self.keys, &spec.name, &touched),
-                            dead_letters: &dead,
-                            cursor: cursor.map(|c| (side, c)),
-                            audit: &audit,
-                            run_stats: Some((run_id, &counts)),
-                            ..Commit::default()
-                        },
-                    )
-                    .await?;
+                self.state_commit(
+                    &spec.name,
+                    Commit {
+                        links: &link_seal::sealed_all(&self.keys, &spec.name, &touched),
+                        dead_letters: &dead,
+                        cursor: cursor.map(|c| (side, c)),
+                        audit: &audit,
+                        run_stats: Some((run_id, &counts)),
+                        ..Commit::default()
+                    },
+                )
+                .await?;
             }
         }
         if !fixed.is_empty() {
-            let n = self
-                .store
-                .close_fixed_dead_letters(&spec.name, side, &fixed)
-                .await?;
+            let n = self.state_close_fixed(&spec.name, side, &fixed).await?;
             tracing::info!(sync = %spec.name, side = side.as_str(), closed = n, "dead letters closed: a valid copy of their record was read");
         }
         Ok(())

@@ -120,13 +120,12 @@ impl Engine {
         r: &mut Reconciling,
         tracker: &mut Tracker,
     ) -> Result<(), RunError> {
-        let pending = self.store.pending_count(&spec.name).await?;
+        let pending = self.state_pending_count(&spec.name).await?;
         tracker.phase("write", Some(pending as u64));
         let mut after: Option<String> = None;
         loop {
             let mut links = self
-                .store
-                .pending(&spec.name, after.as_deref(), spec.batch_size)
+                .state_pending(&spec.name, after.as_deref(), spec.batch_size)
                 .await?;
             let Some(last) = links.last() else {
                 return Ok(());
@@ -175,19 +174,18 @@ impl Engine {
             // The intents reach the store before any write does.
             let counts = serde_json::to_value(&*stats).unwrap_or_default();
             let extra = std::mem::take(&mut extra);
-            self.store
-                .commit(
-                    &spec.name,
-                    Commit {
-                        links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
-                        dead_letters: &extra.dead_letters,
-                        cursor: extra.cursor.as_ref().map(|(s, c)| (*s, c.as_deref())),
-                        audit: &extra.audit,
-                        run_stats: Some((run_id, &counts)),
-                        ..Commit::default()
-                    },
-                )
-                .await?;
+            self.state_commit(
+                &spec.name,
+                Commit {
+                    links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
+                    dead_letters: &extra.dead_letters,
+                    cursor: extra.cursor.as_ref().map(|(s, c)| (*s, c.as_deref())),
+                    audit: &extra.audit,
+                    run_stats: Some((run_id, &counts)),
+                    ..Commit::default()
+                },
+            )
+            .await?;
         }
         let mut abort = None;
         for &t in spec.write_sides() {
@@ -230,20 +228,19 @@ impl Engine {
         dead.append(&mut plan.dead);
         let mut audit = extra.audit;
         audit.append(&mut plan.audit);
-        self.store
-            .commit(
-                &spec.name,
-                Commit {
-                    links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
-                    dead_letters: &dead,
-                    cursor: extra.cursor.as_ref().map(|(s, c)| (*s, c.as_deref())),
-                    audit: &audit,
-                    conflicts: &plan.conflicts,
-                    settled: &settled,
-                    run_stats: Some((run_id, &counts)),
-                },
-            )
-            .await?;
+        self.state_commit(
+            &spec.name,
+            Commit {
+                links: &link_seal::sealed_all(&self.keys, &spec.name, &links),
+                dead_letters: &dead,
+                cursor: extra.cursor.as_ref().map(|(s, c)| (*s, c.as_deref())),
+                audit: &audit,
+                conflicts: &plan.conflicts,
+                settled: &settled,
+                run_stats: Some((run_id, &counts)),
+            },
+        )
+        .await?;
         match abort {
             Some(e) => {
                 r.write_failed = true;
@@ -571,14 +568,21 @@ impl Engine {
             };
         let batch_span = tracing::debug_span!("batch", side = t.as_str(), records = records.len());
         self.crash_point(CrashPoint::BeforeWrite(t))?;
-        // A process paused past its lease learns here that another took over, before it
-        // writes to the system (its store writes would be refused anyway).
-        self.store.confirm_lease(self.lease_ttl).await?;
-        let results = match session
-            .write(&spec.endpoint(t).stream, &records)
-            .instrument(batch_span)
-            .await
-        {
+        // A plan sends nothing: each write is taken as the system accepting it
+        // ([`Engine::dry_writes`]), and explained.
+        let sent = match self.dry_writes(spec, t, &batch, links) {
+            Some(taken) => Ok(taken),
+            None => {
+                // A process paused past its lease learns here that another took over, before
+                // it writes to the system (its store writes would be refused anyway).
+                self.store.confirm_lease(self.lease_ttl).await?;
+                session
+                    .write(&spec.endpoint(t).stream, &records)
+                    .instrument(batch_span)
+                    .await
+            }
+        };
+        let results = match sent {
             Ok(r) => {
                 self.crash_point(CrashPoint::AfterWrite(t))?;
                 r
