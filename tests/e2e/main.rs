@@ -9,6 +9,7 @@ mod cluster;
 mod crash_recovery;
 mod harness;
 mod operating;
+mod plan;
 mod reconcile;
 mod roster;
 mod signatures;

@@ -333,19 +333,33 @@ impl Engine {
     }
 
     /// In a plan: the results of writing `batch` to side `t`, each taken as the system accepting
-    /// it (a create, an update by id, a native delete), with each write explained in the plan.
-    /// `None` in a run: the batch is sent.
-    pub(super) fn dry_writes(
+    /// it (a create, an update by id, a native delete), with each write explained in the plan
+    /// against the record as the system would store it (its connector's normal form, asked
+    /// through `session`; the record itself for a connector that does not say), so that a field
+    /// the system does not keep is no change. `None` in a run: the batch is sent.
+    pub(super) async fn dry_writes(
         &self,
         spec: &SyncSpec,
         t: Side,
         batch: &[(usize, TargetRecord)],
         links: &[Link],
+        session: &mut Connection,
     ) -> Option<Vec<WriteResult>> {
         let dry = self.dry.as_ref()?;
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|(_, r)| serde_json::from_str(&r.data).unwrap_or(Value::Null))
+            .collect();
+        let refs: Vec<&Value> = records.iter().collect();
+        let stored = self.normal_forms(spec, t, Some(session), &refs).await;
         let mut results = Vec::with_capacity(batch.len());
         let mut explained = Vec::with_capacity(batch.len());
-        for (i, rec) in batch {
+        for (j, (i, rec)) in batch.iter().enumerate() {
+            let as_stored = stored
+                .as_ref()
+                .and_then(|s| s.get(j))
+                .filter(|v| v.is_object())
+                .unwrap_or(&records[j]);
             let written = |remote_id: Option<&String>| crate::runtime::Written {
                 remote_id: remote_id.cloned().unwrap_or_default(),
                 version: None,
@@ -356,15 +370,23 @@ impl Engine {
                 (WriteOp::Upsert, Some(id)) => WriteResult::Updated(written(Some(id))),
                 (WriteOp::Upsert, None) => WriteResult::Created(written(None)),
             });
-            explained.push(self.explain(spec, t, &links[*i], rec));
+            explained.push(self.explain(spec, t, &links[*i], rec, as_stored));
         }
         dry.state().writes.extend(explained);
         Some(results)
     }
 
-    /// A write of `rec` to side `t` for `link`, for people: each changed field with the rule
-    /// that decided it.
-    fn explain(&self, spec: &SyncSpec, t: Side, link: &Link, rec: &TargetRecord) -> PlannedRecord {
+    /// A write of `rec` to side `t` for `link`, for people: each field that changes from the
+    /// side's current record to `stored` (the record as the system would store it), with the
+    /// rule that decided it.
+    fn explain(
+        &self,
+        spec: &SyncSpec,
+        t: Side,
+        link: &Link,
+        rec: &TargetRecord,
+        stored: &Value,
+    ) -> PlannedRecord {
         let record: Value = serde_json::from_str(&rec.data).unwrap_or(Value::Null);
         let current: Option<Value> = rec
             .current
@@ -380,7 +402,7 @@ impl Engine {
         let ti = if t == Side::A { 0 } else { 1 };
         let mut leaves = Vec::new();
         if rec.op == WriteOp::Upsert {
-            changed_leaves(current.as_ref(), Some(&record), "", &mut leaves);
+            changed_leaves(current.as_ref(), Some(stored), "", &mut leaves);
         }
         let fields = leaves
             .into_iter()
@@ -771,14 +793,23 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                ("/employer/name".into(), Some(json!("甲")), Some(json!("乙"))),
+                (
+                    "/employer/name".into(),
+                    Some(json!("甲")),
+                    Some(json!("乙"))
+                ),
                 ("/phone".into(), Some(json!("13800138000")), None),
                 ("/status".into(), None, Some(json!("left"))),
             ]
         );
         // A create: every leaf of the new record.
         let mut created = Vec::new();
-        changed_leaves(None, Some(&json!({"a/b": 1, "c": {"d": 2}})), "", &mut created);
+        changed_leaves(
+            None,
+            Some(&json!({"a/b": 1, "c": {"d": 2}})),
+            "",
+            &mut created,
+        );
         assert_eq!(
             created,
             vec![

@@ -570,7 +570,8 @@ impl Engine {
         self.crash_point(CrashPoint::BeforeWrite(t))?;
         // A plan sends nothing: each write is taken as the system accepting it
         // ([`Engine::dry_writes`]), and explained.
-        let sent = match self.dry_writes(spec, t, &batch, links) {
+        let taken = self.dry_writes(spec, t, &batch, links, session).await;
+        let sent = match taken {
             Some(taken) => Ok(taken),
             None => {
                 // A process paused past its lease learns here that another took over, before
