@@ -375,6 +375,14 @@ async fn a_plan_writes_nothing_and_the_run_after_does_exactly_what_it_said() {
     assert_eq!(row["单位信用代码"], employer["uscc"]);
     assert_eq!(row["务工状态"], json!("3"), "returned_home is 务工状态 3");
 
+    // A resync of both sides of the demo after its change set: every record read again, none
+    // created, nothing to write (the run carried both changes).
+    reset_counters(&env).await;
+    let out = hub_ok(&env, &["resync", "workers"]).await;
+    eprintln!("hub resync workers after the demo's change set and its run:\n{out}");
+    assert!(out.starts_with("resync a,b (workers)"), "{out}");
+    assert_eq!(system_writes(&env).await, (0, 0));
+
     // Nothing left to do: the next plan writes nothing.
     let next: Value =
         serde_json::from_str(&hub_ok(&env, &["sync", "workers", "--plan", "--json"]).await)

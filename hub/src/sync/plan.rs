@@ -12,8 +12,10 @@
 //!
 //! What a plan cannot know is the systems' answers: a write the system would refuse (a dead
 //! letter at write time, an optimistic-concurrency conflict, a transient failure) shows in the
-//! plan as the write it would try. Records changed in either system between the plan and the
-//! run change the run, not the plan.
+//! plan as the write it would try; and a system that lists records by update time (HY-ESMS)
+//! shows the run a record it wrote while reading again later in the same read, one more record
+//! read and echo in the run than in the plan. Records changed in either system between the plan
+//! and the run change the run, not the plan.
 
 use super::*;
 use crate::config::FieldPolicy;
