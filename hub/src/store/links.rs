@@ -186,7 +186,9 @@ pub(super) const LINK_COLUMNS: [&str; 30] = [
 ];
 
 /// PostgreSQL's type of each column of [`LINK_COLUMNS`], in the same order, for the arrays
-/// [`upsert_links_pg`] binds.
+/// [`upsert_links_pg`] binds: the key, side `a`'s eleven, side `b`'s eleven, then the link's
+/// own.
+#[rustfmt::skip]
 const LINK_COLUMN_TYPES: [&str; 30] = [
     "TEXT", "TEXT", // sync, key_hash
     "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BYTEA", "TEXT", "BYTEA", "BYTEA", "BOOLEAN", "BOOLEAN",
