@@ -162,7 +162,7 @@ impl Drop for RunningSim {
 ///
 /// Every write sets `updatedAt` to the current whole second (`+08:00`), never going back.
 /// Data: 40 enterprises, `60·scale` jobs, the 10 secondments of the four batches of the medical
-/// programme (not scaled); zhenfeng-workers and referrals start empty.
+/// programme (not scaled); 180·N referrals (see `seed::Seed::referrals`); zhenfeng-workers start empty.
 ///
 /// # Errors
 /// When `bind` cannot be bound.

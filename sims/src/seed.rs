@@ -45,6 +45,18 @@ pub const ENTERPRISES: usize = 40;
 pub const FIRMS_WITH_JOBS: usize = 22;
 /// Job postings per unit of scale.
 pub const JOBS_PER_SCALE: u32 = 60;
+/// HY-ESMS referrals (职业介绍) of Zhenfeng residents working in Huiyang, per scale unit.
+pub const ZHENFENG_REFERRALS_PER_SCALE: u32 = 150;
+/// HY-ESMS referrals of other job seekers (Huiyang residents), per scale unit.
+pub const OTHER_REFERRALS_PER_SCALE: u32 = 30;
+/// A referral's `status` and its weight in the seed (in 100).
+pub const REFERRAL_STATUSES: [(&str, u32); 5] = [
+    ("recommended", 30),
+    ("interviewed", 20),
+    ("hired", 30),
+    ("rejected", 12),
+    ("withdrawn", 8),
+];
 /// GB/T 2260 code of Huiyang District (惠阳区).
 pub const HUIYANG: &str = "441303";
 /// GB/T 2260 code of Zhenfeng County (贞丰县).
@@ -293,6 +305,27 @@ pub struct Secondment {
     pub updated_at: i64,
 }
 
+/// A referral (职业介绍) in HY-ESMS (`referrals` collection): a job seeker introduced to a
+/// posting and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referral {
+    /// `id`, from 1.
+    pub id: u64,
+    /// `workerIdNo`: 18 characters, canonical (a ZF resident's identity number as
+    /// `hub_schemas::id_number::normalise` gives it, or a Huiyang resident's).
+    pub worker_id_no: String,
+    /// `jobId`: a seeded job's id.
+    pub job_id: u64,
+    /// `status`: one of [`REFERRAL_STATUSES`].
+    pub status: &'static str,
+    /// `note`: `已入职` for a hire, `企业未录用` for a rejection, else none.
+    pub note: Option<&'static str>,
+    /// `deleted`: a few referrals entered by mistake were soft-deleted.
+    pub deleted: bool,
+    /// `updatedAt`, Unix seconds: within 30 days after the posting's `publishedAt`.
+    pub updated_at: i64,
+}
+
 /// The whole reference data set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seed {
@@ -308,6 +341,10 @@ pub struct Seed {
     pub facilities: Vec<Facility>,
     /// HY-ESMS secondments: the ten clinicians of the four batches (not scaled).
     pub secondments: Vec<Secondment>,
+    /// HY-ESMS referrals: [`ZHENFENG_REFERRALS_PER_SCALE`]·N of valid residents working in
+    /// 441303 and [`OTHER_REFERRALS_PER_SCALE`]·N of Huiyang residents, no (worker, job) pair
+    /// twice, in random order; 2% soft-deleted.
+    pub referrals: Vec<Referral>,
 }
 
 /// Builds the reference data for `scale` (0 is taken as 1) and `seed`.
@@ -319,6 +356,7 @@ pub fn generate(scale: u32, seed: u64) -> Seed {
     let mut medical = part_rng(seed, 4);
     let facilities = facilities(&mut medical);
     let secondments = secondments(&mut medical);
+    let referrals = referrals(&mut part_rng(seed, 5), &jobs, &residents, &broken, scale);
     Seed {
         enterprises,
         jobs,
@@ -326,6 +364,7 @@ pub fn generate(scale: u32, seed: u64) -> Seed {
         broken,
         facilities,
         secondments,
+        referrals,
     }
 }
 
@@ -1267,4 +1306,95 @@ mod tests {
         // Generous for unoptimised builds; a release build takes a few milliseconds.
         assert!(took < std::time::Duration::from_millis(500), "{took:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HY-ESMS: referrals
+
+fn referrals(
+    rng: &mut ChaCha8Rng,
+    jobs: &[Job],
+    residents: &[Resident],
+    broken: &[BrokenResident],
+    scale: u32,
+) -> Vec<Referral> {
+    let broken: HashSet<&str> = broken.iter().map(|b| b.djbh.as_str()).collect();
+    let zhenfeng: Vec<String> = residents
+        .iter()
+        .filter(|r| r.wgxq == HUIYANG && !broken.contains(r.djbh.as_str()))
+        .map(|r| id_number::normalise(&r.sfzh))
+        .collect();
+    let mut used_ids: HashSet<String> = zhenfeng.iter().map(|s| s[..17].to_string()).collect();
+    let locals: Vec<String> = (0..OTHER_REFERRALS_PER_SCALE * scale)
+        .map(|_| {
+            loop {
+                let birth = NaiveDate::from_ymd_opt(
+                    rng.random_range(1970..=2000),
+                    rng.random_range(1..=12),
+                    rng.random_range(1..=28),
+                )
+                .expect("a real date");
+                let first17 = format!(
+                    "{HUIYANG}{}{:03}",
+                    birth.format("%Y%m%d"),
+                    rng.random_range(0..1000)
+                );
+                if used_ids.insert(first17.clone()) {
+                    break format!("{first17}{}", check_of(&first17));
+                }
+            }
+        })
+        .collect();
+    let mut people: Vec<&String> = (0..ZHENFENG_REFERRALS_PER_SCALE * scale)
+        .map(|_| zhenfeng.choose(rng).expect("residents in Huiyang"))
+        .chain(locals.iter())
+        .collect();
+    people.shuffle(rng);
+    let mut pairs: HashSet<(String, u64)> = HashSet::new();
+    people
+        .into_iter()
+        .enumerate()
+        .map(|(i, person)| {
+            let job = loop {
+                let job = jobs.choose(rng).expect("seeded jobs");
+                if pairs.insert((person.clone(), job.id)) {
+                    break job;
+                }
+            };
+            let roll = rng.random_range(0..100);
+            let mut at = 0;
+            let status = REFERRAL_STATUSES
+                .iter()
+                .find(|(_, w)| {
+                    at += w;
+                    roll < at
+                })
+                .map(|(s, _)| *s)
+                .expect("weights add up to 100");
+            let note = match status {
+                "hired" => Some("已入职"),
+                "rejected" => Some("企业未录用"),
+                _ => None,
+            };
+            let published =
+                NaiveDate::parse_from_str(&job.published_at, "%Y-%m-%d").expect("a seeded date");
+            let updated_at = clock::cst_secs(
+                published.year(),
+                published.month(),
+                published.day(),
+                0,
+                0,
+                0,
+            ) + working_time(rng, 30);
+            Referral {
+                id: i as u64 + 1,
+                worker_id_no: person.clone(),
+                job_id: job.id,
+                status,
+                note,
+                deleted: rng.random_bool(0.02),
+                updated_at,
+            }
+        })
+        .collect()
 }

@@ -405,7 +405,7 @@ async fn the_side_doors_report_the_seed() {
     let counts = common::get_json(&c, format!("{}/_admin/seed", hy.url())).await;
     assert_eq!(
         counts,
-        serde_json::json!({"enterprises": 40, "jobs": 60, "zhenfeng-workers": 0, "referrals": 0, "secondments": 10})
+        serde_json::json!({"enterprises": 40, "jobs": 60, "zhenfeng-workers": 0, "referrals": 180, "secondments": 10})
     );
     hy.shutdown().await;
     zf.shutdown().await;

@@ -74,6 +74,16 @@ impl HyState {
                 .id;
             debug_assert_eq!(id, sd.id);
         }
+        for r in &seed.referrals {
+            let fields = object(json!({
+                "workerIdNo": r.worker_id_no, "jobId": r.job_id, "status": r.status,
+                "note": r.note, "deleted": r.deleted,
+            }));
+            let id = data.tables[Collection::Referrals]
+                .insert(Collection::Referrals, fields, r.updated_at)
+                .id;
+            debug_assert_eq!(id, r.id);
+        }
         let seed_counts: Map<String, Value> = Collection::ALL
             .iter()
             .map(|c| (c.name().to_string(), json!(data.tables[*c].rows().len())))
