@@ -5,7 +5,8 @@
 //! `{"base_url": "http://esms.example:8080", "province": "广东省", "division_code": "441303"}`.
 //! Secret: `api_key` (sent as `X-Api-Key`). Streams and mappings: `zhenfeng-workers` (worker,
 //! read and written; see [`mapping`]), `jobs` (job-posting with its enterprise, read only; see
-//! [`jobs`]), `secondments` (secondment, read and written; see [`secondments`]).
+//! [`jobs`]), `secondments` (secondment, read and written; see [`secondments`]), `referrals`
+//! (referral, read only, for the hub's statistics; see [`referrals`]).
 //!
 //! Every stream reads incrementally through one pager (`paging.rs`): `updatedSince` (inclusive)
 //! as a keyset, page numbers within a second, and an overlap pass over a second that took more
@@ -24,6 +25,7 @@
 pub mod jobs;
 pub mod mapping;
 mod paging;
+pub mod referrals;
 pub mod secondments;
 
 use hub_sdk::log;
@@ -175,6 +177,15 @@ impl Guest for HuiyangEsms {
                     can_delete: true,
                     max_write_batch: 0,
                 },
+                StreamInfo {
+                    name: referrals::REFERRALS.into(),
+                    schema: "referral".into(),
+                    schema_version: "1.0.0".into(),
+                    can_read: true,
+                    can_write: false,
+                    can_delete: false,
+                    max_write_batch: 0,
+                },
             ],
             hosts: vec!["${base_url}".into()],
             secrets: vec!["api_key".into()],
@@ -208,6 +219,7 @@ impl Guest for HuiyangEsms {
             WORKERS => {}
             jobs::JOBS => return jobs::read(cursor, max),
             secondments::SECONDMENTS => return secondments::read(cursor, max),
+            referrals::REFERRALS => return referrals::read(cursor, max),
             _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?}"))),
         }
         ensure_enterprises()?;
@@ -405,6 +417,11 @@ mod tests {
     fn the_writable_streams_take_native_deletes_and_jobs_does_not() {
         let m = HuiyangEsms::manifest();
         let d: Vec<_> = m.streams.iter().map(|s| (s.name.as_str(), s.can_delete, s.max_write_batch)).collect();
-        assert_eq!(d, [(WORKERS, true, 0), (jobs::JOBS, false, 0), (secondments::SECONDMENTS, true, 0)]);
+        assert_eq!(
+            d,
+            [(WORKERS, true, 0), (jobs::JOBS, false, 0), (secondments::SECONDMENTS, true, 0), (referrals::REFERRALS, false, 0)]
+        );
+        let writable: Vec<_> = m.streams.iter().filter(|s| s.can_write).map(|s| s.name.as_str()).collect();
+        assert_eq!(writable, [WORKERS, secondments::SECONDMENTS], "referrals and jobs are read only");
     }
 }
