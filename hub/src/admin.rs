@@ -4,7 +4,7 @@
 //! and `tls_key` are set ([`crate::admin_tls`]; the files are read again on SIGHUP). Every
 //! route but `/healthz`, `/login` and `/logout` needs the admin token: `Authorization: Bearer
 //! <token>` (RFC 6750), or, for the pages only (`GET /`, `GET /runs/{id}`,
-//! `GET /syncs/{name}/reconcile`), the session cookie
+//! `GET /syncs/{name}/reconcile`, `GET /statistics` and its `GET /statistics.csv`), the session cookie
 //! that `POST /login` sets after a browser user types the token. State-changing routes
 //! (`POST`) accept the bearer header only, so a page on another site cannot make a signed-in
 //! browser trigger anything (no cookie-borne CSRF).
@@ -534,7 +534,9 @@ async fn authenticate(State(s): State<AdminState>, mut req: Request, next: Next)
     let page = req.method() == axum::http::Method::GET
         && (path == "/"
             || path.starts_with("/runs/")
-            || (path.starts_with("/syncs/") && path.ends_with("/reconcile")));
+            || (path.starts_with("/syncs/") && path.ends_with("/reconcile"))
+            || path == "/statistics"
+            || path == "/statistics.csv");
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -584,7 +586,7 @@ async fn security_headers(State(s): State<AdminState>, req: Request, next: Next)
     info(title = "hub admin API", description = "Operate a running hub daemon: health, metrics, syncs, runs, dead letters."),
     modifiers(&BearerAuth, &Throttled),
     security(("bearer" = [])),
-    tags((name = "health"), (name = "syncs"), (name = "runs"), (name = "dead letters"), (name = "conflicts"), (name = "leases"))
+    tags((name = "health"), (name = "syncs"), (name = "runs"), (name = "dead letters"), (name = "conflicts"), (name = "leases"), (name = "statistics"))
 )]
 struct ApiDoc;
 
@@ -672,6 +674,8 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(reconcile))
         .routes(routes!(plan))
         .routes(routes!(resync))
+        .routes(routes!(statistics))
+        .routes(routes!(statistics_csv))
         .split_for_parts();
     let doc = api.clone();
     let router = router
@@ -685,6 +689,8 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
             "/syncs/{name}/reconcile",
             axum::routing::get(reconcile_page),
         )
+        .route("/statistics", axum::routing::get(statistics_page))
+        .route("/statistics.csv", axum::routing::get(statistics_csv_page))
         .route("/login", axum::routing::get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
         .fallback(no_route)
@@ -1050,6 +1056,174 @@ async fn resync(
             sync: name,
         }),
     ))
+}
+
+/// The statistics of the sections `?section=` names (all when absent; an unknown name is 400
+/// naming the known ones) and the CSV encoding `?encoding=` names (`utf-8` or `gb18030`, for
+/// the CSV routes only; else 400), made now on the runs' runtime ([`crate::statistics`]): 409
+/// when the server has no engine, 503 when a source could not be read (a referrals connector,
+/// or the state store; the message masked as logs are).
+async fn statistics_of(
+    view: &View,
+    uri: &axum::http::Uri,
+    csv: bool,
+) -> Result<
+    (
+        crate::statistics::Statistics,
+        crate::statistics::CsvEncoding,
+    ),
+    Failure,
+> {
+    use crate::statistics::{CsvEncoding, Section, Statistician};
+    let known: &[&str] = if csv {
+        &["section", "encoding"]
+    } else {
+        &["section"]
+    };
+    let q = query_params(uri, known)?;
+    let sections = match q.get("section") {
+        Some(name) => vec![Section::parse(name).map_err(bad_request)?],
+        None => Vec::new(),
+    };
+    let encoding = match q.get("encoding") {
+        Some(name) => CsvEncoding::parse(name).map_err(bad_request)?,
+        None => CsvEncoding::Utf8,
+    };
+    let Some(r) = view.reconciler.as_ref() else {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            "this server makes no statistics (it has no sync engine)".into(),
+        ));
+    };
+    let st = Statistician {
+        store: r.engine.store().clone(),
+        keys: r.engine.keys().clone(),
+        specs: r.specs.clone(),
+        plugins: Vec::new(),
+        zone: view.zone,
+    };
+    let made = crate::daemon::runs_runtime()
+        .spawn(async move { st.statistics(&sections).await })
+        .await;
+    match made {
+        Ok(Ok(out)) => Ok((out, encoding)),
+        Ok(Err(e)) => Err(Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the statistics could not be made: {}",
+                crate::logging::mask_personal(&format!("{e:#}"))
+            ),
+        )),
+        Err(e) => Err(anyhow::anyhow!("the statistics panicked: {e}").into()),
+    }
+}
+
+/// Statistics (数据统计): Zhenfeng workers in Huiyang, clinicians seconded, job postings and
+/// referrals, counted from the settled records in the state store (referrals read now from
+/// the connectors that carry them); no personal data. `?section=` one of `workers`,
+/// `secondments`, `job-postings`, `referrals`.
+#[utoipa::path(get, path = "/api/statistics", tag = "statistics", params(
+    ("section" = Option<String>, Query, description = "only this section: workers, secondments, job-postings or referrals")), responses(
+    (status = 200, description = "the statistics", body = crate::statistics::Statistics),
+    (status = 400, description = "an unknown section or query parameter (named)", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 409, description = "the server has no sync engine", body = ApiError),
+    (status = 503, description = "a source could not be read (a referrals connector, the state store)", body = ApiError)))]
+async fn statistics(
+    State(s): State<AdminState>,
+    uri: axum::http::Uri,
+) -> Result<Json<crate::statistics::Statistics>, Failure> {
+    let view = s.view();
+    Ok(Json(statistics_of(&view, &uri, false).await?.0))
+}
+
+/// The statistics as a CSV file for Excel and WPS: one figure per row (部分 section, 维度
+/// dimension, 项目 item, 指标 measure, 数量 count), UTF-8 with a byte order mark, or GB 18030
+/// with `?encoding=gb18030`.
+#[utoipa::path(get, path = "/api/statistics/csv", tag = "statistics", params(
+    ("section" = Option<String>, Query, description = "only this section: workers, secondments, job-postings or referrals"),
+    ("encoding" = Option<String>, Query, description = "utf-8 (default, with a byte order mark) or gb18030")), responses(
+    (status = 200, description = "the statistics as CSV", body = String, content_type = "text/csv"),
+    (status = 400, description = "an unknown section, encoding or query parameter (named)", body = ApiError),
+    (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 409, description = "the server has no sync engine", body = ApiError),
+    (status = 503, description = "a source could not be read (a referrals connector, the state store)", body = ApiError)))]
+async fn statistics_csv(
+    State(s): State<AdminState>,
+    uri: axum::http::Uri,
+) -> Result<Response, Failure> {
+    let view = s.view();
+    let (st, encoding) = statistics_of(&view, &uri, true).await?;
+    csv_file(&st, encoding)
+}
+
+/// `st` as a CSV attachment in `encoding`.
+fn csv_file(
+    st: &crate::statistics::Statistics,
+    encoding: crate::statistics::CsvEncoding,
+) -> Result<Response, Failure> {
+    let body = st.csv(encoding)?;
+    let name = format!(
+        "statistics-{}.csv",
+        st.generated_at.get(..10).unwrap_or("now")
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                format!("text/csv; charset={}", encoding.charset()),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The statistics page `/statistics`: each figure as a chart (server-rendered SVG) with its
+/// table, and the CSV export links ([`crate::statistics::page`]). An error page otherwise.
+async fn statistics_page(
+    State(s): State<AdminState>,
+    uri: axum::http::Uri,
+) -> Result<Response, Failure> {
+    let view = s.view();
+    let st = match statistics_of(&view, &uri, false).await {
+        Ok((st, _)) => st,
+        Err(Failure(code, what)) => {
+            return Ok(page_error(
+                code,
+                "无法统计 Cannot make the statistics",
+                &what,
+            ));
+        }
+    };
+    let made = crate::local_time::for_people(&st.generated_at, view.zone);
+    Ok(Html(page(
+        "hub · 数据统计 Statistics",
+        &crate::statistics::page::body(&st, &made),
+        false,
+    ))
+    .into_response())
+}
+
+/// `/statistics.csv`: the page's CSV download (the session cookie is enough), as
+/// `GET /api/statistics/csv`.
+async fn statistics_csv_page(
+    State(s): State<AdminState>,
+    uri: axum::http::Uri,
+) -> Result<Response, Failure> {
+    let view = s.view();
+    match statistics_of(&view, &uri, true).await {
+        Ok((st, encoding)) => csv_file(&st, encoding),
+        Err(Failure(code, what)) => Ok(page_error(
+            code,
+            "无法统计 Cannot make the statistics",
+            &what,
+        )),
+    }
 }
 
 /// What a control request did.
@@ -1726,7 +1900,7 @@ async fn status_page(
     );
     let _ = write!(
         b,
-        "<p class=\"note\">{} ({}) · 时间均为 {} 时间 all times in {} · 每 30 秒刷新 refreshes every 30 s</p>",
+        "<p class=\"note\">{} ({}) · 时间均为 {} 时间 all times in {} · 每 30 秒刷新 refreshes every 30 s · <a id=\"statistics-link\" href=\"/statistics\">数据统计 Statistics</a></p>",
         crate::local_time::now_for_people(view.zone),
         view.zone.name(),
         view.zone.name(),
@@ -2481,7 +2655,7 @@ mod tests {
     async fn every_route_but_healthz_needs_the_token() {
         let f = fixture().await;
         let ops = f.operations();
-        assert_eq!(ops.len(), 22, "{ops:?}");
+        assert_eq!(ops.len(), 24, "{ops:?}");
         // Wrong tokens count against the address: the first 5 are 401, the rest 429 (a
         // request without a token is not a guess, and stays 401).
         let mut wrong = 0;

@@ -34,6 +34,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod schema;
 pub mod schema_cli;
+pub mod statistics;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -110,6 +110,30 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Statistics (数据统计) both bureaus report from: Zhenfeng workers in Huiyang (by
+    /// employment status, employer, hometown township, new and returned per month), clinicians
+    /// seconded (by host facility and batch), job postings (open and closed by enterprise, with
+    /// headcount) and referrals (by outcome and enterprise). Counted from the settled records in
+    /// the state store; referrals are read now from the connectors that carry them. No personal
+    /// data. Writes nothing; can run beside the daemon.
+    Stats {
+        /// Only this section: workers, secondments, job-postings or referrals.
+        #[arg(value_parser = hub::statistics::Section::parse)]
+        section: Option<hub::statistics::Section>,
+        /// Deployment configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV for Excel and WPS instead of text: a header in Chinese with English, one
+        /// figure per row (section, dimension, item, measure, count).
+        #[arg(long)]
+        csv: bool,
+        /// The CSV's encoding: utf-8 (with a byte order mark) or gb18030 (for older tools).
+        #[arg(long, requires = "csv", value_parser = hub::statistics::CsvEncoding::parse, default_value = "utf-8")]
+        encoding: hub::statistics::CsvEncoding,
+    },
     /// The demo: simulators of HY-ESMS, ZF-REG and MED-ROSTER, the daemon on SQLite, a few
     /// scheduled runs of each sync.
     Demo {
@@ -822,6 +846,57 @@ async fn resync(
     Ok(outcome.status != RunStatus::Failed)
 }
 
+/// `hub stats`: the statistics ([`hub::statistics`]). Loads the configuration, its plugins and
+/// syncs (a plugin or sync that does not load is an error, as for `hub reconcile`), the state
+/// store and the state key (which must exist: the daemon made it), and writes nothing.
+async fn stats(
+    path: &std::path::Path,
+    section: Option<hub::statistics::Section>,
+) -> Result<hub::statistics::Statistics, Failure> {
+    let c = load(path)?;
+    let unsigned = hub::plugin_signature::refusals(&c);
+    if !unsigned.is_empty() {
+        return Err(Failure::Deployment(unsigned));
+    }
+    let runtime = hub::runtime::Runtime::new(Some(c.data_dir().join("cache")))?.require_signatures(
+        hub::plugin_signature::SignaturePolicy::of(&c.hub).map_err(anyhow::Error::msg)?,
+    );
+    let mut plugins = std::collections::BTreeMap::new();
+    let mut problems = Vec::new();
+    for (p, l) in hub::daemon::load_plugins(&c, &runtime).await {
+        match l {
+            Ok(plugin) => {
+                plugins.insert(p, plugin);
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    let mut specs = std::collections::BTreeMap::new();
+    for (name, s) in hub::daemon::resolve_syncs(&c, &plugins)? {
+        match s {
+            Ok(s) => {
+                specs.insert(name, s.spec);
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Failure::Deployment(problems));
+    }
+    let keys = hub::daemon::state_keys(&c, false)?;
+    let store = hub::store::Store::open(&c.store_url()).await?;
+    let st = hub::statistics::Statistician {
+        store: store.clone(),
+        keys,
+        specs,
+        plugins: plugins.into_values().collect(),
+        zone: c.zone(),
+    };
+    let out = st.statistics(section.as_slice()).await;
+    store.close().await;
+    Ok(out?)
+}
+
 enum Control {
     Trigger,
     Pause,
@@ -1066,6 +1141,29 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     .map_err(anyhow::Error::from)?;
             } else {
                 print!("{}", report.text());
+            }
+            Ok(true)
+        }
+        Command::Stats {
+            section,
+            config,
+            json,
+            csv,
+            encoding,
+        } => {
+            let st = stats(&config, section).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&st).map_err(anyhow::Error::from)?
+                );
+            } else if csv {
+                use std::io::Write as _;
+                std::io::stdout()
+                    .write_all(&st.csv(encoding)?)
+                    .map_err(anyhow::Error::from)?;
+            } else {
+                print!("{}", st.text());
             }
             Ok(true)
         }

@@ -212,6 +212,7 @@ mod conflicts;
 mod daemons;
 mod dead_letters;
 mod leases;
+mod link_scan;
 mod links;
 pub mod pg_tls;
 mod read_only;

@@ -1065,6 +1065,11 @@ impl Engine {
         &self.store
     }
 
+    /// The state keys (the statistics open the links' settled records with them).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     /// Runs a sync once. Never panics on bad data or a failing plugin: failures end up in the
     /// outcome and the run history.
     pub async fn run(&self, spec: &SyncSpec, trigger: &str) -> anyhow::Result<RunOutcome> {
