@@ -9,7 +9,8 @@
 //! - secondments: the roster records that a stay ended early, in another department.
 //!
 //! After the second run it checks that each change reached the other system, and that the third
-//! wrote nothing (no echo). It prints a table per run and per direction, and a summary per sync.
+//! wrote nothing (no echo). It prints a table per run and per direction, a summary per sync, and
+//! the statistics (`hub stats`) after the change set.
 
 use crate::daemon::Hub;
 use crate::report;
@@ -609,6 +610,14 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             c["requests"],
             c["rate_limited"]
         );
+    }
+    // The statistics (数据统计) after the change set, as `hub stats` prints them.
+    match crate::statistics::Statistician::of_hub(&hub)
+        .statistics(&[])
+        .await
+    {
+        Ok(st) => print!("\n{}", st.text()),
+        Err(e) => crate::say!("statistics: {e:#}"),
     }
     let dead = hub.engine.store().dead_letters(None).await?;
     println!("\ndead letters ({}):", dead.len());

@@ -1360,3 +1360,128 @@ async fn over_https_the_daemon_takes_a_renewed_certificate_on_sighup_and_keeps_i
         "no warning on loopback"
     );
 }
+
+/// The statistics page (issue 19) in headless Chromium after each sync's first run: reached
+/// from the status page's link, its tables give the figures worked out from the simulators
+/// ([`crate::statistics::expected`]), a chart per figure (10 SVG), the CSV links; the API gives
+/// the same figures as JSON and CSV (with a byte order mark), and a typo in a section is 400
+/// naming the known ones. Screenshot: target/screenshots/statistics-page.png.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_statistics_page_in_headless_chromium_shows_the_figures_worked_out_from_the_simulators()
+{
+    let a = Admin::start().await;
+    // Admin::start ran the workers sync; the other two once each beside the daemon, and the
+    // workers again (as crate::statistics::sync_all does).
+    for sync in ["job-postings", "secondments", "workers"] {
+        a.env.sync_once_of(sync).await;
+    }
+    let expected = crate::statistics::expected(&a.env).await;
+    let api = a.get("/api/statistics").await;
+    assert_eq!(crate::statistics::figures(&api), expected);
+    let one = a.get("/api/statistics?section=job-postings").await;
+    assert_eq!(one["job_postings"], expected["job_postings"]);
+    assert_eq!(one["workers"], Value::Null);
+    for (path, what) in [
+        (
+            "/api/statistics?section=worker",
+            "no statistics section \"worker\" (known: workers, secondments, job-postings, referrals)",
+        ),
+        (
+            "/api/statistics/csv?encoding=gbk",
+            "no CSV encoding \"gbk\" (known: utf-8, gb18030)",
+        ),
+        (
+            "/api/statistics?encoding=gb18030",
+            "unknown query parameter \"encoding\"; this route takes section",
+        ),
+    ] {
+        let r = a
+            .http
+            .get(format!("{}{path}", a.url))
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], what, "{path}");
+    }
+    let r = a
+        .http
+        .get(format!("{}/api/statistics/csv?section=referrals", a.url))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "text/csv; charset=utf-8"
+    );
+    let body = r.bytes().await.unwrap();
+    assert!(body.starts_with("\u{feff}部分 section,维度 dimension".as_bytes()));
+
+    let b = Browser::start().await;
+    b.go(&format!("{}/", a.url)).await;
+    let token_field = b.find("input[name=token]").await;
+    b.cmd(
+        reqwest::Method::POST,
+        &format!("/element/{token_field}/value"),
+        json!({"text": a.token}),
+    )
+    .await;
+    b.click("button[type=submit]").await;
+    b.click("#statistics-link").await;
+    assert!(b.text("h1").await.contains("数据统计 Statistics"));
+    // Every figure drawn: workers 4, secondments 2, job postings 2, referrals 2.
+    assert_eq!(b.count("figure svg").await, 10);
+    let cell = |table: &str, row: usize, col: usize| {
+        format!(
+            "#{table} tr:nth-child({}) td:nth-child({})",
+            row + 2,
+            col + 1
+        )
+    };
+    // The status table's first row (employed) and the referrals' hired row.
+    assert_eq!(
+        b.text(&cell("workers-status-table", 0, 1)).await,
+        expected["workers"]["by_status"][0]["count"].to_string()
+    );
+    assert_eq!(
+        b.text(&cell("referrals-outcome-table", 2, 1)).await,
+        expected["referrals"]["all"]["hired"].to_string()
+    );
+    // The largest employer and its count, and the postings' total row.
+    assert_eq!(
+        b.text(&cell("workers-employer-table", 0, 0)).await,
+        expected["workers"]["by_employer"][0]["label"]
+            .as_str()
+            .unwrap()
+    );
+    let n_firms = expected["job_postings"]["by_enterprise"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        b.text(&cell("postings-table", n_firms, 1)).await,
+        expected["job_postings"]["all"]["open"].to_string()
+    );
+    assert_eq!(
+        b.count("#workers-employer g.bar").await,
+        expected["workers"]["by_employer"].as_array().unwrap().len()
+    );
+    let shot = workspace().join("target/screenshots/statistics-page.png");
+    let png = b.screenshot(&shot).await;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    b.element_screenshot(
+        "#referrals-enterprise",
+        &workspace().join("target/screenshots/statistics-page-referrals.png"),
+    )
+    .await;
+    // The page does not scroll sideways at 700 pixels either.
+    b.resize(700, 1000).await;
+    b.go(&format!("{}/statistics", a.url)).await;
+    let (page, viewport) = b.page_and_viewport_width().await;
+    assert!(page <= viewport, "{page} > {viewport}");
+    b.quit().await;
+    a.stop().await;
+}

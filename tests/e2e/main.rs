@@ -13,6 +13,7 @@ mod plan;
 mod reconcile;
 mod roster;
 mod signatures;
+mod statistics;
 mod telemetry;
 mod witness;
 

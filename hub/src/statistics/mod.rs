@@ -7,7 +7,11 @@
 //!   per month the new (新增: by the month of `registeredOn`, the registry's 登记日期) and the
 //!   returned (返乡: a record whose status is `returned_home`, by the month of the update time
 //!   of the system holding it so: ZF-REG marks a resident who came home 务工状态 3 and HY-ESMS
-//!   cannot say it (it holds `left`), so that is the registry's 更新时间 of the change);
+//!   cannot say it (it holds `left`), so that is the registry's 更新时间, the time of its last
+//!   change of the record: neither system keeps the day of the return, and a later change of
+//!   the record, by a clerk or by the hub, moves it). Where the settled record says `left` and
+//!   a side holds the registry's finer `returned_home` or `lost_contact`, that one counts
+//!   ([`finer_status`]);
 //! - **secondments** (医疗人才派驻): stays of clinicians by host facility and by batch, each
 //!   split planned / serving now / completed (the `status` the roster settles), and how many
 //!   clinicians (distinct people, counted in memory, never shown);
@@ -701,6 +705,24 @@ pub struct Statistician {
     pub zone: chrono_tz::Tz,
 }
 
+impl Statistician {
+    /// The statistics of a built deployment: its store and state keys, its loaded syncs and
+    /// plugins, its zone.
+    pub fn of_hub(hub: &crate::daemon::Hub) -> Statistician {
+        Statistician {
+            store: hub.engine.store().clone(),
+            keys: hub.engine.keys().clone(),
+            specs: hub
+                .syncs
+                .iter()
+                .map(|(n, s)| (n.clone(), s.spec.clone()))
+                .collect(),
+            plugins: hub.plugins.values().cloned().collect(),
+            zone: hub.config.zone(),
+        }
+    }
+}
+
 /// The settled records of one sync and what was skipped.
 struct SyncRead {
     records: Vec<(String, Value, Link)>,
@@ -744,9 +766,15 @@ impl Statistician {
         {
             let rows: Vec<WorkerRecord> = w
                 .iter()
-                .map(|(_, record, link)| WorkerRecord {
-                    returned_at: returned_at(link),
-                    record: record.clone(),
+                .map(|(_, record, link)| {
+                    let mut record = record.clone();
+                    if let Some(s) = finer_status(&record, link) {
+                        record["status"] = Value::String(s);
+                    }
+                    WorkerRecord {
+                        returned_at: returned_at(link),
+                        record,
+                    }
                 })
                 .collect();
             out.workers = Some(worker_stats(&rows, self.zone));
@@ -928,18 +956,37 @@ impl Statistician {
     }
 }
 
+/// A side's own record of the link as it settled (its settled record, else its snapshot).
+fn side_record(s: &crate::store::SideState) -> Option<Value> {
+    s.settled
+        .as_deref()
+        .or(s.snapshot.as_deref())
+        .and_then(|b| serde_json::from_slice(b).ok())
+}
+
+/// The finer status a side holds where the settled record says `left`: HY-ESMS has no code for
+/// the registry's `returned_home` (务工状态 3) and `lost_contact` (9) and holds `left` for both,
+/// and a record that ended on one side takes the other side's end form (the workers sync's
+/// `[deletes]`), so the settled record of a resident who came home may say `left` while the
+/// registry says `returned_home`: the statistics keep the registry's word. `None`: the settled
+/// status stands.
+pub fn finer_status(record: &Value, link: &Link) -> Option<String> {
+    if text_at(record, "/status") != Some("left") {
+        return None;
+    }
+    [&link.a, &link.b]
+        .into_iter()
+        .filter_map(side_record)
+        .filter_map(|r| text_at(&r, "/status").map(str::to_string))
+        .find(|s| s == "returned_home" || s == "lost_contact")
+}
+
 /// When the worker of this link came home, if a side's record says `returned_home`: that
 /// side's update time (the latest such, should both).
 pub fn returned_at(link: &Link) -> Option<String> {
     [&link.a, &link.b]
         .into_iter()
-        .filter(|s| {
-            s.settled
-                .as_deref()
-                .or(s.snapshot.as_deref())
-                .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-                .is_some_and(|r| text_at(&r, "/status") == Some("returned_home"))
-        })
+        .filter(|s| side_record(s).is_some_and(|r| text_at(&r, "/status") == Some("returned_home")))
         .filter_map(|s| s.updated_at.clone())
         .max_by_key(|t| {
             chrono::DateTime::parse_from_rfc3339(t)
@@ -1012,8 +1059,8 @@ fn pad(s: &str, w: usize) -> String {
     format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
 }
 
-/// A table: a header and rows of cells, the first column left-aligned, the others right.
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+/// A table: a header and rows of cells, the first `left` columns left-aligned, the others right.
+fn table_aligned(out: &mut String, header: &[&str], rows: &[Vec<String>], left: usize) {
     let cols = header.len();
     let mut w: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for r in rows {
@@ -1026,6 +1073,9 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
         for (i, c) in cells.iter().enumerate() {
             if i == 0 {
                 s.push_str(&pad(c, w[0]));
+            } else if i < left {
+                s.push_str("  ");
+                s.push_str(&pad(c, w[i]));
             } else {
                 s.push_str("  ");
                 s.push_str(&" ".repeat(w[i].saturating_sub(width(c))));
@@ -1038,6 +1088,11 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     for r in rows {
         out.push_str(&line(r.clone()));
     }
+}
+
+/// A table whose first column is left-aligned, the others right ([`table_aligned`]).
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    table_aligned(out, header, rows, 1);
 }
 
 /// A count grouped in thousands for people (`1,322`).
@@ -1225,7 +1280,7 @@ impl Statistics {
                 ]
             })
             .collect();
-        table(
+        table_aligned(
             &mut s,
             &[
                 "部分 section",
@@ -1236,6 +1291,7 @@ impl Statistics {
                 "已结束 ended",
             ],
             &rows,
+            2,
         );
         for m in &self.missing {
             s.push_str(&format!("  缺少 missing: {m}\n"));

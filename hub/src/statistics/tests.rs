@@ -148,6 +148,24 @@ fn a_worker_returned_when_a_side_holds_returned_home_at_that_sides_time() {
     assert_eq!(month_in("not a time", shanghai()), None);
 }
 
+#[test]
+fn a_settled_left_keeps_the_registrys_finer_status() {
+    // ZF-REG (a) holds returned_home, HY-ESMS (b) left, the settled record left: returned_home.
+    let mut link = Link::new("k".into());
+    link.a.snapshot = Some(br#"{"status":"returned_home"}"#.to_vec());
+    link.b.snapshot = Some(br#"{"status":"left"}"#.to_vec());
+    let left = json!({"status": "left"});
+    assert_eq!(finer_status(&left, &link).as_deref(), Some("returned_home"));
+    // lost_contact likewise; employed on a side changes nothing.
+    link.a.snapshot = Some(br#"{"status":"lost_contact"}"#.to_vec());
+    assert_eq!(finer_status(&left, &link).as_deref(), Some("lost_contact"));
+    link.a.snapshot = Some(br#"{"status":"employed"}"#.to_vec());
+    assert_eq!(finer_status(&left, &link), None);
+    // A settled status other than left stands.
+    link.a.snapshot = Some(br#"{"status":"returned_home"}"#.to_vec());
+    assert_eq!(finer_status(&json!({"status": "seeking"}), &link), None);
+}
+
 fn stay(id: &str, facility: &str, batch: i64, status: Option<&str>) -> Value {
     json!({"practitioner": {"idNumber": id, "name": "x"}, "organization": {"name": facility},
            "batch": batch, "period": {"start": "2021-04-15"}, "status": status, "honours": []})
