@@ -28,7 +28,7 @@
 //! Personal data: dead letters carry only masked keys (see [`crate::sync::mask_key`]); the
 //! API never unseals a record.
 
-use crate::admin_security::{self as security, Sessions, Throttle};
+use crate::admin_security::{self as security, Principal, Role, Sessions, Throttle, Tokens};
 use crate::config::Config;
 use crate::metrics as hub_metrics;
 use crate::schedule::Schedule;
@@ -126,7 +126,8 @@ pub struct Endpoint {
 #[derive(Clone)]
 pub struct AdminState {
     view: watch::Receiver<Arc<View>>,
-    token: Arc<str>,
+    /// The tokens, replaced on reload ([`Server::update_tokens`]).
+    tokens: Arc<std::sync::RwLock<Arc<Tokens>>>,
     sessions: Arc<Sessions>,
     throttle: Arc<Throttle>,
     /// Served over HTTPS: HSTS on every answer, `Secure` on the cookie.
@@ -140,9 +141,14 @@ impl AdminState {
     /// served over plain HTTP, with sessions of [`security::SESSION_LIFETIME`] and the
     /// throttle of [`security::MAX_FAILURES`] per [`security::FAILURE_WINDOW`].
     pub fn new(view: watch::Receiver<Arc<View>>, token: &str) -> AdminState {
+        AdminState::with_tokens(view, Tokens::single(token))
+    }
+
+    /// The same with named tokens and roles ([`tokens`]).
+    pub fn with_tokens(view: watch::Receiver<Arc<View>>, tokens: Tokens) -> AdminState {
         AdminState {
             view,
-            token: token.into(),
+            tokens: Arc::new(std::sync::RwLock::new(Arc::new(tokens))),
             sessions: Arc::new(Sessions::new(security::SESSION_LIFETIME)),
             throttle: Arc::new(Throttle::new(
                 security::MAX_FAILURES,
@@ -172,20 +178,66 @@ impl AdminState {
     fn view(&self) -> Arc<View> {
         self.view.borrow().clone()
     }
+
+    fn tokens(&self) -> Arc<Tokens> {
+        self.tokens
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the tokens (a reload): bearer headers and sessions are checked against the new
+    /// set from the next request on.
+    pub fn set_tokens(&self, tokens: Tokens) {
+        *self
+            .tokens
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(tokens);
+    }
+}
+
+/// A token's secret as read from its source: at least 16 characters, or an error naming
+/// `what` (never the value).
+fn secret(
+    src: &crate::config::SecretSource,
+    config: &Config,
+    what: &str,
+) -> anyhow::Result<String> {
+    let t = src
+        .resolve(&config.dir())
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    anyhow::ensure!(
+        t.trim().len() >= 16,
+        "{what}: must be at least 16 characters"
+    );
+    Ok(t.trim().to_string())
+}
+
+/// The tokens of a deployment: each `[[admin.tokens]]` with its name and role, and
+/// `[admin] token` (or, with neither, the file of [`token`]) as an operator named `admin`.
+/// Errors name the token (`admin.tokens[1] (li.na)`), never its value; two entries with the
+/// same secret are refused, as the holder could not be told apart.
+pub fn tokens(config: &Config) -> anyhow::Result<Tokens> {
+    let mut list = Vec::new();
+    if config.admin.token.is_some() || config.admin.tokens.is_empty() {
+        list.push(("admin".to_string(), Role::Operator, token(config)?));
+    }
+    for (i, t) in config.admin.tokens.iter().enumerate() {
+        let what = format!("admin.tokens[{i}] ({})", t.name.get_ref());
+        let s = secret(&t.token, config, &what)?;
+        if let Some((other, _, _)) = list.iter().find(|(_, _, o)| *o == s) {
+            anyhow::bail!("{what}: the same secret as token {other}; each token needs its own");
+        }
+        list.push((t.name.get_ref().clone(), *t.role.get_ref(), s));
+    }
+    Ok(Tokens::new(list))
 }
 
 /// The admin token of a deployment: `[admin] token`, or the file `<data_dir>/admin.token`,
 /// created with 32 random bytes (hex) and mode 0600 if missing. Errors name the source.
 pub fn token(config: &Config) -> anyhow::Result<String> {
     if let Some(src) = &config.admin.token {
-        let t = src
-            .resolve(&config.dir())
-            .map_err(|e| anyhow::anyhow!("admin.token: {e}"))?;
-        anyhow::ensure!(
-            t.trim().len() >= 16,
-            "admin.token: must be at least 16 characters"
-        );
-        return Ok(t.trim().to_string());
+        return secret(src, config, "admin.token");
     }
     let path = config.data_dir().join("admin.token");
     if !path.exists() {
@@ -205,6 +257,7 @@ pub struct Server {
     /// Where it listens.
     pub addr: std::net::SocketAddr,
     view: watch::Sender<Arc<View>>,
+    state: AdminState,
     task: tokio::task::JoinHandle<()>,
     /// The certificate when served over HTTPS, and the task reloading it on SIGHUP.
     tls: Option<(
@@ -219,7 +272,7 @@ impl Server {
     /// certificate or key file cannot be used (named, with the reason), the address cannot be
     /// bound, or the token cannot be read.
     pub async fn start(config: &Config, view: View) -> anyhow::Result<Server> {
-        let token = token(config)?;
+        let tokens = tokens(config)?;
         let certificate = match config.admin_tls_files() {
             Some((cert, key)) => Some(Arc::new(crate::admin_tls::Certificate::load(&cert, &key)?)),
             None => None,
@@ -247,10 +300,10 @@ impl Server {
             tracing::warn!(%addr, "the admin API listens beyond this machine over plain HTTP; set [admin] tls_cert and tls_key for HTTPS");
         }
         let (tx, rx) = watch::channel(Arc::new(view));
-        let state = AdminState::new(rx, &token);
+        let state = AdminState::with_tokens(rx, tokens);
         let (task, tls) = match certificate {
             None => {
-                let (router, _) = router(state);
+                let (router, _) = router(state.clone());
                 let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
                 let task = tokio::spawn(async move {
                     if let Err(e) = axum::serve(listener, app).await {
@@ -261,7 +314,7 @@ impl Server {
             }
             Some(certificate) => {
                 use axum::serve::ListenerExt as _;
-                let (router, _) = router(state.over_tls());
+                let (router, _) = router(state.clone().over_tls());
                 let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
                 // A tapped listener is one axum gives each connection's peer address for
                 // (`ConnectInfo<SocketAddr>`, which the sign-in throttle counts by); the tap
@@ -282,6 +335,7 @@ impl Server {
         Ok(Server {
             addr,
             view: tx,
+            state,
             task,
             tls,
         })
@@ -290,6 +344,13 @@ impl Server {
     /// Shows a reloaded deployment.
     pub fn update(&self, view: View) {
         let _ = self.view.send(Arc::new(view));
+    }
+
+    /// Takes the tokens of a reloaded configuration ([`tokens`]): a rotated or withdrawn token
+    /// no longer opens anything, and the sessions signed in with it end.
+    pub fn update_tokens(&self, tokens: Tokens) {
+        tracing::info!(tokens = tokens.len(), "admin API: tokens reloaded");
+        self.state.set_tokens(tokens);
     }
 
     /// Reads the certificate files again, as SIGHUP does: the new pair serves new connections,
@@ -519,24 +580,51 @@ fn throttled(client: Client, wait: std::time::Duration, html: bool) -> Response 
     r
 }
 
-/// Lets a request through with the admin token (bearer header) or, for a page, a live
-/// session cookie; counts a wrong bearer token as a failed sign-in of its address, and
-/// refuses (429) any token from an address with too many of them. `POST /login` is
-/// throttled here and checked by [`login`].
+/// Whether a request is a page a browser opens with its session cookie.
+fn is_page(method: &axum::http::Method, path: &str) -> bool {
+    let get = method == axum::http::Method::GET;
+    (get
+        && (path == "/"
+            || path.starts_with("/runs/")
+            || path.starts_with("/conflicts/")
+            || (path.starts_with("/syncs/") && path.ends_with("/reconcile"))
+            || path == "/statistics"
+            || path == "/statistics.csv"))
+        // The conflict page's form (checked against the session's form token by the handler).
+        || (method == axum::http::Method::POST && path.starts_with("/conflicts/"))
+}
+
+/// 403 for a signed-in token whose role does not allow the route: names the role needed and
+/// the token's name and role.
+fn forbidden(who: &Principal, needs: Role, html: bool) -> Response {
+    let message = format!(
+        "权限不足 this needs a token of role {}; token {:?} has role {}",
+        needs.as_str(),
+        who.name,
+        who.role.as_str()
+    );
+    tracing::warn!(token = %who.name, role = who.role.as_str(), needs = needs.as_str(), "admin API: refused for the token's role");
+    if html {
+        return page_error(StatusCode::FORBIDDEN, "权限不足 Forbidden", &message);
+    }
+    Failure(StatusCode::FORBIDDEN, message).into_response()
+}
+
+/// Lets a request through with a configured token (bearer header) or, for a page, a live
+/// session cookie whose token is still configured; counts a wrong bearer token as a failed
+/// sign-in of its address, and refuses (429) any token from an address with too many of them.
+/// The token's [`Principal`] goes with the request; a state-changing request (`POST`) needs
+/// [`Role::Operator`] (403 otherwise). `POST /login` is throttled here and checked by
+/// [`login`].
 async fn authenticate(State(s): State<AdminState>, mut req: Request, next: Next) -> Response {
     let client = Client::of(&req);
     req.extensions_mut().insert(client);
-    let path = req.uri().path();
+    let path = req.uri().path().to_string();
     let post = req.method() == axum::http::Method::POST;
     if path == "/healthz" || path == "/logout" || (path == "/login" && !post) {
         return next.run(req).await;
     }
-    let page = req.method() == axum::http::Method::GET
-        && (path == "/"
-            || path.starts_with("/runs/")
-            || (path.starts_with("/syncs/") && path.ends_with("/reconcile"))
-            || path == "/statistics"
-            || path == "/statistics.csv");
+    let page = is_page(req.method(), &path);
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -555,23 +643,36 @@ async fn authenticate(State(s): State<AdminState>, mut req: Request, next: Next)
     if signing_in {
         return next.run(req).await;
     }
-    let bearer = bearer.map(|t| security::same(t.as_bytes(), s.token.as_bytes()));
-    if bearer == Some(false) {
-        s.throttle.failed(client.0);
-        tracing::warn!(client = %client.0, path, "admin API: a request with a wrong bearer token");
+    let tokens = s.tokens();
+    let mut who = None;
+    if let Some(t) = bearer {
+        match tokens.find(t.as_bytes()) {
+            Some((p, _)) => who = Some(p),
+            None => {
+                s.throttle.failed(client.0);
+                tracing::warn!(client = %client.0, path, "admin API: a request with a wrong bearer token");
+            }
+        }
+    } else if page {
+        who = cookie_of(req.headers(), COOKIE)
+            .and_then(|c| s.sessions.token_of(c))
+            .and_then(|d| tokens.by_digest(&d));
     }
-    let cookie = page && cookie_of(req.headers(), COOKIE).is_some_and(|c| s.sessions.is_live(c));
-    if bearer == Some(true) || cookie {
-        return next.run(req).await;
+    let Some(who) = who else {
+        if page && bearer.is_none() {
+            return Redirect::to("/login").into_response();
+        }
+        return Failure(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong admin token (Authorization: Bearer <token>)".into(),
+        )
+        .into_response();
+    };
+    if post && who.role != Role::Operator {
+        return forbidden(&who, Role::Operator, page && bearer.is_none());
     }
-    if page {
-        return Redirect::to("/login").into_response();
-    }
-    Failure(
-        StatusCode::UNAUTHORIZED,
-        "missing or wrong admin token (Authorization: Bearer <token>)".into(),
-    )
-    .into_response()
+    req.extensions_mut().insert(who);
+    next.run(req).await
 }
 
 /// Adds the security headers ([`security::add_headers`]) to every answer.
@@ -685,6 +786,10 @@ pub fn router(state: AdminState) -> (axum::Router, utoipa::openapi::OpenApi) {
         )
         .route("/", axum::routing::get(status_page))
         .route("/runs/{id}", axum::routing::get(run_page))
+        .route(
+            "/conflicts/{id}",
+            axum::routing::get(conflict_page).post(conflict_form),
+        )
         .route(
             "/syncs/{name}/reconcile",
             axum::routing::get(reconcile_page),
@@ -1560,12 +1665,22 @@ async fn get_conflict(
         .ok_or_else(|| not_found(format!("no conflict {id}")))
 }
 
-/// A person's decision on a conflict: JSON `{"take": "a" | "b", "replace": false}`.
+/// A person's decision on a conflict: JSON `{"take": "a" | "b", "replace": false}` (a side's
+/// record whole) or `{"fields": {"/phone": "b", "/name": "a"}, "reason": "...", "replace":
+/// false}` (field by field).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resolution {
     /// The side whose record the next run takes whole and writes to the other side.
-    pub take: crate::store::Side,
+    pub take: Option<crate::store::Side>,
+    /// Field by field instead: each field's JSON pointer (RFC 6901) with the side whose value
+    /// the next run takes. Only fields whose values differ may be named, and every field that
+    /// parked the record must be; the others follow the sync's rules.
+    #[schema(value_type = Option<BTreeMap<String, crate::store::Side>>)]
+    pub fields: Option<BTreeMap<String, crate::store::Side>>,
+    /// Why (kept with the decision and in the audit log, masked as logs are; at most 500
+    /// characters).
+    pub reason: Option<String>,
     /// Replace a decision taken earlier that the next run has not yet applied (default
     /// false: a second decision is refused with 409, so two people cannot overrule each other
     /// unknowingly).
@@ -1574,8 +1689,10 @@ pub struct Resolution {
 }
 
 /// The fields of a resolution body, for error messages.
-const RESOLUTION_SHAPE: &str =
-    "{\"take\": \"a\"} or {\"take\": \"b\"}, with \"replace\": true to change an earlier decision";
+const RESOLUTION_SHAPE: &str = "{\"take\": \"a\"} or {\"take\": \"b\"}, or {\"fields\": {\"/pointer\": \"a\" | \"b\", ...}, \"reason\": \"...\"}, with \"replace\": true to change an earlier decision";
+
+/// The longest reason a decision keeps, in characters.
+const MOST_REASON: usize = 500;
 
 /// Reads a [`Resolution`] from a request body (RFC 8259 JSON, `Content-Type:
 /// application/json`): 415 for another content type, 400 for text that is not JSON (with its
@@ -1609,23 +1726,71 @@ fn resolution_of(headers: &HeaderMap, body: &[u8]) -> Result<Resolution, Failure
     };
     if let Some(k) = fields
         .keys()
-        .find(|k| !matches!(k.as_str(), "take" | "replace"))
+        .find(|k| !matches!(k.as_str(), "take" | "replace" | "fields" | "reason"))
     {
         return Err(unprocessable(format!(
             "unknown field {k:?} in the body; it takes {RESOLUTION_SHAPE}"
         )));
     }
-    let take = match fields.get("take").map(|t| (t, t.as_str())) {
-        None => {
+    let side_of = |v: &serde_json::Value| match v.as_str() {
+        Some("a") => Some(crate::store::Side::A),
+        Some("b") => Some(crate::store::Side::B),
+        _ => None,
+    };
+    let take = match fields.get("take") {
+        None => None,
+        Some(t) => Some(side_of(t).ok_or_else(|| {
+            unprocessable(format!(
+                "\"take\" must be \"a\" or \"b\" (the side whose record is kept), not {t}"
+            ))
+        })?),
+    };
+    let chosen = match fields.get("fields") {
+        None => None,
+        Some(serde_json::Value::Object(m)) if !m.is_empty() => {
+            let mut out = BTreeMap::new();
+            for (ptr, v) in m {
+                let side = side_of(v).ok_or_else(|| {
+                    unprocessable(format!(
+                        "\"fields\"/{ptr:?} must be \"a\" or \"b\" (the side whose value is kept), not {v}"
+                    ))
+                })?;
+                out.insert(ptr.clone(), side);
+            }
+            Some(out)
+        }
+        Some(v) => {
             return Err(unprocessable(format!(
-                "the body has no \"take\": say which side's record to keep, {RESOLUTION_SHAPE}"
+                "\"fields\" must be an object of at least one JSON pointer with \"a\" or \"b\", such as {{\"/phone\": \"b\"}}, not {v}"
             )));
         }
-        Some((_, Some("a"))) => crate::store::Side::A,
-        Some((_, Some("b"))) => crate::store::Side::B,
-        Some((t, _)) => {
+    };
+    match (&take, &chosen) {
+        (None, None) => {
             return Err(unprocessable(format!(
-                "\"take\" must be \"a\" or \"b\" (the side whose record is kept), not {t}"
+                "the body has no \"take\" or \"fields\": say which side's record or which fields to keep, {RESOLUTION_SHAPE}"
+            )));
+        }
+        (Some(_), Some(_)) => {
+            return Err(unprocessable(
+                "the body has both \"take\" and \"fields\": a decision takes a side's record whole or chooses fields, not both".into(),
+            ));
+        }
+        _ => {}
+    }
+    let reason = match fields.get("reason") {
+        None => None,
+        Some(serde_json::Value::String(r)) if r.chars().count() <= MOST_REASON => {
+            Some(r.trim().to_string()).filter(|r| !r.is_empty())
+        }
+        Some(v) => {
+            return Err(unprocessable(format!(
+                "\"reason\" must be text of at most {MOST_REASON} characters, not {}",
+                if v.is_string() {
+                    "a longer text".to_string()
+                } else {
+                    v.to_string()
+                }
             )));
         }
     };
@@ -1638,22 +1803,216 @@ fn resolution_of(headers: &HeaderMap, body: &[u8]) -> Result<Resolution, Failure
             )));
         }
     };
-    Ok(Resolution { take, replace })
+    Ok(Resolution {
+        take,
+        fields: chosen,
+        reason,
+        replace,
+    })
 }
 
-/// Resolve an open conflict by taking one side's record: the sync's next run writes it to the
-/// other side, and the conflict closes when that write succeeds. A second decision before that
-/// run is refused (409) unless it says `"replace": true`.
+/// The two systems of a sync for people: each side's short system name (`ZF-REG`, from its
+/// connector's manifest) or, without a loaded sync, its plugin's name.
+fn system_names(view: &View, sync: &str) -> [String; 2] {
+    let spec = view.reconciler.as_ref().and_then(|r| r.specs.get(sync));
+    let configured = view.syncs.get(sync);
+    [crate::store::Side::A, crate::store::Side::B].map(|side| {
+        let plugin = configured.map_or_else(
+            || side.as_str().to_string(),
+            |v| {
+                if side == crate::store::Side::A {
+                    v.a.plugin.clone()
+                } else {
+                    v.b.plugin.clone()
+                }
+            },
+        );
+        match spec {
+            Some(spec) => crate::sync::decide::system_name(&spec.endpoint(side).plugin, &plugin),
+            None => plugin,
+        }
+    })
+}
+
+/// The record of conflict `c` field by field, when its sync is loaded on this server.
+async fn conflict_record(
+    view: &View,
+    c: &crate::store::Conflict,
+) -> Result<Option<crate::sync::decide::ConflictRecord>, Failure> {
+    let Some(r) = view.reconciler.as_ref() else {
+        return Ok(None);
+    };
+    let Some(spec) = r.specs.get(&c.sync) else {
+        return Ok(None);
+    };
+    Ok(r.engine.conflict_record(spec, &c.key_hash).await?)
+}
+
+/// Records a person's decision on conflict `id` (shared by the API and the page): 404 for no
+/// such conflict, 409 when it is not open or already has a decision and `r.replace` is false,
+/// 400 naming a field the record does not have (or whose values do not differ) or a parked
+/// field the decision leaves out. The decision and its audit entries (one per system the
+/// decision changes: who, which fields or side, the reason masked) commit together.
+async fn decide(
+    view: &View,
+    id: i64,
+    r: &Resolution,
+    who: &Principal,
+) -> Result<crate::store::Conflict, Failure> {
+    use crate::store::{Decision, Side};
+    let c = view
+        .store
+        .conflict(id)
+        .await?
+        .ok_or_else(|| not_found(format!("no conflict {id}")))?;
+    if c.status != "open" {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!("conflict {id} is {}, not open", c.status),
+        ));
+    }
+    if let (Some(earlier), false) = (c.decision(), r.replace) {
+        let said = match earlier {
+            Decision::Take(s) => format!("take side {}", s.as_str()),
+            Decision::Fields(f) => format!(
+                "fields {}",
+                f.iter()
+                    .map(|(p, s)| format!("{p} from {}", s.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let by = c
+            .decided_by
+            .as_deref()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default();
+        let resend = match r.take {
+            Some(t) => format!("{{\"take\": \"{}\", \"replace\": true}}", t.as_str()),
+            None => "the same body with \"replace\": true".to_string(),
+        };
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!(
+                "conflict {id} already has a decision ({said}{by}), which the next run applies; send {resend} to replace it"
+            ),
+        ));
+    }
+    let decision = match (&r.take, &r.fields) {
+        (Some(t), _) => Decision::Take(*t),
+        (None, Some(f)) => {
+            let Some(record) = conflict_record(view, &c).await? else {
+                return Err(Failure(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "sync {} is not loaded on this server, so conflict {id}'s fields cannot be checked; take a side's record whole instead",
+                        c.sync
+                    ),
+                ));
+            };
+            let choosable = record.choosable();
+            if let Some(bad) = f.keys().find(|p| !choosable.contains(&p.as_str())) {
+                let what = if record.fields.iter().any(|x| x.pointer == *bad) {
+                    "holds the same value on both sides"
+                } else {
+                    "is not a field of this record"
+                };
+                return Err(bad_request(format!(
+                    "field {bad:?} in the decision {what}; conflict {id}'s fields whose values differ are {}",
+                    choosable.join(", ")
+                )));
+            }
+            if let Some(missing) = record.parked().into_iter().find(|p| !f.contains_key(*p)) {
+                return Err(bad_request(format!(
+                    "the decision leaves out field {missing:?}, which parked the record: choose a side for each of {}",
+                    record.parked().join(", ")
+                )));
+            }
+            Decision::Fields(f.clone())
+        }
+        (None, None) => unreachable!("resolution_of refuses a body with neither"),
+    };
+    // The systems the decision changes: the other side of a side taken whole; for fields, the
+    // side opposite each chosen one.
+    let mut sides: Vec<Side> = match &decision {
+        Decision::Take(t) => vec![t.other()],
+        Decision::Fields(f) => f.values().map(|s| s.other()).collect(),
+    };
+    sides.sort_by_key(|s| s.as_str());
+    sides.dedup();
+    let reason = r
+        .reason
+        .as_deref()
+        .map(|t| crate::logging::mask_personal(t).into_owned());
+    let detail = match &decision {
+        Decision::Take(t) => serde_json::json!({"conflict": id, "take": t, "reason": reason}),
+        Decision::Fields(f) => serde_json::json!({"conflict": id, "fields": f, "reason": reason}),
+    }
+    .to_string();
+    let link = view
+        .store
+        .links(&c.sync, std::slice::from_ref(&c.key_hash))
+        .await?
+        .into_iter()
+        .next();
+    let syncv = view.syncs.get(&c.sync);
+    let audit: Vec<crate::audit::NewAuditEntry> = sides
+        .iter()
+        .map(|&side| crate::audit::NewAuditEntry {
+            run_id: 0,
+            system: syncv.map_or_else(
+                || side.as_str().to_string(),
+                |v| {
+                    if side == Side::A {
+                        v.a.plugin.clone()
+                    } else {
+                        v.b.plugin.clone()
+                    }
+                },
+            ),
+            side,
+            key_hash: c.key_hash.clone(),
+            action: crate::audit::WriteAction::Decide,
+            result: crate::audit::WriteOutcome::Recorded,
+            remote_id: link.as_ref().and_then(|l| l.side(side).remote_id.clone()),
+            actor: Some(who.name.clone()),
+            detail: Some(detail.clone()),
+        })
+        .collect();
+    if !view
+        .store
+        .decide_conflict(id, &decision, Some(&who.name), reason.as_deref(), &audit)
+        .await?
+    {
+        return Err(Failure(
+            StatusCode::CONFLICT,
+            format!("conflict {id} is no longer open"),
+        ));
+    }
+    tracing::info!(conflict = id, sync = %c.sync, token = %who.name, decision = %detail, replaced = c.decision().is_some(), "admin API: conflict decided by a person");
+    view.store
+        .conflict(id)
+        .await?
+        .ok_or_else(|| not_found(format!("no conflict {id}")))
+}
+
+/// Resolve an open conflict: take one side's record whole, or choose field by field (the
+/// merged record goes to each side it differs from). The sync's next run writes it, and the
+/// conflict closes when that write succeeds. A second decision before that run is refused
+/// (409) unless it says `"replace": true`. Needs an operator token (403 for a viewer). The
+/// audit log records who decided what.
 #[utoipa::path(post, path = "/api/conflicts/{id}/resolve", tag = "conflicts", params(("id" = i64, Path, description = "conflict id")), request_body = Resolution, responses(
     (status = 202, description = "the decision waits for the next run", body = crate::store::Conflict),
-    (status = 400, description = "the body is not JSON, or the id is not a number", body = ApiError),
+    (status = 400, description = "the body is not JSON, the id is not a number, a field named is not one whose values differ, or a parked field is left out", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
+    (status = 403, description = "the token's role is not operator", body = ApiError),
     (status = 404, description = "no such conflict", body = ApiError),
     (status = 409, description = "the conflict is already resolved, or already has a decision and the body does not say \"replace\": true", body = ApiError),
     (status = 415, description = "the body is not application/json", body = ApiError),
-    (status = 422, description = "the body is not {\"take\": \"a\" | \"b\", \"replace\": bool}", body = ApiError)))]
+    (status = 422, description = "the body is not {\"take\": \"a\" | \"b\"} or {\"fields\": {...}, \"reason\": \"...\"} with \"replace\": bool", body = ApiError)))]
 async fn resolve_conflict(
     State(s): State<AdminState>,
+    axum::Extension(who): axum::Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -1661,34 +2020,405 @@ async fn resolve_conflict(
     let id = path_id("conflict", &id)?;
     let r = resolution_of(&headers, &body)?;
     let view = s.view();
-    let c = view
-        .store
-        .conflict(id)
-        .await?
-        .ok_or_else(|| not_found(format!("no conflict {id}")))?;
-    if let (Some(earlier), "open", false) = (c.take, c.status.as_str(), r.replace) {
-        return Err(Failure(
-            StatusCode::CONFLICT,
-            format!(
-                "conflict {id} already has a decision (take side {}), which the next run applies; send {{\"take\": \"{}\", \"replace\": true}} to replace it",
-                earlier.as_str(),
-                r.take.as_str()
-            ),
-        ));
-    }
-    if !view.store.resolve_conflict(id, r.take).await? {
-        return Err(Failure(
-            StatusCode::CONFLICT,
-            format!("conflict {id} is {}, not open", c.status),
-        ));
-    }
-    tracing::info!(conflict = id, sync = %c.sync, take = r.take.as_str(), replaced = c.take.is_some(), "admin API: conflict resolved by a person");
-    let c = view
-        .store
-        .conflict(id)
-        .await?
-        .ok_or_else(|| not_found(format!("no conflict {id}")))?;
+    let c = decide(&view, id, &r, &who).await?;
     Ok((StatusCode::ACCEPTED, Json(c)))
+}
+
+/// A value on the conflict page: in clear (JSON text, strings without quotes), or masked;
+/// `—` when absent.
+fn shown_value(v: Option<&serde_json::Value>, clear: bool) -> String {
+    match (v, clear) {
+        (None, _) => "—".into(),
+        (Some(_), false) => "•••".into(),
+        (Some(serde_json::Value::String(s)), true) => s.clone(),
+        (Some(v), true) => v.to_string(),
+    }
+}
+
+/// What the conflict page says after a form was sent: a note (saved) or an error, with the
+/// status of the answer.
+struct FormOutcome {
+    status: StatusCode,
+    message: String,
+    ok: bool,
+    /// The choices sent, kept on the page shown again.
+    chosen: BTreeMap<String, crate::store::Side>,
+    reason: String,
+}
+
+/// The conflict page `/conflicts/{id}`: the conflict (sync, masked key, the rule that parked
+/// it or the system that refused the write), each system by its short name with its own id of
+/// the record and its update time, and each field's values on both sides, the last merged
+/// value, which side changed it and the rule that decides it. An operator sees the values in
+/// clear (each view appended to the audit log: one `view` entry per system, naming the token)
+/// and a form to choose per field with a reason; a viewer sees them masked and no form. A
+/// decision not yet applied is shown with a warning that saving replaces it.
+async fn conflict_page(
+    State(s): State<AdminState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<Response, Failure> {
+    let q = match query_params(&uri, &["saved"]) {
+        Ok(q) => q,
+        Err(Failure(code, what)) => return Ok(page_error(code, "参数错误 Bad parameter", &what)),
+    };
+    let outcome = q.contains_key("saved").then(|| FormOutcome {
+        status: StatusCode::OK,
+        message: "已保存 Saved: the sync's next run writes the decision (trigger it to run now)"
+            .into(),
+        ok: true,
+        chosen: BTreeMap::new(),
+        reason: String::new(),
+    });
+    render_conflict(&s, &who, &headers, &id, outcome).await
+}
+
+async fn render_conflict(
+    s: &AdminState,
+    who: &Principal,
+    headers: &HeaderMap,
+    id: &str,
+    outcome: Option<FormOutcome>,
+) -> Result<Response, Failure> {
+    use crate::store::Side;
+    let id = match path_id("conflict", id) {
+        Ok(id) => id,
+        Err(Failure(code, what)) => return Ok(page_error(code, "参数错误 Bad parameter", &what)),
+    };
+    let view = s.view();
+    let Some(c) = view.store.conflict(id).await? else {
+        return Ok(page_not_found(&format!("no conflict {id}")));
+    };
+    let names = system_names(&view, &c.sync);
+    let record = conflict_record(&view, &c).await?;
+    let clear = who.role == Role::Operator;
+    if clear && let Some(r) = &record {
+        // Each view of personal values in clear is audited: one entry per system shown.
+        let syncv = view.syncs.get(&c.sync);
+        let detail =
+            serde_json::json!({"conflict": id, "page": format!("/conflicts/{id}")}).to_string();
+        let entries: Vec<crate::audit::NewAuditEntry> = [Side::A, Side::B]
+            .into_iter()
+            .map(|side| crate::audit::NewAuditEntry {
+                run_id: 0,
+                system: syncv.map_or_else(
+                    || side.as_str().to_string(),
+                    |v| {
+                        if side == Side::A {
+                            v.a.plugin.clone()
+                        } else {
+                            v.b.plugin.clone()
+                        }
+                    },
+                ),
+                side,
+                key_hash: c.key_hash.clone(),
+                action: crate::audit::WriteAction::View,
+                result: crate::audit::WriteOutcome::Shown,
+                remote_id: r.remote_ids[if side == Side::A { 0 } else { 1 }].clone(),
+                actor: Some(who.name.clone()),
+                detail: Some(detail.clone()),
+            })
+            .collect();
+        view.store.append_audit(&c.sync, &entries).await?;
+        tracing::info!(conflict = id, sync = %c.sync, token = %who.name, "admin: conflict values shown in clear (audited)");
+    }
+    let zone = view.zone;
+    let time = |t: Option<&str>| {
+        t.map_or("—".to_string(), |t| {
+            crate::local_time::for_people(t, zone)
+        })
+    };
+    let mut b = format!(
+        "<form id=\"logout\" method=\"post\" action=\"/logout\"><button type=\"submit\">退出 Sign out</button></form>\
+         <p><a href=\"/\">← 同步状态 Sync status</a></p><h1>hub · 冲突 Conflict #{id} · {}</h1>\
+         <p class=\"note\" id=\"signed-in\">{} ({})</p>",
+        esc(&c.sync),
+        esc(&who.name),
+        match who.role {
+            Role::Operator => "操作员 operator: values in clear, this view is audited",
+            Role::Viewer => "查看者 viewer: values masked",
+        }
+    );
+    let kind = match c.kind {
+        crate::store::ConflictKind::Park => {
+            "待定 parked: both systems changed a field whose rule is park".to_string()
+        }
+        crate::store::ConflictKind::Write => format!(
+            "写入被拒 write refused by {}",
+            names[if c.side == Side::A { 0 } else { 1 }]
+        ),
+    };
+    let _ = write!(
+        b,
+        "<table id=\"conflict\"><tr><th>键 Key (masked)</th><td>{}</td></tr><tr><th>类型 Kind</th><td>{}</td></tr>\
+         <tr><th>原因 Reason</th><td id=\"rule\">{}</td></tr><tr><th>状态 Status</th><td>{}</td></tr>\
+         <tr><th>次数 Attempts</th><td class=\"num\">{}</td></tr><tr><th>首次 First met</th><td>{}</td></tr></table>",
+        esc(c.key_masked.as_deref().unwrap_or("—")),
+        esc(&kind),
+        esc(&c.reason),
+        esc(&c.status),
+        c.attempts,
+        esc(&time(Some(&c.created_at))),
+    );
+    if let Some(o) = &outcome {
+        let _ = write!(
+            b,
+            "<p id=\"outcome\" class=\"{}\">{}</p>",
+            if o.ok { "ok" } else { "bad" },
+            esc(&o.message)
+        );
+    }
+    let pending = (c.status == "open").then(|| c.decision()).flatten();
+    if let Some(d) = &pending {
+        let said = match d {
+            crate::store::Decision::Take(t) => format!(
+                "取 {} 的整条记录 take {}'s record whole",
+                names[if *t == Side::A { 0 } else { 1 }],
+                names[if *t == Side::A { 0 } else { 1 }]
+            ),
+            crate::store::Decision::Fields(f) => f
+                .iter()
+                .map(|(p, t)| format!("{p} ← {}", names[if *t == Side::A { 0 } else { 1 }]))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let _ = write!(
+            b,
+            "<p id=\"replace-warning\" class=\"partial\">⚠ 已有尚未执行的决定 A decision not yet applied: {} (由 by {}, {}{}). 再次保存将替换它，请勾选“替换 replace” Saving again replaces it: tick “replace” to confirm.</p>",
+            esc(&said),
+            esc(c.decided_by.as_deref().unwrap_or("hub conflicts resolve")),
+            esc(&time(c.decided_at.as_deref().or(Some(&c.updated_at)))),
+            c.decision_reason
+                .as_deref()
+                .map(|r| format!("; 理由 reason: {}", esc(r)))
+                .unwrap_or_default(),
+        );
+    }
+    let Some(record) = record else {
+        b.push_str("<p class=\"note\">此服务器未加载该同步，无法显示字段 The sync is not loaded on this server: its fields cannot be shown.</p>");
+        return Ok(Html(page(&format!("hub · 冲突 Conflict #{id}"), &b, false)).into_response());
+    };
+    let _ = write!(
+        b,
+        "<h2>系统 Systems</h2><table id=\"systems\"><tr><th></th><th>系统 System</th><th>本系统编号 Its id of the record</th><th>更新时间 Updated there</th></tr>\
+         <tr data-side=\"a\"><td>a</td><td class=\"system\">{}</td><td class=\"remote-id\">{}</td><td>{}</td></tr>\
+         <tr data-side=\"b\"><td>b</td><td class=\"system\">{}</td><td class=\"remote-id\">{}</td><td>{}</td></tr></table>",
+        esc(&names[0]),
+        esc(record.remote_ids[0].as_deref().unwrap_or("—")),
+        esc(&time(record.updated_at[0].as_deref())),
+        esc(&names[1]),
+        esc(record.remote_ids[1].as_deref().unwrap_or("—")),
+        esc(&time(record.updated_at[1].as_deref())),
+    );
+    let form = clear && c.status == "open";
+    let chosen: BTreeMap<String, Side> = match (&outcome, &pending) {
+        (Some(o), _) if !o.chosen.is_empty() => o.chosen.clone(),
+        (_, Some(crate::store::Decision::Fields(f))) => f.clone(),
+        (_, Some(crate::store::Decision::Take(t))) => record
+            .choosable()
+            .into_iter()
+            .map(|p| (p.to_string(), *t))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    if form {
+        let session = cookie_of(headers, COOKIE).unwrap_or_default();
+        let _ = write!(
+            b,
+            "<form id=\"decide\" method=\"post\" action=\"/conflicts/{id}\"><input type=\"hidden\" name=\"form_token\" value=\"{}\">",
+            Sessions::form_token(session)
+        );
+    }
+    let _ = write!(
+        b,
+        "<h2>字段 Fields</h2><table id=\"fields\"><tr><th>字段 Field</th><th>规则 Rule</th><th>{a} 的值 value</th><th>{bn} 的值 value</th><th>上次合并 Last merged</th><th>选择 Choose</th></tr>",
+        a = esc(&names[0]),
+        bn = esc(&names[1])
+    );
+    for f in &record.fields {
+        let rule = format!(
+            "{}{}{}",
+            crate::sync::decide::policy_name(f.rule),
+            if f.by_default { " (default)" } else { "" },
+            if f.parked { " · 搁置 parked it" } else { "" }
+        );
+        let changed = |i: usize| {
+            if f.changed[i] {
+                " <span class=\"note\">已改 changed</span>"
+            } else {
+                ""
+            }
+        };
+        let choice = if !f.differs() {
+            "<span class=\"note\">相同 same</span>".to_string()
+        } else if form {
+            let ptr = esc(&f.pointer);
+            let checked = |side: Side| {
+                if chosen.get(&f.pointer) == Some(&side) {
+                    " checked"
+                } else {
+                    ""
+                }
+            };
+            format!(
+                "<label><input type=\"radio\" name=\"field:{ptr}\" value=\"a\"{}{}> {}</label> <label><input type=\"radio\" name=\"field:{ptr}\" value=\"b\"{}> {}</label>",
+                checked(Side::A),
+                if f.parked { " required" } else { "" },
+                esc(&names[0]),
+                checked(Side::B),
+                esc(&names[1])
+            )
+        } else {
+            "<span class=\"note\">需 operator</span>".to_string()
+        };
+        let _ = write!(
+            b,
+            "<tr data-field=\"{p}\" class=\"{cls}\"><td><code>{p}</code></td><td class=\"rule\">{rule}</td><td class=\"value-a\">{va}{ca}</td><td class=\"value-b\">{vb}{cb}</td><td class=\"base\">{base}</td><td class=\"choose\">{choice}</td></tr>",
+            p = esc(&f.pointer),
+            cls = if f.parked {
+                "parked"
+            } else if f.differs() {
+                "differs"
+            } else {
+                "same"
+            },
+            rule = esc(&rule),
+            va = esc(&shown_value(f.values[0].as_ref(), clear)),
+            ca = changed(0),
+            vb = esc(&shown_value(f.values[1].as_ref(), clear)),
+            cb = changed(1),
+            base = esc(&shown_value(f.base.as_ref(), clear)),
+        );
+    }
+    b.push_str("</table>");
+    if form {
+        let reason = outcome.as_ref().map(|o| o.reason.as_str()).unwrap_or("");
+        let _ = write!(
+            b,
+            "<p><label>理由 Reason <input type=\"text\" name=\"reason\" id=\"reason\" size=\"60\" maxlength=\"{MOST_REASON}\" required value=\"{}\"></label></p>",
+            esc(reason)
+        );
+        if pending.is_some() {
+            b.push_str("<p><label class=\"partial\"><input type=\"checkbox\" name=\"replace\" value=\"true\" id=\"replace\"> 替换尚未执行的决定 Replace the decision not yet applied</label></p>");
+        }
+        b.push_str("<p><button type=\"submit\" id=\"save\">保存决定 Save the decision</button> <span class=\"note\">下次运行写入 The next run writes the chosen values to the system that lacks them.</span></p></form>");
+    } else if !clear {
+        b.push_str("<p class=\"note\" id=\"masked-note\">值已遮蔽 Values are masked: a token of role operator sees them in clear and decides.</p>");
+    }
+    let status = outcome.as_ref().map_or(StatusCode::OK, |o| o.status);
+    Ok((
+        status,
+        Html(page(&format!("hub · 冲突 Conflict #{id}"), &b, false)),
+    )
+        .into_response())
+}
+
+/// The conflict page's form (`POST /conflicts/{id}`, signed-in operators): checks the form
+/// token against the session, reads `field:POINTER` = `a`|`b`, `reason` and `replace`, and
+/// records the decision as the API does ([`decide`]). Saved: a redirect to the page (303);
+/// refused: the page again with the choices made and the error (its status: 400, 409, ...).
+async fn conflict_form(
+    State(s): State<AdminState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, Failure> {
+    use crate::store::Side;
+    let session = cookie_of(&headers, COOKIE).unwrap_or_default();
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "form_token")
+        .map(|(_, v)| v.as_str());
+    if session.is_empty()
+        || !token
+            .is_some_and(|t| security::same(t.as_bytes(), Sessions::form_token(session).as_bytes()))
+    {
+        return Ok(page_error(
+            StatusCode::FORBIDDEN,
+            "表单已失效 Form expired",
+            "the form does not belong to this sign-in: open the conflict page again and send it from there",
+        ));
+    }
+    let mut chosen = BTreeMap::new();
+    let mut reason = String::new();
+    let mut replace = false;
+    let mut problem = None;
+    for (k, v) in &form {
+        if let Some(ptr) = k.strip_prefix("field:") {
+            match v.as_str() {
+                "a" => {
+                    chosen.insert(ptr.to_string(), Side::A);
+                }
+                "b" => {
+                    chosen.insert(ptr.to_string(), Side::B);
+                }
+                other => {
+                    problem = Some(format!(
+                        "field {ptr:?}: the choice must be a or b, not {other:?}"
+                    ))
+                }
+            }
+        } else {
+            match k.as_str() {
+                "form_token" => {}
+                "reason" => reason = v.trim().to_string(),
+                "replace" => replace = v == "true",
+                other => problem = Some(format!("unknown form field {other:?}")),
+            }
+        }
+    }
+    if problem.is_none() && chosen.is_empty() {
+        problem = Some("choose a side for at least one field".into());
+    }
+    if problem.is_none() && reason.is_empty() {
+        problem = Some("give a reason for the decision".into());
+    }
+    if problem.is_none() && reason.chars().count() > MOST_REASON {
+        problem = Some(format!(
+            "the reason is longer than {MOST_REASON} characters"
+        ));
+    }
+    let refused = |status: StatusCode, message: String, chosen, reason| FormOutcome {
+        status,
+        message: format!("未保存 Not saved: {message}"),
+        ok: false,
+        chosen,
+        reason,
+    };
+    if let Some(p) = problem {
+        let o = refused(StatusCode::BAD_REQUEST, p, chosen, reason);
+        return render_conflict(&s, &who, &headers, &id, Some(o)).await;
+    }
+    let Ok(n) = path_id("conflict", &id) else {
+        return Ok(page_error(
+            StatusCode::BAD_REQUEST,
+            "参数错误 Bad parameter",
+            &format!("conflict id must be a whole number such as 12, not {id:?}"),
+        ));
+    };
+    let r = Resolution {
+        take: None,
+        fields: Some(chosen.clone()),
+        reason: Some(reason.clone()),
+        replace,
+    };
+    match decide(&s.view(), n, &r, &who).await {
+        Ok(_) => Ok(Redirect::to(&format!("/conflicts/{n}?saved=1")).into_response()),
+        Err(Failure(code, what)) if code != StatusCode::INTERNAL_SERVER_ERROR => {
+            let what = if code == StatusCode::CONFLICT && !replace {
+                format!("{what} (tick “替换 replace” to replace it)")
+            } else {
+                what
+            };
+            let o = refused(code, what, chosen, reason);
+            render_conflict(&s, &who, &headers, &id, Some(o)).await
+        }
+        Err(f) => Err(f),
+    }
 }
 
 async fn login_form() -> Html<String> {
@@ -1729,7 +2459,7 @@ async fn login(
     axum::Extension(client): axum::Extension<Client>,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if !security::same(f.token.trim().as_bytes(), s.token.as_bytes()) {
+    let Some((who, digest)) = s.tokens().find(f.token.trim().as_bytes()) else {
         s.throttle.failed(client.0);
         tracing::warn!(client = %client.0, "admin API: sign-in with a wrong token");
         return (
@@ -1741,10 +2471,11 @@ async fn login(
             )),
         )
             .into_response();
-    }
+    };
+    tracing::info!(token = %who.name, role = who.role.as_str(), client = %client.0, "admin API: signed in");
     let cookie = format!(
         "{COOKIE}={}; {}",
-        s.sessions.open(),
+        s.sessions.open(digest),
         cookie_attributes(&s, s.sessions.lifetime().as_secs())
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
@@ -2031,7 +2762,8 @@ async fn status_page(
         for c in conflicts.iter().take(50) {
             let _ = write!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                "<tr><td><a class=\"conflict\" href=\"/conflicts/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                c.id,
                 c.id,
                 esc(&c.sync),
                 esc(c.key_masked.as_deref().unwrap_or("—")),
@@ -2041,7 +2773,11 @@ async fn status_page(
                 },
                 esc(&c.reason),
                 c.attempts,
-                c.take.map_or("—", |t| t.as_str())
+                match (c.take, &c.take_fields) {
+                    (_, Some(_)) => "fields",
+                    (Some(t), None) => t.as_str(),
+                    (None, None) => "—",
+                }
             );
         }
         b.push_str("</table>");
@@ -2495,7 +3231,8 @@ mod tests {
             dir.path().join("state.db").display()
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .with_audit_key(crate::keys::Keys::derive(&[7u8; 32]).audit_key());
         let first = store.start_run("workers", "schedule", None).await.unwrap();
         let stats = json!({"a": {"read": 3000, "created": 0, "updated": 0}, "b": {"read": 0, "created": 1322, "updated": 0}, "duration_ms": 6600});
         store.finish_run(first, "ok", &stats, None).await.unwrap();
@@ -3239,8 +3976,7 @@ mod tests {
             r.send()
         };
         let json = Some("application/json");
-        let shape =
-            r#"{"take": "a"} or {"take": "b"}, with "replace": true to change an earlier decision"#;
+        let shape = r#"{"take": "a"} or {"take": "b"}, or {"fields": {"/pointer": "a" | "b", ...}, "reason": "..."}, with "replace": true to change an earlier decision"#;
         let bad = [
             (
                 r#""a""#,
@@ -3255,7 +3991,9 @@ mod tests {
             (
                 r#"{}"#,
                 S::UNPROCESSABLE_ENTITY,
-                format!("the body has no \"take\": say which side's record to keep, {shape}"),
+                format!(
+                    "the body has no \"take\" or \"fields\": say which side's record or which fields to keep, {shape}"
+                ),
             ),
             (
                 r#"{"take":"c"}"#,
@@ -3294,7 +4032,7 @@ mod tests {
         assert_eq!(r.status(), S::ACCEPTED);
         assert_eq!(
             error_of(resolve(r#"{"take":"b"}"#, json).await.unwrap(), S::CONFLICT).await,
-            r#"conflict 1 already has a decision (take side a), which the next run applies; send {"take": "b", "replace": true} to replace it"#
+            r#"conflict 1 already has a decision (take side a by admin), which the next run applies; send {"take": "b", "replace": true} to replace it"#
         );
         assert_eq!(
             f.store.conflict_takes("workers").await.unwrap().get(KEY),
@@ -3619,6 +4357,254 @@ mod tests {
             .get(reqwest::header::LOCATION)
             .map(|l| l.to_str().unwrap().to_string());
         (r.status(), location)
+    }
+
+    const VIEWER: &str = "viewer-token-0123456789";
+    const OPERATOR: &str = "operator-token-0123456789";
+
+    /// The fixture with a viewer `li.na`, an operator `wang` and today's single token
+    /// (operator `admin`), and its admin state, to replace the tokens later (a reload).
+    async fn fixture_with_roles() -> (Fixture, AdminState) {
+        let kept = Arc::new(std::sync::Mutex::new(None));
+        let k = kept.clone();
+        let f = fixture_with(move |s| {
+            // Failed tokens do not throttle these tests' later requests.
+            let s = s.with_times(
+                security::SESSION_LIFETIME,
+                std::time::Duration::ZERO,
+            );
+            s.set_tokens(Tokens::new([
+                ("admin".to_string(), Role::Operator, TOKEN.to_string()),
+                ("li.na".to_string(), Role::Viewer, VIEWER.to_string()),
+                ("wang".to_string(), Role::Operator, OPERATOR.to_string()),
+            ]));
+            *k.lock().unwrap() = Some(s.clone());
+            s
+        })
+        .await;
+        let state = kept.lock().unwrap().take().unwrap();
+        (f, state)
+    }
+
+    async fn send(
+        f: &Fixture,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::Response {
+        let mut r = f
+            .http
+            .request(method.clone(), format!("{}{path}", f.url))
+            .bearer_auth(token);
+        if method == reqwest::Method::POST && path.ends_with("/resolve") {
+            r = r.json(&json!({"take": "a"}));
+        }
+        r.send().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_viewer_reads_an_operator_also_acts_and_an_unknown_token_is_401() {
+        let (f, _) = fixture_with_roles().await;
+        let m = reqwest::Method::GET;
+        for path in [
+            "/api/syncs",
+            "/api/runs",
+            "/api/conflicts",
+            "/api/conflicts/1",
+            "/",
+        ] {
+            for t in [VIEWER, OPERATOR, TOKEN] {
+                assert_eq!(send(&f, m.clone(), path, t).await.status(), S::OK, "{path}");
+            }
+            let r = send(&f, m.clone(), path, "unknown-token-0123456789").await;
+            assert_eq!(r.status(), S::UNAUTHORIZED, "{path}");
+        }
+        // Every state-changing route needs an operator: 403 naming the role needed.
+        for path in [
+            "/api/syncs/workers/trigger",
+            "/api/syncs/workers/pause",
+            "/api/syncs/workers/resume",
+            "/api/dead-letters/1/replay",
+            "/api/dead-letters/replay",
+            "/api/conflicts/1/resolve",
+        ] {
+            let r = send(&f, reqwest::Method::POST, path, VIEWER).await;
+            assert_eq!(
+                error_of(r, S::FORBIDDEN).await,
+                "权限不足 this needs a token of role operator; token \"li.na\" has role viewer",
+                "{path}"
+            );
+            let r = send(&f, reqwest::Method::POST, path, "unknown-token-0123456789").await;
+            assert_eq!(r.status(), S::UNAUTHORIZED, "{path}");
+        }
+        // The operator's actions go through (the viewer's refusals changed nothing).
+        assert!(!f.store.schedule_state("workers").await.unwrap().paused);
+        let r = send(
+            &f,
+            reqwest::Method::POST,
+            "/api/syncs/workers/pause",
+            OPERATOR,
+        )
+        .await;
+        assert_eq!(r.status(), S::OK);
+        assert!(f.store.schedule_state("workers").await.unwrap().paused);
+        let r = send(
+            &f,
+            reqwest::Method::POST,
+            "/api/conflicts/1/resolve",
+            OPERATOR,
+        )
+        .await;
+        assert_eq!(r.status(), S::ACCEPTED);
+        let c: Value = r.json().await.unwrap();
+        assert_eq!(
+            (c["take"].as_str(), c["decided_by"].as_str()),
+            (Some("a"), Some("wang"))
+        );
+        // The decision is in the audit log under the operator's name: one entry for the side
+        // it changes (b, taking a's record).
+        let audit = f.store.audit_entries(Some("workers"), 10).await.unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(
+            (
+                audit[0].action.as_str(),
+                audit[0].side,
+                audit[0].system.as_str(),
+                audit[0].actor.as_deref()
+            ),
+            ("decide", Side::B, "huiyang-esms", Some("wang"))
+        );
+        assert_eq!(
+            audit[0].detail.as_deref(),
+            Some(r#"{"conflict":1,"reason":null,"take":"a"}"#)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_viewers_session_opens_pages_but_not_the_conflict_form_and_sees_values_masked() {
+        let (f, _) = fixture_with_roles().await;
+        let (pair, _) = set_cookie(&sign_in(&f, VIEWER).await);
+        assert_eq!(page_with(&f, "/", &pair).await.0, S::OK);
+        let r = f
+            .with_cookie(reqwest::Method::GET, "/conflicts/1", &pair)
+            .await;
+        assert_eq!(r.status(), S::OK);
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("li.na (查看者 viewer: values masked)"),
+            "{html}"
+        );
+        assert!(!html.contains("<form id=\"decide\""), "{html}");
+        // The form's POST is refused for the role before anything is read.
+        let r = f
+            .http
+            .post(format!("{}/conflicts/1", f.url))
+            .header(reqwest::header::COOKIE, &pair)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("field%3A%2Fphone=a&reason=x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), S::FORBIDDEN);
+        assert!(r.text().await.unwrap().contains(
+            "this needs a token of role operator; token &quot;li.na&quot; has role viewer"
+        ));
+        // Nothing was viewed in clear: no audit entry.
+        assert!(f.store.audit_entries(None, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn rotated_tokens_take_effect_at_once_and_end_the_old_ones_sessions() {
+        let (f, state) = fixture_with_roles().await;
+        let (viewer_session, _) = set_cookie(&sign_in(&f, VIEWER).await);
+        let (operator_session, _) = set_cookie(&sign_in(&f, OPERATOR).await);
+        assert_eq!(page_with(&f, "/", &viewer_session).await.0, S::OK);
+        // A reload with li.na's token rotated and wang promoted... to viewer.
+        state.set_tokens(Tokens::new([
+            (
+                "li.na".to_string(),
+                Role::Viewer,
+                "viewer-token-rotated-0001".to_string(),
+            ),
+            ("wang".to_string(), Role::Viewer, OPERATOR.to_string()),
+        ]));
+        let m = reqwest::Method::GET;
+        assert_eq!(
+            send(&f, m.clone(), "/api/syncs", VIEWER).await.status(),
+            S::UNAUTHORIZED
+        );
+        assert_eq!(
+            send(&f, m.clone(), "/api/syncs", TOKEN).await.status(),
+            S::UNAUTHORIZED
+        );
+        assert_eq!(
+            send(&f, m.clone(), "/api/syncs", "viewer-token-rotated-0001")
+                .await
+                .status(),
+            S::OK
+        );
+        // The old token's session ends; wang's stays, with the new role.
+        assert_eq!(
+            page_with(&f, "/", &viewer_session).await,
+            (S::SEE_OTHER, Some("/login".into()))
+        );
+        assert_eq!(page_with(&f, "/", &operator_session).await.0, S::OK);
+        let r = send(
+            &f,
+            reqwest::Method::POST,
+            "/api/syncs/workers/trigger",
+            OPERATOR,
+        )
+        .await;
+        assert_eq!(
+            error_of(r, S::FORBIDDEN).await,
+            "权限不足 this needs a token of role operator; token \"wang\" has role viewer"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_decision_naming_fields_needs_the_sync_loaded_and_typos_in_it_are_named() {
+        let (f, _) = fixture_with_roles().await;
+        let post = |body: Value| {
+            f.http
+                .post(format!("{}/api/conflicts/1/resolve", f.url))
+                .bearer_auth(OPERATOR)
+                .json(&body)
+                .send()
+        };
+        let r = post(json!({"fields": {"/phone": "a"}, "reason": "x"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            error_of(r, S::CONFLICT).await,
+            "sync workers is not loaded on this server, so conflict 1's fields cannot be checked; take a side's record whole instead"
+        );
+        let r = post(json!({"fields": {"/phone": "c"}})).await.unwrap();
+        assert_eq!(
+            error_of(r, S::UNPROCESSABLE_ENTITY).await,
+            "\"fields\"/\"/phone\" must be \"a\" or \"b\" (the side whose value is kept), not \"c\""
+        );
+        let r = post(json!({"fields": {}})).await.unwrap();
+        assert_eq!(
+            error_of(r, S::UNPROCESSABLE_ENTITY).await,
+            "\"fields\" must be an object of at least one JSON pointer with \"a\" or \"b\", such as {\"/phone\": \"b\"}, not {}"
+        );
+        let r = post(json!({"take": "a", "fields": {"/phone": "a"}}))
+            .await
+            .unwrap();
+        assert_eq!(
+            error_of(r, S::UNPROCESSABLE_ENTITY).await,
+            "the body has both \"take\" and \"fields\": a decision takes a side's record whole or chooses fields, not both"
+        );
+        let r = post(json!({"take": "a", "reson": "x"})).await.unwrap();
+        assert!(
+            error_of(r, S::UNPROCESSABLE_ENTITY)
+                .await
+                .starts_with("unknown field \"reson\" in the body")
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq as _;
 
+pub use crate::config::Role;
+
 /// How long a sign-in lasts: a working day.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 60 * 60);
 
@@ -26,13 +28,89 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
     Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
 }
 
+/// Who a request comes from: the name and role of the token it presented (in its bearer
+/// header, or at the sign-in of its session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's name (`[[admin.tokens]] name`; `admin` for `[admin] token`).
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// The SHA-256 digest of a token, as [`Tokens`] and [`Sessions`] keep it (never the token).
+pub type TokenDigest = [u8; 32];
+
+/// The admin API's tokens: each a name, a role and the SHA-256 of its secret. Replaced as a
+/// whole on reload ([`crate::admin::Server::update_tokens`]).
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    entries: Vec<(Principal, TokenDigest)>,
+}
+
+impl Tokens {
+    /// Tokens from `(name, role, secret)`, in that order.
+    pub fn new(list: impl IntoIterator<Item = (String, Role, String)>) -> Tokens {
+        Tokens {
+            entries: list
+                .into_iter()
+                .map(|(name, role, secret)| {
+                    (
+                        Principal { name, role },
+                        Sha256::digest(secret.as_bytes()).into(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// One operator token named `admin` (today's `[admin] token`).
+    pub fn single(secret: &str) -> Tokens {
+        Tokens::new([("admin".to_string(), Role::Operator, secret.to_string())])
+    }
+
+    /// The token `presented` matches, and its digest: compared with every token in constant
+    /// time (all are compared, whichever matches), so the answer's timing says nothing of
+    /// which token or how much of one was guessed.
+    pub fn find(&self, presented: &[u8]) -> Option<(Principal, TokenDigest)> {
+        let d: TokenDigest = Sha256::digest(presented).into();
+        let mut found = None;
+        for (p, digest) in &self.entries {
+            if bool::from(d.ct_eq(digest)) && found.is_none() {
+                found = Some((p.clone(), *digest));
+            }
+        }
+        found
+    }
+
+    /// The holder of the token with digest `d`, if it is still configured (a session signed
+    /// in with a token withdrawn since has none).
+    pub fn by_digest(&self, d: &TokenDigest) -> Option<Principal> {
+        self.entries
+            .iter()
+            .find(|(_, digest)| bool::from(d.ct_eq(digest)))
+            .map(|(p, _)| p.clone())
+    }
+
+    /// How many tokens.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No tokens at all.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 /// The signed-in browsers: random session ids (32 bytes, hex, in the cookie) with their
-/// expiry, kept in memory only, by the SHA-256 of the id (a lookup's timing says nothing of
-/// ids). A daemon restart signs everyone out.
+/// expiry and the digest of the token they signed in with, kept in memory only, by the
+/// SHA-256 of the id (a lookup's timing says nothing of ids). A daemon restart signs everyone
+/// out.
 #[derive(Debug)]
 pub struct Sessions {
     lifetime: Duration,
-    live: Mutex<HashMap<[u8; 32], Instant>>,
+    live: Mutex<HashMap<[u8; 32], (Instant, TokenDigest)>>,
 }
 
 impl Sessions {
@@ -49,22 +127,36 @@ impl Sessions {
         self.lifetime
     }
 
-    /// A new session: its id, for the cookie.
-    pub fn open(&self) -> String {
+    /// A new session of the token with digest `token`: its id, for the cookie.
+    pub fn open(&self, token: TokenDigest) -> String {
         let id = hex::encode(rand::random::<[u8; 32]>());
         let now = Instant::now();
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        live.retain(|_, expires| *expires > now);
-        live.insert(Sha256::digest(&id).into(), now + self.lifetime);
+        live.retain(|_, (expires, _)| *expires > now);
+        live.insert(Sha256::digest(&id).into(), (now + self.lifetime, token));
         id
     }
 
     /// Whether `id` is a session that has not expired (expired ones are forgotten).
     pub fn is_live(&self, id: &str) -> bool {
+        self.token_of(id).is_some()
+    }
+
+    /// The digest of the token session `id` signed in with, if the session has not expired.
+    pub fn token_of(&self, id: &str) -> Option<TokenDigest> {
         let now = Instant::now();
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        live.retain(|_, expires| *expires > now);
-        live.contains_key(&<[u8; 32]>::from(Sha256::digest(id)))
+        live.retain(|_, (expires, _)| *expires > now);
+        live.get(&<[u8; 32]>::from(Sha256::digest(id)))
+            .map(|(_, t)| *t)
+    }
+
+    /// The form token of session `id` (64 hex digits): the SHA-256 of a domain tag and the
+    /// session id. A page's form carries it and the POST must send it back, so only a page
+    /// this server gave the session can post (the cookie alone cannot: it is `SameSite=Strict`
+    /// and this is a second, independent check).
+    pub fn form_token(id: &str) -> String {
+        hex::encode(Sha256::digest(format!("hub admin form\n{id}").as_bytes()))
     }
 
     /// Ends session `id` (signing out); an unknown id changes nothing.
@@ -200,9 +292,56 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_found_by_its_secret_and_named_with_its_role() {
+        let tokens = Tokens::new([
+            (
+                "li.na".to_string(),
+                Role::Viewer,
+                "viewer-secret-0123456789".to_string(),
+            ),
+            (
+                "wang".to_string(),
+                Role::Operator,
+                "operator-secret-0123456789".to_string(),
+            ),
+        ]);
+        let (p, d) = tokens.find(b"viewer-secret-0123456789").unwrap();
+        assert_eq!((p.name.as_str(), p.role), ("li.na", Role::Viewer));
+        // The digest is the SHA-256 of the secret (sha256sum of the 24 bytes).
+        assert_eq!(
+            hex::encode(d),
+            hex::encode(Sha256::digest(b"viewer-secret-0123456789"))
+        );
+        assert_eq!(tokens.by_digest(&d).unwrap().name, "li.na");
+        assert_eq!(
+            tokens.find(b"operator-secret-0123456789").unwrap().0.role,
+            Role::Operator
+        );
+        assert!(tokens.find(b"operator-secret-012345678").is_none());
+        assert!(tokens.find(b"").is_none());
+        // Today's single token is an operator named admin.
+        let single = Tokens::single("test-token-0123456789abcdef");
+        assert_eq!(
+            single.find(b"test-token-0123456789abcdef").unwrap().0,
+            Principal {
+                name: "admin".into(),
+                role: Role::Operator
+            }
+        );
+        // Rotated: the old digest no longer names anyone.
+        let rotated = Tokens::new([(
+            "li.na".to_string(),
+            Role::Viewer,
+            "viewer-secret-rotated-000".to_string(),
+        )]);
+        assert!(rotated.by_digest(&d).is_none());
+    }
+
+    #[test]
     fn a_session_lives_its_lifetime_and_ends_when_closed() {
         let sessions = Sessions::new(Duration::from_secs(3600));
-        let (a, b) = (sessions.open(), sessions.open());
+        let (a, b) = (sessions.open([1; 32]), sessions.open([2; 32]));
+        assert_eq!(sessions.token_of(&b), Some([2; 32]));
         assert_eq!(a.len(), 64, "32 random bytes, hex");
         assert_ne!(a, b);
         assert!(sessions.is_live(&a) && sessions.is_live(&b));
@@ -211,7 +350,7 @@ mod tests {
         assert!(!sessions.is_live(&a));
         assert!(sessions.is_live(&b), "closing one leaves the other");
         let brief = Sessions::new(Duration::from_millis(50));
-        let c = brief.open();
+        let c = brief.open([1; 32]);
         assert!(brief.is_live(&c));
         std::thread::sleep(Duration::from_millis(80));
         assert!(!brief.is_live(&c));

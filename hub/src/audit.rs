@@ -72,6 +72,11 @@ pub enum WriteAction {
     Update,
     /// The hub ended the record natively (contract 0.2's `write-op::delete`).
     Delete,
+    /// Not a write: a person decided what the hub writes for a conflicting record (the entry's
+    /// `actor` and `detail` say who and what; `run_id` 0).
+    Decide,
+    /// Not a write: a person was shown the record's values in clear (`actor`; `run_id` 0).
+    View,
 }
 
 impl WriteAction {
@@ -81,6 +86,8 @@ impl WriteAction {
             WriteAction::Create => "create",
             WriteAction::Update => "update",
             WriteAction::Delete => "delete",
+            WriteAction::Decide => "decide",
+            WriteAction::View => "view",
         }
     }
 }
@@ -111,6 +118,10 @@ pub enum WriteOutcome {
     /// A write of a run that stopped before recording its result, recognised when the record
     /// was read back (see [`crate::sync`]'s write intents).
     Recovered,
+    /// A person's decision, recorded for the next run ([`WriteAction::Decide`]).
+    Recorded,
+    /// Values shown to a person ([`WriteAction::View`]).
+    Shown,
 }
 
 impl WriteOutcome {
@@ -127,6 +138,8 @@ impl WriteOutcome {
             WriteOutcome::Rejected => "rejected",
             WriteOutcome::Failed => "failed",
             WriteOutcome::Recovered => "recovered",
+            WriteOutcome::Recorded => "recorded",
+            WriteOutcome::Shown => "shown",
         }
     }
 }
@@ -148,6 +161,12 @@ pub struct NewAuditEntry {
     pub result: WriteOutcome,
     /// The system's id of the record, if known.
     pub remote_id: Option<String>,
+    /// The person behind it (an admin token's name): who decided, who looked, or whose decision
+    /// this write carries out. `None` for a run's own writes.
+    pub actor: Option<String>,
+    /// What the person did, as JSON (`{"conflict": 3, "fields": {"/phone": "b"}, "reason":
+    /// "..."}`); no personal value, the reason masked as logs are.
+    pub detail: Option<String>,
 }
 
 /// A stored entry. `action` and `result` are kept as stored (verification covers whatever
@@ -174,6 +193,10 @@ pub struct AuditEntry {
     pub result: String,
     /// The system's id of the record.
     pub remote_id: Option<String>,
+    /// The person behind it ([`NewAuditEntry::actor`]).
+    pub actor: Option<String>,
+    /// What they did ([`NewAuditEntry::detail`]).
+    pub detail: Option<String>,
     /// The previous entry's hash ([`GENESIS`] for entry 1).
     pub prev_hash: String,
     /// [`AuditKey::hash`] of this entry.
@@ -184,7 +207,10 @@ pub struct AuditEntry {
 /// key_hash, action, result, remote_id and prev_hash in this order, its length in bytes as a
 /// 4-byte big-endian integer followed by its UTF-8 bytes (integers in decimal); an absent
 /// remote id is the four bytes `FF FF FF FF` alone. Length prefixes keep field boundaries
-/// unambiguous (`"ab","c"` and `"a","bc"` encode differently).
+/// unambiguous (`"ab","c"` and `"a","bc"` encode differently). An entry with an `actor` or a
+/// `detail` (a person's decision or view, from migration 0011 on) has both encoded after
+/// `prev_hash` the same way; one with neither encodes exactly as before, so older chains verify
+/// unchanged and removing a person's name from an entry breaks its hash.
 pub fn canonical(e: &AuditEntry) -> Vec<u8> {
     fn field(out: &mut Vec<u8>, v: Option<&str>) {
         match v {
@@ -213,6 +239,10 @@ pub fn canonical(e: &AuditEntry) -> Vec<u8> {
         Some(e.prev_hash.as_str()),
     ] {
         field(&mut out, v);
+    }
+    if e.actor.is_some() || e.detail.is_some() {
+        field(&mut out, e.actor.as_deref());
+        field(&mut out, e.detail.as_deref());
     }
     out
 }
@@ -389,6 +419,8 @@ mod tests {
             action: "create".into(),
             result: "created".into(),
             remote_id: remote_id.map(str::to_string),
+            actor: None,
+            detail: None,
             prev_hash: prev_hash.into(),
             hash: String::new(),
         }
@@ -432,6 +464,38 @@ mod tests {
             canonical(&entry(1, GENESIS, Some(""))),
             canonical(&entry(1, GENESIS, None))
         );
+    }
+
+    #[test]
+    fn a_persons_name_and_detail_follow_prev_hash_and_cannot_be_removed() {
+        let mut e = entry(1, GENESIS, None);
+        e.action = "decide".into();
+        e.result = "recorded".into();
+        e.actor = Some("wang".into());
+        e.detail = Some("{}".into());
+        let mut m = canonical(&entry(1, GENESIS, None));
+        // The first fields as any entry's, with decide/recorded for create/created.
+        let plain = hand_encoded(None);
+        assert_eq!(m, plain);
+        m = Vec::new();
+        m.extend_from_slice(&plain[..plain.len() - (4 + 64) - 4 - (4 + 7) - (4 + 6)]);
+        m.extend_from_slice(b"\x00\x00\x00\x06decide");
+        m.extend_from_slice(b"\x00\x00\x00\x08recorded");
+        m.extend_from_slice(b"\xff\xff\xff\xff");
+        m.extend_from_slice(b"\x00\x00\x00\x40");
+        m.extend_from_slice(GENESIS.as_bytes());
+        m.extend_from_slice(b"\x00\x00\x00\x04wang");
+        m.extend_from_slice(b"\x00\x00\x00\x02{}");
+        assert_eq!(canonical(&e), m);
+        let key = AuditKey::new(key_bytes());
+        let mut stripped = e.clone();
+        stripped.actor = None;
+        stripped.detail = None;
+        assert_ne!(key.hash(&e), key.hash(&stripped));
+        // An actor without detail still encodes the absent detail.
+        let mut no_detail = e.clone();
+        no_detail.detail = None;
+        assert!(canonical(&no_detail).ends_with(b"\x00\x00\x00\x04wang\xff\xff\xff\xff"));
     }
 
     #[test]

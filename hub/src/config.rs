@@ -198,6 +198,13 @@ pub struct AdminConfig {
     /// token (32 bytes, hex) on first start, readable by the daemon's user only.
     #[serde(default)]
     pub token: Option<SecretSource>,
+    /// Named tokens with a role (`[[admin.tokens]]`): `name`, `role` (`viewer` or
+    /// `operator`) and `token` (a secret source, as `[admin] token`). Read again on SIGHUP,
+    /// so a token is added, rotated or withdrawn without a restart (sessions signed in with a
+    /// withdrawn token end). `[admin] token` stays an operator named `admin`; with named
+    /// tokens and no `[admin] token`, no `admin.token` file is made or read.
+    #[serde(default)]
+    pub tokens: Vec<NamedToken>,
     /// HTTPS: the certificate chain (PEM, the server's certificate first, then the
     /// intermediates), relative to the config file's directory. Set with `tls_key`, or
     /// neither (plain HTTP, for this machine only). Both files are read again on SIGHUP; the
@@ -216,10 +223,45 @@ impl Default for AdminConfig {
             enabled: true,
             listen: default_admin_listen(),
             token: None,
+            tokens: Vec::new(),
             tls_cert: None,
             tls_key: None,
         }
     }
+}
+
+/// What a token of the admin API may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads the API and the pages; personal values are shown masked.
+    Viewer,
+    /// Also triggers, pauses and resumes syncs, replays dead letters and settles conflicts,
+    /// seeing the conflicting values in clear (each such view is audited).
+    Operator,
+}
+
+impl Role {
+    /// `viewer` or `operator`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+        }
+    }
+}
+
+/// One `[[admin.tokens]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedToken {
+    /// Who holds it, as the audit log and the daemon's log name them (letters, digits, `.`,
+    /// `_`, `-`; unique).
+    pub name: Spanned<String>,
+    /// Its role.
+    pub role: Spanned<Role>,
+    /// The secret (at least 16 characters once read).
+    pub token: SecretSource,
 }
 
 fn yes() -> bool {
@@ -1149,6 +1191,31 @@ fn check(config: &Config) -> Vec<(Option<std::ops::Range<usize>>, String)> {
             ),
         ));
     }
+    let mut token_names: BTreeMap<&str, std::ops::Range<usize>> = BTreeMap::new();
+    for t in &config.admin.tokens {
+        let name = t.name.get_ref().as_str();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            errs.push((
+                Some(t.name.span()),
+                format!("admin.tokens: name {name:?} must be letters, digits, '.', '_' or '-'"),
+            ));
+        } else if name == "admin" && config.admin.token.is_some() {
+            errs.push((
+                Some(t.name.span()),
+                "admin.tokens: name \"admin\" is taken by [admin] token (an operator named admin); choose another".into(),
+            ));
+        } else if let Some(first) = token_names.insert(name, t.name.span()) {
+            let (line, _) = line_col(&config.source, first.start);
+            errs.push((
+                Some(t.name.span()),
+                format!("admin.tokens: name {name:?} is given twice (first at line {line})"),
+            ));
+        }
+    }
     match (&config.admin.tls_cert, &config.admin.tls_key) {
         (Some(cert), None) => errs.push((
             Some(cert.span()),
@@ -1566,6 +1633,48 @@ merge = { a = ["/name"], b = ["/status"], newest = ["/phone"] }
         assert_eq!(
             msgs[2], "22: syncs.workers.merge: /status is listed under both B and Newest",
             "{msgs:#?}"
+        );
+    }
+
+    #[test]
+    fn named_tokens_take_a_known_role_and_a_unique_name_or_are_refused_at_their_place() {
+        // GOOD ends with line 22; `[[admin.tokens]]` is line 23, `name` 24, `role` 25.
+        let token = |name: &str, role: &str| {
+            format!(
+                "[[admin.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken = {{ value = \"viewer-token-0123456789\" }}\n"
+            )
+        };
+        let ok = format!(
+            "{GOOD}{}{}",
+            token("li.na", "viewer"),
+            token("wang", "operator")
+        );
+        let c = parse(Path::new("/etc/hub/hub.toml"), &ok, &vars).unwrap();
+        assert_eq!(
+            c.admin
+                .tokens
+                .iter()
+                .map(|t| (t.name.get_ref().as_str(), *t.role.get_ref()))
+                .collect::<Vec<_>>(),
+            [("li.na", Role::Viewer), ("wang", Role::Operator)]
+        );
+        let typo = format!("{GOOD}{}", token("li.na", "admn"));
+        let e = parse(Path::new("/etc/hub/hub.toml"), &typo, &vars).unwrap_err();
+        eprintln!("{e}");
+        assert_eq!(
+            e.to_string(),
+            "/etc/hub/hub.toml:25:8: unknown variant `admn`, expected `viewer` or `operator`"
+        );
+        // The same name twice: the second is named, with the line of the first (24).
+        let twice = format!(
+            "{GOOD}{}{}",
+            token("li.na", "viewer"),
+            token("li.na", "operator")
+        );
+        let e = parse(Path::new("/etc/hub/hub.toml"), &twice, &vars).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/etc/hub/hub.toml:28:8: admin.tokens: name \"li.na\" is given twice (first at line 24)"
         );
     }
 

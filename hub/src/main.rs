@@ -975,7 +975,16 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                             signal = signals.recv() => match signal {
                                 Some(Signal::Reload) => {
                                     tracing::info!("SIGHUP: reloading the configuration and the plugins");
-                                    match build_for_daemon(&config).await {
+                                    // The admin tokens are read with the configuration:
+                                    // a token that cannot be read refuses the reload.
+                                    let built = match build_for_daemon(&config).await {
+                                        Ok(new) if admin.is_some() => hub::admin::tokens(&new.config)
+                                            .map(|t| (new, Some(t)))
+                                            .map_err(Failure::Other),
+                                        Ok(new) => Ok((new, None)),
+                                        Err(f) => Err(f),
+                                    };
+                                    match built {
                                         Ok(new) => {
                                             tracing::info!("new configuration loaded; the runs in flight finish first");
                                             hub::metrics::config_reload(true);
@@ -1014,11 +1023,14 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         }
                     }
                 }
-                let mut new = reloaded.expect("set before leaving the inner loop");
+                let (mut new, tokens) = reloaded.expect("set before leaving the inner loop");
                 new.record_loaded();
                 new.start_live_checks();
                 if let Some(a) = &admin {
                     a.update(new.admin_view());
+                    if let Some(t) = tokens {
+                        a.update_tokens(t);
+                    }
                 }
                 hub.engine.store().close().await;
                 hub = new;

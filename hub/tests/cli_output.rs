@@ -42,6 +42,8 @@ async fn seed(config: &Path) {
                     action: WriteAction::Create,
                     result: WriteOutcome::Created,
                     remote_id: Some(HOSTILE.into()),
+                    actor: None,
+                    detail: None,
                 }],
                 dead_letters: &[NewDeadLetter {
                     run_id: run,

@@ -18,6 +18,8 @@ pub(super) fn audit_from_row(r: &impl Cols) -> AuditEntry {
         action: r.text("action"),
         result: r.text("result"),
         remote_id: r.opt_text("remote_id"),
+        actor: r.opt_text("actor"),
+        detail: r.opt_text("detail"),
         prev_hash: r.text("prev_hash"),
         hash: r.text("hash"),
     }

@@ -86,9 +86,9 @@ impl Store {
                 let entries = chain(sync, c.audit, &key, head, &now);
                 // One statement for the batch's entries: a column array each, unnested.
                 sqlx::query(
-                    "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash) \
+                    "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
                      SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], \
-                       $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[])",
+                       $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[])",
                 )
                 .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
                 .bind(entries.iter().map(|e| e.at.clone()).collect::<Vec<_>>())
@@ -102,6 +102,8 @@ impl Store {
                 .bind(entries.iter().map(|e| e.remote_id.clone()).collect::<Vec<_>>())
                 .bind(entries.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
                 .bind(entries.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.actor.clone()).collect::<Vec<_>>())
+                .bind(entries.iter().map(|e| e.detail.clone()).collect::<Vec<_>>())
                 .execute(&mut *tx)
                 .await
                 .context("state store: cannot append to the audit log")?;
@@ -116,7 +118,7 @@ impl Store {
             if !c.settled.is_empty() {
                 sqlx::query(
                     "UPDATE conflicts SET status = 'resolved', resolved_at = $1, updated_at = $1, \
-                       resolution = CASE WHEN take IS NULL THEN 'merge policy' ELSE 'took ' || take END \
+                       resolution = CASE WHEN take_fields IS NOT NULL THEN 'took fields' WHEN take IS NULL THEN 'merge policy' ELSE 'took ' || take END \
                      WHERE sync = $2 AND key_hash = ANY($3) AND status = 'open'",
                 )
                 .bind(&now)
@@ -212,6 +214,8 @@ pub(super) fn chain(
                 action: n.action.as_str().to_string(),
                 result: n.result.as_str().to_string(),
                 remote_id: n.remote_id.clone(),
+                actor: n.actor.clone(),
+                detail: n.detail.clone(),
                 prev_hash: std::mem::take(&mut prev),
                 hash: String::new(),
             };

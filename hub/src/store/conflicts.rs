@@ -3,6 +3,30 @@
 
 use super::*;
 
+/// The insert of one audit entry `$e` ([`AuditEntry`]), written once for either backend.
+macro_rules! insert_audit {
+    ($e:ident) => {
+        sqlx::query(
+            "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind($e.id)
+        .bind($e.at.clone())
+        .bind($e.sync.clone())
+        .bind($e.run_id)
+        .bind($e.system.clone())
+        .bind($e.side.as_str())
+        .bind($e.key_hash.clone())
+        .bind($e.action.clone())
+        .bind($e.result.clone())
+        .bind($e.remote_id.clone())
+        .bind($e.prev_hash.clone())
+        .bind($e.hash.clone())
+        .bind($e.actor.clone())
+        .bind($e.detail.clone())
+    };
+}
+
 /// What kind of conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +73,10 @@ pub struct Conflict {
     pub id: i64,
     /// Sync name.
     pub sync: String,
+    /// HMAC of the record's key, as the links are keyed (not in the API's answers).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub key_hash: String,
     /// Masked key.
     pub key_masked: Option<String>,
     /// `write` (a refused write) or `park` (conflicting changes waiting for a person).
@@ -67,7 +95,17 @@ pub struct Conflict {
     pub status: String,
     /// The side a person chose to take whole, waiting for the next run (or taken).
     pub take: Option<Side>,
-    /// How it was resolved: `merge policy` or `took a` / `took b`.
+    /// A person's choice field by field (JSON pointer to the side whose value is taken),
+    /// waiting for the next run (or taken); fields not named follow the sync's rules.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Side>>)]
+    pub take_fields: Option<std::collections::BTreeMap<String, Side>>,
+    /// Who decided (the admin token's name; `None` for `hub conflicts resolve`).
+    pub decided_by: Option<String>,
+    /// When (RFC 3339).
+    pub decided_at: Option<String>,
+    /// Why, in the decider's words (masked as logs are).
+    pub decision_reason: Option<String>,
+    /// How it was resolved: `merge policy`, `took a` / `took b`, or `took fields`.
     pub resolution: Option<String>,
     /// First met (RFC 3339).
     pub created_at: String,
@@ -77,10 +115,43 @@ pub struct Conflict {
     pub resolved_at: Option<String>,
 }
 
+/// What a person decided for a conflicting record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Take this side's record whole and write it to the other side.
+    Take(Side),
+    /// Take each named field (JSON pointer) from the side given; the other fields are merged
+    /// under the sync's rules. The merged record goes to each side it differs from.
+    Fields(std::collections::BTreeMap<String, Side>),
+}
+
+impl Conflict {
+    /// The decision waiting for the next run, if any.
+    pub fn decision(&self) -> Option<Decision> {
+        match (&self.take_fields, self.take) {
+            (Some(f), _) => Some(Decision::Fields(f.clone())),
+            (None, Some(s)) => Some(Decision::Take(s)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A decision as the next run applies it: which conflict, what, and who decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// The conflict's id.
+    pub conflict_id: i64,
+    /// What was decided.
+    pub decision: Decision,
+    /// Who decided (an admin token's name), if known.
+    pub by: Option<String>,
+}
+
 pub(super) fn conflict(r: &impl Cols) -> Conflict {
     Conflict {
         id: r.int("id"),
         sync: r.text("sync"),
+        key_hash: r.text("key_hash"),
         key_masked: r.opt_text("key_masked"),
         kind: if r.text("kind") == "park" {
             ConflictKind::Park
@@ -94,6 +165,12 @@ pub(super) fn conflict(r: &impl Cols) -> Conflict {
         attempts: r.int("attempts"),
         status: r.text("status"),
         take: r.opt_text("take").as_deref().map(Side::parse),
+        take_fields: r
+            .opt_text("take_fields")
+            .and_then(|t| serde_json::from_str(&t).ok()),
+        decided_by: r.opt_text("decided_by"),
+        decided_at: r.opt_text("decided_at"),
+        decision_reason: r.opt_text("decision_reason"),
         resolution: r.opt_text("resolution"),
         created_at: r.text("created_at"),
         updated_at: r.text("updated_at"),
@@ -143,41 +220,130 @@ impl Store {
     /// that key (and writes it to the other side). Marks the key pending in the same
     /// transaction. Returns false if the conflict is not open.
     pub async fn resolve_conflict(&self, id: i64, take: Side) -> anyhow::Result<bool> {
+        self.decide_conflict(id, &Decision::Take(take), None, None, &[])
+            .await
+    }
+
+    /// A person's decision on an open conflict ([`Decision`]), by `by` (an admin token's
+    /// name) for `reason`, replacing any decision not yet applied; the key is marked pending
+    /// and `audit` appended to the audit chain (needs [`Store::with_audit_key`] when not
+    /// empty), all in one transaction. Returns false if the conflict is not open (nothing is
+    /// recorded then).
+    pub async fn decide_conflict(
+        &self,
+        id: i64,
+        decision: &Decision,
+        by: Option<&str>,
+        reason: Option<&str>,
+        audit: &[NewAuditEntry],
+    ) -> anyhow::Result<bool> {
+        let (take, fields) = match decision {
+            Decision::Take(s) => (Some(s.as_str()), None),
+            Decision::Fields(f) => (None, Some(serde_json::to_string(f)?)),
+        };
+        let key = match (audit.is_empty(), &self.audit_key) {
+            (true, _) => None,
+            (false, Some(k)) => Some(k.clone()),
+            (false, None) => anyhow::bail!(
+                "state store: audit entries to append but no audit key (Store::with_audit_key)"
+            ),
+        };
         on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
-            let row = sqlx::query("UPDATE conflicts SET take = $1, updated_at = $2 WHERE id = $3 AND status = 'open' RETURNING sync, key_hash")
-                .bind(take.as_str())
-                .bind(now())
+            let now = now();
+            let row = sqlx::query("UPDATE conflicts SET take = $1, take_fields = $2, decided_by = $3, decision_reason = $4, decided_at = $5, updated_at = $5 WHERE id = $6 AND status = 'open' RETURNING sync, key_hash")
+                .bind(take)
+                .bind(&fields)
+                .bind(by)
+                .bind(reason)
+                .bind(&now)
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some(row) = row else { return Ok(false) };
             let (sync, key_hash): (String, String) = (row.get(0), row.get(1));
             sqlx::query(MARK_PENDING)
-                .bind(now())
-                .bind(sync)
+                .bind(&now)
+                .bind(&sync)
                 .bind(key_hash)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(key) = key {
+                if let Some(lock) = audit_lock(p) {
+                    sqlx::query(lock).execute(&mut *tx).await?;
+                }
+                let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let head = head.map(|r| (r.get(0), r.get(1)));
+                for e in super::commit::chain(&sync, audit, &key, head, &now) {
+                    insert_audit!(e).execute(&mut *tx).await?;
+                }
+            }
             tx.commit().await?;
             Ok(true)
         })
     }
 
-    /// The sides people chose to take for `sync`'s open conflicts, by key hash.
-    pub async fn conflict_takes(
+    /// Appends `entries` (not a run's writes: a person's view of values in clear) to the
+    /// audit chain of `sync`, in a transaction of their own.
+    pub async fn append_audit(&self, sync: &str, entries: &[NewAuditEntry]) -> anyhow::Result<()> {
+        let Some(key) = self.audit_key.clone() else {
+            anyhow::bail!(
+                "state store: audit entries to append but no audit key (Store::with_audit_key)"
+            );
+        };
+        on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            if let Some(lock) = audit_lock(p) {
+                sqlx::query(lock).execute(&mut *tx).await?;
+            }
+            let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let head = head.map(|r| (r.get(0), r.get(1)));
+            for e in super::commit::chain(sync, entries, &key, head, &now()) {
+                insert_audit!(e).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The decisions people took for `sync`'s open conflicts, by key hash.
+    pub async fn conflict_decisions(
         &self,
         sync: &str,
-    ) -> anyhow::Result<std::collections::HashMap<String, Side>> {
+    ) -> anyhow::Result<std::collections::HashMap<String, Decided>> {
         on_pool!(self, p => {
-            let rows = sqlx::query("SELECT key_hash, take FROM conflicts WHERE sync = $1 AND status = 'open' AND take IS NOT NULL")
+            let rows = sqlx::query("SELECT * FROM conflicts WHERE sync = $1 AND status = 'open' AND (take IS NOT NULL OR take_fields IS NOT NULL)")
                 .bind(sync)
                 .fetch_all(p)
                 .await?;
             Ok(rows
                 .iter()
-                .map(|r| (r.get::<String, _>(0), Side::parse(r.get::<&str, _>(1))))
+                .filter_map(|r| {
+                    let key_hash = r.text("key_hash");
+                    let c = conflict(r);
+                    Some((key_hash, Decided { conflict_id: c.id, decision: c.decision()?, by: c.decided_by }))
+                })
                 .collect())
         })
+    }
+
+    /// The sides people chose to take whole for `sync`'s open conflicts, by key hash.
+    pub async fn conflict_takes(
+        &self,
+        sync: &str,
+    ) -> anyhow::Result<std::collections::HashMap<String, Side>> {
+        Ok(self
+            .conflict_decisions(sync)
+            .await?
+            .into_iter()
+            .filter_map(|(k, d)| match d.decision {
+                Decision::Take(s) => Some((k, s)),
+                Decision::Fields(_) => None,
+            })
+            .collect())
     }
 }

@@ -222,7 +222,7 @@ mod sqlite_batch;
 pub mod testing;
 
 pub use commit::Commit;
-pub use conflicts::{Conflict, ConflictKind, NewConflict};
+pub use conflicts::{Conflict, ConflictKind, Decided, Decision, NewConflict};
 pub use dead_letters::{DeadLetter, NewDeadLetter, ReplayAttempt, ReplayRequest};
 pub use leases::{AlreadyRan, Lease, LeaseInfo, LeaseLost, holder_id};
 pub use links::{Link, Side, SideState};

@@ -284,8 +284,8 @@ fn append_audit(
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let mut q = tx.prepare_cached(
-        "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for e in super::commit::chain(sync, entries, key, head, now) {
         q.execute(params![
@@ -301,6 +301,8 @@ fn append_audit(
             e.remote_id,
             e.prev_hash,
             e.hash,
+            e.actor,
+            e.detail,
         ])
         .context("state store: cannot append to the audit log")?;
     }
@@ -330,7 +332,7 @@ fn write_outcomes(
         if open {
             let mut q = tx.prepare_cached(
                 "UPDATE conflicts SET status = 'resolved', resolved_at = ?1, updated_at = ?1, \
-                   resolution = CASE WHEN take IS NULL THEN 'merge policy' ELSE 'took ' || take END \
+                   resolution = CASE WHEN take_fields IS NOT NULL THEN 'took fields' WHEN take IS NULL THEN 'merge policy' ELSE 'took ' || take END \
                  WHERE sync = ?2 AND key_hash = ?3 AND status = 'open'",
             )?;
             for k in &c.settled {

@@ -169,6 +169,8 @@ fn written(run_id: i64, key: &str, remote_id: Option<&str>) -> NewAuditEntry {
             WriteOutcome::Created
         },
         remote_id: remote_id.map(str::to_string),
+        actor: None,
+        detail: None,
     }
 }
 
@@ -833,5 +835,106 @@ async fn daemons_are_counted_per_rate_limited_plugin_until_their_heartbeat_expir
             .unwrap()
     });
     assert_eq!(left, [format!("{me}:999999999")]);
+}
+}
+
+both! {
+async fn a_field_by_field_decision_is_kept_with_its_decider_and_audited_with_it(s, url) {
+    use crate::audit::{WriteAction, WriteOutcome};
+    let s = s.with_audit_key(audit_key());
+    let run = s.start_run("w", "schedule", None).await.unwrap();
+    let settled = link("k1", false);
+    s.commit(
+        "w",
+        Commit {
+            links: std::slice::from_ref(&settled),
+            conflicts: &[NewConflict {
+                run_id: run,
+                kind: ConflictKind::Park,
+                key_hash: "k1".into(),
+                key_masked: Some("5223**********0011".into()),
+                side: Side::A,
+                reason: "parked: both sides changed /phone, /position (policy park)".into(),
+            }],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let id = s.conflicts(Some("w"), false).await.unwrap()[0].id;
+    let fields: std::collections::BTreeMap<String, Side> =
+        [("/phone".to_string(), Side::A), ("/position".to_string(), Side::B)].into();
+    let decided = |side: Side, detail: &str| NewAuditEntry {
+        run_id: 0,
+        system: if side == Side::A { "zhenfeng-registry" } else { "huiyang-esms" }.into(),
+        side,
+        key_hash: "k1".into(),
+        action: WriteAction::Decide,
+        result: WriteOutcome::Recorded,
+        remote_id: Some(format!("{}-k1", side.as_str())),
+        actor: Some("wang".into()),
+        detail: Some(detail.into()),
+    };
+    let detail = r#"{"conflict":1,"fields":{"/phone":"a","/position":"b"},"reason":"电话以户籍为准"}"#;
+    assert!(
+        s.decide_conflict(
+            id,
+            &Decision::Fields(fields.clone()),
+            Some("wang"),
+            Some("电话以户籍为准"),
+            &[decided(Side::A, detail), decided(Side::B, detail)],
+        )
+        .await
+        .unwrap()
+    );
+    let c = s.conflict(id).await.unwrap().unwrap();
+    assert_eq!(c.take, None);
+    assert_eq!(c.take_fields.as_ref(), Some(&fields));
+    assert_eq!(c.decided_by.as_deref(), Some("wang"));
+    assert_eq!(c.decision_reason.as_deref(), Some("电话以户籍为准"));
+    assert!(c.decided_at.as_deref().and_then(parse_utc).is_some());
+    assert_eq!(c.decision(), Some(Decision::Fields(fields.clone())));
+    // The next run sees the decision, with its decider; a whole-side take it does not list.
+    let d = s.conflict_decisions("w").await.unwrap();
+    assert_eq!(
+        d.get("k1"),
+        Some(&Decided {
+            conflict_id: id,
+            decision: Decision::Fields(fields.clone()),
+            by: Some("wang".into())
+        })
+    );
+    assert!(s.conflict_takes("w").await.unwrap().is_empty());
+    // The key is pending again, so that the next run merges it.
+    assert!(s.links("w", &["k1".into()]).await.unwrap()[0].pending);
+    // Two audit entries, each naming the decider, chained and verified.
+    let all = s.audit_entries(Some("w"), 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    for e in &all {
+        assert_eq!(
+            (e.action.as_str(), e.result.as_str(), e.run_id, e.actor.as_deref(), e.detail.as_deref()),
+            ("decide", "recorded", 0, Some("wang"), Some(detail))
+        );
+        assert_eq!(e.hash, expected_hash(e), "entry {}", e.id);
+    }
+    assert_eq!(
+        s.verify_audit(&audit_key()).await.unwrap(),
+        Ok(Intact { entries: 2, head: Some(all[0].hash.clone()) })
+    );
+    // A whole-side decision replaces it: the fields are cleared.
+    assert!(s.decide_conflict(id, &Decision::Take(Side::B), Some("li"), None, &[]).await.unwrap());
+    let c = s.conflict(id).await.unwrap().unwrap();
+    assert_eq!((c.take, c.take_fields.as_ref(), c.decided_by.as_deref()), (Some(Side::B), None, Some("li")));
+    assert_eq!(s.conflict_takes("w").await.unwrap().get("k1"), Some(&Side::B));
+    // Back to fields; the key settles: resolved as "took fields".
+    assert!(s.decide_conflict(id, &Decision::Fields(fields), Some("wang"), None, &[]).await.unwrap());
+    s.commit("w", Commit { settled: &["k1".to_string()], ..Default::default() })
+        .await
+        .unwrap();
+    let c = s.conflict(id).await.unwrap().unwrap();
+    assert_eq!((c.status.as_str(), c.resolution.as_deref()), ("resolved", Some("took fields")));
+    // A resolved conflict takes no decision (nothing recorded, no audit entry).
+    assert!(!s.decide_conflict(id, &Decision::Take(Side::A), Some("wang"), None, &[decided(Side::B, "{}")]).await.unwrap());
+    assert_eq!(s.audit_entries(None, 10).await.unwrap().len(), 2);
 }
 }

@@ -55,7 +55,7 @@ use crate::runtime::{
     Connection, Plugin, PluginError, ReadRecord, TargetRecord, WriteOp, WriteResult,
 };
 use crate::schema::{Schema, Violation};
-use crate::store::{Commit, ConflictKind, Link, NewConflict, NewDeadLetter, Side, Store};
+use crate::store::{Commit, ConflictKind, Decision, Link, NewConflict, NewDeadLetter, Side, Store};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -63,6 +63,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument as _;
 
 pub mod compare;
+pub mod decide;
 pub mod link_seal;
 pub mod plan;
 mod reconcile;
@@ -126,7 +127,8 @@ pub struct NewestRule {
 }
 
 impl SyncSpec {
-    fn endpoint(&self, side: Side) -> &EndpointSpec {
+    /// The endpoint of `side`.
+    pub fn endpoint(&self, side: Side) -> &EndpointSpec {
         match side {
             Side::A => &self.a,
             Side::B => &self.b,
@@ -1320,8 +1322,8 @@ impl Engine {
         span: &tracing::Span,
     ) -> Result<(Vec<String>, bool), Crashed> {
         let mut errors = Vec::new();
-        // Conflicts a person decided: that side's record is taken whole.
-        let takes = match self.store.conflict_takes(&spec.name).await {
+        // Conflicts a person decided: a side's record taken whole, or fields chosen one by one.
+        let decisions = match self.store.conflict_decisions(&spec.name).await {
             Ok(t) => t,
             Err(e) => {
                 let e = RunError::from(e);
@@ -1332,7 +1334,7 @@ impl Engine {
             }
         };
         let mut r = Reconciling {
-            takes,
+            decisions,
             ..Reconciling::default()
         };
         if let Some(target) = self.target_to_discover(spec).await {
@@ -1723,6 +1725,8 @@ impl Engine {
                     action,
                     result: WriteOutcome::Recovered,
                     remote_id: link.side(side).remote_id.clone(),
+                    actor: None,
+                    detail: None,
                 });
             }
         }

@@ -63,12 +63,12 @@ impl MergedKey {
     }
 }
 
-/// What a run's reconcile steps share: conflicts a person decided (the side taken whole, by key
-/// hash), the sides whose read failed in this run (never written), the keys tried and left
+/// What a run's reconcile steps share: conflicts a person decided (a side taken whole, or
+/// fields chosen one by one, by key hash), the sides whose read failed in this run (never written), the keys tried and left
 /// pending by this run, and how many were deferred to the next run (with one reason).
 #[derive(Default)]
 pub(super) struct Reconciling {
-    pub(super) takes: HashMap<String, Side>,
+    pub(super) decisions: HashMap<String, crate::store::Decided>,
     pub(super) unread: Vec<Side>,
     pub(super) attempted: std::collections::HashSet<String>,
     pub(super) deferred: Option<(u64, String)>,
@@ -106,6 +106,8 @@ struct BatchPlan {
     dead: Vec<NewDeadLetter>,
     conflicts: Vec<NewConflict>,
     audit: Vec<NewAuditEntry>,
+    /// The person whose decision a key's writes carry out (name, audit detail), by link index.
+    actors: HashMap<usize, (String, String)>,
 }
 
 impl Engine {
@@ -292,7 +294,10 @@ impl Engine {
                 opened[i].as_ref().is_some_and(|o| {
                     o.base.is_none()
                         && o.current.iter().all(Option::is_some)
-                        && !r.takes.contains_key(&links[i].key_hash)
+                        && !matches!(
+                            r.decisions.get(&links[i].key_hash).map(|d| &d.decision),
+                            Some(Decision::Take(_))
+                        )
                 })
             })
             .collect();
@@ -319,9 +324,24 @@ impl Engine {
                 continue;
             };
             p.planned[i] = true;
-            let taken = r.takes.get(&link.key_hash).copied();
+            let decided = r.decisions.get(&link.key_hash);
+            if let Some(d) = decided
+                && let Some(by) = &d.by
+            {
+                // The writes that carry out a person's decision name that person.
+                let detail = serde_json::json!({ "conflict": d.conflict_id });
+                p.actors.insert(i, (by.clone(), detail.to_string()));
+            }
             let stored = as_stored.get(&i);
-            let plan = self.plan_key(spec, run_id, link, &o, taken, stored, stats);
+            let plan = self.plan_key(
+                spec,
+                run_id,
+                link,
+                &o,
+                decided.map(|d| &d.decision),
+                stored,
+                stats,
+            );
             merged.push(match plan {
                 KeyPlan::Nothing => None,
                 KeyPlan::Parked { why, conflict } => {
@@ -564,8 +584,17 @@ impl Engine {
                     },
                     result,
                     remote_id: remote_id.or_else(|| rec.remote_id.clone()),
+                    actor: None,
+                    detail: None,
                 }
             };
+        let by_person = |plan: &BatchPlan, i: usize, mut e: NewAuditEntry| {
+            if let Some((actor, detail)) = plan.actors.get(&i) {
+                e.actor = Some(actor.clone());
+                e.detail = Some(detail.clone());
+            }
+            e
+        };
         let batch_span = tracing::debug_span!("batch", side = t.as_str(), records = records.len());
         self.crash_point(CrashPoint::BeforeWrite(t))?;
         // A plan sends nothing: each write is taken as the system accepting it
@@ -590,8 +619,12 @@ impl Engine {
             }
             Err(e) => {
                 for (i, rec) in &batch {
-                    plan.audit
-                        .push(audited(&links[*i], rec, WriteOutcome::Failed, None));
+                    let entry = by_person(
+                        plan,
+                        *i,
+                        audited(&links[*i], rec, WriteOutcome::Failed, None),
+                    );
+                    plan.audit.push(entry);
                     plan.unsettled[*i] = true;
                     links[*i].attempts += 1;
                     links[*i].last_error = Some(e.to_string());
@@ -619,8 +652,8 @@ impl Engine {
                 WriteResult::Duplicate(e) => Some(e.remote_id.clone()).filter(|r| !r.is_empty()),
                 _ => None,
             };
-            plan.audit
-                .push(audited(&links[i], &rec, outcome, written_id));
+            let e = by_person(plan, i, audited(&links[i], &rec, outcome, written_id));
+            plan.audit.push(e);
             self.record_result(spec, run_id, t, i, &rec, result, stored, links, plan, stats);
         }
         Ok(None)
@@ -772,8 +805,8 @@ impl Engine {
         settled
     }
 
-    /// Plans one pending key ([`KeyPlan`]): merges its sides' records (or takes the side a
-    /// person chose, `taken`), applies an end one side newly shows, and checks the merged record
+    /// Plans one pending key ([`KeyPlan`]): merges its sides' records (or takes what a person
+    /// decided: a side's record whole, or each chosen field from its side over the merge), applies an end one side newly shows, and checks the merged record
     /// against the schema. `as_stored`: at a first meeting, each side's connector's normal form
     /// of the other side's record (`[b as a stores it, a as b stores it]`). Counts parked keys,
     /// resolved conflicts and refused merges in `stats`.
@@ -784,7 +817,7 @@ impl Engine {
         run_id: i64,
         link: &Link,
         o: &Opened,
-        taken: Option<Side>,
+        decided: Option<&Decision>,
         as_stored: Option<&[Option<Value>; 2]>,
         stats: &mut RunStats,
     ) -> KeyPlan {
@@ -800,10 +833,14 @@ impl Engine {
             updated_at: link.b.updated_at.as_deref(),
             other_as_stored: as_stored.and_then(|s| s[1].as_ref()),
         };
-        let taken = match taken {
-            Some(Side::A) => o.current[0].clone(),
-            Some(Side::B) => o.current[1].clone(),
-            None => None,
+        let taken = match decided {
+            Some(Decision::Take(Side::A)) => o.current[0].clone(),
+            Some(Decision::Take(Side::B)) => o.current[1].clone(),
+            _ => None,
+        };
+        let chosen = match decided {
+            Some(Decision::Fields(f)) => Some(f),
+            _ => None,
         };
         let m = match taken {
             Some(t) => Some(t),
@@ -814,7 +851,26 @@ impl Engine {
                 &spec.rules,
                 spec.default_policy,
                 spec.newest,
-            ) {
+            )
+            .map(|mut mf| {
+                // A person's choice field by field: each chosen field's value is the chosen
+                // side's (absent there: absent), whatever the rules decided; a parked field
+                // chosen is parked no more.
+                if let Some(f) = chosen {
+                    for (ptr, side) in f {
+                        let i = if *side == Side::A { 0 } else { 1 };
+                        let v = o.current[i]
+                            .as_ref()
+                            .and_then(|c| c.pointer(ptr))
+                            .filter(|v| !v.is_null())
+                            .cloned();
+                        set_pointer(&mut mf.record, ptr, v);
+                    }
+                    mf.conflicts.retain(|(p, _)| !f.contains_key(p));
+                    mf.record = strip_nulls(&mf.record);
+                }
+                mf
+            }) {
                 Some(mf) if mf.parked() => {
                     let fields: Vec<&str> = mf
                         .conflicts

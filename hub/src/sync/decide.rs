@@ -1,0 +1,185 @@
+//! A conflicting record as a person sees it to decide ([`Engine::conflict_record`]): each
+//! system's own id and update time, and each field's value on both sides, the last merged
+//! value, which side changed it and the rule that decides it. The values are in clear here; the
+//! admin pages mask them unless the viewer's role allows them (and audit each clear view).
+
+use super::*;
+
+/// One field of a conflicting record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldState {
+    /// The field's JSON pointer (RFC 6901), as rules and decisions name it (`/phone`).
+    pub pointer: String,
+    /// Its value on `a` and on `b` (`None`: absent or null there).
+    pub values: [Option<Value>; 2],
+    /// Its value in the last merged record (`None`: never settled, or absent).
+    pub base: Option<Value>,
+    /// Whether each side changed it since the key last settled.
+    pub changed: [bool; 2],
+    /// The rule that decides it: `a_wins`, `b_wins`, `newest_wins` or `park`.
+    pub rule: FieldPolicy,
+    /// The rule is the sync's default (no rule names the field).
+    pub by_default: bool,
+    /// Both sides changed it to different values and its rule parked the record.
+    pub parked: bool,
+}
+
+impl FieldState {
+    /// The two sides hold different values: a person can choose one.
+    pub fn differs(&self) -> bool {
+        self.values[0] != self.values[1]
+    }
+}
+
+/// A conflicting record of a sync, both sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictRecord {
+    /// Each system's own id of the record (`[a, b]`: the registry number, the HY id, …).
+    pub remote_ids: [Option<String>; 2],
+    /// When each system last changed it, as the system said (RFC 3339), if it said.
+    pub updated_at: [Option<String>; 2],
+    /// Each side holds no record of the key, or shows it deleted.
+    pub gone: [bool; 2],
+    /// Every field either side or the last merged record holds, rule fields first in the rules'
+    /// order, then the others by name.
+    pub fields: Vec<FieldState>,
+}
+
+impl ConflictRecord {
+    /// The pointers a decision may choose (the fields whose values differ).
+    pub fn choosable(&self) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|f| f.differs())
+            .map(|f| f.pointer.as_str())
+            .collect()
+    }
+
+    /// The pointers that parked the record: a field-by-field decision must choose each.
+    pub fn parked(&self) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|f| f.parked)
+            .map(|f| f.pointer.as_str())
+            .collect()
+    }
+}
+
+/// `a_wins`, `b_wins`, `newest_wins` or `park`: a policy as the configuration names it.
+pub fn policy_name(p: FieldPolicy) -> &'static str {
+    match p {
+        FieldPolicy::A => "a_wins",
+        FieldPolicy::B => "b_wins",
+        FieldPolicy::Newest => "newest_wins",
+        FieldPolicy::Park => "park",
+    }
+}
+
+/// The short name of a system for people: the last parenthesised part of its connector's
+/// `system` (`Zhenfeng County registry (ZF-REG)` → `ZF-REG`), else the plugin's name.
+pub fn system_name(plugin: &crate::runtime::Plugin, fallback: &str) -> String {
+    let system = &plugin.manifest().system;
+    system
+        .rfind('(')
+        .and_then(|i| system[i + 1..].split_once(')').map(|(s, _)| s.trim()))
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| fallback.to_string(), str::to_string)
+}
+
+impl Engine {
+    /// The record of key `key_hash` of sync `spec` as both sides hold it, field by field
+    /// ([`ConflictRecord`]), unsealed with the state key; `None` when the store has no link of
+    /// that key. Reads the store only; calls no system.
+    pub async fn conflict_record(
+        &self,
+        spec: &SyncSpec,
+        key_hash: &str,
+    ) -> anyhow::Result<Option<ConflictRecord>> {
+        let Some(link) = self
+            .store
+            .links(&spec.name, &[key_hash.to_string()])
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let o = self
+            .open_link(&link)
+            .map_err(|e| anyhow::anyhow!("cannot open the link of the record: {e}"))?;
+        let input = |i: usize, side: Side| SideInput {
+            current: o.current[i].as_ref(),
+            settled: o.settled[i].as_ref(),
+            updated_at: link.side(side).updated_at.as_deref(),
+            other_as_stored: None,
+        };
+        let parked: Vec<String> = merge_fields(
+            input(0, Side::A),
+            input(1, Side::B),
+            o.base.as_ref(),
+            &spec.rules,
+            spec.default_policy,
+            spec.newest,
+        )
+        .map(|m| {
+            m.conflicts
+                .into_iter()
+                .filter(|(_, p)| *p == FieldPolicy::Park)
+                .map(|(f, _)| f)
+                .collect()
+        })
+        .unwrap_or_default();
+        let mut pointers: Vec<(String, FieldPolicy, bool)> = spec
+            .rules
+            .iter()
+            .map(|(p, r)| (p.clone(), *r, false))
+            .collect();
+        let members: std::collections::BTreeSet<&String> = o
+            .current
+            .iter()
+            .chain(std::iter::once(&o.base))
+            .flatten()
+            .filter_map(Value::as_object)
+            .flat_map(|m| m.keys())
+            .collect();
+        for m in members {
+            let ptr = format!("/{}", m.replace('~', "~0").replace('/', "~1"));
+            if !pointers.iter().any(|(p, _, _)| *p == ptr) {
+                pointers.push((ptr, spec.default_policy, true));
+            }
+        }
+        let fields = pointers
+            .into_iter()
+            .filter_map(|(pointer, rule, by_default)| {
+                let at = |v: Option<&Value>| non_null(v.and_then(|v| v.pointer(&pointer))).cloned();
+                let values = [at(o.current[0].as_ref()), at(o.current[1].as_ref())];
+                let base = at(o.base.as_ref());
+                if values.iter().all(Option::is_none) && base.is_none() {
+                    return None;
+                }
+                let changed = [
+                    input(0, Side::A).changed(&pointer),
+                    input(1, Side::B).changed(&pointer),
+                ];
+                Some(FieldState {
+                    parked: parked.contains(&pointer),
+                    pointer,
+                    values,
+                    base,
+                    changed,
+                    rule,
+                    by_default,
+                })
+            })
+            .collect();
+        Ok(Some(ConflictRecord {
+            remote_ids: [link.a.remote_id.clone(), link.b.remote_id.clone()],
+            updated_at: [link.a.updated_at.clone(), link.b.updated_at.clone()],
+            gone: [
+                link.a.deleted || o.current[0].is_none(),
+                link.b.deleted || o.current[1].is_none(),
+            ],
+            fields,
+        }))
+    }
+}
