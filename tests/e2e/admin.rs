@@ -217,7 +217,7 @@ async fn the_admin_api_shows_the_demo_sync_and_runs_a_trigger() {
 
 /// A W3C WebDriver session on chromedriver (Debian's `chromium-driver`) driving headless
 /// Chromium.
-struct Browser {
+pub(crate) struct Browser {
     driver: tokio::process::Child,
     base: String,
     session: String,
@@ -225,7 +225,7 @@ struct Browser {
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -284,7 +284,7 @@ impl Browser {
         b
     }
 
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub(crate) async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let req = self.http.request(method, url);
         let r = if body.is_null() { req } else { req.json(&body) }
@@ -296,12 +296,12 @@ impl Browser {
         v["value"].clone()
     }
 
-    async fn go(&self, url: &str) {
+    pub(crate) async fn go(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", json!({"url": url}))
             .await;
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let v = self
             .cmd(
                 reqwest::Method::POST,
@@ -333,7 +333,7 @@ impl Browser {
         .to_string()
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.element_string(css, "text").await
     }
 
@@ -342,7 +342,7 @@ impl Browser {
         self.element_string(css, &format!("css/{property}")).await
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.cmd(
             reqwest::Method::POST,
@@ -352,7 +352,7 @@ impl Browser {
         .await;
     }
 
-    async fn count(&self, css: &str) -> usize {
+    pub(crate) async fn count(&self, css: &str) -> usize {
         let v = self
             .cmd(
                 reqwest::Method::POST,
@@ -415,7 +415,7 @@ impl Browser {
     }
 
     /// Saves a screenshot of the viewport to `path`; the PNG.
-    async fn screenshot(&self, path: &std::path::Path) -> Vec<u8> {
+    pub(crate) async fn screenshot(&self, path: &std::path::Path) -> Vec<u8> {
         self.save_screenshot("/screenshot", path).await
     }
 
@@ -431,7 +431,7 @@ impl Browser {
         png
     }
 
-    async fn quit(mut self) {
+    pub(crate) async fn quit(mut self) {
         let _ = self
             .http
             .delete(format!("{}/session/{}", self.base, self.session))

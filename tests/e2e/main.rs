@@ -6,6 +6,7 @@
 
 mod admin;
 mod cluster;
+mod conflicts;
 mod crash_recovery;
 mod harness;
 mod operating;
