@@ -4369,10 +4369,7 @@ mod tests {
         let k = kept.clone();
         let f = fixture_with(move |s| {
             // Failed tokens do not throttle these tests' later requests.
-            let s = s.with_times(
-                security::SESSION_LIFETIME,
-                std::time::Duration::ZERO,
-            );
+            let s = s.with_times(security::SESSION_LIFETIME, std::time::Duration::ZERO);
             s.set_tokens(Tokens::new([
                 ("admin".to_string(), Role::Operator, TOKEN.to_string()),
                 ("li.na".to_string(), Role::Viewer, VIEWER.to_string()),

@@ -208,7 +208,7 @@ pub struct AuditEntry {
 /// 4-byte big-endian integer followed by its UTF-8 bytes (integers in decimal); an absent
 /// remote id is the four bytes `FF FF FF FF` alone. Length prefixes keep field boundaries
 /// unambiguous (`"ab","c"` and `"a","bc"` encode differently). An entry with an `actor` or a
-/// `detail` (a person's decision or view, from migration 0011 on) has both encoded after
+/// `detail` (a person's decision or view, from migration 0012 on) has both encoded after
 /// `prev_hash` the same way; one with neither encodes exactly as before, so older chains verify
 /// unchanged and removing a person's name from an entry breaks its hash.
 pub fn canonical(e: &AuditEntry) -> Vec<u8> {
