@@ -13,7 +13,7 @@ const VIEWER: &str = "viewer-secret-li-na-0001";
 const OPERATOR: &str = "operator-secret-wang-0001";
 
 /// The demo configuration with the workers' phone and position under `park` (position no
-/// longer Huiyang's alone), and two named tokens beside the generated `admin.token`.
+/// longer Huiyang's alone), and two named tokens (with named tokens and no `[admin] token`, no `admin.token` is made).
 fn parking_config(env: &Env) -> String {
     let text = std::fs::read_to_string(workspace().join("config/demo.toml")).unwrap();
     let owned_by_b = "b = [\"/employer\", \"/position\", \"/hiredOn\", \"/status\", \"/remark\"]";
@@ -105,7 +105,7 @@ async fn a_parked_worker_is_settled_field_by_field_on_the_page_and_the_next_run_
     let id = open[0]["id"].as_i64().unwrap();
 
     let daemon = env.daemon(&config, &[("HUB_WORKERS_SCHEDULE", "0 0 1 1 *")]);
-    let (url, _) = env.admin_address().await;
+    let url = env.admin_url().await;
     let http = reqwest::Client::new();
     // The API: a viewer may not decide (403 naming the role), a typo in a field is named.
     let resolve = |token: &'static str, body: Value| {

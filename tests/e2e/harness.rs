@@ -113,6 +113,18 @@ impl Env {
     /// (no trailing `/`, from `admin.url`, waited for up to 60 s) and its bearer token (from
     /// `admin.token`).
     pub async fn admin_address(&self) -> (String, String) {
+        let url = self.admin_url().await;
+        let token = std::fs::read_to_string(self.dir.path().join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        (url, token)
+    }
+
+    /// The base URL of the admin API of a daemon started on this environment's data directory
+    /// (no trailing `/`, from `admin.url`, waited for up to 60 s). A deployment with named tokens
+    /// (`[[admin.tokens]]`) and no `[admin] token` has no `admin.token` file.
+    pub async fn admin_url(&self) -> String {
         let url_file = self.dir.path().join("admin.url");
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
         while !url_file.exists() {
@@ -122,16 +134,11 @@ impl Env {
             );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        let url = std::fs::read_to_string(&url_file)
+        std::fs::read_to_string(&url_file)
             .unwrap()
             .trim()
             .trim_end_matches('/')
-            .to_string();
-        let token = std::fs::read_to_string(self.dir.path().join("admin.token"))
-            .unwrap()
-            .trim()
-            .to_string();
-        (url, token)
+            .to_string()
     }
 
     /// Runs `hub ARGS` to the end, keeps its output in the logs, and returns it.

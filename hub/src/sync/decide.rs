@@ -25,9 +25,12 @@ pub struct FieldState {
 }
 
 impl FieldState {
-    /// The two sides hold different values: a person can choose one.
+    /// The two sides hold different values and one of them changed it since the key last
+    /// settled (a key that never settled counts every field as changed): a person can choose
+    /// one. A difference neither side made since they last agreed is each system's own coding
+    /// (a registry number HY-ESMS does not keep), not a choice.
     pub fn differs(&self) -> bool {
-        self.values[0] != self.values[1]
+        self.values[0] != self.values[1] && (self.changed[0] || self.changed[1])
     }
 }
 
@@ -95,7 +98,7 @@ impl Engine {
         spec: &SyncSpec,
         key_hash: &str,
     ) -> anyhow::Result<Option<ConflictRecord>> {
-        let Some(link) = self
+        let Some(mut link) = self
             .store
             .links(&spec.name, &[key_hash.to_string()])
             .await?
@@ -104,6 +107,10 @@ impl Engine {
         else {
             return Ok(None);
         };
+        // The store holds the records sealed (`link_seal`): opened here, or every field would
+        // read as absent on both sides.
+        self.unseal(&spec.name, &mut link)
+            .map_err(|e| anyhow::anyhow!("cannot open the link of the record: {e}"))?;
         let o = self
             .open_link(&link)
             .map_err(|e| anyhow::anyhow!("cannot open the link of the record: {e}"))?;
