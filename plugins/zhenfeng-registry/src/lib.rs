@@ -43,11 +43,16 @@ struct State {
     /// millions of rows is read a batch at a time), and the cursor the host will pass to
     /// continue it.
     export: Option<(Option<String>, std::iter::Peekable<mapping::ExportRows>)>,
-    /// Rows as the registry holds them, by 登记编号, of the records this run has updated (for
-    /// keeping the registry's own writing of fields a write does not change). Only those rows are
-    /// kept from an export: a registry of 300,000 rows held whole would not fit the instance's
-    /// memory (296 MiB asked at bench/scale --scale 100).
+    /// Rows as the registry holds them, by 登记编号, for keeping the registry's own writing of
+    /// fields a write does not change: of every row changed at or after `raw_since`, only those
+    /// the registry writes otherwise than their canonical form ([`SaveForm::has_own_writing`]);
+    /// a row of that export not kept here has nothing to keep. A registry of 300,000 rows held
+    /// whole would not fit the instance's memory (296 MiB asked at bench/scale --scale 100); an
+    /// export per write batch, keeping only the batch's rows, made a full sync at that scale
+    /// spend its time in the registry's exports (90 records/s).
     raw: std::collections::HashMap<String, Row>,
+    /// The time the export behind `raw` started from (`None`: no export yet this run).
+    raw_since: Option<String>,
 }
 
 thread_local! {
@@ -288,26 +293,28 @@ fn export_stream(since: Option<&str>) -> Result<mapping::ExportRows, ConnectorEr
     }
 }
 
-/// Makes sure the registry's raw rows of the records to update are at hand: one export since
-/// the oldest version among those not yet loaded in this run, streamed, keeping only the rows of
-/// those records.
+/// Makes sure the registry's raw rows of the records to update are at hand: an export is made
+/// only when a record's version is older than the export already made this run (a full sync:
+/// about one export, not one per batch), streamed, and only the rows with the registry's own
+/// writing are kept.
 fn load_raw_rows(records: &[TargetRecord]) -> Result<(), ConnectorError> {
-    let missing: Vec<(&str, &str)> = STATE.with_borrow(|s| {
+    let since = STATE.with_borrow(|s| {
         records
             .iter()
-            .filter_map(|r| Some((r.remote_id.as_deref()?, r.version.as_deref()?)))
-            .filter(|(id, _)| !s.raw.contains_key(*id))
-            .collect()
+            .filter(|r| r.remote_id.is_some())
+            .filter_map(|r| r.version.as_deref())
+            .filter(|v| s.raw_since.as_deref().is_none_or(|since| *v < since))
+            .min()
+            .map(str::to_string)
     });
-    let Some(since) = missing.iter().map(|(_, v)| *v).min() else { return Ok(()) };
-    let wanted: std::collections::HashSet<&str> = missing.iter().map(|(id, _)| *id).collect();
-    for row in export_stream(Some(since))? {
+    let Some(since) = since else { return Ok(()) };
+    for row in export_stream(Some(&since))? {
         let row = row.map_err(export_error)?;
         let id = text::trim(row.get("登记编号")).to_string();
-        if wanted.contains(id.as_str()) {
-            STATE.with_borrow_mut(|s| s.raw.insert(id, row));
-        }
+        let own = SaveForm::has_own_writing(&row);
+        STATE.with_borrow_mut(|s| if own { s.raw.insert(id, row); } else { s.raw.remove(&id); });
     }
+    STATE.with_borrow_mut(|s| s.raw_since = Some(since));
     Ok(())
 }
 

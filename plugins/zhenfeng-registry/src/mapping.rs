@@ -257,6 +257,16 @@ impl SaveForm {
         }
     }
 
+    /// True if the registry writes one of the columns [`SaveForm::preserve`] keeps otherwise than
+    /// the canonical form of its value (full-width digits, spaces, an older code): only such a
+    /// row changes what a write posts, so only such rows need keeping.
+    pub fn has_own_writing(raw: &Row) -> bool {
+        let canonical = SaveForm::from_record(&raw.to_record());
+        let mut kept = canonical.clone();
+        kept.preserve(raw);
+        kept != canonical
+    }
+
     /// True if both forms would store the same resident data (registry number and version
     /// aside).
     pub fn same_content(&self, other: &SaveForm) -> bool {
@@ -504,6 +514,21 @@ mod tests {
         let mut form = SaveForm::from_record(&rec);
         form.preserve(&rows[0]);
         assert_eq!((form.xm.as_str(), form.gz.as_str()), ("王　五", "焊工"));
+    }
+
+    #[test]
+    fn only_a_row_written_otherwise_than_its_canonical_form_has_writing_of_its_own() {
+        // Row 1 as the canonical form writes it; row 2 with a full-width phone; row 3 with a
+        // 15-digit identity number; row 4 with a padded township.
+        let csv = format!(
+            "{HEADER_LINE}ZF2021000124,李四,522325196803121231,男,13800138000,长田镇,广东省,441303,伯恩光学(惠州)有限公司,,普工,1,2021-08-05,2021-09-02 10:00:01\r\n\
+             ZF2021000125,李四,522325196803121231,男,１３８００１３８０００,长田镇,广东省,441303,伯恩光学(惠州)有限公司,,普工,1,2021-08-05,2021-09-02 10:00:01\r\n\
+             ZF2021000126,李四,522325680312123,男,13800138000,长田镇,广东省,441303,伯恩光学(惠州)有限公司,,普工,1,2021-08-05,2021-09-02 10:00:01\r\n\
+             ZF2021000127,李四,522325196803121231,男,13800138000,长田镇 ,广东省,441303,伯恩光学(惠州)有限公司,,普工,1,2021-08-05,2021-09-02 10:00:01\r\n"
+        );
+        let rows = parse_export(&gb18030(&csv)).unwrap();
+        let own: Vec<bool> = rows.iter().map(SaveForm::has_own_writing).collect();
+        assert_eq!(own, [false, true, true, true]);
     }
 
     #[test]
