@@ -1834,6 +1834,38 @@ fn system_names(view: &View, sync: &str) -> [String; 2] {
     })
 }
 
+/// An audit entry of a person's act on conflict `c` at `side` (a decision, or a view of values
+/// in clear): no run (`run_id` 0), the system named by its plugin (by the side when the sync is
+/// not loaded), the token's name as the actor and `detail` (JSON) saying what was done.
+fn person_entry(
+    view: &View,
+    c: &crate::store::Conflict,
+    side: crate::store::Side,
+    (action, result): (crate::audit::WriteAction, crate::audit::WriteOutcome),
+    remote_id: Option<String>,
+    actor: &str,
+    detail: &str,
+) -> crate::audit::NewAuditEntry {
+    let system = view.syncs.get(&c.sync).map_or_else(
+        || side.as_str().to_string(),
+        |v| match side {
+            crate::store::Side::A => v.a.plugin.clone(),
+            crate::store::Side::B => v.b.plugin.clone(),
+        },
+    );
+    crate::audit::NewAuditEntry {
+        run_id: 0,
+        system,
+        side,
+        key_hash: c.key_hash.clone(),
+        action,
+        result,
+        remote_id,
+        actor: Some(actor.to_string()),
+        detail: Some(detail.to_string()),
+    }
+}
+
 /// The record of conflict `c` field by field, when its sync is loaded on this server.
 async fn conflict_record(
     view: &View,
@@ -1955,28 +1987,15 @@ async fn decide(
         .await?
         .into_iter()
         .next();
-    let syncv = view.syncs.get(&c.sync);
     let audit: Vec<crate::audit::NewAuditEntry> = sides
         .iter()
-        .map(|&side| crate::audit::NewAuditEntry {
-            run_id: 0,
-            system: syncv.map_or_else(
-                || side.as_str().to_string(),
-                |v| {
-                    if side == Side::A {
-                        v.a.plugin.clone()
-                    } else {
-                        v.b.plugin.clone()
-                    }
-                },
-            ),
-            side,
-            key_hash: c.key_hash.clone(),
-            action: crate::audit::WriteAction::Decide,
-            result: crate::audit::WriteOutcome::Recorded,
-            remote_id: link.as_ref().and_then(|l| l.side(side).remote_id.clone()),
-            actor: Some(who.name.clone()),
-            detail: Some(detail.clone()),
+        .map(|&side| {
+            let remote_id = link.as_ref().and_then(|l| l.side(side).remote_id.clone());
+            let act = (
+                crate::audit::WriteAction::Decide,
+                crate::audit::WriteOutcome::Recorded,
+            );
+            person_entry(&view, &c, side, act, remote_id, &who.name, &detail)
         })
         .collect();
     if !view
@@ -2096,30 +2115,17 @@ async fn render_conflict(
     let clear = who.role == Role::Operator;
     if clear && let Some(r) = &record {
         // Each view of personal values in clear is audited: one entry per system shown.
-        let syncv = view.syncs.get(&c.sync);
         let detail =
             serde_json::json!({"conflict": id, "page": format!("/conflicts/{id}")}).to_string();
         let entries: Vec<crate::audit::NewAuditEntry> = [Side::A, Side::B]
             .into_iter()
-            .map(|side| crate::audit::NewAuditEntry {
-                run_id: 0,
-                system: syncv.map_or_else(
-                    || side.as_str().to_string(),
-                    |v| {
-                        if side == Side::A {
-                            v.a.plugin.clone()
-                        } else {
-                            v.b.plugin.clone()
-                        }
-                    },
-                ),
-                side,
-                key_hash: c.key_hash.clone(),
-                action: crate::audit::WriteAction::View,
-                result: crate::audit::WriteOutcome::Shown,
-                remote_id: r.remote_ids[if side == Side::A { 0 } else { 1 }].clone(),
-                actor: Some(who.name.clone()),
-                detail: Some(detail.clone()),
+            .map(|side| {
+                let remote_id = r.remote_ids[if side == Side::A { 0 } else { 1 }].clone();
+                let act = (
+                    crate::audit::WriteAction::View,
+                    crate::audit::WriteOutcome::Shown,
+                );
+                person_entry(&view, &c, side, act, remote_id, &who.name, &detail)
             })
             .collect();
         view.store.append_audit(&c.sync, &entries).await?;
