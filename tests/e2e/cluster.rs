@@ -9,7 +9,7 @@
 //! ZF-REG phone change once to HY-ESMS and an HY-ESMS status change once to ZF-REG, nothing
 //! back: `changes_flow_both_ways_and_the_run_after_writes_nothing`).
 
-use crate::harness::Env;
+use crate::harness::{Daemon, Env};
 use crate::{by_id, created, expected_residents, writes};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -98,7 +98,7 @@ impl Cluster {
         runs
     }
 
-    fn start(&self, env: &Env, i: usize, schedule: &str, ttl: &str) -> tokio::process::Child {
+    fn start(&self, env: &Env, i: usize, schedule: &str, ttl: &str) -> Daemon {
         self.start_with(env, i, schedule, ttl, &[])
     }
 
@@ -110,7 +110,7 @@ impl Cluster {
         schedule: &str,
         ttl: &str,
         more: &[(&str, &str)],
-    ) -> tokio::process::Child {
+    ) -> Daemon {
         let _ = std::fs::remove_file(self.dirs[i].join("admin.url"));
         let mut vars = self.vars(&self.dirs[i], schedule, ttl);
         vars.extend_from_slice(more);
@@ -516,7 +516,7 @@ async fn a_killed_and_a_paused_daemon_lose_their_runs_to_another_and_the_paused_
     let env = Env::start().await;
     let cluster = Cluster::new(&env, 3).await;
     let never = "0 0 1 1 *";
-    let mut daemons: Vec<Option<tokio::process::Child>> = (0..3)
+    let mut daemons: Vec<Option<Daemon>> = (0..3)
         .map(|i| Some(cluster.start(&env, i, never, "4s")))
         .collect();
     let pids: Vec<u32> = daemons

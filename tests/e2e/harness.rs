@@ -203,20 +203,19 @@ impl Env {
         progress(&self.get(&self.hy, "/_admin/counters").await)
     }
 
-    /// Starts `hub run --config CONFIG` with extra environment variables.
-    pub fn daemon(&self, config: &str, env: &[(&str, &str)]) -> tokio::process::Child {
+    /// Starts `hub run --config CONFIG` with extra environment variables. Its output is read
+    /// as it comes ([`Daemon`]): a daemon whose stderr pipe is left full blocks in its next log
+    /// line, every thread that logs with it.
+    pub fn daemon(&self, config: &str, env: &[(&str, &str)]) -> Daemon {
         let mut c = self.hub(&["run", "--config", config]);
         for (k, v) in env {
             c.env(k, v);
         }
-        c.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("hub run starts")
+        Daemon::spawn(&mut c)
     }
 
     /// Stops a daemon with SIGTERM and waits for it; keeps its output in the logs.
-    pub async fn stop(&self, child: tokio::process::Child) -> Output {
+    pub async fn stop(&self, child: Daemon) -> Output {
         let pid = child.id().expect("still running").to_string();
         let kill = tokio::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -231,6 +230,29 @@ impl Env {
                 .unwrap();
         self.keep(&out);
         out
+    }
+
+    /// The registry's rows the workers sync carries, in the registry's order: 务工县区代码
+    /// 441303 (spaces trimmed), less the five seeded broken ones (`/_admin/seed`).
+    pub async fn residents_in_scope(&self) -> Vec<Value> {
+        let seed = self.get(&self.zf, "/_admin/seed").await;
+        let broken: std::collections::BTreeSet<&str> = seed["broken"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["djbh"].as_str().unwrap())
+            .collect();
+        assert_eq!(broken.len(), 5);
+        let rows = self.get(&self.zf, "/_admin/workers").await;
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                trimmed(&r["务工县区代码"]).as_deref() == Some("441303")
+                    && !broken.contains(r["登记编号"].as_str().unwrap())
+            })
+            .cloned()
+            .collect()
     }
 
     /// Everything every `hub` invocation printed so far.
@@ -378,4 +400,64 @@ pub fn content(records: &Value, drop: &[&str]) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A `hub run` child process whose stdout and stderr are read into memory while it runs, so
+/// that its logging never waits on a full pipe (64 KiB on Linux: a few hundred log lines).
+/// The methods are those of [`tokio::process::Child`] the tests use.
+pub struct Daemon {
+    child: tokio::process::Child,
+    stdout: tokio::task::JoinHandle<Vec<u8>>,
+    stderr: tokio::task::JoinHandle<Vec<u8>>,
+}
+
+impl Daemon {
+    /// Spawns `c` with its stdout and stderr piped and read by two tasks.
+    pub fn spawn(c: &mut tokio::process::Command) -> Daemon {
+        let mut child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("hub run starts");
+        fn drain(
+            r: Option<impl tokio::io::AsyncRead + Unpin + Send + 'static>,
+        ) -> tokio::task::JoinHandle<Vec<u8>> {
+            tokio::spawn(async move {
+                let mut all = Vec::new();
+                if let Some(mut r) = r {
+                    let _ = tokio::io::AsyncReadExt::read_to_end(&mut r, &mut all).await;
+                }
+                all
+            })
+        }
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        Daemon {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait()
+    }
+
+    pub fn start_kill(&mut self) -> std::io::Result<()> {
+        self.child.start_kill()
+    }
+
+    /// Waits for the process to end and returns its status with everything it printed.
+    pub async fn wait_with_output(mut self) -> std::io::Result<Output> {
+        let status = self.child.wait().await?;
+        Ok(Output {
+            status,
+            stdout: self.stdout.await.expect("the stdout reader ends"),
+            stderr: self.stderr.await.expect("the stderr reader ends"),
+        })
+    }
 }

@@ -28,23 +28,10 @@ const CONFIG: &str = "config/demo.toml";
 /// The registry's residents the sync must carry: 务工县区代码 441303, not among the seeded
 /// broken ones. Keyed by canonical identity number.
 async fn expected_residents(env: &Env) -> BTreeMap<String, Value> {
-    let seed = env.get(&env.zf, "/_admin/seed").await;
-    let broken: BTreeSet<&str> = seed["broken"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["djbh"].as_str().unwrap())
-        .collect();
-    assert_eq!(broken.len(), 5);
-    let rows = env.get(&env.zf, "/_admin/workers").await;
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            trimmed(&r["务工县区代码"]).as_deref() == Some("441303")
-                && !broken.contains(r["登记编号"].as_str().unwrap())
-        })
-        .map(|r| (canonical_id(r["身份证号"].as_str().unwrap()), r.clone()))
+    env.residents_in_scope()
+        .await
+        .into_iter()
+        .map(|r| (canonical_id(r["身份证号"].as_str().unwrap()), r))
         .collect()
 }
 

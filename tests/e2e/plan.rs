@@ -129,23 +129,7 @@ fn masked_id(id: &str) -> String {
 /// Returns (the resident's identity number, their old phone, the worker's identity number,
 /// their old employer, the new enterprise).
 async fn demo_changes(env: &Env) -> (String, String, String, Value, Value) {
-    let seed = env.get(&env.zf, "/_admin/seed").await;
-    let broken: BTreeSet<&str> = seed["broken"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["djbh"].as_str().unwrap())
-        .collect();
-    let residents = env.get(&env.zf, "/_admin/workers").await;
-    let resident = residents
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["务工县区代码"] == "441303" && !broken.contains(r["登记编号"].as_str().unwrap())
-        })
-        .unwrap()
-        .clone();
+    let resident = env.residents_in_scope().await.swap_remove(0);
     let zf_id = canonical_id(resident["身份证号"].as_str().unwrap());
     let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
     let old_phone = hy[&zf_id]["phone"].as_str().unwrap().to_string();
@@ -432,17 +416,10 @@ async fn a_plan_writes_nothing_and_the_run_after_does_exactly_what_it_said() {
 /// their 更新时间: changes a cursor cannot see, as a system that edits records without
 /// recording it would make. Returns each one's identity number and new phone.
 async fn changes_the_cursor_misses(env: &Env, n: usize) -> Vec<(String, String)> {
-    let seed = env.get(&env.zf, "/_admin/seed").await;
-    let broken: BTreeSet<&str> = seed["broken"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["djbh"].as_str().unwrap())
-        .collect();
-    let residents = env.get(&env.zf, "/_admin/workers").await;
+    let rows = env.get(&env.zf, "/_admin/workers").await;
     // The cursor stands at the latest 更新时间 and reads from it inclusively: rows at that time
     // would be read again, so only earlier ones are changed.
-    let latest = residents
+    let latest = rows
         .as_array()
         .unwrap()
         .iter()
@@ -451,11 +428,11 @@ async fn changes_the_cursor_misses(env: &Env, n: usize) -> Vec<(String, String)>
         .unwrap()
         .to_string();
     let mut out = Vec::new();
-    for r in residents.as_array().unwrap().iter().filter(|r| {
-        r["务工县区代码"] == "441303"
-            && !broken.contains(r["登记编号"].as_str().unwrap())
-            && r["更新时间"].as_str() < Some(latest.as_str())
-    }) {
+    let residents = env.residents_in_scope().await;
+    for r in residents
+        .iter()
+        .filter(|r| r["更新时间"].as_str() < Some(latest.as_str()))
+    {
         if out.len() == n {
             break;
         }

@@ -50,23 +50,7 @@ fn month_of_registry_date(d: &str) -> String {
 /// secondments, and HY-ESMS's referrals (checked against the seed's own list).
 pub async fn expected(env: &Env) -> Value {
     // Workers: ZF-REG's rows as they stand after the run (it wrote some employers' codes).
-    let seed = env.get(&env.zf, "/_admin/seed").await;
-    let broken: BTreeSet<&str> = seed["broken"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["djbh"].as_str().unwrap())
-        .collect();
-    let rows = env.get(&env.zf, "/_admin/workers").await;
-    let residents: Vec<&Value> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            trimmed(&r["务工县区代码"]).as_deref() == Some("441303")
-                && !broken.contains(r["登记编号"].as_str().unwrap())
-        })
-        .collect();
+    let residents = env.residents_in_scope().await;
     assert_eq!(residents.len(), 1322, "sims/README.md");
     let status_label = [
         ("1", "在岗 employed"),
