@@ -1834,36 +1834,12 @@ fn system_names(view: &View, sync: &str) -> [String; 2] {
     })
 }
 
-/// An audit entry of a person's act on conflict `c` at `side` (a decision, or a view of values
-/// in clear): no run (`run_id` 0), the system named by its plugin (by the side when the sync is
-/// not loaded), the token's name as the actor and `detail` (JSON) saying what was done.
-fn person_entry(
-    view: &View,
-    c: &crate::store::Conflict,
-    side: crate::store::Side,
-    (action, result): (crate::audit::WriteAction, crate::audit::WriteOutcome),
-    remote_id: Option<String>,
-    actor: &str,
-    detail: &str,
-) -> crate::audit::NewAuditEntry {
-    let system = view.syncs.get(&c.sync).map_or_else(
-        || side.as_str().to_string(),
-        |v| match side {
-            crate::store::Side::A => v.a.plugin.clone(),
-            crate::store::Side::B => v.b.plugin.clone(),
-        },
-    );
-    crate::audit::NewAuditEntry {
-        run_id: 0,
-        system,
-        side,
-        key_hash: c.key_hash.clone(),
-        action,
-        result,
-        remote_id,
-        actor: Some(actor.to_string()),
-        detail: Some(detail.to_string()),
-    }
+/// The `a` and `b` plugin names of `sync` when it is configured (see
+/// [`crate::sync::decide::person_entry`]).
+fn sync_plugins<'v>(view: &'v View, sync: &str) -> Option<[&'v str; 2]> {
+    view.syncs
+        .get(sync)
+        .map(|v| [v.a.plugin.as_str(), v.b.plugin.as_str()])
 }
 
 /// The record of conflict `c` field by field, when its sync is loaded on this server.
@@ -1891,7 +1867,7 @@ async fn decide(
     r: &Resolution,
     who: &Principal,
 ) -> Result<crate::store::Conflict, Failure> {
-    use crate::store::{Decision, Side};
+    use crate::store::Decision;
     let c = view
         .store
         .conflict(id)
@@ -1903,17 +1879,7 @@ async fn decide(
             format!("conflict {id} is {}, not open", c.status),
         ));
     }
-    if let (Some(earlier), false) = (c.decision(), r.replace) {
-        let said = match earlier {
-            Decision::Take(s) => format!("take side {}", s.as_str()),
-            Decision::Fields(f) => format!(
-                "fields {}",
-                f.iter()
-                    .map(|(p, s)| format!("{p} from {}", s.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
+    if let (Some(said), false) = (c.decision(), r.replace) {
         let by = c
             .decided_by
             .as_deref()
@@ -1964,40 +1930,24 @@ async fn decide(
         }
         (None, None) => unreachable!("resolution_of refuses a body with neither"),
     };
-    // The systems the decision changes: the other side of a side taken whole; for fields, the
-    // side opposite each chosen one.
-    let mut sides: Vec<Side> = match &decision {
-        Decision::Take(t) => vec![t.other()],
-        Decision::Fields(f) => f.values().map(|s| s.other()).collect(),
-    };
-    sides.sort_by_key(|s| s.as_str());
-    sides.dedup();
     let reason = r
         .reason
         .as_deref()
         .map(|t| crate::logging::mask_personal(t).into_owned());
-    let detail = match &decision {
-        Decision::Take(t) => serde_json::json!({"conflict": id, "take": t, "reason": reason}),
-        Decision::Fields(f) => serde_json::json!({"conflict": id, "fields": f, "reason": reason}),
-    }
-    .to_string();
     let link = view
         .store
         .links(&c.sync, std::slice::from_ref(&c.key_hash))
         .await?
         .into_iter()
         .next();
-    let audit: Vec<crate::audit::NewAuditEntry> = sides
-        .iter()
-        .map(|&side| {
-            let remote_id = link.as_ref().and_then(|l| l.side(side).remote_id.clone());
-            let act = (
-                crate::audit::WriteAction::Decide,
-                crate::audit::WriteOutcome::Recorded,
-            );
-            person_entry(&view, &c, side, act, remote_id, &who.name, &detail)
-        })
-        .collect();
+    let (detail, audit) = crate::sync::decide::decision_entries(
+        sync_plugins(view, &c.sync),
+        &c,
+        &decision,
+        link.as_ref(),
+        &who.name,
+        reason.as_deref(),
+    );
     if !view
         .store
         .decide_conflict(id, &decision, Some(&who.name), reason.as_deref(), &audit)
@@ -2125,7 +2075,15 @@ async fn render_conflict(
                     crate::audit::WriteAction::View,
                     crate::audit::WriteOutcome::Shown,
                 );
-                person_entry(&view, &c, side, act, remote_id, &who.name, &detail)
+                crate::sync::decide::person_entry(
+                    sync_plugins(&view, &c.sync),
+                    &c,
+                    side,
+                    act,
+                    remote_id,
+                    &who.name,
+                    &detail,
+                )
             })
             .collect();
         view.store.append_audit(&c.sync, &entries).await?;
@@ -2258,7 +2216,12 @@ async fn render_conflict(
                 ""
             }
         };
-        let choice = if !f.differs() {
+        // Values that differ though neither side changed them since the key settled are each
+        // system's own form of one value (a registry number HY-ESMS does not keep): no choice.
+        let coded = f.values[0] != f.values[1] && !f.differs();
+        let choice = if coded {
+            "<span class=\"note\" title=\"neither system changed it since they last agreed\">各自写法 each system's own form</span>".to_string()
+        } else if !f.differs() {
             "<span class=\"note\">相同 same</span>".to_string()
         } else if form {
             let ptr = esc(&f.pointer);
@@ -2288,6 +2251,8 @@ async fn render_conflict(
                 "parked"
             } else if f.differs() {
                 "differs"
+            } else if coded {
+                "coded"
             } else {
                 "same"
             },

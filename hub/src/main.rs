@@ -456,10 +456,24 @@ enum ConflictAction {
         /// decision is refused).
         #[arg(long)]
         replace: bool,
+        /// Why, in your words (kept with the decision and in the audit log, masked as logs
+        /// are).
+        #[arg(long)]
+        reason: Option<String>,
         /// Deployment configuration (TOML).
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+/// Who decides with `hub conflicts resolve`: `cli:` and the login name (`$USER`, else
+/// `$LOGNAME`; `cli:unknown` when neither is set), as the audit log and the conflict record it.
+fn cli_actor() -> String {
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|n| !n.trim().is_empty());
+    format!("cli:{}", name.as_deref().unwrap_or("unknown"))
 }
 
 /// A command's failure, mapped to an exit code.
@@ -548,6 +562,20 @@ fn known_sync(c: &config::Config, path: &std::path::Path, name: &str) -> Result<
         }
     )
     .into())
+}
+
+/// With `[hub] require_signed`, sync `name`'s plugins that are unsigned, signed by another key
+/// or changed since signing stop a command before anything runs (exit 2, one line each), as
+/// they stop `hub run`. `name` must be a sync of `c`.
+fn refuse_unsigned_of(c: &config::Config, name: &str) -> Result<(), Failure> {
+    let s = &c.syncs[name];
+    let plugins = [s.a.plugin.get_ref(), s.b.plugin.get_ref()];
+    let unsigned = hub::plugin_signature::refusals_among(c, |p| plugins.iter().any(|q| *q == p));
+    if unsigned.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Deployment(unsigned))
+    }
 }
 
 /// `n` and `noun`, with an `s` unless `n` is 1: `1 dead letter`, `2 dead letters`.
@@ -732,43 +760,80 @@ async fn plan(
 }
 
 /// The configuration at `path` and sync `name` resolved from it, loading only that sync's
-/// plugins. Errors: a sync the configuration does not name (naming those it does), a plugin of
-/// the sync that is refused or does not load, a sync that does not resolve.
+/// plugins. Errors: as [`load_syncs`].
 async fn sync_alone(
     name: &str,
     path: &std::path::Path,
 ) -> Result<(config::Config, hub::sync::SyncSpec), Failure> {
+    let mut l = load_syncs(path, Some(name)).await?;
+    let spec = l.specs.remove(name).expect("load_syncs resolved the sync");
+    Ok((l.config, spec))
+}
+
+/// A deployment as the commands that read its systems without the daemon load it.
+struct LoadedSyncs {
+    config: config::Config,
+    /// The plugins loaded, by name.
+    plugins: std::collections::BTreeMap<String, std::sync::Arc<hub::runtime::Plugin>>,
+    /// The syncs resolved, by name.
+    specs: std::collections::BTreeMap<String, hub::sync::SyncSpec>,
+}
+
+/// Loads the configuration at `path`, then the plugins of sync `only` (every plugin when
+/// `None`), signatures checked as the daemon checks them, and resolves the syncs. Errors: a
+/// sync the configuration does not name (naming those it does); an unsigned or refused
+/// plugin, a plugin that does not load or a sync that does not resolve, among those asked
+/// for (all of them, one per line).
+async fn load_syncs(path: &std::path::Path, only: Option<&str>) -> Result<LoadedSyncs, Failure> {
     let c = load(path)?;
-    known_sync(&c, path, name)?;
-    let s = &c.syncs[name];
-    let plugins = [s.a.plugin.get_ref().clone(), s.b.plugin.get_ref().clone()];
-    let unsigned = hub::plugin_signature::refusals_among(&c, |p| plugins.iter().any(|q| q == p));
-    if !unsigned.is_empty() {
-        return Err(Failure::Deployment(unsigned));
-    }
+    let wanted: Option<[String; 2]> = match only {
+        Some(name) => {
+            known_sync(&c, path, name)?;
+            refuse_unsigned_of(&c, name)?;
+            let s = &c.syncs[name];
+            Some([s.a.plugin.get_ref().clone(), s.b.plugin.get_ref().clone()])
+        }
+        None => {
+            let unsigned = hub::plugin_signature::refusals(&c);
+            if !unsigned.is_empty() {
+                return Err(Failure::Deployment(unsigned));
+            }
+            None
+        }
+    };
+    let asked = |p: &str| wanted.as_ref().is_none_or(|w| w.iter().any(|q| q == p));
     let runtime = hub::runtime::Runtime::new(Some(c.data_dir().join("cache")))?.require_signatures(
         hub::plugin_signature::SignaturePolicy::of(&c.hub).map_err(anyhow::Error::msg)?,
     );
-    let mut loaded = std::collections::BTreeMap::new();
+    let mut plugins = std::collections::BTreeMap::new();
     let mut problems = Vec::new();
     for (p, l) in hub::daemon::load_plugins(&c, &runtime).await {
         match l {
             Ok(plugin) => {
-                loaded.insert(p, plugin);
+                plugins.insert(p, plugin);
             }
-            Err(problem) if plugins.contains(&p) => problems.push(problem),
+            Err(problem) if asked(&p) => problems.push(problem),
             Err(_) => {}
+        }
+    }
+    let mut specs = std::collections::BTreeMap::new();
+    for (name, s) in hub::daemon::resolve_syncs(&c, &plugins)? {
+        match s {
+            Ok(s) if only.is_none_or(|o| o == name) => {
+                specs.insert(name, s.spec);
+            }
+            Err(problem) if only.is_none_or(|o| o == name) => problems.push(problem),
+            _ => {}
         }
     }
     if !problems.is_empty() {
         return Err(Failure::Deployment(problems));
     }
-    let spec = match hub::daemon::resolve_syncs(&c, &loaded)?.remove(name) {
-        Some(Ok(s)) => s.spec,
-        Some(Err(problem)) => return Err(Failure::Deployment(vec![problem])),
-        None => unreachable!("known_sync checked the name"),
-    };
-    Ok((c, spec))
+    Ok(LoadedSyncs {
+        config: c,
+        plugins,
+        specs,
+    })
 }
 
 /// `hub resync NAME`: builds the deployment as `hub sync` does, runs the resync (waiting up to
@@ -781,12 +846,7 @@ async fn resync(
 ) -> Result<bool, Failure> {
     let c = load(config)?;
     known_sync(&c, config, name)?;
-    let s = &c.syncs[name];
-    let plugins = [s.a.plugin.get_ref().clone(), s.b.plugin.get_ref().clone()];
-    let unsigned = hub::plugin_signature::refusals_among(&c, |p| plugins.iter().any(|q| q == p));
-    if !unsigned.is_empty() {
-        return Err(Failure::Deployment(unsigned));
-    }
+    refuse_unsigned_of(&c, name)?;
     let zone = c.zone();
     let hub = Hub::build(c).await?;
     let Some(s) = hub.syncs.get(name) else {
@@ -853,36 +913,11 @@ async fn stats(
     path: &std::path::Path,
     section: Option<hub::statistics::Section>,
 ) -> Result<hub::statistics::Statistics, Failure> {
-    let c = load(path)?;
-    let unsigned = hub::plugin_signature::refusals(&c);
-    if !unsigned.is_empty() {
-        return Err(Failure::Deployment(unsigned));
-    }
-    let runtime = hub::runtime::Runtime::new(Some(c.data_dir().join("cache")))?.require_signatures(
-        hub::plugin_signature::SignaturePolicy::of(&c.hub).map_err(anyhow::Error::msg)?,
-    );
-    let mut plugins = std::collections::BTreeMap::new();
-    let mut problems = Vec::new();
-    for (p, l) in hub::daemon::load_plugins(&c, &runtime).await {
-        match l {
-            Ok(plugin) => {
-                plugins.insert(p, plugin);
-            }
-            Err(problem) => problems.push(problem),
-        }
-    }
-    let mut specs = std::collections::BTreeMap::new();
-    for (name, s) in hub::daemon::resolve_syncs(&c, &plugins)? {
-        match s {
-            Ok(s) => {
-                specs.insert(name, s.spec);
-            }
-            Err(problem) => problems.push(problem),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Failure::Deployment(problems));
-    }
+    let LoadedSyncs {
+        config: c,
+        plugins,
+        specs,
+    } = load_syncs(path, None).await?;
     let keys = hub::daemon::state_keys(&c, false)?;
     let store = hub::store::Store::open(&c.store_url()).await?;
     let st = hub::statistics::Statistician {
@@ -1088,15 +1123,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     known.join(", ")
                 )]));
             }
-            // With require_signed, a refused plugin of this sync stops it before anything runs
-            // (exit 2), as it stops `hub run`.
-            let s = &c.syncs[&name];
-            let plugins = [s.a.plugin.get_ref().clone(), s.b.plugin.get_ref().clone()];
-            let unsigned =
-                hub::plugin_signature::refusals_among(&c, |p| plugins.iter().any(|q| q == p));
-            if !unsigned.is_empty() {
-                return Err(Failure::Deployment(unsigned));
-            }
+            refuse_unsigned_of(&c, &name)?;
             let hub = Hub::build(c).await?;
             if !hub.syncs.contains_key(&name) {
                 return Err(Failure::Deployment(hub.problems.clone()));
@@ -1442,23 +1469,53 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     id,
                     take,
                     replace,
+                    reason,
                     config,
                 } => {
-                    let store = store_of(&config).await?;
+                    let c = load(&config)?;
+                    let keys = hub::daemon::state_keys(&c, false)?;
+                    let store = hub::store::Store::open(&c.store_url())
+                        .await?
+                        .with_audit_key(keys.audit_key());
                     let side = if take == "a" {
                         hub::store::Side::A
                     } else {
                         hub::store::Side::B
                     };
-                    let earlier = store.conflict(id).await?.and_then(|c| c.take);
-                    if let (Some(earlier), false) = (earlier, replace) {
+                    let conflict = store.conflict(id).await?.ok_or_else(|| {
+                        anyhow::anyhow!("no conflict {id} in {}", config.display())
+                    })?;
+                    if let (Some(earlier), false) = (conflict.decision(), replace) {
+                        let by = conflict.decided_by.as_deref().unwrap_or("someone");
                         return Err(anyhow::anyhow!(
-                            "conflict {id} already has a decision (take side {}), which the next run applies; add --replace to take side {take} instead",
-                            earlier.as_str()
+                            "conflict {id} already has a decision ({earlier} by {by}), which the next run applies; add --replace to take side {take} instead"
                         )
                         .into());
                     }
-                    if !store.resolve_conflict(id, side).await? {
+                    let actor = cli_actor();
+                    let reason = reason.map(|t| hub::logging::mask_personal(&t).into_owned());
+                    let decision = hub::store::Decision::Take(side);
+                    let link = store
+                        .links(&conflict.sync, std::slice::from_ref(&conflict.key_hash))
+                        .await?
+                        .into_iter()
+                        .next();
+                    let plugins = c
+                        .syncs
+                        .get(&conflict.sync)
+                        .map(|s| [s.a.plugin.get_ref().as_str(), s.b.plugin.get_ref().as_str()]);
+                    let (_, audit) = hub::sync::decide::decision_entries(
+                        plugins,
+                        &conflict,
+                        &decision,
+                        link.as_ref(),
+                        &actor,
+                        reason.as_deref(),
+                    );
+                    let decided = store
+                        .decide_conflict(id, &decision, Some(&actor), reason.as_deref(), &audit)
+                        .await?;
+                    if !decided {
                         return Err(anyhow::anyhow!(
                             "conflict {id} is not open in {} (hub conflicts show {id})",
                             config.display()

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// A daemon whose schedule never fires during the test (once a year), on a synced state.
 struct Admin {
     env: Env,
-    child: tokio::process::Child,
+    child: crate::harness::Daemon,
     url: String,
     token: String,
     http: reqwest::Client,
@@ -67,13 +67,15 @@ impl Admin {
         r.json().await.unwrap()
     }
 
-    async fn stop(self) {
+    /// Stops the daemon (SIGTERM), which must exit 0; returns its output.
+    async fn stop(self) -> std::process::Output {
         let out = self.env.stop(self.child).await;
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        out
     }
 }
 
@@ -531,6 +533,53 @@ async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
     a.stop().await;
 }
 
+/// The harness reads a daemon's output as it comes ([`crate::harness::Daemon`]). It used to
+/// leave stdout and stderr in pipes nobody read until the daemon stopped: once a pipe's 64 KiB
+/// were full, the daemon's next log line blocked the thread writing it, and soon every thread
+/// of the admin API; the API fuzz test below stopped getting answers half-way through (its
+/// triggers, resyncs and refusals each log a line or more). Here 600 pauses and resumes log
+/// 1,200 lines, about twice what a pipe holds, and the daemon still answers each in time, runs
+/// a triggered sync and stops cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_logs_more_than_a_pipe_holds_keeps_answering() {
+    let a = Admin::start().await;
+    let post = |path: &str| {
+        a.http
+            .post(format!("{}{path}", a.url))
+            .bearer_auth(&a.token)
+            .timeout(Duration::from_secs(10))
+            .send()
+    };
+    for _ in 0..600 {
+        for path in ["/api/syncs/workers/pause", "/api/syncs/workers/resume"] {
+            let r = post(path).await.expect("the daemon answers within 10 s");
+            assert_eq!(r.status(), reqwest::StatusCode::OK, "{path}");
+        }
+    }
+    let r = post("/api/syncs/workers/trigger").await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let runs = a.get("/api/runs").await;
+        if runs.as_array().unwrap().len() == 2 && runs[0]["status"] != "running" {
+            assert_eq!(runs[0]["status"], "ok", "{}", runs[0]);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the triggered run did not finish: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = a.env.stop(a.child).await;
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(log.matches("admin API: paused").count(), 600);
+    assert_eq!(log.matches("admin API: resumed").count(), 600);
+    // What makes the case: the daemon wrote more than a pipe holds.
+    assert!(out.stderr.len() > 64 * 1024, "{} bytes", out.stderr.len());
+}
+
 /// `schemathesis` (PyPI), installed by scripts/test in target/tools/venv, or found on PATH.
 fn schemathesis() -> PathBuf {
     let venv = workspace().join("target/tools/venv/bin/schemathesis");
@@ -570,7 +619,11 @@ async fn schemathesis_finds_no_server_error_in_the_admin_api() {
     );
     assert!(out.status.success(), "{text}");
     assert!(!text.contains("Server error"), "{text}");
-    a.stop().await;
+    let stopped = a.stop().await;
+    eprintln!(
+        "{text}\nthe daemon logged {} bytes meanwhile",
+        stopped.stderr.len()
+    );
 }
 
 fn json_lines(out: &std::process::Output) -> Vec<Value> {
@@ -749,21 +802,93 @@ async fn conflicts_are_counted_per_key_until_resolved_by_a_person_or_by_the_poli
         );
     }
     let chosen = open[0]["id"].as_i64().unwrap().to_string();
+    // The decider is the login name, kept with the decision and in the audit log.
     let out = env
-        .run(&[
+        .hub(&[
             "conflicts",
             "resolve",
             &chosen,
             "--take",
             "a",
+            "--reason",
+            "源系统为准 the source is right",
             "--config",
             &config,
         ])
-        .await;
+        .env("USER", "li")
+        .output()
+        .await
+        .unwrap();
+    env.keep(&out);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = conflicts(false)
+        .await
+        .into_iter()
+        .find(|c| c["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(chosen.as_str()))
+        .unwrap();
+    assert_eq!(
+        (
+            shown["take"].as_str(),
+            shown["decided_by"].as_str(),
+            shown["decision_reason"].as_str()
+        ),
+        (
+            Some("a"),
+            Some("cli:li"),
+            Some("源系统为准 the source is right")
+        )
+    );
+    // A second decision names the first and its decider, and needs --replace.
+    let take_b = [
+        "conflicts",
+        "resolve",
+        chosen.as_str(),
+        "--take",
+        "b",
+        "--config",
+        config.as_str(),
+    ];
+    let twice = env.run(&take_b).await;
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&twice.stderr)
+            .contains("already has a decision (take side a by cli:li)"),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+    // One `decide` entry, for the side the decision changes (dst, side b), naming the decider.
+    let audit = env
+        .run(&[
+            "audit", "list", "--sync", "guarded", "--json", "--config", &config,
+        ])
+        .await;
+    let decided: Vec<Value> = json_lines(&audit)
+        .into_iter()
+        .filter(|e| e["action"] == "decide")
+        .collect();
+    assert_eq!(decided.len(), 1, "{decided:#?}");
+    assert_eq!(
+        (
+            decided[0]["system"].as_str(),
+            decided[0]["side"].as_str(),
+            decided[0]["result"].as_str(),
+            decided[0]["actor"].as_str(),
+            decided[0]["detail"].as_str()
+        ),
+        (
+            Some("dst"),
+            Some("b"),
+            Some("recorded"),
+            Some("cli:li"),
+            Some(
+                format!(r#"{{"conflict":{chosen},"reason":"源系统为准 the source is right","take":"a"}}"#)
+                    .as_str()
+            )
+        )
     );
     // The system accepts writes again: all three are written, the chosen one as decided.
     let summary = sync("none").await;
@@ -784,17 +909,7 @@ async fn conflicts_are_counted_per_key_until_resolved_by_a_person_or_by_the_poli
             "{c}"
         );
     }
-    let again = env
-        .run(&[
-            "conflicts",
-            "resolve",
-            &chosen,
-            "--take",
-            "b",
-            "--config",
-            &config,
-        ])
-        .await;
+    let again = env.run(&take_b).await;
     assert_eq!(
         again.status.code(),
         Some(1),

@@ -196,6 +196,21 @@ async fn a_parked_worker_is_settled_field_by_field_on_the_page_and_the_next_run_
         "park · 搁置 parked it"
     );
     assert!(b.text("#rule").await.contains("/phone, /position"));
+    // The registry number, which HY-ESMS does not keep: the values differ, but neither system
+    // changed it since they last agreed, so it is no choice; the name is the same on both.
+    assert_eq!(
+        b.text("tr[data-field='/registryNumber'] .value-a").await,
+        djbh
+    );
+    assert_eq!(
+        b.text("tr[data-field='/registryNumber'] .value-b").await,
+        "—"
+    );
+    assert_eq!(
+        b.text("tr[data-field='/registryNumber'] .choose").await,
+        "各自写法 each system's own form"
+    );
+    assert_eq!(b.text("tr[data-field='/name'] .choose").await, "相同 same");
     assert_eq!(b.count("#replace-warning").await, 0);
     b.click("tr[data-field='/phone'] input[value=a]").await;
     b.click("tr[data-field='/position'] input[value=b]").await;

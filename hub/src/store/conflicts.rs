@@ -99,7 +99,8 @@ pub struct Conflict {
     /// waiting for the next run (or taken); fields not named follow the sync's rules.
     #[schema(value_type = Option<std::collections::BTreeMap<String, Side>>)]
     pub take_fields: Option<std::collections::BTreeMap<String, Side>>,
-    /// Who decided (the admin token's name; `None` for `hub conflicts resolve`).
+    /// Who decided: the admin token's name, or `cli:` and the login name for `hub conflicts
+    /// resolve`; `None` for a decision recorded before migration 0012.
     pub decided_by: Option<String>,
     /// When (RFC 3339).
     pub decided_at: Option<String>,
@@ -123,6 +124,23 @@ pub enum Decision {
     /// Take each named field (JSON pointer) from the side given; the other fields are merged
     /// under the sync's rules. The merged record goes to each side it differs from.
     Fields(std::collections::BTreeMap<String, Side>),
+}
+
+impl std::fmt::Display for Decision {
+    /// `take side a`, or `fields /phone from b, /employer from a`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decision::Take(s) => write!(f, "take side {}", s.as_str()),
+            Decision::Fields(fields) => {
+                f.write_str("fields ")?;
+                for (i, (p, s)) in fields.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{p} from {}", s.as_str())?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Conflict {
@@ -214,14 +232,6 @@ impl Store {
                 .await?;
             Ok(row.as_ref().map(conflict))
         })
-    }
-
-    /// A person's decision on an open conflict: the next run takes `take`'s record whole for
-    /// that key (and writes it to the other side). Marks the key pending in the same
-    /// transaction. Returns false if the conflict is not open.
-    pub async fn resolve_conflict(&self, id: i64, take: Side) -> anyhow::Result<bool> {
-        self.decide_conflict(id, &Decision::Take(take), None, None, &[])
-            .await
     }
 
     /// A person's decision on an open conflict ([`Decision`]), by `by` (an admin token's

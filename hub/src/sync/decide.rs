@@ -89,6 +89,74 @@ pub fn system_name(plugin: &crate::runtime::Plugin, fallback: &str) -> String {
         .map_or_else(|| fallback.to_string(), str::to_string)
 }
 
+/// An audit entry of a person's act on conflict `c` at `side` (a decision, or a view of values
+/// in clear): no run (`run_id` 0), the system named by its plugin (`plugins`: the sync's `a` and
+/// `b` plugin names; by the side when the sync is not configured), `actor` (an admin token's
+/// name, or `cli:` and the login name) and `detail` (JSON) saying what was done.
+pub fn person_entry(
+    plugins: Option<[&str; 2]>,
+    c: &crate::store::Conflict,
+    side: Side,
+    (action, result): (WriteAction, WriteOutcome),
+    remote_id: Option<String>,
+    actor: &str,
+    detail: &str,
+) -> NewAuditEntry {
+    let system = match (plugins, side) {
+        (Some([a, _]), Side::A) => a.to_string(),
+        (Some([_, b]), Side::B) => b.to_string(),
+        (None, s) => s.as_str().to_string(),
+    };
+    NewAuditEntry {
+        run_id: 0,
+        system,
+        side,
+        key_hash: c.key_hash.clone(),
+        action,
+        result,
+        remote_id,
+        actor: Some(actor.to_string()),
+        detail: Some(detail.to_string()),
+    }
+}
+
+/// What the audit log records of `actor`'s `decision` on conflict `c` (for `reason`, already
+/// masked as logs are): the detail, JSON `{"conflict": ID, "take": "a"|"b", "reason": …}` or
+/// `{"conflict": ID, "fields": {POINTER: SIDE}, "reason": …}`, and one `decide`/`recorded`
+/// entry per system the decision changes (the other side of a side taken whole; for fields,
+/// the side opposite each chosen one), with that system's own id of the record from `link`.
+pub fn decision_entries(
+    plugins: Option<[&str; 2]>,
+    c: &crate::store::Conflict,
+    decision: &Decision,
+    link: Option<&Link>,
+    actor: &str,
+    reason: Option<&str>,
+) -> (String, Vec<NewAuditEntry>) {
+    let mut sides: Vec<Side> = match decision {
+        Decision::Take(t) => vec![t.other()],
+        Decision::Fields(f) => f.values().map(|s| s.other()).collect(),
+    };
+    sides.sort_by_key(|s| s.as_str());
+    sides.dedup();
+    let detail = match decision {
+        Decision::Take(t) => serde_json::json!({"conflict": c.id, "take": t, "reason": reason}),
+        Decision::Fields(f) => {
+            serde_json::json!({"conflict": c.id, "fields": f, "reason": reason})
+        }
+    }
+    .to_string();
+    let entries = sides
+        .iter()
+        .map(|&side| {
+            let remote_id = link.and_then(|l| l.side(side).remote_id.clone());
+            let act = (WriteAction::Decide, WriteOutcome::Recorded);
+            person_entry(plugins, c, side, act, remote_id, actor, &detail)
+        })
+        .collect();
+    (detail, entries)
+}
+
 impl Engine {
     /// The record of key `key_hash` of sync `spec` as both sides hold it, field by field
     /// ([`ConflictRecord`]), unsealed with the state key; `None` when the store has no link of
