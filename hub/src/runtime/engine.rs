@@ -114,6 +114,11 @@ impl Runtime {
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         config.parallel_compilation(true);
+        // `HUB_WASM_PERFMAP=1`: name the guests' compiled functions for `perf` in
+        // /tmp/perf-PID.map (docs/performance.md, "Profiling"); nothing else changes.
+        if std::env::var_os("HUB_WASM_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         let weak = engine.weak();
         std::thread::Builder::new()

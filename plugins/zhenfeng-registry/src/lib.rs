@@ -294,9 +294,10 @@ fn export_stream(since: Option<&str>) -> Result<mapping::ExportRows, ConnectorEr
 }
 
 /// Makes sure the registry's raw rows of the records to update are at hand: an export is made
-/// only when a record's version is older than the export already made this run (a full sync:
-/// about one export, not one per batch), streamed, and only the rows with the registry's own
-/// writing are kept.
+/// only when a record's version is older than the export already made this run, and it is read
+/// only up to where that export began ([`mapping::ExportRows::changed_before`]): over a full
+/// sync, whose write batches come in no order of time, every row is read about once. Only the
+/// rows with the registry's own writing are kept.
 fn load_raw_rows(records: &[TargetRecord]) -> Result<(), ConnectorError> {
     let since = STATE.with_borrow(|s| {
         records
@@ -308,7 +309,9 @@ fn load_raw_rows(records: &[TargetRecord]) -> Result<(), ConnectorError> {
             .map(str::to_string)
     });
     let Some(since) = since else { return Ok(()) };
-    for row in export_stream(Some(&since))? {
+    // Rows at or after the export made earlier this run are at hand already.
+    let until = STATE.with_borrow(|s| s.raw_since.clone());
+    for row in export_stream(Some(&since))?.changed_before(until) {
         let row = row.map_err(export_error)?;
         let id = text::trim(row.get("登记编号")).to_string();
         let own = SaveForm::has_own_writing(&row);

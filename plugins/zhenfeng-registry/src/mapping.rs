@@ -159,6 +159,21 @@ pub struct ExportRows {
     index: [usize; 14],
 }
 
+impl ExportRows {
+    /// Only the rows changed before `until` (their 更新时间, `yyyy-MM-dd HH:mm:ss`, compared as
+    /// text; `None`: every row). An export comes ordered by 更新时间 (zhenfeng-registry.md), so
+    /// the stream ends at the first row at or after `until`, and the rest is never read: a
+    /// write that needs rows older than an export already made this run reads only the rows
+    /// that export did not cover. A row that does not decode ends nothing (its error is
+    /// yielded).
+    pub fn changed_before(self, until: Option<String>) -> impl Iterator<Item = Result<Row, ExportError>> {
+        self.take_while(move |r| match (r, &until) {
+            (Ok(row), Some(until)) => text::trim(row.get("更新时间")) < until.as_str(),
+            _ => true,
+        })
+    }
+}
+
 impl Iterator for ExportRows {
     type Item = Result<Row, ExportError>;
 
@@ -408,6 +423,26 @@ mod tests {
                 "position": "普工", "status": "employed"
             })
         );
+    }
+
+    #[test]
+    fn an_export_read_up_to_an_earlier_export_stops_at_its_first_row_changed_then() {
+        let row = |djbh: &str, at: &str| format!("{djbh},张三,522325199001011234,男,,,广东省,441303,,,,1,2021-08-05,{at}\r\n");
+        let csv = format!(
+            "{HEADER_LINE}{}{}{}{}",
+            row("ZF2021000001", "2021-09-01 08:00:00"),
+            row("ZF2021000002", "2021-09-01 09:59:59"),
+            row("ZF2021000003", "2021-09-01 10:00:00"),
+            row("ZF2021000004", "2021-09-01 11:00:00"),
+        );
+        let ids = |until: Option<&str>| -> Vec<String> {
+            let rows = export_rows(std::io::Cursor::new(gb18030(&csv))).unwrap();
+            rows.changed_before(until.map(str::to_string)).map(|r| r.unwrap().get("登记编号").to_string()).collect()
+        };
+        // An earlier export from 10:00:00 holds the rows at and after it.
+        assert_eq!(ids(Some("2021-09-01 10:00:00")), ["ZF2021000001", "ZF2021000002"]);
+        assert_eq!(ids(Some("2021-09-01 08:00:00")), Vec::<String>::new());
+        assert_eq!(ids(None), ["ZF2021000001", "ZF2021000002", "ZF2021000003", "ZF2021000004"]);
     }
 
     #[test]
