@@ -1965,8 +1965,10 @@ async fn decide(
         .ok_or_else(|| not_found(format!("no conflict {id}")))
 }
 
-/// Resolve an open conflict: take one side's record whole, or choose field by field (the
-/// merged record goes to each side it differs from). The sync's next run writes it, and the
+/// Resolve an open conflict: take one side (its record whole at a key the systems never agreed
+/// on; at a settled key its value of each field a system changed since, the other fields by
+/// the sync's rules), or choose field by field (the merged record goes to each side it differs
+/// from). The sync's next run writes it, and the
 /// conflict closes when that write succeeds. A second decision before that run is refused
 /// (409) unless it says `"replace": true`. Needs an operator token (403 for a viewer). The
 /// audit log records who decided what.

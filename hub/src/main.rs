@@ -444,8 +444,9 @@ enum ConflictAction {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Decide a conflict: the sync's next run takes this side's record whole and writes it to
-    /// the other side.
+    /// Decide a conflict: the sync's next run takes this side's record and writes it to the
+    /// other side (at a record the systems had agreed on, this side's value of each field a
+    /// system changed since; the other fields follow the sync's rules).
     Resolve {
         /// Its id.
         id: i64,
@@ -467,13 +468,25 @@ enum ConflictAction {
 }
 
 /// Who decides with `hub conflicts resolve`: `cli:` and the login name (`$USER`, else
-/// `$LOGNAME`; `cli:unknown` when neither is set), as the audit log and the conflict record it.
+/// `$LOGNAME`), as the audit log and the conflict record it; control characters are dropped and
+/// personal data masked as in logs. Without either variable, `cli:uid-N` with the process's
+/// user id (the owner of `/proc/self`), else `cli:unknown`.
 fn cli_actor() -> String {
     let name = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .ok()
+        .map(|n| n.chars().filter(|c| !c.is_control()).collect::<String>())
         .filter(|n| !n.trim().is_empty());
-    format!("cli:{}", name.as_deref().unwrap_or("unknown"))
+    match name {
+        Some(n) => format!("cli:{}", hub::logging::mask_personal(n.trim())),
+        None => {
+            use std::os::unix::fs::MetadataExt as _;
+            match std::fs::metadata("/proc/self") {
+                Ok(m) => format!("cli:uid-{}", m.uid()),
+                Err(_) => "cli:unknown".to_string(),
+            }
+        }
+    }
 }
 
 /// A command's failure, mapped to an exit code.
@@ -1419,8 +1432,27 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     hub::store::ConflictKind::Write => format!("refused by {}", c.side.as_str()),
                     hub::store::ConflictKind::Park => "parked".to_string(),
                 };
+                // Who decided and why, beside the decision waiting or taken.
+                let by = c
+                    .decided_by
+                    .as_deref()
+                    .map(|b| format!(", decided by {b}"))
+                    .unwrap_or_default();
+                let why = c
+                    .decision_reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                let state = match (&c.resolution, c.decision()) {
+                    (Some(r), _) => format!(" ({r}{by}{why})"),
+                    (None, Some(hub::store::Decision::Take(t))) => {
+                        format!(" (taking {} on the next run{by}{why})", t.as_str())
+                    }
+                    (None, Some(d)) => format!(" ({d} on the next run{by}{why})"),
+                    (None, None) => String::new(),
+                };
                 say!(
-                    "#{} {} key {} {what} {}× (runs {}–{}): {}; {}{}",
+                    "#{} {} key {} {what} {}× (runs {}–{}): {}; {}{state}",
                     c.id,
                     c.sync,
                     c.key_masked.as_deref().unwrap_or("(none)"),
@@ -1429,13 +1461,6 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     c.last_run_id.unwrap_or(0),
                     c.reason,
                     c.status,
-                    c.resolution
-                        .as_deref()
-                        .map(|r| format!(" ({r})"))
-                        .or(c
-                            .take
-                            .map(|t| format!(" (taking {} on the next run)", t.as_str())))
-                        .unwrap_or_default()
                 )
             };
             match action {
@@ -1483,8 +1508,22 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         hub::store::Side::B
                     };
                     let conflict = store.conflict(id).await?.ok_or_else(|| {
-                        anyhow::anyhow!("no conflict {id} in {}", config.display())
+                        anyhow::anyhow!(
+                            "no conflict {id} in the state store of {}",
+                            config.display()
+                        )
                     })?;
+                    if conflict.status != "open" {
+                        return Err(anyhow::anyhow!(
+                            "conflict {id} is {} ({}); there is nothing left to decide",
+                            conflict.status,
+                            conflict
+                                .resolution
+                                .as_deref()
+                                .unwrap_or("no resolution recorded")
+                        )
+                        .into());
+                    }
                     if let (Some(earlier), false) = (conflict.decision(), replace) {
                         let by = conflict.decided_by.as_deref().unwrap_or("someone");
                         return Err(anyhow::anyhow!(
@@ -1672,7 +1711,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     json,
                 },
         } => {
-            let store = store_of(&config).await?;
+            let store = store_for_history(&config, sync.as_deref()).await?;
             print_rows(
                 &store.audit_entries(sync.as_deref(), limit).await?,
                 json,

@@ -108,6 +108,14 @@ pub fn table(outcome: &RunOutcome, rows: &[DirectionSummary]) -> String {
             r.deferred
         ));
     }
+    if outcome.stats.parked > 0 {
+        // Records that wait for a person: said, or a run that only parks looks like one that
+        // wrote nothing.
+        s.push_str(&format!(
+            "  搁置 parked: {} record(s) both systems changed under a `park` rule wait for a person (hub conflicts list)\n",
+            outcome.stats.parked
+        ));
+    }
     for e in &outcome.errors {
         // A plugin's or a system's words: one line, control characters escaped.
         s.push_str(&format!("  error: {}\n", crate::control_chars::escape(e)));

@@ -29,6 +29,19 @@ async fn seed(config: &Path) {
         .await
         .unwrap()
         .with_audit_key(hub::keys::Keys::derive(&[7u8; 32]).audit_key());
+    // The state key those entries are chained with, where the daemon keeps it (hex, owner
+    // only): `hub conflicts resolve` appends its decision to the same chain.
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(c.data_dir().join("state.key"))
+            .unwrap();
+        f.write_all("07".repeat(32).as_bytes()).unwrap();
+    }
     let run = store.start_run("workers", "manual", None).await.unwrap();
     store
         .commit(
@@ -222,6 +235,7 @@ async fn typos_are_errors_and_empty_lists_say_nothing_is_open() {
         &["runs", "--sync", "nosuch"][..],
         &["dead-letters", "list", "--sync", "nosuch"],
         &["conflicts", "list", "--sync", "nosuch"],
+        &["audit", "list", "--sync", "nosuch"],
     ] {
         let err = hub_fails(&config, args);
         assert_eq!(err, format!("error: {unknown}\n"), "hub {args:?}");
@@ -290,7 +304,8 @@ async fn typos_are_errors_and_empty_lists_say_nothing_is_open() {
     hub(&config, &["conflicts", "resolve", "1", "--take", "a"]);
     let err = hub_fails(&config, &["conflicts", "resolve", "1", "--take", "b"]);
     assert!(
-        err.contains("conflict 1 already has a decision (take side a), which the next run applies; add --replace to take side b instead"),
+        err.contains("conflict 1 already has a decision (take side a by cli:")
+            && err.contains("), which the next run applies; add --replace to take side b instead"),
         "{err}"
     );
     hub(
@@ -298,7 +313,10 @@ async fn typos_are_errors_and_empty_lists_say_nothing_is_open() {
         &["conflicts", "resolve", "1", "--take", "b", "--replace"],
     );
     let show = text(hub(&config, &["conflicts", "show", "1"]));
-    assert!(show.contains("(taking b on the next run)"), "{show}");
+    assert!(
+        show.contains("(taking b on the next run, decided by cli:"),
+        "{show}"
+    );
 }
 
 #[tokio::test]

@@ -337,3 +337,110 @@ async fn a_parked_worker_is_settled_field_by_field_on_the_page_and_the_next_run_
     );
     eprintln!("{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// Taking a side whole (`hub conflicts resolve --take a`) at a record the two systems had
+/// settled takes that side's value of each field a side changed since then, and leaves the
+/// others to the sync's rules: HY-ESMS's remark and hire date, which the registry does not
+/// hold, stay in HY-ESMS. Before, the record taken whole had no remark and no hire date, and
+/// the run removed both from HY-ESMS (found by a helper trying the CLI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taking_the_registrys_side_whole_keeps_what_only_huiyang_holds() {
+    let env = Env::start().await;
+    let config = parking_config(&env);
+    sync(&env, &config).await;
+    let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    let id_no = hy
+        .keys()
+        .find(|id| zf.contains_key(*id) && hy[*id]["status"] == "employed")
+        .unwrap()
+        .clone();
+    let djbh = zf[&id_no]["登记编号"].as_str().unwrap().to_string();
+    let hy_id = hy[&id_no]["id"].to_string();
+    // Huiyang records a hire date and a remark; a run settles them (they are Huiyang's).
+    env.patch(
+        &env.hy,
+        &format!("/_admin/zhenfeng-workers/{hy_id}"),
+        json!({"hiredOn": "2021-03-01", "remark": "备注: 保留"}),
+    )
+    .await;
+    sync(&env, &config).await;
+    // Then both change the phone: parked.
+    env.patch(
+        &env.zf,
+        &format!("/_admin/workers/{djbh}"),
+        json!({"联系电话": "13911112222"}),
+    )
+    .await;
+    env.patch(
+        &env.hy,
+        &format!("/_admin/zhenfeng-workers/{hy_id}"),
+        json!({"phone": "13933334444"}),
+    )
+    .await;
+    // The run's summary says a record waits for a person.
+    let parked = sync(&env, &config).await;
+    assert!(
+        parked.contains("  搁置 parked: 1 record(s) both systems changed under a `park` rule wait for a person (hub conflicts list)\n"),
+        "{parked}"
+    );
+    let out = env
+        .run(&["conflicts", "list", "--json", "--config", &config])
+        .await;
+    let open: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let id = open[0]["id"].as_i64().unwrap().to_string();
+    let out = env
+        .run(&[
+            "conflicts",
+            "resolve",
+            &id,
+            "--take",
+            "a",
+            "--config",
+            &config,
+        ])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The plan says what the run does: the phone only.
+    let plan = env
+        .run(&["sync", "workers", "--plan", "--json", "--config", &config])
+        .await;
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        !plan.contains("/remark") && !plan.contains("/hiredOn"),
+        "{plan}"
+    );
+    sync(&env, &config).await;
+    let hy = env
+        .get(&env.hy, &format!("/_admin/zhenfeng-workers/{hy_id}"))
+        .await;
+    assert_eq!(
+        (&hy["phone"], &hy["hiredOn"], &hy["remark"]),
+        (
+            &json!("13911112222"),
+            &json!("2021-03-01"),
+            &json!("备注: 保留")
+        )
+    );
+    let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    assert_eq!(zf[&id_no]["联系电话"], "13911112222");
+    let all = env
+        .run(&["conflicts", "list", "--all", "--json", "--config", &config])
+        .await;
+    let all: Vec<Value> = String::from_utf8_lossy(&all.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        (all[0]["status"].as_str(), all[0]["resolution"].as_str()),
+        (Some("resolved"), Some("took a"))
+    );
+}

@@ -119,7 +119,10 @@ pub struct Conflict {
 /// What a person decided for a conflicting record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Take this side's record whole and write it to the other side.
+    /// Take this side's record: at a key the systems never agreed on, its record whole; at a
+    /// settled one, its value of each field a side changed since they last agreed (the other
+    /// fields follow the sync's rules, so what only the other system holds stays). The result
+    /// is written to the other side.
     Take(Side),
     /// Take each named field (JSON pointer) from the side given; the other fields are merged
     /// under the sync's rules. The merged record goes to each side it differs from.

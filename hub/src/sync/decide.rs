@@ -157,6 +157,78 @@ pub fn decision_entries(
     (detail, entries)
 }
 
+/// Each field of an opened link ([`FieldState`]): the sync's rule pointers, then every
+/// top-level member either side or the base holds, leaving out those absent everywhere.
+/// `updated_at`: each side's update time, for `newest_wins`.
+pub(super) fn field_states(
+    spec: &SyncSpec,
+    o: &Opened,
+    updated_at: [Option<&str>; 2],
+) -> Vec<FieldState> {
+    let input = |i: usize| SideInput {
+        current: o.current[i].as_ref(),
+        settled: o.settled[i].as_ref(),
+        updated_at: updated_at[i],
+        other_as_stored: None,
+    };
+    let parked: Vec<String> = merge_fields(
+        input(0),
+        input(1),
+        o.base.as_ref(),
+        &spec.rules,
+        spec.default_policy,
+        spec.newest,
+    )
+    .map(|m| {
+        m.conflicts
+            .into_iter()
+            .filter(|(_, p)| *p == FieldPolicy::Park)
+            .map(|(f, _)| f)
+            .collect()
+    })
+    .unwrap_or_default();
+    let mut pointers: Vec<(String, FieldPolicy, bool)> = spec
+        .rules
+        .iter()
+        .map(|(p, r)| (p.clone(), *r, false))
+        .collect();
+    let members: std::collections::BTreeSet<&String> = o
+        .current
+        .iter()
+        .chain(std::iter::once(&o.base))
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|m| m.keys())
+        .collect();
+    for m in members {
+        let ptr = format!("/{}", m.replace('~', "~0").replace('/', "~1"));
+        if !pointers.iter().any(|(p, _, _)| *p == ptr) {
+            pointers.push((ptr, spec.default_policy, true));
+        }
+    }
+    pointers
+        .into_iter()
+        .filter_map(|(pointer, rule, by_default)| {
+            let at = |v: Option<&Value>| non_null(v.and_then(|v| v.pointer(&pointer))).cloned();
+            let values = [at(o.current[0].as_ref()), at(o.current[1].as_ref())];
+            let base = at(o.base.as_ref());
+            if values.iter().all(Option::is_none) && base.is_none() {
+                return None;
+            }
+            let changed = [input(0).changed(&pointer), input(1).changed(&pointer)];
+            Some(FieldState {
+                parked: parked.contains(&pointer),
+                pointer,
+                values,
+                base,
+                changed,
+                rule,
+                by_default,
+            })
+        })
+        .collect()
+}
+
 impl Engine {
     /// The record of key `key_hash` of sync `spec` as both sides hold it, field by field
     /// ([`ConflictRecord`]), unsealed with the state key; `None` when the store has no link of
@@ -182,71 +254,8 @@ impl Engine {
         let o = self
             .open_link(&link)
             .map_err(|e| anyhow::anyhow!("cannot open the link of the record: {e}"))?;
-        let input = |i: usize, side: Side| SideInput {
-            current: o.current[i].as_ref(),
-            settled: o.settled[i].as_ref(),
-            updated_at: link.side(side).updated_at.as_deref(),
-            other_as_stored: None,
-        };
-        let parked: Vec<String> = merge_fields(
-            input(0, Side::A),
-            input(1, Side::B),
-            o.base.as_ref(),
-            &spec.rules,
-            spec.default_policy,
-            spec.newest,
-        )
-        .map(|m| {
-            m.conflicts
-                .into_iter()
-                .filter(|(_, p)| *p == FieldPolicy::Park)
-                .map(|(f, _)| f)
-                .collect()
-        })
-        .unwrap_or_default();
-        let mut pointers: Vec<(String, FieldPolicy, bool)> = spec
-            .rules
-            .iter()
-            .map(|(p, r)| (p.clone(), *r, false))
-            .collect();
-        let members: std::collections::BTreeSet<&String> = o
-            .current
-            .iter()
-            .chain(std::iter::once(&o.base))
-            .flatten()
-            .filter_map(Value::as_object)
-            .flat_map(|m| m.keys())
-            .collect();
-        for m in members {
-            let ptr = format!("/{}", m.replace('~', "~0").replace('/', "~1"));
-            if !pointers.iter().any(|(p, _, _)| *p == ptr) {
-                pointers.push((ptr, spec.default_policy, true));
-            }
-        }
-        let fields = pointers
-            .into_iter()
-            .filter_map(|(pointer, rule, by_default)| {
-                let at = |v: Option<&Value>| non_null(v.and_then(|v| v.pointer(&pointer))).cloned();
-                let values = [at(o.current[0].as_ref()), at(o.current[1].as_ref())];
-                let base = at(o.base.as_ref());
-                if values.iter().all(Option::is_none) && base.is_none() {
-                    return None;
-                }
-                let changed = [
-                    input(0, Side::A).changed(&pointer),
-                    input(1, Side::B).changed(&pointer),
-                ];
-                Some(FieldState {
-                    parked: parked.contains(&pointer),
-                    pointer,
-                    values,
-                    base,
-                    changed,
-                    rule,
-                    by_default,
-                })
-            })
-            .collect();
+        let updated_at = [link.a.updated_at.as_deref(), link.b.updated_at.as_deref()];
+        let fields = field_states(spec, &o, updated_at);
         Ok(Some(ConflictRecord {
             remote_ids: [link.a.remote_id.clone(), link.b.remote_id.clone()],
             updated_at: [link.a.updated_at.clone(), link.b.updated_at.clone()],

@@ -833,14 +833,32 @@ impl Engine {
             updated_at: link.b.updated_at.as_deref(),
             other_as_stored: as_stored.and_then(|s| s[1].as_ref()),
         };
-        let taken = match decided {
-            Some(Decision::Take(Side::A)) => o.current[0].clone(),
-            Some(Decision::Take(Side::B)) => o.current[1].clone(),
-            _ => None,
+        // A side taken whole, at a key that never settled (or whose other side is gone), is
+        // that side's record. At a settled key it is that side's value of each field a side
+        // changed since they last agreed (`FieldState::differs`), the other fields following
+        // the sync's rules: a field the taken side's system does not hold (HY-ESMS's /remark
+        // for ZF-REG) keeps the other side's value instead of being removed.
+        let (taken, take_fields) = match decided {
+            Some(Decision::Take(s)) => {
+                let i = if *s == Side::A { 0 } else { 1 };
+                if o.base.is_none() || o.current.iter().any(Option::is_none) {
+                    (o.current[i].clone(), None)
+                } else {
+                    let updated_at = [link.a.updated_at.as_deref(), link.b.updated_at.as_deref()];
+                    let fields: std::collections::BTreeMap<String, Side> =
+                        super::decide::field_states(spec, o, updated_at)
+                            .into_iter()
+                            .filter(super::decide::FieldState::differs)
+                            .map(|f| (f.pointer, *s))
+                            .collect();
+                    (None, Some(fields))
+                }
+            }
+            _ => (None, None),
         };
         let chosen = match decided {
             Some(Decision::Fields(f)) => Some(f),
-            _ => None,
+            _ => take_fields.as_ref(),
         };
         let m = match taken {
             Some(t) => Some(t),
