@@ -625,6 +625,17 @@ fn posting_key(record: &Value, identifier: &str) -> Option<(String, String)> {
     ))
 }
 
+/// Whether referral `r` is of a worker whose identity number (GB 11643-1999, normalised) is in
+/// `zhenfeng` (every referral when `None`).
+fn of_a_zhenfeng_worker(r: &ReferralRecord, zhenfeng: Option<&HashSet<String>>) -> bool {
+    zhenfeng.is_none_or(|known| {
+        let id = text_at(&r.record, "/worker/idNumber")
+            .map(hub_schemas::id_number::normalise)
+            .unwrap_or_default();
+        known.contains(&id)
+    })
+}
+
 /// The referrals section: `referrals` read (valid ones; `invalid` counted by the caller),
 /// counted when their worker's identity number is in `zhenfeng` (all when `None`), each under
 /// the enterprise of its posting in `postings` (settled `job-posting` records).
@@ -658,13 +669,10 @@ pub fn referral_stats(
             out.deleted += 1;
             continue;
         }
-        let id = text_at(&r.record, "/worker/idNumber")
-            .map(hub_schemas::id_number::normalise)
-            .unwrap_or_default();
-        if let (Some(known), Some(n)) = (zhenfeng, out.not_zhenfeng_workers.as_mut())
-            && !known.contains(&id)
-        {
-            *n += 1;
+        if !of_a_zhenfeng_worker(r, zhenfeng) {
+            if let Some(n) = out.not_zhenfeng_workers.as_mut() {
+                *n += 1;
+            }
             continue;
         }
         let status = text_at(&r.record, "/status").unwrap_or("");
@@ -922,7 +930,11 @@ impl Statistician {
                 section: Section::Referrals,
                 from: format!("{}/{stream}", plugin.name),
                 visited: (read.len() as u64) + bad,
-                counted: read.iter().filter(|r| !r.deleted).count() as u64,
+                // As the section counts them: not deleted, of a Zhenfeng worker.
+                counted: read
+                    .iter()
+                    .filter(|r| !r.deleted && of_a_zhenfeng_worker(r, zhenfeng))
+                    .count() as u64,
                 unsettled: 0,
                 ended: read.iter().filter(|r| r.deleted).count() as u64,
             });
