@@ -51,6 +51,34 @@ async fn sync(env: &Env, config: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A worker employed in HY-ESMS whom the registry holds too: (identity number, 登记编号, HY
+/// id).
+async fn employed_in_both(env: &Env) -> (String, String, String) {
+    let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
+    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
+    let id_no = hy
+        .keys()
+        .find(|id| zf.contains_key(*id) && hy[*id]["status"] == "employed")
+        .unwrap()
+        .clone();
+    let djbh = zf[&id_no]["登记编号"].as_str().unwrap().to_string();
+    let hy_id = hy[&id_no]["id"].to_string();
+    (id_no, djbh, hy_id)
+}
+
+/// `hub conflicts list --json` (`--all` too if `all`), one value per conflict.
+async fn conflicts(env: &Env, config: &str, all: bool) -> Vec<Value> {
+    let mut args = vec!["conflicts", "list", "--json", "--config", config];
+    if all {
+        args.push("--all");
+    }
+    let out = env.run(&args).await;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 async fn sign_in(b: &Browser, url: &str, token: &str) {
     b.go(&format!("{url}/login")).await;
     let field = b.find("input[name=token]").await;
@@ -71,15 +99,7 @@ async fn a_parked_worker_is_settled_field_by_field_on_the_page_and_the_next_run_
     sync(&env, &config).await;
     // One worker in both systems: the registry changes the phone and the job type (工种), HY
     // changes the phone and the position to other values.
-    let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
-    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
-    let id_no = hy
-        .keys()
-        .find(|id| zf.contains_key(*id) && hy[*id]["status"] == "employed")
-        .unwrap()
-        .clone();
-    let djbh = zf[&id_no]["登记编号"].as_str().unwrap().to_string();
-    let hy_id = hy[&id_no]["id"].to_string();
+    let (id_no, djbh, hy_id) = employed_in_both(&env).await;
     env.patch(
         &env.zf,
         &format!("/_admin/workers/{djbh}"),
@@ -93,13 +113,7 @@ async fn a_parked_worker_is_settled_field_by_field_on_the_page_and_the_next_run_
     )
     .await;
     sync(&env, &config).await;
-    let out = env
-        .run(&["conflicts", "list", "--json", "--config", &config])
-        .await;
-    let open: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let open = conflicts(&env, &config, false).await;
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0]["kind"], "park");
     let id = open[0]["id"].as_i64().unwrap();
@@ -348,15 +362,7 @@ async fn taking_the_registrys_side_whole_keeps_what_only_huiyang_holds() {
     let env = Env::start().await;
     let config = parking_config(&env);
     sync(&env, &config).await;
-    let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
-    let hy = by_id(&env.get(&env.hy, "/_admin/zhenfeng-workers").await, "idNo");
-    let id_no = hy
-        .keys()
-        .find(|id| zf.contains_key(*id) && hy[*id]["status"] == "employed")
-        .unwrap()
-        .clone();
-    let djbh = zf[&id_no]["登记编号"].as_str().unwrap().to_string();
-    let hy_id = hy[&id_no]["id"].to_string();
+    let (id_no, djbh, hy_id) = employed_in_both(&env).await;
     // Huiyang records a hire date and a remark; a run settles them (they are Huiyang's).
     env.patch(
         &env.hy,
@@ -384,13 +390,7 @@ async fn taking_the_registrys_side_whole_keeps_what_only_huiyang_holds() {
         parked.contains("  搁置 parked: 1 record(s) both systems changed under a `park` rule wait for a person (hub conflicts list)\n"),
         "{parked}"
     );
-    let out = env
-        .run(&["conflicts", "list", "--json", "--config", &config])
-        .await;
-    let open: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let open = conflicts(&env, &config, false).await;
     assert_eq!(open.len(), 1, "{open:?}");
     let id = open[0]["id"].as_i64().unwrap().to_string();
     let out = env
@@ -432,13 +432,7 @@ async fn taking_the_registrys_side_whole_keeps_what_only_huiyang_holds() {
     );
     let zf = by_id(&env.get(&env.zf, "/_admin/workers").await, "身份证号");
     assert_eq!(zf[&id_no]["联系电话"], "13911112222");
-    let all = env
-        .run(&["conflicts", "list", "--all", "--json", "--config", &config])
-        .await;
-    let all: Vec<Value> = String::from_utf8_lossy(&all.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let all = conflicts(&env, &config, true).await;
     assert_eq!(
         (all[0]["status"].as_str(), all[0]["resolution"].as_str()),
         (Some("resolved"), Some("took a"))
