@@ -1105,6 +1105,7 @@ async fn plan(
 #[into_params(parameter_in = Query)]
 pub struct ResyncQuery {
     /// `a` or `b`: the side to read again (default: every side the sync reads from).
+    #[param(value_type = Option<crate::store::Side>)]
     pub side: Option<String>,
     /// Only look at records changed at or after this time: RFC 3339, or a local time in the
     /// deployment's zone (`2026-12-01 08:00`; a date alone is its midnight).
@@ -1228,7 +1229,7 @@ async fn statistics_of(
 /// the connectors that carry them); no personal data. `?section=` one of `workers`,
 /// `secondments`, `job-postings`, `referrals`.
 #[utoipa::path(get, path = "/api/statistics", tag = "statistics", params(
-    ("section" = Option<String>, Query, description = "only this section: workers, secondments, job-postings or referrals")), responses(
+    ("section" = Option<crate::statistics::Section>, Query, description = "only this section: workers, secondments, job-postings or referrals (anything else is 400)")), responses(
     (status = 200, description = "the statistics", body = crate::statistics::Statistics),
     (status = 400, description = "an unknown section or query parameter (named)", body = ApiError),
     (status = 401, description = "missing or wrong token", body = ApiError),
@@ -1246,7 +1247,7 @@ async fn statistics(
 /// dimension, 项目 item, 指标 measure, 数量 count), UTF-8 with a byte order mark, or GB 18030
 /// with `?encoding=gb18030`.
 #[utoipa::path(get, path = "/api/statistics/csv", tag = "statistics", params(
-    ("section" = Option<String>, Query, description = "only this section: workers, secondments, job-postings or referrals"),
+    ("section" = Option<crate::statistics::Section>, Query, description = "only this section: workers, secondments, job-postings or referrals (anything else is 400)"),
     ("encoding" = Option<String>, Query, description = "utf-8 (default, with a byte order mark) or gb18030")), responses(
     (status = 200, description = "the statistics as CSV", body = String, content_type = "text/csv"),
     (status = 400, description = "an unknown section, encoding or query parameter (named)", body = ApiError),

@@ -176,12 +176,15 @@ pub enum CsvEncoding {
 }
 
 impl CsvEncoding {
-    /// `utf-8` or `gb18030`. Errors: another name, naming the two.
+    /// `utf-8` or `gb18030`, in any case (charset names are case-insensitive, RFC 2978 §2.3:
+    /// `GB18030` as the standard writes it). Errors: another name, naming the two.
     pub fn parse(name: &str) -> Result<CsvEncoding, String> {
-        match name {
-            "utf-8" => Ok(CsvEncoding::Utf8),
-            "gb18030" => Ok(CsvEncoding::Gb18030),
-            other => Err(format!("no CSV encoding {other:?} (known: utf-8, gb18030)")),
+        if name.eq_ignore_ascii_case("utf-8") {
+            Ok(CsvEncoding::Utf8)
+        } else if name.eq_ignore_ascii_case("gb18030") {
+            Ok(CsvEncoding::Gb18030)
+        } else {
+            Err(format!("no CSV encoding {name:?} (known: utf-8, gb18030)"))
         }
     }
 

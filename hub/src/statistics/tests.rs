@@ -340,6 +340,9 @@ fn sections_and_encodings_are_named_and_a_typo_is_an_error() {
         )
     );
     assert_eq!(CsvEncoding::parse("gb18030"), Ok(CsvEncoding::Gb18030));
+    // Charset names are case-insensitive (RFC 2978): the standard's own spelling is GB18030.
+    assert_eq!(CsvEncoding::parse("GB18030"), Ok(CsvEncoding::Gb18030));
+    assert_eq!(CsvEncoding::parse("UTF-8"), Ok(CsvEncoding::Utf8));
     assert_eq!(
         CsvEncoding::parse("gbk"),
         Err("no CSV encoding \"gbk\" (known: utf-8, gb18030)".into())
