@@ -1935,25 +1935,16 @@ async fn decide(
         .reason
         .as_deref()
         .map(|t| crate::logging::mask_personal(t).into_owned());
-    let link = view
-        .store
-        .links(&c.sync, std::slice::from_ref(&c.key_hash))
-        .await?
-        .into_iter()
-        .next();
-    let (detail, audit) = crate::sync::decide::decision_entries(
+    let (detail, open) = crate::sync::decide::record_decision(
+        &view.store,
         sync_plugins(view, &c.sync),
         &c,
         &decision,
-        link.as_ref(),
         &who.name,
         reason.as_deref(),
-    );
-    if !view
-        .store
-        .decide_conflict(id, &decision, Some(&who.name), reason.as_deref(), &audit)
-        .await?
-    {
+    )
+    .await?;
+    if !open {
         return Err(Failure(
             StatusCode::CONFLICT,
             format!("conflict {id} is no longer open"),

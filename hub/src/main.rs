@@ -1534,26 +1534,19 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                     let actor = cli_actor();
                     let reason = reason.map(|t| hub::logging::mask_personal(&t).into_owned());
                     let decision = hub::store::Decision::Take(side);
-                    let link = store
-                        .links(&conflict.sync, std::slice::from_ref(&conflict.key_hash))
-                        .await?
-                        .into_iter()
-                        .next();
                     let plugins = c
                         .syncs
                         .get(&conflict.sync)
                         .map(|s| [s.a.plugin.get_ref().as_str(), s.b.plugin.get_ref().as_str()]);
-                    let (_, audit) = hub::sync::decide::decision_entries(
+                    let (_, decided) = hub::sync::decide::record_decision(
+                        &store,
                         plugins,
                         &conflict,
                         &decision,
-                        link.as_ref(),
                         &actor,
                         reason.as_deref(),
-                    );
-                    let decided = store
-                        .decide_conflict(id, &decision, Some(&actor), reason.as_deref(), &audit)
-                        .await?;
+                    )
+                    .await?;
                     if !decided {
                         return Err(anyhow::anyhow!(
                             "conflict {id} is not open in {} (hub conflicts show {id})",

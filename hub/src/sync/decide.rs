@@ -120,12 +120,37 @@ pub fn person_entry(
     }
 }
 
+/// Records `actor`'s `decision` on open conflict `c` for `reason` (already masked as logs are)
+/// in `store`, with its audit entries ([`decision_entries`]; the systems' own ids of the record
+/// from its link), in one transaction ([`Store::decide_conflict`]). `plugins`: as for
+/// [`person_entry`]. Returns the audit detail, and false if the conflict was no longer open
+/// (nothing recorded). Errors: the store's.
+pub async fn record_decision(
+    store: &Store,
+    plugins: Option<[&str; 2]>,
+    c: &crate::store::Conflict,
+    decision: &Decision,
+    actor: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<(String, bool)> {
+    let link = store
+        .links(&c.sync, std::slice::from_ref(&c.key_hash))
+        .await?
+        .into_iter()
+        .next();
+    let (detail, audit) = decision_entries(plugins, c, decision, link.as_ref(), actor, reason);
+    let open = store
+        .decide_conflict(c.id, decision, Some(actor), reason, &audit)
+        .await?;
+    Ok((detail, open))
+}
+
 /// What the audit log records of `actor`'s `decision` on conflict `c` (for `reason`, already
 /// masked as logs are): the detail, JSON `{"conflict": ID, "take": "a"|"b", "reason": …}` or
 /// `{"conflict": ID, "fields": {POINTER: SIDE}, "reason": …}`, and one `decide`/`recorded`
 /// entry per system the decision changes (the other side of a side taken whole; for fields,
 /// the side opposite each chosen one), with that system's own id of the record from `link`.
-pub fn decision_entries(
+fn decision_entries(
     plugins: Option<[&str; 2]>,
     c: &crate::store::Conflict,
     decision: &Decision,
@@ -159,12 +184,9 @@ pub fn decision_entries(
 
 /// Each field of an opened link ([`FieldState`]): the sync's rule pointers, then every
 /// top-level member either side or the base holds, leaving out those absent everywhere.
-/// `updated_at`: each side's update time, for `newest_wins`.
-pub(super) fn field_states(
-    spec: &SyncSpec,
-    o: &Opened,
-    updated_at: [Option<&str>; 2],
-) -> Vec<FieldState> {
+/// `link`: the link `o` was opened from (each side's update time, for `newest_wins`).
+pub(super) fn field_states(spec: &SyncSpec, link: &Link, o: &Opened) -> Vec<FieldState> {
+    let updated_at = [link.a.updated_at.as_deref(), link.b.updated_at.as_deref()];
     let input = |i: usize| SideInput {
         current: o.current[i].as_ref(),
         settled: o.settled[i].as_ref(),
@@ -254,8 +276,7 @@ impl Engine {
         let o = self
             .open_link(&link)
             .map_err(|e| anyhow::anyhow!("cannot open the link of the record: {e}"))?;
-        let updated_at = [link.a.updated_at.as_deref(), link.b.updated_at.as_deref()];
-        let fields = field_states(spec, &o, updated_at);
+        let fields = field_states(spec, &link, &o);
         Ok(Some(ConflictRecord {
             remote_ids: [link.a.remote_id.clone(), link.b.remote_id.clone()],
             updated_at: [link.a.updated_at.clone(), link.b.updated_at.clone()],

@@ -844,9 +844,8 @@ impl Engine {
                 if o.base.is_none() || o.current.iter().any(Option::is_none) {
                     (o.current[i].clone(), None)
                 } else {
-                    let updated_at = [link.a.updated_at.as_deref(), link.b.updated_at.as_deref()];
                     let fields: std::collections::BTreeMap<String, Side> =
-                        super::decide::field_states(spec, o, updated_at)
+                        super::decide::field_states(spec, link, o)
                             .into_iter()
                             .filter(super::decide::FieldState::differs)
                             .map(|f| (f.pointer, *s))
