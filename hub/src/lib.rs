@@ -7,13 +7,6 @@
 //! (`write`) → [`store`] (results, links, cursor, and the [`audit`] entries of the writes, in one
 //! transaction) → run history.
 
-/// The process's allocator: mimalloc (Microsoft's, through the `mimalloc` crate) in place of
-/// glibc's malloc. A sync run allocates and frees small values at a high rate (each record's JSON
-/// tree, its canonical text, sealed link values): with glibc's malloc, `malloc`, `free` and their
-/// consolidation were a quarter of the CPU of `hub-bench` (docs/performance.md, stop 35).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod admin;
 mod admin_charts;
 pub mod admin_security;
