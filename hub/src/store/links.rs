@@ -316,8 +316,14 @@ impl Store {
         };
         {
             // One statement text whatever the number of keys (an `IN` list was a new one per
-            // count, parsed and planned each time).
+            // count, parsed and planned each time). Not kept prepared (`persistent(false)`: the
+            // unnamed statement, planned for each call's own keys): a kept statement goes to
+            // PostgreSQL's generic plan after five calls, planned on the table's statistics of
+            // that moment. Taken early in a first sync, when the table is nearly empty, that
+            // plan read every link of the sync for each batch (hub-bench's PostgreSQL form:
+            // 5,365 → 8,119 records/s planned per call; docs/performance.md, stop 35).
             let out = sqlx::query("SELECT * FROM links WHERE sync = $1 AND key_hash = ANY($2)")
+                .persistent(false)
                 .bind(sync)
                 .bind(key_hashes)
                 .fetch_all(p)

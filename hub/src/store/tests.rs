@@ -718,6 +718,49 @@ async fn a_sqlite_url_with_options_commits_links_to_the_file_it_names() {
     assert!(!dir.path().join("state%20store.db?mode=rwc").exists());
 }
 
+/// PostgreSQL: the lookup of a batch's links by key is planned for each call's own keys (the
+/// unnamed statement), never kept prepared. A kept statement turns to PostgreSQL's generic plan
+/// after five calls, planned on the statistics of that moment; taken while a first sync has
+/// barely begun, that plan read every link of the sync for each batch (docs/performance.md,
+/// stop 35: hub-bench's PostgreSQL form went from 5,365 to 8,119 records/s).
+#[tokio::test]
+async fn a_batchs_links_are_looked_up_on_postgresql_without_a_kept_prepared_statement() {
+    let url = testing::fresh_postgres_database().await.unwrap();
+    let s = Store::open(&url).await.unwrap();
+    let links: Vec<Link> = (0..20).map(|i| link(&format!("k{i:02}"), false)).collect();
+    s.commit(
+        "w",
+        Commit {
+            links: &links,
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    let keys: Vec<String> = ["k03", "k11", "absent"].map(String::from).to_vec();
+    for _ in 0..8 {
+        let mut found: Vec<String> = s
+            .links("w", &keys)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.key_hash)
+            .collect();
+        found.sort();
+        assert_eq!(found, ["k03", "k11"]);
+    }
+    // Calls one after another take the pool's one idle connection: the session the lookups ran
+    // in is the one asked here.
+    let kept: i64 = on_pool!(s, p => {
+        sqlx::query_scalar("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT * FROM links WHERE%'")
+            .persistent(false)
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
+    assert_eq!(kept, 0, "the lookup of links by key is kept prepared");
+}
+
 #[tokio::test]
 async fn an_in_memory_sqlite_store_is_refused_with_the_reason() {
     let e = Store::open("sqlite://:memory:").await.unwrap_err();
