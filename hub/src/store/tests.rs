@@ -718,11 +718,8 @@ async fn a_sqlite_url_with_options_commits_links_to_the_file_it_names() {
     assert!(!dir.path().join("state%20store.db?mode=rwc").exists());
 }
 
-/// PostgreSQL: the lookup of a batch's links by key is planned for each call's own keys (the
-/// unnamed statement), never kept prepared. A kept statement turns to PostgreSQL's generic plan
-/// after five calls, planned on the statistics of that moment; taken while a first sync has
-/// barely begun, that plan read every link of the sync for each batch (docs/performance.md,
-/// stop 35: hub-bench's PostgreSQL form went from 5,365 to 8,119 records/s).
+/// PostgreSQL: the lookup of a batch's links by key is never kept prepared, so it is planned
+/// for each call's own keys (why: the comment in [`Store::links`]).
 #[tokio::test]
 async fn a_batchs_links_are_looked_up_on_postgresql_without_a_kept_prepared_statement() {
     let url = testing::fresh_postgres_database().await.unwrap();

@@ -1694,10 +1694,9 @@ impl Engine {
         }
         let session = sessions.as_deref_mut().and_then(|m| m.get_mut(&side));
         let mut recovering = self.recovering(spec, side, &staged, &links, session).await;
-        // The keys this batch changes, in the order first met (`seen` keeps the check of a key
-        // read twice in one batch at O(1)).
+        // The keys this batch changes, in the order met; a key read twice is listed twice, and
+        // taking the links out of `links` below keeps each once, at its first place.
         let mut touched: Vec<String> = Vec::new();
-        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut audit: Vec<NewAuditEntry> = Vec::new();
         // A linked record that no longer matches `where` has left the sync's scope: it is a
         // tombstone on this side from now on (never written to; back in scope, it revives).
@@ -1708,18 +1707,14 @@ impl Engine {
             {
                 link.side_mut(side).deleted = true;
                 stats.side(side).left_scope += 1;
-                if seen.insert(k.clone()) {
-                    touched.push(k.clone());
-                }
+                touched.push(k.clone());
             }
         }
         for st in staged {
             let link = links
                 .entry(st.key_hash.clone())
                 .or_insert_with(|| Link::new(st.key_hash.clone()));
-            if seen.insert(st.key_hash.clone()) {
-                touched.push(st.key_hash.clone());
-            }
+            touched.push(st.key_hash.clone());
             let recovered = recovering.remove(&st.key_hash);
             if let Some(action) = self.stage_record(link, side, st, recovered, stats.side(side)) {
                 audit.push(NewAuditEntry {
