@@ -1931,17 +1931,13 @@ async fn decide(
         }
         (None, None) => unreachable!("resolution_of refuses a body with neither"),
     };
-    let reason = r
-        .reason
-        .as_deref()
-        .map(|t| crate::logging::mask_personal(t).into_owned());
     let (detail, open) = crate::sync::decide::record_decision(
         &view.store,
         sync_plugins(view, &c.sync),
         &c,
         &decision,
         &who.name,
-        reason.as_deref(),
+        r.reason.as_deref(),
     )
     .await?;
     if !open {

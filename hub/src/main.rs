@@ -1532,7 +1532,6 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
                         .into());
                     }
                     let actor = cli_actor();
-                    let reason = reason.map(|t| hub::logging::mask_personal(&t).into_owned());
                     let decision = hub::store::Decision::Take(side);
                     let plugins = c
                         .syncs

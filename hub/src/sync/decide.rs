@@ -120,8 +120,8 @@ pub fn person_entry(
     }
 }
 
-/// Records `actor`'s `decision` on open conflict `c` for `reason` (already masked as logs are)
-/// in `store`, with its audit entries ([`decision_entries`]; the systems' own ids of the record
+/// Records `actor`'s `decision` on open conflict `c` for `reason` (a person's words: masked
+/// here as logs are, [`crate::logging::mask_personal`]) in `store`, with its audit entries ([`decision_entries`]; the systems' own ids of the record
 /// from its link), in one transaction ([`Store::decide_conflict`]). `plugins`: as for
 /// [`person_entry`]. Returns the audit detail, and false if the conflict was no longer open
 /// (nothing recorded). Errors: the store's.
@@ -138,6 +138,8 @@ pub async fn record_decision(
         .await?
         .into_iter()
         .next();
+    let reason = reason.map(crate::logging::mask_personal);
+    let reason = reason.as_deref();
     let (detail, audit) = decision_entries(plugins, c, decision, link.as_ref(), actor, reason);
     let open = store
         .decide_conflict(c.id, decision, Some(actor), reason, &audit)
