@@ -8,7 +8,12 @@
 //!    ZF-REG and HY-ESMS simulators over loopback HTTP (rate limit off): ZF-REG seeded at
 //!    `--http-scale` (1,322 valid residents in 441303 per unit of scale), synced a→b with the
 //!    demo's `where`;
-//! 4. **wasm-pg** (with `--postgres`): the wasm form on a PostgreSQL state store.
+//! 4. **wasm-pg** (with `--postgres`): the wasm form on a PostgreSQL state store;
+//! 5. **incremental**: the wasm form's full sync on a fresh store, then, on the same store, a
+//!    run of the same sync whose source has 1 % of its workers edited since (the fixture's
+//!    `changed`: every hundredth worker's phone, at the end of its change feed); the run reads
+//!    and writes those alone. Printed: its wall time as a share of the full sync's before it
+//!    (issue 17's target: ≤ 3 %).
 //!
 //! The forms alternate within each round (these machines are noisy: the ratios of one round
 //! are measured seconds apart); each figure printed is the median over the rounds. Records/s
@@ -336,6 +341,52 @@ async fn measure_postgres(spec: &SyncSpec, expect: u64, server: &str) -> Measure
     measure_on(spec, expect, &url).await
 }
 
+/// Runs `full` once on a fresh SQLite store (checks that `expect` records were created on
+/// `b`), then `changed` (the same sync, its source edited since) on the same store, which must
+/// update `edited` records on `b` and create none: (the full run, the incremental run).
+async fn measure_incremental(
+    full: &SyncSpec,
+    changed: &SyncSpec,
+    expect: u64,
+    edited: u64,
+) -> (Measured, Measured) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let store = Store::open(&url).await.expect("store");
+    let engine = Engine::new(store.clone(), Keys::derive(&[7; 32]));
+    let f = run_measured(&engine, full, |s| s.b.created == expect).await;
+    let i = run_measured(&engine, changed, |s| {
+        s.b.updated == edited && s.b.created == 0 && s.a.changed == edited
+    })
+    .await;
+    store.close().await;
+    (f, i)
+}
+
+/// One run of `spec` by `engine`, timed; `ok` must hold of its counts. Measured records: those
+/// written to `b`.
+async fn run_measured(
+    engine: &Engine,
+    spec: &SyncSpec,
+    ok: impl Fn(&hub::sync::RunStats) -> bool,
+) -> Measured {
+    let (t, c) = (Instant::now(), cpu_time());
+    let out: RunOutcome = engine.run(spec, "bench").await.expect("run");
+    let m = Measured {
+        records: out.stats.b.written(),
+        wall: t.elapsed(),
+        cpu: cpu_time().saturating_sub(c),
+    };
+    assert!(
+        out.errors.is_empty() && ok(&out.stats),
+        "{}: {:?} {:?}",
+        spec.name,
+        out.errors,
+        out.stats
+    );
+    m
+}
+
 /// Runs `spec` once on the empty store at `url`.
 async fn measure_on(spec: &SyncSpec, expect: u64, url: &str) -> Measured {
     let store = Store::open(url).await.expect("store");
@@ -552,9 +603,12 @@ fn main() {
     ));
     let native_spec = spec("native", native, sink, o.batch);
 
+    // 1 % of the workers edited, for the incremental form (at least one).
+    let edited = (n / 100).max(1);
     let text = format!(
         "[plugins.fixture]\npath = \"{0}\"\nconfig = {{ mode = \"fixture\", total = {n} }}\n\
-         [plugins.sink]\npath = \"{0}\"\nconfig = {{ mode = \"fixture\", total = 0 }}\n",
+         [plugins.sink]\npath = \"{0}\"\nconfig = {{ mode = \"fixture\", total = 0 }}\n\
+         [plugins.edited]\npath = \"{0}\"\nconfig = {{ mode = \"fixture\", total = {n}, changed = {edited} }}\n",
         plugin_dir().join("fixture.wasm").display()
     );
     let config = parse(&text);
@@ -568,6 +622,13 @@ fn main() {
             .block_on(rt.load("sink", &config.plugins["sink"], &config.dir()))
             .expect("fixture.wasm (scripts/build-plugins)"),
     );
+    let wasm_edited = Arc::new(
+        tokio
+            .block_on(rt.load("edited", &config.plugins["edited"], &config.dir()))
+            .expect("fixture.wasm (scripts/build-plugins)"),
+    );
+    let incremental_spec = spec("incremental", wasm_edited, wasm_sink.clone(), o.batch);
+    let full_spec = spec("incremental", wasm.clone(), wasm_sink.clone(), o.batch);
     let wasm_spec = spec("wasm", wasm, wasm_sink, o.batch);
 
     let http_expect = u64::from(o.http_scale) * 1322;
@@ -581,6 +642,7 @@ fn main() {
     let mut conn_ratio = Vec::new();
     let mut conn_rates = [Vec::new(), Vec::new()];
     let mut http_over_wasm = Vec::new();
+    let mut incremental = Vec::new();
     for round in 0..o.rounds {
         // Alternate which form goes first.
         let (nm, wm) = if round % 2 == 0 {
@@ -629,6 +691,20 @@ fn main() {
             );
             forms[3].push(pm);
         }
+        let (full, inc) = tokio.block_on(measure_incremental(
+            &full_spec,
+            &incremental_spec,
+            n,
+            edited,
+        ));
+        println!(
+            "  round {}: incremental, {edited} of {n} edited: {:.3} s after a full sync of {:.3} s: {:.2} %",
+            round + 1,
+            inc.wall.as_secs_f64(),
+            full.wall.as_secs_f64(),
+            100.0 * inc.wall.as_secs_f64() / full.wall.as_secs_f64()
+        );
+        incremental.push(inc.wall.as_secs_f64() / full.wall.as_secs_f64());
         forms[0].push(nm);
         forms[1].push(wm);
     }
@@ -674,6 +750,10 @@ fn main() {
     println!(
         "  wasm end to end without HTTP: {wasm_rate:.0} records/s (target ≥ 50,000; aim 100,000): {:.2}× the target",
         wasm_rate / 50_000.0
+    );
+    println!(
+        "  incremental run, 1 % of the records edited: {:.2} % of the full sync's wall time (target ≤ 3 %)",
+        100.0 * median(incremental)
     );
     if !forms[3].is_empty() {
         let pg_rate = median(forms[3].iter().map(Measured::per_second).collect());
