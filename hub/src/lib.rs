@@ -19,7 +19,6 @@ pub mod control_chars;
 pub mod crash;
 pub mod daemon;
 pub mod dead_letter_reasons;
-pub mod demo;
 pub mod keys;
 pub mod local_time;
 pub mod logging;

@@ -136,20 +136,14 @@ enum Command {
     },
     /// The demo: simulators of HY-ESMS, ZF-REG and MED-ROSTER, the daemon on SQLite, a few
     /// scheduled runs of each sync.
+    ///
+    /// Runs `hub-demo` from this binary's folder (built with the `demo` feature, as
+    /// `scripts/demo` does; production builds have none): `hub demo --help` lists its options.
+    #[command(disable_help_flag = true)]
     Demo {
-        /// Demo deployment configuration.
-        #[arg(long, default_value = "config/demo.toml")]
-        config: PathBuf,
-        /// Scheduled runs of each sync to wait for (at least 3).
-        #[arg(long, default_value_t = 3)]
-        runs: u32,
-        /// State directory (default: a new temporary directory).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Rate limit of the HY-ESMS simulator, requests per second (its system's is 20;
-        /// 0 = none).
-        #[arg(long, default_value_t = 200)]
-        hy_rate_limit: u32,
+        /// The demo's arguments (`--config`, `--runs`, `--data-dir`, `--hy-rate-limit`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
     /// Connector components.
     Plugin {
@@ -992,6 +986,29 @@ async fn control(name: &str, config: &std::path::Path, action: Control) -> Resul
     Ok(true)
 }
 
+/// `hub demo`: replaces this process with `hub-demo` from this binary's folder, passing the log
+/// format and `args`. Returns only on failure: exit 2 with how to build it when this build has
+/// none (production builds leave the simulators out), 1 when it cannot be started.
+fn demo(log_format: LogFormat, args: Vec<std::ffi::OsString>) -> Failure {
+    use std::os::unix::process::CommandExt as _;
+    let path = std::env::current_exe()
+        .map(|exe| exe.with_file_name("hub-demo"))
+        .unwrap_or_else(|_| PathBuf::from("hub-demo"));
+    if !path.is_file() {
+        say_err!(
+            "error: this build of hub has no demo ({} not found): build it with `cargo build --release -p hub --features demo`, or run scripts/demo",
+            path.display()
+        );
+        return Failure::Exit(2);
+    }
+    let mut command = std::process::Command::new(&path);
+    if let LogFormat::Json = log_format {
+        command.args(["--log-format", "json"]);
+    }
+    let e = command.args(args).exec();
+    Failure::Other(anyhow::anyhow!("cannot start {}: {e}", path.display()))
+}
+
 async fn run(cli: Cli) -> Result<bool, Failure> {
     match cli.command {
         Command::Run { config } => {
@@ -1219,21 +1236,7 @@ async fn run(cli: Cli) -> Result<bool, Failure> {
             }
             Ok(true)
         }
-        Command::Demo {
-            config,
-            runs,
-            data_dir,
-            hy_rate_limit,
-        } => {
-            hub::demo::run(hub::demo::DemoOptions {
-                config,
-                runs,
-                data_dir,
-                hy_rate_limit,
-            })
-            .await?;
-            Ok(true)
-        }
+        Command::Demo { args } => Err(demo(cli.log_format, args)),
         Command::Plugin {
             action: PluginAction::Inspect { file, json },
         } => Ok(hub::plugin_cli::inspect(&file, json).await?),

@@ -841,6 +841,43 @@ async fn the_demo_shows_every_change_arriving_in_all_three_syncs_and_no_echo() {
     }
 }
 
+/// Issue 21: the demo is a binary of its own (`hub-demo`, the `demo` feature). A `hub` without
+/// it beside (a production build) refuses `hub demo` with exit 2 and says how to build it,
+/// instead of starting anything; a mistyped option reaches the demo's parser and is refused
+/// with its suggestion.
+#[test]
+fn hub_demo_without_the_demo_binary_beside_says_how_to_build_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub");
+    std::fs::copy(env!("CARGO_BIN_EXE_hub"), &hub).unwrap();
+    let out = std::process::Command::new(&hub)
+        .args(["demo", "--runs", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let expected = format!(
+        "error: this build of hub has no demo ({} not found): build it with `cargo build --release -p hub --features demo`, or run scripts/demo\n",
+        dir.path().join("hub-demo").display()
+    );
+    assert_eq!(stderr, expected);
+
+    // Beside the test build's `hub-demo`, a typo is the demo's own error, exit 2.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hub"))
+        .args(["demo", "--runz", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: unexpected argument '--runz' found")
+            && stderr.contains("a similar argument exists: '--runs'")
+            && stderr.contains("Usage: hub demo"),
+        "{stderr}"
+    );
+}
+
 /// Issue 22: HY-ESMS at its documented 20 requests/s (the simulator answers 429 over it). The
 /// workers sync's first run (1,322 creates in HY-ESMS, about 66 s at 20/s) runs beside
 /// job-postings and secondments every 5 s; they share HY-ESMS's budget (config/demo.toml's

@@ -12,10 +12,10 @@
 //! wrote nothing (no echo). It prints a table per run and per direction, a summary per sync, and
 //! the statistics (`hub stats`) after the change set.
 
-use crate::daemon::Hub;
-use crate::report;
-use crate::sync::RunOutcome;
 use anyhow::{Context as _, bail};
+use hub::daemon::Hub;
+use hub::report;
+use hub::sync::RunOutcome;
 use hub_sims::{SimOptions, start_hy_esms, start_med_roster, start_zf_reg};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -375,14 +375,14 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             data_dir.display()
         );
     }
-    crate::say!(
+    hub::say!(
         "HY-ESMS simulator at {} (rate limit {}), ZF-REG simulator at {}, MED-ROSTER simulator at {}",
         hy.url(),
         rate(opts.hy_rate_limit),
         zf.url(),
         med.url()
     );
-    crate::say!("state in {}", data_dir.display());
+    hub::say!("state in {}", data_dir.display());
     let vars = {
         let (hy, zf, med, dd, hy_rate_limit) = (
             hy.url(),
@@ -402,7 +402,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         }
     };
     let mut config =
-        crate::config::load_with(&opts.config, &vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+        hub::config::load_with(&opts.config, &vars).map_err(|e| anyhow::anyhow!("{e}"))?;
     if opts.hy_rate_limit == 0
         && let Some(p) = config.plugins.get_mut("huiyang-esms")
     {
@@ -411,7 +411,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     }
     for (name, p) in &config.plugins {
         if let Some(r) = &p.rate_limit {
-            crate::say!(
+            hub::say!(
                 "plugin {name}: its syncs share a budget of {} requests/s (burst {})",
                 r.get_ref().requests_per_second,
                 r.get_ref().burst
@@ -426,7 +426,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         );
     }
     for (name, s) in &hub.syncs {
-        crate::say!(
+        hub::say!(
             "sync {name}: {} ⇄ {} every \"{}\"",
             s.spec.a.plugin.name,
             s.spec.b.plugin.name,
@@ -472,7 +472,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 ("job-postings", 1) => admin.jobs_after_first_run().await.map(|(id, lines)| {
                     other.closed_job = id;
                     say_lines(&lines);
-                    crate::say!("closed HY-ESMS posting {id}");
+                    hub::say!("closed HY-ESMS posting {id}");
                 }),
                 ("job-postings", 2) => admin
                     .jobs_verify(other.closed_job)
@@ -480,7 +480,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                     .map(|lines| say_lines(&lines)),
                 ("secondments", 1) => admin.secondments_after_first_run().await.map(|(role, id, lines)| {
                     say_lines(&lines);
-                    crate::say!("changed MED-ROSTER PractitionerRole {role}: period.end, specialty, active false");
+                    hub::say!("changed MED-ROSTER PractitionerRole {role}: period.end, specialty, active false");
                     other.stay_hy_id = id;
                 }),
                 ("secondments", 2) => admin
@@ -495,7 +495,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             }
             if n == 3 && outcome.sync != "workers" {
                 let w = outcome.stats.written();
-                crate::say!(
+                hub::say!(
                     "  {} {} run 3 wrote {w} records (no echo expected: 0)",
                     if w == 0 { "ok" } else { "ECHO" },
                     outcome.sync
@@ -521,7 +521,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             if n == 1 {
                 match admin.make_changes().await {
                     Ok(c) => {
-                        crate::say!(
+                        hub::say!(
                             "changed ZF-REG {}: phone; changed HY-ESMS worker {}: employer and status → left",
                             c.zf_registry_number,
                             c.hy_id
@@ -546,7 +546,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 }
             } else if n == 3 {
                 let w = outcome.stats.written();
-                crate::say!(
+                hub::say!(
                     "  {} workers run 3 wrote {w} records (no echo expected: 0)",
                     if w == 0 { "ok" } else { "ECHO" }
                 );
@@ -575,7 +575,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let mut last_sync = "";
     for o in by_sync {
         if o.sync != last_sync {
-            crate::say!("  sync {}:", o.sync);
+            hub::say!("  sync {}:", o.sync);
             last_sync = &o.sync;
         }
         let s = &hub.syncs[&o.sync];
@@ -585,7 +585,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             &s.spec.b.plugin.name,
             s.spec.direction,
         ) {
-            crate::say!(
+            hub::say!(
                 "    run {:>2}  {:<36} read {:>5}  written {:>5}  unchanged {:>5}  echoes skipped {:>5}  dead letters {:>3}  ({:.2} s)",
                 o.run_id,
                 r.direction,
@@ -600,36 +600,36 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     }
     let failed = history
         .iter()
-        .filter(|o| o.status == crate::sync::RunStatus::Failed)
+        .filter(|o| o.status == hub::sync::RunStatus::Failed)
         .count();
     println!();
-    crate::say!("failed runs: {failed}");
+    hub::say!("failed runs: {failed}");
     if let Ok(c) = admin.get(format!("{}/_admin/counters", admin.hy)).await {
-        crate::say!(
+        hub::say!(
             "HY-ESMS answered {} requests; its rate limit refused {} of them (429)",
             c["requests"],
             c["rate_limited"]
         );
     }
     // The statistics (数据统计) after the change set, as `hub stats` prints them.
-    match crate::statistics::Statistician::of_hub(&hub)
+    match hub::statistics::Statistician::of_hub(&hub)
         .statistics(&[])
         .await
     {
         Ok(st) => print!("\n{}", st.text()),
-        Err(e) => crate::say!("statistics: {e:#}"),
+        Err(e) => hub::say!("statistics: {e:#}"),
     }
     let dead = hub.engine.store().dead_letters(None).await?;
     println!("\ndead letters ({}):", dead.len());
     for d in &dead {
         for e in &d.errors {
-            crate::say!(
+            hub::say!(
                 "  #{} {} {} key {} at {}",
                 d.id,
                 d.side.as_str(),
                 d.remote_id.as_deref().unwrap_or("-"),
                 d.key_masked.as_deref().unwrap_or("(none)"),
-                crate::dead_letter_reasons::for_people(e)
+                hub::dead_letter_reasons::for_people(e)
             );
         }
     }
@@ -646,7 +646,7 @@ fn say_lines(lines: &[String]) {
         println!();
     }
     for l in lines {
-        crate::say!("{l}");
+        hub::say!("{l}");
     }
 }
 
