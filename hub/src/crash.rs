@@ -1,11 +1,15 @@
 //! Crash points: fault injection for tests, at every step of a sync run where a process could
 //! die with work half done.
 //!
-//! A test gives the engine a [`CrashHook`] ([`crate::sync::Engine::with_crash_hook`]); at each
-//! [`CrashPoint`] the engine asks it, and when it answers `true` the run stops there as if the
-//! process had been killed: nothing more is written to the store (a store transaction in
-//! progress is rolled back, the run is not finished in the history, the lease is not given back)
-//! and the run returns [`Crashed`]. A daemon never sets a hook.
+//! A test gives the engine a [`CrashHook`] (`Engine::with_crash_hook`, only with the
+//! `test-support` feature); at each [`CrashPoint`] the engine asks it, and when it answers
+//! `true` the run stops there as if the process had been killed: nothing more is written to the
+//! store (the run is not finished in the history, the lease is not given back) and the run
+//! returns [`Crashed`]. A daemon never sets a hook.
+//!
+//! The points lie between the store's transactions. A crash inside one is the crash point just
+//! before it, since each commits all or nothing (SQLite's and PostgreSQL's own guarantee); the
+//! real processes killed inside their commits are `bench/chaos`'s.
 
 use crate::store::Side;
 use std::sync::Arc;
@@ -21,14 +25,12 @@ pub enum CrashPoint {
     BeforeWrite(Side),
     /// A write call to the side returned; its results are not stored.
     AfterWrite(Side),
-    /// Inside a store transaction, after its statements and before `COMMIT` (rolled back).
-    InCommit,
 }
 
 /// Asked at every crash point; `true` crashes the run there.
 pub type CrashHook = Arc<dyn Fn(CrashPoint) -> bool + Send + Sync>;
 
-/// A crash hook held by the engine or the store (shown as `CrashHook` by `Debug`).
+/// A crash hook held by the engine (shown as `CrashHook` by `Debug`).
 #[derive(Clone)]
 pub(crate) struct Held(pub(crate) CrashHook);
 
