@@ -285,7 +285,8 @@ pub async fn reload_on_sighup(certificate: Arc<Certificate>) {
 }
 
 /// Throwaway certificates for tests of HTTPS (the `openssl` command, in a directory of the
-/// test's own): a CA and certificates for `localhost` it signed.
+/// test's own): a CA and certificates for `localhost` it signed (the `test-support` feature).
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing {
     /// Runs `openssl ARGS` in `dir`; panics with its standard error when it fails.
     fn openssl(dir: &std::path::Path, args: &[&str]) {

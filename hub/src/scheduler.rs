@@ -200,7 +200,9 @@ async fn claim(
     }
 }
 
-/// A clock that moves only when told to, for tests and simulations.
+/// A clock that moves only when told to, for tests and simulations (the `test-support`
+/// feature).
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug)]
 pub struct ManualClock {
     now: watch::Sender<DateTime<Utc>>,
@@ -208,6 +210,7 @@ pub struct ManualClock {
     parked: watch::Sender<(DateTime<Utc>, usize)>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl ManualClock {
     /// A clock showing `t`.
     pub fn new(t: DateTime<Utc>) -> ManualClock {
@@ -238,6 +241,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.borrow()

@@ -219,6 +219,8 @@ mod read_only;
 mod runs;
 mod schedule;
 mod sqlite_batch;
+/// Test support (the `test-support` feature): fresh PostgreSQL databases.
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 pub use commit::Commit;
@@ -262,7 +264,6 @@ impl StoreConfigError {
 pub struct Store {
     pool: Pool,
     audit_key: Option<Arc<AuditKey>>,
-    crash: Option<crate::crash::Held>,
     /// The lease this store's writes are fenced by (see [`Store::fenced`]).
     fence: Option<Arc<Lease>>,
 }
@@ -414,7 +415,6 @@ impl Store {
         Store {
             pool,
             audit_key: None,
-            crash: None,
             fence: None,
         }
     }
@@ -441,14 +441,6 @@ impl Store {
     /// without one).
     pub fn with_audit_key(mut self, key: AuditKey) -> Store {
         self.audit_key = Some(Arc::new(key));
-        self
-    }
-
-    /// The store with a crash hook (tests only, see [`crate::crash`]): [`Store::commit`] asks it
-    /// at [`CrashPoint::InCommit`](crate::crash::CrashPoint::InCommit) and, told to crash,
-    /// rolls its transaction back and fails with [`Crashed`](crate::crash::Crashed).
-    pub fn with_crash_hook(mut self, hook: crate::crash::CrashHook) -> Store {
-        self.crash = Some(crate::crash::Held(hook));
         self
     }
 

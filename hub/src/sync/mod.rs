@@ -49,7 +49,7 @@
 
 use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use crate::config::{Concurrent, Direction, FieldPolicy};
-use crate::crash::{CrashHook, CrashPoint, Crashed};
+use crate::crash::{CrashPoint, Crashed};
 use crate::keys::{Keys, strip_nulls};
 use crate::runtime::{
     Connection, Plugin, PluginError, ReadRecord, TargetRecord, WriteOp, WriteResult,
@@ -1042,9 +1042,10 @@ impl Engine {
         self
     }
 
-    /// The engine with a crash hook (tests only, see [`crate::crash`]).
-    pub fn with_crash_hook(mut self, hook: CrashHook) -> Engine {
-        self.store = self.store.with_crash_hook(hook.clone());
+    /// The engine with a crash hook (tests only, see [`crate::crash`]; the `test-support`
+    /// feature).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn with_crash_hook(mut self, hook: crate::crash::CrashHook) -> Engine {
         self.crash = Some(crate::crash::Held(hook));
         self
     }
