@@ -22,16 +22,21 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::sync::{mpsc, watch};
 
-/// Options of `hub demo`.
-#[derive(Debug, Clone)]
+/// Options of `hub demo` (its command line, `main.rs`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct DemoOptions {
-    /// The demo deployment.
+    /// Demo deployment configuration.
+    #[arg(long, default_value = "config/demo.toml")]
     pub config: PathBuf,
-    /// Scheduled runs of each sync to wait for (at least 3: initial sync, changes, quiet run).
+    /// Scheduled runs of each sync to wait for (at least 3).
+    #[arg(long, default_value_t = 3)]
     pub runs: u32,
-    /// Where the state goes; default a new temporary directory.
+    /// State directory (default: a new temporary directory).
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// HY-ESMS simulator rate limit, requests per second (0 = none).
+    /// Rate limit of the HY-ESMS simulator, requests per second (its system's is 20;
+    /// 0 = none).
+    #[arg(long, default_value_t = 200)]
     pub hy_rate_limit: u32,
 }
 

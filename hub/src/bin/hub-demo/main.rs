@@ -10,7 +10,6 @@ mod demo;
 
 use clap::Parser;
 use hub::logging::{self, LogFormat};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The demo: simulators of HY-ESMS, ZF-REG and MED-ROSTER, the daemon on SQLite, a few
@@ -21,19 +20,8 @@ struct DemoCli {
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
-    /// Demo deployment configuration.
-    #[arg(long, default_value = "config/demo.toml")]
-    config: PathBuf,
-    /// Scheduled runs of each sync to wait for (at least 3).
-    #[arg(long, default_value_t = 3)]
-    runs: u32,
-    /// State directory (default: a new temporary directory).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Rate limit of the HY-ESMS simulator, requests per second (its system's is 20;
-    /// 0 = none).
-    #[arg(long, default_value_t = 200)]
-    hy_rate_limit: u32,
+    #[command(flatten)]
+    options: demo::DemoOptions,
 }
 
 #[tokio::main]
@@ -41,14 +29,7 @@ async fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = DemoCli::parse();
     logging::init(cli.log_format);
-    match demo::run(demo::DemoOptions {
-        config: cli.config,
-        runs: cli.runs,
-        data_dir: cli.data_dir,
-        hy_rate_limit: cli.hy_rate_limit,
-    })
-    .await
-    {
+    match demo::run(cli.options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             hub::say_err!("error: {}", hub::report::error_chain(&e));
