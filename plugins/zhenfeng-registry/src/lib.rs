@@ -21,7 +21,7 @@ pub mod mapping;
 use hub_sdk::log;
 use hub_sdk::normalise::text;
 use hub_sdk::prelude::*;
-use mapping::{OwnWriting, SaveForm};
+use mapping::{OwnWriting, Row, SaveForm};
 use std::cell::RefCell;
 
 /// The registry's error codes (HTTP 200, `{"code": N, "msg": "..."}`).
@@ -52,7 +52,8 @@ struct State {
     /// keeping only the batch's rows, made a full sync at scale 100 spend its time in the
     /// registry's exports (90 records/s).
     raw: std::collections::HashMap<Box<str>, OwnWriting>,
-    /// The time the export behind `raw` started from (`None`: no export yet this run).
+    /// The time from which `raw` holds every row's own writing: where the earliest export or
+    /// read of this run started (`""`: the beginning; `None`: neither yet this run).
     raw_since: Option<String>,
 }
 
@@ -190,7 +191,20 @@ impl Guest for ZhenfengRegistry {
         if !continuing {
             let rows = export_stream(cursor.as_deref())?;
             log::debug(&format!("export since {}", cursor.as_deref().unwrap_or("the beginning")));
-            STATE.with_borrow_mut(|s| s.export = Some((cursor.clone(), rows.peekable())));
+            STATE.with_borrow_mut(|s| {
+                s.export = Some((cursor.clone(), rows.peekable()));
+                // Every row this export yields is kept in `raw` or dropped from it as read
+                // (below), so `raw` holds the own writing of every row changed at or after
+                // `cursor` that a write of this run can name: a record's version is the time
+                // of a row already read, or of a row before `cursor` (read by an earlier run).
+                // A full sync reads from the beginning ("", before every time) and its writes
+                // need no export at all.
+                let from = cursor.clone().unwrap_or_default();
+                s.raw_since = Some(match s.raw_since.take() {
+                    Some(earlier) if earlier < from => earlier,
+                    _ => from,
+                });
+            });
         }
         STATE.with_borrow_mut(|s| {
             let (expected, rows) = s.export.as_mut().expect("export loaded above");
@@ -198,7 +212,11 @@ impl Guest for ZhenfengRegistry {
             let mut failed = None;
             while records.len() < max.max(1) as usize {
                 match rows.next() {
-                    Some(Ok(r)) => records.push(r.to_source_record()),
+                    Some(Ok(r)) => {
+                        let record = r.to_record();
+                        keep_own_writing(&mut s.raw, &r, OwnWriting::of_record(&r, &record));
+                        records.push(r.source_record_of(&record));
+                    }
                     Some(Err(e)) => {
                         failed = Some(export_error(e));
                         break;
@@ -314,19 +332,25 @@ fn load_raw_rows(records: &[TargetRecord]) -> Result<(), ConnectorError> {
     let until = STATE.with_borrow(|s| s.raw_since.clone());
     for row in export_stream(Some(&since))?.changed_before(until) {
         let row = row.map_err(export_error)?;
-        let id = text::trim(row.get("登记编号"));
         let own = OwnWriting::of(&row);
-        STATE.with_borrow_mut(|s| match own {
-            Some(own) => {
-                s.raw.insert(id.into(), own);
-            }
-            None => {
-                s.raw.remove(id);
-            }
-        });
+        STATE.with_borrow_mut(|s| keep_own_writing(&mut s.raw, &row, own));
     }
     STATE.with_borrow_mut(|s| s.raw_since = Some(since));
     Ok(())
+}
+
+/// Records `row`'s own writing in `raw` under its 登记编号, or forgets an earlier version's
+/// when the row now has none.
+fn keep_own_writing(raw: &mut std::collections::HashMap<Box<str>, OwnWriting>, row: &Row, own: Option<OwnWriting>) {
+    let id = text::trim(row.get("登记编号"));
+    match own {
+        Some(own) => {
+            raw.insert(id.into(), own);
+        }
+        None => {
+            raw.remove(id);
+        }
+    }
 }
 
 fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {

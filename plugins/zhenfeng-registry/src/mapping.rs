@@ -84,9 +84,14 @@ impl Row {
 
     /// The row as a source record: remote id 登记编号, version and cursor 更新时间.
     pub fn to_source_record(&self) -> SourceRecord {
+        self.source_record_of(&self.to_record())
+    }
+
+    /// [`Row::to_source_record`] with the row's record, [`Row::to_record`], at hand.
+    pub fn source_record_of(&self, record: &Record) -> SourceRecord {
         let updated = text::trim(self.get("更新时间")).to_string();
         SourceRecord {
-            data: to_json(&self.to_record()),
+            data: to_json(record),
             remote_id: text::trim(self.get("登记编号")).to_string(),
             updated_at: local_to_rfc3339(&updated),
             version: (!updated.is_empty()).then_some(updated),
@@ -215,7 +220,12 @@ impl OwnWriting {
     /// The own writing of `raw`; `None` if the registry writes every [`PRESERVED`] column of
     /// it in its canonical form (such a row changes nothing a write sends, so it is not kept).
     pub fn of(raw: &Row) -> Option<OwnWriting> {
-        let mut canonical = SaveForm::from_record(&raw.to_record());
+        OwnWriting::of_record(raw, &raw.to_record())
+    }
+
+    /// [`OwnWriting::of`] with the row's record, [`Row::to_record`], at hand.
+    pub fn of_record(raw: &Row, record: &Record) -> Option<OwnWriting> {
+        let mut canonical = SaveForm::from_record(record);
         let mut packed = Vec::new();
         for (index, column) in PRESERVED.iter().enumerate() {
             let text = raw.get(column);
