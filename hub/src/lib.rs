@@ -8,12 +8,6 @@
 //! transaction) → run history.
 
 pub mod admin;
-/// The admin server's defences, by their path before they moved into [`admin`] (kept so that
-/// code naming `hub::admin_security` still builds; new code names [`admin::security`]).
-pub use admin::security as admin_security;
-/// The admin server's HTTPS, by its path before it moved into [`admin`] (kept so that code
-/// naming `hub::admin_tls` still builds; new code names [`admin::tls`]).
-pub use admin::tls as admin_tls;
 pub mod audit;
 pub mod audit_witness;
 pub mod check;

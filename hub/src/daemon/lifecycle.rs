@@ -83,7 +83,7 @@ pub async fn run(config: &Path) -> Result<(), DaemonError> {
 
 /// A deployment built on SIGHUP, with the admin tokens read with it (when the admin server
 /// runs).
-type Reloaded = (Hub, Option<crate::admin_security::Tokens>);
+type Reloaded = (Hub, Option<crate::admin::security::Tokens>);
 
 /// Runs `hub`'s schedules until a signal. Returns the new deployment after a reload that
 /// built (the runs in flight finished first), `None` to stop (after a drain, or when the
