@@ -353,7 +353,7 @@ pub async fn check(config: &Config) -> anyhow::Result<Report> {
 /// reads them at start; `None` without TLS.
 fn admin_tls_line(config: &Config) -> Option<Line> {
     let (cert, key) = config.admin_tls_files()?;
-    let status = match crate::admin_tls::Certificate::load(&cert, &key) {
+    let status = match crate::admin::tls::Certificate::load(&cert, &key) {
         Ok(_) => Status::Ok(format!(
             "certificate {} and key {} usable for HTTPS",
             cert.display(),

@@ -8,12 +8,10 @@
 //! transaction) → run history.
 
 pub mod admin;
-mod admin_charts;
-pub mod admin_security;
-pub mod admin_tls;
 pub mod audit;
 pub mod audit_witness;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod control_chars;
 pub mod crash;
@@ -23,16 +21,12 @@ pub mod keys;
 pub mod local_time;
 pub mod logging;
 pub mod metrics;
-pub mod plugin_cli;
-pub mod plugin_new;
 pub mod plugin_signature;
-pub mod plugin_test;
 pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod scheduler;
 pub mod schema;
-pub mod schema_cli;
 pub mod statistics;
 pub mod store;
 pub mod sync;

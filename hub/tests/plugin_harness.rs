@@ -5,7 +5,7 @@
 //!
 //! Needs the connectors built (`scripts/build-plugins`, which `scripts/test` runs first).
 
-use hub::plugin_test::{Options, Outcome, run};
+use hub::cli::plugin::harness::{Options, Outcome, run};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -187,7 +187,8 @@ async fn the_harness_fails_on_a_missing_exchange_and_on_records_that_break_their
 fn a_scaffolded_connector_builds_and_passes_its_own_tests() {
     let dir = tempfile::tempdir().unwrap();
     let made =
-        hub::plugin_new::scaffold("township-office", dir.path(), Some(&workspace())).unwrap();
+        hub::cli::plugin::scaffold::scaffold("township-office", dir.path(), Some(&workspace()))
+            .unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // The workspace's target directory: its dependencies are built already.
     let target = workspace().join("target");

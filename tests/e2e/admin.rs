@@ -3,7 +3,7 @@
 
 use crate::harness::{Env, workspace};
 use crate::{config_with, created};
-use hub::admin_tls::testing::{over_https, throwaway_certificates};
+use hub::admin::tls::testing::{over_https, throwaway_certificates};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;

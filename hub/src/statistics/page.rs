@@ -1,5 +1,5 @@
 //! The statistics page's body (`/statistics`, wrapped by the admin server's page): a chart per
-//! figure, server-rendered SVG as the status page's run charts ([`crate::admin_charts`]: no
+//! figure, server-rendered SVG as the status page's run charts ([`crate::admin::charts`]: no
 //! script, scaled by the `viewBox`), each followed by its table with the exact numbers, and
 //! links to the CSV export in both encodings.
 //!
@@ -7,11 +7,11 @@
 //! parts stacked in the series' colours (statuses, outcomes), or two bars side by side for
 //! measures that do not add up (new and returned per month). A legend names each series in
 //! Chinese and English; every bar has a `<title>` with its exact numbers; the x axis is
-//! labelled with ticks from [`crate::admin_charts::axis`].
+//! labelled with ticks from [`crate::admin::charts::axis`].
 
 use super::{Count, OUTCOMES, Section, Statistics, StayRow};
-use crate::admin::esc;
-use crate::admin_charts::{axis, compact};
+use crate::admin::charts::{axis, compact};
+use crate::admin::pages::esc;
 use std::fmt::Write as _;
 
 /// Width of a chart's coordinate system (`viewBox`), in user units.

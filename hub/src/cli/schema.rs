@@ -14,8 +14,11 @@
 //! data). A summary goes to standard error. Exit status: [`EXIT_OK`] if every record of every
 //! file is valid, [`EXIT_INVALID`] if any is not or a file cannot be read or parsed,
 //! [`EXIT_USAGE`] for a name that is not an entity schema.
+//!
+//! The validation is [`crate::schema`]'s; this module reads the files and prints.
 
 use crate::schema::{Catalogue, Schema, Violation};
+use clap::Subcommand;
 use serde_json::Value;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +29,31 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 /// The schema name is unknown, or names the shared definitions.
 pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SchemaAction {
+    /// Each schema's name, version, key and $id.
+    List,
+    /// Validate records: one line per error, `FILE: /json/pointer: message`; exit 1 if any
+    /// record is invalid, 2 for an unknown schema.
+    Validate {
+        /// The schema (e.g. `worker`; `hub schema list` shows them).
+        name: String,
+        /// Files of one JSON record, a JSON array of records, or JSON Lines (`.jsonl`,
+        /// `.ndjson`); `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `hub schema ACTION`: runs it and exits with its code ([`EXIT_OK`], [`EXIT_INVALID`],
+/// [`EXIT_USAGE`]).
+pub(super) fn run(action: SchemaAction) -> ! {
+    std::process::exit(i32::from(match action {
+        SchemaAction::List => list_main(),
+        SchemaAction::Validate { name, files } => validate_main(&name, &files),
+    }))
+}
 
 /// Writes one line per catalogue file: name, version, key pointers (`+`-joined; `-` for
 /// `common`), `$id`; a header line first.

@@ -1,5 +1,8 @@
 //! The admin API's defences that are not routes: token comparison in constant time, sign-in
 //! sessions, the throttle on failed sign-ins, and the security headers of every answer.
+//!
+//! Pure mechanisms: no route, no handler, no state store; [`super::auth`] applies them to
+//! requests.
 
 use axum::http::{HeaderValue, header};
 use sha2::{Digest as _, Sha256};

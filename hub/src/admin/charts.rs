@@ -8,8 +8,11 @@
 //! failed run) with a tinted band and a `✗`, said in words in each bar's title too, not by
 //! colour alone. Every bar group has a `<title>` with its exact numbers; a run's links to its
 //! run page.
+//!
+//! Draws only: it is given the runs and the daily totals ([`super::pages::status`] reads them
+//! from the store) and returns SVG text.
 
-use crate::admin::{duration_s, esc, read, status_label, written};
+use super::pages::{duration_s, esc, read, status_label, written};
 use crate::store::{RunRecord, RunTotals};
 use std::fmt::Write as _;
 

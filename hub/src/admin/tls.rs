@@ -7,6 +7,8 @@
 //! is an [`axum::serve::Listener`] whose handshakes run in tasks of their own with a deadline,
 //! so that a client that stalls its handshake holds up no one else; a failed handshake is
 //! logged with the peer's address and rustls's reason and closes that connection only.
+//!
+//! Knows files, rustls and sockets only: no route, no token, no state store.
 
 use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -64,14 +66,14 @@ impl Certificate {
         match self.reload() {
             Ok(()) => {
                 tracing::info!(
-                    "admin API: certificate reloaded from {} and {}; new connections use it",
+                    target: "hub::admin_tls", "admin API: certificate reloaded from {} and {}; new connections use it",
                     self.cert_file.display(),
                     self.key_file.display()
                 );
                 true
             }
             Err(e) => {
-                tracing::error!("admin API: certificate not reloaded, the one in use stays: {e:#}");
+                tracing::error!(target: "hub::admin_tls", "admin API: certificate not reloaded, the one in use stays: {e:#}");
                 false
             }
         }
@@ -207,7 +209,7 @@ async fn accept(
                         | std::io::ErrorKind::ConnectionAborted
                         | std::io::ErrorKind::ConnectionReset
                 ) {
-                    tracing::error!("admin API: cannot accept a connection: {e}");
+                    tracing::error!(target: "hub::admin_tls", "admin API: cannot accept a connection: {e}");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 continue;
@@ -223,7 +225,7 @@ async fn accept(
                 }
                 Ok(Err(e)) => handshake_failed(peer, &e),
                 Err(_) => tracing::debug!(
-                    %peer,
+                    target: "hub::admin_tls", %peer,
                     "admin API: TLS handshake with {peer} took over {} s; connection closed",
                     HANDSHAKE_TIMEOUT.as_secs()
                 ),
@@ -248,10 +250,10 @@ fn handshake_failed(peer: SocketAddr, e: &std::io::Error) {
                 }
                 _ => "",
             };
-            tracing::warn!(%peer, "admin API: TLS handshake with {peer} failed: {reason}{hint}");
+            tracing::warn!(target: "hub::admin_tls", %peer, "admin API: TLS handshake with {peer} failed: {reason}{hint}");
         }
         None => tracing::debug!(
-            %peer,
+            target: "hub::admin_tls", %peer,
             "admin API: TLS handshake with {peer} failed: {e}"
         ),
     }
@@ -268,7 +270,7 @@ pub async fn reload_on_sighup(certificate: Arc<Certificate>) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(
-                    "admin API: cannot listen for SIGHUP ({e}); the certificate is reloaded only by a restart"
+                    target: "hub::admin_tls", "admin API: cannot listen for SIGHUP ({e}); the certificate is reloaded only by a restart"
                 );
                 return;
             }

@@ -15,75 +15,79 @@ use std::path::{Component, Path, PathBuf};
 const TEMPLATE: &[(&str, &str)] = &[
     (
         "Cargo.toml",
-        include_str!("../templates/connector/Cargo.toml"),
+        include_str!("../../../templates/connector/Cargo.toml"),
     ),
     (
         "README.md",
-        include_str!("../templates/connector/README.md"),
+        include_str!("../../../templates/connector/README.md"),
     ),
     (
         "src/lib.rs",
-        include_str!("../templates/connector/src/lib.rs"),
+        include_str!("../../../templates/connector/src/lib.rs"),
     ),
     (
         "fixtures/harness.toml",
-        include_str!("../templates/connector/fixtures/harness.toml"),
+        include_str!("../../../templates/connector/fixtures/harness.toml"),
     ),
     (
         "fixtures/read-workers.json",
-        include_str!("../templates/connector/fixtures/read-workers.json"),
+        include_str!("../../../templates/connector/fixtures/read-workers.json"),
     ),
     (
         "fixtures/write-workers.json",
-        include_str!("../templates/connector/fixtures/write-workers.json"),
+        include_str!("../../../templates/connector/fixtures/write-workers.json"),
     ),
     (
         "fixtures/001-check.request.http",
-        include_str!("../templates/connector/fixtures/001-check.request.http"),
+        include_str!("../../../templates/connector/fixtures/001-check.request.http"),
     ),
     (
         "fixtures/001-check.response.http",
-        include_str!("../templates/connector/fixtures/001-check.response.http"),
+        include_str!("../../../templates/connector/fixtures/001-check.response.http"),
     ),
     (
         "fixtures/002-read-page-1.request.http",
-        include_str!("../templates/connector/fixtures/002-read-page-1.request.http"),
+        include_str!("../../../templates/connector/fixtures/002-read-page-1.request.http"),
     ),
     (
         "fixtures/002-read-page-1.response.http",
-        include_str!("../templates/connector/fixtures/002-read-page-1.response.http"),
+        include_str!("../../../templates/connector/fixtures/002-read-page-1.response.http"),
     ),
     (
         "fixtures/003-read-page-2.request.http",
-        include_str!("../templates/connector/fixtures/003-read-page-2.request.http"),
+        include_str!("../../../templates/connector/fixtures/003-read-page-2.request.http"),
     ),
     (
         "fixtures/003-read-page-2.response.http",
-        include_str!("../templates/connector/fixtures/003-read-page-2.response.http"),
+        include_str!("../../../templates/connector/fixtures/003-read-page-2.response.http"),
     ),
     (
         "fixtures/004-create.request.http",
-        include_str!("../templates/connector/fixtures/004-create.request.http"),
+        include_str!("../../../templates/connector/fixtures/004-create.request.http"),
     ),
     (
         "fixtures/004-create.response.http",
-        include_str!("../templates/connector/fixtures/004-create.response.http"),
+        include_str!("../../../templates/connector/fixtures/004-create.response.http"),
     ),
     (
         "fixtures/005-update-changed-meanwhile.request.http",
-        include_str!("../templates/connector/fixtures/005-update-changed-meanwhile.request.http"),
+        include_str!(
+            "../../../templates/connector/fixtures/005-update-changed-meanwhile.request.http"
+        ),
     ),
     (
         "fixtures/005-update-changed-meanwhile.response.http",
-        include_str!("../templates/connector/fixtures/005-update-changed-meanwhile.response.http"),
+        include_str!(
+            "../../../templates/connector/fixtures/005-update-changed-meanwhile.response.http"
+        ),
     ),
     (
         "fixtures/006-create-refused.request.http",
-        include_str!("../templates/connector/fixtures/006-create-refused.request.http"),
+        include_str!("../../../templates/connector/fixtures/006-create-refused.request.http"),
     ),
     (
         "fixtures/006-create-refused.response.http",
-        include_str!("../templates/connector/fixtures/006-create-refused.response.http"),
+        include_str!("../../../templates/connector/fixtures/006-create-refused.response.http"),
     ),
 ];
 
