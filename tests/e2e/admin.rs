@@ -354,6 +354,38 @@ impl Browser {
         .await;
     }
 
+    /// Clicks the first element matching `css`, a link or a submit button, and waits until
+    /// the browser has left the page it was on: until that page's root element is a "stale
+    /// element reference" (W3C WebDriver). A click does not wait for the navigation it
+    /// starts, so without this the next step can find an element of the old page, which then
+    /// goes stale under it, or read the old page's text (CI, stop 37). Panics after 30 s.
+    pub(crate) async fn follow(&self, css: &str) {
+        let root = self.find("html").await;
+        self.click(css).await;
+        let url = format!("{}/session/{}/element/{root}/name", self.base, self.session);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let v: Value = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            match v["value"].get("error").and_then(Value::as_str) {
+                // Chromedriver may also no longer know the id once its document is gone.
+                Some("stale element reference" | "no such element") => return,
+                None if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                None => panic!("clicking {css:?} did not leave the page in 30 s"),
+                Some(_) => panic!("WebDriver, waiting for the page after {css:?}: {v}"),
+            }
+        }
+    }
+
     pub(crate) async fn count(&self, css: &str) -> usize {
         let v = self
             .cmd(
@@ -513,7 +545,7 @@ async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
     // 1,322 residents in scope; the 5 broken seeded records are invalid as read and wait as
     // dead letters (issue 19).
     b.go(&format!("{}/", a.url)).await;
-    b.click("tr[data-sync=workers] a.reconcile").await;
+    b.follow("tr[data-sync=workers] a.reconcile").await;
     let count = |id: &str| format!("#reconcile-counts tr[data-count={id}] td");
     assert_eq!(b.text(&count("equal")).await, "1322");
     assert_eq!(b.text(&count("different")).await, "0");
@@ -525,7 +557,7 @@ async fn the_status_page_in_headless_chromium_shows_the_demo_counts() {
         .await;
     // Signing out returns to the sign-in form, and the page asks for it again.
     b.go(&format!("{}/", a.url)).await;
-    b.click("#logout button").await;
+    b.follow("#logout button").await;
     b.find("input[name=token]").await;
     b.go(&format!("{}/", a.url)).await;
     b.find("input[name=token]").await;
@@ -1309,7 +1341,7 @@ async fn a_wrong_key_a_sync_that_cannot_load_and_a_refused_reload_are_shown_with
     .await;
     // Only the runs that wrote: the link keeps the first run, and leaves the failed one out.
     b.go(&format!("{url}/")).await;
-    b.click("#run-filter a[href='/?wrote=1']").await;
+    b.follow("#run-filter a[href='/?wrote=1']").await;
     assert!(
         b.text("#run-filter b")
             .await
@@ -1544,8 +1576,8 @@ async fn the_statistics_page_in_headless_chromium_shows_the_figures_worked_out_f
         json!({"text": a.token}),
     )
     .await;
-    b.click("button[type=submit]").await;
-    b.click("#statistics-link").await;
+    b.follow("button[type=submit]").await;
+    b.follow("#statistics-link").await;
     assert!(b.text("h1").await.contains("数据统计 Statistics"));
     // Every figure drawn: workers 4, secondments 2, job postings 2, referrals 2.
     assert_eq!(b.count("figure svg").await, 10);

@@ -88,7 +88,7 @@ async fn sign_in(b: &Browser, url: &str, token: &str) {
         json!({"text": token}),
     )
     .await;
-    b.click("button[type=submit]").await;
+    b.follow("button[type=submit]").await;
     b.find("h1").await;
 }
 
@@ -183,7 +183,7 @@ async fn a_parked_worker_is_settled_field_by_field_on_the_page_and_the_next_run_
     assert!(b.text("#masked-note").await.contains("masked"));
     b.screenshot(&workspace().join("target/screenshots/conflict-page-viewer.png"))
         .await;
-    b.click("#logout button").await;
+    b.follow("#logout button").await;
     b.find("input[name=token]").await;
 
     // The operator: values in clear, the rule that parked each field, a choice per field.
@@ -235,7 +235,7 @@ async fn a_parked_worker_is_settled_field_by_field_on_the_page_and_the_next_run_
         json!({"text": "电话以户籍登记为准，岗位以用工单位为准"}),
     )
     .await;
-    b.click("#save").await;
+    b.follow("#save").await;
     assert!(b.text("#outcome").await.starts_with("已保存 Saved"));
     // The decision waits for the next run: the page warns that saving again replaces it.
     let warning = b.text("#replace-warning").await;
@@ -254,7 +254,7 @@ async fn a_parked_worker_is_settled_field_by_field_on_the_page_and_the_next_run_
         json!({"text": "再想想"}),
     )
     .await;
-    b.click("#save").await;
+    b.follow("#save").await;
     let refused = b.text("#outcome").await;
     assert!(
         refused.contains("already has a decision") && refused.contains("replace"),
