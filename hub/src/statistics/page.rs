@@ -9,7 +9,10 @@
 //! Chinese and English; every bar has a `<title>` with its exact numbers; the x axis is
 //! labelled with ticks from [`crate::admin::charts::axis`].
 
-use super::{Count, OUTCOMES, Section, Statistics, StayRow};
+use super::{
+    Count, OUTCOMES, PostingStats, ReferralStats, SecondmentStats, Section, Statistics, StayRow,
+    WorkerStats,
+};
 use crate::admin::charts::{axis, compact};
 use crate::admin::pages::esc;
 use std::fmt::Write as _;
@@ -231,242 +234,272 @@ pub fn body(st: &Statistics, made_at: &str) -> String {
         esc(made_at),
         esc(&st.zone)
     );
-    let people = ["人数 workers"];
     if let Some(w) = &st.workers {
-        let _ = write!(
-            h,
-            "<h2 id=\"workers\">{} · {}</h2><div class=\"charts\">",
-            Section::Workers.label(),
-            w.total
-        );
-        for (id, caption, rows) in [
-            (
-                "workers-status",
-                "按务工状态 By employment status",
-                &w.by_status,
-            ),
-            (
-                "workers-employer",
-                "按用工单位 By employer (在岗 employed, top 20 and the rest)",
-                &w.by_employer,
-            ),
-            (
-                "workers-township",
-                "按户籍乡镇 By hometown township",
-                &w.by_township,
-            ),
-        ] {
-            let rows = count_rows(rows);
-            h.push_str(&hchart(&HChart {
-                id,
-                caption: caption.into(),
-                x_title: "人数 workers",
-                series: people.to_vec(),
-                rows: rows.clone(),
-                layout: Layout::Stacked,
-            }));
-        }
-        let months: Vec<(String, Vec<u64>)> = w
-            .by_month
-            .iter()
-            .map(|m| (m.month.clone(), vec![m.new, m.returned]))
-            .collect();
-        h.push_str(&hchart(&HChart {
-            id: "workers-month",
-            caption: format!("每月新增与返乡 New and returned per month ({})", st.zone),
-            x_title: "人数 workers",
-            series: vec!["新增 new", "返乡 returned"],
-            rows: months.clone(),
-            layout: Layout::Grouped,
-        }));
-        h.push_str("</div>");
-        h.push_str(&table(
-            "workers-status-table",
-            &["务工状态 Employment status", "人数 Workers"],
-            &count_rows(&w.by_status),
-        ));
-        h.push_str(&table(
-            "workers-employer-table",
-            &["用工单位 Employer", "人数 Workers"],
-            &count_rows(&w.by_employer),
-        ));
-        h.push_str(&table(
-            "workers-township-table",
-            &["户籍乡镇 Township", "人数 Workers"],
-            &count_rows(&w.by_township),
-        ));
-        h.push_str(&table(
-            "workers-month-table",
-            &["月份 Month", "新增 New", "返乡 Returned"],
-            &months,
-        ));
+        workers(&mut h, w, &st.zone);
     }
     if let Some(sd) = &st.secondments {
-        let _ = write!(
-            h,
-            "<h2 id=\"secondments\">{} · {} 人次 stays, {} 人 clinicians</h2><div class=\"charts\">",
-            Section::Secondments.label(),
-            sd.stays,
-            sd.clinicians
-        );
-        let series = vec!["计划 planned", "在岗 serving", "已完成 completed"];
-        for (id, caption, rows) in [
-            (
-                "secondments-facility",
-                "按派驻医院 By host facility",
-                &sd.by_facility,
-            ),
-            ("secondments-batch", "按批次 By batch", &sd.by_batch),
-        ] {
-            h.push_str(&hchart(&HChart {
-                id,
-                caption: caption.into(),
-                x_title: "人次 stays",
-                series: series.clone(),
-                rows: stay_rows(rows),
-                layout: Layout::Stacked,
-            }));
-        }
-        h.push_str("</div>");
-        let mut facility = stay_rows(&sd.by_facility);
-        facility.extend(stay_rows(std::slice::from_ref(&sd.all)));
-        let header = [
-            "派驻医院 Host facility",
-            "计划 Planned",
-            "在岗 Serving",
-            "已完成 Completed",
-        ];
-        h.push_str(&table("secondments-facility-table", &header, &facility));
-        let mut header = header;
-        header[0] = "批次 Batch";
-        h.push_str(&table(
-            "secondments-batch-table",
-            &header,
-            &stay_rows(&sd.by_batch),
-        ));
+        secondments(&mut h, sd);
     }
     if let Some(p) = &st.job_postings {
-        let _ = write!(
-            h,
-            "<h2 id=\"job-postings\">{} · {} ({} 开放 open, {} 关闭 closed)</h2><div class=\"charts\">",
-            Section::JobPostings.label(),
-            p.all.open + p.all.closed,
-            p.all.open,
-            p.all.closed
-        );
-        let rows: Vec<(String, Vec<u64>)> = p
-            .by_enterprise
-            .iter()
-            .map(|r| (r.label.clone(), vec![r.open, r.closed]))
-            .collect();
-        h.push_str(&hchart(&HChart {
-            id: "postings-enterprise",
-            caption: "按企业 By enterprise".into(),
-            x_title: "岗位 postings",
-            series: vec!["开放 open", "关闭 closed"],
-            rows,
-            layout: Layout::Stacked,
-        }));
-        let heads: Vec<(String, Vec<u64>)> = p
-            .by_enterprise
-            .iter()
-            .map(|r| (r.label.clone(), vec![r.headcount_open, r.headcount_closed]))
-            .collect();
-        h.push_str(&hchart(&HChart {
-            id: "postings-headcount",
-            caption: "招聘人数 Headcount by enterprise".into(),
-            x_title: "人数 people",
-            series: vec!["开放 open", "关闭 closed"],
-            rows: heads,
-            layout: Layout::Stacked,
-        }));
-        h.push_str("</div>");
-        let rows: Vec<(String, Vec<u64>)> = p
-            .by_enterprise
-            .iter()
-            .chain(std::iter::once(&p.all))
-            .map(|r| {
-                (
-                    r.label.clone(),
-                    vec![r.open, r.headcount_open, r.closed, r.headcount_closed],
-                )
-            })
-            .collect();
-        h.push_str(&table(
-            "postings-table",
-            &[
-                "企业 Enterprise",
-                "开放 Open",
-                "招聘人数 Headcount",
-                "关闭 Closed",
-                "招聘人数 Headcount",
-            ],
-            &rows,
-        ));
+        job_postings(&mut h, p);
     }
     if let Some(r) = &st.referrals {
-        let others = r
-            .not_zhenfeng_workers
-            .map(|o| format!(", {o} 非贞丰务工人员 not Zhenfeng workers"))
-            .unwrap_or_default();
-        let _ = write!(
-            h,
-            "<h2 id=\"referrals\">{} · {}</h2><p class=\"note\">读取 read {}, 已删除 deleted {}, 无效 invalid {}{}</p><div class=\"charts\">",
-            Section::Referrals.label(),
-            r.all.total,
-            r.read,
-            r.deleted,
-            r.invalid,
-            esc(&others)
-        );
-        let outcomes: Vec<&str> = OUTCOMES.iter().map(|(_, l)| *l).collect();
-        let by_outcome: Vec<(String, Vec<u64>)> = OUTCOMES
-            .iter()
-            .zip(r.all.counts())
-            .map(|((_, l), c)| (l.to_string(), vec![c]))
-            .collect();
-        h.push_str(&hchart(&HChart {
-            id: "referrals-outcome",
-            caption: "按结果 By outcome".into(),
-            x_title: "人次 referrals",
-            series: vec!["人次 referrals"],
-            rows: by_outcome.clone(),
-            layout: Layout::Stacked,
-        }));
-        let by_firm: Vec<(String, Vec<u64>)> = r
-            .by_enterprise
-            .iter()
-            .map(|row| (row.label.clone(), row.counts().to_vec()))
-            .collect();
-        h.push_str(&hchart(&HChart {
-            id: "referrals-enterprise",
-            caption: "按企业 By enterprise".into(),
-            x_title: "人次 referrals",
-            series: outcomes.clone(),
-            rows: by_firm,
-            layout: Layout::Stacked,
-        }));
-        h.push_str("</div>");
-        h.push_str(&table(
-            "referrals-outcome-table",
-            &["结果 Outcome", "人次 Referrals"],
-            &by_outcome,
-        ));
-        let mut header = vec!["企业 Enterprise"];
-        header.extend(outcomes);
-        header.push("合计 Total");
-        let rows: Vec<(String, Vec<u64>)> = r
-            .by_enterprise
-            .iter()
-            .chain(std::iter::once(&r.all))
-            .map(|row| {
-                let mut v = row.counts().to_vec();
-                v.push(row.total);
-                (row.label.clone(), v)
-            })
-            .collect();
-        h.push_str(&table("referrals-enterprise-table", &header, &rows));
+        referrals(&mut h, r);
     }
+    sources(&mut h, st);
+    h
+}
+
+/// The workers section: charts by status, employer and township (stacked) and per month
+/// (grouped), then their tables. `zone` names the months' zone.
+fn workers(h: &mut String, w: &WorkerStats, zone: &str) {
+    let people = ["人数 workers"];
+    let _ = write!(
+        h,
+        "<h2 id=\"workers\">{} · {}</h2><div class=\"charts\">",
+        Section::Workers.label(),
+        w.total
+    );
+    for (id, caption, rows) in [
+        (
+            "workers-status",
+            "按务工状态 By employment status",
+            &w.by_status,
+        ),
+        (
+            "workers-employer",
+            "按用工单位 By employer (在岗 employed, top 20 and the rest)",
+            &w.by_employer,
+        ),
+        (
+            "workers-township",
+            "按户籍乡镇 By hometown township",
+            &w.by_township,
+        ),
+    ] {
+        let rows = count_rows(rows);
+        h.push_str(&hchart(&HChart {
+            id,
+            caption: caption.into(),
+            x_title: "人数 workers",
+            series: people.to_vec(),
+            rows: rows.clone(),
+            layout: Layout::Stacked,
+        }));
+    }
+    let months: Vec<(String, Vec<u64>)> = w
+        .by_month
+        .iter()
+        .map(|m| (m.month.clone(), vec![m.new, m.returned]))
+        .collect();
+    h.push_str(&hchart(&HChart {
+        id: "workers-month",
+        caption: format!("每月新增与返乡 New and returned per month ({zone})"),
+        x_title: "人数 workers",
+        series: vec!["新增 new", "返乡 returned"],
+        rows: months.clone(),
+        layout: Layout::Grouped,
+    }));
+    h.push_str("</div>");
+    h.push_str(&table(
+        "workers-status-table",
+        &["务工状态 Employment status", "人数 Workers"],
+        &count_rows(&w.by_status),
+    ));
+    h.push_str(&table(
+        "workers-employer-table",
+        &["用工单位 Employer", "人数 Workers"],
+        &count_rows(&w.by_employer),
+    ));
+    h.push_str(&table(
+        "workers-township-table",
+        &["户籍乡镇 Township", "人数 Workers"],
+        &count_rows(&w.by_township),
+    ));
+    h.push_str(&table(
+        "workers-month-table",
+        &["月份 Month", "新增 New", "返乡 Returned"],
+        &months,
+    ));
+}
+
+/// The secondments section: stays by host facility and by batch, stacked by status, then their
+/// tables (the facility table with the sum).
+fn secondments(h: &mut String, sd: &SecondmentStats) {
+    let _ = write!(
+        h,
+        "<h2 id=\"secondments\">{} · {} 人次 stays, {} 人 clinicians</h2><div class=\"charts\">",
+        Section::Secondments.label(),
+        sd.stays,
+        sd.clinicians
+    );
+    let series = vec!["计划 planned", "在岗 serving", "已完成 completed"];
+    for (id, caption, rows) in [
+        (
+            "secondments-facility",
+            "按派驻医院 By host facility",
+            &sd.by_facility,
+        ),
+        ("secondments-batch", "按批次 By batch", &sd.by_batch),
+    ] {
+        h.push_str(&hchart(&HChart {
+            id,
+            caption: caption.into(),
+            x_title: "人次 stays",
+            series: series.clone(),
+            rows: stay_rows(rows),
+            layout: Layout::Stacked,
+        }));
+    }
+    h.push_str("</div>");
+    let mut facility = stay_rows(&sd.by_facility);
+    facility.extend(stay_rows(std::slice::from_ref(&sd.all)));
+    let header = [
+        "派驻医院 Host facility",
+        "计划 Planned",
+        "在岗 Serving",
+        "已完成 Completed",
+    ];
+    h.push_str(&table("secondments-facility-table", &header, &facility));
+    let mut header = header;
+    header[0] = "批次 Batch";
+    h.push_str(&table(
+        "secondments-batch-table",
+        &header,
+        &stay_rows(&sd.by_batch),
+    ));
+}
+
+/// The job-postings section: postings and headcount by enterprise, stacked open and closed,
+/// then their table (with the sum).
+fn job_postings(h: &mut String, p: &PostingStats) {
+    let _ = write!(
+        h,
+        "<h2 id=\"job-postings\">{} · {} ({} 开放 open, {} 关闭 closed)</h2><div class=\"charts\">",
+        Section::JobPostings.label(),
+        p.all.open + p.all.closed,
+        p.all.open,
+        p.all.closed
+    );
+    let rows: Vec<(String, Vec<u64>)> = p
+        .by_enterprise
+        .iter()
+        .map(|r| (r.label.clone(), vec![r.open, r.closed]))
+        .collect();
+    h.push_str(&hchart(&HChart {
+        id: "postings-enterprise",
+        caption: "按企业 By enterprise".into(),
+        x_title: "岗位 postings",
+        series: vec!["开放 open", "关闭 closed"],
+        rows,
+        layout: Layout::Stacked,
+    }));
+    let heads: Vec<(String, Vec<u64>)> = p
+        .by_enterprise
+        .iter()
+        .map(|r| (r.label.clone(), vec![r.headcount_open, r.headcount_closed]))
+        .collect();
+    h.push_str(&hchart(&HChart {
+        id: "postings-headcount",
+        caption: "招聘人数 Headcount by enterprise".into(),
+        x_title: "人数 people",
+        series: vec!["开放 open", "关闭 closed"],
+        rows: heads,
+        layout: Layout::Stacked,
+    }));
+    h.push_str("</div>");
+    let rows: Vec<(String, Vec<u64>)> = p
+        .by_enterprise
+        .iter()
+        .chain(std::iter::once(&p.all))
+        .map(|r| {
+            (
+                r.label.clone(),
+                vec![r.open, r.headcount_open, r.closed, r.headcount_closed],
+            )
+        })
+        .collect();
+    h.push_str(&table(
+        "postings-table",
+        &[
+            "企业 Enterprise",
+            "开放 Open",
+            "招聘人数 Headcount",
+            "关闭 Closed",
+            "招聘人数 Headcount",
+        ],
+        &rows,
+    ));
+}
+
+/// The referrals section: what was read and left out, charts by outcome and by enterprise
+/// (stacked by outcome), then their tables (the enterprise table with the sum).
+fn referrals(h: &mut String, r: &ReferralStats) {
+    let others = r
+        .not_zhenfeng_workers
+        .map(|o| format!(", {o} 非贞丰务工人员 not Zhenfeng workers"))
+        .unwrap_or_default();
+    let _ = write!(
+        h,
+        "<h2 id=\"referrals\">{} · {}</h2><p class=\"note\">读取 read {}, 已删除 deleted {}, 无效 invalid {}{}</p><div class=\"charts\">",
+        Section::Referrals.label(),
+        r.all.total,
+        r.read,
+        r.deleted,
+        r.invalid,
+        esc(&others)
+    );
+    let outcomes: Vec<&str> = OUTCOMES.iter().map(|(_, l)| *l).collect();
+    let by_outcome: Vec<(String, Vec<u64>)> = OUTCOMES
+        .iter()
+        .zip(r.all.counts())
+        .map(|((_, l), c)| (l.to_string(), vec![c]))
+        .collect();
+    h.push_str(&hchart(&HChart {
+        id: "referrals-outcome",
+        caption: "按结果 By outcome".into(),
+        x_title: "人次 referrals",
+        series: vec!["人次 referrals"],
+        rows: by_outcome.clone(),
+        layout: Layout::Stacked,
+    }));
+    let by_firm: Vec<(String, Vec<u64>)> = r
+        .by_enterprise
+        .iter()
+        .map(|row| (row.label.clone(), row.counts().to_vec()))
+        .collect();
+    h.push_str(&hchart(&HChart {
+        id: "referrals-enterprise",
+        caption: "按企业 By enterprise".into(),
+        x_title: "人次 referrals",
+        series: outcomes.clone(),
+        rows: by_firm,
+        layout: Layout::Stacked,
+    }));
+    h.push_str("</div>");
+    h.push_str(&table(
+        "referrals-outcome-table",
+        &["结果 Outcome", "人次 Referrals"],
+        &by_outcome,
+    ));
+    let mut header = vec!["企业 Enterprise"];
+    header.extend(outcomes);
+    header.push("合计 Total");
+    let rows: Vec<(String, Vec<u64>)> = r
+        .by_enterprise
+        .iter()
+        .chain(std::iter::once(&r.all))
+        .map(|row| {
+            let mut v = row.counts().to_vec();
+            v.push(row.total);
+            (row.label.clone(), v)
+        })
+        .collect();
+    h.push_str(&table("referrals-enterprise-table", &header, &rows));
+}
+
+/// Where the figures came from: a table of the sources, then the sections missing.
+fn sources(h: &mut String, st: &Statistics) {
     h.push_str("<h2>来源 Sources</h2><table id=\"sources\"><tr><th>部分 Section</th><th>来自 From</th><th>读取 Visited</th><th>计入 Counted</th><th>未同步 Unsettled</th><th>已结束 Ended</th></tr>");
     for s in &st.sources {
         let _ = write!(
@@ -488,5 +521,4 @@ pub fn body(st: &Statistics, made_at: &str) -> String {
         }
         h.push_str("</ul>");
     }
-    h
 }

@@ -1,7 +1,9 @@
 //! One test per computation, on records whose figures are worked out by hand in the comments.
 
 use super::*;
-use serde_json::json;
+use crate::store::Link;
+use serde_json::{Value, json};
+use std::collections::HashSet;
 
 fn shanghai() -> chrono_tz::Tz {
     chrono_tz::Asia::Shanghai
