@@ -25,7 +25,6 @@ pub mod plugin_signature;
 pub mod report;
 pub mod runtime;
 pub mod schedule;
-pub mod scheduler;
 pub mod schema;
 pub mod statistics;
 pub mod store;

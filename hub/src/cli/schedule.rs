@@ -1,6 +1,6 @@
 //! `hub trigger|pause|resume NAME` and `hub schedule`: requests to the daemons through the
 //! state store, and each sync's next fire times. The schedules themselves run in the daemon
-//! ([`crate::scheduler`]); this module writes the requests and prints.
+//! ([`crate::schedule`]); this module writes the requests and prints.
 
 use super::Failure;
 use super::load::{known_sync, load};

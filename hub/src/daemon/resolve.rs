@@ -5,8 +5,8 @@
 
 use crate::config::{Config, Direction};
 use crate::runtime::Plugin;
+use crate::schedule::Policy;
 use crate::schedule::Schedule;
-use crate::scheduler::Policy;
 use crate::schema::Catalogue;
 use crate::sync::{EndpointSpec, SyncSpec};
 use anyhow::Context as _;

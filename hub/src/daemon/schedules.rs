@@ -1,5 +1,5 @@
 //! The daemon's schedules: [`Hub::run_scheduled`] gives each enabled sync its own task driven
-//! by [`crate::scheduler::drive`] (overlap, catch-up, jitter, pause, manual triggers), each run
+//! by [`crate::schedule::drive`] (overlap, catch-up, jitter, pause, manual triggers), each run
 //! on a runtime of its own ([`runs_runtime`]); a run that panics is logged and counted as
 //! failed, and the daemon goes on. The rate budgets are shared among the daemons on the store
 //! by a heartbeat. This module runs a deployment already built; it does not build one
@@ -7,7 +7,7 @@
 
 use super::Hub;
 use crate::runtime::rate::RateBudget;
-use crate::scheduler::{self, BoxFuture, Runner, StoreClock};
+use crate::schedule::{self, BoxFuture, Runner, StoreClock};
 use crate::store::Store;
 use crate::sync::{Engine, RunOutcome, SyncSpec};
 use std::sync::Arc;
@@ -47,7 +47,7 @@ impl Hub {
             let name = name.clone();
             let clock = clock.clone();
             tasks.spawn(async move {
-                scheduler::drive(&*clock, &store, &name, &schedule, &policy, &runner, stop).await;
+                schedule::drive(&*clock, &store, &name, &schedule, &policy, &runner, stop).await;
             });
         }
         let budgets: Vec<_> = self

@@ -1,8 +1,9 @@
 //! Running a sync on its schedule: overlap, catch-up, jitter, pause and manual triggers.
 //!
-//! One [`drive`] loop per sync, against a [`Clock`] (the system clock, or a [`ManualClock`] in
-//! tests) and the state store, which persists the schedule's state so that every daemon on the
-//! store and the CLI (`hub trigger`, `hub pause`, `hub resume`) see the same:
+//! One [`drive`] loop per sync, against a [`Clock`] (the system clock, or a
+//! [`ManualClock`](super::ManualClock) in tests) and the state store, which persists the
+//! schedule's state so that every daemon on the store and the CLI (`hub trigger`, `hub pause`,
+//! `hub resume`) see the same:
 //!
 //! - **No overlap.** A sync's runs happen one after another in its loop, never two at once.
 //!   Fire times that pass while a run is still going are skipped (`overlap = "skip"`, the
@@ -19,12 +20,11 @@
 //! - **Manual trigger.** A request stored by `hub trigger` starts a run (trigger `manual`) within
 //!   [`CONTROL_POLL`]; it waits for a run in progress to finish.
 
+use super::Schedule;
+use super::clock::{BoxFuture, Clock};
 use crate::config::Overlap;
-use crate::schedule::Schedule;
 use crate::store::{FireClaim, Store};
 use chrono::{DateTime, Utc};
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -35,126 +35,9 @@ pub const CONTROL_POLL: Duration = Duration::from_secs(1);
 /// has 86,400; counting stops here, the decision does not need more).
 const MAX_COUNT: usize = 100_000;
 
-/// A boxed future, for the object-safe traits below.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The time source of schedules.
-pub trait Clock: Send + Sync {
-    /// The current instant.
-    fn now(&self) -> DateTime<Utc>;
-    /// Resolves once `now() >= t`.
-    fn sleep_until(&self, t: DateTime<Utc>) -> BoxFuture<'_, ()>;
-}
-
-/// The system clock (UTC; the process's `TZ` plays no part).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-
-    fn sleep_until(&self, t: DateTime<Utc>) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            // Sleep in slices so that a wall-clock step (NTP) is noticed within a minute.
-            loop {
-                let left = (t - Utc::now()).to_std().unwrap_or_default();
-                if left.is_zero() {
-                    return;
-                }
-                tokio::time::sleep(left.min(Duration::from_secs(60))).await;
-            }
-        })
-    }
-}
-
-/// The state store's clock, as the daemon's schedules go by it: the system clock corrected by
-/// its offset from the database's clock ([`Store::db_now`]), measured at start and again at
-/// most every [`StoreClock::REMEASURE`] while sleeping. Several daemons on one store then wake
-/// for a fire time together however far apart their own clocks are; the claim itself is
-/// decided by the database's clock ([`Store::claim_fire`]).
-pub struct StoreClock {
-    store: Store,
-    /// Database clock minus system clock, in milliseconds.
-    offset_ms: std::sync::atomic::AtomicI64,
-    measured: std::sync::Mutex<std::time::Instant>,
-}
-
-impl StoreClock {
-    /// How often the offset is measured again.
-    pub const REMEASURE: Duration = Duration::from_secs(30);
-
-    /// Measures the offset once (0 if the store cannot be asked: it is measured again later).
-    pub async fn new(store: Store) -> StoreClock {
-        let clock = StoreClock {
-            store,
-            offset_ms: 0.into(),
-            measured: std::sync::Mutex::new(std::time::Instant::now()),
-        };
-        clock.measure().await;
-        clock
-    }
-
-    /// The database's clock minus the system clock.
-    pub fn offset(&self) -> chrono::Duration {
-        chrono::Duration::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::Relaxed))
-    }
-
-    async fn measure(&self) {
-        let before = Utc::now();
-        let db = match self.store.db_now().await {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::debug!(
-                    "cannot read the state store's clock; keeping the last offset: {e:#}"
-                );
-                return;
-            }
-        };
-        let after = Utc::now();
-        // The database read its clock somewhere in the round trip: take the middle.
-        let offset = db - (before + (after - before) / 2);
-        let previous = self.offset_ms.swap(
-            offset.num_milliseconds(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        *self.measured.lock().expect("clock") = std::time::Instant::now();
-        let secs = offset.num_milliseconds() as f64 / 1000.0;
-        if secs.abs() >= 1.0 && (offset.num_milliseconds() - previous).abs() >= 1000 {
-            tracing::warn!(
-                offset_seconds = -secs,
-                "this machine's clock differs from the state store's by more than a second; schedules and leases go by the store's clock"
-            );
-        }
-    }
-}
-
-impl Clock for StoreClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now() + self.offset()
-    }
-
-    fn sleep_until(&self, t: DateTime<Utc>) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            loop {
-                let stale = self.measured.lock().expect("clock").elapsed() >= Self::REMEASURE;
-                if stale {
-                    self.measure().await;
-                }
-                let left = (t - self.now()).to_std().unwrap_or_default();
-                if left.is_zero() {
-                    return;
-                }
-                tokio::time::sleep(left.min(Self::REMEASURE)).await;
-            }
-        })
-    }
-}
-
 /// The most a daemon waits, at random, before it claims a fire time: every daemon on a store
 /// wakes for the same fire time within a few milliseconds of the others (they follow the
-/// database's clock, [`StoreClock`]), so without it the one with the steadiest head start (a
+/// database's clock, [`StoreClock`](super::StoreClock)), so without it the one with the steadiest head start (a
 /// clock measured a little ahead, a less busy machine) would win nearly every claim. With a
 /// uniform wait of 0 to 100 ms, far wider than those differences, each daemon wins about its
 /// share. Only the claim waits; the run starts as soon as it is won.
@@ -183,7 +66,7 @@ async fn claim(
             Ok(FireClaim::Claimed) => return Some(true),
             Ok(FireClaim::Taken) => return Some(false),
             Ok(FireClaim::NotYetDue { wait }) => {
-                tracing::debug!(sync, fire = %t, ?wait, "fire time not yet due by the state store's clock");
+                tracing::debug!(target: "hub::scheduler", sync, fire = %t, ?wait, "fire time not yet due by the state store's clock");
                 tokio::select! {
                     _ = tokio::time::sleep(wait + Duration::from_millis(5)) => {}
                     _ = stop.changed() => {}
@@ -193,81 +76,10 @@ async fn claim(
                 }
             }
             Err(e) => {
-                tracing::warn!(sync, fire = %t, "cannot claim the fire time; not run: {e:#}");
+                tracing::warn!(target: "hub::scheduler", sync, fire = %t, "cannot claim the fire time; not run: {e:#}");
                 return Some(false);
             }
         }
-    }
-}
-
-/// A clock that moves only when told to, for tests and simulations (the `test-support`
-/// feature).
-#[cfg(any(test, feature = "test-support"))]
-#[derive(Debug)]
-pub struct ManualClock {
-    now: watch::Sender<DateTime<Utc>>,
-    /// Sleepers parked, and the clock time they parked at.
-    parked: watch::Sender<(DateTime<Utc>, usize)>,
-}
-
-#[cfg(any(test, feature = "test-support"))]
-impl ManualClock {
-    /// A clock showing `t`.
-    pub fn new(t: DateTime<Utc>) -> ManualClock {
-        ManualClock {
-            now: watch::channel(t).0,
-            parked: watch::channel((t, 0)).0,
-        }
-    }
-
-    /// Moves the clock forward by `d`.
-    pub fn advance(&self, d: Duration) {
-        self.now
-            .send_modify(|n| *n += chrono::Duration::from_std(d).expect("a test duration"));
-    }
-
-    /// Sets the clock to `t` (it may go backwards, as a wall clock can).
-    pub fn set(&self, t: DateTime<Utc>) {
-        self.now.send_replace(t);
-    }
-
-    /// Resolves when `n` sleepers have parked since the clock last moved: the tasks driven by
-    /// this clock have done all they can at the current time.
-    pub async fn settled(&self, n: usize) {
-        let mut rx = self.parked.subscribe();
-        let _ = rx
-            .wait_for(|(at, count)| *at == self.now() && *count >= n)
-            .await;
-    }
-}
-
-#[cfg(any(test, feature = "test-support"))]
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.now.borrow()
-    }
-
-    fn sleep_until(&self, t: DateTime<Utc>) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let mut rx = self.now.subscribe();
-            loop {
-                let now = *rx.borrow_and_update();
-                if now >= t {
-                    return;
-                }
-                self.parked.send_modify(|(at, count)| {
-                    if *at == now {
-                        *count += 1;
-                    } else {
-                        *at = now;
-                        *count = 1;
-                    }
-                });
-                if rx.changed().await.is_err() {
-                    return;
-                }
-            }
-        })
     }
 }
 
@@ -378,11 +190,13 @@ async fn wait(
         match store.take_trigger(sync).await {
             Ok(true) => return Wake::Manual,
             Ok(false) => {}
-            Err(e) => tracing::warn!(sync, "cannot read the schedule state: {e:#}"),
+            Err(e) => {
+                tracing::warn!(target: "hub::scheduler", sync, "cannot read the schedule state: {e:#}")
+            }
         }
         match store.orphaned_run(sync).await {
             Ok(Some(run)) => {
-                tracing::info!(
+                tracing::info!(target: "hub::scheduler",
                     sync,
                     run,
                     "a run was left by a process that stopped; taking it over"
@@ -390,7 +204,9 @@ async fn wait(
                 return Wake::Resume;
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(sync, "cannot read the run history: {e:#}"),
+            Err(e) => {
+                tracing::warn!(target: "hub::scheduler", sync, "cannot read the run history: {e:#}")
+            }
         }
         let now = clock.now();
         if now >= t {
@@ -406,7 +222,7 @@ async fn wait(
 
 async fn set_handled(store: &Store, sync: &str, t: DateTime<Utc>) {
     if let Err(e) = store.set_handled_through(sync, t).await {
-        tracing::warn!(sync, "cannot record the schedule state: {e:#}");
+        tracing::warn!(target: "hub::scheduler", sync, "cannot record the schedule state: {e:#}");
     }
 }
 
@@ -436,14 +252,14 @@ async fn after_run(
     }
     set_handled(store, sync, now).await;
     match policy.overlap {
-        Overlap::Skip => tracing::info!(
+        Overlap::Skip => tracing::info!(target: "hub::scheduler",
             sync,
             count,
             "fire times passed while the run was going; skipped (overlap = skip)"
         ),
         Overlap::QueueOne if paused(store, sync).await => {}
         Overlap::QueueOne => {
-            tracing::info!(
+            tracing::info!(target: "hub::scheduler",
                 sync,
                 count,
                 "fire times passed while the run was going; running once more (overlap = queue_one)"
@@ -477,15 +293,15 @@ pub async fn drive(
             set_handled(store, sync, start).await;
             let age = (start - latest).to_std().unwrap_or_default();
             if !won {
-                tracing::debug!(sync, "missed fire times were claimed by another daemon");
+                tracing::debug!(target: "hub::scheduler", sync, "missed fire times were claimed by another daemon");
             } else if state.paused {
-                tracing::info!(
+                tracing::info!(target: "hub::scheduler",
                     sync,
                     count,
                     "fire times passed while the daemon was down; the sync is paused, so none is caught up"
                 );
             } else if age <= policy.catch_up_window {
-                tracing::info!(
+                tracing::info!(target: "hub::scheduler",
                     sync,
                     count,
                     "fire times passed while the daemon was down; catching up with one run"
@@ -494,7 +310,7 @@ pub async fn drive(
                 after_run(clock, store, sync, schedule, policy, start, runner).await;
                 handled = clock.now();
             } else {
-                tracing::warn!(
+                tracing::warn!(target: "hub::scheduler",
                     sync,
                     count,
                     window = ?policy.catch_up_window,
@@ -508,7 +324,7 @@ pub async fn drive(
     }
     loop {
         let Some(next) = schedule.next_after(handled.max(clock.now())) else {
-            tracing::warn!(sync, "schedule {schedule} has no further fire time");
+            tracing::warn!(target: "hub::scheduler", sync, "schedule {schedule} has no further fire time");
             return;
         };
         let gap = schedule
@@ -517,7 +333,7 @@ pub async fn drive(
             .unwrap_or(Duration::MAX);
         let fire_at =
             next + chrono::Duration::from_std(jitter_delay(policy.jitter, gap)).unwrap_or_default();
-        tracing::debug!(sync, next = %next.with_timezone(&schedule.timezone()), "next run");
+        tracing::debug!(target: "hub::scheduler", sync, next = %next.with_timezone(&schedule.timezone()), "next run");
         match wait(clock, store, sync, fire_at, &mut stop).await {
             Wake::Stop => return,
             Wake::Resume => {
@@ -548,12 +364,12 @@ pub async fn drive(
             None => return,
             Some(true) => {}
             Some(false) => {
-                tracing::debug!(sync, fire = %next, "fire time claimed by another daemon");
+                tracing::debug!(target: "hub::scheduler", sync, fire = %next, "fire time claimed by another daemon");
                 continue;
             }
         }
         if paused(store, sync).await {
-            tracing::info!(sync, fire = %next, "paused; scheduled run skipped");
+            tracing::info!(target: "hub::scheduler", sync, fire = %next, "paused; scheduled run skipped");
             continue;
         }
         runner.run("schedule", Some(next)).await;
@@ -564,6 +380,7 @@ pub async fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schedule::ManualClock;
     use std::sync::{Arc, Mutex};
 
     fn t(s: &str) -> DateTime<Utc> {
