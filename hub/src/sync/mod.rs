@@ -805,55 +805,6 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     chrono::DateTime::parse_from_rfc3339(s).ok()
 }
 
-/// A write's result on side `t`, refused when the record it says the system now holds
-/// (`written.stored`) breaks the sync's schema: such a record never becomes a side's record.
-/// The refusal (`rejected`, naming the plugin and each violation) sends the record to dead
-/// letters. Returns the result and, when it stands, `stored` parsed (parsed once, here). The
-/// runtime has already held `stored` to the contract's bounds (a JSON object within
-/// `limits.max_record_kib`).
-fn stored_checked(spec: &SyncSpec, t: Side, result: WriteResult) -> (WriteResult, Option<Value>) {
-    let stored = match &result {
-        WriteResult::Created(w) | WriteResult::Updated(w) | WriteResult::Unchanged(w) => w
-            .stored
-            .as_deref()
-            .and_then(|s| serde_json::from_str::<Value>(s).ok())
-            .filter(Value::is_object),
-        // The record a duplicate collided with becomes the side's record only if it fits the
-        // schema; otherwise the record is linked by its id alone.
-        WriteResult::Duplicate(e) => {
-            return match e
-                .data
-                .as_deref()
-                .and_then(|s| serde_json::from_str::<Value>(s).ok())
-                .filter(|v| v.is_object() && spec.schema.validate(v).is_empty())
-            {
-                Some(v) => (result, Some(v)),
-                None => (result, None),
-            };
-        }
-        _ => None,
-    };
-    let Some(stored) = stored else {
-        return (result, None);
-    };
-    let violations = spec.schema.validate(&stored);
-    let Some(first) = violations.first() else {
-        return (result, Some(stored));
-    };
-    let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
-    let refused = WriteResult::Rejected(crate::runtime::Rejection {
-        reason: format!(
-            "plugin {} returned a stored record that breaks schema {} {}: {}; the result is refused",
-            spec.endpoint(t).plugin.name,
-            spec.schema.name,
-            spec.schema.version,
-            listed.join("; ")
-        ),
-        pointer: Some(first.pointer.clone()),
-    });
-    (refused, None)
-}
-
 /// Sets (or with `None` removes) the value at a JSON pointer, creating parent objects.
 fn set_pointer(root: &mut Value, ptr: &str, value: Option<Value>) {
     let tokens: Vec<String> = ptr
