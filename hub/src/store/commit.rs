@@ -76,37 +76,7 @@ impl Store {
                 upsert_links_pg(&mut tx, sync, &links, &now).await?;
             }
             if let Some(key) = audit_key {
-                if let Some(lock) = audit_lock(p) {
-                    sqlx::query(lock).execute(&mut *tx).await?;
-                }
-                let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let head = head.map(|r| (r.get(0), r.get(1)));
-                let entries = chain(sync, c.audit, &key, head, &now);
-                // One statement for the batch's entries: a column array each, unnested.
-                sqlx::query(
-                    "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
-                     SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], \
-                       $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[])",
-                )
-                .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.at.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.sync.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.run_id).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.system.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.side.as_str()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.key_hash.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.action.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.result.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.remote_id.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.actor.clone()).collect::<Vec<_>>())
-                .bind(entries.iter().map(|e| e.detail.clone()).collect::<Vec<_>>())
-                .execute(&mut *tx)
-                .await
-                .context("state store: cannot append to the audit log")?;
+                append_audit_pg(&mut tx, audit_lock(p), sync, c.audit, &key, &now).await?;
             }
             if let Some((run, stats)) = c.run_stats {
                 sqlx::query("UPDATE runs SET stats = $1 WHERE id = $2 AND status = 'running'")
@@ -186,6 +156,52 @@ impl Store {
             Ok(())
         }
     }
+}
+
+/// Appends `audit` to the audit chain in the PostgreSQL transaction `tx`: takes the chain's
+/// lock (`lock`, [`WritePool::AUDIT_LOCK`]), reads the chain's head and inserts the entries
+/// chained after it ([`chain`]) in one statement.
+async fn append_audit_pg(
+    tx: &mut sqlx::PgConnection,
+    lock: Option<&'static str>,
+    sync: &str,
+    audit: &[NewAuditEntry],
+    key: &AuditKey,
+    now: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if let Some(lock) = lock {
+        sqlx::query(lock).execute(&mut *tx).await?;
+    }
+    let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let head = head.map(|r| (r.get(0), r.get(1)));
+    let entries = chain(sync, audit, key, head, now);
+    // One statement for the batch's entries: a column array each, unnested.
+    sqlx::query(
+        "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
+         SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], \
+           $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[])",
+    )
+    .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.at.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.sync.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.run_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.system.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.side.as_str()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.key_hash.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.action.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.result.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.remote_id.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.actor.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.detail.clone()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await
+    .context("state store: cannot append to the audit log")?;
+    Ok(())
 }
 
 /// `entries` as the audit chain's next entries after `head` (its last entry's id and hash;
