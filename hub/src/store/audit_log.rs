@@ -6,14 +6,16 @@ use super::*;
 /// Audit entries read back per query while verifying.
 pub(super) const AUDIT_PAGE: i64 = 5_000;
 
-pub(super) fn audit_from_row(r: &impl Cols) -> AuditEntry {
-    AuditEntry {
-        id: r.int("id"),
+/// An audit entry as stored; an error if its row is corrupt (a side other than `a` or `b`).
+pub(super) fn audit_from_row(r: &impl Cols) -> anyhow::Result<AuditEntry> {
+    let id = r.int("id");
+    Ok(AuditEntry {
+        id,
         at: r.text("at"),
         sync: r.text("sync"),
         run_id: r.int("run_id"),
         system: r.text("system"),
-        side: Side::parse(&r.text("side")),
+        side: Side::stored(&r.text("side"), &format_args!("audit entry {id}"), "side")?,
         key_hash: r.text("key_hash"),
         action: r.text("action"),
         result: r.text("result"),
@@ -22,7 +24,7 @@ pub(super) fn audit_from_row(r: &impl Cols) -> AuditEntry {
         detail: r.opt_text("detail"),
         prev_hash: r.text("prev_hash"),
         hash: r.text("hash"),
-    }
+    })
 }
 
 impl Store {
@@ -40,7 +42,7 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(p)
             .await?;
-            Ok(rows.iter().map(audit_from_row).collect())
+            rows.iter().map(audit_from_row).collect()
         })
     }
 
@@ -57,7 +59,7 @@ impl Store {
                     .fetch_all(p)
                     .await?;
                 for r in &rows {
-                    let e = audit_from_row(r);
+                    let e = audit_from_row(r)?;
                     if let Err(b) = v.push(&e) {
                         return Ok(Err(b));
                     }

@@ -168,9 +168,12 @@ pub struct Decided {
     pub by: Option<String>,
 }
 
-pub(super) fn conflict(r: &impl Cols) -> Conflict {
-    Conflict {
-        id: r.int("id"),
+/// A conflict as stored; an error if its row is corrupt (a side or a side taken other than `a`
+/// or `b`).
+pub(super) fn conflict(r: &impl Cols) -> anyhow::Result<Conflict> {
+    let id = r.int("id");
+    Ok(Conflict {
+        id,
         sync: r.text("sync"),
         key_hash: r.text("key_hash"),
         key_masked: r.opt_text("key_masked"),
@@ -179,13 +182,16 @@ pub(super) fn conflict(r: &impl Cols) -> Conflict {
         } else {
             ConflictKind::Write
         },
-        side: Side::parse(&r.text("side")),
+        side: Side::stored(&r.text("side"), &format_args!("conflict {id}"), "side")?,
         reason: r.text("reason"),
         first_run_id: r.opt_int("first_run_id"),
         last_run_id: r.opt_int("last_run_id"),
         attempts: r.int("attempts"),
         status: r.text("status"),
-        take: r.opt_text("take").as_deref().map(Side::parse),
+        take: r
+            .opt_text("take")
+            .map(|t| Side::stored(&t, &format_args!("conflict {id}"), "take"))
+            .transpose()?,
         take_fields: r
             .opt_text("take_fields")
             .and_then(|t| serde_json::from_str(&t).ok()),
@@ -196,7 +202,7 @@ pub(super) fn conflict(r: &impl Cols) -> Conflict {
         created_at: r.text("created_at"),
         updated_at: r.text("updated_at"),
         resolved_at: r.opt_text("resolved_at"),
-    }
+    })
 }
 
 impl Store {
@@ -222,7 +228,7 @@ impl Store {
             .bind(all)
             .fetch_all(p)
             .await?;
-            Ok(rows.iter().map(conflict).collect())
+            rows.iter().map(conflict).collect()
         })
     }
 
@@ -233,7 +239,7 @@ impl Store {
                 .bind(id)
                 .fetch_optional(p)
                 .await?;
-            Ok(row.as_ref().map(conflict))
+            row.as_ref().map(conflict).transpose()
         })
     }
 
@@ -333,14 +339,15 @@ impl Store {
                 .bind(sync)
                 .fetch_all(p)
                 .await?;
-            Ok(rows
-                .iter()
-                .filter_map(|r| {
-                    let key_hash = r.text("key_hash");
-                    let c = conflict(r);
-                    Some((key_hash, Decided { conflict_id: c.id, decision: c.decision()?, by: c.decided_by }))
-                })
-                .collect())
+            let mut decided = std::collections::HashMap::new();
+            for r in &rows {
+                let key_hash = r.text("key_hash");
+                let c = conflict(r)?;
+                if let Some(decision) = c.decision() {
+                    decided.insert(key_hash, Decided { conflict_id: c.id, decision, by: c.decided_by });
+                }
+            }
+            Ok(decided)
         })
     }
 

@@ -123,12 +123,14 @@ pub(super) fn open_dead_letters_by(by: ByHash, n: usize) -> String {
     }
 }
 
-pub(super) fn dead_letter(r: &impl Cols) -> DeadLetter {
-    DeadLetter {
-        id: r.int("id"),
+/// A dead letter as stored; an error if its row is corrupt (a side other than `a` or `b`).
+pub(super) fn dead_letter(r: &impl Cols) -> anyhow::Result<DeadLetter> {
+    let id = r.int("id");
+    Ok(DeadLetter {
+        id,
         sync: r.text("sync"),
         run_id: r.opt_int("run_id"),
-        side: Side::parse(&r.text("side")),
+        side: Side::stored(&r.text("side"), &format_args!("dead letter {id}"), "side")?,
         stage: r.text("stage"),
         key_masked: r.opt_text("key_masked"),
         remote_id: r.opt_text("remote_id"),
@@ -139,7 +141,7 @@ pub(super) fn dead_letter(r: &impl Cols) -> DeadLetter {
         last_seen_at: r.text("last_seen_at"),
         replay_requested_at: r.opt_text("replay_requested_at"),
         replays: serde_json::from_str(&r.text("replays")).unwrap_or_default(),
-    }
+    })
 }
 
 impl Store {
@@ -150,7 +152,7 @@ impl Store {
                 .bind(sync)
                 .fetch_all(p)
                 .await?;
-            Ok(rows.iter().map(dead_letter).collect())
+            rows.iter().map(dead_letter).collect()
         })
     }
 
@@ -161,7 +163,7 @@ impl Store {
                 .bind(id)
                 .fetch_optional(p)
                 .await?;
-            Ok(row.as_ref().map(dead_letter))
+            row.as_ref().map(dead_letter).transpose()
         })
     }
 
@@ -205,19 +207,22 @@ impl Store {
             .bind(sync)
             .fetch_all(p)
             .await?;
-            Ok(rows
-                .iter()
-                .map(|r| ReplayRequest {
-                    id: r.get("id"),
-                    side: Side::parse(r.get::<&str, _>("side")),
-                    stage: r.get("stage"),
-                    key_hash: r.get("key_hash"),
-                    remote_id: r.get("remote_id"),
-                    record_hash: r.get("record_hash"),
-                    record: r.get("record"),
-                    requested_at: r.get("replay_requested_at"),
+            rows.iter()
+                .map(|r| -> anyhow::Result<ReplayRequest> {
+                    let id: i64 = r.get("id");
+                    let side = r.get::<&str, _>("side");
+                    Ok(ReplayRequest {
+                        id,
+                        side: Side::stored(side, &format_args!("dead letter {id}"), "side")?,
+                        stage: r.get("stage"),
+                        key_hash: r.get("key_hash"),
+                        remote_id: r.get("remote_id"),
+                        record_hash: r.get("record_hash"),
+                        record: r.get("record"),
+                        requested_at: r.get("replay_requested_at"),
+                    })
                 })
-                .collect())
+                .collect()
         })
     }
 

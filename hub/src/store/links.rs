@@ -34,8 +34,24 @@ impl Side {
         }
     }
 
-    pub(super) fn parse(s: &str) -> Side {
-        if s == "b" { Side::B } else { Side::A }
+    /// The side `s` names: `"a"` or `"b"`, nothing else (an error names the text).
+    pub(super) fn parse(s: &str) -> anyhow::Result<Side> {
+        match s {
+            "a" => Ok(Side::A),
+            "b" => Ok(Side::B),
+            other => anyhow::bail!("{other:?} is not a side of a sync (\"a\" or \"b\")"),
+        }
+    }
+
+    /// The side stored in `column` of a row, `row` naming it ("dead letter 12"): a value other
+    /// than `"a"` or `"b"` is an error naming the row, the column and the value, never side A.
+    pub(super) fn stored(
+        text: &str,
+        row: &dyn std::fmt::Display,
+        column: &str,
+    ) -> anyhow::Result<Side> {
+        Side::parse(text)
+            .map_err(|e| anyhow::anyhow!("{row} in the store is corrupt: column {column}: {e}"))
     }
 }
 
@@ -376,5 +392,35 @@ impl Store {
                 .await?;
             Ok((r.get(0), r.get(1)))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_side_is_a_or_b_and_any_other_text_is_refused_by_name() {
+        assert_eq!(Side::parse("a").unwrap(), Side::A);
+        assert_eq!(Side::parse("b").unwrap(), Side::B);
+        for bad in ["c", "", "A", "B", " b", "ab"] {
+            let e = Side::parse(bad).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!("{bad:?} is not a side of a sync (\"a\" or \"b\")"),
+                "{bad:?}"
+            );
+        }
+        let e = Side::stored("c", &format_args!("dead letter 12"), "side")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            r#"dead letter 12 in the store is corrupt: column side: "c" is not a side of a sync ("a" or "b")"#
+        );
+        assert_eq!(
+            Side::stored("b", &format_args!("conflict 3"), "take").unwrap(),
+            Side::B
+        );
     }
 }

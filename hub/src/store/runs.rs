@@ -422,7 +422,7 @@ impl Store {
                 .bind(run_id)
                 .fetch_all(p)
                 .await?;
-            Ok(rows.iter().map(super::dead_letters::dead_letter).collect())
+            rows.iter().map(super::dead_letters::dead_letter).collect()
         })
     }
 
