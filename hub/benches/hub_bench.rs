@@ -37,6 +37,9 @@
 //! on a PostgreSQL store: a fresh database per round on the server `HUB_TEST_POSTGRES` names,
 //! default `postgres://postgres@127.0.0.1:5432/postgres`).
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use hub::config::{Direction, FieldPolicy, Limits};
 use hub::keys::Keys;
 use hub::runtime::{

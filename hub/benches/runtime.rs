@@ -13,6 +13,9 @@
 //! ```
 //! Criterion prints each figure; a summary with the cold/warm ratios is printed first.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hub::runtime::Runtime;
 use sha2::{Digest, Sha256};

@@ -12,6 +12,9 @@
 //! identity numbers of Zhenfeng (522325) residents born 1960-2004 with their check characters,
 //! mobile numbers, three date fields, nested workplace and employer.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hub::schema::Catalogue;
 use hub_schemas::date::Date;

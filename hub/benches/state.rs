@@ -9,6 +9,9 @@
 //!
 //! Criterion reports records per second (`elem/s`).
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use hub::keys::Keys;
 use hub::store::{Commit, Link, Store};

@@ -18,6 +18,9 @@
 //! although the log has entries, or that is shorter than this process left it, is reported
 //! (an error log line after each run) and never recreated or written to.
 
+// The format's example line above holds its tab separators as they are in the file.
+#![allow(clippy::tabs_in_doc_comments)]
+
 use crate::store::Store;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -92,15 +95,33 @@ pub fn read(path: &Path) -> Result<Vec<Seen>, String> {
 pub enum Verdict {
     /// Every head the witness saw is in the chain; `newest` is the last line (`None` if the
     /// witness is empty and the log too).
-    Agrees { newest: Option<Seen>, heads: usize },
+    Agrees {
+        /// The witness's last line.
+        newest: Option<Seen>,
+        /// How many lines (heads) the witness holds.
+        heads: usize,
+    },
     /// The witness saw more entries than the store has: entries removed from the end, or the
     /// store restored from an older backup.
-    CutShort { seen: Seen, entries: i64 },
+    CutShort {
+        /// The witness's line that counts more entries than the store has.
+        seen: Seen,
+        /// How many entries the store's log has.
+        entries: i64,
+    },
     /// The store's entry at a witnessed count has another hash: the store was restored from an
     /// older backup (or its log rewritten) and has run since.
-    Differs { seen: Seen, found: String },
+    Differs {
+        /// The witness's line whose head the store does not have.
+        seen: Seen,
+        /// The hash of the store's entry at that count (64 lower-case hex digits).
+        found: String,
+    },
     /// The witness is empty though the log has entries: it was cut short.
-    Empty { entries: i64 },
+    Empty {
+        /// How many entries the store's log has.
+        entries: i64,
+    },
 }
 
 impl Verdict {

@@ -7,6 +7,10 @@
 //! (`write`) → [`store`] (results, links, cursor, and the [`audit`] entries of the writes, in one
 //! transaction) → run history.
 
+// Every public item says what it is (Spin's habit); `scripts/test` runs clippy with
+// `-D warnings`, so a new undocumented item fails the tests.
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod audit;
 pub mod audit_witness;

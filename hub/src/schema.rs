@@ -40,12 +40,19 @@ pub enum SchemaError {
     /// The file is not JSON.
     #[error("schema {name}: not JSON: {source}")]
     Json {
+        /// The schema's name in the catalogue (`worker`, `common`, ...).
         name: String,
+        /// serde_json's error, with the line and column.
         source: serde_json::Error,
     },
     /// The file is JSON but not a valid catalogue schema; `message` says where and why.
     #[error("schema {name}: {message}")]
-    Invalid { name: String, message: String },
+    Invalid {
+        /// The schema's name in the catalogue.
+        name: String,
+        /// Where in the schema, and why.
+        message: String,
+    },
     /// No entity schema has this name; the second field lists the known ones.
     #[error("no schema named {0:?} in the catalogue (known: {1})")]
     Unknown(String, String),

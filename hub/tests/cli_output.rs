@@ -2,6 +2,9 @@
 //! error messages, dead-letter and conflict reasons, run errors) with their control characters
 //! as visible escapes: the real `hub` binary on a state store seeded with hostile strings.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use hub::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use hub::schema::Violation;
 use hub::store::{Commit, ConflictKind, NewConflict, NewDeadLetter, Side, Store};

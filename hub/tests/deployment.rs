@@ -3,6 +3,9 @@
 //! secret in clear, pins every plugin, and names the paths and the systemd credentials the unit
 //! provides.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use hub::config::{self, SecretSource};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,9 @@
 //!
 //! Needs the connectors built (`scripts/build-plugins`, which `scripts/test` runs first).
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use hub::cli::plugin::harness::{Options, Outcome, run};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 //! The plugin sandbox, tried with small hostile plugins (`plugins/fixture` in its hostile modes,
 //! `plugins/contract-9`, `plugins/legacy-0-1-0`, `plugins/wants-files`), in process.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use hub::config;
 use hub::daemon::Hub;
 use hub::runtime::{PluginError, Runtime};
@@ -148,14 +151,14 @@ async fn malformed_json_a_huge_record_and_a_huge_cursor_are_refused_whole() {
 async fn a_refused_batch_writes_nothing_and_leaves_the_cursor() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
+    // A target that holds nothing (the run's first read of it finds no record to link).
+    let sink = format!(
+        "[plugins.sink]\npath = \"{}\"\nconfig = {{ mode = \"fixture\", total = 0 }}\n",
+        wasm("fixture")
+    );
     let body = format!(
-        "{}{}[syncs.s]\nschema = \"worker\"\na = {{ plugin = \"bad\", stream = \"records\" }}\nb = {{ plugin = \"sink\", stream = \"records\" }}\ndirection = \"a_to_b\"\nschedule = \"@daily\"\n",
+        "{}{sink}[syncs.s]\nschema = \"worker\"\na = {{ plugin = \"bad\", stream = \"records\" }}\nb = {{ plugin = \"sink\", stream = \"records\" }}\ndirection = \"a_to_b\"\nschedule = \"@daily\"\n",
         fixture("bad", "bad-json", ""),
-        // A target that holds nothing (the run's first read of it finds no record to link).
-        format!(
-            "[plugins.sink]\npath = \"{}\"\nconfig = {{ mode = \"fixture\", total = 0 }}\n",
-            wasm("fixture")
-        )
     );
     let hub = Hub::build(config(dir.path(), &body)).await.unwrap();
     let o = hub.run_once("s", "manual").await.unwrap();

@@ -1,6 +1,9 @@
 //! `hub schema list` and `hub schema validate` end to end: the built binary, its output and its
 //! exit status, on the example records shipped in `schemas/examples/`.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

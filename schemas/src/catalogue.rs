@@ -39,12 +39,36 @@ pub const BASE: &str = "https://schemas.hub.invalid/";
 /// Every schema file, `common` (shared definitions, not an entity) first, then the five
 /// entities.
 pub const FILES: &[SchemaFile] = &[
-    SchemaFile { name: "common", id: "https://schemas.hub.invalid/common.json", text: include_str!("../common.json") },
-    SchemaFile { name: "worker", id: "https://schemas.hub.invalid/worker.json", text: include_str!("../worker.json") },
-    SchemaFile { name: "enterprise", id: "https://schemas.hub.invalid/enterprise.json", text: include_str!("../enterprise.json") },
-    SchemaFile { name: "job-posting", id: "https://schemas.hub.invalid/job-posting.json", text: include_str!("../job-posting.json") },
-    SchemaFile { name: "referral", id: "https://schemas.hub.invalid/referral.json", text: include_str!("../referral.json") },
-    SchemaFile { name: "secondment", id: "https://schemas.hub.invalid/secondment.json", text: include_str!("../secondment.json") },
+    SchemaFile {
+        name: "common",
+        id: "https://schemas.hub.invalid/common.json",
+        text: include_str!("../common.json"),
+    },
+    SchemaFile {
+        name: "worker",
+        id: "https://schemas.hub.invalid/worker.json",
+        text: include_str!("../worker.json"),
+    },
+    SchemaFile {
+        name: "enterprise",
+        id: "https://schemas.hub.invalid/enterprise.json",
+        text: include_str!("../enterprise.json"),
+    },
+    SchemaFile {
+        name: "job-posting",
+        id: "https://schemas.hub.invalid/job-posting.json",
+        text: include_str!("../job-posting.json"),
+    },
+    SchemaFile {
+        name: "referral",
+        id: "https://schemas.hub.invalid/referral.json",
+        text: include_str!("../referral.json"),
+    },
+    SchemaFile {
+        name: "secondment",
+        id: "https://schemas.hub.invalid/secondment.json",
+        text: include_str!("../secondment.json"),
+    },
 ];
 
 /// The file with this short name.
@@ -77,10 +101,16 @@ impl Version {
         let mut parts = s.split('.');
         let mut next = || -> Option<u64> {
             let p = parts.next()?;
-            let ok = !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'));
+            let ok = !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p == "0" || !p.starts_with('0'));
             if ok { p.parse().ok() } else { None }
         };
-        let v = Version { major: next()?, minor: next()?, patch: next()? };
+        let v = Version {
+            major: next()?,
+            minor: next()?,
+            patch: next()?,
+        };
         parts.next().is_none().then_some(v)
     }
 }
@@ -117,7 +147,10 @@ impl std::fmt::Display for VersionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             VersionError::Malformed { which, text } => {
-                write!(f, "{which} schema version {text:?} is not MAJOR.MINOR.PATCH")
+                write!(
+                    f,
+                    "{which} schema version {text:?} is not MAJOR.MINOR.PATCH"
+                )
             }
             VersionError::MajorDiffers { catalogue, spoken } => write!(
                 f,
@@ -138,11 +171,17 @@ impl std::error::Error for VersionError {}
 /// assert!(compatibility("1.2.0", "2.0.0").is_err());
 /// ```
 pub fn compatibility(catalogue: &str, spoken: &str) -> Result<Compatibility, VersionError> {
-    let malformed = |which, text: &str| VersionError::Malformed { which, text: text.to_string() };
+    let malformed = |which, text: &str| VersionError::Malformed {
+        which,
+        text: text.to_string(),
+    };
     let c = Version::parse(catalogue).ok_or_else(|| malformed("catalogue", catalogue))?;
     let s = Version::parse(spoken).ok_or_else(|| malformed("stream", spoken))?;
     if c.major != s.major {
-        return Err(VersionError::MajorDiffers { catalogue: c, spoken: s });
+        return Err(VersionError::MajorDiffers {
+            catalogue: c,
+            spoken: s,
+        });
     }
     Ok(match s.minor.cmp(&c.minor) {
         std::cmp::Ordering::Equal => Compatibility::Same,
@@ -157,9 +196,37 @@ mod tests {
 
     #[test]
     fn versions_are_three_plain_numbers() {
-        assert_eq!(Version::parse("0.0.0"), Some(Version { major: 0, minor: 0, patch: 0 }));
-        assert_eq!(Version::parse("2.10.7"), Some(Version { major: 2, minor: 10, patch: 7 }));
-        for bad in ["", "1", "1.0", "1.0.0.0", "v1.0.0", "01.0.0", "1.00.0", "1.0.0-rc.1", "1.0.0+b", " 1.0.0", "1..0", "1.-1.0", "1.0.x"] {
+        assert_eq!(
+            Version::parse("0.0.0"),
+            Some(Version {
+                major: 0,
+                minor: 0,
+                patch: 0
+            })
+        );
+        assert_eq!(
+            Version::parse("2.10.7"),
+            Some(Version {
+                major: 2,
+                minor: 10,
+                patch: 7
+            })
+        );
+        for bad in [
+            "",
+            "1",
+            "1.0",
+            "1.0.0.0",
+            "v1.0.0",
+            "01.0.0",
+            "1.00.0",
+            "1.0.0-rc.1",
+            "1.0.0+b",
+            " 1.0.0",
+            "1..0",
+            "1.-1.0",
+            "1.0.x",
+        ] {
             assert_eq!(Version::parse(bad), None, "{bad:?}");
         }
         // Ordered numerically, not as text: 1.10.0 follows 1.9.0.
@@ -170,8 +237,14 @@ mod tests {
     #[test]
     fn same_major_is_accepted_and_the_minor_relation_reported() {
         assert_eq!(compatibility("1.0.1", "1.0.0"), Ok(Compatibility::Same));
-        assert_eq!(compatibility("1.1.0", "1.0.0"), Ok(Compatibility::OlderMinor));
-        assert_eq!(compatibility("1.1.0", "1.3.2"), Ok(Compatibility::NewerMinor));
+        assert_eq!(
+            compatibility("1.1.0", "1.0.0"),
+            Ok(Compatibility::OlderMinor)
+        );
+        assert_eq!(
+            compatibility("1.1.0", "1.3.2"),
+            Ok(Compatibility::NewerMinor)
+        );
     }
 
     #[test]
@@ -179,14 +252,28 @@ mod tests {
         assert_eq!(
             compatibility("1.1.0", "2.0.0"),
             Err(VersionError::MajorDiffers {
-                catalogue: Version { major: 1, minor: 1, patch: 0 },
-                spoken: Version { major: 2, minor: 0, patch: 0 }
+                catalogue: Version {
+                    major: 1,
+                    minor: 1,
+                    patch: 0
+                },
+                spoken: Version {
+                    major: 2,
+                    minor: 0,
+                    patch: 0
+                }
             })
         );
-        assert!(matches!(compatibility("2.0.0", "1.9.9"), Err(VersionError::MajorDiffers { .. })));
+        assert!(matches!(
+            compatibility("2.0.0", "1.9.9"),
+            Err(VersionError::MajorDiffers { .. })
+        ));
         assert_eq!(
             compatibility("1.0.0", "1"),
-            Err(VersionError::Malformed { which: "stream", text: "1".into() })
+            Err(VersionError::Malformed {
+                which: "stream",
+                text: "1".into()
+            })
         );
         assert_eq!(
             compatibility("1.0.0", "1").unwrap_err().to_string(),
@@ -197,11 +284,25 @@ mod tests {
     #[test]
     fn every_file_is_listed_once_with_its_id_under_the_base() {
         let names: Vec<&str> = FILES.iter().map(|f| f.name).collect();
-        assert_eq!(names, ["common", "worker", "enterprise", "job-posting", "referral", "secondment"]);
+        assert_eq!(
+            names,
+            [
+                "common",
+                "worker",
+                "enterprise",
+                "job-posting",
+                "referral",
+                "secondment"
+            ]
+        );
         for f in FILES {
             assert_eq!(f.id, format!("{BASE}{}.json", f.name));
             // The embedded text declares the same $id (a plain text check: no JSON parser here).
-            assert!(f.text.contains(&format!("\"$id\": \"{}\"", f.id)), "{}", f.name);
+            assert!(
+                f.text.contains(&format!("\"$id\": \"{}\"", f.id)),
+                "{}",
+                f.name
+            );
         }
         assert_eq!(get("job-posting").map(|f| f.name), Some("job-posting"));
         assert!(get("jobs").is_none());

@@ -145,7 +145,11 @@ impl Offset {
     /// The offset of `minutes` east of UTC (negative west), or `None` outside -1439..=1439 (the
     /// RFC 3339 `time-offset` range, `-23:59` to `+23:59`).
     pub const fn from_minutes(minutes: i32) -> Option<Offset> {
-        if minutes > -24 * 60 && minutes < 24 * 60 { Some(Offset(minutes)) } else { None }
+        if minutes > -24 * 60 && minutes < 24 * 60 {
+            Some(Offset(minutes))
+        } else {
+            None
+        }
     }
 
     /// Minutes east of UTC (negative west): 480 for China Standard Time.
@@ -175,7 +179,11 @@ impl Offset {
             _ => return None,
         };
         let (h, m) = t[1..].split_once(':')?;
-        let two = |p: &str| (p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<i32>().ok()).flatten();
+        let two = |p: &str| {
+            (p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<i32>().ok())
+                .flatten()
+        };
         let (h, m) = (two(h)?, two(m)?);
         if h > 23 || m > 59 {
             return None;
@@ -199,8 +207,9 @@ impl Offset {
     pub fn from_config(utc_offset: Option<&str>) -> Result<Offset, String> {
         match utc_offset {
             None => Ok(Offset::CST),
-            Some(t) => Offset::parse(t)
-                .ok_or_else(|| format!("utc_offset {t:?} is not an offset from UTC: write Z, +08:00 or -05:00")),
+            Some(t) => Offset::parse(t).ok_or_else(|| {
+                format!("utc_offset {t:?} is not an offset from UTC: write Z, +08:00 or -05:00")
+            }),
         }
     }
 }
@@ -233,7 +242,11 @@ impl std::fmt::Display for DateTime {
     /// `YYYY-MM-DDTHH:MM:SS[.fraction]±HH:MM`, or `Z` for offset 0; the fraction without
     /// trailing zeros.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}T{:02}:{:02}:{:02}", self.date, self.hour, self.minute, self.second)?;
+        write!(
+            f,
+            "{}T{:02}:{:02}:{:02}",
+            self.date, self.hour, self.minute, self.second
+        )?;
         if self.nanosecond > 0 {
             let frac = format!("{:09}", self.nanosecond);
             write!(f, ".{}", frac.trim_end_matches('0'))?;
@@ -283,10 +296,13 @@ pub fn parse_date_time(raw: &str) -> Option<DateTime> {
 pub fn parse_date_time_in(raw: &str, local: Offset) -> Option<DateTime> {
     let s = text::to_half_width(raw);
     let s = text::trim(&s);
-    let split = s.find(['T', 't']).map(|i| (&s[..i], &s[i + 1..])).or_else(|| {
-        let i = s.find(text::is_blank)?;
-        Some((&s[..i], text::trim(&s[i..])))
-    });
+    let split = s
+        .find(['T', 't'])
+        .map(|i| (&s[..i], &s[i + 1..]))
+        .or_else(|| {
+            let i = s.find(text::is_blank)?;
+            Some((&s[..i], text::trim(&s[i..])))
+        });
     let (d, t) = split?;
     let date = parse(d)?;
     // The offset: a trailing Z, or the last + or - (which cannot be part of a time).
@@ -305,7 +321,9 @@ pub fn parse_date_time_in(raw: &str, local: Offset) -> Option<DateTime> {
     let mut parts = hms.split(':');
     let num = |p: Option<&str>, min_len: usize| -> Option<u32> {
         let p = p?;
-        (p.len() >= min_len && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse().ok()).flatten()
+        (p.len() >= min_len && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
     };
     let hour = num(parts.next(), 1)?;
     let minute = num(parts.next(), 2)?;
@@ -324,7 +342,14 @@ pub fn parse_date_time_in(raw: &str, local: Offset) -> Option<DateTime> {
         }
         Some(_) => return None,
     };
-    Some(DateTime { date, hour, minute, second, nanosecond, offset_minutes })
+    Some(DateTime {
+        date,
+        hour,
+        minute,
+        second,
+        nanosecond,
+        offset_minutes,
+    })
 }
 
 /// Normalises a date and time to RFC 3339 with its offset (`+08:00` for local times, see
@@ -349,14 +374,31 @@ mod tests {
 
     #[test]
     fn the_three_forms_of_the_same_day_agree() {
-        for s in ["2021-08-05", "2021/8/5", "2021/08/05", "2021年8月5日", "２０２１年８月５日", " 2021-8-5 "] {
+        for s in [
+            "2021-08-05",
+            "2021/8/5",
+            "2021/08/05",
+            "2021年8月5日",
+            "２０２１年８月５日",
+            " 2021-8-5 ",
+        ] {
             assert_eq!(parse(s), Date::new(2021, 8, 5), "{s}");
         }
     }
 
     #[test]
     fn impossible_days_are_refused() {
-        for s in ["2021-02-29", "2021年2月30日", "2021/13/1", "2021-04-31", "0000-01-01", "21-8-5", "2021-08", "2021-08-05T00:00", "abc"] {
+        for s in [
+            "2021-02-29",
+            "2021年2月30日",
+            "2021/13/1",
+            "2021-04-31",
+            "0000-01-01",
+            "21-8-5",
+            "2021-08",
+            "2021-08-05T00:00",
+            "abc",
+        ] {
             assert_eq!(parse(s), None, "{s}");
         }
         assert_eq!(parse("2020-02-29"), Date::new(2020, 2, 29));
@@ -384,10 +426,22 @@ mod tests {
         ] {
             assert_eq!(normalise_date_time(s), "2021-09-02T10:00:00+08:00", "{s:?}");
         }
-        assert_eq!(normalise_date_time("2021-09-02T02:00:00z"), "2021-09-02T02:00:00Z");
-        assert_eq!(normalise_date_time("2021-09-02T10:00:00-05:30"), "2021-09-02T10:00:00-05:30");
-        assert_eq!(normalise_date_time("2021-09-02T10:00:00.500+08:00"), "2021-09-02T10:00:00.5+08:00");
-        assert_eq!(normalise_date_time("2021-09-02 7:05"), "2021-09-02T07:05:00+08:00");
+        assert_eq!(
+            normalise_date_time("2021-09-02T02:00:00z"),
+            "2021-09-02T02:00:00Z"
+        );
+        assert_eq!(
+            normalise_date_time("2021-09-02T10:00:00-05:30"),
+            "2021-09-02T10:00:00-05:30"
+        );
+        assert_eq!(
+            normalise_date_time("2021-09-02T10:00:00.500+08:00"),
+            "2021-09-02T10:00:00.5+08:00"
+        );
+        assert_eq!(
+            normalise_date_time("2021-09-02 7:05"),
+            "2021-09-02T07:05:00+08:00"
+        );
     }
 
     #[test]
@@ -417,22 +471,58 @@ mod tests {
         // A spreadsheet's 14:20 on 3 May 2024: in UTC that is 14:20Z (22:20 in China); in China
         // Standard Time it is 14:20+08:00 (06:20Z); 5 h 30 min east of UTC, 14:20+05:30.
         let ist = Offset::from_minutes(330).unwrap();
-        assert_eq!(parse_date_time_in("2024/5/3 14:20", Offset::UTC).unwrap().to_string(), "2024-05-03T14:20:00Z");
-        assert_eq!(parse_date_time_in("2024/5/3 14:20", Offset::CST).unwrap().to_string(), "2024-05-03T14:20:00+08:00");
-        assert_eq!(parse_date_time_in("2024/5/3 14:20", ist).unwrap().to_string(), "2024-05-03T14:20:00+05:30");
+        assert_eq!(
+            parse_date_time_in("2024/5/3 14:20", Offset::UTC)
+                .unwrap()
+                .to_string(),
+            "2024-05-03T14:20:00Z"
+        );
+        assert_eq!(
+            parse_date_time_in("2024/5/3 14:20", Offset::CST)
+                .unwrap()
+                .to_string(),
+            "2024-05-03T14:20:00+08:00"
+        );
+        assert_eq!(
+            parse_date_time_in("2024/5/3 14:20", ist)
+                .unwrap()
+                .to_string(),
+            "2024-05-03T14:20:00+05:30"
+        );
         let west = Offset::parse("-05:00").unwrap();
-        assert_eq!(normalise_date_time_in("2024年5月3日 9:05:07", west), "2024-05-03T09:05:07-05:00");
+        assert_eq!(
+            normalise_date_time_in("2024年5月3日 9:05:07", west),
+            "2024-05-03T09:05:07-05:00"
+        );
         // The default is China Standard Time, as before.
-        assert_eq!(parse_date_time("2024/5/3 14:20"), parse_date_time_in("2024/5/3 14:20", Offset::CST));
-        assert_eq!(normalise_date_time("2024/5/3 14:20"), "2024-05-03T14:20:00+08:00");
+        assert_eq!(
+            parse_date_time("2024/5/3 14:20"),
+            parse_date_time_in("2024/5/3 14:20", Offset::CST)
+        );
+        assert_eq!(
+            normalise_date_time("2024/5/3 14:20"),
+            "2024-05-03T14:20:00+08:00"
+        );
         // A time that says its offset keeps it, whatever the zone given.
         for local in [Offset::UTC, Offset::CST, west] {
-            assert_eq!(normalise_date_time_in("2024-05-03T14:20:00+08:00", local), "2024-05-03T14:20:00+08:00");
-            assert_eq!(normalise_date_time_in("2024-05-03 06:20:00Z", local), "2024-05-03T06:20:00Z");
-            assert_eq!(normalise_date_time_in("2024-05-03 24:00", local), "2024-05-03 24:00");
+            assert_eq!(
+                normalise_date_time_in("2024-05-03T14:20:00+08:00", local),
+                "2024-05-03T14:20:00+08:00"
+            );
+            assert_eq!(
+                normalise_date_time_in("2024-05-03 06:20:00Z", local),
+                "2024-05-03T06:20:00Z"
+            );
+            assert_eq!(
+                normalise_date_time_in("2024-05-03 24:00", local),
+                "2024-05-03 24:00"
+            );
         }
         // The offset changes the instant: 14:20Z is 8 hours after 14:20+08:00.
-        let minutes = |dt: DateTime| dt.date.days_since_epoch() * 1440 + i64::from(dt.hour * 60 + dt.minute) - i64::from(dt.offset_minutes);
+        let minutes = |dt: DateTime| {
+            dt.date.days_since_epoch() * 1440 + i64::from(dt.hour * 60 + dt.minute)
+                - i64::from(dt.offset_minutes)
+        };
         let utc = parse_date_time_in("2024/5/3 14:20", Offset::UTC).unwrap();
         let cst = parse_date_time_in("2024/5/3 14:20", Offset::CST).unwrap();
         assert_eq!(minutes(utc) - minutes(cst), 8 * 60);
@@ -440,18 +530,56 @@ mod tests {
 
     #[test]
     fn offsets_are_read_as_rfc_3339_writes_them() {
-        for (text, minutes) in [("Z", 0), ("z", 0), ("+00:00", 0), ("-00:00", 0), (" +08:00 ", 480), ("-05:00", -300), ("+05:45", 345), ("+23:59", 1439), ("-23:59", -1439)] {
-            assert_eq!(Offset::parse(text).map(Offset::minutes), Some(minutes), "{text:?}");
+        for (text, minutes) in [
+            ("Z", 0),
+            ("z", 0),
+            ("+00:00", 0),
+            ("-00:00", 0),
+            (" +08:00 ", 480),
+            ("-05:00", -300),
+            ("+05:45", 345),
+            ("+23:59", 1439),
+            ("-23:59", -1439),
+        ] {
+            assert_eq!(
+                Offset::parse(text).map(Offset::minutes),
+                Some(minutes),
+                "{text:?}"
+            );
         }
-        for text in ["", "+8", "+08", "+0800", "08:00", "+24:00", "+08:60", "UTC", "Asia/Shanghai", "+８:00", "+08:00:00"] {
+        for text in [
+            "",
+            "+8",
+            "+08",
+            "+0800",
+            "08:00",
+            "+24:00",
+            "+08:60",
+            "UTC",
+            "Asia/Shanghai",
+            "+８:00",
+            "+08:00:00",
+        ] {
             assert_eq!(Offset::parse(text), None, "{text:?}");
         }
-        assert_eq!([Offset::UTC, Offset::CST, Offset::parse("-05:30").unwrap()].map(|o| o.to_string()), ["Z", "+08:00", "-05:30"]);
+        assert_eq!(
+            [Offset::UTC, Offset::CST, Offset::parse("-05:30").unwrap()].map(|o| o.to_string()),
+            ["Z", "+08:00", "-05:30"]
+        );
         assert_eq!(Offset::from_minutes(1440), None);
-        assert_eq!(Offset::from_minutes(-1439).map(Offset::minutes), Some(-1439));
+        assert_eq!(
+            Offset::from_minutes(-1439).map(Offset::minutes),
+            Some(-1439)
+        );
         assert_eq!(Offset::from_config(None), Ok(Offset::CST));
         assert_eq!(Offset::from_config(Some("Z")), Ok(Offset::UTC));
-        assert_eq!(Offset::from_config(Some("+8")), Err("utc_offset \"+8\" is not an offset from UTC: write Z, +08:00 or -05:00".to_string()));
+        assert_eq!(
+            Offset::from_config(Some("+8")),
+            Err(
+                "utc_offset \"+8\" is not an offset from UTC: write Z, +08:00 or -05:00"
+                    .to_string()
+            )
+        );
     }
 
     #[test]

@@ -83,9 +83,15 @@ mod tests {
     #[test]
     fn huiyang_and_zhenfeng_are_known_with_their_history() {
         let hy = current("441303").unwrap();
-        assert_eq!((hy.name, hy.in_use, hy.since, hy.until), ("惠阳区", true, 2003, None));
+        assert_eq!(
+            (hy.name, hy.in_use, hy.since, hy.until),
+            ("惠阳区", true, 2003, None)
+        );
         let old = &lookup("441381")[0];
-        assert_eq!((old.name, old.in_use, old.since, old.until), ("惠阳市", false, 1994, Some(2003)));
+        assert_eq!(
+            (old.name, old.in_use, old.since, old.until),
+            ("惠阳市", false, 1994, Some(2003))
+        );
         assert!(exists("441381") && current("441381").is_none());
         let zf = current("522325").unwrap();
         assert_eq!((zf.name, zf.province), ("贞丰县", "贵州省"));
@@ -94,7 +100,10 @@ mod tests {
 
     #[test]
     fn reused_codes_keep_every_holder() {
-        let names: Vec<_> = lookup("120110").iter().map(|d| (d.name, d.since, d.in_use)).collect();
+        let names: Vec<_> = lookup("120110")
+            .iter()
+            .map(|d| (d.name, d.since, d.in_use))
+            .collect();
         assert_eq!(names, [("东郊区", 1981, false), ("东丽区", 1992, true)]);
         // 6,823 data rows in the copied file carry 6,450 distinct codes.
         assert_eq!(len(), 6450);

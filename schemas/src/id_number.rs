@@ -38,7 +38,9 @@ impl std::fmt::Display for IdNumberError {
                 "character {p} must be a digit{}",
                 if *p == 18 { " or upper-case X" } else { "" }
             ),
-            IdNumberError::BirthDate => f.write_str("characters 7-14 are not a real birth date (YYYYMMDD)"),
+            IdNumberError::BirthDate => {
+                f.write_str("characters 7-14 are not a real birth date (YYYYMMDD)")
+            }
             IdNumberError::CheckCharacter { expected, found } => write!(
                 f,
                 "check character is {found:?} but ISO 7064 MOD 11-2 gives {expected:?}"
@@ -60,7 +62,11 @@ pub fn check_character(first17: &str) -> Option<char> {
     if b.len() != 17 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let sum: u32 = b.iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let sum: u32 = b
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
     Some(CHECK[(sum % 11) as usize])
 }
 
@@ -69,13 +75,20 @@ pub fn check_character(first17: &str) -> Option<char> {
 pub fn validate(s: &str) -> Result<(), IdNumberError> {
     // Fast path, without allocating, for the usual case of 18 ASCII characters of the right kinds.
     let b = s.as_bytes();
-    if b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X') {
+    if b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X')
+    {
         if birth_date(s).is_none() {
             return Err(IdNumberError::BirthDate);
         }
         let expected = check_character(&s[..17]).expect("17 ASCII digits");
         let found = char::from(b[17]);
-        return if expected == found { Ok(()) } else { Err(IdNumberError::CheckCharacter { expected, found }) };
+        return if expected == found {
+            Ok(())
+        } else {
+            Err(IdNumberError::CheckCharacter { expected, found })
+        };
     }
     let chars: Vec<char> = s.chars().collect();
     if chars.len() != 18 {
@@ -92,7 +105,10 @@ pub fn validate(s: &str) -> Result<(), IdNumberError> {
     }
     let expected = check_character(&s[..17]).expect("17 ASCII digits");
     if expected != chars[17] {
-        return Err(IdNumberError::CheckCharacter { expected, found: chars[17] });
+        return Err(IdNumberError::CheckCharacter {
+            expected,
+            found: chars[17],
+        });
     }
     Ok(())
 }
@@ -103,7 +119,11 @@ pub fn birth_date(s: &str) -> Option<Date> {
     if !d.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Date::new(d[..4].parse().ok()?, d[4..6].parse().ok()?, d[6..].parse().ok()?)
+    Date::new(
+        d[..4].parse().ok()?,
+        d[4..6].parse().ok()?,
+        d[6..].parse().ok()?,
+    )
 }
 
 /// The sex the sequence code records (GB 11643-1999 §4.3: odd for men, even for women):
@@ -153,11 +173,23 @@ pub fn normalise(raw: &str) -> String {
 /// ```
 pub fn mask(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
-    let keep = if chars.len() >= 12 { 4 } else if chars.len() >= 3 { 1 } else { 0 };
+    let keep = if chars.len() >= 12 {
+        4
+    } else if chars.len() >= 3 {
+        1
+    } else {
+        0
+    };
     chars
         .iter()
         .enumerate()
-        .map(|(i, c)| if i < keep || i + keep >= chars.len() { *c } else { '*' })
+        .map(|(i, c)| {
+            if i < keep || i + keep >= chars.len() {
+                *c
+            } else {
+                '*'
+            }
+        })
         .collect()
 }
 
@@ -179,11 +211,20 @@ mod tests {
     fn wrong_check_character_length_and_dates_are_named() {
         assert_eq!(
             validate("440304198001010018"),
-            Err(IdNumberError::CheckCharacter { expected: '7', found: '8' })
+            Err(IdNumberError::CheckCharacter {
+                expected: '7',
+                found: '8'
+            })
         );
         assert_eq!(validate("4403041980010100"), Err(IdNumberError::Length(16)));
-        assert_eq!(validate("11010519491231002x"), Err(IdNumberError::Character(18)));
-        assert_eq!(validate("1101051949123100AX"), Err(IdNumberError::Character(17)));
+        assert_eq!(
+            validate("11010519491231002x"),
+            Err(IdNumberError::Character(18))
+        );
+        assert_eq!(
+            validate("1101051949123100AX"),
+            Err(IdNumberError::Character(17))
+        );
         // 1987-02-30 does not exist; the check character is right for the digits given.
         let first17 = "52232519870230001";
         let bad_date = format!("{first17}{}", check_character(first17).unwrap());
@@ -195,7 +236,10 @@ mod tests {
         // 522325 680312 123 → 522325 19680312 123 + check. By hand: 5·7+2·9+2·10+3·5+2·8+5·4+1·2
         // +9·1+6·6+8·3+0·7+3·9+1·10+2·5+1·8+2·4+3·2 = 264; 264 mod 11 = 0 → '1'.
         assert_eq!(check_character("52232519680312123"), Some('1'));
-        assert_eq!(upgrade_15("522325680312123").as_deref(), Some("522325196803121231"));
+        assert_eq!(
+            upgrade_15("522325680312123").as_deref(),
+            Some("522325196803121231")
+        );
         assert_eq!(upgrade_15("52232568031212"), None);
         assert_eq!(upgrade_15("52232568031212X"), None);
     }
@@ -203,7 +247,10 @@ mod tests {
     #[test]
     fn normalise_handles_lower_case_x_full_width_and_blanks() {
         assert_eq!(normalise(" 11010519491231002x "), "11010519491231002X");
-        assert_eq!(normalise("１１０１０５１９４９１２３１００２Ｘ"), "11010519491231002X");
+        assert_eq!(
+            normalise("１１０１０５１９４９１２３１００２Ｘ"),
+            "11010519491231002X"
+        );
         assert_eq!(normalise("522325 680312 123"), "522325196803121231");
         assert_eq!(normalise("abc"), "ABC");
     }
@@ -254,12 +301,30 @@ mod tests {
         }
         let invalid = [
             // The first number with 0 instead of its X.
-            ("522325199003070020", IdNumberError::CheckCharacter { expected: 'X', found: '0' }),
+            (
+                "522325199003070020",
+                IdNumberError::CheckCharacter {
+                    expected: 'X',
+                    found: '0',
+                },
+            ),
             // S = 309 gives 0, not 1.
-            ("522325198506151231", IdNumberError::CheckCharacter { expected: '0', found: '1' }),
+            (
+                "522325198506151231",
+                IdNumberError::CheckCharacter {
+                    expected: '0',
+                    found: '1',
+                },
+            ),
             // Two digits swapped (…1120 → …1102): 4·7+4·9+1·10+3·5+0·8+3·4+1·2+9·1+9·6+2·3+1·7
             // +1·9+0·10+2·5+0·8+0·4+4·2 = 206; 206 mod 11 = 8 → 4, not 5.
-            ("441303199211020045", IdNumberError::CheckCharacter { expected: '4', found: '5' }),
+            (
+                "441303199211020045",
+                IdNumberError::CheckCharacter {
+                    expected: '4',
+                    found: '5',
+                },
+            ),
             // Lower-case x is not canonical (normalise upper-cases it).
             ("44138119751231007x", IdNumberError::Character(18)),
             // 1990-02-29 does not exist (1990 is not a leap year), whatever the check character:

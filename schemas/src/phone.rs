@@ -11,7 +11,10 @@ use crate::text;
 /// ```
 pub fn is_canonical(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 11 && b.iter().all(u8::is_ascii_digit) && b[0] == b'1' && (b'3'..=b'9').contains(&b[1])
+    b.len() == 11
+        && b.iter().all(u8::is_ascii_digit)
+        && b[0] == b'1'
+        && (b'3'..=b'9').contains(&b[1])
 }
 
 /// Normalises what systems send: full-width digits to ASCII; blanks, dashes (ASCII `-`, the
@@ -27,7 +30,9 @@ pub fn is_canonical(s: &str) -> bool {
 pub fn normalise(raw: &str) -> Option<String> {
     let s: String = text::to_half_width(raw)
         .chars()
-        .filter(|c| !(text::is_blank(*c) || matches!(c, '-' | '\u{2010}'..='\u{2015}' | '.' | '(' | ')')))
+        .filter(|c| {
+            !(text::is_blank(*c) || matches!(c, '-' | '\u{2010}'..='\u{2015}' | '.' | '(' | ')'))
+        })
         .collect();
     if s.is_empty() {
         return None;
@@ -69,19 +74,28 @@ mod tests {
     /// 86, whose mobile numbers begin 13-19 (China's numbering plan).
     #[test]
     fn canonical_form_cases() {
-        for ok in ["13800138000", "13012345678", "14700000000", "15912345678", "16612345678", "17712345678", "18811112222", "19912345678"] {
+        for ok in [
+            "13800138000",
+            "13012345678",
+            "14700000000",
+            "15912345678",
+            "16612345678",
+            "17712345678",
+            "18811112222",
+            "19912345678",
+        ] {
             assert!(is_canonical(ok), "{ok}");
         }
         for bad in [
-            "8613800138000",  // country code kept
-            "+8613800138000", // idem
-            "138-0013-8000",  // separators
-            "138 0013 8000",  // blanks
-            "1380013800",     // 10 digits
-            "138001380000",   // 12 digits
-            "10012345678",    // 10x is not a mobile prefix
-            "12012345678",    // nor 12x
-            "23800138000",    // does not start with 1
+            "8613800138000",          // country code kept
+            "+8613800138000",         // idem
+            "138-0013-8000",          // separators
+            "138 0013 8000",          // blanks
+            "1380013800",             // 10 digits
+            "138001380000",           // 12 digits
+            "10012345678",            // 10x is not a mobile prefix
+            "12012345678",            // nor 12x
+            "23800138000",            // does not start with 1
             "１３８００１３８０００", // full-width digits
             "",
         ] {

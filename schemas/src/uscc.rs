@@ -8,7 +8,9 @@
 /// The code alphabet in value order (value of a character = its index).
 pub const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// Weights for positions 1..=17 (3^(i-1) mod 31).
-const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 /// Why a text is not a unified social credit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +84,11 @@ pub fn validate(s: &str) -> Result<(), UsccError> {
     if b.len() == 18 && b.iter().all(|c| value(char::from(*c)).is_some()) {
         let expected = check_character(&s[..17]).expect("17 alphabet characters");
         let found = char::from(b[17]);
-        return if expected == found { Ok(()) } else { Err(UsccError::CheckCharacter { expected, found }) };
+        return if expected == found {
+            Ok(())
+        } else {
+            Err(UsccError::CheckCharacter { expected, found })
+        };
     }
     let chars: Vec<char> = s.chars().collect();
     if chars.len() != 18 {
@@ -93,7 +99,10 @@ pub fn validate(s: &str) -> Result<(), UsccError> {
     }
     let expected = check_character(&s[..17]).expect("17 alphabet characters");
     if expected != chars[17] {
-        return Err(UsccError::CheckCharacter { expected, found: chars[17] });
+        return Err(UsccError::CheckCharacter {
+            expected,
+            found: chars[17],
+        });
     }
     Ok(())
 }
@@ -124,9 +133,15 @@ mod tests {
     fn errors_name_what_is_wrong() {
         assert_eq!(
             validate("91350100M000100Y44"),
-            Err(UsccError::CheckCharacter { expected: '3', found: '4' })
+            Err(UsccError::CheckCharacter {
+                expected: '3',
+                found: '4'
+            })
         );
-        assert_eq!(validate("91350100M000100I43"), Err(UsccError::Character(16)));
+        assert_eq!(
+            validate("91350100M000100I43"),
+            Err(UsccError::Character(16))
+        );
         assert_eq!(validate("9135"), Err(UsccError::Length(4)));
     }
 
@@ -170,11 +185,23 @@ mod tests {
         }
         let invalid = [
             // S = 1847 gives D, not 0.
-            ("91441303MA4UH12340", UsccError::CheckCharacter { expected: 'D', found: '0' }),
+            (
+                "91441303MA4UH12340",
+                UsccError::CheckCharacter {
+                    expected: 'D',
+                    found: '0',
+                },
+            ),
             // Two characters swapped (…RT2 → …TR2): 9·1+1·3+4·9+4·27+1·19+3·26+0·16+3·17+21·20
             // +10·29+5·25+1·13+29·8+0·24+26·10+25·30+2·28 = 2450; 2450 mod 31 = 1;
             // 31 − 1 = 30 → Y, not A.
-            ("91441303MA51X0TR2A", UsccError::CheckCharacter { expected: 'Y', found: 'A' }),
+            (
+                "91441303MA51X0TR2A",
+                UsccError::CheckCharacter {
+                    expected: 'Y',
+                    found: 'A',
+                },
+            ),
             // I, O, Z, S and V are outside the alphabet, in any position.
             ("91441303MA4UH1234I", UsccError::Character(18)),
             ("91441303MO4UH1234D", UsccError::Character(10)),
@@ -193,7 +220,10 @@ mod tests {
 
     #[test]
     fn normalise_upper_cases_and_drops_blanks() {
-        assert_eq!(normalise(" 91350100m000100y43 ").as_deref(), Some("91350100M000100Y43"));
+        assert_eq!(
+            normalise(" 91350100m000100y43 ").as_deref(),
+            Some("91350100M000100Y43")
+        );
         assert_eq!(normalise("　"), None);
     }
 }

@@ -1268,46 +1268,6 @@ fn secondments(rng: &mut ChaCha8Rng) -> Vec<Secondment> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn organisation_codes_check_as_printed_on_licences() {
-        // The organisation codes inside 91350100M000100Y43 and 91110000802100433B.
-        assert_eq!(organisation_code_check("M000100Y"), Some('4'));
-        assert_eq!(organisation_code_check("80210043"), Some('3'));
-        // 1·3+2·7+3·9+4·10+5·5+6·8+7·4+8·2 = 201; 201 mod 11 = 3; 11 − 3 = 8.
-        assert_eq!(organisation_code_check("12345678"), Some('8'));
-        assert_eq!(organisation_code_check("1234567"), None);
-    }
-
-    #[test]
-    fn every_county_outside_huiyang_is_in_use() {
-        for (code, _, _) in ELSEWHERE {
-            assert!(divisions::current(code).is_some(), "{code}");
-        }
-        assert!(divisions::current(HUIYANG).is_some());
-        for code in OTHER_QIANXINAN {
-            assert!(divisions::exists(code), "{code}");
-        }
-        assert!(
-            divisions::current("522322").is_none(),
-            "兴仁县 was retired in 2018"
-        );
-    }
-
-    #[test]
-    fn the_scale_one_seed_is_generated_quickly() {
-        let start = std::time::Instant::now();
-        let seed = generate(1, DEFAULT_SEED);
-        let took = start.elapsed();
-        assert_eq!(seed.residents.len(), 3000);
-        // Generous for unoptimised builds; a release build takes a few milliseconds.
-        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // HY-ESMS: referrals
 
@@ -1397,4 +1357,44 @@ fn referrals(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organisation_codes_check_as_printed_on_licences() {
+        // The organisation codes inside 91350100M000100Y43 and 91110000802100433B.
+        assert_eq!(organisation_code_check("M000100Y"), Some('4'));
+        assert_eq!(organisation_code_check("80210043"), Some('3'));
+        // 1·3+2·7+3·9+4·10+5·5+6·8+7·4+8·2 = 201; 201 mod 11 = 3; 11 − 3 = 8.
+        assert_eq!(organisation_code_check("12345678"), Some('8'));
+        assert_eq!(organisation_code_check("1234567"), None);
+    }
+
+    #[test]
+    fn every_county_outside_huiyang_is_in_use() {
+        for (code, _, _) in ELSEWHERE {
+            assert!(divisions::current(code).is_some(), "{code}");
+        }
+        assert!(divisions::current(HUIYANG).is_some());
+        for code in OTHER_QIANXINAN {
+            assert!(divisions::exists(code), "{code}");
+        }
+        assert!(
+            divisions::current("522322").is_none(),
+            "兴仁县 was retired in 2018"
+        );
+    }
+
+    #[test]
+    fn the_scale_one_seed_is_generated_quickly() {
+        let start = std::time::Instant::now();
+        let seed = generate(1, DEFAULT_SEED);
+        let took = start.elapsed();
+        assert_eq!(seed.residents.len(), 3000);
+        // Generous for unoptimised builds; a release build takes a few milliseconds.
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+    }
 }

@@ -1,5 +1,8 @@
 //! The `sims` binary's one line of output, and what the simulators log.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

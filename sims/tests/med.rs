@@ -2,6 +2,9 @@
 //! `next` links and `_include`/`_revinclude`, `_lastUpdated`, conditional create, versioned
 //! update with 412, `OperationOutcome` errors, faults and counters.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{client, get_json, med, unlimited};

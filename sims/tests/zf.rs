@@ -1,6 +1,9 @@
 //! ZF-REG against `zhenfeng-registry.md`: sessions, the GB18030 export, saves with their codes,
 //! the job board, faults and counters.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{client, get_json, unlimited, zf, zf_login};

@@ -289,6 +289,7 @@ pub async fn reload_on_sighup(certificate: Arc<Certificate>) {
 /// Throwaway certificates for tests of HTTPS (the `openssl` command, in a directory of the
 /// test's own): a CA and certificates for `localhost` it signed (the `test-support` feature).
 #[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::unwrap_used)] // test support: a failure here is the calling test failing
 pub mod testing {
     /// Runs `openssl ARGS` in `dir`; panics with its standard error when it fails.
     fn openssl(dir: &std::path::Path, args: &[&str]) {

@@ -57,26 +57,42 @@ pub enum PluginError {
     /// The component could not be read, compiled or linked.
     #[error("plugin {plugin}: cannot load {path}: {message}")]
     Load {
+        /// The plugin's name in the configuration (`[plugins.NAME]`).
         plugin: String,
+        /// The component's file.
         path: String,
+        /// Why, as wasmtime or the file system said it.
         message: String,
     },
     /// The plugin asks for a capability the deployment did not grant.
     #[error("plugin {plugin}: {message}")]
-    NotGranted { plugin: String, message: String },
+    NotGranted {
+        /// The plugin's name in the configuration.
+        plugin: String,
+        /// Which capability, and what the deployment grants instead.
+        message: String,
+    },
     /// The call trapped (panic, exhausted limit, deadline); the instance is discarded.
     #[error("plugin {plugin}: {call} trapped: {message}")]
     Trap {
+        /// The plugin's name in the configuration.
         plugin: String,
+        /// The export called (`open`, `read`, `write`, ...).
         call: &'static str,
+        /// The trap: wasmtime's message, or the limit the call ran past.
         message: String,
     },
     /// The connector returned an error.
     #[error("plugin {plugin}: {call} failed ({kind}): {message}")]
     Connector {
+        /// The plugin's name in the configuration.
         plugin: String,
+        /// The export called (`open`, `read`, `write`, ...).
         call: &'static str,
+        /// The case of the contract's `connector-error` (`config`, `auth`, `transient`,
+        /// `permanent`, `unsupported`), or `contract` when the answer broke the contract.
         kind: &'static str,
+        /// The connector's own message.
         message: String,
     },
 }

@@ -33,7 +33,12 @@ thread_local! {
 }
 
 fn text(key: &str) -> String {
-    CONFIG.with_borrow(|c| c.get(key).and_then(Value::as_str).unwrap_or_default().to_string())
+    CONFIG.with_borrow(|c| {
+        c.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    })
 }
 
 /// A valid worker: 王芳, identity number 11010519491231002X (check character X).
@@ -44,7 +49,13 @@ fn worker(remark: &str) -> SourceRecord {
         "employer": {"name": "伯恩光学(惠州)有限公司", "uscc": null}, "position": "普工", "status": "employed",
         "remark": remark
     });
-    SourceRecord { data: w.to_string(), remote_id: "1".into(), version: None, updated_at: None, deleted: false }
+    SourceRecord {
+        data: w.to_string(),
+        remote_id: "1".into(),
+        version: None,
+        updated_at: None,
+        deleted: false,
+    }
 }
 
 /// One request through the host's raw interface (any method, any header).
@@ -55,11 +66,21 @@ fn raw_request() -> String {
         .into_iter()
         .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
         .collect();
-    let req = host::Request { method: text("method"), url: text("url"), headers, body: text("body").into_bytes() };
+    let req = host::Request {
+        method: text("method"),
+        url: text("url"),
+        headers,
+        body: text("body").into_bytes(),
+    };
     match host::send(&req) {
         Ok(r) => {
             let headers: Vec<String> = r.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-            format!("status {} | headers {} | body {}", r.status, headers.join("; "), String::from_utf8_lossy(&r.body))
+            format!(
+                "status {} | headers {} | body {}",
+                r.status,
+                headers.join("; "),
+                String::from_utf8_lossy(&r.body)
+            )
         }
         Err(e) => format!("error {}", describe(&e)),
     }
@@ -67,7 +88,9 @@ fn raw_request() -> String {
 
 /// Opens up to `n` streaming responses and keeps them.
 fn open_bodies() -> String {
-    let n = CONFIG.with_borrow(|c| c.get("n").and_then(Value::as_u64)).unwrap_or(100);
+    let n = CONFIG
+        .with_borrow(|c| c.get("n").and_then(Value::as_u64))
+        .unwrap_or(100);
     let mut opened = 0;
     for _ in 0..n {
         match Request::get(text("url")).send_streaming() {
@@ -109,14 +132,23 @@ impl Guest for Hostile {
             name: "hostile".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             system: "none (the sandbox's tests)".into(),
-            streams: vec![StreamInfo { name: "records".into(), schema: "worker".into(), schema_version: "1.0.1".into(), can_read: true, can_write: true, can_delete: false, max_write_batch: 0 }],
+            streams: vec![StreamInfo {
+                name: "records".into(),
+                schema: "worker".into(),
+                schema_version: "1.0.1".into(),
+                can_read: true,
+                can_write: true,
+                can_delete: false,
+                max_write_batch: 0,
+            }],
             hosts: vec![],
             secrets: vec!["token".into()],
         }
     }
 
     fn open(config: String) -> Result<(), ConnectorError> {
-        let v: Value = serde_json::from_str(&config).map_err(|e| ConnectorError::Config(format!("config: {e}")))?;
+        let v: Value = serde_json::from_str(&config)
+            .map_err(|e| ConnectorError::Config(format!("config: {e}")))?;
         CONFIG.with_borrow_mut(|c| *c = v);
         Ok(())
     }
@@ -127,11 +159,18 @@ impl Guest for Hostile {
 
     fn read(_stream: String, cursor: Option<String>, _max: u32) -> Result<Batch, ConnectorError> {
         if cursor.is_some() {
-            return Ok(Batch { records: vec![], cursor, more: false, remaining: None });
+            return Ok(Batch {
+                records: vec![],
+                cursor,
+                more: false,
+                remaining: None,
+            });
         }
         let record = match text("mode").as_str() {
             "secret-echo" => {
-                let resp = Request::get(text("echo")).header("x-token", "{{secret:token}}").send()?;
+                let resp = Request::get(text("echo"))
+                    .header("x-token", "{{secret:token}}")
+                    .send()?;
                 let seen = resp.text();
                 log::info(&format!("the echo said: {seen}"));
                 worker(&format!("{seen} | env: {}", std::env::vars().count()))
@@ -149,11 +188,23 @@ impl Guest for Hostile {
             }
             _ => worker(""),
         };
-        Ok(Batch { records: vec![record], cursor: Some("done".into()), more: false, remaining: None })
+        Ok(Batch {
+            records: vec![record],
+            cursor: Some("done".into()),
+            more: false,
+            remaining: None,
+        })
     }
 
-    fn write(_stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
-        Ok(records.iter().enumerate().map(|(i, r)| WriteResult::Created(written(i, &r.data))).collect())
+    fn write(
+        _stream: String,
+        records: Vec<TargetRecord>,
+    ) -> Result<Vec<WriteResult>, ConnectorError> {
+        Ok(records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| WriteResult::Created(written(i, &r.data)))
+            .collect())
     }
 }
 

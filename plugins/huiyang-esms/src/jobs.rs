@@ -37,9 +37,18 @@ pub fn item_to_record(item: &Value, ctx: &Context) -> Record {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     });
-    r.insert("identifier".into(), json!({ "propertyID": SYSTEM_ID, "value": id }));
-    r.insert("title".into(), Value::String(text::trim(item_str(item, "title")).to_string()));
-    let employer = item.get("enterpriseId").and_then(Value::as_i64).and_then(|id| ctx.enterprise_by_id.get(&id));
+    r.insert(
+        "identifier".into(),
+        json!({ "propertyID": SYSTEM_ID, "value": id }),
+    );
+    r.insert(
+        "title".into(),
+        Value::String(text::trim(item_str(item, "title")).to_string()),
+    );
+    let employer = item
+        .get("enterpriseId")
+        .and_then(Value::as_i64)
+        .and_then(|id| ctx.enterprise_by_id.get(&id));
     r.insert(
         "hiringOrganization".into(),
         match employer {
@@ -47,7 +56,10 @@ pub fn item_to_record(item: &Value, ctx: &Context) -> Record {
             None => json!({}),
         },
     );
-    let (min, max) = (item.get("salaryMin").filter(|v| !v.is_null()), item.get("salaryMax").filter(|v| !v.is_null()));
+    let (min, max) = (
+        item.get("salaryMin").filter(|v| !v.is_null()),
+        item.get("salaryMax").filter(|v| !v.is_null()),
+    );
     r.insert(
         "baseSalary".into(),
         if min.is_none() && max.is_none() {
@@ -59,15 +71,34 @@ pub fn item_to_record(item: &Value, ctx: &Context) -> Record {
     r.insert(
         "jobLocation".into(),
         match text::non_empty(item_str(item, "workLocation")) {
-            Some(address) => json!({ "address": address, "countyCode": text::non_empty(&ctx.division_code) }),
+            Some(address) => {
+                json!({ "address": address, "countyCode": text::non_empty(&ctx.division_code) })
+            }
             None => Value::Null,
         },
     );
-    set_opt(&mut r, "datePosted", text::non_empty(item_str(item, "publishedAt")).map(|d| date::normalise(&d)));
-    r.insert("validThrough".into(), Value::String(date::normalise(text::trim(item_str(item, "validUntil")))));
-    r.insert("totalJobOpenings".into(), item.get("headcount").cloned().unwrap_or(Value::Null));
-    set_opt(&mut r, "qualifications", text::non_empty(item_str(item, "requirements")));
-    r.insert("status".into(), Value::String(text::trim(item_str(item, "status")).to_string()));
+    set_opt(
+        &mut r,
+        "datePosted",
+        text::non_empty(item_str(item, "publishedAt")).map(|d| date::normalise(&d)),
+    );
+    r.insert(
+        "validThrough".into(),
+        Value::String(date::normalise(text::trim(item_str(item, "validUntil")))),
+    );
+    r.insert(
+        "totalJobOpenings".into(),
+        item.get("headcount").cloned().unwrap_or(Value::Null),
+    );
+    set_opt(
+        &mut r,
+        "qualifications",
+        text::non_empty(item_str(item, "requirements")),
+    );
+    r.insert(
+        "status".into(),
+        Value::String(text::trim(item_str(item, "status")).to_string()),
+    );
     r
 }
 
@@ -83,8 +114,14 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context {
-        let mut c = Context { province: "广东省".into(), division_code: "441303".into(), ..Context::default() };
-        c.add_enterprise(&json!({"id": 1, "uscc": "91350100M000100Y43", "name": "伯恩光学(惠州)有限公司"}));
+        let mut c = Context {
+            province: "广东省".into(),
+            division_code: "441303".into(),
+            ..Context::default()
+        };
+        c.add_enterprise(
+            &json!({"id": 1, "uscc": "91350100M000100Y43", "name": "伯恩光学(惠州)有限公司"}),
+        );
         c
     }
 

@@ -52,12 +52,17 @@ fn base_url() -> String {
 }
 
 fn api(req: Request) -> Request {
-    req.header("x-api-key", "{{secret:api_key}}").header("accept", "application/json")
+    req.header("x-api-key", "{{secret:api_key}}")
+        .header("accept", "application/json")
 }
 
 /// The error for an answer that is not what the contract promises.
 fn unexpected(what: &str, resp: &Response) -> ConnectorError {
-    let msg = format!("{what}: HTTP {} {}", resp.status, resp.text().chars().take(200).collect::<String>());
+    let msg = format!(
+        "{what}: HTTP {} {}",
+        resp.status,
+        resp.text().chars().take(200).collect::<String>()
+    );
     match resp.status {
         401 | 403 => ConnectorError::Auth(msg),
         429 | 500..=599 => ConnectorError::Transient(msg),
@@ -77,11 +82,17 @@ struct Page {
 impl Page {
     /// What waits after page `page` of `size`: the `total` the answer gives less `page * size`.
     fn remaining(&self, page: u32, size: u32) -> Option<Remaining> {
-        self.total.map(|total| Remaining::after_page(total, page, size))
+        self.total
+            .map(|total| Remaining::after_page(total, page, size))
     }
 }
 
-fn get_page(collection: &str, since: Option<&str>, page: u32, size: u32) -> Result<Vec<Value>, ConnectorError> {
+fn get_page(
+    collection: &str,
+    since: Option<&str>,
+    page: u32,
+    size: u32,
+) -> Result<Vec<Value>, ConnectorError> {
     Ok(get_page_counted(collection, since, page, size)?.0)
 }
 
@@ -120,7 +131,10 @@ fn ensure_enterprises() -> Result<(), ConnectorError> {
             break;
         }
     }
-    log::debug(&format!("enterprise register: {} entries", ctx.name_by_uscc.len()));
+    log::debug(&format!(
+        "enterprise register: {} entries",
+        ctx.name_by_uscc.len()
+    ));
     STATE.with_borrow_mut(|s| {
         s.ctx = ctx;
         s.enterprises_loaded = true;
@@ -133,7 +147,9 @@ fn ctx() -> Context {
 }
 
 fn updated_at(item: &Value) -> Option<String> {
-    item.get("updatedAt").and_then(Value::as_str).map(str::to_string)
+    item.get("updatedAt")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn item_id(item: &Value) -> Option<i64> {
@@ -193,8 +209,8 @@ impl Guest for HuiyangEsms {
     }
 
     fn open(config: String) -> Result<(), ConnectorError> {
-        let cfg: Value =
-            serde_json::from_str(&config).map_err(|e| ConnectorError::Config(format!("config is not JSON: {e}")))?;
+        let cfg: Value = serde_json::from_str(&config)
+            .map_err(|e| ConnectorError::Config(format!("config is not JSON: {e}")))?;
         let field = |k: &str| -> Result<String, ConnectorError> {
             cfg.get(k)
                 .and_then(Value::as_str)
@@ -203,7 +219,11 @@ impl Guest for HuiyangEsms {
         };
         let state = State {
             base_url: field("base_url")?.trim_end_matches('/').to_string(),
-            ctx: Context { province: field("province")?, division_code: field("division_code")?, ..Context::default() },
+            ctx: Context {
+                province: field("province")?,
+                division_code: field("division_code")?,
+                ..Context::default()
+            },
             ..State::default()
         };
         STATE.with_borrow_mut(|s| *s = state);
@@ -224,10 +244,15 @@ impl Guest for HuiyangEsms {
         }
         ensure_enterprises()?;
         let ctx = ctx();
-        paging::read(WORKERS, cursor, max, |item| mapping::item_to_record(item, &ctx))
+        paging::read(WORKERS, cursor, max, |item| {
+            mapping::item_to_record(item, &ctx)
+        })
     }
 
-    fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
+    fn write(
+        stream: String,
+        records: Vec<TargetRecord>,
+    ) -> Result<Vec<WriteResult>, ConnectorError> {
         match stream.as_str() {
             WORKERS => {}
             secondments::SECONDMENTS => {
@@ -240,7 +265,11 @@ impl Guest for HuiyangEsms {
                     })
                     .collect();
             }
-            _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?} to write"))),
+            _ => {
+                return Err(ConnectorError::Unsupported(format!(
+                    "no stream {stream:?} to write"
+                )));
+            }
         }
         ensure_enterprises()?;
         let ctx = ctx();
@@ -258,14 +287,15 @@ impl Guest for HuiyangEsms {
     /// [`secondments::normal_form`]); worker employers are coded with the enterprise register
     /// this run has read (without it, an `Err`: the host then compares with what was sent).
     fn normal_form(stream: String, records: Vec<String>) -> Result<Vec<String>, String> {
-        let map: fn(&hub_sdk::json::Record, &Context) -> hub_sdk::json::Record = match stream.as_str() {
-            WORKERS if !STATE.with_borrow(|s| s.enterprises_loaded) => {
-                return Err("the enterprise register is not read yet in this run".into());
-            }
-            WORKERS => mapping::normal_form,
-            secondments::SECONDMENTS => |r, _| secondments::normal_form(r),
-            _ => return Err(format!("no stream {stream:?} to write")),
-        };
+        let map: fn(&hub_sdk::json::Record, &Context) -> hub_sdk::json::Record =
+            match stream.as_str() {
+                WORKERS if !STATE.with_borrow(|s| s.enterprises_loaded) => {
+                    return Err("the enterprise register is not read yet in this run".into());
+                }
+                WORKERS => mapping::normal_form,
+                secondments::SECONDMENTS => |r, _| secondments::normal_form(r),
+                _ => return Err(format!("no stream {stream:?} to write")),
+            };
         let ctx = ctx();
         hub_sdk::normal_form_each(&records, |rec| map(rec, &ctx))
     }
@@ -276,9 +306,15 @@ impl Guest for HuiyangEsms {
 /// such record) is `deleted` too; a 412 (changed since) `conflict`.
 fn delete_one(collection: &str, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {
     let Some(id) = &target.remote_id else {
-        return Ok(WriteResult::Rejected(Rejection { reason: "a delete without the record's HY id".into(), pointer: None }));
+        return Ok(WriteResult::Rejected(Rejection {
+            reason: "a delete without the record's HY id".into(),
+            pointer: None,
+        }));
     };
-    let mut req = api(Request::delete(format!("{}/api/v1/{collection}/{id}", base_url())));
+    let mut req = api(Request::delete(format!(
+        "{}/api/v1/{collection}/{id}",
+        base_url()
+    )));
     if let Some(v) = &target.version {
         req = req.header("if-unmodified-since", v);
     }
@@ -304,14 +340,18 @@ fn duplicate(resp: &Response) -> WriteResult {
     match body.get("id").and_then(Value::as_i64) {
         Some(id) => WriteResult::Duplicate(Existing::id(id.to_string())),
         None => WriteResult::Rejected(Rejection {
-            reason: format!("HY-ESMS: duplicate idNo, with no id in the answer: {}", resp.text()),
+            reason: format!(
+                "HY-ESMS: duplicate idNo, with no id in the answer: {}",
+                resp.text()
+            ),
             pointer: Some("/idNumber".into()),
         }),
     }
 }
 
 fn written(item: &Value, ctx: &Context) -> Result<Written, ConnectorError> {
-    let id = item_id(item).ok_or_else(|| ConnectorError::Permanent("stored item has no id".into()))?;
+    let id =
+        item_id(item).ok_or_else(|| ConnectorError::Permanent("stored item has no id".into()))?;
     Ok(Written {
         remote_id: id.to_string(),
         version: updated_at(item),
@@ -321,43 +361,78 @@ fn written(item: &Value, ctx: &Context) -> Result<Written, ConnectorError> {
 
 fn rejected(resp: &Response) -> WriteResult {
     let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-    let error = body.get("error").and_then(Value::as_str).unwrap_or("refused");
+    let error = body
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("refused");
     let field = body.get("field").and_then(Value::as_str);
     WriteResult::Rejected(Rejection {
-        reason: format!("HTTP {} {error}{}", resp.status, field.map(|f| format!(" ({f})")).unwrap_or_default()),
+        reason: format!(
+            "HTTP {} {error}{}",
+            resp.status,
+            field.map(|f| format!(" ({f})")).unwrap_or_default()
+        ),
         pointer: field.and_then(mapping::pointer_for_field),
     })
 }
 
-fn put(id: &str, item: &serde_json::Map<String, Value>, version: Option<&str>) -> Result<Response, ConnectorError> {
-    let mut req = api(Request::put(format!("{}/api/v1/{WORKERS}/{id}", base_url()))).json(item);
+fn put(
+    id: &str,
+    item: &serde_json::Map<String, Value>,
+    version: Option<&str>,
+) -> Result<Response, ConnectorError> {
+    let mut req = api(Request::put(format!(
+        "{}/api/v1/{WORKERS}/{id}",
+        base_url()
+    )))
+    .json(item);
     if let Some(v) = version {
         req = req.header("if-unmodified-since", v);
     }
     Ok(req.send()?)
 }
 
-fn write_one(index: usize, target: &TargetRecord, ctx: &Context) -> Result<WriteResult, ConnectorError> {
+fn write_one(
+    index: usize,
+    target: &TargetRecord,
+    ctx: &Context,
+) -> Result<WriteResult, ConnectorError> {
     let data = hub_sdk::json::parse_record(&target.data, index)?;
     let item = mapping::record_to_item(&data, ctx);
     if let (Some(id), Some(current)) = (&target.remote_id, &target.current) {
         let current = hub_sdk::json::parse_record(current, index)?;
         if mapping::record_to_item(&current, ctx) == item {
-            return Ok(WriteResult::Unchanged(Written { remote_id: id.clone(), version: target.version.clone(), stored: None }));
+            return Ok(WriteResult::Unchanged(Written {
+                remote_id: id.clone(),
+                version: target.version.clone(),
+                stored: None,
+            }));
         }
     }
     if let Some(id) = &target.remote_id {
         let resp = put(id, &item, target.version.as_deref())?;
         match resp.status {
             200 => return Ok(WriteResult::Updated(written(&resp.json("update")?, ctx)?)),
-            412 => return Ok(WriteResult::Conflict(format!("HY record {id} changed since {}", target.version.as_deref().unwrap_or("?")))),
+            412 => {
+                return Ok(WriteResult::Conflict(format!(
+                    "HY record {id} changed since {}",
+                    target.version.as_deref().unwrap_or("?")
+                )));
+            }
             404 => log::warn(&format!("HY record {id} not found; creating it again")),
-            409 => return Ok(WriteResult::Rejected(Rejection { reason: "HY-ESMS: idNo belongs to another record".into(), pointer: Some("/idNumber".into()) })),
+            409 => {
+                return Ok(WriteResult::Rejected(Rejection {
+                    reason: "HY-ESMS: idNo belongs to another record".into(),
+                    pointer: Some("/idNumber".into()),
+                }));
+            }
             400 | 422 => return Ok(rejected(&resp)),
             _ => return Err(unexpected("update", &resp)),
         }
     }
-    let resp = api(Request::post(format!("{}/api/v1/{WORKERS}", base_url()))).json(&item).send()?;
+    let resp = api(Request::post(format!("{}/api/v1/{WORKERS}", base_url())))
+        .json(&item)
+        .send()?;
     match resp.status {
         201 | 200 => Ok(WriteResult::Created(written(&resp.json("create")?, ctx)?)),
         // Registered already, as a record the hub has not read (entered meanwhile): the host
@@ -375,20 +450,49 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: &str) -> Response {
-        Response { status, headers: Vec::new(), body: body.as_bytes().to_vec() }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     fn delete_of(id: &str) -> TargetRecord {
-        TargetRecord { op: WriteOp::Delete, data: "{}".into(), remote_id: Some(id.into()), version: None, current: None }
+        TargetRecord {
+            op: WriteOp::Delete,
+            data: "{}".into(),
+            remote_id: Some(id.into()),
+            version: None,
+            current: None,
+        }
     }
 
     #[test]
     fn a_page_says_what_waits_after_it_from_its_total() {
-        let page: Page = serde_json::from_str(r#"{"total": 450, "page": 1, "size": 200, "items": []}"#).unwrap();
-        assert!(matches!(page.remaining(1, 200), Some(Remaining { count: 250, exact: true })));
-        assert!(matches!(page.remaining(2, 200), Some(Remaining { count: 50, exact: true })));
+        let page: Page =
+            serde_json::from_str(r#"{"total": 450, "page": 1, "size": 200, "items": []}"#).unwrap();
+        assert!(matches!(
+            page.remaining(1, 200),
+            Some(Remaining {
+                count: 250,
+                exact: true
+            })
+        ));
+        assert!(matches!(
+            page.remaining(2, 200),
+            Some(Remaining {
+                count: 50,
+                exact: true
+            })
+        ));
         // The last page, 50 of 450: nothing waits.
-        assert!(matches!(page.remaining(3, 200), Some(Remaining { count: 0, exact: true })));
+        assert!(matches!(
+            page.remaining(3, 200),
+            Some(Remaining {
+                count: 0,
+                exact: true
+            })
+        ));
         let unsaid: Page = serde_json::from_str(r#"{"items": []}"#).unwrap();
         assert!(unsaid.remaining(1, 200).is_none());
     }
@@ -396,9 +500,13 @@ mod tests {
     #[test]
     fn a_duplicate_id_no_on_create_is_a_duplicate_of_the_record_named() {
         let r = duplicate(&answer(409, r#"{"error":"duplicate idNo","id":1042}"#));
-        assert!(matches!(r, WriteResult::Duplicate(Existing { remote_id, version: None, data: None }) if remote_id == "1042"));
+        assert!(
+            matches!(r, WriteResult::Duplicate(Existing { remote_id, version: None, data: None }) if remote_id == "1042")
+        );
         let r = duplicate(&answer(409, r#"{"error":"duplicate idNo"}"#));
-        assert!(matches!(r, WriteResult::Rejected(Rejection { pointer: Some(p), .. }) if p == "/idNumber"));
+        assert!(
+            matches!(r, WriteResult::Rejected(Rejection { pointer: Some(p), .. }) if p == "/idNumber")
+        );
     }
 
     #[test]
@@ -406,22 +514,52 @@ mod tests {
         let t = delete_of("77");
         for status in [204, 404] {
             let r = deletion(&answer(status, ""), &t).unwrap();
-            assert!(matches!(r, WriteResult::Deleted(Written { remote_id, version: None, stored: None }) if remote_id == "77"), "{status}");
+            assert!(
+                matches!(r, WriteResult::Deleted(Written { remote_id, version: None, stored: None }) if remote_id == "77"),
+                "{status}"
+            );
         }
-        assert!(matches!(deletion(&answer(412, r#"{"error":"precondition failed"}"#), &t), Ok(WriteResult::Conflict(_))));
-        assert!(matches!(deletion(&answer(429, ""), &t), Ok(WriteResult::Retry(_))));
-        assert!(matches!(deletion(&answer(401, ""), &t), Err(ConnectorError::Auth(_))));
+        assert!(matches!(
+            deletion(&answer(412, r#"{"error":"precondition failed"}"#), &t),
+            Ok(WriteResult::Conflict(_))
+        ));
+        assert!(matches!(
+            deletion(&answer(429, ""), &t),
+            Ok(WriteResult::Retry(_))
+        ));
+        assert!(matches!(
+            deletion(&answer(401, ""), &t),
+            Err(ConnectorError::Auth(_))
+        ));
     }
 
     #[test]
     fn the_writable_streams_take_native_deletes_and_jobs_does_not() {
         let m = HuiyangEsms::manifest();
-        let d: Vec<_> = m.streams.iter().map(|s| (s.name.as_str(), s.can_delete, s.max_write_batch)).collect();
+        let d: Vec<_> = m
+            .streams
+            .iter()
+            .map(|s| (s.name.as_str(), s.can_delete, s.max_write_batch))
+            .collect();
         assert_eq!(
             d,
-            [(WORKERS, true, 0), (jobs::JOBS, false, 0), (secondments::SECONDMENTS, true, 0), (referrals::REFERRALS, false, 0)]
+            [
+                (WORKERS, true, 0),
+                (jobs::JOBS, false, 0),
+                (secondments::SECONDMENTS, true, 0),
+                (referrals::REFERRALS, false, 0)
+            ]
         );
-        let writable: Vec<_> = m.streams.iter().filter(|s| s.can_write).map(|s| s.name.as_str()).collect();
-        assert_eq!(writable, [WORKERS, secondments::SECONDMENTS], "referrals and jobs are read only");
+        let writable: Vec<_> = m
+            .streams
+            .iter()
+            .filter(|s| s.can_write)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            writable,
+            [WORKERS, secondments::SECONDMENTS],
+            "referrals and jobs are read only"
+        );
     }
 }

@@ -40,11 +40,18 @@ pub struct Context {
 impl Context {
     /// Adds one `enterprises` item (`uscc`, `name`).
     pub fn add_enterprise(&mut self, item: &Value) {
-        let code = item.get("uscc").and_then(Value::as_str).and_then(uscc::normalise);
-        let name = item.get("name").and_then(Value::as_str).and_then(text::non_empty);
+        let code = item
+            .get("uscc")
+            .and_then(Value::as_str)
+            .and_then(uscc::normalise);
+        let name = item
+            .get("name")
+            .and_then(Value::as_str)
+            .and_then(text::non_empty);
         if let (Some(code), Some(name)) = (code, name) {
             if let Some(id) = item.get("id").and_then(Value::as_i64) {
-                self.enterprise_by_id.insert(id, (name.clone(), code.clone()));
+                self.enterprise_by_id
+                    .insert(id, (name.clone(), code.clone()));
             }
             self.uscc_by_name.insert(name.clone(), code.clone());
             self.name_by_uscc.insert(code, name);
@@ -59,8 +66,14 @@ fn item_str<'a>(item: &'a Value, key: &str) -> &'a str {
 /// A `zhenfeng-workers` item as a `worker` record.
 pub fn item_to_record(item: &Value, ctx: &Context) -> Record {
     let mut r = Record::new();
-    r.insert("idNumber".into(), Value::String(id_number::normalise(item_str(item, "idNo"))));
-    r.insert("name".into(), Value::String(normalise_han_name(item_str(item, "name"))));
+    r.insert(
+        "idNumber".into(),
+        Value::String(id_number::normalise(item_str(item, "idNo"))),
+    );
+    r.insert(
+        "name".into(),
+        Value::String(normalise_han_name(item_str(item, "name"))),
+    );
     let gender = match text::trim(item_str(item, "gender")) {
         "M" => "male",
         "F" => "female",
@@ -68,7 +81,11 @@ pub fn item_to_record(item: &Value, ctx: &Context) -> Record {
     };
     r.insert("gender".into(), Value::String(gender.to_string()));
     set_opt(&mut r, "phone", phone::normalise(item_str(item, "phone")));
-    set_opt(&mut r, "hometownTownship", text::non_empty(item_str(item, "hometownTownship")));
+    set_opt(
+        &mut r,
+        "hometownTownship",
+        text::non_empty(item_str(item, "hometownTownship")),
+    );
     r.insert(
         "workplace".into(),
         json!({ "province": text::non_empty(&ctx.province), "countyCode": ctx.division_code }),
@@ -77,9 +94,20 @@ pub fn item_to_record(item: &Value, ctx: &Context) -> Record {
         .map(|code| json!({ "name": ctx.name_by_uscc.get(&code), "uscc": code }))
         .unwrap_or(Value::Null);
     r.insert("employer".into(), employer);
-    set_opt(&mut r, "position", text::non_empty(item_str(item, "position")));
-    set_opt(&mut r, "hiredOn", text::non_empty(item_str(item, "hiredOn")).map(|d| date::normalise(&d)));
-    r.insert("status".into(), Value::String(text::trim(item_str(item, "status")).to_string()));
+    set_opt(
+        &mut r,
+        "position",
+        text::non_empty(item_str(item, "position")),
+    );
+    set_opt(
+        &mut r,
+        "hiredOn",
+        text::non_empty(item_str(item, "hiredOn")).map(|d| date::normalise(&d)),
+    );
+    r.insert(
+        "status".into(),
+        Value::String(text::trim(item_str(item, "status")).to_string()),
+    );
     set_opt(&mut r, "remark", text::non_empty(item_str(item, "remark")));
     r
 }
@@ -154,8 +182,14 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context {
-        let mut c = Context { province: "广东省".into(), division_code: "441303".into(), ..Context::default() };
-        c.add_enterprise(&json!({"id": 1, "uscc": "91350100M000100Y43", "name": "伯恩光学(惠州)有限公司"}));
+        let mut c = Context {
+            province: "广东省".into(),
+            division_code: "441303".into(),
+            ..Context::default()
+        };
+        c.add_enterprise(
+            &json!({"id": 1, "uscc": "91350100M000100Y43", "name": "伯恩光学(惠州)有限公司"}),
+        );
         c
     }
 
@@ -183,9 +217,15 @@ mod tests {
         let item = |name: &str| json!({"id": 8, "name": name, "idNo": "110105194912310029", "gender": "M", "status": "employed"});
         assert_eq!(item_to_record(&item("王　五"), &ctx())["name"], "王五");
         assert_eq!(item_to_record(&item(" 王 五 "), &ctx())["name"], "王五");
-        assert_eq!(item_to_record(&item("Ali Hassan"), &ctx())["name"], "Ali Hassan");
+        assert_eq!(
+            item_to_record(&item("Ali Hassan"), &ctx())["name"],
+            "Ali Hassan"
+        );
         // A padded copy and an unpadded one read as one record.
-        assert_eq!(item_to_record(&item("王　五"), &ctx()), item_to_record(&item("王五"), &ctx()));
+        assert_eq!(
+            item_to_record(&item("王　五"), &ctx()),
+            item_to_record(&item("王五"), &ctx())
+        );
     }
 
     #[test]
@@ -232,7 +272,10 @@ mod tests {
     #[test]
     fn field_names_in_422_answers_become_pointers() {
         assert_eq!(pointer_for_field("idNo").as_deref(), Some("/idNumber"));
-        assert_eq!(pointer_for_field("employerUscc").as_deref(), Some("/employer/uscc"));
+        assert_eq!(
+            pointer_for_field("employerUscc").as_deref(),
+            Some("/employer/uscc")
+        );
         assert_eq!(pointer_for_field("id"), None);
     }
 }

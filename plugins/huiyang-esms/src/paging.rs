@@ -52,7 +52,11 @@ pub(crate) struct Step<'a> {
 impl Pager {
     /// A read that starts at `cursor` (an `updatedAt`; `None`: from the beginning).
     pub(crate) fn start(cursor: Option<String>) -> Pager {
-        Pager { since: cursor, page: 1, ..Pager::default() }
+        Pager {
+            since: cursor,
+            page: 1,
+            ..Pager::default()
+        }
     }
 
     /// The request for the next page: `updatedSince` and page number.
@@ -76,7 +80,9 @@ impl Pager {
         let mut new = Vec::with_capacity(items.len());
         for item in items {
             let (Some(id), Some(at)) = (item_id(item), updated_at(item)) else {
-                return Err(ConnectorError::Permanent(format!("{collection} item without id or updatedAt")));
+                return Err(ConnectorError::Permanent(format!(
+                    "{collection} item without id or updatedAt"
+                )));
             };
             if !self.seen.insert((id, at.clone())) {
                 continue;
@@ -155,7 +161,10 @@ pub(crate) fn read(
                 remote_id: id.to_string(),
                 version: Some(at.clone()),
                 updated_at: Some(at.clone()),
-                deleted: item.get("deleted").and_then(Value::as_bool).unwrap_or(false),
+                deleted: item
+                    .get("deleted")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             })
             .collect();
         if !records.is_empty() || !step.more {
@@ -166,7 +175,12 @@ pub(crate) fn read(
     if more {
         PAGERS.with_borrow_mut(|p| p.insert(collection.to_string(), pager));
     }
-    Ok(Batch { records, cursor: next, more, remaining })
+    Ok(Batch {
+        records,
+        cursor: next,
+        more,
+        remaining,
+    })
 }
 
 /// Every item of a collection (all pages), for the few lookups a write needs (a collection
@@ -199,8 +213,11 @@ mod tests {
 
     impl Collection {
         fn page(&self, since: Option<&str>, page: u32, size: u32) -> Vec<Value> {
-            let mut rows: Vec<_> =
-                self.0.iter().filter(|(_, s)| since.is_none_or(|since| at(*s).as_str() >= since)).collect();
+            let mut rows: Vec<_> = self
+                .0
+                .iter()
+                .filter(|(_, s)| since.is_none_or(|since| at(*s).as_str() >= since))
+                .collect();
             rows.sort_by_key(|(id, s)| (*s, *id));
             rows.iter()
                 .skip(((page - 1) * size) as usize)
@@ -225,7 +242,11 @@ mod tests {
                 let (since, page) = pager.request();
                 let items = self.page(since, page, size);
                 let step = pager.take("test", &items, size, cursor.clone()).unwrap();
-                got.extend(step.new.iter().map(|(id, at, _)| (*id, at[17..19].parse().unwrap())));
+                got.extend(
+                    step.new
+                        .iter()
+                        .map(|(id, at, _)| (*id, at[17..19].parse().unwrap())),
+                );
                 between(k, self);
                 cursor = step.cursor;
                 if !step.more {
@@ -272,7 +293,11 @@ mod tests {
     #[test]
     fn an_item_without_updated_at_is_an_error_naming_the_collection() {
         let mut pager = Pager::start(None);
-        let err = pager.take("jobs", &[json!({"id": 1})], 2, None).unwrap_err();
-        assert!(matches!(err, ConnectorError::Permanent(m) if m == "jobs item without id or updatedAt"));
+        let err = pager
+            .take("jobs", &[json!({"id": 1})], 2, None)
+            .unwrap_err();
+        assert!(
+            matches!(err, ConnectorError::Permanent(m) if m == "jobs item without id or updatedAt")
+        );
     }
 }

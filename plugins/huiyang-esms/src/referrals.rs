@@ -28,13 +28,22 @@ fn item_str<'a>(item: &'a Value, key: &str) -> &'a str {
 /// A `referrals` item as a `referral` record.
 pub fn item_to_record(item: &Value) -> Record {
     let mut r = Record::new();
-    r.insert("worker".into(), json!({ "idNumber": id_number::normalise(item_str(item, "workerIdNo")) }));
+    r.insert(
+        "worker".into(),
+        json!({ "idNumber": id_number::normalise(item_str(item, "workerIdNo")) }),
+    );
     let job = item.get("jobId").map(|v| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     });
-    r.insert("jobPosting".into(), json!({ "identifier": { "propertyID": SYSTEM_ID, "value": job } }));
-    r.insert("status".into(), Value::String(text::trim(item_str(item, "status")).to_string()));
+    r.insert(
+        "jobPosting".into(),
+        json!({ "identifier": { "propertyID": SYSTEM_ID, "value": job } }),
+    );
+    r.insert(
+        "status".into(),
+        Value::String(text::trim(item_str(item, "status")).to_string()),
+    );
     set_opt(&mut r, "note", text::non_empty(item_str(item, "note")));
     r
 }

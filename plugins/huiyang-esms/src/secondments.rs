@@ -45,8 +45,14 @@ fn item_str<'a>(item: &'a Value, key: &str) -> &'a str {
 /// A `secondments` item as a `secondment` record.
 pub fn item_to_record(item: &Value) -> Record {
     let mut person = Record::new();
-    person.insert("idNumber".into(), Value::String(id_number::normalise(item_str(item, "idNo"))));
-    person.insert("name".into(), Value::String(normalise_han_name(item_str(item, "name"))));
+    person.insert(
+        "idNumber".into(),
+        Value::String(id_number::normalise(item_str(item, "idNo"))),
+    );
+    person.insert(
+        "name".into(),
+        Value::String(normalise_han_name(item_str(item, "name"))),
+    );
     let gender = match text::trim(item_str(item, "gender")) {
         "M" => Some("male".to_string()),
         "F" => Some("female".to_string()),
@@ -54,23 +60,40 @@ pub fn item_to_record(item: &Value) -> Record {
         other => Some(other.to_string()),
     };
     set_opt(&mut person, "gender", gender);
-    set_opt(&mut person, "phone", phone::normalise(item_str(item, "phone")));
+    set_opt(
+        &mut person,
+        "phone",
+        phone::normalise(item_str(item, "phone")),
+    );
     person.insert(
         "qualification".into(),
         text::non_empty(item_str(item, "profession")).map_or(Value::Null, |t| json!({ "text": t })),
     );
     let mut r = Record::new();
     r.insert("practitioner".into(), Value::Object(person));
-    r.insert("organization".into(), json!({ "name": text::trim(item_str(item, "hostFacility")) }));
+    r.insert(
+        "organization".into(),
+        json!({ "name": text::trim(item_str(item, "hostFacility")) }),
+    );
     r.insert(
         "sendingOrganization".into(),
         text::non_empty(item_str(item, "sendingOrg")).map_or(Value::Null, |n| json!({ "name": n })),
     );
-    r.insert("batch".into(), item.get("batch").cloned().unwrap_or(Value::Null));
+    r.insert(
+        "batch".into(),
+        item.get("batch").cloned().unwrap_or(Value::Null),
+    );
     let day = |k: &str| text::non_empty(item_str(item, k)).map(|d| date::normalise(&d));
-    r.insert("period".into(), json!({ "start": day("startDate"), "end": day("actualEndDate") }));
+    r.insert(
+        "period".into(),
+        json!({ "start": day("startDate"), "end": day("actualEndDate") }),
+    );
     set_opt(&mut r, "plannedEnd", day("endDate"));
-    set_opt(&mut r, "specialty", text::non_empty(item_str(item, "department")));
+    set_opt(
+        &mut r,
+        "specialty",
+        text::non_empty(item_str(item, "department")),
+    );
     set_opt(&mut r, "status", text::non_empty(item_str(item, "status")));
     let honours: Vec<String> = item
         .get("honours")
@@ -135,8 +158,14 @@ pub fn record_to_item(r: &Record) -> Map<String, Value> {
     put("actualEndDate", ptr_str(r, "/period/end"));
     put("status", status_of(r));
     put("department", ptr_str(r, "/specialty"));
-    item.insert("batch".into(), ptr(r, "/batch").cloned().unwrap_or(Value::Null));
-    item.insert("honours".into(), ptr(r, "/honours").cloned().unwrap_or_else(|| json!([])));
+    item.insert(
+        "batch".into(),
+        ptr(r, "/batch").cloned().unwrap_or(Value::Null),
+    );
+    item.insert(
+        "honours".into(),
+        ptr(r, "/honours").cloned().unwrap_or_else(|| json!([])),
+    );
     item
 }
 
@@ -179,7 +208,11 @@ thread_local! {
 }
 
 fn natural_key(item: &Map<String, Value>) -> String {
-    let id = item.get("idNo").and_then(Value::as_str).map(id_number::normalise).unwrap_or_default();
+    let id = item
+        .get("idNo")
+        .and_then(Value::as_str)
+        .map(id_number::normalise)
+        .unwrap_or_default();
     let batch = item.get("batch").map(Value::to_string).unwrap_or_default();
     format!("{id}/{batch}")
 }
@@ -210,22 +243,42 @@ fn remember(item: &Map<String, Value>, id: i64) {
 }
 
 fn written(item: &Value) -> Result<Written, ConnectorError> {
-    let id = item_id(item).ok_or_else(|| ConnectorError::Permanent("stored secondment has no id".into()))?;
-    Ok(Written { remote_id: id.to_string(), version: updated_at(item), stored: Some(to_json(&item_to_record(item))) })
+    let id = item_id(item)
+        .ok_or_else(|| ConnectorError::Permanent("stored secondment has no id".into()))?;
+    Ok(Written {
+        remote_id: id.to_string(),
+        version: updated_at(item),
+        stored: Some(to_json(&item_to_record(item))),
+    })
 }
 
 fn rejected(resp: &Response) -> WriteResult {
     let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-    let error = body.get("error").and_then(Value::as_str).unwrap_or("refused");
+    let error = body
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("refused");
     let field = body.get("field").and_then(Value::as_str);
     WriteResult::Rejected(Rejection {
-        reason: format!("HTTP {} {error}{}", resp.status, field.map(|f| format!(" ({f})")).unwrap_or_default()),
+        reason: format!(
+            "HTTP {} {error}{}",
+            resp.status,
+            field.map(|f| format!(" ({f})")).unwrap_or_default()
+        ),
         pointer: field.and_then(pointer_for_field),
     })
 }
 
-fn put(id: &str, item: &Map<String, Value>, version: Option<&str>) -> Result<Response, ConnectorError> {
-    let mut req = api(Request::put(format!("{}/api/v1/{SECONDMENTS}/{id}", base_url()))).json(item);
+fn put(
+    id: &str,
+    item: &Map<String, Value>,
+    version: Option<&str>,
+) -> Result<Response, ConnectorError> {
+    let mut req = api(Request::put(format!(
+        "{}/api/v1/{SECONDMENTS}/{id}",
+        base_url()
+    )))
+    .json(item);
     if let Some(v) = version {
         req = req.header("if-unmodified-since", v);
     }
@@ -234,7 +287,10 @@ fn put(id: &str, item: &Map<String, Value>, version: Option<&str>) -> Result<Res
 
 /// Writes one record: an update of the item the hub knows (with `If-Unmodified-Since`), else
 /// an update of the item holding its natural key, else a create.
-pub(crate) fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {
+pub(crate) fn write_one(
+    index: usize,
+    target: &TargetRecord,
+) -> Result<WriteResult, ConnectorError> {
     let data = hub_sdk::json::parse_record(&target.data, index)?;
     let item = record_to_item(&data);
     if let (Some(id), Some(current)) = (&target.remote_id, &target.current) {
@@ -267,7 +323,12 @@ pub(crate) fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResu
             _ => return Err(unexpected("update", &resp)),
         }
     }
-    let resp = api(Request::post(format!("{}/api/v1/{SECONDMENTS}", base_url()))).json(&item).send()?;
+    let resp = api(Request::post(format!(
+        "{}/api/v1/{SECONDMENTS}",
+        base_url()
+    )))
+    .json(&item)
+    .send()?;
     match resp.status {
         201 | 200 => {
             let stored: Value = resp.json("create")?;
@@ -342,7 +403,10 @@ mod tests {
     #[test]
     fn field_names_in_422_answers_become_pointers() {
         assert_eq!(pointer_for_field("endDate").as_deref(), Some("/plannedEnd"));
-        assert_eq!(pointer_for_field("hostFacility").as_deref(), Some("/organization/name"));
+        assert_eq!(
+            pointer_for_field("hostFacility").as_deref(),
+            Some("/organization/name")
+        );
         assert_eq!(pointer_for_field("id"), None);
     }
 }

@@ -30,7 +30,18 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 
 const WORKERS: &str = "workers";
-const COLUMNS: &[&str] = &["姓名", "性别", "身份证号码", "联系电话", "务工省份", "务工县区代码", "务工单位", "工种", "状态", "更新时间"];
+const COLUMNS: &[&str] = &[
+    "姓名",
+    "性别",
+    "身份证号码",
+    "联系电话",
+    "务工省份",
+    "务工县区代码",
+    "务工单位",
+    "工种",
+    "状态",
+    "更新时间",
+];
 
 /// A row ready to hand out: (change time RFC 3339, identity number, record in the schema's
 /// shape).
@@ -60,7 +71,11 @@ thread_local! {
 /// that is not a date and time gives the row the oldest change time there is
 /// (1970-01-01T00:00:00 in `local`, logged with its line by [`LabourStation::read`]): it is
 /// read once, then again when the clerk fixes the time.
-pub fn row_to_worker(row: &std::collections::BTreeMap<&str, &str>, township: &str, local: Offset) -> Ready {
+pub fn row_to_worker(
+    row: &std::collections::BTreeMap<&str, &str>,
+    township: &str,
+    local: Offset,
+) -> Ready {
     let col = |k: &str| row.get(k).map(|v| text::trim(v)).unwrap_or("");
     let id = id_number::normalise(col("身份证号码"));
     let gender = match col("性别") {
@@ -79,7 +94,8 @@ pub fn row_to_worker(row: &std::collections::BTreeMap<&str, &str>, township: &st
         .map(|t| t.to_string())
         .unwrap_or_else(|| format!("1970-01-01T00:00:00{local}"));
     let opt = |k: &str| text::non_empty(col(k));
-    let workplace = opt("务工县区代码").map(|code| serde_json::json!({"province": opt("务工省份"), "countyCode": code}));
+    let workplace = opt("务工县区代码")
+        .map(|code| serde_json::json!({"province": opt("务工省份"), "countyCode": code}));
     let record = serde_json::json!({
         "idNumber": id,
         "name": col("姓名"),
@@ -96,7 +112,9 @@ pub fn row_to_worker(row: &std::collections::BTreeMap<&str, &str>, township: &st
 
 fn fetch() -> Result<Table, ConnectorError> {
     let url = STATE.with_borrow(|s| format!("{}/export/workers.csv", s.base_url));
-    let resp = Request::get(url).header("x-station-key", "{{secret:station_key}}").send()?;
+    let resp = Request::get(url)
+        .header("x-station-key", "{{secret:station_key}}")
+        .send()?;
     if resp.status != 200 {
         return Err(resp.error("export"));
     }
@@ -135,8 +153,10 @@ impl Guest for LabourStation {
             township: String,
             utc_offset: Option<String>,
         }
-        let c: Config = serde_json::from_str(&config).map_err(|e| ConnectorError::Config(format!("config: {e}")))?;
-        let utc_offset = Offset::from_config(c.utc_offset.as_deref()).map_err(|e| ConnectorError::Config(format!("config: {e}")))?;
+        let c: Config = serde_json::from_str(&config)
+            .map_err(|e| ConnectorError::Config(format!("config: {e}")))?;
+        let utc_offset = Offset::from_config(c.utc_offset.as_deref())
+            .map_err(|e| ConnectorError::Config(format!("config: {e}")))?;
         STATE.with_borrow_mut(|s| {
             *s = State {
                 base_url: c.base_url.trim_end_matches('/').to_string(),
@@ -157,18 +177,26 @@ impl Guest for LabourStation {
             return Err(ConnectorError::Unsupported(format!("no stream {stream:?}")));
         }
         let keyset: Keyset = hub_sdk::cursor::decode(cursor.as_deref())?.unwrap_or_default();
-        let pending = STATE.with_borrow_mut(|s| s.export.take()).filter(|(expected, _)| *expected == cursor);
+        let pending = STATE
+            .with_borrow_mut(|s| s.export.take())
+            .filter(|(expected, _)| *expected == cursor);
         let mut rows = match pending {
             Some((_, rows)) => rows,
             None => {
                 let table = fetch()?;
-                let (township, local) = STATE.with_borrow(|s| (s.township.clone(), s.utc_offset.unwrap_or(Offset::CST)));
+                let (township, local) = STATE
+                    .with_borrow(|s| (s.township.clone(), s.utc_offset.unwrap_or(Offset::CST)));
                 let mut ready = Vec::new();
                 for (i, row) in table.records().enumerate() {
                     let r = row_to_worker(&row, &township, local);
-                    if date::parse_date_time_in(row.get("更新时间").copied().unwrap_or(""), local).is_none() {
+                    if date::parse_date_time_in(row.get("更新时间").copied().unwrap_or(""), local)
+                        .is_none()
+                    {
                         // Line numbers count the header as line 1.
-                        hub_sdk::log::warn(&format!("export line {}: 更新时间 is not a date and time: read as the oldest change", i + 2));
+                        hub_sdk::log::warn(&format!(
+                            "export line {}: 更新时间 is not a date and time: read as the oldest change",
+                            i + 2
+                        ));
                     }
                     if keyset.admits(&r.0, &r.1) {
                         ready.push(r);
@@ -181,7 +209,9 @@ impl Guest for LabourStation {
         let mut keyset = keyset;
         let mut records = Vec::new();
         while records.len() < max as usize {
-            let Some((changed, id, worker)) = rows.pop_front() else { break };
+            let Some((changed, id, worker)) = rows.pop_front() else {
+                break;
+            };
             keyset.advance(&changed, &id);
             records.push(SourceRecord {
                 data: worker.to_string(),
@@ -194,15 +224,29 @@ impl Guest for LabourStation {
         let more = !rows.is_empty();
         // The export is read whole: what is left of it is exactly what waits.
         let remaining = Some(Remaining::exact(rows.len() as u64));
-        let next = if records.is_empty() { cursor } else { Some(hub_sdk::cursor::encode(&keyset)) };
+        let next = if records.is_empty() {
+            cursor
+        } else {
+            Some(hub_sdk::cursor::encode(&keyset))
+        };
         if more {
             STATE.with_borrow_mut(|s| s.export = Some((next.clone(), rows)));
         }
-        Ok(Batch { records, cursor: next, more, remaining })
+        Ok(Batch {
+            records,
+            cursor: next,
+            more,
+            remaining,
+        })
     }
 
-    fn write(stream: String, _records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
-        Err(ConnectorError::Unsupported(format!("{stream}: the register is kept by hand; the hub only reads it")))
+    fn write(
+        stream: String,
+        _records: Vec<TargetRecord>,
+    ) -> Result<Vec<WriteResult>, ConnectorError> {
+        Err(ConnectorError::Unsupported(format!(
+            "{stream}: the register is kept by hand; the hub only reads it"
+        )))
     }
 }
 
@@ -234,9 +278,18 @@ mod tests {
         // The shape the typed record accepts.
         serde_json::from_value::<Worker>(v.clone()).unwrap();
         assert_eq!(v["phone"], "13900005678");
-        assert_eq!(v["workplace"], serde_json::json!({"province": "广东省", "countyCode": "441303"}));
-        assert_eq!(v["employer"], serde_json::json!({"name": "惠州市某电子厂", "uscc": null}));
-        assert_eq!((v["gender"].as_str(), v["status"].as_str()), (Some("female"), Some("employed")));
+        assert_eq!(
+            v["workplace"],
+            serde_json::json!({"province": "广东省", "countyCode": "441303"})
+        );
+        assert_eq!(
+            v["employer"],
+            serde_json::json!({"name": "惠州市某电子厂", "uscc": null})
+        );
+        assert_eq!(
+            (v["gender"].as_str(), v["status"].as_str()),
+            (Some("female"), Some("employed"))
+        );
         assert_eq!(v["hometownTownship"], "珉谷街道");
     }
 
@@ -244,9 +297,17 @@ mod tests {
     fn what_cannot_be_mapped_is_passed_through_for_the_hub_to_dead_letter() {
         // 退休 is no 状态 the register knows; the check character of …0045 is 5, not 6; the
         // time is not one.
-        let row = std::collections::BTreeMap::from([("身份证号码", "522325197806300046"), ("性别", "女"), ("状态", "退休"), ("更新时间", "下午")]);
+        let row = std::collections::BTreeMap::from([
+            ("身份证号码", "522325197806300046"),
+            ("性别", "女"),
+            ("状态", "退休"),
+            ("更新时间", "下午"),
+        ]);
         let (changed, id, v) = row_to_worker(&row, "珉谷街道", Offset::CST);
-        assert_eq!((v["status"].as_str(), v["idNumber"].as_str()), (Some("退休"), Some("522325197806300046")));
+        assert_eq!(
+            (v["status"].as_str(), v["idNumber"].as_str()),
+            (Some("退休"), Some("522325197806300046"))
+        );
         assert_eq!(id, "522325197806300046");
         assert_eq!(changed, "1970-01-01T00:00:00+08:00");
     }
@@ -260,28 +321,59 @@ mod tests {
             ("状态", "在外务工"),
             ("更新时间", "2024/5/3 14:20"),
         ]);
-        let at = |config: Option<&str>| row_to_worker(&row, "珉谷街道", Offset::from_config(config).unwrap()).0;
+        let at = |config: Option<&str>| {
+            row_to_worker(&row, "珉谷街道", Offset::from_config(config).unwrap()).0
+        };
         assert_eq!(at(None), "2024-05-03T14:20:00+08:00");
         assert_eq!(at(Some("+08:00")), "2024-05-03T14:20:00+08:00");
         assert_eq!(at(Some("Z")), "2024-05-03T14:20:00Z");
         assert_eq!(at(Some("-05:00")), "2024-05-03T14:20:00-05:00");
-        assert!(matches!(LabourStation::open(r#"{"base_url": "http://s.test", "township": "珉谷街道", "utc_offset": "UTC+8"}"#.into()),
-            Err(ConnectorError::Config(m)) if m == "config: utc_offset \"UTC+8\" is not an offset from UTC: write Z, +08:00 or -05:00"));
-        assert!(LabourStation::open(r#"{"base_url": "http://s.test", "township": "珉谷街道", "utc_offset": "+00:00"}"#.into()).is_ok());
+        assert!(
+            matches!(LabourStation::open(r#"{"base_url": "http://s.test", "township": "珉谷街道", "utc_offset": "UTC+8"}"#.into()),
+            Err(ConnectorError::Config(m)) if m == "config: utc_offset \"UTC+8\" is not an offset from UTC: write Z, +08:00 or -05:00")
+        );
+        assert!(
+            LabourStation::open(
+                r#"{"base_url": "http://s.test", "township": "珉谷街道", "utc_offset": "+00:00"}"#
+                    .into()
+            )
+            .is_ok()
+        );
         assert_eq!(STATE.with_borrow(|s| s.utc_offset), Some(Offset::UTC));
     }
 
     #[test]
     fn a_read_of_the_export_says_exactly_how_many_rows_are_left() {
-        LabourStation::open(r#"{"base_url": "http://s.test", "township": "珉谷街道"}"#.into()).unwrap();
+        LabourStation::open(r#"{"base_url": "http://s.test", "township": "珉谷街道"}"#.into())
+            .unwrap();
         // An export of 5 changed rows, read before (cursor None): no request is sent.
-        let rows = (0..5).map(|i| (format!("2024-05-03T14:2{i}:00+08:00"), format!("id{i}"), serde_json::json!({"n": i}))).collect();
+        let rows = (0..5)
+            .map(|i| {
+                (
+                    format!("2024-05-03T14:2{i}:00+08:00"),
+                    format!("id{i}"),
+                    serde_json::json!({"n": i}),
+                )
+            })
+            .collect();
         STATE.with_borrow_mut(|s| s.export = Some((None, rows)));
         let b = LabourStation::read(WORKERS.into(), None, 2).unwrap();
         assert_eq!((b.records.len(), b.more), (2, true));
-        assert!(matches!(b.remaining, Some(Remaining { count: 3, exact: true })));
+        assert!(matches!(
+            b.remaining,
+            Some(Remaining {
+                count: 3,
+                exact: true
+            })
+        ));
         let b = LabourStation::read(WORKERS.into(), b.cursor, 10).unwrap();
         assert_eq!((b.records.len(), b.more), (3, false));
-        assert!(matches!(b.remaining, Some(Remaining { count: 0, exact: true })));
+        assert!(matches!(
+            b.remaining,
+            Some(Remaining {
+                count: 0,
+                exact: true
+            })
+        ));
     }
 }

@@ -38,17 +38,31 @@ impl Table {
 
     /// Rows as maps from column name to value.
     pub fn records(&self) -> impl Iterator<Item = std::collections::BTreeMap<&str, &str>> {
-        self.rows.iter().map(|r| self.headers.iter().map(String::as_str).zip(r.iter().map(String::as_str)).collect())
+        self.rows.iter().map(|r| {
+            self.headers
+                .iter()
+                .map(String::as_str)
+                .zip(r.iter().map(String::as_str))
+                .collect()
+        })
     }
 
     /// The `missing` of `wanted` columns; an export without a column the connector maps is a
     /// changed system, worth a `permanent` error naming them.
     pub fn require(&self, wanted: &[&str]) -> Result<(), ConnectorError> {
-        let missing: Vec<&str> = wanted.iter().copied().filter(|w| self.column(w).is_none()).collect();
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|w| self.column(w).is_none())
+            .collect();
         if missing.is_empty() {
             return Ok(());
         }
-        Err(ConnectorError::Permanent(format!("CSV has no column {} (it has {})", missing.join(", "), self.headers.join(", "))))
+        Err(ConnectorError::Permanent(format!(
+            "CSV has no column {} (it has {})",
+            missing.join(", "),
+            self.headers.join(", ")
+        )))
     }
 }
 
@@ -57,14 +71,26 @@ impl Table {
 pub fn parse(bytes: &[u8], encoding: Encoding) -> Result<Table, ConnectorError> {
     let (text, _, bad) = encoding.coder().decode(bytes);
     if bad {
-        return Err(ConnectorError::Permanent(format!("CSV is not valid {}", encoding.coder().name())));
+        return Err(ConnectorError::Permanent(format!(
+            "CSV is not valid {}",
+            encoding.coder().name()
+        )));
     }
-    let mut reader = ::csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
     let error = |e: ::csv::Error| {
-        let line = e.position().map_or(String::new(), |p| format!("line {}: ", p.line()));
+        let line = e
+            .position()
+            .map_or(String::new(), |p| format!("line {}: ", p.line()));
         ConnectorError::Permanent(format!("CSV {line}{e}"))
     };
-    let headers = reader.headers().map_err(error)?.iter().map(|h| h.trim().to_string()).collect();
+    let headers = reader
+        .headers()
+        .map_err(error)?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     let mut rows = Vec::new();
     for row in reader.records() {
         rows.push(row.map_err(error)?.iter().map(str::to_string).collect());
@@ -75,7 +101,9 @@ pub fn parse(bytes: &[u8], encoding: Encoding) -> Result<Table, ConnectorError> 
 /// Writes a table as CSV in `encoding` (CRLF line ends, fields quoted when they must be). A
 /// character GB18030 cannot hold does not exist: it encodes all of Unicode.
 pub fn write(table: &Table, encoding: Encoding) -> Vec<u8> {
-    let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut w = ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     w.write_record(&table.headers).expect("writing to memory");
     for r in &table.rows {
         w.write_record(r).expect("writing to memory");
@@ -93,11 +121,18 @@ mod tests {
     fn gb18030_round_trips_and_rows_map_by_header() {
         let t = Table {
             headers: vec!["姓名".into(), "身份证号".into(), "备注".into()],
-            rows: vec![vec!["王芳".into(), "522325199001010015".into(), "a,\"b\"".into()]],
+            rows: vec![vec![
+                "王芳".into(),
+                "522325199001010015".into(),
+                "a,\"b\"".into(),
+            ]],
         };
         let bytes = write(&t, Encoding::Gb18030);
         // 王 = CD F5 and 芳 = B7 BC in GB18030 (their GB 2312 row and cell, plus A0 each).
-        assert!(bytes.windows(4).any(|w| w == [0xCD, 0xF5, 0xB7, 0xBC]), "{bytes:02X?}");
+        assert!(
+            bytes.windows(4).any(|w| w == [0xCD, 0xF5, 0xB7, 0xBC]),
+            "{bytes:02X?}"
+        );
         assert!(bytes.ends_with(b",\"a,\"\"b\"\"\"\r\n"));
         let back = parse(&bytes, Encoding::Gb18030).unwrap();
         assert_eq!(back, t);
@@ -109,6 +144,9 @@ mod tests {
     #[test]
     fn a_ragged_row_names_its_line() {
         let e = parse("a,b\n1,2\n3\n".as_bytes(), Encoding::Utf8).unwrap_err();
-        assert!(matches!(&e, ConnectorError::Permanent(m) if m.starts_with("CSV line 3: ")), "{e:?}");
+        assert!(
+            matches!(&e, ConnectorError::Permanent(m) if m.starts_with("CSV line 3: ")),
+            "{e:?}"
+        );
     }
 }

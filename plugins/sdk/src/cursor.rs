@@ -14,11 +14,15 @@ pub fn encode<T: serde::Serialize>(state: &T) -> String {
 
 /// The state a cursor holds; `None` for no cursor (read from the start). A cursor that does not
 /// parse is a `permanent` error naming it: it was not written by this connector's version.
-pub fn decode<T: serde::de::DeserializeOwned>(cursor: Option<&str>) -> Result<Option<T>, ConnectorError> {
+pub fn decode<T: serde::de::DeserializeOwned>(
+    cursor: Option<&str>,
+) -> Result<Option<T>, ConnectorError> {
     let Some(text) = cursor else { return Ok(None) };
     serde_json::from_str(text).map(Some).map_err(|e| {
         let shown: String = text.chars().take(80).collect();
-        ConnectorError::Permanent(format!("cursor {shown:?} is not one this connector writes: {e}"))
+        ConnectorError::Permanent(format!(
+            "cursor {shown:?} is not one this connector writes: {e}"
+        ))
     })
 }
 
@@ -34,10 +38,21 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_a_foreign_one_is_refused() {
-        let c = encode(&At { since: "2024-05-01T10:00:00+08:00".into(), page: 2 });
+        let c = encode(&At {
+            since: "2024-05-01T10:00:00+08:00".into(),
+            page: 2,
+        });
         assert_eq!(c, r#"{"since":"2024-05-01T10:00:00+08:00","page":2}"#);
-        assert_eq!(decode::<At>(Some(&c)).unwrap(), Some(At { since: "2024-05-01T10:00:00+08:00".into(), page: 2 }));
+        assert_eq!(
+            decode::<At>(Some(&c)).unwrap(),
+            Some(At {
+                since: "2024-05-01T10:00:00+08:00".into(),
+                page: 2
+            })
+        );
         assert_eq!(decode::<At>(None).unwrap(), None);
-        assert!(matches!(decode::<At>(Some("17")), Err(ConnectorError::Permanent(m)) if m.starts_with("cursor \"17\" is not")));
+        assert!(
+            matches!(decode::<At>(Some("17")), Err(ConnectorError::Permanent(m)) if m.starts_with("cursor \"17\" is not"))
+        );
     }
 }

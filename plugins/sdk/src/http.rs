@@ -6,7 +6,9 @@
 //! sees a credential. Redirects are not followed.
 
 use crate::bindings::hub::connector::host;
-use crate::bindings::hub::connector::types::{ConnectorError, Rejection, TargetRecord, WriteResult};
+use crate::bindings::hub::connector::types::{
+    ConnectorError, Rejection, TargetRecord, WriteResult,
+};
 
 pub use crate::bindings::hub::connector::host::HttpError;
 
@@ -22,7 +24,13 @@ pub struct Request {
 
 impl Request {
     fn new(method: &'static str, url: impl Into<String>) -> Request {
-        Request { method, url: url.into(), query: Vec::new(), headers: Vec::new(), body: Vec::new() }
+        Request {
+            method,
+            url: url.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A `GET` of `url`.
@@ -79,7 +87,8 @@ impl Request {
             })
             .collect::<Vec<_>>()
             .join("&");
-        self.header("content-type", "application/x-www-form-urlencoded").body(body.into_bytes())
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(body.into_bytes())
     }
 
     /// Sets a CSV body (header row first) in `encoding`, with `Content-Type: text/csv` and its
@@ -89,7 +98,8 @@ impl Request {
             crate::csv::Encoding::Utf8 => "utf-8",
             crate::csv::Encoding::Gb18030 => "gb18030",
         };
-        self.header("content-type", &format!("text/csv; charset={charset}")).body(crate::csv::write(table, encoding))
+        self.header("content-type", &format!("text/csv; charset={charset}"))
+            .body(crate::csv::write(table, encoding))
     }
 
     /// Sets raw body bytes.
@@ -103,13 +113,20 @@ impl Request {
         if self.query.is_empty() {
             return self.url.clone();
         }
-        let q = form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.query).finish();
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.query)
+            .finish();
         let sep = if self.url.contains('?') { '&' } else { '?' };
         format!("{}{sep}{q}", self.url)
     }
 
     fn into_host(self) -> host::Request {
-        host::Request { method: self.method.to_string(), url: self.url(), headers: self.headers, body: self.body }
+        host::Request {
+            method: self.method.to_string(),
+            url: self.url(),
+            headers: self.headers,
+            body: self.body,
+        }
     }
 
     /// Sends the request through the host and answers when the headers arrive; the body is
@@ -117,12 +134,20 @@ impl Request {
     /// holds or copies the whole body).
     pub fn send_streaming(self) -> Result<StreamingResponse, HttpError> {
         let r = host::send_streaming(&self.into_host())?;
-        Ok(StreamingResponse { status: r.status, headers: r.headers, body: r.body })
+        Ok(StreamingResponse {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        })
     }
 
     /// Sends the request through the host.
     pub fn send(self) -> Result<Response, HttpError> {
-        host::send(&self.into_host()).map(|r| Response { status: r.status, headers: r.headers, body: r.body })
+        host::send(&self.into_host()).map(|r| Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        })
     }
 }
 
@@ -146,13 +171,21 @@ pub struct StreamingResponse {
 impl StreamingResponse {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as a [`std::io::Read`]er, chunk by chunk (64 KiB at a time). Read errors are
     /// `std::io::Error`s wrapping the [`HttpError`].
     pub fn reader(self) -> BodyReader {
-        BodyReader { body: self.body, buf: Vec::new(), pos: 0, done: false }
+        BodyReader {
+            body: self.body,
+            buf: Vec::new(),
+            pos: 0,
+            done: false,
+        }
     }
 
     /// The whole body (for small answers).
@@ -179,7 +212,10 @@ pub struct BodyReader {
 impl std::io::Read for BodyReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         if self.pos == self.buf.len() && !self.done {
-            self.buf = self.body.read(1 << 16).map_err(|e| std::io::Error::other(describe(&e)))?;
+            self.buf = self
+                .body
+                .read(1 << 16)
+                .map_err(|e| std::io::Error::other(describe(&e)))?;
             self.pos = 0;
             self.done = self.buf.is_empty();
         }
@@ -204,13 +240,19 @@ pub struct Response {
 impl Response {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body parsed as JSON; a parse failure is a permanent connector error naming `what`.
     pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, ConnectorError> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            ConnectorError::Permanent(format!("{what}: response (HTTP {}) is not the expected JSON: {e}", self.status))
+            ConnectorError::Permanent(format!(
+                "{what}: response (HTTP {}) is not the expected JSON: {e}",
+                self.status
+            ))
         })
     }
 
@@ -223,7 +265,11 @@ impl Response {
     /// `auth`, 408, 429 and 5xx `transient`, anything else `permanent`. The message names `what`
     /// and the status, with the first 200 characters of the body.
     pub fn error(&self, what: &str) -> ConnectorError {
-        let msg = format!("{what}: HTTP {} {}", self.status, self.text().chars().take(200).collect::<String>());
+        let msg = format!(
+            "{what}: HTTP {} {}",
+            self.status,
+            self.text().chars().take(200).collect::<String>()
+        );
         match self.status {
             401 | 403 => ConnectorError::Auth(msg),
             408 | 429 | 500..=599 => ConnectorError::Transient(msg),
@@ -238,8 +284,16 @@ impl Response {
     /// `rejected` (the record's fault; `pointer` is the JSON pointer of the field, when the
     /// answer names one), 408, 429 and 5xx `retry`. Any other status (401, 403, 404, ...) is not
     /// the record's fault and ends the call: `Err` as [`Response::error`] says.
-    pub fn refusal(&self, what: &str, pointer: Option<String>) -> Result<WriteResult, ConnectorError> {
-        let reason = format!("{what}: HTTP {} {}", self.status, self.text().chars().take(200).collect::<String>());
+    pub fn refusal(
+        &self,
+        what: &str,
+        pointer: Option<String>,
+    ) -> Result<WriteResult, ConnectorError> {
+        let reason = format!(
+            "{what}: HTTP {} {}",
+            self.status,
+            self.text().chars().take(200).collect::<String>()
+        );
         match self.status {
             409 | 412 => Ok(WriteResult::Conflict(reason)),
             400 | 422 => Ok(WriteResult::Rejected(Rejection { reason, pointer })),
@@ -251,7 +305,11 @@ impl Response {
     /// The write result of a `DELETE` of `target` (a `delete` op): 2xx is `deleted` (with the
     /// id the host gave), and so are 404 and 410 (the record is already gone, which the contract
     /// answers `deleted` too); anything else as [`Response::refusal`] says.
-    pub fn deletion(&self, what: &str, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {
+    pub fn deletion(
+        &self,
+        what: &str,
+        target: &TargetRecord,
+    ) -> Result<WriteResult, ConnectorError> {
         match self.status {
             200..=299 | 404 | 410 => Ok(crate::already_gone(target)),
             _ => self.refusal(what, None),
@@ -300,48 +358,99 @@ mod tests {
 
     #[test]
     fn query_parameters_are_form_encoded() {
-        let r = Request::get("http://h/export/workers.csv").query("token", "a b").query("since", "2021-09-02 10:00:00");
-        assert_eq!(r.url(), "http://h/export/workers.csv?token=a+b&since=2021-09-02+10%3A00%3A00");
+        let r = Request::get("http://h/export/workers.csv")
+            .query("token", "a b")
+            .query("since", "2021-09-02 10:00:00");
+        assert_eq!(
+            r.url(),
+            "http://h/export/workers.csv?token=a+b&since=2021-09-02+10%3A00%3A00"
+        );
     }
 
     fn answer(status: u16, body: &str) -> Response {
-        Response { status, headers: Vec::new(), body: body.as_bytes().to_vec() }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     #[test]
     fn refusals_map_to_write_results_by_status() {
-        let r = answer(422, r#"{"error":"bad phone"}"#).refusal("create", Some("/phone".into())).unwrap();
+        let r = answer(422, r#"{"error":"bad phone"}"#)
+            .refusal("create", Some("/phone".into()))
+            .unwrap();
         assert!(
             matches!(&r, WriteResult::Rejected(Rejection { reason, pointer: Some(p) }) if reason == r#"create: HTTP 422 {"error":"bad phone"}"# && p == "/phone"),
             "{r:?}"
         );
-        assert!(matches!(answer(412, "").refusal("update", None), Ok(WriteResult::Conflict(_))));
-        assert!(matches!(answer(409, "").refusal("update", None), Ok(WriteResult::Conflict(_))));
-        assert!(matches!(answer(503, "").refusal("update", None), Ok(WriteResult::Retry(_))));
-        assert!(matches!(answer(401, "").refusal("update", None), Err(ConnectorError::Auth(_))));
-        assert!(matches!(answer(404, "").refusal("update", None), Err(ConnectorError::Permanent(_))));
-        assert!(matches!(answer(429, "").error("read"), ConnectorError::Transient(m) if m == "read: HTTP 429 "));
+        assert!(matches!(
+            answer(412, "").refusal("update", None),
+            Ok(WriteResult::Conflict(_))
+        ));
+        assert!(matches!(
+            answer(409, "").refusal("update", None),
+            Ok(WriteResult::Conflict(_))
+        ));
+        assert!(matches!(
+            answer(503, "").refusal("update", None),
+            Ok(WriteResult::Retry(_))
+        ));
+        assert!(matches!(
+            answer(401, "").refusal("update", None),
+            Err(ConnectorError::Auth(_))
+        ));
+        assert!(matches!(
+            answer(404, "").refusal("update", None),
+            Err(ConnectorError::Permanent(_))
+        ));
+        assert!(
+            matches!(answer(429, "").error("read"), ConnectorError::Transient(m) if m == "read: HTTP 429 ")
+        );
     }
 
     #[test]
     fn deletions_of_records_already_gone_are_deleted_too() {
         use crate::bindings::hub::connector::types::{WriteOp, Written};
-        let t = TargetRecord { op: WriteOp::Delete, data: "{}".into(), remote_id: Some("31".into()), version: None, current: None };
+        let t = TargetRecord {
+            op: WriteOp::Delete,
+            data: "{}".into(),
+            remote_id: Some("31".into()),
+            version: None,
+            current: None,
+        };
         for status in [200, 204, 404, 410] {
-            assert!(matches!(answer(status, "").deletion("delete", &t), Ok(WriteResult::Deleted(Written { remote_id, version: None, stored: None })) if remote_id == "31"), "{status}");
+            assert!(
+                matches!(answer(status, "").deletion("delete", &t), Ok(WriteResult::Deleted(Written { remote_id, version: None, stored: None })) if remote_id == "31"),
+                "{status}"
+            );
         }
-        assert!(matches!(answer(412, "").deletion("delete", &t), Ok(WriteResult::Conflict(_))));
-        assert!(matches!(answer(503, "").deletion("delete", &t), Ok(WriteResult::Retry(_))));
-        assert!(matches!(answer(401, "").deletion("delete", &t), Err(ConnectorError::Auth(_))));
+        assert!(matches!(
+            answer(412, "").deletion("delete", &t),
+            Ok(WriteResult::Conflict(_))
+        ));
+        assert!(matches!(
+            answer(503, "").deletion("delete", &t),
+            Ok(WriteResult::Retry(_))
+        ));
+        assert!(matches!(
+            answer(401, "").deletion("delete", &t),
+            Err(ConnectorError::Auth(_))
+        ));
     }
 
     #[test]
     fn form_bodies_encode_values_and_defer_secrets_to_the_host() {
-        let r = Request::post("http://h/login").form(&[("username", "{{secret:username}}"), ("xm", "王 芳&")]);
+        let r = Request::post("http://h/login")
+            .form(&[("username", "{{secret:username}}"), ("xm", "王 芳&")]);
         assert_eq!(
             String::from_utf8(r.body.clone()).unwrap(),
             "username={{secret:username|form}}&xm=%E7%8E%8B+%E8%8A%B3%26"
         );
-        assert!(r.headers.iter().any(|(k, v)| k == "content-type" && v == "application/x-www-form-urlencoded"));
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k == "content-type" && v == "application/x-www-form-urlencoded")
+        );
     }
 }

@@ -81,7 +81,8 @@ pub mod bindings {
 }
 
 use bindings::hub::connector::types::{
-    Batch, ConnectorError, ConnectorManifest, Existing, Rejection, TargetRecord, WriteOp, WriteResult, Written,
+    Batch, ConnectorError, ConnectorManifest, Existing, Rejection, TargetRecord, WriteOp,
+    WriteResult, Written,
 };
 
 /// A connector: the contract's `connector` interface (0.2.0), implemented by a connector's type
@@ -98,7 +99,10 @@ pub trait Guest {
     fn read(stream: String, cursor: Option<String>, max: u32) -> Result<Batch, ConnectorError>;
     /// Writes records to `stream` (upserts, and deletes on a stream with `can_delete`); one
     /// result per record, in order.
-    fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError>;
+    fn write(
+        stream: String,
+        records: Vec<TargetRecord>,
+    ) -> Result<Vec<WriteResult>, ConnectorError>;
     /// How the system stores a record: for each record of `stream` (schema-shape JSON text), the
     /// record as a `read` would return it right after a successful `write` of it, in the same
     /// order; a field the system keeps but leaves empty as `null`, fields it assigns on create
@@ -176,8 +180,8 @@ pub mod normalise {
 pub mod prelude {
     pub use crate::Guest;
     pub use crate::bindings::hub::connector::types::{
-        Batch, ConnectorError, ConnectorManifest as Manifest, Existing, Level, Rejection, Remaining, SourceRecord,
-        StreamInfo, TargetRecord, WriteOp, WriteResult, Written,
+        Batch, ConnectorError, ConnectorManifest as Manifest, Existing, Level, Rejection,
+        Remaining, SourceRecord, StreamInfo, TargetRecord, WriteOp, WriteResult, Written,
     };
     pub use crate::http::{HttpError, Request, Response};
     pub use crate::json::{Record, to_json};
@@ -190,14 +194,22 @@ pub const CONTRACT_VERSION: &str = "0.2.0";
 impl Written {
     /// A result with the system's id only: the system stores what was sent.
     pub fn id(remote_id: impl Into<String>) -> Written {
-        Written { remote_id: remote_id.into(), version: None, stored: None }
+        Written {
+            remote_id: remote_id.into(),
+            version: None,
+            stored: None,
+        }
     }
 }
 
 impl Existing {
     /// The record a refused create collided with, known by its id only (no version, no data).
     pub fn id(remote_id: impl Into<String>) -> Existing {
-        Existing { remote_id: remote_id.into(), version: None, data: None }
+        Existing {
+            remote_id: remote_id.into(),
+            version: None,
+            data: None,
+        }
     }
 }
 
@@ -209,7 +221,10 @@ impl bindings::hub::connector::types::Remaining {
 
     /// About `count` records wait (an estimate).
     pub fn estimate(count: u64) -> Self {
-        Self { count, exact: false }
+        Self {
+            count,
+            exact: false,
+        }
     }
 
     /// What waits after page `page` (from 1) of `size` records of a page-numbered list that
@@ -232,7 +247,9 @@ impl TargetRecord {
 /// goes to dead letters and the rest of the batch goes on.
 pub fn delete_unsupported(stream: &str) -> WriteResult {
     WriteResult::Rejected(Rejection {
-        reason: format!("stream {stream} cannot delete records natively (its can-delete is not set)"),
+        reason: format!(
+            "stream {stream} cannot delete records natively (its can-delete is not set)"
+        ),
         pointer: None,
     })
 }
@@ -245,7 +262,10 @@ pub fn already_gone(target: &TargetRecord) -> WriteResult {
 
 /// A [`Guest::normal_form`] made of a function of one record: each record (JSON text) parsed, mapped by
 /// `f`, written as JSON again. Errors: a record that is not a JSON object (`kind: message`).
-pub fn normal_form_each(records: &[String], f: impl Fn(&json::Record) -> json::Record) -> Result<Vec<String>, String> {
+pub fn normal_form_each(
+    records: &[String],
+    f: impl Fn(&json::Record) -> json::Record,
+) -> Result<Vec<String>, String> {
     records
         .iter()
         .enumerate()
@@ -254,44 +274,6 @@ pub fn normal_form_each(records: &[String], f: impl Fn(&json::Record) -> json::R
             Ok(json::to_json(&f(&rec)))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bindings::hub::connector::types::Remaining;
-
-    #[test]
-    fn remaining_after_a_page_counts_what_the_total_leaves() {
-        let r = |total, page, size| {
-            let Remaining { count, exact } = Remaining::after_page(total, page, size);
-            (count, exact)
-        };
-        assert_eq!(r(450, 1, 200), (250, true));
-        assert_eq!(r(450, 2, 200), (50, true));
-        assert_eq!(r(450, 3, 200), (0, true));
-        assert_eq!(r(0, 1, 50), (0, true));
-        assert_eq!(Remaining::after_page(u64::MAX, u32::MAX, u32::MAX).count, u64::MAX - (u32::MAX as u64).pow(2));
-    }
-
-    fn target(op: WriteOp, id: Option<&str>) -> TargetRecord {
-        TargetRecord { op, data: "{}".into(), remote_id: id.map(Into::into), version: None, current: None }
-    }
-
-    #[test]
-    fn delete_helpers_answer_as_the_contract_asks() {
-        assert!(target(WriteOp::Delete, Some("7")).is_delete());
-        assert!(!target(WriteOp::Upsert, None).is_delete());
-        assert!(matches!(
-            already_gone(&target(WriteOp::Delete, Some("7"))),
-            WriteResult::Deleted(Written { remote_id, version: None, stored: None }) if remote_id == "7"
-        ));
-        assert!(matches!(
-            delete_unsupported("jobs"),
-            WriteResult::Rejected(Rejection { reason, pointer: None }) if reason.contains("stream jobs cannot delete")
-        ));
-        assert!(matches!(Existing::id("12"), Existing { remote_id, version: None, data: None } if remote_id == "12"));
-    }
 }
 
 /// A one-line description of a connector error, `kind: message`.
@@ -312,9 +294,60 @@ pub fn describe_error(e: &ConnectorError) -> String {
 /// promises) is not the record's fault, and the host keeps the batch for the next run instead
 /// of sending its records to dead letters. A refusal that is the record's fault must be
 /// returned as `rejected` by the connector itself.
-pub fn per_record(result: Result<WriteResult, ConnectorError>) -> Result<WriteResult, ConnectorError> {
+pub fn per_record(
+    result: Result<WriteResult, ConnectorError>,
+) -> Result<WriteResult, ConnectorError> {
     match result {
         Err(ConnectorError::Transient(m)) => Ok(WriteResult::Retry(m)),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bindings::hub::connector::types::Remaining;
+
+    #[test]
+    fn remaining_after_a_page_counts_what_the_total_leaves() {
+        let r = |total, page, size| {
+            let Remaining { count, exact } = Remaining::after_page(total, page, size);
+            (count, exact)
+        };
+        assert_eq!(r(450, 1, 200), (250, true));
+        assert_eq!(r(450, 2, 200), (50, true));
+        assert_eq!(r(450, 3, 200), (0, true));
+        assert_eq!(r(0, 1, 50), (0, true));
+        assert_eq!(
+            Remaining::after_page(u64::MAX, u32::MAX, u32::MAX).count,
+            u64::MAX - (u32::MAX as u64).pow(2)
+        );
+    }
+
+    fn target(op: WriteOp, id: Option<&str>) -> TargetRecord {
+        TargetRecord {
+            op,
+            data: "{}".into(),
+            remote_id: id.map(Into::into),
+            version: None,
+            current: None,
+        }
+    }
+
+    #[test]
+    fn delete_helpers_answer_as_the_contract_asks() {
+        assert!(target(WriteOp::Delete, Some("7")).is_delete());
+        assert!(!target(WriteOp::Upsert, None).is_delete());
+        assert!(matches!(
+            already_gone(&target(WriteOp::Delete, Some("7"))),
+            WriteResult::Deleted(Written { remote_id, version: None, stored: None }) if remote_id == "7"
+        ));
+        assert!(matches!(
+            delete_unsupported("jobs"),
+            WriteResult::Rejected(Rejection { reason, pointer: None }) if reason.contains("stream jobs cannot delete")
+        ));
+        assert!(
+            matches!(Existing::id("12"), Existing { remote_id, version: None, data: None } if remote_id == "12")
+        );
     }
 }

@@ -103,8 +103,14 @@ mod tests {
         // U+3400 (Extension A), U+20000 (Extension B), U+2A700 (Extension C), U+30000
         // (Extension G), U+F900 (compatibility), 〇 U+3007.
         assert_eq!(normalise_han_name("\u{3400} 五"), "\u{3400}五");
-        assert_eq!(normalise_han_name("\u{20000}　\u{2A700}"), "\u{20000}\u{2A700}");
-        assert_eq!(normalise_han_name("\u{30000} \u{F900}"), "\u{30000}\u{F900}");
+        assert_eq!(
+            normalise_han_name("\u{20000}　\u{2A700}"),
+            "\u{20000}\u{2A700}"
+        );
+        assert_eq!(
+            normalise_han_name("\u{30000} \u{F900}"),
+            "\u{30000}\u{F900}"
+        );
         assert_eq!(normalise_han_name("王 〇"), "王〇");
     }
 

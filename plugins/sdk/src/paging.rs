@@ -24,13 +24,19 @@ pub struct PageNumber {
 impl PageNumber {
     /// The first page of `size` records (at least 1).
     pub fn first(size: u32) -> PageNumber {
-        PageNumber { page: 1, size: size.max(1) }
+        PageNumber {
+            page: 1,
+            size: size.max(1),
+        }
     }
 
     /// The page after this one, given how many records this one held; `None` when it was the
     /// last (held fewer than `size`).
     pub fn next(self, got: usize) -> Option<PageNumber> {
-        (got >= self.size as usize).then_some(PageNumber { page: self.page + 1, size: self.size })
+        (got >= self.size as usize).then_some(PageNumber {
+            page: self.page + 1,
+            size: self.size,
+        })
     }
 
     /// What waits after this page of a list that says it holds `total` records (exact):
@@ -149,7 +155,8 @@ impl PageToken {
         key: impl Fn(&T) -> (String, String),
     ) -> (Vec<&'a T>, bool) {
         let keys: Vec<(String, String)> = items.iter().map(key).collect();
-        self.seen.retain(|(id, _)| keys.iter().any(|(k, _)| k == id));
+        self.seen
+            .retain(|(id, _)| keys.iter().any(|(k, _)| k == id));
         let mut out = Vec::new();
         let mut left = false;
         for (item, (id, version)) in items.iter().zip(&keys) {
@@ -187,7 +194,10 @@ impl PageToken {
     pub fn turn(&mut self, next: Option<String>) -> bool {
         match next.filter(|n| !n.is_empty() && Some(n) != self.token.as_ref()) {
             Some(n) => {
-                *self = PageToken { token: Some(n), seen: Vec::new() };
+                *self = PageToken {
+                    token: Some(n),
+                    seen: Vec::new(),
+                };
                 true
             }
             None => false,
@@ -235,8 +245,14 @@ mod tests {
         assert!(k.is_new("2024-05-01T10:00:02+08:00", "7"));
         // From a whole export: what changed before `since` was returned by an earlier read.
         assert!(!k.admits("2024-05-01T10:00:00+08:00", "7"));
-        assert!(k.admits("2024-05-01T10:00:01+08:00", "10") && !k.admits("2024-05-01T10:00:01+08:00", "9"));
-        assert_eq!(crate::cursor::encode(&Keyset::default()), r#"{"since":null}"#);
+        assert!(
+            k.admits("2024-05-01T10:00:01+08:00", "10")
+                && !k.admits("2024-05-01T10:00:01+08:00", "9")
+        );
+        assert_eq!(
+            crate::cursor::encode(&Keyset::default()),
+            r#"{"since":null}"#
+        );
     }
 
     /// A made-up REST API over a list in creation or change order: `GET /people?after=TOKEN`
@@ -251,12 +267,23 @@ mod tests {
 
     impl Api {
         fn new(n: u32, size: usize) -> Api {
-            Api { people: (1..=n).map(|i| (i, format!("2024-05-0{i}T10:00:00+08:00"))).collect(), size, requests: Default::default() }
+            Api {
+                people: (1..=n)
+                    .map(|i| (i, format!("2024-05-0{i}T10:00:00+08:00")))
+                    .collect(),
+                size,
+                requests: Default::default(),
+            }
         }
 
         fn get(&self, after: Option<&str>) -> (Vec<(u32, String)>, Option<String>) {
             self.requests.set(self.requests.get() + 1);
-            let start: usize = after.map_or(0, |t| t.strip_prefix('p').expect("a token of this API").parse().unwrap());
+            let start: usize = after.map_or(0, |t| {
+                t.strip_prefix('p')
+                    .expect("a token of this API")
+                    .parse()
+                    .unwrap()
+            });
             let end = (start + self.size).min(self.people.len());
             let next = (end < self.people.len()).then(|| format!("p{end}"));
             (self.people[start.min(end)..end].to_vec(), next)
@@ -269,9 +296,12 @@ mod tests {
             let mut cursor = cursor;
             let mut got = Vec::new();
             loop {
-                let mut at: PageToken = crate::cursor::decode(cursor.as_deref()).unwrap().unwrap_or_default();
+                let mut at: PageToken = crate::cursor::decode(cursor.as_deref())
+                    .unwrap()
+                    .unwrap_or_default();
                 let (items, next) = self.get(at.token.as_deref());
-                let (records, more) = at.take(&items, next, max, |p| (p.0.to_string(), p.1.clone()));
+                let (records, more) =
+                    at.take(&items, next, max, |p| (p.0.to_string(), p.1.clone()));
                 got.extend(records.iter().map(|p| p.0));
                 cursor = Some(crate::cursor::encode(&at));
                 if !more {
@@ -289,7 +319,10 @@ mod tests {
         let (got, cursor, requests) = api.run(None, 10);
         assert_eq!((got, requests), (vec![1, 2, 3, 4, 5], 3));
         let cursor = cursor.unwrap();
-        assert_eq!(cursor, r#"{"token":"p4","seen":[["5","2024-05-05T10:00:00+08:00"]]}"#);
+        assert_eq!(
+            cursor,
+            r#"{"token":"p4","seen":[["5","2024-05-05T10:00:00+08:00"]]}"#
+        );
         // The next run, one person added: only the last page is fetched, only the new one read.
         api.people.push((6, "2024-05-06T10:00:00+08:00".into()));
         let (got, cursor, requests) = api.run(Some(cursor), 10);
@@ -311,7 +344,10 @@ mod tests {
         api.people.push((7, "2024-05-07T10:00:00+08:00".into()));
         let (got, cursor, requests) = api.run(cursor, 10);
         assert_eq!((got, requests), (vec![6, 7], 2));
-        assert_eq!(cursor.as_deref(), Some(r#"{"token":"p6","seen":[["7","2024-05-07T10:00:00+08:00"]]}"#));
+        assert_eq!(
+            cursor.as_deref(),
+            Some(r#"{"token":"p6","seen":[["7","2024-05-07T10:00:00+08:00"]]}"#)
+        );
     }
 
     #[test]
@@ -324,7 +360,10 @@ mod tests {
         api.people.push((two, "2024-05-09T10:00:00+08:00".into()));
         let (got, cursor, _) = api.run(cursor, 10);
         assert_eq!(got, [2]);
-        assert_eq!(cursor.as_deref(), Some(r#"{"token":"p4","seen":[["2","2024-05-09T10:00:00+08:00"]]}"#));
+        assert_eq!(
+            cursor.as_deref(),
+            Some(r#"{"token":"p4","seen":[["2","2024-05-09T10:00:00+08:00"]]}"#)
+        );
         // In creation order, changed in place: on the last page its new version is new; on an
         // earlier page it is not seen (such a list needs a "changed since" read: `Keyset`).
         let mut api = Api::new(5, 2);
@@ -333,23 +372,47 @@ mod tests {
         api.people[0].1 = "2024-05-09T10:00:00+08:00".into();
         let (got, cursor, _) = api.run(cursor, 10);
         assert_eq!(got, [5]);
-        assert_eq!(cursor.as_deref(), Some(r#"{"token":"p4","seen":[["5","2024-05-09T10:00:00+08:00"]]}"#));
+        assert_eq!(
+            cursor.as_deref(),
+            Some(r#"{"token":"p4","seen":[["5","2024-05-09T10:00:00+08:00"]]}"#)
+        );
     }
 
     #[test]
     fn a_page_token_ends_at_null_an_empty_token_or_its_own() {
         for next in [None, Some(String::new()), Some("p4".to_string())] {
-            let mut at = PageToken { token: Some("p4".into()), seen: Vec::new() };
+            let mut at = PageToken {
+                token: Some("p4".into()),
+                seen: Vec::new(),
+            };
             assert!(!at.turn(next.clone()), "{next:?}");
             assert_eq!(at.token.as_deref(), Some("p4"));
         }
-        let mut at = PageToken { token: Some("p4".into()), seen: vec![("5".into(), String::new())] };
+        let mut at = PageToken {
+            token: Some("p4".into()),
+            seen: vec![("5".into(), String::new())],
+        };
         assert!(at.turn(Some("p6".into())));
-        assert_eq!(at, PageToken { token: Some("p6".into()), seen: Vec::new() });
-        assert_eq!(crate::cursor::encode(&PageToken::default()), r#"{"token":null}"#);
+        assert_eq!(
+            at,
+            PageToken {
+                token: Some("p6".into()),
+                seen: Vec::new()
+            }
+        );
+        assert_eq!(
+            crate::cursor::encode(&PageToken::default()),
+            r#"{"token":null}"#
+        );
         // An empty page with a next (some systems write them) goes on to it; `max` 0 reads one.
         let mut at = PageToken::default();
-        assert_eq!(at.take(&[] as &[(u32, String)], Some("p2".into()), 10, |p| (p.0.to_string(), p.1.clone())), (vec![], true));
+        assert_eq!(
+            at.take(&[] as &[(u32, String)], Some("p2".into()), 10, |p| (
+                p.0.to_string(),
+                p.1.clone()
+            )),
+            (vec![], true)
+        );
         let page = [(1, String::new()), (2, String::new())];
         let (got, more) = at.take(&page, None, 0, |p| (p.0.to_string(), p.1.clone()));
         assert_eq!((got.len(), more), (1, true));
@@ -360,7 +423,13 @@ mod tests {
         let bundle = serde_json::json!({"resourceType": "Bundle", "link": [
             {"relation": "self", "url": "http://fhir.test/Practitioner?_count=2"},
             {"relation": "next", "url": "http://fhir.test/Practitioner?_count=2&_getpages=abc&_getpagesoffset=2"}]});
-        assert_eq!(fhir_next(&bundle).as_deref(), Some("http://fhir.test/Practitioner?_count=2&_getpages=abc&_getpagesoffset=2"));
-        assert_eq!(fhir_next(&serde_json::json!({"link": [{"relation": "self", "url": "x"}]})), None);
+        assert_eq!(
+            fhir_next(&bundle).as_deref(),
+            Some("http://fhir.test/Practitioner?_count=2&_getpages=abc&_getpagesoffset=2")
+        );
+        assert_eq!(
+            fhir_next(&serde_json::json!({"link": [{"relation": "self", "url": "x"}]})),
+            None
+        );
     }
 }

@@ -21,6 +21,9 @@
 //! cut from the generated code ([`without_pattern_checks`]) rather than the patterns from the
 //! schemas, so that each patterned text keeps its own type.
 
+// A test's helpers unwrap: a value they did not expect is the test failing, with its place.
+#![allow(clippy::unwrap_used)]
+
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -47,15 +50,27 @@ fn prepare(v: &mut Value) {
     match v {
         Value::Object(m) => {
             if let Some(Value::String(r)) = m.get_mut("$ref") {
-                let name = r.rsplit('/').next().expect("split yields one part").to_string();
+                let name = r
+                    .rsplit('/')
+                    .next()
+                    .expect("split yields one part")
+                    .to_string();
                 *r = format!("#/definitions/{name}");
             }
-            m.retain(|k, _| !matches!(k.as_str(), "$schema" | "$id" | "format") && !k.starts_with("x-"));
+            m.retain(|k, _| {
+                !matches!(k.as_str(), "$schema" | "$id" | "format") && !k.starts_with("x-")
+            });
             // `anyOf` of `required` lists only ("minValue or maxValue") asserts presence and does
             // not change the shape; typify would make an enum of it that reads neither.
-            let presence_only = m.get("anyOf").and_then(Value::as_array).is_some_and(|branches| {
-                branches.iter().all(|b| b.as_object().is_some_and(|o| o.len() == 1 && o.contains_key("required")))
-            });
+            let presence_only = m
+                .get("anyOf")
+                .and_then(Value::as_array)
+                .is_some_and(|branches| {
+                    branches.iter().all(|b| {
+                        b.as_object()
+                            .is_some_and(|o| o.len() == 1 && o.contains_key("required"))
+                    })
+                });
             if presence_only {
                 m.remove("anyOf");
             }
@@ -68,14 +83,25 @@ fn prepare(v: &mut Value) {
 
 fn generate() -> String {
     let mut defs = Map::new();
-    for (name, def) in load("common.json")["$defs"].as_object().expect("common.json has $defs") {
+    for (name, def) in load("common.json")["$defs"]
+        .as_object()
+        .expect("common.json has $defs")
+    {
         defs.insert(name.clone(), def.clone());
     }
     for (file, name) in ENTITIES {
         let mut schema = load(file);
         let own = schema.as_object_mut().expect("an object").remove("$defs");
-        for (k, v) in own.as_ref().and_then(Value::as_object).into_iter().flatten() {
-            assert!(defs.insert(k.clone(), v.clone()).is_none(), "{file}: $defs/{k} clashes with another definition");
+        for (k, v) in own
+            .as_ref()
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                defs.insert(k.clone(), v.clone()).is_none(),
+                "{file}: $defs/{k} clashes with another definition"
+            );
         }
         defs.insert((*name).to_string(), schema);
     }
@@ -86,9 +112,15 @@ fn generate() -> String {
     settings.with_struct_builder(false);
     // `telephone` is anyOf two string forms (mobile, fixed line), which typify makes a struct
     // of flattened options that cannot read a string: it is a string.
-    settings.with_replacement("Telephone", "::std::string::String", std::iter::empty::<typify::TypeSpaceImpl>());
+    settings.with_replacement(
+        "Telephone",
+        "::std::string::String",
+        std::iter::empty::<typify::TypeSpaceImpl>(),
+    );
     let mut space = typify::TypeSpace::new(&settings);
-    space.add_root_schema(root).expect("typify accepts the schemas");
+    space
+        .add_root_schema(root)
+        .expect("typify accepts the schemas");
     let code = write_every_member(&space.to_stream().to_string());
     let mut file: syn::File = syn::parse_str(&code).expect("typify writes Rust");
     without_pattern_checks(&mut file);
@@ -122,17 +154,27 @@ fn without_pattern_checks(file: &mut syn::File) {
     }
     let mut cut = 0;
     for item in &mut file.items {
-        let syn::Item::Impl(block) = item else { continue };
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
         for member in &mut block.items {
-            let syn::ImplItem::Fn(f) = member else { continue };
+            let syn::ImplItem::Fn(f) = member else {
+                continue;
+            };
             let before = f.block.stmts.len();
             f.block.stmts.retain(|s| !is_pattern_check(s));
             cut += before - f.block.stmts.len();
         }
     }
-    assert!(cut > 0 && cut % 2 == 0, "pattern checks come in pairs (a static and an if), cut {cut} statements");
+    assert!(
+        cut > 0 && cut % 2 == 0,
+        "pattern checks come in pairs (a static and an if), cut {cut} statements"
+    );
     let left = prettyplease::unparse(file);
-    assert!(!left.contains("regress") && !left.contains("PATTERN"), "a pattern check is left in the typed records");
+    assert!(
+        !left.contains("regress") && !left.contains("PATTERN"),
+        "a pattern check is left in the typed records"
+    );
 }
 
 /// Drops typify's `skip_serializing_if` attributes, so that `None` serialises as `null` and an
@@ -142,7 +184,8 @@ fn write_every_member(code: &str) -> String {
     const KEY: &str = "skip_serializing_if = \"";
     let mut out = code.to_string();
     while let Some(start) = out.find(KEY) {
-        let end = start + KEY.len() + out[start + KEY.len()..].find('"').expect("a closed string") + 1;
+        let end =
+            start + KEY.len() + out[start + KEY.len()..].find('"').expect("a closed string") + 1;
         let (start, end) = if out[..start].ends_with(" , ") {
             (start - 3, end)
         } else if out[end..].starts_with(" , ") {
@@ -160,7 +203,10 @@ fn the_typed_records_are_what_the_schemas_generate() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/records.rs");
     let fresh = generate();
     if let Some(i) = fresh.find("skip_serializing_if") {
-        panic!("every optional serialises as null, but: {}", &fresh[i.saturating_sub(200)..i + 100]);
+        panic!(
+            "every optional serialises as null, but: {}",
+            &fresh[i.saturating_sub(200)..i + 100]
+        );
     }
     if std::env::var_os("HUB_SDK_REGENERATE").is_some() {
         std::fs::write(&path, &fresh).unwrap();
@@ -178,14 +224,20 @@ fn the_typed_records_are_what_the_schemas_generate() {
 /// absent, where an example may leave it out.
 fn without_nulls(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
         other => other.clone(),
     }
 }
 
 fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(example: &Value, file: &str) {
-    let typed: T = serde_json::from_value(example.clone()).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let typed: T =
+        serde_json::from_value(example.clone()).unwrap_or_else(|e| panic!("{file}: {e}"));
     let back = serde_json::to_value(&typed).unwrap();
     assert_eq!(without_nulls(&back), without_nulls(example), "{file}");
 }
@@ -198,8 +250,11 @@ fn every_valid_example_reads_into_its_typed_record_and_writes_back_the_same() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        let Some(entity) = file.strip_suffix(".json").and_then(|f| f.split('.').next()) else { continue };
-        let example: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Some(entity) = file.strip_suffix(".json").and_then(|f| f.split('.').next()) else {
+            continue;
+        };
+        let example: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         match entity {
             "worker" => round_trip::<Worker>(&example, &file),
             "enterprise" => round_trip::<Enterprise>(&example, &file),
@@ -218,16 +273,29 @@ fn a_typed_record_refuses_what_its_schema_refuses() {
     use hub_sdk::records::Worker;
     let ok = json!({"idNumber": "522325199001010015", "name": "王芳", "gender": "female", "status": "employed"});
     let w: Worker = serde_json::from_value(ok.clone()).unwrap();
-    assert_eq!(serde_json::to_value(&w).unwrap()["phone"], Value::Null, "an absent optional writes null");
+    assert_eq!(
+        serde_json::to_value(&w).unwrap()["phone"],
+        Value::Null,
+        "an absent optional writes null"
+    );
     let mut long_name = ok.clone();
     long_name["name"] = json!("芳".repeat(101));
-    assert!(serde_json::from_value::<Worker>(long_name).is_err(), "maxLength 100");
+    assert!(
+        serde_json::from_value::<Worker>(long_name).is_err(),
+        "maxLength 100"
+    );
     let mut unknown = ok.clone();
     unknown["nickname"] = json!("芳");
-    assert!(serde_json::from_value::<Worker>(unknown).is_err(), "additionalProperties: false");
+    assert!(
+        serde_json::from_value::<Worker>(unknown).is_err(),
+        "additionalProperties: false"
+    );
     let mut status = ok;
     status["status"] = json!("retired");
-    assert!(serde_json::from_value::<Worker>(status).is_err(), "status is an enum");
+    assert!(
+        serde_json::from_value::<Worker>(status).is_err(),
+        "status is an enum"
+    );
 }
 
 #[test]
@@ -238,5 +306,9 @@ fn patterns_are_left_to_the_hub() {
     let w: Worker = serde_json::from_value(json!({"idNumber": "522325199001010015", "name": "王芳\u{3000}", "gender": "female", "status": "employed"})).unwrap();
     assert_eq!(w.name.as_str(), "王芳\u{3000}");
     assert!(Name::try_from("").is_err(), "minLength 1 is still checked");
-    assert_eq!(load("common.json")["$defs"]["name"]["pattern"], r"^\S(.*\S)?$", "the schema still has the pattern");
+    assert_eq!(
+        load("common.json")["$defs"]["name"]["pattern"],
+        r"^\S(.*\S)?$",
+        "the schema still has the pattern"
+    );
 }

@@ -9,18 +9,30 @@ pub struct WantsFiles;
 
 impl Guest for WantsFiles {
     fn manifest() -> Manifest {
-        Manifest { name: "wants-files".into(), version: "0.1.0".into(), system: "the host's files".into(), streams: vec![], hosts: vec![], secrets: vec![] }
+        Manifest {
+            name: "wants-files".into(),
+            version: "0.1.0".into(),
+            system: "the host's files".into(),
+            streams: vec![],
+            hosts: vec![],
+            secrets: vec![],
+        }
     }
     fn open(_config: String) -> Result<(), ConnectorError> {
         Ok(())
     }
     fn check() -> Result<(), ConnectorError> {
-        std::fs::read_to_string("/etc/passwd").map(|_| ()).map_err(|e| ConnectorError::Permanent(e.to_string()))
+        std::fs::read_to_string("/etc/passwd")
+            .map(|_| ())
+            .map_err(|e| ConnectorError::Permanent(e.to_string()))
     }
     fn read(_stream: String, _cursor: Option<String>, _max: u32) -> Result<Batch, ConnectorError> {
         Err(ConnectorError::Unsupported("no streams".into()))
     }
-    fn write(_stream: String, _records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
+    fn write(
+        _stream: String,
+        _records: Vec<TargetRecord>,
+    ) -> Result<Vec<WriteResult>, ConnectorError> {
         Err(ConnectorError::Unsupported("no streams".into()))
     }
 }

@@ -47,7 +47,10 @@ pub fn salary_text(min: Option<i64>, max: Option<i64>) -> String {
 /// or a text that gives no monthly figure in yuan. Full-width digits, blanks and the
 /// separators `-`, `~`, `～`, `—`, `至` are accepted.
 pub fn parse_salary(raw: &str) -> Option<(Option<i64>, Option<i64>)> {
-    let s: String = text::to_half_width(raw).chars().filter(|c| !c.is_whitespace()).collect();
+    let s: String = text::to_half_width(raw)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let (body, above, below) = if let Some(b) = s.strip_suffix("以上") {
         (b, true, false)
     } else if let Some(b) = s.strip_suffix("以下") {
@@ -55,7 +58,9 @@ pub fn parse_salary(raw: &str) -> Option<(Option<i64>, Option<i64>)> {
     } else {
         (s.as_str(), false, false)
     };
-    let body = body.strip_suffix("元/月").or_else(|| body.strip_suffix("元每月"))?;
+    let body = body
+        .strip_suffix("元/月")
+        .or_else(|| body.strip_suffix("元每月"))?;
     let number = |t: &str| t.parse::<i64>().ok();
     let parts: Vec<&str> = body.split(['-', '~', '～', '—', '至']).collect();
     match (parts.as_slice(), above, below) {
@@ -89,7 +94,9 @@ impl JobForm {
             Some(_) => salary_text(pay("minValue"), pay("maxValue")),
             None => salary_text(None, None),
         };
-        let openings = ptr(r, "/totalJobOpenings").map(|v| v.to_string()).unwrap_or_default();
+        let openings = ptr(r, "/totalJobOpenings")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         let status = match ptr_str(r, "/status").as_str() {
             "closed" => "0",
             _ => "1",
@@ -109,14 +116,22 @@ impl JobForm {
 
     /// The value of field `k` (empty when absent).
     pub fn get(&self, k: &str) -> &str {
-        self.0.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str()).unwrap_or("")
+        self.0
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
     }
 
     /// The form as a board row shows it (`zprs` a number).
     fn as_row(&self) -> Value {
         let mut row = serde_json::Map::new();
         for (k, v) in &self.0 {
-            let v = if *k == "zprs" { v.parse::<i64>().map_or_else(|_| json!(v), |n| json!(n)) } else { json!(v) };
+            let v = if *k == "zprs" {
+                v.parse::<i64>().map_or_else(|_| json!(v), |n| json!(n))
+            } else {
+                json!(v)
+            };
             row.insert((*k).to_string(), v);
         }
         Value::Object(row)
@@ -127,11 +142,20 @@ impl JobForm {
 pub fn row_to_record(row: &Value) -> Record {
     let s = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or("");
     let mut r = Record::new();
-    r.insert("identifier".into(), json!({ "propertyID": PARTNER, "value": text::trim(s("wbbh")) }));
+    r.insert(
+        "identifier".into(),
+        json!({ "propertyID": PARTNER, "value": text::trim(s("wbbh")) }),
+    );
     r.insert("title".into(), json!(text::trim(s("gwmc"))));
-    r.insert("hiringOrganization".into(), json!({ "name": text::trim(s("qymc")), "uscc": uscc::normalise(s("xydm")) }));
+    r.insert(
+        "hiringOrganization".into(),
+        json!({ "name": text::trim(s("qymc")), "uscc": uscc::normalise(s("xydm")) }),
+    );
     let openings = match row.get("zprs") {
-        Some(Value::String(t)) => t.trim().parse::<i64>().map_or_else(|_| json!(t), |n| json!(n)),
+        Some(Value::String(t)) => t
+            .trim()
+            .parse::<i64>()
+            .map_or_else(|_| json!(t), |n| json!(n)),
         Some(v) => v.clone(),
         None => Value::Null,
     };
@@ -145,8 +169,14 @@ pub fn row_to_record(row: &Value) -> Record {
             None => Value::Null,
         },
     );
-    r.insert("jobLocation".into(), text::non_empty(s("gzdd")).map_or(Value::Null, |a| json!({ "address": a })));
-    r.insert("validThrough".into(), json!(date::normalise(text::trim(s("jzrq")))));
+    r.insert(
+        "jobLocation".into(),
+        text::non_empty(s("gzdd")).map_or(Value::Null, |a| json!({ "address": a })),
+    );
+    r.insert(
+        "validThrough".into(),
+        json!(date::normalise(text::trim(s("jzrq")))),
+    );
     let status = match text::trim(s("zt")) {
         "1" => "open",
         "0" => "closed",
@@ -189,17 +219,28 @@ thread_local! {
 fn list_page(page: u32) -> Result<(u64, Vec<Value>), ConnectorError> {
     let url = format!("{}/api/job/list", crate::base_url());
     let resp = with_session(|token| {
-        Request::get(url.clone()).query("token", token).query("page", &page.to_string()).query("rows", "1000")
+        Request::get(url.clone())
+            .query("token", token)
+            .query("page", &page.to_string())
+            .query("rows", "1000")
     })?;
     if !resp.is_success() {
         return Err(server_error("job list", &resp));
     }
     let env: Envelope = resp.json("job list")?;
     if env.code != code::OK {
-        return Err(ConnectorError::Permanent(format!("job list refused: code {} {}", env.code, env.msg)));
+        return Err(ConnectorError::Permanent(format!(
+            "job list refused: code {} {}",
+            env.code, env.msg
+        )));
     }
     let total = env.data.get("total").and_then(Value::as_u64).unwrap_or(0);
-    let rows = env.data.get("rows").and_then(Value::as_array).cloned().unwrap_or_default();
+    let rows = env
+        .data
+        .get("rows")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     Ok((total, rows))
 }
 
@@ -216,7 +257,12 @@ pub(crate) fn read(cursor: Option<String>, max: u32) -> Result<Batch, ConnectorE
                 break;
             }
         }
-        let gxsj = |r: &Value| r.get("gxsj").and_then(Value::as_str).unwrap_or("").to_string();
+        let gxsj = |r: &Value| {
+            r.get("gxsj")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         rows.retain(|r| cursor.as_deref().is_none_or(|c| gxsj(r).as_str() >= c));
         rows.sort_by_key(gxsj);
         let records = rows
@@ -239,12 +285,20 @@ pub(crate) fn read(cursor: Option<String>, max: u32) -> Result<Batch, ConnectorE
         *expected = next.clone();
         // The board is read whole (every page, until the list's `total`): what is left of it is
         // exactly what waits.
-        Ok(Batch { records, cursor: next, more: !rows.is_empty(), remaining: Some(Remaining::exact(rows.len() as u64)) })
+        Ok(Batch {
+            records,
+            cursor: next,
+            more: !rows.is_empty(),
+            remaining: Some(Remaining::exact(rows.len() as u64)),
+        })
     })
 }
 
 /// Saves one posting (an upsert on `wbbh`).
-pub(crate) fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, ConnectorError> {
+pub(crate) fn write_one(
+    index: usize,
+    target: &TargetRecord,
+) -> Result<WriteResult, ConnectorError> {
     let data = hub_sdk::json::parse_record(&target.data, index)?;
     let form = JobForm::from_record(&data);
     if let (Some(id), Some(current)) = (&target.remote_id, &target.current) {
@@ -270,17 +324,30 @@ pub(crate) fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResu
     Ok(match env.code {
         code::OK => {
             let Some(id) = env.data.get("id").map(|v| v.to_string()) else {
-                return Ok(WriteResult::Retry("job save answered without data.id".into()));
+                return Ok(WriteResult::Retry(
+                    "job save answered without data.id".into(),
+                ));
             };
-            let written = Written { remote_id: id, version: None, stored: Some(to_json(&normal_form(&data))) };
-            if target.remote_id.is_some() { WriteResult::Updated(written) } else { WriteResult::Created(written) }
+            let written = Written {
+                remote_id: id,
+                version: None,
+                stored: Some(to_json(&normal_form(&data))),
+            };
+            if target.remote_id.is_some() {
+                WriteResult::Updated(written)
+            } else {
+                WriteResult::Created(written)
+            }
         }
         code::BAD_PARAMETER => WriteResult::Rejected(Rejection {
             pointer: pointer_for_message(&env.msg),
             reason: format!("{} {}", env.code, env.msg),
         }),
         c if c >= 50000 => WriteResult::Retry(format!("{c} {}", env.msg)),
-        c => WriteResult::Rejected(Rejection { reason: format!("{c} {}", env.msg), pointer: None }),
+        c => WriteResult::Rejected(Rejection {
+            reason: format!("{c} {}", env.msg),
+            pointer: None,
+        }),
     })
 }
 
@@ -292,15 +359,33 @@ mod tests {
     fn reads_of_the_board_say_exactly_how_many_postings_are_left() {
         // A board of 5 postings read before (cursor None): no request is sent.
         let rows = (0..5)
-            .map(|i| SourceRecord { data: "{}".into(), remote_id: i.to_string(), version: Some(format!("2024-05-0{} 10:00:00", i + 1)), updated_at: None, deleted: false })
+            .map(|i| SourceRecord {
+                data: "{}".into(),
+                remote_id: i.to_string(),
+                version: Some(format!("2024-05-0{} 10:00:00", i + 1)),
+                updated_at: None,
+                deleted: false,
+            })
             .collect();
         BOARD.with_borrow_mut(|b| *b = Some((None, rows)));
         let b = read(None, 2).unwrap();
         assert_eq!((b.records.len(), b.more), (2, true));
-        assert!(matches!(b.remaining, Some(Remaining { count: 3, exact: true })));
+        assert!(matches!(
+            b.remaining,
+            Some(Remaining {
+                count: 3,
+                exact: true
+            })
+        ));
         let b = read(b.cursor, 10).unwrap();
         assert_eq!((b.records.len(), b.more), (3, false));
-        assert!(matches!(b.remaining, Some(Remaining { count: 0, exact: true })));
+        assert!(matches!(
+            b.remaining,
+            Some(Remaining {
+                count: 0,
+                exact: true
+            })
+        ));
     }
 
     #[test]
@@ -316,12 +401,16 @@ mod tests {
         }
         assert_eq!(salary_text(None, None), "面议");
         assert_eq!(parse_salary("面议"), None);
-        assert_eq!(parse_salary("４０００～６０００ 元/月"), Some((Some(4000), Some(6000))));
+        assert_eq!(
+            parse_salary("４０００～６０００ 元/月"),
+            Some((Some(4000), Some(6000)))
+        );
         assert_eq!(parse_salary("4000-6000元/年"), None);
     }
 
     #[test]
-    fn a_posting_becomes_the_board_form_and_the_stored_row_reads_back_without_what_the_board_lacks() {
+    fn a_posting_becomes_the_board_form_and_the_stored_row_reads_back_without_what_the_board_lacks()
+    {
         let r: Record = serde_json::from_value(json!({
             "identifier": {"propertyID": "HY-ESMS", "value": "42"}, "title": "普工",
             "hiringOrganization": {"name": "伯恩光学(惠州)有限公司", "uscc": "91350100M000100Y43"},
@@ -345,7 +434,10 @@ mod tests {
 
     #[test]
     fn field_names_in_40001_messages_become_pointers() {
-        assert_eq!(pointer_for_message("招聘人数(zprs)应为非负整数").as_deref(), Some("/totalJobOpenings"));
+        assert_eq!(
+            pointer_for_message("招聘人数(zprs)应为非负整数").as_deref(),
+            Some("/totalJobOpenings")
+        );
         assert_eq!(pointer_for_message("登录已过期"), None);
     }
 }

@@ -76,7 +76,12 @@ struct Envelope {
 }
 
 fn login() -> Result<String, ConnectorError> {
-    let request = || Request::post(format!("{}/login", base_url())).form(&[("username", "{{secret:username}}"), ("password", "{{secret:password}}")]);
+    let request = || {
+        Request::post(format!("{}/login", base_url())).form(&[
+            ("username", "{{secret:username}}"),
+            ("password", "{{secret:password}}"),
+        ])
+    };
     // The host does not repeat a POST whose connection dropped; logging in twice is harmless.
     let resp = match request().send() {
         Err(HttpError::Connection(_)) => request().send()?,
@@ -87,10 +92,18 @@ fn login() -> Result<String, ConnectorError> {
     }
     let env: Envelope = resp.json("login")?;
     if env.code != code::OK {
-        return Err(ConnectorError::Auth(format!("login refused: code {} {}", env.code, env.msg)));
+        return Err(ConnectorError::Auth(format!(
+            "login refused: code {} {}",
+            env.code, env.msg
+        )));
     }
-    let token = env.data.get("token").and_then(|t| t.as_str()).map(str::to_string);
-    let token = token.ok_or_else(|| ConnectorError::Permanent("login answer has no data.token".into()))?;
+    let token = env
+        .data
+        .get("token")
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
+    let token =
+        token.ok_or_else(|| ConnectorError::Permanent("login answer has no data.token".into()))?;
     STATE.with_borrow_mut(|s| s.token = Some(token.clone()));
     log::debug("logged in to the registry");
     Ok(token)
@@ -115,7 +128,8 @@ fn server_error(what: &str, resp: &Response) -> ConnectorError {
 /// True if a response is the registry's JSON "session expired" answer.
 fn is_session_expired(resp: &Response) -> bool {
     resp.body.first() == Some(&b'{')
-        && serde_json::from_slice::<Envelope>(&resp.body).is_ok_and(|e| e.code == code::SESSION_EXPIRED)
+        && serde_json::from_slice::<Envelope>(&resp.body)
+            .is_ok_and(|e| e.code == code::SESSION_EXPIRED)
 }
 
 /// Sends a request built with the current token; if the registry says the session expired, logs
@@ -165,14 +179,17 @@ impl Guest for ZhenfengRegistry {
     }
 
     fn open(config: String) -> Result<(), ConnectorError> {
-        let cfg: serde_json::Value =
-            serde_json::from_str(&config).map_err(|e| ConnectorError::Config(format!("config is not JSON: {e}")))?;
+        let cfg: serde_json::Value = serde_json::from_str(&config)
+            .map_err(|e| ConnectorError::Config(format!("config is not JSON: {e}")))?;
         let base = cfg
             .get("base_url")
             .and_then(|v| v.as_str())
             .ok_or_else(|| ConnectorError::Config("base_url (string) is required".into()))?;
         STATE.with_borrow_mut(|s| {
-            *s = State { base_url: base.trim_end_matches('/').to_string(), ..State::default() }
+            *s = State {
+                base_url: base.trim_end_matches('/').to_string(),
+                ..State::default()
+            }
         });
         Ok(())
     }
@@ -190,7 +207,10 @@ impl Guest for ZhenfengRegistry {
         let continuing = STATE.with_borrow(|s| matches!(&s.export, Some((c, _)) if *c == cursor));
         if !continuing {
             let rows = export_stream(cursor.as_deref())?;
-            log::debug(&format!("export since {}", cursor.as_deref().unwrap_or("the beginning")));
+            log::debug(&format!(
+                "export since {}",
+                cursor.as_deref().unwrap_or("the beginning")
+            ));
             STATE.with_borrow_mut(|s| {
                 s.export = Some((cursor.clone(), rows.peekable()));
                 // Every row this export yields is kept in `raw` or dropped from it as read
@@ -235,18 +255,32 @@ impl Guest for ZhenfengRegistry {
             // nothing is missed if the run stops here.
             let next = records.last().and_then(|r| r.version.clone()).or(cursor);
             *expected = next.clone();
-            Ok(Batch { records, cursor: next, more, remaining: None })
+            Ok(Batch {
+                records,
+                cursor: next,
+                more,
+                remaining: None,
+            })
         })
     }
 
-    fn write(stream: String, records: Vec<TargetRecord>) -> Result<Vec<WriteResult>, ConnectorError> {
+    fn write(
+        stream: String,
+        records: Vec<TargetRecord>,
+    ) -> Result<Vec<WriteResult>, ConnectorError> {
         match stream.as_str() {
             WORKERS => {}
             jobs::JOB_BOARD => {
                 return records
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| if r.is_delete() { Ok(hub_sdk::delete_unsupported(&stream)) } else { hub_sdk::per_record(jobs::write_one(i, r)) })
+                    .map(|(i, r)| {
+                        if r.is_delete() {
+                            Ok(hub_sdk::delete_unsupported(&stream))
+                        } else {
+                            hub_sdk::per_record(jobs::write_one(i, r))
+                        }
+                    })
                     .collect();
             }
             _ => return Err(ConnectorError::Unsupported(format!("no stream {stream:?}"))),
@@ -255,7 +289,13 @@ impl Guest for ZhenfengRegistry {
         records
             .iter()
             .enumerate()
-            .map(|(i, r)| if r.is_delete() { Ok(hub_sdk::delete_unsupported(&stream)) } else { hub_sdk::per_record(write_one(i, r)) })
+            .map(|(i, r)| {
+                if r.is_delete() {
+                    Ok(hub_sdk::delete_unsupported(&stream))
+                } else {
+                    hub_sdk::per_record(write_one(i, r))
+                }
+            })
             .collect()
     }
 
@@ -293,22 +333,33 @@ fn export_stream(since: Option<&str>) -> Result<mapping::ExportRows, ConnectorEr
     loop {
         let resp = request(&token()?).send_streaming()?;
         if !(200..300).contains(&resp.status) {
-            return Err(ConnectorError::Transient(format!("export: HTTP {}", resp.status)));
+            return Err(ConnectorError::Transient(format!(
+                "export: HTTP {}",
+                resp.status
+            )));
         }
-        let is_json = resp.header("content-type").is_some_and(|c| c.contains("json"));
+        let is_json = resp
+            .header("content-type")
+            .is_some_and(|c| c.contains("json"));
         if !is_json {
             return mapping::export_rows(resp.reader()).map_err(export_error);
         }
         let body = resp.bytes()?;
-        let env: Envelope = serde_json::from_slice(&body)
-            .map_err(|e| ConnectorError::Permanent(format!("export: an answer that is neither CSV nor the registry's JSON: {e}")))?;
+        let env: Envelope = serde_json::from_slice(&body).map_err(|e| {
+            ConnectorError::Permanent(format!(
+                "export: an answer that is neither CSV nor the registry's JSON: {e}"
+            ))
+        })?;
         if env.code == code::SESSION_EXPIRED && !renewed {
             log::info("registry session expired; logging in again");
             login()?;
             renewed = true;
             continue;
         }
-        return Err(ConnectorError::Permanent(format!("export refused: code {} {}", env.code, env.msg)));
+        return Err(ConnectorError::Permanent(format!(
+            "export refused: code {} {}",
+            env.code, env.msg
+        )));
     }
 }
 
@@ -341,7 +392,11 @@ fn load_raw_rows(records: &[TargetRecord]) -> Result<(), ConnectorError> {
 
 /// Records `row`'s own writing in `raw` under its 登记编号, or forgets an earlier version's
 /// when the row now has none.
-fn keep_own_writing(raw: &mut std::collections::HashMap<Box<str>, OwnWriting>, row: &Row, own: Option<OwnWriting>) {
+fn keep_own_writing(
+    raw: &mut std::collections::HashMap<Box<str>, OwnWriting>,
+    row: &Row,
+    own: Option<OwnWriting>,
+) {
     let id = text::trim(row.get("登记编号"));
     match own {
         Some(own) => {
@@ -361,7 +416,11 @@ fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, Connect
         if SaveForm::from_record(&current).same_content(&form) {
             let id = target.remote_id.clone().or(form.djbh.clone());
             if let Some(id) = id {
-                return Ok(WriteResult::Unchanged(Written { remote_id: id, version: target.version.clone(), stored: None }));
+                return Ok(WriteResult::Unchanged(Written {
+                    remote_id: id,
+                    version: target.version.clone(),
+                    stored: None,
+                }));
             }
         }
     }
@@ -380,7 +439,11 @@ fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, Connect
     }
     Ok(match env.code {
         code::OK => {
-            let djbh = env.data.get("djbh").and_then(|v| v.as_str()).map(str::to_string);
+            let djbh = env
+                .data
+                .get("djbh")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
             form.djbh = djbh.or(form.djbh);
             if form.djbh.is_none() {
                 return Ok(WriteResult::Retry("save answered without data.djbh".into()));
@@ -391,10 +454,19 @@ fn write_one(index: usize, target: &TargetRecord) -> Result<WriteResult, Connect
                 WriteResult::Updated(form.written(registered_on.as_deref()))
             }
         }
-        code::MODIFIED => WriteResult::Conflict(format!("registry record changed since {}", form.gxsj.as_deref().unwrap_or("?"))),
-        code::BAD_PARAMETER => WriteResult::Rejected(Rejection { pointer: mapping::pointer_for_message(&env.msg), reason: format!("{} {}", env.code, env.msg) }),
+        code::MODIFIED => WriteResult::Conflict(format!(
+            "registry record changed since {}",
+            form.gxsj.as_deref().unwrap_or("?")
+        )),
+        code::BAD_PARAMETER => WriteResult::Rejected(Rejection {
+            pointer: mapping::pointer_for_message(&env.msg),
+            reason: format!("{} {}", env.code, env.msg),
+        }),
         c if c >= 50000 => WriteResult::Retry(format!("{c} {}", env.msg)),
-        c => WriteResult::Rejected(Rejection { reason: format!("{c} {}", env.msg), pointer: None }),
+        c => WriteResult::Rejected(Rejection {
+            reason: format!("{c} {}", env.msg),
+            pointer: None,
+        }),
     })
 }
 
@@ -412,9 +484,18 @@ fn save(form: &SaveForm) -> Result<Envelope, ConnectorError> {
 /// `data.djbh`, which is the `duplicate`'s id. Without a 登记编号 in the answer, a rejection of
 /// the identity number.
 fn already_registered(env: &Envelope) -> WriteResult {
-    match env.data.get("djbh").and_then(|v| v.as_str()).map(text::trim).filter(|d| !d.is_empty()) {
+    match env
+        .data
+        .get("djbh")
+        .and_then(|v| v.as_str())
+        .map(text::trim)
+        .filter(|d| !d.is_empty())
+    {
         Some(djbh) => WriteResult::Duplicate(Existing::id(djbh)),
-        None => WriteResult::Rejected(Rejection { reason: format!("{} {} (with no data.djbh)", env.code, env.msg), pointer: Some("/idNumber".into()) }),
+        None => WriteResult::Rejected(Rejection {
+            reason: format!("{} {} (with no data.djbh)", env.code, env.msg),
+            pointer: Some("/idNumber".into()),
+        }),
     }
 }
 
@@ -426,17 +507,42 @@ mod tests {
 
     #[test]
     fn a_resident_registered_already_is_a_duplicate_of_its_djbh() {
-        let env: Envelope = serde_json::from_str(r#"{"code":40902,"msg":"身份证号已登记","data":{"djbh":"ZF2021000123"}}"#).unwrap();
-        assert!(matches!(already_registered(&env), WriteResult::Duplicate(Existing { remote_id, version: None, data: None }) if remote_id == "ZF2021000123"));
-        let env: Envelope = serde_json::from_str(r#"{"code":40902,"msg":"身份证号已登记"}"#).unwrap();
-        assert!(matches!(already_registered(&env), WriteResult::Rejected(Rejection { pointer: Some(p), .. }) if p == "/idNumber"));
+        let env: Envelope = serde_json::from_str(
+            r#"{"code":40902,"msg":"身份证号已登记","data":{"djbh":"ZF2021000123"}}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(already_registered(&env), WriteResult::Duplicate(Existing { remote_id, version: None, data: None }) if remote_id == "ZF2021000123")
+        );
+        let env: Envelope =
+            serde_json::from_str(r#"{"code":40902,"msg":"身份证号已登记"}"#).unwrap();
+        assert!(
+            matches!(already_registered(&env), WriteResult::Rejected(Rejection { pointer: Some(p), .. }) if p == "/idNumber")
+        );
     }
 
     #[test]
     fn no_stream_deletes_natively_and_a_delete_asked_anyway_is_rejected() {
-        assert!(ZhenfengRegistry::manifest().streams.iter().all(|s| !s.can_delete && s.max_write_batch == 0));
-        let delete = TargetRecord { op: WriteOp::Delete, data: "{}".into(), remote_id: Some("7".into()), version: None, current: None };
+        assert!(
+            ZhenfengRegistry::manifest()
+                .streams
+                .iter()
+                .all(|s| !s.can_delete && s.max_write_batch == 0)
+        );
+        let delete = TargetRecord {
+            op: WriteOp::Delete,
+            data: "{}".into(),
+            remote_id: Some("7".into()),
+            version: None,
+            current: None,
+        };
         let r = ZhenfengRegistry::write(jobs::JOB_BOARD.into(), vec![delete]).unwrap();
-        assert!(matches!(&r[..], [WriteResult::Rejected(Rejection { pointer: None, .. })]), "{r:?}");
+        assert!(
+            matches!(
+                &r[..],
+                [WriteResult::Rejected(Rejection { pointer: None, .. })]
+            ),
+            "{r:?}"
+        );
     }
 }

@@ -28,7 +28,20 @@ use serde_json::{Value, json};
 
 /// The export's columns, in the registry's order.
 pub const HEADERS: [&str; 14] = [
-    "登记编号", "姓名", "身份证号", "性别", "联系电话", "户籍乡镇", "务工省份", "务工县区代码", "务工单位", "单位信用代码", "工种", "务工状态", "登记日期", "更新时间",
+    "登记编号",
+    "姓名",
+    "身份证号",
+    "性别",
+    "联系电话",
+    "户籍乡镇",
+    "务工省份",
+    "务工县区代码",
+    "务工单位",
+    "单位信用代码",
+    "工种",
+    "务工状态",
+    "登记日期",
+    "更新时间",
 ];
 
 /// One export row, raw text as the registry wrote it, in [`HEADERS`] order.
@@ -38,15 +51,24 @@ pub struct Row(pub [String; 14]);
 impl Row {
     /// The raw text of a column (one of [`HEADERS`]).
     pub fn get(&self, header: &str) -> &str {
-        let i = HEADERS.iter().position(|h| *h == header).expect("known header");
+        let i = HEADERS
+            .iter()
+            .position(|h| *h == header)
+            .expect("known header");
         &self.0[i]
     }
 
     /// The row as a `worker` record.
     pub fn to_record(&self) -> Record {
         let mut r = Record::new();
-        r.insert("idNumber".into(), Value::String(id_number::normalise(self.get("身份证号"))));
-        r.insert("name".into(), Value::String(normalise_han_name(self.get("姓名"))));
+        r.insert(
+            "idNumber".into(),
+            Value::String(id_number::normalise(self.get("身份证号"))),
+        );
+        r.insert(
+            "name".into(),
+            Value::String(normalise_han_name(self.get("姓名"))),
+        );
         let gender = match text::trim(self.get("性别")) {
             "男" => "male",
             "女" => "female",
@@ -54,21 +76,42 @@ impl Row {
         };
         r.insert("gender".into(), Value::String(gender.to_string()));
         set_opt(&mut r, "phone", phone::normalise(self.get("联系电话")));
-        set_opt(&mut r, "hometownTownship", text::non_empty(self.get("户籍乡镇")));
-        set_opt(&mut r, "registryNumber", text::non_empty(self.get("登记编号")));
-        set_opt(&mut r, "registeredOn", text::non_empty(self.get("登记日期")).map(|d| date::normalise(&d)));
+        set_opt(
+            &mut r,
+            "hometownTownship",
+            text::non_empty(self.get("户籍乡镇")),
+        );
+        set_opt(
+            &mut r,
+            "registryNumber",
+            text::non_empty(self.get("登记编号")),
+        );
+        set_opt(
+            &mut r,
+            "registeredOn",
+            text::non_empty(self.get("登记日期")).map(|d| date::normalise(&d)),
+        );
         let county = text::non_empty(self.get("务工县区代码"));
         r.insert(
             "workplace".into(),
             match county {
-                Some(c) => json!({ "province": text::non_empty(self.get("务工省份")), "countyCode": c }),
+                Some(c) => {
+                    json!({ "province": text::non_empty(self.get("务工省份")), "countyCode": c })
+                }
                 None => Value::Null,
             },
         );
-        let (employer, code) = (text::non_empty(self.get("务工单位")), uscc::normalise(self.get("单位信用代码")));
+        let (employer, code) = (
+            text::non_empty(self.get("务工单位")),
+            uscc::normalise(self.get("单位信用代码")),
+        );
         r.insert(
             "employer".into(),
-            if employer.is_none() && code.is_none() { Value::Null } else { json!({ "name": employer, "uscc": code }) },
+            if employer.is_none() && code.is_none() {
+                Value::Null
+            } else {
+                json!({ "name": employer, "uscc": code })
+            },
         );
         set_opt(&mut r, "position", text::non_empty(self.get("工种")));
         let status = match text::trim(self.get("务工状态")) {
@@ -145,8 +188,13 @@ pub fn read_export(r: impl std::io::Read + 'static) -> Result<Vec<Row>, ExportEr
 /// decoder's and the CSV reader's buffers are held, however long the export. The header is read
 /// (and checked) before this returns.
 pub fn export_rows(r: impl std::io::Read + 'static) -> Result<ExportRows, ExportError> {
-    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(encoding_rs::GB18030)).build(r);
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(Box::new(decoded) as Box<dyn std::io::Read>);
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(encoding_rs::GB18030))
+        .build(r);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(Box::new(decoded) as Box<dyn std::io::Read>);
     let headers = reader.headers().map_err(csv_error)?.clone();
     let mut index = [0usize; 14];
     for (slot, want) in index.iter_mut().zip(HEADERS) {
@@ -155,7 +203,10 @@ pub fn export_rows(r: impl std::io::Read + 'static) -> Result<ExportRows, Export
             .position(|h| text::trim(h) == want)
             .ok_or_else(|| ExportError::Format(format!("export has no column {want}")))?;
     }
-    Ok(ExportRows { records: reader.into_records(), index })
+    Ok(ExportRows {
+        records: reader.into_records(),
+        index,
+    })
 }
 
 /// An export's rows as they stream in ([`export_rows`]).
@@ -171,7 +222,10 @@ impl ExportRows {
     /// write that needs rows older than an export already made this run reads only the rows
     /// that export did not cover. A row that does not decode ends nothing (its error is
     /// yielded).
-    pub fn changed_before(self, until: Option<String>) -> impl Iterator<Item = Result<Row, ExportError>> {
+    pub fn changed_before(
+        self,
+        until: Option<String>,
+    ) -> impl Iterator<Item = Result<Row, ExportError>> {
         self.take_while(move |r| match (r, &until) {
             (Ok(row), Some(until)) => text::trim(row.get("更新时间")) < until.as_str(),
             _ => true,
@@ -184,7 +238,10 @@ impl Iterator for ExportRows {
 
     fn next(&mut self) -> Option<Self::Item> {
         let rec = self.records.next()?;
-        Some(rec.map_err(csv_error).map(|rec| Row(self.index.map(|i| rec.get(i).unwrap_or("").to_string()))))
+        Some(
+            rec.map_err(csv_error)
+                .map(|rec| Row(self.index.map(|i| rec.get(i).unwrap_or("").to_string()))),
+        )
     }
 }
 
@@ -199,12 +256,26 @@ pub fn str_of(r: &Record, key: &str) -> Option<String> {
 }
 
 fn nested(r: &Record, key: &str, inner: &str) -> String {
-    r.get(key).and_then(|v| v.get(inner)).and_then(Value::as_str).unwrap_or("").to_string()
+    r.get(key)
+        .and_then(|v| v.get(inner))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 /// The columns whose raw text [`SaveForm::preserve`] keeps, in [`SaveForm::preserved_mut`]'s
 /// order: the fields whose meaning a write does not change.
-pub const PRESERVED: [&str; 9] = ["姓名", "身份证号", "联系电话", "户籍乡镇", "务工省份", "务工县区代码", "务工单位", "单位信用代码", "工种"];
+pub const PRESERVED: [&str; 9] = [
+    "姓名",
+    "身份证号",
+    "联系电话",
+    "户籍乡镇",
+    "务工省份",
+    "务工县区代码",
+    "务工单位",
+    "单位信用代码",
+    "工种",
+];
 
 /// What [`SaveForm::preserve`] needs of one registry row, and nothing more: for each
 /// [`PRESERVED`] column the registry writes otherwise than the canonical form of its value
@@ -349,7 +420,11 @@ impl SaveForm {
     /// True if both forms would store the same resident data (registry number and version
     /// aside).
     pub fn same_content(&self, other: &SaveForm) -> bool {
-        let strip = |f: &SaveForm| SaveForm { djbh: None, gxsj: None, ..f.clone() };
+        let strip = |f: &SaveForm| SaveForm {
+            djbh: None,
+            gxsj: None,
+            ..f.clone()
+        };
         strip(self) == strip(other)
     }
 
@@ -414,7 +489,9 @@ impl SaveForm {
 /// of it leaves, as the export shows it. `left` is stored as 3 (returned_home), `hiredOn` is not
 /// kept; a new resident's 登记编号 and 登记日期, which the registry assigns, are left out.
 pub fn normal_form(r: &Record) -> Record {
-    let mut out = SaveForm::from_record(r).stored_row(str_of(r, "registeredOn").as_deref()).to_record();
+    let mut out = SaveForm::from_record(r)
+        .stored_row(str_of(r, "registeredOn").as_deref())
+        .to_record();
     for assigned in ["registryNumber", "registeredOn"] {
         if out.get(assigned).is_some_and(Value::is_null) {
             out.remove(assigned);
@@ -491,7 +568,9 @@ mod tests {
 
     #[test]
     fn an_export_read_up_to_an_earlier_export_stops_at_its_first_row_changed_then() {
-        let row = |djbh: &str, at: &str| format!("{djbh},张三,522325199001011234,男,,,广东省,441303,,,,1,2021-08-05,{at}\r\n");
+        let row = |djbh: &str, at: &str| {
+            format!("{djbh},张三,522325199001011234,男,,,广东省,441303,,,,1,2021-08-05,{at}\r\n")
+        };
         let csv = format!(
             "{HEADER_LINE}{}{}{}{}",
             row("ZF2021000001", "2021-09-01 08:00:00"),
@@ -501,12 +580,25 @@ mod tests {
         );
         let ids = |until: Option<&str>| -> Vec<String> {
             let rows = export_rows(std::io::Cursor::new(gb18030(&csv))).unwrap();
-            rows.changed_before(until.map(str::to_string)).map(|r| r.unwrap().get("登记编号").to_string()).collect()
+            rows.changed_before(until.map(str::to_string))
+                .map(|r| r.unwrap().get("登记编号").to_string())
+                .collect()
         };
         // An earlier export from 10:00:00 holds the rows at and after it.
-        assert_eq!(ids(Some("2021-09-01 10:00:00")), ["ZF2021000001", "ZF2021000002"]);
+        assert_eq!(
+            ids(Some("2021-09-01 10:00:00")),
+            ["ZF2021000001", "ZF2021000002"]
+        );
         assert_eq!(ids(Some("2021-09-01 08:00:00")), Vec::<String>::new());
-        assert_eq!(ids(None), ["ZF2021000001", "ZF2021000002", "ZF2021000003", "ZF2021000004"]);
+        assert_eq!(
+            ids(None),
+            [
+                "ZF2021000001",
+                "ZF2021000002",
+                "ZF2021000003",
+                "ZF2021000004"
+            ]
+        );
     }
 
     #[test]
@@ -526,7 +618,10 @@ mod tests {
     #[test]
     fn a_missing_column_is_named() {
         let csv = "登记编号,姓名\r\nZF1,张三\r\n";
-        assert_eq!(parse_export(&gb18030(csv)).unwrap_err(), "export has no column 身份证号");
+        assert_eq!(
+            parse_export(&gb18030(csv)).unwrap_err(),
+            "export has no column 身份证号"
+        );
     }
 
     #[test]
@@ -540,8 +635,12 @@ mod tests {
         }))
         .unwrap();
         let form = SaveForm::from_record(&rec);
-        assert_eq!((form.xb.as_str(), form.wgzt.as_str(), form.wgxq.as_str()), ("2", "3", "441303"));
-        let stored: Value = serde_json::from_str(&form.written(Some("2021-08-05")).stored.unwrap()).unwrap();
+        assert_eq!(
+            (form.xb.as_str(), form.wgzt.as_str(), form.wgxq.as_str()),
+            ("2", "3", "441303")
+        );
+        let stored: Value =
+            serde_json::from_str(&form.written(Some("2021-08-05")).stored.unwrap()).unwrap();
         // `left` is stored as 3 and read back as returned_home; hiredOn is not kept.
         let mut expected = Value::Object(rec.clone());
         expected["status"] = json!("returned_home");
@@ -584,13 +683,28 @@ mod tests {
         let mut form = SaveForm::from_record(&rec);
         form.preserve(&OwnWriting::of(&raw).expect("own writing"));
         assert_eq!(
-            (form.xm.as_str(), form.sfzh.as_str(), form.lxdh.as_str(), form.hjxz.as_str()),
-            ("李四　", "522325680312123", "１３８ ００１３ ８０００", "长田镇 "),
+            (
+                form.xm.as_str(),
+                form.sfzh.as_str(),
+                form.lxdh.as_str(),
+                form.hjxz.as_str()
+            ),
+            (
+                "李四　",
+                "522325680312123",
+                "１３８ ００１３ ８０００",
+                "长田镇 "
+            ),
             "unchanged fields are sent as the registry wrote them"
         );
-        assert_eq!((form.gz.as_str(), form.wgzt.as_str()), ("质检员", "2"), "changed fields are sent as changed");
+        assert_eq!(
+            (form.gz.as_str(), form.wgzt.as_str()),
+            ("质检员", "2"),
+            "changed fields are sent as changed"
+        );
         // What the next export shows still reads as the record that was meant.
-        let stored: Value = serde_json::from_str(&form.written(Some("2021-08-05")).stored.unwrap()).unwrap();
+        let stored: Value =
+            serde_json::from_str(&form.written(Some("2021-08-05")).stored.unwrap()).unwrap();
         assert_eq!(stored["idNumber"], json!("522325196803121231"));
         assert_eq!(stored["position"], json!("质检员"));
     }
@@ -616,7 +730,13 @@ mod tests {
         );
         // Per column: 1 byte of index, and 4 bytes of length before each text's UTF-8 bytes
         // (李四 6, 　 3, full-width digits 3 each).
-        assert_eq!(own.packed_len(), (1 + 4 + 6 + 4 + 9) + (1 + 4 + 18 + 4 + 15) + (1 + 4 + 11 + 4 + 35) + (1 + 4 + 9 + 4 + 10));
+        assert_eq!(
+            own.packed_len(),
+            (1 + 4 + 6 + 4 + 9)
+                + (1 + 4 + 18 + 4 + 15)
+                + (1 + 4 + 11 + 4 + 35)
+                + (1 + 4 + 9 + 4 + 10)
+        );
     }
 
     #[test]
@@ -656,16 +776,33 @@ mod tests {
 
     #[test]
     fn same_content_ignores_registry_number_and_version() {
-        let a = SaveForm { djbh: Some("ZF1".into()), gxsj: Some("t".into()), xm: "王芳".into(), ..SaveForm::default() };
-        let b = SaveForm { xm: "王芳".into(), ..SaveForm::default() };
+        let a = SaveForm {
+            djbh: Some("ZF1".into()),
+            gxsj: Some("t".into()),
+            xm: "王芳".into(),
+            ..SaveForm::default()
+        };
+        let b = SaveForm {
+            xm: "王芳".into(),
+            ..SaveForm::default()
+        };
         assert!(a.same_content(&b));
-        assert!(!a.same_content(&SaveForm { xm: "王芳芳".into(), ..b }));
+        assert!(!a.same_content(&SaveForm {
+            xm: "王芳芳".into(),
+            ..b
+        }));
     }
 
     #[test]
     fn error_messages_point_at_fields() {
-        assert_eq!(pointer_for_message("参数错误: xm 不能为空").as_deref(), Some("/name"));
-        assert_eq!(pointer_for_message("身份证号格式错误").as_deref(), Some("/idNumber"));
+        assert_eq!(
+            pointer_for_message("参数错误: xm 不能为空").as_deref(),
+            Some("/name")
+        );
+        assert_eq!(
+            pointer_for_message("身份证号格式错误").as_deref(),
+            Some("/idNumber")
+        );
         assert_eq!(pointer_for_message("系统繁忙"), None);
     }
 }

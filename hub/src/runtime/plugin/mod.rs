@@ -68,6 +68,8 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    // One argument per part of a loaded component; only the loader (`Runtime::load`) calls it.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         name: String,
         digest: String,
