@@ -6,7 +6,15 @@
 
 ///Calendar date, RFC 3339 full-date (YYYY-MM-DD). A date without time is a day in China Standard Time (UTC+8).
 #[derive(
-    ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
 )]
 #[serde(transparent)]
 pub struct Date(pub ::std::string::String);
@@ -39,7 +47,15 @@ impl ::std::str::FromStr for Date {
 }
 ///Instant, RFC 3339 date-time with its offset always written: 2021-09-02T10:00:00+08:00 (China Standard Time, UTC+8, no daylight saving) or ...Z for UTC. Local times without an offset are not accepted: connectors add the offset the system means.
 #[derive(
-    ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
 )]
 #[serde(transparent)]
 pub struct DateTime(pub ::std::string::String);
@@ -72,7 +88,15 @@ impl ::std::str::FromStr for DateTime {
 }
 ///Administrative division code, GB/T 2260: 6 digits, a code in use or used since 1981.
 #[derive(
-    ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
 )]
 #[serde(transparent)]
 pub struct DivisionCode(pub ::std::string::String);
@@ -120,7 +144,9 @@ impl ::std::convert::From<Email> for ::std::string::String {
 }
 impl ::std::str::FromStr for Email {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 254usize {
             return Err("longer than 254 characters".into());
         }
@@ -129,7 +155,9 @@ impl ::std::str::FromStr for Email {
 }
 impl ::std::convert::TryFrom<&str> for Email {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -195,13 +223,17 @@ impl ::std::convert::From<FixedLine> for ::std::string::String {
 }
 impl ::std::str::FromStr for FixedLine {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         Ok(Self(value.to_string()))
     }
 }
 impl ::std::convert::TryFrom<&str> for FixedLine {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -236,7 +268,7 @@ impl<'de> ::serde::Deserialize<'de> for FixedLine {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum Gender {
     #[serde(rename = "male")]
@@ -254,7 +286,9 @@ impl ::std::fmt::Display for Gender {
 }
 impl ::std::str::FromStr for Gender {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "male" => Ok(Self::Male),
             "female" => Ok(Self::Female),
@@ -264,7 +298,9 @@ impl ::std::str::FromStr for Gender {
 }
 impl ::std::convert::TryFrom<&str> for Gender {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -302,13 +338,17 @@ impl ::std::convert::From<IdentifierValue> for ::std::string::String {
 }
 impl ::std::str::FromStr for IdentifierValue {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         Ok(Self(value.to_string()))
     }
 }
 impl ::std::convert::TryFrom<&str> for IdentifierValue {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -414,7 +454,7 @@ pub struct JobPostingJobLocation {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum JobPostingStatus {
     #[serde(rename = "open")]
@@ -432,7 +472,9 @@ impl ::std::fmt::Display for JobPostingStatus {
 }
 impl ::std::str::FromStr for JobPostingStatus {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "open" => Ok(Self::Open),
             "closed" => Ok(Self::Closed),
@@ -442,7 +484,9 @@ impl ::std::str::FromStr for JobPostingStatus {
 }
 impl ::std::convert::TryFrom<&str> for JobPostingStatus {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -471,7 +515,9 @@ impl ::std::convert::From<LongText> for ::std::string::String {
 }
 impl ::std::str::FromStr for LongText {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 2000usize {
             return Err("longer than 2000 characters".into());
         }
@@ -483,7 +529,9 @@ impl ::std::str::FromStr for LongText {
 }
 impl ::std::convert::TryFrom<&str> for LongText {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -509,7 +557,15 @@ impl<'de> ::serde::Deserialize<'de> for LongText {
 }
 ///Mainland mobile number in canonical form: the 11 digits alone, no +86, spaces or dashes.
 #[derive(
-    ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
 )]
 #[serde(transparent)]
 pub struct Mobile(pub ::std::string::String);
@@ -557,7 +613,9 @@ impl ::std::convert::From<Name> for ::std::string::String {
 }
 impl ::std::str::FromStr for Name {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 100usize {
             return Err("longer than 100 characters".into());
         }
@@ -569,7 +627,9 @@ impl ::std::str::FromStr for Name {
 }
 impl ::std::convert::TryFrom<&str> for Name {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -643,7 +703,9 @@ impl ::std::convert::From<ReferralNote> for ::std::string::String {
 }
 impl ::std::str::FromStr for ReferralNote {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 500usize {
             return Err("longer than 500 characters".into());
         }
@@ -652,7 +714,9 @@ impl ::std::str::FromStr for ReferralNote {
 }
 impl ::std::convert::TryFrom<&str> for ReferralNote {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -687,7 +751,7 @@ impl<'de> ::serde::Deserialize<'de> for ReferralNote {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum ReferralStatus {
     #[serde(rename = "recommended")]
@@ -714,7 +778,9 @@ impl ::std::fmt::Display for ReferralStatus {
 }
 impl ::std::str::FromStr for ReferralStatus {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "recommended" => Ok(Self::Recommended),
             "interviewed" => Ok(Self::Interviewed),
@@ -727,7 +793,9 @@ impl ::std::str::FromStr for ReferralStatus {
 }
 impl ::std::convert::TryFrom<&str> for ReferralStatus {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -749,7 +817,15 @@ pub struct ReferralWorker {
 }
 ///Resident identity number (居民身份证号码), GB 11643-1999: 18 characters, a GB/T 2260 division code (possibly retired since), a real birth date YYYYMMDD, a 3-digit sequence and an ISO 7064 MOD 11-2 check character, upper-case X only. Legacy 15-digit numbers are upgraded by the connector before they get here.
 #[derive(
-    ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
 )]
 #[serde(transparent)]
 pub struct ResidentId(pub ::std::string::String);
@@ -826,7 +902,7 @@ pub struct SecondmentOrganization {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum SecondmentOrganizationName {
     贞丰县人民医院,
@@ -841,27 +917,39 @@ impl ::std::fmt::Display for SecondmentOrganizationName {
             Self::贞丰县人民医院 => f.write_str("贞丰县人民医院"),
             Self::贞丰县民族中医院 => f.write_str("贞丰县民族中医院"),
             Self::贞丰县妇幼保健院 => f.write_str("贞丰县妇幼保健院"),
-            Self::永丰街道社区卫生服务中心 => f.write_str("永丰街道社区卫生服务中心"),
-            Self::珉谷街道社区卫生服务中心 => f.write_str("珉谷街道社区卫生服务中心"),
+            Self::永丰街道社区卫生服务中心 => {
+                f.write_str("永丰街道社区卫生服务中心")
+            }
+            Self::珉谷街道社区卫生服务中心 => {
+                f.write_str("珉谷街道社区卫生服务中心")
+            }
         }
     }
 }
 impl ::std::str::FromStr for SecondmentOrganizationName {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "贞丰县人民医院" => Ok(Self::贞丰县人民医院),
             "贞丰县民族中医院" => Ok(Self::贞丰县民族中医院),
             "贞丰县妇幼保健院" => Ok(Self::贞丰县妇幼保健院),
-            "永丰街道社区卫生服务中心" => Ok(Self::永丰街道社区卫生服务中心),
-            "珉谷街道社区卫生服务中心" => Ok(Self::珉谷街道社区卫生服务中心),
+            "永丰街道社区卫生服务中心" => {
+                Ok(Self::永丰街道社区卫生服务中心)
+            }
+            "珉谷街道社区卫生服务中心" => {
+                Ok(Self::珉谷街道社区卫生服务中心)
+            }
             _ => Err("invalid value".into()),
         }
     }
 }
 impl ::std::convert::TryFrom<&str> for SecondmentOrganizationName {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -911,7 +999,7 @@ pub struct SecondmentPractitionerQualification {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum SecondmentStatus {
     #[serde(rename = "planned")]
@@ -932,7 +1020,9 @@ impl ::std::fmt::Display for SecondmentStatus {
 }
 impl ::std::str::FromStr for SecondmentStatus {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "planned" => Ok(Self::Planned),
             "serving" => Ok(Self::Serving),
@@ -943,7 +1033,9 @@ impl ::std::str::FromStr for SecondmentStatus {
 }
 impl ::std::convert::TryFrom<&str> for SecondmentStatus {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -972,7 +1064,9 @@ impl ::std::convert::From<SystemId> for ::std::string::String {
 }
 impl ::std::str::FromStr for SystemId {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 32usize {
             return Err("longer than 32 characters".into());
         }
@@ -981,7 +1075,9 @@ impl ::std::str::FromStr for SystemId {
 }
 impl ::std::convert::TryFrom<&str> for SystemId {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1022,7 +1118,9 @@ impl ::std::convert::From<Text> for ::std::string::String {
 }
 impl ::std::str::FromStr for Text {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 200usize {
             return Err("longer than 200 characters".into());
         }
@@ -1034,7 +1132,9 @@ impl ::std::str::FromStr for Text {
 }
 impl ::std::convert::TryFrom<&str> for Text {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1060,7 +1160,15 @@ impl<'de> ::serde::Deserialize<'de> for Text {
 }
 ///Unified social credit code (统一社会信用代码), GB 32100-2015: 18 characters over 0-9 A-H J-N P-R T-U W-Y with a mod-31 check character.
 #[derive(
-    ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
 )]
 #[serde(transparent)]
 pub struct Uscc(pub ::std::string::String);
@@ -1151,13 +1259,17 @@ impl ::std::convert::From<WorkerRegistryNumber> for ::std::string::String {
 }
 impl ::std::str::FromStr for WorkerRegistryNumber {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         Ok(Self(value.to_string()))
     }
 }
 impl ::std::convert::TryFrom<&str> for WorkerRegistryNumber {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1198,7 +1310,9 @@ impl ::std::convert::From<WorkerRemark> for ::std::string::String {
 }
 impl ::std::str::FromStr for WorkerRemark {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 500usize {
             return Err("longer than 500 characters".into());
         }
@@ -1207,7 +1321,9 @@ impl ::std::str::FromStr for WorkerRemark {
 }
 impl ::std::convert::TryFrom<&str> for WorkerRemark {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1242,7 +1358,7 @@ impl<'de> ::serde::Deserialize<'de> for WorkerRemark {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum WorkerStatus {
     #[serde(rename = "employed")]
@@ -1269,7 +1385,9 @@ impl ::std::fmt::Display for WorkerStatus {
 }
 impl ::std::str::FromStr for WorkerStatus {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "employed" => Ok(Self::Employed),
             "seeking" => Ok(Self::Seeking),
@@ -1282,7 +1400,9 @@ impl ::std::str::FromStr for WorkerStatus {
 }
 impl ::std::convert::TryFrom<&str> for WorkerStatus {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -1308,12 +1428,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }
