@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
+#[cfg(any(test, feature = "test-support"))]
 use tokio::sync::watch;
 
 /// A boxed future, for the object-safe traits below.
