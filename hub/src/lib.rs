@@ -2,10 +2,10 @@
 //! the shared JSON Schemas, and runs scheduled, bidirectional syncs between systems without
 //! losing, duplicating or echoing a record.
 //!
-//! The flow of one sync run: [`daemon`] (scheduler) → [`sync`] engine → [`runtime`] (`read`) →
-//! [`schema`] validation → identity, echo and merge checks against the [`store`] → [`runtime`]
-//! (`write`) → [`store`] (results, links, cursor, and the [`audit`] entries of the writes, in one
-//! transaction) → run history.
+//! The flow of one sync run: [`schedule`] (a fire time due) → [`sync`] engine → [`runtime`]
+//! (`read`) → [`schema`] validation → identity, echo and merge checks against the [`store`] →
+//! [`runtime`] (`write`) → [`store`] (results, links, cursor, and the [`audit`] entries of the
+//! writes, in one transaction) → run history. docs/architecture.md draws it, folder by folder.
 
 // Every public item says what it is (Spin's habit); `scripts/test` runs clippy with
 // `-D warnings`, so a new undocumented item fails the tests.
