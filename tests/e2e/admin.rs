@@ -286,14 +286,20 @@ impl Browser {
         b
     }
 
-    pub(crate) async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    /// WebDriver's whole answer to `method path` in this session (`{"value": ...}`), an error
+    /// answer included.
+    async fn answer(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let req = self.http.request(method, url);
         let r = if body.is_null() { req } else { req.json(&body) }
             .send()
             .await
             .unwrap();
-        let v: Value = r.json().await.unwrap();
+        r.json().await.unwrap()
+    }
+
+    pub(crate) async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let v = self.answer(method, path, body).await;
         assert!(v["value"].get("error").is_none(), "WebDriver {path}: {v}");
         v["value"].clone()
     }
@@ -362,18 +368,10 @@ impl Browser {
     pub(crate) async fn follow(&self, css: &str) {
         let root = self.find("html").await;
         self.click(css).await;
-        let url = format!("{}/session/{}/element/{root}/name", self.base, self.session);
+        let name = format!("/element/{root}/name");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let v: Value = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v = self.answer(reqwest::Method::GET, &name, Value::Null).await;
             match v["value"].get("error").and_then(Value::as_str) {
                 // Chromedriver may also no longer know the id once its document is gone.
                 Some("stale element reference" | "no such element") => return,
