@@ -37,6 +37,10 @@
 //! or a plugin itself: runs, plans and reconciliations go to the engine on the runs' runtime.
 //! Every log line of the module keeps the target it had before the module was split into
 //! files, `hub::admin` (HTTPS's `hub::admin_tls`), so log filters and readers see one source.
+//!
+//! **Owns** HTTP: routes, sign-in and roles, pages, the OpenAPI document, TLS. **May not
+//! touch** SQL (rows come from `store`'s functions) or a connector; it never unseals a record
+//! or shows personal data in clear.
 
 mod api;
 mod auth;

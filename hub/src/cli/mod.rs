@@ -11,6 +11,10 @@
 //! used as configured ([`crate::store::StoreConfigError`]), whichever command meets it; 3
 //! (`hub check` only) everything loads but a live check failed: a system or the state store
 //! is unreachable, or a system refused the credentials.
+//!
+//! **Owns** arguments, what a command prints and its exit code. **May not touch** SQL or
+//! wasmtime directly: a command calls `daemon`, `sync`, `store` or `runtime` and prints what
+//! they return; no other module prints or exits.
 
 mod audit;
 mod check;

@@ -35,6 +35,10 @@
 //! `${NAME}` and `${NAME:-default}` are replaced by environment variables before parsing (`$$`
 //! is a literal `$`); an unset variable without a default is an error naming its line. Errors
 //! name the file, line and column (columns count in the text after substitution).
+//!
+//! **Owns** the configuration's text: parsing, environment substitution, and checks that need
+//! nothing but the files. **May not touch** the network, the state store or a plugin's code:
+//! whatever must be reached or loaded is checked later (`hub check`, the daemon's start).
 
 mod check;
 mod error;

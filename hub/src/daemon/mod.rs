@@ -10,6 +10,9 @@
 //!
 //! The daemon prints no command's output and knows no exit code: the command line (`cli`)
 //! maps its errors.
+//!
+//! **Owns** the process's lifecycle and the wiring of the parts. **May not touch** records,
+//! links or SQL itself: runs go to the sync engine, rows to the store.
 
 pub mod deployment;
 pub mod lifecycle;

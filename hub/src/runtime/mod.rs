@@ -1,11 +1,11 @@
 //! The plugin runtime: connector components on wasmtime (component model, async), each call
 //! under limits, with only the capabilities the deployment grants.
 //!
-//! - One [`Runtime`] ([`engine`]) holds the only `Engine` and `Linker` and a compiled-component
-//!   cache on disk; a [`Plugin`] ([`plugin`]) is a compiled component behind an `InstancePre`,
-//!   checked at load against its contract version, its sha256 pin and its grants; a [`Session`]
-//!   is a fresh `Store` and instance for one sync run (an instance that trapped is never
-//!   entered again).
+//! - One [`Runtime`] ([`host`]: the wasmtime host) holds the only `Engine` and `Linker` and a
+//!   compiled-component cache on disk; a [`Plugin`] ([`plugin`]) is a compiled component behind
+//!   an `InstancePre`, checked at load against its contract version, its sha256 pin and its
+//!   grants; a [`Session`] is a fresh `Store` and instance for one sync run (an instance that
+//!   trapped is never entered again).
 //! - A [`Plugin`] can also be a connector compiled into the host ([`native`], for benchmarks
 //!   and tests; a deployment cannot name one). The sync engine drives either through a
 //!   [`Connection`], which checks a native connector's answers as it checks a component's.
@@ -16,9 +16,14 @@
 //! - Limits per call ([`limits`]): guest CPU time (epoch interruption; a ticker thread advances
 //!   the epoch every [`TICK`]), wall-clock time, linear memory, tables and instances per store,
 //!   and the size of records and cursors a `read` returns.
+//!
+//! **Owns** wasmtime (the one `Engine`, the `Linker`, compiled components), a connector's
+//! calls and their limits, and its capabilities (HTTP egress, secrets, rate budgets).
+//! **May not touch** the state store, links, cursors or sync specs: it runs a component and
+//! checks its answers, and knows nothing of what a run does with them.
 
 pub mod contract;
-pub mod engine;
+pub mod host;
 pub mod http;
 pub mod limits;
 pub mod native;
@@ -26,7 +31,7 @@ pub mod plugin;
 pub mod rate;
 pub mod tape;
 
-pub use engine::{CONTRACT_VERSION, Runtime};
+pub use host::{CONTRACT_VERSION, Runtime};
 pub use native::{Connection, NativeConnector, NativeSession};
 pub use plugin::{Plugin, ReadBatch, ReadRecord, Session};
 

@@ -7,6 +7,10 @@
 //! catch-up, jitter, pause, manual triggers and claiming fire times among daemons). It starts
 //! sync runs through a [`Runner`] and keeps its state in the state store; it does not know what
 //! a run does (that is the sync engine's).
+//!
+//! **Owns** when a run starts (fire times, claims, jitter, pause, triggers). **May not touch**
+//! a run's records, connectors or links: it calls its [`Runner`] and reads or writes only the
+//! store's schedule, run and lease rows.
 
 pub mod clock;
 pub mod cron;

@@ -46,6 +46,9 @@
 //! person; small counts are shown as they are. Months are in the deployment's zone.
 //!
 //! Nothing is written anywhere: the state store is only read, connectors are only read.
+//!
+//! **Owns** the figures and their CSV and pages' data. **May not touch** anything that writes:
+//! no store row, no connector write, no link.
 
 //!
 //! The parts: [`model`] (the sections and their figures), [`figures`] (records in, figures

@@ -19,6 +19,11 @@
 //! `audit_log`; `sqlite_batch` runs a sync run's per-batch statements on SQLite through
 //! rusqlite (prepared once, on a blocking thread) instead of sqlx's driver, which hands every
 //! statement to a worker thread and back.
+//!
+//! **Owns** every table, migration and SQL statement of both backends, leases and the audit
+//! chain's storage. **May not touch** connectors, the runtime or the sync engine's rules: it
+//! keeps what the engine hands it (records arrive sealed and stay opaque here; only
+//! `sync::link_seal` opens them) and decides no merge, no write, no retry.
 
 use crate::audit::{AuditEntry, AuditKey, Break, ChainVerifier, GENESIS, Intact, NewAuditEntry};
 use crate::schema::Violation;

@@ -54,6 +54,11 @@
 //! (making and replaying them), `stats` and `progress` (what a run reports, while it runs and
 //! at its end). This file holds the [`Engine`] itself, its construction, and the helpers the
 //! steps share (opening links, normal forms, keys).
+//!
+//! **Owns** the sync run: reading, reconciling, merging, writing, intents, dead letters and
+//! conflicts as a run meets them; it is the only code that writes links and cursors. **May not
+//! touch** wasmtime or HTTP directly (it calls connectors through `runtime::Connection`), nor
+//! SQL (every row goes through `store`); it does not schedule runs, serve pages or print.
 
 use crate::audit::{NewAuditEntry, WriteAction, WriteOutcome};
 use crate::config::{Concurrent, Direction, FieldPolicy};

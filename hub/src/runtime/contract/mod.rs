@@ -19,7 +19,7 @@ pub mod v0_1;
 pub mod v0_2;
 
 use super::HostState;
-use super::engine::Version;
+use super::host::Version;
 use wasmtime::component::{Component, ComponentExportIndex};
 
 /// The contract lines this host loads, newest first: the newest version of each it implements.

@@ -38,7 +38,7 @@ pub struct Plugin {
     pub digest: String,
     /// The `hub:connector` version the component was built against (`None` for a connector
     /// compiled into the host).
-    pub contract: Option<super::engine::Version>,
+    pub contract: Option<super::host::Version>,
     manifest: Option<Manifest>,
     code: Code,
     limits: Limits,
@@ -73,7 +73,7 @@ impl Plugin {
     pub(super) fn new(
         name: String,
         digest: String,
-        contract: super::engine::Version,
+        contract: super::host::Version,
         pre: Pre,
         engine: Engine,
         grant: Arc<http::HttpGrant>,

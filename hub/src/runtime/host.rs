@@ -1,4 +1,6 @@
-//! The only wasmtime `Engine` and `Linker`, the compiled-component cache, and loading plugins.
+//! The wasmtime host: the only `Engine` and `Linker`, the compiled-component cache, and loading
+//! plugins. (The one engine of the hub is the sync engine, `crate::sync`; wasmtime's `Engine`
+//! is a value here, never a module name.)
 //!
 //! Engine defaults, with the reason for each:
 //! - component model on: connectors are components (the WIT contract), never core modules;
