@@ -32,6 +32,10 @@ impl Store {
     /// The transaction takes SQLite's write lock as it begins (`BEGIN IMMEDIATE`, waiting up to
     /// the busy timeout for another writer), so the audit chain's head it reads cannot be
     /// appended to by another transaction, in this process or another, before it commits.
+    ///
+    /// Errors: [`StoreError::LeaseLost`] on a store fenced by a lease taken over,
+    /// [`StoreError::Busy`] if the lock was not had within the busy timeout (nothing is kept
+    /// either way), [`StoreError::Other`] for any other failure.
     pub async fn commit(&self, sync: &str, c: Commit<'_>) -> Result<()> {
         let audit_key = match (c.audit.is_empty(), &self.audit_key) {
             (true, _) => None,

@@ -168,8 +168,8 @@ pub struct Decided {
     pub by: Option<String>,
 }
 
-/// A conflict as stored; an error if its row is corrupt (a side or a side taken other than `a`
-/// or `b`).
+/// A conflict as stored; [`StoreError::Corrupt`] if its row is corrupt (a side or a side taken
+/// other than `a` or `b`).
 pub(super) fn conflict(r: &impl Cols) -> Result<Conflict> {
     let id = r.int("id");
     Ok(Conflict {

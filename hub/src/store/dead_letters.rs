@@ -123,7 +123,8 @@ pub(super) fn open_dead_letters_by(by: ByHash, n: usize) -> String {
     }
 }
 
-/// A dead letter as stored; an error if its row is corrupt (a side other than `a` or `b`).
+/// A dead letter as stored; [`StoreError::Corrupt`] if its row is corrupt (a side other than
+/// `a` or `b`).
 pub(super) fn dead_letter(r: &impl Cols) -> Result<DeadLetter> {
     let id = r.int("id");
     Ok(DeadLetter {

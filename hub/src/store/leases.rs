@@ -242,7 +242,7 @@ impl Store {
 
     /// The same store, fenced by `lease`: every commit, run start and replay record checks in
     /// its transaction that the lease's holder and token still hold it, and fails with
-    /// [`LeaseLost`] (writing nothing) if another process has taken it.
+    /// [`StoreError::LeaseLost`] (writing nothing) if another process has taken it.
     pub fn fenced(&self, lease: Arc<Lease>) -> Store {
         Store {
             fence: Some(lease),
@@ -257,7 +257,8 @@ impl Store {
 
     /// Before a write to a system: `Ok` while this store's lease (if fenced) is still held. A
     /// lease past its local deadline (the process was paused, or renewals failed) is renewed
-    /// first, so a process resumed after another took over learns it here, before writing.
+    /// first, so a process resumed after another took over learns it here, before writing
+    /// ([`StoreError::LeaseLost`]).
     pub async fn confirm_lease(&self, ttl: Duration) -> Result<()> {
         let Some(f) = &self.fence else { return Ok(()) };
         if f.is_lost() {

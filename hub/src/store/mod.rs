@@ -14,6 +14,10 @@
 //! [`Store::audit_entries`] and [`Store::verify_audit`]: another backend implements the same
 //! three, appending under a lock that lets one transaction at a time read the chain's head.
 //!
+//! Every public method returns [`Result`]: its error a [`StoreError`], whose variants tell a
+//! lost lease, a fire time already run, a database that stayed busy, a corrupt row and a store
+//! configured wrongly apart from everything else (`error`).
+//!
 //! The files of this folder follow the tables: `links` (links and cursors), `commit` (the
 //! transaction of a batch), `runs`, `dead_letters`, `conflicts`, `schedule`, `leases`,
 //! `audit_log`; `sqlite_batch` runs a sync run's per-batch statements on SQLite through
@@ -73,7 +77,7 @@ macro_rules! on_pool {
 /// Inside a write transaction `$tx` on pool `$p`: if `$self` is fenced by a lease, checks
 /// that its holder and token still hold it, locking the lease row until the transaction ends
 /// (PostgreSQL: a takeover waits for this transaction; SQLite: the write lock already keeps
-/// it out), and returns [`LeaseLost`] otherwise (the transaction is dropped, so rolled back).
+/// it out), and returns [`StoreError::LeaseLost`] otherwise (the transaction is dropped, so rolled back).
 macro_rules! check_fence {
     ($self:expr, $p:ident, $tx:ident) => {
         if let Some(f) = &$self.fence {

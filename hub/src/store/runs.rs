@@ -121,10 +121,10 @@ pub(super) fn run_record(r: &impl Cols) -> RunRecord {
 impl Store {
     /// Records the start of a run; returns its id. `scheduled_for` is the fire time a scheduled
     /// run runs (at most one run per fire time and sync: a second fails with
-    /// [`AlreadyRan`]).
+    /// [`StoreError::AlreadyRan`]).
     ///
     /// On a store fenced by the sync's lease, in the same transaction: the lease is checked
-    /// ([`LeaseLost`]), and runs of the sync still marked `running` (only a process that lost
+    /// ([`StoreError::LeaseLost`]), and runs of the sync still marked `running` (only a process that lost
     /// the lease can have left them) are marked `interrupted`; the latest of them is recorded as
     /// the run this one resumes.
     pub async fn start_run(
