@@ -30,11 +30,7 @@ pub(super) fn audit_from_row(r: &impl Cols) -> Result<AuditEntry> {
 
 impl Store {
     /// The latest audit entries, newest first (all syncs if `sync` is `None`).
-    pub async fn audit_entries(
-        &self,
-        sync: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<AuditEntry>> {
+    pub async fn audit_entries(&self, sync: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {
         on_pool!(self, p => {
             let rows = sqlx::query(
                 "SELECT * FROM audit WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",

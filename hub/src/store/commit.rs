@@ -37,13 +37,15 @@ impl Store {
     /// [`StoreError::Busy`] if the lock was not had within the busy timeout (nothing is kept
     /// either way), [`StoreError::Other`] for any other failure.
     pub async fn commit(&self, sync: &str, c: Commit<'_>) -> Result<()> {
-        let audit_key = match (c.audit.is_empty(), &self.audit_key) {
-            (true, _) => None,
-            (false, Some(k)) => Some(k.clone()),
-            (false, None) => return Err(anyhow::anyhow!(
-                "state store: audit entries to append but no audit key (Store::with_audit_key)"
-            ).into()),
-        };
+        let audit_key =
+            match (c.audit.is_empty(), &self.audit_key) {
+                (true, _) => None,
+                (false, Some(k)) => Some(k.clone()),
+                (false, None) => return Err(anyhow::anyhow!(
+                    "state store: audit entries to append but no audit key (Store::with_audit_key)"
+                )
+                .into()),
+            };
         let p = match &self.pool {
             Pool::Sqlite(_, b) => {
                 let fence = self

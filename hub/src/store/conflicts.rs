@@ -260,13 +260,15 @@ impl Store {
             Decision::Take(s) => (Some(s.as_str()), None),
             Decision::Fields(f) => (None, Some(serde_json::to_string(f)?)),
         };
-        let key = match (audit.is_empty(), &self.audit_key) {
-            (true, _) => None,
-            (false, Some(k)) => Some(k.clone()),
-            (false, None) => return Err(anyhow::anyhow!(
-                "state store: audit entries to append but no audit key (Store::with_audit_key)"
-            ).into()),
-        };
+        let key =
+            match (audit.is_empty(), &self.audit_key) {
+                (true, _) => None,
+                (false, Some(k)) => Some(k.clone()),
+                (false, None) => return Err(anyhow::anyhow!(
+                    "state store: audit entries to append but no audit key (Store::with_audit_key)"
+                )
+                .into()),
+            };
         on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             let now = now();
@@ -310,7 +312,8 @@ impl Store {
         let Some(key) = self.audit_key.clone() else {
             return Err(anyhow::anyhow!(
                 "state store: audit entries to append but no audit key (Store::with_audit_key)"
-            ).into());
+            )
+            .into());
         };
         on_pool!(self, p => {
             let mut tx = p.begin_write().await?;

@@ -185,10 +185,7 @@ fn sqlx_busy(e: &sqlx::Error) -> bool {
         return false;
     };
     let Some(code) = db.code() else { return false };
-    if db
-        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
-        .is_some()
-    {
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
         code.parse::<i64>()
             .is_ok_and(|c| SQLITE_BUSY_CODES.contains(&(c & 0xff)))
     } else if db

@@ -363,12 +363,7 @@ impl Store {
     }
 
     /// Up to `limit` pending links with key hash after `after`, in key-hash order.
-    pub async fn pending(
-        &self,
-        sync: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Link>> {
+    pub async fn pending(&self, sync: &str, after: Option<&str>, limit: u32) -> Result<Vec<Link>> {
         let p = match &self.pool {
             Pool::Sqlite(_, b) => return b.pending(sync, after, limit).await,
             Pool::Postgres(p) => p,

@@ -10,7 +10,9 @@
 //! and kept in rusqlite's cache. The SQL is the same as the PostgreSQL path's, with SQLite's
 //! `?N` parameters.
 
-use super::{Cols, Commit, LINK_COLUMNS, Link, NewConflict, NewDeadLetter, Result, StoreError, now};
+use super::{
+    Cols, Commit, LINK_COLUMNS, Link, NewConflict, NewDeadLetter, Result, StoreError, now,
+};
 use crate::audit::{AuditKey, NewAuditEntry};
 use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};

@@ -1079,9 +1079,12 @@ async fn sqlite_plans_the_dead_letter_lookups_of_a_batch_through_the_looked_up_c
 async fn set_side_c(s: &Store, url: &str, table: &str, id: i64) {
     let update = format!("UPDATE {table} SET side = 'c' WHERE id = {id}");
     if s.backend() == "postgres" {
-        exec(s, &format!("ALTER TABLE {table} DROP CONSTRAINT {table}_side_check"))
-            .await
-            .unwrap();
+        exec(
+            s,
+            &format!("ALTER TABLE {table} DROP CONSTRAINT {table}_side_check"),
+        )
+        .await
+        .unwrap();
         exec(s, &update).await.unwrap();
     } else {
         let c = rusqlite::Connection::open(url.strip_prefix("sqlite://").unwrap()).unwrap();
@@ -1212,20 +1215,32 @@ fn busy_and_locked_errors_are_told_from_others_and_keep_their_text() {
     );
     assert!(matches!(StoreError::from(other), StoreError::Other(_)));
     // Under context, the busy cause is found in the chain and the context kept.
-    let busy = rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-        None,
-    );
+    let busy =
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None);
     let e = StoreError::from(anyhow::Error::from(busy).context("state store: cannot begin"));
     assert!(matches!(e, StoreError::Busy(_)));
-    assert!(format!("{e:#}").starts_with("state store: cannot begin: "), "{e:#}");
+    assert!(
+        format!("{e:#}").starts_with("state store: cannot begin: "),
+        "{e:#}"
+    );
     // A typed cause at the top comes out as its variant; under context it stays whole.
-    let lost = LeaseLost { sync: "w".into(), token: 3 };
-    assert!(matches!(StoreError::from(anyhow::Error::from(lost.clone())), StoreError::LeaseLost(_)));
+    let lost = LeaseLost {
+        sync: "w".into(),
+        token: 3,
+    };
+    assert!(matches!(
+        StoreError::from(anyhow::Error::from(lost.clone())),
+        StoreError::LeaseLost(_)
+    ));
     let e = StoreError::from(anyhow::Error::from(lost).context("while committing"));
     assert!(matches!(e, StoreError::Other(_)));
-    assert!(format!("{e:#}").starts_with("while committing: sync w: "), "{e:#}");
+    assert!(
+        format!("{e:#}").starts_with("while committing: sync w: "),
+        "{e:#}"
+    );
     let e = StoreError::from(anyhow::Error::from(StoreConfigError("bad".into())));
     assert!(matches!(e, StoreError::Config(_)));
-    assert!(StoreConfigError::is_cause_of(&anyhow::Error::from(e).context("opening")));
+    assert!(StoreConfigError::is_cause_of(
+        &anyhow::Error::from(e).context("opening")
+    ));
 }

@@ -64,8 +64,7 @@ use crate::runtime::{
 };
 use crate::schema::{Schema, Violation};
 use crate::store::{
-    Commit, ConflictKind, Decision, Link, NewConflict, NewDeadLetter, Side, Store,
-    StoreError,
+    Commit, ConflictKind, Decision, Link, NewConflict, NewDeadLetter, Side, Store, StoreError,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -330,17 +329,17 @@ impl Engine {
     /// Opens a link read from the store ([`link_seal::unseal`]). Errors: a sealed value that
     /// does not open with this state key, as a store error.
     fn unseal(&self, sync: &str, link: &mut Link) -> Result<(), RunError> {
-        link_seal::unseal(&self.keys, sync, link).map_err(|e| RunError::Store(StoreError::Other(e.into())))
+        link_seal::unseal(&self.keys, sync, link)
+            .map_err(|e| RunError::Store(StoreError::Other(e.into())))
     }
 
     /// Parses a link's record (canonical JSON, as [`plain`] wrote it).
     fn parse(&self, bytes: &[u8]) -> Result<Value, RunError> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| {
-                RunError::Store(StoreError::Other(anyhow::anyhow!(
-                    "a record of a link is not JSON: {e}"
-                )))
-            })
+        serde_json::from_slice(bytes).map_err(|e| {
+            RunError::Store(StoreError::Other(anyhow::anyhow!(
+                "a record of a link is not JSON: {e}"
+            )))
+        })
     }
 
     /// A link's records, parsed: each side's current and settled record, and the base.
