@@ -271,6 +271,16 @@ pub enum Break {
         /// The entry.
         id: i64,
     },
+    /// The entry's row cannot be read as an entry (a side other than `a` or `b`): the store
+    /// never writes such a value, so the row was altered.
+    Corrupt {
+        /// The entry.
+        id: i64,
+        /// The column whose value cannot be read.
+        column: String,
+        /// What is wrong with the value.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for Break {
@@ -306,6 +316,10 @@ impl std::fmt::Display for Break {
                 f,
                 "entry {id}: hash mismatch: its fields do not give its stored hash (the entry was altered, or written under another state key)"
             ),
+            Break::Corrupt { id, column, detail } => write!(
+                f,
+                "entry {id}: corrupt: column {column}: {detail} (the entry was altered)"
+            ),
         }
     }
 }
@@ -316,7 +330,10 @@ impl Break {
     /// The id of the entry found out of place.
     pub fn id(&self) -> i64 {
         match self {
-            Break::Gap { id, .. } | Break::Link { id, .. } | Break::Hash { id } => *id,
+            Break::Gap { id, .. }
+            | Break::Link { id, .. }
+            | Break::Hash { id }
+            | Break::Corrupt { id, .. } => *id,
         }
     }
 }
@@ -358,23 +375,44 @@ impl<'k> ChainVerifier<'k> {
     /// hash, and its hash is that of its fields (in this order, so a deleted entry shows as a
     /// gap rather than as the broken link that follows from it).
     pub fn push(&mut self, e: &AuditEntry) -> Result<(), Break> {
-        let expected = self.last_id + 1;
-        if e.id != expected {
-            return Err(Break::Gap { id: e.id, expected });
-        }
-        if e.prev_hash != self.last_hash {
-            return Err(Break::Link {
-                id: e.id,
-                found: prefix(&e.prev_hash),
-                expected: prefix(&self.last_hash),
-            });
-        }
+        self.follows(e.id, &e.prev_hash)?;
         if self.key.hash(e) != e.hash {
             return Err(Break::Hash { id: e.id });
         }
         self.last_id = e.id;
         self.last_hash = e.hash.clone();
         self.entries += 1;
+        Ok(())
+    }
+
+    /// The next entry's row cannot be read as an entry (`column` holds a value the store never
+    /// writes, `detail` says which): the break it is, the same way as [`ChainVerifier::push`]
+    /// (a gap before it or a broken link first, else [`Break::Corrupt`]).
+    pub fn unreadable(&self, id: i64, prev_hash: &str, column: &str, detail: &str) -> Break {
+        match self.follows(id, prev_hash) {
+            Err(b) => b,
+            Ok(()) => Break::Corrupt {
+                id,
+                column: column.to_string(),
+                detail: detail.to_string(),
+            },
+        }
+    }
+
+    /// Entry `id` with `prev_hash` comes next: its id follows the previous one and its
+    /// `prev_hash` is the previous hash.
+    fn follows(&self, id: i64, prev_hash: &str) -> Result<(), Break> {
+        let expected = self.last_id + 1;
+        if id != expected {
+            return Err(Break::Gap { id, expected });
+        }
+        if prev_hash != self.last_hash {
+            return Err(Break::Link {
+                id,
+                found: prefix(prev_hash),
+                expected: prefix(&self.last_hash),
+            });
+        }
         Ok(())
     }
 

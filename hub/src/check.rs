@@ -386,12 +386,12 @@ async fn store_line(config: &Config) -> Line {
     };
     let status = match crate::store::Store::look_read_only(&url).await {
         // The daemon would refuse it as configured: the configuration's to fix (exit 2).
-        Err(e) if crate::store::StoreConfigError::is_cause_of(&e) => {
-            Status::NotLoaded(crate::report::error_chain(&e))
+        Err(e @ crate::store::StoreError::Config(_)) => {
+            Status::NotLoaded(crate::report::error_chain(&e.into()))
         }
         Err(e) => Status::Failed(format!(
             "cannot be reached read-only: {}",
-            crate::report::error_chain(&e)
+            crate::report::error_chain(&e.into())
         )),
         // The daemon creates the store, and the key file if there is none; a key it is given
         // must be one it can use.

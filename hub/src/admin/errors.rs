@@ -45,6 +45,13 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<crate::store::StoreError> for Failure {
+    /// As an [`anyhow::Error`]: logged whole, answered 500.
+    fn from(e: crate::store::StoreError) -> Failure {
+        Failure::from(anyhow::Error::from(e))
+    }
+}
+
 pub(super) fn not_found(what: String) -> Failure {
     Failure(StatusCode::NOT_FOUND, what)
 }

@@ -359,6 +359,15 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Failure {
+        match e {
+            crate::store::StoreError::Config(_) => Failure::StoreConfig(e.into()),
+            e => Failure::Other(e.into()),
+        }
+    }
+}
+
 impl From<DaemonError> for Failure {
     fn from(e: DaemonError) -> Failure {
         match e {

@@ -6,8 +6,9 @@ use super::*;
 /// Audit entries read back per query while verifying.
 pub(super) const AUDIT_PAGE: i64 = 5_000;
 
-/// An audit entry as stored; an error if its row is corrupt (a side other than `a` or `b`).
-pub(super) fn audit_from_row(r: &impl Cols) -> anyhow::Result<AuditEntry> {
+/// An audit entry as stored; [`StoreError::Corrupt`] if its row is corrupt (a side other than
+/// `a` or `b`).
+pub(super) fn audit_from_row(r: &impl Cols) -> Result<AuditEntry> {
     let id = r.int("id");
     Ok(AuditEntry {
         id,
@@ -29,11 +30,7 @@ pub(super) fn audit_from_row(r: &impl Cols) -> anyhow::Result<AuditEntry> {
 
 impl Store {
     /// The latest audit entries, newest first (all syncs if `sync` is `None`).
-    pub async fn audit_entries(
-        &self,
-        sync: Option<&str>,
-        limit: u32,
-    ) -> anyhow::Result<Vec<AuditEntry>> {
+    pub async fn audit_entries(&self, sync: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {
         on_pool!(self, p => {
             let rows = sqlx::query(
                 "SELECT * FROM audit WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
@@ -47,8 +44,9 @@ impl Store {
     }
 
     /// Recomputes the whole audit chain under `key`, in id order, a page at a time: the count
-    /// and head if intact, else the first entry out of place ([`Break`]).
-    pub async fn verify_audit(&self, key: &AuditKey) -> anyhow::Result<Result<Intact, Break>> {
+    /// and head if intact, else the first entry out of place ([`Break`]; a row that does not
+    /// read as an entry, such as a side other than `a` or `b`, is [`Break::Corrupt`] there).
+    pub async fn verify_audit(&self, key: &AuditKey) -> Result<Result<Intact, Break>> {
         on_pool!(self, p => {
             let mut v = ChainVerifier::new(key);
             let mut after = i64::MIN;
@@ -59,7 +57,15 @@ impl Store {
                     .fetch_all(p)
                     .await?;
                 for r in &rows {
-                    let e = audit_from_row(r)?;
+                    // A row altered so that it no longer reads as an entry is a break of the
+                    // chain at that entry, not a failure of the verification.
+                    let e = match audit_from_row(r) {
+                        Ok(e) => e,
+                        Err(StoreError::Corrupt { column, detail, .. }) => {
+                            return Ok(Err(v.unreadable(r.int("id"), &r.text("prev_hash"), &column, &detail)));
+                        }
+                        Err(e) => return Err(e),
+                    };
                     if let Err(b) = v.push(&e) {
                         return Ok(Err(b));
                     }
@@ -74,7 +80,7 @@ impl Store {
 
     /// The chain's head as stored, without verifying the chain: the newest entry's id (= the
     /// entry count, ids being 1, 2, 3, … without gaps) and hash; `(0, None)` for an empty log.
-    pub async fn audit_head(&self) -> anyhow::Result<(i64, Option<String>)> {
+    pub async fn audit_head(&self) -> Result<(i64, Option<String>)> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
                 .fetch_optional(p)
@@ -84,7 +90,7 @@ impl Store {
     }
 
     /// The stored hash of entry `id`, if there is one.
-    pub async fn audit_hash(&self, id: i64) -> anyhow::Result<Option<String>> {
+    pub async fn audit_hash(&self, id: i64) -> Result<Option<String>> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT hash FROM audit WHERE id = $1")
                 .bind(id)

@@ -32,14 +32,20 @@ impl Store {
     /// The transaction takes SQLite's write lock as it begins (`BEGIN IMMEDIATE`, waiting up to
     /// the busy timeout for another writer), so the audit chain's head it reads cannot be
     /// appended to by another transaction, in this process or another, before it commits.
-    pub async fn commit(&self, sync: &str, c: Commit<'_>) -> anyhow::Result<()> {
-        let audit_key = match (c.audit.is_empty(), &self.audit_key) {
-            (true, _) => None,
-            (false, Some(k)) => Some(k.clone()),
-            (false, None) => anyhow::bail!(
-                "state store: audit entries to append but no audit key (Store::with_audit_key)"
-            ),
-        };
+    ///
+    /// Errors: [`StoreError::LeaseLost`] on a store fenced by a lease taken over,
+    /// [`StoreError::Busy`] if the lock was not had within the busy timeout (nothing is kept
+    /// either way), [`StoreError::Other`] for any other failure.
+    pub async fn commit(&self, sync: &str, c: Commit<'_>) -> Result<()> {
+        let audit_key =
+            match (c.audit.is_empty(), &self.audit_key) {
+                (true, _) => None,
+                (false, Some(k)) => Some(k.clone()),
+                (false, None) => return Err(anyhow::anyhow!(
+                    "state store: audit entries to append but no audit key (Store::with_audit_key)"
+                )
+                .into()),
+            };
         let p = match &self.pool {
             Pool::Sqlite(_, b) => {
                 let fence = self
@@ -168,7 +174,7 @@ async fn append_audit_pg(
     audit: &[NewAuditEntry],
     key: &AuditKey,
     now: &str,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     use anyhow::Context as _;
     if let Some(lock) = lock {
         sqlx::query(lock).execute(&mut *tx).await?;

@@ -168,9 +168,9 @@ pub struct Decided {
     pub by: Option<String>,
 }
 
-/// A conflict as stored; an error if its row is corrupt (a side or a side taken other than `a`
-/// or `b`).
-pub(super) fn conflict(r: &impl Cols) -> anyhow::Result<Conflict> {
+/// A conflict as stored; [`StoreError::Corrupt`] if its row is corrupt (a side or a side taken
+/// other than `a` or `b`).
+pub(super) fn conflict(r: &impl Cols) -> Result<Conflict> {
     let id = r.int("id");
     Ok(Conflict {
         id,
@@ -207,7 +207,7 @@ pub(super) fn conflict(r: &impl Cols) -> anyhow::Result<Conflict> {
 
 impl Store {
     /// How many conflicts are open (all syncs if `sync` is `None`).
-    pub async fn open_conflict_count(&self, sync: Option<&str>) -> anyhow::Result<i64> {
+    pub async fn open_conflict_count(&self, sync: Option<&str>) -> Result<i64> {
         on_pool!(self, p => {
             Ok(sqlx::query_scalar(
                 "SELECT COUNT(*) FROM conflicts WHERE ($1 IS NULL OR sync = $1) AND status = 'open'",
@@ -219,7 +219,7 @@ impl Store {
     }
 
     /// Conflicts, newest first: open ones only unless `all` (all syncs if `sync` is `None`).
-    pub async fn conflicts(&self, sync: Option<&str>, all: bool) -> anyhow::Result<Vec<Conflict>> {
+    pub async fn conflicts(&self, sync: Option<&str>, all: bool) -> Result<Vec<Conflict>> {
         on_pool!(self, p => {
             let rows = sqlx::query(
                 "SELECT * FROM conflicts WHERE ($1 IS NULL OR sync = $1) AND ($2 OR status = 'open') ORDER BY id DESC LIMIT 1000",
@@ -233,7 +233,7 @@ impl Store {
     }
 
     /// One conflict, if it exists.
-    pub async fn conflict(&self, id: i64) -> anyhow::Result<Option<Conflict>> {
+    pub async fn conflict(&self, id: i64) -> Result<Option<Conflict>> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT * FROM conflicts WHERE id = $1")
                 .bind(id)
@@ -255,18 +255,20 @@ impl Store {
         by: Option<&str>,
         reason: Option<&str>,
         audit: &[NewAuditEntry],
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         let (take, fields) = match decision {
             Decision::Take(s) => (Some(s.as_str()), None),
             Decision::Fields(f) => (None, Some(serde_json::to_string(f)?)),
         };
-        let key = match (audit.is_empty(), &self.audit_key) {
-            (true, _) => None,
-            (false, Some(k)) => Some(k.clone()),
-            (false, None) => anyhow::bail!(
-                "state store: audit entries to append but no audit key (Store::with_audit_key)"
-            ),
-        };
+        let key =
+            match (audit.is_empty(), &self.audit_key) {
+                (true, _) => None,
+                (false, Some(k)) => Some(k.clone()),
+                (false, None) => return Err(anyhow::anyhow!(
+                    "state store: audit entries to append but no audit key (Store::with_audit_key)"
+                )
+                .into()),
+            };
         on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             let now = now();
@@ -306,11 +308,12 @@ impl Store {
 
     /// Appends `entries` (not a run's writes: a person's view of values in clear) to the
     /// audit chain of `sync`, in a transaction of their own.
-    pub async fn append_audit(&self, sync: &str, entries: &[NewAuditEntry]) -> anyhow::Result<()> {
+    pub async fn append_audit(&self, sync: &str, entries: &[NewAuditEntry]) -> Result<()> {
         let Some(key) = self.audit_key.clone() else {
-            anyhow::bail!(
+            return Err(anyhow::anyhow!(
                 "state store: audit entries to append but no audit key (Store::with_audit_key)"
-            );
+            )
+            .into());
         };
         on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
@@ -333,7 +336,7 @@ impl Store {
     pub async fn conflict_decisions(
         &self,
         sync: &str,
-    ) -> anyhow::Result<std::collections::HashMap<String, Decided>> {
+    ) -> Result<std::collections::HashMap<String, Decided>> {
         on_pool!(self, p => {
             let rows = sqlx::query("SELECT * FROM conflicts WHERE sync = $1 AND status = 'open' AND (take IS NOT NULL OR take_fields IS NOT NULL)")
                 .bind(sync)
@@ -355,7 +358,7 @@ impl Store {
     pub async fn conflict_takes(
         &self,
         sync: &str,
-    ) -> anyhow::Result<std::collections::HashMap<String, Side>> {
+    ) -> Result<std::collections::HashMap<String, Side>> {
         Ok(self
             .conflict_decisions(sync)
             .await?

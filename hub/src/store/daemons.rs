@@ -15,7 +15,7 @@ impl Store {
         &self,
         plugins: &[String],
         ttl: Duration,
-    ) -> anyhow::Result<BTreeMap<String, u32>> {
+    ) -> Result<BTreeMap<String, u32>> {
         let (host, pid) = (this_host(), i64::from(std::process::id()));
         let me = holder_id();
         let rows: Vec<(String, String, i64, bool)> = on_pool!(self, p => {
@@ -61,7 +61,7 @@ impl Store {
 
     /// Removes this process's rows (a daemon stopping): the others take its share at their
     /// next heartbeat.
-    pub async fn daemon_leave(&self) -> anyhow::Result<()> {
+    pub async fn daemon_leave(&self) -> Result<()> {
         let me = holder_id();
         on_pool!(self, p => {
             sqlx::query("DELETE FROM daemons WHERE holder = $1")

@@ -123,8 +123,9 @@ pub(super) fn open_dead_letters_by(by: ByHash, n: usize) -> String {
     }
 }
 
-/// A dead letter as stored; an error if its row is corrupt (a side other than `a` or `b`).
-pub(super) fn dead_letter(r: &impl Cols) -> anyhow::Result<DeadLetter> {
+/// A dead letter as stored; [`StoreError::Corrupt`] if its row is corrupt (a side other than
+/// `a` or `b`).
+pub(super) fn dead_letter(r: &impl Cols) -> Result<DeadLetter> {
     let id = r.int("id");
     Ok(DeadLetter {
         id,
@@ -146,7 +147,7 @@ pub(super) fn dead_letter(r: &impl Cols) -> anyhow::Result<DeadLetter> {
 
 impl Store {
     /// Open dead letters, oldest first (all syncs if `sync` is `None`).
-    pub async fn dead_letters(&self, sync: Option<&str>) -> anyhow::Result<Vec<DeadLetter>> {
+    pub async fn dead_letters(&self, sync: Option<&str>) -> Result<Vec<DeadLetter>> {
         on_pool!(self, p => {
             let rows = sqlx::query("SELECT * FROM dead_letters WHERE ($1 IS NULL OR sync = $1) AND status = 'open' ORDER BY id")
                 .bind(sync)
@@ -157,7 +158,7 @@ impl Store {
     }
 
     /// One dead letter (open or not), if it exists.
-    pub async fn dead_letter(&self, id: i64) -> anyhow::Result<Option<DeadLetter>> {
+    pub async fn dead_letter(&self, id: i64) -> Result<Option<DeadLetter>> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT * FROM dead_letters WHERE id = $1")
                 .bind(id)
@@ -168,7 +169,7 @@ impl Store {
     }
 
     /// How many dead letters are open (all syncs if `sync` is `None`).
-    pub async fn open_dead_letter_count(&self, sync: Option<&str>) -> anyhow::Result<i64> {
+    pub async fn open_dead_letter_count(&self, sync: Option<&str>) -> Result<i64> {
         on_pool!(self, p => {
             Ok(sqlx::query_scalar(
                 "SELECT COUNT(*) FROM dead_letters WHERE ($1 IS NULL OR sync = $1) AND status = 'open'",
@@ -182,7 +183,7 @@ impl Store {
     /// Asks for open dead letters to be replayed by their sync's next run: one by `id`, or every
     /// open one of `sync` (all syncs if `None`). Returns how many were asked for (0 for an id
     /// that is not an open dead letter).
-    pub async fn request_replay(&self, id: Option<i64>, sync: Option<&str>) -> anyhow::Result<u64> {
+    pub async fn request_replay(&self, id: Option<i64>, sync: Option<&str>) -> Result<u64> {
         on_pool!(self, p => {
             let r = sqlx::query(
                 "UPDATE dead_letters SET replay_requested_at = $1 \
@@ -198,7 +199,7 @@ impl Store {
     }
 
     /// The replays `sync` was asked for, oldest dead letter first.
-    pub async fn replay_requests(&self, sync: &str) -> anyhow::Result<Vec<ReplayRequest>> {
+    pub async fn replay_requests(&self, sync: &str) -> Result<Vec<ReplayRequest>> {
         on_pool!(self, p => {
             let rows = sqlx::query(
                 "SELECT id, side, stage, key_hash, remote_id, record_hash, record, replay_requested_at \
@@ -208,7 +209,7 @@ impl Store {
             .fetch_all(p)
             .await?;
             rows.iter()
-                .map(|r| -> anyhow::Result<ReplayRequest> {
+                .map(|r| -> Result<ReplayRequest> {
                     let id: i64 = r.get("id");
                     let side = r.get::<&str, _>("side");
                     Ok(ReplayRequest {
@@ -236,7 +237,7 @@ impl Store {
         result: &str,
         closed: bool,
         pending_key: Option<(&str, &str)>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             check_fence!(self, p, tx);
@@ -291,7 +292,7 @@ impl Store {
         side: Side,
         record_hashes: &[String],
         key_hashes: &[String],
-    ) -> anyhow::Result<Vec<(Option<String>, String)>> {
+    ) -> Result<Vec<(Option<String>, String)>> {
         let mut out = Vec::new();
         for (column, values) in [(ByHash::Record, record_hashes), (ByHash::Key, key_hashes)] {
             for chunk in values.chunks(500) {
@@ -322,7 +323,7 @@ impl Store {
         sync: &str,
         side: Side,
         key_hashes: &[String],
-    ) -> anyhow::Result<u64> {
+    ) -> Result<u64> {
         on_pool!(self, p => {
             let mut closed = 0;
             for k in key_hashes {

@@ -134,7 +134,7 @@ impl Store {
         &self,
         sync: &str,
         ttl: Duration,
-    ) -> anyhow::Result<Result<Arc<Lease>, String>> {
+    ) -> Result<Result<Arc<Lease>, String>> {
         let (host, pid) = (this_host(), i64::from(std::process::id()));
         let me = holder_id();
         let ttl_secs = ttl.as_secs_f64();
@@ -198,7 +198,7 @@ impl Store {
 
     /// Extends `lease` by `ttl` from now; false (and the lease marked lost) if its holder and
     /// token no longer hold it.
-    pub async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> anyhow::Result<bool> {
+    pub async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<bool> {
         let started = std::time::Instant::now();
         let renewed = on_pool!(self, p => {
             let sql = format!(
@@ -224,7 +224,7 @@ impl Store {
     }
 
     /// Gives `lease` up: its row stays, expired now, so the next take raises the token again.
-    pub async fn release_lease(&self, lease: &Lease) -> anyhow::Result<()> {
+    pub async fn release_lease(&self, lease: &Lease) -> Result<()> {
         on_pool!(self, p => {
             let sql = format!(
                 "UPDATE leases SET expires_at = {} WHERE sync = $1 AND holder = $2 AND token = $3",
@@ -242,7 +242,7 @@ impl Store {
 
     /// The same store, fenced by `lease`: every commit, run start and replay record checks in
     /// its transaction that the lease's holder and token still hold it, and fails with
-    /// [`LeaseLost`] (writing nothing) if another process has taken it.
+    /// [`StoreError::LeaseLost`] (writing nothing) if another process has taken it.
     pub fn fenced(&self, lease: Arc<Lease>) -> Store {
         Store {
             fence: Some(lease),
@@ -257,8 +257,9 @@ impl Store {
 
     /// Before a write to a system: `Ok` while this store's lease (if fenced) is still held. A
     /// lease past its local deadline (the process was paused, or renewals failed) is renewed
-    /// first, so a process resumed after another took over learns it here, before writing.
-    pub async fn confirm_lease(&self, ttl: Duration) -> anyhow::Result<()> {
+    /// first, so a process resumed after another took over learns it here, before writing
+    /// ([`StoreError::LeaseLost`]).
+    pub async fn confirm_lease(&self, ttl: Duration) -> Result<()> {
         let Some(f) = &self.fence else { return Ok(()) };
         if f.is_lost() {
             return Err(f.lost_error().into());
@@ -276,7 +277,7 @@ impl Store {
     }
 
     /// The leases of every sync (held, expired or released), by sync name.
-    pub async fn leases(&self) -> anyhow::Result<Vec<LeaseInfo>> {
+    pub async fn leases(&self) -> Result<Vec<LeaseInfo>> {
         let host = this_host();
         on_pool!(self, p => {
             let sql = format!(

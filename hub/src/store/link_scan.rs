@@ -14,7 +14,7 @@ impl Store {
         sync: &str,
         after: Option<&str>,
         limit: u32,
-    ) -> anyhow::Result<Vec<Link>> {
+    ) -> Result<Vec<Link>> {
         on_pool!(self, p => {
             let rows = sqlx::query(
                 "SELECT * FROM links WHERE sync = $1 AND key_hash > $2 ORDER BY key_hash LIMIT $3",

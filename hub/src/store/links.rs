@@ -44,14 +44,25 @@ impl Side {
     }
 
     /// The side stored in `column` of a row, `row` naming it ("dead letter 12"): a value other
-    /// than `"a"` or `"b"` is an error naming the row, the column and the value, never side A.
-    pub(super) fn stored(
-        text: &str,
-        row: &dyn std::fmt::Display,
-        column: &str,
-    ) -> anyhow::Result<Side> {
-        Side::parse(text)
-            .map_err(|e| anyhow::anyhow!("{row} in the store is corrupt: column {column}: {e}"))
+    /// than `"a"` or `"b"` is [`StoreError::Corrupt`] naming the row, the column and the value
+    /// ([`corrupt_row`]), never side A.
+    pub(super) fn stored(text: &str, row: &dyn std::fmt::Display, column: &str) -> Result<Side> {
+        Side::parse(text).map_err(|e| corrupt_row(row, column, e))
+    }
+}
+
+/// A stored value the store cannot read: `column` of the row `row` names (`dead letter 12`),
+/// `detail` saying what is wrong with it. [`StoreError::Corrupt`], shown as `{row} in the store
+/// is corrupt: column {column}: {detail}`.
+pub(super) fn corrupt_row(
+    row: &dyn std::fmt::Display,
+    column: &str,
+    detail: impl std::fmt::Display,
+) -> StoreError {
+    StoreError::Corrupt {
+        row: row.to_string(),
+        column: column.to_string(),
+        detail: detail.to_string(),
     }
 }
 
@@ -313,7 +324,7 @@ pub(super) const MARK_PENDING: &str =
 
 impl Store {
     /// The cursor of one side of a sync.
-    pub async fn cursor(&self, sync: &str, side: Side) -> anyhow::Result<Option<String>> {
+    pub async fn cursor(&self, sync: &str, side: Side) -> Result<Option<String>> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT cursor FROM cursors WHERE sync = $1 AND side = $2")
                 .bind(sync)
@@ -325,7 +336,7 @@ impl Store {
     }
 
     /// The links of these keys (missing keys are absent from the answer).
-    pub async fn links(&self, sync: &str, key_hashes: &[String]) -> anyhow::Result<Vec<Link>> {
+    pub async fn links(&self, sync: &str, key_hashes: &[String]) -> Result<Vec<Link>> {
         let p = match &self.pool {
             Pool::Sqlite(_, b) => return b.links(sync, key_hashes).await,
             Pool::Postgres(p) => p,
@@ -352,12 +363,7 @@ impl Store {
     }
 
     /// Up to `limit` pending links with key hash after `after`, in key-hash order.
-    pub async fn pending(
-        &self,
-        sync: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> anyhow::Result<Vec<Link>> {
+    pub async fn pending(&self, sync: &str, after: Option<&str>, limit: u32) -> Result<Vec<Link>> {
         let p = match &self.pool {
             Pool::Sqlite(_, b) => return b.pending(sync, after, limit).await,
             Pool::Postgres(p) => p,
@@ -373,7 +379,7 @@ impl Store {
 
     /// How many links of `sync` are pending, through the partial index on pending links: the
     /// cost follows the pending links, not the sync's size.
-    pub async fn pending_count(&self, sync: &str) -> anyhow::Result<i64> {
+    pub async fn pending_count(&self, sync: &str) -> Result<i64> {
         on_pool!(self, p => {
             Ok(sqlx::query_scalar("SELECT COUNT(*) FROM links WHERE sync = $1 AND pending")
                 .bind(sync)
@@ -384,7 +390,7 @@ impl Store {
 
     /// Counts of links: (all, pending). Visits every link of the sync: for people and tests,
     /// not for each run ([`Store::pending_count`]).
-    pub async fn link_counts(&self, sync: &str) -> anyhow::Result<(i64, i64)> {
+    pub async fn link_counts(&self, sync: &str) -> Result<(i64, i64)> {
         on_pool!(self, p => {
             let r = sqlx::query("SELECT COUNT(*), COUNT(CASE WHEN pending THEN 1 END) FROM links WHERE sync = $1")
                 .bind(sync)

@@ -14,6 +14,10 @@
 //! [`Store::audit_entries`] and [`Store::verify_audit`]: another backend implements the same
 //! three, appending under a lock that lets one transaction at a time read the chain's head.
 //!
+//! Every public method returns [`Result`]: its error a [`StoreError`], whose variants tell a
+//! lost lease, a fire time already run, a database that stayed busy, a corrupt row and a store
+//! configured wrongly apart from everything else (`error`).
+//!
 //! The files of this folder follow the tables: `links` (links and cursors), `commit` (the
 //! transaction of a batch), `runs`, `dead_letters`, `conflicts`, `schedule`, `leases`,
 //! `audit_log`; `sqlite_batch` runs a sync run's per-batch statements on SQLite through
@@ -78,7 +82,7 @@ macro_rules! on_pool {
 /// Inside a write transaction `$tx` on pool `$p`: if `$self` is fenced by a lease, checks
 /// that its holder and token still hold it, locking the lease row until the transaction ends
 /// (PostgreSQL: a takeover waits for this transaction; SQLite: the write lock already keeps
-/// it out), and returns [`LeaseLost`] otherwise (the transaction is dropped, so rolled back).
+/// it out), and returns [`StoreError::LeaseLost`] otherwise (the transaction is dropped, so rolled back).
 macro_rules! check_fence {
     ($self:expr, $p:ident, $tx:ident) => {
         if let Some(f) = &$self.fence {
@@ -216,6 +220,7 @@ mod commit;
 mod conflicts;
 mod daemons;
 mod dead_letters;
+mod error;
 mod leases;
 mod link_scan;
 mod links;
@@ -231,6 +236,7 @@ pub mod testing;
 pub use commit::Commit;
 pub use conflicts::{Conflict, ConflictKind, Decided, Decision, NewConflict};
 pub use dead_letters::{DeadLetter, NewDeadLetter, ReplayAttempt, ReplayRequest};
+pub use error::{Result, StoreError, is_busy};
 pub use leases::{AlreadyRan, Lease, LeaseInfo, LeaseLost, holder_id};
 pub use links::{Link, Side, SideState};
 pub use read_only::StoreLook;
@@ -258,11 +264,19 @@ impl StoreConfigError {
         StoreConfigError(crate::report::error_chain(e)).into()
     }
 
-    /// Whether `e` is, or was caused by, a [`StoreConfigError`].
+    /// Whether `e` is, or was caused by, a [`StoreConfigError`] (also as
+    /// [`StoreError::Config`]).
     pub fn is_cause_of(e: &anyhow::Error) -> bool {
-        e.chain().any(|c| c.is::<StoreConfigError>())
+        e.chain().any(|c| {
+            c.is::<StoreConfigError>()
+                || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Config(_)))
+        })
     }
 }
+
+/// How long an SQLite store's connections wait for another connection's lock before a
+/// statement fails with "database is locked" ([`StoreError::Busy`]).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The state store (SQLite or PostgreSQL, by URL).
 #[derive(Debug, Clone)]
@@ -280,7 +294,13 @@ impl Store {
     /// `PGPASSWORD`). Migrations run under the backend's lock, so daemons starting together
     /// migrate once. Errors: an unknown scheme, an unreachable server or file, a failed
     /// migration.
-    pub async fn open(url: &str) -> anyhow::Result<Store> {
+    pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, BUSY_TIMEOUT).await
+    }
+
+    /// [`Store::open`], an SQLite store's connections waiting up to `busy_timeout` for another
+    /// connection's lock before answering [`StoreError::Busy`] (the tests shorten it).
+    async fn open_with(url: &str, busy_timeout: Duration) -> Result<Store> {
         use anyhow::Context as _;
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Store::open_postgres(url).await;
@@ -310,7 +330,9 @@ impl Store {
         let file = path.split('?').next().unwrap_or(path);
         match crate::keys::write_private(std::path::Path::new(file), b"") {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(e).with_context(|| format!("failed to create the store {file}"));
+                return Err(anyhow::Error::from(e)
+                    .context(format!("failed to create the store {file}"))
+                    .into());
             }
             _ => {}
         }
@@ -320,7 +342,7 @@ impl Store {
             // WAL with NORMAL survives a crash of the process (SIGKILL); FULL would add an fsync
             // per commit for power loss.
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(busy_timeout)
             .foreign_keys(true);
         // Two processes opening a store at once (a daemon starting, `hub runs` beside it) must
         // not migrate it together: SQLite has no advisory lock for sqlx to take, so a lock file
@@ -355,18 +377,18 @@ impl Store {
             .await;
             match result {
                 Ok(pool) => {
-                    let batch = sqlite_batch::BatchConn::open(opts.get_filename())?;
+                    let batch = sqlite_batch::BatchConn::open(opts.get_filename(), busy_timeout)?;
                     return Ok(Store::new(Pool::Sqlite(pool, batch)));
                 }
                 Err(e) if attempt < 40 && format!("{e:#}").contains("database is locked") => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     }
 
-    async fn open_postgres(url: &str) -> anyhow::Result<Store> {
+    async fn open_postgres(url: &str) -> Result<Store> {
         use anyhow::Context as _;
         // The URL without its password, for messages.
         let shown = pg_tls::shown(url);
@@ -427,7 +449,7 @@ impl Store {
     /// How the store's connections travel: `Some("TLSv1.3")` (the protocol, from PostgreSQL's
     /// `pg_stat_ssl` for this session) or `None` for a PostgreSQL session in clear; `None` for
     /// SQLite, a local file.
-    pub async fn connection_tls(&self) -> anyhow::Result<Option<String>> {
+    pub async fn connection_tls(&self) -> Result<Option<String>> {
         match &self.pool {
             Pool::Sqlite(..) => Ok(None),
             Pool::Postgres(p) => Ok(sqlx::query_scalar(TLS_OF_SESSION).fetch_optional(p).await?),
@@ -450,7 +472,7 @@ impl Store {
     }
 
     /// Answers if the store is reachable (a trivial query).
-    pub async fn ping(&self) -> anyhow::Result<()> {
+    pub async fn ping(&self) -> Result<()> {
         on_pool!(self, p => {
             sqlx::query("SELECT 1").execute(p).await?;
             Ok(())
@@ -461,7 +483,7 @@ impl Store {
     /// fixed text under the state key) on first use, and afterwards fails if `check` differs.
     /// Every daemon sharing a store must have the same `hub.state_key`: under another key every
     /// record key hashes differently, and the daemon would create every record a second time.
-    pub async fn check_state_key(&self, check: &str) -> anyhow::Result<()> {
+    pub async fn check_state_key(&self, check: &str) -> Result<()> {
         let stored: String = on_pool!(self, p => {
             sqlx::query("INSERT INTO store_meta (name, value) VALUES ('key_check', $1) ON CONFLICT (name) DO NOTHING")
                 .bind(check)

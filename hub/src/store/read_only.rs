@@ -50,7 +50,7 @@ impl Store {
     /// Opens the store at `url` read-only and reports its pending migrations and recorded key
     /// check. `Ok(None)`: an SQLite store whose file does not exist yet (the daemon creates it).
     /// Errors: the store cannot be reached or read (the message names it, without a password).
-    pub async fn look_read_only(url: &str) -> anyhow::Result<Option<StoreLook>> {
+    pub async fn look_read_only(url: &str) -> Result<Option<StoreLook>> {
         use anyhow::Context as _;
         let mut tls = None;
         let (applied, key_check, known) = if url.starts_with("postgres://")

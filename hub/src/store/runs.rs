@@ -121,10 +121,10 @@ pub(super) fn run_record(r: &impl Cols) -> RunRecord {
 impl Store {
     /// Records the start of a run; returns its id. `scheduled_for` is the fire time a scheduled
     /// run runs (at most one run per fire time and sync: a second fails with
-    /// [`AlreadyRan`]).
+    /// [`StoreError::AlreadyRan`]).
     ///
     /// On a store fenced by the sync's lease, in the same transaction: the lease is checked
-    /// ([`LeaseLost`]), and runs of the sync still marked `running` (only a process that lost
+    /// ([`StoreError::LeaseLost`]), and runs of the sync still marked `running` (only a process that lost
     /// the lease can have left them) are marked `interrupted`; the latest of them is recorded as
     /// the run this one resumes.
     pub async fn start_run(
@@ -132,7 +132,7 @@ impl Store {
         sync: &str,
         trigger: &str,
         scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         let holder = self
             .fence
             .as_ref()
@@ -202,7 +202,7 @@ impl Store {
         status: &str,
         stats: &serde_json::Value,
         error: Option<&str>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         on_pool!(self, p => {
             sqlx::query(
                 "UPDATE runs SET finished_at = $1, status = $2, stats = $3, error = $4 \
@@ -221,7 +221,7 @@ impl Store {
 
     /// Runs left `running` by a process that stopped without finishing them are marked
     /// `interrupted` (keeping the counts they had committed); returns them as (sync, run id).
-    pub async fn close_interrupted_runs(&self) -> anyhow::Result<Vec<(String, i64)>> {
+    pub async fn close_interrupted_runs(&self) -> Result<Vec<(String, i64)>> {
         on_pool!(self, p => {
             // A run whose sync's lease is still held by a live process is someone else's run in
             // progress (a daemon beside a `hub sync --once`), not an interrupted one.
@@ -260,7 +260,7 @@ impl Store {
     }
 
     /// The latest runs, newest first (all syncs if `sync` is `None`).
-    pub async fn runs(&self, sync: Option<&str>, limit: u32) -> anyhow::Result<Vec<RunRecord>> {
+    pub async fn runs(&self, sync: Option<&str>, limit: u32) -> Result<Vec<RunRecord>> {
         on_pool!(self, p => {
             let rows = sqlx::query(
                 "SELECT * FROM runs WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
@@ -275,7 +275,7 @@ impl Store {
 
     /// Whether the run history has a run of `sync`: a sync removed from the configuration
     /// keeps its history, which can still be listed by its name.
-    pub async fn has_runs(&self, sync: &str) -> anyhow::Result<bool> {
+    pub async fn has_runs(&self, sync: &str) -> Result<bool> {
         on_pool!(self, p => {
             let id: Option<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE sync = $1 LIMIT 1")
                 .bind(sync)
@@ -286,7 +286,7 @@ impl Store {
     }
 
     /// The names of the syncs the run history has runs of, each once, in name order.
-    pub async fn run_syncs(&self) -> anyhow::Result<Vec<String>> {
+    pub async fn run_syncs(&self) -> Result<Vec<String>> {
         on_pool!(self, p => {
             Ok(sqlx::query_scalar("SELECT DISTINCT sync FROM runs ORDER BY sync")
                 .fetch_all(p)
@@ -306,7 +306,7 @@ impl Store {
         name: &str,
         configured: &[&str],
         place: &str,
-    ) -> anyhow::Result<Result<(), String>> {
+    ) -> Result<Result<(), String>> {
         if configured.contains(&name) || self.has_runs(name).await? {
             return Ok(Ok(()));
         }
@@ -335,7 +335,7 @@ impl Store {
 
     /// The latest finished runs of `sync` that wrote at least one record (created or updated,
     /// on either side), newest first: the status page's filter of runs that wrote something.
-    pub async fn runs_that_wrote(&self, sync: &str, limit: u32) -> anyhow::Result<Vec<RunRecord>> {
+    pub async fn runs_that_wrote(&self, sync: &str, limit: u32) -> Result<Vec<RunRecord>> {
         on_pool!(self, p => {
             let sql = format!(
                 "SELECT * FROM runs WHERE sync = $1 AND status <> 'running' AND {} > 0 \
@@ -363,7 +363,7 @@ impl Store {
         &self,
         sync: &str,
         since: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<Vec<RunTotals>> {
+    ) -> Result<Vec<RunTotals>> {
         let since = utc_text(since);
         let rows: Vec<(String, i64, i64, i64, i64, i64)> = on_pool!(self, p => {
             // `started_at` is RFC 3339 UTC text (`2026-12-04T02:26:10.123Z`): its first 13
@@ -404,7 +404,7 @@ impl Store {
     }
 
     /// One run, if it exists.
-    pub async fn run(&self, id: i64) -> anyhow::Result<Option<RunRecord>> {
+    pub async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         on_pool!(self, p => {
             let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
                 .bind(id)
@@ -416,7 +416,7 @@ impl Store {
 
     /// The dead letters run `run_id` recorded first (their `run_id`), open or not, oldest
     /// first: what the run-detail page and `GET /api/runs/{id}/dead-letters` show.
-    pub async fn run_dead_letters(&self, run_id: i64) -> anyhow::Result<Vec<DeadLetter>> {
+    pub async fn run_dead_letters(&self, run_id: i64) -> Result<Vec<DeadLetter>> {
         on_pool!(self, p => {
             let rows = sqlx::query("SELECT * FROM dead_letters WHERE run_id = $1 ORDER BY id")
                 .bind(run_id)
@@ -428,7 +428,7 @@ impl Store {
 
     /// The latest run of `sync` still marked `running` whose lease no process holds any more
     /// (expired, or its process on this host is gone): a run another daemon should take over.
-    pub async fn orphaned_run(&self, sync: &str) -> anyhow::Result<Option<i64>> {
+    pub async fn orphaned_run(&self, sync: &str) -> Result<Option<i64>> {
         let host = this_host();
         on_pool!(self, p => {
             let sql = format!(

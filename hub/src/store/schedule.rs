@@ -16,7 +16,7 @@ pub struct ScheduleState {
 
 impl Store {
     /// The scheduling state of a sync (defaults if it never ran).
-    pub async fn schedule_state(&self, sync: &str) -> anyhow::Result<ScheduleState> {
+    pub async fn schedule_state(&self, sync: &str) -> Result<ScheduleState> {
         on_pool!(self, p => {
             let row = sqlx::query(
                 "SELECT handled_through, paused, trigger_requested FROM schedule_state WHERE sync = $1",
@@ -39,7 +39,7 @@ impl Store {
         sync: &str,
         column: &'static str,
         value: Option<String>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         on_pool!(self, p => {
             // `column` is one of this file's literals, never input.
             let sql = format!(
@@ -63,12 +63,12 @@ impl Store {
         &self,
         sync: &str,
         t: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         self.mark_handled(sync, t, false).await.map(|_| ())
     }
 
     /// Pauses or resumes a sync's schedule.
-    pub async fn set_paused(&self, sync: &str, paused: bool) -> anyhow::Result<()> {
+    pub async fn set_paused(&self, sync: &str, paused: bool) -> Result<()> {
         on_pool!(self, p => {
             let sql = "INSERT INTO schedule_state (sync, paused, updated_at) VALUES ($1, $2, $3) \
                        ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at";
@@ -83,13 +83,13 @@ impl Store {
     }
 
     /// Asks the daemon running the sync to start a run now.
-    pub async fn request_trigger(&self, sync: &str) -> anyhow::Result<()> {
+    pub async fn request_trigger(&self, sync: &str) -> Result<()> {
         self.upsert_schedule(sync, "trigger_requested", Some(now()))
             .await
     }
 
     /// Takes a pending manual trigger: true (and cleared) if one was asked for.
-    pub async fn take_trigger(&self, sync: &str) -> anyhow::Result<bool> {
+    pub async fn take_trigger(&self, sync: &str) -> Result<bool> {
         on_pool!(self, p => {
             let r = sqlx::query("UPDATE schedule_state SET trigger_requested = NULL, updated_at = $1 WHERE sync = $2 AND trigger_requested IS NOT NULL")
                 .bind(now())
@@ -110,7 +110,7 @@ impl Store {
         &self,
         sync: &str,
         t: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<FireClaim> {
+    ) -> Result<FireClaim> {
         let db_now = self.db_now().await?;
         if t > db_now {
             return Ok(FireClaim::NotYetDue {
@@ -132,7 +132,7 @@ impl Store {
         sync: &str,
         t: chrono::DateTime<chrono::Utc>,
         due_only: bool,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         on_pool!(self, p => {
             let guard = if due_only {
                 format!(" AND $2 <= {}", db_now(p))
@@ -159,13 +159,16 @@ impl Store {
     }
 
     /// The database's clock now ([`WritePool::DB_NOW`]), the clock leases and fire times go by.
-    pub async fn db_now(&self) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    pub async fn db_now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
         let text: String = on_pool!(self, p => {
             let sql = format!("SELECT {}", db_now(p));
             sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await?
         });
-        parse_utc(&text)
-            .ok_or_else(|| anyhow::anyhow!("the store's clock gave {text:?}, not RFC 3339"))
+        parse_utc(&text).ok_or_else(|| {
+            StoreError::Other(anyhow::anyhow!(
+                "the store's clock gave {text:?}, not RFC 3339"
+            ))
+        })
     }
 }
 

@@ -10,7 +10,9 @@
 //! and kept in rusqlite's cache. The SQL is the same as the PostgreSQL path's, with SQLite's
 //! `?N` parameters.
 
-use super::{Cols, Commit, LINK_COLUMNS, Link, NewConflict, NewDeadLetter, now};
+use super::{
+    Cols, Commit, LINK_COLUMNS, Link, NewConflict, NewDeadLetter, Result, StoreError, now,
+};
 use crate::audit::{AuditKey, NewAuditEntry};
 use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
@@ -104,12 +106,15 @@ fn upsert_link_sql() -> String {
 
 impl BatchConn {
     /// Opens the store's file `path` (already created and migrated through sqlx): busy timeout
-    /// 10 s, `synchronous = NORMAL` (the WAL journal survives a killed process), foreign keys
+    /// `busy_timeout` (the sqlx pool's, 10 s but in tests), `synchronous = NORMAL` (the WAL journal survives a killed process), foreign keys
     /// on, as the sqlx pool's connections.
     ///
     /// `path` is the file sqlx opened (its URL parsed: query and escapes removed). Errors: an
     /// in-memory database (it would be another, empty database), a file that does not open.
-    pub(super) fn open(path: &std::path::Path) -> anyhow::Result<BatchConn> {
+    pub(super) fn open(
+        path: &std::path::Path,
+        busy_timeout: Duration,
+    ) -> anyhow::Result<BatchConn> {
         let shown = path.display();
         if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
             anyhow::bail!(
@@ -118,7 +123,7 @@ impl BatchConn {
         }
         let conn = Connection::open(path)
             .with_context(|| format!("failed to open the state store {shown}"))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(busy_timeout)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -127,11 +132,13 @@ impl BatchConn {
         })
     }
 
-    /// Runs `f` with the connection on tokio's blocking pool.
+    /// Runs `f` with the connection on tokio's blocking pool. Its error is classified once
+    /// ([`StoreError::classify`]: a busy database, wherever in the chain, as
+    /// [`StoreError::Busy`]).
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> anyhow::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
+    ) -> Result<T> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             // A panic in an earlier call rolled its transaction back (rusqlite's `Transaction`
@@ -143,10 +150,11 @@ impl BatchConn {
         })
         .await
         .context("state store: the blocking task failed")?
+        .map_err(StoreError::classify)
     }
 
     /// The links of these keys of `sync` (missing keys are absent from the answer).
-    pub(super) async fn links(&self, sync: &str, keys: &[String]) -> anyhow::Result<Vec<Link>> {
+    pub(super) async fn links(&self, sync: &str, keys: &[String]) -> Result<Vec<Link>> {
         let (sync, keys) = (sync.to_string(), keys.to_vec());
         self.with(move |c| {
             let mut out = Vec::with_capacity(keys.len());
@@ -171,7 +179,7 @@ impl BatchConn {
         sync: &str,
         after: Option<&str>,
         limit: u32,
-    ) -> anyhow::Result<Vec<Link>> {
+    ) -> Result<Vec<Link>> {
         let (sync, after) = (sync.to_string(), after.unwrap_or("").to_string());
         self.with(move |c| {
             let mut q = c.prepare_cached(
@@ -180,22 +188,22 @@ impl BatchConn {
             let rows = q.query_map(params![sync, after, i64::from(limit)], |r| {
                 Ok(super::link_from_row(r))
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
         })
         .await
     }
 
     /// [`Store::commit`](super::Store::commit) on SQLite: one `BEGIN IMMEDIATE` transaction
     /// (the write lock at once, so the audit chain's head it reads stays the head), the fence
-    /// checked first. Errors: the fence refused ([`FenceRefused`] in the chain), a statement
-    /// failed (nothing is kept).
+    /// checked first. Errors: the fence refused (`Ok(Err(FenceRefused))`), a statement
+    /// failed (nothing is kept; [`StoreError::Busy`] if the database stayed locked).
     pub(super) async fn commit(
         &self,
         sync: &str,
         c: OwnedCommit,
         fence: Option<Fence>,
         audit_key: Option<Arc<AuditKey>>,
-    ) -> anyhow::Result<Result<(), FenceRefused>> {
+    ) -> Result<Result<(), FenceRefused>> {
         let sync = sync.to_string();
         self.with(move |conn| {
             let tx = conn

@@ -522,12 +522,12 @@ async fn a_commit_fenced_by_a_lease_taken_over_is_refused_and_writes_nothing(s, 
         .commit("w", Commit { links: &[link("k2", false)], cursor: Some((Side::A, Some("c2"))), ..Commit::default() })
         .await
         .unwrap_err();
-    assert!(e.downcast_ref::<LeaseLost>().is_some(), "{e:#}");
+    assert!(matches!(e, StoreError::LeaseLost(_)), "{e:#}");
     assert!(old.is_lost());
     assert_eq!(s.cursor("w", Side::A).await.unwrap().as_deref(), Some("c1"));
     assert_eq!(s.link_counts("w").await.unwrap(), (1, 0));
     assert!(fenced.confirm_lease(ttl).await.is_err());
-    assert!(fenced.start_run("w", "schedule", None).await.unwrap_err().downcast_ref::<LeaseLost>().is_some());
+    assert!(matches!(fenced.start_run("w", "schedule", None).await.unwrap_err(), StoreError::LeaseLost(_)));
     // The new holder starts a run: the old one is marked interrupted and resumed from.
     exec(&s, &format!("UPDATE leases SET holder = '{}', host = '{}', pid = {} WHERE sync = 'w'", holder_id(), this_host(), std::process::id()))
         .await
@@ -562,7 +562,7 @@ async fn a_fire_time_is_claimed_once_and_runs_once(s, url) {
     let fire = t("2026-11-30T08:00:10Z");
     let id = s.start_run("w", "schedule", Some(fire)).await.unwrap();
     let e = other.start_run("w", "schedule", Some(fire)).await.unwrap_err();
-    let ran = e.downcast_ref::<AlreadyRan>().expect("AlreadyRan");
+    let StoreError::AlreadyRan(ran) = e else { panic!("AlreadyRan: {e:#}") };
     assert_eq!((ran.run, ran.fire_time.as_str()), (id, "2026-11-30T08:00:10.000Z"));
     assert_eq!(
         s.run(id).await.unwrap().unwrap().scheduled_for.as_deref(),
@@ -763,7 +763,7 @@ async fn an_in_memory_sqlite_store_is_refused_with_the_reason() {
     let e = Store::open("sqlite://:memory:").await.unwrap_err();
     assert!(format!("{e:#}").contains("in-memory"), "{e:#}");
     // The configuration's to fix: the command line exits 2 for it.
-    assert!(StoreConfigError::is_cause_of(&e));
+    assert!(matches!(e, StoreError::Config(_)), "{e:#}");
 }
 
 both! {
@@ -1071,4 +1071,176 @@ async fn sqlite_plans_the_dead_letter_lookups_of_a_batch_through_the_looked_up_c
             "{by:?}"
         );
     }
+}
+
+/// Sets `side` of row `id` of `table` to `'c'` behind the store's back, past the column's
+/// CHECK constraint (SQLite: `ignore_check_constraints` on a connection of the test's own;
+/// PostgreSQL: the constraint dropped).
+async fn set_side_c(s: &Store, url: &str, table: &str, id: i64) {
+    let update = format!("UPDATE {table} SET side = 'c' WHERE id = {id}");
+    if s.backend() == "postgres" {
+        exec(
+            s,
+            &format!("ALTER TABLE {table} DROP CONSTRAINT {table}_side_check"),
+        )
+        .await
+        .unwrap();
+        exec(s, &update).await.unwrap();
+    } else {
+        let c = rusqlite::Connection::open(url.strip_prefix("sqlite://").unwrap()).unwrap();
+        c.execute_batch(&format!("PRAGMA ignore_check_constraints = ON; {update};"))
+            .unwrap();
+    }
+}
+
+both! {
+async fn a_row_whose_side_is_neither_a_nor_b_is_corrupt_naming_the_row_and_column(s, url) {
+    let s = s.with_audit_key(audit_key());
+    let run = s.start_run("w", "manual", None).await.unwrap();
+    let dl = |hash: &str| NewDeadLetter {
+        run_id: run,
+        side: Side::A,
+        stage: "read",
+        key_hash: None,
+        key_masked: None,
+        remote_id: None,
+        record_hash: hash.into(),
+        errors: vec![],
+        record: None,
+    };
+    let audit: Vec<NewAuditEntry> = (1..=3).map(|i| written(run, &format!("k{i}"), None)).collect();
+    s.commit("w", Commit { dead_letters: &[dl("h1"), dl("h2")], audit: &audit, ..Commit::default() })
+        .await
+        .unwrap();
+    set_side_c(&s, &url, "dead_letters", 2).await;
+    let detail = r#""c" is not a side of a sync ("a" or "b")"#;
+    let e = s.dead_letters(Some("w")).await.unwrap_err();
+    let StoreError::Corrupt { row, column, detail: d } = &e else { panic!("not Corrupt: {e:#}") };
+    assert_eq!((row.as_str(), column.as_str(), d.as_str()), ("dead letter 2", "side", detail));
+    assert_eq!(e.to_string(), format!("dead letter 2 in the store is corrupt: column side: {detail}"));
+    // Through anyhow, as a caller propagating it reads it: the same text.
+    assert_eq!(format!("{:#}", anyhow::Error::from(e)), format!("dead letter 2 in the store is corrupt: column side: {detail}"));
+    assert!(matches!(s.dead_letter(2).await, Err(StoreError::Corrupt { .. })));
+    assert_eq!(s.dead_letter(1).await.unwrap().unwrap().side, Side::A);
+    // A dead letter is not in the audit chain: the chain is still intact.
+    assert_eq!(s.verify_audit(&audit_key()).await.unwrap().map(|i| i.entries), Ok(3));
+
+    // An audit entry altered so: listing it names the row; verifying names the entry as the
+    // chain's break, the entries before it verified.
+    let on = if s.backend() == "postgres" { " ON audit" } else { "" };
+    exec(&s, &format!("DROP TRIGGER audit_no_update{on}")).await.unwrap();
+    set_side_c(&s, &url, "audit", 2).await;
+    let e = s.audit_entries(None, 10).await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Corrupt { row, column, .. } if row == "audit entry 2" && column == "side"),
+        "{e:#}"
+    );
+    let broken = s.verify_audit(&audit_key()).await.unwrap().unwrap_err();
+    assert_eq!(broken, Break::Corrupt { id: 2, column: "side".into(), detail: detail.into() });
+    assert_eq!(
+        broken.to_string(),
+        format!("entry 2: corrupt: column side: {detail} (the entry was altered)")
+    );
+}
+}
+
+both! {
+async fn a_database_locked_past_the_busy_timeout_is_busy(s, url) {
+    // A store waiting 200 ms for a lock (SQLite: its busy timeout; PostgreSQL: `lock_timeout`,
+    // set through the URL's `options`).
+    let postgres = s.backend() == "postgres";
+    let short = if postgres {
+        Store::open(&format!("{url}?options=-c%20lock_timeout%3D200")).await.unwrap()
+    } else {
+        Store::open_with(&url, Duration::from_millis(200)).await.unwrap()
+    };
+    // Another connection holds the write lock (SQLite) or the tables' locks (PostgreSQL).
+    let mut pg_holder = None;
+    let sqlite_holder = if postgres {
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+        sqlx::query("LOCK TABLE runs, links IN ACCESS EXCLUSIVE MODE").execute(&mut c).await.unwrap();
+        pg_holder = Some(c);
+        None
+    } else {
+        let c = rusqlite::Connection::open(url.strip_prefix("sqlite://").unwrap()).unwrap();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        Some(c)
+    };
+    let started = std::time::Instant::now();
+    // Through sqlx (a run's start) and, on SQLite, through rusqlite (a batch's commit).
+    let e = short.start_run("w", "manual", None).await.unwrap_err();
+    assert!(matches!(e, StoreError::Busy(_)), "{e:#}");
+    let e = short
+        .commit("w", Commit { links: &[link("k1", false)], ..Commit::default() })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Busy(_)), "{e:#}");
+    let text = format!("{e:#}");
+    if postgres {
+        assert!(text.contains("lock timeout"), "{text}");
+    } else {
+        // The text is the store's context and SQLite's own, as before.
+        assert!(text.starts_with("state store: cannot begin a write transaction: "), "{text}");
+        assert!(text.contains("database is locked"), "{text}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // The lock released, the same writes go through.
+    drop(sqlite_holder);
+    if let Some(mut c) = pg_holder {
+        sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+    }
+    short.start_run("w", "manual", None).await.unwrap();
+    short
+        .commit("w", Commit { links: &[link("k1", false)], ..Commit::default() })
+        .await
+        .unwrap();
+    assert_eq!(s.link_counts("w").await.unwrap(), (1, 0));
+}
+}
+
+#[test]
+fn busy_and_locked_errors_are_told_from_others_and_keep_their_text() {
+    let locked = rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_LOCKED),
+        Some("database table is locked".into()),
+    );
+    let text = locked.to_string();
+    let e = StoreError::from(locked);
+    assert!(e.is_busy(), "{e:?}");
+    assert_eq!(e.to_string(), text);
+    let other = rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+        None,
+    );
+    assert!(matches!(StoreError::from(other), StoreError::Other(_)));
+    // Under context, the busy cause is found in the chain and the context kept.
+    let busy =
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None);
+    let e = StoreError::from(anyhow::Error::from(busy).context("state store: cannot begin"));
+    assert!(matches!(e, StoreError::Busy(_)));
+    assert!(
+        format!("{e:#}").starts_with("state store: cannot begin: "),
+        "{e:#}"
+    );
+    // A typed cause at the top comes out as its variant; under context it stays whole.
+    let lost = LeaseLost {
+        sync: "w".into(),
+        token: 3,
+    };
+    assert!(matches!(
+        StoreError::from(anyhow::Error::from(lost.clone())),
+        StoreError::LeaseLost(_)
+    ));
+    let e = StoreError::from(anyhow::Error::from(lost).context("while committing"));
+    assert!(matches!(e, StoreError::Other(_)));
+    assert!(
+        format!("{e:#}").starts_with("while committing: sync w: "),
+        "{e:#}"
+    );
+    let e = StoreError::from(anyhow::Error::from(StoreConfigError("bad".into())));
+    assert!(matches!(e, StoreError::Config(_)));
+    assert!(StoreConfigError::is_cause_of(
+        &anyhow::Error::from(e).context("opening")
+    ));
 }

@@ -68,7 +68,9 @@ use crate::runtime::{
     Connection, Plugin, PluginError, ReadRecord, TargetRecord, WriteOp, WriteResult,
 };
 use crate::schema::{Schema, Violation};
-use crate::store::{Commit, ConflictKind, Decision, Link, NewConflict, NewDeadLetter, Side, Store};
+use crate::store::{
+    Commit, ConflictKind, Decision, Link, NewConflict, NewDeadLetter, Side, Store, StoreError,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -121,10 +123,19 @@ pub struct Engine {
 enum RunError {
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// A store method failed ([`StoreError`], typed), or another step of the run's state
+    /// (a link that does not open) as [`StoreError::Other`].
     #[error("state store: {0:#}")]
-    Store(#[from] anyhow::Error),
+    Store(#[from] StoreError),
     #[error(transparent)]
     Crashed(Crashed),
+}
+
+impl From<anyhow::Error> for RunError {
+    /// [`RunError::Store`], classified once ([`StoreError::classify`]).
+    fn from(e: anyhow::Error) -> RunError {
+        RunError::Store(StoreError::classify(e))
+    }
 }
 
 impl RunError {
@@ -132,7 +143,8 @@ impl RunError {
     fn crashed(&self) -> Option<Crashed> {
         match self {
             RunError::Crashed(c) => Some(*c),
-            RunError::Store(e) => e.downcast_ref::<Crashed>().copied(),
+            RunError::Store(StoreError::Other(e)) => e.downcast_ref::<Crashed>().copied(),
+            RunError::Store(_) => None,
             RunError::Plugin(_) => None,
         }
     }
@@ -322,13 +334,17 @@ impl Engine {
     /// Opens a link read from the store ([`link_seal::unseal`]). Errors: a sealed value that
     /// does not open with this state key, as a store error.
     fn unseal(&self, sync: &str, link: &mut Link) -> Result<(), RunError> {
-        link_seal::unseal(&self.keys, sync, link).map_err(|e| RunError::Store(e.into()))
+        link_seal::unseal(&self.keys, sync, link)
+            .map_err(|e| RunError::Store(StoreError::Other(e.into())))
     }
 
     /// Parses a link's record (canonical JSON, as [`plain`] wrote it).
     fn parse(&self, bytes: &[u8]) -> Result<Value, RunError> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| RunError::Store(anyhow::anyhow!("a record of a link is not JSON: {e}")))
+        serde_json::from_slice(bytes).map_err(|e| {
+            RunError::Store(StoreError::Other(anyhow::anyhow!(
+                "a record of a link is not JSON: {e}"
+            )))
+        })
     }
 
     /// A link's records, parsed: each side's current and settled record, and the base.

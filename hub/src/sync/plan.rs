@@ -498,7 +498,7 @@ impl Engine {
         &self,
         sync: &str,
         side: Side,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> crate::store::Result<Option<String>> {
         if let Some(c) = self
             .dry
             .as_ref()
@@ -514,7 +514,7 @@ impl Engine {
         &self,
         sync: &str,
         keys: &[String],
-    ) -> anyhow::Result<Vec<Link>> {
+    ) -> crate::store::Result<Vec<Link>> {
         let mut out = self.store.links(sync, keys).await?;
         if let Some(d) = &self.dry {
             let st = d.state();
@@ -531,7 +531,7 @@ impl Engine {
         sync: &str,
         after: Option<&str>,
         limit: u32,
-    ) -> anyhow::Result<Vec<Link>> {
+    ) -> crate::store::Result<Vec<Link>> {
         let Some(d) = &self.dry else {
             return self.store.pending(sync, after, limit).await;
         };
@@ -574,7 +574,7 @@ impl Engine {
     }
 
     /// [`Store::pending_count`], with a plan's committed links over the store's.
-    pub(super) async fn state_pending_count(&self, sync: &str) -> anyhow::Result<i64> {
+    pub(super) async fn state_pending_count(&self, sync: &str) -> crate::store::Result<i64> {
         let n = self.store.pending_count(sync).await?;
         let Some(d) = &self.dry else {
             return Ok(n);
@@ -597,7 +597,7 @@ impl Engine {
     }
 
     /// [`Store::commit`]; in a plan, kept in memory.
-    pub(super) async fn state_commit(&self, sync: &str, c: Commit<'_>) -> anyhow::Result<()> {
+    pub(super) async fn state_commit(&self, sync: &str, c: Commit<'_>) -> crate::store::Result<()> {
         let Some(d) = &self.dry else {
             return self.store.commit(sync, c).await;
         };
@@ -624,7 +624,7 @@ impl Engine {
         result: &str,
         closed: bool,
         pending_key: Option<(&str, &str)>,
-    ) -> anyhow::Result<()> {
+    ) -> crate::store::Result<()> {
         let Some(d) = &self.dry else {
             return self
                 .store
@@ -650,7 +650,7 @@ impl Engine {
         sync: &str,
         side: Side,
         keys: &[String],
-    ) -> anyhow::Result<u64> {
+    ) -> crate::store::Result<u64> {
         let Some(d) = &self.dry else {
             return self.store.close_fixed_dead_letters(sync, side, keys).await;
         };
