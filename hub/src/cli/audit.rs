@@ -13,7 +13,7 @@ use std::path::PathBuf;
 pub(super) enum AuditAction {
     /// Recompute the whole hash chain with the state key: prints `audit log intact: N entries,
     /// head HASH-PREFIX` (exit 0), or the first entry out of place by id and how (hash mismatch,
-    /// broken link, gap in ids; exit 1). Keep the head it prints somewhere else: removing the
+    /// broken link, gap in ids, a row that cannot be read as an entry; exit 1). Keep the head it prints somewhere else: removing the
     /// newest entries leaves a shorter chain that is still intact. With --witness, also checks
     /// every head the witness file saw (`hub.audit_witness`) against the chain: exit 1, naming
     /// the last entry the witness saw, if entries were removed from the end or the store was
