@@ -40,8 +40,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// An instant as the store writes it: RFC 3339, UTC, milliseconds, `Z` (so that text order is
-/// time order in both backends).
+/// An instant as the store writes it, the store's one form for every instant it keeps: RFC 3339,
+/// UTC, milliseconds, `Z` (`2026-12-07T07:22:24.123Z`), so that text order is time order in
+/// both backends. The database's own clock gives the same form ([`WritePool::DB_NOW`]).
 fn utc_text(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -52,8 +53,9 @@ fn parse_utc(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
+/// Now, in the store's one form ([`utc_text`]).
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    utc_text(chrono::Utc::now())
 }
 
 /// PostgreSQL: the TLS protocol of this session (`TLSv1.3`), no row in clear.

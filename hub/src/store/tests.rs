@@ -1244,3 +1244,164 @@ fn busy_and_locked_errors_are_told_from_others_and_keep_their_text() {
         &anyhow::Error::from(e).context("opening")
     ));
 }
+
+both! {
+async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_milliseconds(s, url) {
+    // The store's one form ([`utc_text`] for the daemon's clock, `DB_NOW` for the database's):
+    // `2026-12-07T07:22:24.123Z`, so that text order is time order in both backends.
+    fn in_store_form(t: &str) -> bool {
+        t.len() == 24
+            && t.ends_with('Z')
+            && chrono::NaiveDateTime::parse_from_str(&t[..23], "%Y-%m-%dT%H:%M:%S%.3f")
+                .is_ok_and(|d| utc_text(d.and_utc()) == t)
+    }
+    assert!(in_store_form("2026-12-07T07:22:24.123Z"));
+    assert!(!in_store_form("2026-12-07T07:22:24Z"));
+    assert!(!in_store_form("2026-12-07T07:22:24.123+00:00"));
+    assert!(!in_store_form("2026-12-07 07:22:24.123Z"));
+
+    let s = s.with_audit_key(audit_key());
+    let fire: chrono::DateTime<chrono::Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    let run = s.start_run("w", "schedule", Some(fire)).await.unwrap();
+    s.start_run("x", "manual", None).await.unwrap();
+    let lease = s.acquire_lease("w", Duration::from_secs(60)).await.unwrap().unwrap();
+    assert!(s.renew_lease(&lease, Duration::from_secs(60)).await.unwrap());
+    s.daemon_heartbeat(&["zhenfeng-registry".into()], Duration::from_secs(30))
+        .await
+        .unwrap();
+    let dead = NewDeadLetter {
+        run_id: run,
+        side: Side::B,
+        stage: "write",
+        key_hash: Some("k2".into()),
+        key_masked: Some("5223**********0012".into()),
+        remote_id: None,
+        record_hash: "h2".into(),
+        errors: vec![Violation {
+            pointer: "/phone".into(),
+            message: "bad".into(),
+        }],
+        record: Some(vec![9]),
+    };
+    let conflict = NewConflict {
+        run_id: run,
+        kind: ConflictKind::Write,
+        key_hash: "k3".into(),
+        key_masked: Some("5223**********0013".into()),
+        side: Side::B,
+        reason: "changed since read".into(),
+    };
+    s.commit(
+        "w",
+        Commit {
+            links: &[link("k1", true), link("k3", false)],
+            dead_letters: std::slice::from_ref(&dead),
+            conflicts: std::slice::from_ref(&conflict),
+            cursor: Some((Side::A, Some("2021-09-02 10:00:00"))),
+            audit: &[written(run, "k1", None)],
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    let conflict_id = s.conflicts(Some("w"), false).await.unwrap()[0].id;
+    assert!(
+        s.decide_conflict(conflict_id, &Decision::Take(Side::A), Some("wang"), None, &[])
+            .await
+            .unwrap()
+    );
+    s.commit(
+        "w",
+        Commit {
+            settled: &["k3".into()],
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dead_id = s.dead_letters(Some("w")).await.unwrap()[0].id;
+    assert_eq!(s.request_replay(Some(dead_id), None).await.unwrap(), 1);
+    s.finish_replay(dead_id, run, "failed again", false, None)
+        .await
+        .unwrap();
+    s.set_handled_through("w", fire).await.unwrap();
+    s.set_paused("w", true).await.unwrap();
+    s.request_trigger("w").await.unwrap();
+    s.finish_run(run, "ok", &serde_json::json!({}), None)
+        .await
+        .unwrap();
+    // Run x holds no lease: it is closed as interrupted, with its end time.
+    assert_eq!(s.close_interrupted_runs().await.unwrap().len(), 1);
+
+    // Every column that holds an instant the store wrote. `a_updated_at` and `b_updated_at` are
+    // the systems' own times, kept as each system wrote them, and are not among them.
+    let columns = [
+        "audit.at",
+        "conflicts.created_at",
+        "conflicts.decided_at",
+        "conflicts.resolved_at",
+        "conflicts.updated_at",
+        "cursors.updated_at",
+        "daemons.expires_at",
+        "dead_letters.created_at",
+        "dead_letters.last_seen_at",
+        "dead_letters.replay_requested_at",
+        "leases.acquired_at",
+        "leases.expires_at",
+        "links.updated_at",
+        "runs.finished_at",
+        "runs.scheduled_for",
+        "runs.started_at",
+        "schedule_state.handled_through",
+        "schedule_state.trigger_requested",
+        "schedule_state.updated_at",
+    ];
+    for table_column in columns {
+        let (table, column) = table_column.split_once('.').unwrap();
+        let sql = format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL");
+        let times: Vec<String> = on_pool!(&s, p => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(p).await.unwrap()
+        });
+        assert!(!times.is_empty(), "{table_column}: no row written");
+        for t in &times {
+            assert!(in_store_form(t), "{table_column}: {t:?}");
+        }
+    }
+    // The replay asked for above is cleared by the replay; its history keeps both instants.
+    let d = s.dead_letter(dead_id).await.unwrap().unwrap();
+    assert_eq!(d.replays.len(), 1);
+    assert!(
+        in_store_form(&d.replays[0].requested_at) && in_store_form(&d.replays[0].at),
+        "{:?}",
+        d.replays
+    );
+    // No other column of the schema is named as an instant is (`…_at`, `…_for`, `…_through`,
+    // `…_requested`): a new one must join the list above.
+    let named: Vec<String> = match &s.pool {
+        Pool::Sqlite(p, _) => sqlx::query_scalar(
+            "SELECT m.name || '.' || c.name FROM sqlite_master m, pragma_table_info(m.name) c \
+             WHERE m.type = 'table'",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap(),
+        Pool::Postgres(p) => sqlx::query_scalar(
+            "SELECT table_name || '.' || column_name FROM information_schema.columns \
+             WHERE table_schema = current_schema()",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap(),
+    };
+    let mut named: Vec<String> = named
+        .into_iter()
+        .filter(|n| {
+            ["_at", "_for", "_through", "_requested", ".at"].iter().any(|end| n.ends_with(end))
+                && !n.ends_with("a_updated_at")
+                && !n.ends_with("b_updated_at")
+        })
+        .collect();
+    named.sort();
+    assert_eq!(named, columns);
+    }
+}
