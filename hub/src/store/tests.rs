@@ -74,7 +74,7 @@ async fn a_run_whose_lease_is_held_by_a_live_process_is_not_marked_interrupted(s
         .unwrap();
     assert_eq!(s.close_interrupted_runs().await.unwrap().len(), 1);
     let status =
-        |runs: &[RunRecord], id: i64| runs.iter().find(|r| r.id == id).unwrap().status.clone();
+        |runs: &[RunRecord], id: i64| runs.iter().find(|r| r.id == id).unwrap().status;
     let runs = s.runs(None, 10).await.unwrap();
     assert_eq!(
         (
