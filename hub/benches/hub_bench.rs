@@ -377,7 +377,10 @@ async fn run_measured(
     ok: impl Fn(&hub::sync::RunStats) -> bool,
 ) -> Measured {
     let (t, c) = (Instant::now(), cpu_time());
-    let out: RunOutcome = engine.run(spec, "bench").await.expect("run");
+    let out: RunOutcome = engine
+        .run(spec, &hub::store::RunTrigger::Manual)
+        .await
+        .expect("run");
     let m = Measured {
         records: out.stats.b.written(),
         wall: t.elapsed(),

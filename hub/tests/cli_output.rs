@@ -45,7 +45,10 @@ async fn seed(config: &Path) {
             .unwrap();
         f.write_all("07".repeat(32).as_bytes()).unwrap();
     }
-    let run = store.start_run("workers", "manual", None).await.unwrap();
+    let run = store
+        .start_run("workers", &hub::store::RunTrigger::Manual, None)
+        .await
+        .unwrap();
     store
         .commit(
             "workers",
@@ -64,7 +67,7 @@ async fn seed(config: &Path) {
                 dead_letters: &[NewDeadLetter {
                     run_id: run,
                     side: Side::B,
-                    stage: "write",
+                    stage: hub::store::DeadLetterStage::Write,
                     key_hash: Some("cd".repeat(32)),
                     key_masked: Some("5223**********123X".into()),
                     remote_id: Some(HOSTILE.into()),
@@ -89,7 +92,12 @@ async fn seed(config: &Path) {
         .await
         .unwrap();
     store
-        .finish_run(run, "failed", &serde_json::json!({}), Some(HOSTILE))
+        .finish_run(
+            run,
+            hub::store::RunStatus::Failed,
+            &serde_json::json!({}),
+            Some(HOSTILE),
+        )
         .await
         .unwrap();
     store.close().await;

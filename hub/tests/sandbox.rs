@@ -161,7 +161,10 @@ async fn a_refused_batch_writes_nothing_and_leaves_the_cursor() {
         fixture("bad", "bad-json", ""),
     );
     let hub = Hub::build(config(dir.path(), &body)).await.unwrap();
-    let o = hub.run_once("s", "manual").await.unwrap();
+    let o = hub
+        .run_once("s", &hub::store::RunTrigger::Manual)
+        .await
+        .unwrap();
     assert_eq!(o.status, hub::sync::RunStatus::Failed);
     assert!(
         o.errors[0].contains("record 0 of the batch is not JSON"),
@@ -1092,13 +1095,16 @@ async fn oversized_or_schema_breaking_write_results_go_to_dead_letters_and_never
             wasm("hostile")
         );
         let hub = Hub::build(config(dir.path(), &body)).await.unwrap();
-        let o = hub.run_once("s", "manual").await.unwrap();
+        let o = hub
+            .run_once("s", &hub::store::RunTrigger::Manual)
+            .await
+            .unwrap();
         assert_eq!((o.stats.b.created, o.stats.b.rejected), (0, 3), "{written}");
         let store = hub.engine.store();
         let dead = store.dead_letters(Some("s")).await.unwrap();
         assert_eq!(dead.len(), 3, "{written}");
         for d in &dead {
-            assert_eq!(d.stage, "write");
+            assert_eq!(d.stage.as_str(), "write");
             assert!(
                 d.errors[0].message.starts_with(says),
                 "{written}: {:?}",

@@ -13,7 +13,7 @@
 //! from the store) and returns SVG text.
 
 use super::pages::{duration_s, esc, read, status_label, written};
-use crate::store::{RunRecord, RunTotals};
+use crate::store::{RunRecord, RunStatus, RunTotals};
 use std::fmt::Write as _;
 
 /// Width of a chart's coordinate system (`viewBox`), in user units.
@@ -209,7 +209,7 @@ pub(crate) fn bar_chart(chart: &Chart<'_>, slots: &[Slot]) -> String {
 
 /// Whether a run failed (`failed`, or `crashed`): marked on the charts.
 fn run_failed(r: &RunRecord) -> bool {
-    matches!(r.status.as_str(), "failed" | "crashed")
+    matches!(r.status, RunStatus::Failed | RunStatus::Crashed)
 }
 
 /// The chart of a sync's last runs (`runs` newest first, as the store gives them; runs in
@@ -219,7 +219,7 @@ pub(crate) fn runs_chart(runs: &[RunRecord], zone: chrono_tz::Tz, what: &str) ->
     let runs: Vec<&RunRecord> = runs
         .iter()
         .rev()
-        .filter(|r| r.status != "running")
+        .filter(|r| r.status != RunStatus::Running)
         .collect();
     let slots: Vec<Slot> = runs
         .iter()
@@ -241,7 +241,7 @@ pub(crate) fn runs_chart(runs: &[RunRecord], zone: chrono_tz::Tz, what: &str) ->
                 title: format!(
                     "运行 run {} · {} · {at} · 读取 read {} · 写入 written {} · 耗时 duration {:.2} s{error}",
                     r.id,
-                    status_label(&r.status),
+                    status_label(r.status),
                     read(r),
                     written(r),
                     duration_s(r)

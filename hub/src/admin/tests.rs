@@ -8,7 +8,9 @@ use super::security::Role;
 use super::tls::testing::{localhost_cert, over_https, test_ca};
 use super::*;
 use crate::schema::Violation;
-use crate::store::{Commit, NewConflict, NewDeadLetter, Side};
+use crate::store::{
+    Commit, DeadLetterStage, NewConflict, NewDeadLetter, RunStatus, RunTrigger, Side,
+};
 use reqwest::StatusCode as S;
 use serde_json::{Value, json};
 
@@ -52,15 +54,24 @@ async fn fixture_with(adjust: impl FnOnce(AdminState) -> AdminState) -> Fixture 
     .await
     .unwrap()
     .with_audit_key(crate::keys::Keys::derive(&[7u8; 32]).audit_key());
-    let first = store.start_run("workers", "schedule", None).await.unwrap();
+    let first = store
+        .start_run("workers", &RunTrigger::Schedule, None)
+        .await
+        .unwrap();
     let stats = json!({"a": {"read": 3000, "created": 0, "updated": 0}, "b": {"read": 0, "created": 1322, "updated": 0}, "duration_ms": 6600});
-    store.finish_run(first, "ok", &stats, None).await.unwrap();
-    let second = store.start_run("workers", "manual", None).await.unwrap();
+    store
+        .finish_run(first, RunStatus::Ok, &stats, None)
+        .await
+        .unwrap();
+    let second = store
+        .start_run("workers", &RunTrigger::Manual, None)
+        .await
+        .unwrap();
     let stats = json!({"a": {"read": 1, "created": 0, "updated": 1}, "b": {"read": 2, "created": 0, "updated": 1}, "duration_ms": 150});
     store
         .finish_run(
             second,
-            "partial",
+            RunStatus::Partial,
             &stats,
             Some("1 records deferred to the next run"),
         )
@@ -69,7 +80,7 @@ async fn fixture_with(adjust: impl FnOnce(AdminState) -> AdminState) -> Fixture 
     let dl = NewDeadLetter {
         run_id: first,
         side: Side::A,
-        stage: "read",
+        stage: DeadLetterStage::Read,
         key_hash: Some("ab".repeat(32)),
         key_masked: Some("5223**********123X".into()),
         remote_id: Some("ZF-000017".into()),
@@ -175,11 +186,15 @@ impl Fixture {
     async fn finished_run(
         &self,
         sync: &str,
-        status: &str,
+        status: RunStatus,
         stats: Value,
         error: Option<&str>,
     ) -> i64 {
-        let id = self.store.start_run(sync, "schedule", None).await.unwrap();
+        let id = self
+            .store
+            .start_run(sync, &RunTrigger::Schedule, None)
+            .await
+            .unwrap();
         self.store
             .finish_run(id, status, &stats, error)
             .await
@@ -719,12 +734,12 @@ async fn a_removed_syncs_history_is_listed_by_its_name_and_other_names_are_404()
     let f = fixture().await;
     // Run 3 of `retired`, a sync the configuration no longer has, with a dead letter.
     let run = f
-        .finished_run("retired", "ok", json!({"a": {"read": 4}}), None)
+        .finished_run("retired", RunStatus::Ok, json!({"a": {"read": 4}}), None)
         .await;
     let dl = NewDeadLetter {
         run_id: run,
         side: Side::B,
-        stage: "write",
+        stage: DeadLetterStage::Write,
         key_hash: Some("ef".repeat(32)),
         key_masked: Some("4403**********0017".into()),
         remote_id: None,
@@ -998,10 +1013,15 @@ async fn the_run_chart_marks_failed_runs_and_filters_the_runs_that_wrote() {
     let f = fixture().await;
     // Run 3 read 5 records and wrote none; run 4 failed, reading nothing.
     let stats = json!({"a": {"read": 5, "unchanged": 5}, "b": {"read": 0}, "duration_ms": 80});
-    f.finished_run("workers", "ok", stats, None).await;
+    f.finished_run("workers", RunStatus::Ok, stats, None).await;
     let failed = json!({"duration_ms": 20});
-    f.finished_run("workers", "failed", failed, Some("huiyang-esms: HTTP 401"))
-        .await;
+    f.finished_run(
+        "workers",
+        RunStatus::Failed,
+        failed,
+        Some("huiyang-esms: HTTP 401"),
+    )
+    .await;
     let all = page_html(&f, "/", S::OK).await;
     assert_eq!(charted_runs(&all, "workers"), vec![1, 2, 3, 4]);
     // The failed run, and only it, is marked: a ✗ and its status in words in its title;
@@ -1082,7 +1102,7 @@ async fn the_daily_totals_sum_the_runs_of_each_day_in_the_deployments_zone() {
     let third = f
         .finished_run(
             "workers",
-            "ok",
+            RunStatus::Ok,
             json!({"a": {"read": 40, "created": 4}}),
             None,
         )

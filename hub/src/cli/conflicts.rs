@@ -7,6 +7,7 @@ use super::Failure;
 use super::load::{load, store_for_history, store_of};
 use super::print::{heading, print_rows};
 use crate::say;
+use crate::store::{ConflictResolution, ConflictStatus};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -192,14 +193,13 @@ async fn resolve(
             config.display()
         )
     })?;
-    if conflict.status != "open" {
+    if conflict.status != ConflictStatus::Open {
         return Err(anyhow::anyhow!(
             "conflict {id} is {} ({}); there is nothing left to decide",
             conflict.status,
             conflict
                 .resolution
-                .as_deref()
-                .unwrap_or("no resolution recorded")
+                .map_or("no resolution recorded", ConflictResolution::as_str)
         )
         .into());
     }

@@ -6,6 +6,7 @@ use super::Failure;
 use super::load::{known_sync, load, refuse_unsigned_of, sync_alone};
 use crate::daemon::{Hub, start_telemetry};
 use crate::report;
+use crate::store::RunTrigger;
 use crate::sync::RunStatus;
 use crate::{say, say_err};
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ pub(super) async fn once(name: String, config: PathBuf) -> Result<bool, Failure>
         say_err!("warning: {p}");
     }
     let telemetry = start_telemetry(&hub.config);
-    let outcome = hub.run_once(&name, "manual").await;
+    let outcome = hub.run_once(&name, &RunTrigger::Manual).await;
     if let Some(t) = telemetry {
         t.shutdown().await;
     }

@@ -12,7 +12,7 @@ use super::schedules::runs_runtime;
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::runtime::{Plugin, Runtime};
-use crate::store::Store;
+use crate::store::{RunTrigger, Store};
 use crate::sync::{EndpointSpec, Engine, RunOutcome};
 use anyhow::Context as _;
 use std::collections::BTreeMap;
@@ -243,8 +243,8 @@ impl Hub {
         }
     }
 
-    /// Runs one sync now.
-    pub async fn run_once(&self, name: &str, trigger: &str) -> anyhow::Result<RunOutcome> {
+    /// Runs one sync now, its run recorded with `trigger`.
+    pub async fn run_once(&self, name: &str, trigger: &RunTrigger) -> anyhow::Result<RunOutcome> {
         let s = self.syncs.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.syncs.keys().map(String::as_str).collect();
             anyhow::anyhow!("no sync {name:?} can run (available: {})", known.join(", "))

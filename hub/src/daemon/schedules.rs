@@ -8,7 +8,7 @@
 use super::Hub;
 use crate::runtime::rate::RateBudget;
 use crate::schedule::{self, BoxFuture, Runner, StoreClock};
-use crate::store::Store;
+use crate::store::{RunTrigger, Store};
 use crate::sync::{Engine, RunOutcome, SyncSpec};
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,13 +124,13 @@ struct EngineRunner {
 impl Runner for EngineRunner {
     fn run(
         &self,
-        trigger: &'static str,
+        trigger: RunTrigger,
         scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
     ) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let (e, sp) = (self.engine.clone(), self.spec.clone());
             match runs_runtime()
-                .spawn(async move { e.run_at(&sp, trigger, scheduled_for).await })
+                .spawn(async move { e.run_at(&sp, &trigger, scheduled_for).await })
                 .await
             {
                 Ok(Ok(outcome)) => {

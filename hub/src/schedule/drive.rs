@@ -23,7 +23,7 @@
 use super::Schedule;
 use super::clock::{BoxFuture, Clock};
 use crate::config::Overlap;
-use crate::store::{FireClaim, Store};
+use crate::store::{FireClaim, RunTrigger, Store};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -106,11 +106,10 @@ impl Default for Policy {
 
 /// Starts runs. The scheduler awaits each run before it looks at the clock again.
 pub trait Runner: Send + Sync {
-    /// Runs the sync once; `trigger` is `schedule` (with the fire time this daemon claimed),
-    /// `catch-up`, `queued`, `manual` or `resume` (taking over a run whose process died or
-    /// lost its lease).
-    fn run(&self, trigger: &'static str, scheduled_for: Option<DateTime<Utc>>)
-    -> BoxFuture<'_, ()>;
+    /// Runs the sync once; `trigger` is [`RunTrigger::Schedule`] (with the fire time this
+    /// daemon claimed), [`RunTrigger::CatchUp`], [`RunTrigger::Queued`], [`RunTrigger::Manual`]
+    /// or [`RunTrigger::Resume`] (taking over a run whose process died or lost its lease).
+    fn run(&self, trigger: RunTrigger, scheduled_for: Option<DateTime<Utc>>) -> BoxFuture<'_, ()>;
 }
 
 /// Fire times in `(after, now]`: how many (counting stops at [`MAX_COUNT`]) and the latest.
@@ -264,7 +263,7 @@ async fn after_run(
                 count,
                 "fire times passed while the run was going; running once more (overlap = queue_one)"
             );
-            runner.run("queued", None).await;
+            runner.run(RunTrigger::Queued, None).await;
         }
     }
 }
@@ -306,7 +305,7 @@ pub async fn drive(
                     count,
                     "fire times passed while the daemon was down; catching up with one run"
                 );
-                runner.run("catch-up", None).await;
+                runner.run(RunTrigger::CatchUp, None).await;
                 after_run(clock, store, sync, schedule, policy, start, runner).await;
                 handled = clock.now();
             } else {
@@ -337,12 +336,12 @@ pub async fn drive(
         match wait(clock, store, sync, fire_at, &mut stop).await {
             Wake::Stop => return,
             Wake::Resume => {
-                runner.run("resume", None).await;
+                runner.run(RunTrigger::Resume, None).await;
                 continue;
             }
             Wake::Manual => {
                 let started = clock.now();
-                runner.run("manual", None).await;
+                runner.run(RunTrigger::Manual, None).await;
                 after_run(
                     clock,
                     store,
@@ -372,7 +371,7 @@ pub async fn drive(
             tracing::info!(target: "hub::scheduler", sync, fire = %next, "paused; scheduled run skipped");
             continue;
         }
-        runner.run("schedule", Some(next)).await;
+        runner.run(RunTrigger::Schedule, Some(next)).await;
         after_run(clock, store, sync, schedule, policy, next, runner).await;
     }
 }
@@ -396,7 +395,7 @@ mod tests {
     /// Records each run's trigger and clock time; a run may take (manual-clock) time.
     struct Recorder {
         clock: Arc<ManualClock>,
-        runs: Mutex<Vec<(&'static str, DateTime<Utc>)>>,
+        runs: Mutex<Vec<(RunTrigger, DateTime<Utc>)>>,
         takes: Duration,
         active: Mutex<usize>,
         max_active: Mutex<usize>,
@@ -413,12 +412,12 @@ mod tests {
             })
         }
 
-        fn runs(&self) -> Vec<(&'static str, String)> {
+        fn runs(&self) -> Vec<(String, String)> {
             self.runs
                 .lock()
                 .unwrap()
                 .iter()
-                .map(|(k, at)| (*k, at.to_rfc3339()))
+                .map(|(k, at)| (k.to_string(), at.to_rfc3339()))
                 .collect()
         }
     }
@@ -426,7 +425,7 @@ mod tests {
     impl Runner for Recorder {
         fn run(
             &self,
-            trigger: &'static str,
+            trigger: RunTrigger,
             _scheduled_for: Option<DateTime<Utc>>,
         ) -> BoxFuture<'_, ()> {
             Box::pin(async move {
@@ -492,7 +491,10 @@ mod tests {
         // 02:00 in Shanghai (UTC+8, no daylight saving) on 30 November is 18:00 UTC on the 29th.
         assert_eq!(
             rec.runs(),
-            [("schedule", "2026-11-29T18:00:00+00:00".to_string())]
+            [(
+                "schedule".to_string(),
+                "2026-11-29T18:00:00+00:00".to_string()
+            )]
         );
     }
 
@@ -560,7 +562,10 @@ mod tests {
         stop(tx, task).await;
         assert_eq!(
             rec.runs(),
-            [("catch-up", "2026-11-29T10:16:45+00:00".to_string())]
+            [(
+                "catch-up".to_string(),
+                "2026-11-29T10:16:45+00:00".to_string()
+            )]
         );
         let (tx, task) = spawn(
             clock.clone(),
@@ -699,7 +704,7 @@ mod tests {
         store.set_paused("w", false).await.unwrap();
         run_until(&clock, t("2026-11-29T10:00:31Z")).await;
         stop(tx, task).await;
-        let kinds: Vec<&str> = rec.runs().into_iter().map(|(k, _)| k).collect();
+        let kinds: Vec<String> = rec.runs().into_iter().map(|(k, _)| k).collect();
         assert_eq!(kinds, ["manual", "schedule"]);
         assert!(!store.schedule_state("w").await.unwrap().trigger_requested);
     }

@@ -134,7 +134,7 @@ impl Store {
                 .bind(sync)
                 .bind(d.run_id)
                 .bind(d.side.as_str())
-                .bind(d.stage)
+                .bind(d.stage.as_str())
                 .bind(&d.key_hash)
                 .bind(&d.key_masked)
                 .bind(&d.remote_id)

@@ -27,25 +27,39 @@ macro_rules! insert_audit {
     };
 }
 
-/// What kind of conflict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConflictKind {
-    /// A write the system refused because its record changed since it was read (optimistic
-    /// concurrency); the next run merges again under the sync's policy.
-    Write,
-    /// Both sides changed a field whose policy is `park`: nothing is written for the key until
-    /// a person takes a side or the two sides come to agree.
-    Park,
+column_values! {
+    /// What kind of conflict.
+    pub enum ConflictKind ("a conflict's kind") {
+        /// A write the system refused because its record changed since it was read (optimistic
+        /// concurrency); the next run merges again under the sync's policy.
+        Write = "write",
+        /// Both sides changed a field whose policy is `park`: nothing is written for the key
+        /// until a person takes a side or the two sides come to agree.
+        Park = "park",
+    }
 }
 
-impl ConflictKind {
-    /// `write` or `park`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConflictKind::Write => "write",
-            ConflictKind::Park => "park",
-        }
+column_values! {
+    /// Whether a conflict waits (column `status` of `conflicts`).
+    pub enum ConflictStatus ("a conflict's status") {
+        /// Met and not yet settled: the key's writes wait or are retried.
+        Open = "open",
+        /// The two sides came to agree, by the sync's rules or a person's decision.
+        Resolved = "resolved",
+    }
+}
+
+column_values! {
+    /// How a conflict was resolved (column `resolution` of `conflicts`).
+    pub enum ConflictResolution ("a conflict's resolution") {
+        /// The sides came to agree under the sync's merge policy, no person deciding.
+        MergePolicy = "merge policy",
+        /// A person took side `a`'s record.
+        TookA = "took a",
+        /// A person took side `b`'s record.
+        TookB = "took b",
+        /// A person chose field by field.
+        TookFields = "took fields",
     }
 }
 
@@ -92,7 +106,7 @@ pub struct Conflict {
     /// Writes refused so far.
     pub attempts: i64,
     /// `open` or `resolved`.
-    pub status: String,
+    pub status: ConflictStatus,
     /// The side a person chose to take whole, waiting for the next run (or taken).
     pub take: Option<Side>,
     /// A person's choice field by field (JSON pointer to the side whose value is taken),
@@ -107,7 +121,7 @@ pub struct Conflict {
     /// Why, in the decider's words (masked as logs are).
     pub decision_reason: Option<String>,
     /// How it was resolved: `merge policy`, `took a` / `took b`, or `took fields`.
-    pub resolution: Option<String>,
+    pub resolution: Option<ConflictResolution>,
     /// First met (RFC 3339).
     pub created_at: String,
     /// Last changed (RFC 3339).
@@ -169,28 +183,25 @@ pub struct Decided {
 }
 
 /// A conflict as stored; [`StoreError::Corrupt`] if its row is corrupt (a side or a side taken
-/// other than `a` or `b`).
+/// other than `a` or `b`, a kind, a status or a resolution the store never writes).
 pub(super) fn conflict(r: &impl Cols) -> Result<Conflict> {
     let id = r.int("id");
+    let row = format!("conflict {id}");
     Ok(Conflict {
         id,
         sync: r.text("sync"),
         key_hash: r.text("key_hash"),
         key_masked: r.opt_text("key_masked"),
-        kind: if r.text("kind") == "park" {
-            ConflictKind::Park
-        } else {
-            ConflictKind::Write
-        },
-        side: Side::stored(&r.text("side"), &format_args!("conflict {id}"), "side")?,
+        kind: ConflictKind::stored(&r.text("kind"), &row, "kind")?,
+        side: Side::stored(&r.text("side"), &row, "side")?,
         reason: r.text("reason"),
         first_run_id: r.opt_int("first_run_id"),
         last_run_id: r.opt_int("last_run_id"),
         attempts: r.int("attempts"),
-        status: r.text("status"),
+        status: ConflictStatus::stored(&r.text("status"), &row, "status")?,
         take: r
             .opt_text("take")
-            .map(|t| Side::stored(&t, &format_args!("conflict {id}"), "take"))
+            .map(|t| Side::stored(&t, &row, "take"))
             .transpose()?,
         take_fields: r
             .opt_text("take_fields")
@@ -198,7 +209,10 @@ pub(super) fn conflict(r: &impl Cols) -> Result<Conflict> {
         decided_by: r.opt_text("decided_by"),
         decided_at: r.opt_text("decided_at"),
         decision_reason: r.opt_text("decision_reason"),
-        resolution: r.opt_text("resolution"),
+        resolution: r
+            .opt_text("resolution")
+            .map(|t| ConflictResolution::stored(&t, &row, "resolution"))
+            .transpose()?,
         created_at: r.text("created_at"),
         updated_at: r.text("updated_at"),
         resolved_at: r.opt_text("resolved_at"),
@@ -368,5 +382,28 @@ impl Store {
                 Decision::Fields(_) => None,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::texts_round_trip;
+
+    #[test]
+    fn a_conflicts_kind_status_and_resolution_are_stored_as_their_texts() {
+        texts_round_trip(ConflictKind::ALL, &["write", "park"]);
+        texts_round_trip(ConflictStatus::ALL, &["open", "resolved"]);
+        texts_round_trip(
+            ConflictResolution::ALL,
+            &["merge policy", "took a", "took b", "took fields"],
+        );
+        assert_eq!(
+            "took c"
+                .parse::<ConflictResolution>()
+                .unwrap_err()
+                .to_string(),
+            r#""took c" is not a conflict's resolution (merge policy, took a, took b, took fields)"#
+        );
     }
 }

@@ -3,6 +3,28 @@
 
 use super::*;
 
+column_values! {
+    /// Where a dead letter was met (column `stage` of `dead_letters`).
+    pub enum DeadLetterStage ("a dead letter's stage") {
+        /// Read from its system and refused by the sync's schema (an invalid record).
+        Read = "read",
+        /// Refused for good by the system it was written to.
+        Write = "write",
+    }
+}
+
+column_values! {
+    /// What became of a dead letter (column `status` of `dead_letters`).
+    pub enum DeadLetterStatus ("a dead letter's status") {
+        /// Waiting: met and not yet replayed or fixed.
+        Open = "open",
+        /// A replay took it through (a record that fails again opens a new dead letter).
+        Replayed = "replayed",
+        /// A valid copy of the record was read from its system since.
+        Fixed = "fixed",
+    }
+}
+
 /// A dead letter to record.
 #[derive(Debug, Clone)]
 pub struct NewDeadLetter {
@@ -11,7 +33,7 @@ pub struct NewDeadLetter {
     /// The system it came from (`read`) or was going to (`write`).
     pub side: Side,
     /// `read` (invalid record) or `write` (refused by the system).
-    pub stage: &'static str,
+    pub stage: DeadLetterStage,
     /// HMAC of its key, if the key could be read.
     pub key_hash: Option<String>,
     /// The key for people, masked.
@@ -38,7 +60,7 @@ pub struct DeadLetter {
     /// Side.
     pub side: Side,
     /// `read` or `write`.
-    pub stage: String,
+    pub stage: DeadLetterStage,
     /// Masked key.
     pub key_masked: Option<String>,
     /// The system's id.
@@ -49,7 +71,7 @@ pub struct DeadLetter {
     pub occurrences: i64,
     /// `open`; `replayed` once a replay took it through (a record that fails again opens a
     /// new dead letter); `fixed` once a valid copy of the record was read from its system.
-    pub status: String,
+    pub status: DeadLetterStatus,
     /// First seen (RFC 3339).
     pub created_at: String,
     /// Last seen (RFC 3339).
@@ -81,7 +103,7 @@ pub struct ReplayRequest {
     /// The side it came from (`read`) or was going to (`write`).
     pub side: Side,
     /// `read` or `write`.
-    pub stage: String,
+    pub stage: DeadLetterStage,
     /// HMAC of its key, if the key could be read.
     pub key_hash: Option<String>,
     /// The system's id.
@@ -124,20 +146,21 @@ pub(super) fn open_dead_letters_by(by: ByHash, n: usize) -> String {
 }
 
 /// A dead letter as stored; [`StoreError::Corrupt`] if its row is corrupt (a side other than
-/// `a` or `b`).
+/// `a` or `b`, a stage or a status the store never writes).
 pub(super) fn dead_letter(r: &impl Cols) -> Result<DeadLetter> {
     let id = r.int("id");
+    let row = format!("dead letter {id}");
     Ok(DeadLetter {
         id,
         sync: r.text("sync"),
         run_id: r.opt_int("run_id"),
-        side: Side::stored(&r.text("side"), &format_args!("dead letter {id}"), "side")?,
-        stage: r.text("stage"),
+        side: Side::stored(&r.text("side"), &row, "side")?,
+        stage: DeadLetterStage::stored(&r.text("stage"), &row, "stage")?,
         key_masked: r.opt_text("key_masked"),
         remote_id: r.opt_text("remote_id"),
         errors: serde_json::from_str(&r.text("errors")).unwrap_or_default(),
         occurrences: r.int("occurrences"),
-        status: r.text("status"),
+        status: DeadLetterStatus::stored(&r.text("status"), &row, "status")?,
         created_at: r.text("created_at"),
         last_seen_at: r.text("last_seen_at"),
         replay_requested_at: r.opt_text("replay_requested_at"),
@@ -211,11 +234,11 @@ impl Store {
             rows.iter()
                 .map(|r| -> Result<ReplayRequest> {
                     let id: i64 = r.get("id");
-                    let side = r.get::<&str, _>("side");
+                    let row = format!("dead letter {id}");
                     Ok(ReplayRequest {
                         id,
-                        side: Side::stored(side, &format_args!("dead letter {id}"), "side")?,
-                        stage: r.get("stage"),
+                        side: Side::stored(r.get("side"), &row, "side")?,
+                        stage: DeadLetterStage::stored(r.get("stage"), &row, "stage")?,
                         key_hash: r.get("key_hash"),
                         remote_id: r.get("remote_id"),
                         record_hash: r.get("record_hash"),
@@ -306,7 +329,7 @@ impl Store {
                 });
                 out.extend(
                     rows.into_iter()
-                        .filter(|(_, _, stage)| stage == "read")
+                        .filter(|(_, _, stage)| stage == DeadLetterStage::Read.as_str())
                         .map(|(k, r, _)| (k, r)),
                 );
             }
@@ -340,5 +363,28 @@ impl Store {
             }
             Ok(closed)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::texts_round_trip;
+
+    #[test]
+    fn a_dead_letters_stage_and_status_are_stored_as_their_texts() {
+        texts_round_trip(DeadLetterStage::ALL, &["read", "write"]);
+        texts_round_trip(DeadLetterStatus::ALL, &["open", "replayed", "fixed"]);
+        assert_eq!(
+            "Read".parse::<DeadLetterStage>().unwrap_err().to_string(),
+            r#""Read" is not a dead letter's stage (read, write)"#
+        );
+        assert_eq!(
+            "closed"
+                .parse::<DeadLetterStatus>()
+                .unwrap_err()
+                .to_string(),
+            r#""closed" is not a dead letter's status (open, replayed, fixed)"#
+        );
     }
 }

@@ -51,9 +51,11 @@ impl Side {
     }
 }
 
-/// A stored value the store cannot read: `column` of the row `row` names (`dead letter 12`),
-/// `detail` saying what is wrong with it. [`StoreError::Corrupt`], shown as `{row} in the store
-/// is corrupt: column {column}: {detail}`.
+/// The error of a row whose `column` holds what the store never writes there: `row` names the
+/// row ("dead letter 12", "run 3"), `detail` what is wrong with the value (naming it). Every
+/// row mapper of the store reports a corrupt value through this function, never reading it as
+/// some default: [`StoreError::Corrupt`], shown as `dead letter 12 in the store is corrupt:
+/// column side: "c" is not a side of a sync ("a" or "b")`.
 pub(super) fn corrupt_row(
     row: &dyn std::fmt::Display,
     column: &str,
@@ -64,6 +66,19 @@ pub(super) fn corrupt_row(
         column: column.to_string(),
         detail: detail.to_string(),
     }
+}
+
+/// A text that is none of the values of a column of the store ([`RunStatus`], [`RunTrigger`],
+/// [`DeadLetterStage`], …): what was given, and what it may be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not {what} ({values})")]
+pub struct UnknownValue {
+    /// What the values are, with its article: `a run status`.
+    pub what: &'static str,
+    /// The text given.
+    pub text: String,
+    /// The values it may be, for people: `running, ok, partial, failed, interrupted, crashed`.
+    pub values: String,
 }
 
 /// What the hub knows of one record in one system.

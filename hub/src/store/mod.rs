@@ -104,6 +104,77 @@ macro_rules! check_fence {
     };
 }
 
+/// Declares the enum of the texts one column of the store holds, each variant with its text
+/// (`Variant = "text",`; a `tt`, not a `literal`, so that utoipa's derive sees the serde name
+/// as written), and gives it: serde's names (the texts), `utoipa::ToSchema` (a string
+/// enum), `ALL`, `as_str`, `Display` and `FromStr` (the text; any other is an [`UnknownValue`]),
+/// and `stored(text, row, column)`, which reads the column of a row and reports any other text
+/// through [`corrupt_row`].
+macro_rules! column_values {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:tt, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+            utoipa::ToSchema,
+        )]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in the order declared.
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            /// The text the store holds for it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The value stored in `column` of a row, `row` naming it ("run 12"): any other
+            /// text is [`StoreError::Corrupt`] naming the row, the column and the text
+            /// ([`corrupt_row`]).
+            pub(super) fn stored(
+                text: &str,
+                row: &dyn std::fmt::Display,
+                column: &str,
+            ) -> Result<$name> {
+                text.parse().map_err(|e| corrupt_row(row, column, e))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            /// The text the store holds for it ([`Self::as_str`]), padded as the format asks
+            /// (`{:<9}`).
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownValue;
+
+            /// The value whose text is `s`, exactly (case and spaces included).
+            fn from_str(s: &str) -> Result<$name, UnknownValue> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(UnknownValue {
+                        what: $what,
+                        text: other.to_string(),
+                        values: [$($text),+].join(", "),
+                    }),
+                }
+            }
+        }
+    };
+}
+
 /// What the two backends do differently around a write transaction.
 trait WritePool {
     type Db: sqlx::Database;
@@ -236,17 +307,23 @@ mod sqlite_batch;
 pub mod testing;
 
 pub use commit::Commit;
-pub use conflicts::{Conflict, ConflictKind, Decided, Decision, NewConflict};
-pub use dead_letters::{DeadLetter, NewDeadLetter, ReplayAttempt, ReplayRequest};
+pub use conflicts::{
+    Conflict, ConflictKind, ConflictResolution, ConflictStatus, Decided, Decision, NewConflict,
+};
+pub use dead_letters::{
+    DeadLetter, DeadLetterStage, DeadLetterStatus, NewDeadLetter, ReplayAttempt, ReplayRequest,
+};
 pub use error::{Result, StoreError, is_busy};
 pub use leases::{AlreadyRan, Lease, LeaseInfo, LeaseLost, holder_id};
-pub use links::{Link, Side, SideState};
+pub use links::{Link, Side, SideState, UnknownValue};
 pub use read_only::StoreLook;
-pub use runs::{RunRecord, RunTotals};
+pub use runs::{RunRecord, RunStatus, RunTotals, RunTrigger};
 pub use schedule::{FireClaim, ScheduleState};
 
 use leases::{lease_live, this_host};
-use links::{LINK_COLUMNS, MARK_PENDING, last_of_each_key, link_from_row, upsert_links_pg};
+use links::{
+    LINK_COLUMNS, MARK_PENDING, corrupt_row, last_of_each_key, link_from_row, upsert_links_pg,
+};
 
 /// The state store or its state key cannot be used as the configuration says: a store URL of
 /// an unknown scheme or with bad parameters, a TLS file it names that is missing, an in-memory

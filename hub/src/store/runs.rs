@@ -3,6 +3,169 @@
 
 use super::*;
 
+column_values! {
+    /// A run's status in the history (column `status` of `runs`): `running` while it goes on,
+    /// then how it ended. A run ends `ok`, `partial` or `failed` (what a run reports itself);
+    /// `interrupted` and `crashed` are given to runs that did not end themselves.
+    pub enum RunStatus ("a run status") {
+        /// Going on (or its process stopped and no process marked it since).
+        Running = "running",
+        /// Everything read was handled.
+        Ok = "ok",
+        /// Some records failed (dead letters, conflicts, retries); the rest went through.
+        Partial = "partial",
+        /// A connector or the store failed; what was committed stays committed.
+        Failed = "failed",
+        /// Its process died or lost the lease before finishing it; the next run goes on from
+        /// what it committed.
+        Interrupted = "interrupted",
+        /// Its process crashed (a status of older histories; counted as failed).
+        Crashed = "crashed",
+    }
+}
+
+/// Why a run started (column `trigger` of `runs`), stored and shown as its text: `schedule`,
+/// `manual`, `catch-up`, `queued`, `resume`, or a resync's `resync a`, `resync a,b`,
+/// `resync a since 2026-12-01T00:00:00Z`. Serialized as that text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RunTrigger {
+    /// A fire time of the sync's schedule (claimed by this daemon): `schedule`.
+    Schedule,
+    /// Asked for by a person (`hub trigger`, the admin API's trigger, `hub sync --once`):
+    /// `manual`.
+    Manual,
+    /// Fire times passed while the daemon was down, the latest within the catch-up window:
+    /// one run at start, `catch-up`.
+    CatchUp,
+    /// Fire times passed while a run was going, with `overlap = queue_one`: one more run,
+    /// `queued`.
+    Queued,
+    /// Taking over a run whose process stopped or lost its lease: `resume`.
+    Resume,
+    /// A resync (`hub resync`, `POST /api/syncs/NAME/resync`): `resync a`, `resync a,b`,
+    /// `resync a since 2026-12-01T00:00:00Z` (see [`crate::sync::Resync`]).
+    Resync {
+        /// The sides read again, in the order read (`a,b`).
+        sides: Vec<Side>,
+        /// Only records changed at or after this time (UTC, whole seconds, as the text gives
+        /// it) are looked at.
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+impl RunTrigger {
+    /// A resync's trigger for `sides` and `since`, `since` cut to whole seconds (the text keeps
+    /// no more, so the trigger equals the one read back from the history).
+    pub fn resync(sides: Vec<Side>, since: Option<chrono::DateTime<chrono::Utc>>) -> RunTrigger {
+        use chrono::SubsecRound as _;
+        RunTrigger::Resync {
+            sides,
+            since: since.map(|t| t.trunc_subsecs(0)),
+        }
+    }
+
+    /// The trigger `column` of a row holds, `row` naming it ("run 12"): any text
+    /// [`RunTrigger::from_str`] refuses is [`StoreError::Corrupt`] naming the row, the column
+    /// and the text ([`corrupt_row`]).
+    fn stored(text: &str, row: &dyn std::fmt::Display, column: &str) -> Result<RunTrigger> {
+        text.parse().map_err(|e| corrupt_row(row, column, e))
+    }
+}
+
+impl std::fmt::Display for RunTrigger {
+    /// The text stored: `schedule`, …, `resync a,b since 2026-12-01T00:00:00Z`, padded as the
+    /// format asks (`{:<9}`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (sides, since) = match self {
+            RunTrigger::Schedule => return f.pad("schedule"),
+            RunTrigger::Manual => return f.pad("manual"),
+            RunTrigger::CatchUp => return f.pad("catch-up"),
+            RunTrigger::Queued => return f.pad("queued"),
+            RunTrigger::Resume => return f.pad("resume"),
+            RunTrigger::Resync { sides, since } => (sides, since),
+        };
+        let sides: Vec<&str> = sides.iter().map(|s| s.as_str()).collect();
+        let text = match since {
+            Some(t) => format!(
+                "resync {} since {}",
+                sides.join(","),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            None => format!("resync {}", sides.join(",")),
+        };
+        f.pad(&text)
+    }
+}
+
+impl std::str::FromStr for RunTrigger {
+    type Err = UnknownValue;
+
+    /// The trigger whose text is `s`, exactly as [`RunTrigger`]'s `Display` writes it (a
+    /// resync's time in RFC 3339, UTC, whole seconds, `Z`).
+    fn from_str(s: &str) -> Result<RunTrigger, UnknownValue> {
+        let unknown = || UnknownValue {
+            what: "a run trigger",
+            text: s.to_string(),
+            values: "schedule, manual, catch-up, queued, resume, resync SIDES [since TIME]"
+                .to_string(),
+        };
+        let rest = match s {
+            "schedule" => return Ok(RunTrigger::Schedule),
+            "manual" => return Ok(RunTrigger::Manual),
+            "catch-up" => return Ok(RunTrigger::CatchUp),
+            "queued" => return Ok(RunTrigger::Queued),
+            "resume" => return Ok(RunTrigger::Resume),
+            _ => s.strip_prefix("resync ").ok_or_else(unknown)?,
+        };
+        let (sides, since) = match rest.split_once(" since ") {
+            Some((sides, t)) => {
+                let t = chrono::DateTime::parse_from_rfc3339(t).map_err(|_| unknown())?;
+                (sides, Some(t.with_timezone(&chrono::Utc)))
+            }
+            None => (rest, None),
+        };
+        let sides = match sides {
+            "" => Vec::new(),
+            sides => sides
+                .split(',')
+                .map(|s| Side::parse(s).map_err(|_| unknown()))
+                .collect::<Result<_, _>>()?,
+        };
+        let trigger = RunTrigger::Resync { sides, since };
+        // Only the text `Display` writes: a time in another form would be shown otherwise.
+        if trigger.to_string() != s {
+            return Err(unknown());
+        }
+        Ok(trigger)
+    }
+}
+
+impl serde::Serialize for RunTrigger {
+    /// As its text.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RunTrigger {
+    /// From its text.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RunTrigger, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for RunTrigger {
+    /// A string: the trigger's text.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RunTrigger {}
+
 /// A run of the history.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RunRecord {
@@ -12,14 +175,15 @@ pub struct RunRecord {
     pub sync: String,
     /// `schedule`, `manual` (`hub trigger`, `hub sync --once`), `catch-up`, `queued` or
     /// `resume` (taking over a run whose process stopped).
-    pub trigger: String,
+    #[schema(value_type = String)]
+    pub trigger: RunTrigger,
     /// Start (RFC 3339).
     pub started_at: String,
     /// End (RFC 3339), if finished.
     pub finished_at: Option<String>,
     /// `running`, `ok`, `partial`, `failed`, `interrupted` (its process died or lost the lease
     /// before finishing it) or `crashed`.
-    pub status: String,
+    pub status: RunStatus,
     /// Counts (JSON, see `sync::RunStats`).
     pub stats: Option<serde_json::Value>,
     /// Why it failed or what went partly wrong.
@@ -100,14 +264,18 @@ fn written_sql<P: StatsSql>(_: &P) -> String {
     )
 }
 
-pub(super) fn run_record(r: &impl Cols) -> RunRecord {
-    RunRecord {
-        id: r.int("id"),
+/// A run as stored; an error if its row is corrupt (a trigger or a status the store never
+/// writes).
+pub(super) fn run_record(r: &impl Cols) -> Result<RunRecord> {
+    let id = r.int("id");
+    let row = format!("run {id}");
+    Ok(RunRecord {
+        id,
         sync: r.text("sync"),
-        trigger: r.text("trigger"),
+        trigger: RunTrigger::stored(&r.text("trigger"), &row, "trigger")?,
         started_at: r.text("started_at"),
         finished_at: r.opt_text("finished_at"),
-        status: r.text("status"),
+        status: RunStatus::stored(&r.text("status"), &row, "status")?,
         stats: r
             .opt_text("stats")
             .and_then(|s| serde_json::from_str(&s).ok()),
@@ -115,7 +283,7 @@ pub(super) fn run_record(r: &impl Cols) -> RunRecord {
         scheduled_for: r.opt_text("scheduled_for"),
         holder: r.opt_text("holder"),
         resumed_from: r.opt_int("resumed_from"),
-    }
+    })
 }
 
 impl Store {
@@ -130,7 +298,7 @@ impl Store {
     pub async fn start_run(
         &self,
         sync: &str,
-        trigger: &str,
+        trigger: &RunTrigger,
         scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<i64> {
         let holder = self
@@ -163,7 +331,9 @@ impl Store {
                 .bind(sync)
                 .fetch_optional(&mut *tx)
                 .await?;
-                resumed_from = last.filter(|(_, s)| s == "interrupted").map(|(id, _)| id);
+                resumed_from = last
+                    .filter(|(_, s)| s == RunStatus::Interrupted.as_str())
+                    .map(|(id, _)| id);
             }
             if let Some(t) = &scheduled_for {
                 let ran: Option<i64> = sqlx::query_scalar(
@@ -182,7 +352,7 @@ impl Store {
                  VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING id",
             )
             .bind(sync)
-            .bind(trigger)
+            .bind(trigger.to_string())
             .bind(now())
             .bind(&scheduled_for)
             .bind(&holder)
@@ -195,11 +365,12 @@ impl Store {
     }
 
     /// Records the end of a run still marked `running` (a run another process marked
-    /// `interrupted` after taking its lease over keeps that status).
+    /// `interrupted` after taking its lease over keeps that status): `status` is how it ended,
+    /// [`RunStatus::Ok`], [`RunStatus::Partial`] or [`RunStatus::Failed`].
     pub async fn finish_run(
         &self,
         id: i64,
-        status: &str,
+        status: RunStatus,
         stats: &serde_json::Value,
         error: Option<&str>,
     ) -> Result<()> {
@@ -209,7 +380,7 @@ impl Store {
                  WHERE id = $5 AND status = 'running'",
             )
             .bind(now())
-            .bind(status)
+            .bind(status.as_str())
             .bind(stats.to_string())
             .bind(error)
             .bind(id)
@@ -269,7 +440,7 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(p)
             .await?;
-            Ok(rows.iter().map(run_record).collect())
+            rows.iter().map(run_record).collect()
         })
     }
 
@@ -347,7 +518,7 @@ impl Store {
                 .bind(i64::from(limit))
                 .fetch_all(p)
                 .await?;
-            Ok(rows.iter().map(run_record).collect())
+            rows.iter().map(run_record).collect()
         })
     }
 
@@ -410,7 +581,7 @@ impl Store {
                 .bind(id)
                 .fetch_optional(p)
                 .await?;
-            Ok(row.as_ref().map(run_record))
+            row.as_ref().map(run_record).transpose()
         })
     }
 
@@ -450,5 +621,96 @@ impl Store {
                 (!live).then_some(id)
             }))
         })
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+    use crate::store::tests::texts_round_trip;
+
+    #[test]
+    fn a_run_status_is_stored_as_its_text_and_only_those_texts_read_back() {
+        texts_round_trip(
+            RunStatus::ALL,
+            &[
+                "running",
+                "ok",
+                "partial",
+                "failed",
+                "interrupted",
+                "crashed",
+            ],
+        );
+        for bad in ["", "OK", "Ok", " ok", "finished", "catch-up"] {
+            assert_eq!(
+                bad.parse::<RunStatus>().unwrap_err().to_string(),
+                format!(
+                    "{bad:?} is not a run status (running, ok, partial, failed, interrupted, crashed)"
+                )
+            );
+        }
+        // Padded as text is (`hub runs`' columns).
+        assert_eq!(format!("{:<11}|", RunStatus::Ok), "ok         |");
+    }
+
+    #[test]
+    fn a_run_trigger_is_stored_as_its_text_and_only_those_texts_read_back() {
+        let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        texts_round_trip(
+            &[
+                RunTrigger::Schedule,
+                RunTrigger::Manual,
+                RunTrigger::CatchUp,
+                RunTrigger::Queued,
+                RunTrigger::Resume,
+                RunTrigger::resync(vec![Side::A], None),
+                RunTrigger::resync(vec![Side::B], None),
+                RunTrigger::resync(vec![Side::A, Side::B], None),
+                RunTrigger::resync(vec![Side::A], Some(t("2026-12-01T00:00:00Z"))),
+                RunTrigger::resync(vec![Side::B, Side::A], Some(t("2026-12-01T08:00:00+08:00"))),
+            ],
+            &[
+                "schedule",
+                "manual",
+                "catch-up",
+                "queued",
+                "resume",
+                "resync a",
+                "resync b",
+                "resync a,b",
+                "resync a since 2026-12-01T00:00:00Z",
+                "resync b,a since 2026-12-01T00:00:00Z",
+            ],
+        );
+        // A resync's time is kept to the second, as its text: the trigger read back is equal.
+        let r = RunTrigger::resync(vec![Side::A], Some(t("2026-12-01T00:00:00.750Z")));
+        assert_eq!(r.to_string(), "resync a since 2026-12-01T00:00:00Z");
+        assert_eq!(r.to_string().parse::<RunTrigger>().unwrap(), r);
+        for bad in [
+            "",
+            "Manual",
+            "catch up",
+            "resync",
+            "resync c",
+            "resync a,",
+            "resync a b",
+            "resync a since",
+            "resync a since yesterday",
+            "resync a since 2026-12-01T08:00:00+08:00",
+            "resync a since 2026-12-01T00:00:00.750Z",
+        ] {
+            assert_eq!(
+                bad.parse::<RunTrigger>().unwrap_err().to_string(),
+                format!(
+                    "{bad:?} is not a run trigger (schedule, manual, catch-up, queued, resume, resync SIDES [since TIME])"
+                )
+            );
+        }
+        assert_eq!(format!("{:<9}|", RunTrigger::Manual), "manual   |");
+        assert_eq!(
+            format!("{:<9}|", RunTrigger::resync(vec![Side::A], None)),
+            "resync a |"
+        );
     }
 }

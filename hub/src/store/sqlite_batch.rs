@@ -382,7 +382,7 @@ fn write_outcomes(
                 sync,
                 d.run_id,
                 d.side.as_str(),
-                d.stage,
+                d.stage.as_str(),
                 d.key_hash,
                 d.key_masked,
                 d.remote_id,

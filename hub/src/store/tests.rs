@@ -25,6 +25,29 @@ macro_rules! both {
     };
 }
 
+/// That `values` are written `texts` (given by hand: the texts the store holds) by `Display`
+/// and serde, and read back from them by `FromStr` and serde.
+pub(super) fn texts_round_trip<T>(values: &[T], texts: &[&str])
+where
+    T: std::fmt::Display
+        + std::str::FromStr<Err: std::fmt::Debug>
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + PartialEq
+        + std::fmt::Debug,
+{
+    assert_eq!(values.len(), texts.len(), "{values:?}");
+    for (v, &text) in values.iter().zip(texts) {
+        assert_eq!(v.to_string(), text);
+        assert_eq!(&text.parse::<T>().unwrap(), v, "{text:?}");
+        assert_eq!(serde_json::to_value(v).unwrap(), serde_json::json!(text));
+        assert_eq!(
+            &serde_json::from_value::<T>(serde_json::json!(text)).unwrap(),
+            v
+        );
+    }
+}
+
 /// Runs one statement of the test's own on the store (breaking it on purpose).
 async fn exec(s: &Store, sql: &str) -> anyhow::Result<u64> {
     let sql = sqlx::AssertSqlSafe(sql.to_string());
@@ -41,8 +64,8 @@ fn link(k: &str, pending: bool) -> Link {
 
 both! {
 async fn a_run_whose_lease_is_held_by_a_live_process_is_not_marked_interrupted(s, url) {
-    let theirs = s.start_run("w", "schedule", None).await.unwrap();
-    let abandoned = s.start_run("x", "schedule", None).await.unwrap();
+    let theirs = s.start_run("w", &RunTrigger::Schedule, None).await.unwrap();
+    let abandoned = s.start_run("x", &RunTrigger::Schedule, None).await.unwrap();
     // This (live) process holds w's lease: its run is in progress, not interrupted.
     let lease = s
         .acquire_lease("w", Duration::from_secs(60))
@@ -51,7 +74,7 @@ async fn a_run_whose_lease_is_held_by_a_live_process_is_not_marked_interrupted(s
         .unwrap();
     assert_eq!(s.close_interrupted_runs().await.unwrap().len(), 1);
     let status =
-        |runs: &[RunRecord], id: i64| runs.iter().find(|r| r.id == id).unwrap().status.clone();
+        |runs: &[RunRecord], id: i64| runs.iter().find(|r| r.id == id).unwrap().status;
     let runs = s.runs(None, 10).await.unwrap();
     assert_eq!(
         (
@@ -64,7 +87,7 @@ async fn a_run_whose_lease_is_held_by_a_live_process_is_not_marked_interrupted(s
     s.release_lease(&lease).await.unwrap();
     assert_eq!(s.close_interrupted_runs().await.unwrap().len(), 1);
     assert_eq!(
-        status(&s.runs(None, 10).await.unwrap(), theirs),
+        status(&s.runs(None, 10).await.unwrap(), theirs).as_str(),
         "interrupted"
     );
     }
@@ -76,7 +99,7 @@ async fn links_cursor_and_dead_letters_commit_together_and_read_back(s, url) {
     let dl = NewDeadLetter {
         run_id: 1,
         side: Side::A,
-        stage: "read",
+        stage: DeadLetterStage::Read,
         key_hash: None,
         key_masked: Some("5223**********123X".into()),
         remote_id: Some("ZF2021000001".into()),
@@ -276,7 +299,7 @@ async fn a_failed_commit_appends_nothing_and_audit_entries_need_the_key(s, url) 
     let bad = NewDeadLetter {
         run_id: 1,
         side: Side::A,
-        stage: "neither",
+        stage: DeadLetterStage::Read,
         key_hash: None,
         key_masked: None,
         remote_id: None,
@@ -299,7 +322,11 @@ async fn a_failed_commit_appends_nothing_and_audit_entries_need_the_key(s, url) 
         .unwrap_err();
     assert!(e.to_string().contains("no audit key"), "{e}");
     let s = s.with_audit_key(audit_key());
-    // The dead letter breaks the stage CHECK after the link and the entry were inserted.
+    // The dead letter's insert fails (its table lost a column) after the link and the entry
+    // were inserted.
+    exec(&s, "ALTER TABLE dead_letters RENAME COLUMN errors TO errors_gone")
+        .await
+        .unwrap();
     let c = Commit {
         links: &links,
         dead_letters: std::slice::from_ref(&bad),
@@ -509,7 +536,7 @@ async fn a_commit_fenced_by_a_lease_taken_over_is_refused_and_writes_nothing(s, 
     let ttl = Duration::from_secs(60);
     let old = s.acquire_lease("w", ttl).await.unwrap().unwrap();
     let fenced = s.fenced(old.clone());
-    let run = fenced.start_run("w", "schedule", None).await.unwrap();
+    let run = fenced.start_run("w", &RunTrigger::Schedule, None).await.unwrap();
     fenced
         .commit("w", Commit { links: &[link("k1", false)], cursor: Some((Side::A, Some("c1"))), ..Commit::default() })
         .await
@@ -527,22 +554,22 @@ async fn a_commit_fenced_by_a_lease_taken_over_is_refused_and_writes_nothing(s, 
     assert_eq!(s.cursor("w", Side::A).await.unwrap().as_deref(), Some("c1"));
     assert_eq!(s.link_counts("w").await.unwrap(), (1, 0));
     assert!(fenced.confirm_lease(ttl).await.is_err());
-    assert!(matches!(fenced.start_run("w", "schedule", None).await.unwrap_err(), StoreError::LeaseLost(_)));
+    assert!(matches!(fenced.start_run("w", &RunTrigger::Schedule, None).await.unwrap_err(), StoreError::LeaseLost(_)));
     // The new holder starts a run: the old one is marked interrupted and resumed from.
     exec(&s, &format!("UPDATE leases SET holder = '{}', host = '{}', pid = {} WHERE sync = 'w'", holder_id(), this_host(), std::process::id()))
         .await
         .unwrap();
     let new = s.acquire_lease("w", ttl).await.unwrap().unwrap();
     assert_eq!(new.token, 3);
-    let next = s.fenced(new).start_run("w", "resume", None).await.unwrap();
+    let next = s.fenced(new).start_run("w", &RunTrigger::Resume, None).await.unwrap();
     let runs = s.runs(Some("w"), 10).await.unwrap();
     let by_id = |id: i64| runs.iter().find(|r| r.id == id).unwrap();
-    assert_eq!(by_id(run).status, "interrupted");
+    assert_eq!(by_id(run).status.as_str(), "interrupted");
     assert_eq!(by_id(next).resumed_from, Some(run));
     assert_eq!(by_id(next).holder.as_deref(), Some(holder_id().as_str()));
     // The old run's late finish changes nothing.
-    s.finish_run(run, "ok", &serde_json::json!({}), None).await.unwrap();
-    assert_eq!(s.run(run).await.unwrap().unwrap().status, "interrupted");
+    s.finish_run(run, RunStatus::Ok, &serde_json::json!({}), None).await.unwrap();
+    assert_eq!(s.run(run).await.unwrap().unwrap().status.as_str(), "interrupted");
 }
 }
 
@@ -560,8 +587,8 @@ async fn a_fire_time_is_claimed_once_and_runs_once(s, url) {
         Some(t("2026-11-30T08:00:20Z"))
     );
     let fire = t("2026-11-30T08:00:10Z");
-    let id = s.start_run("w", "schedule", Some(fire)).await.unwrap();
-    let e = other.start_run("w", "schedule", Some(fire)).await.unwrap_err();
+    let id = s.start_run("w", &RunTrigger::Schedule, Some(fire)).await.unwrap();
+    let e = other.start_run("w", &RunTrigger::Schedule, Some(fire)).await.unwrap_err();
     let StoreError::AlreadyRan(ran) = e else { panic!("AlreadyRan: {e:#}") };
     assert_eq!((ran.run, ran.fire_time.as_str()), (id, "2026-11-30T08:00:10.000Z"));
     assert_eq!(
@@ -610,11 +637,11 @@ async fn a_commit_of_many_links_stores_each_once_and_a_key_given_twice_keeps_its
 
 both! {
 async fn runs_are_recorded_and_interrupted_ones_closed(s, url) {
-    let r1 = s.start_run("w", "schedule", None).await.unwrap();
-    s.finish_run(r1, "ok", &serde_json::json!({"a": {"read": 3}}), None)
+    let r1 = s.start_run("w", &RunTrigger::Schedule, None).await.unwrap();
+    s.finish_run(r1, RunStatus::Ok, &serde_json::json!({"a": {"read": 3}}), None)
         .await
         .unwrap();
-    let _r2 = s.start_run("w", "manual", None).await.unwrap();
+    let _r2 = s.start_run("w", &RunTrigger::Manual, None).await.unwrap();
     assert_eq!(s.close_interrupted_runs().await.unwrap().len(), 1);
     let runs = s.runs(Some("w"), 10).await.unwrap();
     assert_eq!(
@@ -637,9 +664,9 @@ async fn runs_are_summed_per_quarter_hour_and_found_by_what_they_wrote(s, url) {
         ("w", "crashed", json!(null), "2026-12-03T15:59:59.999Z"),
     ];
     for (i, (sync, status, stats, at)) in runs.iter().enumerate() {
-        let id = s.start_run(sync, "schedule", None).await.unwrap();
+        let id = s.start_run(sync, &RunTrigger::Schedule, None).await.unwrap();
         assert_eq!(id, i as i64 + 1);
-        s.finish_run(id, status, stats, None).await.unwrap();
+        s.finish_run(id, status.parse().unwrap(), stats, None).await.unwrap();
         exec(&s, &format!("UPDATE runs SET started_at = '{at}' WHERE id = {id}"))
             .await
             .unwrap();
@@ -671,7 +698,7 @@ async fn runs_are_summed_per_quarter_hour_and_found_by_what_they_wrote(s, url) {
 both! {
 async fn a_syncs_history_answers_for_its_name_whether_configured_or_not(s, url) {
     for sync in ["x", "w", "x"] {
-        s.start_run(sync, "schedule", None).await.unwrap();
+        s.start_run(sync, &RunTrigger::Schedule, None).await.unwrap();
     }
     assert!(s.has_runs("x").await.unwrap());
     assert!(!s.has_runs("y").await.unwrap());
@@ -882,7 +909,7 @@ both! {
 async fn a_field_by_field_decision_is_kept_with_its_decider_and_audited_with_it(s, url) {
     use crate::audit::{WriteAction, WriteOutcome};
     let s = s.with_audit_key(audit_key());
-    let run = s.start_run("w", "schedule", None).await.unwrap();
+    let run = s.start_run("w", &RunTrigger::Schedule, None).await.unwrap();
     let settled = link("k1", false);
     s.commit(
         "w",
@@ -972,7 +999,10 @@ async fn a_field_by_field_decision_is_kept_with_its_decider_and_audited_with_it(
         .await
         .unwrap();
     let c = s.conflict(id).await.unwrap().unwrap();
-    assert_eq!((c.status.as_str(), c.resolution.as_deref()), ("resolved", Some("took fields")));
+    assert_eq!(
+        (c.status.as_str(), c.resolution.map(ConflictResolution::as_str)),
+        ("resolved", Some("took fields"))
+    );
     // A resolved conflict takes no decision (nothing recorded, no audit entry).
     assert!(!s.decide_conflict(id, &Decision::Take(Side::A), Some("wang"), None, &[decided(Side::B, "{}")]).await.unwrap());
     assert_eq!(s.audit_entries(None, 10).await.unwrap().len(), 2);
@@ -996,11 +1026,11 @@ both! {
             record: None,
         };
         let letters = [
-            dl(Side::A, "read", "k1", "r1"),
-            dl(Side::A, "write", "k1", "w1"),
-            dl(Side::B, "read", "k1", "b1"),
-            dl(Side::A, "read", "k2", "r2"),
-            dl(Side::A, "read", "k3", "r3"),
+            dl(Side::A, DeadLetterStage::Read, "k1", "r1"),
+            dl(Side::A, DeadLetterStage::Write, "k1", "w1"),
+            dl(Side::B, DeadLetterStage::Read, "k1", "b1"),
+            dl(Side::A, DeadLetterStage::Read, "k2", "r2"),
+            dl(Side::A, DeadLetterStage::Read, "k3", "r3"),
         ];
         s.commit("w", Commit { dead_letters: &letters, ..Commit::default() }).await.unwrap();
         // k3's is closed as fixed: no longer open.
@@ -1073,6 +1103,124 @@ async fn sqlite_plans_the_dead_letter_lookups_of_a_batch_through_the_looked_up_c
     }
 }
 
+both! {
+async fn a_row_holding_a_value_the_store_never_writes_is_refused_naming_row_and_column(s, url) {
+    let run = s.start_run("w", &RunTrigger::Schedule, None).await.unwrap();
+    let dead = NewDeadLetter {
+        run_id: run,
+        side: Side::A,
+        stage: DeadLetterStage::Read,
+        key_hash: None,
+        key_masked: None,
+        remote_id: Some("ZF-1".into()),
+        record_hash: "h1".into(),
+        errors: vec![],
+        record: None,
+    };
+    let conflict = NewConflict {
+        run_id: run,
+        kind: ConflictKind::Park,
+        key_hash: "k1".into(),
+        key_masked: None,
+        side: Side::A,
+        reason: "parked".into(),
+    };
+    s.commit(
+        "w",
+        Commit {
+            dead_letters: std::slice::from_ref(&dead),
+            conflicts: std::slice::from_ref(&conflict),
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dl = s.dead_letters(Some("w")).await.unwrap()[0].id;
+    let c = s.conflicts(Some("w"), false).await.unwrap()[0].id;
+    assert_eq!(s.request_replay(Some(dl), None).await.unwrap(), 1);
+    // The tables' CHECK constraints would keep some of these texts out: PostgreSQL's are
+    // dropped, SQLite's ignored for the statement that writes them.
+    let (before, after) = match s.backend() {
+        "sqlite" => ("PRAGMA ignore_check_constraints = ON; ", "; PRAGMA ignore_check_constraints = OFF"),
+        _ => {
+            for (table, check) in [
+                ("dead_letters", "dead_letters_stage_check"),
+                ("conflicts", "conflicts_status_check"),
+                ("conflicts", "conflicts_kind_check"),
+            ] {
+                exec(&s, &format!("ALTER TABLE {table} DROP CONSTRAINT {check}")).await.unwrap();
+            }
+            ("", "")
+        }
+    };
+    let runs = "a run status (running, ok, partial, failed, interrupted, crashed)";
+    let triggers =
+        "a run trigger (schedule, manual, catch-up, queued, resume, resync SIDES [since TIME])";
+    // (table, id, column, its value, a text the store never writes there, what it is not).
+    let cases = [
+        ("runs", run, "status", "'running'", "finished", runs),
+        ("runs", run, "trigger", "'schedule'", "cron", triggers),
+        ("runs", run, "trigger", "'schedule'", "resync c", triggers),
+        ("runs", run, "trigger", "'schedule'", "resync a since yesterday", triggers),
+        ("runs", run, "trigger", "'schedule'", "resync a since 2026-12-01T08:00:00+08:00", triggers),
+        ("dead_letters", dl, "stage", "'read'", "send", "a dead letter's stage (read, write)"),
+        ("dead_letters", dl, "status", "'open'", "lost", "a dead letter's status (open, replayed, fixed)"),
+        ("conflicts", c, "status", "'open'", "closed", "a conflict's status (open, resolved)"),
+        ("conflicts", c, "kind", "'park'", "merge", "a conflict's kind (write, park)"),
+        (
+            "conflicts",
+            c,
+            "resolution",
+            "NULL",
+            "took c",
+            "a conflict's resolution (merge policy, took a, took b, took fields)",
+        ),
+    ];
+    for (table, id, column, was, text, not) in cases {
+        let set = |value: &str| format!("{before}UPDATE {table} SET {column} = {value} WHERE id = {id}{after}");
+        exec(&s, &set(&format!("'{text}'"))).await.unwrap();
+        let row = match table {
+            "runs" => format!("run {id}"),
+            "dead_letters" => format!("dead letter {id}"),
+            _ => format!("conflict {id}"),
+        };
+        let wanted = format!("{row} in the store is corrupt: column {column}: {text:?} is not {not}");
+        // Every reader of the row refuses it, naming the row, the column and the text.
+        let mut read: Vec<Result<()>> = Vec::new();
+        match table {
+            "runs" => {
+                read.push(s.run(id).await.map(drop));
+                read.push(s.runs(Some("w"), 10).await.map(drop));
+                read.push(s.runs(None, 10).await.map(drop));
+            }
+            "dead_letters" => {
+                read.push(s.dead_letter(id).await.map(drop));
+                read.push(s.run_dead_letters(run).await.map(drop));
+                // Only an open dead letter is listed as one and replayed.
+                if column != "status" {
+                    read.push(s.dead_letters(None).await.map(drop));
+                    read.push(s.replay_requests("w").await.map(drop));
+                }
+            }
+            _ => {
+                read.push(s.conflict(id).await.map(drop));
+                read.push(s.conflicts(None, true).await.map(drop));
+            }
+        }
+        for (i, r) in read.into_iter().enumerate() {
+            let e = r.unwrap_err();
+            assert!(matches!(&e, StoreError::Corrupt { column: c, .. } if c == column), "{e:?}");
+            assert_eq!(e.to_string(), wanted, "{table}.{column} = {text:?}, reader {i}");
+        }
+        exec(&s, &set(was)).await.unwrap();
+    }
+    // Put back, every row reads again.
+    assert_eq!(s.run(run).await.unwrap().unwrap().trigger, RunTrigger::Schedule);
+    assert_eq!(s.dead_letter(dl).await.unwrap().unwrap().stage, DeadLetterStage::Read);
+    assert_eq!(s.conflict(c).await.unwrap().unwrap().resolution, None);
+}
+}
+
 /// Sets `side` of row `id` of `table` to `'c'` behind the store's back, past the column's
 /// CHECK constraint (SQLite: `ignore_check_constraints` on a connection of the test's own;
 /// PostgreSQL: the constraint dropped).
@@ -1096,11 +1244,11 @@ async fn set_side_c(s: &Store, url: &str, table: &str, id: i64) {
 both! {
 async fn a_row_whose_side_is_neither_a_nor_b_is_corrupt_naming_the_row_and_column(s, url) {
     let s = s.with_audit_key(audit_key());
-    let run = s.start_run("w", "manual", None).await.unwrap();
+    let run = s.start_run("w", &RunTrigger::Manual, None).await.unwrap();
     let dl = |hash: &str| NewDeadLetter {
         run_id: run,
         side: Side::A,
-        stage: "read",
+        stage: DeadLetterStage::Read,
         key_hash: None,
         key_masked: None,
         remote_id: None,
@@ -1169,7 +1317,7 @@ async fn a_database_locked_past_the_busy_timeout_is_busy(s, url) {
     };
     let started = std::time::Instant::now();
     // Through sqlx (a run's start) and, on SQLite, through rusqlite (a batch's commit).
-    let e = short.start_run("w", "manual", None).await.unwrap_err();
+    let e = short.start_run("w", &RunTrigger::Manual, None).await.unwrap_err();
     assert!(matches!(e, StoreError::Busy(_)), "{e:#}");
     let e = short
         .commit("w", Commit { links: &[link("k1", false)], ..Commit::default() })
@@ -1190,7 +1338,7 @@ async fn a_database_locked_past_the_busy_timeout_is_busy(s, url) {
     if let Some(mut c) = pg_holder {
         sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
     }
-    short.start_run("w", "manual", None).await.unwrap();
+    short.start_run("w", &RunTrigger::Manual, None).await.unwrap();
     short
         .commit("w", Commit { links: &[link("k1", false)], ..Commit::default() })
         .await
@@ -1262,8 +1410,8 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
 
     let s = s.with_audit_key(audit_key());
     let fire: chrono::DateTime<chrono::Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
-    let run = s.start_run("w", "schedule", Some(fire)).await.unwrap();
-    s.start_run("x", "manual", None).await.unwrap();
+    let run = s.start_run("w", &RunTrigger::Schedule, Some(fire)).await.unwrap();
+    s.start_run("x", &RunTrigger::Manual, None).await.unwrap();
     let lease = s.acquire_lease("w", Duration::from_secs(60)).await.unwrap().unwrap();
     assert!(s.renew_lease(&lease, Duration::from_secs(60)).await.unwrap());
     s.daemon_heartbeat(&["zhenfeng-registry".into()], Duration::from_secs(30))
@@ -1272,7 +1420,7 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
     let dead = NewDeadLetter {
         run_id: run,
         side: Side::B,
-        stage: "write",
+        stage: DeadLetterStage::Write,
         key_hash: Some("k2".into()),
         key_masked: Some("5223**********0012".into()),
         remote_id: None,
@@ -1327,7 +1475,7 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
     s.set_handled_through("w", fire).await.unwrap();
     s.set_paused("w", true).await.unwrap();
     s.request_trigger("w").await.unwrap();
-    s.finish_run(run, "ok", &serde_json::json!({}), None)
+    s.finish_run(run, RunStatus::Ok, &serde_json::json!({}), None)
         .await
         .unwrap();
     // Run x holds no lease: it is closed as interrupted, with its end time.

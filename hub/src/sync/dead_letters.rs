@@ -25,13 +25,15 @@ impl Engine {
         let mut through = 0;
         for r in self.store.replay_requests(&spec.name).await? {
             let mut pending = None;
-            let result = match (r.stage.as_str(), &r.key_hash) {
-                ("write", Some(key_hash)) => {
+            let result = match (r.stage, &r.key_hash) {
+                (DeadLetterStage::Write, Some(key_hash)) => {
                     pending = Some(key_hash.as_str());
                     Ok("queued: written again by this run".to_string())
                 }
-                ("write", None) => Err("not replayed: the record had no key".to_string()),
-                _ => {
+                (DeadLetterStage::Write, None) => {
+                    Err("not replayed: the record had no key".to_string())
+                }
+                (DeadLetterStage::Read, _) => {
                     let context = dead_letter_context(&spec.name, r.side, &r.record_hash);
                     match r
                         .record
@@ -109,7 +111,7 @@ impl Engine {
         spec: &SyncSpec,
         run_id: i64,
         side: Side,
-        stage: &'static str,
+        stage: DeadLetterStage,
         key_masked: Option<String>,
         remote_id: Option<String>,
         data: Option<&Value>,

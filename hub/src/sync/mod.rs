@@ -69,7 +69,8 @@ use crate::runtime::{
 };
 use crate::schema::{Schema, Violation};
 use crate::store::{
-    Commit, ConflictKind, Decision, Link, NewConflict, NewDeadLetter, Side, Store, StoreError,
+    Commit, ConflictKind, DeadLetterStage, Decision, Link, NewConflict, NewDeadLetter, RunTrigger,
+    Side, Store, StoreError,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -92,6 +93,8 @@ mod spec;
 mod stage;
 mod stats;
 
+/// How a run ended, as the run history keeps it: one type for the history and the engine.
+pub use crate::store::RunStatus;
 use intent::{Intent, recover};
 pub use merge::{Merged, SideInput, fill_empty, merge, merge_fields};
 use merge::{owned_fields, set_pointer};
@@ -100,7 +103,7 @@ pub use progress::{ProgressBoard, RunProgress};
 use reconcile::{Reconciling, StagedExtra};
 pub use spec::{EndpointSpec, NewestRule, SyncSpec};
 use stage::Staged;
-pub use stats::{RunOutcome, RunStats, RunStatus, SideStats};
+pub use stats::{RunOutcome, RunStats, SideStats};
 
 /// Runs syncs against a state store.
 #[derive(Debug, Clone)]

@@ -32,18 +32,10 @@ pub struct Resync {
 }
 
 impl Resync {
-    /// The trigger its run records: `resync a`, `resync a,b`, `resync a since
-    /// 2026-12-01T00:00:00Z` (UTC, RFC 3339).
-    pub fn trigger(&self) -> String {
-        let sides: Vec<&str> = self.sides.iter().map(|s| s.as_str()).collect();
-        match &self.since {
-            Some(t) => format!(
-                "resync {} since {}",
-                sides.join(","),
-                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-            None => format!("resync {}", sides.join(",")),
-        }
+    /// The trigger its run records ([`RunTrigger::Resync`], its time cut to whole seconds):
+    /// `resync a`, `resync a,b`, `resync a since 2026-12-01T00:00:00Z` (UTC, RFC 3339).
+    pub fn trigger(&self) -> RunTrigger {
+        RunTrigger::resync(self.sides.clone(), self.since)
     }
 
     /// The resync of `spec` that `side` (`a`, `b`, or `None`: every side the sync reads) and
@@ -351,12 +343,15 @@ mod tests {
                     .with_timezone(&chrono::Utc),
             ),
         };
-        assert_eq!(r.trigger(), "resync a since 2026-12-01T00:00:00Z");
+        assert_eq!(
+            r.trigger().to_string(),
+            "resync a since 2026-12-01T00:00:00Z"
+        );
         let both = Resync {
             sides: vec![Side::A, Side::B],
             since: None,
         };
-        assert_eq!(both.trigger(), "resync a,b");
+        assert_eq!(both.trigger().to_string(), "resync a,b");
     }
 
     #[test]

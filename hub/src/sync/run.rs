@@ -6,7 +6,7 @@ use super::*;
 
 impl Engine {
     /// outcome and the run history.
-    pub async fn run(&self, spec: &SyncSpec, trigger: &str) -> anyhow::Result<RunOutcome> {
+    pub async fn run(&self, spec: &SyncSpec, trigger: &RunTrigger) -> anyhow::Result<RunOutcome> {
         self.run_at(spec, trigger, None).await
     }
 
@@ -21,7 +21,7 @@ impl Engine {
     pub async fn run_at(
         &self,
         spec: &SyncSpec,
-        trigger: &str,
+        trigger: &RunTrigger,
         scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
     ) -> anyhow::Result<RunOutcome> {
         // Its own run would hold the lease this process would take again.
@@ -82,10 +82,14 @@ impl Engine {
     async fn run_leased(
         &self,
         spec: &SyncSpec,
-        trigger: &str,
+        trigger: &RunTrigger,
         scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
     ) -> anyhow::Result<RunOutcome> {
         let started = Instant::now();
+        // Recorded on the span and the logs as the text it was before it had a type (a `&str`
+        // field, quoted as such by the log formats).
+        let trigger_text = trigger.to_string();
+        let trigger_text = trigger_text.as_str();
         let run_id = self
             .store
             .start_run(&spec.name, trigger, scheduled_for)
@@ -96,7 +100,7 @@ impl Engine {
             "run",
             sync = %spec.name,
             run = run_id,
-            trigger,
+            trigger = trigger_text,
             status = tracing::field::Empty,
             records_read = tracing::field::Empty,
             records_written = tracing::field::Empty,
@@ -115,11 +119,13 @@ impl Engine {
         match resumed_from {
             Some(old) => tracing::info!(target: "hub::sync",
                 parent: &span,
-                trigger,
+                trigger = trigger_text,
                 resumed_from = old,
                 "sync run started; run {old} was interrupted before it finished, and this run goes on from what it committed"
             ),
-            None => tracing::info!(target: "hub::sync", parent: &span, trigger, "sync run started"),
+            None => {
+                tracing::info!(target: "hub::sync", parent: &span, trigger = trigger_text, "sync run started")
+            }
         }
         let mut tracker = Tracker::new(self.progress.clone(), &spec.name, run_id);
         let (mut sessions, mut errors) = self.open_sessions(spec, &span).await;
@@ -156,7 +162,7 @@ impl Engine {
         self.store
             .finish_run(
                 run_id,
-                status.as_str(),
+                status,
                 &serde_json::to_value(&stats)?,
                 error.as_deref(),
             )

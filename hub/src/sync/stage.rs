@@ -218,7 +218,7 @@ impl Engine {
                     spec,
                     run_id,
                     side,
-                    "read",
+                    DeadLetterStage::Read,
                     masked,
                     Some(rec.remote_id),
                     Some(&data),

@@ -1,5 +1,6 @@
-//! What a sync run reports: its counts per side ([`SideStats`], [`RunStats`]), how it ended
-//! ([`RunStatus`]) and its result ([`RunOutcome`]).
+//! What a sync run reports: its counts per side ([`SideStats`], [`RunStats`]) and its result
+//! ([`RunOutcome`]), whose status is the run history's ([`RunStatus`]), one of the three a run
+//! ends with.
 
 use super::*;
 
@@ -100,29 +101,6 @@ impl RunStats {
     }
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// Everything read was handled.
-    Ok,
-    /// Some records failed (dead letters, conflicts, retries); the rest went through.
-    Partial,
-    /// A connector or the store failed; what was committed stays committed.
-    Failed,
-}
-
-impl RunStatus {
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Ok => "ok",
-            RunStatus::Partial => "partial",
-            RunStatus::Failed => "failed",
-        }
-    }
-}
-
 /// The result of a run.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -130,7 +108,8 @@ pub struct RunOutcome {
     pub run_id: i64,
     /// Sync name.
     pub sync: String,
-    /// How it ended.
+    /// How it ended: [`RunStatus::Ok`], [`RunStatus::Partial`] or [`RunStatus::Failed`] (never
+    /// one of the statuses the history gives runs that did not end themselves).
     pub status: RunStatus,
     /// Counts.
     pub stats: RunStats,

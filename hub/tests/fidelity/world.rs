@@ -318,7 +318,11 @@ a = {{ "/status" = "returned_home" }}
     /// One run. A crashed run is followed by what a restarted daemon does: the dead process's
     /// lease is gone and its run is marked interrupted.
     pub async fn run(&self) -> Result<RunOutcome, String> {
-        match self.engine.run(&self.spec, "test").await {
+        match self
+            .engine
+            .run(&self.spec, &hub::store::RunTrigger::Manual)
+            .await
+        {
             Ok(o) => Ok(o),
             Err(e) if e.downcast_ref::<hub::crash::Crashed>().is_some() => {
                 self.crashes.fetch_add(1, Ordering::SeqCst);

@@ -7,6 +7,7 @@ use crate::admin::errors::{
 };
 use crate::admin::security::Principal;
 use crate::admin::{AdminState, View};
+use crate::store::ConflictStatus;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -270,7 +271,7 @@ pub(in crate::admin) async fn decide(
         .conflict(id)
         .await?
         .ok_or_else(|| not_found(format!("no conflict {id}")))?;
-    if c.status != "open" {
+    if c.status != ConflictStatus::Open {
         return Err(Failure(
             StatusCode::CONFLICT,
             format!("conflict {id} is {}, not open", c.status),

@@ -5,7 +5,7 @@ use crate::admin::AdminState;
 use crate::admin::errors::{
     ApiError, Failure, check_history_sync, check_sync, not_found, path_id, query_params,
 };
-use crate::store::DeadLetter;
+use crate::store::{DeadLetter, DeadLetterStatus};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -87,7 +87,7 @@ pub(super) async fn replay_dead_letter(
         .dead_letter(id)
         .await?
         .ok_or_else(|| not_found(format!("no dead letter {id}")))?;
-    if d.status != "open" {
+    if d.status != DeadLetterStatus::Open {
         return Err(Failure(
             StatusCode::CONFLICT,
             format!("dead letter {id} is {}, not open", d.status),

@@ -11,6 +11,7 @@ use crate::admin::auth::{COOKIE, cookie_of};
 use crate::admin::errors::{Failure, path_id, query_params};
 use crate::admin::security::{self, Principal, Role, Sessions};
 use crate::admin::{AdminState, View};
+use crate::store::ConflictStatus;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -95,7 +96,9 @@ async fn render_conflict(
     }
     let zone = view.zone;
     let time = |t: Option<&str>| time_for_people(t, zone);
-    let pending = (c.status == "open").then(|| c.decision()).flatten();
+    let pending = (c.status == ConflictStatus::Open)
+        .then(|| c.decision())
+        .flatten();
     let mut b = conflict_summary(&c, who, &names, outcome.as_ref(), pending.as_ref(), zone);
     let Some(record) = record else {
         b.push_str("<p class=\"note\">此服务器未加载该同步，无法显示字段 The sync is not loaded on this server: its fields cannot be shown.</p>");
@@ -113,7 +116,7 @@ async fn render_conflict(
         esc(record.remote_ids[1].as_deref().unwrap_or("—")),
         esc(&time(record.updated_at[1].as_deref())),
     );
-    let form = clear && c.status == "open";
+    let form = clear && c.status == ConflictStatus::Open;
     let chosen: BTreeMap<String, Side> = match (&outcome, &pending) {
         (Some(o), _) if !o.chosen.is_empty() => o.chosen.clone(),
         (_, Some(crate::store::Decision::Fields(f))) => f.clone(),
@@ -239,7 +242,7 @@ fn conflict_summary(
         esc(c.key_masked.as_deref().unwrap_or("—")),
         esc(&kind),
         esc(&c.reason),
-        esc(&c.status),
+        c.status.as_str(),
         c.attempts,
         esc(&time(Some(&c.created_at))),
     );

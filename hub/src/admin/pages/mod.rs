@@ -12,7 +12,7 @@ pub(super) mod run;
 pub(super) mod statistics;
 pub(super) mod status;
 
-use crate::store::RunRecord;
+use crate::store::{RunRecord, RunStatus};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -87,15 +87,16 @@ pub(super) fn direction_for_people(direction: &str, a: &str, b: &str) -> String 
     }
 }
 
-/// Status label for people, Chinese and English.
-pub(crate) fn status_label(s: &str) -> &'static str {
+/// A run's status for people, Chinese and English (`?` for `crashed`, a status of older
+/// histories).
+pub(crate) fn status_label(s: RunStatus) -> &'static str {
     match s {
-        "ok" => "正常 ok",
-        "partial" => "部分 partial",
-        "failed" => "失败 failed",
-        "running" => "运行中 running",
-        "interrupted" => "中断 interrupted",
-        _ => "?",
+        RunStatus::Ok => "正常 ok",
+        RunStatus::Partial => "部分 partial",
+        RunStatus::Failed => "失败 failed",
+        RunStatus::Running => "运行中 running",
+        RunStatus::Interrupted => "中断 interrupted",
+        RunStatus::Crashed => "?",
     }
 }
 

@@ -57,9 +57,9 @@ pub(in crate::admin) async fn run_page(
          <tr><th>触发 Trigger</th><td>{}</td></tr><tr><th>开始 Started</th><td>{}</td></tr>\
          <tr><th>结束 Finished</th><td>{}</td></tr><tr><th>耗时 Duration</th><td>{:.2} s</td></tr>\
          <tr><th>原因 Error</th><td class=\"bad run-error\">{}</td></tr></table>",
-        esc(&r.status),
-        status_label(&r.status),
-        esc(&r.trigger),
+        r.status.as_str(),
+        status_label(r.status),
+        esc(&r.trigger.to_string()),
         esc(&format!(
             "{} ({})",
             crate::local_time::for_people(&r.started_at, view.zone),
@@ -105,10 +105,10 @@ pub(in crate::admin) async fn run_page(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 d.id,
                 side_name(d.side.as_str()),
-                esc(&d.stage),
+                d.stage.as_str(),
                 esc(d.key_masked.as_deref().unwrap_or("—")),
                 esc(&reasons(&d.errors)),
-                esc(&d.status)
+                d.status.as_str()
             );
         }
         b.push_str("</table>");

@@ -8,6 +8,7 @@ use super::{
 use crate::admin::api::syncs::{SyncInfo, sync_info};
 use crate::admin::errors::{Failure, bad_request, query_params};
 use crate::admin::{AdminState, View};
+use crate::store::{RunStatus, RunTrigger};
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use std::collections::BTreeMap;
@@ -91,16 +92,16 @@ fn sync_row(
         Some(r) => (
             format!(
                 "<span class=\"{}\">{}</span> {} (<a href=\"/runs/{}\">run {}</a>, {:.2} s){}{}",
-                esc(&r.status),
-                status_label(&r.status),
+                r.status.as_str(),
+                status_label(r.status),
                 esc(&crate::local_time::for_people(&r.started_at, zone)),
                 r.id,
                 r.id,
                 duration_s(r),
-                if r.trigger.starts_with("resync") {
+                if let RunTrigger::Resync { .. } = r.trigger {
                     format!(
                         " <span class=\"note trigger\">重新同步 {}</span>",
-                        esc(&r.trigger)
+                        esc(&r.trigger.to_string())
                     )
                 } else {
                     String::new()
@@ -171,7 +172,7 @@ async fn waiting(view: &View, b: &mut String) -> Result<(), Failure> {
                 d.id,
                 esc(&d.sync),
                 d.side.as_str(),
-                esc(&d.stage),
+                d.stage.as_str(),
                 esc(d.key_masked.as_deref().unwrap_or("—")),
                 esc(&reasons(&d.errors)),
                 d.occurrences
@@ -264,7 +265,7 @@ async fn sync_charts(view: &View, name: &str, wrote_only: bool) -> Result<String
             "尚无运行 No runs yet",
         )
     };
-    let runs_chart = if runs.iter().any(|r| r.status != "running") {
+    let runs_chart = if runs.iter().any(|r| r.status != RunStatus::Running) {
         crate::admin::charts::runs_chart(&runs, view.zone, &what)
     } else {
         format!("<p class=\"note\">{none}</p>")

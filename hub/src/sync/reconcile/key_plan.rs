@@ -90,7 +90,7 @@ impl Engine {
                 spec,
                 run_id,
                 side,
-                "write",
+                DeadLetterStage::Write,
                 Some(mask_key(&key_values)),
                 None,
                 Some(&m),

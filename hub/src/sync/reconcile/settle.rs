@@ -103,7 +103,7 @@ impl Engine {
                     spec,
                     run_id,
                     t,
-                    "write",
+                    DeadLetterStage::Write,
                     Some(mask_key(&key_values)),
                     rec.remote_id.clone(),
                     Some(m),
