@@ -1472,6 +1472,8 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
     s.finish_replay(dead_id, run, "failed again", false, None)
         .await
         .unwrap();
+    // The replay cleared its request; the dead letter is still open, and is asked for again.
+    assert_eq!(s.request_replay(Some(dead_id), None).await.unwrap(), 1);
     s.set_handled_through("w", fire).await.unwrap();
     s.set_paused("w", true).await.unwrap();
     s.request_trigger("w").await.unwrap();
@@ -1515,7 +1517,7 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
             assert!(in_store_form(t), "{table_column}: {t:?}");
         }
     }
-    // The replay asked for above is cleared by the replay; its history keeps both instants.
+    // The replay's history keeps both of its instants.
     let d = s.dead_letter(dead_id).await.unwrap().unwrap();
     assert_eq!(d.replays.len(), 1);
     assert!(
