@@ -105,7 +105,12 @@ impl StoreError {
             Ok(c) => return StoreError::Config(c),
             Err(e) => e,
         };
-        if e.chain().any(is_busy) {
+        StoreError::busy_if(e.chain().any(is_busy), e)
+    }
+
+    /// [`StoreError::Busy`] holding `e` if `busy`, else [`StoreError::Other`].
+    fn busy_if(busy: bool, e: anyhow::Error) -> StoreError {
+        if busy {
             StoreError::Busy(e)
         } else {
             StoreError::Other(e)
@@ -129,11 +134,7 @@ impl From<sqlx::Error> for StoreError {
     /// [`StoreError::Busy`] for a busy or locked database ([`is_busy`]), else
     /// [`StoreError::Other`]; the error kept whole.
     fn from(e: sqlx::Error) -> StoreError {
-        if sqlx_busy(&e) {
-            StoreError::Busy(e.into())
-        } else {
-            StoreError::Other(e.into())
-        }
+        StoreError::busy_if(sqlx_busy(&e), e.into())
     }
 }
 
@@ -141,11 +142,7 @@ impl From<rusqlite::Error> for StoreError {
     /// [`StoreError::Busy`] for `SQLITE_BUSY` or `SQLITE_LOCKED`, else [`StoreError::Other`];
     /// the error kept whole.
     fn from(e: rusqlite::Error) -> StoreError {
-        if rusqlite_busy(&e) {
-            StoreError::Busy(e.into())
-        } else {
-            StoreError::Other(e.into())
-        }
+        StoreError::busy_if(rusqlite_busy(&e), e.into())
     }
 }
 
