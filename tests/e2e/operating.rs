@@ -208,10 +208,11 @@ async fn the_audit_log_holds_every_write_and_verify_names_an_altered_or_removed_
 
     // One byte of entry 700 changed in the database: the triggers refuse it until dropped.
     let db = state_db(&env).await;
-    let flip = "UPDATE audit SET key_hash = (CASE substr(key_hash, 1, 1) WHEN '0' THEN '1' ELSE '0' END) || substr(key_hash, 2) WHERE id = 700";
+    // (The key hash is kept as its 32 bytes: the first hex digit of the first byte changes.)
+    let flip = "UPDATE audit SET key_hash = unhex((CASE substr(hex(key_hash), 1, 1) WHEN '0' THEN '1' ELSE '0' END) || substr(hex(key_hash), 2)) WHERE id = 700";
     let refused = sqlx::query(flip).execute(&db).await.unwrap_err();
     assert!(refused.to_string().contains("append-only"), "{refused}");
-    let original: String = sqlx::query_scalar("SELECT key_hash FROM audit WHERE id = 700")
+    let original: Vec<u8> = sqlx::query_scalar("SELECT key_hash FROM audit WHERE id = 700")
         .fetch_one(&db)
         .await
         .unwrap();
@@ -224,14 +225,14 @@ async fn the_audit_log_holds_every_write_and_verify_names_an_altered_or_removed_
         .await
         .unwrap();
     sqlx::query(flip).execute(&db).await.unwrap();
-    let changed: String = sqlx::query_scalar("SELECT key_hash FROM audit WHERE id = 700")
+    let changed: Vec<u8> = sqlx::query_scalar("SELECT key_hash FROM audit WHERE id = 700")
         .fetch_one(&db)
         .await
         .unwrap();
     assert_eq!(
         changed
-            .bytes()
-            .zip(original.bytes())
+            .iter()
+            .zip(original.iter())
             .filter(|(a, b)| a != b)
             .count(),
         1,

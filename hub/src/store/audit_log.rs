@@ -17,14 +17,14 @@ pub(super) fn audit_from_row(r: &impl Cols) -> Result<AuditEntry> {
         run_id: r.int("run_id"),
         system: r.text("system"),
         side: Side::stored(&r.text("side"), &format_args!("audit entry {id}"), "side")?,
-        key_hash: r.text("key_hash"),
+        key_hash: r.hash("key_hash"),
         action: r.text("action"),
         result: r.text("result"),
         remote_id: r.opt_text("remote_id"),
         actor: r.opt_text("actor"),
         detail: r.opt_text("detail"),
-        prev_hash: r.text("prev_hash"),
-        hash: r.text("hash"),
+        prev_hash: r.hash("prev_hash"),
+        hash: r.hash("hash"),
     })
 }
 
@@ -62,7 +62,7 @@ impl Store {
                     let e = match audit_from_row(r) {
                         Ok(e) => e,
                         Err(StoreError::Corrupt { column, detail, .. }) => {
-                            return Ok(Err(v.unreadable(r.int("id"), &r.text("prev_hash"), &column, &detail)));
+                            return Ok(Err(v.unreadable(r.int("id"), &r.hash("prev_hash"), &column, &detail)));
                         }
                         Err(e) => return Err(e),
                     };
@@ -85,7 +85,7 @@ impl Store {
             let row = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
                 .fetch_optional(p)
                 .await?;
-            Ok(row.map_or((0, None), |r| (r.int("id"), Some(r.text("hash")))))
+            Ok(row.map_or((0, None), |r| (r.int("id"), Some(r.hash("hash")))))
         })
     }
 
@@ -96,7 +96,7 @@ impl Store {
                 .bind(id)
                 .fetch_optional(p)
                 .await?;
-            Ok(row.map(|r| r.text("hash")))
+            Ok(row.map(|r| r.hash("hash")))
         })
     }
 }

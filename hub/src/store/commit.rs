@@ -182,13 +182,13 @@ async fn append_audit_pg(
     let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
         .fetch_optional(&mut *tx)
         .await?;
-    let head = head.map(|r| (r.get(0), r.get(1)));
+    let head = head.map(|r| (r.int("id"), r.hash("hash")));
     let entries = chain(sync, audit, key, head, now);
     // One statement for the batch's entries: a column array each, unnested.
     sqlx::query(
         "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
          SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], \
-           $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[])",
+           $7::BYTEA[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::BYTEA[], $12::BYTEA[], $13::TEXT[], $14::TEXT[])",
     )
     .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.at.clone()).collect::<Vec<_>>())
@@ -196,12 +196,12 @@ async fn append_audit_pg(
     .bind(entries.iter().map(|e| e.run_id).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.system.clone()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.side.as_str()).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.key_hash.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| hash_bytes::to_bytes(&e.key_hash)).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.action.clone()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.result.clone()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.remote_id.clone()).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.prev_hash.clone()).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| e.hash.clone()).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| hash_bytes::to_bytes(&e.prev_hash)).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| hash_bytes::to_bytes(&e.hash)).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.actor.clone()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.detail.clone()).collect::<Vec<_>>())
     .execute(&mut *tx)

@@ -16,12 +16,12 @@ macro_rules! insert_audit {
         .bind($e.run_id)
         .bind($e.system.clone())
         .bind($e.side.as_str())
-        .bind($e.key_hash.clone())
+        .bind(hash_bytes::to_bytes(&$e.key_hash))
         .bind($e.action.clone())
         .bind($e.result.clone())
         .bind($e.remote_id.clone())
-        .bind($e.prev_hash.clone())
-        .bind($e.hash.clone())
+        .bind(hash_bytes::to_bytes(&$e.prev_hash))
+        .bind(hash_bytes::to_bytes(&$e.hash))
         .bind($e.actor.clone())
         .bind($e.detail.clone())
     };
@@ -300,7 +300,7 @@ impl Store {
             sqlx::query(MARK_PENDING)
                 .bind(&now)
                 .bind(&sync)
-                .bind(key_hash)
+                .bind(hash_bytes::to_bytes(&key_hash))
                 .execute(&mut *tx)
                 .await?;
             if let Some(key) = key {
@@ -310,7 +310,7 @@ impl Store {
                 let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
                     .fetch_optional(&mut *tx)
                     .await?;
-                let head = head.map(|r| (r.get(0), r.get(1)));
+                let head = head.map(|r| (r.int("id"), r.hash("hash")));
                 for e in super::commit::chain(&sync, audit, &key, head, &now) {
                     insert_audit!(e).execute(&mut *tx).await?;
                 }
@@ -337,7 +337,7 @@ impl Store {
             let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;
-            let head = head.map(|r| (r.get(0), r.get(1)));
+            let head = head.map(|r| (r.int("id"), r.hash("hash")));
             for e in super::commit::chain(sync, entries, &key, head, &now()) {
                 insert_audit!(e).execute(&mut *tx).await?;
             }

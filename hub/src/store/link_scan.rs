@@ -20,7 +20,7 @@ impl Store {
                 "SELECT * FROM links WHERE sync = $1 AND key_hash > $2 ORDER BY key_hash LIMIT $3",
             )
             .bind(sync)
-            .bind(after.unwrap_or(""))
+            .bind(hash_bytes::to_bytes(after.unwrap_or("")))
             .bind(i64::from(limit))
             .fetch_all(p)
             .await?;

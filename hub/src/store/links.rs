@@ -169,10 +169,10 @@ pub(super) fn side_from_row(r: &impl Cols, p: &str) -> SideState {
         remote_id: r.opt_text(&col("remote_id")),
         version: r.opt_text(&col("version")),
         updated_at: r.opt_text(&col("updated_at")),
-        hash: r.opt_text(&col("hash")),
-        written_hash: r.opt_text(&col("written_hash")),
+        hash: r.opt_hash(&col("hash")),
+        written_hash: r.opt_hash(&col("written_hash")),
         snapshot: r.opt_blob(&col("snapshot")),
-        settled_hash: r.opt_text(&col("settled_hash")),
+        settled_hash: r.opt_hash(&col("settled_hash")),
         settled: r.opt_blob(&col("settled")),
         intent: r.opt_blob(&col("intent")),
         deleted: r.flag(&col("deleted")),
@@ -182,7 +182,7 @@ pub(super) fn side_from_row(r: &impl Cols, p: &str) -> SideState {
 
 pub(super) fn link_from_row(r: &impl Cols) -> Link {
     Link {
-        key_hash: r.text("key_hash"),
+        key_hash: r.hash("key_hash"),
         a: side_from_row(r, "a"),
         b: side_from_row(r, "b"),
         base: r.opt_blob("base"),
@@ -232,9 +232,9 @@ pub(super) const LINK_COLUMNS: [&str; 30] = [
 /// own.
 #[rustfmt::skip]
 const LINK_COLUMN_TYPES: [&str; 30] = [
-    "TEXT", "TEXT", // sync, key_hash
-    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BYTEA", "TEXT", "BYTEA", "BYTEA", "BOOLEAN", "BOOLEAN",
-    "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "BYTEA", "TEXT", "BYTEA", "BYTEA", "BOOLEAN", "BOOLEAN",
+    "TEXT", "BYTEA", // sync, key_hash
+    "TEXT", "TEXT", "TEXT", "BYTEA", "BYTEA", "BYTEA", "BYTEA", "BYTEA", "BYTEA", "BOOLEAN", "BOOLEAN",
+    "TEXT", "TEXT", "TEXT", "BYTEA", "BYTEA", "BYTEA", "BYTEA", "BYTEA", "BYTEA", "BOOLEAN", "BOOLEAN",
     "BYTEA", "BOOLEAN", "BIGINT", "TEXT", // base, pending, attempts, last_error
     "TEXT", "BYTEA", // updated_at, sealed
 ];
@@ -290,16 +290,22 @@ pub(super) async fn upsert_links_pg(
     }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(sync)
-        .bind(col(links, |l| l.key_hash.clone()));
+        .bind(col(links, |l| hash_bytes::to_bytes(&l.key_hash)));
     for s in [Side::A, Side::B] {
         q = q
             .bind(col(links, |l| l.side(s).remote_id.clone()))
             .bind(col(links, |l| l.side(s).version.clone()))
             .bind(col(links, |l| l.side(s).updated_at.clone()))
-            .bind(col(links, |l| l.side(s).hash.clone()))
-            .bind(col(links, |l| l.side(s).written_hash.clone()))
+            .bind(col(links, |l| {
+                hash_bytes::opt_to_bytes(l.side(s).hash.as_deref())
+            }))
+            .bind(col(links, |l| {
+                hash_bytes::opt_to_bytes(l.side(s).written_hash.as_deref())
+            }))
             .bind(col(links, |l| l.side(s).snapshot.clone()))
-            .bind(col(links, |l| l.side(s).settled_hash.clone()))
+            .bind(col(links, |l| {
+                hash_bytes::opt_to_bytes(l.side(s).settled_hash.as_deref())
+            }))
             .bind(col(links, |l| l.side(s).settled.clone()))
             .bind(col(links, |l| l.side(s).intent.clone()))
             .bind(col(links, |l| l.side(s).deleted))
@@ -367,7 +373,12 @@ impl Store {
             let out = sqlx::query("SELECT * FROM links WHERE sync = $1 AND key_hash = ANY($2)")
                 .persistent(false)
                 .bind(sync)
-                .bind(key_hashes)
+                .bind(
+                    key_hashes
+                        .iter()
+                        .map(|k| hash_bytes::to_bytes(k))
+                        .collect::<Vec<_>>(),
+                )
                 .fetch_all(p)
                 .await?
                 .iter()
@@ -385,7 +396,7 @@ impl Store {
         };
         let rows = sqlx::query("SELECT * FROM links WHERE sync = $1 AND pending AND key_hash > $2 ORDER BY key_hash LIMIT $3")
             .bind(sync)
-            .bind(after.unwrap_or(""))
+            .bind(hash_bytes::to_bytes(after.unwrap_or("")))
             .bind(i64::from(limit))
             .fetch_all(p)
             .await?;

@@ -259,6 +259,14 @@ trait Cols {
     fn opt_int(&self, c: &str) -> Option<i64>;
     fn opt_blob(&self, c: &str) -> Option<Vec<u8>>;
     fn flag(&self, c: &str) -> bool;
+    /// A hash column of `links` or `audit`, kept as bytes ([`hash_bytes`]), as hex.
+    fn opt_hash(&self, c: &str) -> Option<String> {
+        self.opt_blob(c).map(|b| hash_bytes::from_bytes(&b))
+    }
+    /// A `NOT NULL` hash column of `links` or `audit`, as hex.
+    fn hash(&self, c: &str) -> String {
+        self.opt_hash(c).expect("a NOT NULL hash column")
+    }
 }
 
 macro_rules! cols {
@@ -294,6 +302,7 @@ mod conflicts;
 mod daemons;
 mod dead_letters;
 mod error;
+mod hash_bytes;
 mod leases;
 mod link_scan;
 mod links;

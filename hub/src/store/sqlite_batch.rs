@@ -11,7 +11,8 @@
 //! `?N` parameters.
 
 use super::{
-    Cols, Commit, LINK_COLUMNS, Link, NewConflict, NewDeadLetter, Result, StoreError, now,
+    Cols, Commit, LINK_COLUMNS, Link, NewConflict, NewDeadLetter, Result, StoreError, hash_bytes,
+    now,
 };
 use crate::audit::{AuditKey, NewAuditEntry};
 use anyhow::Context as _;
@@ -81,7 +82,11 @@ impl Cols for rusqlite::Row<'_> {
         self.get(c).expect("column of the links table")
     }
     fn opt_blob(&self, c: &str) -> Option<Vec<u8>> {
-        self.get(c).expect("column of the links table")
+        use rusqlite::types::ValueRef;
+        match self.get_ref(c).expect("column of the links table") {
+            ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+            _ => None,
+        }
     }
     fn flag(&self, c: &str) -> bool {
         self.get(c).expect("column of the links table")
@@ -162,7 +167,9 @@ impl BatchConn {
                 c.prepare_cached("SELECT * FROM links WHERE sync = ?1 AND key_hash = ?2")?;
             for k in &keys {
                 if let Some(l) = q
-                    .query_row(params![sync, k], |r| Ok(super::link_from_row(r)))
+                    .query_row(params![sync, hash_bytes::to_bytes(k)], |r| {
+                        Ok(super::link_from_row(r))
+                    })
                     .optional()?
                 {
                     out.push(l);
@@ -180,7 +187,7 @@ impl BatchConn {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Link>> {
-        let (sync, after) = (sync.to_string(), after.unwrap_or("").to_string());
+        let (sync, after) = (sync.to_string(), hash_bytes::to_bytes(after.unwrap_or("")));
         self.with(move |c| {
             let mut q = c.prepare_cached(
                 "SELECT * FROM links WHERE sync = ?1 AND pending AND key_hash > ?2 ORDER BY key_hash LIMIT ?3",
@@ -242,14 +249,14 @@ fn write_links(
     for l in links {
         q.execute(params![
             sync,
-            l.key_hash,
+            hash_bytes::to_bytes(&l.key_hash),
             l.a.remote_id,
             l.a.version,
             l.a.updated_at,
-            l.a.hash,
-            l.a.written_hash,
+            hash_bytes::opt_to_bytes(l.a.hash.as_deref()),
+            hash_bytes::opt_to_bytes(l.a.written_hash.as_deref()),
             l.a.snapshot,
-            l.a.settled_hash,
+            hash_bytes::opt_to_bytes(l.a.settled_hash.as_deref()),
             l.a.settled,
             l.a.intent,
             l.a.deleted,
@@ -257,10 +264,10 @@ fn write_links(
             l.b.remote_id,
             l.b.version,
             l.b.updated_at,
-            l.b.hash,
-            l.b.written_hash,
+            hash_bytes::opt_to_bytes(l.b.hash.as_deref()),
+            hash_bytes::opt_to_bytes(l.b.written_hash.as_deref()),
             l.b.snapshot,
-            l.b.settled_hash,
+            hash_bytes::opt_to_bytes(l.b.settled_hash.as_deref()),
             l.b.settled,
             l.b.intent,
             l.b.deleted,
@@ -289,7 +296,9 @@ fn append_audit(
     }
     let head: Option<(i64, String)> = tx
         .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([], |r| {
+            Ok((r.get(0)?, hash_bytes::from_bytes(&r.get::<_, Vec<u8>>(1)?)))
+        })
         .optional()?;
     let mut q = tx.prepare_cached(
         "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
@@ -303,12 +312,12 @@ fn append_audit(
             e.run_id,
             e.system,
             e.side.as_str(),
-            e.key_hash,
+            hash_bytes::to_bytes(&e.key_hash),
             e.action,
             e.result,
             e.remote_id,
-            e.prev_hash,
-            e.hash,
+            hash_bytes::to_bytes(&e.prev_hash),
+            hash_bytes::to_bytes(&e.hash),
             e.actor,
             e.detail,
         ])

@@ -1555,3 +1555,126 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
     assert_eq!(named, columns);
     }
 }
+
+/// Puts a store's `links` and `audit` hashes back in the form before migration 0013 (64 hex
+/// digits as text; other values as their text) and forgets that migration, as a store of the
+/// previous version holds them; SQLite keeps the tables' declared types (values decide there).
+async fn hashes_back_to_hex_text(s: &Store) {
+    let link_hashes = [
+        "key_hash",
+        "a_hash",
+        "a_written_hash",
+        "a_settled_hash",
+        "b_hash",
+        "b_written_hash",
+        "b_settled_hash",
+    ];
+    let audit_hashes = ["key_hash", "prev_hash", "hash"];
+    if s.backend() == "postgres" {
+        let text = |c: &str| {
+            format!(
+                "ALTER COLUMN {c} TYPE TEXT USING CASE WHEN octet_length({c}) = 32 THEN encode({c}, 'hex') ELSE convert_from({c}, 'UTF8') END"
+            )
+        };
+        for (table, cols) in [("links", &link_hashes[..]), ("audit", &audit_hashes[..])] {
+            let alter: Vec<String> = cols.iter().map(|c| text(c)).collect();
+            exec(s, &format!("ALTER TABLE {table} {}", alter.join(", ")))
+                .await
+                .unwrap();
+        }
+    } else {
+        let text = |c: &str| {
+            format!(
+                "{c} = CASE WHEN length({c}) = 32 THEN lower(hex({c})) ELSE CAST({c} AS TEXT) END"
+            )
+        };
+        exec(s, "DROP TRIGGER audit_no_update").await.unwrap();
+        for (table, cols) in [("links", &link_hashes[..]), ("audit", &audit_hashes[..])] {
+            let set: Vec<String> = cols.iter().map(|c| text(c)).collect();
+            exec(s, &format!("UPDATE {table} SET {}", set.join(", ")))
+                .await
+                .unwrap();
+        }
+        exec(
+            s,
+            "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit \
+             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        )
+        .await
+        .unwrap();
+    }
+    exec(s, "DELETE FROM _sqlx_migrations WHERE version = 13")
+        .await
+        .unwrap();
+}
+
+both! {
+async fn a_store_with_hex_text_hashes_migrates_to_bytes_and_reads_the_same_links_and_chain(s, url) {
+    let s = s.with_audit_key(audit_key());
+    let key = "0123456789abcdef".repeat(4);
+    let mut one = link(&key, true);
+    one.a.hash = Some("ab".repeat(32));
+    one.a.settled_hash = Some("=".into());
+    one.b.hash = Some("cd".repeat(32));
+    one.b.written_hash = Some("=".into());
+    let two = link("k2", false);
+    let audit = [written(1, &key, None), written(1, "k2", Some("HY-2"))];
+    s.commit(
+        "w",
+        Commit {
+            links: &[one.clone(), two.clone()],
+            audit: &audit,
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    let head = s.verify_audit(&audit_key()).await.unwrap().unwrap().head;
+    hashes_back_to_hex_text(&s).await;
+    let stored: String = on_pool!(s, p => {
+        sqlx::query_scalar("SELECT a_hash FROM links WHERE sync = 'w' AND a_hash IS NOT NULL")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
+    assert_eq!(stored, "ab".repeat(32), "the previous form: hex text");
+    s.close().await;
+
+    // Opened by this version: migrated in place.
+    let s = Store::open(&url).await.unwrap().with_audit_key(audit_key());
+    let lengths: Vec<(i64, i64)> = on_pool!(s, p => {
+        sqlx::query_as(
+            "SELECT CAST(octet_length(key_hash) AS BIGINT), CAST(octet_length(hash) AS BIGINT) \
+             FROM audit ORDER BY id",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap()
+    });
+    assert_eq!(lengths, [(32, 32), (2, 32)], "a hex hash is 32 bytes; k2 its 2");
+    let mut got = s.links("w", &[key.clone(), "k2".into()]).await.unwrap();
+    got.sort_by(|x, y| x.key_hash.cmp(&y.key_hash));
+    assert_eq!(got, [one.clone(), two.clone()]);
+    assert_eq!(s.pending("w", None, 10).await.unwrap(), [one.clone()]);
+    // Byte order is hex order: 0x01… before "k2" (0x6b…), and paging goes on after a key.
+    let page = s.links_after("w", None, 1).await.unwrap();
+    assert_eq!(page, [one.clone()]);
+    assert_eq!(s.links_after("w", Some(&key), 10).await.unwrap(), [two]);
+    // The chain reads as it was written, and goes on from its head.
+    let intact = s.verify_audit(&audit_key()).await.unwrap().unwrap();
+    assert_eq!((intact.entries, &intact.head), (2, &head));
+    s.commit(
+        "w",
+        Commit {
+            audit: &[written(2, &key, Some("HY-1"))],
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.verify_audit(&audit_key()).await.unwrap().map(|i| i.entries),
+        Ok(3)
+    );
+    }
+}

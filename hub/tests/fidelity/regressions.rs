@@ -844,3 +844,113 @@ async fn a_create_the_registry_refuses_as_a_duplicate_is_linked_at_once() {
     );
     assert_eq!(w.duplicates().await, Vec::<Value>::new());
 }
+
+/// Issue 17: a state store of the version before migration 0013 (the hashes of `links` and
+/// `audit` as 64 hex digits of text) migrates in place when first opened: every link reads as
+/// it was, the run history, the dead letter and the audit chain are kept, and a full read of
+/// both systems again creates nothing and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_with_hex_text_hashes_migrates_in_place_and_the_next_run_writes_nothing() {
+    let mut w = World::new(Setup::default()).await;
+    for i in 0..3 {
+        w.zf_create(zf_row(
+            &id_number(70 + i),
+            NAMES3[i as usize],
+            "13800000000",
+            "普工",
+            "珉谷街道",
+        ))
+        .await;
+    }
+    // One resident whose identity number fails its check character (GB 11643-1999): a dead letter.
+    let good = id_number(73);
+    let last = if good.ends_with('0') { '1' } else { '0' };
+    let bad = format!("{}{last}", &good[..17]);
+    w.zf_create(zf_row(&bad, "赵六", "13800000000", "普工", "珉谷街道"))
+        .await;
+    w.sync_until_ok(None).await;
+    w.sync_until_ok(None).await;
+    assert_eq!(w.hy_all().await.len(), 3);
+    let audit_key = hub::keys::Keys::derive(&[7; 32]).audit_key();
+    let links = w.store.links_after(SYNC, None, 100).await.unwrap();
+    let runs = w.store.runs(Some(SYNC), 100).await.unwrap();
+    let dead = w.store.dead_letters(Some(SYNC)).await.unwrap();
+    let chain = w.store.verify_audit(&audit_key).await.unwrap().unwrap();
+    assert_eq!((links.len(), dead.len(), chain.entries), (3, 1, 3));
+
+    // The store as the previous version left it: its hashes as hex text, migration 0013 not run.
+    let backup = w.back_up_store().await;
+    let db = rusqlite::Connection::open(&backup).unwrap();
+    let text = |c: &str| {
+        format!("{c} = CASE WHEN length({c}) = 32 THEN lower(hex({c})) ELSE CAST({c} AS TEXT) END")
+    };
+    let set = |cols: &[&str]| cols.iter().map(|c| text(c)).collect::<Vec<_>>().join(", ");
+    db.execute_batch(&format!(
+        "DROP TRIGGER audit_no_update;
+         UPDATE links SET {};
+         UPDATE audit SET {};
+         CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+         DELETE FROM _sqlx_migrations WHERE version = 13;",
+        set(&[
+            "key_hash",
+            "a_hash",
+            "a_written_hash",
+            "a_settled_hash",
+            "b_hash",
+            "b_written_hash",
+            "b_settled_hash"
+        ]),
+        set(&["key_hash", "prev_hash", "hash"]),
+    ))
+    .unwrap();
+    let hex: String = db
+        .query_row("SELECT key_hash FROM links LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(hex.len(), 64, "the previous form: {hex}");
+    drop(db);
+
+    // Opened by this version (migrated), everything is as it was.
+    w.restore_store(&backup).await;
+    assert_eq!(w.store.links_after(SYNC, None, 100).await.unwrap(), links);
+    let after = w.store.runs(Some(SYNC), 100).await.unwrap();
+    assert_eq!(
+        after.iter().map(|r| (r.id, r.status)).collect::<Vec<_>>(),
+        runs.iter().map(|r| (r.id, r.status)).collect::<Vec<_>>()
+    );
+    let kept = w.store.dead_letters(Some(SYNC)).await.unwrap();
+    assert_eq!(
+        kept.iter()
+            .map(|d| (d.id, &d.key_masked, d.status))
+            .collect::<Vec<_>>(),
+        dead.iter()
+            .map(|d| (d.id, &d.key_masked, d.status))
+            .collect::<Vec<_>>()
+    );
+    let intact = w.store.verify_audit(&audit_key).await.unwrap().unwrap();
+    assert_eq!((intact.entries, intact.head), (3, chain.head));
+
+    // Everything read again from both sides: nothing to create or write anywhere.
+    w.rewind(Side::A).await;
+    w.rewind(Side::B).await;
+    let runs = w.sync_until_ok(None).await;
+    let s = &runs[0].stats;
+    // The invalid resident is known as its open dead letter: unchanged, not a new failure.
+    assert_eq!((s.a.read, s.a.invalid, s.b.read), (4, 0, 3));
+    assert_eq!(
+        (s.a.created, s.a.updated, s.b.created, s.b.updated),
+        (0, 0, 0, 0)
+    );
+    assert_eq!((s.a.unchanged, s.b.unchanged), (4, 3), "{s:?}");
+    assert_eq!(w.hy_all().await.len(), 3);
+    assert_eq!(w.duplicates().await, Vec::<Value>::new());
+    assert_eq!(w.store.dead_letters(Some(SYNC)).await.unwrap().len(), 1);
+    assert_eq!(
+        w.store
+            .verify_audit(&audit_key)
+            .await
+            .unwrap()
+            .map(|i| i.entries),
+        Ok(3)
+    );
+}
