@@ -14,14 +14,17 @@
 //! links they describe ([`crate::store::Store::commit`]), so an audited write and its link are
 //! committed together or not at all. Ids are 1, 2, 3, … without gaps.
 //!
-//! **Chain.** Each entry stores the previous entry's hash (`prev_hash`; 64 zeros, [`GENESIS`],
-//! for entry 1) and its own `hash` = HMAC-SHA256 (RFC 2104) under the audit key (HKDF-SHA256 of
+//! **Chain.** Each entry's `hash` = HMAC-SHA256 (RFC 2104) under the audit key (HKDF-SHA256 of
 //! the state key, info `audit-chain`, see [`crate::keys`]) over [`canonical`] encoding of its
-//! fields and `prev_hash`, as 64 lower-case hex digits. Whoever lacks the state key can neither
-//! alter an entry nor recompute the chain after it. [`ChainVerifier`] walks the log in id order
-//! and names the first entry that is out of place: a gap in the ids (an entry deleted), a
-//! `prev_hash` that is not the previous entry's hash (a broken link), or a hash that does not
-//! match the entry's fields (an altered entry, or one written under another state key).
+//! fields and `prev_hash`, the previous entry's hash (64 zeros, [`GENESIS`], for entry 1), as 64
+//! lower-case hex digits. Whoever lacks the state key can neither alter an entry nor recompute
+//! the chain after it. The store keeps each hash once, as its 32 bytes, and gives an entry read
+//! back the hash of the entry before it as `prev_hash` (migration 0013; before it, each row kept
+//! a copy). [`ChainVerifier`] walks the log in id order and names the first entry that is out of
+//! place: a gap in the ids (an entry deleted), a `prev_hash` that is not the previous entry's
+//! hash (a broken link: entries given to it by hand; read from the store, the ids and hashes
+//! leave only a gap or a mismatch), or a hash that does not match the entry's fields (an altered
+//! entry, or one written under another state key).
 //!
 //! **Limit.** Removing the newest entries leaves a shorter chain that is still intact; only a
 //! head recorded elsewhere shows it (`hub audit verify` prints the head's hash for that).

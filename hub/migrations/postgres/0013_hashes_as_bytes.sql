@@ -2,6 +2,10 @@
 -- a value of 64 lower-case hex digits (an HMAC-SHA256: key hashes, content hashes, the audit
 -- chain's hashes) becomes its 32 bytes, any other (the link seal's `=`) its UTF-8 bytes; NULL
 -- stays NULL. The hub reads them back as the same hex, so the audit chain verifies as before.
+--
+-- An audit entry no longer keeps `prev_hash`, the hash of the entry before it: the hub reads it
+-- from that entry (hub/src/store/audit_log.rs). The ids, 1, 2, 3, … without gaps, and each
+-- hash, which covers the previous one, make the chain without the copy.
 -- Each table is rewritten once (its indexes rebuilt); the audit log's triggers refuse UPDATE
 -- and DELETE, which a change of type is not.
 
@@ -16,5 +20,5 @@ ALTER TABLE links
 
 ALTER TABLE audit
     ALTER COLUMN key_hash TYPE BYTEA USING CASE WHEN key_hash ~ '^[0-9a-f]{64}$' THEN decode(key_hash, 'hex') ELSE convert_to(key_hash, 'UTF8') END,
-    ALTER COLUMN prev_hash TYPE BYTEA USING CASE WHEN prev_hash ~ '^[0-9a-f]{64}$' THEN decode(prev_hash, 'hex') ELSE convert_to(prev_hash, 'UTF8') END,
+    DROP COLUMN prev_hash,
     ALTER COLUMN hash TYPE BYTEA USING CASE WHEN hash ~ '^[0-9a-f]{64}$' THEN decode(hash, 'hex') ELSE convert_to(hash, 'UTF8') END;

@@ -1,8 +1,12 @@
 -- Hashes as bytes in the two tables that grow with every record (see hub/src/store/hash_bytes.rs):
 -- a value of 64 lower-case hex digits (an HMAC-SHA256: key hashes, content hashes, the audit
 -- chain's hashes) becomes its 32 bytes, any other (the link seal's `=`) its UTF-8 bytes; NULL
--- stays NULL. About 230 bytes less per link (docs/performance.md). The hub reads them back as
--- the same hex, so the audit chain verifies as before.
+-- stays NULL. The hub reads them back as the same hex, so the audit chain verifies as before.
+--
+-- An audit entry no longer keeps `prev_hash`, the hash of the entry before it: the hub reads it
+-- from that entry (hub/src/store/audit_log.rs). The ids, 1, 2, 3, … without gaps, and each
+-- hash, which covers the previous one, make the chain without the copy. With the bytes, about
+-- 270 bytes less per link (docs/performance.md).
 --
 -- SQLite cannot change a column's type: each table is made again, its rows copied, its index
 -- and triggers created again (the "generalized ALTER TABLE" of SQLite's documentation). The
@@ -90,12 +94,11 @@ CREATE TABLE audit_0013 (
     action     TEXT NOT NULL,
     result     TEXT NOT NULL,
     remote_id  TEXT,
-    prev_hash  BLOB NOT NULL,
     hash       BLOB NOT NULL,
     actor      TEXT,
     detail     TEXT
 );
-INSERT INTO audit_0013 (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail)
+INSERT INTO audit_0013 (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, hash, actor, detail)
 SELECT id,
        at,
        sync,
@@ -106,7 +109,6 @@ SELECT id,
        action,
        result,
        remote_id,
-       CASE WHEN length(prev_hash) = 64 AND prev_hash NOT GLOB '*[^0-9a-f]*' THEN unhex(prev_hash) ELSE CAST(prev_hash AS BLOB) END,
        CASE WHEN length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*' THEN unhex(hash) ELSE CAST(hash AS BLOB) END,
        actor,
        detail

@@ -6,8 +6,35 @@ use super::*;
 /// Audit entries read back per query while verifying.
 pub(super) const AUDIT_PAGE: i64 = 5_000;
 
-/// An audit entry as stored; [`StoreError::Corrupt`] if its row is corrupt (a side other than
-/// `a` or `b`).
+/// `SELECT` of audit entries, each with its `prev_hash`: the hash of the entry before it by id
+/// ([`GENESIS`] for entry 1), which the table does not keep since migration 0013. It kept a copy
+/// of that hash in each row; the ids (1, 2, 3, … without gaps) and each hash, which covers the
+/// previous one, already make the chain, so a deleted entry still shows as a gap and an altered
+/// one as a hash mismatch. `$rest`: the `WHERE`, `ORDER BY` and `LIMIT` over `a`.
+macro_rules! select_entries {
+    ($rest:literal) => {
+        concat!(
+            "SELECT a.*, p.hash AS prev_hash FROM audit a LEFT JOIN audit p ON p.id = a.id - 1 ",
+            $rest
+        )
+    };
+}
+
+/// The `prev_hash` of entry `id` in a row of [`select_entries!`]: the hash of entry `id - 1`,
+/// [`GENESIS`] for entry 1, empty if that entry is missing (a gap, which verification reports
+/// first).
+fn prev_hash(r: &impl Cols, id: i64) -> String {
+    r.opt_hash("prev_hash").unwrap_or_else(|| {
+        if id == 1 {
+            GENESIS.to_string()
+        } else {
+            String::new()
+        }
+    })
+}
+
+/// An audit entry as read by [`select_entries!`]; [`StoreError::Corrupt`] if its row is
+/// corrupt (a side other than `a` or `b`).
 pub(super) fn audit_from_row(r: &impl Cols) -> Result<AuditEntry> {
     let id = r.int("id");
     Ok(AuditEntry {
@@ -23,7 +50,7 @@ pub(super) fn audit_from_row(r: &impl Cols) -> Result<AuditEntry> {
         remote_id: r.opt_text("remote_id"),
         actor: r.opt_text("actor"),
         detail: r.opt_text("detail"),
-        prev_hash: r.hash("prev_hash"),
+        prev_hash: prev_hash(r, id),
         hash: r.hash("hash"),
     })
 }
@@ -33,7 +60,7 @@ impl Store {
     pub async fn audit_entries(&self, sync: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {
         on_pool!(self, p => {
             let rows = sqlx::query(
-                "SELECT * FROM audit WHERE ($1 IS NULL OR sync = $1) ORDER BY id DESC LIMIT $2",
+                select_entries!("WHERE ($1 IS NULL OR a.sync = $1) ORDER BY a.id DESC LIMIT $2"),
             )
             .bind(sync)
             .bind(i64::from(limit))
@@ -51,7 +78,7 @@ impl Store {
             let mut v = ChainVerifier::new(key);
             let mut after = i64::MIN;
             loop {
-                let rows = sqlx::query("SELECT * FROM audit WHERE id > $1 ORDER BY id LIMIT $2")
+                let rows = sqlx::query(select_entries!("WHERE a.id > $1 ORDER BY a.id LIMIT $2"))
                     .bind(after)
                     .bind(AUDIT_PAGE)
                     .fetch_all(p)
@@ -62,7 +89,8 @@ impl Store {
                     let e = match audit_from_row(r) {
                         Ok(e) => e,
                         Err(StoreError::Corrupt { column, detail, .. }) => {
-                            return Ok(Err(v.unreadable(r.int("id"), &r.hash("prev_hash"), &column, &detail)));
+                            let id = r.int("id");
+                            return Ok(Err(v.unreadable(id, &prev_hash(r, id), &column, &detail)));
                         }
                         Err(e) => return Err(e),
                     };

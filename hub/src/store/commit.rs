@@ -186,9 +186,9 @@ async fn append_audit_pg(
     let entries = chain(sync, audit, key, head, now);
     // One statement for the batch's entries: a column array each, unnested.
     sqlx::query(
-        "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
+        "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, hash, actor, detail) \
          SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], \
-           $7::BYTEA[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::BYTEA[], $12::BYTEA[], $13::TEXT[], $14::TEXT[])",
+           $7::BYTEA[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::BYTEA[], $12::TEXT[], $13::TEXT[])",
     )
     .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.at.clone()).collect::<Vec<_>>())
@@ -200,7 +200,6 @@ async fn append_audit_pg(
     .bind(entries.iter().map(|e| e.action.clone()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.result.clone()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.remote_id.clone()).collect::<Vec<_>>())
-    .bind(entries.iter().map(|e| hash_bytes::to_bytes(&e.prev_hash)).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| hash_bytes::to_bytes(&e.hash)).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.actor.clone()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.detail.clone()).collect::<Vec<_>>())

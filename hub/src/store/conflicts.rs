@@ -7,8 +7,8 @@ use super::*;
 macro_rules! insert_audit {
     ($e:ident) => {
         sqlx::query(
-            "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, hash, actor, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind($e.id)
         .bind($e.at.clone())
@@ -20,7 +20,6 @@ macro_rules! insert_audit {
         .bind($e.action.clone())
         .bind($e.result.clone())
         .bind($e.remote_id.clone())
-        .bind(hash_bytes::to_bytes(&$e.prev_hash))
         .bind(hash_bytes::to_bytes(&$e.hash))
         .bind($e.actor.clone())
         .bind($e.detail.clone())

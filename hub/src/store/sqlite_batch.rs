@@ -301,8 +301,8 @@ fn append_audit(
         })
         .optional()?;
     let mut q = tx.prepare_cached(
-        "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, prev_hash, hash, actor, detail) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, hash, actor, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for e in super::commit::chain(sync, entries, key, head, now) {
         q.execute(params![
@@ -316,7 +316,6 @@ fn append_audit(
             e.action,
             e.result,
             e.remote_id,
-            hash_bytes::to_bytes(&e.prev_hash),
             hash_bytes::to_bytes(&e.hash),
             e.actor,
             e.detail,

@@ -1556,10 +1556,11 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
     }
 }
 
-/// Puts a store's `links` and `audit` hashes back in the form before migration 0013 (64 hex
-/// digits as text; other values as their text) and forgets that migration, as a store of the
-/// previous version holds them; SQLite keeps the tables' declared types (values decide there).
-async fn hashes_back_to_hex_text(s: &Store) {
+/// Puts a store's `links` and `audit` back in the form before migration 0013, as a store of the
+/// previous version holds them: hashes as 64 hex digits of text (other values as their text),
+/// each audit entry with `prev_hash`, the hash of the entry before it; and forgets that
+/// migration. (SQLite keeps the tables' declared types: its values decide there.)
+async fn back_to_the_form_before_0013(s: &Store) {
     let link_hashes = [
         "key_hash",
         "a_hash",
@@ -1569,43 +1570,50 @@ async fn hashes_back_to_hex_text(s: &Store) {
         "b_written_hash",
         "b_settled_hash",
     ];
-    let audit_hashes = ["key_hash", "prev_hash", "hash"];
-    if s.backend() == "postgres" {
-        let text = |c: &str| {
+    let audit_hashes = ["key_hash", "hash"];
+    let pg = s.backend() == "postgres";
+    let text = |c: &str| {
+        if pg {
             format!(
                 "ALTER COLUMN {c} TYPE TEXT USING CASE WHEN octet_length({c}) = 32 THEN encode({c}, 'hex') ELSE convert_from({c}, 'UTF8') END"
             )
-        };
-        for (table, cols) in [("links", &link_hashes[..]), ("audit", &audit_hashes[..])] {
-            let alter: Vec<String> = cols.iter().map(|c| text(c)).collect();
-            exec(s, &format!("ALTER TABLE {table} {}", alter.join(", ")))
-                .await
-                .unwrap();
-        }
-    } else {
-        let text = |c: &str| {
+        } else {
             format!(
                 "{c} = CASE WHEN length({c}) = 32 THEN lower(hex({c})) ELSE CAST({c} AS TEXT) END"
             )
-        };
-        exec(s, "DROP TRIGGER audit_no_update").await.unwrap();
-        for (table, cols) in [("links", &link_hashes[..]), ("audit", &audit_hashes[..])] {
-            let set: Vec<String> = cols.iter().map(|c| text(c)).collect();
-            exec(s, &format!("UPDATE {table} SET {}", set.join(", ")))
-                .await
-                .unwrap();
         }
-        exec(
-            s,
-            "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit \
-             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    };
+    let each = |cols: &[&str]| cols.iter().map(|c| text(c)).collect::<Vec<_>>().join(", ");
+    let (on, function) = if pg {
+        (
+            " ON audit",
+            "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
         )
-        .await
-        .unwrap();
+    } else {
+        (
+            "",
+            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        )
+    };
+    let mut statements = vec![format!("DROP TRIGGER audit_no_update{on}")];
+    if pg {
+        statements.push(format!("ALTER TABLE links {}", each(&link_hashes)));
+        statements.push(format!("ALTER TABLE audit {}", each(&audit_hashes)));
+    } else {
+        statements.push(format!("UPDATE links SET {}", each(&link_hashes)));
+        statements.push(format!("UPDATE audit SET {}", each(&audit_hashes)));
     }
-    exec(s, "DELETE FROM _sqlx_migrations WHERE version = 13")
-        .await
-        .unwrap();
+    statements.extend([
+        "ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT ''".to_string(),
+        format!(
+            "UPDATE audit SET prev_hash = COALESCE((SELECT p.hash FROM audit p WHERE p.id = audit.id - 1), '{GENESIS}')"
+        ),
+        format!("CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit {function}"),
+        "DELETE FROM _sqlx_migrations WHERE version = 13".to_string(),
+    ]);
+    for sql in statements {
+        exec(s, &sql).await.unwrap();
+    }
 }
 
 both! {
@@ -1630,7 +1638,12 @@ async fn a_store_with_hex_text_hashes_migrates_to_bytes_and_reads_the_same_links
     .await
     .unwrap();
     let head = s.verify_audit(&audit_key()).await.unwrap().unwrap().head;
-    hashes_back_to_hex_text(&s).await;
+    let entries = s.audit_entries(None, 10).await.unwrap();
+    assert_eq!(
+        (entries[1].prev_hash.as_str(), &entries[0].prev_hash),
+        (GENESIS, &entries[1].hash)
+    );
+    back_to_the_form_before_0013(&s).await;
     let stored: String = on_pool!(s, p => {
         sqlx::query_scalar("SELECT a_hash FROM links WHERE sync = 'w' AND a_hash IS NOT NULL")
             .fetch_one(p)
@@ -1638,6 +1651,13 @@ async fn a_store_with_hex_text_hashes_migrates_to_bytes_and_reads_the_same_links
             .unwrap()
     });
     assert_eq!(stored, "ab".repeat(32), "the previous form: hex text");
+    let prev: String = on_pool!(s, p => {
+        sqlx::query_scalar("SELECT prev_hash FROM audit WHERE id = 2")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
+    assert_eq!(prev, entries[1].hash, "the previous form: each entry keeps prev_hash");
     s.close().await;
 
     // Opened by this version: migrated in place.
@@ -1660,7 +1680,9 @@ async fn a_store_with_hex_text_hashes_migrates_to_bytes_and_reads_the_same_links
     let page = s.links_after("w", None, 1).await.unwrap();
     assert_eq!(page, [one.clone()]);
     assert_eq!(s.links_after("w", Some(&key), 10).await.unwrap(), [two]);
-    // The chain reads as it was written, and goes on from its head.
+    // The chain reads as it was written (each entry's prev_hash now read from the entry
+    // before it), and goes on from its head.
+    assert_eq!(s.audit_entries(None, 10).await.unwrap(), entries);
     let intact = s.verify_audit(&audit_key()).await.unwrap().unwrap();
     assert_eq!((intact.entries, &intact.head), (2, &head));
     s.commit(
