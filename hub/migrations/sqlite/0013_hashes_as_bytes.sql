@@ -8,13 +8,19 @@
 -- hash, which covers the previous one, make the chain without the copy. With the bytes, about
 -- 270 bytes less per link (docs/performance.md).
 --
+-- `links.key_hash` must be bytes (a CHECK): a daemon of the previous version still running
+-- when this migration ran (another `hub` command migrated the store under it) would otherwise
+-- store text keys beside these, find no link of any record and create each again in the other
+-- system after committing its intent. With the check its first commit fails, before any write.
+-- (PostgreSQL refuses it by type.)
+--
 -- SQLite cannot change a column's type: each table is made again, its rows copied, its index
 -- and triggers created again (the "generalized ALTER TABLE" of SQLite's documentation). The
 -- file keeps its size until a VACUUM; the pages freed are reused by the rows to come.
 
 CREATE TABLE links_0013 (
     sync            TEXT NOT NULL,
-    key_hash        BLOB NOT NULL,
+    key_hash        BLOB NOT NULL CHECK (typeof(key_hash) = 'blob'),
     a_remote_id       TEXT,
     a_version         TEXT,
     a_updated_at      TEXT,

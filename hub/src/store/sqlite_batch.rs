@@ -83,9 +83,14 @@ impl Cols for rusqlite::Row<'_> {
     }
     fn opt_blob(&self, c: &str) -> Option<Vec<u8>> {
         use rusqlite::types::ValueRef;
+        // Bytes, or text (a hash column written before migration 0013 was); anything else
+        // fails as `get` did.
         match self.get_ref(c).expect("column of the links table") {
             ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
-            _ => None,
+            ValueRef::Null => None,
+            ValueRef::Integer(_) | ValueRef::Real(_) => {
+                panic!("column {c} of the links table holds a number, not bytes")
+            }
         }
     }
     fn flag(&self, c: &str) -> bool {
@@ -296,9 +301,7 @@ fn append_audit(
     }
     let head: Option<(i64, String)> = tx
         .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| {
-            Ok((r.get(0)?, hash_bytes::from_bytes(&r.get::<_, Vec<u8>>(1)?)))
-        })
+        .query_row([], |r| Ok((r.get(0)?, r.hash("hash"))))
         .optional()?;
     let mut q = tx.prepare_cached(
         "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, hash, actor, detail) \
