@@ -296,7 +296,7 @@ impl Store {
                 sqlx::query(MARK_PENDING)
                     .bind(now())
                     .bind(sync)
-                    .bind(hash_bytes::to_bytes(&key_hash))
+                    .bind(hash_bytes::to_bytes(key_hash))
                     .execute(&mut *tx)
                     .await?;
             }
