@@ -56,3 +56,66 @@ pub async fn fresh_postgres_database() -> anyhow::Result<String> {
     url.set_path(&name);
     Ok(url.to_string())
 }
+
+/// The statements that put a migrated store's `links` and `audit` back in the form before
+/// migration 0013 (`postgres`: PostgreSQL's, else SQLite's), as a store of the previous
+/// version holds them: hashes as 64 hex digits of text (other values as their text), each
+/// audit entry with `prev_hash`, the hash of the entry before it; and that forget the
+/// migration, so that the next `Store::open` runs it again. Run them in order on one
+/// connection. SQLite keeps the tables' declared types (its values decide there) and ignores
+/// CHECK constraints on that connection from the first statement on (the text keys put back
+/// would fail `links.key_hash`'s).
+pub fn back_to_the_form_before_0013(postgres: bool) -> Vec<String> {
+    const LINK_HASHES: [&str; 7] = [
+        "key_hash",
+        "a_hash",
+        "a_written_hash",
+        "a_settled_hash",
+        "b_hash",
+        "b_written_hash",
+        "b_settled_hash",
+    ];
+    const AUDIT_HASHES: [&str; 2] = ["key_hash", "hash"];
+    let text = |c: &str| {
+        if postgres {
+            format!(
+                "ALTER COLUMN {c} TYPE TEXT USING CASE WHEN octet_length({c}) = 32 THEN encode({c}, 'hex') ELSE convert_from({c}, 'UTF8') END"
+            )
+        } else {
+            format!(
+                "{c} = CASE WHEN length({c}) = 32 THEN lower(hex({c})) ELSE CAST({c} AS TEXT) END"
+            )
+        }
+    };
+    let each = |cols: &[&str]| cols.iter().map(|c| text(c)).collect::<Vec<_>>().join(", ");
+    let mut statements = Vec::new();
+    if postgres {
+        statements.extend([
+            "DROP TRIGGER audit_no_update ON audit".to_string(),
+            format!("ALTER TABLE links {}", each(&LINK_HASHES)),
+            format!("ALTER TABLE audit {}", each(&AUDIT_HASHES)),
+        ]);
+    } else {
+        statements.extend([
+            "PRAGMA ignore_check_constraints = ON".to_string(),
+            "DROP TRIGGER audit_no_update".to_string(),
+            format!("UPDATE links SET {}", each(&LINK_HASHES)),
+            format!("UPDATE audit SET {}", each(&AUDIT_HASHES)),
+        ]);
+    }
+    let function = if postgres {
+        "FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
+    } else {
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    };
+    statements.extend([
+        "ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT ''".to_string(),
+        format!(
+            "UPDATE audit SET prev_hash = COALESCE((SELECT p.hash FROM audit p WHERE p.id = audit.id - 1), '{}')",
+            crate::audit::GENESIS
+        ),
+        format!("CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit {function}"),
+        "DELETE FROM _sqlx_migrations WHERE version = 13".to_string(),
+    ]);
+    statements
+}

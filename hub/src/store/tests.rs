@@ -1561,61 +1561,9 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
 /// each audit entry with `prev_hash`, the hash of the entry before it; and forgets that
 /// migration. (SQLite keeps the tables' declared types: its values decide there.)
 async fn back_to_the_form_before_0013(s: &Store) {
-    let link_hashes = [
-        "key_hash",
-        "a_hash",
-        "a_written_hash",
-        "a_settled_hash",
-        "b_hash",
-        "b_written_hash",
-        "b_settled_hash",
-    ];
-    let audit_hashes = ["key_hash", "hash"];
     let pg = s.backend() == "postgres";
-    let text = |c: &str| {
-        if pg {
-            format!(
-                "ALTER COLUMN {c} TYPE TEXT USING CASE WHEN octet_length({c}) = 32 THEN encode({c}, 'hex') ELSE convert_from({c}, 'UTF8') END"
-            )
-        } else {
-            format!(
-                "{c} = CASE WHEN length({c}) = 32 THEN lower(hex({c})) ELSE CAST({c} AS TEXT) END"
-            )
-        }
-    };
-    let each = |cols: &[&str]| cols.iter().map(|c| text(c)).collect::<Vec<_>>().join(", ");
-    let (on, function) = if pg {
-        (
-            " ON audit",
-            "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
-        )
-    } else {
-        (
-            "",
-            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-        )
-    };
-    let mut statements = vec![format!("DROP TRIGGER audit_no_update{on}")];
-    if pg {
-        statements.push(format!("ALTER TABLE links {}", each(&link_hashes)));
-        statements.push(format!("ALTER TABLE audit {}", each(&audit_hashes)));
-    } else {
-        statements.push(format!("UPDATE links SET {}", each(&link_hashes)));
-        statements.push(format!("UPDATE audit SET {}", each(&audit_hashes)));
-    }
-    statements.extend([
-        "ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT ''".to_string(),
-        format!(
-            "UPDATE audit SET prev_hash = COALESCE((SELECT p.hash FROM audit p WHERE p.id = audit.id - 1), '{GENESIS}')"
-        ),
-        format!("CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit {function}"),
-        "DELETE FROM _sqlx_migrations WHERE version = 13".to_string(),
-    ]);
-    if !pg {
-        // Text keys are what it puts back; this version's check would refuse them.
-        statements.insert(0, "PRAGMA ignore_check_constraints = ON".to_string());
-    }
-    // One connection for all (the pragma is the connection's).
+    let statements = testing::back_to_the_form_before_0013(pg);
+    // One connection for all (SQLite's pragma is the connection's).
     on_pool!(s, p => {
         let mut c = p.acquire().await.unwrap();
         for sql in statements {

@@ -882,33 +882,8 @@ async fn a_store_with_hex_text_hashes_migrates_in_place_and_the_next_run_writes_
     // its prev_hash, migration 0013 not run.
     let backup = w.back_up_store().await;
     let db = rusqlite::Connection::open(&backup).unwrap();
-    let text = |c: &str| {
-        format!("{c} = CASE WHEN length({c}) = 32 THEN lower(hex({c})) ELSE CAST({c} AS TEXT) END")
-    };
-    let set = |cols: &[&str]| cols.iter().map(|c| text(c)).collect::<Vec<_>>().join(", ");
-    db.execute_batch(&format!(
-        "PRAGMA ignore_check_constraints = ON;
-         DROP TRIGGER audit_no_update;
-         UPDATE links SET {};
-         UPDATE audit SET {};
-         ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
-         UPDATE audit SET prev_hash = COALESCE((SELECT p.hash FROM audit p WHERE p.id = audit.id - 1), '{}');
-         CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-         DELETE FROM _sqlx_migrations WHERE version = 13;",
-        set(&[
-            "key_hash",
-            "a_hash",
-            "a_written_hash",
-            "a_settled_hash",
-            "b_hash",
-            "b_written_hash",
-            "b_settled_hash"
-        ]),
-        set(&["key_hash", "hash"]),
-        hub::audit::GENESIS,
-    ))
-    .unwrap();
+    db.execute_batch(&hub::store::testing::back_to_the_form_before_0013(false).join(";\n"))
+        .unwrap();
     let hex: String = db
         .query_row("SELECT key_hash FROM links LIMIT 1", [], |r| r.get(0))
         .unwrap();
