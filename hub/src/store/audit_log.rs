@@ -6,6 +6,14 @@ use super::*;
 /// Audit entries read back per query while verifying.
 pub(super) const AUDIT_PAGE: i64 = 5_000;
 
+/// The chain's head: the newest entry's id and hash (no row: an empty log).
+pub(super) const SELECT_HEAD: &str = "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1";
+
+/// A row of [`SELECT_HEAD`]: (id, hash as hex).
+pub(super) fn head_from_row(r: &impl Cols) -> (i64, String) {
+    (r.int("id"), r.hash("hash"))
+}
+
 /// `SELECT` of audit entries, each with its `prev_hash`: the hash of the entry before it by id
 /// ([`GENESIS`] for entry 1), which the table does not keep since migration 0013. It kept a copy
 /// of that hash in each row; the ids (1, 2, 3, … without gaps) and each hash, which covers the
@@ -110,10 +118,11 @@ impl Store {
     /// entry count, ids being 1, 2, 3, … without gaps) and hash; `(0, None)` for an empty log.
     pub async fn audit_head(&self) -> Result<(i64, Option<String>)> {
         on_pool!(self, p => {
-            let row = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-                .fetch_optional(p)
-                .await?;
-            Ok(row.map_or((0, None), |r| (r.int("id"), Some(r.hash("hash")))))
+            let row = sqlx::query(SELECT_HEAD).fetch_optional(p).await?;
+            Ok(row.map_or((0, None), |r| {
+                let (id, hash) = head_from_row(&r);
+                (id, Some(hash))
+            }))
         })
     }
 

@@ -179,10 +179,10 @@ async fn append_audit_pg(
     if let Some(lock) = lock {
         sqlx::query(lock).execute(&mut *tx).await?;
     }
-    let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+    let head = sqlx::query(audit_log::SELECT_HEAD)
         .fetch_optional(&mut *tx)
         .await?;
-    let head = head.map(|r| (r.int("id"), r.hash("hash")));
+    let head = head.as_ref().map(audit_log::head_from_row);
     let entries = chain(sync, audit, key, head, now);
     // One statement for the batch's entries: a column array each, unnested.
     sqlx::query(

@@ -306,10 +306,10 @@ impl Store {
                 if let Some(lock) = audit_lock(p) {
                     sqlx::query(lock).execute(&mut *tx).await?;
                 }
-                let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                let head = sqlx::query(audit_log::SELECT_HEAD)
                     .fetch_optional(&mut *tx)
                     .await?;
-                let head = head.map(|r| (r.int("id"), r.hash("hash")));
+                let head = head.as_ref().map(audit_log::head_from_row);
                 for e in super::commit::chain(&sync, audit, &key, head, &now) {
                     insert_audit!(e).execute(&mut *tx).await?;
                 }
@@ -333,10 +333,10 @@ impl Store {
             if let Some(lock) = audit_lock(p) {
                 sqlx::query(lock).execute(&mut *tx).await?;
             }
-            let head = sqlx::query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+            let head = sqlx::query(audit_log::SELECT_HEAD)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let head = head.map(|r| (r.int("id"), r.hash("hash")));
+            let head = head.as_ref().map(audit_log::head_from_row);
             for e in super::commit::chain(sync, entries, &key, head, &now()) {
                 insert_audit!(e).execute(&mut *tx).await?;
             }

@@ -12,23 +12,19 @@
 //! hash", short keys in tests) is kept as its UTF-8 bytes; such a value must not be 32 bytes
 //! long, or it reads back as hex.
 
-use std::fmt::Write as _;
-
 /// The bytes of a hash column for `h`: 64 lower-case hex digits → their 32 bytes; anything
 /// else → its UTF-8 bytes.
 pub(super) fn to_bytes(h: &str) -> Vec<u8> {
-    let b = h.as_bytes();
-    if b.len() == 64 && b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-        b.chunks_exact(2)
-            .map(|p| (nibble(p[0]) << 4) | nibble(p[1]))
-            .collect()
-    } else {
-        debug_assert_ne!(
-            b.len(),
-            32,
-            "a 32-byte text in a hash column reads back as hex"
-        );
-        b.to_vec()
+    match hex::decode(h) {
+        Ok(b) if b.len() == 32 && !h.bytes().any(|c| c.is_ascii_uppercase()) => b,
+        _ => {
+            debug_assert_ne!(
+                h.len(),
+                32,
+                "a 32-byte text in a hash column reads back as hex"
+            );
+            h.as_bytes().to_vec()
+        }
     }
 }
 
@@ -41,20 +37,9 @@ pub(super) fn opt_to_bytes(h: Option<&str>) -> Option<Vec<u8>> {
 /// bytes as UTF-8 text (lossy: a hash column holds only what [`to_bytes`] wrote).
 pub(super) fn from_bytes(b: &[u8]) -> String {
     if b.len() == 32 {
-        let mut s = String::with_capacity(64);
-        for x in b {
-            let _ = write!(s, "{x:02x}");
-        }
-        s
+        hex::encode(b)
     } else {
         String::from_utf8_lossy(b).into_owned()
-    }
-}
-
-fn nibble(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        _ => c - b'a' + 10,
     }
 }
 

@@ -300,8 +300,8 @@ fn append_audit(
         return Ok(());
     }
     let head: Option<(i64, String)> = tx
-        .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.hash("hash"))))
+        .prepare_cached(super::audit_log::SELECT_HEAD)?
+        .query_row([], |r| Ok(super::audit_log::head_from_row(r)))
         .optional()?;
     let mut q = tx.prepare_cached(
         "INSERT INTO audit (id, at, sync, run_id, system, side, key_hash, action, result, remote_id, hash, actor, detail) \
