@@ -75,11 +75,11 @@ impl Store {
                 .context("state store: cannot begin a write transaction")?;
             check_fence!(self, p, tx);
             let now = now();
-            // One statement for the batch's links, a column array each, unnested
-            // (`links::upsert_links_pg`).
+            // A statement for the batch's links of each table, a column array each, unnested
+            // (`links::store_links_pg`).
             let links = last_of_each_key(c.links);
             if !links.is_empty() {
-                upsert_links_pg(&mut tx, sync, &links, &now).await?;
+                store_links_pg(&mut tx, sync, &links, &now).await?;
             }
             if let Some(key) = audit_key {
                 append_audit_pg(&mut tx, audit_lock(p), sync, c.audit, &key, &now).await?;

@@ -296,12 +296,14 @@ impl Store {
                 .await?;
             let Some(row) = row else { return Ok(false) };
             let (sync, key_hash): (String, String) = (row.get(0), row.get(1));
-            sqlx::query(MARK_PENDING)
-                .bind(&now)
-                .bind(&sync)
-                .bind(hash_bytes::to_bytes(&key_hash))
-                .execute(&mut *tx)
-                .await?;
+            for sql in MARK_PENDING {
+                sqlx::query(sql)
+                    .bind(&now)
+                    .bind(&sync)
+                    .bind(hash_bytes::to_bytes(&key_hash))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if let Some(key) = key {
                 if let Some(lock) = audit_lock(p) {
                     sqlx::query(lock).execute(&mut *tx).await?;

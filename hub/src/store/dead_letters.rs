@@ -293,12 +293,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if let Some((sync, key_hash)) = pending_key {
-                sqlx::query(MARK_PENDING)
-                    .bind(now())
-                    .bind(sync)
-                    .bind(hash_bytes::to_bytes(key_hash))
-                    .execute(&mut *tx)
-                    .await?;
+                let now = now();
+                for sql in MARK_PENDING {
+                    sqlx::query(sql)
+                        .bind(&now)
+                        .bind(sync)
+                        .bind(hash_bytes::to_bytes(key_hash))
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await?;
             Ok(())

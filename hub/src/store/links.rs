@@ -129,7 +129,10 @@ pub struct Link {
     /// committed before migration 0009 have no such value and hold each record sealed alone
     /// in its own column.
     pub sealed: Option<Vec<u8>>,
-    /// A change waits to be written.
+    /// A change waits to be written. A commit stores a pending link in `links_pending`, any
+    /// other in `links_at_rest` (and deletes its pending row): a new record's link is written
+    /// at rest once, when it settles (migration 0014; the hub reads both through the view
+    /// `links`).
     pub pending: bool,
     /// Write attempts since the change.
     pub attempts: i64,
@@ -239,13 +242,13 @@ const LINK_COLUMN_TYPES: [&str; 30] = [
     "TEXT", "BYTEA", // updated_at, sealed
 ];
 
-/// `INSERT INTO links (…) SELECT … FROM UNNEST($2::TEXT[], …) ON CONFLICT (sync, key_hash) DO
-/// UPDATE` (PostgreSQL): every column but the key replaced, the links given as one array per
+/// `INSERT INTO {table} (…) SELECT … FROM UNNEST($2::TEXT[], …) ON CONFLICT (sync, key_hash) DO
+/// UPDATE` (PostgreSQL; `table` is `links_at_rest` or `links_pending`): every column but the key replaced, the links given as one array per
 /// column (`$2` … `$29`; `$1` the sync, `$30` the time). One statement text for any number of
 /// links, so the server parses and plans it once per connection; a multi-row `VALUES` with 30
 /// parameters per link was a new statement for each batch size and 6,000 parameters to bind
 /// and plan for 200 links. Only `$N` placeholders and this file's column names are in the text.
-fn upsert_links_pg_sql() -> String {
+fn upsert_links_pg_sql(table: &str) -> String {
     let unnested: Vec<(&str, &str)> = LINK_COLUMNS
         .iter()
         .zip(LINK_COLUMN_TYPES)
@@ -263,7 +266,7 @@ fn upsert_links_pg_sql() -> String {
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!(
-        "INSERT INTO links (sync, {}, updated_at) SELECT $1, u.*, ${} FROM UNNEST({}) AS u \
+        "INSERT INTO {table} (sync, {}, updated_at) SELECT $1, u.*, ${} FROM UNNEST({}) AS u \
          ON CONFLICT (sync, key_hash) DO UPDATE SET {}",
         names.join(", "),
         arrays.len() + 2,
@@ -272,19 +275,59 @@ fn upsert_links_pg_sql() -> String {
     )
 }
 
-/// Upserts `links` of `sync` on PostgreSQL in one statement ([`upsert_links_pg_sql`]), each
-/// row's `updated_at` set to `now`.
+/// Stores `links` of `sync` on PostgreSQL, each row's `updated_at` set to `now`: the pending
+/// links ([`Link::pending`]) upserted into `links_pending`, the others into `links_at_rest` and
+/// their pending rows deleted (migration 0014); a statement each ([`upsert_links_pg_sql`]).
 ///
 /// # Errors
 /// The server's refusal (a lost connection, a constraint).
-pub(super) async fn upsert_links_pg(
+pub(super) async fn store_links_pg(
     tx: &mut sqlx::PgConnection,
     sync: &str,
     links: &[&Link],
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(upsert_links_pg_sql);
+    let (pending, settled): (Vec<&Link>, Vec<&Link>) = links.iter().partition(|l| l.pending);
+    if !settled.is_empty() {
+        sqlx::query("DELETE FROM links_pending WHERE sync = $1 AND key_hash = ANY($2)")
+            .bind(sync)
+            .bind(
+                settled
+                    .iter()
+                    .map(|l| hash_bytes::to_bytes(&l.key_hash))
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?;
+        upsert_links_pg(tx, "links_at_rest", sync, &settled, now).await?;
+    }
+    if !pending.is_empty() {
+        upsert_links_pg(tx, "links_pending", sync, &pending, now).await?;
+    }
+    Ok(())
+}
+
+/// Upserts `links` of `sync` into `table` (`links_at_rest` or `links_pending`) in one statement
+/// ([`upsert_links_pg_sql`]), each row's `updated_at` set to `now`.
+async fn upsert_links_pg(
+    tx: &mut sqlx::PgConnection,
+    table: &str,
+    sync: &str,
+    links: &[&Link],
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    static SQL: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    let [at_rest_sql, pending_sql] = SQL.get_or_init(|| {
+        [
+            upsert_links_pg_sql("links_at_rest"),
+            upsert_links_pg_sql("links_pending"),
+        ]
+    });
+    let sql = if table == "links_at_rest" {
+        at_rest_sql
+    } else {
+        pending_sql
+    };
     fn col<T>(links: &[&Link], f: impl Fn(&Link) -> T) -> Vec<T> {
         links.iter().map(|l| f(l)).collect()
     }
@@ -338,10 +381,13 @@ pub(super) fn last_of_each_key(links: &[Link]) -> Vec<&Link> {
         .collect()
 }
 
-/// Marks a key pending, so that the sync's next run reconciles (and writes) it again:
-/// binds (now, sync, key hash).
-pub(super) const MARK_PENDING: &str =
-    "UPDATE links SET pending = TRUE, updated_at = $1 WHERE sync = $2 AND key_hash = $3";
+/// Marks a key pending, so that the sync's next run reconciles (and writes) it again: each
+/// statement binds (now, sync, key hash); run both (the key's link may be in either table, or
+/// in both, the pending row the one read: migration 0014).
+pub(super) const MARK_PENDING: [&str; 2] = [
+    "UPDATE links_at_rest SET pending = TRUE, updated_at = $1 WHERE sync = $2 AND key_hash = $3",
+    "UPDATE links_pending SET pending = TRUE, updated_at = $1 WHERE sync = $2 AND key_hash = $3",
+];
 
 impl Store {
     /// The cursor of one side of a sync.

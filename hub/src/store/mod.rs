@@ -331,7 +331,7 @@ pub use schedule::{FireClaim, ScheduleState};
 
 use leases::{lease_live, this_host};
 use links::{
-    LINK_COLUMNS, MARK_PENDING, corrupt_row, last_of_each_key, link_from_row, upsert_links_pg,
+    LINK_COLUMNS, MARK_PENDING, corrupt_row, last_of_each_key, link_from_row, store_links_pg,
 };
 
 /// The state store or its state key cannot be used as the configuration says: a store URL of

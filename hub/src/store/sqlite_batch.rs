@@ -98,16 +98,16 @@ impl Cols for rusqlite::Row<'_> {
     }
 }
 
-/// `INSERT INTO links (…) VALUES (?1, …, ?30) ON CONFLICT (sync, key_hash) DO UPDATE SET …`:
-/// one link, every column but the key replaced.
-fn upsert_link_sql() -> String {
+/// `INSERT INTO {table} (…) VALUES (?1, …, ?30) ON CONFLICT (sync, key_hash) DO UPDATE SET …`:
+/// one link, every column but the key replaced; `table` is `links_at_rest` or `links_pending`.
+fn upsert_link_sql(table: &str) -> String {
     let marks: Vec<String> = (1..=LINK_COLUMNS.len()).map(|i| format!("?{i}")).collect();
     let updates: Vec<String> = LINK_COLUMNS[2..]
         .iter()
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     format!(
-        "INSERT INTO links ({}) VALUES ({}) ON CONFLICT (sync, key_hash) DO UPDATE SET {}",
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT (sync, key_hash) DO UPDATE SET {}",
         LINK_COLUMNS.join(", "),
         marks.join(", "),
         updates.join(", ")
@@ -243,18 +243,37 @@ impl BatchConn {
     }
 }
 
-/// Upserts `links` of `sync`, one cached statement run per link.
+/// Upserts `links` of `sync`, one cached statement run per link: a pending link
+/// ([`Link::pending`]) into `links_pending`, any other into `links_at_rest`, its pending row, if
+/// any, deleted (migration 0014).
 fn write_links(
     tx: &rusqlite::Transaction<'_>,
     sync: &str,
     links: &[Link],
     now: &str,
 ) -> anyhow::Result<()> {
-    let mut q = tx.prepare_cached(&upsert_link_sql())?;
+    static SQL: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    let [at_rest_sql, pending_sql] = SQL.get_or_init(|| {
+        [
+            upsert_link_sql("links_at_rest"),
+            upsert_link_sql("links_pending"),
+        ]
+    });
+    let mut at_rest = tx.prepare_cached(at_rest_sql)?;
+    let mut pending = tx.prepare_cached(pending_sql)?;
+    let mut settled =
+        tx.prepare_cached("DELETE FROM links_pending WHERE sync = ?1 AND key_hash = ?2")?;
     for l in links {
+        let key = hash_bytes::to_bytes(&l.key_hash);
+        let q = if l.pending {
+            &mut pending
+        } else {
+            settled.execute(params![sync, key])?;
+            &mut at_rest
+        };
         q.execute(params![
             sync,
-            hash_bytes::to_bytes(&l.key_hash),
+            key,
             l.a.remote_id,
             l.a.version,
             l.a.updated_at,

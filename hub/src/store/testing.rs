@@ -57,14 +57,34 @@ pub async fn fresh_postgres_database() -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
+/// The statements that put a migrated store's links back in the form before migration 0014,
+/// as a store of the previous version holds them: each link in the table `links`, the pending
+/// ones too (a row in `links_pending` replaces the key's row at rest); no view, no
+/// `links_pending`; and that forget the migration, so that the next `Store::open` runs it
+/// again. The same SQL on both backends; run them in order on one connection.
+pub fn back_to_the_form_before_0014() -> Vec<String> {
+    let columns = super::LINK_COLUMNS.join(", ");
+    vec![
+        "DROP VIEW links".to_string(),
+        "DELETE FROM links_at_rest WHERE (sync, key_hash) IN (SELECT sync, key_hash FROM links_pending)"
+            .to_string(),
+        format!("INSERT INTO links_at_rest ({columns}) SELECT {columns} FROM links_pending"),
+        "DROP TABLE links_pending".to_string(),
+        "ALTER TABLE links_at_rest RENAME TO links".to_string(),
+        "DROP INDEX links_at_rest_pending".to_string(),
+        "CREATE INDEX links_pending ON links (sync, key_hash) WHERE pending".to_string(),
+        "DELETE FROM _sqlx_migrations WHERE version = 14".to_string(),
+    ]
+}
+
 /// The statements that put a migrated store's `links` and `audit` back in the form before
 /// migration 0013 (`postgres`: PostgreSQL's, else SQLite's), as a store of the previous
-/// version holds them: hashes as 64 hex digits of text (other values as their text), each
-/// audit entry with `prev_hash`, the hash of the entry before it; and that forget the
-/// migration, so that the next `Store::open` runs it again. Run them in order on one
-/// connection. SQLite keeps the tables' declared types (its values decide there) and ignores
-/// CHECK constraints on that connection from the first statement on (the text keys put back
-/// would fail `links.key_hash`'s).
+/// version holds them, [`back_to_the_form_before_0014`]'s first: hashes as 64 hex digits of
+/// text (other values as their text), each audit entry with `prev_hash`, the hash of the entry
+/// before it; and that forget the migration, so that the next `Store::open` runs it again. Run
+/// them in order on one connection. SQLite keeps the tables' declared types (its values decide
+/// there) and ignores CHECK constraints on that connection from the PRAGMA on (the text keys
+/// put back would fail `links.key_hash`'s).
 pub fn back_to_the_form_before_0013(postgres: bool) -> Vec<String> {
     const LINK_HASHES: [&str; 7] = [
         "key_hash",
@@ -88,7 +108,7 @@ pub fn back_to_the_form_before_0013(postgres: bool) -> Vec<String> {
         }
     };
     let each = |cols: &[&str]| cols.iter().map(|c| text(c)).collect::<Vec<_>>().join(", ");
-    let mut statements = Vec::new();
+    let mut statements = back_to_the_form_before_0014();
     if postgres {
         statements.extend([
             "DROP TRIGGER audit_no_update ON audit".to_string(),

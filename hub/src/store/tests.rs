@@ -1498,7 +1498,8 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
         "dead_letters.replay_requested_at",
         "leases.acquired_at",
         "leases.expires_at",
-        "links.updated_at",
+        "links_at_rest.updated_at",
+        "links_pending.updated_at",
         "runs.finished_at",
         "runs.scheduled_for",
         "runs.started_at",
@@ -1536,8 +1537,9 @@ async fn every_instant_the_store_writes_has_one_form_utc_rfc3339_with_millisecon
         .await
         .unwrap(),
         Pool::Postgres(p) => sqlx::query_scalar(
-            "SELECT table_name || '.' || column_name FROM information_schema.columns \
-             WHERE table_schema = current_schema()",
+            "SELECT c.table_name || '.' || c.column_name FROM information_schema.columns c \
+             JOIN information_schema.tables t USING (table_schema, table_name) \
+             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'",
         )
         .fetch_all(p)
         .await
@@ -1661,12 +1663,13 @@ async fn a_store_with_hex_text_hashes_migrates_to_bytes_and_reads_the_same_links
         Ok(3)
     );
     // A daemon of the previous version left running writes its links with text keys: refused
-    // (SQLite: the CHECK on links.key_hash; PostgreSQL: the column's type), so it finds no link,
-    // commits nothing and writes nothing anywhere.
+    // (since migration 0014 by the view `links` first; at rest, SQLite by the CHECK on
+    // key_hash, PostgreSQL by the column's type), so it commits nothing and writes nothing
+    // anywhere.
     let e = exec(
         &s,
         &format!(
-            "INSERT INTO links (sync, key_hash, updated_at) VALUES ('w', CAST('{}' AS TEXT), 'x')",
+            "INSERT INTO links_at_rest (sync, key_hash, updated_at) VALUES ('w', CAST('{}' AS TEXT), 'x')",
             "ef".repeat(32)
         ),
     )
@@ -1677,5 +1680,107 @@ async fn a_store_with_hex_text_hashes_migrates_to_bytes_and_reads_the_same_links
         shown.contains("CHECK constraint failed") || shown.contains("is of type bytea but expression is of type text"),
         "{shown}"
     );
+    }
+}
+
+/// The rows of `table` of the store, as (key, attempts), in key order.
+async fn rows_of(s: &Store, table: &str) -> Vec<(String, i64)> {
+    let sql = format!("SELECT key_hash, attempts FROM {table} ORDER BY key_hash");
+    let rows: Vec<(Vec<u8>, i64)> = on_pool!(s, p => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await.unwrap()
+    });
+    rows.into_iter()
+        .map(|(k, n)| (String::from_utf8(k).unwrap(), n))
+        .collect()
+}
+
+both! {
+async fn a_pending_link_is_kept_apart_until_it_settles_and_read_as_the_current_one(s, url) {
+    let at = |k: &str, attempts: i64, pending: bool| {
+        let mut l = link(k, pending);
+        l.attempts = attempts;
+        l
+    };
+    let commit = |links: Vec<Link>| {
+        let s = s.clone();
+        async move { s.commit("w", Commit { links: &links, ..Commit::default() }).await.unwrap() }
+    };
+    // k1 settled; then a change of k1 staged (attempt 1) and a new key k2.
+    commit(vec![at("k1", 0, false)]).await;
+    commit(vec![at("k1", 1, true), at("k2", 1, true)]).await;
+    assert_eq!(
+        rows_of(&s, "links_at_rest").await,
+        [("k1".to_string(), 0)],
+        "the link as it settled, untouched"
+    );
+    assert_eq!(
+        rows_of(&s, "links_pending").await,
+        [("k1".to_string(), 1), ("k2".to_string(), 1)]
+    );
+    // Every read sees the pending links, each key once.
+    let pending = [at("k1", 1, true), at("k2", 1, true)];
+    let mut got = s.links("w", &["k1".into(), "k2".into()]).await.unwrap();
+    got.sort_by(|x, y| x.key_hash.cmp(&y.key_hash));
+    assert_eq!(got, pending);
+    assert_eq!(s.pending("w", None, 10).await.unwrap(), pending);
+    assert_eq!(s.pending("w", Some("k1"), 10).await.unwrap(), pending[1..]);
+    assert_eq!(s.links_after("w", None, 10).await.unwrap(), pending);
+    assert_eq!(s.link_counts("w").await.unwrap(), (2, 2));
+    assert_eq!(s.pending_count("w").await.unwrap(), 2);
+
+    // k1 settles: written at rest, its pending row gone; k2 still pending.
+    commit(vec![at("k1", 0, false)]).await;
+    assert_eq!(rows_of(&s, "links_at_rest").await, [("k1".to_string(), 0)]);
+    assert_eq!(rows_of(&s, "links_pending").await, [("k2".to_string(), 1)]);
+    assert_eq!(s.link_counts("w").await.unwrap(), (2, 1));
+    assert_eq!(s.pending("w", None, 10).await.unwrap(), pending[1..]);
+    assert_eq!(s.links_after("w", None, 10).await.unwrap(), [at("k1", 0, false), at("k2", 1, true)]);
+
+    // A daemon of the previous version left running (the store migrated under it) reads the
+    // same links through the view, and its first commit is refused: a view takes no INSERT.
+    let k3 = if s.backend() == "postgres" { "'\\x6b33'::bytea" } else { "X'6b33'" };
+    let e = exec(
+        &s,
+        &format!("INSERT INTO links (sync, key_hash, updated_at) VALUES ('w', {k3}, 'x')"),
+    )
+    .await
+    .unwrap_err();
+    let shown = format!("{e:#}");
+    assert!(
+        shown.contains("cannot modify links because it is a view")
+            || shown.contains("cannot insert into view \"links\""),
+        "{shown}"
+    );
+
+    // A store of the previous version kept every link in the table `links`: put back in that
+    // form, k2 is there; opened again (migrated), it reads the same, and settles at rest.
+    let statements = testing::back_to_the_form_before_0014();
+    on_pool!(s, p => {
+        let mut c = p.acquire().await.unwrap();
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await.unwrap();
+        }
+    });
+    assert_eq!(
+        rows_of(&s, "links").await,
+        [("k1".to_string(), 0), ("k2".to_string(), 1)],
+        "the previous form: one table"
+    );
+    s.close().await;
+    let s = Store::open(&url).await.unwrap();
+    assert_eq!(
+        rows_of(&s, "links_at_rest").await,
+        [("k1".to_string(), 0), ("k2".to_string(), 1)]
+    );
+    assert_eq!(rows_of(&s, "links_pending").await, []);
+    assert_eq!(s.pending("w", None, 10).await.unwrap(), pending[1..]);
+    s.commit("w", Commit { links: &[at("k2", 0, false)], ..Commit::default() })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows_of(&s, "links_at_rest").await,
+        [("k1".to_string(), 0), ("k2".to_string(), 0)]
+    );
+    assert_eq!(s.link_counts("w").await.unwrap(), (2, 0));
     }
 }
