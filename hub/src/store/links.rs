@@ -1,7 +1,9 @@
 //! Links: what the hub knows of each record key of a sync on each side (system id, version,
 //! keyed content hash, sealed snapshot, the record when the key last settled, a write's
-//! intent), and the cursors of each side. Table `links` (one row per sync and key hash),
-//! table `cursors`.
+//! intent), and the cursors of each side. Tables `links_at_rest` (the links as they last
+//! settled) and `links_pending` (the pending ones), one row per sync and key hash in each, read
+//! through the view `links` (a key's pending row if it has one; migration 0014); table
+//! `cursors`.
 
 use super::*;
 
@@ -382,11 +384,14 @@ pub(super) fn last_of_each_key(links: &[Link]) -> Vec<&Link> {
 }
 
 /// Marks a key pending, so that the sync's next run reconciles (and writes) it again: each
-/// statement binds (now, sync, key hash); run both (the key's link may be in either table, or
-/// in both, the pending row the one read: migration 0014).
+/// statement binds (now, sync, key hash); run both, in this order (the key's link may be in
+/// either table, or in both, the pending row the one read: migration 0014). The pending row
+/// first, as a commit that settles the key takes them (it deletes the pending row, then writes
+/// the one at rest): on PostgreSQL the two transactions then wait for each other in turn
+/// instead of each holding the row the other wants.
 pub(super) const MARK_PENDING: [&str; 2] = [
-    "UPDATE links_at_rest SET pending = TRUE, updated_at = $1 WHERE sync = $2 AND key_hash = $3",
     "UPDATE links_pending SET pending = TRUE, updated_at = $1 WHERE sync = $2 AND key_hash = $3",
+    "UPDATE links_at_rest SET pending = TRUE, updated_at = $1 WHERE sync = $2 AND key_hash = $3",
 ];
 
 impl Store {
