@@ -301,19 +301,19 @@ pub(super) async fn store_links_pg(
             )
             .execute(&mut *tx)
             .await?;
-        upsert_links_pg(tx, "links_at_rest", sync, &settled, now).await?;
+        upsert_links_pg(tx, false, sync, &settled, now).await?;
     }
     if !pending.is_empty() {
-        upsert_links_pg(tx, "links_pending", sync, &pending, now).await?;
+        upsert_links_pg(tx, true, sync, &pending, now).await?;
     }
     Ok(())
 }
 
-/// Upserts `links` of `sync` into `table` (`links_at_rest` or `links_pending`) in one statement
-/// ([`upsert_links_pg_sql`]), each row's `updated_at` set to `now`.
+/// Upserts `links` of `sync` into `links_pending` (`pending`) or `links_at_rest` in one
+/// statement ([`upsert_links_pg_sql`]), each row's `updated_at` set to `now`.
 async fn upsert_links_pg(
     tx: &mut sqlx::PgConnection,
-    table: &str,
+    pending: bool,
     sync: &str,
     links: &[&Link],
     now: &str,
@@ -325,11 +325,7 @@ async fn upsert_links_pg(
             upsert_links_pg_sql("links_pending"),
         ]
     });
-    let sql = if table == "links_at_rest" {
-        at_rest_sql
-    } else {
-        pending_sql
-    };
+    let sql = if pending { pending_sql } else { at_rest_sql };
     fn col<T>(links: &[&Link], f: impl Fn(&Link) -> T) -> Vec<T> {
         links.iter().map(|l| f(l)).collect()
     }
