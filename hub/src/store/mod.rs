@@ -366,6 +366,10 @@ impl StoreConfigError {
 /// statement fails with "database is locked" ([`StoreError::Busy`]).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The page size of a new SQLite store, in bytes (SQLite's default is 4,096; a power of two
+/// from 512 to 65,536).
+const PAGE_SIZE: u32 = 8192;
+
 /// The state store (SQLite or PostgreSQL, by URL).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -426,6 +430,12 @@ impl Store {
         }
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
+            // A new store's pages are 8 KiB instead of SQLite's 4 KiB: a page of `links_at_rest`
+            // leaves about half a row free whatever its size, so bigger pages leave less per
+            // link (bench/scale --scale 100: 30 bytes per link less, docs/performance.md). An
+            // existing store keeps its page size (SQLite changes it only by a VACUUM outside
+            // WAL mode). Set before the journal mode, which creates the file's header.
+            .page_size(PAGE_SIZE)
             .journal_mode(SqliteJournalMode::Wal)
             // WAL with NORMAL survives a crash of the process (SIGKILL); FULL would add an fsync
             // per commit for power loss.

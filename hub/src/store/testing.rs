@@ -57,14 +57,34 @@ pub async fn fresh_postgres_database() -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
+/// The statements that put a migrated store's links back in the form before migration 0015:
+/// each version as the side's system gave it (`=` replaced by the side's update time, one `=`
+/// taken off a version beginning with `=`; `sync::link_seal`'s `version_as_kept`); and that
+/// forget the migration, so that the next `Store::open` runs it again. The same SQL on both
+/// backends; run them in order on one connection.
+pub fn back_to_the_form_before_0015() -> Vec<String> {
+    let mut statements = Vec::new();
+    for table in ["links_at_rest", "links_pending"] {
+        for side in ["a", "b"] {
+            statements.push(format!(
+                "UPDATE {table} SET {side}_version = CASE WHEN {side}_version = '=' THEN {side}_updated_at ELSE substr({side}_version, 2) END WHERE {side}_version LIKE '=%'"
+            ));
+        }
+    }
+    statements.push("DELETE FROM _sqlx_migrations WHERE version = 15".to_string());
+    statements
+}
+
 /// The statements that put a migrated store's links back in the form before migration 0014,
 /// as a store of the previous version holds them: each link in the table `links`, the pending
 /// ones too (a row in `links_pending` replaces the key's row at rest); no view, no
 /// `links_pending`; and that forget the migration, so that the next `Store::open` runs it
-/// again. The same SQL on both backends; run them in order on one connection.
+/// again; [`back_to_the_form_before_0015`]'s first. The same SQL on both backends; run them in
+/// order on one connection.
 pub fn back_to_the_form_before_0014() -> Vec<String> {
     let columns = super::LINK_COLUMNS.join(", ");
-    vec![
+    let mut statements = back_to_the_form_before_0015();
+    statements.extend([
         "DROP VIEW links".to_string(),
         "DELETE FROM links_at_rest WHERE (sync, key_hash) IN (SELECT sync, key_hash FROM links_pending)"
             .to_string(),
@@ -74,7 +94,8 @@ pub fn back_to_the_form_before_0014() -> Vec<String> {
         "DROP INDEX links_at_rest_pending".to_string(),
         "CREATE INDEX links_pending ON links (sync, key_hash) WHERE pending".to_string(),
         "DELETE FROM _sqlx_migrations WHERE version = 14".to_string(),
-    ]
+    ]);
+    statements
 }
 
 /// The statements that put a migrated store's `links` and `audit` back in the form before

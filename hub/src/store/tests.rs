@@ -793,6 +793,65 @@ async fn an_in_memory_sqlite_store_is_refused_with_the_reason() {
     assert!(matches!(e, StoreError::Config(_)), "{e:#}");
 }
 
+/// A new SQLite store is made of 8 KiB pages; a store made with SQLite's default 4 KiB pages
+/// (every store before this one) keeps them, and commits and reads as before.
+#[tokio::test]
+async fn a_new_sqlite_store_has_8_kib_pages_and_an_older_one_keeps_its_own() {
+    let page_size = |path: std::path::PathBuf| {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("new.db");
+    let s = Store::open(&format!("sqlite://{}", new.display()))
+        .await
+        .unwrap();
+    s.commit(
+        "w",
+        Commit {
+            links: &[link("k1", false)],
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    drop(s);
+    assert_eq!(page_size(new), 8192);
+
+    // An existing store, as SQLite made it before: 4 KiB pages, WAL.
+    let old = dir.path().join("old.db");
+    let c = rusqlite::Connection::open(&old).unwrap();
+    c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        .unwrap();
+    c.execute_batch("CREATE TABLE t (x); DROP TABLE t;")
+        .unwrap();
+    drop(c);
+    assert_eq!(page_size(old.clone()), 4096);
+    let s = Store::open(&format!("sqlite://{}", old.display()))
+        .await
+        .unwrap();
+    s.commit(
+        "w",
+        Commit {
+            links: &[link("k1", false), link("k2", true)],
+            ..Commit::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.links("w", &["k1".into(), "k2".into()])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    drop(s);
+    assert_eq!(page_size(old), 4096);
+}
+
 both! {
 async fn fire_times_and_lease_expiry_go_by_the_databases_clock(s, url) {
     let db = s.db_now().await.unwrap();
@@ -1782,5 +1841,68 @@ async fn a_pending_link_is_kept_apart_until_it_settles_and_read_as_the_current_o
         [("k1".to_string(), 0), ("k2".to_string(), 0)]
     );
     assert_eq!(s.link_counts("w").await.unwrap(), (2, 0));
+    }
+}
+
+/// The versions of the store's links at rest, as stored: (key, a_version, b_version), in key
+/// order.
+async fn versions_of(s: &Store) -> Vec<(String, Option<String>, Option<String>)> {
+    let sql = "SELECT key_hash, a_version, b_version FROM links_at_rest ORDER BY key_hash";
+    let rows: Vec<(Vec<u8>, Option<String>, Option<String>)> = on_pool!(s, p => {
+        sqlx::query_as(sql).fetch_all(p).await.unwrap()
+    });
+    rows.into_iter()
+        .map(|(k, a, b)| (String::from_utf8(k).unwrap(), a, b))
+        .collect()
+}
+
+both! {
+async fn migration_0015_escapes_a_stored_version_beginning_with_equals(s, url) {
+    let with = |k: &str, a: &str, b: &str| {
+        let mut l = Link::new(k.into());
+        l.a.version = Some(a.into());
+        l.b.version = Some(b.into());
+        l.b.updated_at = Some("2026-12-08T03:46:00+08:00".into());
+        l
+    };
+    // As the hub keeps them now (`link_seal::version_as_kept`): k1's a-side version is `=v1`
+    // escaped, its b-side version its update time; k2's versions plain.
+    let kept = [with("k1", "==v1", "="), with("k2", "v2", "2026-12-08 03:46:00")];
+    s.commit("w", Commit { links: &kept, ..Commit::default() }).await.unwrap();
+    let t = "2026-12-08T03:46:00+08:00".to_string();
+    let versions = |k1: [&str; 2]| {
+        vec![
+            ("k1".to_string(), Some(k1[0].to_string()), Some(k1[1].to_string())),
+            ("k2".to_string(), Some("v2".to_string()), Some("2026-12-08 03:46:00".to_string())),
+        ]
+    };
+    // A store of the previous version held the versions as the systems gave them.
+    let statements = testing::back_to_the_form_before_0015();
+    on_pool!(s, p => {
+        let mut c = p.acquire().await.unwrap();
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await.unwrap();
+        }
+    });
+    assert_eq!(versions_of(&s).await, versions(["=v1", t.as_str()]));
+    // Migrated: `=v1` escaped again; the rest as it was (a link takes the shorter form at its
+    // next commit), and read by the hub as the systems gave them.
+    s.close().await;
+    let s = Store::open(&url).await.unwrap();
+    assert_eq!(versions_of(&s).await, versions(["==v1", t.as_str()]));
+    let keys = crate::keys::Keys::derive(&[7; 32]);
+    let mut read = s.links("w", &["k1".into(), "k2".into()]).await.unwrap();
+    read.sort_by(|x, y| x.key_hash.cmp(&y.key_hash));
+    for l in &mut read {
+        crate::sync::link_seal::unseal(&keys, "w", l).unwrap();
+    }
+    let read: Vec<_> = read.iter().map(|l| (l.a.version.clone(), l.b.version.clone())).collect();
+    assert_eq!(
+        read,
+        [
+            (Some("=v1".to_string()), Some(t.clone())),
+            (Some("v2".to_string()), Some("2026-12-08 03:46:00".to_string())),
+        ]
+    );
     }
 }

@@ -15,7 +15,10 @@
 //! before it), opened as it is and rewritten in form 2 by the link's next commit.
 //!
 //! A side's settled hash and the hash of what the hub wrote there are most often the side's
-//! hash itself: the row then holds `=` in their place (64 bytes each saved per row).
+//! hash itself: the row then holds `=` in their place (64 bytes each saved per row). Likewise a
+//! side's version token that is its update time (HY-ESMS's: 25 bytes) is held as `=`; a
+//! version that itself begins with `=` is held with one more `=` in front ([`version_as_kept`];
+//! migration 0015 escaped the versions stored before).
 //!
 //! Links stored before this form (state stores before migration 0009) hold each record sealed
 //! alone, in its own column, under `{sync}/{key hash}/{a|b}` (snapshot), `…/{a|b}/settled`,
@@ -47,6 +50,36 @@ const LEVEL: i32 = 3;
 
 /// Stands for "the side's hash" in a row's settled and written hash columns.
 const SAME_AS_HASH: &str = "=";
+
+/// Stands for "the side's update time" in a row's version column; a version beginning with it
+/// is kept with one more in front.
+const SAME_AS_UPDATED_AT: char = '=';
+
+/// A side's version as its row keeps it: `=` for a version equal to the side's update time,
+/// a version beginning with `=` with one more `=` in front, any other as it is. The inverse of
+/// [`version_as_read`].
+fn version_as_kept(version: &Option<String>, updated_at: &Option<String>) -> Option<String> {
+    let v = version.as_ref()?;
+    Some(if version == updated_at {
+        SAME_AS_UPDATED_AT.to_string()
+    } else if v.starts_with(SAME_AS_UPDATED_AT) {
+        format!("{SAME_AS_UPDATED_AT}{v}")
+    } else {
+        v.clone()
+    })
+}
+
+/// A side's version from its row's version column and update time ([`version_as_kept`]).
+fn version_as_read(kept: Option<String>, updated_at: &Option<String>) -> Option<String> {
+    let v = kept?;
+    if v.len() == 1 && v.starts_with(SAME_AS_UPDATED_AT) {
+        updated_at.clone()
+    } else if let Some(escaped) = v.strip_prefix(SAME_AS_UPDATED_AT) {
+        Some(escaped.to_string())
+    } else {
+        Some(v)
+    }
+}
 
 /// The slots of the sealed value, in order.
 const SLOTS: usize = 7;
@@ -252,7 +285,7 @@ pub fn sealed(keys: &Keys, sync: &str, link: &Link) -> Link {
         };
         SideState {
             remote_id: s.remote_id.clone(),
-            version: s.version.clone(),
+            version: version_as_kept(&s.version, &s.updated_at),
             updated_at: s.updated_at.clone(),
             hash: s.hash.clone(),
             written_hash: same(&s.written_hash),
@@ -292,6 +325,7 @@ pub fn unseal(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError>
                 h.clone_from(&s.hash);
             }
         }
+        s.version = version_as_read(s.version.take(), &s.updated_at);
     }
     if let Some(sealed) = link.sealed.take() {
         let value = keys.open(&context(sync, &link.key_hash), &sealed)?;
@@ -405,6 +439,49 @@ mod tests {
         let mut back = stored.clone();
         unseal(&k, "workers", &mut back).unwrap();
         assert_eq!(back, Link { sealed: None, ..l });
+    }
+
+    #[test]
+    fn a_version_equal_to_the_update_time_is_kept_as_equals_and_one_beginning_with_equals_escaped()
+    {
+        let t = "2026-12-08T03:46:00+08:00";
+        // (version, update time, as the row keeps the version)
+        let cases: [(Option<&str>, Option<&str>, Option<&str>); 9] = [
+            (Some(t), Some(t), Some("=")),
+            (
+                Some("2026-12-08 03:46:00"),
+                Some(t),
+                Some("2026-12-08 03:46:00"),
+            ),
+            (Some("="), Some(t), Some("==")),
+            (Some("=x"), Some(t), Some("==x")),
+            (Some("=="), Some("=="), Some("=")),
+            (Some("="), None, Some("==")),
+            (Some(t), None, Some(t)),
+            (None, Some(t), None),
+            (Some(""), Some(t), Some("")),
+        ];
+        let k = keys();
+        for (version, updated_at, kept) in cases {
+            let mut l = settled_link();
+            l.b.version = version.map(String::from);
+            l.b.updated_at = updated_at.map(String::from);
+            let stored = sealed(&k, "workers", &l);
+            assert_eq!(
+                stored.b.version.as_deref(),
+                kept,
+                "{version:?} at {updated_at:?}"
+            );
+            assert_eq!(stored.b.updated_at.as_deref(), updated_at);
+            let mut back = stored.clone();
+            unseal(&k, "workers", &mut back).unwrap();
+            assert_eq!(
+                back.b.version.as_deref(),
+                version,
+                "{version:?} at {updated_at:?}"
+            );
+            assert_eq!(back, Link { sealed: None, ..l });
+        }
     }
 
     /// `hub/src/sync/link_seal_dictionary.txt`'s SHA-256 when form 2 was made (`sha256sum`).
