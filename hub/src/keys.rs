@@ -131,10 +131,13 @@ impl Keys {
     /// HMAC-SHA256 of a record's content: its canonical JSON with `null` members removed (so an
     /// absent field and a `null` one hash the same), as 64 hex digits.
     pub fn content_hash(&self, record: &Value) -> String {
-        hex::encode(hmac(
-            &self.content_hash,
-            canonical_json_without_nulls(record).as_bytes(),
-        ))
+        self.content_hash_of_text(canonical_json_without_nulls(record).as_bytes())
+    }
+
+    /// HMAC-SHA256 of `text` under the content-hash key, as 64 hex digits: [`Keys::content_hash`]
+    /// of a record whose [`canonical_json_without_nulls`] is `text`.
+    pub fn content_hash_of_text(&self, text: &[u8]) -> String {
+        hex::encode(hmac(&self.content_hash, text))
     }
 
     /// Seals `plaintext` bound to `context` (e.g. `sync/key-hash/side`): nonce ‖ ciphertext ‖ tag.

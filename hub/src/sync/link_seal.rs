@@ -14,8 +14,10 @@
 //! size.) Version byte `1` is the same text compressed without the dictionary (links sealed
 //! before it), opened as it is and rewritten in form 2 by the link's next commit.
 //!
-//! A side's settled hash and the hash of what the hub wrote there are most often the side's
-//! hash itself: the row then holds `=` in their place (64 bytes each saved per row). Likewise a
+//! A side's hash is most often the content hash of its snapshot, which the sealed value holds:
+//! the row then holds `=` in its place ([`hash_of_snapshot`]; 32 bytes a side). A side's settled
+//! hash and the hash of what the hub wrote there are most often the side's hash itself: the row
+//! then holds `=` in their place too (64 bytes each saved per row). Likewise a
 //! side's version token that is its update time (HY-ESMS's: 25 bytes) is held as `=`; a
 //! version that itself begins with `=` is held with one more `=` in front ([`version_as_kept`];
 //! migration 0015 escaped the versions stored before).
@@ -50,6 +52,19 @@ const LEVEL: i32 = 3;
 
 /// Stands for "the side's hash" in a row's settled and written hash columns.
 const SAME_AS_HASH: &str = "=";
+
+/// The hash a row's `=` in a side's hash column stands for: the content hash of the side's
+/// snapshot ([`Keys::content_hash`]), computed from its canonical JSON. A snapshot without the
+/// text `null` is its own canonical text without nulls (one HMAC, no parsing); one with it is
+/// parsed first. `None` for a snapshot that is not JSON. **Frozen:** rows hold `=` for this
+/// function's value; [`sealed`] writes `=` only where it equals the side's hash.
+fn hash_of_snapshot(keys: &Keys, snapshot: &[u8]) -> Option<String> {
+    if !snapshot.windows(4).any(|w| w == b"null") {
+        return Some(keys.content_hash_of_text(snapshot));
+    }
+    let record: serde_json::Value = serde_json::from_slice(snapshot).ok()?;
+    Some(keys.content_hash(&record))
+}
 
 /// Stands for "the side's update time" in a row's version column; a version beginning with it
 /// is kept with one more in front.
@@ -283,11 +298,18 @@ pub fn sealed(keys: &Keys, sync: &str, link: &Link) -> Link {
             Some(_) if *h == s.hash => Some(SAME_AS_HASH.to_string()),
             _ => h.clone(),
         };
+        let of_snapshot = s
+            .snapshot
+            .as_deref()
+            .and_then(|r| hash_of_snapshot(keys, r));
         SideState {
             remote_id: s.remote_id.clone(),
             version: version_as_kept(&s.version, &s.updated_at),
             updated_at: s.updated_at.clone(),
-            hash: s.hash.clone(),
+            hash: match &s.hash {
+                Some(h) if of_snapshot.as_ref() == Some(h) => Some(SAME_AS_HASH.to_string()),
+                h => h.clone(),
+            },
             written_hash: same(&s.written_hash),
             snapshot: None,
             settled_hash: same(&s.settled_hash),
@@ -318,8 +340,26 @@ pub fn sealed_all(keys: &Keys, sync: &str, links: &[Link]) -> Vec<Link> {
 /// [`Link::sealed`] or, for a row of the older form, from each record's own column.
 /// Errors: a value that does not open with this state key (another key, an altered row).
 pub fn unseal(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError> {
+    if let Some(sealed) = link.sealed.take() {
+        let value = keys.open(&context(sync, &link.key_hash), &sealed)?;
+        for (field, slot) in slots_mut(link).into_iter().zip(unpack(&value)?) {
+            *field = slot;
+        }
+    } else {
+        open_older_form(keys, sync, link)?;
+    }
     for side in [Side::A, Side::B] {
         let s = link.side_mut(side);
+        if s.hash.as_deref() == Some(SAME_AS_HASH) {
+            // `=` is written only for a side with a snapshot whose hash it is: a row holding it
+            // otherwise was altered.
+            s.hash = Some(
+                s.snapshot
+                    .as_deref()
+                    .and_then(|r| hash_of_snapshot(keys, r))
+                    .ok_or(OpenError)?,
+            );
+        }
         for h in [&mut s.settled_hash, &mut s.written_hash] {
             if h.as_deref() == Some(SAME_AS_HASH) {
                 h.clone_from(&s.hash);
@@ -327,13 +367,12 @@ pub fn unseal(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError>
         }
         s.version = version_as_read(s.version.take(), &s.updated_at);
     }
-    if let Some(sealed) = link.sealed.take() {
-        let value = keys.open(&context(sync, &link.key_hash), &sealed)?;
-        for (field, slot) in slots_mut(link).into_iter().zip(unpack(&value)?) {
-            *field = slot;
-        }
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// [`unseal`]'s records of a row of the form before migration 0009: each sealed alone in its own
+/// column.
+fn open_older_form(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError> {
     let key_hash = link.key_hash.clone();
     for side in [Side::A, Side::B] {
         let own = format!("{sync}/{key_hash}/{}", side.as_str());
@@ -439,6 +478,74 @@ mod tests {
         let mut back = stored.clone();
         unseal(&k, "workers", &mut back).unwrap();
         assert_eq!(back, Link { sealed: None, ..l });
+    }
+
+    #[test]
+    fn a_hash_that_is_the_content_hash_of_the_sides_snapshot_is_kept_as_equals() {
+        let k = keys();
+        let plain = br#"{"idNumber":"522325199001011234","name":"x"}"#.to_vec();
+        let with_nulls = br#"{"hiredOn":null,"idNumber":"522325199001011234","name":"x"}"#.to_vec();
+        let plain_hash = k.content_hash(&serde_json::from_slice(&plain).unwrap());
+        // The content hash leaves null members out: both records hash the same.
+        assert_eq!(
+            plain_hash,
+            k.content_hash(&serde_json::from_slice(&with_nulls).unwrap())
+        );
+        let mut l = Link::new("k1".into());
+        l.a.snapshot = Some(plain.clone());
+        l.a.hash = Some(plain_hash.clone());
+        l.a.settled_hash = Some(plain_hash.clone());
+        l.b.snapshot = Some(with_nulls);
+        l.b.hash = Some(plain_hash.clone());
+        l.b.written_hash = Some(plain_hash.clone());
+        let stored = sealed(&k, "workers", &l);
+        let eq = Some("=".to_string());
+        assert_eq!(
+            (
+                &stored.a.hash,
+                &stored.a.settled_hash,
+                &stored.b.hash,
+                &stored.b.written_hash
+            ),
+            (&eq, &eq, &eq, &eq)
+        );
+        let mut back = stored.clone();
+        unseal(&k, "workers", &mut back).unwrap();
+        assert_eq!(
+            back,
+            Link {
+                sealed: None,
+                ..l.clone()
+            }
+        );
+
+        // A hash that is not its snapshot's (a delete's, an older record's) stays as it is; so
+        // does one without a snapshot, or with a snapshot that is not JSON.
+        let other = "ab".repeat(32);
+        let mut l2 = l.clone();
+        l2.a.hash = Some(other.clone());
+        l2.b.snapshot = None;
+        l2.b.intent = Some(b"{}".to_vec());
+        let stored = sealed(&k, "workers", &l2);
+        assert_eq!(stored.a.hash.as_deref(), Some(other.as_str()));
+        assert_eq!(stored.b.hash.as_deref(), Some(plain_hash.as_str()));
+        let mut back = stored.clone();
+        unseal(&k, "workers", &mut back).unwrap();
+        assert_eq!(
+            back,
+            Link {
+                sealed: None,
+                ..l2.clone()
+            }
+        );
+        let mut not_json = l.clone();
+        not_json.a.snapshot = Some(b"null, not a record".to_vec());
+        assert_eq!(sealed(&k, "workers", &not_json).a.hash, Some(plain_hash));
+
+        // `=` in a row whose sealed value has no snapshot for it: an altered row.
+        let mut altered = sealed(&k, "workers", &l2);
+        altered.b.hash = eq;
+        assert!(unseal(&k, "workers", &mut altered).is_err());
     }
 
     #[test]
