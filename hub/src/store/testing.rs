@@ -59,8 +59,10 @@ pub async fn fresh_postgres_database() -> anyhow::Result<String> {
 
 /// The statements that put a migrated store's links back in the form before migration 0015:
 /// each version as the side's system gave it (`=` replaced by the side's update time, one `=`
-/// taken off a version beginning with `=`; `sync::link_seal`'s `version_as_kept`); and that
-/// forget the migration, so that the next `Store::open` runs it again. The same SQL on both
+/// taken off a version beginning with `=`: the inverse of `sync::link_seal`'s
+/// `version_as_kept`, for rows it wrote); and that forget the migration, so that the next
+/// `Store::open` runs it again. A hash kept as `=` (the content hash of the side's snapshot,
+/// inside the sealed value) stays `=`: SQL cannot compute it. The same SQL on both
 /// backends; run them in order on one connection.
 pub fn back_to_the_form_before_0015() -> Vec<String> {
     let mut statements = Vec::new();

@@ -55,9 +55,10 @@ const SAME_AS_HASH: &str = "=";
 
 /// The hash a row's `=` in a side's hash column stands for: the content hash of the side's
 /// snapshot ([`Keys::content_hash`]), computed from its canonical JSON. A snapshot without the
-/// text `null` is its own canonical text without nulls (one HMAC, no parsing); one with it is
-/// parsed first. `None` for a snapshot that is not JSON. **Frozen:** rows hold `=` for this
-/// function's value; [`sealed`] writes `=` only where it equals the side's hash.
+/// text `null` is taken as its own canonical text without nulls (one HMAC over its bytes, no
+/// parsing); one with it is parsed first (`None` if it is not JSON). **Frozen:** rows hold `=`
+/// for this function's value; [`sealed`] writes `=` only where it equals the side's hash, so
+/// bytes that are not canonical JSON only keep their hash in full.
 fn hash_of_snapshot(keys: &Keys, snapshot: &[u8]) -> Option<String> {
     if !snapshot.windows(4).any(|w| w == b"null") {
         return Some(keys.content_hash_of_text(snapshot));
