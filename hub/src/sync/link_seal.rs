@@ -481,6 +481,19 @@ mod tests {
         assert_eq!(back, Link { sealed: None, ..l });
     }
 
+    /// `stored`, as the store read it, opens to `original` (with no sealed value).
+    fn assert_opens_to(k: &Keys, stored: &Link, original: &Link) {
+        let mut back = stored.clone();
+        unseal(k, "workers", &mut back).unwrap();
+        assert_eq!(
+            back,
+            Link {
+                sealed: None,
+                ..original.clone()
+            }
+        );
+    }
+
     #[test]
     fn a_hash_that_is_the_content_hash_of_the_sides_snapshot_is_kept_as_equals() {
         let k = keys();
@@ -510,15 +523,7 @@ mod tests {
             ),
             (&eq, &eq, &eq, &eq)
         );
-        let mut back = stored.clone();
-        unseal(&k, "workers", &mut back).unwrap();
-        assert_eq!(
-            back,
-            Link {
-                sealed: None,
-                ..l.clone()
-            }
-        );
+        assert_opens_to(&k, &stored, &l);
 
         // A hash that is not its snapshot's (a delete's, an older record's) stays as it is; so
         // does one without a snapshot, or with a snapshot that is not JSON.
@@ -530,15 +535,7 @@ mod tests {
         let stored = sealed(&k, "workers", &l2);
         assert_eq!(stored.a.hash.as_deref(), Some(other.as_str()));
         assert_eq!(stored.b.hash.as_deref(), Some(plain_hash.as_str()));
-        let mut back = stored.clone();
-        unseal(&k, "workers", &mut back).unwrap();
-        assert_eq!(
-            back,
-            Link {
-                sealed: None,
-                ..l2.clone()
-            }
-        );
+        assert_opens_to(&k, &stored, &l2);
         let mut not_json = l.clone();
         not_json.a.snapshot = Some(b"null, not a record".to_vec());
         assert_eq!(sealed(&k, "workers", &not_json).a.hash, Some(plain_hash));
