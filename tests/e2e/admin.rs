@@ -372,14 +372,13 @@ impl Browser {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let v = self.answer(reqwest::Method::GET, &name, Value::Null).await;
-            match v["value"].get("error").and_then(Value::as_str) {
-                // Chromedriver may also no longer know the id once its document is gone.
-                Some("stale element reference" | "no such element") => return,
-                None if tokio::time::Instant::now() < deadline => {
+            match page_left(&v) {
+                Ok(true) => return,
+                Ok(false) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(50)).await
                 }
-                None => panic!("clicking {css:?} did not leave the page in 30 s"),
-                Some(_) => panic!("WebDriver, waiting for the page after {css:?}: {v}"),
+                Ok(false) => panic!("clicking {css:?} did not leave the page in 30 s"),
+                Err(()) => panic!("WebDriver, waiting for the page after {css:?}: {v}"),
             }
         }
     }
@@ -1629,4 +1628,42 @@ async fn the_statistics_page_in_headless_chromium_shows_the_figures_worked_out_f
     assert!(page <= viewport, "{page} > {viewport}");
     b.quit().await;
     a.stop().await;
+}
+
+/// Whether WebDriver's answer to `GET /element/{root}/name`, asked of the root element of the
+/// page a click was on, says that page is gone: `Ok(true)` for an error that the element's
+/// document no longer exists, `Ok(false)` for a name (still there), `Err(())` for any other
+/// error. W3C WebDriver answers "stale element reference"; chromedriver may also answer
+/// "no such element" once it has forgotten the id, or, while the new document replaces the
+/// old one, "unknown error" whose message is Chrome's inspector error "Node with given id
+/// does not belong to the document" (CI, stop 42).
+fn page_left(answer: &Value) -> Result<bool, ()> {
+    let value = &answer["value"];
+    match value.get("error").and_then(Value::as_str) {
+        None => Ok(false),
+        Some("stale element reference" | "no such element") => Ok(true),
+        Some("unknown error")
+            if value["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("does not belong to the document")) =>
+        {
+            Ok(true)
+        }
+        Some(_) => Err(()),
+    }
+}
+
+#[test]
+fn the_old_pages_root_gone_stale_forgotten_or_out_of_the_document_means_the_page_was_left() {
+    // The answers chromedriver gave; the third is the one CI's run of stop 42 got mid-navigation.
+    let stale = json!({"value": {"error": "stale element reference", "message": "stale element reference: stale element not found"}});
+    let forgotten = json!({"value": {"error": "no such element", "message": "no such element: Unable to locate element"}});
+    let out_of_document = json!({"value": {"error": "unknown error", "message": "unknown error: unhandled inspector error: {\"code\":-32000,\"message\":\"Node with given id does not belong to the document\"}\n  (Session info: chrome=156.0.8078.129)", "stacktrace": "#0 0x55b05033ae0e <unknown>"}});
+    let still_there = json!({"value": "html"});
+    let other = json!({"value": {"error": "unknown error", "message": "unknown error: session deleted because of page crash"}});
+    assert_eq!(page_left(&stale), Ok(true));
+    assert_eq!(page_left(&forgotten), Ok(true));
+    assert_eq!(page_left(&out_of_document), Ok(true));
+    assert_eq!(page_left(&still_there), Ok(false));
+    assert_eq!(page_left(&other), Err(()));
 }
