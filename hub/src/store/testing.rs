@@ -60,10 +60,11 @@ pub async fn fresh_postgres_database() -> anyhow::Result<String> {
 /// The statements that put a migrated store's links back in the form before migration 0015:
 /// each version as the side's system gave it (`=` replaced by the side's update time, one `=`
 /// taken off a version beginning with `=`: the inverse of `sync::link_seal`'s
-/// `version_as_kept`, for rows it wrote); and that forget the migration, so that the next
-/// `Store::open` runs it again. A hash kept as `=` (the content hash of the side's snapshot,
-/// inside the sealed value) stays `=`: SQL cannot compute it. The same SQL on both
-/// backends; run them in order on one connection.
+/// `version_as_kept`, for rows it wrote); and that forget migrations 0015 and 0016, so that the
+/// next `Store::open` runs them again. A hash kept as `=` (the content hash of the side's
+/// snapshot, inside the sealed value) stays `=`, and a link sealed in form 3 keeps its update
+/// times and versions inside its sealed value: SQL can neither compute the one nor open the
+/// other. The same SQL on both backends; run them in order on one connection.
 pub fn back_to_the_form_before_0015() -> Vec<String> {
     let mut statements = Vec::new();
     for table in ["links_at_rest", "links_pending"] {
@@ -73,7 +74,7 @@ pub fn back_to_the_form_before_0015() -> Vec<String> {
             ));
         }
     }
-    statements.push("DELETE FROM _sqlx_migrations WHERE version = 15".to_string());
+    statements.push("DELETE FROM _sqlx_migrations WHERE version IN (15, 16)".to_string());
     statements
 }
 

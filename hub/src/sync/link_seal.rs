@@ -7,12 +7,16 @@
 //! empty. Records equal byte for byte (the usual case once a key settled: the base, and the
 //! record each side holds) are stored once.
 //!
-//! The sealed text is version byte `2` and a Zstandard frame (RFC 8878), compressed with a fixed
-//! dictionary ([`DICTIONARY`]), of a list of slots, in the order of [`SLOTS`], each one of: `0` (none); `1`, a 4-byte little-endian length and the
-//! record's bytes; `2` and the index of an earlier slot holding the same bytes. (Compressed
+//! The sealed text is version byte `3` and a Zstandard frame (RFC 8878), compressed with a fixed
+//! dictionary ([`DICTIONARY`]), of the records' slots, in the order of [`slots`], each one of:
+//! `0` (none); `1`, a 4-byte little-endian length and the record's bytes; `2` and the index of
+//! an earlier slot holding the same bytes; then each side's update time and version token
+//! ([`encode_side`]: a time in 6 bytes, a version that is the time as a tag). (Compressed
 //! together, the two sides' records, which share most of their values, take about half their
-//! size.) Version byte `1` is the same text compressed without the dictionary (links sealed
-//! before it), opened as it is and rewritten in form 2 by the link's next commit.
+//! size.) The row's update time and version columns of such a link are empty. Version byte `2`
+//! is the records' slots alone (links sealed before form 3: the update times and versions in
+//! the row's columns), and `1` the same compressed without the dictionary (before form 2);
+//! both are opened as they are and rewritten in form 3 by the link's next commit.
 //!
 //! A side's hash is most often the content hash of its snapshot, which the sealed value holds:
 //! the row then holds `=` in its place ([`hash_of_snapshot`]; 32 bytes a side). A side's settled
@@ -31,14 +35,19 @@ use crate::keys::{Keys, OpenError};
 use crate::store::{Link, Side, SideState};
 
 /// The form's version byte, as [`pack`] writes it: the frame is compressed with
-/// [`DICTIONARY`].
-const VERSION: u8 = 2;
+/// [`DICTIONARY`] and holds the records and then the sides' update times and versions.
+const VERSION: u8 = 3;
+
+/// The version byte of form 2 (links sealed before the sides' fields moved into the value,
+/// migration 0016): the frame is compressed with [`DICTIONARY`] and holds the records alone.
+/// Still opened; never written.
+const VERSION_RECORDS_ONLY: u8 = 2;
 
 /// The version byte of the first form (links sealed before the dictionary): the frame is
 /// compressed without one. Still opened; never written.
 const VERSION_PLAIN: u8 = 1;
 
-/// The Zstandard raw-content dictionary of form [`VERSION`] (RFC 8878 §5): the canonical JSON
+/// The Zstandard raw-content dictionary of forms 2 and 3 (RFC 8878 §5): the canonical JSON
 /// of the schemas' example records (`schemas/examples/*.json`, fictional people), one per line.
 /// A link's records share most of their field names and many values with these, so a frame
 /// refers to the dictionary instead of spelling them: the fixture's worker record, 279 bytes,
@@ -97,8 +106,126 @@ fn version_as_read(kept: Option<String>, updated_at: &Option<String>) -> Option<
     }
 }
 
-/// The slots of the sealed value, in order.
+/// The record slots of the sealed value, in order ([`slots`]).
 const SLOTS: usize = 7;
+
+/// A side's field in form 3 held as text: a 4-byte little-endian length and the UTF-8 bytes.
+const FIELD_TEXT: u8 = 1;
+/// An update time held in 6 bytes ([`time_in_6_bytes`]).
+const TIME_IN_6_BYTES: u8 = 3;
+/// A version token equal to the side's update time.
+const VERSION_IS_TIME: u8 = 4;
+/// A version token that is the side's update time as local date and time, `YYYY-MM-DD
+/// HH:MM:SS` (ISO 8601 with a space, in the time's own offset: ZF-REG's version beside its
+/// RFC 3339 update time).
+const VERSION_IS_LOCAL_TIME: u8 = 5;
+
+/// An RFC 3339 update time in 6 bytes, where it is exactly what chrono writes back for it
+/// (`YYYY-MM-DDTHH:MM:SS±HH:MM`: whole seconds, a numeric offset) and its offset is a whole
+/// number of quarter hours: the seconds since 1970-01-01T00:00:00Z as a 40-bit little-endian
+/// two's-complement integer (about ±17,000 years), then the offset in quarter hours as a
+/// signed byte. `None` for any other text (kept as text). **Frozen:** sealed values hold it.
+fn time_in_6_bytes(time: &str) -> Option<[u8; 6]> {
+    let t = chrono::DateTime::parse_from_rfc3339(time).ok()?;
+    if t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false) != time {
+        return None;
+    }
+    let seconds = t.timestamp();
+    let offset = t.offset().local_minus_utc();
+    if !(-(1 << 39)..(1 << 39)).contains(&seconds) || offset % 900 != 0 {
+        return None;
+    }
+    let mut out = [0; 6];
+    out[..5].copy_from_slice(&seconds.to_le_bytes()[..5]);
+    out[5] = i8::try_from(offset / 900).ok()?.to_le_bytes()[0];
+    Some(out)
+}
+
+/// The time [`time_in_6_bytes`] made these bytes of; `None` for an offset chrono refuses (over
+/// a day).
+fn time_of_6_bytes(bytes: [u8; 6]) -> Option<String> {
+    let mut seconds = [if bytes[4] & 0x80 == 0 { 0 } else { 0xff }; 8];
+    seconds[..5].copy_from_slice(&bytes[..5]);
+    let offset = chrono::FixedOffset::east_opt(i32::from(i8::from_le_bytes([bytes[5]])) * 900)?;
+    let t = chrono::DateTime::from_timestamp(i64::from_le_bytes(seconds), 0)?;
+    Some(
+        t.with_timezone(&offset)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+    )
+}
+
+/// An RFC 3339 time's local date and time, `YYYY-MM-DD HH:MM:SS` ([`VERSION_IS_LOCAL_TIME`]).
+fn local_time_of(time: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(time).ok()?;
+    Some(t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+/// Appends a side's update time and version token, form 3: the time as `0` (none),
+/// [`TIME_IN_6_BYTES`] and its 6 bytes, or [`FIELD_TEXT`] and its text; then the version as
+/// `0`, [`VERSION_IS_TIME`], [`VERSION_IS_LOCAL_TIME`] or [`FIELD_TEXT`] and its text. (As
+/// text, the two times of a settled row took 52 bytes of the row; in 6 bytes each they take
+/// about as much of the compressed value as their text did of the row's records.)
+fn encode_side(out: &mut Vec<u8>, s: &SideState) {
+    fn text(out: &mut Vec<u8>, t: &str) {
+        out.push(FIELD_TEXT);
+        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        out.extend_from_slice(t.as_bytes());
+    }
+    match s.updated_at.as_deref() {
+        None => out.push(0),
+        Some(t) => match time_in_6_bytes(t) {
+            Some(bytes) => {
+                out.push(TIME_IN_6_BYTES);
+                out.extend_from_slice(&bytes);
+            }
+            None => text(out, t),
+        },
+    }
+    let time = s.updated_at.as_deref();
+    match s.version.as_deref() {
+        None => out.push(0),
+        Some(v) if Some(v) == time => out.push(VERSION_IS_TIME),
+        Some(v) if time.and_then(local_time_of).as_deref() == Some(v) => {
+            out.push(VERSION_IS_LOCAL_TIME)
+        }
+        Some(v) => text(out, v),
+    }
+}
+
+/// A side's update time and version token from `text` at [`encode_side`]'s place, advancing
+/// it. Errors: a field cut short, an unknown tag, text not UTF-8, a version that refers to an
+/// update time the side does not have.
+fn decode_side(text: &mut &[u8]) -> Result<(Option<String>, Option<String>), OpenError> {
+    fn take<'a>(text: &mut &'a [u8], n: usize) -> Result<&'a [u8], OpenError> {
+        if text.len() < n {
+            return Err(OpenError);
+        }
+        let (head, rest) = text.split_at(n);
+        *text = rest;
+        Ok(head)
+    }
+    fn text_of(text: &mut &[u8]) -> Result<String, OpenError> {
+        let len = u32::from_le_bytes(take(text, 4)?.try_into().map_err(|_| OpenError)?);
+        String::from_utf8(take(text, len as usize)?.to_vec()).map_err(|_| OpenError)
+    }
+    let time = match take(text, 1)?[0] {
+        0 => None,
+        TIME_IN_6_BYTES => {
+            let bytes = take(text, 6)?.try_into().map_err(|_| OpenError)?;
+            Some(time_of_6_bytes(bytes).ok_or(OpenError)?)
+        }
+        FIELD_TEXT => Some(text_of(text)?),
+        _ => return Err(OpenError),
+    };
+    let version = match take(text, 1)?[0] {
+        0 => None,
+        VERSION_IS_TIME => Some(time.clone().ok_or(OpenError)?),
+        VERSION_IS_LOCAL_TIME => Some(time.as_deref().and_then(local_time_of).ok_or(OpenError)?),
+        FIELD_TEXT => Some(text_of(text)?),
+        _ => return Err(OpenError),
+    };
+    Ok((time, version))
+}
 
 /// The sealing context of a link's value.
 fn context(sync: &str, key_hash: &str) -> String {
@@ -131,15 +258,25 @@ fn slots_mut(link: &mut Link) -> [&mut Option<Vec<u8>>; SLOTS] {
     ]
 }
 
-/// The slots as one text (see the module's documentation).
+/// The link's text in form 3: its records' slots ([`slots`]), then each side's update time and
+/// version ([`encode_side`], side a's then b's).
 fn encode(link: &Link) -> Vec<u8> {
-    let slots = slots(link);
-    let size: usize = slots.iter().filter_map(|s| s.as_ref()).map(Vec::len).sum();
-    let mut out = Vec::with_capacity(SLOTS * 5 + size);
+    let records: Vec<Option<&[u8]>> = slots(link).iter().map(|s| s.as_deref()).collect();
+    let mut out = encode_slots(&records);
+    for s in [&link.a, &link.b] {
+        encode_side(&mut out, s);
+    }
+    out
+}
+
+/// Slots as one text (see the module's documentation).
+fn encode_slots(slots: &[Option<&[u8]>]) -> Vec<u8> {
+    let size: usize = slots.iter().flatten().map(|s| s.len()).sum();
+    let mut out = Vec::with_capacity(slots.len() * 5 + size);
     for (i, slot) in slots.iter().enumerate() {
         match slot {
             None => out.push(0),
-            Some(bytes) => match slots[..i].iter().position(|s| s.as_ref() == Some(bytes)) {
+            Some(bytes) => match slots[..i].iter().position(|s| s == slot) {
                 Some(same) => out.extend_from_slice(&[2, same as u8]),
                 None => {
                     out.push(1);
@@ -152,15 +289,16 @@ fn encode(link: &Link) -> Vec<u8> {
     out
 }
 
-/// The slots of a text [`encode`] made. Errors: a slot cut short or referring forward (the text was not made by this form: refused like a value that does not
-/// open).
-fn decode(text: &[u8]) -> Result<[Option<Vec<u8>>; SLOTS], OpenError> {
+/// The record slots at the start of a text [`encode_slots`] made, and the rest of the text.
+/// Errors: a slot cut short or referring forward (the text was not made by this form: refused
+/// like a value that does not open).
+fn decode(text: &[u8]) -> Result<([Option<Vec<u8>>; SLOTS], &[u8]), OpenError> {
     let mut out: [Option<Vec<u8>>; SLOTS] = Default::default();
     let mut rest = text;
     for i in 0..SLOTS {
         let (&tag, r) = rest.split_first().ok_or(OpenError)?;
         rest = r;
-        out[i] = match tag {
+        let slot = match tag {
             0 => None,
             1 => {
                 let (len, r) = rest.split_first_chunk::<4>().ok_or(OpenError)?;
@@ -183,11 +321,9 @@ fn decode(text: &[u8]) -> Result<[Option<Vec<u8>>; SLOTS], OpenError> {
             }
             _ => return Err(OpenError),
         };
+        out[i] = slot;
     }
-    if !rest.is_empty() {
-        return Err(OpenError);
-    }
-    Ok(out)
+    Ok((out, rest))
 }
 
 /// The largest slot text a frame may say it holds (a link holds at most seven records, each
@@ -245,7 +381,8 @@ fn with_contexts<T>(f: impl FnOnce(&mut Contexts) -> T) -> T {
     })
 }
 
-/// The value sealed for `link`: the version byte and the slots, compressed with the dictionary.
+/// The value sealed for `link`: the version byte and its slots in form 3 ([`encode`]),
+/// compressed with the dictionary.
 fn pack(link: &Link) -> Vec<u8> {
     let frame = with_contexts(|c| c.compress.compress(&encode(link)))
         .expect("Zstandard compresses any input in memory");
@@ -276,24 +413,45 @@ fn decompress(frame: &[u8], with_dictionary: bool) -> Result<Vec<u8>, OpenError>
     Ok(text)
 }
 
-/// The slots of a value [`pack`] made. Errors: another version, a frame that does not
-/// decompress, slots that do not decode.
-fn unpack(value: &[u8]) -> Result<[Option<Vec<u8>>; SLOTS], OpenError> {
-    let (&version, frame) = value.split_first().ok_or(OpenError)?;
-    match version {
-        VERSION => decode(&decompress(frame, true)?),
-        VERSION_PLAIN => decode(&decompress(frame, false)?),
-        _ => Err(OpenError),
-    }
+/// A side's update time and version token, in the clear.
+type SideFields = (Option<String>, Option<String>);
+
+/// What a sealed value holds: the records, in [`slots`] order, and, from form 3 on, each side's
+/// update time and version (side a's, then b's).
+struct Unpacked {
+    records: [Option<Vec<u8>>; SLOTS],
+    sides: Option<[SideFields; 2]>,
 }
 
-/// The link as the store keeps it: its records sealed together in [`Link::sealed`], the record
-/// fields empty (the row's per-record columns set to NULL, so a row of the older form is
-/// rewritten in this one). A link with no record has no sealed value.
+/// What a value [`pack`] made holds, or one of forms 1 and 2. Errors: another version, a frame
+/// that does not decompress, a text that does not decode or goes on after its end.
+fn unpack(value: &[u8]) -> Result<Unpacked, OpenError> {
+    let (&version, frame) = value.split_first().ok_or(OpenError)?;
+    let text = match version {
+        VERSION | VERSION_RECORDS_ONLY => decompress(frame, true)?,
+        VERSION_PLAIN => decompress(frame, false)?,
+        _ => return Err(OpenError),
+    };
+    let (records, mut rest) = decode(&text)?;
+    let sides = if version == VERSION {
+        Some([decode_side(&mut rest)?, decode_side(&mut rest)?])
+    } else {
+        None
+    };
+    if !rest.is_empty() {
+        return Err(OpenError);
+    }
+    Ok(Unpacked { records, sides })
+}
+
+/// The link as the store keeps it: its records and its sides' update times and versions
+/// sealed together in [`Link::sealed`], those fields empty (the row's columns set to NULL, so
+/// a row of an older form is rewritten in this one). A link with no record has no sealed value
+/// and keeps its sides' update times and versions in the row.
 pub fn sealed(keys: &Keys, sync: &str, link: &Link) -> Link {
     let any = slots(link).iter().any(|s| s.is_some());
-    // The side as its row holds it: no record (they are in the sealed value), and `=` for a
-    // hash that is the side's own.
+    // The side as its row holds it: no record, update time or version if there is a sealed
+    // value (they are in it), and `=` for a hash that is the side's own.
     let row = |s: &SideState| {
         let same = |h: &Option<String>| match h {
             Some(_) if *h == s.hash => Some(SAME_AS_HASH.to_string()),
@@ -303,10 +461,18 @@ pub fn sealed(keys: &Keys, sync: &str, link: &Link) -> Link {
             .snapshot
             .as_deref()
             .and_then(|r| hash_of_snapshot(keys, r));
+        let (version, updated_at) = if any {
+            (None, None)
+        } else {
+            (
+                version_as_kept(&s.version, &s.updated_at),
+                s.updated_at.clone(),
+            )
+        };
         SideState {
             remote_id: s.remote_id.clone(),
-            version: version_as_kept(&s.version, &s.updated_at),
-            updated_at: s.updated_at.clone(),
+            version,
+            updated_at,
             hash: match &s.hash {
                 Some(h) if of_snapshot.as_ref() == Some(h) => Some(SAME_AS_HASH.to_string()),
                 h => h.clone(),
@@ -338,13 +504,28 @@ pub fn sealed_all(keys: &Keys, sync: &str, links: &[Link]) -> Vec<Link> {
 }
 
 /// Opens a link as read from the store, in place: its records in the clear, from
-/// [`Link::sealed`] or, for a row of the older form, from each record's own column.
+/// [`Link::sealed`] or, for a row of the older form, from each record's own column; its
+/// sides' update times and versions from the sealed value (form 3) or the row.
 /// Errors: a value that does not open with this state key (another key, an altered row).
 pub fn unseal(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError> {
+    // Whether the versions are the row's, as [`version_as_kept`] wrote them.
+    let mut versions_in_row = true;
     if let Some(sealed) = link.sealed.take() {
         let value = keys.open(&context(sync, &link.key_hash), &sealed)?;
-        for (field, slot) in slots_mut(link).into_iter().zip(unpack(&value)?) {
+        let Unpacked { records, sides } = unpack(&value)?;
+        for (field, slot) in slots_mut(link).into_iter().zip(records) {
             *field = slot;
+        }
+        if let Some(sides) = sides {
+            for (s, (at, version)) in [&mut link.a, &mut link.b].into_iter().zip(sides) {
+                // Form 3 keeps them in the sealed value alone: a row holding them too was
+                // altered.
+                if s.updated_at.is_some() || s.version.is_some() {
+                    return Err(OpenError);
+                }
+                (s.updated_at, s.version) = (at, version);
+                versions_in_row = false;
+            }
         }
     } else {
         open_older_form(keys, sync, link)?;
@@ -366,7 +547,9 @@ pub fn unseal(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError>
                 h.clone_from(&s.hash);
             }
         }
-        s.version = version_as_read(s.version.take(), &s.updated_at);
+        if versions_in_row {
+            s.version = version_as_read(s.version.take(), &s.updated_at);
+        }
     }
     Ok(())
 }
@@ -463,9 +646,9 @@ mod tests {
         assert_eq!(hashes(&stored.a), (h, eq.clone(), None));
         assert_eq!(hashes(&stored.b), (g, f, eq));
         // Slot 0 (1 + 4 + 44 bytes), 1 and 2 empty, slot 3 = slot 0 (2 bytes), 4 empty, slot 5
-        // (1 + 4 + 12), slot 6 = slot 0 (2).
+        // (1 + 4 + 12), slot 6 = slot 0 (2); the four sides' fields empty (1 each).
         let text = encode(&l);
-        assert_eq!(text.len(), 49 + 1 + 1 + 2 + 1 + 17 + 2);
+        assert_eq!(text.len(), 49 + 1 + 1 + 2 + 1 + 17 + 2 + 4);
         // Sealed: the version byte and the frame (made with the dictionary), a 12-byte nonce and
         // a 16-byte tag.
         let frame = zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY)
@@ -479,6 +662,17 @@ mod tests {
         let mut back = stored.clone();
         unseal(&k, "workers", &mut back).unwrap();
         assert_eq!(back, Link { sealed: None, ..l });
+    }
+
+    /// Each side's update time and version inside `stored`'s sealed value (form 3).
+    fn sides_sealed(k: &Keys, stored: &Link) -> [SideFields; 2] {
+        let value = k
+            .open(
+                &context("workers", &stored.key_hash),
+                stored.sealed.as_ref().unwrap(),
+            )
+            .unwrap();
+        unpack(&value).unwrap().sides.unwrap()
     }
 
     /// `stored`, as the store read it, opens to `original` (with no sealed value).
@@ -568,10 +762,12 @@ mod tests {
         ];
         let k = keys();
         for (version, updated_at, kept) in cases {
-            let mut l = settled_link();
+            // A link without records (no sealed value): its row keeps its times and versions.
+            let mut l = Link::new("k1".into());
             l.b.version = version.map(String::from);
             l.b.updated_at = updated_at.map(String::from);
             let stored = sealed(&k, "workers", &l);
+            assert_eq!(stored.sealed, None);
             assert_eq!(
                 stored.b.version.as_deref(),
                 kept,
@@ -604,23 +800,41 @@ mod tests {
         );
     }
 
+    /// The form-2 value of `link`'s records (no sides' fields), as links sealed before form 3
+    /// hold them.
+    fn pack_form_2(link: &Link) -> Vec<u8> {
+        let records: Vec<Option<&[u8]>> = slots(link).iter().map(|s| s.as_deref()).collect();
+        let mut out = vec![VERSION_RECORDS_ONLY];
+        out.extend(
+            zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY)
+                .unwrap()
+                .compress(&encode_slots(&records))
+                .unwrap(),
+        );
+        out
+    }
+
     #[test]
-    fn a_value_of_either_form_opens_and_the_dictionary_shrinks_a_worker_record_by_more_than_half() {
+    fn a_value_of_any_form_opens_and_the_dictionary_shrinks_a_worker_record_by_more_than_half() {
         // The fixture connector's worker 0 (plugins/fixture: `worker(0)`), canonical JSON.
         let worker = r#"{"employer":{"name":"伯恩光学(惠州)有限公司","uscc":null},"gender":"male","hometownTownship":"珉谷街道","idNumber":"522325197001010012","name":"工人0","phone":"13900000000","position":"普工","status":"employed","workplace":{"countyCode":"441303","province":"广东省"}}"#;
         let mut l = Link::new("k1".into());
         l.a.snapshot = Some(worker.as_bytes().to_vec());
-        let text = encode(&l);
-        let form2 = pack(&l);
+        let records: Vec<Option<&[u8]>> = slots(&l).iter().map(|s| s.as_deref()).collect();
+        let form2 = pack_form_2(&l);
         let mut form1 = vec![VERSION_PLAIN];
-        form1.extend(zstd::bulk::compress(&text, LEVEL).unwrap());
-        assert_eq!(form2[0], 2);
-        for value in [&form1, &form2] {
-            assert_eq!(
-                unpack(value).unwrap()[0].as_deref(),
-                Some(worker.as_bytes())
-            );
+        form1.extend(zstd::bulk::compress(&encode_slots(&records), LEVEL).unwrap());
+        let form3 = pack(&l);
+        assert_eq!(form3[0], 3);
+        for value in [&form1, &form2, &form3] {
+            let u = unpack(value).unwrap();
+            assert_eq!(u.records[0].as_deref(), Some(worker.as_bytes()));
+            assert_eq!(u.sides.is_some(), value[0] == 3);
         }
+        assert_eq!(
+            unpack(&form3).unwrap().sides,
+            Some([(None, None), (None, None)])
+        );
         assert!(
             form2.len() * 2 < form1.len(),
             "with the dictionary {} bytes, without {}",
@@ -628,18 +842,153 @@ mod tests {
             form1.len()
         );
         // An unknown version byte is refused.
-        let mut unknown = form2.clone();
-        unknown[0] = 3;
+        let mut unknown = form3.clone();
+        unknown[0] = 4;
         assert!(unpack(&unknown).is_err());
+    }
+
+    #[test]
+    fn an_rfc_3339_time_in_whole_seconds_and_quarter_hours_takes_6_bytes_and_any_other_stays_text()
+    {
+        // 2021-10-29T10:27:57+08:00 = 2021-10-29T02:27:57Z = 1,635,474,477 s (0x61_7B_5C_2D)
+        // after the epoch; +08:00 = 32 quarter hours.
+        let t = "2021-10-29T10:27:57+08:00";
+        assert_eq!(time_in_6_bytes(t), Some([0x2d, 0x5c, 0x7b, 0x61, 0x00, 32]));
+        // 1900-01-01T00:00:00Z = -2,208,988,800 s (-0x83_AA_7E_80, 40 bits: FF_7C_55_81_80);
+        // Nepal's +05:45 = 23 quarter hours; -03:30 = -14 (0xF2).
+        assert_eq!(
+            time_in_6_bytes("1900-01-01T00:00:00+00:00"),
+            Some([0x80, 0x81, 0x55, 0x7c, 0xff, 0])
+        );
+        for time in [
+            t,
+            "1900-01-01T00:00:00+00:00",
+            "2026-12-08T03:46:00+05:45",
+            "2026-12-08T03:46:00-03:30",
+        ] {
+            let bytes = time_in_6_bytes(time).unwrap();
+            assert_eq!(time_of_6_bytes(bytes).as_deref(), Some(time));
+        }
+        assert_eq!(
+            time_in_6_bytes("2026-12-08T03:46:00-03:30").unwrap()[5],
+            0xf2
+        );
+        // Text chrono would not write back byte for byte, an offset off the quarter hours, not
+        // RFC 3339: kept as text.
+        for time in [
+            "2026-12-08T03:46:00Z",
+            "2026-12-08T03:46:00.5+08:00",
+            "2026-12-08t03:46:00+08:00",
+            "2026-12-08T03:46:00-00:00",
+            "2026-12-08T03:46:00+08:10",
+            "2026-12-08 03:46:00",
+            "",
+        ] {
+            assert_eq!(time_in_6_bytes(time), None, "{time}");
+        }
+        assert_eq!(local_time_of(t).as_deref(), Some("2021-10-29 10:27:57"));
+    }
+
+    #[test]
+    fn the_sides_update_times_and_versions_are_sealed_in_the_value_and_an_older_rows_read_from_its_columns()
+     {
+        let k = keys();
+        // An HY-ESMS worker (its version is its update time) and the registry's copy (its
+        // version its update time as local date and time).
+        let (t, u) = ("2026-12-08T03:46:00+08:00", "2021-10-29T10:27:57+08:00");
+        let rec = br#"{"idNumber":"522325199001011234","name":"x"}"#.to_vec();
+        let mut l = Link::new("k1".into());
+        l.a.snapshot = Some(rec.clone());
+        l.a.updated_at = Some(u.into());
+        l.a.version = Some("2021-10-29 10:27:57".into());
+        l.b.snapshot = Some(rec);
+        l.b.updated_at = Some(t.into());
+        l.b.version = Some(t.into());
+        // Records: slot 0 (1 + 4 + 44), 1 and 2 empty, slot 3 = slot 0 (2), 4 to 6 empty; then
+        // side a: tag 3 and 6 bytes, tag 5; side b: tag 3 and 6 bytes, tag 4.
+        let text = encode(&l);
+        assert_eq!(text.len(), 49 + 1 + 1 + 2 + 1 + 1 + 1 + (7 + 1) * 2);
+        assert_eq!(
+            &text[text.len() - 16..],
+            [
+                &[3, 0x2d, 0x5c, 0x7b, 0x61, 0x00, 32, 5][..],
+                &[3][..],
+                &time_in_6_bytes(t).unwrap()[..],
+                &[4][..]
+            ]
+            .concat()
+        );
+        let stored = sealed(&k, "workers", &l);
+        for s in [&stored.a, &stored.b] {
+            assert_eq!((&s.updated_at, &s.version), (&None, &None));
+        }
+        assert_eq!(
+            sides_sealed(&k, &stored),
+            [
+                (Some(u.to_string()), Some("2021-10-29 10:27:57".to_string())),
+                (Some(t.to_string()), Some(t.to_string()))
+            ]
+        );
+        assert_opens_to(&k, &stored, &l);
+
+        // Versions that are not their time, times that are not RFC 3339, a version beginning
+        // with `=`, none: held as text or `0`, read back as they were.
+        for (time, version) in [
+            (Some("2026-12-08T03:46:00Z"), Some("=v1")),
+            (Some("yesterday"), Some("yesterday")),
+            (Some("yesterday"), Some("v7")),
+            (None, Some("=")),
+            (Some(t), None),
+            (None, None),
+        ] {
+            let mut m = l.clone();
+            m.a.updated_at = time.map(String::from);
+            m.a.version = version.map(String::from);
+            let stored = sealed(&k, "workers", &m);
+            assert_opens_to(&k, &stored, &m);
+        }
+
+        // A row of form 2: the records sealed alone, the times and versions in its columns
+        // (a version equal to its time as `=`).
+        let mut form2 = Link {
+            sealed: Some(k.seal(&context("workers", "k1"), &pack_form_2(&l))),
+            ..sealed(&k, "workers", &l)
+        };
+        form2.a.updated_at = Some(u.into());
+        form2.a.version = Some("2021-10-29 10:27:57".into());
+        form2.b.updated_at = Some(t.into());
+        form2.b.version = Some("=".into());
+        assert_opens_to(&k, &form2, &l);
+
+        // A row of form 3 holding a time or a version beside the sealed value: altered.
+        let mut altered = stored.clone();
+        altered.b.version = Some("20261208034601".into());
+        assert!(unseal(&k, "workers", &mut altered).is_err());
+        // A version said to be a time the side does not have, or the local form of a time that
+        // is not RFC 3339; an unknown tag: refused.
+        for side in [
+            &[0, VERSION_IS_TIME][..],
+            &[0, VERSION_IS_LOCAL_TIME][..],
+            &[FIELD_TEXT, 1, 0, 0, 0, b'x', VERSION_IS_LOCAL_TIME][..],
+            &[9, 0][..],
+            &[0, 9][..],
+        ] {
+            assert!(decode_side(&mut &side[..]).is_err(), "{side:?}");
+        }
+        let mut ok: &[u8] = &[FIELD_TEXT, 1, 0, 0, 0, b'x', VERSION_IS_TIME];
+        assert_eq!(
+            decode_side(&mut ok).unwrap(),
+            (Some("x".to_string()), Some("x".to_string()))
+        );
+        assert!(ok.is_empty());
     }
 
     #[test]
     fn a_frame_without_its_size_or_claiming_more_than_a_link_can_hold_is_refused() {
         let text = encode(&settled_link());
-        let mut packed = vec![VERSION_PLAIN];
-        packed.extend(zstd::bulk::compress(&text, LEVEL).unwrap());
+        let packed = pack(&settled_link());
         assert_eq!(
-            unpack(&packed).unwrap().map(|s| s.is_some()),
+            unpack(&packed).unwrap().records.map(|s| s.is_some()),
             [true, false, false, true, false, true, true]
         );
         // A streamed frame: no content size in its header.
@@ -692,12 +1041,31 @@ mod tests {
     #[test]
     fn a_text_cut_short_or_pointing_forward_is_refused() {
         let text = encode(&settled_link());
-        assert!(decode(&text[..text.len() - 1]).is_err());
+        let (_, sides) = decode(&text).unwrap();
+        assert_eq!(sides, [0; 4], "no times or versions");
+        let records = &text[..text.len() - 4];
+        assert!(decode(&records[..records.len() - 1]).is_err());
         let mut forward = vec![2, 3];
-        forward.extend([0; 6]);
+        forward.extend([0; 5]);
         assert!(decode(&forward).is_err());
         let packed = pack(&settled_link());
         assert!(unpack(&packed).is_ok());
+        let form_3 = |t: &[u8]| {
+            let frame = zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY)
+                .unwrap()
+                .compress(t)
+                .unwrap();
+            [&[VERSION][..], &frame].concat()
+        };
+        assert!(unpack(&form_3(&text)).is_ok());
+        assert!(
+            unpack(&form_3(&text[..text.len() - 1])).is_err(),
+            "side b's version missing"
+        );
+        assert!(
+            unpack(&form_3(&[&text[..], &[0]].concat())).is_err(),
+            "a byte after the end"
+        );
         assert!(
             unpack(&[&[9u8][..], &packed[1..]].concat()).is_err(),
             "another version"

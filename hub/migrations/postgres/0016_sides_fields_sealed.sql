@@ -1,0 +1,14 @@
+-- From this version on, a link's sides' update times and version tokens are sealed with its
+-- records (hub/src/sync/link_seal.rs, form 3) instead of kept in the row's a_updated_at,
+-- a_version, b_updated_at and b_version columns, which stay empty for such a link (about 60
+-- bytes a link: docs/performance.md). Nothing is rewritten here: a link of the older form is
+-- read as it is and takes form 3 at its next commit.
+--
+-- This migration changes no table. It is here so that a binary of the previous version, which
+-- cannot open a value of form 3, refuses the store at its start ("migration 16 was previously
+-- applied but is missing") instead of failing each run on links it cannot read. A daemon of the
+-- previous version still running when another `hub` command migrates the store cannot open a
+-- link a newer one wrote: its run fails there as a store error ("a sealed record in the state
+-- store does not open with this state key"), before anything is written for that link; nothing
+-- is lost or created twice. Stop it, and start the new version.
+SELECT 1;
