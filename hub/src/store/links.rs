@@ -88,9 +88,11 @@ pub struct UnknownValue {
 pub struct SideState {
     /// The system's id for it.
     pub remote_id: Option<String>,
-    /// The system's version token (for optimistic concurrency).
+    /// The system's version token (for optimistic concurrency). The store keeps it in the
+    /// sealed value when the link has one (see [`Link::sealed`]), else in the row.
     pub version: Option<String>,
-    /// When the system last changed it (RFC 3339), as read; or when the hub wrote it.
+    /// When the system last changed it (RFC 3339), as read; or when the hub wrote it. Kept
+    /// like [`SideState::version`].
     pub updated_at: Option<String>,
     /// Keyed content hash of the snapshot.
     pub hash: Option<String>,
@@ -126,10 +128,11 @@ pub struct Link {
     /// The merged record at the last complete reconcile (canonical JSON; sealed in the store).
     pub base: Option<Vec<u8>>,
     /// As stored: the link's records (each side's snapshot, settled record and intent, and
-    /// the base) sealed together in one value, identical ones once (the engine's
-    /// `sync::link_seal`). Then the six record fields above are `None` in the row. Rows
-    /// committed before migration 0009 have no such value and hold each record sealed alone
-    /// in its own column.
+    /// the base) sealed together in one value, identical ones once, with each side's update
+    /// time and version since migration 0016 (the engine's `sync::link_seal`). Then the seven
+    /// record fields above are `None` in the row, and so are the sides' update times and
+    /// versions (rows sealed before 0016 keep those in their columns). Rows committed before
+    /// migration 0009 have no such value and hold each record sealed alone in its own column.
     pub sealed: Option<Vec<u8>>,
     /// A change waits to be written. A commit stores a pending link in `links_pending`, any
     /// other in `links_at_rest` (and deletes its pending row): a new record's link is written

@@ -1906,3 +1906,64 @@ async fn migration_0015_escapes_a_stored_version_beginning_with_equals(s, url) {
     );
     }
 }
+
+/// The sides' update times and versions of the store's links at rest, as stored: (key,
+/// a_updated_at, a_version, b_updated_at, b_version), in key order.
+async fn side_columns_of(s: &Store) -> Vec<[Option<String>; 5]> {
+    let sql = "SELECT key_hash, a_updated_at, a_version, b_updated_at, b_version FROM links_at_rest ORDER BY key_hash";
+    type Row = (
+        Vec<u8>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = on_pool!(s, p => {
+        sqlx::query_as(sql).fetch_all(p).await.unwrap()
+    });
+    rows.into_iter()
+        .map(|(k, a, av, b, bv)| [Some(String::from_utf8(k).unwrap()), a, av, b, bv])
+        .collect()
+}
+
+both! {
+async fn a_link_of_form_2_reads_as_it_was_and_its_next_commit_seals_its_times_and_versions(s, url) {
+    use crate::sync::link_seal;
+    let _ = &url;
+    let keys = crate::keys::Keys::derive(&[7; 32]);
+    // A ZF-REG resident (version: the update time's local date and time) and its HY-ESMS
+    // worker (version: the update time), settled.
+    let (t, u) = ("2026-12-08T03:46:00+08:00", "2021-10-29T10:27:57+08:00");
+    let rec = br#"{"idNumber":"522325199001011234","name":"x"}"#.to_vec();
+    let mut l = Link::new("k1".into());
+    l.a.snapshot = Some(rec.clone());
+    l.a.updated_at = Some(u.into());
+    l.a.version = Some("2021-10-29 10:27:57".into());
+    l.b.snapshot = Some(rec);
+    l.b.updated_at = Some(t.into());
+    l.b.version = Some(t.into());
+    let some = |v: &str| Some(v.to_string());
+    let read = |s: &Store| {
+        let keys = keys.clone();
+        let s = s.clone();
+        async move {
+            let mut read = s.links("w", &["k1".into()]).await.unwrap();
+            link_seal::unseal(&keys, "w", &mut read[0]).unwrap();
+            read.remove(0)
+        }
+    };
+    // As a store before migration 0016 held it: the times and versions in the row.
+    let old = link_seal::in_form_2(&keys, "w", &l);
+    s.commit("w", Commit { links: std::slice::from_ref(&old), ..Commit::default() }).await.unwrap();
+    assert_eq!(
+        side_columns_of(&s).await,
+        [[some("k1"), some(u), some("2021-10-29 10:27:57"), some(t), some("=")]]
+    );
+    assert_eq!(read(&s).await, l);
+    // Its next commit (as the engine seals it): form 3, the four columns empty.
+    let new = link_seal::sealed(&keys, "w", &l);
+    s.commit("w", Commit { links: std::slice::from_ref(&new), ..Commit::default() }).await.unwrap();
+    assert_eq!(side_columns_of(&s).await, [[some("k1"), None, None, None, None]]);
+    assert_eq!(read(&s).await, l);
+    }
+}

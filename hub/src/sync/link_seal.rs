@@ -124,7 +124,9 @@ const VERSION_IS_LOCAL_TIME: u8 = 5;
 /// (`YYYY-MM-DDTHH:MM:SS±HH:MM`: whole seconds, a numeric offset) and its offset is a whole
 /// number of quarter hours: the seconds since 1970-01-01T00:00:00Z as a 40-bit little-endian
 /// two's-complement integer (about ±17,000 years), then the offset in quarter hours as a
-/// signed byte. `None` for any other text (kept as text). **Frozen:** sealed values hold it.
+/// signed byte. `None` for any other text (kept as text), and for any whose 6 bytes do not
+/// give it back exactly ([`time_of_6_bytes`]): a leap second (`23:59:60`), which POSIX seconds
+/// do not count. **Frozen:** sealed values hold it.
 fn time_in_6_bytes(time: &str) -> Option<[u8; 6]> {
     let t = chrono::DateTime::parse_from_rfc3339(time).ok()?;
     if t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false) != time {
@@ -138,7 +140,7 @@ fn time_in_6_bytes(time: &str) -> Option<[u8; 6]> {
     let mut out = [0; 6];
     out[..5].copy_from_slice(&seconds.to_le_bytes()[..5]);
     out[5] = i8::try_from(offset / 900).ok()?.to_le_bytes()[0];
-    Some(out)
+    (time_of_6_bytes(out).as_deref() == Some(time)).then_some(out)
 }
 
 /// The time [`time_in_6_bytes`] made these bytes of; `None` for an offset chrono refuses (over
@@ -599,6 +601,30 @@ pub fn in_older_form(keys: &Keys, sync: &str, link: &Link) -> Link {
     out
 }
 
+/// The link as state stores between migrations 0011 and 0016 kept it: its records sealed
+/// together in form 2 (no update times or versions in the value), the sides' update times in
+/// their columns and their versions as [`version_as_kept`] writes them, hashes as [`sealed`]
+/// writes them. What [`unseal`] reads for such rows; the tests write a store of that form with
+/// it.
+pub fn in_form_2(keys: &Keys, sync: &str, link: &Link) -> Link {
+    let mut out = sealed(keys, sync, link);
+    let records: Vec<Option<&[u8]>> = slots(link).iter().map(|s| s.as_deref()).collect();
+    let frame = with_contexts(|c| c.compress.compress(&encode_slots(&records)))
+        .expect("Zstandard compresses any input in memory");
+    let value = [&[VERSION_RECORDS_ONLY][..], &frame].concat();
+    out.sealed = records
+        .iter()
+        .any(Option::is_some)
+        .then(|| keys.seal(&context(sync, &link.key_hash), &value));
+    for side in [Side::A, Side::B] {
+        let from = link.side(side);
+        let s = out.side_mut(side);
+        s.updated_at.clone_from(&from.updated_at);
+        s.version = version_as_kept(&from.version, &from.updated_at);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -801,7 +827,7 @@ mod tests {
     }
 
     /// The form-2 value of `link`'s records (no sides' fields), as links sealed before form 3
-    /// hold them.
+    /// hold them, made here from the slots and the dictionary.
     fn pack_form_2(link: &Link) -> Vec<u8> {
         let records: Vec<Option<&[u8]>> = slots(link).iter().map(|s| s.as_deref()).collect();
         let mut out = vec![VERSION_RECORDS_ONLY];
@@ -883,6 +909,10 @@ mod tests {
             "2026-12-08T03:46:00+08:10",
             "2026-12-08 03:46:00",
             "",
+            // Leap seconds (RFC 3339 §5.7): chrono reads and writes them, POSIX seconds do not
+            // count them, so 6 bytes would give back 23:59:59 (review).
+            "2016-12-31T23:59:60+00:00",
+            "2026-12-08T03:46:60+08:00",
         ] {
             assert_eq!(time_in_6_bytes(time), None, "{time}");
         }
@@ -935,6 +965,14 @@ mod tests {
         // with `=`, none: held as text or `0`, read back as they were.
         for (time, version) in [
             (Some("2026-12-08T03:46:00Z"), Some("=v1")),
+            (
+                Some("2016-12-31T23:59:60+00:00"),
+                Some("2016-12-31T23:59:60+00:00"),
+            ),
+            (
+                Some("2016-12-31T23:59:60+00:00"),
+                Some("2016-12-31 23:59:60"),
+            ),
             (Some("yesterday"), Some("yesterday")),
             (Some("yesterday"), Some("v7")),
             (None, Some("=")),
@@ -959,6 +997,27 @@ mod tests {
         form2.b.updated_at = Some(t.into());
         form2.b.version = Some("=".into());
         assert_opens_to(&k, &form2, &l);
+        // `in_form_2` (the tests' stores of that form) makes the same row.
+        let made = in_form_2(&k, "workers", &l);
+        let opened = |v: &Link| {
+            let value = k
+                .open(&context("workers", "k1"), v.sealed.as_ref().unwrap())
+                .unwrap();
+            assert_eq!(value[0], VERSION_RECORDS_ONLY);
+            unpack(&value).unwrap().records
+        };
+        assert_eq!(opened(&made), opened(&form2));
+        assert_eq!(
+            Link {
+                sealed: None,
+                ..made.clone()
+            },
+            Link {
+                sealed: None,
+                ..form2.clone()
+            }
+        );
+        assert_opens_to(&k, &made, &l);
 
         // A row of form 3 holding a time or a version beside the sealed value: altered.
         let mut altered = stored.clone();
