@@ -1933,15 +1933,8 @@ async fn a_link_of_form_2_reads_as_it_was_and_its_next_commit_seals_its_times_an
     let keys = crate::keys::Keys::derive(&[7; 32]);
     // A ZF-REG resident (version: the update time's local date and time) and its HY-ESMS
     // worker (version: the update time), settled.
-    let (t, u) = ("2026-12-08T03:46:00+08:00", "2021-10-29T10:27:57+08:00");
-    let rec = br#"{"idNumber":"522325199001011234","name":"x"}"#.to_vec();
-    let mut l = Link::new("k1".into());
-    l.a.snapshot = Some(rec.clone());
-    l.a.updated_at = Some(u.into());
-    l.a.version = Some("2021-10-29 10:27:57".into());
-    l.b.snapshot = Some(rec);
-    l.b.updated_at = Some(t.into());
-    l.b.version = Some(t.into());
+    let (t, u) = (link_seal::test_links::T, link_seal::test_links::U);
+    let l = link_seal::test_links::settled_pair();
     let some = |v: &str| Some(v.to_string());
     let read = |s: &Store| {
         let keys = keys.clone();

@@ -109,6 +109,9 @@ fn version_as_read(kept: Option<String>, updated_at: &Option<String>) -> Option<
 /// The record slots of the sealed value, in order ([`slots`]).
 const SLOTS: usize = 7;
 
+/// A link's records as a sealed value holds them, in [`slots`] order.
+type Records = [Option<Vec<u8>>; SLOTS];
+
 /// A side's field in form 3 held as text: a 4-byte little-endian length and the UTF-8 bytes.
 const FIELD_TEXT: u8 = 1;
 /// An update time held in 6 bytes ([`time_in_6_bytes`]).
@@ -294,8 +297,8 @@ fn encode_slots(slots: &[Option<&[u8]>]) -> Vec<u8> {
 /// The record slots at the start of a text [`encode_slots`] made, and the rest of the text.
 /// Errors: a slot cut short or referring forward (the text was not made by this form: refused
 /// like a value that does not open).
-fn decode(text: &[u8]) -> Result<([Option<Vec<u8>>; SLOTS], &[u8]), OpenError> {
-    let mut out: [Option<Vec<u8>>; SLOTS] = Default::default();
+fn decode(text: &[u8]) -> Result<(Records, &[u8]), OpenError> {
+    let mut out: Records = Default::default();
     let mut rest = text;
     for i in 0..SLOTS {
         let (&tag, r) = rest.split_first().ok_or(OpenError)?;
@@ -421,7 +424,7 @@ type SideFields = (Option<String>, Option<String>);
 /// What a sealed value holds: the records, in [`slots`] order, and, from form 3 on, each side's
 /// update time and version (side a's, then b's).
 struct Unpacked {
-    records: [Option<Vec<u8>>; SLOTS],
+    records: Records,
     sides: Option<[SideFields; 2]>,
 }
 
@@ -623,6 +626,31 @@ pub fn in_form_2(keys: &Keys, sync: &str, link: &Link) -> Link {
         s.version = version_as_kept(&from.version, &from.updated_at);
     }
     out
+}
+
+/// A link for the tests of its forms.
+#[cfg(test)]
+pub(crate) mod test_links {
+    use crate::store::Link;
+
+    /// The update time of [`settled_pair`]'s side b, an HY-ESMS worker (its version).
+    pub(crate) const T: &str = "2026-12-08T03:46:00+08:00";
+    /// The update time of its side a, a ZF-REG resident (its version: `2021-10-29 10:27:57`).
+    pub(crate) const U: &str = "2021-10-29T10:27:57+08:00";
+
+    /// A settled link of a ZF-REG resident (side a) and its HY-ESMS worker (side b), the same
+    /// record on both sides, with their update times and versions.
+    pub(crate) fn settled_pair() -> Link {
+        let rec = br#"{"idNumber":"522325199001011234","name":"x"}"#.to_vec();
+        let mut l = Link::new("k1".into());
+        l.a.snapshot = Some(rec.clone());
+        l.a.updated_at = Some(U.into());
+        l.a.version = Some("2021-10-29 10:27:57".into());
+        l.b.snapshot = Some(rec);
+        l.b.updated_at = Some(T.into());
+        l.b.version = Some(T.into());
+        l
+    }
 }
 
 #[cfg(test)]
@@ -925,15 +953,8 @@ mod tests {
         let k = keys();
         // An HY-ESMS worker (its version is its update time) and the registry's copy (its
         // version its update time as local date and time).
-        let (t, u) = ("2026-12-08T03:46:00+08:00", "2021-10-29T10:27:57+08:00");
-        let rec = br#"{"idNumber":"522325199001011234","name":"x"}"#.to_vec();
-        let mut l = Link::new("k1".into());
-        l.a.snapshot = Some(rec.clone());
-        l.a.updated_at = Some(u.into());
-        l.a.version = Some("2021-10-29 10:27:57".into());
-        l.b.snapshot = Some(rec);
-        l.b.updated_at = Some(t.into());
-        l.b.version = Some(t.into());
+        let (t, u) = (test_links::T, test_links::U);
+        let l = test_links::settled_pair();
         // Records: slot 0 (1 + 4 + 44), 1 and 2 empty, slot 3 = slot 0 (2), 4 to 6 empty; then
         // side a: tag 3 and 6 bytes, tag 5; side b: tag 3 and 6 bytes, tag 4.
         let text = encode(&l);
