@@ -132,9 +132,6 @@ const VERSION_IS_LOCAL_TIME: u8 = 5;
 /// do not count. **Frozen:** sealed values hold it.
 fn time_in_6_bytes(time: &str) -> Option<[u8; 6]> {
     let t = chrono::DateTime::parse_from_rfc3339(time).ok()?;
-    if t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false) != time {
-        return None;
-    }
     let seconds = t.timestamp();
     let offset = t.offset().local_minus_utc();
     if !(-(1 << 39)..(1 << 39)).contains(&seconds) || offset % 900 != 0 {
@@ -238,7 +235,7 @@ fn context(sync: &str, key_hash: &str) -> String {
 }
 
 /// The link's record fields, in slot order.
-fn slots(link: &Link) -> [&Option<Vec<u8>>; SLOTS] {
+fn slots(link: &Link) -> [Option<&[u8]>; SLOTS] {
     [
         &link.a.snapshot,
         &link.a.settled,
@@ -248,6 +245,7 @@ fn slots(link: &Link) -> [&Option<Vec<u8>>; SLOTS] {
         &link.b.intent,
         &link.base,
     ]
+    .map(|s| s.as_deref())
 }
 
 /// The link's record fields, in slot order, to fill.
@@ -266,8 +264,7 @@ fn slots_mut(link: &mut Link) -> [&mut Option<Vec<u8>>; SLOTS] {
 /// The link's text in form 3: its records' slots ([`slots`]), then each side's update time and
 /// version ([`encode_side`], side a's then b's).
 fn encode(link: &Link) -> Vec<u8> {
-    let records: Vec<Option<&[u8]>> = slots(link).iter().map(|s| s.as_deref()).collect();
-    let mut out = encode_slots(&records);
+    let mut out = encode_slots(&slots(link));
     for s in [&link.a, &link.b] {
         encode_side(&mut out, s);
     }
@@ -303,7 +300,7 @@ fn decode(text: &[u8]) -> Result<(Records, &[u8]), OpenError> {
     for i in 0..SLOTS {
         let (&tag, r) = rest.split_first().ok_or(OpenError)?;
         rest = r;
-        let slot = match tag {
+        out[i] = match tag {
             0 => None,
             1 => {
                 let (len, r) = rest.split_first_chunk::<4>().ok_or(OpenError)?;
@@ -326,7 +323,6 @@ fn decode(text: &[u8]) -> Result<(Records, &[u8]), OpenError> {
             }
             _ => return Err(OpenError),
         };
-        out[i] = slot;
     }
     Ok((out, rest))
 }
@@ -389,10 +385,15 @@ fn with_contexts<T>(f: impl FnOnce(&mut Contexts) -> T) -> T {
 /// The value sealed for `link`: the version byte and its slots in form 3 ([`encode`]),
 /// compressed with the dictionary.
 fn pack(link: &Link) -> Vec<u8> {
-    let frame = with_contexts(|c| c.compress.compress(&encode(link)))
+    compressed(VERSION, &encode(link))
+}
+
+/// `version` and `text` compressed with the dictionary.
+fn compressed(version: u8, text: &[u8]) -> Vec<u8> {
+    let frame = with_contexts(|c| c.compress.compress(text))
         .expect("Zstandard compresses any input in memory");
     let mut out = Vec::with_capacity(1 + frame.len());
-    out.push(VERSION);
+    out.push(version);
     out.extend_from_slice(&frame);
     out
 }
@@ -522,6 +523,7 @@ pub fn unseal(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError>
             *field = slot;
         }
         if let Some(sides) = sides {
+            versions_in_row = false;
             for (s, (at, version)) in [&mut link.a, &mut link.b].into_iter().zip(sides) {
                 // Form 3 keeps them in the sealed value alone: a row holding them too was
                 // altered.
@@ -529,7 +531,6 @@ pub fn unseal(keys: &Keys, sync: &str, link: &mut Link) -> Result<(), OpenError>
                     return Err(OpenError);
                 }
                 (s.updated_at, s.version) = (at, version);
-                versions_in_row = false;
             }
         }
     } else {
@@ -611,14 +612,10 @@ pub fn in_older_form(keys: &Keys, sync: &str, link: &Link) -> Link {
 /// it.
 pub fn in_form_2(keys: &Keys, sync: &str, link: &Link) -> Link {
     let mut out = sealed(keys, sync, link);
-    let records: Vec<Option<&[u8]>> = slots(link).iter().map(|s| s.as_deref()).collect();
-    let frame = with_contexts(|c| c.compress.compress(&encode_slots(&records)))
-        .expect("Zstandard compresses any input in memory");
-    let value = [&[VERSION_RECORDS_ONLY][..], &frame].concat();
-    out.sealed = records
-        .iter()
-        .any(Option::is_some)
-        .then(|| keys.seal(&context(sync, &link.key_hash), &value));
+    if out.sealed.is_some() {
+        let value = compressed(VERSION_RECORDS_ONLY, &encode_slots(&slots(link)));
+        out.sealed = Some(keys.seal(&context(sync, &link.key_hash), &value));
+    }
     for side in [Side::A, Side::B] {
         let from = link.side(side);
         let s = out.side_mut(side);
@@ -857,12 +854,11 @@ mod tests {
     /// The form-2 value of `link`'s records (no sides' fields), as links sealed before form 3
     /// hold them, made here from the slots and the dictionary.
     fn pack_form_2(link: &Link) -> Vec<u8> {
-        let records: Vec<Option<&[u8]>> = slots(link).iter().map(|s| s.as_deref()).collect();
         let mut out = vec![VERSION_RECORDS_ONLY];
         out.extend(
             zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY)
                 .unwrap()
-                .compress(&encode_slots(&records))
+                .compress(&encode_slots(&slots(link)))
                 .unwrap(),
         );
         out
@@ -874,7 +870,7 @@ mod tests {
         let worker = r#"{"employer":{"name":"伯恩光学(惠州)有限公司","uscc":null},"gender":"male","hometownTownship":"珉谷街道","idNumber":"522325197001010012","name":"工人0","phone":"13900000000","position":"普工","status":"employed","workplace":{"countyCode":"441303","province":"广东省"}}"#;
         let mut l = Link::new("k1".into());
         l.a.snapshot = Some(worker.as_bytes().to_vec());
-        let records: Vec<Option<&[u8]>> = slots(&l).iter().map(|s| s.as_deref()).collect();
+        let records = slots(&l);
         let form2 = pack_form_2(&l);
         let mut form1 = vec![VERSION_PLAIN];
         form1.extend(zstd::bulk::compress(&encode_slots(&records), LEVEL).unwrap());
